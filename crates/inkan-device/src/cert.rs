@@ -1,0 +1,106 @@
+//! X.509 certificate chains attached to device keys (criteria 2.2.2(2)B-2, 2.2.2(2)A-5).
+//!
+//! Owns parsing a chain (PEM or DER) with size limits, checking that it is ordered leaf
+//! first with each certificate issued by the next, and checking that the leaf certifies the
+//! device key. It does not decide trust: that belongs to the status checks of the server.
+
+use crate::{DeviceError, PublicKey};
+use der::{Decode as _, Encode as _};
+use x509_cert::Certificate;
+
+/// Largest chain accepted, in bytes of input.
+pub const MAX_CHAIN_INPUT: usize = 256 * 1024;
+/// Most certificates accepted in one chain.
+pub const MAX_CHAIN_LEN: usize = 10;
+
+/// A parsed certificate chain, leaf first.
+#[derive(Clone, Debug)]
+pub struct CertificateChain {
+    certs: Vec<Certificate>,
+}
+
+impl CertificateChain {
+    /// Parses one or more PEM `CERTIFICATE` blocks, or a single DER certificate.
+    pub fn parse(input: &[u8]) -> Result<Self, DeviceError> {
+        if input.len() > MAX_CHAIN_INPUT {
+            return Err(DeviceError::InvalidInput(format!(
+                "certificate chain is larger than {MAX_CHAIN_INPUT} bytes"
+            )));
+        }
+        let bad = |e: der::Error| DeviceError::InvalidInput(format!("certificate: {e}"));
+        let certs = if input.trim_ascii_start().starts_with(b"-----BEGIN") {
+            Certificate::load_pem_chain(input).map_err(bad)?
+        } else {
+            vec![Certificate::from_der(input).map_err(bad)?]
+        };
+        Self::from_certs(certs)
+    }
+
+    /// Builds a chain from certificates already stored as DER, leaf first.
+    pub fn from_der_list(ders: &[Vec<u8>]) -> Result<Self, DeviceError> {
+        let certs = ders
+            .iter()
+            .map(|d| Certificate::from_der(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| DeviceError::InvalidInput(format!("certificate: {e}")))?;
+        Self::from_certs(certs)
+    }
+
+    fn from_certs(certs: Vec<Certificate>) -> Result<Self, DeviceError> {
+        if certs.is_empty() {
+            return Err(DeviceError::InvalidInput("the certificate chain is empty".into()));
+        }
+        if certs.len() > MAX_CHAIN_LEN {
+            return Err(DeviceError::InvalidInput(format!(
+                "the certificate chain has more than {MAX_CHAIN_LEN} certificates"
+            )));
+        }
+        for (i, pair) in certs.windows(2).enumerate() {
+            if pair[0].tbs_certificate.issuer != pair[1].tbs_certificate.subject {
+                return Err(DeviceError::InvalidInput(format!(
+                    "certificate {i} of the chain was not issued by certificate {} (leaf first)",
+                    i + 1
+                )));
+            }
+        }
+        Ok(CertificateChain { certs })
+    }
+
+    /// The leaf certificate's public key.
+    pub fn leaf_public_key(&self) -> Result<PublicKey, DeviceError> {
+        let spki = self.certs[0]
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| DeviceError::InvalidInput(format!("certificate key: {e}")))?;
+        PublicKey::from_spki_der(&spki)
+    }
+
+    /// Fails with [`DeviceError::KeyMismatch`] unless the leaf certifies `key`.
+    pub fn check_certifies(&self, key: &PublicKey) -> Result<(), DeviceError> {
+        if &self.leaf_public_key()? == key {
+            Ok(())
+        } else {
+            Err(DeviceError::KeyMismatch(
+                "the certificate's public key is not this key's public key".into(),
+            ))
+        }
+    }
+
+    /// The leaf's validity period as Unix seconds (`notBefore`, `notAfter`).
+    pub fn leaf_validity(&self) -> (i64, i64) {
+        let v = &self.certs[0].tbs_certificate.validity;
+        let secs = |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+        (secs(v.not_before), secs(v.not_after))
+    }
+
+    /// Each certificate as DER, leaf first.
+    pub fn to_der_list(&self) -> Vec<Vec<u8>> {
+        self.certs.iter().filter_map(|c| c.to_der().ok()).collect()
+    }
+
+    /// The chain as concatenated PEM blocks, leaf first.
+    pub fn to_pem(&self) -> String {
+        self.to_der_list().iter().map(|d| crate::public_key::pem_encode("CERTIFICATE", d)).collect()
+    }
+}

@@ -1,0 +1,1 @@
+//! PKCS#11 devices (placeholder while the implementation lands).

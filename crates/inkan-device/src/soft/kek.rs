@@ -1,0 +1,212 @@
+//! The software token's key-encryption key (KEK) and the sealed files it protects.
+//!
+//! The KEK is 32 bytes, either read from a file that is created with mode 0600 on first start,
+//! or derived from a passphrase with Argon2id and a per-token salt. It lives only in a
+//! zeroizing buffer. Everything the token writes to disk is sealed with AES-256-GCM under
+//! it, with the file's purpose and name as associated data so that sealed files cannot be
+//! swapped for one another. This module must never write unsealed key material.
+
+use crate::DeviceError;
+use aes_gcm::aead::{Aead as _, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rand_core::{OsRng, RngCore as _};
+use secrecy::{ExposeSecret as _, SecretString};
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Where the KEK comes from.
+#[derive(Debug, Clone)]
+pub enum KekSource {
+    /// A file of 32 random bytes, created with mode 0600 when absent. A file readable by
+    /// group or others is refused.
+    File(PathBuf),
+    /// A passphrase, stretched with Argon2id (64 MiB, 3 passes) and the token's salt.
+    Passphrase(SecretString),
+}
+
+/// The unwrapped KEK, able to seal and open the token's files.
+pub(crate) struct Kek {
+    cipher: Aes256Gcm,
+}
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek([redacted])")
+    }
+}
+
+const KEK_LEN: usize = 32;
+const SALT_FILE: &str = "kek.salt";
+const CHECK_FILE: &str = "kek-check";
+const CHECK_PLAINTEXT: &[u8] = b"inkan soft token: key-encryption key check v1";
+
+impl Kek {
+    /// Obtains the KEK for the token in `dir` and proves it is the one the token was created
+    /// with (a sealed check value is written on first start and opened on every later one).
+    pub(crate) fn open(dir: &Path, source: &KekSource) -> Result<Self, DeviceError> {
+        let key = match source {
+            KekSource::File(path) => read_or_create_key_file(path)?,
+            KekSource::Passphrase(passphrase) => derive_from_passphrase(dir, passphrase)?,
+        };
+        let cipher = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|e| DeviceError::Kek(e.to_string()))?;
+        let kek = Kek { cipher };
+        let check = dir.join(CHECK_FILE);
+        if check.exists() {
+            let sealed = fs::read(&check)?;
+            let opened = kek.open_sealed(CHECK_FILE, &sealed).map_err(|_| {
+                DeviceError::Kek("this is not the key-encryption key the soft token was created with".into())
+            })?;
+            if opened.as_slice() != CHECK_PLAINTEXT {
+                return Err(DeviceError::Kek("the soft token's KEK check value is corrupt".into()));
+            }
+        } else {
+            let sealed = kek.seal(CHECK_FILE, CHECK_PLAINTEXT)?;
+            write_private_file(&check, &sealed)?;
+        }
+        Ok(kek)
+    }
+
+    /// Seals `plaintext` for the file called `name`: `base64(nonce ‖ AES-256-GCM ciphertext)`.
+    pub(crate) fn seal(&self, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, DeviceError> {
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let ciphertext = self
+            .cipher
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: aad(name).as_bytes() })
+            .map_err(|_| DeviceError::Crypto("sealing failed".into()))?;
+        Ok(STANDARD.encode([&nonce[..], &ciphertext].concat()).into_bytes())
+    }
+
+    /// Opens what [`seal`](Self::seal) wrote for `name`.
+    pub(crate) fn open_sealed(&self, name: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
+        let corrupt = || DeviceError::Crypto(format!("sealed file {name} cannot be opened"));
+        let bytes = STANDARD.decode(sealed.trim_ascii()).map_err(|_| corrupt())?;
+        if bytes.len() < 12 + 16 {
+            return Err(corrupt());
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
+        self.cipher
+            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: aad(name).as_bytes() })
+            .map(Zeroizing::new)
+            .map_err(|_| corrupt())
+    }
+}
+
+fn aad(name: &str) -> String {
+    format!("inkan-soft-token/v1/{name}")
+}
+
+fn read_or_create_key_file(path: &Path) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
+    let mut key = Zeroizing::new([0u8; KEK_LEN]);
+    match fs::metadata(path) {
+        Ok(meta) => {
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(DeviceError::Kek(format!(
+                    "{} is readable by group or others; it must be mode 0600",
+                    path.display()
+                )));
+            }
+            let bytes = Zeroizing::new(fs::read(path)?);
+            if bytes.len() != KEK_LEN {
+                return Err(DeviceError::Kek(format!(
+                    "{} must hold exactly {KEK_LEN} bytes",
+                    path.display()
+                )));
+            }
+            key.copy_from_slice(&bytes);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            OsRng.fill_bytes(key.as_mut());
+            write_private_file(path, key.as_ref())?;
+            tracing::info!(path = %path.display(), "created a new soft-token key-encryption key file");
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(key)
+}
+
+fn derive_from_passphrase(dir: &Path, passphrase: &SecretString) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
+    if passphrase.expose_secret().len() < 12 {
+        return Err(DeviceError::Kek("the KEK passphrase must be at least 12 characters".into()));
+    }
+    let salt_path = dir.join(SALT_FILE);
+    let salt = match fs::read(&salt_path) {
+        Ok(salt) => salt,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut salt = vec![0u8; 16];
+            OsRng.fill_bytes(&mut salt);
+            write_private_file(&salt_path, &salt)?;
+            salt
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let params = argon2::Params::new(64 * 1024, 3, 1, Some(KEK_LEN)).map_err(|e| DeviceError::Kek(e.to_string()))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let mut key = Zeroizing::new([0u8; KEK_LEN]);
+    argon
+        .hash_password_into(passphrase.expose_secret().as_bytes(), &salt, key.as_mut())
+        .map_err(|e| DeviceError::Kek(e.to_string()))?;
+    Ok(key)
+}
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder),
+/// readable only by the owner.
+pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    fs::rename(&tmp, path)?;
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_file_is_created_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        let source = KekSource::File(path.clone());
+        let kek = Kek::open(dir.path(), &source).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let sealed = kek.seal("a", b"secret").unwrap();
+        let again = Kek::open(dir.path(), &source).unwrap();
+        assert_eq!(again.open_sealed("a", &sealed).unwrap().as_slice(), b"secret");
+        assert!(again.open_sealed("b", &sealed).is_err(), "sealed files are bound to their name");
+    }
+
+    #[test]
+    fn a_loose_key_file_or_another_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kek");
+        Kek::open(dir.path(), &KekSource::File(path.clone())).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(Kek::open(dir.path(), &KekSource::File(path.clone())), Err(DeviceError::Kek(_))));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::write(&path, [9u8; 32]).unwrap();
+        let err = Kek::open(dir.path(), &KekSource::File(path)).unwrap_err();
+        assert!(err.to_string().contains("not the key-encryption key"), "{err}");
+    }
+
+    #[test]
+    fn passphrase_kek_opens_with_the_same_passphrase_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = KekSource::Passphrase(SecretString::from("correct horse battery staple"));
+        let sealed = Kek::open(dir.path(), &good).unwrap().seal("x", b"data").unwrap();
+        let kek = Kek::open(dir.path(), &good).unwrap();
+        assert_eq!(kek.open_sealed("x", &sealed).unwrap().as_slice(), b"data");
+        let bad = KekSource::Passphrase(SecretString::from("incorrect horse battery"));
+        assert!(Kek::open(dir.path(), &bad).is_err());
+    }
+}

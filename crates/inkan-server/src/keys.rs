@@ -1,0 +1,1 @@
+//! The key registry (in progress).

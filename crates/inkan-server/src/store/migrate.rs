@@ -1,0 +1,1 @@
+//! Schema migrations (to be written by the store implementation).

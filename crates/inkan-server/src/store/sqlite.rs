@@ -1,0 +1,17 @@
+//! SQLite store (to be written).
+#![allow(missing_docs)]
+use super::*;
+#[derive(Debug)]
+pub struct SqliteStore;
+impl SqliteStore {
+    pub async fn connect(_url: &str) -> Result<Self, StoreError> { Err(StoreError::Config("unimplemented".into())) }
+}
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn engine(&self) -> &'static str { "sqlite" }
+    async fn insert_key(&self, _key: &KeyRecord) -> Result<(), StoreError> { unimplemented!() }
+    async fn get_key(&self, _id: &KeyId) -> Result<Option<KeyRecord>, StoreError> { unimplemented!() }
+    async fn list_keys(&self, _f: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> { unimplemented!() }
+    async fn set_certificate_chain(&self, _id: &KeyId, _c: &[Vec<u8>], _at: UnixMillis) -> Result<KeyRecord, StoreError> { unimplemented!() }
+    async fn change_key_state(&self, _id: &KeyId, _c: &StateChange) -> Result<KeyRecord, StoreError> { unimplemented!() }
+}
