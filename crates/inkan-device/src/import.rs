@@ -108,7 +108,7 @@ pub fn import_checked(
     alg.check_fits(spec)?;
     let wrapping_key = device.wrapping_public_key()?;
     let wrapped = WrappedKey::parse(wrapped, &wrapping_key)?;
-    let handle = device.unwrap_key(&wrapped, spec, label)?;
+    let handle = device.unwrap_key(&wrapped, expected, label)?;
 
     let mut challenge = b"inkan import pair-consistency check\n".to_vec();
     let mut nonce = [0u8; 32];

@@ -136,16 +136,23 @@ pub trait CryptoDevice: Send + Sync + fmt::Debug {
     /// Whether the device still holds a key under `handle`.
     fn contains(&self, handle: &KeyHandle) -> Result<bool>;
 
+    /// Handles of every signing key the device holds (not the import wrapping key), sorted.
+    /// Lets an operator reconcile the device with the key registry: a key in the device but
+    /// not in the registry is an orphan, one in the registry but not the device is lost.
+    fn handles(&self) -> Result<Vec<KeyHandle>>;
+
     /// The RSA public key that issuers wrap keys to before sending them in (criteria
     /// 2.2.2(2)A-2/-4). Created inside the device on first use; its private half never leaves.
     fn wrapping_public_key(&self) -> Result<PublicKey>;
 
     /// Unwraps a key wrapped to [`wrapping_public_key`](Self::wrapping_public_key) with
-    /// RSA-OAEP(SHA-256) + AES-KWP ([`import::WrappedKey`]) and stores it inside the device.
+    /// RSA-OAEP(SHA-256) + AES-KWP ([`import::WrappedKey`]) and stores it inside the device,
+    /// as a key of `public_key.spec()`, with `public_key` recorded as its public half where
+    /// the device keeps public-key objects.
     ///
-    /// This does **not** check that the key matches the public key it came with: call
+    /// This does **not** check that the private key matches `public_key`: call
     /// [`import::import_checked`], which does, and destroys the key when it does not.
-    fn unwrap_key(&self, wrapped: &import::WrappedKey, spec: KeySpec, label: &str) -> Result<KeyHandle>;
+    fn unwrap_key(&self, wrapped: &import::WrappedKey, public_key: &PublicKey, label: &str) -> Result<KeyHandle>;
 
     /// Destroys the key under `handle` (criteria 2.2.2(3)). Destroying a key that is already
     /// gone is not an error, so an interrupted destruction can be finished.

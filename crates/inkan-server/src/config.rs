@@ -1,1 +1,343 @@
-//! Configuration (in progress).
+//! Configuration: the TOML file, `INKAN_` environment overrides, and the checks that refuse
+//! an unsafe combination before anything starts.
+//!
+//! Owns parsing (strict: unknown keys are errors) and turning the `[device]` and `[store]`
+//! sections into a device and a store. Secrets (PINs, passphrases) are never held in the
+//! config itself, only the file or variable they are read from.
+
+use crate::environment::Environment;
+use inkan_device::CryptoDevice;
+use inkan_device::pkcs11::{PinSource, Pkcs11Config, Pkcs11Device};
+use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest configuration file accepted.
+const MAX_CONFIG_FILE: u64 = 1024 * 1024;
+
+/// Environment variables with this prefix override the file: `INKAN_ENVIRONMENT`,
+/// `INKAN_STORE__URL`, `INKAN_DEVICE__KIND` (a double underscore separates section and key).
+pub const ENV_PREFIX: &str = "INKAN_";
+
+/// `INKAN_` variables that are not configuration overrides.
+const RESERVED_ENV: [&str; 3] = ["INKAN_CONFIG", "INKAN_LOG", "INKAN_TEST_"];
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an override is malformed or has unknown keys.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// The combination is refused (for example the software token in production).
+    #[error("refused configuration: {0}")]
+    Refused(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `production`, `staging` or `test` (criteria 2.1.3(15)).
+    #[serde(default = "default_environment")]
+    pub environment: Environment,
+    /// Lets the uncertified software token run in production (criteria 2.2.2(1)). Off by
+    /// default; when on, the choice is logged at every start.
+    #[serde(default)]
+    pub allow_software_device_in_production: bool,
+    /// The crypto device.
+    #[serde(default)]
+    pub device: DeviceConfig,
+    /// The store.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+fn default_environment() -> Environment {
+    Environment::Test
+}
+
+/// `[device]`: which crypto device holds the keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DeviceConfig {
+    /// The software token (development; uncertified).
+    Soft {
+        /// Folder of sealed keys.
+        #[serde(default = "default_soft_path")]
+        path: PathBuf,
+        /// KEK file, created with mode 0600 on first start. Used unless a passphrase is set.
+        #[serde(default = "default_kek_file")]
+        kek_file: PathBuf,
+        /// Read the KEK passphrase (Argon2id) from this file instead of using `kek_file`.
+        #[serde(default)]
+        kek_passphrase_file: Option<PathBuf>,
+        /// Read the KEK passphrase from this environment variable instead.
+        #[serde(default)]
+        kek_passphrase_env: Option<String>,
+    },
+    /// A PKCS#11 token (an HSM; SoftHSMv2 in tests).
+    Pkcs11 {
+        /// Path of the PKCS#11 module.
+        module: PathBuf,
+        /// Label of the token to use.
+        token_label: String,
+        /// File holding the user PIN.
+        #[serde(default)]
+        user_pin_file: Option<PathBuf>,
+        /// Environment variable holding the user PIN.
+        #[serde(default)]
+        user_pin_env: Option<String>,
+        /// Sessions in the pool.
+        #[serde(default = "default_sessions")]
+        sessions: usize,
+    },
+}
+
+fn default_soft_path() -> PathBuf {
+    PathBuf::from("inkan-data/soft-token")
+}
+
+fn default_kek_file() -> PathBuf {
+    PathBuf::from("inkan-data/kek")
+}
+
+fn default_sessions() -> usize {
+    4
+}
+
+impl Default for DeviceConfig {
+    fn default() -> Self {
+        DeviceConfig::Soft {
+            path: default_soft_path(),
+            kek_file: default_kek_file(),
+            kek_passphrase_file: None,
+            kek_passphrase_env: None,
+        }
+    }
+}
+
+/// `[store]`: where Inkan remembers things.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (the embedded default) or `postgres://…` (add `sslmode=verify-full` and
+    /// `sslrootcert=` for TLS).
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+fn default_store_url() -> String {
+    "sqlite://inkan-data/inkan.db".into()
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: default_store_url() }
+    }
+}
+
+impl Config {
+    /// Reads `path` (or the embedded defaults when `None`), applies `INKAN_` overrides from
+    /// `env`, and validates the result.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = match path {
+            Some(path) => {
+                let read = |source| ConfigError::Read { path: path.to_owned(), source };
+                let len = std::fs::metadata(path).map_err(read)?.len();
+                if len > MAX_CONFIG_FILE {
+                    return Err(ConfigError::Invalid(format!("{} is larger than 1 MiB", path.display())));
+                }
+                let text = std::fs::read_to_string(path).map_err(read)?;
+                text.parse::<toml::Table>().map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+            }
+            None => toml::Table::new(),
+        };
+        apply_env_overrides(&mut table, env)?;
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Refuses unsafe combinations.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let DeviceConfig::Soft { kek_passphrase_file: Some(_), kek_passphrase_env: Some(_), .. } = &self.device {
+            return Err(ConfigError::Invalid("set kek_passphrase_file or kek_passphrase_env, not both".into()));
+        }
+        if let DeviceConfig::Pkcs11 { user_pin_file, user_pin_env, sessions, .. } = &self.device {
+            if user_pin_file.is_some() == user_pin_env.is_some() {
+                return Err(ConfigError::Invalid("[device] needs exactly one of user_pin_file and user_pin_env".into()));
+            }
+            if *sessions == 0 || *sessions > 256 {
+                return Err(ConfigError::Invalid("[device] sessions must be between 1 and 256".into()));
+            }
+        }
+        if self.environment == Environment::Production && matches!(self.device, DeviceConfig::Soft { .. }) {
+            if !self.allow_software_device_in_production {
+                return Err(ConfigError::Refused(
+                    "the software token is not a certified crypto device (criteria 2.2.2(1)); use \
+                     [device] kind = \"pkcs11\" in production, or set \
+                     allow_software_device_in_production = true to accept the risk"
+                        .into(),
+                ));
+            }
+            tracing::warn!(
+                clause = "2.2.2(1)",
+                "the uncertified software token is allowed in production by configuration"
+            );
+        }
+        Ok(())
+    }
+
+    /// Opens the configured crypto device.
+    pub fn open_device(&self) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
+        match &self.device {
+            DeviceConfig::Soft { path, kek_file, kek_passphrase_file, kek_passphrase_env } => {
+                let kek = match (kek_passphrase_file, kek_passphrase_env) {
+                    (Some(file), _) => KekSource::Passphrase(read_secret_file(file)?),
+                    (None, Some(var)) => KekSource::Passphrase(read_secret_env(var)?),
+                    (None, None) => KekSource::File(kek_file.clone()),
+                };
+                Ok(Arc::new(SoftDevice::open(&SoftConfig { path: path.clone(), kek })?))
+            }
+            DeviceConfig::Pkcs11 { module, token_label, user_pin_file, user_pin_env, sessions } => {
+                let pin = match (user_pin_file, user_pin_env) {
+                    (Some(file), _) => PinSource::File(file.clone()),
+                    (None, Some(var)) => PinSource::Env(var.clone()),
+                    (None, None) => {
+                        return Err(inkan_device::DeviceError::Config("no PKCS#11 user PIN source".into()));
+                    }
+                };
+                let config = Pkcs11Config {
+                    module: module.clone(),
+                    token_label: token_label.clone(),
+                    pin,
+                    sessions: *sessions,
+                };
+                Ok(Arc::new(Pkcs11Device::open(&config)?))
+            }
+        }
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, inkan_device::DeviceError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        inkan_device::DeviceError::Config(format!("reading the passphrase file {}: {e}", path.display()))
+    })?;
+    Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+fn read_secret_env(var: &str) -> Result<SecretString, inkan_device::DeviceError> {
+    std::env::var(var)
+        .map(SecretString::from)
+        .map_err(|_| inkan_device::DeviceError::Config(format!("environment variable {var} is not set")))
+}
+
+/// Sets `INKAN_KEY=value` and `INKAN_SECTION__KEY=value` in `table`. Values that parse as
+/// TOML booleans or integers are taken as such; everything else is a string.
+fn apply_env_overrides(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        if RESERVED_ENV.iter().any(|r| name.starts_with(r)) {
+            continue;
+        }
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(|k| k.is_empty()) || keys.len() > 2 {
+            return Err(ConfigError::Invalid(format!("{name} does not name a configuration key")));
+        }
+        let parsed = match value.as_str() {
+            "true" => toml::Value::Boolean(true),
+            "false" => toml::Value::Boolean(false),
+            v => v.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(value.clone())),
+        };
+        let target = match keys.as_slice() {
+            [key] => {
+                table.insert(key.clone(), parsed);
+                continue;
+            }
+            [section, key] => {
+                let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let toml::Value::Table(section_table) = entry else {
+                    return Err(ConfigError::Invalid(format!("{name}: {section} is not a section")));
+                };
+                (section_table, key)
+            }
+            _ => unreachable!("checked above"),
+        };
+        target.0.insert(target.1.clone(), parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inkan.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn embedded_defaults_are_soft_and_sqlite_in_test() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(config.environment, Environment::Test);
+        assert!(matches!(config.device, DeviceConfig::Soft { .. }));
+        assert!(config.store.url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(load("environmnet = \"test\"\n", &[]).is_err());
+        assert!(load("[device]\nkind = \"soft\"\nkek = \"x\"\n", &[]).is_err());
+        assert!(load("[device]\nkind = \"tpm\"\n", &[]).is_err());
+        assert!(load("", &[("INKAN_STORE__URLL", "sqlite::memory:")]).is_err());
+    }
+
+    #[test]
+    fn environment_overrides_apply() {
+        let config = load(
+            "[store]\nurl = \"sqlite://a.db\"\n",
+            &[("INKAN_STORE__URL", "postgres://db/inkan"), ("INKAN_ENVIRONMENT", "staging"), ("INKAN_TEST_X", "ignored")],
+        )
+        .unwrap();
+        assert_eq!(config.store.url, "postgres://db/inkan");
+        assert_eq!(config.environment, Environment::Staging);
+    }
+
+    /// Criteria 2.2.2(1): the uncertified software token is refused in production unless the
+    /// operator accepts it explicitly.
+    #[test]
+    fn software_token_is_refused_in_production_unless_allowed() {
+        let err = load("environment = \"production\"\n", &[]).unwrap_err();
+        assert!(matches!(err, ConfigError::Refused(_)), "{err}");
+        assert!(err.to_string().contains("2.2.2(1)"));
+        let allowed = load("environment = \"production\"\nallow_software_device_in_production = true\n", &[]);
+        assert!(allowed.is_ok());
+        let pkcs11 = "environment = \"production\"\n[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nuser_pin_env = \"PIN\"\n";
+        assert!(load(pkcs11, &[]).is_ok());
+    }
+
+    #[test]
+    fn pkcs11_needs_exactly_one_pin_source() {
+        let base = "[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\n";
+        assert!(load(base, &[]).is_err());
+        assert!(load(&format!("{base}user_pin_env = \"A\"\nuser_pin_file = \"/p\"\n"), &[]).is_err());
+    }
+}

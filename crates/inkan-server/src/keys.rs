@@ -1,1 +1,338 @@
-//! The key registry (in progress).
+//! The key registry: the crypto device and the store, kept in step (criteria 2.1.1(7),
+//! 2.1.3(16), 2.2.2).
+//!
+//! Every key operation goes through [`KeyRegistry`], which makes sure a failure part-way
+//! leaves no half-done state: a key the store could not record is destroyed in the device
+//! again (no orphans); a key being destroyed is disabled first, so it cannot sign while its
+//! destruction finishes, and a destruction interrupted half-way is finished by running it
+//! again. Keys of another environment are refused (criteria 2.1.3(15)).
+//!
+//! It never signs documents: signatures come only through the signing module (a later
+//! issue); the only signatures made here are the CSR's self-signature and the import's
+//! pair-consistency check.
+
+use crate::clock::Clock;
+use crate::environment::Environment;
+use crate::store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError};
+use inkan_device::cert::CertificateChain;
+use inkan_device::{Algorithm, CryptoDevice, DeviceError, DeviceKey, PublicKey};
+use std::sync::Arc;
+
+/// Longest label and owner accepted.
+pub const MAX_NAME: usize = 128;
+/// Longest destruction reason accepted.
+pub const MAX_REASON: usize = 512;
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// No key with this id.
+    #[error("no key {0}")]
+    NotFound(KeyId),
+    /// The key belongs to another environment (criteria 2.1.3(15)).
+    #[error("key {id} belongs to the {key} environment, not {this}")]
+    WrongEnvironment {
+        /// The key.
+        id: KeyId,
+        /// Its environment.
+        key: Environment,
+        /// This deployment's.
+        this: Environment,
+    },
+    /// The key is not in a state that allows the operation.
+    #[error("key {id} is {state}")]
+    WrongState {
+        /// The key.
+        id: KeyId,
+        /// Its state.
+        state: &'static str,
+    },
+    /// Input from outside is malformed.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The device refused or failed.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blocking device task did not complete.
+    #[error("device task failed: {0}")]
+    Task(String),
+}
+
+/// A key to generate.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The subscriber the key belongs to.
+    pub owner: String,
+    /// A label for people.
+    pub label: String,
+    /// The signature algorithm the key is bound to.
+    pub algorithm: Algorithm,
+    /// RSA modulus size for RS256/PS256 (2048 or 3072); ignored otherwise.
+    pub rsa_bits: usize,
+}
+
+/// What an imported key must match (criteria 2.2.2(2)A-5).
+#[derive(Debug, Clone)]
+pub enum ExpectedPublicKey {
+    /// A PEM or DER `SubjectPublicKeyInfo`.
+    PublicKey(Vec<u8>),
+    /// A certificate chain (PEM or DER), leaf first; it is attached to the key.
+    Certificate(Vec<u8>),
+}
+
+/// A key to import.
+#[derive(Debug, Clone)]
+pub struct ImportKey {
+    /// The subscriber the key belongs to.
+    pub owner: String,
+    /// A label for people.
+    pub label: String,
+    /// The signature algorithm the key is bound to.
+    pub algorithm: Algorithm,
+    /// The wrapped key (raw or base64), see [`inkan_device::import`].
+    pub wrapped: Vec<u8>,
+    /// The public key or certificate it must match.
+    pub expected: ExpectedPublicKey,
+}
+
+/// The device and the store, kept in step.
+#[derive(Debug, Clone)]
+pub struct KeyRegistry {
+    device: Arc<dyn CryptoDevice>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    environment: Environment,
+}
+
+impl KeyRegistry {
+    /// A registry for keys of `environment`.
+    pub fn new(device: Arc<dyn CryptoDevice>, store: Arc<dyn Store>, clock: Arc<dyn Clock>, environment: Environment) -> Self {
+        KeyRegistry { device, store, clock, environment }
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Arc<dyn CryptoDevice> {
+        &self.device
+    }
+
+    /// Runs a blocking device call off the async threads.
+    async fn on_device<T, F>(&self, f: F) -> Result<T, KeyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn CryptoDevice) -> Result<T, DeviceError> + Send + 'static,
+    {
+        let device = self.device.clone();
+        tokio::task::spawn_blocking(move || f(device.as_ref()))
+            .await
+            .map_err(|e| KeyError::Task(e.to_string()))?
+            .map_err(KeyError::from)
+    }
+
+    /// Generates a key in the device and registers it (criteria 2.2.2(2)B-1).
+    pub async fn generate(&self, request: NewKey) -> Result<KeyRecord, KeyError> {
+        check_name("owner", &request.owner)?;
+        check_name("label", &request.label)?;
+        let spec = request.algorithm.key_spec(request.rsa_bits)?;
+        let label = request.label.clone();
+        let key = self.on_device(move |d| d.generate(spec, &label)).await?;
+        self.register(key, request.owner, request.label, request.algorithm, KeyOrigin::Generated, Vec::new())
+            .await
+    }
+
+    /// Imports a wrapped key after proving it matches the public key or certificate given
+    /// with it (criteria 2.2.2(2)A). A mismatch is refused and leaves nothing behind.
+    pub async fn import(&self, request: ImportKey) -> Result<KeyRecord, KeyError> {
+        check_name("owner", &request.owner)?;
+        check_name("label", &request.label)?;
+        let (expected, chain) = match &request.expected {
+            ExpectedPublicKey::PublicKey(bytes) => (parse_public_key(bytes)?, Vec::new()),
+            ExpectedPublicKey::Certificate(bytes) => {
+                let chain = CertificateChain::parse(bytes)?;
+                (chain.leaf_public_key()?, chain.to_der_list())
+            }
+        };
+        let (wrapped, alg, label) = (request.wrapped.clone(), request.algorithm, request.label.clone());
+        let key = self
+            .on_device(move |d| inkan_device::import::import_checked(d, &wrapped, &expected, alg, &label))
+            .await?;
+        self.register(key, request.owner, request.label, request.algorithm, KeyOrigin::Imported, chain).await
+    }
+
+    /// Records a key the device now holds; destroys it again if the store refuses.
+    async fn register(
+        &self,
+        key: DeviceKey,
+        owner: String,
+        label: String,
+        algorithm: Algorithm,
+        origin: KeyOrigin,
+        certificate_chain: Vec<Vec<u8>>,
+    ) -> Result<KeyRecord, KeyError> {
+        let now = self.clock.now();
+        let record = KeyRecord {
+            id: KeyId::random(),
+            owner,
+            label,
+            algorithm,
+            spec: key.public_key.spec(),
+            device: self.device.kind(),
+            handle: key.handle.clone(),
+            public_key_spki: key.public_key.to_spki_der(),
+            certificate_chain,
+            origin,
+            environment: self.environment,
+            state: KeyState::Active,
+            state_reason: None,
+            state_changed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if let Err(stored) = self.store.insert_key(&record).await {
+            let handle = key.handle;
+            if let Err(destroyed) = self.on_device(move |d| d.destroy(&handle)).await {
+                tracing::error!(error = %destroyed, "a key the store refused could not be destroyed again");
+            }
+            return Err(stored.into());
+        }
+        tracing::info!(key = %record.id, alg = %record.algorithm, origin = origin.as_str(), "key registered");
+        Ok(record)
+    }
+
+    /// The key `id` of this environment, whatever its state.
+    pub async fn get(&self, id: &KeyId) -> Result<KeyRecord, KeyError> {
+        let record = self.store.get_key(id).await?.ok_or_else(|| KeyError::NotFound(id.clone()))?;
+        if record.environment != self.environment {
+            return Err(KeyError::WrongEnvironment { id: id.clone(), key: record.environment, this: self.environment });
+        }
+        Ok(record)
+    }
+
+    async fn get_active(&self, id: &KeyId) -> Result<KeyRecord, KeyError> {
+        let record = self.get(id).await?;
+        if record.state != KeyState::Active {
+            return Err(KeyError::WrongState { id: id.clone(), state: record.state.as_str() });
+        }
+        Ok(record)
+    }
+
+    /// Keys of this environment matching `filter`.
+    pub async fn list(&self, mut filter: KeyFilter) -> Result<Vec<KeyRecord>, KeyError> {
+        filter.environment = Some(self.environment);
+        Ok(self.store.list_keys(&filter).await?)
+    }
+
+    /// The device's import wrapping key.
+    pub async fn wrapping_key(&self) -> Result<PublicKey, KeyError> {
+        self.on_device(|d| d.wrapping_public_key()).await
+    }
+
+    /// A PKCS#10 request for an active key, signed by it (criteria 2.2.2(2)B-2).
+    pub async fn csr(&self, id: &KeyId, subject: &str) -> Result<String, KeyError> {
+        let record = self.get_active(id).await?;
+        let subject = subject.to_owned();
+        self.on_device(move |d| inkan_device::csr::build_csr(d, &record.handle, record.algorithm, &subject)).await
+    }
+
+    /// Attaches a certificate chain whose leaf certifies the key; refused otherwise.
+    pub async fn attach_certificate(&self, id: &KeyId, chain: &[u8]) -> Result<KeyRecord, KeyError> {
+        let record = self.get_active(id).await?;
+        let chain = CertificateChain::parse(chain)?;
+        chain.check_certifies(&PublicKey::from_spki_der(&record.public_key_spki)?)?;
+        Ok(self.store.set_certificate_chain(id, &chain.to_der_list(), self.clock.now()).await?)
+    }
+
+    /// Destroys a key (criteria 2.2.2(3)): disabled first so it cannot sign, destroyed in the
+    /// device, then recorded as destroyed. Running it again finishes an interrupted destruction.
+    pub async fn destroy(&self, id: &KeyId, reason: &str) -> Result<KeyRecord, KeyError> {
+        let reason = reason.trim();
+        if reason.is_empty() || reason.len() > MAX_REASON {
+            return Err(KeyError::InvalidInput(format!("a reason of 1 to {MAX_REASON} characters is required")));
+        }
+        let record = self.get(id).await?;
+        if record.state == KeyState::Destroyed {
+            return Err(KeyError::WrongState { id: id.clone(), state: "already destroyed" });
+        }
+        self.store
+            .change_key_state(
+                id,
+                &StateChange {
+                    from: vec![KeyState::Active, KeyState::Disabled],
+                    to: KeyState::Disabled,
+                    reason: format!("destruction in progress: {reason}"),
+                    at: self.clock.now(),
+                },
+            )
+            .await?;
+        let handle = record.handle.clone();
+        self.on_device(move |d| d.destroy(&handle)).await?;
+        let destroyed = self
+            .store
+            .change_key_state(
+                id,
+                &StateChange {
+                    from: vec![KeyState::Disabled],
+                    to: KeyState::Destroyed,
+                    reason: reason.to_owned(),
+                    at: self.clock.now(),
+                },
+            )
+            .await?;
+        tracing::info!(key = %id, "key destroyed");
+        Ok(destroyed)
+    }
+}
+
+fn check_name(what: &str, value: &str) -> Result<(), KeyError> {
+    if value.trim().is_empty() || value.len() > MAX_NAME || value.chars().any(char::is_control) {
+        return Err(KeyError::InvalidInput(format!(
+            "the {what} must be 1 to {MAX_NAME} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A public key given as PEM or DER SPKI.
+fn parse_public_key(bytes: &[u8]) -> Result<PublicKey, DeviceError> {
+    if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+        let text = std::str::from_utf8(bytes).map_err(|_| DeviceError::InvalidInput("the PEM is not text".into()))?;
+        PublicKey::from_pem(text)
+    } else {
+        PublicKey::from_spki_der(bytes)
+    }
+}
+
+/// The public view of a key record, as the CLI and (later) the API show it.
+pub fn key_view(record: &KeyRecord) -> serde_json::Value {
+    let public = PublicKey::from_spki_der(&record.public_key_spki).ok();
+    let chain = (!record.certificate_chain.is_empty())
+        .then(|| CertificateChain::from_der_list(&record.certificate_chain).ok())
+        .flatten();
+    serde_json::json!({
+        "id": record.id,
+        "owner": record.owner,
+        "label": record.label,
+        "alg": record.algorithm.as_str(),
+        "key_type": record.spec.as_str(),
+        "state": record.state.as_str(),
+        "state_reason": record.state_reason,
+        "state_changed_at": record.state_changed_at,
+        "origin": record.origin.as_str(),
+        "environment": record.environment.as_str(),
+        "device": record.device.as_str(),
+        "kid": public.as_ref().map(PublicKey::jwk_thumbprint),
+        "public_jwk": public.as_ref().map(PublicKey::to_jwk),
+        "public_key_pem": public.as_ref().map(PublicKey::to_pem),
+        "did_key": public.as_ref().map(PublicKey::did_key),
+        "did_jwk": public.as_ref().map(PublicKey::did_jwk),
+        "certificate_chain_pem": chain.as_ref().map(CertificateChain::to_pem),
+        "certificate_validity": chain.as_ref().map(|c| {
+            let (not_before, not_after) = c.leaf_validity();
+            serde_json::json!({ "not_before": not_before, "not_after": not_after })
+        }),
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    })
+}

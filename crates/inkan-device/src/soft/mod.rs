@@ -23,7 +23,7 @@ use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use ring::rand::SystemRandom;
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use zeroize::Zeroizing;
 
@@ -182,11 +182,26 @@ impl CryptoDevice for SoftDevice {
         }
     }
 
+    fn handles(&self) -> Result<Vec<KeyHandle>, DeviceError> {
+        let mut handles = Vec::new();
+        for entry in fs::read_dir(self.dir.join("keys"))? {
+            let name = entry?.file_name();
+            let handle = KeyHandle::new(name.to_string_lossy());
+            // Leftover temporary files of an interrupted write are not keys.
+            if self.key_path(&handle).is_ok() {
+                handles.push(handle);
+            }
+        }
+        handles.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        Ok(handles)
+    }
+
     fn wrapping_public_key(&self) -> Result<PublicKey, DeviceError> {
         Ok(PublicKey::Rsa(self.wrapping_private_key()?.to_public_key()))
     }
 
-    fn unwrap_key(&self, wrapped: &WrappedKey, spec: KeySpec, _label: &str) -> Result<KeyHandle, DeviceError> {
+    fn unwrap_key(&self, wrapped: &WrappedKey, public_key: &PublicKey, _label: &str) -> Result<KeyHandle, DeviceError> {
+        let spec = public_key.spec();
         let refused = || DeviceError::InvalidInput("the wrapped key could not be unwrapped with this device's wrapping key".into());
         let wrapping_key = self.wrapping_private_key()?;
         let aes_key = Zeroizing::new(
@@ -218,9 +233,4 @@ impl CryptoDevice for SoftDevice {
         fs::File::open(self.dir.join("keys"))?.sync_all()?;
         Ok(())
     }
-}
-
-/// The folder a soft token keeps its keys in, for tests that inspect it.
-pub fn key_folder(path: &Path) -> PathBuf {
-    path.join("keys")
 }

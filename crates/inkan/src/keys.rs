@@ -1,0 +1,215 @@
+//! `inkan keys …`: the key registry from the command line (criteria 2.1.1(7), 2.2.2).
+
+use clap::{Args, Subcommand};
+use inkan_device::Algorithm;
+use inkan_server::clock::SystemClock;
+use inkan_server::config::Config;
+use inkan_server::keys::{ExpectedPublicKey, ImportKey, KeyRegistry, NewKey, key_view};
+use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest file the key commands read (wrapped keys, public keys, certificate chains).
+const MAX_INPUT_FILE: u64 = 1024 * 1024;
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Generate a key pair inside the crypto device.
+    Generate {
+        /// Signature algorithm the key is for: ES256, ES384, EdDSA, RS256 or PS256.
+        #[arg(long)]
+        alg: Algorithm,
+        /// A label for people.
+        #[arg(long)]
+        label: String,
+        /// The subscriber the key belongs to.
+        #[arg(long, default_value = "default")]
+        owner: String,
+        /// RSA modulus size for RS256/PS256: 2048 or 3072.
+        #[arg(long, default_value_t = 3072)]
+        rsa_bits: usize,
+    },
+    /// List keys.
+    List {
+        /// Only this subscriber's keys.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only keys in this state: active, disabled or destroyed.
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Show one key.
+    Show {
+        /// The key id (key_…).
+        id: String,
+    },
+    /// Print the device's import wrapping key (PEM): wrap keys to it with RSA-OAEP(SHA-256)
+    /// and AES-KWP (CKM_RSA_AES_KEY_WRAP) before importing them.
+    WrappingKey,
+    /// Import a wrapped key made elsewhere; refused unless it matches the given public key or
+    /// certificate.
+    Import {
+        /// The wrapped key, raw or base64.
+        #[arg(long)]
+        wrapped: PathBuf,
+        /// The key's public key (PEM or DER SPKI).
+        #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
+        public: Option<PathBuf>,
+        /// The key's certificate chain (PEM or DER), leaf first; attached to the key.
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// Signature algorithm the key is for.
+        #[arg(long)]
+        alg: Algorithm,
+        /// A label for people.
+        #[arg(long)]
+        label: String,
+        /// The subscriber the key belongs to.
+        #[arg(long, default_value = "default")]
+        owner: String,
+    },
+    /// Print a PKCS#10 certification request (PEM) signed by the key.
+    Csr {
+        /// The key id.
+        id: String,
+        /// Subject distinguished name, e.g. "CN=Example Issuer,O=Example,C=JP".
+        #[arg(long)]
+        subject: String,
+    },
+    /// Attach a certificate chain; refused unless its leaf certifies the key.
+    AttachCert {
+        /// The key id.
+        id: String,
+        /// The chain (PEM or DER), leaf first.
+        #[arg(long)]
+        chain: PathBuf,
+    },
+    /// Destroy a key in the device, for good.
+    Destroy {
+        /// The key id.
+        id: String,
+        /// Why (recorded with the key).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
+    let store = inkan_server::store::connect(&config.store.url).await.map_err(|e| e.to_string())?;
+    let device = config.open_device().map_err(|e| e.to_string())?;
+    let registry = KeyRegistry::new(device, store, Arc::new(SystemClock), config.environment);
+    let json = args.json;
+    let err = |e: inkan_server::keys::KeyError| e.to_string();
+    match args.command {
+        KeysCommand::Generate { alg, label, owner, rsa_bits } => {
+            let record = registry.generate(NewKey { owner, label, algorithm: alg, rsa_bits }).await.map_err(err)?;
+            print_key(&record, json);
+        }
+        KeysCommand::List { owner, state } => {
+            let state = state
+                .map(|s| KeyState::parse(&s).ok_or(format!("unknown state {s:?} (active, disabled or destroyed)")))
+                .transpose()?;
+            let keys = registry.list(KeyFilter { owner, state, environment: None }).await.map_err(err)?;
+            if json {
+                let views: Vec<_> = keys.iter().map(key_view).collect();
+                println!("{}", serde_json::Value::Array(views));
+            } else {
+                for key in &keys {
+                    println!("{}  {:<6} {:<9} {:<9} {}", key.id, key.algorithm, key.state.as_str(), key.owner, key.label);
+                }
+            }
+        }
+        KeysCommand::Show { id } => {
+            let record = registry.get(&parse_id(&id)?).await.map_err(err)?;
+            print_key(&record, json);
+        }
+        KeysCommand::WrappingKey => {
+            let key = registry.wrapping_key().await.map_err(err)?;
+            if json {
+                println!("{}", serde_json::json!({ "public_key_pem": key.to_pem(), "public_jwk": key.to_jwk(), "key_type": key.spec().as_str() }));
+            } else {
+                print!("{}", key.to_pem());
+            }
+        }
+        KeysCommand::Import { wrapped, public, cert, alg, label, owner } => {
+            let expected = match (public, cert) {
+                (Some(path), _) => ExpectedPublicKey::PublicKey(read_input(&path)?),
+                (None, Some(path)) => ExpectedPublicKey::Certificate(read_input(&path)?),
+                (None, None) => return Err("give --public or --cert".into()),
+            };
+            let request = ImportKey { owner, label, algorithm: alg, wrapped: read_input(&wrapped)?, expected };
+            let record = registry.import(request).await.map_err(err)?;
+            print_key(&record, json);
+        }
+        KeysCommand::Csr { id, subject } => {
+            let pem = registry.csr(&parse_id(&id)?, &subject).await.map_err(err)?;
+            if json {
+                println!("{}", serde_json::json!({ "id": id, "csr_pem": pem }));
+            } else {
+                print!("{pem}");
+            }
+        }
+        KeysCommand::AttachCert { id, chain } => {
+            let record = registry.attach_certificate(&parse_id(&id)?, &read_input(&chain)?).await.map_err(err)?;
+            print_key(&record, json);
+        }
+        KeysCommand::Destroy { id, reason } => {
+            let record = registry.destroy(&parse_id(&id)?, &reason).await.map_err(err)?;
+            print_key(&record, json);
+        }
+    }
+    Ok(())
+}
+
+fn parse_id(id: &str) -> Result<KeyId, String> {
+    KeyId::parse(id)
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>, String> {
+    let read = |e: std::io::Error| format!("reading {}: {e}", path.display());
+    let len = std::fs::metadata(path).map_err(read)?.len();
+    if len > MAX_INPUT_FILE {
+        return Err(format!("{} is larger than 1 MiB", path.display()));
+    }
+    std::fs::read(path).map_err(read)
+}
+
+fn print_key(record: &KeyRecord, json: bool) {
+    let view = key_view(record);
+    if json {
+        println!("{view}");
+        return;
+    }
+    println!("id:          {}", record.id);
+    println!("owner:       {}", record.owner);
+    println!("label:       {}", record.label);
+    println!("alg:         {} ({})", record.algorithm, record.spec);
+    println!("state:       {}", record.state.as_str());
+    if let Some(reason) = &record.state_reason {
+        println!("reason:      {reason}");
+    }
+    println!("origin:      {}", record.origin.as_str());
+    println!("device:      {}", record.device.as_str());
+    println!("environment: {}", record.environment);
+    for field in ["kid", "did_key", "did_jwk"] {
+        if let Some(value) = view[field].as_str() {
+            println!("{:<13}{value}", format!("{field}:"));
+        }
+    }
+    if let Some(pem) = view["public_key_pem"].as_str() {
+        print!("{pem}");
+    }
+    if !record.certificate_chain.is_empty() {
+        println!("certificates: {}", record.certificate_chain.len());
+    }
+}
