@@ -285,6 +285,31 @@ impl KeyRegistry {
     }
 }
 
+/// What [`KeyRegistry::reconcile`] found.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Reconciliation {
+    /// Handles the device holds that no live registry key owns: keys that should not exist
+    /// (a destroyed key still present, or a key created and never recorded).
+    pub orphans: Vec<inkan_device::KeyHandle>,
+    /// Live registry keys whose handle the device no longer holds.
+    pub missing: Vec<KeyId>,
+}
+
+impl KeyRegistry {
+    /// Compares the device with the registry (all environments sharing the device). An empty
+    /// result means every key in the device is accounted for and every live key is present.
+    pub async fn reconcile(&self) -> Result<Reconciliation, KeyError> {
+        let device_kind = self.device.kind();
+        let records = self.store.list_keys(&KeyFilter::default()).await?;
+        let held = self.on_device(|d| d.handles()).await?;
+        let live: Vec<&KeyRecord> =
+            records.iter().filter(|r| r.device == device_kind && r.state != KeyState::Destroyed).collect();
+        let orphans = held.iter().filter(|h| !live.iter().any(|r| &r.handle == *h)).cloned().collect();
+        let missing = live.iter().filter(|r| !held.contains(&r.handle)).map(|r| r.id.clone()).collect();
+        Ok(Reconciliation { orphans, missing })
+    }
+}
+
 fn check_name(what: &str, value: &str) -> Result<(), KeyError> {
     if value.trim().is_empty() || value.len() > MAX_NAME || value.chars().any(char::is_control) {
         return Err(KeyError::InvalidInput(format!(

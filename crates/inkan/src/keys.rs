@@ -94,6 +94,10 @@ enum KeysCommand {
         #[arg(long)]
         chain: PathBuf,
     },
+    /// Compare the device with the registry: keys in the device that no live registry key
+    /// owns (orphans) and live keys the device no longer holds (missing). Exits non-zero
+    /// when either list is not empty.
+    Reconcile,
     /// Destroy a key in the device, for good.
     Destroy {
         /// The key id.
@@ -162,6 +166,18 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
         KeysCommand::AttachCert { id, chain } => {
             let record = registry.attach_certificate(&parse_id(&id)?, &read_input(&chain)?).await.map_err(err)?;
             print_key(&record, json);
+        }
+        KeysCommand::Reconcile => {
+            let found = registry.reconcile().await.map_err(err)?;
+            if json {
+                println!("{}", serde_json::to_value(&found).map_err(|e| e.to_string())?);
+            } else {
+                println!("orphans: {}", found.orphans.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(" "));
+                println!("missing: {}", found.missing.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(" "));
+            }
+            if !found.orphans.is_empty() || !found.missing.is_empty() {
+                return Err("the device and the key registry disagree".into());
+            }
         }
         KeysCommand::Destroy { id, reason } => {
             let record = registry.destroy(&parse_id(&id)?, &reason).await.map_err(err)?;
