@@ -166,3 +166,109 @@ pub struct KeyFilter {
     /// Only keys of this environment.
     pub environment: Option<Environment>,
 }
+
+/// A key row as the database holds it, every column in its stored form, before decoding.
+///
+/// Both engines fill one of these and call [`StoredKey::decode`], so that they decode (and
+/// refuse) stored values the same way. Never built from outside input.
+#[derive(Debug)]
+pub(crate) struct StoredKey {
+    pub(crate) id: String,
+    pub(crate) owner: String,
+    pub(crate) label: String,
+    pub(crate) algorithm: String,
+    pub(crate) spec: String,
+    pub(crate) device: String,
+    pub(crate) handle: String,
+    pub(crate) public_key_spki: Vec<u8>,
+    pub(crate) certificate_chain: Vec<Vec<u8>>,
+    pub(crate) origin: String,
+    pub(crate) environment: String,
+    pub(crate) state: String,
+    pub(crate) state_reason: Option<String>,
+    pub(crate) state_changed_at: Option<UnixMillis>,
+    pub(crate) created_at: UnixMillis,
+    pub(crate) updated_at: UnixMillis,
+}
+
+impl StoredKey {
+    /// Parses every stored name; a value this version does not know is
+    /// [`StoreError::Corrupt`](crate::store::StoreError::Corrupt), naming the key and the column.
+    pub(crate) fn decode(self) -> Result<KeyRecord, crate::store::StoreError> {
+        use crate::store::StoreError;
+        let id = self.id;
+        let corrupt = |column: &str, detail: String| {
+            StoreError::Corrupt(format!("key {id:?}, {column}: {detail}"))
+        };
+        let key_id = KeyId::parse(&id).map_err(|e| corrupt("id", e))?;
+        let algorithm = self
+            .algorithm
+            .parse::<Algorithm>()
+            .map_err(|e| corrupt("algorithm", e.to_string()))?;
+        let spec = self
+            .spec
+            .parse::<KeySpec>()
+            .map_err(|e| corrupt("spec", e.to_string()))?;
+        let device = self
+            .device
+            .parse::<DeviceKind>()
+            .map_err(|e| corrupt("device", e.to_string()))?;
+        let origin = KeyOrigin::parse(&self.origin)
+            .ok_or_else(|| corrupt("origin", format!("unknown origin {:?}", self.origin)))?;
+        let environment = self
+            .environment
+            .parse::<Environment>()
+            .map_err(|e| corrupt("environment", e))?;
+        let state = KeyState::parse(&self.state)
+            .ok_or_else(|| corrupt("state", format!("unknown state {:?}", self.state)))?;
+        Ok(KeyRecord {
+            id: key_id,
+            owner: self.owner,
+            label: self.label,
+            algorithm,
+            spec,
+            device,
+            handle: KeyHandle::new(self.handle),
+            public_key_spki: self.public_key_spki,
+            certificate_chain: self.certificate_chain,
+            origin,
+            environment,
+            state,
+            state_reason: self.state_reason,
+            state_changed_at: self.state_changed_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl StateChange {
+    /// `from` as three query parameters, one per state, `None` for a state not in `from`.
+    ///
+    /// Bound to `state IN (?, ?, ?)`: a NULL never compares equal, so one static statement
+    /// covers every from-set, the empty one included (it matches no row).
+    pub(crate) fn from_params(&self) -> [Option<&'static str>; 3] {
+        [KeyState::Active, KeyState::Disabled, KeyState::Destroyed]
+            .map(|s| self.from.contains(&s).then_some(s.as_str()))
+    }
+}
+
+impl KeyFilter {
+    /// The filter as `(column, value)` pairs, every value text, in a fixed order.
+    ///
+    /// Each engine builds its `WHERE` from these: only the constant column names reach the SQL
+    /// text, the values are always bound.
+    pub(crate) fn conditions(&self) -> Vec<(&'static str, &str)> {
+        let mut conditions = Vec::with_capacity(3);
+        if let Some(owner) = &self.owner {
+            conditions.push(("owner", owner.as_str()));
+        }
+        if let Some(state) = self.state {
+            conditions.push(("state", state.as_str()));
+        }
+        if let Some(environment) = self.environment {
+            conditions.push(("environment", environment.as_str()));
+        }
+        conditions
+    }
+}
