@@ -247,7 +247,7 @@ impl StateChange {
     ///
     /// Bound to `state IN (?, ?, ?)`: a NULL never compares equal, so one static statement
     /// covers every from-set, the empty one included (it matches no row).
-    pub(crate) fn from_params(&self) -> [Option<&'static str>; 3] {
+    pub(crate) fn allowed_state_params(&self) -> [Option<&'static str>; 3] {
         [KeyState::Active, KeyState::Disabled, KeyState::Destroyed]
             .map(|s| self.from.contains(&s).then_some(s.as_str()))
     }

@@ -169,7 +169,13 @@ async fn run_postgres(pool: &PgPool, known: &[Migration]) -> Result<usize, Store
 }
 
 fn failed(engine: &str, migration: &Migration, error: sqlx::Error) -> StoreError {
-    tracing::error!(engine, version = migration.version, name = migration.name, %error, "migration failed; rolled back");
+    tracing::error!(
+        engine,
+        version = migration.version,
+        name = migration.name,
+        %error,
+        "migration failed; rolled back"
+    );
     StoreError::Database(error)
 }
 
@@ -185,19 +191,22 @@ fn next<'m>(
             Some(m) if m.name == name => {}
             Some(m) => {
                 return Err(StoreError::Corrupt(format!(
-                    "schema migration {version} is recorded as {name:?}, but this Inkan knows it as {:?}",
+                    "schema migration {version} is recorded as {name:?}, but this Inkan knows it \
+                     as {:?}",
                     m.name
                 )));
             }
             None if *version > newest_known => {
                 return Err(StoreError::Corrupt(format!(
-                    "the database schema is at migration {version} ({name:?}), newer than this Inkan \
-                     knows (up to {newest_known}): a newer version migrated it; refusing to run"
+                    "the database schema is at migration {version} ({name:?}), newer than this \
+                     Inkan knows (up to {newest_known}): a newer version migrated it; refusing \
+                     to run"
                 )));
             }
             None => {
                 return Err(StoreError::Corrupt(format!(
-                    "the database records schema migration {version} ({name:?}), which this Inkan does not know"
+                    "the database records schema migration {version} ({name:?}), which this \
+                     Inkan does not know"
                 )));
             }
         }
@@ -216,6 +225,7 @@ fn next<'m>(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,7 @@
 //! The PostgreSQL store: production, and several nodes sharing one database.
 //!
 //! Owns the PostgreSQL connection pool and the PostgreSQL spelling of every [`Store`]
-//! operation; the schema is in `migrations/postgres/` and applied by [`super::migrate`] (under
+//! operation; the schema is in `migrations/postgres/` and applied by `store::migrate` (under
 //! an advisory lock) on [`PostgresStore::connect`]. Tables are unqualified: they live in the
 //! first schema of the connection's `search_path`, so a deployment (or a test) picks its schema
 //! in the URL (`options[search_path]=...`).
@@ -19,7 +19,7 @@
 //!
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), log the URL (it may hold a password), or decode stored names itself (that is
-//! [`StoredKey::decode`], shared with SQLite).
+//! `StoredKey::decode` in `store/keys.rs`, shared with SQLite).
 
 use super::keys::StoredKey;
 use super::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError, migrate};
@@ -274,7 +274,7 @@ impl Store for PostgresStore {
         id: &KeyId,
         change: &StateChange,
     ) -> Result<KeyRecord, StoreError> {
-        let [a, b, c] = change.from_params();
+        let [a, b, c] = change.allowed_state_params();
         let row = sqlx::query(concat!(
             "UPDATE keys SET state = $1, state_reason = $2, state_changed_at = $3, updated_at = $3 \
              WHERE id = $4 AND state IN ($5, $6, $7) RETURNING ",

@@ -2,7 +2,7 @@
 //!
 //! Owns the SQLite connection settings (WAL, `synchronous=FULL`, foreign keys, busy timeout)
 //! and the SQLite spelling of every [`Store`] operation; the schema is in
-//! `migrations/sqlite/` and applied by [`super::migrate`] on [`SqliteStore::connect`].
+//! `migrations/sqlite/` and applied by `store::migrate` on [`SqliteStore::connect`].
 //!
 //! Every operation that writes runs in one `BEGIN IMMEDIATE` transaction: it takes the
 //! database's write lock before reading, so a compare-and-set cannot act on a stale read and
@@ -14,7 +14,8 @@
 //!
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), relax durability (`synchronous=FULL`: a registered key must survive a power
-//! cut), or decode stored names itself (that is [`StoredKey::decode`], shared with PostgreSQL).
+//! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`,
+//! shared with PostgreSQL).
 
 use super::keys::StoredKey;
 use super::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError, migrate};
@@ -327,7 +328,7 @@ impl Store for SqliteStore {
         id: &KeyId,
         change: &StateChange,
     ) -> Result<KeyRecord, StoreError> {
-        let [a, b, c] = change.from_params();
+        let [a, b, c] = change.allowed_state_params();
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE keys SET state = ?, state_reason = ?, state_changed_at = ?, updated_at = ? \

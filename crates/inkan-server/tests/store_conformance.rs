@@ -1,0 +1,861 @@
+//! The store conformance suite: every case is written once against `Arc<dyn Store>` and runs on
+//! every engine, which must all behave the same (DESIGN.md, "Storage"):
+//!
+//! - `sqlite::<case>`: SQLite in a temporary file;
+//! - `sqlite_memory::<case>`: SQLite `sqlite::memory:` (not the cases that reopen a database);
+//! - `postgres::<case>`: PostgreSQL at `INKAN_TEST_POSTGRES_URL` (default
+//!   `postgres://inkan:inkan@127.0.0.1:5432/inkan_test`), each test in a fresh schema of its
+//!   own (`CREATE SCHEMA t_<random>`, reached with `options[search_path]=` in the URL), dropped
+//!   at the end. No PostgreSQL is a failure, never a skip: `bash .ci/run` starts it.
+
+#![allow(clippy::unwrap_used)]
+
+use inkan_device::{Algorithm, DeviceKind, KeyHandle, KeySpec};
+use inkan_server::environment::Environment;
+use inkan_server::store::postgres::PostgresStore;
+use inkan_server::store::{
+    self, KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
+};
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row, SqliteConnection};
+use std::future::Future;
+use std::sync::Arc;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://inkan:inkan@127.0.0.1:5432/inkan_test";
+
+/// Runs each case on every engine as `<engine>::<case>`; `reopening` cases need a database that
+/// outlives a connection (not `sqlite::memory:`); `postgres_only` cases run on PostgreSQL alone.
+macro_rules! conformance {
+    (
+        every_engine: [$($case:ident),* $(,)?],
+        reopening: [$($reopen:ident),* $(,)?],
+        postgres_only: [$($pg:ident),* $(,)?] $(,)?
+    ) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() { super::run(super::Engine::SqliteFile, super::$case).await }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $reopen() { super::run(super::Engine::SqliteFile, super::$reopen).await }
+            )*
+        }
+        mod sqlite_memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() { super::run(super::Engine::SqliteMemory, super::$case).await }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() { super::run(super::Engine::Postgres, super::$case).await }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $reopen() { super::run(super::Engine::Postgres, super::$reopen).await }
+            )*
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $pg() { super::run(super::Engine::Postgres, super::$pg).await }
+            )*
+        }
+    };
+}
+
+conformance!(
+    every_engine: [
+        insert_and_get,
+        duplicates_conflict,
+        list_with_each_filter,
+        state_transitions,
+        state_change_conflicts_and_not_found,
+        certificate_chain_set_replace_refuse,
+        concurrent_state_changes_one_wins,
+        concurrent_inserts_one_wins,
+    ],
+    reopening: [
+        migrations_are_idempotent,
+        concurrent_first_connects_migrate_once,
+        newer_schema_is_refused,
+        unknown_stored_names_are_corrupt,
+    ],
+    postgres_only: [tls_require_encrypts_the_session],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    SqliteFile,
+    SqliteMemory,
+    Postgres,
+}
+
+/// One isolated database for one test.
+#[derive(Debug)]
+struct TestDb {
+    engine: Engine,
+    /// The store URL for this test's database.
+    url: String,
+    /// The temporary folder of a SQLite file (removed on drop).
+    dir: Option<tempfile::TempDir>,
+    /// PostgreSQL: the server URL as configured, and this test's schema.
+    postgres: Option<(String, String)>,
+}
+
+type Ctx = Arc<TestDb>;
+
+impl TestDb {
+    async fn create(engine: Engine) -> Self {
+        match engine {
+            Engine::SqliteFile => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
+                TestDb {
+                    engine,
+                    url,
+                    dir: Some(dir),
+                    postgres: None,
+                }
+            }
+            Engine::SqliteMemory => TestDb {
+                engine,
+                url: "sqlite::memory:".into(),
+                dir: None,
+                postgres: None,
+            },
+            Engine::Postgres => {
+                let server = postgres_url();
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = postgres_admin(&server).await;
+                admin
+                    .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .await
+                    .unwrap();
+                admin.close().await.unwrap();
+                let url = with_param(&server, &format!("options[search_path]={schema}"));
+                TestDb {
+                    engine,
+                    url,
+                    dir: None,
+                    postgres: Some((server, schema)),
+                }
+            }
+        }
+    }
+
+    /// Opens the store through `inkan_server::store::connect`, as the service does.
+    async fn try_connect(&self) -> Result<Arc<dyn Store>, StoreError> {
+        store::connect(&self.url).await
+    }
+
+    async fn connect(&self) -> Arc<dyn Store> {
+        let store = self
+            .try_connect()
+            .await
+            .unwrap_or_else(|e| panic!("connect {:?}: {e}", self.engine));
+        let expected = if self.engine == Engine::Postgres {
+            "postgres"
+        } else {
+            "sqlite"
+        };
+        assert_eq!(store.engine(), expected);
+        store
+    }
+
+    /// Runs `sql` on this test's database behind the store's back.
+    async fn exec(&self, sql: String) {
+        match self.engine {
+            Engine::SqliteFile => {
+                let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
+                conn.execute(AssertSqlSafe(sql)).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Engine::Postgres => {
+                let mut conn = PgConnection::connect(&self.url).await.unwrap();
+                conn.execute(AssertSqlSafe(sql)).await.unwrap();
+                conn.close().await.unwrap();
+            }
+            Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
+        }
+    }
+
+    /// One integer from this test's database, behind the store's back.
+    async fn query_i64(&self, sql: &'static str) -> i64 {
+        match self.engine {
+            Engine::SqliteFile => {
+                let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
+                let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+            Engine::Postgres => {
+                let mut conn = PgConnection::connect(&self.url).await.unwrap();
+                let row = sqlx::query(sql).fetch_one(&mut conn).await.unwrap();
+                row.try_get::<i64, _>(0).unwrap()
+            }
+            Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
+        }
+    }
+
+    async fn cleanup(&self) {
+        if let Some((server, schema)) = &self.postgres {
+            let mut admin = postgres_admin(server).await;
+            admin
+                .execute(AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .await
+                .unwrap();
+            admin.close().await.unwrap();
+        }
+    }
+}
+
+/// Creates the test's database, runs `case` on it in a task of its own (so that a failing case
+/// still gets its PostgreSQL schema dropped), then re-raises the case's panic, if any.
+async fn run<F, Fut>(engine: Engine, case: F)
+where
+    F: FnOnce(Ctx) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let db = Arc::new(TestDb::create(engine).await);
+    let outcome = tokio::spawn(case(db.clone())).await;
+    db.cleanup().await;
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("test task failed: {e}"),
+        }
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var("INKAN_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+async fn postgres_admin(server: &str) -> PgConnection {
+    PgConnection::connect(server).await.unwrap_or_else(|e| {
+        panic!(
+            "cannot connect to the test PostgreSQL at {} ({e}). Start it, with the role `inkan` \
+             and the database `inkan_test`, by running `bash .ci/run`; or point \
+             INKAN_TEST_POSTGRES_URL at another server",
+            redact(server)
+        )
+    })
+}
+
+/// `url` with its password (if any) replaced by `***`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn with_param(url: &str, param: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{param}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+/// A fresh active key, as the registry creates one; every call a new id and handle.
+fn new_key(owner: &str, created_at: i64) -> KeyRecord {
+    KeyRecord {
+        id: KeyId::random(),
+        owner: owner.to_owned(),
+        label: "issuer signing key".to_owned(),
+        algorithm: Algorithm::Es256,
+        spec: KeySpec::P256,
+        device: DeviceKind::Soft,
+        handle: KeyHandle::new(format!("soft-{}", uuid::Uuid::new_v4().simple())),
+        public_key_spki: spki(91, 1),
+        certificate_chain: Vec::new(),
+        origin: KeyOrigin::Generated,
+        environment: Environment::Test,
+        state: KeyState::Active,
+        state_reason: None,
+        state_changed_at: None,
+        created_at,
+        updated_at: created_at,
+    }
+}
+
+/// Binary bytes shaped like DER, every byte value present (NUL and 0xff included).
+fn spki(len: usize, seed: u8) -> Vec<u8> {
+    let mut v = vec![0x30, 0x00, 0xff, 0x00];
+    v.extend((0..len).map(|i| (i as u8).wrapping_mul(37).wrapping_add(seed)));
+    v.extend(0..=255u8);
+    v
+}
+
+/// A chain of `n` distinct binary "certificates" of different lengths, leaf first.
+fn chain(n: usize, seed: u8) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| spki(300 + 211 * i, seed.wrapping_add(i as u8)))
+        .collect()
+}
+
+fn change(from: &[KeyState], to: KeyState, reason: &str, at: i64) -> StateChange {
+    StateChange {
+        from: from.to_vec(),
+        to,
+        reason: reason.to_owned(),
+        at,
+    }
+}
+
+fn ids(keys: &[KeyRecord]) -> Vec<KeyId> {
+    keys.iter().map(|k| k.id.clone()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+async fn insert_and_get(db: Ctx) {
+    let store = db.connect().await;
+
+    // Every field set, none at its default: a 3-certificate chain, binary SPKI, a state with
+    // reason and time, and text that is not ASCII.
+    let full = KeyRecord {
+        id: KeyId::random(),
+        owner: "org:example-issuer".to_owned(),
+        label: "Clé d'émission 印鑑 \"quoted\" 'single'".to_owned(),
+        algorithm: Algorithm::Es384,
+        spec: KeySpec::P384,
+        device: DeviceKind::Pkcs11,
+        handle: KeyHandle::new("0a1b2c3d4e5f"),
+        public_key_spki: spki(120, 7),
+        certificate_chain: chain(3, 11),
+        origin: KeyOrigin::Imported,
+        environment: Environment::Staging,
+        state: KeyState::Disabled,
+        state_reason: Some("suspended: audit ✓".to_owned()),
+        state_changed_at: Some(T0 + 5_000),
+        created_at: T0,
+        updated_at: T0 + 6_000,
+    };
+    let fresh = new_key("org:other", T0 + 1);
+    store.insert_key(&full).await.unwrap();
+    store.insert_key(&fresh).await.unwrap();
+    assert_eq!(store.get_key(&full.id).await.unwrap(), Some(full.clone()));
+    assert_eq!(store.get_key(&fresh.id).await.unwrap(), Some(fresh.clone()));
+
+    // Every stored name of every enum survives the round trip.
+    let specs = [
+        KeySpec::P256,
+        KeySpec::P384,
+        KeySpec::Ed25519,
+        KeySpec::Rsa2048,
+        KeySpec::Rsa3072,
+        KeySpec::Rsa4096,
+    ];
+    let envs = [
+        Environment::Production,
+        Environment::Staging,
+        Environment::Test,
+    ];
+    let states = [KeyState::Active, KeyState::Disabled, KeyState::Destroyed];
+    for (i, spec) in specs.into_iter().enumerate() {
+        let mut key = new_key("org:names", T0 + 10 + i as i64);
+        key.spec = spec;
+        key.algorithm = Algorithm::ALL[i % Algorithm::ALL.len()];
+        key.device = if i % 2 == 0 {
+            DeviceKind::Soft
+        } else {
+            DeviceKind::Pkcs11
+        };
+        key.origin = if i % 2 == 0 {
+            KeyOrigin::Imported
+        } else {
+            KeyOrigin::Generated
+        };
+        key.environment = envs[i % envs.len()];
+        key.state = states[i % states.len()];
+        key.certificate_chain = chain(i % 3, i as u8);
+        store.insert_key(&key).await.unwrap();
+        assert_eq!(store.get_key(&key.id).await.unwrap(), Some(key));
+    }
+
+    assert_eq!(store.get_key(&KeyId::random()).await.unwrap(), None);
+}
+
+async fn duplicates_conflict(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    store.insert_key(&key).await.unwrap();
+
+    // The same id again, even with another handle and a chain: refused, nothing changed.
+    let mut same_id = new_key("org:b", T0 + 1);
+    same_id.id = key.id.clone();
+    same_id.certificate_chain = chain(2, 3);
+    let err = store.insert_key(&same_id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get_key(&key.id).await.unwrap(), Some(key.clone()));
+
+    // The same handle on the same device under a new id: refused, nothing written.
+    let mut same_handle = new_key("org:b", T0 + 2);
+    same_handle.handle = key.handle.clone();
+    same_handle.certificate_chain = chain(1, 4);
+    let err = store.insert_key(&same_handle).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get_key(&same_handle.id).await.unwrap(), None);
+
+    // The same handle on another device is another key.
+    same_handle.device = DeviceKind::Pkcs11;
+    store.insert_key(&same_handle).await.unwrap();
+    assert_eq!(
+        store.get_key(&same_handle.id).await.unwrap(),
+        Some(same_handle)
+    );
+    assert_eq!(
+        store.list_keys(&KeyFilter::default()).await.unwrap().len(),
+        2
+    );
+}
+
+async fn list_with_each_filter(db: Ctx) {
+    let store = db.connect().await;
+    let a = new_key("alice", T0 + 100);
+    let mut b = new_key("bob", T0 + 200);
+    b.environment = Environment::Production;
+    b.certificate_chain = chain(3, 9);
+    let mut c = new_key("alice", T0 + 300);
+    c.environment = Environment::Staging;
+    c.state = KeyState::Disabled;
+    c.state_reason = Some("suspended".into());
+    c.state_changed_at = Some(T0 + 310);
+    let mut d = new_key("alice", T0 + 50);
+    d.state = KeyState::Destroyed;
+    d.certificate_chain = chain(1, 5);
+    // Inserted out of order: listing is oldest first, not insertion order.
+    for key in [&c, &a, &d, &b] {
+        store.insert_key(key).await.unwrap();
+    }
+
+    let list = |filter: KeyFilter| {
+        let store = store.clone();
+        async move { store.list_keys(&filter).await.unwrap() }
+    };
+    let all = list(KeyFilter::default()).await;
+    assert_eq!(
+        all,
+        vec![d.clone(), a.clone(), b.clone(), c.clone()],
+        "every field, chains included"
+    );
+
+    let owner = |o: &str| KeyFilter {
+        owner: Some(o.to_owned()),
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        ids(&list(owner("alice")).await),
+        ids(&[d.clone(), a.clone(), c.clone()])
+    );
+    assert_eq!(ids(&list(owner("bob")).await), ids(&[b.clone()]));
+    assert!(list(owner("nobody")).await.is_empty());
+
+    let state = |s| KeyFilter {
+        state: Some(s),
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        ids(&list(state(KeyState::Active)).await),
+        ids(&[a.clone(), b.clone()])
+    );
+    assert_eq!(
+        ids(&list(state(KeyState::Disabled)).await),
+        ids(&[c.clone()])
+    );
+    assert_eq!(list(state(KeyState::Destroyed)).await, vec![d.clone()]);
+
+    let env = |e| KeyFilter {
+        environment: Some(e),
+        ..KeyFilter::default()
+    };
+    assert_eq!(
+        ids(&list(env(Environment::Test)).await),
+        ids(&[d.clone(), a.clone()])
+    );
+    assert_eq!(list(env(Environment::Production)).await, vec![b.clone()]);
+    assert_eq!(
+        ids(&list(env(Environment::Staging)).await),
+        ids(&[c.clone()])
+    );
+
+    let combined = KeyFilter {
+        owner: Some("alice".into()),
+        state: Some(KeyState::Active),
+        environment: Some(Environment::Test),
+    };
+    assert_eq!(list(combined).await, vec![a.clone()]);
+    let none = KeyFilter {
+        owner: Some("bob".into()),
+        state: Some(KeyState::Disabled),
+        environment: None,
+    };
+    assert!(list(none).await.is_empty());
+}
+
+async fn state_transitions(db: Ctx) {
+    let store = db.connect().await;
+    let mut key = new_key("org:a", T0);
+    key.certificate_chain = chain(2, 1);
+    store.insert_key(&key).await.unwrap();
+
+    let disabled = store
+        .change_key_state(
+            &key.id,
+            &change(
+                &[KeyState::Active],
+                KeyState::Disabled,
+                "suspended by operator",
+                T0 + 1_000,
+            ),
+        )
+        .await
+        .unwrap();
+    let mut expected = key.clone();
+    expected.state = KeyState::Disabled;
+    expected.state_reason = Some("suspended by operator".into());
+    expected.state_changed_at = Some(T0 + 1_000);
+    expected.updated_at = T0 + 1_000;
+    assert_eq!(disabled, expected);
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    let destroyed = store
+        .change_key_state(
+            &key.id,
+            &change(
+                &[KeyState::Active, KeyState::Disabled],
+                KeyState::Destroyed,
+                "retired",
+                T0 + 2_000,
+            ),
+        )
+        .await
+        .unwrap();
+    expected.state = KeyState::Destroyed;
+    expected.state_reason = Some("retired".into());
+    expected.state_changed_at = Some(T0 + 2_000);
+    expected.updated_at = T0 + 2_000;
+    assert_eq!(destroyed, expected);
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // The registry never lists `destroyed` in `from`, so nothing brings the key back.
+    let err = store
+        .change_key_state(
+            &key.id,
+            &change(
+                &[KeyState::Active, KeyState::Disabled],
+                KeyState::Active,
+                "revive",
+                T0 + 3_000,
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get_key(&key.id).await.unwrap(), Some(expected));
+}
+
+async fn state_change_conflicts_and_not_found(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    store.insert_key(&key).await.unwrap();
+
+    for from in [
+        &[KeyState::Disabled][..],
+        &[KeyState::Destroyed, KeyState::Disabled],
+        &[],
+    ] {
+        let err = store
+            .change_key_state(
+                &key.id,
+                &change(from, KeyState::Destroyed, "wrong from", T0 + 1),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Conflict(m) if m.contains("active")),
+            "{from:?}: {err:?}"
+        );
+    }
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(key),
+        "a refused change changes nothing"
+    );
+
+    let err = store
+        .change_key_state(
+            &KeyId::random(),
+            &change(&[KeyState::Active], KeyState::Disabled, "x", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+async fn certificate_chain_set_replace_refuse(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    store.insert_key(&key).await.unwrap();
+
+    let three = chain(3, 20);
+    let set = store
+        .set_certificate_chain(&key.id, &three, T0 + 500)
+        .await
+        .unwrap();
+    let mut expected = key.clone();
+    expected.certificate_chain = three;
+    expected.updated_at = T0 + 500;
+    assert_eq!(set, expected);
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // A new chain replaces the old one whole, shorter or not.
+    let one = chain(1, 40);
+    let replaced = store
+        .set_certificate_chain(&key.id, &one, T0 + 600)
+        .await
+        .unwrap();
+    expected.certificate_chain = one;
+    expected.updated_at = T0 + 600;
+    assert_eq!(replaced, expected);
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(expected.clone())
+    );
+
+    // Not on a key that is not active; the chain it had stays.
+    let disabled = store
+        .change_key_state(
+            &key.id,
+            &change(
+                &[KeyState::Active],
+                KeyState::Disabled,
+                "suspended",
+                T0 + 700,
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(disabled.certificate_chain, expected.certificate_chain);
+    let err = store
+        .set_certificate_chain(&key.id, &chain(2, 60), T0 + 800)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.get_key(&key.id).await.unwrap(), Some(disabled));
+
+    let err = store
+        .set_certificate_chain(&KeyId::random(), &chain(1, 1), T0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
+async fn concurrent_state_changes_one_wins(db: Ctx) {
+    const TASKS: usize = 24;
+    let store = db.connect().await;
+    let mut key = new_key("org:a", T0);
+    key.certificate_chain = chain(2, 2);
+    store.insert_key(&key).await.unwrap();
+
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let (store, id, barrier) = (store.clone(), key.id.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let to = if i % 2 == 0 {
+                    KeyState::Disabled
+                } else {
+                    KeyState::Destroyed
+                };
+                store
+                    .change_key_state(
+                        &id,
+                        &change(&[KeyState::Active], to, &format!("task {i}"), T0 + i as i64),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(record) => winners.push(record),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("a loser must see Conflict, not {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one change wins");
+    let stored = store.get_key(&key.id).await.unwrap().unwrap();
+    assert_eq!(stored, winners[0]);
+    assert_eq!(stored.certificate_chain, key.certificate_chain);
+}
+
+async fn concurrent_inserts_one_wins(db: Ctx) {
+    const TASKS: usize = 16;
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            let mut key = key.clone();
+            key.label = format!("task {i}");
+            key.certificate_chain = chain(1 + i % 3, i as u8);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.insert_key(&key).await.map(|()| key)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(key) => winners.push(key),
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("a loser must see Conflict, not {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one insert wins");
+    assert_eq!(
+        store.get_key(&key.id).await.unwrap(),
+        Some(winners.remove(0)),
+        "and only its chain is stored"
+    );
+}
+
+async fn migrations_are_idempotent(db: Ctx) {
+    let first = db.connect().await;
+    let mut key = new_key("org:a", T0);
+    key.certificate_chain = chain(3, 3);
+    first.insert_key(&key).await.unwrap();
+    let migrations = db.query_i64("SELECT count(*) FROM schema_migrations").await;
+    assert!(migrations >= 1);
+    if let Some(dir) = &db.dir {
+        // WAL journal: the write-ahead log sits next to the database while it is open.
+        assert!(
+            dir.path().join("inkan.db-wal").exists(),
+            "the SQLite file is not in WAL mode"
+        );
+    }
+
+    // Reopening (while the first store is still open, and again after) migrates nothing and
+    // keeps every record.
+    let second = db.connect().await;
+    assert_eq!(second.get_key(&key.id).await.unwrap(), Some(key.clone()));
+    drop((first, second));
+    let third = db.connect().await;
+    assert_eq!(third.get_key(&key.id).await.unwrap(), Some(key));
+    assert_eq!(
+        db.query_i64("SELECT count(*) FROM schema_migrations").await,
+        migrations
+    );
+}
+
+async fn concurrent_first_connects_migrate_once(db: Ctx) {
+    // Several nodes starting at once on an empty database.
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            tokio::spawn(async move { db.try_connect().await })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for task in tasks {
+        stores.push(
+            task.await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("concurrent connect: {e}")),
+        );
+    }
+    let versions = db.query_i64("SELECT count(*) FROM schema_migrations").await;
+    let distinct = db
+        .query_i64("SELECT count(DISTINCT version) FROM schema_migrations")
+        .await;
+    assert!(versions >= 1);
+    assert_eq!(versions, distinct);
+    let key = new_key("org:a", T0);
+    stores[0].insert_key(&key).await.unwrap();
+    assert_eq!(stores[3].get_key(&key.id).await.unwrap(), Some(key));
+}
+
+async fn newer_schema_is_refused(db: Ctx) {
+    drop(db.connect().await);
+    db.exec(
+        "INSERT INTO schema_migrations (version, name, applied_at) \
+         VALUES (999999, 'from_a_newer_inkan', 0)"
+            .to_owned(),
+    )
+    .await;
+    match db.try_connect().await {
+        Err(StoreError::Corrupt(message)) => assert!(message.contains("999999"), "{message}"),
+        Err(other) => panic!("expected Corrupt, got {other:?}"),
+        Ok(_) => panic!("a database migrated by a newer Inkan was accepted"),
+    }
+}
+
+async fn unknown_stored_names_are_corrupt(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    store.insert_key(&key).await.unwrap();
+    // No CHECK on algorithm (a new one must not need a migration): the read refuses it instead.
+    db.exec(format!(
+        "UPDATE keys SET algorithm = 'ES999' WHERE id = '{}'",
+        key.id
+    ))
+    .await;
+    let err = store.get_key(&key.id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("ES999")),
+        "{err:?}"
+    );
+    let err = store.list_keys(&KeyFilter::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}
+
+async fn tls_require_encrypts_the_session(db: Ctx) {
+    // The Debian cluster runs with ssl=on (snakeoil certificate): `require` encrypts without
+    // verifying, and the server must see the session as TLS.
+    let url = with_param(&db.url, "sslmode=require");
+    let tls = PostgresStore::connect(&url).await.unwrap_or_else(|e| {
+        panic!("sslmode=require: {e} (is ssl=on? `bash .ci/run` sets the cluster up)")
+    });
+    assert!(
+        tls.session_encrypted().await.unwrap(),
+        "sslmode=require gave an unencrypted session"
+    );
+    let key = new_key("org:tls", T0);
+    tls.insert_key(&key).await.unwrap();
+    assert_eq!(tls.get_key(&key.id).await.unwrap(), Some(key));
+
+    // And the check can tell the difference.
+    let plain = PostgresStore::connect(&with_param(&db.url, "sslmode=disable"))
+        .await
+        .unwrap();
+    assert!(!plain.session_encrypted().await.unwrap());
+}
