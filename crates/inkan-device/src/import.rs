@@ -51,8 +51,8 @@ impl WrappedKey {
         };
         let bytes = decode_maybe_base64(input);
         // AES-KWP output is a multiple of 8 bytes and at least 16.
-        let rest = bytes.len().checked_sub(modulus_len).unwrap_or(0);
-        if bytes.len() <= modulus_len || rest < 16 || rest % 8 != 0 {
+        let rest = bytes.len().saturating_sub(modulus_len);
+        if rest < 16 || rest % 8 != 0 {
             return Err(DeviceError::InvalidInput(format!(
                 "wrapped key of {} bytes is not RSA-OAEP({modulus_len} bytes) followed by AES-KWP",
                 bytes.len()

@@ -3,6 +3,8 @@
 //! verifies the CSRs (criteria 2.2.2(2)B-2) and produces wrapped keys for import
 //! (criteria 2.2.2(2)A).
 
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
