@@ -73,7 +73,11 @@ impl FromStr for KeySpec {
             "RSA-2048" => KeySpec::Rsa2048,
             "RSA-3072" => KeySpec::Rsa3072,
             "RSA-4096" => KeySpec::Rsa4096,
-            other => return Err(DeviceError::InvalidInput(format!("unknown key type {other:?}"))),
+            other => {
+                return Err(DeviceError::InvalidInput(format!(
+                    "unknown key type {other:?}"
+                )));
+            }
         })
     }
 }
@@ -95,8 +99,13 @@ pub enum Algorithm {
 
 impl Algorithm {
     /// All algorithms, in the order they are documented.
-    pub const ALL: [Algorithm; 5] =
-        [Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa, Algorithm::Rs256, Algorithm::Ps256];
+    pub const ALL: [Algorithm; 5] = [
+        Algorithm::Es256,
+        Algorithm::Es384,
+        Algorithm::EdDsa,
+        Algorithm::Rs256,
+        Algorithm::Ps256,
+    ];
 
     /// The JOSE `alg` name.
     pub fn as_str(self) -> &'static str {
@@ -124,7 +133,10 @@ impl Algorithm {
         if self.fits(spec) {
             Ok(())
         } else {
-            Err(DeviceError::AlgorithmMismatch { alg: self.as_str(), spec: spec.as_str() })
+            Err(DeviceError::AlgorithmMismatch {
+                alg: self.as_str(),
+                spec: spec.as_str(),
+            })
         }
     }
 
@@ -153,11 +165,14 @@ impl fmt::Display for Algorithm {
 impl FromStr for Algorithm {
     type Err = DeviceError;
     fn from_str(s: &str) -> Result<Self, DeviceError> {
-        Algorithm::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            DeviceError::InvalidInput(format!(
-                "unknown algorithm {s:?} (ES256, ES384, EdDSA, RS256 or PS256)"
-            ))
-        })
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                DeviceError::InvalidInput(format!(
+                    "unknown algorithm {s:?} (ES256, ES384, EdDSA, RS256 or PS256)"
+                ))
+            })
     }
 }
 
@@ -170,7 +185,14 @@ mod tests {
         for alg in Algorithm::ALL {
             assert_eq!(alg.as_str().parse::<Algorithm>().unwrap(), alg);
         }
-        for spec in [KeySpec::P256, KeySpec::P384, KeySpec::Ed25519, KeySpec::Rsa2048, KeySpec::Rsa3072, KeySpec::Rsa4096] {
+        for spec in [
+            KeySpec::P256,
+            KeySpec::P384,
+            KeySpec::Ed25519,
+            KeySpec::Rsa2048,
+            KeySpec::Rsa3072,
+            KeySpec::Rsa4096,
+        ] {
             assert_eq!(spec.as_str().parse::<KeySpec>().unwrap(), spec);
         }
         assert!("es256".parse::<Algorithm>().is_err());

@@ -48,7 +48,9 @@ impl CertificateChain {
 
     fn from_certs(certs: Vec<Certificate>) -> Result<Self, DeviceError> {
         if certs.is_empty() {
-            return Err(DeviceError::InvalidInput("the certificate chain is empty".into()));
+            return Err(DeviceError::InvalidInput(
+                "the certificate chain is empty".into(),
+            ));
         }
         if certs.len() > MAX_CHAIN_LEN {
             return Err(DeviceError::InvalidInput(format!(
@@ -90,7 +92,9 @@ impl CertificateChain {
     /// The leaf's validity period as Unix seconds (`notBefore`, `notAfter`).
     pub fn leaf_validity(&self) -> (i64, i64) {
         let v = &self.certs[0].tbs_certificate.validity;
-        let secs = |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+        let secs = |t: x509_cert::time::Time| {
+            i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+        };
         (secs(v.not_before), secs(v.not_after))
     }
 
@@ -101,6 +105,9 @@ impl CertificateChain {
 
     /// The chain as concatenated PEM blocks, leaf first.
     pub fn to_pem(&self) -> String {
-        self.to_der_list().iter().map(|d| crate::public_key::pem_encode("CERTIFICATE", d)).collect()
+        self.to_der_list()
+            .iter()
+            .map(|d| crate::public_key::pem_encode("CERTIFICATE", d))
+            .collect()
     }
 }

@@ -41,7 +41,8 @@ pub fn build_csr(
     let info = CertReqInfo {
         version: Version::V1,
         subject,
-        public_key: SubjectPublicKeyInfoOwned::from_der(&public_key.to_spki_der()).map_err(encoding)?,
+        public_key: SubjectPublicKeyInfoOwned::from_der(&public_key.to_spki_der())
+            .map_err(encoding)?,
         attributes: Default::default(),
     };
     let to_be_signed = info.to_der().map_err(encoding)?;
@@ -52,7 +53,10 @@ pub fn build_csr(
         algorithm: signature_algorithm(alg)?,
         signature: BitString::from_bytes(&signature).map_err(encoding)?,
     };
-    Ok(crate::public_key::pem_encode("CERTIFICATE REQUEST", &request.to_der().map_err(encoding)?))
+    Ok(crate::public_key::pem_encode(
+        "CERTIFICATE REQUEST",
+        &request.to_der().map_err(encoding)?,
+    ))
 }
 
 /// The X.509 `AlgorithmIdentifier` of a signature algorithm.
@@ -64,8 +68,13 @@ pub fn signature_algorithm(alg: Algorithm) -> Result<AlgorithmIdentifierOwned, D
         Algorithm::Rs256 => (SHA256_RSA, Some(Any::null())),
         Algorithm::Ps256 => {
             let params = rsa::pkcs1::RsaPssParams::new::<sha2::Sha256>(32);
-            let der = params.to_der().map_err(|e| DeviceError::Crypto(format!("PSS parameters: {e}")))?;
-            (RSASSA_PSS, Some(Any::from_der(&der).map_err(|e| DeviceError::Crypto(e.to_string()))?))
+            let der = params
+                .to_der()
+                .map_err(|e| DeviceError::Crypto(format!("PSS parameters: {e}")))?;
+            (
+                RSASSA_PSS,
+                Some(Any::from_der(&der).map_err(|e| DeviceError::Crypto(e.to_string()))?),
+            )
         }
     };
     Ok(AlgorithmIdentifierOwned { oid, parameters })
@@ -75,8 +84,16 @@ pub fn signature_algorithm(alg: Algorithm) -> Result<AlgorithmIdentifierOwned, D
 pub fn x509_signature(alg: Algorithm, raw: &[u8]) -> Result<Vec<u8>, DeviceError> {
     let bad = |e: ecdsa::Error| DeviceError::Crypto(format!("ECDSA signature: {e}"));
     Ok(match alg {
-        Algorithm::Es256 => p256::ecdsa::Signature::from_slice(raw).map_err(bad)?.to_der().as_bytes().to_vec(),
-        Algorithm::Es384 => p384::ecdsa::Signature::from_slice(raw).map_err(bad)?.to_der().as_bytes().to_vec(),
+        Algorithm::Es256 => p256::ecdsa::Signature::from_slice(raw)
+            .map_err(bad)?
+            .to_der()
+            .as_bytes()
+            .to_vec(),
+        Algorithm::Es384 => p384::ecdsa::Signature::from_slice(raw)
+            .map_err(bad)?
+            .to_der()
+            .as_bytes()
+            .to_vec(),
         Algorithm::EdDsa | Algorithm::Rs256 | Algorithm::Ps256 => raw.to_vec(),
     })
 }

@@ -91,7 +91,9 @@ impl std::str::FromStr for DeviceKind {
         match s {
             "soft" => Ok(DeviceKind::Soft),
             "pkcs11" => Ok(DeviceKind::Pkcs11),
-            other => Err(DeviceError::InvalidInput(format!("unknown device kind {other:?}"))),
+            other => Err(DeviceError::InvalidInput(format!(
+                "unknown device kind {other:?}"
+            ))),
         }
     }
 }
@@ -152,7 +154,12 @@ pub trait CryptoDevice: Send + Sync + fmt::Debug {
     ///
     /// This does **not** check that the private key matches `public_key`: call
     /// [`import::import_checked`], which does, and destroys the key when it does not.
-    fn unwrap_key(&self, wrapped: &import::WrappedKey, public_key: &PublicKey, label: &str) -> Result<KeyHandle>;
+    fn unwrap_key(
+        &self,
+        wrapped: &import::WrappedKey,
+        public_key: &PublicKey,
+        label: &str,
+    ) -> Result<KeyHandle>;
 
     /// Destroys the key under `handle` (criteria 2.2.2(3)). Destroying a key that is already
     /// gone is not an error, so an interrupted destruction can be finished.

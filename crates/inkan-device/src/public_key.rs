@@ -12,10 +12,12 @@ use signature::Verifier as _;
 use spki::{DecodePublicKey as _, EncodePublicKey as _};
 use std::collections::BTreeMap;
 
-const OID_EC_PUBLIC_KEY: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_EC_PUBLIC_KEY: spki::ObjectIdentifier =
+    spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.34");
-pub(crate) const OID_ED25519: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.101.112");
+pub(crate) const OID_ED25519: spki::ObjectIdentifier =
+    spki::ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// Largest SPKI or PEM input accepted (an RSA-4096 SPKI PEM is about 800 bytes).
@@ -56,17 +58,23 @@ impl PublicKey {
             } else if curve == OID_P384 {
                 PublicKey::P384(p384::PublicKey::from_public_key_der(der).map_err(|e| bad(&e))?)
             } else {
-                return Err(DeviceError::InvalidInput(format!("unsupported elliptic curve {curve}")));
+                return Err(DeviceError::InvalidInput(format!(
+                    "unsupported elliptic curve {curve}"
+                )));
             }
         } else if oid == OID_ED25519 {
-            PublicKey::Ed25519(ed25519_dalek::VerifyingKey::from_public_key_der(der).map_err(|e| bad(&e))?)
+            PublicKey::Ed25519(
+                ed25519_dalek::VerifyingKey::from_public_key_der(der).map_err(|e| bad(&e))?,
+            )
         } else if oid == OID_RSA {
             let key = rsa::RsaPublicKey::from_public_key_der(der).map_err(|e| bad(&e))?;
             let public = PublicKey::Rsa(key);
             KeySpec::rsa(public.rsa_bits().unwrap_or_default())?;
             public
         } else {
-            return Err(DeviceError::InvalidInput(format!("unsupported public key algorithm {oid}")));
+            return Err(DeviceError::InvalidInput(format!(
+                "unsupported public key algorithm {oid}"
+            )));
         };
         Ok(key)
     }
@@ -89,17 +97,23 @@ impl PublicKey {
     pub fn from_sec1(spec: KeySpec, point: &[u8]) -> Result<Self, DeviceError> {
         let bad = |e: &dyn std::fmt::Display| DeviceError::InvalidInput(format!("EC point: {e}"));
         match spec {
-            KeySpec::P256 => Ok(PublicKey::P256(p256::PublicKey::from_sec1_bytes(point).map_err(|e| bad(&e))?)),
-            KeySpec::P384 => Ok(PublicKey::P384(p384::PublicKey::from_sec1_bytes(point).map_err(|e| bad(&e))?)),
-            other => Err(DeviceError::InvalidInput(format!("{other} is not a NIST curve"))),
+            KeySpec::P256 => Ok(PublicKey::P256(
+                p256::PublicKey::from_sec1_bytes(point).map_err(|e| bad(&e))?,
+            )),
+            KeySpec::P384 => Ok(PublicKey::P384(
+                p384::PublicKey::from_sec1_bytes(point).map_err(|e| bad(&e))?,
+            )),
+            other => Err(DeviceError::InvalidInput(format!(
+                "{other} is not a NIST curve"
+            ))),
         }
     }
 
     /// Builds an Ed25519 key from its 32 bytes.
     pub fn from_ed25519(bytes: &[u8]) -> Result<Self, DeviceError> {
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| DeviceError::InvalidInput(format!("Ed25519 key of {} bytes", bytes.len())))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+            DeviceError::InvalidInput(format!("Ed25519 key of {} bytes", bytes.len()))
+        })?;
         ed25519_dalek::VerifyingKey::from_bytes(&bytes)
             .map(PublicKey::Ed25519)
             .map_err(|e| DeviceError::InvalidInput(format!("Ed25519 key: {e}")))
@@ -191,15 +205,21 @@ impl PublicKey {
     pub fn to_jwk(&self) -> serde_json::Value {
         let members = self.jwk_members();
         serde_json::Value::Object(
-            members.into_iter().map(|(k, v)| (k.to_owned(), serde_json::Value::String(v))).collect(),
+            members
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v)))
+                .collect(),
         )
     }
 
     /// The JWK in JSON Canonicalization Scheme form (RFC 8785): members sorted, no spaces.
     /// Every member value is a base64url or ASCII name, so no escaping is ever needed.
     fn jwk_canonical(&self) -> String {
-        let body: Vec<String> =
-            self.jwk_members().into_iter().map(|(k, v)| format!("\"{k}\":\"{v}\"")).collect();
+        let body: Vec<String> = self
+            .jwk_members()
+            .into_iter()
+            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .collect();
         format!("{{{}}}", body.join(","))
     }
 
@@ -211,7 +231,10 @@ impl PublicKey {
 
     /// The `did:jwk` identifier: `did:jwk:` + base64url of the canonical JWK.
     pub fn did_jwk(&self) -> String {
-        format!("did:jwk:{}", URL_SAFE_NO_PAD.encode(self.jwk_canonical().as_bytes()))
+        format!(
+            "did:jwk:{}",
+            URL_SAFE_NO_PAD.encode(self.jwk_canonical().as_bytes())
+        )
     }
 
     /// The `did:key` identifier: multibase base58btc of the multicodec-prefixed key
@@ -230,24 +253,38 @@ impl PublicKey {
             PublicKey::P384(k) => bytes.extend_from_slice(k.to_encoded_point(true).as_bytes()),
             PublicKey::Rsa(k) => {
                 use rsa::pkcs1::EncodeRsaPublicKey as _;
-                bytes.extend_from_slice(k.to_pkcs1_der().map(|d| d.into_vec()).unwrap_or_default().as_slice());
+                bytes.extend_from_slice(
+                    k.to_pkcs1_der()
+                        .map(|d| d.into_vec())
+                        .unwrap_or_default()
+                        .as_slice(),
+                );
             }
         }
         format!("did:key:z{}", bs58::encode(bytes).into_string())
     }
 
     /// Verifies a raw signature (as [`crate::CryptoDevice::sign`] returns it) over `message`.
-    pub fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> Result<(), DeviceError> {
+    pub fn verify(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), DeviceError> {
         alg.check_fits(self.spec())?;
         let invalid = |_| DeviceError::Crypto(format!("{alg} signature does not verify"));
         match (self, alg) {
             (PublicKey::P256(k), Algorithm::Es256) => {
                 let sig = p256::ecdsa::Signature::from_slice(signature).map_err(invalid)?;
-                p256::ecdsa::VerifyingKey::from(k).verify(message, &sig).map_err(invalid)
+                p256::ecdsa::VerifyingKey::from(k)
+                    .verify(message, &sig)
+                    .map_err(invalid)
             }
             (PublicKey::P384(k), Algorithm::Es384) => {
                 let sig = p384::ecdsa::Signature::from_slice(signature).map_err(invalid)?;
-                p384::ecdsa::VerifyingKey::from(k).verify(message, &sig).map_err(invalid)
+                p384::ecdsa::VerifyingKey::from(k)
+                    .verify(message, &sig)
+                    .map_err(invalid)
             }
             (PublicKey::Ed25519(k), Algorithm::EdDsa) => {
                 let sig = ed25519_dalek::Signature::from_slice(signature).map_err(invalid)?;
@@ -255,13 +292,20 @@ impl PublicKey {
             }
             (PublicKey::Rsa(k), Algorithm::Rs256) => {
                 let sig = rsa::pkcs1v15::Signature::try_from(signature).map_err(invalid)?;
-                rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(k.clone()).verify(message, &sig).map_err(invalid)
+                rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(k.clone())
+                    .verify(message, &sig)
+                    .map_err(invalid)
             }
             (PublicKey::Rsa(k), Algorithm::Ps256) => {
                 let sig = rsa::pss::Signature::try_from(signature).map_err(invalid)?;
-                rsa::pss::VerifyingKey::<sha2::Sha256>::new(k.clone()).verify(message, &sig).map_err(invalid)
+                rsa::pss::VerifyingKey::<sha2::Sha256>::new(k.clone())
+                    .verify(message, &sig)
+                    .map_err(invalid)
             }
-            _ => Err(DeviceError::AlgorithmMismatch { alg: alg.as_str(), spec: self.spec().as_str() }),
+            _ => Err(DeviceError::AlgorithmMismatch {
+                alg: alg.as_str(),
+                spec: self.spec().as_str(),
+            }),
         }
     }
 }
@@ -292,8 +336,12 @@ mod tests {
     /// The P-256 example of the did:jwk method specification (w3c-ccg/did-jwk, "Examples").
     #[test]
     fn did_jwk_matches_the_specification_example() {
-        let x = URL_SAFE_NO_PAD.decode("acbIQiuMs3i8_uszEjJ2tpTtRM4EU3yz91PH6CdH2V0").unwrap();
-        let y = URL_SAFE_NO_PAD.decode("_KcyLj9vWMptnmKtm46GqDz8wf74I5LKgrl2GzH3nSE").unwrap();
+        let x = URL_SAFE_NO_PAD
+            .decode("acbIQiuMs3i8_uszEjJ2tpTtRM4EU3yz91PH6CdH2V0")
+            .unwrap();
+        let y = URL_SAFE_NO_PAD
+            .decode("_KcyLj9vWMptnmKtm46GqDz8wf74I5LKgrl2GzH3nSE")
+            .unwrap();
         let point = [&[4u8][..], &x, &y].concat();
         let key = PublicKey::from_sec1(KeySpec::P256, &point).unwrap();
         assert_eq!(
@@ -305,9 +353,14 @@ mod tests {
     /// RFC 8037 appendix A.2/A.3: the Ed25519 public key and its RFC 7638 thumbprint.
     #[test]
     fn ed25519_thumbprint_matches_rfc8037() {
-        let x = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
         let key = PublicKey::from_ed25519(&x).unwrap();
-        assert_eq!(key.jwk_thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            key.jwk_thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     /// Published did:key vectors: an Ed25519 key and its DID as listed in the ACA-Py DID test
@@ -315,10 +368,15 @@ mod tests {
     #[test]
     fn did_key_matches_the_specification_vectors() {
         let ed = PublicKey::from_ed25519(
-            &bs58::decode("8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K").into_vec().unwrap(),
+            &bs58::decode("8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K")
+                .into_vec()
+                .unwrap(),
         )
         .unwrap();
-        assert_eq!(ed.did_key(), "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th");
+        assert_eq!(
+            ed.did_key(),
+            "did:key:z6MkmjY8GnV5i9YTDtPETC2uUAW6ejw3nk5mXF5yci5ab7th"
+        );
         let did = "did:key:zDnaerDaTF5BXEavCrfRZEk316dpbLsfPDZ3WJ5hRTPFU2169";
         let bytes = bs58::decode(&did["did:key:z".len()..]).into_vec().unwrap();
         assert_eq!(&bytes[..2], &[0x80, 0x24]);
@@ -328,11 +386,16 @@ mod tests {
 
     #[test]
     fn spki_pem_round_trips() {
-        let x = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
         let key = PublicKey::from_ed25519(&x).unwrap();
         let pem = key.to_pem();
         assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
         assert_eq!(PublicKey::from_pem(&pem).unwrap(), key);
-        assert!(PublicKey::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            PublicKey::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+                .is_err()
+        );
     }
 }

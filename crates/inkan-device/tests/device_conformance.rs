@@ -6,7 +6,7 @@
 mod common;
 
 use inkan_device::csr::build_csr;
-use inkan_device::import::{import_checked, wrap_for_import};
+use inkan_device::import::{WrappingAlgorithm, import_checked, wrap_for_import};
 use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
 use inkan_device::{Algorithm, CryptoDevice, DeviceError, KeyHandle, KeySpec, PublicKey};
 use pkcs8::EncodePrivateKey as _;
@@ -14,7 +14,10 @@ use std::process::Command;
 
 fn soft_device() -> (SoftDevice, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = SoftConfig { path: dir.path().join("token"), kek: KekSource::File(dir.path().join("kek")) };
+    let config = SoftConfig {
+        path: dir.path().join("token"),
+        kek: KekSource::File(dir.path().join("kek")),
+    };
     (SoftDevice::open(&config).expect("open soft token"), dir)
 }
 
@@ -58,8 +61,15 @@ fn sign_and_verify_every_algorithm(device: &dyn CryptoDevice) {
         let key = device.generate(spec, "conformance").unwrap();
         assert_eq!(key.public_key.spec(), spec);
         let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
-        key.public_key.verify(alg, MESSAGE, &signature).unwrap_or_else(|e| panic!("{alg}: {e}"));
-        assert!(key.public_key.verify(alg, b"other bytes", &signature).is_err(), "{alg} verified other bytes");
+        key.public_key
+            .verify(alg, MESSAGE, &signature)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert!(
+            key.public_key
+                .verify(alg, b"other bytes", &signature)
+                .is_err(),
+            "{alg} verified other bytes"
+        );
     }
 }
 
@@ -83,14 +93,24 @@ fn rsa_3072_signs(device: &dyn CryptoDevice) {
     let key = device.generate(KeySpec::Rsa3072, "rsa3072").unwrap();
     let signature = device.sign(&key.handle, Algorithm::Ps256, MESSAGE).unwrap();
     assert_eq!(signature.len(), 384);
-    key.public_key.verify(Algorithm::Ps256, MESSAGE, &signature).unwrap();
+    key.public_key
+        .verify(Algorithm::Ps256, MESSAGE, &signature)
+        .unwrap();
 }
 
 fn an_algorithm_must_fit_the_key(device: &dyn CryptoDevice) {
     let key = device.generate(KeySpec::P256, "fit").unwrap();
-    for alg in [Algorithm::Es384, Algorithm::EdDsa, Algorithm::Rs256, Algorithm::Ps256] {
+    for alg in [
+        Algorithm::Es384,
+        Algorithm::EdDsa,
+        Algorithm::Rs256,
+        Algorithm::Ps256,
+    ] {
         let err = device.sign(&key.handle, alg, MESSAGE).unwrap_err();
-        assert!(matches!(err, DeviceError::AlgorithmMismatch { .. }), "{alg}: {err}");
+        assert!(
+            matches!(err, DeviceError::AlgorithmMismatch { .. }),
+            "{alg}: {err}"
+        );
     }
 }
 
@@ -101,13 +121,20 @@ fn public_key_is_stable_and_encodes(device: &dyn CryptoDevice) {
         assert_eq!(again, key.public_key);
         assert_eq!(PublicKey::from_pem(&again.to_pem()).unwrap(), again);
         let jwk = again.to_jwk();
-        assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "no private members in the JWK");
+        assert!(
+            jwk.get("d").is_none() && jwk.get("p").is_none(),
+            "no private members in the JWK"
+        );
         let prefix = match spec {
             KeySpec::P256 => "did:key:zDn",
             KeySpec::Ed25519 => "did:key:z6Mk",
             _ => "did:key:z4MX",
         };
-        assert!(again.did_key().starts_with(prefix), "{spec}: {}", again.did_key());
+        assert!(
+            again.did_key().starts_with(prefix),
+            "{spec}: {}",
+            again.did_key()
+        );
         assert!(again.did_jwk().starts_with("did:jwk:eyJ"));
     }
 }
@@ -118,17 +145,30 @@ fn destroy_removes_the_key_for_good(device: &dyn CryptoDevice) {
     assert!(device.contains(&key.handle).unwrap());
     device.destroy(&key.handle).unwrap();
     assert!(!device.contains(&key.handle).unwrap());
-    assert!(matches!(device.sign(&key.handle, Algorithm::Es256, MESSAGE), Err(DeviceError::KeyNotFound(_))));
+    assert!(matches!(
+        device.sign(&key.handle, Algorithm::Es256, MESSAGE),
+        Err(DeviceError::KeyNotFound(_))
+    ));
     assert!(device.public_key(&key.handle).is_err());
-    device.destroy(&key.handle).expect("destroying twice is not an error");
-    assert!(device.sign(&other.handle, Algorithm::Es256, MESSAGE).is_ok(), "other keys are untouched");
+    device
+        .destroy(&key.handle)
+        .expect("destroying twice is not an error");
+    assert!(
+        device
+            .sign(&other.handle, Algorithm::Es256, MESSAGE)
+            .is_ok(),
+        "other keys are untouched"
+    );
 }
 
 fn unknown_handles_are_not_found(device: &dyn CryptoDevice) {
     for handle in ["00000000000000000000000000000000", "../../etc/passwd", ""] {
         let handle = KeyHandle::new(handle);
         assert!(!device.contains(&handle).unwrap());
-        assert!(matches!(device.sign(&handle, Algorithm::Es256, MESSAGE), Err(DeviceError::KeyNotFound(_))));
+        assert!(matches!(
+            device.sign(&handle, Algorithm::Es256, MESSAGE),
+            Err(DeviceError::KeyNotFound(_))
+        ));
     }
 }
 
@@ -138,30 +178,51 @@ fn outside_key(spec: KeySpec) -> (Vec<u8>, PublicKey) {
     match spec {
         KeySpec::P256 => {
             let key = p256::SecretKey::random(&mut rng);
-            (key.to_pkcs8_der().unwrap().as_bytes().to_vec(), PublicKey::P256(key.public_key()))
+            (
+                key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+                PublicKey::P256(key.public_key()),
+            )
         }
         KeySpec::Ed25519 => {
             let mut seed = [0u8; 32];
             rand_core::RngCore::fill_bytes(&mut rng, &mut seed);
             let key = ed25519_dalek::SigningKey::from_bytes(&seed);
-            (key.to_pkcs8_der().unwrap().as_bytes().to_vec(), PublicKey::Ed25519(key.verifying_key()))
+            (
+                key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+                PublicKey::Ed25519(key.verifying_key()),
+            )
         }
         KeySpec::Rsa2048 => {
             let key = rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap();
-            (key.to_pkcs8_der().unwrap().as_bytes().to_vec(), PublicKey::Rsa(key.to_public_key()))
+            (
+                key.to_pkcs8_der().unwrap().as_bytes().to_vec(),
+                PublicKey::Rsa(key.to_public_key()),
+            )
         }
         other => unreachable!("{other}"),
     }
 }
 
+/// The wrapping variant every device here can unwrap inside it (SoftHSM 2.6 knows OAEP with
+/// SHA-1 only); the SHA-256 default and Ed25519 import are covered per device
+/// (`soft_token_imports_every_variant_and_ed25519`, `pkcs11::imports_the_token_cannot_do_*`).
+const WRAP: WrappingAlgorithm = WrappingAlgorithm::RsaAesKeyWrapSha1;
+
 fn import_of_a_matching_key_signs(device: &dyn CryptoDevice) {
     let wrapping = device.wrapping_public_key().unwrap();
     assert_eq!(wrapping.spec(), KeySpec::Rsa3072);
-    assert_eq!(device.wrapping_public_key().unwrap(), wrapping, "the wrapping key is stable");
-    for (spec, alg) in [(KeySpec::P256, Algorithm::Es256), (KeySpec::Ed25519, Algorithm::EdDsa), (KeySpec::Rsa2048, Algorithm::Rs256)] {
+    assert_eq!(
+        device.wrapping_public_key().unwrap(),
+        wrapping,
+        "the wrapping key is stable"
+    );
+    for (spec, alg) in [
+        (KeySpec::P256, Algorithm::Es256),
+        (KeySpec::Rsa2048, Algorithm::Rs256),
+    ] {
         let (pkcs8, public) = outside_key(spec);
-        let wrapped = wrap_for_import(&wrapping, &pkcs8).unwrap();
-        let key = import_checked(device, &wrapped, &public, alg, "imported").unwrap();
+        let wrapped = wrap_for_import(&wrapping, WRAP, &pkcs8).unwrap();
+        let key = import_checked(device, &wrapped, WRAP, &public, alg, "imported").unwrap();
         assert_eq!(key.public_key, public);
         assert_eq!(device.public_key(&key.handle).unwrap(), public);
         let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
@@ -174,16 +235,38 @@ fn import_of_a_mismatched_key_is_refused_and_leaves_nothing(device: &dyn CryptoD
     let before = device.handles().unwrap();
     let (pkcs8, _) = outside_key(KeySpec::P256);
     let (_, someone_else) = outside_key(KeySpec::P256);
-    let wrapped = wrap_for_import(&wrapping, &pkcs8).unwrap();
-    let err = import_checked(device, &wrapped, &someone_else, Algorithm::Es256, "mismatch").unwrap_err();
+    let wrapped = wrap_for_import(&wrapping, WRAP, &pkcs8).unwrap();
+    let err = import_checked(
+        device,
+        &wrapped,
+        WRAP,
+        &someone_else,
+        Algorithm::Es256,
+        "mismatch",
+    )
+    .unwrap_err();
     assert!(matches!(err, DeviceError::KeyMismatch(_)), "{err}");
     assert!(err.to_string().contains("does not match"), "{err}");
-    assert_eq!(device.handles().unwrap(), before, "a refused import leaves no key in the device");
+    assert_eq!(
+        device.handles().unwrap(),
+        before,
+        "a refused import leaves no key in the device"
+    );
 
     // A key of another type than the public key claims is refused too.
-    let (ed_pkcs8, _) = outside_key(KeySpec::Ed25519);
-    let wrapped = wrap_for_import(&wrapping, &ed_pkcs8).unwrap();
-    assert!(import_checked(device, &wrapped, &someone_else, Algorithm::Es256, "wrong type").is_err());
+    let (rsa_pkcs8, _) = outside_key(KeySpec::Rsa2048);
+    let wrapped = wrap_for_import(&wrapping, WRAP, &rsa_pkcs8).unwrap();
+    assert!(
+        import_checked(
+            device,
+            &wrapped,
+            WRAP,
+            &someone_else,
+            Algorithm::Es256,
+            "wrong type"
+        )
+        .is_err()
+    );
     assert_eq!(device.handles().unwrap(), before);
 }
 
@@ -194,21 +277,51 @@ fn import_refuses_garbage(device: &dyn CryptoDevice) {
     let before = device.handles().unwrap();
     // Right shape, wrong content: an RSA block and a KWP block of random bytes.
     let garbage = vec![0x5au8; 384 + 48];
-    let err = import_checked(device, &garbage, &public, Algorithm::Es256, "garbage").unwrap_err();
-    assert!(matches!(err, DeviceError::InvalidInput(_) | DeviceError::Pkcs11(_)), "{err}");
+    let err =
+        import_checked(device, &garbage, WRAP, &public, Algorithm::Es256, "garbage").unwrap_err();
+    assert!(
+        matches!(err, DeviceError::InvalidInput(_) | DeviceError::Pkcs11(_)),
+        "{err}"
+    );
     // Wrapped to another wrapping key.
     let (pkcs8, public) = outside_key(KeySpec::P256);
-    let stranger = PublicKey::Rsa(rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072).unwrap().to_public_key());
-    let wrapped = wrap_for_import(&stranger, &pkcs8).unwrap();
-    assert!(import_checked(device, &wrapped, &public, Algorithm::Es256, "stranger").is_err());
+    let stranger = PublicKey::Rsa(
+        rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072)
+            .unwrap()
+            .to_public_key(),
+    );
+    let wrapped = wrap_for_import(&stranger, WRAP, &pkcs8).unwrap();
+    assert!(
+        import_checked(
+            device,
+            &wrapped,
+            WRAP,
+            &public,
+            Algorithm::Es256,
+            "stranger"
+        )
+        .is_err()
+    );
     assert_eq!(device.handles().unwrap(), before);
 }
 
 fn csr_verifies_with_openssl(device: &dyn CryptoDevice) {
     let dir = tempfile::tempdir().unwrap();
-    for (alg, spec) in [(Algorithm::Es256, KeySpec::P256), (Algorithm::EdDsa, KeySpec::Ed25519), (Algorithm::Rs256, KeySpec::Rsa2048), (Algorithm::Ps256, KeySpec::Rsa2048), (Algorithm::Es384, KeySpec::P384)] {
+    for (alg, spec) in [
+        (Algorithm::Es256, KeySpec::P256),
+        (Algorithm::EdDsa, KeySpec::Ed25519),
+        (Algorithm::Rs256, KeySpec::Rsa2048),
+        (Algorithm::Ps256, KeySpec::Rsa2048),
+        (Algorithm::Es384, KeySpec::P384),
+    ] {
         let key = device.generate(spec, "csr").unwrap();
-        let pem = build_csr(device, &key.handle, alg, "CN=Example Issuer,O=Example Corp,C=JP").unwrap();
+        let pem = build_csr(
+            device,
+            &key.handle,
+            alg,
+            "CN=Example Issuer,O=Example Corp,C=JP",
+        )
+        .unwrap();
         let path = dir.path().join(format!("{alg}.csr"));
         std::fs::write(&path, &pem).unwrap();
         let out = Command::new("openssl")
@@ -216,9 +329,20 @@ fn csr_verifies_with_openssl(device: &dyn CryptoDevice) {
             .arg(&path)
             .output()
             .expect("openssl is installed (bash .ci/run installs it)");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(out.status.success(), "{alg}: openssl req -verify failed: {text}");
-        assert!(text.contains("verify OK") || text.contains("Certificate request self-signature verify OK"), "{alg}: {text}");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "{alg}: openssl req -verify failed: {text}"
+        );
+        assert!(
+            text.contains("verify OK")
+                || text.contains("Certificate request self-signature verify OK"),
+            "{alg}: {text}"
+        );
         assert!(text.contains("CN = Example Issuer"), "{alg}: {text}");
     }
     let key = device.generate(KeySpec::P256, "csr").unwrap();
@@ -234,10 +358,44 @@ fn concurrent_signing_verifies(device: &dyn CryptoDevice) {
             scope.spawn(move || {
                 for i in 0..1_000u32 {
                     let message = [&[t][..], &i.to_be_bytes()[..]].concat();
-                    let signature = device.sign(&key.handle, Algorithm::Es256, &message).unwrap();
-                    key.public_key.verify(Algorithm::Es256, &message, &signature).unwrap();
+                    let signature = device
+                        .sign(&key.handle, Algorithm::Es256, &message)
+                        .unwrap();
+                    key.public_key
+                        .verify(Algorithm::Es256, &message, &signature)
+                        .unwrap();
                 }
             });
         }
     });
+}
+
+/// The software token unwraps both OAEP variants and every key type, Ed25519 included.
+#[test]
+fn soft_token_imports_every_variant_and_ed25519() {
+    let (device, _dir) = soft_device();
+    let wrapping = device.wrapping_public_key().unwrap();
+    for variant in WrappingAlgorithm::ALL {
+        for (spec, alg) in [
+            (KeySpec::P256, Algorithm::Es256),
+            (KeySpec::Ed25519, Algorithm::EdDsa),
+            (KeySpec::Rsa2048, Algorithm::Ps256),
+        ] {
+            let (pkcs8, public) = outside_key(spec);
+            let wrapped = wrap_for_import(&wrapping, variant, &pkcs8).unwrap();
+            let key = import_checked(&device, &wrapped, variant, &public, alg, "imported").unwrap();
+            let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
+            public.verify(alg, MESSAGE, &signature).unwrap();
+            // Announcing the other variant fails to unwrap and leaves nothing.
+            let other = WrappingAlgorithm::ALL
+                .into_iter()
+                .find(|v| *v != variant)
+                .unwrap();
+            let before = device.handles().unwrap();
+            assert!(
+                import_checked(&device, &wrapped, other, &public, alg, "wrong variant").is_err()
+            );
+            assert_eq!(device.handles().unwrap(), before);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use common::softhsm::{self, SoftHsmToken, USER_PIN};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
-use inkan_device::import::{import_checked, wrap_for_import};
+use inkan_device::import::{WrappingAlgorithm, import_checked, wrap_for_import};
 use inkan_device::pkcs11::{PinSource, Pkcs11Device};
 use inkan_device::{
     Algorithm, CryptoDevice, DeviceError, DeviceKind, KeyHandle, KeySpec, PublicKey,
@@ -113,93 +113,18 @@ impl Inspector {
         }
     }
 
-    /// Whether the token can do what import inside it needs, RSA-OAEP with SHA-256 in
-    /// `C_UnwrapKey`; probed with throwaway session objects, independently of the device.
-    /// SoftHSM 2.6 cannot (it only knows SHA-1 there and answers `CKR_ARGUMENTS_BAD`).
-    fn token_unwraps_oaep_sha256(&self) -> bool {
-        use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
-        use cryptoki::mechanism::{Mechanism, MechanismType};
-        let (public, private) = self
-            .session
-            .generate_key_pair(
-                &Mechanism::RsaPkcsKeyPairGen,
-                &[
-                    Attribute::Token(false),
-                    Attribute::ModulusBits(2048u64.into()),
-                    Attribute::PublicExponent(vec![1, 0, 1]),
-                    Attribute::Wrap(true),
-                ],
-                &[
-                    Attribute::Token(false),
-                    Attribute::Sensitive(true),
-                    Attribute::Unwrap(true),
-                ],
-            )
-            .unwrap();
-        let modulus = match self
-            .session
-            .get_attributes(public, &[AttributeType::Modulus])
-            .unwrap()
-            .first()
-        {
-            Some(Attribute::Modulus(n)) => n.clone(),
-            other => panic!("no modulus: {other:?}"),
-        };
-        let key = rsa::RsaPublicKey::new(
-            rsa::BigUint::from_bytes_be(&modulus),
-            rsa::BigUint::from(65537u32),
-        )
-        .unwrap();
-        let encrypted = key
-            .encrypt(
-                &mut rand_core::OsRng,
-                rsa::Oaep::new::<sha2::Sha256>(),
-                &[7u8; 32],
-            )
-            .unwrap();
-        let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
-            MechanismType::SHA256,
-            PkcsMgfType::MGF1_SHA256,
-            PkcsOaepSource::empty(),
-        ));
-        let template = [
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(cryptoki::object::KeyType::AES),
-            Attribute::Token(false),
-            Attribute::Unwrap(true),
-        ];
-        let outcome = self
-            .session
-            .unwrap_key(&oaep, private, &encrypted, &template);
-        let capable = match outcome {
-            Ok(aes) => {
-                self.session.destroy_object(aes).unwrap();
-                true
-            }
-            Err(cryptoki::error::Error::Pkcs11(
-                cryptoki::error::RvError::ArgumentsBad
-                | cryptoki::error::RvError::MechanismParamInvalid
-                | cryptoki::error::RvError::MechanismInvalid,
-                _,
-            )) => false,
-            Err(e) => panic!("probing RSA-OAEP(SHA-256) unwrap: {e}"),
-        };
-        self.session.destroy_object(private).unwrap();
-        self.session.destroy_object(public).unwrap();
-        capable
-    }
-
-    /// Asserts the private key cannot leave: private, sensitive, never extractable, its value
-    /// unreadable.
-    fn assert_locked_down(&self, private: ObjectHandle) {
+    /// Asserts the private key cannot leave: private, sensitive, not extractable, its value
+    /// unreadable. A generated key has also always been so; an unwrapped one by definition has
+    /// not (PKCS#11 sets `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` false for it).
+    fn assert_locked_down(&self, private: ObjectHandle, generated: bool) {
         use AttributeType as T;
         for (t, expected) in [
             (T::Token, true),
             (T::Private, true),
             (T::Sensitive, true),
             (T::Extractable, false),
-            (T::AlwaysSensitive, true),
-            (T::NeverExtractable, true),
+            (T::AlwaysSensitive, generated),
+            (T::NeverExtractable, generated),
         ] {
             assert_eq!(self.flag(private, t), expected, "{t}");
         }
@@ -242,7 +167,7 @@ fn generated_private_keys_are_locked_in_the_token() {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
         let private = inspector.with_id(ObjectClass::PRIVATE_KEY, &key.handle);
-        inspector.assert_locked_down(private);
+        inspector.assert_locked_down(private, true);
         assert!(inspector.flag(private, AttributeType::Sign));
         assert!(
             !inspector.flag(private, AttributeType::Decrypt),
@@ -270,7 +195,7 @@ fn the_wrapping_key_can_only_unwrap_and_is_found_again_by_label() {
         Attribute::Label(b"inkan-import-wrapping-key".to_vec()),
     ]);
     assert_eq!(found.len(), 1, "one wrapping key");
-    inspector.assert_locked_down(found[0]);
+    inspector.assert_locked_down(found[0], true);
     assert!(inspector.flag(found[0], AttributeType::Unwrap));
     assert!(!inspector.flag(found[0], AttributeType::Decrypt));
     assert!(!inspector.flag(found[0], AttributeType::Sign));
@@ -488,47 +413,30 @@ fn rsa2048_pkcs8() -> (Vec<u8>, PublicKey) {
     (der, PublicKey::Rsa(key.to_public_key()))
 }
 
-/// Prints that the success path of import could not run on this token.
-fn note_import_unavailable() {
-    eprintln!(
-        "NOTE: this PKCS#11 token cannot unwrap RSA-OAEP(SHA-256) (SoftHSM 2.6 cannot): imports are \
-         refused as a configuration limit, and the in-token import success path is NOT exercised here"
-    );
-}
-
-/// A refusal because the token cannot do RSA-OAEP(SHA-256) inside it.
-fn assert_unsupported(err: &DeviceError) {
-    assert!(
-        matches!(err, DeviceError::Config(m) if m.contains("SHA-256")),
-        "{err}"
-    );
-}
+/// The variant SoftHSM 2.6 can unwrap inside the token.
+const SHA1: WrappingAlgorithm = WrappingAlgorithm::RsaAesKeyWrapSha1;
 
 #[test]
 fn wrapped_keys_are_unwrapped_inside_the_token() {
     let token = softhsm::softhsm_token();
     let device = token.open();
     let inspector = Inspector::new(&token);
-    let capable = inspector.token_unwraps_oaep_sha256();
     let wrapping_key = device.wrapping_public_key().unwrap();
     for (alg, (pkcs8, public)) in [
         (Algorithm::Es256, p256_pkcs8()),
-        (Algorithm::EdDsa, ed25519_pkcs8()),
         (Algorithm::Rs256, rsa2048_pkcs8()),
     ] {
         let before = inspector.count_all();
-        let wrapped = wrap_for_import(&wrapping_key, &pkcs8).unwrap();
-        let imported = import_checked(&device, &wrapped, &public, alg, &format!("imported {alg}"));
-        if !capable {
-            assert_unsupported(&imported.unwrap_err());
-            assert_eq!(
-                inspector.count_all(),
-                before,
-                "{alg}: objects left after a refused import"
-            );
-            continue;
-        }
-        let key = imported.unwrap_or_else(|e| panic!("importing a {} key: {e}", public.spec()));
+        let wrapped = wrap_for_import(&wrapping_key, SHA1, &pkcs8).unwrap();
+        let key = import_checked(
+            &device,
+            &wrapped,
+            SHA1,
+            &public,
+            alg,
+            &format!("imported {alg}"),
+        )
+        .unwrap_or_else(|e| panic!("importing a {} key: {e}", public.spec()));
         assert_eq!(key.public_key, public);
         // A private and a public object, and no leftover transport key.
         assert_eq!(
@@ -537,14 +445,51 @@ fn wrapped_keys_are_unwrapped_inside_the_token() {
             "{alg}: objects after import"
         );
         let private = inspector.with_id(ObjectClass::PRIVATE_KEY, &key.handle);
-        inspector.assert_locked_down(private);
+        inspector.assert_locked_down(private, false);
         assert_eq!(inspector.label(private), format!("imported {alg}"));
         assert_eq!(device.public_key(&key.handle).unwrap(), public);
         let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
         public.verify(alg, MESSAGE, &signature).unwrap();
     }
-    if !capable {
-        note_import_unavailable();
+}
+
+/// SoftHSM 2.6 can neither do RSA-OAEP with SHA-256 inside `C_UnwrapKey` nor unwrap Edwards
+/// keys. Where a token cannot, the import is refused as the device's limit, naming what it
+/// cannot do, and leaves nothing behind; where it can (another token), the import works.
+#[test]
+fn imports_the_token_cannot_do_are_refused_cleanly() {
+    let token = softhsm::softhsm_token();
+    let device = token.open();
+    let inspector = Inspector::new(&token);
+    let wrapping_key = device.wrapping_public_key().unwrap();
+    let sha256 = WrappingAlgorithm::RsaAesKeyWrapSha256;
+    for (wrapping, alg, (pkcs8, public), limit) in [
+        (
+            sha256,
+            Algorithm::Es256,
+            p256_pkcs8(),
+            "RSA_AES_KEY_WRAP_SHA_256",
+        ),
+        (SHA1, Algorithm::EdDsa, ed25519_pkcs8(), "Ed25519"),
+    ] {
+        let before = inspector.count_all();
+        let wrapped = wrap_for_import(&wrapping_key, wrapping, &pkcs8).unwrap();
+        match import_checked(&device, &wrapped, wrapping, &public, alg, "limit") {
+            Ok(key) => {
+                let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
+                public.verify(alg, MESSAGE, &signature).unwrap();
+                device.destroy(&key.handle).unwrap();
+            }
+            Err(err) => assert!(
+                matches!(&err, DeviceError::Config(m) if m.contains(limit)),
+                "{err}"
+            ),
+        }
+        assert_eq!(
+            inspector.count_all(),
+            before,
+            "{limit}: objects left behind"
+        );
     }
 }
 
@@ -553,12 +498,11 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
     let token = softhsm::softhsm_token();
     let device = token.open();
     let inspector = Inspector::new(&token);
-    let capable = inspector.token_unwraps_oaep_sha256();
     let wrapping_key = device.wrapping_public_key().unwrap();
     let (pkcs8, _) = p256_pkcs8();
     let (_, other_p256) = p256_pkcs8();
-    let (_, other_ed25519) = ed25519_pkcs8();
-    let wrapped = wrap_for_import(&wrapping_key, &pkcs8).unwrap();
+    let (_, other_rsa) = rsa2048_pkcs8();
+    let wrapped = wrap_for_import(&wrapping_key, SHA1, &pkcs8).unwrap();
     let labelled = |label: &str| {
         inspector
             .objects(&[Attribute::Label(label.as_bytes().to_vec())])
@@ -567,13 +511,16 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
     let before = inspector.count_all();
 
     // The private key does not match the public key given with it (2.2.2(2)A-5).
-    let err =
-        import_checked(&device, &wrapped, &other_p256, Algorithm::Es256, "mismatch").unwrap_err();
-    if capable {
-        assert!(matches!(err, DeviceError::KeyMismatch(_)), "{err}");
-    } else {
-        assert_unsupported(&err);
-    }
+    let err = import_checked(
+        &device,
+        &wrapped,
+        SHA1,
+        &other_p256,
+        Algorithm::Es256,
+        "mismatch",
+    )
+    .unwrap_err();
+    assert!(matches!(err, DeviceError::KeyMismatch(_)), "{err}");
     assert_eq!(
         inspector.count_all(),
         before,
@@ -585,22 +532,19 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
     let err = import_checked(
         &device,
         &wrapped,
-        &other_ed25519,
-        Algorithm::EdDsa,
+        SHA1,
+        &other_rsa,
+        Algorithm::Rs256,
         "wrong kind",
     )
     .unwrap_err();
-    if capable {
-        assert!(
-            matches!(
-                err,
-                DeviceError::KeyMismatch(_) | DeviceError::InvalidInput(_)
-            ),
-            "{err}"
-        );
-    } else {
-        assert_unsupported(&err);
-    }
+    assert!(
+        matches!(
+            err,
+            DeviceError::KeyMismatch(_) | DeviceError::InvalidInput(_)
+        ),
+        "{err}"
+    );
     assert_eq!(
         inspector.count_all(),
         before,
@@ -608,19 +552,17 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
     );
     assert_eq!(labelled("wrong kind"), 0);
 
-    // Wrapped to another key, or damaged.
+    // Wrapped to another key, damaged, or announced with the wrong OAEP variant.
     let stranger = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072).unwrap();
-    let elsewhere = wrap_for_import(&PublicKey::Rsa(stranger.to_public_key()), &pkcs8).unwrap();
+    let elsewhere =
+        wrap_for_import(&PublicKey::Rsa(stranger.to_public_key()), SHA1, &pkcs8).unwrap();
     let mut damaged = wrapped.clone();
     let last = damaged.len() - 1;
     damaged[last] ^= 1;
     for (name, input) in [("elsewhere", elsewhere), ("damaged", damaged)] {
-        let err = import_checked(&device, &input, &other_p256, Algorithm::Es256, name).unwrap_err();
-        if capable {
-            assert!(matches!(err, DeviceError::InvalidInput(_)), "{name}: {err}");
-        } else {
-            assert_unsupported(&err);
-        }
+        let err =
+            import_checked(&device, &input, SHA1, &other_p256, Algorithm::Es256, name).unwrap_err();
+        assert!(matches!(err, DeviceError::InvalidInput(_)), "{name}: {err}");
         assert_eq!(labelled(name), 0);
     }
     assert_eq!(
@@ -628,7 +570,4 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
         before,
         "objects left after a refused import"
     );
-    if !capable {
-        note_import_unavailable();
-    }
 }

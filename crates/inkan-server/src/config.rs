@@ -142,23 +142,35 @@ fn default_store_url() -> String {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: default_store_url() }
+        StoreConfig {
+            url: default_store_url(),
+        }
     }
 }
 
 impl Config {
     /// Reads `path` (or the embedded defaults when `None`), applies `INKAN_` overrides from
     /// `env`, and validates the result.
-    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut table = match path {
             Some(path) => {
-                let read = |source| ConfigError::Read { path: path.to_owned(), source };
+                let read = |source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                };
                 let len = std::fs::metadata(path).map_err(read)?.len();
                 if len > MAX_CONFIG_FILE {
-                    return Err(ConfigError::Invalid(format!("{} is larger than 1 MiB", path.display())));
+                    return Err(ConfigError::Invalid(format!(
+                        "{} is larger than 1 MiB",
+                        path.display()
+                    )));
                 }
                 let text = std::fs::read_to_string(path).map_err(read)?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
             }
             None => toml::Table::new(),
         };
@@ -172,18 +184,37 @@ impl Config {
 
     /// Refuses unsafe combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let DeviceConfig::Soft { kek_passphrase_file: Some(_), kek_passphrase_env: Some(_), .. } = &self.device {
-            return Err(ConfigError::Invalid("set kek_passphrase_file or kek_passphrase_env, not both".into()));
+        if let DeviceConfig::Soft {
+            kek_passphrase_file: Some(_),
+            kek_passphrase_env: Some(_),
+            ..
+        } = &self.device
+        {
+            return Err(ConfigError::Invalid(
+                "set kek_passphrase_file or kek_passphrase_env, not both".into(),
+            ));
         }
-        if let DeviceConfig::Pkcs11 { user_pin_file, user_pin_env, sessions, .. } = &self.device {
+        if let DeviceConfig::Pkcs11 {
+            user_pin_file,
+            user_pin_env,
+            sessions,
+            ..
+        } = &self.device
+        {
             if user_pin_file.is_some() == user_pin_env.is_some() {
-                return Err(ConfigError::Invalid("[device] needs exactly one of user_pin_file and user_pin_env".into()));
+                return Err(ConfigError::Invalid(
+                    "[device] needs exactly one of user_pin_file and user_pin_env".into(),
+                ));
             }
             if *sessions == 0 || *sessions > 256 {
-                return Err(ConfigError::Invalid("[device] sessions must be between 1 and 256".into()));
+                return Err(ConfigError::Invalid(
+                    "[device] sessions must be between 1 and 256".into(),
+                ));
             }
         }
-        if self.environment == Environment::Production && matches!(self.device, DeviceConfig::Soft { .. }) {
+        if self.environment == Environment::Production
+            && matches!(self.device, DeviceConfig::Soft { .. })
+        {
             if !self.allow_software_device_in_production {
                 return Err(ConfigError::Refused(
                     "the software token is not a certified crypto device (criteria 2.2.2(1)); use \
@@ -203,20 +234,36 @@ impl Config {
     /// Opens the configured crypto device.
     pub fn open_device(&self) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
         match &self.device {
-            DeviceConfig::Soft { path, kek_file, kek_passphrase_file, kek_passphrase_env } => {
+            DeviceConfig::Soft {
+                path,
+                kek_file,
+                kek_passphrase_file,
+                kek_passphrase_env,
+            } => {
                 let kek = match (kek_passphrase_file, kek_passphrase_env) {
                     (Some(file), _) => KekSource::Passphrase(read_secret_file(file)?),
                     (None, Some(var)) => KekSource::Passphrase(read_secret_env(var)?),
                     (None, None) => KekSource::File(kek_file.clone()),
                 };
-                Ok(Arc::new(SoftDevice::open(&SoftConfig { path: path.clone(), kek })?))
+                Ok(Arc::new(SoftDevice::open(&SoftConfig {
+                    path: path.clone(),
+                    kek,
+                })?))
             }
-            DeviceConfig::Pkcs11 { module, token_label, user_pin_file, user_pin_env, sessions } => {
+            DeviceConfig::Pkcs11 {
+                module,
+                token_label,
+                user_pin_file,
+                user_pin_env,
+                sessions,
+            } => {
                 let pin = match (user_pin_file, user_pin_env) {
                     (Some(file), _) => PinSource::File(file.clone()),
                     (None, Some(var)) => PinSource::Env(var.clone()),
                     (None, None) => {
-                        return Err(inkan_device::DeviceError::Config("no PKCS#11 user PIN source".into()));
+                        return Err(inkan_device::DeviceError::Config(
+                            "no PKCS#11 user PIN source".into(),
+                        ));
                     }
                 };
                 let config = Pkcs11Config {
@@ -233,15 +280,20 @@ impl Config {
 
 fn read_secret_file(path: &Path) -> Result<SecretString, inkan_device::DeviceError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
-        inkan_device::DeviceError::Config(format!("reading the passphrase file {}: {e}", path.display()))
+        inkan_device::DeviceError::Config(format!(
+            "reading the passphrase file {}: {e}",
+            path.display()
+        ))
     })?;
-    Ok(SecretString::from(text.trim_end_matches(['\r', '\n']).to_owned()))
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
 }
 
 fn read_secret_env(var: &str) -> Result<SecretString, inkan_device::DeviceError> {
-    std::env::var(var)
-        .map(SecretString::from)
-        .map_err(|_| inkan_device::DeviceError::Config(format!("environment variable {var} is not set")))
+    std::env::var(var).map(SecretString::from).map_err(|_| {
+        inkan_device::DeviceError::Config(format!("environment variable {var} is not set"))
+    })
 }
 
 /// Sets `INKAN_KEY=value` and `INKAN_SECTION__KEY=value` in `table`. Values that parse as
@@ -251,18 +303,25 @@ fn apply_env_overrides(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), ConfigError> {
     for (name, value) in env {
-        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
         if RESERVED_ENV.iter().any(|r| name.starts_with(r)) {
             continue;
         }
         let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
         if keys.iter().any(|k| k.is_empty()) || keys.len() > 2 {
-            return Err(ConfigError::Invalid(format!("{name} does not name a configuration key")));
+            return Err(ConfigError::Invalid(format!(
+                "{name} does not name a configuration key"
+            )));
         }
         let parsed = match value.as_str() {
             "true" => toml::Value::Boolean(true),
             "false" => toml::Value::Boolean(false),
-            v => v.parse::<i64>().map(toml::Value::Integer).unwrap_or_else(|_| toml::Value::String(value.clone())),
+            v => v
+                .parse::<i64>()
+                .map(toml::Value::Integer)
+                .unwrap_or_else(|_| toml::Value::String(value.clone())),
         };
         let target = match keys.as_slice() {
             [key] => {
@@ -270,9 +329,13 @@ fn apply_env_overrides(
                 continue;
             }
             [section, key] => {
-                let entry = table.entry(section.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let entry = table
+                    .entry(section.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
                 let toml::Value::Table(section_table) = entry else {
-                    return Err(ConfigError::Invalid(format!("{name}: {section} is not a section")));
+                    return Err(ConfigError::Invalid(format!(
+                        "{name}: {section} is not a section"
+                    )));
                 };
                 (section_table, key)
             }
@@ -291,7 +354,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inkan.toml");
         std::fs::write(&path, text).unwrap();
-        Config::load(Some(&path), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        Config::load(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
     }
 
     #[test]
@@ -314,7 +380,11 @@ mod tests {
     fn environment_overrides_apply() {
         let config = load(
             "[store]\nurl = \"sqlite://a.db\"\n",
-            &[("INKAN_STORE__URL", "postgres://db/inkan"), ("INKAN_ENVIRONMENT", "staging"), ("INKAN_TEST_X", "ignored")],
+            &[
+                ("INKAN_STORE__URL", "postgres://db/inkan"),
+                ("INKAN_ENVIRONMENT", "staging"),
+                ("INKAN_TEST_X", "ignored"),
+            ],
         )
         .unwrap();
         assert_eq!(config.store.url, "postgres://db/inkan");
@@ -328,7 +398,10 @@ mod tests {
         let err = load("environment = \"production\"\n", &[]).unwrap_err();
         assert!(matches!(err, ConfigError::Refused(_)), "{err}");
         assert!(err.to_string().contains("2.2.2(1)"));
-        let allowed = load("environment = \"production\"\nallow_software_device_in_production = true\n", &[]);
+        let allowed = load(
+            "environment = \"production\"\nallow_software_device_in_production = true\n",
+            &[],
+        );
         assert!(allowed.is_ok());
         let pkcs11 = "environment = \"production\"\n[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nuser_pin_env = \"PIN\"\n";
         assert!(load(pkcs11, &[]).is_ok());
@@ -338,6 +411,12 @@ mod tests {
     fn pkcs11_needs_exactly_one_pin_source() {
         let base = "[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\n";
         assert!(load(base, &[]).is_err());
-        assert!(load(&format!("{base}user_pin_env = \"A\"\nuser_pin_file = \"/p\"\n"), &[]).is_err());
+        assert!(
+            load(
+                &format!("{base}user_pin_env = \"A\"\nuser_pin_file = \"/p\"\n"),
+                &[]
+            )
+            .is_err()
+        );
     }
 }

@@ -42,7 +42,9 @@ impl FromStr for Environment {
             "production" => Ok(Environment::Production),
             "staging" => Ok(Environment::Staging),
             "test" => Ok(Environment::Test),
-            other => Err(format!("unknown environment {other:?} (production, staging or test)")),
+            other => Err(format!(
+                "unknown environment {other:?} (production, staging or test)"
+            )),
         }
     }
 }

@@ -13,8 +13,11 @@
 
 use crate::clock::Clock;
 use crate::environment::Environment;
-use crate::store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError};
+use crate::store::{
+    KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
+};
 use inkan_device::cert::CertificateChain;
+use inkan_device::import::WrappingAlgorithm;
 use inkan_device::{Algorithm, CryptoDevice, DeviceError, DeviceKey, PublicKey};
 use std::sync::Arc;
 
@@ -94,6 +97,8 @@ pub struct ImportKey {
     pub algorithm: Algorithm,
     /// The wrapped key (raw or base64), see [`inkan_device::import`].
     pub wrapped: Vec<u8>,
+    /// Which RSA-OAEP variant wrapped it.
+    pub wrapping: WrappingAlgorithm,
     /// The public key or certificate it must match.
     pub expected: ExpectedPublicKey,
 }
@@ -109,8 +114,18 @@ pub struct KeyRegistry {
 
 impl KeyRegistry {
     /// A registry for keys of `environment`.
-    pub fn new(device: Arc<dyn CryptoDevice>, store: Arc<dyn Store>, clock: Arc<dyn Clock>, environment: Environment) -> Self {
-        KeyRegistry { device, store, clock, environment }
+    pub fn new(
+        device: Arc<dyn CryptoDevice>,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        environment: Environment,
+    ) -> Self {
+        KeyRegistry {
+            device,
+            store,
+            clock,
+            environment,
+        }
     }
 
     /// The device.
@@ -138,8 +153,15 @@ impl KeyRegistry {
         let spec = request.algorithm.key_spec(request.rsa_bits)?;
         let label = request.label.clone();
         let key = self.on_device(move |d| d.generate(spec, &label)).await?;
-        self.register(key, request.owner, request.label, request.algorithm, KeyOrigin::Generated, Vec::new())
-            .await
+        self.register(
+            key,
+            request.owner,
+            request.label,
+            request.algorithm,
+            KeyOrigin::Generated,
+            Vec::new(),
+        )
+        .await
     }
 
     /// Imports a wrapped key after proving it matches the public key or certificate given
@@ -154,11 +176,26 @@ impl KeyRegistry {
                 (chain.leaf_public_key()?, chain.to_der_list())
             }
         };
-        let (wrapped, alg, label) = (request.wrapped.clone(), request.algorithm, request.label.clone());
+        let (wrapped, wrapping, alg, label) = (
+            request.wrapped.clone(),
+            request.wrapping,
+            request.algorithm,
+            request.label.clone(),
+        );
         let key = self
-            .on_device(move |d| inkan_device::import::import_checked(d, &wrapped, &expected, alg, &label))
+            .on_device(move |d| {
+                inkan_device::import::import_checked(d, &wrapped, wrapping, &expected, alg, &label)
+            })
             .await?;
-        self.register(key, request.owner, request.label, request.algorithm, KeyOrigin::Imported, chain).await
+        self.register(
+            key,
+            request.owner,
+            request.label,
+            request.algorithm,
+            KeyOrigin::Imported,
+            chain,
+        )
+        .await
     }
 
     /// Records a key the device now holds; destroys it again if the store refuses.
@@ -203,9 +240,17 @@ impl KeyRegistry {
 
     /// The key `id` of this environment, whatever its state.
     pub async fn get(&self, id: &KeyId) -> Result<KeyRecord, KeyError> {
-        let record = self.store.get_key(id).await?.ok_or_else(|| KeyError::NotFound(id.clone()))?;
+        let record = self
+            .store
+            .get_key(id)
+            .await?
+            .ok_or_else(|| KeyError::NotFound(id.clone()))?;
         if record.environment != self.environment {
-            return Err(KeyError::WrongEnvironment { id: id.clone(), key: record.environment, this: self.environment });
+            return Err(KeyError::WrongEnvironment {
+                id: id.clone(),
+                key: record.environment,
+                this: self.environment,
+            });
         }
         Ok(record)
     }
@@ -213,7 +258,10 @@ impl KeyRegistry {
     async fn get_active(&self, id: &KeyId) -> Result<KeyRecord, KeyError> {
         let record = self.get(id).await?;
         if record.state != KeyState::Active {
-            return Err(KeyError::WrongState { id: id.clone(), state: record.state.as_str() });
+            return Err(KeyError::WrongState {
+                id: id.clone(),
+                state: record.state.as_str(),
+            });
         }
         Ok(record)
     }
@@ -233,15 +281,25 @@ impl KeyRegistry {
     pub async fn csr(&self, id: &KeyId, subject: &str) -> Result<String, KeyError> {
         let record = self.get_active(id).await?;
         let subject = subject.to_owned();
-        self.on_device(move |d| inkan_device::csr::build_csr(d, &record.handle, record.algorithm, &subject)).await
+        self.on_device(move |d| {
+            inkan_device::csr::build_csr(d, &record.handle, record.algorithm, &subject)
+        })
+        .await
     }
 
     /// Attaches a certificate chain whose leaf certifies the key; refused otherwise.
-    pub async fn attach_certificate(&self, id: &KeyId, chain: &[u8]) -> Result<KeyRecord, KeyError> {
+    pub async fn attach_certificate(
+        &self,
+        id: &KeyId,
+        chain: &[u8],
+    ) -> Result<KeyRecord, KeyError> {
         let record = self.get_active(id).await?;
         let chain = CertificateChain::parse(chain)?;
         chain.check_certifies(&PublicKey::from_spki_der(&record.public_key_spki)?)?;
-        Ok(self.store.set_certificate_chain(id, &chain.to_der_list(), self.clock.now()).await?)
+        Ok(self
+            .store
+            .set_certificate_chain(id, &chain.to_der_list(), self.clock.now())
+            .await?)
     }
 
     /// Destroys a key (criteria 2.2.2(3)): disabled first so it cannot sign, destroyed in the
@@ -249,11 +307,16 @@ impl KeyRegistry {
     pub async fn destroy(&self, id: &KeyId, reason: &str) -> Result<KeyRecord, KeyError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.len() > MAX_REASON {
-            return Err(KeyError::InvalidInput(format!("a reason of 1 to {MAX_REASON} characters is required")));
+            return Err(KeyError::InvalidInput(format!(
+                "a reason of 1 to {MAX_REASON} characters is required"
+            )));
         }
         let record = self.get(id).await?;
         if record.state == KeyState::Destroyed {
-            return Err(KeyError::WrongState { id: id.clone(), state: "already destroyed" });
+            return Err(KeyError::WrongState {
+                id: id.clone(),
+                state: "already destroyed",
+            });
         }
         self.store
             .change_key_state(
@@ -302,10 +365,20 @@ impl KeyRegistry {
         let device_kind = self.device.kind();
         let records = self.store.list_keys(&KeyFilter::default()).await?;
         let held = self.on_device(|d| d.handles()).await?;
-        let live: Vec<&KeyRecord> =
-            records.iter().filter(|r| r.device == device_kind && r.state != KeyState::Destroyed).collect();
-        let orphans = held.iter().filter(|h| !live.iter().any(|r| &r.handle == *h)).cloned().collect();
-        let missing = live.iter().filter(|r| !held.contains(&r.handle)).map(|r| r.id.clone()).collect();
+        let live: Vec<&KeyRecord> = records
+            .iter()
+            .filter(|r| r.device == device_kind && r.state != KeyState::Destroyed)
+            .collect();
+        let orphans = held
+            .iter()
+            .filter(|h| !live.iter().any(|r| &r.handle == *h))
+            .cloned()
+            .collect();
+        let missing = live
+            .iter()
+            .filter(|r| !held.contains(&r.handle))
+            .map(|r| r.id.clone())
+            .collect();
         Ok(Reconciliation { orphans, missing })
     }
 }
@@ -322,7 +395,8 @@ fn check_name(what: &str, value: &str) -> Result<(), KeyError> {
 /// A public key given as PEM or DER SPKI.
 fn parse_public_key(bytes: &[u8]) -> Result<PublicKey, DeviceError> {
     if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        let text = std::str::from_utf8(bytes).map_err(|_| DeviceError::InvalidInput("the PEM is not text".into()))?;
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| DeviceError::InvalidInput("the PEM is not text".into()))?;
         PublicKey::from_pem(text)
     } else {
         PublicKey::from_spki_der(bytes)

@@ -2,6 +2,7 @@
 
 use clap::{Args, Subcommand};
 use inkan_device::Algorithm;
+use inkan_device::import::WrappingAlgorithm;
 use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
 use inkan_server::keys::{ExpectedPublicKey, ImportKey, KeyRegistry, NewKey, key_view};
@@ -53,8 +54,8 @@ enum KeysCommand {
         /// The key id (key_…).
         id: String,
     },
-    /// Print the device's import wrapping key (PEM): wrap keys to it with RSA-OAEP(SHA-256)
-    /// and AES-KWP (CKM_RSA_AES_KEY_WRAP) before importing them.
+    /// Print the device's import wrapping key (PEM): wrap keys to it with RSA-OAEP and
+    /// AES-KWP (CKM_RSA_AES_KEY_WRAP) before importing them.
     WrappingKey,
     /// Import a wrapped key made elsewhere; refused unless it matches the given public key or
     /// certificate.
@@ -62,6 +63,10 @@ enum KeysCommand {
         /// The wrapped key, raw or base64.
         #[arg(long)]
         wrapped: PathBuf,
+        /// The RSA-OAEP variant that wrapped it: RSA_AES_KEY_WRAP_SHA_256 or
+        /// RSA_AES_KEY_WRAP_SHA_1 (some HSMs, SoftHSM 2.6 among them, unwrap only the latter).
+        #[arg(long, default_value = "RSA_AES_KEY_WRAP_SHA_256")]
+        wrapping_algorithm: WrappingAlgorithm,
         /// The key's public key (PEM or DER SPKI).
         #[arg(long, conflicts_with = "cert", required_unless_present = "cert")]
         public: Option<PathBuf>,
@@ -109,27 +114,60 @@ enum KeysCommand {
 }
 
 pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
-    let store = inkan_server::store::connect(&config.store.url).await.map_err(|e| e.to_string())?;
+    let store = inkan_server::store::connect(&config.store.url)
+        .await
+        .map_err(|e| e.to_string())?;
     let device = config.open_device().map_err(|e| e.to_string())?;
     let registry = KeyRegistry::new(device, store, Arc::new(SystemClock), config.environment);
     let json = args.json;
     let err = |e: inkan_server::keys::KeyError| e.to_string();
     match args.command {
-        KeysCommand::Generate { alg, label, owner, rsa_bits } => {
-            let record = registry.generate(NewKey { owner, label, algorithm: alg, rsa_bits }).await.map_err(err)?;
+        KeysCommand::Generate {
+            alg,
+            label,
+            owner,
+            rsa_bits,
+        } => {
+            let record = registry
+                .generate(NewKey {
+                    owner,
+                    label,
+                    algorithm: alg,
+                    rsa_bits,
+                })
+                .await
+                .map_err(err)?;
             print_key(&record, json);
         }
         KeysCommand::List { owner, state } => {
             let state = state
-                .map(|s| KeyState::parse(&s).ok_or(format!("unknown state {s:?} (active, disabled or destroyed)")))
+                .map(|s| {
+                    KeyState::parse(&s).ok_or(format!(
+                        "unknown state {s:?} (active, disabled or destroyed)"
+                    ))
+                })
                 .transpose()?;
-            let keys = registry.list(KeyFilter { owner, state, environment: None }).await.map_err(err)?;
+            let keys = registry
+                .list(KeyFilter {
+                    owner,
+                    state,
+                    environment: None,
+                })
+                .await
+                .map_err(err)?;
             if json {
                 let views: Vec<_> = keys.iter().map(key_view).collect();
                 println!("{}", serde_json::Value::Array(views));
             } else {
                 for key in &keys {
-                    println!("{}  {:<6} {:<9} {:<9} {}", key.id, key.algorithm, key.state.as_str(), key.owner, key.label);
+                    println!(
+                        "{}  {:<6} {:<9} {:<9} {}",
+                        key.id,
+                        key.algorithm,
+                        key.state.as_str(),
+                        key.owner,
+                        key.label
+                    );
                 }
             }
         }
@@ -140,18 +178,36 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
         KeysCommand::WrappingKey => {
             let key = registry.wrapping_key().await.map_err(err)?;
             if json {
-                println!("{}", serde_json::json!({ "public_key_pem": key.to_pem(), "public_jwk": key.to_jwk(), "key_type": key.spec().as_str() }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "public_key_pem": key.to_pem(), "public_jwk": key.to_jwk(), "key_type": key.spec().as_str() })
+                );
             } else {
                 print!("{}", key.to_pem());
             }
         }
-        KeysCommand::Import { wrapped, public, cert, alg, label, owner } => {
+        KeysCommand::Import {
+            wrapped,
+            wrapping_algorithm,
+            public,
+            cert,
+            alg,
+            label,
+            owner,
+        } => {
             let expected = match (public, cert) {
                 (Some(path), _) => ExpectedPublicKey::PublicKey(read_input(&path)?),
                 (None, Some(path)) => ExpectedPublicKey::Certificate(read_input(&path)?),
                 (None, None) => return Err("give --public or --cert".into()),
             };
-            let request = ImportKey { owner, label, algorithm: alg, wrapped: read_input(&wrapped)?, expected };
+            let request = ImportKey {
+                owner,
+                label,
+                algorithm: alg,
+                wrapped: read_input(&wrapped)?,
+                wrapping: wrapping_algorithm,
+                expected,
+            };
             let record = registry.import(request).await.map_err(err)?;
             print_key(&record, json);
         }
@@ -164,23 +220,48 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
             }
         }
         KeysCommand::AttachCert { id, chain } => {
-            let record = registry.attach_certificate(&parse_id(&id)?, &read_input(&chain)?).await.map_err(err)?;
+            let record = registry
+                .attach_certificate(&parse_id(&id)?, &read_input(&chain)?)
+                .await
+                .map_err(err)?;
             print_key(&record, json);
         }
         KeysCommand::Reconcile => {
             let found = registry.reconcile().await.map_err(err)?;
             if json {
-                println!("{}", serde_json::to_value(&found).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_value(&found).map_err(|e| e.to_string())?
+                );
             } else {
-                println!("orphans: {}", found.orphans.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(" "));
-                println!("missing: {}", found.missing.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(" "));
+                println!(
+                    "orphans: {}",
+                    found
+                        .orphans
+                        .iter()
+                        .map(|h| h.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
+                println!(
+                    "missing: {}",
+                    found
+                        .missing
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                );
             }
             if !found.orphans.is_empty() || !found.missing.is_empty() {
                 return Err("the device and the key registry disagree".into());
             }
         }
         KeysCommand::Destroy { id, reason } => {
-            let record = registry.destroy(&parse_id(&id)?, &reason).await.map_err(err)?;
+            let record = registry
+                .destroy(&parse_id(&id)?, &reason)
+                .await
+                .map_err(err)?;
             print_key(&record, json);
         }
     }

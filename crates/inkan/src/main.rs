@@ -34,15 +34,20 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG").unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("starting the runtime: {e}")),
     };
     let result = runtime.block_on(async {
-        let config = Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+        let config =
+            Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
         match cli.command {
             Command::Keys(args) => keys::run(&config, args).await,
         }

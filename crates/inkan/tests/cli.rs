@@ -13,6 +13,10 @@ use std::process::{Command, Output};
 struct Setup {
     dir: tempfile::TempDir,
     config: PathBuf,
+    /// The OAEP hash the device unwraps inside it: SoftHSM 2.6 knows SHA-1 only.
+    oaep_hash: &'static str,
+    /// Whether the device can import Ed25519 keys (SoftHSM 2.6 cannot unwrap Edwards keys).
+    imports_ed25519: bool,
 }
 
 impl Setup {
@@ -22,40 +26,75 @@ impl Setup {
             "[device]\nkind = \"soft\"\npath = \"{0}/token\"\nkek_file = \"{0}/kek\"\n",
             dir.path().display()
         );
-        Setup::with_device(dir, &device)
+        Setup::with_device(dir, &device, "sha256", true)
     }
 
     fn softhsm() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let conf = std::env::var("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml");
+        let conf =
+            std::env::var("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml");
         let conf = PathBuf::from(conf);
         if !conf.exists() {
             let tokens = conf.parent().unwrap().join("tokens");
             std::fs::create_dir_all(&tokens).unwrap();
-            std::fs::write(&conf, format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display())).unwrap();
+            std::fs::write(
+                &conf,
+                format!(
+                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                    tokens.display()
+                ),
+            )
+            .unwrap();
         }
         let label = format!("cli-{}", &uuid_like()[..16]);
         let pin = uuid_like();
         let out = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", &label, "--so-pin", "so-pin-1234", "--pin", &pin])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                &label,
+                "--so-pin",
+                "so-pin-1234",
+                "--pin",
+                &pin,
+            ])
             .output()
             .expect("softhsm2-util is installed (bash .ci/run installs SoftHSMv2)");
-        assert!(out.status.success(), "softhsm2-util: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "softhsm2-util: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let pin_file = dir.path().join("pin");
         std::fs::write(&pin_file, format!("{pin}\n")).unwrap();
-        let module = std::env::var("INKAN_TEST_PKCS11_MODULE").unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
+        let module = std::env::var("INKAN_TEST_PKCS11_MODULE")
+            .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
         let device = format!(
             "[device]\nkind = \"pkcs11\"\nmodule = \"{module}\"\ntoken_label = \"{label}\"\nuser_pin_file = \"{}\"\n",
             pin_file.display()
         );
-        Setup::with_device(dir, &device)
+        Setup::with_device(dir, &device, "sha1", false)
     }
 
-    fn with_device(dir: tempfile::TempDir, device: &str) -> Setup {
+    fn with_device(
+        dir: tempfile::TempDir,
+        device: &str,
+        oaep_hash: &'static str,
+        imports_ed25519: bool,
+    ) -> Setup {
         let config = dir.path().join("inkan.toml");
-        let text = format!("environment = \"test\"\n{device}\n[store]\nurl = \"sqlite://{}/inkan.db\"\n", dir.path().display());
+        let text = format!(
+            "environment = \"test\"\n{device}\n[store]\nurl = \"sqlite://{}/inkan.db\"\n",
+            dir.path().display()
+        );
         std::fs::write(&config, text).unwrap();
-        Setup { dir, config }
+        Setup {
+            dir,
+            config,
+            oaep_hash,
+            imports_ed25519,
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -74,13 +113,18 @@ impl Setup {
 
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(out.status.success(), "inkan {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "inkan {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn json(&self, args: &[&str]) -> Value {
         let stdout = self.ok(args);
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("inkan {args:?} printed no JSON ({e}): {stdout}"))
+        serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("inkan {args:?} printed no JSON ({e}): {stdout}"))
     }
 
     fn fails(&self, args: &[&str]) -> String {
@@ -90,14 +134,40 @@ impl Setup {
     }
 
     fn generate(&self, alg: &str) -> String {
-        let key = self.json(&["keys", "generate", "--alg", alg, "--label", "test key", "--rsa-bits", "2048", "--json"]);
+        let key = self.json(&[
+            "keys",
+            "generate",
+            "--alg",
+            alg,
+            "--label",
+            "test key",
+            "--rsa-bits",
+            "2048",
+            "--json",
+        ]);
         key["id"].as_str().unwrap().to_owned()
+    }
+
+    fn wrapping_algorithm(&self) -> &'static str {
+        if self.oaep_hash == "sha1" {
+            "RSA_AES_KEY_WRAP_SHA_1"
+        } else {
+            "RSA_AES_KEY_WRAP_SHA_256"
+        }
     }
 
     fn assert_reconciled(&self) {
         let found = self.json(&["keys", "reconcile", "--json"]);
-        assert_eq!(found["orphans"], Value::Array(vec![]), "device keys nobody owns");
-        assert_eq!(found["missing"], Value::Array(vec![]), "registry keys the device lacks");
+        assert_eq!(
+            found["orphans"],
+            Value::Array(vec![]),
+            "device keys nobody owns"
+        );
+        assert_eq!(
+            found["missing"],
+            Value::Array(vec![]),
+            "registry keys the device lacks"
+        );
     }
 }
 
@@ -109,12 +179,23 @@ fn uuid_like() -> String {
 
 fn getrandom(buf: &mut [u8]) {
     use std::io::Read as _;
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(buf).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(buf)
+        .unwrap();
 }
 
 fn openssl(args: &[&str], dir: &Path) -> String {
-    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl is installed");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "openssl {args:?}: {text}");
     text
 }
@@ -138,7 +219,17 @@ on_both_devices!(
 );
 
 fn generate_list_and_show(setup: &Setup) {
-    let key = setup.json(&["keys", "generate", "--alg", "ES256", "--label", "issuer seal", "--owner", "acme", "--json"]);
+    let key = setup.json(&[
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "issuer seal",
+        "--owner",
+        "acme",
+        "--json",
+    ]);
     assert_eq!(key["alg"], "ES256");
     assert_eq!(key["state"], "active");
     assert_eq!(key["origin"], "generated");
@@ -150,7 +241,12 @@ fn generate_list_and_show(setup: &Setup) {
 
     let ed = setup.generate("EdDSA");
     let listed = setup.json(&["keys", "list", "--json"]);
-    let ids: Vec<&str> = listed.as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, [id, ed.as_str()]);
     let mine = setup.json(&["keys", "list", "--owner", "acme", "--json"]);
     assert_eq!(mine.as_array().unwrap().len(), 1);
@@ -165,34 +261,96 @@ fn generate_list_and_show(setup: &Setup) {
 fn csr_passes_openssl_verify(setup: &Setup) {
     for alg in ["ES256", "EdDSA", "RS256"] {
         let id = setup.generate(alg);
-        let pem = setup.ok(&["keys", "csr", &id, "--subject", "CN=Example Issuer,O=Example Corp,C=JP"]);
+        let pem = setup.ok(&[
+            "keys",
+            "csr",
+            &id,
+            "--subject",
+            "CN=Example Issuer,O=Example Corp,C=JP",
+        ]);
         std::fs::write(setup.path("req.pem"), &pem).unwrap();
-        let text = openssl(&["req", "-verify", "-noout", "-subject", "-in", "req.pem"], setup.dir.path());
+        let text = openssl(
+            &["req", "-verify", "-noout", "-subject", "-in", "req.pem"],
+            setup.dir.path(),
+        );
         assert!(text.contains("verify OK"), "{alg}: {text}");
         assert!(text.contains("CN = Example Issuer"), "{alg}: {text}");
         // The request carries the key the registry shows.
-        let spki = openssl(&["req", "-in", "req.pem", "-noout", "-pubkey"], setup.dir.path());
+        let spki = openssl(
+            &["req", "-in", "req.pem", "-noout", "-pubkey"],
+            setup.dir.path(),
+        );
         let shown = setup.json(&["keys", "show", &id, "--json"]);
-        assert_eq!(spki.trim(), shown["public_key_pem"].as_str().unwrap().trim(), "{alg}");
+        assert_eq!(
+            spki.trim(),
+            shown["public_key_pem"].as_str().unwrap().trim(),
+            "{alg}"
+        );
     }
 }
 
 /// Wraps `key.pem` (any private key OpenSSL reads) for import exactly as the README tells an
-/// issuer to: RSA-OAEP(SHA-256) of a fresh AES key, then AES-KWP of the PKCS#8 (OpenSSL's
-/// `id-aes256-wrap-pad`), concatenated.
+/// issuer to: RSA-OAEP of a fresh AES key (with the hash the device unwraps), then AES-KWP of
+/// the PKCS#8 (OpenSSL's `id-aes256-wrap-pad`), concatenated.
 fn wrap_with_openssl(setup: &Setup, key_pem: &str, out: &str) {
     let dir = setup.dir.path();
-    std::fs::write(dir.join("wrapping.pem"), setup.ok(&["keys", "wrapping-key"])).unwrap();
+    std::fs::write(
+        dir.join("wrapping.pem"),
+        setup.ok(&["keys", "wrapping-key"]),
+    )
+    .unwrap();
     openssl(&["rand", "-out", "aes.key", "32"], dir);
     openssl(
-        &["pkeyutl", "-encrypt", "-pubin", "-inkey", "wrapping.pem", "-in", "aes.key", "-out", "part1.bin",
-          "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"],
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            "wrapping.pem",
+            "-in",
+            "aes.key",
+            "-out",
+            "part1.bin",
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            &format!("rsa_oaep_md:{}", setup.oaep_hash),
+            "-pkeyopt",
+            &format!("rsa_mgf1_md:{}", setup.oaep_hash),
+        ],
         dir,
     );
-    openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", key_pem, "-outform", "DER", "-out", "key.p8"], dir);
-    let aes_hex: String = std::fs::read(dir.join("aes.key")).unwrap().iter().map(|b| format!("{b:02x}")).collect();
-    openssl(&["enc", "-id-aes256-wrap-pad", "-iv", "A65959A6", "-K", &aes_hex, "-in", "key.p8", "-out", "part2.bin"], dir);
-    let wrapped = [std::fs::read(dir.join("part1.bin")).unwrap(), std::fs::read(dir.join("part2.bin")).unwrap()].concat();
+    openssl(
+        &[
+            "pkcs8", "-topk8", "-nocrypt", "-in", key_pem, "-outform", "DER", "-out", "key.p8",
+        ],
+        dir,
+    );
+    let aes_hex: String = std::fs::read(dir.join("aes.key"))
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    openssl(
+        &[
+            "enc",
+            "-id-aes256-wrap-pad",
+            "-iv",
+            "A65959A6",
+            "-K",
+            &aes_hex,
+            "-in",
+            "key.p8",
+            "-out",
+            "part2.bin",
+        ],
+        dir,
+    );
+    let wrapped = [
+        std::fs::read(dir.join("part1.bin")).unwrap(),
+        std::fs::read(dir.join("part2.bin")).unwrap(),
+    ]
+    .concat();
     std::fs::write(dir.join(out), wrapped).unwrap();
     for scratch in ["aes.key", "key.p8", "part1.bin", "part2.bin"] {
         std::fs::remove_file(dir.join(scratch)).unwrap();
@@ -202,24 +360,82 @@ fn wrap_with_openssl(setup: &Setup, key_pem: &str, out: &str) {
 fn import_of_an_openssl_key_works(setup: &Setup) {
     let dir = setup.dir.path();
     for (alg, genpkey) in [
-        ("ES256", &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "issuer.pem"][..]),
-        ("EdDSA", &["genpkey", "-algorithm", "ED25519", "-out", "issuer.pem"][..]),
-        ("PS256", &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "issuer.pem"][..]),
+        (
+            "ES256",
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                "issuer.pem",
+            ][..],
+        ),
+        (
+            "EdDSA",
+            &["genpkey", "-algorithm", "ED25519", "-out", "issuer.pem"][..],
+        ),
+        (
+            "PS256",
+            &[
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+                "-out",
+                "issuer.pem",
+            ][..],
+        ),
     ] {
         openssl(genpkey, dir);
-        openssl(&["pkey", "-in", "issuer.pem", "-pubout", "-out", "issuer.pub"], dir);
+        openssl(
+            &["pkey", "-in", "issuer.pem", "-pubout", "-out", "issuer.pub"],
+            dir,
+        );
         wrap_with_openssl(setup, "issuer.pem", "wrapped.bin");
         let wrapped = setup.path("wrapped.bin");
         let public = setup.path("issuer.pub");
-        let key = setup.json(&["keys", "import", "--wrapped", wrapped.to_str().unwrap(), "--public", public.to_str().unwrap(),
-            "--alg", alg, "--label", "issuer", "--json"]);
+        let import = [
+            "keys",
+            "import",
+            "--wrapped",
+            wrapped.to_str().unwrap(),
+            "--public",
+            public.to_str().unwrap(),
+            "--wrapping-algorithm",
+            setup.wrapping_algorithm(),
+            "--alg",
+            alg,
+            "--label",
+            "issuer",
+            "--json",
+        ];
+        if alg == "EdDSA" && !setup.imports_ed25519 {
+            let err = setup.fails(&import);
+            assert!(
+                err.contains("Ed25519"),
+                "the device's limit is named: {err}"
+            );
+            continue;
+        }
+        let key = setup.json(&import);
         assert_eq!(key["origin"], "imported", "{alg}");
         assert_eq!(key["state"], "active");
         let expected = std::fs::read_to_string(&public).unwrap();
-        assert_eq!(key["public_key_pem"].as_str().unwrap().trim(), expected.trim(), "{alg}");
+        assert_eq!(
+            key["public_key_pem"].as_str().unwrap().trim(),
+            expected.trim(),
+            "{alg}"
+        );
         // The imported key signs: its CSR verifies under the issuer's own public key.
         let id = key["id"].as_str().unwrap();
-        std::fs::write(setup.path("req.pem"), setup.ok(&["keys", "csr", id, "--subject", "CN=Imported"])).unwrap();
+        std::fs::write(
+            setup.path("req.pem"),
+            setup.ok(&["keys", "csr", id, "--subject", "CN=Imported"]),
+        )
+        .unwrap();
         let text = openssl(&["req", "-verify", "-noout", "-in", "req.pem"], dir);
         assert!(text.contains("verify OK"), "{alg}: {text}");
     }
@@ -229,55 +445,176 @@ fn import_of_an_openssl_key_works(setup: &Setup) {
 fn import_of_a_mismatched_key_is_refused_and_leaves_nothing(setup: &Setup) {
     let dir = setup.dir.path();
     setup.generate("ES256");
-    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "real.pem"], dir);
-    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "other.pem"], dir);
-    openssl(&["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"], dir);
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "real.pem",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "other.pem",
+        ],
+        dir,
+    );
+    openssl(
+        &["pkey", "-in", "other.pem", "-pubout", "-out", "other.pub"],
+        dir,
+    );
     wrap_with_openssl(setup, "real.pem", "wrapped.bin");
     let before = setup.json(&["keys", "list", "--json"]);
     let wrapped = setup.path("wrapped.bin");
     let other = setup.path("other.pub");
-    let err = setup.fails(&["keys", "import", "--wrapped", wrapped.to_str().unwrap(), "--public", other.to_str().unwrap(),
-        "--alg", "ES256", "--label", "mismatch"]);
+    let err = setup.fails(&[
+        "keys",
+        "import",
+        "--wrapped",
+        wrapped.to_str().unwrap(),
+        "--public",
+        other.to_str().unwrap(),
+        "--wrapping-algorithm",
+        setup.wrapping_algorithm(),
+        "--alg",
+        "ES256",
+        "--label",
+        "mismatch",
+    ]);
     assert!(err.contains("does not match"), "{err}");
     assert!(!err.contains("BEGIN"), "no key material in errors: {err}");
-    assert_eq!(setup.json(&["keys", "list", "--json"]), before, "nothing in the registry");
+    assert_eq!(
+        setup.json(&["keys", "list", "--json"]),
+        before,
+        "nothing in the registry"
+    );
     setup.assert_reconciled();
 
     // Truncated input is refused with a clear error too.
     let bytes = std::fs::read(&wrapped).unwrap();
     std::fs::write(&wrapped, &bytes[..bytes.len() - 9]).unwrap();
-    let err = setup.fails(&["keys", "import", "--wrapped", wrapped.to_str().unwrap(), "--public", other.to_str().unwrap(),
-        "--alg", "ES256", "--label", "truncated"]);
+    let err = setup.fails(&[
+        "keys",
+        "import",
+        "--wrapped",
+        wrapped.to_str().unwrap(),
+        "--public",
+        other.to_str().unwrap(),
+        "--wrapping-algorithm",
+        setup.wrapping_algorithm(),
+        "--alg",
+        "ES256",
+        "--label",
+        "truncated",
+    ]);
     assert!(err.contains("wrapped key"), "{err}");
     setup.assert_reconciled();
 }
 
 fn certificate_attach_checks_the_key(setup: &Setup) {
     let dir = setup.dir.path();
-    openssl(&["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-        "-out", "ca.pem", "-subj", "/CN=Test CA", "-days", "30"], dir);
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=Test CA",
+            "-days",
+            "30",
+        ],
+        dir,
+    );
     let id = setup.generate("ES256");
-    std::fs::write(setup.path("req.pem"), setup.ok(&["keys", "csr", &id, "--subject", "CN=Issuer"])).unwrap();
-    openssl(&["x509", "-req", "-in", "req.pem", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "7",
-        "-out", "leaf.pem"], dir);
-    let chain = [std::fs::read_to_string(setup.path("leaf.pem")).unwrap(), std::fs::read_to_string(setup.path("ca.pem")).unwrap()].concat();
+    std::fs::write(
+        setup.path("req.pem"),
+        setup.ok(&["keys", "csr", &id, "--subject", "CN=Issuer"]),
+    )
+    .unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "req.pem",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-out",
+            "leaf.pem",
+        ],
+        dir,
+    );
+    let chain = [
+        std::fs::read_to_string(setup.path("leaf.pem")).unwrap(),
+        std::fs::read_to_string(setup.path("ca.pem")).unwrap(),
+    ]
+    .concat();
     std::fs::write(setup.path("chain.pem"), chain).unwrap();
 
     let other = setup.generate("ES256");
     let chain_path = setup.path("chain.pem");
-    let err = setup.fails(&["keys", "attach-cert", &other, "--chain", chain_path.to_str().unwrap()]);
+    let err = setup.fails(&[
+        "keys",
+        "attach-cert",
+        &other,
+        "--chain",
+        chain_path.to_str().unwrap(),
+    ]);
     assert!(err.contains("not this key"), "{err}");
 
-    let reversed = [std::fs::read_to_string(setup.path("ca.pem")).unwrap(), std::fs::read_to_string(setup.path("leaf.pem")).unwrap()].concat();
+    let reversed = [
+        std::fs::read_to_string(setup.path("ca.pem")).unwrap(),
+        std::fs::read_to_string(setup.path("leaf.pem")).unwrap(),
+    ]
+    .concat();
     std::fs::write(setup.path("reversed.pem"), reversed).unwrap();
     let reversed_path = setup.path("reversed.pem");
-    let err = setup.fails(&["keys", "attach-cert", &id, "--chain", reversed_path.to_str().unwrap()]);
+    let err = setup.fails(&[
+        "keys",
+        "attach-cert",
+        &id,
+        "--chain",
+        reversed_path.to_str().unwrap(),
+    ]);
     assert!(err.contains("leaf first"), "{err}");
 
-    let key = setup.json(&["keys", "attach-cert", &id, "--chain", chain_path.to_str().unwrap(), "--json"]);
+    let key = setup.json(&[
+        "keys",
+        "attach-cert",
+        &id,
+        "--chain",
+        chain_path.to_str().unwrap(),
+        "--json",
+    ]);
     let pem = key["certificate_chain_pem"].as_str().unwrap();
     assert_eq!(pem.matches("BEGIN CERTIFICATE").count(), 2);
-    assert!(key["certificate_validity"]["not_after"].as_i64().unwrap() > key["certificate_validity"]["not_before"].as_i64().unwrap());
+    assert!(
+        key["certificate_validity"]["not_after"].as_i64().unwrap()
+            > key["certificate_validity"]["not_before"].as_i64().unwrap()
+    );
 }
 
 fn destroy_is_final(setup: &Setup) {
@@ -285,7 +622,14 @@ fn destroy_is_final(setup: &Setup) {
     let keep = setup.generate("EdDSA");
     let err = setup.fails(&["keys", "destroy", &id, "--reason", " "]);
     assert!(err.contains("reason"), "{err}");
-    let key = setup.json(&["keys", "destroy", &id, "--reason", "subscriber left (2.2.2(3)C)", "--json"]);
+    let key = setup.json(&[
+        "keys",
+        "destroy",
+        &id,
+        "--reason",
+        "subscriber left (2.2.2(3)C)",
+        "--json",
+    ]);
     assert_eq!(key["state"], "destroyed");
     assert_eq!(key["state_reason"], "subscriber left (2.2.2(3)C)");
     assert!(key["state_changed_at"].as_i64().is_some());
@@ -293,8 +637,18 @@ fn destroy_is_final(setup: &Setup) {
     assert!(err.contains("destroyed"), "{err}");
     let err = setup.fails(&["keys", "destroy", &id, "--reason", "again"]);
     assert!(err.contains("already destroyed"), "{err}");
-    assert_eq!(setup.json(&["keys", "list", "--state", "active", "--json"]).as_array().unwrap().len(), 1);
-    assert_eq!(setup.json(&["keys", "show", &keep, "--json"])["state"], "active");
+    assert_eq!(
+        setup
+            .json(&["keys", "list", "--state", "active", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        setup.json(&["keys", "show", &keep, "--json"])["state"],
+        "active"
+    );
     setup.assert_reconciled();
 }
 
@@ -305,7 +659,16 @@ fn bad_input_gets_a_clear_error(setup: &Setup) {
     assert!(err.contains("no key"), "{err}");
     let err = setup.fails(&["keys", "generate", "--alg", "HS256", "--label", "x"]);
     assert!(err.contains("unknown algorithm"), "{err}");
-    let err = setup.fails(&["keys", "generate", "--alg", "RS256", "--rsa-bits", "1024", "--label", "x"]);
+    let err = setup.fails(&[
+        "keys",
+        "generate",
+        "--alg",
+        "RS256",
+        "--rsa-bits",
+        "1024",
+        "--label",
+        "x",
+    ]);
     assert!(err.contains("2048 or RSA-3072"), "{err}");
     let err = setup.fails(&["keys", "generate", "--alg", "ES256", "--label", ""]);
     assert!(err.contains("label"), "{err}");
@@ -318,17 +681,35 @@ fn bad_input_gets_a_clear_error(setup: &Setup) {
 #[test]
 fn software_token_is_refused_in_production() {
     let setup = Setup::soft();
-    let text = std::fs::read_to_string(&setup.config).unwrap().replace("environment = \"test\"", "environment = \"production\"");
+    let text = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace("environment = \"test\"", "environment = \"production\"");
     std::fs::write(&setup.config, text).unwrap();
     let err = setup.fails(&["keys", "list"]);
-    assert!(err.contains("2.2.2(1)") && err.contains("not a certified"), "{err}");
+    assert!(
+        err.contains("2.2.2(1)") && err.contains("not a certified"),
+        "{err}"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
-        .args(["--config", setup.config.to_str().unwrap(), "keys", "list", "--json"])
+        .args([
+            "--config",
+            setup.config.to_str().unwrap(),
+            "keys",
+            "list",
+            "--json",
+        ])
         .env("INKAN_ALLOW_SOFTWARE_DEVICE_IN_PRODUCTION", "true")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("allowed in production"), "the choice is logged");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("allowed in production"),
+        "the choice is logged"
+    );
 }
 
 /// Criteria 2.1.3(15): keys of another environment are refused.
@@ -336,9 +717,14 @@ fn software_token_is_refused_in_production() {
 fn keys_of_another_environment_are_refused() {
     let setup = Setup::soft();
     let id = setup.generate("ES256");
-    let text = std::fs::read_to_string(&setup.config).unwrap().replace("environment = \"test\"", "environment = \"staging\"");
+    let text = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace("environment = \"test\"", "environment = \"staging\"");
     std::fs::write(&setup.config, text).unwrap();
     let err = setup.fails(&["keys", "csr", &id, "--subject", "CN=x"]);
     assert!(err.contains("belongs to the test environment"), "{err}");
-    assert_eq!(setup.json(&["keys", "list", "--json"]), Value::Array(vec![]));
+    assert_eq!(
+        setup.json(&["keys", "list", "--json"]),
+        Value::Array(vec![])
+    );
 }

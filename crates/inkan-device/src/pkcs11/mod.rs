@@ -20,7 +20,7 @@ mod context;
 mod objects;
 mod pool;
 
-use crate::import::WrappedKey;
+use crate::import::{WrappedKey, WrappingAlgorithm};
 use crate::{
     Algorithm, CryptoDevice, DeviceError, DeviceKey, DeviceKind, KeyHandle, KeySpec, PublicKey,
 };
@@ -111,15 +111,6 @@ pub struct Pkcs11Config {
     pub pin: PinSource,
     /// How many sessions may be open at once, hence how many operations run in parallel.
     pub sessions: usize,
-}
-
-/// The hash of the RSA-OAEP step of an import. The import format fixes SHA-256 (with
-/// MGF1-SHA-256); SHA-1 exists only in unit tests, never in a build that imports real keys.
-#[derive(Debug, Clone, Copy)]
-enum OaepHash {
-    Sha256,
-    #[cfg(test)]
-    Sha1,
 }
 
 /// Object handles of one key, valid in the session-pool generation they were found in.
@@ -274,18 +265,20 @@ fn read_key_attributes(session: &Session, object: ObjectHandle) -> Result<KeyAtt
 }
 
 /// Why the RSA-OAEP step of an import failed. A token that refuses the mechanism's
-/// parameters cannot do RSA-OAEP with SHA-256 inside it at all (SoftHSM 2.6 knows only
-/// SHA-1 there): that is the device's configuration, not the input's fault. Anything else
-/// the module refuses is the input's (wrapped to another key, damaged).
-fn oaep_failure(e: Error) -> Failure {
+/// parameters cannot do this OAEP variant inside it at all (SoftHSM 2.6 knows only SHA-1
+/// there): that is the device's limit, not the input's fault, and the message says which
+/// variant to use instead. Anything else the module refuses is the input's (wrapped to
+/// another key, damaged).
+fn oaep_failure(algorithm: WrappingAlgorithm, e: Error) -> Failure {
     match e {
         Error::Pkcs11(
             RvError::ArgumentsBad | RvError::MechanismParamInvalid | RvError::MechanismInvalid,
             _,
         ) => Failure::Device(DeviceError::Config(format!(
-            "this token cannot unwrap RSA-OAEP with SHA-256 and MGF1-SHA-256 inside it ({}), so keys \
-                 cannot be imported into it; SoftHSM 2.6 supports only SHA-1 there",
-            describe(&e)
+            "this token cannot unwrap {algorithm} inside it ({}); wrap the key with another \
+             wrapping algorithm (SoftHSM 2.6 supports only {})",
+            describe(&e),
+            WrappingAlgorithm::RsaAesKeyWrapSha1,
         ))),
         other => refused("RSA-OAEP", other),
     }
@@ -470,11 +463,9 @@ impl Pkcs11Device {
 }
 
 impl Pkcs11Device {
-    /// [`CryptoDevice::unwrap_key`] with the RSA-OAEP hash as a parameter, so the unit tests
-    /// can run every step on SoftHSM 2.6, which knows only SHA-1 there.
-    fn unwrap_with(
+    /// The body of [`CryptoDevice::unwrap_key`] (documented there).
+    fn unwrap_inside(
         &self,
-        hash: OaepHash,
         wrapped: &WrappedKey,
         public_key: &PublicKey,
         label: &str,
@@ -483,10 +474,11 @@ impl Pkcs11Device {
         let spec = public_key.spec();
         let id = new_id();
         let handle = KeyHandle::new(hex::encode(id));
-        let (hash, mgf) = match hash {
-            OaepHash::Sha256 => (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256),
-            #[cfg(test)]
-            OaepHash::Sha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
+        let (hash, mgf) = match wrapped.algorithm {
+            WrappingAlgorithm::RsaAesKeyWrapSha256 => {
+                (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)
+            }
+            WrappingAlgorithm::RsaAesKeyWrapSha1 => (MechanismType::SHA1, PkcsMgfType::MGF1_SHA1),
         };
         let oaep = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(hash, mgf, PkcsOaepSource::empty()));
         let transport_template = objects::transport_key_template();
@@ -502,7 +494,7 @@ impl Pkcs11Device {
                     &wrapped.encrypted_aes_key,
                     &transport_template,
                 )
-                .map_err(oaep_failure)?;
+                .map_err(|e| oaep_failure(wrapped.algorithm, e))?;
             let stored = (|| {
                 // The format carries AES-256. SoftHSM 2.6 reports 0 for the length of an
                 // unwrapped key (and refuses it in the template), so only a length the token
@@ -770,17 +762,17 @@ impl CryptoDevice for Pkcs11Device {
     /// and accepts only vendor-defined numbers for unknown ones) and SoftHSM 2.6 does not
     /// offer it.
     ///
-    /// A token that cannot do RSA-OAEP with SHA-256 inside it, as SoftHSM 2.6 cannot (it
-    /// answers `CKR_ARGUMENTS_BAD`), refuses every import with [`DeviceError::Config`]:
-    /// opening the AES key outside the token would defeat 2.2.2(2)A-4, so there is no
-    /// fallback.
+    /// A token that cannot do the wrapped key's OAEP variant inside it (SoftHSM 2.6 answers
+    /// `CKR_ARGUMENTS_BAD` to SHA-256) refuses it with [`DeviceError::Config`] naming the
+    /// variant it does know: opening the AES key outside the token would defeat
+    /// 2.2.2(2)A-4, so there is no fallback.
     fn unwrap_key(
         &self,
         wrapped: &WrappedKey,
         public_key: &PublicKey,
         label: &str,
     ) -> Result<KeyHandle, DeviceError> {
-        self.unwrap_with(OaepHash::Sha256, wrapped, public_key, label)
+        self.unwrap_inside(wrapped, public_key, label)
     }
 
     fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
@@ -935,41 +927,11 @@ mod tests {
         (Pkcs11Device::open(&config).unwrap(), dir)
     }
 
-    /// RSA-OAEP with SHA-1 by OpenSSL (no SHA-1 implementation is a dependency), then
-    /// AES-KWP: the import format with the hash SoftHSM 2.6 supports.
+    /// The import format with the OAEP variant SoftHSM 2.6 supports.
     fn wrap_sha1(wrapping: &PublicKey, pkcs8: &[u8]) -> WrappedKey {
-        let dir = tempfile::tempdir().unwrap();
-        let (key, input, output) = (
-            dir.path().join("key.pem"),
-            dir.path().join("in"),
-            dir.path().join("out"),
-        );
-        std::fs::write(&key, wrapping.to_pem()).unwrap();
-        let aes_key = new_id().repeat(2);
-        std::fs::write(&input, &aes_key).unwrap();
-        let status = std::process::Command::new("openssl")
-            .args(["pkeyutl", "-encrypt", "-pubin", "-inkey"])
-            .arg(&key)
-            .args([
-                "-pkeyopt",
-                "rsa_padding_mode:oaep",
-                "-pkeyopt",
-                "rsa_oaep_md:sha1",
-                "-pkeyopt",
-                "rsa_mgf1_md:sha1",
-            ])
-            .arg("-in")
-            .arg(&input)
-            .arg("-out")
-            .arg(&output)
-            .status()
-            .expect("openssl (installed by .ci/run)");
-        assert!(status.success());
-        let kek = aes_kw::KekAes256::from(<[u8; 32]>::try_from(aes_key.as_slice()).unwrap());
-        WrappedKey {
-            encrypted_aes_key: std::fs::read(&output).unwrap(),
-            wrapped_pkcs8: kek.wrap_with_padding_vec(pkcs8).unwrap(),
-        }
+        let sha1 = WrappingAlgorithm::RsaAesKeyWrapSha1;
+        let bytes = crate::import::wrap_for_import(wrapping, sha1, pkcs8).unwrap();
+        WrappedKey::parse(&bytes, wrapping, sha1).unwrap()
     }
 
     /// Objects of any class with `label`, and secret keys (a transport key left behind).
@@ -987,7 +949,7 @@ mod tests {
     /// Every step of the in-token import on SoftHSM, with the one OAEP hash it knows: the
     /// import's success path, its cleanup and the transport key's removal.
     #[test]
-    fn unwrapping_inside_softhsm_with_oaep_sha1() {
+    fn unwrapping_inside_softhsm() {
         use pkcs8::EncodePrivateKey as _;
         let (device, _dir) = softhsm_device();
         let wrapping = device.wrapping_public_key().unwrap();
@@ -1008,12 +970,7 @@ mod tests {
         ] {
             let label = format!("unit import {alg}");
             let handle = device
-                .unwrap_with(
-                    OaepHash::Sha1,
-                    &wrap_sha1(&wrapping, &pkcs8),
-                    &public,
-                    &label,
-                )
+                .unwrap_key(&wrap_sha1(&wrapping, &pkcs8), &public, &label)
                 .unwrap();
             assert_eq!(
                 leftovers(&device, &label),
@@ -1037,12 +994,7 @@ mod tests {
             .as_bytes()
             .to_vec();
         let handle = device
-            .unwrap_with(
-                OaepHash::Sha1,
-                &wrap_sha1(&wrapping, &pkcs8),
-                &other,
-                "unit mismatch",
-            )
+            .unwrap_key(&wrap_sha1(&wrapping, &pkcs8), &other, "unit mismatch")
             .unwrap();
         let signature = device.sign(&handle, Algorithm::Es256, message).unwrap();
         assert!(other.verify(Algorithm::Es256, message, &signature).is_err());
@@ -1053,12 +1005,7 @@ mod tests {
         // 2.6 cannot unwrap Edwards keys): refused, nothing left.
         let rsa_pkcs8 = rsa.to_pkcs8_der().unwrap().as_bytes().to_vec();
         let err = device
-            .unwrap_with(
-                OaepHash::Sha1,
-                &wrap_sha1(&wrapping, &rsa_pkcs8),
-                &other,
-                "unit kind",
-            )
+            .unwrap_key(&wrap_sha1(&wrapping, &rsa_pkcs8), &other, "unit kind")
             .unwrap_err();
         assert!(
             matches!(
@@ -1071,19 +1018,14 @@ mod tests {
         let mut damaged = wrap_sha1(&wrapping, &pkcs8);
         damaged.wrapped_pkcs8[3] ^= 1;
         let err = device
-            .unwrap_with(OaepHash::Sha1, &damaged, &other, "unit damaged")
+            .unwrap_key(&damaged, &other, "unit damaged")
             .unwrap_err();
         assert!(matches!(err, DeviceError::InvalidInput(_)), "{err}");
         assert_eq!(leftovers(&device, "unit damaged"), (0, 0));
         let ed = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
         let ed_pkcs8 = ed.to_pkcs8_der().unwrap().as_bytes().to_vec();
         let ed_public = PublicKey::Ed25519(ed.verifying_key());
-        match device.unwrap_with(
-            OaepHash::Sha1,
-            &wrap_sha1(&wrapping, &ed_pkcs8),
-            &ed_public,
-            "unit ed25519",
-        ) {
+        match device.unwrap_key(&wrap_sha1(&wrapping, &ed_pkcs8), &ed_public, "unit ed25519") {
             // A later SoftHSM (or another token) may manage it.
             Ok(handle) => {
                 let signature = device.sign(&handle, Algorithm::EdDsa, message).unwrap();
@@ -1100,14 +1042,14 @@ mod tests {
             }
         }
 
-        // And the import format itself (SHA-256) is refused as a limit of this token, unless
-        // the token can do it.
-        let wrapped = crate::import::wrap_for_import(&wrapping, &pkcs8).unwrap();
-        let wrapped = WrappedKey::parse(&wrapped, &wrapping).unwrap();
+        // The SHA-256 variant is refused as a limit of this token, unless the token can do it.
+        let sha256 = WrappingAlgorithm::RsaAesKeyWrapSha256;
+        let wrapped = crate::import::wrap_for_import(&wrapping, sha256, &pkcs8).unwrap();
+        let wrapped = WrappedKey::parse(&wrapped, &wrapping, sha256).unwrap();
         match device.unwrap_key(&wrapped, &other, "unit sha256") {
             Ok(handle) => device.destroy(&handle).unwrap(),
             Err(err) => assert!(
-                matches!(&err, DeviceError::Config(m) if m.contains("SHA-256")),
+                matches!(&err, DeviceError::Config(m) if m.contains("RSA_AES_KEY_WRAP_SHA_256")),
                 "{err}"
             ),
         }

@@ -53,16 +53,21 @@ impl Kek {
             KekSource::File(path) => read_or_create_key_file(path)?,
             KekSource::Passphrase(passphrase) => derive_from_passphrase(dir, passphrase)?,
         };
-        let cipher = Aes256Gcm::new_from_slice(key.as_ref()).map_err(|e| DeviceError::Kek(e.to_string()))?;
+        let cipher =
+            Aes256Gcm::new_from_slice(key.as_ref()).map_err(|e| DeviceError::Kek(e.to_string()))?;
         let kek = Kek { cipher };
         let check = dir.join(CHECK_FILE);
         if check.exists() {
             let sealed = fs::read(&check)?;
             let opened = kek.open_sealed(CHECK_FILE, &sealed).map_err(|_| {
-                DeviceError::Kek("this is not the key-encryption key the soft token was created with".into())
+                DeviceError::Kek(
+                    "this is not the key-encryption key the soft token was created with".into(),
+                )
             })?;
             if opened.as_slice() != CHECK_PLAINTEXT {
-                return Err(DeviceError::Kek("the soft token's KEK check value is corrupt".into()));
+                return Err(DeviceError::Kek(
+                    "the soft token's KEK check value is corrupt".into(),
+                ));
             }
         } else {
             let sealed = kek.seal(CHECK_FILE, CHECK_PLAINTEXT)?;
@@ -77,22 +82,42 @@ impl Kek {
         OsRng.fill_bytes(&mut nonce);
         let ciphertext = self
             .cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: aad(name).as_bytes() })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: aad(name).as_bytes(),
+                },
+            )
             .map_err(|_| DeviceError::Crypto("sealing failed".into()))?;
-        Ok(STANDARD.encode([&nonce[..], &ciphertext].concat()).into_bytes())
+        Ok(STANDARD
+            .encode([&nonce[..], &ciphertext].concat())
+            .into_bytes())
     }
 
     /// Opens what [`seal`](Self::seal) wrote for `name`.
-    pub(crate) fn open_sealed(&self, name: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
+    pub(crate) fn open_sealed(
+        &self,
+        name: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
         let corrupt = || DeviceError::Crypto(format!("sealed file {name} cannot be opened"));
-        let bytes = STANDARD.decode(sealed.trim_ascii()).map_err(|_| corrupt())?;
+        let bytes = STANDARD
+            .decode(sealed.trim_ascii())
+            .map_err(|_| corrupt())?;
         if bytes.len() < 12 + 16 {
             return Err(corrupt());
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
         self.cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: ciphertext, aad: aad(name).as_bytes() })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: aad(name).as_bytes(),
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| corrupt())
     }
@@ -131,9 +156,14 @@ fn read_or_create_key_file(path: &Path) -> Result<Zeroizing<[u8; KEK_LEN]>, Devi
     Ok(key)
 }
 
-fn derive_from_passphrase(dir: &Path, passphrase: &SecretString) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
+fn derive_from_passphrase(
+    dir: &Path,
+    passphrase: &SecretString,
+) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
     if passphrase.expose_secret().len() < 12 {
-        return Err(DeviceError::Kek("the KEK passphrase must be at least 12 characters".into()));
+        return Err(DeviceError::Kek(
+            "the KEK passphrase must be at least 12 characters".into(),
+        ));
     }
     let salt_path = dir.join(SALT_FILE);
     let salt = match fs::read(&salt_path) {
@@ -146,7 +176,8 @@ fn derive_from_passphrase(dir: &Path, passphrase: &SecretString) -> Result<Zeroi
         }
         Err(e) => return Err(e.into()),
     };
-    let params = argon2::Params::new(64 * 1024, 3, 1, Some(KEK_LEN)).map_err(|e| DeviceError::Kek(e.to_string()))?;
+    let params = argon2::Params::new(64 * 1024, 3, 1, Some(KEK_LEN))
+        .map_err(|e| DeviceError::Kek(e.to_string()))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut key = Zeroizing::new([0u8; KEK_LEN]);
     argon
@@ -160,7 +191,12 @@ fn derive_from_passphrase(dir: &Path, passphrase: &SecretString) -> Result<Zeroi
 pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
     drop(file);
@@ -179,11 +215,20 @@ mod tests {
         let path = dir.path().join("kek");
         let source = KekSource::File(path.clone());
         let kek = Kek::open(dir.path(), &source).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         let sealed = kek.seal("a", b"secret").unwrap();
         let again = Kek::open(dir.path(), &source).unwrap();
-        assert_eq!(again.open_sealed("a", &sealed).unwrap().as_slice(), b"secret");
-        assert!(again.open_sealed("b", &sealed).is_err(), "sealed files are bound to their name");
+        assert_eq!(
+            again.open_sealed("a", &sealed).unwrap().as_slice(),
+            b"secret"
+        );
+        assert!(
+            again.open_sealed("b", &sealed).is_err(),
+            "sealed files are bound to their name"
+        );
     }
 
     #[test]
@@ -192,18 +237,27 @@ mod tests {
         let path = dir.path().join("kek");
         Kek::open(dir.path(), &KekSource::File(path.clone())).unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(Kek::open(dir.path(), &KekSource::File(path.clone())), Err(DeviceError::Kek(_))));
+        assert!(matches!(
+            Kek::open(dir.path(), &KekSource::File(path.clone())),
+            Err(DeviceError::Kek(_))
+        ));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
         fs::write(&path, [9u8; 32]).unwrap();
         let err = Kek::open(dir.path(), &KekSource::File(path)).unwrap_err();
-        assert!(err.to_string().contains("not the key-encryption key"), "{err}");
+        assert!(
+            err.to_string().contains("not the key-encryption key"),
+            "{err}"
+        );
     }
 
     #[test]
     fn passphrase_kek_opens_with_the_same_passphrase_only() {
         let dir = tempfile::tempdir().unwrap();
         let good = KekSource::Passphrase(SecretString::from("correct horse battery staple"));
-        let sealed = Kek::open(dir.path(), &good).unwrap().seal("x", b"data").unwrap();
+        let sealed = Kek::open(dir.path(), &good)
+            .unwrap()
+            .seal("x", b"data")
+            .unwrap();
         let kek = Kek::open(dir.path(), &good).unwrap();
         assert_eq!(kek.open_sealed("x", &sealed).unwrap().as_slice(), b"data");
         let bad = KekSource::Passphrase(SecretString::from("incorrect horse battery"));

@@ -37,7 +37,10 @@ fn crypto(what: &str) -> impl Fn(ring::error::KeyRejected) -> DeviceError + '_ {
 
 impl LoadedKey {
     /// Generates a key and returns it with its PKCS#8 encoding, to be sealed by the caller.
-    pub(crate) fn generate(spec: KeySpec, rng: &SystemRandom) -> Result<(Self, Zeroizing<Vec<u8>>), DeviceError> {
+    pub(crate) fn generate(
+        spec: KeySpec,
+        rng: &SystemRandom,
+    ) -> Result<(Self, Zeroizing<Vec<u8>>), DeviceError> {
         let unspecified = |_| DeviceError::Crypto(format!("generating a {spec} key failed"));
         let pkcs8 = match spec {
             KeySpec::P256 => Zeroizing::new(
@@ -52,14 +55,19 @@ impl LoadedKey {
                     .as_ref()
                     .to_vec(),
             ),
-            KeySpec::Ed25519 => {
-                Zeroizing::new(rs::Ed25519KeyPair::generate_pkcs8(rng).map_err(unspecified)?.as_ref().to_vec())
-            }
+            KeySpec::Ed25519 => Zeroizing::new(
+                rs::Ed25519KeyPair::generate_pkcs8(rng)
+                    .map_err(unspecified)?
+                    .as_ref()
+                    .to_vec(),
+            ),
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
                 let bits = spec.rsa_bits().unwrap_or(3072);
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, bits)
                     .map_err(|e| DeviceError::Crypto(format!("generating an RSA key: {e}")))?;
-                key.to_pkcs8_der().map_err(|e| DeviceError::Crypto(e.to_string()))?.to_bytes()
+                key.to_pkcs8_der()
+                    .map_err(|e| DeviceError::Crypto(e.to_string()))?
+                    .to_bytes()
             }
         };
         let key = Self::from_pkcs8(spec, &pkcs8, rng)?;
@@ -67,7 +75,11 @@ impl LoadedKey {
     }
 
     /// Loads a key from PKCS#8 as this token wrote it (see [`normalize_pkcs8`]).
-    pub(crate) fn from_pkcs8(spec: KeySpec, der: &[u8], rng: &SystemRandom) -> Result<Self, DeviceError> {
+    pub(crate) fn from_pkcs8(
+        spec: KeySpec,
+        der: &[u8],
+        rng: &SystemRandom,
+    ) -> Result<Self, DeviceError> {
         let (pair, public_key) = match spec {
             KeySpec::P256 | KeySpec::P384 => {
                 let alg = if spec == KeySpec::P256 {
@@ -75,12 +87,14 @@ impl LoadedKey {
                 } else {
                     &rs::ECDSA_P384_SHA384_FIXED_SIGNING
                 };
-                let pair = rs::EcdsaKeyPair::from_pkcs8(alg, der, rng).map_err(crypto("ECDSA key"))?;
+                let pair =
+                    rs::EcdsaKeyPair::from_pkcs8(alg, der, rng).map_err(crypto("ECDSA key"))?;
                 let public = PublicKey::from_sec1(spec, pair.public_key().as_ref())?;
                 (Pair::Ecdsa(pair), public)
             }
             KeySpec::Ed25519 => {
-                let pair = rs::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(crypto("Ed25519 key"))?;
+                let pair = rs::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+                    .map_err(crypto("Ed25519 key"))?;
                 let public = PublicKey::from_ed25519(pair.public_key().as_ref())?;
                 (Pair::Ed25519(pair), public)
             }
@@ -93,28 +107,43 @@ impl LoadedKey {
             }
         };
         if public_key.spec() != spec {
-            return Err(DeviceError::KeyMismatch(format!("expected a {spec} key, found {}", public_key.spec())));
+            return Err(DeviceError::KeyMismatch(format!(
+                "expected a {spec} key, found {}",
+                public_key.spec()
+            )));
         }
-        Ok(LoadedKey { spec, public_key, pair })
+        Ok(LoadedKey {
+            spec,
+            public_key,
+            pair,
+        })
     }
-
 
     pub(crate) fn public_key(&self) -> &PublicKey {
         &self.public_key
     }
 
     /// Signs `message`; the result is raw (`r‖s` for ECDSA).
-    pub(crate) fn sign(&self, alg: Algorithm, message: &[u8], rng: &SystemRandom) -> Result<Vec<u8>, DeviceError> {
+    pub(crate) fn sign(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        rng: &SystemRandom,
+    ) -> Result<Vec<u8>, DeviceError> {
         alg.check_fits(self.spec)?;
         let failed = |_| DeviceError::Crypto(format!("{alg} signing failed"));
         match &self.pair {
             Pair::Ecdsa(pair) => Ok(pair.sign(rng, message).map_err(failed)?.as_ref().to_vec()),
             Pair::Ed25519(pair) => Ok(pair.sign(message).as_ref().to_vec()),
             Pair::Rsa(pair) => {
-                let padding: &dyn rs::RsaEncoding =
-                    if alg == Algorithm::Ps256 { &rs::RSA_PSS_SHA256 } else { &rs::RSA_PKCS1_SHA256 };
+                let padding: &dyn rs::RsaEncoding = if alg == Algorithm::Ps256 {
+                    &rs::RSA_PSS_SHA256
+                } else {
+                    &rs::RSA_PKCS1_SHA256
+                };
                 let mut signature = vec![0u8; pair.public().modulus_len()];
-                pair.sign(padding, rng, message, &mut signature).map_err(failed)?;
+                pair.sign(padding, rng, message, &mut signature)
+                    .map_err(failed)?;
                 Ok(signature)
             }
         }
@@ -123,20 +152,34 @@ impl LoadedKey {
 
 /// Parses an imported PKCS#8 document, checks that it is a `spec` key, and re-encodes it in
 /// the one form this token stores (EC keys with their public point, as `ring` needs).
-pub(crate) fn normalize_pkcs8(spec: KeySpec, der: &[u8]) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
-    let bad = |e: pkcs8::Error| DeviceError::InvalidInput(format!("the unwrapped key is not a {spec} PKCS#8 key: {e}"));
+pub(crate) fn normalize_pkcs8(
+    spec: KeySpec,
+    der: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
+    let bad = |e: pkcs8::Error| {
+        DeviceError::InvalidInput(format!("the unwrapped key is not a {spec} PKCS#8 key: {e}"))
+    };
     let reencode = |e: pkcs8::Error| DeviceError::Crypto(format!("re-encoding the key: {e}"));
     let doc = match spec {
-        KeySpec::P256 => p256::SecretKey::from_pkcs8_der(der).map_err(bad)?.to_pkcs8_der().map_err(reencode)?,
-        KeySpec::P384 => p384::SecretKey::from_pkcs8_der(der).map_err(bad)?.to_pkcs8_der().map_err(reencode)?,
-        KeySpec::Ed25519 => {
-            ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(bad)?.to_pkcs8_der().map_err(reencode)?
-        }
+        KeySpec::P256 => p256::SecretKey::from_pkcs8_der(der)
+            .map_err(bad)?
+            .to_pkcs8_der()
+            .map_err(reencode)?,
+        KeySpec::P384 => p384::SecretKey::from_pkcs8_der(der)
+            .map_err(bad)?
+            .to_pkcs8_der()
+            .map_err(reencode)?,
+        KeySpec::Ed25519 => ed25519_dalek::SigningKey::from_pkcs8_der(der)
+            .map_err(bad)?
+            .to_pkcs8_der()
+            .map_err(reencode)?,
         KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
             let key = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(bad)?;
             let bits = rsa::traits::PublicKeyParts::size(&key) * 8;
             if Some(bits) != spec.rsa_bits() {
-                return Err(DeviceError::InvalidInput(format!("the unwrapped key is RSA-{bits}, not {spec}")));
+                return Err(DeviceError::InvalidInput(format!(
+                    "the unwrapped key is RSA-{bits}, not {spec}"
+                )));
             }
             key.to_pkcs8_der().map_err(reencode)?
         }

@@ -16,7 +16,9 @@ mod keys;
 pub use kek::KekSource;
 
 use crate::import::WrappedKey;
-use crate::{Algorithm, CryptoDevice, DeviceError, DeviceKey, DeviceKind, KeyHandle, KeySpec, PublicKey};
+use crate::{
+    Algorithm, CryptoDevice, DeviceError, DeviceKey, DeviceKind, KeyHandle, KeySpec, PublicKey,
+};
 use kek::{Kek, write_private_file};
 use keys::{LoadedKey, normalize_pkcs8};
 use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
@@ -50,7 +52,9 @@ pub struct SoftDevice {
 
 impl std::fmt::Debug for SoftDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SoftDevice").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("SoftDevice")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,7 +76,11 @@ impl SoftDevice {
     /// refused here, so a handle can never name a path outside `keys/`.
     fn key_path(&self, handle: &KeyHandle) -> Result<PathBuf, DeviceError> {
         let h = handle.as_str();
-        if h.len() != 32 || !h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if h.len() != 32
+            || !h
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(DeviceError::KeyNotFound(h.to_owned()));
         }
         Ok(self.dir.join("keys").join(h))
@@ -100,18 +108,34 @@ impl SoftDevice {
             Err(e) => return Err(e.into()),
         };
         let plain = self.kek.open_sealed(&format!("keys/{handle}"), &sealed)?;
-        let split = plain.iter().position(|&b| b == b'\n').ok_or_else(|| corrupt(handle))?;
-        let spec: KeySpec = std::str::from_utf8(&plain[..split]).map_err(|_| corrupt(handle))?.parse()?;
+        let split = plain
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| corrupt(handle))?;
+        let spec: KeySpec = std::str::from_utf8(&plain[..split])
+            .map_err(|_| corrupt(handle))?
+            .parse()?;
         let key = Arc::new(LoadedKey::from_pkcs8(spec, &plain[split + 1..], &self.rng)?);
-        self.loaded.write().map_err(poisoned)?.insert(handle.clone(), key.clone());
+        self.loaded
+            .write()
+            .map_err(poisoned)?
+            .insert(handle.clone(), key.clone());
         Ok(key)
     }
 
-    fn insert_new(&self, spec: KeySpec, key: LoadedKey, pkcs8: &[u8]) -> Result<DeviceKey, DeviceError> {
+    fn insert_new(
+        &self,
+        spec: KeySpec,
+        key: LoadedKey,
+        pkcs8: &[u8],
+    ) -> Result<DeviceKey, DeviceError> {
         let handle = KeyHandle::new(uuid::Uuid::new_v4().simple().to_string());
         self.seal_key(&handle, spec, pkcs8)?;
         let public_key = key.public_key().clone();
-        self.loaded.write().map_err(poisoned)?.insert(handle.clone(), Arc::new(key));
+        self.loaded
+            .write()
+            .map_err(poisoned)?
+            .insert(handle.clone(), Arc::new(key));
         Ok(DeviceKey { handle, public_key })
     }
 
@@ -125,12 +149,17 @@ impl SoftDevice {
         let key = match fs::read(&path) {
             Ok(sealed) => {
                 let der = self.kek.open_sealed(WRAPPING_KEY_FILE, &sealed)?;
-                rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|e| DeviceError::Crypto(format!("wrapping key: {e}")))?
+                rsa::RsaPrivateKey::from_pkcs8_der(&der)
+                    .map_err(|e| DeviceError::Crypto(format!("wrapping key: {e}")))?
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, WRAPPING_KEY_BITS)
-                    .map_err(|e| DeviceError::Crypto(format!("generating the wrapping key: {e}")))?;
-                let der = key.to_pkcs8_der().map_err(|e| DeviceError::Crypto(e.to_string()))?;
+                    .map_err(|e| {
+                        DeviceError::Crypto(format!("generating the wrapping key: {e}"))
+                    })?;
+                let der = key
+                    .to_pkcs8_der()
+                    .map_err(|e| DeviceError::Crypto(e.to_string()))?;
                 write_private_file(&path, &self.kek.seal(WRAPPING_KEY_FILE, der.as_bytes())?)?;
                 key
             }
@@ -164,7 +193,12 @@ impl CryptoDevice for SoftDevice {
         self.insert_new(spec, key, &pkcs8)
     }
 
-    fn sign(&self, handle: &KeyHandle, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>, DeviceError> {
+    fn sign(
+        &self,
+        handle: &KeyHandle,
+        alg: Algorithm,
+        message: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
         self.loaded(handle)?.sign(alg, message, &self.rng)
     }
 
@@ -200,19 +234,30 @@ impl CryptoDevice for SoftDevice {
         Ok(PublicKey::Rsa(self.wrapping_private_key()?.to_public_key()))
     }
 
-    fn unwrap_key(&self, wrapped: &WrappedKey, public_key: &PublicKey, _label: &str) -> Result<KeyHandle, DeviceError> {
+    fn unwrap_key(
+        &self,
+        wrapped: &WrappedKey,
+        public_key: &PublicKey,
+        _label: &str,
+    ) -> Result<KeyHandle, DeviceError> {
         let spec = public_key.spec();
-        let refused = || DeviceError::InvalidInput("the wrapped key could not be unwrapped with this device's wrapping key".into());
+        let refused = || {
+            DeviceError::InvalidInput(
+                "the wrapped key could not be unwrapped with this device's wrapping key".into(),
+            )
+        };
         let wrapping_key = self.wrapping_private_key()?;
         let aes_key = Zeroizing::new(
             wrapping_key
-                .decrypt(rsa::Oaep::new::<sha2::Sha256>(), &wrapped.encrypted_aes_key)
+                .decrypt(wrapped.algorithm.oaep(), &wrapped.encrypted_aes_key)
                 .map_err(|_| refused())?,
         );
         let aes_key: [u8; 32] = aes_key.as_slice().try_into().map_err(|_| refused())?;
         let aes_key = Zeroizing::new(aes_key);
         let pkcs8 = Zeroizing::new(
-            aes_kw::KekAes256::from(*aes_key).unwrap_with_padding_vec(&wrapped.wrapped_pkcs8).map_err(|_| refused())?,
+            aes_kw::KekAes256::from(*aes_key)
+                .unwrap_with_padding_vec(&wrapped.wrapped_pkcs8)
+                .map_err(|_| refused())?,
         );
         let pkcs8 = normalize_pkcs8(spec, &pkcs8)?;
         let key = LoadedKey::from_pkcs8(spec, &pkcs8, &self.rng)?;

@@ -19,10 +19,16 @@ impl KeyId {
     /// Parses an id given from outside; fails on anything but `key_` and 32 hex digits.
     pub fn parse(s: &str) -> Result<Self, String> {
         let hex = s.strip_prefix("key_").unwrap_or("");
-        if hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(KeyId(s.to_owned()))
         } else {
-            Err(format!("{s:?} is not a key id (key_ followed by 32 lowercase hex digits)"))
+            Err(format!(
+                "{s:?} is not a key id (key_ followed by 32 lowercase hex digits)"
+            ))
         }
     }
 

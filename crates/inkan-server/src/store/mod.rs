@@ -69,7 +69,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Moves a key from one of `change.from` to `change.to`, recording the reason and time,
     /// atomically: fails with [`StoreError::Conflict`] when the key is in another state.
-    async fn change_key_state(&self, id: &KeyId, change: &StateChange) -> Result<KeyRecord, StoreError>;
+    async fn change_key_state(
+        &self,
+        id: &KeyId,
+        change: &StateChange,
+    ) -> Result<KeyRecord, StoreError>;
 }
 
 /// Opens the store at `url` (`sqlite://PATH` or `sqlite::memory:`, `postgres://…`), running
@@ -80,6 +84,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
     } else {
-        Err(StoreError::Config("the store URL must start with sqlite: or postgres://".into()))
+        Err(StoreError::Config(
+            "the store URL must start with sqlite: or postgres://".into(),
+        ))
     }
 }
