@@ -728,3 +728,40 @@ fn keys_of_another_environment_are_refused() {
         Value::Array(vec![])
     );
 }
+
+/// The README's first command: the embedded default needs no configuration and no setup, and
+/// keeps its data (owner-only) in ./inkan-data.
+#[test]
+fn readme_first_command_works_in_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("INKAN_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&["keys", "generate", "--alg", "ES256", "--label", "first-key"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("state:       active") && text.contains("device:      soft"),
+        "{text}"
+    );
+    let listed = run(&["keys", "list", "--json"]);
+    let keys: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    use std::os::unix::fs::PermissionsExt as _;
+    for private in ["inkan-data", "inkan-data/kek", "inkan-data/soft-token"] {
+        let mode = std::fs::metadata(dir.path().join(private))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{private} is readable by others");
+    }
+}

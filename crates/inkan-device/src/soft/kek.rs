@@ -15,7 +15,7 @@ use rand_core::{OsRng, RngCore as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -148,6 +148,12 @@ fn read_or_create_key_file(path: &Path) -> Result<Zeroizing<[u8; KEK_LEN]>, Devi
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             OsRng.fill_bytes(key.as_mut());
+            if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(folder)?;
+            }
             write_private_file(path, key.as_ref())?;
             tracing::info!(path = %path.display(), "created a new soft-token key-encryption key file");
         }

@@ -25,6 +25,7 @@ use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _};
 use ring::rand::SystemRandom;
 use std::collections::HashMap;
 use std::fs;
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use zeroize::Zeroizing;
@@ -61,7 +62,11 @@ impl std::fmt::Debug for SoftDevice {
 impl SoftDevice {
     /// Opens (creating when absent) the token in `config.path`.
     pub fn open(config: &SoftConfig) -> Result<Self, DeviceError> {
-        fs::create_dir_all(config.path.join("keys"))?;
+        // Owner-only: the sealed files are encrypted, but nobody else needs to list them.
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(config.path.join("keys"))?;
         let kek = Kek::open(&config.path, &config.kek)?;
         Ok(SoftDevice {
             dir: config.path.clone(),

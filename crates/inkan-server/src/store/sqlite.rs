@@ -74,6 +74,7 @@ impl SqliteStore {
             let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal);
+            create_parent_folder(options.get_filename())?;
             SqlitePoolOptions::new()
                 .max_connections(MAX_CONNECTIONS)
                 .connect_with(options)
@@ -87,6 +88,22 @@ impl SqliteStore {
     /// Opens a write transaction, holding the write lock from the start.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Creates the folder of a new database file (owner-only), so the embedded default works in
+/// an empty working directory.
+fn create_parent_folder(file: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    match file.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() && !folder.exists() => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(folder)
+                .map_err(|e| StoreError::Config(format!("creating {}: {e}", folder.display())))
+        }
+        _ => Ok(()),
     }
 }
 
