@@ -51,7 +51,39 @@ impl KeyHandle {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A new handle naming `bytes` (both devices name their keys by 16 random bytes: the
+    /// software token's file name, the PKCS#11 `CKA_ID`).
+    pub fn from_bytes(bytes: [u8; HANDLE_BYTES]) -> Self {
+        Self(hex::encode(bytes))
+    }
+
+    /// A new handle of 16 random bytes.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; HANDLE_BYTES];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut bytes);
+        Self::from_bytes(bytes)
+    }
+
+    /// The bytes a well-formed handle (exactly 32 lowercase hex digits) names, or `None`.
+    /// Devices check every handle with this before it becomes a file name or a `CKA_ID`.
+    pub fn to_bytes(&self) -> Option<[u8; HANDLE_BYTES]> {
+        let h = self.0.as_bytes();
+        if h.len() != 2 * HANDLE_BYTES
+            || !h
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        {
+            return None;
+        }
+        let mut bytes = [0u8; HANDLE_BYTES];
+        hex::decode_to_slice(h, &mut bytes).ok()?;
+        Some(bytes)
+    }
 }
+
+/// Length in bytes of what a [`KeyHandle`] names.
+pub const HANDLE_BYTES: usize = 16;
 
 impl fmt::Debug for KeyHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -150,6 +150,15 @@ impl PublicKey {
         }
     }
 
+    /// The SEC1 uncompressed point of an EC key (a lone 0x04 for other keys).
+    fn sec1_uncompressed(&self) -> Vec<u8> {
+        match self {
+            PublicKey::P256(k) => k.to_encoded_point(false).as_bytes().to_vec(),
+            PublicKey::P384(k) => k.to_encoded_point(false).as_bytes().to_vec(),
+            _ => vec![0x04],
+        }
+    }
+
     /// DER `SubjectPublicKeyInfo`.
     pub fn to_spki_der(&self) -> Vec<u8> {
         let doc = match self {
@@ -172,19 +181,14 @@ impl PublicKey {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         let mut m = BTreeMap::new();
         match self {
-            PublicKey::P256(k) => {
-                let p = k.to_encoded_point(false);
+            PublicKey::P256(_) | PublicKey::P384(_) => {
+                // Uncompressed SEC1: 0x04 ‖ x ‖ y, the coordinates of equal width.
+                let point = self.sec1_uncompressed();
+                let (x, y) = point[1..].split_at((point.len() - 1) / 2);
                 m.insert("kty", "EC".into());
-                m.insert("crv", "P-256".into());
-                m.insert("x", b64(p.x().map(|x| &x[..]).unwrap_or_default()));
-                m.insert("y", b64(p.y().map(|y| &y[..]).unwrap_or_default()));
-            }
-            PublicKey::P384(k) => {
-                let p = k.to_encoded_point(false);
-                m.insert("kty", "EC".into());
-                m.insert("crv", "P-384".into());
-                m.insert("x", b64(p.x().map(|x| &x[..]).unwrap_or_default()));
-                m.insert("y", b64(p.y().map(|y| &y[..]).unwrap_or_default()));
+                m.insert("crv", self.spec().as_str().into());
+                m.insert("x", b64(x));
+                m.insert("y", b64(y));
             }
             PublicKey::Ed25519(k) => {
                 m.insert("kty", "OKP".into());

@@ -41,7 +41,7 @@ use std::sync::{Mutex, RwLock};
 use zeroize::Zeroizing;
 
 /// Length of a key's `CKA_ID`; its lowercase hex is the [`KeyHandle`].
-const ID_LEN: usize = 16;
+const ID_LEN: usize = crate::HANDLE_BYTES;
 /// Longest `CKA_LABEL` accepted for a key.
 const MAX_LABEL: usize = 256;
 
@@ -151,21 +151,6 @@ fn new_id() -> [u8; ID_LEN] {
     let mut id = [0u8; ID_LEN];
     OsRng.fill_bytes(&mut id);
     id
-}
-
-/// The `CKA_ID` named by a handle, if the handle is well formed (32 lowercase hex digits).
-fn key_id(handle: &KeyHandle) -> Option<[u8; ID_LEN]> {
-    let h = handle.as_str();
-    if h.len() != 2 * ID_LEN
-        || !h
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return None;
-    }
-    let mut id = [0u8; ID_LEN];
-    hex::decode_to_slice(h, &mut id).ok()?;
-    Some(id)
 }
 
 fn check_label(label: &str) -> Result<(), DeviceError> {
@@ -370,7 +355,7 @@ impl Pkcs11Device {
             return Ok(*key);
         }
         let not_found = || Failure::Device(DeviceError::KeyNotFound(handle.to_string()));
-        let id = key_id(handle).ok_or_else(not_found)?;
+        let id = handle.to_bytes().ok_or_else(not_found)?;
         let private = find_signing_key(session, &id)?.ok_or_else(not_found)?;
         let spec = read_key_attributes(session, private)?.spec()?;
         let key = CachedKey {
@@ -473,7 +458,7 @@ impl Pkcs11Device {
         check_label(label)?;
         let spec = public_key.spec();
         let id = new_id();
-        let handle = KeyHandle::new(hex::encode(id));
+        let handle = KeyHandle::from_bytes(id);
         let (hash, mgf) = match wrapped.algorithm {
             WrappingAlgorithm::RsaAesKeyWrapSha256 => {
                 (MechanismType::SHA256, PkcsMgfType::MGF1_SHA256)
@@ -580,7 +565,7 @@ impl CryptoDevice for Pkcs11Device {
     fn generate(&self, spec: KeySpec, label: &str) -> Result<DeviceKey, DeviceError> {
         check_label(label)?;
         let id = new_id();
-        let handle = KeyHandle::new(hex::encode(id));
+        let handle = KeyHandle::from_bytes(id);
         let (mechanism, public_template, private_template) = objects::generation(spec, &id, label);
         let result = self.pool.run(|s, generation| {
             purge(s, &id)?;
@@ -674,7 +659,9 @@ impl CryptoDevice for Pkcs11Device {
     }
 
     fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey, DeviceError> {
-        let id = key_id(handle).ok_or_else(|| DeviceError::KeyNotFound(handle.to_string()))?;
+        let id = handle
+            .to_bytes()
+            .ok_or_else(|| DeviceError::KeyNotFound(handle.to_string()))?;
         self.pool.run(|s, generation| {
             let key = self.signing_key(s, generation, handle)?;
             let public = find(
@@ -710,7 +697,7 @@ impl CryptoDevice for Pkcs11Device {
     }
 
     fn contains(&self, handle: &KeyHandle) -> Result<bool, DeviceError> {
-        let Some(id) = key_id(handle) else {
+        let Some(id) = handle.to_bytes() else {
             return Ok(false);
         };
         self.pool
@@ -777,7 +764,7 @@ impl CryptoDevice for Pkcs11Device {
 
     fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
         self.forget(handle);
-        let Some(id) = key_id(handle) else {
+        let Some(id) = handle.to_bytes() else {
             return Ok(());
         };
         self.pool.run(|s, _| purge(s, &id))?;
@@ -847,11 +834,11 @@ mod tests {
     #[test]
     fn handles_are_32_lowercase_hex_digits() {
         let id = [0xabu8; ID_LEN];
-        let handle = KeyHandle::new(hex::encode(id));
-        assert_eq!(key_id(&handle), Some(id));
-        assert_eq!(key_id(&KeyHandle::new("AB".repeat(ID_LEN))), None);
-        assert_eq!(key_id(&KeyHandle::new("ab".repeat(ID_LEN + 1))), None);
-        assert_eq!(key_id(&KeyHandle::new("../etc/passwd")), None);
+        let handle = KeyHandle::from_bytes(id);
+        assert_eq!(handle.to_bytes(), Some(id));
+        assert_eq!(KeyHandle::new("AB".repeat(ID_LEN)).to_bytes(), None);
+        assert_eq!(KeyHandle::new("ab".repeat(ID_LEN + 1)).to_bytes(), None);
+        assert_eq!(KeyHandle::new("../etc/passwd").to_bytes(), None);
     }
 
     #[test]

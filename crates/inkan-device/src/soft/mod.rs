@@ -77,18 +77,13 @@ impl SoftDevice {
         })
     }
 
-    /// The sealed file of a key. Handles are 32 lowercase hex digits; anything else is
-    /// refused here, so a handle can never name a path outside `keys/`.
+    /// The sealed file of a key. A handle that is not well formed is refused here, so a
+    /// handle can never name a path outside `keys/`.
     fn key_path(&self, handle: &KeyHandle) -> Result<PathBuf, DeviceError> {
-        let h = handle.as_str();
-        if h.len() != 32
-            || !h
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(DeviceError::KeyNotFound(h.to_owned()));
+        match handle.to_bytes() {
+            Some(_) => Ok(self.dir.join("keys").join(handle.as_str())),
+            None => Err(DeviceError::KeyNotFound(handle.to_string())),
         }
-        Ok(self.dir.join("keys").join(h))
     }
 
     /// What is sealed for each key: the spec line, then the PKCS#8 bytes.
@@ -134,7 +129,7 @@ impl SoftDevice {
         key: LoadedKey,
         pkcs8: &[u8],
     ) -> Result<DeviceKey, DeviceError> {
-        let handle = KeyHandle::new(uuid::Uuid::new_v4().simple().to_string());
+        let handle = KeyHandle::random();
         self.seal_key(&handle, spec, pkcs8)?;
         let public_key = key.public_key().clone();
         self.loaded
