@@ -60,6 +60,54 @@ pub struct Config {
     /// The store.
     #[serde(default)]
     pub store: StoreConfig,
+    /// The transparency log.
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+/// `[log]`: the transparency log (criteria 2.2.3(2)A-3, 2.2.3(3)C).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// The log's name; the checkpoint origin is `<name>/<environment>`, so a test log can
+    /// never pass for a production one. Also the name in the log key's note signatures.
+    #[serde(default = "default_log_name")]
+    pub name: String,
+    /// Issue a checkpoint at least every this many entries…
+    #[serde(default = "default_checkpoint_entries")]
+    pub checkpoint_every_entries: u64,
+    /// …or every this many seconds when there are new entries, whichever comes first.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_every_seconds: u64,
+}
+
+fn default_log_name() -> String {
+    "inkan.localhost/log".into()
+}
+
+fn default_checkpoint_entries() -> u64 {
+    256
+}
+
+fn default_checkpoint_seconds() -> u64 {
+    60
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            name: default_log_name(),
+            checkpoint_every_entries: default_checkpoint_entries(),
+            checkpoint_every_seconds: default_checkpoint_seconds(),
+        }
+    }
+}
+
+impl LogConfig {
+    /// The checkpoint origin for `environment`: `<name>/<environment>`.
+    pub fn origin(&self, environment: Environment) -> String {
+        format!("{}/{}", self.name, environment)
+    }
 }
 
 fn default_environment() -> Environment {
@@ -211,6 +259,23 @@ impl Config {
                     "[device] sessions must be between 1 and 256".into(),
                 ));
             }
+        }
+        let name = &self.log.name;
+        if name.is_empty()
+            || name.len() > 200
+            || name
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '+')
+        {
+            return Err(ConfigError::Invalid(
+                "[log] name must be 1 to 200 characters without spaces, control characters or '+'"
+                    .into(),
+            ));
+        }
+        if self.log.checkpoint_every_entries == 0 || self.log.checkpoint_every_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "[log] checkpoint intervals must be at least 1".into(),
+            ));
         }
         if self.environment == Environment::Production
             && matches!(self.device, DeviceConfig::Soft { .. })
@@ -405,6 +470,21 @@ mod tests {
         assert!(allowed.is_ok());
         let pkcs11 = "environment = \"production\"\n[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nuser_pin_env = \"PIN\"\n";
         assert!(load(pkcs11, &[]).is_ok());
+    }
+
+    #[test]
+    fn log_origin_carries_the_environment() {
+        let config = load(
+            "environment = \"staging\"\n[log]\nname = \"seal.example/log\"\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            config.log.origin(config.environment),
+            "seal.example/log/staging"
+        );
+        assert!(load("[log]\nname = \"has space\"\n", &[]).is_err());
+        assert!(load("[log]\ncheckpoint_every_entries = 0\n", &[]).is_err());
     }
 
     #[test]
