@@ -9,8 +9,38 @@
 //! order, no insignificant whitespace, integers only, absent optional members omitted.
 //! [`Entry::decode`] refuses any input that is not exactly what [`Entry::encode`] would
 //! produce, so one event has one byte string and one leaf hash.
+//!
+//! # Encoding, version 1
+//!
+//! One JSON object, no whitespace, members in this (lexicographic) order, strings escaped
+//! as RFC 8785 (JCS) escapes them, `time` a plain integer:
+//!
+//! | member | value | when |
+//! |---|---|---|
+//! | `actor` | `{"auth":{"method":…,"session":…,"terminal":…},"id":…,"kind":…}` (`session`, `terminal` omitted when absent) | always |
+//! | `approval` | string | when present |
+//! | `digests` | array of strings, in the entry's order (possibly `[]`) | always |
+//! | `environment` | string | always |
+//! | `failure` | the reason, a string (possibly empty) | only when `outcome` is `failed` |
+//! | `key_id` | string | when present |
+//! | `kind` | [`EntryKind::as_str`], e.g. `signature.made` | always |
+//! | `note` | string | when present |
+//! | `outcome` | `pending`, `succeeded` or `failed` | always |
+//! | `time` | Unix milliseconds, integer | always |
+//! | `v` | `1` | always |
+//!
+//! For example:
+//!
+//! ```text
+//! {"actor":{"auth":{"method":"password+totp","session":"ses_1"},"id":"sub_1","kind":"subscriber"},"digests":["sha-256:ab…"],"environment":"test","key_id":"key_1","kind":"signature.requested","outcome":"pending","time":1700000000000,"v":1}
+//! ```
+//!
+//! This module owns the event types and their bytes. It never hashes, stores or signs them,
+//! and it never holds secrets or document bodies.
 
 use crate::LogError;
+use crate::jcs::push_string;
+use serde_json::{Map, Value};
 
 /// The current encoding version.
 pub const VERSION: u32 = 1;
@@ -157,14 +187,260 @@ pub struct Entry {
     pub note: Option<String>,
 }
 
+/// The largest encoded entry [`Entry::decode`] accepts.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+
+impl EntryKind {
+    /// The kind with this encoded name.
+    pub fn from_name(name: &str) -> Option<EntryKind> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl ActorKind {
+    /// Every kind of actor.
+    pub const ALL: [ActorKind; 4] = [
+        ActorKind::Subscriber,
+        ActorKind::SystemClient,
+        ActorKind::Operator,
+        ActorKind::System,
+    ];
+
+    /// The actor kind with this encoded name.
+    pub fn from_name(name: &str) -> Option<ActorKind> {
+        ActorKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl Outcome {
+    /// The encoded name: `pending`, `succeeded` or `failed`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+}
+
 impl Entry {
     /// The canonical bytes of the entry.
     pub fn encode(&self) -> Vec<u8> {
-        todo!("helper L1")
+        let mut o = String::with_capacity(256);
+        o.push_str("{\"actor\":{\"auth\":{\"method\":");
+        push_string(&mut o, &self.actor.auth.method);
+        if let Some(session) = &self.actor.auth.session {
+            o.push_str(",\"session\":");
+            push_string(&mut o, session);
+        }
+        if let Some(terminal) = &self.actor.auth.terminal {
+            o.push_str(",\"terminal\":");
+            push_string(&mut o, terminal);
+        }
+        o.push_str("},\"id\":");
+        push_string(&mut o, &self.actor.id);
+        o.push_str(",\"kind\":");
+        push_string(&mut o, self.actor.kind.as_str());
+        o.push('}');
+        if let Some(approval) = &self.approval {
+            o.push_str(",\"approval\":");
+            push_string(&mut o, approval);
+        }
+        o.push_str(",\"digests\":[");
+        for (i, d) in self.digests.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            push_string(&mut o, d);
+        }
+        o.push_str("],\"environment\":");
+        push_string(&mut o, &self.environment);
+        if let Outcome::Failed(reason) = &self.outcome {
+            o.push_str(",\"failure\":");
+            push_string(&mut o, reason);
+        }
+        if let Some(key_id) = &self.key_id {
+            o.push_str(",\"key_id\":");
+            push_string(&mut o, key_id);
+        }
+        o.push_str(",\"kind\":");
+        push_string(&mut o, self.kind.as_str());
+        if let Some(note) = &self.note {
+            o.push_str(",\"note\":");
+            push_string(&mut o, note);
+        }
+        o.push_str(",\"outcome\":");
+        push_string(&mut o, self.outcome.as_str());
+        o.push_str(",\"time\":");
+        o.push_str(&self.time.to_string());
+        o.push_str(",\"v\":");
+        o.push_str(&VERSION.to_string());
+        o.push('}');
+        o.into_bytes()
+    }
+
+    /// The RFC 9162 leaf hash of the canonical bytes.
+    pub fn leaf_hash(&self) -> crate::Hash {
+        crate::hash::leaf_hash(&self.encode())
     }
 
     /// Parses canonical bytes; refuses anything [`encode`](Self::encode) would not produce.
+    ///
+    /// Refused: more than [`MAX_ENTRY_BYTES`], invalid JSON, another version, unknown or
+    /// missing members, unknown kinds or outcomes, `failure` without `failed` (or the
+    /// reverse), and any byte sequence that differs from the re-encoding (member order,
+    /// whitespace, escapes, duplicate members, number forms).
     pub fn decode(bytes: &[u8]) -> Result<Entry, LogError> {
-        todo!("helper L1")
+        if bytes.len() > MAX_ENTRY_BYTES {
+            return Err(bad(format!(
+                "{} bytes, more than the {MAX_ENTRY_BYTES} allowed",
+                bytes.len()
+            )));
+        }
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let Value::Object(top) = value else {
+            return Err(bad("not a JSON object".into()));
+        };
+        match top.get("v") {
+            Some(Value::Number(n)) if n.as_u64() == Some(u64::from(VERSION)) => {}
+            Some(v) => return Err(bad(format!("unsupported version {v}"))),
+            None => return Err(bad("no version member \"v\"".into())),
+        }
+        only_members(
+            &top,
+            "entry",
+            &[
+                "actor",
+                "approval",
+                "digests",
+                "environment",
+                "failure",
+                "key_id",
+                "kind",
+                "note",
+                "outcome",
+                "time",
+                "v",
+            ],
+        )?;
+        let kind_name = req_str(&top, "kind")?;
+        let kind = EntryKind::from_name(kind_name)
+            .ok_or_else(|| bad(format!("unknown kind \"{kind_name}\"")))?;
+        let time = match top.get("time") {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .ok_or_else(|| bad("time is not an integer".into()))?,
+            Some(_) => return Err(bad("time is not an integer".into())),
+            None => return Err(bad("missing member \"time\"".into())),
+        };
+        let environment = req_str(&top, "environment")?.to_owned();
+        let actor = match top.get("actor") {
+            Some(Value::Object(a)) => decode_actor(a)?,
+            Some(_) => return Err(bad("actor is not an object".into())),
+            None => return Err(bad("missing member \"actor\"".into())),
+        };
+        let digests = match top.get("digests") {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|d| {
+                    d.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| bad("a digest is not a string".into()))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(bad("digests is not an array".into())),
+            None => return Err(bad("missing member \"digests\"".into())),
+        };
+        let failure = opt_str(&top, "failure")?;
+        let outcome = match (req_str(&top, "outcome")?, failure) {
+            ("pending", None) => Outcome::Pending,
+            ("succeeded", None) => Outcome::Succeeded,
+            ("failed", Some(reason)) => Outcome::Failed(reason),
+            ("failed", None) => return Err(bad("outcome failed without a failure member".into())),
+            ("pending" | "succeeded", Some(_)) => {
+                return Err(bad(
+                    "failure member with an outcome other than failed".into()
+                ));
+            }
+            (other, _) => return Err(bad(format!("unknown outcome \"{other}\""))),
+        };
+        let entry = Entry {
+            kind,
+            time,
+            environment,
+            actor,
+            key_id: opt_str(&top, "key_id")?,
+            digests,
+            approval: opt_str(&top, "approval")?,
+            outcome,
+            note: opt_str(&top, "note")?,
+        };
+        let canonical = entry.encode();
+        if canonical != bytes {
+            let at = canonical
+                .iter()
+                .zip(bytes)
+                .take_while(|(a, b)| a == b)
+                .count();
+            return Err(bad(format!(
+                "not canonical: differs from the canonical encoding at byte {at}"
+            )));
+        }
+        Ok(entry)
+    }
+}
+
+fn decode_actor(a: &Map<String, Value>) -> Result<Actor, LogError> {
+    only_members(a, "actor", &["auth", "id", "kind"])?;
+    let kind_name = req_str(a, "kind")?;
+    let kind = ActorKind::from_name(kind_name)
+        .ok_or_else(|| bad(format!("unknown actor kind \"{kind_name}\"")))?;
+    let auth = match a.get("auth") {
+        Some(Value::Object(auth)) => {
+            only_members(auth, "actor.auth", &["method", "session", "terminal"])?;
+            Authentication {
+                method: req_str(auth, "method")?.to_owned(),
+                session: opt_str(auth, "session")?,
+                terminal: opt_str(auth, "terminal")?,
+            }
+        }
+        Some(_) => return Err(bad("actor.auth is not an object".into())),
+        None => return Err(bad("missing member \"actor.auth\"".into())),
+    };
+    Ok(Actor {
+        kind,
+        id: req_str(a, "id")?.to_owned(),
+        auth,
+    })
+}
+
+fn bad(detail: String) -> LogError {
+    LogError::Malformed {
+        what: "entry",
+        detail,
+    }
+}
+
+fn only_members(map: &Map<String, Value>, what: &str, allowed: &[&str]) -> Result<(), LogError> {
+    match map.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(bad(format!("unknown member \"{unknown}\" in {what}"))),
+        None => Ok(()),
+    }
+}
+
+fn req_str<'a>(map: &'a Map<String, Value>, name: &str) -> Result<&'a str, LogError> {
+    match map.get(name) {
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(bad(format!("{name} is not a string"))),
+        None => Err(bad(format!("missing member \"{name}\""))),
+    }
+}
+
+fn opt_str(map: &Map<String, Value>, name: &str) -> Result<Option<String>, LogError> {
+    match map.get(name) {
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(format!("{name} is not a string"))),
+        None => Ok(None),
     }
 }

@@ -5,11 +5,13 @@
 //! - [`tree`]: the "stored hashes" layout of a Merkle tree (the hash of every complete subtree,
 //!   numbered so that appending a leaf only adds hashes), tree heads, inclusion and consistency
 //!   proofs and their verification. Reads go through [`tree::HashReader`]; each computation
-//!   has an `*_indexes` twin telling a store which hashes to fetch first.
+//!   has an `*_indexes` twin telling a store which hashes to fetch first. [`tree::MemoryTree`]
+//!   keeps a whole tree in memory (offline verification, tests, benchmarks).
 //! - [`note`], [`checkpoint`]: C2SP signed notes and `tlog-checkpoint` bodies.
 //! - [`entry`]: the versioned, canonical encoding of a logged event.
 //! - [`receipt`]: an entry's proof bundle, verifiable offline with the log's public key.
-//! - [`verify`]: offline verification of a whole exported log.
+//! - [`verify`]: the export line format (JSON Lines) and offline verification of a whole
+//!   exported log.
 //!
 //! This crate never does I/O: no HTTP, no SQL, no files. It never signs with a key of its
 //! own: signing goes through [`note::NoteSigner`], which the server backs with the crypto
@@ -19,6 +21,7 @@ pub mod checkpoint;
 pub mod entry;
 mod error;
 pub mod hash;
+mod jcs;
 pub mod note;
 pub mod receipt;
 pub mod tree;

@@ -1,11 +1,14 @@
 //! The Inkan service.
 //!
-//! Folders follow the path a request takes (see ARCHITECTURE.md). So far: [`keys`] (the key
-//! registry: device and store together), [`store`] (what Inkan remembers), [`config`],
-//! [`environment`] and [`clock`].
+//! Folders follow the path a request takes (see ARCHITECTURE.md). So far: [`service`]
+//! (opening everything from the configuration), [`keys`] (the key registry: device and store
+//! together, every change logged), [`log`] (the transparency log service), [`store`] (what
+//! Inkan remembers), [`config`], [`environment`] and [`clock`].
 
 pub mod clock;
 pub mod config;
 pub mod environment;
 pub mod keys;
+pub mod log;
+pub mod service;
 pub mod store;

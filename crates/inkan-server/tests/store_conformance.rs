@@ -11,12 +11,17 @@
 #![allow(clippy::unwrap_used)]
 
 use inkan_device::{Algorithm, DeviceKind, KeyHandle, KeySpec};
+use inkan_log::Hash;
+use inkan_log::hash::{empty_root, leaf_hash, node_hash};
+use inkan_log::tree::{inclusion_proof, inclusion_proof_indexes, stored_hash_index};
 use inkan_server::environment::Environment;
+use inkan_server::store::log::{MAX_CHECKPOINTS_PAGE, MAX_ENTRIES_PAGE};
 use inkan_server::store::postgres::PostgresStore;
 use inkan_server::store::{
-    self, KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
+    self, KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, LogHead, StateChange, Store, StoreError,
 };
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row, SqliteConnection};
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -73,12 +78,21 @@ conformance!(
         certificate_chain_set_replace_refuse,
         concurrent_state_changes_one_wins,
         concurrent_inserts_one_wins,
+        log_starts_empty,
+        log_append_and_read,
+        log_large_batch,
+        log_hashes_missing_are_not_found,
+        log_checkpoints_one_per_size_never_back,
+        log_concurrent_appends_serialize,
     ],
     reopening: [
         migrations_are_idempotent,
         concurrent_first_connects_migrate_once,
         newer_schema_is_refused,
         unknown_stored_names_are_corrupt,
+        log_two_nodes_append_one_log,
+        log_survives_reopen,
+        log_tables_are_append_only,
     ],
     postgres_only: [tls_require_encrypts_the_session],
 );
@@ -177,6 +191,25 @@ impl TestDb {
                 let mut conn = PgConnection::connect(&self.url).await.unwrap();
                 conn.execute(AssertSqlSafe(sql)).await.unwrap();
                 conn.close().await.unwrap();
+            }
+            Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
+        }
+    }
+
+    /// Runs `sql` on this test's database behind the store's back; the database's answer.
+    async fn try_exec(&self, sql: String) -> Result<(), sqlx::Error> {
+        match self.engine {
+            Engine::SqliteFile => {
+                let mut conn = SqliteConnection::connect(&self.url).await?;
+                let result = conn.execute(AssertSqlSafe(sql)).await.map(drop);
+                conn.close().await?;
+                result
+            }
+            Engine::Postgres => {
+                let mut conn = PgConnection::connect(&self.url).await?;
+                let result = conn.execute(AssertSqlSafe(sql)).await.map(drop);
+                conn.close().await?;
+                result
             }
             Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
         }
@@ -858,4 +891,322 @@ async fn tls_require_encrypts_the_session(db: Ctx) {
         .await
         .unwrap();
     assert!(!plain.session_encrypted().await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The transparency log
+
+/// RFC 9162 §2.1.1 MTH, straight from the definition: the reference the store's incremental
+/// tree must agree with.
+fn reference_root(entries: &[Vec<u8>]) -> Hash {
+    fn mth(leaves: &[Hash]) -> Hash {
+        match leaves.len() {
+            0 => empty_root(),
+            1 => leaves[0],
+            n => {
+                // The largest power of two smaller than n.
+                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+                node_hash(&mth(&leaves[..k]), &mth(&leaves[k..]))
+            }
+        }
+    }
+    let leaves: Vec<Hash> = entries.iter().map(|e| leaf_hash(e)).collect();
+    mth(&leaves)
+}
+
+/// Distinct binary entries: `n` of them, numbered from `start`, every byte value present in
+/// some, lengths varying (the empty entry included).
+fn log_entries(start: usize, n: usize) -> Vec<Vec<u8>> {
+    (start..start + n)
+        .map(|i| {
+            let mut e = (i as u64).to_be_bytes().to_vec();
+            e.extend((0..(i * 7) % 300).map(|j| (j as u8).wrapping_mul(31).wrapping_add(i as u8)));
+            if i % 97 == 5 {
+                e.clear();
+            }
+            e
+        })
+        .collect()
+}
+
+/// Every entry of the log, read back page by page.
+async fn read_all(store: &dyn Store) -> Vec<Vec<u8>> {
+    let mut all = Vec::new();
+    loop {
+        let page = store.log_entries(all.len() as u64, 1_000).await.unwrap();
+        if page.is_empty() {
+            return all;
+        }
+        all.extend(page);
+    }
+}
+
+/// Checks the stored tree against `expected`: head, entries, leaf hashes, and an inclusion
+/// proof of a few leaves built from the stored hashes.
+async fn check_log(store: &dyn Store, expected: &[Vec<u8>]) {
+    let size = expected.len() as u64;
+    let root = reference_root(expected);
+    assert_eq!(store.log_head().await.unwrap(), LogHead { size, root });
+    assert_eq!(store.log_size().await.unwrap(), size);
+    assert_eq!(read_all(store).await, expected);
+    if size == 0 {
+        return;
+    }
+    let leaf_indexes: Vec<u64> = (0..size).map(|i| stored_hash_index(0, i)).collect();
+    let leaves = store.log_hashes(&leaf_indexes).await.unwrap();
+    for (leaf, entry) in leaves.iter().zip(expected) {
+        assert_eq!(*leaf, leaf_hash(entry));
+    }
+    for index in [0, size / 3, size / 2, size - 1] {
+        let wanted = inclusion_proof_indexes(size, index).unwrap();
+        let hashes = store.log_hashes(&wanted).await.unwrap();
+        let map: HashMap<u64, Hash> = wanted.into_iter().zip(hashes).collect();
+        let proof = inclusion_proof(size, index, &map).unwrap();
+        inkan_log::tree::verify_inclusion(
+            &leaf_hash(&expected[index as usize]),
+            index,
+            size,
+            &proof,
+            &root,
+        )
+        .unwrap();
+    }
+}
+
+async fn log_starts_empty(db: Ctx) {
+    let store = db.connect().await;
+    let head = store.log_head().await.unwrap();
+    assert_eq!(
+        head,
+        LogHead {
+            size: 0,
+            root: empty_root()
+        }
+    );
+    assert!(store.log_entries(0, 10).await.unwrap().is_empty());
+    assert!(store.log_hashes(&[]).await.unwrap().is_empty());
+    assert_eq!(store.latest_checkpoint().await.unwrap(), None);
+    assert!(store.checkpoints(0, 10).await.unwrap().is_empty());
+    // Appending nothing writes nothing.
+    let appended = store.append_log_entries(&[]).await.unwrap();
+    assert_eq!((appended.first_index, appended.head), (0, head));
+}
+
+async fn log_append_and_read(db: Ctx) {
+    let store = db.connect().await;
+    let mut expected = Vec::new();
+    // Batches of many shapes: single entries, odd and power-of-two lengths, at odd offsets.
+    for n in [1, 1, 2, 3, 5, 8, 13, 1, 16, 31, 64, 2, 100] {
+        let batch = log_entries(expected.len(), n);
+        let appended = store.append_log_entries(&batch).await.unwrap();
+        assert_eq!(appended.first_index, expected.len() as u64);
+        expected.extend(batch);
+        assert_eq!(
+            appended.head,
+            LogHead {
+                size: expected.len() as u64,
+                root: reference_root(&expected)
+            }
+        );
+    }
+    check_log(&*store, &expected).await;
+
+    // Pages: from the middle, past the end, and clamped to the page limit.
+    assert_eq!(
+        store.log_entries(10, 5).await.unwrap(),
+        expected[10..15].to_vec()
+    );
+    let n = expected.len() as u64;
+    assert_eq!(store.log_entries(n - 2, 10).await.unwrap().len(), 2);
+    assert!(store.log_entries(n, 10).await.unwrap().is_empty());
+    assert!(store.log_entries(n + 100, 10).await.unwrap().is_empty());
+    assert!(store.log_entries(0, 0).await.unwrap().is_empty());
+    assert_eq!(
+        store.log_entries(0, u32::MAX).await.unwrap().len() as u64,
+        n.min(u64::from(MAX_ENTRIES_PAGE))
+    );
+    // Hashes come back in the order asked, repeats included.
+    let asked = [5, 0, 5, 3];
+    let hashes = store.log_hashes(&asked).await.unwrap();
+    assert_eq!(hashes[0], hashes[2]);
+    assert_eq!(hashes[1], leaf_hash(&expected[0]));
+}
+
+async fn log_large_batch(db: Ctx) {
+    // Longer than one statement's chunk, and a page limit's worth of reads.
+    let store = db.connect().await;
+    let first = log_entries(0, 3);
+    store.append_log_entries(&first).await.unwrap();
+    let batch = log_entries(3, 2_500);
+    let appended = store.append_log_entries(&batch).await.unwrap();
+    assert_eq!(appended.first_index, 3);
+    let mut expected = first;
+    expected.extend(batch);
+    check_log(&*store, &expected).await;
+    // Reading many hashes at once (more than one statement's worth).
+    let all: Vec<u64> = (0..inkan_log::tree::stored_hash_count(expected.len() as u64)).collect();
+    assert_eq!(store.log_hashes(&all).await.unwrap().len(), all.len());
+}
+
+async fn log_hashes_missing_are_not_found(db: Ctx) {
+    let store = db.connect().await;
+    store.append_log_entries(&log_entries(0, 4)).await.unwrap();
+    // Four leaves store 2 * 4 - 1 = 7 hashes: 0..=6.
+    assert_eq!(store.log_hashes(&[6]).await.unwrap().len(), 1);
+    let err = store.log_hashes(&[0, 7]).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotFound(m) if m.contains('7')),
+        "{err:?}"
+    );
+}
+
+async fn log_checkpoints_one_per_size_never_back(db: Ctx) {
+    let store = db.connect().await;
+    // The empty tree may be checkpointed; a size the log does not have may not.
+    store.insert_checkpoint(0, "empty\n", T0).await.unwrap();
+    let err = store.insert_checkpoint(1, "ahead\n", T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    store.append_log_entries(&log_entries(0, 5)).await.unwrap();
+    let note = "inkan.test/log\n3\nroot=\n\n\u{2014} key sig\n";
+    store.insert_checkpoint(3, note, T0 + 10).await.unwrap();
+    // The same size again, or a smaller one: refused, the stored one unchanged.
+    for (size, text) in [(3, "again\n"), (2, "older\n"), (0, "empty again\n")] {
+        let err = store
+            .insert_checkpoint(size, text, T0 + 20)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{size}: {err:?}");
+    }
+    let three = store::StoredCheckpoint {
+        size: 3,
+        note: note.to_owned(),
+        created_at: T0 + 10,
+    };
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap(),
+        Some(three.clone())
+    );
+    store.insert_checkpoint(5, "five\n", T0 + 30).await.unwrap();
+
+    let all = store.checkpoints(0, 100).await.unwrap();
+    let sizes: Vec<u64> = all.iter().map(|c| c.size).collect();
+    assert_eq!(sizes, [0, 3, 5]);
+    assert_eq!(all[1], three);
+    assert_eq!(all[0].created_at, T0);
+    let from_one: Vec<u64> = store
+        .checkpoints(1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.size)
+        .collect();
+    assert_eq!(from_one, [3, 5]);
+    assert_eq!(store.checkpoints(0, 2).await.unwrap().len(), 2);
+    assert!(store.checkpoints(6, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.checkpoints(0, u32::MAX).await.unwrap().len() as u32,
+        3.min(MAX_CHECKPOINTS_PAGE)
+    );
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, 5);
+}
+
+/// `tasks` writers on `stores` (round robin), each appending `batches` batches of `batch`
+/// entries tagged with its number; checks that every batch got its own contiguous range and
+/// that the log is exactly the entries at the indexes they were given.
+async fn concurrent_appends(stores: &[Arc<dyn Store>], tasks: usize, batches: usize, batch: usize) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
+    let handles: Vec<_> = (0..tasks)
+        .map(|t| {
+            let store = stores[t % stores.len()].clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let mut placed = Vec::new();
+                for b in 0..batches {
+                    let entries: Vec<Vec<u8>> = (0..batch)
+                        .map(|i| format!("task {t} batch {b} entry {i}").into_bytes())
+                        .collect();
+                    let appended = store.append_log_entries(&entries).await.unwrap();
+                    placed.push((appended.first_index, entries));
+                }
+                placed
+            })
+        })
+        .collect();
+    let total = (tasks * batches * batch) as u64;
+    let mut by_index: Vec<Option<Vec<u8>>> = vec![None; total as usize];
+    for handle in handles {
+        for (first, entries) in handle.await.unwrap() {
+            for (offset, entry) in entries.into_iter().enumerate() {
+                let slot = &mut by_index[first as usize + offset];
+                assert!(
+                    slot.is_none(),
+                    "index {} given twice",
+                    first as usize + offset
+                );
+                *slot = Some(entry);
+            }
+        }
+    }
+    let expected: Vec<Vec<u8>> = by_index.into_iter().map(Option::unwrap).collect();
+    for store in stores {
+        check_log(&**store, &expected).await;
+    }
+}
+
+async fn log_concurrent_appends_serialize(db: Ctx) {
+    let store = db.connect().await;
+    concurrent_appends(&[store], 16, 8, 3).await;
+}
+
+async fn log_two_nodes_append_one_log(db: Ctx) {
+    // Two stores on one database, as two nodes: their appends take turns on the write lock.
+    let nodes = [db.connect().await, db.connect().await];
+    concurrent_appends(&nodes, 16, 8, 3).await;
+}
+
+async fn log_survives_reopen(db: Ctx) {
+    let first = db.connect().await;
+    let mut expected = log_entries(0, 37);
+    first.append_log_entries(&expected).await.unwrap();
+    first.insert_checkpoint(37, "37\n", T0).await.unwrap();
+    drop(first);
+    let second = db.connect().await;
+    check_log(&*second, &expected).await;
+    let more = log_entries(37, 6);
+    let appended = second.append_log_entries(&more).await.unwrap();
+    assert_eq!(appended.first_index, 37);
+    expected.extend(more);
+    check_log(&*second, &expected).await;
+    assert_eq!(second.latest_checkpoint().await.unwrap().unwrap().size, 37);
+}
+
+async fn log_tables_are_append_only(db: Ctx) {
+    let store = db.connect().await;
+    let expected = log_entries(0, 9);
+    store.append_log_entries(&expected).await.unwrap();
+    store.insert_checkpoint(9, "nine\n", T0).await.unwrap();
+    for sql in [
+        "UPDATE log_entries SET entry = entry WHERE idx = 3",
+        "DELETE FROM log_entries WHERE idx = 8",
+        "UPDATE log_hashes SET hash = hash WHERE idx = 0",
+        "DELETE FROM log_hashes",
+        "UPDATE log_checkpoints SET note = 'forged' WHERE size = 9",
+        "DELETE FROM log_checkpoints",
+    ] {
+        let err = db.try_exec(sql.to_owned()).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    if db.engine == Engine::Postgres {
+        for table in ["log_entries", "log_hashes", "log_checkpoints"] {
+            let err = db.try_exec(format!("TRUNCATE {table}")).await.unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{table}: {err}");
+        }
+    }
+    check_log(&*store, &expected).await;
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap().unwrap().note,
+        "nine\n"
+    );
 }

@@ -3,12 +3,10 @@
 use clap::{Args, Subcommand};
 use inkan_device::Algorithm;
 use inkan_device::import::WrappingAlgorithm;
-use inkan_server::clock::SystemClock;
-use inkan_server::config::Config;
-use inkan_server::keys::{ExpectedPublicKey, ImportKey, KeyRegistry, NewKey, key_view};
+use inkan_server::keys::{ExpectedPublicKey, ImportKey, NewKey, key_view};
+use inkan_server::service::{Service, host_operator};
 use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Largest file the key commands read (wrapped keys, public keys, certificate chains).
 const MAX_INPUT_FILE: u64 = 1024 * 1024;
@@ -113,12 +111,10 @@ enum KeysCommand {
     },
 }
 
-pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
-    let store = inkan_server::store::connect(&config.store.url)
-        .await
-        .map_err(|e| e.to_string())?;
-    let device = config.open_device().map_err(|e| e.to_string())?;
-    let registry = KeyRegistry::new(device, store, Arc::new(SystemClock), config.environment);
+pub async fn run(service: &Service, args: KeysArgs) -> Result<(), String> {
+    let registry = &service.registry;
+    let actor = host_operator(&host_user());
+    let actor = &actor;
     let json = args.json;
     let err = |e: inkan_server::keys::KeyError| e.to_string();
     match args.command {
@@ -129,12 +125,15 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
             rsa_bits,
         } => {
             let record = registry
-                .generate(NewKey {
-                    owner,
-                    label,
-                    algorithm: alg,
-                    rsa_bits,
-                })
+                .generate(
+                    actor,
+                    NewKey {
+                        owner,
+                        label,
+                        algorithm: alg,
+                        rsa_bits,
+                    },
+                )
                 .await
                 .map_err(err)?;
             print_key(&record, json);
@@ -208,11 +207,14 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
                 wrapping: wrapping_algorithm,
                 expected,
             };
-            let record = registry.import(request).await.map_err(err)?;
+            let record = registry.import(actor, request).await.map_err(err)?;
             print_key(&record, json);
         }
         KeysCommand::Csr { id, subject } => {
-            let pem = registry.csr(&parse_id(&id)?, &subject).await.map_err(err)?;
+            let pem = registry
+                .csr(actor, &parse_id(&id)?, &subject)
+                .await
+                .map_err(err)?;
             if json {
                 println!("{}", serde_json::json!({ "id": id, "csr_pem": pem }));
             } else {
@@ -221,7 +223,7 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
         }
         KeysCommand::AttachCert { id, chain } => {
             let record = registry
-                .attach_certificate(&parse_id(&id)?, &read_input(&chain)?)
+                .attach_certificate(actor, &parse_id(&id)?, &read_input(&chain)?)
                 .await
                 .map_err(err)?;
             print_key(&record, json);
@@ -259,7 +261,7 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
         }
         KeysCommand::Destroy { id, reason } => {
             let record = registry
-                .destroy(&parse_id(&id)?, &reason)
+                .destroy(actor, &parse_id(&id)?, &reason)
                 .await
                 .map_err(err)?;
             print_key(&record, json);
@@ -268,17 +270,33 @@ pub async fn run(config: &Config, args: KeysArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Who runs this command on the host, for the log (`USER`, else `LOGNAME`, else `host`).
+fn host_user() -> String {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| {
+            std::env::var(v)
+                .ok()
+                .filter(|u| !u.is_empty() && u.len() <= 64)
+        })
+        .unwrap_or_else(|| "host".into())
+}
+
+pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
+    let read = |e: std::io::Error| format!("reading {}: {e}", path.display());
+    let len = std::fs::metadata(path).map_err(read)?.len();
+    if len > limit {
+        return Err(format!("{} is larger than {limit} bytes", path.display()));
+    }
+    std::fs::read(path).map_err(read)
+}
+
 fn parse_id(id: &str) -> Result<KeyId, String> {
     KeyId::parse(id)
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, String> {
-    let read = |e: std::io::Error| format!("reading {}: {e}", path.display());
-    let len = std::fs::metadata(path).map_err(read)?.len();
-    if len > MAX_INPUT_FILE {
-        return Err(format!("{} is larger than 1 MiB", path.display()));
-    }
-    std::fs::read(path).map_err(read)
+    read_limited(path, MAX_INPUT_FILE)
 }
 
 fn print_key(record: &KeyRecord, json: bool) {

@@ -1,14 +1,19 @@
 //! The `inkan` command. It parses arguments and calls the crates; it holds no business logic.
 //!
-//! `inkan keys …` manages the key registry. There is deliberately no command that signs
-//! arbitrary data: signatures come only through the signing module of the service.
+//! `inkan keys …` manages the key registry, `inkan log …` the transparency log. There is
+//! deliberately no command that signs arbitrary data: signatures come only through the
+//! signing module of the service.
 
 mod keys;
+mod log;
 
 use clap::{Parser, Subcommand};
+use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
+use inkan_server::service::Service;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Inkan: a remote signing service for Verifiable Credentials.
 #[derive(Debug, Parser)]
@@ -27,6 +32,8 @@ struct Cli {
 enum Command {
     /// Manage signing keys: generate, import, CSR, certificates, destruction.
     Keys(keys::KeysArgs),
+    /// The transparency log: verify, export, receipts, checkpoints, the log key.
+    Log(log::LogArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,10 +53,20 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("starting the runtime: {e}")),
     };
     let result = runtime.block_on(async {
+        // Offline verification needs no configuration, store or device.
+        if let Command::Log(args) = &cli.command
+            && let Some(result) = log::run_offline(args)
+        {
+            return result;
+        }
         let config =
             Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+        let service = Service::open(&config, Arc::new(SystemClock))
+            .await
+            .map_err(|e| e.to_string())?;
         match cli.command {
-            Command::Keys(args) => keys::run(&config, args).await,
+            Command::Keys(args) => keys::run(&service, args).await,
+            Command::Log(args) => log::run(&service, args).await,
         }
     });
     match result {

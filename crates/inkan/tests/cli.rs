@@ -245,9 +245,20 @@ fn generate_list_and_show(setup: &Setup) {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|k| k["owner"] != "inkan")
         .map(|k| k["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id, ed.as_str()]);
+    // Inkan's own transparency-log key is in the registry too, an Ed25519 key in the device.
+    let log_key: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["owner"] == "inkan")
+        .collect();
+    assert_eq!(log_key.len(), 1);
+    assert_eq!(log_key[0]["label"], "transparency log");
+    assert_eq!(log_key[0]["alg"], "EdDSA");
     let mine = setup.json(&["keys", "list", "--owner", "acme", "--json"]);
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
@@ -639,7 +650,9 @@ fn destroy_is_final(setup: &Setup) {
     assert!(err.contains("already destroyed"), "{err}");
     assert_eq!(
         setup
-            .json(&["keys", "list", "--state", "active", "--json"])
+            .json(&[
+                "keys", "list", "--state", "active", "--owner", "default", "--json"
+            ])
             .as_array()
             .unwrap()
             .len(),
@@ -712,21 +725,41 @@ fn software_token_is_refused_in_production() {
     );
 }
 
-/// Criteria 2.1.3(15): keys of another environment are refused.
+/// Criteria 2.1.3(15): a store of one environment is refused by a deployment configured for
+/// another, before anything is changed.
 #[test]
-fn keys_of_another_environment_are_refused() {
+fn a_store_of_another_environment_is_refused() {
     let setup = Setup::soft();
     let id = setup.generate("ES256");
-    let text = std::fs::read_to_string(&setup.config)
-        .unwrap()
-        .replace("environment = \"test\"", "environment = \"staging\"");
-    std::fs::write(&setup.config, text).unwrap();
-    let err = setup.fails(&["keys", "csr", &id, "--subject", "CN=x"]);
-    assert!(err.contains("belongs to the test environment"), "{err}");
+    let original = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        original.replace("environment = \"test\"", "environment = \"staging\""),
+    )
+    .unwrap();
+    for args in [
+        &["keys", "csr", &id, "--subject", "CN=x"][..],
+        &["keys", "list"][..],
+        &["log", "verify"][..],
+    ] {
+        let err = setup.fails(args);
+        assert!(
+            err.contains("belongs to the test environment, not staging"),
+            "{args:?}: {err}"
+        );
+    }
+    // Nothing was added: back in its own environment the store holds the same keys and log.
+    std::fs::write(&setup.config, original).unwrap();
     assert_eq!(
-        setup.json(&["keys", "list", "--json"]),
-        Value::Array(vec![])
+        setup
+            .json(&["keys", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
     );
+    let verified = setup.ok(&["log", "verify"]);
+    assert!(verified.contains("log verified: 3 entries"), "{verified}");
 }
 
 /// The README's first command: the embedded default needs no configuration and no setup, and
@@ -753,7 +786,7 @@ fn readme_first_command_works_in_an_empty_folder() {
         text.contains("state:       active") && text.contains("device:      soft"),
         "{text}"
     );
-    let listed = run(&["keys", "list", "--json"]);
+    let listed = run(&["keys", "list", "--owner", "default", "--json"]);
     let keys: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(keys.as_array().unwrap().len(), 1);
     use std::os::unix::fs::PermissionsExt as _;

@@ -103,14 +103,26 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) fn find_slot(ctx: &Pkcs11, label: &str) -> Result<Slot, DeviceError> {
     let failed = |e: Error| DeviceError::Pkcs11(format!("listing tokens: {}", describe(&e)));
     let mut found = Vec::new();
+    // A slot whose token cannot be read (another process is initializing it, a token is
+    // damaged) does not stop us from finding ours; it is reported only if ours is not found.
+    let mut unreadable = Vec::new();
     for slot in ctx.get_slots_with_initialized_token().map_err(failed)? {
-        let info = ctx.get_token_info(slot).map_err(failed)?;
-        if info.label().trim_end() == label {
-            found.push(slot);
+        match ctx.get_token_info(slot) {
+            Ok(info) if info.label().trim_end() == label => found.push(slot),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(slot = slot.id(), error = %describe(&e), "skipping an unreadable token");
+                unreadable.push(describe(&e));
+            }
         }
     }
     match found.as_slice() {
         [slot] => Ok(*slot),
+        [] if !unreadable.is_empty() => Err(DeviceError::Pkcs11(format!(
+            "no token labelled {label:?} found; {} token(s) could not be read ({})",
+            unreadable.len(),
+            unreadable.join("; ")
+        ))),
         [] => Err(DeviceError::Config(format!(
             "no initialized token labelled {label:?} in the PKCS#11 module"
         ))),

@@ -31,18 +31,32 @@ pub(crate) struct Migration {
 }
 
 /// The SQLite migrations, in order.
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "key_registry",
-    sql: include_str!("../../migrations/sqlite/0001_key_registry.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "key_registry",
+        sql: include_str!("../../migrations/sqlite/0001_key_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "transparency_log",
+        sql: include_str!("../../migrations/sqlite/0002_transparency_log.sql"),
+    },
+];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "key_registry",
-    sql: include_str!("../../migrations/postgres/0001_key_registry.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "key_registry",
+        sql: include_str!("../../migrations/postgres/0001_key_registry.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "transparency_log",
+        sql: include_str!("../../migrations/postgres/0002_transparency_log.sql"),
+    },
+];
 
 const SQLITE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER NOT NULL PRIMARY KEY,
@@ -58,7 +72,7 @@ const POSTGRES_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 
 /// The first key of the PostgreSQL advisory lock taken while migrating ("Inka"); the second
 /// is a hash of the schema, so deployments in different schemas of one database do not wait
-/// for each other.
+/// for each other. (The log's write lock uses another class, `postgres::LOG_LOCK_CLASS`.)
 const PG_LOCK_CLASS: i32 = 0x496e_6b61;
 
 /// Brings a SQLite database up to date. Returns how many migrations were applied.

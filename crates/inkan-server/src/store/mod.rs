@@ -6,17 +6,21 @@
 //! place that looks at the URL scheme. Every change that must not half-happen is one
 //! transaction inside an implementation.
 //!
-//! For now the store holds the key registry (criteria 2.1.1(7), 2.1.3(16)); later issues add
-//! subscribers, sessions and the log.
+//! The store holds the key registry (criteria 2.1.1(7), 2.1.3(16)) and the transparency log's
+//! entries, stored hashes and checkpoints ([`log`]; criteria 2.2.3(2), 2.2.3(3)C); later issues
+//! add subscribers and sessions.
 
 mod keys;
+pub mod log;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
+pub use log::{Appended, LogHead, StoredCheckpoint};
 
 use crate::clock::UnixMillis;
+use inkan_log::Hash;
 use std::sync::Arc;
 
 /// Why a store operation failed.
@@ -74,6 +78,54 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: &KeyId,
         change: &StateChange,
     ) -> Result<KeyRecord, StoreError>;
+
+    // -- The transparency log ([`log`]) ------------------------------------------------------
+
+    /// Appends `entries` (opaque bytes, numbered in the order given) to the log in one
+    /// transaction under the log's write lock: the entries, the new stored hashes and the new
+    /// head are committed together or not at all, and the indexes are assigned inside the
+    /// database, so several nodes appending at once take turns. Returns the first index and
+    /// the head after the append. An empty `entries` writes nothing and returns the head.
+    async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError>;
+
+    /// The size and root of the log as last committed.
+    async fn log_head(&self) -> Result<LogHead, StoreError>;
+
+    /// How many entries the log holds.
+    async fn log_size(&self) -> Result<u64, StoreError> {
+        Ok(self.log_head().await?.size)
+    }
+
+    /// Up to `limit` (at most [`log::MAX_ENTRIES_PAGE`]) entries from index `from` on, in index
+    /// order: entry `i` of the result is log entry `from + i`. Fewer (or none) at the end of
+    /// the log.
+    async fn log_entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// The stored hashes at `indexes` (see `inkan_log::tree::stored_hash_index`), in the order
+    /// asked; [`StoreError::NotFound`] if one is not stored.
+    async fn log_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
+
+    /// Stores a signed checkpoint for tree size `size`. Fails with [`StoreError::Conflict`]
+    /// if `size` exceeds the log's size or is not larger than the latest stored checkpoint's
+    /// (one checkpoint per size; sizes never go back). The caller has checked that the note
+    /// commits to the log's root at `size`.
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        note: &str,
+        at: UnixMillis,
+    ) -> Result<(), StoreError>;
+
+    /// The checkpoint of the largest size, if any.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Up to `limit` (at most [`log::MAX_CHECKPOINTS_PAGE`]) checkpoints of size `from_size` or
+    /// more, smallest size first.
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError>;
 }
 
 /// Opens the store at `url` (`sqlite://PATH` or `sqlite::memory:`, `postgres://…`), running

@@ -12,18 +12,25 @@
 //! `change_key_state` applies `from` exactly as given, `destroyed` included: keeping
 //! `destroyed` terminal is the caller's rule (it never lists it in `from`), not the store's.
 //!
+//! The log ([`super::log`]): an append is one `BEGIN IMMEDIATE` transaction, so appends from
+//! several pools or processes on one file take turns; lists of values (entries, hashes, hash
+//! indexes) travel as one JSON array parameter expanded by `json_each`, so a batch is a few
+//! constant statements whatever its length.
+//!
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), relax durability (`synchronous=FULL`: a registered key must survive a power
 //! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`,
 //! shared with PostgreSQL).
 
 use super::keys::StoredKey;
+use super::log::{self, Appended, LogHead, StoredCheckpoint};
 use super::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError, migrate};
 use crate::clock::UnixMillis;
+use inkan_log::Hash;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
@@ -207,6 +214,92 @@ fn insert_error(key: &KeyRecord, error: sqlx::Error) -> StoreError {
     }
 }
 
+/// A JSON array of lowercase hex strings, for `unhex(value) FROM json_each(?)`.
+fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut json = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push('"');
+        json.push_str(&hex::encode(item));
+        json.push('"');
+    }
+    json.push(']');
+    json
+}
+
+/// A JSON array of integers, for `IN (SELECT value FROM json_each(?))`.
+fn int_array(items: &[i64]) -> String {
+    let parts: Vec<String> = items.iter().map(i64::to_string).collect();
+    format!("[{}]", parts.join(","))
+}
+
+async fn read_log_head(conn: &mut SqliteConnection) -> Result<LogHead, StoreError> {
+    let row = sqlx::query("SELECT size, root FROM log_head WHERE id = 1")
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the log head row is missing".into()))?;
+    Ok(LogHead {
+        size: log::from_db(row.try_get("size")?, "log size")?,
+        root: log::hash_from_db(&row.try_get::<Vec<u8>, _>("root")?, "the log root")?,
+    })
+}
+
+/// The stored hashes at `indexes` (those that exist), by index.
+async fn read_log_hashes(
+    conn: &mut SqliteConnection,
+    indexes: &[u64],
+) -> Result<HashMap<u64, Hash>, StoreError> {
+    let mut found = HashMap::with_capacity(indexes.len());
+    for chunk in indexes.chunks(log::STATEMENT_CHUNK) {
+        let chunk = chunk
+            .iter()
+            .map(|i| log::to_db(*i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query(
+            "SELECT idx, hash FROM log_hashes WHERE idx IN (SELECT value FROM json_each(?))",
+        )
+        .bind(int_array(&chunk))
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let idx = log::from_db(row.try_get("idx")?, "stored hash index")?;
+            let hash = log::hash_from_db(&row.try_get::<Vec<u8>, _>("hash")?, "a stored hash")?;
+            found.insert(idx, hash);
+        }
+    }
+    Ok(found)
+}
+
+/// Writes `items` at indexes `first, first + 1, …` with `sql`, an `INSERT … SELECT ? + key,
+/// unhex(value) FROM json_each(?)` into `log_entries` or `log_hashes`.
+async fn insert_log_rows(
+    conn: &mut SqliteConnection,
+    sql: &'static str,
+    first: u64,
+    items: &[&[u8]],
+) -> Result<(), StoreError> {
+    let mut index = first;
+    for chunk in items.chunks(log::STATEMENT_CHUNK) {
+        sqlx::query(sql)
+            .bind(log::to_db(index)?)
+            .bind(hex_array(chunk.iter().copied()))
+            .execute(&mut *conn)
+            .await?;
+        index += chunk.len() as u64;
+    }
+    Ok(())
+}
+
+fn stored_checkpoint(row: &SqliteRow) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: log::from_db(row.try_get("size")?, "checkpoint size")?,
+        note: row.try_get("note")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 #[async_trait::async_trait]
 impl Store for SqliteStore {
     fn engine(&self) -> &'static str {
@@ -376,6 +469,142 @@ impl Store for SqliteStore {
         let stored = stored_key(&row, chain)?;
         tx.commit().await?;
         stored.decode()
+    }
+
+    async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let head = read_log_head(&mut tx).await?;
+        if entries.is_empty() {
+            tx.commit().await?;
+            return Ok(Appended {
+                first_index: head.size,
+                head,
+            });
+        }
+        let count = entries.len() as u64;
+        let needed = log::hashes_needed(head.size, count)?;
+        let known = read_log_hashes(&mut tx, &needed).await?;
+        let integrated = log::integrate(head.size, entries, known)?;
+        let new_size = head.size + count;
+
+        let entry_bytes: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+        insert_log_rows(
+            &mut tx,
+            "INSERT INTO log_entries (idx, entry) SELECT ? + key, unhex(value) FROM json_each(?)",
+            head.size,
+            &entry_bytes,
+        )
+        .await?;
+        let hash_bytes: Vec<&[u8]> = integrated.hashes.iter().map(|h| h.as_slice()).collect();
+        insert_log_rows(
+            &mut tx,
+            "INSERT INTO log_hashes (idx, hash) SELECT ? + key, unhex(value) FROM json_each(?)",
+            inkan_log::tree::stored_hash_count(head.size),
+            &hash_bytes,
+        )
+        .await?;
+        let updated =
+            sqlx::query("UPDATE log_head SET size = ?, root = ? WHERE id = 1 AND size = ?")
+                .bind(log::to_db(new_size)?)
+                .bind(integrated.root.as_slice())
+                .bind(log::to_db(head.size)?)
+                .execute(&mut *tx)
+                .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Corrupt(
+                "the log head changed under the write lock".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(Appended {
+            first_index: head.size,
+            head: LogHead {
+                size: new_size,
+                root: integrated.root,
+            },
+        })
+    }
+
+    async fn log_head(&self) -> Result<LogHead, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read_log_head(&mut conn).await
+    }
+
+    async fn log_entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+        let limit = limit.min(log::MAX_ENTRIES_PAGE);
+        let rows =
+            sqlx::query("SELECT idx, entry FROM log_entries WHERE idx >= ? ORDER BY idx LIMIT ?")
+                .bind(log::to_db(from)?)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        let indexes = rows
+            .iter()
+            .map(|r| log::from_db(r.try_get("idx")?, "log entry index"))
+            .collect::<Result<Vec<_>, _>>()?;
+        log::check_contiguous(from, &indexes)?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<Vec<u8>, _>("entry"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn log_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let found = read_log_hashes(&mut conn, indexes).await?;
+        log::in_order(indexes, &found)
+    }
+
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        note: &str,
+        at: UnixMillis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let head = read_log_head(&mut tx).await?;
+        let latest: Option<i64> = sqlx::query("SELECT max(size) AS size FROM log_checkpoints")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("size")?;
+        let latest = latest
+            .map(|s| log::from_db(s, "checkpoint size"))
+            .transpose()?;
+        log::check_checkpoint(size, head.size, latest)?;
+        sqlx::query("INSERT INTO log_checkpoints (size, note, created_at) VALUES (?, ?, ?)")
+            .bind(log::to_db(size)?)
+            .bind(note)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT size, note, created_at FROM log_checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(stored_checkpoint).transpose()
+    }
+
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let limit = limit.min(log::MAX_CHECKPOINTS_PAGE);
+        let rows = sqlx::query(
+            "SELECT size, note, created_at FROM log_checkpoints WHERE size >= ? \
+             ORDER BY size LIMIT ?",
+        )
+        .bind(log::to_db(from_size)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_checkpoint).collect()
     }
 }
 

@@ -7,18 +7,29 @@
 //! destruction finishes, and a destruction interrupted half-way is finished by running it
 //! again. Keys of another environment are refused (criteria 2.1.3(15)).
 //!
+//! Every change is written to the transparency log ahead of the action (a `pending` entry;
+//! if the log cannot be written, nothing happens) and its result after it (criteria
+//! 2.1.3(12), 2.3.3(5)). Entries carry ids, digests and short failure categories, never key
+//! material, subjects or other input text (criteria 2.1.3(5)).
+//!
 //! It never signs documents: signatures come only through the signing module (a later
-//! issue); the only signatures made here are the CSR's self-signature and the import's
-//! pair-consistency check.
+//! issue); the only signatures made here are the CSR's self-signature (logged as a signature)
+//! and the import's pair-consistency check.
+
+pub mod log_key;
 
 use crate::clock::Clock;
 use crate::environment::Environment;
+use crate::log::TransparencyLog;
 use crate::store::{
     KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
 };
 use inkan_device::cert::CertificateChain;
 use inkan_device::import::WrappingAlgorithm;
 use inkan_device::{Algorithm, CryptoDevice, DeviceError, DeviceKey, PublicKey};
+use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use sha2::Digest as _;
+use std::future::Future;
 use std::sync::Arc;
 
 /// Longest label and owner accepted.
@@ -62,6 +73,35 @@ pub enum KeyError {
     /// A blocking device task did not complete.
     #[error("device task failed: {0}")]
     Task(String),
+    /// The transparency log could not be written: nothing was done (fail closed).
+    #[error("transparency log: {0}")]
+    Log(#[from] crate::log::LogError),
+}
+
+impl KeyError {
+    /// A short category for the log: never the message, which may quote input.
+    fn category(&self) -> &'static str {
+        match self {
+            KeyError::NotFound(_) => "not found",
+            KeyError::WrongEnvironment { .. } => "wrong environment",
+            KeyError::WrongState { .. } => "wrong state",
+            KeyError::InvalidInput(_) => "invalid input",
+            KeyError::Device(DeviceError::KeyMismatch(_)) => "key mismatch",
+            KeyError::Device(DeviceError::InvalidInput(_)) => "invalid input",
+            KeyError::Device(DeviceError::AlgorithmMismatch { .. }) => "algorithm mismatch",
+            KeyError::Device(DeviceError::KeyNotFound(_)) => "key not in device",
+            KeyError::Device(_) => "device error",
+            KeyError::Store(StoreError::Conflict(_)) => "conflict",
+            KeyError::Store(_) => "store error",
+            KeyError::Task(_) => "device task failed",
+            KeyError::Log(_) => "log error",
+        }
+    }
+}
+
+/// `sha-256:<hex>` of `bytes`, the form digests take in log entries.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha-256:{}", hex::encode(sha2::Sha256::digest(bytes)))
 }
 
 /// A key to generate.
@@ -103,29 +143,93 @@ pub struct ImportKey {
     pub expected: ExpectedPublicKey,
 }
 
-/// The device and the store, kept in step.
+/// The device and the store, kept in step, every change in the transparency log.
 #[derive(Debug, Clone)]
 pub struct KeyRegistry {
     device: Arc<dyn CryptoDevice>,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     environment: Environment,
+    log: Arc<TransparencyLog>,
 }
 
 impl KeyRegistry {
-    /// A registry for keys of `environment`.
+    /// A registry for keys of `environment`, recording into `log`.
     pub fn new(
         device: Arc<dyn CryptoDevice>,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         environment: Environment,
+        log: Arc<TransparencyLog>,
     ) -> Self {
         KeyRegistry {
             device,
             store,
             clock,
             environment,
+            log,
         }
+    }
+
+    /// An entry of this environment, now.
+    fn entry(
+        &self,
+        kind: EntryKind,
+        actor: &Actor,
+        key: Option<&KeyId>,
+        digests: Vec<String>,
+        outcome: Outcome,
+        note: Option<String>,
+    ) -> Entry {
+        Entry {
+            kind,
+            time: self.clock.now(),
+            environment: self.environment.as_str().into(),
+            actor: actor.clone(),
+            key_id: key.map(|k| k.to_string()),
+            digests,
+            approval: None,
+            outcome,
+            note,
+        }
+    }
+
+    /// Runs `action` between a write-ahead `pending` entry and an entry with its result. If
+    /// the first entry cannot be written the action does not run; if the second cannot, the
+    /// error is returned (the pending entry stays as evidence that the action may have run).
+    #[allow(clippy::too_many_arguments)]
+    async fn logged<T, F>(
+        &self,
+        actor: &Actor,
+        kind: EntryKind,
+        key: &KeyId,
+        ahead: Vec<String>,
+        note: Option<String>,
+        action: F,
+        result_digests: impl FnOnce(&T) -> Vec<String>,
+    ) -> Result<T, KeyError>
+    where
+        F: Future<Output = Result<T, KeyError>>,
+    {
+        self.log
+            .append(&self.entry(
+                kind,
+                actor,
+                Some(key),
+                ahead.clone(),
+                Outcome::Pending,
+                note.clone(),
+            ))
+            .await?;
+        let result = action.await;
+        let (digests, outcome) = match &result {
+            Ok(value) => (result_digests(value), Outcome::Succeeded),
+            Err(e) => (ahead, Outcome::Failed(e.category().into())),
+        };
+        self.log
+            .append(&self.entry(kind, actor, Some(key), digests, outcome, note))
+            .await?;
+        result
     }
 
     /// The device.
@@ -147,26 +251,40 @@ impl KeyRegistry {
     }
 
     /// Generates a key in the device and registers it (criteria 2.2.2(2)B-1).
-    pub async fn generate(&self, request: NewKey) -> Result<KeyRecord, KeyError> {
+    pub async fn generate(&self, actor: &Actor, request: NewKey) -> Result<KeyRecord, KeyError> {
         check_name("owner", &request.owner)?;
         check_name("label", &request.label)?;
         let spec = request.algorithm.key_spec(request.rsa_bits)?;
-        let label = request.label.clone();
-        let key = self.on_device(move |d| d.generate(spec, &label)).await?;
-        self.register(
-            key,
-            request.owner,
-            request.label,
-            request.algorithm,
-            KeyOrigin::Generated,
+        let id = KeyId::random();
+        let action = async {
+            let label = request.label.clone();
+            let key = self.on_device(move |d| d.generate(spec, &label)).await?;
+            self.register(
+                id.clone(),
+                key,
+                request.owner,
+                request.label,
+                request.algorithm,
+                KeyOrigin::Generated,
+                Vec::new(),
+            )
+            .await
+        };
+        self.logged(
+            actor,
+            EntryKind::KeyGenerated,
+            &id,
             Vec::new(),
+            None,
+            action,
+            |k| vec![sha256_digest(&k.public_key_spki)],
         )
         .await
     }
 
     /// Imports a wrapped key after proving it matches the public key or certificate given
     /// with it (criteria 2.2.2(2)A). A mismatch is refused and leaves nothing behind.
-    pub async fn import(&self, request: ImportKey) -> Result<KeyRecord, KeyError> {
+    pub async fn import(&self, actor: &Actor, request: ImportKey) -> Result<KeyRecord, KeyError> {
         check_name("owner", &request.owner)?;
         check_name("label", &request.label)?;
         let (expected, chain) = match &request.expected {
@@ -176,31 +294,53 @@ impl KeyRegistry {
                 (chain.leaf_public_key()?, chain.to_der_list())
             }
         };
-        let (wrapped, wrapping, alg, label) = (
-            request.wrapped.clone(),
-            request.wrapping,
-            request.algorithm,
-            request.label.clone(),
-        );
-        let key = self
-            .on_device(move |d| {
-                inkan_device::import::import_checked(d, &wrapped, wrapping, &expected, alg, &label)
-            })
-            .await?;
-        self.register(
-            key,
-            request.owner,
-            request.label,
-            request.algorithm,
-            KeyOrigin::Imported,
-            chain,
+        let id = KeyId::random();
+        let ahead = vec![
+            sha256_digest(&request.wrapped),
+            sha256_digest(&expected.to_spki_der()),
+        ];
+        let action = async {
+            let (wrapped, wrapping, alg, label) = (
+                request.wrapped.clone(),
+                request.wrapping,
+                request.algorithm,
+                request.label.clone(),
+            );
+            let key = self
+                .on_device(move |d| {
+                    inkan_device::import::import_checked(
+                        d, &wrapped, wrapping, &expected, alg, &label,
+                    )
+                })
+                .await?;
+            self.register(
+                id.clone(),
+                key,
+                request.owner,
+                request.label,
+                request.algorithm,
+                KeyOrigin::Imported,
+                chain,
+            )
+            .await
+        };
+        self.logged(
+            actor,
+            EntryKind::KeyImported,
+            &id,
+            ahead,
+            None,
+            action,
+            |k| vec![sha256_digest(&k.public_key_spki)],
         )
         .await
     }
 
     /// Records a key the device now holds; destroys it again if the store refuses.
+    #[allow(clippy::too_many_arguments)]
     async fn register(
         &self,
+        id: KeyId,
         key: DeviceKey,
         owner: String,
         label: String,
@@ -210,7 +350,7 @@ impl KeyRegistry {
     ) -> Result<KeyRecord, KeyError> {
         let now = self.clock.now();
         let record = KeyRecord {
-            id: KeyId::random(),
+            id,
             owner,
             label,
             algorithm,
@@ -277,38 +417,96 @@ impl KeyRegistry {
         self.on_device(|d| d.wrapping_public_key()).await
     }
 
-    /// A PKCS#10 request for an active key, signed by it (criteria 2.2.2(2)B-2).
-    pub async fn csr(&self, id: &KeyId, subject: &str) -> Result<String, KeyError> {
+    /// A PKCS#10 request for an active key, signed by it (criteria 2.2.2(2)B-2). The
+    /// self-signature is a signature by the key, so it is logged as one.
+    pub async fn csr(&self, actor: &Actor, id: &KeyId, subject: &str) -> Result<String, KeyError> {
         let record = self.get_active(id).await?;
         let subject = subject.to_owned();
-        self.on_device(move |d| {
+        let action = self.on_device(move |d| {
             inkan_device::csr::build_csr(d, &record.handle, record.algorithm, &subject)
-        })
-        .await
+        });
+        let ahead = self.entry(
+            EntryKind::SignatureRequested,
+            actor,
+            Some(id),
+            Vec::new(),
+            Outcome::Pending,
+            Some(CSR_NOTE.into()),
+        );
+        self.log.append(&ahead).await?;
+        let result = action.await;
+        let (kind, digests, outcome) = match &result {
+            Ok(pem) => (
+                EntryKind::SignatureMade,
+                vec![sha256_digest(pem.as_bytes())],
+                Outcome::Succeeded,
+            ),
+            Err(e) => (
+                EntryKind::SignatureRefused,
+                Vec::new(),
+                Outcome::Failed(e.category().into()),
+            ),
+        };
+        self.log
+            .append(&self.entry(
+                kind,
+                actor,
+                Some(id),
+                digests,
+                outcome,
+                Some(CSR_NOTE.into()),
+            ))
+            .await?;
+        result
     }
 
     /// Attaches a certificate chain whose leaf certifies the key; refused otherwise.
     pub async fn attach_certificate(
         &self,
+        actor: &Actor,
         id: &KeyId,
         chain: &[u8],
     ) -> Result<KeyRecord, KeyError> {
         let record = self.get_active(id).await?;
-        let chain = CertificateChain::parse(chain)?;
-        chain.check_certifies(&PublicKey::from_spki_der(&record.public_key_spki)?)?;
-        Ok(self
-            .store
-            .set_certificate_chain(id, &chain.to_der_list(), self.clock.now())
-            .await?)
+        let ahead = vec![sha256_digest(chain)];
+        let action = async {
+            let chain = CertificateChain::parse(chain)?;
+            chain.check_certifies(&PublicKey::from_spki_der(&record.public_key_spki)?)?;
+            Ok(self
+                .store
+                .set_certificate_chain(id, &chain.to_der_list(), self.clock.now())
+                .await?)
+        };
+        self.logged(
+            actor,
+            EntryKind::KeyCertificateAttached,
+            id,
+            ahead,
+            None,
+            action,
+            |k: &KeyRecord| {
+                k.certificate_chain
+                    .iter()
+                    .map(|der| sha256_digest(der))
+                    .collect()
+            },
+        )
+        .await
     }
 
     /// Destroys a key (criteria 2.2.2(3)): disabled first so it cannot sign, destroyed in the
-    /// device, then recorded as destroyed. Running it again finishes an interrupted destruction.
-    pub async fn destroy(&self, id: &KeyId, reason: &str) -> Result<KeyRecord, KeyError> {
+    /// device, then recorded as destroyed, the reason in the log. Running it again finishes
+    /// an interrupted destruction.
+    pub async fn destroy(
+        &self,
+        actor: &Actor,
+        id: &KeyId,
+        reason: &str,
+    ) -> Result<KeyRecord, KeyError> {
         let reason = reason.trim();
-        if reason.is_empty() || reason.len() > MAX_REASON {
+        if reason.is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
             return Err(KeyError::InvalidInput(format!(
-                "a reason of 1 to {MAX_REASON} characters is required"
+                "a reason of 1 to {MAX_REASON} characters without control characters is required"
             )));
         }
         let record = self.get(id).await?;
@@ -318,35 +516,51 @@ impl KeyRegistry {
                 state: "already destroyed",
             });
         }
-        self.store
-            .change_key_state(
-                id,
-                &StateChange {
-                    from: vec![KeyState::Active, KeyState::Disabled],
-                    to: KeyState::Disabled,
-                    reason: format!("destruction in progress: {reason}"),
-                    at: self.clock.now(),
-                },
-            )
-            .await?;
-        let handle = record.handle.clone();
-        self.on_device(move |d| d.destroy(&handle)).await?;
-        let destroyed = self
-            .store
-            .change_key_state(
-                id,
-                &StateChange {
-                    from: vec![KeyState::Disabled],
-                    to: KeyState::Destroyed,
-                    reason: reason.to_owned(),
-                    at: self.clock.now(),
-                },
-            )
-            .await?;
-        tracing::info!(key = %id, "key destroyed");
-        Ok(destroyed)
+        let ahead = vec![sha256_digest(&record.public_key_spki)];
+        let action = async {
+            self.store
+                .change_key_state(
+                    id,
+                    &StateChange {
+                        from: vec![KeyState::Active, KeyState::Disabled],
+                        to: KeyState::Disabled,
+                        reason: format!("destruction in progress: {reason}"),
+                        at: self.clock.now(),
+                    },
+                )
+                .await?;
+            let handle = record.handle.clone();
+            self.on_device(move |d| d.destroy(&handle)).await?;
+            let destroyed = self
+                .store
+                .change_key_state(
+                    id,
+                    &StateChange {
+                        from: vec![KeyState::Disabled],
+                        to: KeyState::Destroyed,
+                        reason: reason.to_owned(),
+                        at: self.clock.now(),
+                    },
+                )
+                .await?;
+            tracing::info!(key = %id, "key destroyed");
+            Ok(destroyed)
+        };
+        self.logged(
+            actor,
+            EntryKind::KeyDestroyed,
+            id,
+            ahead.clone(),
+            Some(reason.to_owned()),
+            action,
+            |_| ahead,
+        )
+        .await
     }
 }
+
+/// The note on log entries of a CSR's self-signature.
+const CSR_NOTE: &str = "PKCS#10 certification request";
 
 /// What [`KeyRegistry::reconcile`] found.
 #[derive(Debug, Clone, Default, serde::Serialize)]

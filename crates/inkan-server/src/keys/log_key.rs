@@ -1,0 +1,127 @@
+//! The transparency log's signing key (issue 3; criteria 2.1.3(12)): an Ed25519 key in the
+//! crypto device, registered like any other key (owner [`LOG_KEY_OWNER`]), never a key in a
+//! file. Checkpoints are signed through [`DeviceNoteSigner`], which only ever asks the device
+//! to sign the checkpoint body it is given.
+//!
+//! The key is made before the log can record anything, so its creation cannot be written
+//! ahead; [`crate::service::Service::open`] records it as soon as the log is open.
+
+use crate::clock::Clock;
+use crate::environment::Environment;
+use crate::store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, Store};
+use inkan_device::{Algorithm, CryptoDevice, KeyHandle, KeySpec, PublicKey};
+use inkan_log::LogError;
+use inkan_log::note::NoteSigner;
+use std::sync::Arc;
+
+/// The owner of Inkan's own keys in the registry.
+pub const LOG_KEY_OWNER: &str = "inkan";
+/// The label of the log key.
+pub const LOG_KEY_LABEL: &str = "transparency log";
+
+/// Finds this environment's active log key, or generates one in the device and registers it.
+/// Returns the key and whether it was created now. When several exist (two nodes started at
+/// once), the oldest is the log key.
+pub(crate) async fn find_or_create(
+    device: &Arc<dyn CryptoDevice>,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    environment: Environment,
+) -> Result<(KeyRecord, bool), super::KeyError> {
+    let filter = KeyFilter {
+        owner: Some(LOG_KEY_OWNER.into()),
+        state: Some(KeyState::Active),
+        environment: Some(environment),
+    };
+    let existing = store.list_keys(&filter).await?;
+    if let Some(key) = existing.into_iter().find(|k| k.label == LOG_KEY_LABEL) {
+        return Ok((key, false));
+    }
+    let generating = device.clone();
+    let key =
+        tokio::task::spawn_blocking(move || generating.generate(KeySpec::Ed25519, LOG_KEY_LABEL))
+            .await
+            .map_err(|e| super::KeyError::Task(e.to_string()))??;
+    let now = clock.now();
+    let record = KeyRecord {
+        id: KeyId::random(),
+        owner: LOG_KEY_OWNER.into(),
+        label: LOG_KEY_LABEL.into(),
+        algorithm: Algorithm::EdDsa,
+        spec: KeySpec::Ed25519,
+        device: device.kind(),
+        handle: key.handle.clone(),
+        public_key_spki: key.public_key.to_spki_der(),
+        certificate_chain: Vec::new(),
+        origin: KeyOrigin::Generated,
+        environment,
+        state: KeyState::Active,
+        state_reason: None,
+        state_changed_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Err(e) = store.insert_key(&record).await {
+        let handle = key.handle;
+        let destroying = device.clone();
+        let _ = tokio::task::spawn_blocking(move || destroying.destroy(&handle)).await;
+        return Err(e.into());
+    }
+    tracing::info!(key = %record.id, "transparency log key generated in the device");
+    Ok((record, true))
+}
+
+/// Signs checkpoint notes with the log key in the crypto device.
+#[derive(Debug)]
+pub struct DeviceNoteSigner {
+    device: Arc<dyn CryptoDevice>,
+    handle: KeyHandle,
+    name: String,
+    public_key: [u8; 32],
+}
+
+impl DeviceNoteSigner {
+    /// A signer for `key` (an Ed25519 key of the device) whose note signatures carry `name`
+    /// (the log's origin).
+    pub fn new(
+        device: Arc<dyn CryptoDevice>,
+        key: &KeyRecord,
+        name: String,
+    ) -> Result<Self, super::KeyError> {
+        let public_key = match PublicKey::from_spki_der(&key.public_key_spki)? {
+            PublicKey::Ed25519(k) => k.to_bytes(),
+            other => {
+                return Err(super::KeyError::InvalidInput(format!(
+                    "the log key must be Ed25519, not {}",
+                    other.spec()
+                )));
+            }
+        };
+        Ok(DeviceNoteSigner {
+            device,
+            handle: key.handle.clone(),
+            name,
+            public_key,
+        })
+    }
+}
+
+impl NoteSigner for DeviceNoteSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn public_key(&self) -> [u8; 32] {
+        self.public_key
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], LogError> {
+        let signature = self
+            .device
+            .sign(&self.handle, Algorithm::EdDsa, message)
+            .map_err(|e| LogError::Signer(e.to_string()))?;
+        signature.try_into().map_err(|_| {
+            LogError::Signer("the device returned an Ed25519 signature that is not 64 bytes".into())
+        })
+    }
+}

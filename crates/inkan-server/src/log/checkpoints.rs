@@ -1,0 +1,111 @@
+//! Checkpoints: when they are due, and issuing one.
+//!
+//! The checkpoint task wakes when the writer commits (it publishes the log size) and on a
+//! short tick, and issues a checkpoint when [`CheckpointPolicy::every_entries`] entries have
+//! arrived since the latest one, or [`CheckpointPolicy::every`] has passed since it (by the
+//! injected clock) and there are new entries. [`Shared::issue`] is also what
+//! `checkpoint_now` and receipts call.
+//!
+//! Issuing, under this node's checkpoint lock: read the head; if the latest stored checkpoint
+//! already covers it, that is the answer; otherwise recompute the root from the stored hashes
+//! (it must equal the head's), sign the C2SP body on a blocking thread (the signer may be an
+//! HSM call), and store it. If another node stored one meanwhile, the store refuses ours
+//! (one checkpoint per size, sizes never go back) and theirs is the answer.
+//!
+//! Must never: sign a root not recomputed from the stored hashes, or call the signer on an
+//! async worker thread.
+
+use super::{CheckpointPolicy, LogError, Shared, stored_root};
+use crate::store::{StoreError, StoredCheckpoint};
+use inkan_log::checkpoint::Checkpoint;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the task looks at the clock when no commit wakes it.
+fn tick(policy: &CheckpointPolicy) -> Duration {
+    (policy.every / 10).clamp(Duration::from_millis(5), Duration::from_millis(250))
+}
+
+/// Runs until the writer stops (the size channel closes).
+pub(super) async fn run(shared: Arc<Shared>, mut sizes: watch::Receiver<u64>) {
+    let tick = tick(&shared.policy);
+    loop {
+        let closed = tokio::select! {
+            changed = sizes.changed() => changed.is_err(),
+            () = tokio::time::sleep(tick) => false,
+        };
+        if closed {
+            return;
+        }
+        let size = *sizes.borrow_and_update();
+        if shared.due(size).await
+            && let Err(error) = shared.issue().await
+        {
+            tracing::error!(%error, size, "issuing a checkpoint failed; will try again");
+        }
+    }
+}
+
+impl Shared {
+    /// Whether a checkpoint is due for a log of `size` entries.
+    async fn due(&self, size: u64) -> bool {
+        let latest = *self.latest.lock().await;
+        let covered = latest.size.unwrap_or(0);
+        if size <= covered {
+            return false;
+        }
+        let elapsed = self.clock.now().saturating_sub(latest.at);
+        let every = i64::try_from(self.policy.every.as_millis()).unwrap_or(i64::MAX);
+        size - covered >= self.policy.every_entries || elapsed >= every
+    }
+
+    /// Issues a checkpoint for the current head, or returns the latest one if it already
+    /// covers the head.
+    pub(super) async fn issue(&self) -> Result<StoredCheckpoint, LogError> {
+        let mut latest = self.latest.lock().await;
+        let head = self.store.log_head().await?;
+        if let Some(stored) = self.store.latest_checkpoint().await?
+            && stored.size >= head.size
+        {
+            latest.size = Some(stored.size);
+            latest.at = stored.created_at;
+            return Ok(stored);
+        }
+        let root = stored_root(&*self.store, head.size).await?;
+        if root != head.root {
+            return Err(LogError::Inconsistent(format!(
+                "the log head (size {}) names a root the stored hashes do not give",
+                head.size
+            )));
+        }
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size: head.size,
+            root,
+        };
+        let signer = self.signer.clone();
+        let note = tokio::task::spawn_blocking(move || checkpoint.sign(&*signer))
+            .await
+            .map_err(|e| LogError::Signer(format!("the signing task failed: {e}")))?
+            .map_err(|e| LogError::Signer(e.to_string()))?;
+        let at = self.clock.now();
+        let issued = match self.store.insert_checkpoint(head.size, &note, at).await {
+            Ok(()) => StoredCheckpoint {
+                size: head.size,
+                note,
+                created_at: at,
+            },
+            Err(StoreError::Conflict(reason)) => match self.store.latest_checkpoint().await? {
+                // Another node checkpointed this size or more meanwhile.
+                Some(stored) if stored.size >= head.size => stored,
+                _ => return Err(StoreError::Conflict(reason).into()),
+            },
+            Err(other) => return Err(other.into()),
+        };
+        latest.size = Some(issued.size);
+        latest.at = issued.created_at;
+        tracing::debug!(size = issued.size, "checkpoint issued");
+        Ok(issued)
+    }
+}

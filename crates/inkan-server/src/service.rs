@@ -1,0 +1,181 @@
+//! Opening Inkan from its configuration: the store, the crypto device, the transparency log
+//! (with its key in the device) and the key registry, in that order.
+//!
+//! This is the one place that wires the parts together; commands and (later) the HTTP
+//! service start here. It must never hand out a registry whose changes would not be logged.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::environment::Environment;
+use crate::keys::log_key::{self, DeviceNoteSigner};
+use crate::keys::{KeyError, KeyRegistry, sha256_digest};
+use crate::log::{CheckpointPolicy, TransparencyLog};
+use crate::store::{KeyRecord, Store};
+use inkan_device::CryptoDevice;
+use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why Inkan could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The device could not be opened.
+    #[error(transparent)]
+    Device(#[from] inkan_device::DeviceError),
+    /// The log key could not be found or made.
+    #[error("the transparency log key: {0}")]
+    LogKey(#[from] KeyError),
+    /// The log could not be opened.
+    #[error(transparent)]
+    Log(#[from] crate::log::LogError),
+    /// The store belongs to another environment (criteria 2.1.3(15)).
+    #[error("this store belongs to the {store} environment, not {configured}")]
+    WrongEnvironment {
+        /// The store's environment.
+        store: String,
+        /// The configured one.
+        configured: Environment,
+    },
+}
+
+/// A store serves one environment: the one its log's first entry names (criteria
+/// 2.1.3(15)). A deployment configured for another is refused before it changes anything.
+async fn check_environment(store: &dyn Store, environment: Environment) -> Result<(), StartError> {
+    let first = store.log_entries(0, 1).await?;
+    let Some(bytes) = first.first() else {
+        return Ok(());
+    };
+    let entry = Entry::decode(bytes).map_err(|e| StartError::Log(e.into()))?;
+    if entry.environment != environment.as_str() {
+        return Err(StartError::WrongEnvironment {
+            store: entry.environment,
+            configured: environment,
+        });
+    }
+    Ok(())
+}
+
+/// A running Inkan: what commands and the service use.
+#[derive(Debug)]
+pub struct Service {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The crypto device.
+    pub device: Arc<dyn CryptoDevice>,
+    /// The transparency log.
+    pub log: Arc<TransparencyLog>,
+    /// The key registry (every change logged).
+    pub registry: KeyRegistry,
+    /// The log key in the registry.
+    pub log_key: KeyRecord,
+    /// This deployment's environment.
+    pub environment: Environment,
+}
+
+impl Service {
+    /// Opens everything `config` names. The first start creates the log key in the device
+    /// and records its creation as the log's first entry.
+    pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
+        let environment = config.environment;
+        let store = crate::store::connect(&config.store.url).await?;
+        let device = config.open_device()?;
+        if !device.is_certified() && environment == Environment::Production {
+            tracing::warn!(
+                clause = "2.2.2(1)",
+                "running production on the uncertified software token"
+            );
+        }
+        check_environment(&*store, environment).await?;
+        let (log_key, created) =
+            log_key::find_or_create(&device, &store, &clock, environment).await?;
+        let origin = config.log.origin(environment);
+        let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
+        let policy = CheckpointPolicy {
+            every_entries: config.log.checkpoint_every_entries,
+            every: Duration::from_secs(config.log.checkpoint_every_seconds),
+        };
+        let log = Arc::new(
+            TransparencyLog::open(
+                store.clone(),
+                Arc::new(signer),
+                origin,
+                policy,
+                clock.clone(),
+            )
+            .await?,
+        );
+        if created {
+            let entry = Entry {
+                kind: EntryKind::KeyGenerated,
+                time: clock.now(),
+                environment: environment.as_str().into(),
+                actor: system_actor(),
+                key_id: Some(log_key.id.to_string()),
+                digests: vec![sha256_digest(&log_key.public_key_spki)],
+                approval: None,
+                outcome: Outcome::Succeeded,
+                note: Some("transparency log key, made before the log could record it".into()),
+            };
+            log.append(&entry).await?;
+        }
+        let registry = KeyRegistry::new(
+            device.clone(),
+            store.clone(),
+            clock,
+            environment,
+            log.clone(),
+        );
+        Ok(Service {
+            store,
+            device,
+            log,
+            registry,
+            log_key,
+            environment,
+        })
+    }
+
+    /// The log's verifier key (C2SP vkey) for offline verification of checkpoints and
+    /// receipts.
+    pub fn log_vkey(&self) -> Result<String, KeyError> {
+        let signer = DeviceNoteSigner::new(
+            self.device.clone(),
+            &self.log_key,
+            self.log.origin().to_owned(),
+        )?;
+        Ok(inkan_log::note::vkey(
+            inkan_log::note::NoteSigner::name(&signer),
+            &inkan_log::note::NoteSigner::public_key(&signer),
+        ))
+    }
+}
+
+/// Inkan itself, acting on its own (start-up).
+pub fn system_actor() -> Actor {
+    Actor {
+        kind: ActorKind::System,
+        id: "inkan".into(),
+        auth: Authentication {
+            method: "none".into(),
+            session: None,
+            terminal: None,
+        },
+    }
+}
+
+/// Someone with access to the host running an `inkan` command (operator authentication comes
+/// with the operations issue): recorded as an operator authenticated by the host.
+pub fn host_operator(user: &str) -> Actor {
+    Actor {
+        kind: ActorKind::Operator,
+        id: user.into(),
+        auth: Authentication {
+            method: "host".into(),
+            session: None,
+            terminal: None,
+        },
+    }
+}
