@@ -798,3 +798,175 @@ fn readme_first_command_works_in_an_empty_folder() {
         assert_eq!(mode & 0o077, 0, "{private} is readable by others");
     }
 }
+
+/// Issue 3's hostile cases through `inkan log verify --export` and `inkan log receipt
+/// --verify`, offline with only the log's public key: each is detected and named.
+#[test]
+fn log_tampering_is_detected_offline() {
+    let setup = Setup::soft();
+    for _ in 0..3 {
+        setup.generate("ES256");
+    }
+    setup.ok(&["log", "checkpoint"]);
+    setup.generate("EdDSA");
+    setup.ok(&["log", "checkpoint"]);
+    let export = setup.path("export.jsonl");
+    setup.ok(&["log", "export", "--out", export.to_str().unwrap()]);
+    let key_text = setup.ok(&["log", "key"]);
+    let vkey = key_text
+        .lines()
+        .find_map(|l| l.strip_prefix("vkey:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let good = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let offline = |text: &str, origin: Option<&str>| {
+        let path = setup.path("tampered.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let mut args = vec![
+            "log",
+            "verify",
+            "--export",
+            path.to_str().unwrap(),
+            "--log-key",
+            &vkey,
+        ];
+        if let Some(origin) = origin {
+            args.extend(["--origin", origin]);
+        }
+        // No --config: offline verification needs no store and no device.
+        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args(&args)
+            .env_remove("INKAN_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, text) = offline(&good, None);
+    assert!(
+        ok && text.contains("log verified: 9 entries, 2 checkpoints"),
+        "{text}"
+    );
+
+    let joined = |lines: &[&str]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let entry_json = |i: usize| -> Value { serde_json::from_str(lines[i]).unwrap() };
+    assert_eq!(entry_json(2)["type"], "entry");
+    // A modified entry.
+    let mut modified: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let bytes = b64
+            .decode(entry_json(2)["entry"].as_str().unwrap())
+            .unwrap();
+        // Still a canonical entry, only its time changed: the tree no longer matches.
+        let altered = String::from_utf8(bytes)
+            .unwrap()
+            .replacen("\"time\":1", "\"time\":2", 1);
+        modified[2] = format!(
+            "{{\"type\":\"entry\",\"index\":2,\"entry\":\"{}\"}}",
+            b64.encode(altered)
+        );
+    }
+    let cases: Vec<(&str, String, Option<&str>, &str)> = vec![
+        (
+            "modified entry",
+            modified.iter().map(|l| format!("{l}\n")).collect(),
+            None,
+            "root does not match",
+        ),
+        (
+            "deleted entry",
+            joined(&[&lines[..3], &lines[4..]].concat()),
+            None,
+            "entry 3 missing",
+        ),
+        (
+            "swapped entries",
+            joined(&[&lines[..2], &[lines[3], lines[2]], &lines[4..]].concat()),
+            None,
+            "entry 2 missing (found 3",
+        ),
+        (
+            "truncated log",
+            joined(&[&lines[..5], &lines[lines.len() - 1..]].concat()),
+            None,
+            "not in the export",
+        ),
+        (
+            "forged checkpoint",
+            good.replacen("— ", "— x", 1),
+            None,
+            "checkpoint",
+        ),
+        (
+            "another environment",
+            good.clone(),
+            Some("inkan.localhost/log/production"),
+            "origin",
+        ),
+        (
+            "trailing garbage",
+            format!("{good}garbage\n"),
+            None,
+            "trailing garbage",
+        ),
+    ];
+    for (name, text, origin, expected) in cases {
+        let (ok, output) = offline(&text, origin);
+        assert!(!ok, "{name}: verified though tampered");
+        assert!(
+            output.contains(expected),
+            "{name}: expected {expected:?} in {output}"
+        );
+    }
+
+    // A receipt verifies offline; one with a flipped bit in its proof does not.
+    let receipt = setup.ok(&["log", "receipt", "2"]);
+    let path = setup.path("receipt.txt");
+    std::fs::write(&path, &receipt).unwrap();
+    let verify = |path: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args([
+                "log",
+                "receipt",
+                "--verify",
+                path.to_str().unwrap(),
+                "--log-key",
+                &vkey,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = verify(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("entry 2 is in the log"));
+    let proof_line = receipt
+        .lines()
+        .position(|l| l.starts_with("index "))
+        .unwrap()
+        + 1;
+    let mut flipped: Vec<String> = receipt.lines().map(str::to_owned).collect();
+    let first = flipped[proof_line].remove(0);
+    flipped[proof_line].insert(0, if first == 'A' { 'B' } else { 'A' });
+    std::fs::write(&path, flipped.join("\n") + "\n").unwrap();
+    let out = verify(&path);
+    assert!(!out.status.success(), "a flipped proof bit verified");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("receipt verification failed"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

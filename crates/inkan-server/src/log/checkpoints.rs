@@ -69,7 +69,7 @@ impl Shared {
             && stored.size >= head.size
         {
             latest.size = Some(stored.size);
-            latest.at = stored.created_at;
+            latest.at = stored.created_at.min(self.clock.now());
             return Ok(stored);
         }
         let root = stored_root(&*self.store, head.size).await?;
@@ -104,7 +104,8 @@ impl Shared {
             Err(other) => return Err(other.into()),
         };
         latest.size = Some(issued.size);
-        latest.at = issued.created_at;
+        // Another node's clock may run ahead of ours: never wait for a time in our future.
+        latest.at = issued.created_at.min(self.clock.now());
         tracing::debug!(size = issued.size, "checkpoint issued");
         Ok(issued)
     }

@@ -207,11 +207,10 @@ impl TransparencyLog {
         if let Some(latest) = &latest {
             check_stored_checkpoint(&*store, latest, &origin).await?;
         }
+        let now = clock.now();
         let known = Latest {
             size: latest.as_ref().map(|c| c.size),
-            at: latest
-                .as_ref()
-                .map_or_else(|| clock.now(), |c| c.created_at),
+            at: latest.as_ref().map_or(now, |c| c.created_at.min(now)),
         };
         let shared = Arc::new(Shared {
             store,
