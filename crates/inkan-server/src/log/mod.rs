@@ -7,14 +7,14 @@
 //! updated tree are committed in the store, so a caller that gets an error does not act (fail
 //! closed).
 //!
-//! - **Group commit** ([`writer`]): one writer task per node, fed by a bounded channel, takes
+//! - **Group commit** (`writer.rs`): one writer task per node, fed by a bounded channel, takes
 //!   whatever appends are queued (up to [`MAX_BATCH`]) and writes them in one store
 //!   transaction (`Store::append_log_entries`), so concurrent callers share one commit (one
 //!   fsync) instead of paying one each. If that transaction fails, every append of the batch
 //!   fails; the writer goes on with the next batch. Indexes are assigned inside the database
 //!   under the log's write lock, so several nodes on one PostgreSQL take turns integrating the
 //!   tree and produce one log.
-//! - **Checkpoints** ([`checkpoints`]): C2SP `tlog-checkpoint` notes for (origin, size, root),
+//! - **Checkpoints** (`checkpoints.rs`): C2SP `tlog-checkpoint` notes for (origin, size, root),
 //!   signed through a [`NoteSigner`] (in production backed by the crypto device; it may block,
 //!   so it runs on `spawn_blocking`), issued when [`CheckpointPolicy::every_entries`] entries
 //!   arrived since the last one or [`CheckpointPolicy::every`] passed with new entries,
@@ -23,7 +23,7 @@
 //!   and sizes never go back.
 //! - **Receipts** ([`TransparencyLog::receipt`]): a C2SP `tlog-proof` bundle (checkpoint, index,
 //!   inclusion proof) for one entry, checked before it is handed out.
-//! - **Export** ([`export`]): the JSON Lines format of `inkan_log::verify`, streamed in pages.
+//! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages.
 //!
 //! Must never: acknowledge an append before its transaction committed; let a failed batch
 //! look like success to any of its callers; hold a private key or sign anything but a

@@ -5,8 +5,8 @@
 //! of every complete subtree, one head (size and root) and the signed checkpoints. An append
 //! is one transaction under the log's write lock (SQLite `BEGIN IMMEDIATE`, PostgreSQL an
 //! advisory lock, so several nodes take turns integrating the tree): read the size, fetch only
-//! the stored hashes the new leaves need ([`hashes_needed`]), compute the new hashes and root
-//! ([`integrate`]), write entries, hashes and head, commit.
+//! the stored hashes the new leaves need (`hashes_needed`), compute the new hashes and root
+//! (`integrate`), write entries, hashes and head, commit.
 //!
 //! This module owns the arithmetic between "what is stored" and "what to store"; the SQL is in
 //! `sqlite.rs` and `postgres.rs`. Must never: rewrite or delete a stored entry, hash or

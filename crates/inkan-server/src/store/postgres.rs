@@ -18,7 +18,7 @@
 //! `destroyed` included: keeping `destroyed` terminal is the caller's rule, not the store's.
 //!
 //! The log ([`super::log`]): an append is one transaction whose first statement takes the log's
-//! advisory lock ([`LOG_LOCK_CLASS`], per schema), so nodes sharing the database take turns
+//! advisory lock (`LOG_LOCK_CLASS`, per schema), so nodes sharing the database take turns
 //! integrating the tree; under READ COMMITTED every later statement of the transaction sees
 //! what the previous holder committed. Lists travel as arrays (`unnest`, `= ANY`), in statements
 //! of at most 8 KiB each (`PG_STATEMENT_BYTES`: sqlx 0.9.0 leaves Nagle's algorithm on, and a
