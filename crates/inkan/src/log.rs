@@ -113,7 +113,12 @@ pub async fn run(service: &Service, args: LogArgs) -> Result<(), String> {
                 tokio::io::AsyncWriteExt::flush(&mut file)
                     .await
                     .map_err(|e| e.to_string())?;
-                eprintln!("{summary:?}");
+                eprintln!(
+                    "exported {} entries and {} checkpoints to {}",
+                    summary.entries,
+                    summary.checkpoints,
+                    path.display()
+                );
             }
             None => {
                 let mut stdout = tokio::io::stdout();
