@@ -1,0 +1,26 @@
+//! Signing and verifying every credential and presentation format Inkan produces, through a
+//! remote [`Signer`]: the format code sees only the bytes to sign and a key reference, never a
+//! private key (criteria 1.2.10, 1.2.15, 1.2.16).
+//!
+//! - [`signer`]: the `Signer` seam and its hashing contract;
+//! - [`jose`]: JWS compact, VC-JWT (VCDM 1.1 `jwt_vc_json`, VCDM 2.0 `vc+jwt`/`vp+jwt`), the
+//!   OpenID4VCI key proof, SD-JWT VC with KB-JWT;
+//! - [`data_integrity`]: W3C VC Data Integrity (`eddsa-rdfc-2022`, `eddsa-jcs-2022`,
+//!   `ecdsa-rdfc-2019`, `ecdsa-jcs-2019`) with bundled JSON-LD contexts;
+//! - [`mdoc`]: COSE_Sign1 and ISO/IEC 18013-5 IssuerSigned / DeviceResponse;
+//! - [`status`]: W3C Bitstring Status List and IETF Token Status List;
+//! - [`limits`]: the size and depth limits every parser of outside input applies.
+//!
+//! This crate never holds HTTP, SQL or private key bytes, and never fetches anything from the
+//! network (unknown JSON-LD contexts are refused).
+
+pub mod data_integrity;
+mod error;
+pub mod jose;
+pub mod limits;
+pub mod mdoc;
+pub mod signer;
+pub mod status;
+
+pub use error::FormatError;
+pub use signer::{KeyRef, Signer};
