@@ -140,6 +140,31 @@ impl Algorithm {
         }
     }
 
+    /// The length of the digest this algorithm signs in pre-hash mode (SHA-256: 32,
+    /// SHA-384: 48), or `None` for EdDSA, which has no pre-hash mode (Ed25519ph is another
+    /// algorithm).
+    pub fn digest_len(self) -> Option<usize> {
+        match self {
+            Algorithm::Es256 | Algorithm::Rs256 | Algorithm::Ps256 => Some(32),
+            Algorithm::Es384 => Some(48),
+            Algorithm::EdDsa => None,
+        }
+    }
+
+    /// Fails unless `digest` can be signed with this algorithm in pre-hash mode.
+    pub fn check_digest(self, digest: &[u8]) -> Result<(), DeviceError> {
+        match self.digest_len() {
+            None => Err(DeviceError::InvalidInput(format!(
+                "{self} signs messages, not digests: it has no pre-hash mode"
+            ))),
+            Some(len) if len != digest.len() => Err(DeviceError::InvalidInput(format!(
+                "a {self} digest is {len} bytes, not {}",
+                digest.len()
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// The key spec generated for this algorithm; RSA takes `rsa_bits` (2048 or 3072).
     pub fn key_spec(self, rsa_bits: usize) -> Result<KeySpec, DeviceError> {
         match self {

@@ -164,6 +164,11 @@ pub trait CryptoDevice: Send + Sync + fmt::Debug {
     /// prescribes (SHA-256 for ES256/RS256/PS256, SHA-384 for ES384, none for EdDSA).
     fn sign(&self, handle: &KeyHandle, alg: Algorithm, message: &[u8]) -> Result<Vec<u8>>;
 
+    /// Signs a digest made by the caller (pre-hash mode, for CSC `signHash`): SHA-256 for
+    /// ES256/RS256/PS256, SHA-384 for ES384. EdDSA has no pre-hash mode and is refused, as is
+    /// a digest of the wrong length ([`Algorithm::check_digest`]).
+    fn sign_digest(&self, handle: &KeyHandle, alg: Algorithm, digest: &[u8]) -> Result<Vec<u8>>;
+
     /// The public half of the key under `handle`.
     fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey>;
 

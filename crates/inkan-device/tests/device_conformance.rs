@@ -46,6 +46,7 @@ conformance!(
     import_refuses_garbage,
     csr_verifies_with_openssl,
     concurrent_signing_verifies,
+    pre_hash_signatures_verify_as_message_signatures,
 );
 
 const MESSAGE: &[u8] = b"Inkan conformance: the bytes to be signed";
@@ -398,4 +399,36 @@ fn soft_token_imports_every_variant_and_ed25519() {
             assert_eq!(device.handles().unwrap(), before);
         }
     }
+}
+
+/// CSC `signHash`: a digest signed in pre-hash mode verifies as a signature over the message
+/// it is the digest of; EdDSA and digests of the wrong length are refused.
+fn pre_hash_signatures_verify_as_message_signatures(device: &dyn CryptoDevice) {
+    use sha2::Digest as _;
+    for (alg, spec) in [
+        (Algorithm::Es256, KeySpec::P256),
+        (Algorithm::Es384, KeySpec::P384),
+        (Algorithm::Rs256, KeySpec::Rsa2048),
+        (Algorithm::Ps256, KeySpec::Rsa2048),
+    ] {
+        let key = device.generate(spec, "prehash").unwrap();
+        let digest = if alg == Algorithm::Es384 {
+            sha2::Sha384::digest(MESSAGE).to_vec()
+        } else {
+            sha2::Sha256::digest(MESSAGE).to_vec()
+        };
+        let signature = device.sign_digest(&key.handle, alg, &digest).unwrap();
+        key.public_key
+            .verify(alg, MESSAGE, &signature)
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert!(
+            device.sign_digest(&key.handle, alg, &digest[1..]).is_err(),
+            "{alg}: short digest"
+        );
+    }
+    let ed = device.generate(KeySpec::Ed25519, "prehash").unwrap();
+    let err = device
+        .sign_digest(&ed.handle, Algorithm::EdDsa, &[0u8; 32])
+        .unwrap_err();
+    assert!(err.to_string().contains("pre-hash"), "{err}");
 }

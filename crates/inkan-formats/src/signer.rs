@@ -64,16 +64,20 @@ impl DeviceSigner {
 #[async_trait::async_trait]
 impl Signer for DeviceSigner {
     async fn sign(&self, key: &KeyRef, input: SignInput<'_>) -> Result<Vec<u8>, FormatError> {
-        let message = match input {
-            SignInput::Message(m) => m.to_vec(),
-            SignInput::Digest(_) => {
-                return Err(FormatError::Unsupported("pre-hash signing through the device (CSC signHash) comes with the signing module".into()));
-            }
-        };
         let (device, handle, alg) = (self.device.clone(), key.handle.clone(), key.algorithm);
-        tokio::task::spawn_blocking(move || device.sign(&handle, alg, &message))
-            .await
-            .map_err(|e| FormatError::Signer(e.to_string()))?
-            .map_err(FormatError::from)
+        let (bytes, pre_hashed) = match input {
+            SignInput::Message(m) => (m.to_vec(), false),
+            SignInput::Digest(d) => (d.to_vec(), true),
+        };
+        tokio::task::spawn_blocking(move || {
+            if pre_hashed {
+                device.sign_digest(&handle, alg, &bytes)
+            } else {
+                device.sign(&handle, alg, &bytes)
+            }
+        })
+        .await
+        .map_err(|e| FormatError::Signer(e.to_string()))?
+        .map_err(FormatError::from)
     }
 }

@@ -296,6 +296,21 @@ fn refused(step: &str, e: Error) -> Failure {
     }
 }
 
+/// The DER `DigestInfo` prefix of a SHA-256 digest (RFC 8017 §9.2, note 1).
+const SHA256_DIGEST_INFO_PREFIX: &[u8] = &[
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+
+/// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (PS256).
+fn pss_sha256() -> PkcsPssParams {
+    PkcsPssParams {
+        hash_alg: MechanismType::SHA256,
+        mgf: PkcsMgfType::MGF1_SHA256,
+        s_len: 32u64.into(),
+    }
+}
+
 impl Pkcs11Device {
     /// Loads the module (once per process), finds the token by its label, reads the PIN and
     /// logs in, so a wrong module, label or PIN fails here.
@@ -390,6 +405,36 @@ impl Pkcs11Device {
         if let Err(e) = self.pool.run(|s, _| purge(s, id)) {
             tracing::warn!(id = %hex::encode(id), error = %e, "objects of a failed PKCS#11 operation may remain");
         }
+    }
+
+    /// Signs `data` with `mechanism` on the token and checks the signature's length.
+    fn sign_on_token(
+        &self,
+        handle: &KeyHandle,
+        alg: Algorithm,
+        mechanism: &Mechanism<'_>,
+        data: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
+        let signature = self.pool.run(|s, generation| {
+            let key = self.signing_key(s, generation, handle)?;
+            alg.check_fits(key.spec)?;
+            Ok(s.sign(mechanism, key.private, data)?)
+        })?;
+        let expected = match alg {
+            Algorithm::Es256 => Some(64),
+            Algorithm::Es384 => Some(96),
+            Algorithm::EdDsa => Some(64),
+            Algorithm::Rs256 | Algorithm::Ps256 => None,
+        };
+        if let Some(expected) = expected
+            && signature.len() != expected
+        {
+            return Err(DeviceError::Crypto(format!(
+                "the token returned a {alg} signature of {} bytes, not {expected}",
+                signature.len()
+            )));
+        }
+        Ok(signature)
     }
 
     /// The import wrapping key pair, found by its label or created on first use. Must be
@@ -613,49 +658,50 @@ impl CryptoDevice for Pkcs11Device {
         alg: Algorithm,
         message: &[u8],
     ) -> Result<Vec<u8>, DeviceError> {
-        // ECDSA on the token takes a digest (SoftHSM offers only CKM_ECDSA); the hash is of
-        // public data, so computing it here gives nothing away.
-        let digest: Vec<u8> = match alg {
-            Algorithm::Es256 => sha2::Sha256::digest(message).to_vec(),
-            Algorithm::Es384 => sha2::Sha384::digest(message).to_vec(),
-            Algorithm::EdDsa | Algorithm::Rs256 | Algorithm::Ps256 => Vec::new(),
-        };
-        let (mechanism, data): (Mechanism<'_>, &[u8]) = match alg {
-            Algorithm::Es256 | Algorithm::Es384 => (Mechanism::Ecdsa, &digest),
-            Algorithm::EdDsa => (
-                Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+        match alg {
+            // ECDSA on the token takes a digest (SoftHSM offers only CKM_ECDSA); the hash is
+            // of public data, so computing it here gives nothing away.
+            Algorithm::Es256 => self.sign_digest(handle, alg, &sha2::Sha256::digest(message)),
+            Algorithm::Es384 => self.sign_digest(handle, alg, &sha2::Sha384::digest(message)),
+            Algorithm::EdDsa => self.sign_on_token(
+                handle,
+                alg,
+                &Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
                 message,
             ),
-            Algorithm::Rs256 => (Mechanism::Sha256RsaPkcs, message),
-            Algorithm::Ps256 => (
-                Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
-                    hash_alg: MechanismType::SHA256,
-                    mgf: PkcsMgfType::MGF1_SHA256,
-                    s_len: 32u64.into(),
-                }),
+            Algorithm::Rs256 => self.sign_on_token(handle, alg, &Mechanism::Sha256RsaPkcs, message),
+            Algorithm::Ps256 => self.sign_on_token(
+                handle,
+                alg,
+                &Mechanism::Sha256RsaPkcsPss(pss_sha256()),
                 message,
             ),
-        };
-        let signature = self.pool.run(|s, generation| {
-            let key = self.signing_key(s, generation, handle)?;
-            alg.check_fits(key.spec)?;
-            Ok(s.sign(&mechanism, key.private, data)?)
-        })?;
-        let expected = match alg {
-            Algorithm::Es256 => Some(64),
-            Algorithm::Es384 => Some(96),
-            Algorithm::EdDsa => Some(64),
-            Algorithm::Rs256 | Algorithm::Ps256 => None,
-        };
-        if let Some(expected) = expected
-            && signature.len() != expected
-        {
-            return Err(DeviceError::Crypto(format!(
-                "the token returned a {alg} signature of {} bytes, not {expected}",
-                signature.len()
-            )));
         }
-        Ok(signature)
+    }
+
+    fn sign_digest(
+        &self,
+        handle: &KeyHandle,
+        alg: Algorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
+        alg.check_digest(digest)?;
+        match alg {
+            Algorithm::Es256 | Algorithm::Es384 => {
+                self.sign_on_token(handle, alg, &Mechanism::Ecdsa, digest)
+            }
+            // Raw PKCS#1 v1.5 over the DER DigestInfo of a SHA-256 digest (RFC 8017 §9.2).
+            Algorithm::Rs256 => {
+                let digest_info = [SHA256_DIGEST_INFO_PREFIX, digest].concat();
+                self.sign_on_token(handle, alg, &Mechanism::RsaPkcs, &digest_info)
+            }
+            Algorithm::Ps256 => {
+                self.sign_on_token(handle, alg, &Mechanism::RsaPkcsPss(pss_sha256()), digest)
+            }
+            Algorithm::EdDsa => Err(DeviceError::InvalidInput(
+                "EdDSA has no pre-hash mode".into(),
+            )),
+        }
     }
 
     fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey, DeviceError> {

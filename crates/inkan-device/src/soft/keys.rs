@@ -17,6 +17,8 @@ pub(crate) struct LoadedKey {
     spec: KeySpec,
     public_key: PublicKey,
     pair: Pair,
+    /// The PKCS#8 document, for the pre-hash mode `ring` does not offer.
+    pkcs8: Zeroizing<Vec<u8>>,
 }
 
 enum Pair {
@@ -116,6 +118,7 @@ impl LoadedKey {
             spec,
             public_key,
             pair,
+            pkcs8: Zeroizing::new(der.to_vec()),
         })
     }
 
@@ -146,6 +149,53 @@ impl LoadedKey {
                     .map_err(failed)?;
                 Ok(signature)
             }
+        }
+    }
+}
+
+impl LoadedKey {
+    /// Signs a digest (pre-hash mode) with RustCrypto, which `ring` cannot do; the key is
+    /// parsed from the zeroizing PKCS#8 for the call and dropped (zeroized) after it.
+    pub(crate) fn sign_digest(
+        &self,
+        alg: Algorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
+        use signature::hazmat::{PrehashSigner as _, RandomizedPrehashSigner as _};
+        alg.check_fits(self.spec)?;
+        alg.check_digest(digest)?;
+        let bad_key = |e: pkcs8::Error| DeviceError::Crypto(format!("loading the key: {e}"));
+        let failed =
+            |e: signature::Error| DeviceError::Crypto(format!("{alg} signing failed: {e}"));
+        let der = self.pkcs8.as_slice();
+        match alg {
+            Algorithm::Es256 => {
+                let key = p256::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad_key)?;
+                let signature: p256::ecdsa::Signature = key.sign_prehash(digest).map_err(failed)?;
+                Ok(signature.to_bytes().to_vec())
+            }
+            Algorithm::Es384 => {
+                let key = p384::ecdsa::SigningKey::from_pkcs8_der(der).map_err(bad_key)?;
+                let signature: p384::ecdsa::Signature = key.sign_prehash(digest).map_err(failed)?;
+                Ok(signature.to_bytes().to_vec())
+            }
+            Algorithm::Rs256 => {
+                let key = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(bad_key)?;
+                let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+                let signature = signer.sign_prehash(digest).map_err(failed)?;
+                Ok(signature::SignatureEncoding::to_vec(&signature))
+            }
+            Algorithm::Ps256 => {
+                let key = rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(bad_key)?;
+                let signer = rsa::pss::SigningKey::<sha2::Sha256>::new_with_salt_len(key, 32);
+                let signature = signer
+                    .sign_prehash_with_rng(&mut rand_core::OsRng, digest)
+                    .map_err(failed)?;
+                Ok(signature::SignatureEncoding::to_vec(&signature))
+            }
+            Algorithm::EdDsa => Err(DeviceError::InvalidInput(
+                "EdDSA has no pre-hash mode".into(),
+            )),
         }
     }
 }

@@ -202,6 +202,15 @@ impl CryptoDevice for SoftDevice {
         self.loaded(handle)?.sign(alg, message, &self.rng)
     }
 
+    fn sign_digest(
+        &self,
+        handle: &KeyHandle,
+        alg: Algorithm,
+        digest: &[u8],
+    ) -> Result<Vec<u8>, DeviceError> {
+        self.loaded(handle)?.sign_digest(alg, digest)
+    }
+
     fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey, DeviceError> {
         Ok(self.loaded(handle)?.public_key().clone())
     }
