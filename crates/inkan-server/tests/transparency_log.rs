@@ -21,14 +21,15 @@ use inkan_log::verify::{VerifyReport, verify_export};
 use inkan_server::clock::{Clock, ManualClock, SystemClock};
 use inkan_server::log::{CheckpointPolicy, LogError, TransparencyLog};
 use inkan_server::store::{self, Store, StoreError, StoredCheckpoint};
-use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, SqliteConnection};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://inkan:inkan@127.0.0.1:5432/inkan_test";
+mod common;
+
+use common::{Ctx, Engine, run};
 const ORIGIN: &str = "inkan.test/log/test";
 const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 
@@ -37,7 +38,7 @@ macro_rules! every_engine {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::Sqlite, super::$case).await }
+                async fn $case() { super::run(super::Engine::SqliteFile, super::$case).await }
             )*
         }
         mod postgres {
@@ -62,131 +63,6 @@ every_engine!(
     oversized_entry_is_refused,
     crash_recovery,
 );
-
-// ---------------------------------------------------------------------------------------------
-// Harness
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-/// One isolated database for one test.
-#[derive(Debug)]
-struct TestDb {
-    engine: Engine,
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
-}
-
-type Ctx = Arc<TestDb>;
-
-impl TestDb {
-    async fn create(engine: Engine) -> Self {
-        match engine {
-            Engine::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
-                TestDb {
-                    engine,
-                    url,
-                    _dir: Some(dir),
-                    postgres: None,
-                }
-            }
-            Engine::Postgres => {
-                let server = postgres_url();
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = postgres_admin(&server).await;
-                admin
-                    .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .await
-                    .unwrap();
-                admin.close().await.unwrap();
-                let url = with_param(&server, &format!("options[search_path]={schema}"));
-                TestDb {
-                    engine,
-                    url,
-                    _dir: None,
-                    postgres: Some((server, schema)),
-                }
-            }
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn Store> {
-        store::connect(&self.url)
-            .await
-            .unwrap_or_else(|e| panic!("connect {:?}: {e}", self.engine))
-    }
-
-    /// Runs `sql` on this test's database behind the store's back.
-    async fn exec(&self, sql: &str) {
-        match self.engine {
-            Engine::Sqlite => {
-                let mut conn = SqliteConnection::connect(&self.url).await.unwrap();
-                conn.execute(AssertSqlSafe(sql.to_owned())).await.unwrap();
-                conn.close().await.unwrap();
-            }
-            Engine::Postgres => {
-                let mut conn = PgConnection::connect(&self.url).await.unwrap();
-                conn.execute(AssertSqlSafe(sql.to_owned())).await.unwrap();
-                conn.close().await.unwrap();
-            }
-        }
-    }
-
-    async fn cleanup(&self) {
-        if let Some((server, schema)) = &self.postgres {
-            let mut admin = postgres_admin(server).await;
-            admin
-                .execute(AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                )))
-                .await
-                .unwrap();
-            admin.close().await.unwrap();
-        }
-    }
-}
-
-/// Creates the test's database, runs `case` in a task of its own (so a failing case still gets
-/// its schema dropped), then re-raises the case's panic, if any.
-async fn run<F, Fut>(engine: Engine, case: F)
-where
-    F: FnOnce(Ctx) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let db = Arc::new(TestDb::create(engine).await);
-    let outcome = tokio::spawn(case(db.clone())).await;
-    db.cleanup().await;
-    if let Err(e) = outcome {
-        match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(e) => panic!("test task failed: {e}"),
-        }
-    }
-}
-
-fn postgres_url() -> String {
-    std::env::var("INKAN_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
-}
-
-async fn postgres_admin(server: &str) -> PgConnection {
-    PgConnection::connect(server).await.unwrap_or_else(|e| {
-        panic!(
-            "cannot connect to the test PostgreSQL ({e}). Start it by running `bash .ci/run`, \
-             or point INKAN_TEST_POSTGRES_URL at another server"
-        )
-    })
-}
-
-fn with_param(url: &str, param: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}{param}")
-}
 
 // ---------------------------------------------------------------------------------------------
 // The test log key, entries, and checks
@@ -323,7 +199,7 @@ where
 async fn concurrent_appends_are_contiguous_and_verify(db: Ctx) {
     const TASKS: usize = 64;
     const EACH: usize = 50;
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = Arc::new(
         open_log(
             store.clone(),
@@ -380,7 +256,7 @@ async fn concurrent_appends_are_contiguous_and_verify(db: Ctx) {
 }
 
 async fn checkpoints_by_count_then_time(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let clock = Arc::new(ManualClock::new(T0));
     let log = open_log(
         store.clone(),
@@ -437,7 +313,7 @@ async fn checkpoints_by_count_then_time(db: Ctx) {
 }
 
 async fn checkpoints_by_time(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let clock = Arc::new(ManualClock::new(T0));
     let log = open_log(
         store.clone(),
@@ -500,7 +376,7 @@ async fn checkpoints_by_time(db: Ctx) {
 }
 
 async fn checkpoint_now_never_repeats_a_size(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = Arc::new(
         open_log(
             store.clone(),
@@ -546,7 +422,7 @@ async fn checkpoint_now_never_repeats_a_size(db: Ctx) {
 }
 
 async fn receipts_verify_offline(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = open_log(
         store.clone(),
         signer(),
@@ -634,7 +510,7 @@ async fn receipts_verify_offline(db: Ctx) {
 
 async fn store_failure_fails_the_waiting_appends(db: Ctx) {
     const WAITING: usize = 24;
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = Arc::new(
         open_log(
             store.clone(),
@@ -683,7 +559,7 @@ async fn store_failure_fails_the_waiting_appends(db: Ctx) {
 }
 
 async fn signer_failure_does_not_stop_appends(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let signer = signer();
     let log = open_log(
         store.clone(),
@@ -724,7 +600,7 @@ async fn two_nodes_make_one_log(db: Ctx) {
     let nodes = [
         Arc::new(
             open_log(
-                db.store().await,
+                db.connect().await,
                 signer(),
                 policy(40, Duration::from_millis(50)),
                 Arc::new(SystemClock),
@@ -733,7 +609,7 @@ async fn two_nodes_make_one_log(db: Ctx) {
         ),
         Arc::new(
             open_log(
-                db.store().await,
+                db.connect().await,
                 signer(),
                 policy(40, Duration::from_millis(50)),
                 Arc::new(SystemClock),
@@ -770,7 +646,7 @@ async fn two_nodes_make_one_log(db: Ctx) {
         assert_eq!(entries[index as usize], entry(task, seq));
     }
     // Checkpoints from both nodes: strictly increasing sizes, each verifiable.
-    let store = db.store().await;
+    let store = db.connect().await;
     let checkpoints = all_checkpoints(&*store).await;
     assert!(checkpoints.windows(2).all(|w| w[0].size < w[1].size));
     for c in &checkpoints {
@@ -779,7 +655,7 @@ async fn two_nodes_make_one_log(db: Ctx) {
 }
 
 async fn reopening_refuses_another_origin(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = open_log(
         store.clone(),
         signer(),
@@ -830,7 +706,7 @@ async fn reopening_refuses_another_origin(db: Ctx) {
 }
 
 async fn oversized_entry_is_refused(db: Ctx) {
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = open_log(
         store.clone(),
         signer(),
@@ -941,7 +817,7 @@ async fn crash_recovery(db: Ctx) {
     );
 
     // Restart: the store opens, the log verifies, and every acknowledged append is there.
-    let store = db.store().await;
+    let store = db.connect().await;
     let log = open_log(
         store.clone(),
         signer(),
