@@ -42,31 +42,23 @@ pub(crate) async fn find_or_create(
         tokio::task::spawn_blocking(move || generating.generate(KeySpec::Ed25519, LOG_KEY_LABEL))
             .await
             .map_err(|e| super::KeyError::Task(e.to_string()))??;
-    let now = clock.now();
-    let record = KeyRecord {
+    let registration = super::Registration {
         id: KeyId::random(),
         owner: LOG_KEY_OWNER.into(),
         label: LOG_KEY_LABEL.into(),
         algorithm: Algorithm::EdDsa,
-        spec: KeySpec::Ed25519,
-        device: device.kind(),
-        handle: key.handle.clone(),
-        public_key_spki: key.public_key.to_spki_der(),
-        certificate_chain: Vec::new(),
         origin: KeyOrigin::Generated,
-        environment,
-        state: KeyState::Active,
-        state_reason: None,
-        state_changed_at: None,
-        created_at: now,
-        updated_at: now,
+        certificate_chain: Vec::new(),
     };
-    if let Err(e) = store.insert_key(&record).await {
-        let handle = key.handle;
-        let destroying = device.clone();
-        let _ = tokio::task::spawn_blocking(move || destroying.destroy(&handle)).await;
-        return Err(e.into());
-    }
+    let record = super::register_key(
+        device,
+        &**store,
+        environment,
+        clock.now(),
+        key,
+        registration,
+    )
+    .await?;
     tracing::info!(key = %record.id, "transparency log key generated in the device");
     Ok((record, true))
 }

@@ -348,34 +348,23 @@ impl KeyRegistry {
         origin: KeyOrigin,
         certificate_chain: Vec<Vec<u8>>,
     ) -> Result<KeyRecord, KeyError> {
-        let now = self.clock.now();
-        let record = KeyRecord {
+        let registration = Registration {
             id,
             owner,
             label,
             algorithm,
-            spec: key.public_key.spec(),
-            device: self.device.kind(),
-            handle: key.handle.clone(),
-            public_key_spki: key.public_key.to_spki_der(),
-            certificate_chain,
             origin,
-            environment: self.environment,
-            state: KeyState::Active,
-            state_reason: None,
-            state_changed_at: None,
-            created_at: now,
-            updated_at: now,
+            certificate_chain,
         };
-        if let Err(stored) = self.store.insert_key(&record).await {
-            let handle = key.handle;
-            if let Err(destroyed) = self.on_device(move |d| d.destroy(&handle)).await {
-                tracing::error!(error = %destroyed, "a key the store refused could not be destroyed again");
-            }
-            return Err(stored.into());
-        }
-        tracing::info!(key = %record.id, alg = %record.algorithm, origin = origin.as_str(), "key registered");
-        Ok(record)
+        register_key(
+            &self.device,
+            &*self.store,
+            self.environment,
+            self.clock.now(),
+            key,
+            registration,
+        )
+        .await
     }
 
     /// The key `id` of this environment, whatever its state.
@@ -561,6 +550,61 @@ impl KeyRegistry {
 
 /// The note on log entries of a CSR's self-signature.
 const CSR_NOTE: &str = "PKCS#10 certification request";
+
+/// What the registry records about a key the device has just made or imported.
+pub(crate) struct Registration {
+    pub(crate) id: KeyId,
+    pub(crate) owner: String,
+    pub(crate) label: String,
+    pub(crate) algorithm: Algorithm,
+    pub(crate) origin: KeyOrigin,
+    pub(crate) certificate_chain: Vec<Vec<u8>>,
+}
+
+/// Records `key` (which the device now holds) as an active key of `environment`; if the store
+/// refuses, destroys it in the device again, so no key exists that the registry does not know.
+pub(crate) async fn register_key(
+    device: &Arc<dyn CryptoDevice>,
+    store: &dyn Store,
+    environment: Environment,
+    now: crate::clock::UnixMillis,
+    key: DeviceKey,
+    registration: Registration,
+) -> Result<KeyRecord, KeyError> {
+    let record = KeyRecord {
+        id: registration.id,
+        owner: registration.owner,
+        label: registration.label,
+        algorithm: registration.algorithm,
+        spec: key.public_key.spec(),
+        device: device.kind(),
+        handle: key.handle.clone(),
+        public_key_spki: key.public_key.to_spki_der(),
+        certificate_chain: registration.certificate_chain,
+        origin: registration.origin,
+        environment,
+        state: KeyState::Active,
+        state_reason: None,
+        state_changed_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Err(stored) = store.insert_key(&record).await {
+        let (device, handle) = (device.clone(), key.handle);
+        match tokio::task::spawn_blocking(move || device.destroy(&handle)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "a key the store refused could not be destroyed again")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "a key the store refused could not be destroyed again")
+            }
+        }
+        return Err(stored.into());
+    }
+    tracing::info!(key = %record.id, alg = %record.algorithm, origin = record.origin.as_str(), "key registered");
+    Ok(record)
+}
 
 /// What [`KeyRegistry::reconcile`] found.
 #[derive(Debug, Clone, Default, serde::Serialize)]
