@@ -1,0 +1,165 @@
+//! The two transformations of the Data Integrity cryptosuites: RDF Dataset Canonicalization
+//! (RDFC-1.0, JSON-LD expanded to RDF then canonical N-Quads) and the JSON Canonicalization
+//! Scheme (RFC 8785).
+//!
+//! JSON-LD contexts come only from the bundled files under `contexts/` (see `SOURCE.md`
+//! there); a document naming any other remote context is refused with its URL, before any
+//! expansion, and nothing is ever fetched from the network. Expansion runs in the "safe mode"
+//! the Data Integrity specification recommends: a term the contexts do not define, or an
+//! invalid IRI, is an error instead of being dropped silently (a dropped term would be outside
+//! the signature while still shown to the reader).
+
+use crate::FormatError;
+use iref::IriBuf;
+use json_ld::{JsonLdProcessor as _, RemoteDocument};
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+/// The bundled JSON-LD contexts: URL and file content.
+pub const BUNDLED_CONTEXTS: &[(&str, &str)] = &[
+    (
+        "https://www.w3.org/2018/credentials/v1",
+        include_str!("../../contexts/w3c-2018-credentials-v1.jsonld"),
+    ),
+    (
+        "https://www.w3.org/2018/credentials/examples/v1",
+        include_str!("../../contexts/w3c-2018-credentials-examples-v1.jsonld"),
+    ),
+    (
+        "https://www.w3.org/ns/credentials/v2",
+        include_str!("../../contexts/w3c-ns-credentials-v2.jsonld"),
+    ),
+    (
+        "https://www.w3.org/ns/credentials/examples/v2",
+        include_str!("../../contexts/w3c-ns-credentials-examples-v2.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/data-integrity/v2",
+        include_str!("../../contexts/w3id-data-integrity-v2.jsonld"),
+    ),
+    (
+        "https://w3id.org/security/multikey/v1",
+        include_str!("../../contexts/w3id-multikey-v1.jsonld"),
+    ),
+    (
+        "https://www.w3.org/ns/did/v1",
+        include_str!("../../contexts/w3c-did-v1.jsonld"),
+    ),
+];
+
+/// Whether `url` is one of the bundled contexts.
+pub fn is_bundled_context(url: &str) -> bool {
+    BUNDLED_CONTEXTS.iter().any(|(u, _)| *u == url)
+}
+
+/// The loader over the bundled contexts, parsed once.
+fn loader() -> Result<&'static BTreeMap<IriBuf, RemoteDocument>, FormatError> {
+    static LOADER: OnceLock<Result<BTreeMap<IriBuf, RemoteDocument>, String>> = OnceLock::new();
+    LOADER
+        .get_or_init(|| {
+            let mut map = BTreeMap::new();
+            for (url, text) in BUNDLED_CONTEXTS {
+                let iri = IriBuf::new((*url).to_owned()).map_err(|e| format!("{url}: {e}"))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| format!("{url}: {e}"))?;
+                let media_type = "application/ld+json"
+                    .parse()
+                    .map_err(|_| "media type".to_owned())?;
+                let doc = RemoteDocument::new(
+                    Some(iri.clone()),
+                    Some(media_type),
+                    json_syntax::Value::from_serde_json(value),
+                );
+                map.insert(iri, doc);
+            }
+            Ok(map)
+        })
+        .as_ref()
+        .map_err(|e| {
+            FormatError::Unsupported(format!("bundled JSON-LD context does not load: {e}"))
+        })
+}
+
+/// Refuses any `@context` URL (anywhere in the document) that is not bundled.
+fn check_contexts(value: &serde_json::Value) -> Result<(), FormatError> {
+    fn check_context_value(ctx: &serde_json::Value) -> Result<(), FormatError> {
+        match ctx {
+            serde_json::Value::String(url) if !is_bundled_context(url) => {
+                Err(FormatError::Unsupported(format!(
+                    "JSON-LD context {url} is not bundled with Inkan, and remote contexts are never fetched"
+                )))
+            }
+            serde_json::Value::Array(items) => items.iter().try_for_each(check_context_value),
+            serde_json::Value::Object(_) => check_contexts(ctx),
+            _ => Ok(()),
+        }
+    }
+    match value {
+        serde_json::Value::Object(members) => {
+            for (key, member) in members {
+                if key == "@context" {
+                    check_context_value(member)?;
+                } else {
+                    check_contexts(member)?;
+                }
+            }
+            Ok(())
+        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(check_contexts),
+        _ => Ok(()),
+    }
+}
+
+/// Runs a future that never waits (the bundled loader answers at once) to completion.
+fn run_ready<F: std::future::Future>(future: F) -> Result<F::Output, FormatError> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(out) => Ok(out),
+        std::task::Poll::Pending => Err(FormatError::Unsupported(
+            "JSON-LD processing tried to wait on a remote resource".into(),
+        )),
+    }
+}
+
+/// The RDFC-1.0 canonical N-Quads of a JSON-LD document (each quad ends with a newline).
+pub fn rdfc(document: &serde_json::Value) -> Result<String, FormatError> {
+    check_contexts(document)?;
+    let loader = loader()?;
+    let input = RemoteDocument::new(
+        None,
+        None,
+        json_syntax::Value::from_serde_json(document.clone()),
+    );
+    let options = json_ld::Options {
+        expansion_policy: json_ld::expansion::Policy {
+            invalid: json_ld::expansion::Action::Reject,
+            allow_undefined: false,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut generator = rdf_types::generator::Blank::new();
+    let mut rdf = run_ready(input.to_rdf_using(&mut generator, loader, options))?
+        .map_err(|e| FormatError::malformed("JSON-LD document", e.to_string()))?;
+    let mut quads: Vec<ssi_rdf::LexicalQuad> = Vec::new();
+    for rdf_types::Quad(subject, predicate, object, graph) in rdf.cloned_quads() {
+        let predicate = match predicate {
+            rdf_types::Id::Iri(iri) => iri,
+            rdf_types::Id::Blank(b) => {
+                return Err(FormatError::malformed(
+                    "JSON-LD document",
+                    format!("blank node {b} used as a property"),
+                ));
+            }
+        };
+        quads.push(rdf_types::Quad(subject, predicate, object, graph));
+    }
+    Ok(ssi_rdf::urdna2015::normalize(quads.iter().map(|q| q.as_lexical_quad_ref())).into_nquads())
+}
+
+/// The RFC 8785 (JCS) canonical form of a JSON value.
+pub fn jcs(value: &serde_json::Value) -> Result<String, FormatError> {
+    serde_json_canonicalizer::to_string(value)
+        .map_err(|e| FormatError::malformed("JSON document", e.to_string()))
+}
