@@ -31,7 +31,10 @@ pub enum FormatError {
 impl FormatError {
     /// A [`FormatError::Malformed`].
     pub fn malformed(what: &'static str, detail: impl Into<String>) -> Self {
-        FormatError::Malformed { what, detail: detail.into() }
+        FormatError::Malformed {
+            what,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -21,6 +21,7 @@ pub mod limits;
 pub mod mdoc;
 pub mod signer;
 pub mod status;
+pub mod verify;
 
 pub use error::FormatError;
 pub use signer::{KeyRef, Signer};

@@ -251,8 +251,13 @@ async fn sd_jwt_vc_verifies_sd_jwt_vc_with_key_binding_of_every_algorithm() {
         let jwk = issuer.public_key.to_jwk();
         let now = ("now", (NOW + 5).to_string());
         // The issuance, every claim disclosed.
-        let out = node_verify("sd-jwt", &issued.serialized, Some(&jwk), &[now.clone()])
-            .unwrap_or_else(|e| panic!("{alg} SD-JWT VC issuance: {e}"));
+        let out = node_verify(
+            "sd-jwt",
+            &issued.serialized,
+            Some(&jwk),
+            std::slice::from_ref(&now),
+        )
+        .unwrap_or_else(|e| panic!("{alg} SD-JWT VC issuance: {e}"));
         assert_eq!(out["payload"]["address"]["locality"], "Viken");
         assert_eq!(out["payload"]["nationalities"], json!(["ÆG", "SE"]));
 

@@ -6,6 +6,7 @@
 
 mod keys;
 mod log;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use inkan_server::clock::SystemClock;
@@ -34,6 +35,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// The transparency log: verify, export, receipts, checkpoints, the log key.
     Log(log::LogArgs),
+    /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
+    Verify(verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,7 +57,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         // Offline verification needs no configuration, store or device.
-        if let Command::Log(args) = &cli.command
+        let command = match cli.command {
+            Command::Verify(args) => return verify::run(args),
+            other => other,
+        };
+        if let Command::Log(args) = &command
             && let Some(result) = log::run_offline(args)
         {
             return result;
@@ -64,9 +71,10 @@ fn main() -> ExitCode {
         let service = Service::open(&config, Arc::new(SystemClock))
             .await
             .map_err(|e| e.to_string())?;
-        match cli.command {
+        match command {
             Command::Keys(args) => keys::run(&service, args).await,
             Command::Log(args) => log::run(&service, args).await,
+            Command::Verify(_) => unreachable!("handled above"),
         }
     });
     match result {

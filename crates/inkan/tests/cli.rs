@@ -970,3 +970,145 @@ fn log_tampering_is_detected_offline() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `inkan verify` on the published vectors (issue 4): each valid one is accepted (with
+/// `--proof-only` where the vector's issuer does not control its key), each tampered or
+/// out-of-date one refused, with exit status 0 only when valid.
+#[test]
+fn inkan_verify_accepts_the_vectors_and_refuses_tampering() {
+    let testdata = Path::new(env!("CARGO_MANIFEST_DIR")).join("../inkan-formats/testdata");
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |file: &Path, args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .arg("verify")
+            .arg(file)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let tampered = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    // Data Integrity: EdDSA (rdfc, jcs) and ECDSA (rdfc, jcs; P-256 and P-384).
+    for vector in [
+        "data-integrity/eddsa/eddsa-rdfc-2022/signedDataInt.json",
+        "data-integrity/eddsa/eddsa-jcs-2022/signedJCS.json",
+        "data-integrity/ecdsa/ecdsa-rdfc-2019-p256/signedECDSAP256.json",
+        "data-integrity/ecdsa/ecdsa-rdfc-2019-p384/signedECDSAP384.json",
+        "data-integrity/ecdsa/ecdsa-jcs-2019-p256/signedJCSECDSAP256.json",
+        "data-integrity/ecdsa/ecdsa-jcs-2019-p384/signedJCSECDSAP384.json",
+    ] {
+        let path = testdata.join(vector);
+        let (ok, text) = verify(&path, &["--proof-only"]);
+        assert!(
+            ok && text.contains("valid: Data Integrity credential"),
+            "{vector}: {text}"
+        );
+        let (ok, text) = verify(&path, &[]);
+        assert!(!ok && text.contains("controller"), "{vector}: {text}");
+        let original = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            original.contains("Alumni"),
+            "{vector} is the alumni credential"
+        );
+        let (ok, text) = verify(
+            &tampered("di.json", original.replacen("Alumni", "Alumna", 1)),
+            &["--proof-only"],
+        );
+        assert!(
+            !ok && text.contains("not valid"),
+            "{vector} tampered: {text}"
+        );
+    }
+
+    // mdoc: the ISO 18013-5 Annex D IssuerSigned, valid only while its certificate and MSO are.
+    let annex_d = testdata.join("iso-18013-5/issuer_signed.cbor");
+    let (ok, text) = verify(&annex_d, &["--at", "2021-01-01T00:00:00Z", "--json"]);
+    assert!(
+        ok && text.contains("\"valid\":true") && text.contains("org.iso.18013.5.1.mDL"),
+        "{text}"
+    );
+    let (ok, text) = verify(&annex_d, &[]);
+    assert!(!ok && text.contains("not valid at"), "{text}");
+    let hex = std::fs::read_to_string(&annex_d).unwrap();
+    let flipped: String = {
+        // Flip one hex digit inside the issuer-signed items (the first name space's values).
+        let at = hex.len() / 3;
+        let mut chars: Vec<char> = hex.trim().chars().collect();
+        chars[at] = if chars[at] == '0' { '1' } else { '0' };
+        chars.into_iter().collect()
+    };
+    let (ok, text) = verify(
+        &tampered("mdoc.hex", flipped),
+        &["--at", "2021-01-01T00:00:00Z"],
+    );
+    assert!(!ok, "tampered IssuerSigned verified: {text}");
+
+    // SD-JWT VC: the draft's example 01 presentation with its KB-JWT, issuer key from the
+    // example settings.
+    let issuer_jwk = r#"{"kty":"EC","crv":"P-256","x":"b28d4MwZMjw8-00CG4xfnn9SLMVMM19SlqZpVb_uNtQ","y":"Xv5zWwuoaTgdS6hV43yI6gBwTnjukmFQQnJ_kCxzqk8"}"#;
+    let key = tampered("issuer.jwk", issuer_jwk.into());
+    let wrapped =
+        std::fs::read_to_string(testdata.join("sd-jwt-vc/01/sd_jwt_presentation.txt")).unwrap();
+    let presentation: String = wrapped.split_whitespace().collect();
+    let kb: Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata.join("sd-jwt-vc/01/kb_jwt_payload.json")).unwrap(),
+    )
+    .unwrap();
+    let at = (kb["iat"].as_i64().unwrap() + 5).to_string();
+    let file = tampered("sd.txt", presentation.clone());
+    let key = key.to_str().unwrap();
+    let args = |nonce: &'static str| -> Vec<String> {
+        [
+            "--key",
+            key,
+            "--aud",
+            "https://example.com/verifier",
+            "--nonce",
+            nonce,
+            "--at",
+            &at,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let run = |path: &Path, args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        verify(path, &args)
+    };
+    let (ok, text) = run(&file, args("1234567890"));
+    assert!(
+        ok && text.contains("SD-JWT VC presentation with KB-JWT"),
+        "{text}"
+    );
+    let (ok, text) = run(&file, args("0987654321"));
+    assert!(!ok && text.contains("nonce"), "wrong nonce: {text}");
+    let first_disclosure_end = presentation.find('~').unwrap();
+    let without_kb = &presentation[..presentation.rfind('~').unwrap() + 1];
+    let (ok, text) = run(
+        &tampered("nokb.txt", without_kb.to_owned()),
+        args("1234567890"),
+    );
+    assert!(
+        !ok,
+        "a presentation without its KB-JWT verified with key binding expected: {text}"
+    );
+    let mut forged = presentation.clone();
+    forged.insert_str(first_disclosure_end + 1, "WyJzYWx0IiwgImFnZSIsIDk5XQ~");
+    let (ok, text) = run(&tampered("forged.txt", forged), args("1234567890"));
+    assert!(
+        !ok && text.contains("not referenced"),
+        "an extra disclosure: {text}"
+    );
+}
