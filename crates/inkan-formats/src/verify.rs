@@ -86,33 +86,39 @@ fn verify_cbor(bytes: &[u8], options: &VerifyOptions) -> Result<Verified, Format
         at: options.at,
         issuer_key: options.key.as_ref(),
     };
-    if let Ok(response) = DeviceResponse::from_bytes(bytes) {
-        let transcript = options.session_transcript.as_deref().ok_or_else(|| {
-            FormatError::Rejected(
-                "a DeviceResponse is bound to a SessionTranscript: give --session-transcript"
-                    .into(),
-            )
-        })?;
-        let documents = response.verify(transcript, &issuer)?;
-        let details: Vec<Value> = documents
-            .iter()
-            .map(|d| mdoc_details(&d.doc_type, &d.issuer))
-            .collect();
-        return Ok(Verified {
-            format: "mdoc DeviceResponse".into(),
-            details: json!({ "documents": details }),
-        });
-    }
-    if let Ok(signed) = IssuerSigned::from_bytes(bytes) {
-        let verified = signed.verify(&issuer)?;
-        return Ok(Verified {
-            format: "mdoc IssuerSigned".into(),
-            details: mdoc_details(&verified.mso.doc_type, &verified),
-        });
-    }
-    Err(FormatError::Unsupported(
-        "CBOR that is neither an mdoc DeviceResponse nor IssuerSigned".into(),
-    ))
+    let as_response = match DeviceResponse::from_bytes(bytes) {
+        Ok(response) => {
+            let transcript = options.session_transcript.as_deref().ok_or_else(|| {
+                FormatError::Rejected(
+                    "a DeviceResponse is bound to a SessionTranscript: give --session-transcript"
+                        .into(),
+                )
+            })?;
+            let documents = response.verify(transcript, &issuer)?;
+            let details: Vec<Value> = documents
+                .iter()
+                .map(|d| mdoc_details(&d.doc_type, &d.issuer))
+                .collect();
+            return Ok(Verified {
+                format: "mdoc DeviceResponse".into(),
+                details: json!({ "documents": details }),
+            });
+        }
+        Err(e) => e,
+    };
+    let as_issuer_signed = match IssuerSigned::from_bytes(bytes) {
+        Ok(signed) => {
+            let verified = signed.verify(&issuer)?;
+            return Ok(Verified {
+                format: "mdoc IssuerSigned".into(),
+                details: mdoc_details(&verified.mso.doc_type, &verified),
+            });
+        }
+        Err(e) => e,
+    };
+    Err(FormatError::Unsupported(format!(
+        "CBOR that is neither an mdoc DeviceResponse ({as_response}) nor IssuerSigned ({as_issuer_signed})"
+    )))
 }
 
 fn mdoc_details(doc_type: &str, issuer: &crate::mdoc::VerifiedIssuerSigned) -> Value {
@@ -134,33 +140,92 @@ fn mdoc_details(doc_type: &str, issuer: &crate::mdoc::VerifiedIssuerSigned) -> V
 }
 
 fn verify_json(bytes: &[u8], options: &VerifyOptions) -> Result<Verified, FormatError> {
-    use crate::data_integrity::{self as di, ProofPurpose};
     let value = limits::parse_json("document", bytes)?;
     if value.get("proof").is_none() {
         return Err(FormatError::Unsupported(
             "JSON without a Data Integrity `proof`: nothing to verify".into(),
         ));
     }
-    let is_presentation = types(&value).any(|t| t == "VerifiablePresentation");
-    let purpose = if is_presentation {
-        ProofPurpose::Authentication
+    if types(&value).any(|t| t == "VerifiablePresentation") {
+        verify_di_presentation(&value, options)
     } else {
-        ProofPurpose::AssertionMethod
-    };
+        let (format, details) = verify_di_credential(&value, options)?;
+        Ok(Verified { format, details })
+    }
+}
+
+/// A Data Integrity credential: its proof (`assertionMethod`), its issuer's control of the key
+/// (unless `proof_only`) and its validity period at `options.at`.
+fn verify_di_credential(
+    value: &Value,
+    options: &VerifyOptions,
+) -> Result<(String, Value), FormatError> {
+    use crate::data_integrity::{self as di, ProofPurpose};
     let di_options = di::VerifyOptions {
         proof_only: options.proof_only,
-        purpose: Some(purpose),
+        purpose: Some(ProofPurpose::AssertionMethod),
+        challenge: None,
+        domain: None,
+    };
+    let verified = di::verify(value, &di_options)?;
+    check_validity(value, options.at)?;
+    let mut details = di_details(value, &verified);
+    if types(value).any(|t| t == "BitstringStatusListCredential") {
+        let list =
+            crate::status::bitstring::BitstringStatusListCredential::from_verified_json(value)?;
+        details["statusList"] = json!({ "ttlMs": list.ttl_ms() });
+    }
+    Ok((
+        format!(
+            "Data Integrity credential ({})",
+            verified.cryptosuite.as_str()
+        ),
+        details,
+    ))
+}
+
+/// A Data Integrity presentation: the holder's proof (`authentication`, challenge, domain)
+/// and every credential it carries, each verified in full; a credential this verifier cannot
+/// check (an enveloped one) is refused, never passed over.
+fn verify_di_presentation(value: &Value, options: &VerifyOptions) -> Result<Verified, FormatError> {
+    use crate::data_integrity::{self as di, ProofPurpose};
+    let di_options = di::VerifyOptions {
+        proof_only: options.proof_only,
+        purpose: Some(ProofPurpose::Authentication),
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
     };
-    let verified = di::verify(&value, &di_options)?;
-    let kind = if is_presentation {
-        "presentation"
-    } else {
-        "credential"
+    let verified = di::verify(value, &di_options)?;
+    let embedded: Vec<&Value> = match value.get("verifiableCredential") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(one) => vec![one],
     };
-    let mut details = json!({
-        "kind": kind,
+    let mut credentials = Vec::new();
+    for (i, credential) in embedded.into_iter().enumerate() {
+        if !credential.is_object() || credential.get("proof").is_none() {
+            return Err(FormatError::Unsupported(format!(
+                "credential {i} of the presentation is not a Data Integrity credential; it cannot be checked here"
+            )));
+        }
+        let (format, details) = verify_di_credential(credential, options).map_err(|e| {
+            FormatError::Rejected(format!("credential {i} of the presentation: {e}"))
+        })?;
+        credentials.push(json!({ "format": format, "details": details }));
+    }
+    let mut details = di_details(value, &verified);
+    details["credentials"] = Value::Array(credentials);
+    Ok(Verified {
+        format: format!(
+            "Data Integrity presentation ({})",
+            verified.cryptosuite.as_str()
+        ),
+        details,
+    })
+}
+
+fn di_details(value: &Value, verified: &crate::data_integrity::Verified) -> Value {
+    json!({
         "cryptosuite": verified.cryptosuite.as_str(),
         "proofPurpose": verified.purpose.as_str(),
         "verificationMethod": verified.verification_method,
@@ -172,16 +237,37 @@ fn verify_json(bytes: &[u8], options: &VerifyOptions) -> Result<Verified, Format
         "credentialSubject": value.get("credentialSubject").cloned(),
         "validFrom": value.get("validFrom").or_else(|| value.get("issuanceDate")).cloned(),
         "validUntil": value.get("validUntil").or_else(|| value.get("expirationDate")).cloned(),
-    });
-    if types(&value).any(|t| t == "BitstringStatusListCredential") {
-        let list =
-            crate::status::bitstring::BitstringStatusListCredential::from_verified_json(&value)?;
-        details["statusList"] = json!({ "ttlMs": list.ttl_ms() });
-    }
-    Ok(Verified {
-        format: format!("Data Integrity {kind} ({})", verified.cryptosuite.as_str()),
-        details,
     })
+}
+
+/// A credential's validity period (`validFrom`/`validUntil`, or VCDM 1.1's
+/// `issuanceDate`/`expirationDate`) must hold at `at`.
+fn check_validity(value: &Value, at: i64) -> Result<(), FormatError> {
+    let date = |names: [&str; 2]| -> Result<Option<i64>, FormatError> {
+        match names.iter().find_map(|n| value.get(*n)) {
+            None => Ok(None),
+            Some(Value::String(text)) => crate::jose::parse_rfc3339(text).map(Some),
+            Some(_) => Err(FormatError::malformed(
+                "credential",
+                format!("`{}` is not a date-time string", names[0]),
+            )),
+        }
+    };
+    if let Some(from) = date(["validFrom", "issuanceDate"])?
+        && at < from
+    {
+        return Err(FormatError::Rejected(
+            "the credential is not valid yet (validFrom)".into(),
+        ));
+    }
+    if let Some(until) = date(["validUntil", "expirationDate"])?
+        && at >= until
+    {
+        return Err(FormatError::Rejected(
+            "the credential has expired (validUntil)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The `type` values of a JSON-LD document (a string or an array of strings).

@@ -4,6 +4,7 @@
 use clap::Args;
 use inkan_device::PublicKey;
 use inkan_formats::verify::{VerifyOptions, verify};
+use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Largest document or key file read.
@@ -73,25 +74,23 @@ pub fn run(args: VerifyArgs) -> Result<(), String> {
         proof_only: args.proof_only,
         at,
     };
+    // A closed pipe (`inkan verify F | head`) is not an error of the verification.
+    let mut out = std::io::stdout().lock();
     match verify(&document, &options) {
         Ok(found) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "valid": true, "format": found.format, "details": found.details })
-                );
+            let _ = if args.json {
+                let report = serde_json::json!({ "valid": true, "format": found.format, "details": found.details });
+                writeln!(out, "{report}")
             } else {
-                println!("valid: {}", found.format);
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&found.details).unwrap_or_default()
-                );
-            }
+                let details = serde_json::to_string_pretty(&found.details).unwrap_or_default();
+                writeln!(out, "valid: {}\n{details}", found.format)
+            };
             Ok(())
         }
         Err(e) => {
             if args.json {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{}",
                     serde_json::json!({ "valid": false, "error": e.to_string() })
                 );
