@@ -1,5 +1,5 @@
 //! The two transformations of the Data Integrity cryptosuites: RDF Dataset Canonicalization
-//! (RDFC-1.0, JSON-LD expanded to RDF then canonical N-Quads) and the JSON Canonicalization
+//! (RDFC-1.0, JSON-LD expanded to RDF then canonical N-Quads by [`super::rdfc`]) and the JSON Canonicalization
 //! Scheme (RFC 8785).
 //!
 //! JSON-LD contexts come only from the bundled files under `contexts/` (see `SOURCE.md`
@@ -9,6 +9,7 @@
 //! invalid IRI, is an error instead of being dropped silently (a dropped term would be outside
 //! the signature while still shown to the reader).
 
+use super::rdfc::{self, HashAlgorithm, Quad, Term};
 use crate::FormatError;
 use iref::IriBuf;
 use json_ld::{JsonLdProcessor as _, RemoteDocument};
@@ -122,8 +123,20 @@ fn run_ready<F: std::future::Future>(future: F) -> Result<F::Output, FormatError
     }
 }
 
-/// The RDFC-1.0 canonical N-Quads of a JSON-LD document (each quad ends with a newline).
+/// The RDFC-1.0 canonical N-Quads of a JSON-LD document (each quad ends with a newline), with
+/// SHA-256 as the canonicalization hash.
 pub fn rdfc(document: &serde_json::Value) -> Result<String, FormatError> {
+    rdfc_with(document, HashAlgorithm::Sha256)
+}
+
+/// The RDFC-1.0 canonical N-Quads of a JSON-LD document, with `hash` as the canonicalization
+/// hash (SHA-384 for `ecdsa-rdfc-2019` with P-384 keys).
+pub fn rdfc_with(document: &serde_json::Value, hash: HashAlgorithm) -> Result<String, FormatError> {
+    rdfc::canonicalize(&to_quads(document)?, hash)
+}
+
+/// The RDF quads of a JSON-LD document (JSON-LD expansion and toRdf over bundled contexts).
+pub fn to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatError> {
     check_contexts(document)?;
     let loader = loader()?;
     let input = RemoteDocument::new(
@@ -142,10 +155,14 @@ pub fn rdfc(document: &serde_json::Value) -> Result<String, FormatError> {
     let mut generator = rdf_types::generator::Blank::new();
     let mut rdf = run_ready(input.to_rdf_using(&mut generator, loader, options))?
         .map_err(|e| FormatError::malformed("JSON-LD document", e.to_string()))?;
-    let mut quads: Vec<ssi_rdf::LexicalQuad> = Vec::new();
+    let id = |id: rdf_types::Id| match id {
+        rdf_types::Id::Iri(iri) => Term::Iri(iri.into_string()),
+        rdf_types::Id::Blank(b) => Term::Blank(b.suffix().to_owned()),
+    };
+    let mut quads = Vec::new();
     for rdf_types::Quad(subject, predicate, object, graph) in rdf.cloned_quads() {
         let predicate = match predicate {
-            rdf_types::Id::Iri(iri) => iri,
+            rdf_types::Id::Iri(iri) => iri.into_string(),
             rdf_types::Id::Blank(b) => {
                 return Err(FormatError::malformed(
                     "JSON-LD document",
@@ -153,10 +170,32 @@ pub fn rdfc(document: &serde_json::Value) -> Result<String, FormatError> {
                 ));
             }
         };
-        quads.push(rdf_types::Quad(subject, predicate, object, graph));
+        let object = match object {
+            rdf_types::Term::Id(i) => id(i),
+            rdf_types::Term::Literal(literal) => match literal.type_ {
+                rdf_types::LiteralType::Any(datatype) => Term::Literal {
+                    value: literal.value,
+                    datatype: datatype.into_string(),
+                    language: None,
+                },
+                rdf_types::LiteralType::LangString(tag) => Term::Literal {
+                    value: literal.value,
+                    datatype: RDF_LANG_STRING.to_owned(),
+                    language: Some(tag.to_string()),
+                },
+            },
+        };
+        quads.push(Quad {
+            subject: id(subject),
+            predicate,
+            object,
+            graph: graph.map(id),
+        });
     }
-    Ok(ssi_rdf::urdna2015::normalize(quads.iter().map(|q| q.as_lexical_quad_ref())).into_nquads())
+    Ok(quads)
 }
+
+const RDF_LANG_STRING: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString";
 
 /// The RFC 8785 (JCS) canonical form of a JSON value.
 pub fn jcs(value: &serde_json::Value) -> Result<String, FormatError> {

@@ -21,6 +21,7 @@
 
 pub mod canon;
 pub mod keys;
+pub mod rdfc;
 
 use crate::signer::SignInput;
 use crate::{FormatError, KeyRef, Signer};
@@ -93,10 +94,16 @@ impl Cryptosuite {
         }
     }
 
-    /// Canonicalises a document or proof configuration as this suite does.
-    pub fn canonicalize(self, value: &Value) -> Result<String, FormatError> {
+    /// Canonicalises a document or proof configuration as this suite does for a key signing
+    /// with `alg`: RDFC-1.0 hashes with SHA-384 for `ecdsa-rdfc-2019` with P-384, else SHA-256.
+    pub fn canonicalize(self, alg: Algorithm, value: &Value) -> Result<String, FormatError> {
         if self.is_rdfc() {
-            canon::rdfc(value)
+            let hash = if alg == Algorithm::Es384 {
+                rdfc::HashAlgorithm::Sha384
+            } else {
+                rdfc::HashAlgorithm::Sha256
+            };
+            canon::rdfc_with(value, hash)
         } else {
             canon::jcs(value)
         }
@@ -222,19 +229,8 @@ pub fn hash_data(
     document: &Value,
     proof_config: &Value,
 ) -> Result<HashData, FormatError> {
-    let canonical_proof_config = suite.canonicalize(proof_config)?;
-    let canonical_document = suite.canonicalize(document)?;
-    // ecdsa-rdfc-2019 with P-384 runs RDFC-1.0 with SHA-384 as its internal hash. With at most
-    // one blank node per dataset the hash never decides a label, so SHA-256 RDFC gives the same
-    // N-Quads; with several it may not, and that case is refused rather than signed wrongly.
-    if suite == Cryptosuite::EcdsaRdfc2019
-        && alg == Algorithm::Es384
-        && (canonical_document.contains("_:c14n1 ") || canonical_proof_config.contains("_:c14n1 "))
-    {
-        return Err(FormatError::Unsupported(
-            "ecdsa-rdfc-2019 with P-384 over a document with several blank nodes (RDFC-1.0 with SHA-384 is not implemented yet)".into(),
-        ));
-    }
+    let canonical_proof_config = suite.canonicalize(alg, proof_config)?;
+    let canonical_document = suite.canonicalize(alg, document)?;
     Ok(HashData {
         proof_config_hash: digest(alg, canonical_proof_config.as_bytes()),
         document_hash: digest(alg, canonical_document.as_bytes()),
