@@ -116,9 +116,68 @@ fn verify_cbor(bytes: &[u8], options: &VerifyOptions) -> Result<Verified, Format
         }
         Err(e) => e,
     };
+    let as_cwt = match verify_status_list_cwt(bytes, options) {
+        Ok(verified) => return Ok(verified),
+        Err(FormatError::Unsupported(detail)) => detail,
+        Err(e) => return Err(e),
+    };
     Err(FormatError::Unsupported(format!(
-        "CBOR that is neither an mdoc DeviceResponse ({as_response}) nor IssuerSigned ({as_issuer_signed})"
+        "CBOR that is neither an mdoc DeviceResponse ({as_response}), an IssuerSigned \
+         ({as_issuer_signed}) nor a status list CWT ({as_cwt})"
     )))
+}
+
+/// A Token Status List CWT (`application/statuslist+cwt`): the COSE_Sign1 signature with the
+/// given key or the `x5chain` leaf, then the claims and the list. `Unsupported` when the
+/// input is not such a token at all.
+fn verify_status_list_cwt(bytes: &[u8], options: &VerifyOptions) -> Result<Verified, FormatError> {
+    use crate::mdoc::cose;
+    use crate::status::token::StatusListToken;
+    let sign1 = cose::parse(bytes).map_err(|e| FormatError::Unsupported(e.to_string()))?;
+    let typ = sign1
+        .protected
+        .header
+        .rest
+        .iter()
+        .find_map(|(label, value)| match (label, value) {
+            (coset::Label::Int(16), ciborium::Value::Text(t)) => Some(t.clone()),
+            _ => None,
+        });
+    let typ =
+        typ.ok_or_else(|| FormatError::Unsupported("a COSE_Sign1 without a `typ` header".into()))?;
+    StatusListToken::check_cwt_typ(&typ).map_err(|e| FormatError::Unsupported(e.to_string()))?;
+    let (key, source) = match &options.key {
+        Some(key) => (key.clone(), "given with --key"),
+        None => {
+            let chain = cose::x5chain(&sign1)?;
+            let leaf = chain.first().ok_or_else(|| {
+                FormatError::Rejected(
+                    "the status list CWT names no key (no x5chain): give --key".into(),
+                )
+            })?;
+            let chain = inkan_device::cert::CertificateChain::parse(leaf)
+                .map_err(|e| FormatError::malformed("x5chain", e.to_string()))?;
+            let key = chain
+                .leaf_public_key()
+                .map_err(|e| FormatError::malformed("x5chain", e.to_string()))?;
+            (key, "x5chain leaf certificate (its trust is not checked)")
+        }
+    };
+    cose::verify(&sign1, &key, None)?;
+    let claims = sign1
+        .payload
+        .as_deref()
+        .ok_or_else(|| FormatError::malformed("status list CWT", "no payload"))?;
+    let token = StatusListToken::from_cwt_claims(claims)?;
+    if token.is_expired_at(u64::try_from(options.at).unwrap_or(0)) {
+        return Err(FormatError::Rejected(
+            "the status list token has expired".into(),
+        ));
+    }
+    Ok(Verified {
+        format: "status list token (CWT)".into(),
+        details: json!({ "issuerKey": source, "sub": token.sub, "iat": token.iat, "exp": token.exp, "ttl": token.ttl }),
+    })
 }
 
 fn mdoc_details(doc_type: &str, issuer: &crate::mdoc::VerifiedIssuerSigned) -> Value {
