@@ -20,11 +20,11 @@
 //   vp-tampered-vc.json          the holder signs (same challenge and domain) a presentation of
 //                                vc-eddsa-rdfc-2022.json whose subject was changed after issue
 // JSON-LD contexts come from the files the Rust crate bundles; nothing is fetched.
-import {mkdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdirSync, writeFileSync} from 'node:fs';
 import {randomBytes, randomUUID} from 'node:crypto';
-import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
+import {join} from 'node:path';
 import * as vc from '@digitalbazaar/vc';
+import {documentLoader} from './loader.mjs';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import * as Ed25519Multikey from '@digitalbazaar/ed25519-multikey';
 import * as EcdsaMultikey from '@digitalbazaar/ecdsa-multikey';
@@ -32,48 +32,6 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import {cryptosuite as ecdsaRdfc2019} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
 import {createSignCryptosuite as eddsaJcs2022} from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
 import {createSignCryptosuite as ecdsaJcs2019} from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const contextsDir = join(here, '..', '..', 'crates', 'inkan-formats', 'contexts');
-const CONTEXTS = {
-  'https://www.w3.org/2018/credentials/v1': 'w3c-2018-credentials-v1.jsonld',
-  'https://www.w3.org/2018/credentials/examples/v1': 'w3c-2018-credentials-examples-v1.jsonld',
-  'https://www.w3.org/ns/credentials/v2': 'w3c-ns-credentials-v2.jsonld',
-  'https://www.w3.org/ns/credentials/examples/v2': 'w3c-ns-credentials-examples-v2.jsonld',
-  'https://w3id.org/security/data-integrity/v2': 'w3id-data-integrity-v2.jsonld',
-  'https://w3id.org/security/multikey/v1': 'w3id-multikey-v1.jsonld',
-  'https://www.w3.org/ns/did/v1': 'w3c-did-v1.jsonld',
-};
-const MULTIKEY_V1 = 'https://w3id.org/security/multikey/v1';
-
-function didKeyDocument(did) {
-  const multibase = did.slice('did:key:'.length);
-  const id = `${did}#${multibase}`;
-  const method = {'@context': MULTIKEY_V1, id, type: 'Multikey', controller: did, publicKeyMultibase: multibase};
-  return {
-    method,
-    document: {
-      '@context': ['https://www.w3.org/ns/did/v1', MULTIKEY_V1],
-      id: did,
-      verificationMethod: [method],
-      assertionMethod: [id],
-      authentication: [id],
-    },
-  };
-}
-
-async function documentLoader(url) {
-  if(CONTEXTS[url]) {
-    const document = JSON.parse(readFileSync(join(contextsDir, CONTEXTS[url]), 'utf8'));
-    return {contextUrl: null, documentUrl: url, document};
-  }
-  if(url.startsWith('did:key:')) {
-    const [did, fragment] = url.split('#');
-    const {method, document} = didKeyDocument(did);
-    return {contextUrl: null, documentUrl: url, document: fragment ? method : document};
-  }
-  throw new Error(`document ${url} is not bundled; nothing is fetched`);
-}
 
 // A fresh Ed25519 key whose controller is its own did:key.
 async function ed25519DidKey() {
