@@ -97,3 +97,21 @@ fn the_draft_example_cwt_is_recognised() {
     let err = verify(hex.as_bytes(), &options).unwrap_err();
     assert!(matches!(err, FormatError::InvalidSignature(_)), "{err}");
 }
+
+/// Found by the `data_integrity` fuzz target: an IRI whose percent-escape is not UTF-8 made the
+/// JSON-LD stack panic. It is now a clear error (fuzz/regressions/data_integrity/).
+#[test]
+fn a_percent_escape_that_is_not_utf8_is_an_error_not_a_crash() {
+    let input = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/data_integrity/pct-encoded-invalid-utf8-iri.json"
+    ))
+    .unwrap();
+    let options = VerifyOptions {
+        proof_only: true,
+        at: 1_767_225_600,
+        ..Default::default()
+    };
+    let err = verify(&input, &options).unwrap_err();
+    assert!(matches!(err, FormatError::Malformed { .. }), "{err}");
+}

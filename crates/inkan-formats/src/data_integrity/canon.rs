@@ -136,8 +136,21 @@ pub fn rdfc_with(document: &serde_json::Value, hash: HashAlgorithm) -> Result<St
 }
 
 /// The RDF quads of a JSON-LD document (JSON-LD expansion and toRdf over bundled contexts).
+///
+/// The JSON-LD stack is third-party code fed with outside input, and it can panic on some of
+/// it (fuzzing found `pct-str` unwrapping a percent-escape that is not UTF-8): a panic there
+/// becomes a `Malformed` error instead of taking the process down.
 pub fn to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatError> {
     check_contexts(document)?;
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expand_to_quads(document))).unwrap_or_else(|_| {
+        Err(FormatError::malformed(
+            "JSON-LD document",
+            "JSON-LD processing failed on this input (for example an IRI whose percent-escapes are not UTF-8)",
+        ))
+    })
+}
+
+fn expand_to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatError> {
     let loader = loader()?;
     let input = RemoteDocument::new(
         None,
