@@ -42,38 +42,10 @@ pub fn public_key_from_multikey(multibase: &str) -> Result<PublicKey, FormatErro
     }
 }
 
-/// Parses a public JWK (`OKP`/`Ed25519`, `EC`/`P-256`, `EC`/`P-384`).
+/// Parses a public JWK: the one JWK parser of the crate, [`crate::jose::jwk::public_key_from_jwk`]
+/// (a key that does not fit the proof's cryptosuite is refused when the proof is checked).
 pub fn public_key_from_jwk(jwk: &serde_json::Value) -> Result<PublicKey, FormatError> {
-    let member = |name: &str| -> Result<Vec<u8>, FormatError> {
-        let text = jwk
-            .get(name)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| FormatError::malformed(WHAT, format!("JWK has no {name:?}")))?;
-        URL_SAFE_NO_PAD
-            .decode(text)
-            .map_err(|e| FormatError::malformed(WHAT, format!("JWK {name:?}: {e}")))
-    };
-    if jwk.get("d").is_some() {
-        return Err(FormatError::malformed(WHAT, "JWK holds a private key"));
-    }
-    let bad = |e: inkan_device::DeviceError| FormatError::malformed(WHAT, e.to_string());
-    let kty = jwk.get("kty").and_then(|v| v.as_str()).unwrap_or_default();
-    let crv = jwk.get("crv").and_then(|v| v.as_str()).unwrap_or_default();
-    match (kty, crv) {
-        ("OKP", "Ed25519") => PublicKey::from_ed25519(&member("x")?).map_err(bad),
-        ("EC", "P-256" | "P-384") => {
-            let spec = if crv == "P-256" {
-                KeySpec::P256
-            } else {
-                KeySpec::P384
-            };
-            let point = [vec![0x04], member("x")?, member("y")?].concat();
-            PublicKey::from_sec1(spec, &point).map_err(bad)
-        }
-        _ => Err(FormatError::Unsupported(format!(
-            "JWK key type {kty:?} curve {crv:?}"
-        ))),
-    }
+    crate::jose::jwk::public_key_from_jwk(jwk)
 }
 
 /// A verification method resolved to its controller DID and key.
