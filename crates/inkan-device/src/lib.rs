@@ -23,6 +23,7 @@ mod error;
 pub mod import;
 pub mod pkcs11;
 mod public_key;
+pub mod sealing;
 pub mod soft;
 
 pub use algorithm::{Algorithm, KeySpec};

@@ -70,11 +70,35 @@ pub enum EntryKind {
     OperatorAction,
     /// The configuration changed.
     ConfigurationChanged,
+    /// A subscriber (issuer organisation or holder) was created.
+    SubscriberCreated,
+    /// An account was created and its activation code issued.
+    AccountCreated,
+    /// An account was activated (password and TOTP set) or an activation step failed.
+    AccountActivated,
+    /// A login succeeded or failed.
+    Login,
+    /// An account was locked after too many failed logins, or unlocked.
+    AccountLocked,
+    /// A system client was issued an access token, or refused one.
+    TokenIssued,
+    /// A session's tokens were refreshed, or a refresh was refused.
+    TokenRefreshed,
+    /// A session was ended by its user.
+    Logout,
+    /// Sessions were revoked (by an operator, or on refresh-token reuse).
+    SessionsRevoked,
+    /// A system client was registered.
+    ClientRegistered,
+    /// A request was refused by access control.
+    AccessRefused,
+    /// A key's signing PIN was set or changed, or a change was refused.
+    KeyPinSet,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 11] = [
+    pub const ALL: [EntryKind; 23] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -86,6 +110,18 @@ impl EntryKind {
         EntryKind::CredentialRevoked,
         EntryKind::OperatorAction,
         EntryKind::ConfigurationChanged,
+        EntryKind::SubscriberCreated,
+        EntryKind::AccountCreated,
+        EntryKind::AccountActivated,
+        EntryKind::Login,
+        EntryKind::AccountLocked,
+        EntryKind::TokenIssued,
+        EntryKind::TokenRefreshed,
+        EntryKind::Logout,
+        EntryKind::SessionsRevoked,
+        EntryKind::ClientRegistered,
+        EntryKind::AccessRefused,
+        EntryKind::KeyPinSet,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -102,6 +138,18 @@ impl EntryKind {
             EntryKind::CredentialRevoked => "credential.revoked",
             EntryKind::OperatorAction => "operator.action",
             EntryKind::ConfigurationChanged => "configuration.changed",
+            EntryKind::SubscriberCreated => "subscriber.created",
+            EntryKind::AccountCreated => "account.created",
+            EntryKind::AccountActivated => "account.activated",
+            EntryKind::Login => "auth.login",
+            EntryKind::AccountLocked => "auth.locked",
+            EntryKind::TokenIssued => "auth.token_issued",
+            EntryKind::TokenRefreshed => "auth.token_refreshed",
+            EntryKind::Logout => "auth.logout",
+            EntryKind::SessionsRevoked => "auth.sessions_revoked",
+            EntryKind::ClientRegistered => "client.registered",
+            EntryKind::AccessRefused => "access.refused",
+            EntryKind::KeyPinSet => "key.pin_set",
         }
     }
 }

@@ -63,6 +63,181 @@ pub struct Config {
     /// The transparency log.
     #[serde(default)]
     pub log: LogConfig,
+    /// The HTTPS listener.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Authentication and sessions.
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// `[server]`: the HTTPS listener (criteria 2.2.4: TLS 1.3 only).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: std::net::SocketAddr,
+    /// The server certificate chain (PEM, leaf first). With `tls_key`; when both are absent
+    /// outside production, a self-signed certificate is generated at these default paths and
+    /// kept for later starts.
+    #[serde(default = "default_tls_certificate")]
+    pub tls_certificate: PathBuf,
+    /// The server's private key (PEM, PKCS#8).
+    #[serde(default = "default_tls_key")]
+    pub tls_key: PathBuf,
+    /// Extra DNS names for a generated certificate (`localhost` and the loopback addresses are
+    /// always in it).
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+    /// Trust anchors (PEM files) for client certificates. A client certificate that chains to
+    /// one is marked verified; system clients may also register a self-signed certificate
+    /// (RFC 8705 `self_signed_tls_client_auth`).
+    #[serde(default)]
+    pub client_ca_files: Vec<PathBuf>,
+    /// The URL clients use to reach this service (DPoP `htu`, client assertion `aud`), e.g.
+    /// `https://inkan.example.com`. Defaults to `https://localhost:<port>`.
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Largest request body, in bytes.
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Longest a request may take, in seconds.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u64,
+    /// Where the service keeps its own secrets (the key that seals TOTP seeds): a file of 32
+    /// random bytes, created with mode 0600 on first start.
+    #[serde(default = "default_secrets_key_file")]
+    pub secrets_key_file: PathBuf,
+}
+
+fn default_listen() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 8443))
+}
+
+fn default_tls_certificate() -> PathBuf {
+    PathBuf::from("inkan-data/tls/server.crt")
+}
+
+fn default_tls_key() -> PathBuf {
+    PathBuf::from("inkan-data/tls/server.key")
+}
+
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+fn default_secrets_key_file() -> PathBuf {
+    PathBuf::from("inkan-data/secrets.key")
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            tls_certificate: default_tls_certificate(),
+            tls_key: default_tls_key(),
+            tls_names: Vec::new(),
+            client_ca_files: Vec::new(),
+            public_url: None,
+            max_body_bytes: default_max_body(),
+            request_timeout_seconds: default_request_timeout(),
+            secrets_key_file: default_secrets_key_file(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The URL clients use to reach the service, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("https://localhost:{}", self.listen.port()),
+        }
+    }
+}
+
+/// `[auth]`: credentials, lockout and session lifetimes (criteria 2.2.1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// How long an activation code works, in hours.
+    #[serde(default = "default_activation_hours")]
+    pub activation_code_hours: u64,
+    /// Failed logins in a row that lock an account.
+    #[serde(default = "default_max_failures")]
+    pub max_failed_logins: u32,
+    /// How long a lock lasts, in minutes.
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_minutes: u64,
+    /// Failed logins allowed from one source address per minute before it is refused for the
+    /// rest of the minute.
+    #[serde(default = "default_source_failures")]
+    pub max_failures_per_source_per_minute: u32,
+    /// Access token lifetime, in seconds.
+    #[serde(default = "default_access_seconds")]
+    pub access_token_seconds: u64,
+    /// A session ends after this long without use, in minutes (idle timeout).
+    #[serde(default = "default_idle_minutes")]
+    pub idle_timeout_minutes: u64,
+    /// A session ends this long after login whatever the activity, in minutes (absolute
+    /// timeout).
+    #[serde(default = "default_absolute_minutes")]
+    pub absolute_timeout_minutes: u64,
+    /// How far a DPoP proof's or client assertion's `iat` may be from now, in seconds.
+    #[serde(default = "default_proof_skew")]
+    pub proof_max_age_seconds: u64,
+}
+
+fn default_activation_hours() -> u64 {
+    72
+}
+
+fn default_max_failures() -> u32 {
+    5
+}
+
+fn default_lockout_minutes() -> u64 {
+    15
+}
+
+fn default_source_failures() -> u32 {
+    20
+}
+
+fn default_access_seconds() -> u64 {
+    300
+}
+
+fn default_idle_minutes() -> u64 {
+    15
+}
+
+fn default_absolute_minutes() -> u64 {
+    8 * 60
+}
+
+fn default_proof_skew() -> u64 {
+    60
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            activation_code_hours: default_activation_hours(),
+            max_failed_logins: default_max_failures(),
+            lockout_minutes: default_lockout_minutes(),
+            max_failures_per_source_per_minute: default_source_failures(),
+            access_token_seconds: default_access_seconds(),
+            idle_timeout_minutes: default_idle_minutes(),
+            absolute_timeout_minutes: default_absolute_minutes(),
+            proof_max_age_seconds: default_proof_skew(),
+        }
+    }
 }
 
 /// `[log]`: the transparency log (criteria 2.2.3(2)A-3, 2.2.3(3)C).
@@ -275,6 +450,33 @@ impl Config {
         if self.log.checkpoint_every_entries == 0 || self.log.checkpoint_every_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "[log] checkpoint intervals must be at least 1".into(),
+            ));
+        }
+        let auth = &self.auth;
+        if auth.activation_code_hours == 0
+            || auth.max_failed_logins == 0
+            || auth.lockout_minutes == 0
+            || auth.max_failures_per_source_per_minute == 0
+            || auth.access_token_seconds == 0
+            || auth.idle_timeout_minutes == 0
+            || auth.proof_max_age_seconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "[auth] lifetimes and limits must be at least 1".into(),
+            ));
+        }
+        if auth.absolute_timeout_minutes < auth.idle_timeout_minutes
+            || auth.access_token_seconds > auth.idle_timeout_minutes * 60
+        {
+            return Err(ConfigError::Invalid(
+                "[auth] needs access_token_seconds <= idle_timeout_minutes * 60 <= \
+                 absolute_timeout_minutes * 60"
+                    .into(),
+            ));
+        }
+        if self.server.max_body_bytes == 0 || self.server.request_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "[server] max_body_bytes and request_timeout_seconds must be at least 1".into(),
             ));
         }
         if self.environment == Environment::Production

@@ -5,6 +5,9 @@
 //! together, every change logged), [`log`] (the transparency log service), [`store`] (what
 //! Inkan remembers), [`config`], [`environment`] and [`clock`].
 
+pub mod api;
+pub mod auth;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod environment;

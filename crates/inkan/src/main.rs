@@ -1,11 +1,12 @@
 //! The `inkan` command. It parses arguments and calls the crates; it holds no business logic.
 //!
-//! `inkan keys …` manages the key registry, `inkan log …` the transparency log. There is
+//! `inkan serve` runs the service; `inkan keys …` manages the key registry, `inkan log …` the transparency log. There is
 //! deliberately no command that signs arbitrary data: signatures come only through the
 //! signing module of the service.
 
 mod keys;
 mod log;
+mod serve;
 mod verify;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the service: the HTTPS API (TLS 1.3) on the configured address.
+    Serve(serve::ServeArgs),
     /// Manage signing keys: generate, import, CSR, certificates, destruction.
     Keys(keys::KeysArgs),
     /// The transparency log: verify, export, receipts, checkpoints, the log key.
@@ -41,13 +44,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    // The service logs structured JSON lines at info; the other commands talk to a person.
+    let serving = matches!(cli.command, Command::Serve(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG")
+        .unwrap_or_else(|_| if serving { "info" } else { "warn" }.into());
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .init();
+        .with_env_filter(filter);
+    if serving {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,13 +76,17 @@ fn main() -> ExitCode {
         }
         let config =
             Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+        let command = match command {
+            Command::Serve(args) => return serve::run(&config, args).await,
+            other => other,
+        };
         let service = Service::open(&config, Arc::new(SystemClock))
             .await
             .map_err(|e| e.to_string())?;
         match command {
             Command::Keys(args) => keys::run(&service, args).await,
             Command::Log(args) => log::run(&service, args).await,
-            Command::Verify(_) => unreachable!("handled above"),
+            Command::Verify(_) | Command::Serve(_) => unreachable!("handled above"),
         }
     });
     match result {

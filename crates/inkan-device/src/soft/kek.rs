@@ -7,15 +7,11 @@
 //! swapped for one another. This module must never write unsealed key material.
 
 use crate::DeviceError;
-use aes_gcm::aead::{Aead as _, Payload};
-use aes_gcm::{Aes256Gcm, KeyInit as _, Nonce};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+pub(crate) use crate::sealing::write_private_file;
+use crate::sealing::{KEY_LEN, SealingKey, read_or_create_key_file};
 use rand_core::{OsRng, RngCore as _};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::fs;
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -30,17 +26,11 @@ pub enum KekSource {
 }
 
 /// The unwrapped KEK, able to seal and open the token's files.
-pub(crate) struct Kek {
-    cipher: Aes256Gcm,
-}
+#[derive(Debug)]
+pub(crate) struct Kek(SealingKey);
 
-impl std::fmt::Debug for Kek {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Kek([redacted])")
-    }
-}
-
-const KEK_LEN: usize = 32;
+/// The associated-data domain of the token's sealed files.
+const DOMAIN: &str = "inkan-soft-token/v1";
 const SALT_FILE: &str = "kek.salt";
 const CHECK_FILE: &str = "kek-check";
 const CHECK_PLAINTEXT: &[u8] = b"inkan soft token: key-encryption key check v1";
@@ -53,9 +43,7 @@ impl Kek {
             KekSource::File(path) => read_or_create_key_file(path)?,
             KekSource::Passphrase(passphrase) => derive_from_passphrase(dir, passphrase)?,
         };
-        let cipher =
-            Aes256Gcm::new_from_slice(key.as_ref()).map_err(|e| DeviceError::Kek(e.to_string()))?;
-        let kek = Kek { cipher };
+        let kek = Kek(SealingKey::new(&key, DOMAIN)?);
         let check = dir.join(CHECK_FILE);
         if check.exists() {
             let sealed = fs::read(&check)?;
@@ -78,21 +66,7 @@ impl Kek {
 
     /// Seals `plaintext` for the file called `name`: `base64(nonce ‖ AES-256-GCM ciphertext)`.
     pub(crate) fn seal(&self, name: &str, plaintext: &[u8]) -> Result<Vec<u8>, DeviceError> {
-        let mut nonce = [0u8; 12];
-        OsRng.fill_bytes(&mut nonce);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: aad(name).as_bytes(),
-                },
-            )
-            .map_err(|_| DeviceError::Crypto("sealing failed".into()))?;
-        Ok(STANDARD
-            .encode([&nonce[..], &ciphertext].concat())
-            .into_bytes())
+        self.0.seal(name, plaintext)
     }
 
     /// Opens what [`seal`](Self::seal) wrote for `name`.
@@ -101,71 +75,14 @@ impl Kek {
         name: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, DeviceError> {
-        let corrupt = || DeviceError::Crypto(format!("sealed file {name} cannot be opened"));
-        let bytes = STANDARD
-            .decode(sealed.trim_ascii())
-            .map_err(|_| corrupt())?;
-        if bytes.len() < 12 + 16 {
-            return Err(corrupt());
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| corrupt())?;
-        self.cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: ciphertext,
-                    aad: aad(name).as_bytes(),
-                },
-            )
-            .map(Zeroizing::new)
-            .map_err(|_| corrupt())
+        self.0.open(name, sealed)
     }
-}
-
-fn aad(name: &str) -> String {
-    format!("inkan-soft-token/v1/{name}")
-}
-
-fn read_or_create_key_file(path: &Path) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
-    let mut key = Zeroizing::new([0u8; KEK_LEN]);
-    match fs::metadata(path) {
-        Ok(meta) => {
-            if meta.permissions().mode() & 0o077 != 0 {
-                return Err(DeviceError::Kek(format!(
-                    "{} is readable by group or others; it must be mode 0600",
-                    path.display()
-                )));
-            }
-            let bytes = Zeroizing::new(fs::read(path)?);
-            if bytes.len() != KEK_LEN {
-                return Err(DeviceError::Kek(format!(
-                    "{} must hold exactly {KEK_LEN} bytes",
-                    path.display()
-                )));
-            }
-            key.copy_from_slice(&bytes);
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            OsRng.fill_bytes(key.as_mut());
-            if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(folder)?;
-            }
-            write_private_file(path, key.as_ref())?;
-            tracing::info!(path = %path.display(), "created a new soft-token key-encryption key file");
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(key)
 }
 
 fn derive_from_passphrase(
     dir: &Path,
     passphrase: &SecretString,
-) -> Result<Zeroizing<[u8; KEK_LEN]>, DeviceError> {
+) -> Result<Zeroizing<[u8; KEY_LEN]>, DeviceError> {
     if passphrase.expose_secret().len() < 12 {
         return Err(DeviceError::Kek(
             "the KEK passphrase must be at least 12 characters".into(),
@@ -182,38 +99,20 @@ fn derive_from_passphrase(
         }
         Err(e) => return Err(e.into()),
     };
-    let params = argon2::Params::new(64 * 1024, 3, 1, Some(KEK_LEN))
+    let params = argon2::Params::new(64 * 1024, 3, 1, Some(KEY_LEN))
         .map_err(|e| DeviceError::Kek(e.to_string()))?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let mut key = Zeroizing::new([0u8; KEK_LEN]);
+    let mut key = Zeroizing::new([0u8; KEY_LEN]);
     argon
         .hash_password_into(passphrase.expose_secret().as_bytes(), &salt, key.as_mut())
         .map_err(|e| DeviceError::Kek(e.to_string()))?;
     Ok(key)
 }
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder),
-/// readable only by the owner.
-pub(crate) fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path)?;
-    fs::File::open(dir)?.sync_all()?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn key_file_is_created_private_and_reused() {

@@ -31,6 +31,13 @@ pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// base64url of the SHA-256 of `bytes`: how JOSE names a hash (`x5t#S256`, DPoP `ath`,
+/// SD-JWT digests and `sd_hash`).
+pub fn sha256_b64url(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    b64(&sha2::Sha256::digest(bytes))
+}
+
 /// Strict base64url decoding: no padding, no whitespace, canonical trailing bits.
 pub(crate) fn b64_decode(what: &'static str, s: &str) -> Result<Vec<u8>, FormatError> {
     URL_SAFE_NO_PAD

@@ -16,7 +16,6 @@ use crate::{FormatError, KeyRef, Signer, limits};
 use inkan_device::PublicKey;
 use rand_core::RngCore;
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
 
 /// `typ` of an SD-JWT VC.
@@ -44,7 +43,7 @@ const REGISTERED: [&str; 8] = [
 ];
 
 fn digest(encoded: &str) -> String {
-    b64(&Sha256::digest(encoded.as_bytes()))
+    super::sha256_b64url(encoded.as_bytes())
 }
 
 /// One disclosure: `[salt, name, value]` for an object property, `[salt, value]` for an

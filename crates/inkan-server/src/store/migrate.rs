@@ -42,6 +42,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "transparency_log",
         sql: include_str!("../../migrations/sqlite/0002_transparency_log.sql"),
     },
+    Migration {
+        version: 3,
+        name: "auth",
+        sql: include_str!("../../migrations/sqlite/0003_auth.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -55,6 +60,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "transparency_log",
         sql: include_str!("../../migrations/postgres/0002_transparency_log.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "auth",
+        sql: include_str!("../../migrations/postgres/0003_auth.sql"),
     },
 ];
 

@@ -6,16 +6,26 @@
 //! place that looks at the URL scheme. Every change that must not half-happen is one
 //! transaction inside an implementation.
 //!
-//! The store holds the key registry (criteria 2.1.1(7), 2.1.3(16)) and the transparency log's
-//! entries, stored hashes and checkpoints ([`log`]; criteria 2.2.3(2), 2.2.3(3)C); later issues
-//! add subscribers and sessions.
+//! The store holds the key registry (criteria 2.1.1(7), 2.1.3(16)), the transparency log's
+//! entries, stored hashes and checkpoints ([`log`]; criteria 2.2.3(2), 2.2.3(3)C), and the
+//! authentication records ([`auth`]; criteria 2.2.1): subscribers, accounts and their
+//! activation, sessions and tokens, system clients, the replay cache of one-time proof ids and
+//! the keys' signing PINs. [`Store`] includes [`AuthStore`]; both engines pass
+//! `tests/auth_store_conformance.rs` too.
 
+pub mod auth;
+mod auth_rows;
 mod keys;
 pub mod log;
 mod migrate;
 pub mod postgres;
 pub mod sqlite;
 
+pub use auth::{
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, AuthStore, ClientAuthMethod,
+    ClientRecord, KeyPinRecord, Rotation, SessionRecord, SubscriberKind, SubscriberRecord,
+    SubscriberState, TokenKind, TokenRecord,
+};
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
 pub use log::{Appended, LogHead, StoredCheckpoint};
 
@@ -48,7 +58,7 @@ pub enum StoreError {
 /// What Inkan remembers. Implementations are cheap to clone behind an `Arc` and safe to use
 /// from many tasks at once.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: auth::AuthStore + Send + Sync + std::fmt::Debug {
     /// The engine's name, for logs: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -1,8 +1,9 @@
 //! The SQLite store: the embedded default, one database file per deployment.
 //!
 //! Owns the SQLite connection settings (WAL, `synchronous=FULL`, foreign keys, busy timeout)
-//! and the SQLite spelling of every [`Store`] operation; the schema is in
-//! `migrations/sqlite/` and applied by `store::migrate` on [`SqliteStore::connect`].
+//! and the SQLite spelling of every [`Store`] operation (the authentication records' in
+//! [`auth`]); the schema is in `migrations/sqlite/` and applied by `store::migrate` on
+//! [`SqliteStore::connect`].
 //!
 //! Every operation that writes runs in one `BEGIN IMMEDIATE` transaction: it takes the
 //! database's write lock before reading, so a compare-and-set cannot act on a stale read and
@@ -19,8 +20,10 @@
 //!
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), relax durability (`synchronous=FULL`: a registered key must survive a power
-//! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`,
-//! shared with PostgreSQL).
+//! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`, and
+//! `store/auth_rows.rs` for the authentication records, shared with PostgreSQL).
+
+mod auth;
 
 use super::keys::StoredKey;
 use super::log::{self, Appended, LogHead, StoredCheckpoint};

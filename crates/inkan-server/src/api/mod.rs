@@ -1,0 +1,118 @@
+//! The HTTP API: TLS 1.3 transport, routes, extractors and error mapping (criteria 2.2.1,
+//! 2.2.4).
+//!
+//! A request goes [`listener`] (TLS, client certificate, remote address) → [`router`] (limits,
+//! timeout, metrics) → a route in [`routes`] → [`extract::Authenticated`] (the `auth` module's
+//! token check) → the handler, which calls `auth`, the key registry or (later) the signing
+//! module. [`server`] wires it up for `inkan serve`. Handlers parse and hand over; they hold
+//! no business rules. Must never: serve plain HTTP, answer a protected route without a
+//! verified caller, or put an internal error's detail in a response.
+
+pub mod error;
+pub mod extract;
+pub mod listener;
+pub mod openapi;
+pub mod routes;
+pub mod server;
+pub mod tls;
+
+use crate::auth::Auth;
+use crate::auth::clients::TOKEN_PATH;
+use crate::service::Service;
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `Debug` that names the type and shows nothing else, for bodies that carry secrets
+/// (passwords, codes, tokens, PINs).
+macro_rules! redacted_debug {
+    ($name:ident) => {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "([redacted])"))
+            }
+        }
+    };
+}
+pub(crate) use redacted_debug;
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct ApiState {
+    /// Store, device, log and key registry.
+    pub service: Arc<Service>,
+    /// Authentication.
+    pub auth: Arc<Auth>,
+    /// The metrics recorder's handle, for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body, bytes.
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub timeout: Duration,
+}
+
+/// The application: every route, with the body limit, the timeout and request metrics.
+pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
+    use routes::{admin, auth, keys, system};
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/ready", get(system::ready))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .route("/v1/activation", post(auth::activation_start))
+        .route("/v1/activation/complete", post(auth::activation_complete))
+        .route("/csc/v2/auth/login", post(auth::login))
+        .route("/csc/v2/auth/revoke", post(auth::revoke))
+        .route(TOKEN_PATH, post(auth::token))
+        .route("/v1/me", get(keys::me))
+        .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/v1/keys/{id}", get(keys::get_key))
+        .route("/v1/keys/{id}/pin", put(keys::set_pin))
+        .route("/v1/subscribers", post(admin::create_subscriber))
+        .route("/v1/subscribers/{id}", get(admin::get_subscriber))
+        .route("/v1/subscribers/{id}/users", post(admin::create_user))
+        .route("/v1/subscribers/{id}/clients", post(admin::register_client))
+        .route(
+            "/v1/subscribers/{id}/sessions/revoke",
+            post(admin::revoke_sessions),
+        )
+        .route("/v1/accounts/{id}/unlock", post(admin::unlock))
+        .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn(record_metrics))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            limits.max_body_bytes,
+        ))
+        .with_state(state)
+}
+
+/// Counts requests and their latency by route and status (no path parameters, so no ids).
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    let labels = [("route", route), ("method", method), ("status", status)];
+    metrics::counter!("inkan_http_requests_total", &labels).increment(1);
+    metrics::histogram!("inkan_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

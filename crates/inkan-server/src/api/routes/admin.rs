@@ -1,0 +1,235 @@
+//! Operator routes: subscribers, their users and system clients, session revocation and
+//! unlocking (criteria 2.2.1(1), 2.2.1(4)). Every route needs an operator session; every
+//! change is logged by `auth`. The full enrolment workflow (identity proofing, dual control)
+//! comes with the operations issue.
+
+use super::super::ApiState;
+use super::super::error::ApiError;
+use super::super::extract::{Authenticated, JsonBody};
+use crate::auth::Scope;
+use crate::auth::clients::ClientCredential;
+use crate::store::auth::{ClientRecord, SubscriberKind, SubscriberRecord};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+
+/// A new subscriber.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSubscriber {
+    /// `issuer` or `holder`.
+    #[schema(value_type = String, example = "issuer")]
+    pub kind: SubscriberKind,
+    /// Display name.
+    pub name: String,
+}
+
+/// A subscriber.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberBody {
+    /// `sub_…`.
+    pub id: String,
+    /// `issuer` or `holder`.
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// `active` or `terminated`.
+    pub state: String,
+    /// The environment it belongs to.
+    pub environment: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+impl From<SubscriberRecord> for SubscriberBody {
+    fn from(s: SubscriberRecord) -> Self {
+        SubscriberBody {
+            id: s.id,
+            kind: s.kind.as_str().into(),
+            name: s.name,
+            state: s.state.as_str().into(),
+            environment: s.environment,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// Creates a subscriber.
+#[utoipa::path(post, path = "/v1/subscribers", tag = "operators", request_body = NewSubscriber,
+    responses((status = 201, body = SubscriberBody), (status = 403, description = "Not an operator")))]
+pub async fn create_subscriber(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody<NewSubscriber>,
+) -> Result<(StatusCode, Json<SubscriberBody>), ApiError> {
+    let subscriber = state
+        .auth
+        .create_subscriber(&caller, body.kind, &body.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(subscriber.into())))
+}
+
+/// One subscriber.
+#[utoipa::path(get, path = "/v1/subscribers/{id}", tag = "operators",
+    params(("id" = String, Path, description = "sub_…")),
+    responses((status = 200, body = SubscriberBody), (status = 404, description = "No such subscriber")))]
+pub async fn get_subscriber(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<SubscriberBody>, ApiError> {
+    caller.require_operator()?;
+    Ok(Json(state.auth.subscriber(&id).await?.into()))
+}
+
+/// A new user of a subscriber.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// The login name.
+    pub username: String,
+}
+
+/// A new account and its activation code, to hand to the user through a safe channel.
+#[derive(Serialize, ToSchema)]
+pub struct NewAccountBody {
+    /// `acc_…`.
+    pub account_id: String,
+    /// The login name.
+    pub username: String,
+    /// The one-time activation code (shown only here).
+    pub activation_code: String,
+    /// When the code stops working (Unix milliseconds).
+    pub expires_at: i64,
+}
+
+/// Creates a user account for a subscriber and returns its one-time activation code.
+#[utoipa::path(post, path = "/v1/subscribers/{id}/users", tag = "operators", request_body = NewUser,
+    params(("id" = String, Path, description = "sub_…")),
+    responses((status = 201, body = NewAccountBody), (status = 409, description = "Username taken")))]
+pub async fn create_user(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewUser>,
+) -> Result<(StatusCode, Json<NewAccountBody>), ApiError> {
+    let account = state.auth.create_user(&caller, &id, &body.username).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewAccountBody {
+            account_id: account.account_id.clone(),
+            username: account.username.clone(),
+            activation_code: account.activation_code.to_string(),
+            expires_at: account.expires_at,
+        }),
+    ))
+}
+
+/// A new system client.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    /// Display name.
+    pub name: String,
+    /// For mutual TLS: the client's certificate (PEM).
+    pub certificate_pem: Option<String>,
+    /// For `private_key_jwt`: the client's public JWK.
+    #[schema(value_type = Option<Object>)]
+    pub jwk: Option<serde_json::Value>,
+    /// The keys and operations it may be granted.
+    #[schema(value_type = Object)]
+    pub scope: Scope,
+}
+
+/// A system client.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientBody {
+    /// `cli_…`: the OAuth `client_id`.
+    pub client_id: String,
+    /// The organisation.
+    pub subscriber: String,
+    /// Display name.
+    pub name: String,
+    /// `tls_client_auth` or `private_key_jwt`.
+    pub token_endpoint_auth_method: String,
+    /// For mutual TLS: the registered certificate's `x5t#S256`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate_thumbprint: Option<String>,
+    /// The registered scope, as an OAuth scope string.
+    pub scope: String,
+}
+
+/// Registers a system client of an issuer organisation.
+#[utoipa::path(post, path = "/v1/subscribers/{id}/clients", tag = "operators", request_body = NewClient,
+    params(("id" = String, Path, description = "sub_…")),
+    responses((status = 201, body = ClientBody), (status = 400, description = "Invalid credential or scope")))]
+pub async fn register_client(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<NewClient>,
+) -> Result<(StatusCode, Json<ClientBody>), ApiError> {
+    let credential = match (body.certificate_pem, body.jwk) {
+        (Some(pem), None) => ClientCredential::Certificate(pem),
+        (None, Some(jwk)) => ClientCredential::Jwk(jwk),
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of certificate_pem (mutual TLS) and jwk (private_key_jwt)",
+            ));
+        }
+    };
+    let scope_text = body.scope.to_oauth();
+    let client: ClientRecord = state
+        .auth
+        .register_client(&caller, &id, &body.name, credential, body.scope)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ClientBody {
+            client_id: client.id,
+            subscriber: client.subscriber,
+            name: client.name,
+            token_endpoint_auth_method: client.auth_method.as_str().into(),
+            certificate_thumbprint: client.certificate_thumbprint,
+            scope: scope_text,
+        }),
+    ))
+}
+
+/// How many sessions were revoked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedBody {
+    /// The count.
+    pub revoked: u64,
+}
+
+/// Revokes every session of a subscriber's users and clients.
+#[utoipa::path(post, path = "/v1/subscribers/{id}/sessions/revoke", tag = "operators",
+    params(("id" = String, Path, description = "sub_…")),
+    responses((status = 200, body = RevokedBody)))]
+pub async fn revoke_sessions(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<RevokedBody>, ApiError> {
+    let revoked = state.auth.revoke_subscriber_sessions(&caller, &id).await?;
+    Ok(Json(RevokedBody { revoked }))
+}
+
+/// Clears an account's lock.
+#[utoipa::path(post, path = "/v1/accounts/{id}/unlock", tag = "operators",
+    params(("id" = String, Path, description = "acc_…")),
+    responses((status = 204, description = "Unlocked")))]
+pub async fn unlock(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.auth.unlock(&caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+crate::api::redacted_debug!(NewAccountBody);

@@ -1,0 +1,262 @@
+//! Getting credentials and sessions (criteria 2.2.1): activation with a one-time code, CSC
+//! `auth/login` (password + TOTP, or a refresh token) and `auth/revoke`, and the OAuth token
+//! endpoint for system clients.
+//!
+//! Parses and hands over; the rules are in `auth`. Must never echo a password, code, OTP or
+//! token into a response or the log.
+
+use super::super::ApiState;
+use super::super::error::ApiError;
+use super::super::extract::{Authenticated, JsonBody, Source, credentials};
+use crate::auth::TokenResponse;
+use crate::auth::accounts::LoginAttempt;
+use crate::auth::clients::ClientTokenRequest;
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::ToSchema;
+use zeroize::Zeroizing;
+
+/// Activation, step 1.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationStart {
+    /// The one-time activation code.
+    pub activation_code: String,
+    /// The new password (at least 12 characters).
+    pub password: String,
+}
+
+/// The TOTP seed to enrol in an authenticator app.
+#[derive(Serialize, ToSchema)]
+pub struct ActivationStarted {
+    /// The seed, base32.
+    pub totp_secret: String,
+    /// The `otpauth://` URI (for a QR code).
+    pub totp_uri: String,
+}
+
+/// Activation, step 2.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivationComplete {
+    /// The same activation code.
+    pub activation_code: String,
+    /// A current one-time password from the authenticator app.
+    pub otp: String,
+}
+
+/// Starts activation: sets the password and returns the TOTP seed to enrol.
+#[utoipa::path(post, path = "/v1/activation", tag = "auth", request_body = ActivationStart,
+    responses((status = 200, body = ActivationStarted), (status = 400, description = "Invalid code or password")))]
+pub async fn activation_start(
+    State(state): State<Arc<ApiState>>,
+    Source(source): Source,
+    JsonBody(body): JsonBody<ActivationStart>,
+) -> Result<Json<ActivationStarted>, ApiError> {
+    let code = Zeroizing::new(body.activation_code);
+    let enrolment = state
+        .auth
+        .begin_activation(&code, SecretString::from(body.password), source)
+        .await?;
+    Ok(Json(ActivationStarted {
+        totp_secret: enrolment.secret_base32.to_string(),
+        totp_uri: enrolment.uri.to_string(),
+    }))
+}
+
+/// Completes activation with a first one-time password; the code is used up.
+#[utoipa::path(post, path = "/v1/activation/complete", tag = "auth", request_body = ActivationComplete,
+    responses((status = 204, description = "The account is active"), (status = 400, description = "Invalid code or OTP")))]
+pub async fn activation_complete(
+    State(state): State<Arc<ApiState>>,
+    Source(source): Source,
+    JsonBody(body): JsonBody<ActivationComplete>,
+) -> Result<StatusCode, ApiError> {
+    let code = Zeroizing::new(body.activation_code);
+    state
+        .auth
+        .complete_activation(&code, &body.otp, source)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// CSC `auth/login` body (CSC API v2 section 11.2), with the one-time password added.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LoginRequest {
+    /// A refresh token to exchange (then no Basic credentials are needed).
+    #[serde(rename = "refresh_token")]
+    pub refresh_token: Option<String>,
+    /// Whether to return a refresh token.
+    #[serde(default)]
+    pub remember_me: bool,
+    /// The one-time password (TOTP), required with Basic credentials.
+    pub otp: Option<String>,
+    /// Free client data (CSC); ignored.
+    pub client_data: Option<String>,
+}
+
+/// Tokens (CSC `auth/login` response, OAuth token response).
+#[derive(Serialize, ToSchema)]
+pub struct TokensBody {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// `DPoP` or `Bearer` (certificate-bound).
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The granted scope (system clients).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl From<TokenResponse> for TokensBody {
+    fn from(t: TokenResponse) -> Self {
+        TokensBody {
+            access_token: t.access_token.clone(),
+            refresh_token: t.refresh_token.clone(),
+            token_type: t.token_type.into(),
+            expires_in: t.expires_in,
+            scope: t.scope.clone(),
+        }
+    }
+}
+
+/// The request's parts, for handlers that authenticate by themselves (login, token).
+pub struct RequestParts(Parts);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestParts {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestParts(parts.clone()))
+    }
+}
+
+/// `username:password` from an `Authorization: Basic` header.
+fn basic_credentials(value: &str) -> Result<(String, SecretString), ApiError> {
+    let malformed = || ApiError::bad_request("the Authorization header must be Basic credentials");
+    let (scheme, encoded) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("Basic") || encoded.len() > 2048 {
+        return Err(malformed());
+    }
+    let decoded = Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| malformed())?,
+    );
+    let text = std::str::from_utf8(&decoded).map_err(|_| malformed())?;
+    let (user, password) = text.split_once(':').ok_or_else(malformed)?;
+    Ok((user.to_owned(), SecretString::from(password.to_owned())))
+}
+
+/// CSC `auth/login`: HTTP Basic username and password plus `otp`, or a `refresh_token`; a
+/// DPoP proof (RFC 9449) is required and the session is bound to its key.
+#[utoipa::path(post, path = "/csc/v2/auth/login", tag = "csc", request_body = LoginRequest,
+    params(("DPoP" = String, Header, description = "DPoP proof for this request"),
+           ("Authorization" = Option<String>, Header, description = "Basic username:password (not with refresh_token)")),
+    responses((status = 200, body = TokensBody), (status = 401, description = "Authentication failed"),
+              (status = 429, description = "Too many failed attempts from this source")))]
+pub async fn login(
+    State(state): State<Arc<ApiState>>,
+    Source(source): Source,
+    RequestParts(parts): RequestParts,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<Json<TokensBody>, ApiError> {
+    let creds = credentials(&parts)?;
+    let tokens = match body.refresh_token {
+        Some(refresh) => {
+            let refresh = Zeroizing::new(refresh);
+            state.auth.refresh(&refresh, &creds).await?
+        }
+        None => {
+            let authorization = creds.authorization.ok_or_else(|| {
+                ApiError::bad_request("Basic credentials or a refresh_token are required")
+            })?;
+            let (username, password) = basic_credentials(authorization)?;
+            let otp = body.otp.ok_or_else(|| {
+                ApiError::bad_request("`otp` (the one-time password) is required")
+            })?;
+            let creds = crate::auth::RequestCredentials {
+                authorization: None,
+                ..creds
+            };
+            let attempt = LoginAttempt {
+                username: &username,
+                password,
+                otp: &otp,
+                source,
+            };
+            state.auth.login(attempt, &creds, body.remember_me).await?
+        }
+    };
+    Ok(Json(tokens.into()))
+}
+
+/// CSC `auth/revoke` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RevokeRequest {
+    /// The token to revoke (CSC); this service ends the session of the calling token.
+    pub token: Option<String>,
+    /// `access_token` or `refresh_token` (CSC).
+    #[serde(rename = "token_type_hint")]
+    pub token_type_hint: Option<String>,
+    /// Free client data (CSC); ignored.
+    pub client_data: Option<String>,
+}
+
+/// CSC `auth/revoke`: ends the caller's session (logout); every token of it stops working.
+#[utoipa::path(post, path = "/csc/v2/auth/revoke", tag = "csc", request_body = RevokeRequest,
+    responses((status = 204, description = "The session has ended"), (status = 401, description = "Not authenticated")))]
+pub async fn revoke(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    if !body.is_empty() {
+        serde_json::from_slice::<RevokeRequest>(&body)
+            .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?;
+    }
+    state.auth.logout(&caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// OAuth token endpoint for system clients (`client_credentials`): mutual TLS (the token is
+/// certificate-bound, RFC 8705) or `private_key_jwt` (RFC 7523, with a DPoP proof).
+#[utoipa::path(post, path = "/oauth2/token", tag = "auth",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "grant_type=client_credentials, client_id, client_assertion_type, client_assertion, scope"),
+    responses((status = 200, body = TokensBody), (status = 401, description = "invalid_client")))]
+pub async fn token(
+    State(state): State<Arc<ApiState>>,
+    RequestParts(parts): RequestParts,
+    form: Result<axum::Form<ClientTokenRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let axum::Form(request) = form.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let creds = credentials(&parts)?;
+    let tokens = state.auth.client_token(&request, &creds).await?;
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(TokensBody::from(tokens)),
+    ))
+}
+
+crate::api::redacted_debug!(ActivationComplete);
+crate::api::redacted_debug!(ActivationStart);
+crate::api::redacted_debug!(ActivationStarted);
+crate::api::redacted_debug!(LoginRequest);
+crate::api::redacted_debug!(RequestParts);
+crate::api::redacted_debug!(RevokeRequest);
+crate::api::redacted_debug!(TokensBody);

@@ -1,0 +1,182 @@
+//! `inkan serve`: opens the service from its configuration and serves the API over TLS.
+//!
+//! Owns start-up order (configuration checked → service opened → secrets key → TLS identity →
+//! listener bound → bootstrap operator → accept loop), the housekeeping task (purging ended
+//! sessions and spent proof ids), and shutdown. On the embedded default it needs no setup: it
+//! generates the TLS certificate and, on first start, creates the bootstrap operator and
+//! returns its activation code for the command to print once. Must never start in production
+//! with a generated certificate (the TLS module refuses) or print a secret other than that
+//! one-time code.
+
+use super::listener;
+use super::tls::{self, TlsIdentityInfo};
+use super::{ApiState, Limits, router};
+use crate::auth::Auth;
+use crate::auth::accounts::NewAccount;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::service::{Service, StartError};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The username of the first operator, created on first start.
+pub const BOOTSTRAP_OPERATOR: &str = "operator";
+/// How often ended sessions are purged.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
+/// Ended sessions are kept this long for the record (milliseconds).
+const KEEP_ENDED_SESSIONS: i64 = 7 * 24 * 3_600_000;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The service could not be opened.
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// The TLS identity or configuration was refused.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// Authentication could not be set up.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    /// The listener could not be bound.
+    #[error("listening on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// The address it listens on.
+    pub local_addr: SocketAddr,
+    /// The URL clients use.
+    pub public_url: String,
+    /// The TLS identity and where it came from.
+    pub tls: TlsIdentityInfo,
+    /// The bootstrap operator's account and one-time activation code, on first start only.
+    pub bootstrap: Option<NewAccount>,
+    /// The service, shared with the handlers.
+    pub service: Arc<Service>,
+    /// Authentication, shared with the handlers.
+    pub auth: Arc<Auth>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    housekeeping: JoinHandle<()>,
+}
+
+/// The process-wide metrics recorder (installed once; later servers in the same process share
+/// it).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
+            }
+            handle
+        })
+        .clone()
+}
+
+impl Server {
+    /// Opens everything `config` names and starts serving.
+    pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, ServeError> {
+        let service = Arc::new(Service::open(config, clock.clone()).await?);
+        let seal = Auth::sealing_key(&config.server.secrets_key_file)?;
+        let (identity, tls_info) = tls::load_or_generate(&config.server, config.environment)?;
+        let anchors = tls::load_anchors(&config.server.client_ca_files)?;
+        let tls_config = tls::server_config(&identity, &anchors)?;
+        let address = config.server.listen;
+        let tcp = TcpListener::bind(address)
+            .await
+            .map_err(|source| ServeError::Bind { address, source })?;
+        let local_addr = tcp
+            .local_addr()
+            .map_err(|source| ServeError::Bind { address, source })?;
+        let public_url = match &config.server.public_url {
+            Some(_) => config.server.public_url(),
+            None => format!("https://localhost:{}", local_addr.port()),
+        };
+        let auth = Arc::new(Auth::new(
+            service.store.clone(),
+            service.log.clone(),
+            clock.clone(),
+            config.auth.clone(),
+            config.environment,
+            seal,
+            public_url.clone(),
+        ));
+        let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
+        let state = Arc::new(ApiState {
+            service: service.clone(),
+            auth: auth.clone(),
+            metrics: metrics_handle(),
+        });
+        let app = router(
+            state,
+            Limits {
+                max_body_bytes: config.server.max_body_bytes,
+                timeout: Duration::from_secs(config.server.request_timeout_seconds),
+            },
+        );
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(listener::serve(tcp, tls_config, anchors, app, async {
+            let _ = stopped.await;
+        }));
+        let housekeeping = tokio::spawn(housekeeping(service.clone(), clock));
+        tracing::info!(
+            address = %local_addr,
+            url = %public_url,
+            environment = %config.environment,
+            store = service.store.engine(),
+            tls_fingerprint = %tls_info.fingerprint,
+            "inkan is serving"
+        );
+        Ok(Server {
+            local_addr,
+            public_url,
+            tls: tls_info,
+            bootstrap,
+            service,
+            auth,
+            stop,
+            task,
+            housekeeping,
+        })
+    }
+
+    /// Stops accepting, lets requests in flight finish, and returns when done.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        self.housekeeping.abort();
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+/// Purges sessions that ended more than a week ago, every ten minutes.
+async fn housekeeping(service: Arc<Service>, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+    loop {
+        tick.tick().await;
+        let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
+        match service.store.purge_sessions(before).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+        }
+    }
+}

@@ -1,0 +1,476 @@
+//! Subscribers, accounts and their credentials (criteria 2.2.1(1), (2)): credentials are
+//! delivered as a one-time activation code (random, expiring, stored hashed, single use) with
+//! which the user sets a password (Argon2id) and enrols TOTP (RFC 6238); login needs both,
+//! failures lock the account after a configured number and are rate limited per source.
+//!
+//! Must never: store or log a password, seed, code or OTP in the clear; say to an
+//! unauthenticated caller whether an account exists or why a login failed.
+
+use super::{
+    Auth, AuthError, Caller, blocking, claimed_actor, password, random_secret, secret_hash, totp,
+};
+use crate::store::StoreError;
+use crate::store::auth::{
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, SubscriberKind,
+    SubscriberRecord, SubscriberState, new_id,
+};
+use inkan_log::entry::{ActorKind, EntryKind, Outcome};
+use secrecy::SecretString;
+use std::net::IpAddr;
+use zeroize::Zeroizing;
+
+/// Longest username.
+const MAX_USERNAME: usize = 128;
+/// Longest subscriber name.
+const MAX_NAME: usize = 200;
+/// Random bytes in an activation code.
+const ACTIVATION_CODE_BYTES: usize = 20;
+/// The issuer shown in authenticator apps.
+const TOTP_ISSUER: &str = "Inkan";
+
+/// A new account and the activation code to hand its user through a safe channel.
+#[derive(Clone)]
+pub struct NewAccount {
+    /// The account.
+    pub account_id: String,
+    /// The username.
+    pub username: String,
+    /// The one-time activation code (shown once; only its hash is kept).
+    pub activation_code: Zeroizing<String>,
+    /// When the code stops working.
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("account_id", &self.account_id)
+            .field("username", &self.username)
+            .field("activation_code", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// What the first activation step hands back: the TOTP seed to enrol.
+pub struct TotpEnrolment {
+    /// The seed, base32, for typing into an authenticator app.
+    pub secret_base32: Zeroizing<String>,
+    /// The `otpauth://` URI (for a QR code).
+    pub uri: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for TotpEnrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpEnrolment([redacted])")
+    }
+}
+
+/// A login attempt's inputs.
+pub struct LoginAttempt<'a> {
+    /// The username.
+    pub username: &'a str,
+    /// The password.
+    pub password: SecretString,
+    /// The one-time password.
+    pub otp: &'a str,
+    /// Where it came from.
+    pub source: IpAddr,
+}
+
+impl std::fmt::Debug for LoginAttempt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginAttempt")
+            .field("username", &self.username)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a name given from outside: printable, no surrounding spaces, not too long.
+fn check_name(what: &str, value: &str, max: usize) -> Result<(), AuthError> {
+    if value.is_empty()
+        || value.len() > max
+        || value.trim() != value
+        || value.chars().any(char::is_control)
+    {
+        return Err(AuthError::BadRequest(format!(
+            "{what} must be 1 to {max} bytes of printable text without surrounding spaces"
+        )));
+    }
+    Ok(())
+}
+
+impl Auth {
+    /// Creates a subscriber (the full enrolment workflow comes with the operations issue).
+    pub async fn create_subscriber(
+        &self,
+        operator: &Caller,
+        kind: SubscriberKind,
+        name: &str,
+    ) -> Result<SubscriberRecord, AuthError> {
+        operator.require_operator()?;
+        check_name("the subscriber name", name, MAX_NAME)?;
+        let subscriber = SubscriberRecord {
+            id: new_id("sub"),
+            kind,
+            name: name.into(),
+            environment: self.environment.as_str().into(),
+            state: SubscriberState::Active,
+            created_at: self.now(),
+        };
+        self.store.insert_subscriber(&subscriber).await?;
+        self.record(
+            EntryKind::SubscriberCreated,
+            operator.actor(),
+            Outcome::Succeeded,
+            Some(format!("{} {}", kind.as_str(), subscriber.id)),
+        )
+        .await?;
+        Ok(subscriber)
+    }
+
+    /// The subscriber, if it exists in this environment.
+    pub async fn subscriber(&self, id: &str) -> Result<SubscriberRecord, AuthError> {
+        let not_found = || AuthError::NotFound(format!("no subscriber {id}"));
+        if !crate::store::auth::is_id(id, "sub") {
+            return Err(not_found());
+        }
+        match self.store.get_subscriber(id).await? {
+            Some(s) if s.environment == self.environment.as_str() => Ok(s),
+            _ => Err(not_found()),
+        }
+    }
+
+    /// Creates a user account of `subscriber`, returning its activation code.
+    pub async fn create_user(
+        &self,
+        operator: &Caller,
+        subscriber: &str,
+        username: &str,
+    ) -> Result<NewAccount, AuthError> {
+        operator.require_operator()?;
+        let subscriber = self.subscriber(subscriber).await?;
+        if subscriber.state != SubscriberState::Active {
+            return Err(AuthError::Conflict(format!(
+                "subscriber {} is {}",
+                subscriber.id, subscriber.state
+            )));
+        }
+        self.create_account(
+            operator.actor(),
+            username,
+            AccountRole::User,
+            Some(subscriber.id),
+        )
+        .await
+    }
+
+    /// Creates the first operator account if there is none yet: the bootstrap of a new
+    /// deployment. `None` if it exists already.
+    pub async fn bootstrap_operator(
+        &self,
+        username: &str,
+    ) -> Result<Option<NewAccount>, AuthError> {
+        if self
+            .store
+            .get_account_by_username(username)
+            .await?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        self.create_account(
+            crate::service::system_actor(),
+            username,
+            AccountRole::Operator,
+            None,
+        )
+        .await
+        .map(Some)
+    }
+
+    async fn create_account(
+        &self,
+        actor: inkan_log::entry::Actor,
+        username: &str,
+        role: AccountRole,
+        subscriber: Option<String>,
+    ) -> Result<NewAccount, AuthError> {
+        check_name("the username", username, MAX_USERNAME)?;
+        let now = self.now();
+        let code = Zeroizing::new(random_secret(ACTIVATION_CODE_BYTES));
+        let hours = i64::try_from(self.config.activation_code_hours).unwrap_or(i64::MAX / 4);
+        let expires_at = now.saturating_add(hours.saturating_mul(3_600_000));
+        let account = AccountRecord {
+            id: new_id("acc"),
+            username: username.into(),
+            role,
+            subscriber,
+            password_hash: None,
+            totp_sealed: None,
+            totp_pending: None,
+            last_totp_step: None,
+            failed_logins: 0,
+            locked_until: None,
+            state: AccountState::Pending,
+            created_at: now,
+            updated_at: now,
+        };
+        let record = ActivationCodeRecord {
+            code_hash: secret_hash(&code),
+            account_id: account.id.clone(),
+            created_at: now,
+            expires_at,
+            used_at: None,
+        };
+        self.store
+            .insert_account(&account, &record)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    AuthError::Conflict(format!("the username {username:?} is taken"))
+                }
+                other => other.into(),
+            })?;
+        self.record(
+            EntryKind::AccountCreated,
+            actor,
+            Outcome::Succeeded,
+            Some(format!("{} {}", role.as_str(), account.id)),
+        )
+        .await?;
+        Ok(NewAccount {
+            account_id: account.id,
+            username: username.into(),
+            activation_code: code,
+            expires_at,
+        })
+    }
+
+    /// Activation, step 1: with a valid code, sets the password and starts TOTP enrolment.
+    /// May be repeated until step 2 (each time with a new seed).
+    pub async fn begin_activation(
+        &self,
+        code: &str,
+        new_password: SecretString,
+        source: IpAddr,
+    ) -> Result<TotpEnrolment, AuthError> {
+        self.check_source(source)?;
+        password::check_password_policy(&new_password)
+            .map_err(|e| AuthError::BadRequest(e.to_string()))?;
+        let code_hash = secret_hash(code);
+        let now = self.now();
+        let refused = || async move {
+            self.sources.failed(source, now);
+            self.record_refusal(
+                EntryKind::AccountActivated,
+                claimed_actor(ActorKind::Subscriber, "unknown", "activation-code"),
+                "invalid, used or expired activation code",
+            )
+            .await;
+            AuthError::BadRequest("the activation code is invalid, used or expired".into())
+        };
+        // The seed is sealed under the account id, so it stays bound to the account after
+        // activation; the store re-checks the code inside its transaction.
+        let Some(record) = self.store.get_activation_code(&code_hash).await? else {
+            return Err(refused().await);
+        };
+        let hashed = blocking(move || password::hash(&new_password))
+            .await?
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let seed = totp::new_seed();
+        let sealed = self
+            .seal
+            .seal(&format!("totp/{}", record.account_id), &seed)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let account = match self
+            .store
+            .begin_activation(&code_hash, &hashed, &sealed, now)
+            .await
+        {
+            Ok(account) => account,
+            Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {
+                return Err(refused().await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(TotpEnrolment {
+            secret_base32: Zeroizing::new(totp::base32(&seed)),
+            uri: totp::provisioning_uri(TOTP_ISSUER, &account.username, &seed),
+        })
+    }
+
+    /// Activation, step 2: proves the authenticator app holds the seed, uses up the code and
+    /// makes the account active.
+    pub async fn complete_activation(
+        &self,
+        code: &str,
+        otp: &str,
+        source: IpAddr,
+    ) -> Result<(), AuthError> {
+        self.check_source(source)?;
+        let code_hash = secret_hash(code);
+        let now = self.now();
+        let refused = |reason: &'static str| async move {
+            self.sources.failed(source, now);
+            self.record_refusal(
+                EntryKind::AccountActivated,
+                claimed_actor(ActorKind::Subscriber, "unknown", "activation-code"),
+                reason,
+            )
+            .await;
+            AuthError::BadRequest(format!("activation refused: {reason}"))
+        };
+        let Some(record) = self.store.get_activation_code(&code_hash).await? else {
+            return Err(refused("invalid, used or expired activation code").await);
+        };
+        let Some(account) = self.store.get_account(&record.account_id).await? else {
+            return Err(refused("invalid, used or expired activation code").await);
+        };
+        let Some(sealed) = account.totp_pending.as_deref() else {
+            return Err(refused("set the password first (activation step 1)").await);
+        };
+        let seed = self
+            .seal
+            .open(&format!("totp/{}", account.id), sealed)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let Some(step) = totp::check(&seed, otp, now) else {
+            return Err(refused("the one-time password is wrong").await);
+        };
+        let activated = match self.store.complete_activation(&code_hash, step, now).await {
+            Ok(account) => account,
+            Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {
+                return Err(refused("invalid, used or expired activation code").await);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let kind = match activated.role {
+            AccountRole::Operator => ActorKind::Operator,
+            AccountRole::User => ActorKind::Subscriber,
+        };
+        self.record(
+            EntryKind::AccountActivated,
+            claimed_actor(kind, &activated.id, "activation-code+totp"),
+            Outcome::Succeeded,
+            None,
+        )
+        .await
+    }
+
+    fn check_source(&self, source: IpAddr) -> Result<(), AuthError> {
+        match self.sources.blocked(source, self.now()) {
+            Some(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks username, password and OTP; on success returns the account. Every failure
+    /// counts against the account (locking it at the limit) and the source, and is logged.
+    pub(super) async fn check_login(
+        &self,
+        attempt: LoginAttempt<'_>,
+    ) -> Result<AccountRecord, AuthError> {
+        self.check_source(attempt.source)?;
+        let now = self.now();
+        let account = if attempt.username.len() <= MAX_USERNAME {
+            self.store.get_account_by_username(attempt.username).await?
+        } else {
+            None
+        };
+        let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+        let password_ok =
+            blocking(move || password::verify(&attempt.password, stored.as_deref())).await?;
+        let Some(account) = account else {
+            self.sources.failed(attempt.source, now);
+            self.record_refusal(
+                EntryKind::Login,
+                claimed_actor(ActorKind::Subscriber, "unknown", "password+totp"),
+                "unknown username",
+            )
+            .await;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let actor_kind = match account.role {
+            AccountRole::Operator => ActorKind::Operator,
+            AccountRole::User => ActorKind::Subscriber,
+        };
+        let actor = claimed_actor(actor_kind, &account.id, "password+totp");
+        let locked = account.locked_until.is_some_and(|until| now < until);
+        let reason = if account.state != AccountState::Active {
+            Some("account not active")
+        } else if locked {
+            Some("account locked")
+        } else if !password_ok {
+            Some("wrong password")
+        } else {
+            None
+        };
+        let step = match reason {
+            Some(_) => None,
+            None => {
+                let sealed = account.totp_sealed.as_deref().unwrap_or_default();
+                let seed = self
+                    .seal
+                    .open(&format!("totp/{}", account.id), sealed)
+                    .map_err(|e| AuthError::Internal(e.to_string()))?;
+                totp::check(&seed, attempt.otp, now)
+            }
+        };
+        let reason = reason.or(match step {
+            None => Some("wrong one-time password"),
+            Some(step) if account.last_totp_step.is_some_and(|last| step <= last) => {
+                Some("one-time password already used")
+            }
+            Some(_) => None,
+        });
+        if let (None, Some(step)) = (reason, step) {
+            match self
+                .store
+                .record_login_success(&account.id, step, now)
+                .await
+            {
+                Ok(()) => return Ok(account),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let reason = reason.unwrap_or("one-time password already used");
+        self.sources.failed(attempt.source, now);
+        if account.state == AccountState::Active && !locked {
+            let lock_millis = i64::try_from(self.config.lockout_minutes)
+                .unwrap_or(i64::MAX / 120_000)
+                .saturating_mul(60_000);
+            let after = self
+                .store
+                .record_login_failure(&account.id, self.config.max_failed_logins, lock_millis, now)
+                .await?;
+            if after.locked_until.is_some_and(|until| now < until) {
+                self.record_refusal(
+                    EntryKind::AccountLocked,
+                    actor.clone(),
+                    &format!("{} failed logins", self.config.max_failed_logins),
+                )
+                .await;
+            }
+        }
+        self.record_refusal(EntryKind::Login, actor, reason).await;
+        Err(AuthError::InvalidCredentials)
+    }
+
+    /// Clears an account's lock (an operator's action).
+    pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
+        operator.require_operator()?;
+        if !crate::store::auth::is_id(account_id, "acc") {
+            return Err(AuthError::NotFound(format!("no account {account_id}")));
+        }
+        self.store.unlock_account(account_id, self.now()).await?;
+        self.record(
+            EntryKind::AccountLocked,
+            operator.actor(),
+            Outcome::Succeeded,
+            Some(format!("unlocked {account_id}")),
+        )
+        .await
+    }
+}

@@ -1,0 +1,317 @@
+//! Authentication and authorisation of callers (criteria 2.2.1): who is asking, and may they.
+//!
+//! [`Auth`] owns the rules; the store keeps the records and the transparency log the events.
+//! - [`accounts`]: subscribers, accounts, one-time activation (password + TOTP enrolment), and
+//!   multi-factor login with per-account lockout and per-source rate limits;
+//! - [`sessions`]: sender-constrained sessions: opaque tokens bound to a DPoP key (RFC 9449) or
+//!   a client certificate (RFC 8705), idle and absolute timeouts, refresh-token rotation with
+//!   reuse detection, logout and revocation;
+//! - [`clients`]: system clients of organisations (mTLS or `private_key_jwt`) and their scoped
+//!   tokens;
+//! - [`access`]: what a [`Caller`] may do with a key;
+//! - [`password`], [`totp`], [`proof`], [`limiter`]: the building blocks.
+//!
+//! Every authentication event (activation, login success and failure, lockout, refresh,
+//! logout, revocation, client registration, access refusal) is appended to the transparency
+//! log. A success whose event cannot be logged is not a success. Must never: log or return a
+//! secret (password, PIN, OTP, code, token, seed), tell an unauthenticated caller whether an
+//! account exists, or accept a token without its binding.
+
+pub mod access;
+pub mod accounts;
+pub mod clients;
+pub mod limiter;
+pub mod password;
+pub mod pins;
+pub mod proof;
+pub mod sessions;
+pub mod totp;
+
+pub use access::{Operation, Scope};
+pub use sessions::{RequestCredentials, TokenResponse};
+
+use crate::clock::{Clock, UnixMillis};
+use crate::config::AuthConfig;
+use crate::environment::Environment;
+use crate::keys::KeyError;
+use crate::log::{LogError, TransparencyLog};
+use crate::store::{Store, StoreError};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use inkan_device::sealing::SealingKey;
+use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+
+/// The associated-data domain of sealed TOTP seeds.
+const SEAL_DOMAIN: &str = "inkan-auth/v1";
+
+/// Why a request was refused. The HTTP layer maps each to a status and a message that names
+/// what was wrong without leaking secrets; the internal ones become a generic 500 with the
+/// detail logged.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The request is malformed or breaks a rule (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Username, password or one-time password wrong, account locked or not active (401):
+    /// deliberately one message.
+    #[error("authentication failed")]
+    InvalidCredentials,
+    /// The access token is missing, unknown, expired or not presented with its binding (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or not the caller's to see (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with the current state (409).
+    #[error("{0}")]
+    Conflict(String),
+    /// Too many failed attempts from this source; try again after this many seconds (429).
+    #[error("too many failed attempts; try again later")]
+    TooManyAttempts {
+        /// Seconds until the window resets.
+        retry_after: u64,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The transparency log failed (nothing that needed an event happened).
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The key registry failed.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// Something else inside failed.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// Who is calling, established from a verified token and its binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Operator, subscriber user or system client.
+    pub kind: CallerKind,
+    /// The account id or client id.
+    pub id: String,
+    /// The subscriber the caller acts for (`None` for operators).
+    pub subscriber: Option<String>,
+    /// The session.
+    pub session: String,
+    /// How the session was established (`password+totp`, `mtls`, `private_key_jwt`).
+    pub method: String,
+    /// What a system client was granted (`None`: everything the subscriber owns).
+    pub scope: Option<Scope>,
+    /// The client certificate's thumbprint, if the request came with one.
+    pub terminal: Option<String>,
+}
+
+/// What kind of caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallerKind {
+    /// An operator of the service.
+    Operator,
+    /// A person acting for a subscriber.
+    User,
+    /// A system client of an organisation.
+    Client,
+}
+
+impl Caller {
+    /// The caller as the transparency log records it.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: match self.kind {
+                CallerKind::Operator => ActorKind::Operator,
+                CallerKind::User => ActorKind::Subscriber,
+                CallerKind::Client => ActorKind::SystemClient,
+            },
+            id: self.id.clone(),
+            auth: Authentication {
+                method: self.method.clone(),
+                session: Some(self.session.clone()),
+                terminal: self.terminal.clone(),
+            },
+        }
+    }
+
+    /// Refuses unless the caller is an operator.
+    pub fn require_operator(&self) -> Result<(), AuthError> {
+        if self.kind == CallerKind::Operator {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden("this needs an operator".into()))
+        }
+    }
+}
+
+/// The authentication service.
+#[derive(Debug)]
+pub struct Auth {
+    store: Arc<dyn Store>,
+    log: Arc<TransparencyLog>,
+    clock: Arc<dyn Clock>,
+    config: AuthConfig,
+    environment: Environment,
+    seal: SealingKey,
+    public_url: String,
+    sources: limiter::SourceLimiter,
+}
+
+impl Auth {
+    /// The service over `store` and `log`, sealing TOTP seeds with `seal`, reachable at
+    /// `public_url` (for DPoP `htu` and client assertion `aud`).
+    pub fn new(
+        store: Arc<dyn Store>,
+        log: Arc<TransparencyLog>,
+        clock: Arc<dyn Clock>,
+        config: AuthConfig,
+        environment: Environment,
+        seal: SealingKey,
+        public_url: String,
+    ) -> Self {
+        let sources = limiter::SourceLimiter::new(config.max_failures_per_source_per_minute);
+        Auth {
+            store,
+            log,
+            clock,
+            config,
+            environment,
+            seal,
+            public_url,
+            sources,
+        }
+    }
+
+    /// The key that seals TOTP seeds, from `path` (created on first start).
+    pub fn sealing_key(path: &std::path::Path) -> Result<SealingKey, AuthError> {
+        SealingKey::from_key_file(path, SEAL_DOMAIN)
+            .map_err(|e| AuthError::Internal(format!("the secrets key: {e}")))
+    }
+
+    /// The URL clients use to reach the service.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    /// Appends an event; `Err` if it could not be logged.
+    async fn record(
+        &self,
+        kind: EntryKind,
+        actor: Actor,
+        outcome: Outcome,
+        note: Option<String>,
+    ) -> Result<(), AuthError> {
+        let entry = Entry {
+            kind,
+            time: self.now(),
+            environment: self.environment.as_str().into(),
+            actor,
+            key_id: None,
+            digests: Vec::new(),
+            approval: None,
+            outcome,
+            note,
+        };
+        self.log.append(&entry).await?;
+        Ok(())
+    }
+
+    /// Appends an event about `key`; `Err` if it could not be logged.
+    async fn record_key_event(
+        &self,
+        kind: EntryKind,
+        caller: &Caller,
+        key: &crate::store::KeyRecord,
+        outcome: Outcome,
+    ) -> Result<(), AuthError> {
+        let entry = Entry {
+            kind,
+            time: self.now(),
+            environment: self.environment.as_str().into(),
+            actor: caller.actor(),
+            key_id: Some(key.id.to_string()),
+            digests: Vec::new(),
+            approval: None,
+            outcome,
+            note: None,
+        };
+        self.log.append(&entry).await?;
+        Ok(())
+    }
+
+    /// Appends the event of a refusal; a log failure is itself logged and the refusal stands.
+    async fn record_refusal(&self, kind: EntryKind, actor: Actor, reason: &str) {
+        if let Err(e) = self
+            .record(kind, actor, Outcome::Failed(reason.into()), None)
+            .await
+        {
+            tracing::error!(error = %e, kind = kind.as_str(), "could not log a refusal");
+        }
+    }
+
+    /// Records that access control refused `caller` the use of `key` (criteria 2.2.1(1)); a
+    /// log failure is itself logged and the refusal stands.
+    pub async fn record_access_refused(
+        &self,
+        caller: &Caller,
+        key: &crate::store::KeyRecord,
+        reason: &str,
+    ) {
+        let outcome = Outcome::Failed(reason.into());
+        if let Err(e) = self
+            .record_key_event(EntryKind::AccessRefused, caller, key, outcome)
+            .await
+        {
+            tracing::error!(error = %e, "could not log an access refusal");
+        }
+    }
+}
+
+/// A new random secret (activation code, token): `bytes` random bytes, base64url.
+fn random_secret(bytes: usize) -> String {
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
+    URL_SAFE_NO_PAD.encode(buf.as_slice())
+}
+
+/// How secrets are stored and looked up: SHA-256, lowercase hex. The secrets are random and
+/// long, so a fast hash is enough and lets the store index them.
+fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Someone not yet authenticated, as the log records them: the username they claimed (never
+/// the password) and where from.
+fn claimed_actor(kind: ActorKind, id: &str, method: &str) -> Actor {
+    Actor {
+        kind,
+        id: id.into(),
+        auth: Authentication {
+            method: method.into(),
+            session: None,
+            terminal: None,
+        },
+    }
+}
+
+/// Runs slow, blocking work (Argon2) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AuthError::Internal(format!("a blocking task failed: {e}")))
+}

@@ -1,0 +1,475 @@
+//! Sessions that cannot be hijacked (criteria 2.2.1(4)).
+//!
+//! A session starts at login (or when a system client gets a token) and is bound to a key the
+//! caller holds: the DPoP key of the login (RFC 9449 `cnf.jkt`) or the client certificate of
+//! the TLS connection (RFC 8705 `x5t#S256`). Its tokens are opaque random strings, stored
+//! hashed; a stolen token alone is useless without that key. Every use checks, in this order:
+//! the token (known, an access token, unexpired), the session (not revoked, within the
+//! absolute timeout, within the idle timeout), the binding (a fresh DPoP proof for this method,
+//! URL and token, signed by the bound key, its `jti` never seen before, on any node; or the
+//! bound certificate on this connection). Refresh tokens rotate on each use; a refresh token
+//! used twice revokes its session (it was copied).
+//!
+//! Session state is in the store, so every node sees logouts and revocations at once. Must
+//! never accept a token whose binding it cannot check.
+
+use super::proof::{self, DpopExpectation, DpopProof};
+use super::{
+    Auth, AuthError, Caller, CallerKind, Scope, accounts::LoginAttempt, random_secret, secret_hash,
+};
+use crate::clock::UnixMillis;
+use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
+use inkan_log::entry::{EntryKind, Outcome};
+use serde::Serialize;
+
+/// Random bytes in a token.
+const TOKEN_BYTES: usize = 32;
+/// Longest token accepted (ours are 43 characters and a prefix).
+const MAX_TOKEN_CHARS: usize = 128;
+/// `last_seen_at` is written at most this often per session (milliseconds).
+const TOUCH_EVERY: i64 = 1_000;
+/// Prefix of access tokens (lets secret scanners recognise a leaked one).
+const ACCESS_PREFIX: &str = "inkan_at_";
+/// Prefix of refresh tokens.
+const REFRESH_PREFIX: &str = "inkan_rt_";
+
+/// What the HTTP layer knows about a request, for authenticating it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestCredentials<'a> {
+    /// The method, e.g. `POST`.
+    pub method: &'a str,
+    /// The path, without query.
+    pub path: &'a str,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `DPoP` header.
+    pub dpop: Option<&'a str>,
+    /// The TLS client certificate's SHA-256 thumbprint (base64url), if one was presented.
+    pub client_certificate: Option<&'a str>,
+}
+
+/// Tokens handed to a caller (CSC `auth/login` and OAuth token response fields).
+#[derive(Clone, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token, for user sessions that asked for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// `DPoP` (present it with a DPoP proof) or `Bearer` (certificate-bound, RFC 8705).
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// For system clients: the granted scope.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a new session is bound to.
+#[derive(Debug, Clone)]
+pub(super) enum Binding {
+    /// A DPoP key (its thumbprint).
+    Dpop(String),
+    /// A client certificate (its thumbprint).
+    Certificate(String),
+}
+
+/// Who a new session is for.
+#[derive(Debug, Clone)]
+pub(super) struct SessionOwner {
+    pub account_id: Option<String>,
+    pub client_id: Option<String>,
+    pub subscriber: Option<String>,
+    pub method: &'static str,
+    pub scope: Option<Scope>,
+}
+
+impl Auth {
+    fn minutes(&self, minutes: u64) -> i64 {
+        i64::try_from(minutes)
+            .unwrap_or(i64::MAX / 60_000)
+            .saturating_mul(60_000)
+    }
+
+    fn access_lifetime(&self) -> i64 {
+        i64::try_from(self.config.access_token_seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000)
+    }
+
+    /// Checks the request's DPoP proof (bound to `access_token` when given) and remembers its
+    /// `jti` so it can never be used again, on any node.
+    pub(super) async fn check_dpop_proof(
+        &self,
+        creds: &RequestCredentials<'_>,
+        access_token: Option<&str>,
+    ) -> Result<DpopProof, AuthError> {
+        let header = creds.dpop.ok_or_else(|| {
+            AuthError::Unauthenticated("a DPoP proof (RFC 9449) is required".into())
+        })?;
+        let url = format!("{}{}", self.public_url, creds.path);
+        let now = self.now();
+        let checked = proof::check_dpop(
+            header,
+            &DpopExpectation {
+                method: creds.method,
+                url: &url,
+                access_token,
+                now,
+                max_age_seconds: i64::try_from(self.config.proof_max_age_seconds).unwrap_or(60),
+            },
+        )
+        .map_err(|e| AuthError::Unauthenticated(e.to_string()))?;
+        let once = format!(
+            "dpop:{}",
+            secret_hash(&format!("{} {}", checked.jkt, checked.jti))
+        );
+        if !self
+            .store
+            .remember_once(&once, checked.expires_at, now)
+            .await?
+        {
+            return Err(AuthError::Unauthenticated(
+                "the DPoP proof was used before (replay)".into(),
+            ));
+        }
+        Ok(checked)
+    }
+
+    /// Starts a session and returns its tokens.
+    pub(super) async fn start_session(
+        &self,
+        owner: SessionOwner,
+        binding: Binding,
+        with_refresh: bool,
+    ) -> Result<(SessionRecord, TokenResponse), AuthError> {
+        let now = self.now();
+        let (jkt, x5t, token_type) = match binding {
+            Binding::Dpop(jkt) => (Some(jkt), None, "DPoP"),
+            Binding::Certificate(x5t) => (None, Some(x5t), "Bearer"),
+        };
+        let scope_json = owner
+            .scope
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let session = SessionRecord {
+            id: new_id("ses"),
+            account_id: owner.account_id,
+            client_id: owner.client_id,
+            subscriber: owner.subscriber,
+            method: owner.method.into(),
+            jkt,
+            x5t,
+            scope: scope_json,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now.saturating_add(self.minutes(self.config.absolute_timeout_minutes)),
+            revoked_at: None,
+            revoked_reason: None,
+        };
+        let (records, response) = self.new_tokens(&session, with_refresh, token_type, now);
+        self.store.insert_session(&session, &records).await?;
+        let response = TokenResponse {
+            scope: owner.scope.as_ref().map(Scope::to_oauth),
+            ..response
+        };
+        Ok((session, response))
+    }
+
+    /// Fresh tokens for `session` (not yet stored).
+    fn new_tokens(
+        &self,
+        session: &SessionRecord,
+        with_refresh: bool,
+        token_type: &'static str,
+        now: UnixMillis,
+    ) -> (Vec<TokenRecord>, TokenResponse) {
+        let access = format!("{ACCESS_PREFIX}{}", random_secret(TOKEN_BYTES));
+        // An access token never outlives its session.
+        let access_expires = now
+            .saturating_add(self.access_lifetime())
+            .min(session.expires_at);
+        let mut records = vec![TokenRecord {
+            token_hash: secret_hash(&access),
+            session_id: session.id.clone(),
+            kind: TokenKind::Access,
+            created_at: now,
+            expires_at: access_expires,
+            used_at: None,
+        }];
+        let refresh =
+            with_refresh.then(|| format!("{REFRESH_PREFIX}{}", random_secret(TOKEN_BYTES)));
+        if let Some(refresh) = &refresh {
+            records.push(TokenRecord {
+                token_hash: secret_hash(refresh),
+                session_id: session.id.clone(),
+                kind: TokenKind::Refresh,
+                created_at: now,
+                expires_at: session.expires_at,
+                used_at: None,
+            });
+        }
+        let response = TokenResponse {
+            access_token: access,
+            refresh_token: refresh,
+            token_type,
+            expires_in: u64::try_from((access_expires - now).max(0) / 1000).unwrap_or(0),
+            scope: None,
+        };
+        (records, response)
+    }
+
+    /// Whether `session` may still be used at `now`: the reason if not.
+    fn session_ended(&self, session: &SessionRecord, now: UnixMillis) -> Option<&'static str> {
+        if session.revoked_at.is_some() {
+            Some("the session has ended")
+        } else if now >= session.expires_at {
+            Some("the session has expired (absolute timeout)")
+        } else if now.saturating_sub(session.last_seen_at)
+            >= self.minutes(self.config.idle_timeout_minutes)
+        {
+            Some("the session has expired (idle timeout)")
+        } else {
+            None
+        }
+    }
+
+    /// CSC `auth/login` with username, password and OTP: checks them (see
+    /// [`check_login`](Auth::check_login)), and starts a session bound to the request's DPoP
+    /// key, with a refresh token when `remember_me`.
+    pub async fn login(
+        &self,
+        attempt: LoginAttempt<'_>,
+        creds: &RequestCredentials<'_>,
+        remember_me: bool,
+    ) -> Result<TokenResponse, AuthError> {
+        // The proof is checked first: without it no session could be bound, and a request
+        // without one says nothing about the password.
+        let proof = self.check_dpop_proof(creds, None).await?;
+        let account = self.check_login(attempt).await?;
+        let operator = account.role == AccountRole::Operator;
+        let owner = SessionOwner {
+            account_id: Some(account.id.clone()),
+            client_id: None,
+            subscriber: if operator {
+                None
+            } else {
+                account.subscriber.clone()
+            },
+            method: "password+totp",
+            scope: None,
+        };
+        let (session, tokens) = self
+            .start_session(owner, Binding::Dpop(proof.jkt), remember_me)
+            .await?;
+        let caller = self.caller_of(&session, creds.client_certificate)?;
+        self.record(EntryKind::Login, caller.actor(), Outcome::Succeeded, None)
+            .await?;
+        Ok(tokens)
+    }
+
+    /// CSC `auth/login` with a refresh token: rotates it (new access and refresh tokens) if
+    /// the request's DPoP proof is signed by the session's key. A refresh token used twice
+    /// revokes the session.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        creds: &RequestCredentials<'_>,
+    ) -> Result<TokenResponse, AuthError> {
+        let invalid = || AuthError::Unauthenticated("the refresh token is not valid".into());
+        let proof = self.check_dpop_proof(creds, None).await?;
+        if refresh_token.len() > MAX_TOKEN_CHARS {
+            return Err(invalid());
+        }
+        let hash = secret_hash(refresh_token);
+        let Some((token, session)) = self.store.get_token(&hash).await? else {
+            return Err(invalid());
+        };
+        if token.kind != TokenKind::Refresh || session.jkt.as_deref() != Some(proof.jkt.as_str()) {
+            return Err(invalid());
+        }
+        let now = self.now();
+        let caller = self.caller_of(&session, creds.client_certificate)?;
+        if let Some(reason) = self.session_ended(&session, now) {
+            self.record_refusal(EntryKind::TokenRefreshed, caller.actor(), reason)
+                .await;
+            return Err(AuthError::Unauthenticated(reason.into()));
+        }
+        let (records, response) = self.new_tokens(&session, true, "DPoP", now);
+        match self
+            .store
+            .rotate_refresh_token(&hash, &records, now)
+            .await?
+        {
+            Rotation::Rotated(_) => {
+                self.record(
+                    EntryKind::TokenRefreshed,
+                    caller.actor(),
+                    Outcome::Succeeded,
+                    None,
+                )
+                .await?;
+                Ok(response)
+            }
+            Rotation::Reused(_) => {
+                self.record_refusal(
+                    EntryKind::SessionsRevoked,
+                    caller.actor(),
+                    "refresh token reuse: session revoked",
+                )
+                .await;
+                Err(AuthError::Unauthenticated(
+                    "the refresh token was used before; the session is revoked".into(),
+                ))
+            }
+            Rotation::Unknown => Err(invalid()),
+        }
+    }
+
+    /// The caller of a request with an access token, after checking the token, its session
+    /// and its binding.
+    pub async fn authenticate(&self, creds: &RequestCredentials<'_>) -> Result<Caller, AuthError> {
+        let header = creds.authorization.ok_or_else(|| {
+            AuthError::Unauthenticated("an access token is required (Authorization: DPoP …)".into())
+        })?;
+        let (scheme, token) = header
+            .split_once(' ')
+            .map(|(s, t)| (s, t.trim()))
+            .ok_or_else(|| AuthError::Unauthenticated("malformed Authorization header".into()))?;
+        let invalid = || AuthError::Unauthenticated("the access token is not valid".into());
+        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
+            return Err(invalid());
+        }
+        let Some((record, session)) = self.store.get_token(&secret_hash(token)).await? else {
+            return Err(invalid());
+        };
+        let now = self.now();
+        if record.kind != TokenKind::Access {
+            return Err(invalid());
+        }
+        if now >= record.expires_at {
+            return Err(AuthError::Unauthenticated(
+                "the access token has expired".into(),
+            ));
+        }
+        if let Some(reason) = self.session_ended(&session, now) {
+            return Err(AuthError::Unauthenticated(reason.into()));
+        }
+        match (&session.jkt, &session.x5t) {
+            (Some(jkt), _) => {
+                if !scheme.eq_ignore_ascii_case("DPoP") {
+                    return Err(AuthError::Unauthenticated(
+                        "this access token is DPoP-bound: send it as `Authorization: DPoP` with \
+                         a DPoP proof"
+                            .into(),
+                    ));
+                }
+                let proof = self.check_dpop_proof(creds, Some(token)).await?;
+                if &proof.jkt != jkt {
+                    return Err(AuthError::Unauthenticated(
+                        "the DPoP proof is not signed with the key the token is bound to".into(),
+                    ));
+                }
+            }
+            (None, Some(x5t)) => {
+                if !scheme.eq_ignore_ascii_case("Bearer") {
+                    return Err(invalid());
+                }
+                if creds.client_certificate != Some(x5t.as_str()) {
+                    return Err(AuthError::Unauthenticated(
+                        "this access token is bound to a client certificate that this \
+                         connection did not present"
+                            .into(),
+                    ));
+                }
+            }
+            (None, None) => {
+                tracing::error!(session = %session.id, "a session without a binding");
+                return Err(invalid());
+            }
+        }
+        if now - session.last_seen_at >= TOUCH_EVERY {
+            self.store.touch_session(&session.id, now).await?;
+        }
+        self.caller_of(&session, creds.client_certificate)
+    }
+
+    /// The caller a session stands for.
+    pub(super) fn caller_of(
+        &self,
+        session: &SessionRecord,
+        terminal: Option<&str>,
+    ) -> Result<Caller, AuthError> {
+        let (kind, id) = match (&session.client_id, &session.account_id) {
+            (Some(client), _) => (CallerKind::Client, client.clone()),
+            (None, Some(account)) if session.subscriber.is_none() => {
+                (CallerKind::Operator, account.clone())
+            }
+            (None, Some(account)) => (CallerKind::User, account.clone()),
+            (None, None) => {
+                return Err(AuthError::Internal(format!(
+                    "session {} has no owner",
+                    session.id
+                )));
+            }
+        };
+        let scope = session
+            .scope
+            .as_deref()
+            .map(serde_json::from_str::<Scope>)
+            .transpose()
+            .map_err(|e| AuthError::Internal(format!("session {} scope: {e}", session.id)))?;
+        Ok(Caller {
+            kind,
+            id,
+            subscriber: session.subscriber.clone(),
+            session: session.id.clone(),
+            method: session.method.clone(),
+            scope,
+            terminal: terminal.map(str::to_owned),
+        })
+    }
+
+    /// Ends the caller's own session (logout; CSC `auth/revoke` of the caller's token).
+    pub async fn logout(&self, caller: &Caller) -> Result<(), AuthError> {
+        self.store
+            .revoke_session(&caller.session, "logout", self.now())
+            .await?;
+        self.record(EntryKind::Logout, caller.actor(), Outcome::Succeeded, None)
+            .await
+    }
+
+    /// Ends every session of a subscriber's users and clients (an operator's action).
+    pub async fn revoke_subscriber_sessions(
+        &self,
+        operator: &Caller,
+        subscriber: &str,
+    ) -> Result<u64, AuthError> {
+        operator.require_operator()?;
+        let subscriber = self.subscriber(subscriber).await?;
+        let count = self
+            .store
+            .revoke_subscriber_sessions(&subscriber.id, "revoked by an operator", self.now())
+            .await?;
+        self.record(
+            EntryKind::SessionsRevoked,
+            operator.actor(),
+            Outcome::Succeeded,
+            Some(format!("{count} sessions of {}", subscriber.id)),
+        )
+        .await?;
+        Ok(count)
+    }
+}

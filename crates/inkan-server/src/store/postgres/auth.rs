@@ -1,0 +1,680 @@
+//! The PostgreSQL spelling of [`AuthStore`]: subscribers, accounts and activation, sessions and
+//! tokens, the one-time id cache, system clients and signing PINs (`migrations/postgres/
+//! 0003_auth.sql`).
+//!
+//! Several nodes share the database, so every check-then-change is safe against another node
+//! doing the same at once:
+//! - a change of one row is one conditional statement (`UPDATE … WHERE <condition>`, an upsert
+//!   `ON CONFLICT … DO UPDATE … WHERE`): concurrent statements queue on the row lock and the
+//!   loser re-evaluates the condition against the winner's row (READ COMMITTED), so exactly one
+//!   succeeds;
+//! - a change of several rows is one transaction that first locks what it checks
+//!   (`SELECT … FOR UPDATE`, always the activation code before its account, the session before
+//!   its token, so two such transactions cannot deadlock) and then reads it as last committed.
+//!
+//! A refusal returns before `commit`: the transaction rolls back on drop and nothing changes.
+//!
+//! Must never: build SQL from values (all values are bound), decode rows or decide the
+//! preconditions itself (that is `store/auth_rows.rs`, shared with SQLite), or store a secret
+//! in the clear (the records carry hashes and sealed bytes only).
+
+use super::PostgresStore;
+use crate::clock::UnixMillis;
+use crate::store::StoreError;
+use crate::store::auth::{
+    AccountRecord, ActivationCodeRecord, AuthStore, ClientRecord, KeyPinRecord, Rotation,
+    SessionRecord, SubscriberRecord, TokenRecord,
+};
+use crate::store::auth_rows::{
+    self as rows, ActivationStep, ONCE_PURGE_BATCH, REUSE_REASON, RotationStep, account_columns,
+    client_columns, code_columns, key_pin_columns, session_columns, subscriber_columns,
+    token_columns,
+};
+use sqlx::{PgConnection, Postgres, Transaction};
+
+/// Inserts `tokens` (the caller has checked that they are the session's).
+async fn insert_tokens(conn: &mut PgConnection, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+    for token in tokens {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, session_id, kind, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token.token_hash.as_str())
+        .bind(token.session_id.as_str())
+        .bind(token.kind.as_str())
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .bind(token.used_at)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| rows::write_error("token", e))?;
+    }
+    Ok(())
+}
+
+/// The activation code and its account, locked in that order until the transaction ends.
+/// `NotFound` for an unknown code.
+async fn lock_code_and_account(
+    tx: &mut Transaction<'static, Postgres>,
+    code_hash: &str,
+) -> Result<(ActivationCodeRecord, AccountRecord), StoreError> {
+    let code = sqlx::query(concat!(
+        "SELECT ",
+        code_columns!(),
+        " FROM activation_codes WHERE code_hash = $1 FOR UPDATE"
+    ))
+    .bind(code_hash)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound("activation code".into()))?;
+    let code = rows::activation_code(&code)?;
+    let account = sqlx::query(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(code.account_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the account {:?} of an activation code is missing",
+            code.account_id
+        ))
+    })?;
+    Ok((code, rows::account(&account)?))
+}
+
+#[async_trait::async_trait]
+impl AuthStore for PostgresStore {
+    async fn insert_subscriber(&self, subscriber: &SubscriberRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO subscribers (",
+            subscriber_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(subscriber.id.as_str())
+        .bind(subscriber.kind.as_str())
+        .bind(subscriber.name.as_str())
+        .bind(subscriber.environment.as_str())
+        .bind(subscriber.state.as_str())
+        .bind(subscriber.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(&format!("subscriber {}", subscriber.id), e))?;
+        Ok(())
+    }
+
+    async fn get_subscriber(&self, id: &str) -> Result<Option<SubscriberRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            subscriber_columns!(),
+            " FROM subscribers WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::subscriber).transpose()
+    }
+
+    async fn list_subscribers(&self) -> Result<Vec<SubscriberRecord>, StoreError> {
+        // `COLLATE "C"`: the same order as SQLite's, whatever the database's collation.
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            subscriber_columns!(),
+            " FROM subscribers ORDER BY created_at, id COLLATE \"C\""
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::subscriber).collect()
+    }
+
+    async fn insert_account(
+        &self,
+        account: &AccountRecord,
+        code: &ActivationCodeRecord,
+    ) -> Result<(), StoreError> {
+        rows::check_code_account(account, code)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(concat!(
+            "INSERT INTO accounts (",
+            account_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(account.id.as_str())
+        .bind(account.username.as_str())
+        .bind(account.role.as_str())
+        .bind(account.subscriber.as_deref())
+        .bind(account.password_hash.as_deref())
+        .bind(account.totp_sealed.as_deref())
+        .bind(account.totp_pending.as_deref())
+        .bind(account.last_totp_step)
+        .bind(i64::from(account.failed_logins))
+        .bind(account.locked_until)
+        .bind(account.state.as_str())
+        .bind(account.created_at)
+        .bind(account.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            rows::write_error(
+                &format!("account {} ({:?})", account.id, account.username),
+                e,
+            )
+        })?;
+        sqlx::query(concat!(
+            "INSERT INTO activation_codes (",
+            code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(code.code_hash.as_str())
+        .bind(code.account_id.as_str())
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(code.used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("activation code", e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_account(&self, id: &str) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn get_account_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<AccountRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::account).transpose()
+    }
+
+    async fn get_activation_code(
+        &self,
+        code_hash: &str,
+    ) -> Result<Option<ActivationCodeRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            code_columns!(),
+            " FROM activation_codes WHERE code_hash = $1"
+        ))
+        .bind(code_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::activation_code).transpose()
+    }
+
+    async fn begin_activation(
+        &self,
+        code_hash: &str,
+        password_hash: &str,
+        totp_pending: &[u8],
+        now: UnixMillis,
+    ) -> Result<AccountRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (code, account) = lock_code_and_account(&mut tx, code_hash).await?;
+        rows::check_activation(&code, &account, ActivationStep::Begin, now)?;
+        let row = sqlx::query(concat!(
+            "UPDATE accounts SET password_hash = $1, totp_pending = $2, updated_at = $3 \
+             WHERE id = $4 RETURNING ",
+            account_columns!()
+        ))
+        .bind(password_hash)
+        .bind(totp_pending)
+        .bind(now)
+        .bind(account.id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let account = rows::account(&row)?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn complete_activation(
+        &self,
+        code_hash: &str,
+        totp_step: i64,
+        now: UnixMillis,
+    ) -> Result<AccountRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (code, account) = lock_code_and_account(&mut tx, code_hash).await?;
+        rows::check_activation(&code, &account, ActivationStep::Complete, now)?;
+        sqlx::query("UPDATE activation_codes SET used_at = $1 WHERE code_hash = $2")
+            .bind(now)
+            .bind(code_hash)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(concat!(
+            "UPDATE accounts SET totp_sealed = totp_pending, totp_pending = NULL, \
+             last_totp_step = $1, state = 'active', updated_at = $2 WHERE id = $3 RETURNING ",
+            account_columns!()
+        ))
+        .bind(totp_step)
+        .bind(now)
+        .bind(account.id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let account = rows::account(&row)?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn record_login_failure(
+        &self,
+        account_id: &str,
+        max_failures: u32,
+        lock_millis: i64,
+        now: UnixMillis,
+    ) -> Result<AccountRecord, StoreError> {
+        // One statement: concurrent failures queue on the row and each counts once.
+        let row = sqlx::query(concat!(
+            "UPDATE accounts SET \
+             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+             updated_at = $3 WHERE id = $4 RETURNING ",
+            account_columns!()
+        ))
+        .bind(i64::from(max_failures))
+        .bind(rows::lock_end(now, lock_millis))
+        .bind(now)
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))?;
+        rows::account(&row)
+    }
+
+    async fn record_login_success(
+        &self,
+        account_id: &str,
+        totp_step: i64,
+        now: UnixMillis,
+    ) -> Result<(), StoreError> {
+        // The step condition is re-checked against a concurrent winner's row: one login per
+        // TOTP step, whatever the node.
+        let updated = sqlx::query(
+            "UPDATE accounts SET last_totp_step = $1, failed_logins = 0, locked_until = NULL, \
+             updated_at = $2 WHERE id = $3 AND (last_totp_step IS NULL OR last_totp_step < $1)",
+        )
+        .bind(totp_step)
+        .bind(now)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() > 0 {
+            return Ok(());
+        }
+        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        Err(if exists {
+            StoreError::Conflict("this TOTP code (or a later one) has been used already".into())
+        } else {
+            StoreError::NotFound(format!("account {account_id}"))
+        })
+    }
+
+    async fn unlock_account(&self, account_id: &str, now: UnixMillis) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE accounts SET failed_logins = 0, locked_until = NULL, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("account {account_id}")));
+        }
+        Ok(())
+    }
+
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        tokens: &[TokenRecord],
+    ) -> Result<(), StoreError> {
+        rows::check_tokens_belong(&session.id, tokens)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, account_id, client_id, subscriber, method, jkt, x5t, \
+             scope, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(session.id.as_str())
+        .bind(session.account_id.as_deref())
+        .bind(session.client_id.as_deref())
+        .bind(session.subscriber.as_deref())
+        .bind(session.method.as_str())
+        .bind(session.jkt.as_deref())
+        .bind(session.x5t.as_deref())
+        .bind(session.scope.as_deref())
+        .bind(session.created_at)
+        .bind(session.last_seen_at)
+        .bind(session.expires_at)
+        .bind(session.revoked_at)
+        .bind(session.revoked_reason.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(&format!("session {}", session.id), e))?;
+        insert_tokens(&mut tx, tokens).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::session).transpose()
+    }
+
+    async fn get_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(TokenRecord, SessionRecord)>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            ", ",
+            session_columns!(),
+            " FROM tokens JOIN sessions ON sessions.id = tokens.session_id \
+             WHERE tokens.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((rows::token(&row)?, rows::session(&row)?)))
+            .transpose()
+    }
+
+    async fn touch_session(&self, id: &str, now: UnixMillis) -> Result<(), StoreError> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("session {id}")));
+        }
+        Ok(())
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        new_tokens: &[TokenRecord],
+        now: UnixMillis,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The session first, then the token: every rotation of a session's tokens queues here,
+        // and a revocation (which locks the session) either precedes or follows it whole.
+        let session = sqlx::query(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE sessions.id = \
+             (SELECT session_id FROM tokens WHERE token_hash = $1) FOR UPDATE"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(session) = session else {
+            return Ok(Rotation::Unknown);
+        };
+        let session = rows::session(&session)?;
+        let token = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE token_hash = $1 FOR UPDATE"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(token) = token else {
+            return Ok(Rotation::Unknown);
+        };
+        let token = rows::token(&token)?;
+        match rows::rotation_step(&token, &session, now) {
+            RotationStep::Unknown => Ok(Rotation::Unknown),
+            RotationStep::RevokeForReuse => {
+                let row = sqlx::query(concat!(
+                    "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 \
+                     RETURNING ",
+                    session_columns!()
+                ))
+                .bind(now)
+                .bind(REUSE_REASON)
+                .bind(session.id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                let session = rows::session(&row)?;
+                tx.commit().await?;
+                Ok(Rotation::Reused(session))
+            }
+            RotationStep::Rotate => {
+                rows::check_tokens_belong(&session.id, new_tokens)?;
+                sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_hash = $2")
+                    .bind(now)
+                    .bind(token_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_tokens(&mut tx, new_tokens).await?;
+                let row = sqlx::query(concat!(
+                    "UPDATE sessions SET last_seen_at = GREATEST(last_seen_at, $1) WHERE id = $2 \
+                     RETURNING ",
+                    session_columns!()
+                ))
+                .bind(now)
+                .bind(session.id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                let session = rows::session(&row)?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated(session))
+            }
+        }
+    }
+
+    async fn revoke_session(
+        &self,
+        id: &str,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    async fn revoke_subscriber_sessions(
+        &self,
+        subscriber: &str,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<u64, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 \
+             WHERE revoked_at IS NULL AND expires_at > $1 AND (subscriber = $3 \
+             OR account_id IN (SELECT id FROM accounts WHERE subscriber = $3) \
+             OR client_id IN (SELECT id FROM clients WHERE subscriber = $3))",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(subscriber)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected())
+    }
+
+    async fn purge_sessions(&self, before: UnixMillis) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let tokens = sqlx::query(
+            "DELETE FROM tokens WHERE expires_at < $1 OR session_id IN \
+             (SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        // Tokens added meanwhile to a session that goes now follow it (ON DELETE CASCADE).
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(tokens.rows_affected() + sessions.rows_affected())
+    }
+
+    async fn remember_once(
+        &self,
+        id: &str,
+        expires_at: UnixMillis,
+        now: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Expired ids another node is deleting right now are left to it.
+        sqlx::query(
+            "DELETE FROM once_ids WHERE id IN (SELECT id FROM once_ids WHERE expires_at <= $1 \
+             LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(now)
+        .bind(ONCE_PURGE_BATCH)
+        .execute(&mut *tx)
+        .await?;
+        // Inserts a new id, or takes over an expired one; an unexpired one stays as it is and
+        // returns no row. A concurrent insert of the same id waits for ours, then sees it.
+        let fresh = sqlx::query(
+            "INSERT INTO once_ids (id, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE once_ids.expires_at <= $3 RETURNING id",
+        )
+        .bind(id)
+        .bind(expires_at)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    async fn insert_client(&self, client: &ClientRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO clients (",
+            client_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(client.id.as_str())
+        .bind(client.subscriber.as_str())
+        .bind(client.name.as_str())
+        .bind(client.auth_method.as_str())
+        .bind(client.certificate_thumbprint.as_deref())
+        .bind(client.jwk.as_deref())
+        .bind(client.scope.as_str())
+        .bind(client.active)
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::write_error(&format!("client {}", client.id), e))?;
+        Ok(())
+    }
+
+    async fn get_client(&self, id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::client).transpose()
+    }
+
+    async fn get_client_by_thumbprint(
+        &self,
+        thumbprint: &str,
+    ) -> Result<Option<ClientRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE certificate_thumbprint = $1"
+        ))
+        .bind(thumbprint)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::client).transpose()
+    }
+
+    async fn list_clients(&self, subscriber: &str) -> Result<Vec<ClientRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            client_columns!(),
+            " FROM clients WHERE subscriber = $1 ORDER BY created_at, id COLLATE \"C\""
+        ))
+        .bind(subscriber)
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::client).collect()
+    }
+
+    async fn set_key_pin(&self, pin: &KeyPinRecord) -> Result<(), StoreError> {
+        sqlx::query(concat!(
+            "INSERT INTO key_pins (",
+            key_pin_columns!(),
+            ") VALUES ($1, $2, $3) ON CONFLICT (key_id) DO UPDATE \
+             SET pin_hash = excluded.pin_hash, updated_at = excluded.updated_at"
+        ))
+        .bind(pin.key_id.as_str())
+        .bind(pin.pin_hash.as_str())
+        .bind(pin.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| rows::key_pin_error(&pin.key_id, e))?;
+        Ok(())
+    }
+
+    async fn get_key_pin(&self, key_id: &str) -> Result<Option<KeyPinRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_pin_columns!(),
+            " FROM key_pins WHERE key_id = $1"
+        ))
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(rows::key_pin).transpose()
+    }
+}

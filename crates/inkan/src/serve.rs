@@ -1,0 +1,69 @@
+//! `inkan serve`: runs the service until Ctrl-C or SIGTERM (criteria 2.2.1, 2.2.4).
+//!
+//! Prints where it listens, the TLS certificate's fingerprint (to pin or compare), and on
+//! first start the bootstrap operator's one-time activation code: the only time that code is
+//! shown. Logs go to stderr as JSON lines.
+
+use clap::Args;
+use inkan_server::api::server::Server;
+use inkan_server::api::tls::TlsSource;
+use inkan_server::clock::SystemClock;
+use inkan_server::config::Config;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {}
+
+pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
+    let server = Server::start(config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "inkan serving on {} (listening on {}, environment {})",
+        server.public_url, server.local_addr, config.environment
+    );
+    let made = match server.tls.source {
+        TlsSource::Generated => "generated now, self-signed",
+        TlsSource::Loaded => "loaded",
+    };
+    println!(
+        "TLS certificate {} ({made}), SHA-256 fingerprint {}",
+        server.tls.certificate_path.display(),
+        server.tls.fingerprint
+    );
+    if let Some(bootstrap) = &server.bootstrap {
+        println!(
+            "bootstrap operator {:?}: one-time activation code {} (expires {}; shown only now)",
+            bootstrap.username,
+            bootstrap.activation_code.as_str(),
+            inkan_formats::jose::format_rfc3339(bootstrap.expires_at / 1000),
+        );
+    }
+    wait_for_signal().await;
+    println!("inkan stopping");
+    server.stop().await.map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
