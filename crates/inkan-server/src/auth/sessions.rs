@@ -18,6 +18,7 @@ use super::{
     Auth, AuthError, Caller, CallerKind, Scope, accounts::LoginAttempt, random_secret, secret_hash,
 };
 use crate::clock::UnixMillis;
+use crate::store::StoreError;
 use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use inkan_log::entry::{EntryKind, Outcome};
 use serde::Serialize;
@@ -401,7 +402,12 @@ impl Auth {
             }
         }
         if now - session.last_seen_at >= TOUCH_EVERY {
-            self.store.touch_session(&session.id, now).await?;
+            match self.store.touch_session(&session.id, now).await {
+                Ok(()) => {}
+                // Purged between the two reads: it had ended anyway.
+                Err(StoreError::NotFound(_)) => return Err(invalid()),
+                Err(e) => return Err(e.into()),
+            }
         }
         self.caller_of(&session, creds.client_certificate)
     }

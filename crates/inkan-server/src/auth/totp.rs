@@ -94,6 +94,28 @@ pub fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes RFC 4648 base32 (upper or lower case, padding and spaces ignored), as an
+/// authenticator app reads a typed-in seed; `None` on any other character.
+pub fn base32_decode(text: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(text.len() * 5 / 8));
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for c in text.chars().filter(|c| *c != '=' && *c != ' ') {
+        let value = match c.to_ascii_uppercase() {
+            c @ 'A'..='Z' => c as u32 - 'A' as u32,
+            c @ '2'..='7' => c as u32 - '2' as u32 + 26,
+            _ => return None,
+        };
+        buffer = (buffer << 5) | value;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(((buffer >> bits) & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
 /// The `otpauth://totp/…` URI an authenticator app reads (as a QR code or typed in).
 pub fn provisioning_uri(issuer: &str, account: &str, seed: &[u8]) -> Zeroizing<String> {
     let label = format!("{}:{}", percent_encode(issuer), percent_encode(account));
@@ -178,6 +200,14 @@ mod tests {
         assert_eq!(base32(b"foob"), "MZXW6YQ");
         assert_eq!(base32(b"fooba"), "MZXW6YTB");
         assert_eq!(base32(b"foobar"), "MZXW6YTBOI");
+        for sample in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
+            assert_eq!(base32_decode(&base32(sample)).unwrap().as_slice(), sample);
+        }
+        assert_eq!(
+            base32_decode("mzxw 6ytb oi======").unwrap().as_slice(),
+            b"foobar"
+        );
+        assert!(base32_decode("MZXW1").is_none());
     }
 
     #[test]

@@ -267,7 +267,8 @@ pub enum Rotation {
     /// The token had been used before: a sign it was stolen. Its session is now revoked
     /// (reason `refresh token reuse`) and nothing was stored.
     Reused(SessionRecord),
-    /// No such token, or its session is revoked: nothing changed.
+    /// No such token, not a refresh token, its session is revoked, or (unused) it or its
+    /// session has expired (`now >= expires_at`): nothing changed.
     Unknown,
 }
 
@@ -333,7 +334,8 @@ pub trait AuthStore: Send + Sync {
     // -- Accounts and activation ------------------------------------------------------------
 
     /// Adds an account and its first activation code, atomically. [`StoreError::Conflict`] if
-    /// the id or the username exists (usernames compare exactly), or the subscriber does not.
+    /// the id or the username exists (usernames compare exactly), the subscriber does not, the
+    /// code's hash exists, or the code is for another account; nothing is stored then.
     async fn insert_account(
         &self,
         account: &AccountRecord,
@@ -357,7 +359,7 @@ pub trait AuthStore: Send + Sync {
 
     /// First activation step, atomically: if the code is unused and `now < expires_at` and
     /// its account is `pending`, sets the account's password hash and pending TOTP seed
-    /// (replacing any earlier attempt's) and returns the account. Otherwise
+    /// (replacing any earlier attempt's) and `updated_at`, and returns the account. Otherwise
     /// [`StoreError::Conflict`] (or `NotFound` for an unknown code), changing nothing.
     async fn begin_activation(
         &self,
@@ -367,10 +369,10 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<AccountRecord, StoreError>;
 
-    /// Second activation step, atomically: if the code is unused and unexpired, its account
-    /// `pending` with a pending seed, marks the code used, moves the seed to `totp_sealed`,
-    /// records `totp_step` as the last accepted step and makes the account `active`.
-    /// Otherwise `Conflict` (or `NotFound`), changing nothing.
+    /// Second activation step, atomically: if the code is unused and unexpired (`now <
+    /// expires_at`), its account `pending` with a pending seed, marks the code used (`now`),
+    /// moves the seed to `totp_sealed`, records `totp_step` as the last accepted step and makes
+    /// the account `active`. Otherwise `Conflict` (or `NotFound`), changing nothing.
     async fn complete_activation(
         &self,
         code_hash: &str,
@@ -379,8 +381,9 @@ pub trait AuthStore: Send + Sync {
     ) -> Result<AccountRecord, StoreError>;
 
     /// Counts a failed login, atomically: adds one to `failed_logins`; when it reaches
-    /// `max_failures`, sets `locked_until = now + lock_millis` and resets the count to zero.
-    /// Returns the account after the change.
+    /// `max_failures`, sets `locked_until = now + lock_millis` and resets the count to zero
+    /// (below it, an existing lock is kept as it is). Returns the account after the change;
+    /// `NotFound` for an unknown account.
     async fn record_login_failure(
         &self,
         account_id: &str,
@@ -390,8 +393,9 @@ pub trait AuthStore: Send + Sync {
     ) -> Result<AccountRecord, StoreError>;
 
     /// Records a successful login, atomically: only if `totp_step` is greater than the last
-    /// accepted step (else `Conflict`: the code was used already), stores it, resets
-    /// `failed_logins` and clears `locked_until`.
+    /// accepted step, or none was accepted yet (else `Conflict`: the code was used already),
+    /// stores it, resets `failed_logins` and clears `locked_until`. `NotFound` for an unknown
+    /// account.
     async fn record_login_success(
         &self,
         account_id: &str,
@@ -399,12 +403,15 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<(), StoreError>;
 
-    /// Clears a lock and the failure count (an operator's action).
+    /// Clears a lock and the failure count (an operator's action). `NotFound` for an unknown
+    /// account.
     async fn unlock_account(&self, account_id: &str, now: UnixMillis) -> Result<(), StoreError>;
 
     // -- Sessions and tokens --------------------------------------------------------------
 
-    /// Adds a session and its first tokens, atomically. `Conflict` on a duplicate id or hash.
+    /// Adds a session and its first tokens, atomically. `Conflict` on a duplicate id or hash,
+    /// an unknown account, client or subscriber, or a token of another session; nothing is
+    /// stored then.
     async fn insert_session(
         &self,
         session: &SessionRecord,
@@ -420,11 +427,15 @@ pub trait AuthStore: Send + Sync {
         token_hash: &str,
     ) -> Result<Option<(TokenRecord, SessionRecord)>, StoreError>;
 
-    /// Sets the session's `last_seen_at` to `now` (never moves it back).
+    /// Sets the session's `last_seen_at` to `now` (never moves it back). `NotFound` for an
+    /// unknown session.
     async fn touch_session(&self, id: &str, now: UnixMillis) -> Result<(), StoreError>;
 
     /// Exchanges a refresh token, atomically (see [`Rotation`]). `new_tokens` belong to the
-    /// same session; on `Rotated` the session's `last_seen_at` becomes `now`.
+    /// same session; on `Rotated` the session's `last_seen_at` becomes `now` (never moves
+    /// back). `Conflict` if a new token is of another session or its hash exists, changing
+    /// nothing. Of several concurrent exchanges of one token, one is `Rotated` and the next
+    /// `Reused` (which revokes the session).
     async fn rotate_refresh_token(
         &self,
         token_hash: &str,
@@ -432,7 +443,8 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<Rotation, StoreError>;
 
-    /// Ends one session (if not ended already). Returns whether it changed anything.
+    /// Ends one session (if not revoked already: the first reason and time stay). Returns
+    /// whether it changed anything (`false` for an unknown session).
     async fn revoke_session(
         &self,
         id: &str,
@@ -440,7 +452,8 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<bool, StoreError>;
 
-    /// Ends every open session of the subscriber's accounts and clients. Returns how many.
+    /// Ends every open session (not revoked, `now < expires_at`) recorded for the subscriber
+    /// or belonging to one of its accounts or clients. Returns how many.
     async fn revoke_subscriber_sessions(
         &self,
         subscriber: &str,
@@ -448,15 +461,17 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<u64, StoreError>;
 
-    /// Deletes tokens and sessions that ended before `before` (housekeeping). Returns how many
-    /// rows went.
+    /// Deletes tokens and sessions that ended before `before` (housekeeping): sessions whose
+    /// `expires_at` or `revoked_at` is earlier, with their tokens, and tokens whose
+    /// `expires_at` is earlier. Returns how many rows went.
     async fn purge_sessions(&self, before: UnixMillis) -> Result<u64, StoreError>;
 
     // -- One-time proof ids (DPoP `jti`, client assertion `jti`) --------------------------
 
     /// Remembers `id` until `expires_at`, atomically across nodes: `true` if it was new,
-    /// `false` if it was already remembered and unexpired (a replay). Forgets expired ids on
-    /// the way.
+    /// `false` if it was already remembered and unexpired (`now < expires_at`: a replay).
+    /// Forgets expired ids on the way (a bounded batch per call). Of several concurrent calls
+    /// with one id, exactly one gets `true`.
     async fn remember_once(
         &self,
         id: &str,

@@ -9,7 +9,7 @@
 //! (`integrate`), write entries, hashes and head, commit.
 //!
 //! This module owns the arithmetic between "what is stored" and "what to store"; the SQL is in
-//! `sqlite.rs` and `postgres.rs`. Must never: rewrite or delete a stored entry, hash or
+//! `sqlite/mod.rs` and `postgres/mod.rs`. Must never: rewrite or delete a stored entry, hash or
 //! checkpoint (the tables are append-only; triggers refuse it too), or interpret the entry
 //! bytes (that is `inkan_log`'s).
 
