@@ -633,6 +633,32 @@ mod tests {
         assert_eq!(config.environment, Environment::Test);
         assert!(matches!(config.device, DeviceConfig::Soft { .. }));
         assert!(config.store.url.starts_with("sqlite://"));
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(config.server.public_url(), "https://localhost:8443");
+        assert_eq!(config.auth.max_failed_logins, 5);
+    }
+
+    #[test]
+    fn server_and_auth_settings_are_checked() {
+        let config = load(
+            "[server]\nlisten = \"0.0.0.0:9443\"\npublic_url = \"https://inkan.example/\"\n\
+             [auth]\nidle_timeout_minutes = 10\nabsolute_timeout_minutes = 60\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 9443);
+        assert_eq!(config.server.public_url(), "https://inkan.example");
+        assert_eq!(config.auth.idle_timeout_minutes, 10);
+        for bad in [
+            "[auth]\nmax_failed_logins = 0",
+            "[auth]\nidle_timeout_minutes = 30\nabsolute_timeout_minutes = 20",
+            "[auth]\naccess_token_seconds = 3600\nidle_timeout_minutes = 15",
+            "[server]\nmax_body_bytes = 0",
+            "[server]\nlisten = \"not an address\"",
+            "[auth]\nsession_minutes = 5",
+        ] {
+            assert!(load(bad, &[]).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

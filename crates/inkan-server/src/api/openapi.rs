@@ -33,3 +33,41 @@ struct ApiDoc;
 pub fn document() -> serde_json::Value {
     serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is in the document, with its method.
+    #[test]
+    fn the_document_lists_every_route() {
+        let doc = super::document();
+        assert_eq!(doc["openapi"], "3.1.0");
+        for (method, path) in [
+            ("get", "/health"),
+            ("get", "/ready"),
+            ("get", "/metrics"),
+            ("get", "/openapi.json"),
+            ("post", "/v1/activation"),
+            ("post", "/v1/activation/complete"),
+            ("post", "/csc/v2/auth/login"),
+            ("post", "/csc/v2/auth/revoke"),
+            ("post", "/oauth2/token"),
+            ("get", "/v1/me"),
+            ("post", "/v1/keys"),
+            ("get", "/v1/keys"),
+            ("get", "/v1/keys/{id}"),
+            ("put", "/v1/keys/{id}/pin"),
+            ("post", "/v1/subscribers"),
+            ("get", "/v1/subscribers/{id}"),
+            ("post", "/v1/subscribers/{id}/users"),
+            ("post", "/v1/subscribers/{id}/clients"),
+            ("post", "/v1/subscribers/{id}/sessions/revoke"),
+            ("post", "/v1/accounts/{id}/unlock"),
+        ] {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} is missing"
+            );
+        }
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 19);
+    }
+}
