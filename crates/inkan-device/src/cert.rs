@@ -98,6 +98,16 @@ impl CertificateChain {
         (secs(v.not_before), secs(v.not_after))
     }
 
+    /// The leaf's subject and issuer (RFC 4514 strings) and serial number (hex).
+    pub fn leaf_names(&self) -> (String, String, String) {
+        let tbs = &self.certs[0].tbs_certificate;
+        (
+            tbs.subject.to_string(),
+            tbs.issuer.to_string(),
+            hex::encode(tbs.serial_number.as_bytes()),
+        )
+    }
+
     /// Each certificate as DER, leaf first.
     pub fn to_der_list(&self) -> Vec<Vec<u8>> {
         self.certs.iter().filter_map(|c| c.to_der().ok()).collect()

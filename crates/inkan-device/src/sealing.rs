@@ -134,9 +134,15 @@ pub(crate) fn read_or_create_key_file(
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename, fsync of the folder),
-/// readable only by the owner.
+/// readable only by the owner; a missing folder is created owner-only.
 pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if !dir.exists() {
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    }
     let tmp = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()
         .write(true)

@@ -11,8 +11,10 @@
 //! - [`status`]: W3C Bitstring Status List and IETF Token Status List;
 //! - [`limits`]: the size and depth limits every parser of outside input applies.
 //!
-//! This crate never holds HTTP, SQL or private key bytes, and never fetches anything from the
-//! network (unknown JSON-LD contexts are refused).
+//! This crate never holds HTTP, SQL or signing-key bytes (signatures go through the
+//! [`Signer`]), and never fetches anything from the network (unknown JSON-LD contexts are
+//! refused). The one private key it handles is a JWE recipient key (`jose::jwe`), with which
+//! the service decrypts signature activation data sent to it.
 
 pub mod data_integrity;
 mod error;

@@ -94,11 +94,13 @@ pub enum EntryKind {
     AccessRefused,
     /// A key's signing PIN was set or changed, or a change was refused.
     KeyPinSet,
+    /// Signature activation data was issued for listed digests, or its issue was refused.
+    SignatureActivated,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 23] = [
+    pub const ALL: [EntryKind; 24] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -122,6 +124,7 @@ impl EntryKind {
         EntryKind::ClientRegistered,
         EntryKind::AccessRefused,
         EntryKind::KeyPinSet,
+        EntryKind::SignatureActivated,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -150,6 +153,7 @@ impl EntryKind {
             EntryKind::ClientRegistered => "client.registered",
             EntryKind::AccessRefused => "access.refused",
             EntryKind::KeyPinSet => "key.pin_set",
+            EntryKind::SignatureActivated => "signature.activated",
         }
     }
 }

@@ -69,6 +69,39 @@ pub struct Config {
     /// Authentication and sessions.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Signature activation and signing.
+    #[serde(default)]
+    pub signing: SigningConfig,
+}
+
+/// `[signing]`: signature activation (criteria 2.2.3(2)).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// How long a SAD works, in seconds.
+    #[serde(default = "default_sad_seconds")]
+    pub sad_seconds: u64,
+    /// The activation key (P-256, for JWE-encrypted PIN and OTP), sealed under the secrets
+    /// key; made on first start.
+    #[serde(default = "default_activation_key_file")]
+    pub activation_key_file: PathBuf,
+}
+
+fn default_sad_seconds() -> u64 {
+    300
+}
+
+fn default_activation_key_file() -> PathBuf {
+    PathBuf::from("inkan-data/activation.key")
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            sad_seconds: default_sad_seconds(),
+            activation_key_file: default_activation_key_file(),
+        }
+    }
 }
 
 /// `[server]`: the HTTPS listener (criteria 2.2.4: TLS 1.3 only).
@@ -472,6 +505,11 @@ impl Config {
                 "[auth] needs access_token_seconds <= idle_timeout_minutes * 60 <= \
                  absolute_timeout_minutes * 60"
                     .into(),
+            ));
+        }
+        if self.signing.sad_seconds == 0 || self.signing.sad_seconds > 3600 {
+            return Err(ConfigError::Invalid(
+                "[signing] sad_seconds must be between 1 and 3600".into(),
             ));
         }
         if self.server.max_body_bytes == 0 || self.server.request_timeout_seconds == 0 {

@@ -5,6 +5,7 @@
 //! together, every change logged), [`log`] (the transparency log service), [`store`] (what
 //! Inkan remembers), [`config`], [`environment`] and [`clock`].
 
+pub mod activation;
 pub mod api;
 pub mod auth;
 pub mod client;
@@ -14,4 +15,5 @@ pub mod environment;
 pub mod keys;
 pub mod log;
 pub mod service;
+pub mod signing;
 pub mod store;

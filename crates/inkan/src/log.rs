@@ -134,17 +134,11 @@ pub async fn run(service: &Service, args: LogArgs) -> Result<(), String> {
         },
         LogCommand::Receipt { index, .. } => {
             let index = index.ok_or("give the entry's index")?;
-            let mut receipt = service
+            let receipt = service
                 .log
-                .receipt(index)
+                .receipt_with_entry(index)
                 .await
                 .map_err(|e| e.to_string())?;
-            let entry = service
-                .store
-                .log_entries(index, 1)
-                .await
-                .map_err(|e| e.to_string())?;
-            receipt.extra = entry.into_iter().next();
             print!("{}", receipt.encode());
         }
         LogCommand::Checkpoint => {

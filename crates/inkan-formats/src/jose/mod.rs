@@ -1,14 +1,17 @@
 //! JOSE formats: JWS compact ([`jws`]), the VC-JWT family and the OpenID4VCI key proof
-//! ([`vc_jwt`]), SD-JWT VC with Key Binding ([`sd_jwt`]), and the public-key resolution they
-//! share ([`jwk`]: JWK, `did:jwk`, `did:key`, `x5c`).
+//! ([`vc_jwt`]), SD-JWT VC with Key Binding ([`sd_jwt`]), the public-key resolution they
+//! share ([`jwk`]: JWK, `did:jwk`, `did:key`, `x5c`), and compact JWE for signature
+//! activation data ([`jwe`]: ECDH-ES on P-256 with A256GCM).
 //!
 //! This module owns producing these tokens through a [`Signer`](crate::Signer) (it hands the
 //! signer the JWS signing input `b64(header).b64(payload)` and gets back the raw signature)
-//! and verifying them strictly. It must never hold or parse a private key (a JWK with `d` is
-//! refused), never accept `alg: none` or a `crit` header it does not understand, never
+//! and verifying them strictly. Apart from the activation key of [`jwe`] (a P-256 key that
+//! only decrypts activation data and never signs), it must never hold or parse a private key
+//! (a JWK with `d` is refused), never accept `alg: none` or a `crit` header it does not understand, never
 //! fetch a key or a DID document from the network, and never read outside input before the
 //! size and depth limits of [`crate::limits`] are applied.
 
+pub mod jwe;
 pub mod jwk;
 pub mod jws;
 pub mod sd_jwt;

@@ -16,9 +16,11 @@ pub mod routes;
 pub mod server;
 pub mod tls;
 
+use crate::activation::ActivationService;
 use crate::auth::Auth;
 use crate::auth::clients::TOKEN_PATH;
 use crate::service::Service;
+use crate::signing::SigningModule;
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -48,6 +50,10 @@ pub struct ApiState {
     pub service: Arc<Service>,
     /// Authentication.
     pub auth: Arc<Auth>,
+    /// Signature activation (SAD).
+    pub activation: Arc<ActivationService>,
+    /// The signing module.
+    pub signing: Arc<SigningModule>,
     /// The metrics recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -63,7 +69,7 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, keys, system};
+    use routes::{admin, auth, csc, keys, system};
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -73,6 +79,14 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/v1/activation/complete", post(auth::activation_complete))
         .route("/csc/v2/auth/login", post(auth::login))
         .route("/csc/v2/auth/revoke", post(auth::revoke))
+        .route("/csc/v2/info", post(csc::info).get(csc::info))
+        .route("/csc/v2/credentials/list", post(csc::credentials_list))
+        .route("/csc/v2/credentials/info", post(csc::credentials_info))
+        .route(
+            "/csc/v2/credentials/authorize",
+            post(csc::credentials_authorize),
+        )
+        .route("/csc/v2/signatures/signHash", post(csc::sign_hash))
         .route(TOKEN_PATH, post(auth::token))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))

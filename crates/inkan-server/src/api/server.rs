@@ -11,11 +11,13 @@
 use super::listener;
 use super::tls::{self, TlsIdentityInfo};
 use super::{ApiState, Limits, router};
+use crate::activation::ActivationService;
 use crate::auth::Auth;
 use crate::auth::accounts::NewAccount;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::service::{Service, StartError};
+use crate::signing::SigningModule;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -68,6 +70,10 @@ pub struct Server {
     pub service: Arc<Service>,
     /// Authentication, shared with the handlers.
     pub auth: Arc<Auth>,
+    /// Signature activation, shared with the handlers.
+    pub activation: Arc<ActivationService>,
+    /// The signing module, shared with the handlers.
+    pub signing: Arc<SigningModule>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
@@ -94,6 +100,8 @@ impl Server {
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, ServeError> {
         let service = Arc::new(Service::open(config, clock.clone()).await?);
         let seal = Auth::sealing_key(&config.server.secrets_key_file)?;
+        let activation_key =
+            crate::activation::load_or_create_key(&config.signing.activation_key_file, &seal)?;
         let (identity, tls_info) = tls::load_or_generate(&config.server, config.environment)?;
         let anchors = tls::load_anchors(&config.server.client_ca_files)?;
         let tls_config = tls::server_config(&identity, &anchors)?;
@@ -118,9 +126,27 @@ impl Server {
             public_url.clone(),
         ));
         let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
+        let activation = Arc::new(ActivationService::new(
+            service.store.clone(),
+            auth.clone(),
+            service.log.clone(),
+            clock.clone(),
+            config.environment,
+            activation_key,
+            config.signing.sad_seconds,
+        ));
+        let signing = Arc::new(SigningModule::new(
+            service.store.clone(),
+            service.device.clone(),
+            service.log.clone(),
+            clock.clone(),
+            config.environment,
+        ));
         let state = Arc::new(ApiState {
             service: service.clone(),
             auth: auth.clone(),
+            activation: activation.clone(),
+            signing: signing.clone(),
             metrics: metrics_handle(),
         });
         let app = router(
@@ -150,6 +176,8 @@ impl Server {
             bootstrap,
             service,
             auth,
+            activation,
+            signing,
             stop,
             task,
             housekeeping,

@@ -458,6 +458,74 @@ impl Auth {
         Err(AuthError::InvalidCredentials)
     }
 
+    /// Checks a user's one-time password for signature activation, together with the outcome of
+    /// the activation's other factor (the key's PIN, checked by the caller): both right records
+    /// the OTP's step (never accepted again) and clears the failure count; either wrong counts
+    /// a failure towards the account's lock. `Err` when the OTP is wrong, used before, or the
+    /// account is locked or not active.
+    pub async fn verify_otp(
+        &self,
+        caller: &Caller,
+        otp: &str,
+        other_factor_ok: bool,
+    ) -> Result<(), AuthError> {
+        let now = self.now();
+        let account = self
+            .store
+            .get_account(&caller.id)
+            .await?
+            .ok_or(AuthError::InvalidCredentials)?;
+        if account.state != AccountState::Active
+            || account.locked_until.is_some_and(|until| now < until)
+        {
+            return Err(AuthError::Forbidden(
+                "the account is locked or not active".into(),
+            ));
+        }
+        let sealed = account.totp_sealed.as_deref().unwrap_or_default();
+        let seed = self
+            .seal
+            .open(&format!("totp/{}", account.id), sealed)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let step = totp::check(&seed, otp, now)
+            .filter(|step| account.last_totp_step.is_none_or(|last| *step > last));
+        if let (Some(step), true) = (step, other_factor_ok) {
+            match self
+                .store
+                .record_login_success(&account.id, step, now)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let lock_millis = i64::try_from(self.config.lockout_minutes)
+            .unwrap_or(i64::MAX / 120_000)
+            .saturating_mul(60_000);
+        let after = self
+            .store
+            .record_login_failure(&account.id, self.config.max_failed_logins, lock_millis, now)
+            .await?;
+        if after.locked_until.is_some_and(|until| now < until) {
+            self.record_refusal(
+                EntryKind::AccountLocked,
+                caller.actor(),
+                &format!(
+                    "{} failed activations or logins",
+                    self.config.max_failed_logins
+                ),
+            )
+            .await;
+        }
+        if step.is_none() {
+            return Err(AuthError::Forbidden(
+                "the one-time password is wrong or was used".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Clears an account's lock (an operator's action).
     pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
         operator.require_operator()?;

@@ -314,6 +314,20 @@ impl TransparencyLog {
         Ok(Receipt::new(index, proof, checkpoint.note))
     }
 
+    /// The receipt of entry `index` with the entry itself in its `extra` line, so that it can
+    /// be verified offline with nothing but the log's public key.
+    pub async fn receipt_with_entry(&self, index: u64) -> Result<Receipt, LogError> {
+        let mut receipt = self.receipt(index).await?;
+        receipt.extra = self
+            .shared
+            .store
+            .log_entries(index, 1)
+            .await?
+            .into_iter()
+            .next();
+        Ok(receipt)
+    }
+
     /// Writes the whole log (as of the start of the call) to `out` in the JSON Lines format of
     /// `inkan_log::verify`, each checkpoint after the entries it covers, reading the store in
     /// pages.

@@ -47,6 +47,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "auth",
         sql: include_str!("../../migrations/sqlite/0003_auth.sql"),
     },
+    Migration {
+        version: 4,
+        name: "signing",
+        sql: include_str!("../../migrations/sqlite/0004_signing.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -65,6 +70,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "auth",
         sql: include_str!("../../migrations/postgres/0003_auth.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "signing",
+        sql: include_str!("../../migrations/postgres/0004_signing.sql"),
     },
 ];
 

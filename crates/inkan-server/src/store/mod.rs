@@ -11,7 +11,10 @@
 //! authentication records ([`auth`]; criteria 2.2.1): subscribers, accounts and their
 //! activation, sessions and tokens, system clients, the replay cache of one-time proof ids and
 //! the keys' signing PINs. [`Store`] includes [`AuthStore`]; both engines pass
-//! `tests/auth_store_conformance.rs` too.
+//! `tests/auth_store_conformance.rs` too. It also holds the signing records ([`signing`];
+//! criteria 2.2.3): signature activation data, used up once across every node, and the index of
+//! the signatures made, by digest. [`Store`] includes [`SigningStore`]; both engines pass
+//! `tests/signing_store_conformance.rs`.
 
 pub mod auth;
 mod auth_rows;
@@ -19,6 +22,8 @@ mod keys;
 pub mod log;
 mod migrate;
 pub mod postgres;
+pub mod signing;
+mod signing_rows;
 pub mod sqlite;
 
 pub use auth::{
@@ -28,6 +33,7 @@ pub use auth::{
 };
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
 pub use log::{Appended, LogHead, StoredCheckpoint};
+pub use signing::{SadRecord, SignatureRecord, SigningStore};
 
 use crate::clock::UnixMillis;
 use inkan_log::Hash;
@@ -58,7 +64,7 @@ pub enum StoreError {
 /// What Inkan remembers. Implementations are cheap to clone behind an `Arc` and safe to use
 /// from many tasks at once.
 #[async_trait::async_trait]
-pub trait Store: auth::AuthStore + Send + Sync + std::fmt::Debug {
+pub trait Store: auth::AuthStore + signing::SigningStore + Send + Sync + std::fmt::Debug {
     /// The engine's name, for logs: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

@@ -4,6 +4,8 @@
 //! and say how to start it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod server;
+
 use inkan_server::store::{self, Store, StoreError};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row, SqliteConnection};
 use std::future::Future;

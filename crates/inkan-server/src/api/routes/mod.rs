@@ -1,7 +1,8 @@
 //! The routes, one file per audience: [`system`] (infrastructure), [`auth`] (getting a
-//! session), [`admin`] (operators), [`keys`] (a subscriber's keys).
+//! session), [`csc`] (CSC API v2: activation and signHash), [`admin`] (operators), [`keys`] (a subscriber's keys).
 
 pub mod admin;
 pub mod auth;
+pub mod csc;
 pub mod keys;
 pub mod system;

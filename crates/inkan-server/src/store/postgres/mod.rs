@@ -1,11 +1,11 @@
 //! The PostgreSQL store: production, and several nodes sharing one database.
 //!
 //! Owns the PostgreSQL connection pool and the PostgreSQL spelling of every [`Store`]
-//! operation (the authentication records' in [`auth`]); the schema is in
-//! `migrations/postgres/` and applied by `store::migrate` (under an advisory lock) on
-//! [`PostgresStore::connect`]. Tables are unqualified: they live in the
-//! first schema of the connection's `search_path`, so a deployment (or a test) picks its schema
-//! in the URL (`options[search_path]=...`).
+//! operation (the authentication records' in [`auth`], the signing records' in [`signing`]);
+//! the schema is in `migrations/postgres/` and applied by `store::migrate` (under an advisory
+//! lock) on [`PostgresStore::connect`]. Tables are unqualified: they live in the first schema of
+//! the connection's `search_path`, so a deployment (or a test) picks its schema in the URL
+//! (`options[search_path]=...`).
 //!
 //! TLS is whatever the URL says (`sslmode=require`, `verify-ca`/`verify-full` with
 //! `sslrootcert=...`), done by sqlx with rustls; [`PostgresStore::session_encrypted`] reports
@@ -27,10 +27,11 @@
 //!
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), log the URL (it may hold a password), or decode stored names itself (that is
-//! `StoredKey::decode` in `store/keys.rs`, and `store/auth_rows.rs` for the authentication
-//! records, shared with SQLite).
+//! `StoredKey::decode` in `store/keys.rs`, and `store/auth_rows.rs` and
+//! `store/signing_rows.rs` for the authentication and signing records, shared with SQLite).
 
 mod auth;
+mod signing;
 
 use super::keys::StoredKey;
 use super::log::{self, Appended, LogHead, StoredCheckpoint};

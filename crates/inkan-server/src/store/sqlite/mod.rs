@@ -2,7 +2,7 @@
 //!
 //! Owns the SQLite connection settings (WAL, `synchronous=FULL`, foreign keys, busy timeout)
 //! and the SQLite spelling of every [`Store`] operation (the authentication records' in
-//! [`auth`]); the schema is in `migrations/sqlite/` and applied by `store::migrate` on
+//! [`auth`], the signing records' in [`signing`]); the schema is in `migrations/sqlite/` and applied by `store::migrate` on
 //! [`SqliteStore::connect`].
 //!
 //! Every operation that writes runs in one `BEGIN IMMEDIATE` transaction: it takes the
@@ -21,9 +21,11 @@
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), relax durability (`synchronous=FULL`: a registered key must survive a power
 //! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`, and
-//! `store/auth_rows.rs` for the authentication records, shared with PostgreSQL).
+//! `store/auth_rows.rs` and `store/signing_rows.rs` for the authentication and signing
+//! records, shared with PostgreSQL).
 
 mod auth;
+mod signing;
 
 use super::keys::StoredKey;
 use super::log::{self, Appended, LogHead, StoredCheckpoint};

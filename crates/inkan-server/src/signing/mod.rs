@@ -1,0 +1,491 @@
+//! The signing module: the only code that asks the crypto device for a signature (criteria
+//! 2.2.3).
+//!
+//! For every request, in this order, and a failure at any step signs nothing and is logged:
+//! 1. **activation**: a SAD that is valid, unused (used up here, once, across nodes),
+//!    unexpired and bound to this key, these exact digests, at most this many signatures, this
+//!    user and this session (2.2.3(2)A-1); or the standing approval of a system client whose
+//!    token scope allows signing with this key (2.2.3(2)B-1). A user without a SAD is refused.
+//! 2. **the key**: active, of this environment, its certificate (if any) within validity; the
+//!    status-list check of the status issue plugs in here (2.2.3(1)B).
+//! 3. **write-ahead**: a `signature.requested` entry with the digests, the caller, how they
+//!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
+//!    written, nothing is signed.
+//! 4. **the device signs** (on a blocking thread).
+//! 5. **the result**: a `signature.made` entry, the signature index by digest, and the entry's
+//!    index for the receipt (2.2.3(3)C). A signature whose result cannot be logged is not
+//!    returned.
+//!
+//! Format code reaches it only through [`ActivatedSigner`], an `inkan_formats::Signer`, so
+//! what the log records is the digest of the real signing input. Must never: sign without
+//! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
+//! accept a SAD checked anywhere else.
+
+use crate::auth::access::{Operation, authorize_key};
+use crate::auth::{Caller, CallerKind};
+use crate::clock::Clock;
+use crate::environment::Environment;
+use crate::keys::sha256_digest;
+use crate::log::{LogError, TransparencyLog};
+use crate::store::signing::{SadRecord, SignatureRecord};
+use crate::store::{KeyRecord, KeyState, Store, StoreError};
+use inkan_device::{Algorithm, CryptoDevice, PublicKey};
+use inkan_formats::signer::SignInput;
+use inkan_formats::{FormatError, KeyRef, Signer};
+use inkan_log::entry::{Entry, EntryKind, Outcome};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// Why nothing was signed. The message names the reason without leaking a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    /// The activation (SAD or standing approval) does not allow this signature.
+    #[error("signature refused: {0}")]
+    Refused(String),
+    /// The key cannot sign now (not active, another environment, certificate outside
+    /// validity, status not confirmed).
+    #[error("the key cannot sign: {0}")]
+    KeyUnusable(String),
+    /// The input is malformed (a digest of the wrong length, an algorithm the key cannot do).
+    #[error("{0}")]
+    BadInput(String),
+    /// The log could not be written: nothing was signed (fail closed).
+    #[error("the transparency log could not be written; nothing was signed")]
+    Log(#[from] LogError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The device failed.
+    #[error("the crypto device failed: {0}")]
+    Device(String),
+}
+
+/// How the caller activated the key for this request.
+#[derive(Clone)]
+pub enum Activation {
+    /// A SAD value (CSC `credentials/authorize`).
+    Sad(Zeroizing<String>),
+    /// A system client's standing approval: its token's scope.
+    Standing,
+}
+
+impl std::fmt::Debug for Activation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Activation::Sad(_) => f.write_str("Sad([redacted])"),
+            Activation::Standing => f.write_str("Standing"),
+        }
+    }
+}
+
+/// One request: who, with which key, how activated, and what kind of document.
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    /// The authenticated caller.
+    pub caller: Caller,
+    /// The key.
+    pub key: KeyRecord,
+    /// The activation.
+    pub activation: Activation,
+    /// What is being signed: `csc.signHash`, `vc+jwt`, `dc+sd-jwt`, … (recorded).
+    pub document_type: String,
+}
+
+/// What to sign, with the name the log records it by.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A digest made by the caller (CSC `signHash`), with its algorithm's name (`sha-256`).
+    Digest {
+        /// The digest.
+        bytes: Vec<u8>,
+        /// `sha-256` or `sha-384`.
+        algorithm: &'static str,
+    },
+    /// A signing input built by Inkan from a document; recorded by its SHA-256.
+    Message(Vec<u8>),
+}
+
+impl Input {
+    /// How the log and SADs name this input: `sha-256:<hex>`.
+    pub fn label(&self) -> String {
+        match self {
+            Input::Digest { bytes, algorithm } => format!("{algorithm}:{}", hex::encode(bytes)),
+            Input::Message(m) => sha256_digest(m),
+        }
+    }
+}
+
+/// Signatures and where they are recorded.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// One raw signature per input, in order.
+    pub signatures: Vec<Vec<u8>>,
+    /// The index of the `signature.made` entry (for the receipt).
+    pub log_index: u64,
+}
+
+/// The signing module.
+#[derive(Debug)]
+pub struct SigningModule {
+    store: Arc<dyn Store>,
+    device: Arc<dyn CryptoDevice>,
+    log: Arc<TransparencyLog>,
+    clock: Arc<dyn Clock>,
+    environment: Environment,
+}
+
+/// The SHA-256 of a SAD value, as the store keeps it.
+pub fn sad_hash(sad: &str) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sad.as_bytes()))
+}
+
+impl SigningModule {
+    /// The module over these parts.
+    pub fn new(
+        store: Arc<dyn Store>,
+        device: Arc<dyn CryptoDevice>,
+        log: Arc<TransparencyLog>,
+        clock: Arc<dyn Clock>,
+        environment: Environment,
+    ) -> Self {
+        SigningModule {
+            store,
+            device,
+            log,
+            clock,
+            environment,
+        }
+    }
+
+    /// Signs `inputs` for `request`, through the five steps (see the module documentation).
+    pub async fn sign(
+        &self,
+        request: &SignRequest,
+        inputs: &[Input],
+    ) -> Result<Signed, SigningError> {
+        let labels: Vec<String> = inputs.iter().map(Input::label).collect();
+        // 1. Activation.
+        let approval = match self.check_activation(request, &labels).await {
+            Ok(approval) => approval,
+            Err(e) => {
+                self.refused(request, &labels, None, &e).await;
+                return Err(e);
+            }
+        };
+        // 2. The key, and the inputs against it.
+        if let Err(e) = self.check_key(&request.key, inputs) {
+            self.refused(request, &labels, Some(&approval), &e).await;
+            return Err(e);
+        }
+        // 3. Write-ahead: nothing is signed unless this is durable.
+        self.append(
+            request,
+            EntryKind::SignatureRequested,
+            &labels,
+            &approval,
+            Outcome::Pending,
+        )
+        .await?;
+        // 4. The device.
+        let signatures = match self.device_sign(&request.key, inputs).await {
+            Ok(signatures) => signatures,
+            Err(e) => {
+                self.refused(request, &labels, Some(&approval), &e).await;
+                return Err(e);
+            }
+        };
+        // 5. The result: logged before anything is returned.
+        let log_index = self
+            .append(
+                request,
+                EntryKind::SignatureMade,
+                &labels,
+                &approval,
+                Outcome::Succeeded,
+            )
+            .await?;
+        let now = self.clock.now();
+        let records: Vec<SignatureRecord> = labels
+            .iter()
+            .map(|digest| SignatureRecord {
+                digest: digest.clone(),
+                key_id: request.key.id.to_string(),
+                subscriber: request.key.owner.clone(),
+                document_type: request.document_type.clone(),
+                log_index,
+                created_at: now,
+            })
+            .collect();
+        self.store.insert_signatures(&records).await?;
+        Ok(Signed {
+            signatures,
+            log_index,
+        })
+    }
+
+    /// Step 1: the SAD or the standing approval. Returns the approval id for the log.
+    async fn check_activation(
+        &self,
+        request: &SignRequest,
+        labels: &[String],
+    ) -> Result<String, SigningError> {
+        let caller = &request.caller;
+        authorize_key(caller, &request.key, Operation::Sign)
+            .map_err(|e| SigningError::Refused(e.to_string()))?;
+        match &request.activation {
+            Activation::Standing => {
+                if caller.kind != CallerKind::Client {
+                    return Err(SigningError::Refused(
+                        "a user's signature needs signature activation data (SAD): call \
+                         credentials/authorize first"
+                            .into(),
+                    ));
+                }
+                Ok(format!("standing:{}", caller.id))
+            }
+            Activation::Sad(value) => {
+                let sad = match self
+                    .store
+                    .consume_sad(&sad_hash(value), self.clock.now())
+                    .await
+                {
+                    Ok(sad) => sad,
+                    Err(StoreError::NotFound(_)) => {
+                        return Err(SigningError::Refused("the SAD is not valid".into()));
+                    }
+                    Err(StoreError::Conflict(_)) => {
+                        return Err(SigningError::Refused(
+                            "the SAD was used already or has expired".into(),
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                check_sad_binding(&sad, request, labels)?;
+                Ok(sad.id)
+            }
+        }
+    }
+
+    /// Step 2.
+    fn check_key(&self, key: &KeyRecord, inputs: &[Input]) -> Result<(), SigningError> {
+        if key.state != KeyState::Active {
+            return Err(SigningError::KeyUnusable(format!(
+                "it is {}",
+                key.state.as_str()
+            )));
+        }
+        if key.environment != self.environment {
+            return Err(SigningError::KeyUnusable(format!(
+                "it belongs to the {} environment",
+                key.environment
+            )));
+        }
+        if !key.certificate_chain.is_empty() {
+            let chain = inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
+                .map_err(|e| SigningError::KeyUnusable(format!("its certificate: {e}")))?;
+            let (not_before, not_after) = chain.leaf_validity();
+            let now = self.clock.now() / 1000;
+            if now < not_before || now > not_after {
+                return Err(SigningError::KeyUnusable(
+                    "its certificate is outside its validity period".into(),
+                ));
+            }
+        }
+        for input in inputs {
+            if let Input::Digest { bytes, .. } = input {
+                key.algorithm
+                    .check_digest(bytes)
+                    .map_err(|e| SigningError::BadInput(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 4.
+    async fn device_sign(
+        &self,
+        key: &KeyRecord,
+        inputs: &[Input],
+    ) -> Result<Vec<Vec<u8>>, SigningError> {
+        let (device, handle, alg) = (self.device.clone(), key.handle.clone(), key.algorithm);
+        let inputs = inputs.to_vec();
+        tokio::task::spawn_blocking(move || {
+            inputs
+                .iter()
+                .map(|input| match input {
+                    Input::Digest { bytes, .. } => device.sign_digest(&handle, alg, bytes),
+                    Input::Message(m) => device.sign(&handle, alg, m),
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| SigningError::Device(e.to_string()))?
+        .map_err(|e| SigningError::Device(e.to_string()))
+    }
+
+    async fn append(
+        &self,
+        request: &SignRequest,
+        kind: EntryKind,
+        labels: &[String],
+        approval: &str,
+        outcome: Outcome,
+    ) -> Result<u64, SigningError> {
+        let entry = Entry {
+            kind,
+            time: self.clock.now(),
+            environment: self.environment.as_str().into(),
+            actor: request.caller.actor(),
+            key_id: Some(request.key.id.to_string()),
+            digests: labels.to_vec(),
+            approval: Some(approval.into()),
+            outcome,
+            note: Some(request.document_type.clone()),
+        };
+        Ok(self.log.append(&entry).await?)
+    }
+
+    /// Logs a refusal; if even that fails, the refusal stands and the failure is logged.
+    async fn refused(
+        &self,
+        request: &SignRequest,
+        labels: &[String],
+        approval: Option<&str>,
+        why: &SigningError,
+    ) {
+        let entry = Entry {
+            kind: EntryKind::SignatureRefused,
+            time: self.clock.now(),
+            environment: self.environment.as_str().into(),
+            actor: request.caller.actor(),
+            key_id: Some(request.key.id.to_string()),
+            digests: labels.to_vec(),
+            approval: approval.map(str::to_owned),
+            outcome: Outcome::Failed(why.to_string()),
+            note: Some(request.document_type.clone()),
+        };
+        if let Err(e) = self.log.append(&entry).await {
+            tracing::error!(error = %e, "could not log a refused signature");
+        }
+    }
+
+    /// A `Signer` for format code, bound to `request`: each signature it makes goes through
+    /// every step, recorded by the digest of the real signing input.
+    pub fn signer(self: &Arc<Self>, request: SignRequest) -> ActivatedSigner {
+        ActivatedSigner {
+            module: self.clone(),
+            request,
+            made: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// Checks that a used-up SAD allows exactly this request.
+fn check_sad_binding(
+    sad: &SadRecord,
+    request: &SignRequest,
+    labels: &[String],
+) -> Result<(), SigningError> {
+    let caller = &request.caller;
+    if sad.key_id != request.key.id.as_str() {
+        return Err(SigningError::Refused(
+            "the SAD was issued for another key".into(),
+        ));
+    }
+    if caller.kind != CallerKind::User || sad.account_id != caller.id {
+        return Err(SigningError::Refused(
+            "the SAD was issued to another user".into(),
+        ));
+    }
+    if sad.session_id != caller.session {
+        return Err(SigningError::Refused(
+            "the SAD was issued in another session".into(),
+        ));
+    }
+    let allowed = usize::try_from(sad.num_signatures).unwrap_or(usize::MAX);
+    if labels.is_empty() || labels.len() > allowed {
+        return Err(SigningError::Refused(format!(
+            "the SAD allows {} signature(s), {} asked",
+            sad.num_signatures,
+            labels.len()
+        )));
+    }
+    if let Some(other) = labels.iter().find(|l| !sad.digests.contains(l)) {
+        return Err(SigningError::Refused(format!(
+            "the SAD does not cover the digest {other}"
+        )));
+    }
+    Ok(())
+}
+
+/// An `inkan_formats::Signer` bound to one request (see [`SigningModule::signer`]). Remembers
+/// the log index of each signature it made, for the receipts.
+#[derive(Debug)]
+pub struct ActivatedSigner {
+    module: Arc<SigningModule>,
+    request: SignRequest,
+    made: std::sync::Mutex<Vec<u64>>,
+}
+
+impl ActivatedSigner {
+    /// The format code's view of the key.
+    pub fn key_ref(&self) -> Result<KeyRef, SigningError> {
+        let key = &self.request.key;
+        let public_key = PublicKey::from_spki_der(&key.public_key_spki)
+            .map_err(|e| SigningError::KeyUnusable(e.to_string()))?;
+        Ok(KeyRef {
+            handle: key.handle.clone(),
+            algorithm: key.algorithm,
+            kid: Some(public_key.did_jwk() + "#0"),
+            public_key,
+            certificate_chain: key.certificate_chain.clone(),
+        })
+    }
+
+    /// The log indexes of the signatures made so far.
+    pub fn log_indexes(&self) -> Vec<u64> {
+        self.made
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The key's algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.request.key.algorithm
+    }
+}
+
+#[async_trait::async_trait]
+impl Signer for ActivatedSigner {
+    async fn sign(&self, key: &KeyRef, input: SignInput<'_>) -> Result<Vec<u8>, FormatError> {
+        if key.handle != self.request.key.handle {
+            return Err(FormatError::Signer(
+                "the format asked for a key other than the request's".into(),
+            ));
+        }
+        let input = match input {
+            SignInput::Message(m) => Input::Message(m.to_vec()),
+            SignInput::Digest(d) => Input::Digest {
+                bytes: d.to_vec(),
+                algorithm: match d.len() {
+                    48 => "sha-384",
+                    _ => "sha-256",
+                },
+            },
+        };
+        let signed = self
+            .module
+            .sign(&self.request, std::slice::from_ref(&input))
+            .await
+            .map_err(|e| FormatError::Signer(e.to_string()))?;
+        if let Ok(mut made) = self.made.lock() {
+            made.push(signed.log_index);
+        }
+        signed
+            .signatures
+            .into_iter()
+            .next()
+            .ok_or_else(|| FormatError::Signer("the signing module returned nothing".into()))
+    }
+}

@@ -1,0 +1,321 @@
+//! A real server for end-to-end tests: `Server::start` (what `inkan serve` runs) on a loopback
+//! port over TLS, a store of the given engine, the software token, a manual clock, and a
+//! real HTTP client that logs in the way a client must (activation, password + TOTP, DPoP).
+
+use super::{Engine, TestDb};
+use base64::Engine as _;
+use inkan_log::entry::Entry;
+use inkan_server::api::server::Server;
+use inkan_server::auth::totp;
+use inkan_server::client::ProofKey;
+use inkan_server::clock::{Clock, ManualClock};
+use inkan_server::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// 2026-11-26T00:00:00Z, on a TOTP step boundary.
+pub const START: i64 = 1_795_651_200_000;
+pub const MINUTE: i64 = 60_000;
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct Harness {
+    pub server: Option<Server>,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub url: String,
+    pub _dir: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+/// A logged-in party: its DPoP key and tokens.
+pub struct Session {
+    pub key: ProofKey,
+    pub access: String,
+    pub refresh: Option<String>,
+}
+
+pub struct Account {
+    pub username: String,
+    pub seed: Vec<u8>,
+}
+
+impl Harness {
+    pub async fn start(engine: Engine, auth_settings: &str) -> Harness {
+        let db = TestDb::create(engine).await;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let config = format!(
+            r#"
+[store]
+url = "{url}"
+[device]
+kind = "soft"
+path = "{d}/soft"
+kek_file = "{d}/kek"
+[server]
+listen = "127.0.0.1:0"
+tls_certificate = "{d}/tls/server.crt"
+tls_key = "{d}/tls/server.key"
+secrets_key_file = "{d}/secrets.key"
+[signing]
+activation_key_file = "{d}/activation.key"
+[auth]
+{auth_settings}
+"#,
+            url = db.url
+        );
+        let path = dir.path().join("inkan.toml");
+        std::fs::write(&path, config).unwrap();
+        let config = Config::load(Some(&path), std::iter::empty()).unwrap();
+        let clock = Arc::new(ManualClock::new(START));
+        let server = Server::start(&config, clock.clone()).await.unwrap();
+        let cert = std::fs::read(dir.path().join("tls/server.crt")).unwrap();
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+            .build()
+            .unwrap();
+        let url = server.public_url.clone();
+        Harness {
+            server: Some(server),
+            clock,
+            http,
+            url,
+            _dir: dir,
+            db,
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn now_seconds(&self) -> i64 {
+        self.clock.now() / 1000
+    }
+
+    pub fn otp(&self, account: &Account) -> String {
+        totp::code_at_step(&account.seed, totp::step_at(self.clock.now()))
+    }
+
+    /// Moves to the start of the next TOTP step (a code is accepted once per step).
+    pub fn next_step(&self) {
+        let now = self.clock.now();
+        let next = (totp::step_at(now) + 1) * totp::STEP_SECONDS * 1000;
+        self.clock.advance(next - now);
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Activates an account with its code: password, TOTP enrolment, first OTP.
+    pub async fn activate(&self, username: &str, code: &str) -> Account {
+        let started = self
+            .post_json(
+                "/v1/activation",
+                json!({"activation_code": code, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(started.status(), StatusCode::OK);
+        let started: Value = started.json().await.unwrap();
+        let seed = totp::base32_decode(started["totp_secret"].as_str().unwrap())
+            .unwrap()
+            .to_vec();
+        assert!(
+            started["totp_uri"]
+                .as_str()
+                .unwrap()
+                .starts_with("otpauth://totp/Inkan:")
+        );
+        let account = Account {
+            username: username.into(),
+            seed,
+        };
+        let done = self
+            .post_json(
+                "/v1/activation/complete",
+                json!({"activation_code": code, "otp": self.otp(&account)}),
+            )
+            .await;
+        assert_eq!(done.status(), StatusCode::NO_CONTENT);
+        account
+    }
+
+    pub async fn login_request(
+        &self,
+        account: &Account,
+        password: &str,
+        otp: &str,
+        key: &ProofKey,
+    ) -> reqwest::Response {
+        let url = format!("{}/csc/v2/auth/login", self.url);
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{password}", account.username));
+        self.http
+            .post(&url)
+            .header("Authorization", format!("Basic {basic}"))
+            .header(
+                "DPoP",
+                key.dpop("POST", &url, None, self.now_seconds()).unwrap(),
+            )
+            .json(&json!({"otp": otp, "rememberMe": true}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, account: &Account) -> Session {
+        self.next_step();
+        let key = ProofKey::generate().unwrap();
+        let response = self
+            .login_request(account, PASSWORD, &self.otp(account), &key)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "DPoP");
+        assert!(body["expires_in"].as_u64().unwrap() > 0);
+        Session {
+            key,
+            access: body["access_token"].as_str().unwrap().into(),
+            refresh: body["refresh_token"].as_str().map(str::to_owned),
+        }
+    }
+
+    /// A DPoP-bound call with a fresh proof.
+    pub async fn call(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let url = format!("{}{path}", self.url);
+        let proof = session
+            .key
+            .dpop(
+                method.as_str(),
+                &url,
+                Some(&session.access),
+                self.now_seconds(),
+            )
+            .unwrap();
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("Authorization", format!("DPoP {}", session.access))
+            .header("DPoP", proof);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
+    }
+
+    pub async fn refresh(&self, session: &mut Session) -> reqwest::Response {
+        let url = format!("{}/csc/v2/auth/login", self.url);
+        let response = self
+            .http
+            .post(&url)
+            .header(
+                "DPoP",
+                session
+                    .key
+                    .dpop("POST", &url, None, self.now_seconds())
+                    .unwrap(),
+            )
+            .json(&json!({"refresh_token": session.refresh.clone().unwrap()}))
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::OK {
+            let body: Value = response.json().await.unwrap();
+            session.access = body["access_token"].as_str().unwrap().into();
+            session.refresh = body["refresh_token"].as_str().map(str::to_owned);
+            return self
+                .http
+                .get(format!("{}/health", self.url))
+                .send()
+                .await
+                .unwrap();
+        }
+        response
+    }
+
+    /// The operator, activated with the bootstrap code and logged in.
+    pub async fn operator(&self) -> (Account, Session) {
+        let bootstrap = self.server().bootstrap.clone().unwrap();
+        let account = self
+            .activate(&bootstrap.username, &bootstrap.activation_code)
+            .await;
+        let session = self.login(&account).await;
+        (account, session)
+    }
+
+    /// A new subscriber of `kind` with one activated user.
+    pub async fn subscriber(
+        &self,
+        operator: &Session,
+        kind: &str,
+        username: &str,
+    ) -> (String, Account) {
+        let created = self
+            .call(
+                operator,
+                Method::POST,
+                "/v1/subscribers",
+                Some(json!({"kind": kind, "name": format!("{username}'s")})),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let id = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let user = self
+            .call(
+                operator,
+                Method::POST,
+                &format!("/v1/subscribers/{id}/users"),
+                Some(json!({"username": username})),
+            )
+            .await;
+        assert_eq!(user.status(), StatusCode::CREATED);
+        let code = user.json::<Value>().await.unwrap()["activation_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (id, self.activate(username, &code).await)
+    }
+
+    pub async fn log_entries(&self) -> Vec<Entry> {
+        let store = &self.server().service.store;
+        let mut out = Vec::new();
+        loop {
+            let page = store.log_entries(out.len() as u64, 1000).await.unwrap();
+            if page.is_empty() {
+                return out;
+            }
+            out.extend(page.iter().map(|b| Entry::decode(b).unwrap()));
+        }
+    }
+
+    pub async fn stop(mut self) {
+        self.server.take().unwrap().stop().await.unwrap();
+    }
+}
+
+/// The status of a response (for assertions on one line).
+pub async fn status(response: reqwest::Response) -> StatusCode {
+    response.status()
+}

@@ -1,0 +1,496 @@
+//! End-to-end signing tests (criteria 2.2.3): CSC `credentials/authorize` with the PIN and OTP
+//! encrypted to the activation key, `signatures/signHash` through the signing module, over TLS
+//! against a real server on SQLite and PostgreSQL. Every misuse of a SAD is refused and
+//! logged; nothing is signed when the log cannot be written; every receipt verifies offline.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use common::Engine;
+use common::server::{Account, Harness, MINUTE, Session, status};
+use inkan_device::{Algorithm, PublicKey};
+use inkan_formats::jose::jwe;
+use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_log::note::NoteVerifier;
+use inkan_log::receipt::Receipt;
+use inkan_server::auth::totp;
+use inkan_server::clock::Clock as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+
+const PIN: &str = "482913";
+const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
+
+/// A holder subscriber with two users (alice, carol), alice logged in with two keys.
+struct World {
+    h: Harness,
+    operator: Session,
+    alice: Account,
+    alice_session: Session,
+    carol: Account,
+    keys: Vec<(String, PublicKey)>,
+    activation_key: Value,
+}
+
+async fn world(engine: Engine) -> World {
+    let h = Harness::start(engine, SETTINGS).await;
+    let (_, operator) = h.operator().await;
+    let (holder, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let user = h
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{holder}/users"),
+            Some(json!({"username": "carol"})),
+        )
+        .await;
+    let code = user.json::<Value>().await.unwrap()["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let carol = h.activate("carol", &code).await;
+    let alice_session = h.login(&alice).await;
+    let mut keys = Vec::new();
+    for label in ["one", "two"] {
+        let created = h
+            .call(
+                &alice_session,
+                Method::POST,
+                "/v1/keys",
+                Some(json!({"algorithm": "ES256", "label": label, "pin": PIN})),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let view: Value = created.json().await.unwrap();
+        let public = inkan_formats::jose::public_key_from_jwk(&view["public_jwk"]).unwrap();
+        keys.push((view["id"].as_str().unwrap().to_owned(), public));
+    }
+    let info: Value = h
+        .http
+        .post(format!("{}/csc/v2/info", h.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["specs"], "2.0.0.2");
+    let activation_key = info["signatureActivation"]["activationKey"].clone();
+    assert_eq!(activation_key["alg"], "ECDH-ES");
+    World {
+        h,
+        operator,
+        alice,
+        alice_session,
+        carol,
+        keys,
+        activation_key,
+    }
+}
+
+fn hash(message: &[u8]) -> String {
+    STANDARD.encode(Sha256::digest(message))
+}
+
+impl World {
+    /// `credentials/authorize` for `hashes` with `key`, PIN and a fresh OTP of `account`.
+    async fn authorize(
+        &self,
+        session: &Session,
+        account: &Account,
+        key: &str,
+        hashes: &[String],
+        num: u32,
+        pin: &str,
+    ) -> reqwest::Response {
+        self.h.next_step();
+        let otp = totp::code_at_step(&account.seed, totp::step_at(self.h.clock.now()));
+        let data = json!({"PIN": pin, "OTP": otp}).to_string();
+        let activation = jwe::encrypt_compact(data.as_bytes(), &self.activation_key).unwrap();
+        self.h
+            .call(
+                session,
+                Method::POST,
+                "/csc/v2/credentials/authorize",
+                Some(json!({
+                    "credentialID": key,
+                    "numSignatures": num,
+                    "hashes": hashes,
+                    "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+                    "activationData": activation,
+                })),
+            )
+            .await
+    }
+
+    async fn sad(&self, key: &str, hashes: &[String], num: u32) -> String {
+        let response = self
+            .authorize(&self.alice_session, &self.alice, key, hashes, num, PIN)
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "{}",
+            response.text().await.unwrap()
+        );
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["expiresIn"], 300);
+        body["SAD"].as_str().unwrap().to_owned()
+    }
+
+    async fn sign_hash(
+        &self,
+        session: &Session,
+        key: &str,
+        sad: Option<&str>,
+        hashes: &[String],
+    ) -> reqwest::Response {
+        let mut body = json!({
+            "credentialID": key,
+            "hashes": hashes,
+            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+            "signAlgo": "1.2.840.10045.4.3.2",
+        });
+        if let Some(sad) = sad {
+            body["SAD"] = sad.into();
+        }
+        self.h
+            .call(
+                session,
+                Method::POST,
+                "/csc/v2/signatures/signHash",
+                Some(body),
+            )
+            .await
+    }
+
+    /// The `signature.refused` entries so far.
+    async fn refusals(&self) -> Vec<Entry> {
+        self.h
+            .log_entries()
+            .await
+            .into_iter()
+            .filter(|e| e.kind == EntryKind::SignatureRefused)
+            .collect()
+    }
+}
+
+/// Checks a signHash response: signatures over `messages` by `public`, and a receipt that
+/// verifies offline with the log's public key and carries the `signature.made` entry.
+fn check_signed(
+    body: &Value,
+    messages: &[&[u8]],
+    public: &PublicKey,
+    vkey: &str,
+    origin: &str,
+) -> Entry {
+    let signatures = body["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), messages.len());
+    for (signature, message) in signatures.iter().zip(messages) {
+        let raw = STANDARD.decode(signature.as_str().unwrap()).unwrap();
+        public.verify(Algorithm::Es256, message, &raw).unwrap();
+    }
+    let receipt = Receipt::parse(body["receipt"].as_str().unwrap()).unwrap();
+    let entry_bytes = receipt
+        .extra
+        .clone()
+        .expect("the receipt carries its entry");
+    let verifier = NoteVerifier::from_vkey(vkey).unwrap();
+    receipt.verify(&entry_bytes, &verifier, origin).unwrap();
+    let entry = Entry::decode(&entry_bytes).unwrap();
+    assert_eq!(entry.kind, EntryKind::SignatureMade);
+    assert_eq!(entry.outcome, Outcome::Succeeded);
+    entry
+}
+
+async fn sad_rules(engine: Engine) {
+    let w = world(engine).await;
+    let h = &w.h;
+    let (k1, public1) = w.keys[0].clone();
+    let (k2, _) = w.keys[1].clone();
+    let vkey = h.server().service.log_vkey().unwrap();
+    let origin = h.server().service.log.origin().to_owned();
+    let (m1, m2, m3) = (
+        b"first document".as_slice(),
+        b"second document".as_slice(),
+        b"third".as_slice(),
+    );
+
+    // The happy path: a SAD for two hashes signs both, once; the receipt verifies offline.
+    let sad = w.sad(&k1, &[hash(m1), hash(m2)], 2).await;
+    let signed = w
+        .sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(m1), hash(m2)])
+        .await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let body: Value = signed.json().await.unwrap();
+    let entry = check_signed(&body, &[m1, m2], &public1, &vkey, &origin);
+    assert_eq!(entry.key_id.as_deref(), Some(k1.as_str()));
+    assert_eq!(
+        entry.digests,
+        vec![
+            format!("sha-256:{}", hex::encode(Sha256::digest(m1))),
+            format!("sha-256:{}", hex::encode(Sha256::digest(m2)))
+        ]
+    );
+    assert!(entry.approval.as_deref().unwrap().starts_with("sad_"));
+    assert_eq!(entry.actor.auth.method, "password+totp");
+    // The write-ahead entry came before it.
+    let requested = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::SignatureRequested)
+        .count();
+    assert_eq!(requested, 1);
+
+    // Replayed.
+    let replay = w
+        .sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(m1)])
+        .await;
+    assert_eq!(replay.status(), StatusCode::FORBIDDEN);
+    // Another digest.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    assert_eq!(
+        status(
+            w.sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(m3)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // Another key.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    assert_eq!(
+        status(
+            w.sign_hash(&w.alice_session, &k2, Some(&sad), &[hash(m1)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // Beyond numSignatures.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    assert_eq!(
+        status(
+            w.sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(m1), hash(m1)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // Another user of the same subscriber, in their own session.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    let carol_session = h.login(&w.carol).await;
+    assert_eq!(
+        status(
+            w.sign_hash(&carol_session, &k1, Some(&sad), &[hash(m1)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // Another session of the same user.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    let second_session = h.login(&w.alice).await;
+    assert_eq!(
+        status(
+            w.sign_hash(&second_session, &k1, Some(&sad), &[hash(m1)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // After expiry.
+    let sad = w.sad(&k1, &[hash(m1)], 1).await;
+    h.clock.advance(6 * MINUTE);
+    assert_eq!(
+        status(
+            w.sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(m1)])
+                .await
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // Without a SAD, a user cannot sign at all.
+    assert_eq!(
+        status(w.sign_hash(&w.alice_session, &k1, None, &[hash(m1)]).await).await,
+        StatusCode::BAD_REQUEST
+    );
+
+    let refusals = w.refusals().await;
+    let reasons: Vec<String> = refusals
+        .iter()
+        .map(|e| match &e.outcome {
+            Outcome::Failed(reason) => reason.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    for needle in [
+        "used already",
+        "another digest",
+        "another key",
+        "allows 1 signature",
+        "another user",
+        "another session",
+        "used already or has expired",
+    ] {
+        let needle = needle.replace("another digest", "does not cover");
+        assert!(
+            reasons.iter().any(|r| r.contains(&needle)),
+            "no refusal mentions {needle:?}: {reasons:?}"
+        );
+    }
+    // Only the first request was signed.
+    let made = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::SignatureMade)
+        .count();
+    assert_eq!(made, 1);
+    h_stop(w).await;
+}
+
+async fn h_stop(w: World) {
+    w.h.stop().await;
+}
+
+#[tokio::test]
+async fn sad_rules_sqlite() {
+    sad_rules(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn sad_rules_postgres() {
+    sad_rules(Engine::Postgres).await;
+}
+
+/// The factors: a wrong PIN, a wrong OTP, plain PIN/OTP fields, garbage instead of a JWE.
+#[tokio::test]
+async fn activation_needs_both_factors_encrypted() {
+    let w = world(Engine::SqliteFile).await;
+    let (k1, _) = w.keys[0].clone();
+    let hashes = [hash(b"doc")];
+    let wrong_pin = w
+        .authorize(&w.alice_session, &w.alice, &k1, &hashes, 1, "000000")
+        .await;
+    assert_eq!(wrong_pin.status(), StatusCode::FORBIDDEN);
+    // Wrong OTP: an OTP of another seed.
+    let stranger = Account {
+        username: "x".into(),
+        seed: vec![7; 20],
+    };
+    let wrong_otp = w
+        .authorize(&w.alice_session, &stranger, &k1, &hashes, 1, PIN)
+        .await;
+    assert_eq!(wrong_otp.status(), StatusCode::FORBIDDEN);
+    let plain = w
+        .h
+        .call(&w.alice_session, Method::POST, "/csc/v2/credentials/authorize", Some(json!({
+            "credentialID": k1, "numSignatures": 1, "hashes": hashes, "PIN": PIN, "OTP": "123456"
+        })))
+        .await;
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+    assert!(plain.text().await.unwrap().contains("encrypted"));
+    let garbage = w
+        .h
+        .call(&w.alice_session, Method::POST, "/csc/v2/credentials/authorize", Some(json!({
+            "credentialID": k1, "numSignatures": 1, "hashes": hashes, "activationData": "a.b.c.d.e"
+        })))
+        .await;
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    // More hashes than numSignatures, or none.
+    let mismatch = w
+        .authorize(
+            &w.alice_session,
+            &w.alice,
+            &k1,
+            &[hash(b"a"), hash(b"b")],
+            1,
+            PIN,
+        )
+        .await;
+    assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
+    // Failed activations are logged.
+    let refused =
+        w.h.log_entries()
+            .await
+            .into_iter()
+            .filter(|e| {
+                e.kind == EntryKind::SignatureActivated && matches!(e.outcome, Outcome::Failed(_))
+            })
+            .count();
+    assert_eq!(refused, 2);
+    // credentials/list and credentials/info describe the keys and how to activate them.
+    let list: Value =
+        w.h.call(
+            &w.alice_session,
+            Method::POST,
+            "/csc/v2/credentials/list",
+            Some(json!({"credentialInfo": true})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["credentialIDs"].as_array().unwrap().len(), 2);
+    let info: Value =
+        w.h.call(
+            &w.alice_session,
+            Method::POST,
+            "/csc/v2/credentials/info",
+            Some(json!({"credentialID": k1})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["key"]["algo"][0], "1.2.840.10045.4.3.2");
+    assert_eq!(info["key"]["status"], "enabled");
+    assert_eq!(info["SCAL"], "2");
+    assert_eq!(info["auth"]["expression"], "PIN AND OTP");
+    let _ = &w.operator;
+    h_stop(w).await;
+}
+
+/// Fail closed: when the log cannot be written, nothing is signed.
+async fn no_log_no_signature(engine: Engine) {
+    let w = world(engine).await;
+    let (k1, _) = w.keys[0].clone();
+    let sad = w.sad(&k1, &[hash(b"doc")], 1).await;
+    let made_before = w.h.log_entries().await.len();
+    w.h.db
+        .exec("ALTER TABLE log_entries RENAME TO log_entries_away")
+        .await;
+    let refused = w
+        .sign_hash(&w.alice_session, &k1, Some(&sad), &[hash(b"doc")])
+        .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = refused.text().await.unwrap();
+    assert!(!body.contains("signatures"), "{body}");
+    w.h.db
+        .exec("ALTER TABLE log_entries_away RENAME TO log_entries")
+        .await;
+    let entries = w.h.log_entries().await;
+    assert_eq!(
+        entries.len(),
+        made_before,
+        "nothing was logged, so nothing was signed"
+    );
+    assert!(!entries.iter().any(|e| e.kind == EntryKind::SignatureMade));
+    h_stop(w).await;
+}
+
+#[tokio::test]
+async fn no_log_no_signature_sqlite() {
+    no_log_no_signature(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn no_log_no_signature_postgres() {
+    no_log_no_signature(Engine::Postgres).await;
+}
