@@ -141,7 +141,10 @@ pub fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), DeviceError> 
         _ => Path::new("."),
     };
     if !dir.exists() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
     let tmp = path.with_extension("tmp");
     let mut file = fs::OpenOptions::new()

@@ -69,7 +69,7 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, csc, keys, system};
+    use routes::{admin, auth, csc, keys, system, vc};
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -88,6 +88,9 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route("/csc/v2/signatures/signHash", post(csc::sign_hash))
         .route(TOKEN_PATH, post(auth::token))
+        .route("/credentials/issue", post(vc::issue))
+        .route("/credentials/verify", post(vc::verify_credential))
+        .route("/presentations/verify", post(vc::verify_presentation))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{id}", get(keys::get_key))

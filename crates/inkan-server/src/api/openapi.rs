@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the route annotations so
 //! it cannot drift from the handlers' types.
 
-use super::routes::{admin, auth, keys, system};
+use super::routes::{admin, auth, csc, keys, system, vc};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -18,6 +18,9 @@ use utoipa::OpenApi;
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
         keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin,
+        csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
+        csc::sign_hash,
+        vc::issue, vc::verify_credential, vc::verify_presentation,
     ),
     tags(
         (name = "system", description = "Health, readiness, metrics"),
@@ -25,6 +28,7 @@ use utoipa::OpenApi;
         (name = "csc", description = "Cloud Signature Consortium API v2"),
         (name = "operators", description = "Operator actions"),
         (name = "keys", description = "A subscriber's keys"),
+        (name = "vc", description = "W3C VC API"),
     )
 )]
 struct ApiDoc;
@@ -62,12 +66,20 @@ mod tests {
             ("post", "/v1/subscribers/{id}/clients"),
             ("post", "/v1/subscribers/{id}/sessions/revoke"),
             ("post", "/v1/accounts/{id}/unlock"),
+            ("post", "/csc/v2/info"),
+            ("post", "/csc/v2/credentials/list"),
+            ("post", "/csc/v2/credentials/info"),
+            ("post", "/csc/v2/credentials/authorize"),
+            ("post", "/csc/v2/signatures/signHash"),
+            ("post", "/credentials/issue"),
+            ("post", "/credentials/verify"),
+            ("post", "/presentations/verify"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 19);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
     }
 }

@@ -202,7 +202,8 @@ impl Auth {
         &self.config
     }
 
-    fn now(&self) -> UnixMillis {
+    /// Now, by the injected clock.
+    pub fn now(&self) -> UnixMillis {
         self.clock.now()
     }
 

@@ -418,6 +418,14 @@ fn check_sad_binding(
     Ok(())
 }
 
+/// The verification method id documents signed with `public_key` name: its `did:key` URL
+/// (`did:key:z…#z…`), which every verifier can resolve without a network.
+pub fn verification_method(public_key: &PublicKey) -> String {
+    let did = public_key.did_key();
+    let fragment = did.trim_start_matches("did:key:").to_owned();
+    format!("{did}#{fragment}")
+}
+
 /// An `inkan_formats::Signer` bound to one request (see [`SigningModule::signer`]). Remembers
 /// the log index of each signature it made, for the receipts.
 #[derive(Debug)]
@@ -436,7 +444,7 @@ impl ActivatedSigner {
         Ok(KeyRef {
             handle: key.handle.clone(),
             algorithm: key.algorithm,
-            kid: Some(public_key.did_jwk() + "#0"),
+            kid: Some(verification_method(&public_key)),
             public_key,
             certificate_chain: key.certificate_chain.clone(),
         })

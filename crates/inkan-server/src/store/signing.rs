@@ -25,7 +25,7 @@ pub struct SadRecord {
     pub session_id: String,
     /// The digests it allows, in order, each `sha-256:<hex>` (or another algorithm's name).
     pub digests: Vec<String>,
-    /// How many signatures it allows (at most the number of digests).
+    /// How many signatures it allows (at least one, at most the number of digests).
     pub num_signatures: u32,
     /// When it was created.
     pub created_at: UnixMillis,
@@ -57,24 +57,32 @@ pub struct SignatureRecord {
 /// (`tests/signing_store_conformance.rs`).
 #[async_trait::async_trait]
 pub trait SigningStore: Send + Sync {
-    /// Stores a new SAD. `Conflict` on a duplicate hash or id, or an unknown key or account.
+    /// Stores a new SAD. `Conflict` on a duplicate hash or id, an unknown key, account or
+    /// session, a session that is not the account's, or a `num_signatures` of zero or more than
+    /// the digests; nothing is stored then. A SAD is deleted with its session.
     async fn insert_sad(&self, sad: &SadRecord) -> Result<(), StoreError>;
 
     /// Uses up a SAD, atomically across nodes: if it exists, is unused and `now < expires_at`,
     /// marks it used at `now` and returns it (with `used_at` set). `NotFound` for an unknown
-    /// hash; `Conflict` (changing nothing) when it was used already or has expired.
+    /// hash; `Conflict` (changing nothing) when it was used already or has expired. Of several
+    /// concurrent calls with one hash, at most one succeeds. A stored SAD this version cannot
+    /// decode is `Corrupt` (and, on PostgreSQL, used up all the same: it never works).
     async fn consume_sad(&self, sad_hash: &str, now: UnixMillis) -> Result<SadRecord, StoreError>;
 
-    /// Records signatures (one transaction). `Conflict` on an unknown key.
+    /// Records signatures (one transaction: all or none). `Conflict` on an unknown key or a
+    /// `log_index` above `i64::MAX`. Records may share a `log_index` (one `signature.made`
+    /// entry lists every digest of a request), and an identical record is stored again.
     async fn insert_signatures(&self, records: &[SignatureRecord]) -> Result<(), StoreError>;
 
-    /// The signatures of `digest` by keys of `subscriber`, oldest first (at most 100).
+    /// The signatures recorded with this `subscriber` and `digest` (both compared exactly),
+    /// oldest first by `created_at`, then in the order recorded; the oldest 100 at most.
     async fn signatures_by_digest(
         &self,
         subscriber: &str,
         digest: &str,
     ) -> Result<Vec<SignatureRecord>, StoreError>;
 
-    /// Deletes SADs that expired before `before` (housekeeping). Returns how many.
+    /// Deletes SADs that expired before `before` (`expires_at < before`), used or not
+    /// (housekeeping). Returns how many.
     async fn purge_sads(&self, before: UnixMillis) -> Result<u64, StoreError>;
 }

@@ -1,11 +1,11 @@
 //! The PostgreSQL store: production, and several nodes sharing one database.
 //!
 //! Owns the PostgreSQL connection pool and the PostgreSQL spelling of every [`Store`]
-//! operation (the authentication records' in [`auth`], the signing records' in [`signing`]);
-//! the schema is in `migrations/postgres/` and applied by `store::migrate` (under an advisory
-//! lock) on [`PostgresStore::connect`]. Tables are unqualified: they live in the first schema of
-//! the connection's `search_path`, so a deployment (or a test) picks its schema in the URL
-//! (`options[search_path]=...`).
+//! operation (the authentication records' in `postgres/auth.rs`, the signing records' in
+//! `postgres/signing.rs`); the schema is in `migrations/postgres/` and applied by
+//! `store::migrate` (under an advisory lock) on [`PostgresStore::connect`]. Tables are
+//! unqualified: they live in the first schema of the connection's `search_path`, so a deployment
+//! (or a test) picks its schema in the URL (`options[search_path]=...`).
 //!
 //! TLS is whatever the URL says (`sslmode=require`, `verify-ca`/`verify-full` with
 //! `sslrootcert=...`), done by sqlx with rustls; [`PostgresStore::session_encrypted`] reports

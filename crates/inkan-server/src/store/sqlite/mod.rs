@@ -2,8 +2,8 @@
 //!
 //! Owns the SQLite connection settings (WAL, `synchronous=FULL`, foreign keys, busy timeout)
 //! and the SQLite spelling of every [`Store`] operation (the authentication records' in
-//! [`auth`], the signing records' in [`signing`]); the schema is in `migrations/sqlite/` and applied by `store::migrate` on
-//! [`SqliteStore::connect`].
+//! `sqlite/auth.rs`, the signing records' in `sqlite/signing.rs`); the schema is in
+//! `migrations/sqlite/` and applied by `store::migrate` on [`SqliteStore::connect`].
 //!
 //! Every operation that writes runs in one `BEGIN IMMEDIATE` transaction: it takes the
 //! database's write lock before reading, so a compare-and-set cannot act on a stale read and
@@ -103,19 +103,34 @@ impl SqliteStore {
     }
 }
 
-/// Creates the folder of a new database file (owner-only), so the embedded default works in
-/// an empty working directory.
+/// Creates the folder of a new database file and the empty file itself, both owner-only, so
+/// the embedded default works in an empty working directory and the database (and its WAL and
+/// shared-memory files, which SQLite creates with the database file's permissions) is readable
+/// by its owner only.
 fn create_parent_folder(file: &std::path::Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    match file.parent() {
-        Some(folder) if !folder.as_os_str().is_empty() && !folder.exists() => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(folder)
-                .map_err(|e| StoreError::Config(format!("creating {}: {e}", folder.display())))
-        }
-        _ => Ok(()),
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    let config = |what: &std::path::Path, e: std::io::Error| {
+        StoreError::Config(format!("creating {}: {e}", what.display()))
+    };
+    if let Some(folder) = file.parent()
+        && !folder.as_os_str().is_empty()
+        && !folder.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(folder)
+            .map_err(|e| config(folder, e))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(config(file, e)),
     }
 }
 

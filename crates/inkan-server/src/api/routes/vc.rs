@@ -1,0 +1,266 @@
+//! W3C VC API (criteria 2.2.3): `POST /credentials/issue`, `/credentials/verify` and
+//! `/presentations/verify`, so W3C test suites and issuers' systems can drive Inkan.
+//!
+//! Inkan builds what is signed from the document itself (a VCDM 2.0 `vc+jwt`, or a Data
+//! Integrity proof with the cryptosuite asked for), so the log records the digest of the real
+//! signing input. Issuance is an organisation's e-seal: a system client under its standing
+//! approval. The key is named by `options.credentialId` (a CSC credential id; an Inkan
+//! extension, as the VC API leaves key selection to the instance). Every response carries the
+//! receipts of its signatures.
+
+use super::super::ApiState;
+use super::super::error::ApiError;
+use super::super::extract::{Authenticated, JsonBody};
+use super::csc::signing_error;
+use super::keys::load_key;
+use crate::auth::access::Operation;
+use crate::auth::{AuthError, CallerKind};
+use crate::signing::{Activation, SignRequest, SigningError, verification_method};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
+use inkan_formats::jose::{KeyHint, vc_jwt};
+use inkan_formats::verify::{VerifyOptions, verify};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// `/credentials/issue` options.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IssueOptions {
+    /// The key (Inkan extension; `key_…`).
+    pub credential_id: String,
+    /// `ldp_vc` (Data Integrity, the default) or `vc+jwt` (VCDM 2.0 secured with JOSE).
+    pub format: Option<String>,
+    /// For `ldp_vc`: the cryptosuite (default `ecdsa-rdfc-2019` for EC keys,
+    /// `eddsa-rdfc-2022` for Ed25519).
+    pub cryptosuite: Option<String>,
+    /// The proof's `created` (XML Schema dateTime); now when absent.
+    pub created: Option<String>,
+}
+
+/// `/credentials/issue` request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IssueRequest {
+    /// The unsigned credential.
+    pub credential: Value,
+    /// How to secure it.
+    pub options: IssueOptions,
+}
+
+/// Issues a credential: an organisation's system client e-seals it with one of its keys.
+#[utoipa::path(post, path = "/credentials/issue", tag = "vc",
+    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options"),
+              (status = 403, description = "Refused by the signing module")))]
+pub async fn issue(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<IssueRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if caller.kind != CallerKind::Client {
+        return Err(AuthError::Forbidden(
+            "credentials are issued by an organisation's system client (standing approval); \
+             people sign hashes through the CSC API with a SAD"
+                .into(),
+        )
+        .into());
+    }
+    let key = load_key(
+        &state,
+        &caller,
+        &request.options.credential_id,
+        Operation::Sign,
+    )
+    .await?;
+    let format = request.options.format.as_deref().unwrap_or("ldp_vc");
+    let document_type = match format {
+        "ldp_vc" => "ldp_vc",
+        "vc+jwt" | "jwt" => "vc+jwt",
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "options.format {other:?}: use ldp_vc or vc+jwt"
+            )));
+        }
+    };
+    let signer = state.signing.signer(SignRequest {
+        caller,
+        key,
+        activation: Activation::Standing,
+        document_type: document_type.into(),
+    });
+    let key_ref = signer.key_ref().map_err(signing_error)?;
+    let mut credential = request.credential;
+    if let Some(object) = credential.as_object_mut()
+        && !object.contains_key("issuer")
+    {
+        object.insert("issuer".into(), key_ref.public_key.did_key().into());
+    }
+    let secured = match document_type {
+        "vc+jwt" => {
+            let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
+                .await
+                .map_err(format_error)?;
+            json!({
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "id": format!("data:application/vc+jwt,{jwt}"),
+                "type": "EnvelopedVerifiableCredential",
+            })
+        }
+        _ => {
+            let suite = match &request.options.cryptosuite {
+                Some(name) => Cryptosuite::from_name(name).map_err(format_error)?,
+                None => default_suite(key_ref.algorithm)?,
+            };
+            let options = ProofOptions {
+                created: request.options.created.clone(),
+                verification_method: Some(verification_method(&key_ref.public_key)),
+                ..ProofOptions::assertion(suite)
+            };
+            data_integrity::sign(&credential, &signer, &key_ref, &options)
+                .await
+                .map_err(format_error)?
+        }
+    };
+    let mut receipts = Vec::new();
+    for index in signer.log_indexes() {
+        let receipt = state
+            .service
+            .log
+            .receipt_with_entry(index)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        receipts.push(Value::String(receipt.encode()));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"verifiableCredential": secured, "receipts": receipts})),
+    ))
+}
+
+fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> {
+    use inkan_device::Algorithm;
+    match alg {
+        Algorithm::EdDsa => Ok(Cryptosuite::EddsaRdfc2022),
+        Algorithm::Es256 | Algorithm::Es384 => Ok(Cryptosuite::EcdsaRdfc2019),
+        other => Err(ApiError::bad_request(format!(
+            "Data Integrity has no cryptosuite for {other} keys; use format vc+jwt"
+        ))),
+    }
+}
+
+/// A format error: what the signing module refused, or what was wrong with the document.
+fn format_error(e: inkan_formats::FormatError) -> ApiError {
+    match e {
+        inkan_formats::FormatError::Signer(message) => {
+            signing_error(SigningError::Refused(message))
+        }
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+/// `/credentials/verify` and `/presentations/verify` options.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyRequestOptions {
+    /// The expected Data Integrity `challenge` (presentations).
+    pub challenge: Option<String>,
+    /// The expected Data Integrity `domain` (presentations).
+    pub domain: Option<String>,
+}
+
+/// `/credentials/verify` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyCredentialRequest {
+    /// The credential (Data Integrity, or an `EnvelopedVerifiableCredential`).
+    pub verifiable_credential: Value,
+    /// Options.
+    #[serde(default)]
+    pub options: VerifyRequestOptions,
+}
+
+/// `/presentations/verify` request.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyPresentationRequest {
+    /// The presentation.
+    pub verifiable_presentation: Value,
+    /// Options.
+    #[serde(default)]
+    pub options: VerifyRequestOptions,
+}
+
+/// Verifies a credential. No authentication: verifying is public.
+#[utoipa::path(post, path = "/credentials/verify", tag = "vc",
+    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+pub async fn verify_credential(
+    State(state): State<Arc<ApiState>>,
+    JsonBody(request): JsonBody<VerifyCredentialRequest>,
+) -> (StatusCode, Json<Value>) {
+    verify_document(&state, &request.verifiable_credential, &request.options)
+}
+
+/// Verifies a presentation (its `challenge` and `domain` when given).
+#[utoipa::path(post, path = "/presentations/verify", tag = "vc",
+    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+pub async fn verify_presentation(
+    State(state): State<Arc<ApiState>>,
+    JsonBody(request): JsonBody<VerifyPresentationRequest>,
+) -> (StatusCode, Json<Value>) {
+    verify_document(&state, &request.verifiable_presentation, &request.options)
+}
+
+fn verify_document(
+    state: &ApiState,
+    document: &Value,
+    options: &VerifyRequestOptions,
+) -> (StatusCode, Json<Value>) {
+    let bytes = match document {
+        Value::String(text) => text.clone().into_bytes(),
+        Value::Object(object)
+            if object.get("type").and_then(Value::as_str)
+                == Some("EnvelopedVerifiableCredential")
+                || object.get("type").and_then(Value::as_str)
+                    == Some("EnvelopedVerifiablePresentation") =>
+        {
+            let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
+            match id.split_once(',') {
+                Some((media, token)) if media.starts_with("data:application/") => {
+                    token.as_bytes().to_vec()
+                }
+                _ => {
+                    return failed("the enveloped document's id is not a data: URL".into());
+                }
+            }
+        }
+        other => other.to_string().into_bytes(),
+    };
+    let options = VerifyOptions {
+        challenge: options.challenge.clone(),
+        domain: options.domain.clone(),
+        at: state.auth.now() / 1000,
+        ..VerifyOptions::default()
+    };
+    match verify(&bytes, &options) {
+        Ok(verified) => (
+            StatusCode::OK,
+            Json(json!({
+                "verified": true,
+                "checks": ["proof"],
+                "format": verified.format,
+                "details": verified.details,
+            })),
+        ),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+fn failed(message: String) -> (StatusCode, Json<Value>) {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"verified": false, "errors": [message]})),
+    )
+}

@@ -1,0 +1,255 @@
+//! End-to-end W3C VC API tests (criteria 2.2.3(1)A, 2.2.3(2)B-1, 2.2.3(3)A, C): an issuer's
+//! system client e-seals credentials over mutual TLS under its standing approval; every
+//! output verifies with an independent verifier (npm `jose`, digitalbazaar's Data Integrity
+//! suites, in `interop/`), with Inkan's own `/credentials/verify`, and its receipts verify
+//! offline. People cannot issue without SAD.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Engine;
+use common::server::{Harness, Session};
+use inkan_log::entry::{Entry, EntryKind};
+use inkan_log::note::NoteVerifier;
+use inkan_log::receipt::Receipt;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn interop(dir: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../interop")
+        .join(dir);
+    assert!(
+        path.join("node_modules").is_dir(),
+        "interop/{dir}/node_modules is missing: run `bash .ci/run` (or `npm install --prefix interop/{dir}`)"
+    );
+    path
+}
+
+/// Runs a Node verifier; Ok(stdout) when it accepts.
+fn node(script: PathBuf, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node (Node.js 20) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+fn credential() -> Value {
+    json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+        "type": ["VerifiableCredential", "ExampleAlumniCredential"],
+        "validFrom": "2026-01-01T00:00:00Z",
+        "credentialSubject": {"id": "did:example:ebfeb1f712ebc6f1c276e12ec21", "alumniOf": "Example University"}
+    })
+}
+
+/// A client certificate and key (PEM), self-signed.
+fn client_certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["issuer.example".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+async fn issue_and_verify(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session: Session = h.login(&clerk).await;
+    let created = h
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
+        )
+        .await;
+    let key: Value = created.json().await.unwrap();
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let (cert_pem, key_pem) = client_certificate();
+    let registered = h
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "issuing system", "certificate_pem": cert_pem,
+                "scope": {"keys": [{"key": key_id, "operations": ["read", "sign"]}]}
+            })),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
+    let mtls = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
+        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let token: Value = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let vkey = h.server().service.log_vkey().unwrap();
+    let origin = h.server().service.log.origin().to_owned();
+    let work = tempfile::tempdir().unwrap();
+
+    for (format, suite) in [
+        ("vc+jwt", None),
+        ("ldp_vc", Some("ecdsa-rdfc-2019")),
+        ("ldp_vc", Some("ecdsa-jcs-2019")),
+    ] {
+        let mut options = json!({"credentialId": key_id, "format": format});
+        if let Some(suite) = suite {
+            options["cryptosuite"] = suite.into();
+        }
+        let issued = mtls
+            .post(format!("{}/credentials/issue", h.url))
+            .bearer_auth(&access)
+            .json(&json!({"credential": credential(), "options": options}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(issued.status(), StatusCode::CREATED, "{format} {suite:?}");
+        let body: Value = issued.json().await.unwrap();
+        let vc = body["verifiableCredential"].clone();
+
+        // An independent verifier accepts it.
+        match format {
+            "vc+jwt" => {
+                let jwt = vc["id"]
+                    .as_str()
+                    .unwrap()
+                    .strip_prefix("data:application/vc+jwt,")
+                    .unwrap();
+                let token_file = work.path().join("vc.jwt");
+                let jwk_file = work.path().join("issuer.jwk");
+                std::fs::write(&token_file, jwt).unwrap();
+                std::fs::write(&jwk_file, key["public_jwk"].to_string()).unwrap();
+                let verified = node(
+                    interop("jose").join("verify.mjs"),
+                    &[
+                        "jwt",
+                        token_file.to_str().unwrap(),
+                        jwk_file.to_str().unwrap(),
+                        "--typ",
+                        "vc+jwt",
+                    ],
+                );
+                assert!(verified.is_ok(), "{verified:?}");
+            }
+            _ => {
+                let file = work.path().join("vc.json");
+                std::fs::write(&file, serde_json::to_vec(&vc).unwrap()).unwrap();
+                let verified = node(interop("di").join("verify.mjs"), &[file.to_str().unwrap()]);
+                assert!(verified.is_ok(), "{suite:?}: {verified:?}");
+                assert_eq!(
+                    vc["issuer"],
+                    vc["proof"]["verificationMethod"]
+                        .as_str()
+                        .unwrap()
+                        .split('#')
+                        .next()
+                        .unwrap()
+                );
+            }
+        }
+        // Inkan's own verifier accepts it, and refuses a tampered copy.
+        let verified = h
+            .post_json("/credentials/verify", json!({"verifiableCredential": vc}))
+            .await;
+        assert_eq!(verified.status(), StatusCode::OK);
+        assert_eq!(verified.json::<Value>().await.unwrap()["verified"], true);
+        if format == "ldp_vc" {
+            let mut tampered = vc.clone();
+            tampered["credentialSubject"]["alumniOf"] = "Another University".into();
+            let refused = h
+                .post_json(
+                    "/credentials/verify",
+                    json!({"verifiableCredential": tampered}),
+                )
+                .await;
+            assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+            assert_eq!(refused.json::<Value>().await.unwrap()["verified"], false);
+        }
+        // One receipt per signature, verifiable offline, naming the client and the key.
+        let receipts = body["receipts"].as_array().unwrap();
+        assert_eq!(receipts.len(), 1);
+        let receipt = Receipt::parse(receipts[0].as_str().unwrap()).unwrap();
+        let entry_bytes = receipt.extra.clone().unwrap();
+        receipt
+            .verify(
+                &entry_bytes,
+                &NoteVerifier::from_vkey(&vkey).unwrap(),
+                &origin,
+            )
+            .unwrap();
+        let entry = Entry::decode(&entry_bytes).unwrap();
+        assert_eq!(entry.kind, EntryKind::SignatureMade);
+        assert_eq!(entry.key_id.as_deref(), Some(key_id.as_str()));
+        assert_eq!(entry.actor.auth.method, "mtls");
+        assert_eq!(
+            entry.note.as_deref(),
+            Some(if format == "vc+jwt" {
+                "vc+jwt"
+            } else {
+                "ldp_vc"
+            })
+        );
+    }
+
+    // A person cannot issue through the VC API (they sign hashes with a SAD).
+    let refused = h
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({"credential": credential(), "options": {"credentialId": key_id}})),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // A malformed credential is refused with a reason, and nothing is signed.
+    let before = h.log_entries().await.len();
+    let bad = mtls
+        .post(format!("{}/credentials/issue", h.url))
+        .bearer_auth(&access)
+        .json(&json!({"credential": {"type": ["VerifiableCredential"]}, "options": {"credentialId": key_id, "format": "vc+jwt"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let after = h.log_entries().await;
+    assert!(
+        !after[before..]
+            .iter()
+            .any(|e| e.kind == EntryKind::SignatureMade)
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn issue_and_verify_sqlite() {
+    issue_and_verify(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn issue_and_verify_postgres() {
+    issue_and_verify(Engine::Postgres).await;
+}
