@@ -73,6 +73,9 @@ conformance!(
         begin_activation_twice_replaces_the_pending_seed,
         activation_refusals_change_nothing,
         concurrent_activation_completes_once,
+        replace_activation_code_starts_activation_over,
+        replace_activation_code_refusals_change_nothing,
+        concurrent_replacements_and_completions,
         login_failures_lock_at_max,
         login_success_resets_and_refuses_a_used_step,
         concurrent_login_failures_all_count,
@@ -688,6 +691,268 @@ async fn concurrent_activation_completes_once(db: Ctx) {
         store.get_account(&acc.id).await.unwrap(),
         Some(winners.remove(0))
     );
+}
+
+/// A replacement for `account`'s code, issued at `at` (valid for 10 minutes).
+fn replacement(account: &AccountRecord, at: i64) -> ActivationCodeRecord {
+    ActivationCodeRecord {
+        code_hash: hash(),
+        account_id: account.id.clone(),
+        created_at: at,
+        expires_at: at + 10 * MINUTE,
+        used_at: None,
+    }
+}
+
+async fn replace_activation_code_starts_activation_over(db: Ctx) {
+    let store = db.connect().await;
+    let (_, acc, old) = pending_user(&*store).await;
+    // An activation begun with the old code, then the code is replaced.
+    store
+        .begin_activation(&old.code_hash, "$argon2id$old", &sealed(1), T0 + 100)
+        .await
+        .unwrap();
+    let new = replacement(&acc, T0 + MINUTE);
+    store.replace_activation_code(&new).await.unwrap();
+
+    // The old code is gone and works for neither step; the begun activation is forgotten.
+    assert_eq!(
+        store.get_activation_code(&old.code_hash).await.unwrap(),
+        None
+    );
+    assert_not_found(
+        store
+            .begin_activation(&old.code_hash, "$argon2id$pw", &sealed(2), T0 + MINUTE + 1)
+            .await,
+    );
+    assert_not_found(
+        store
+            .complete_activation(&old.code_hash, 5, T0 + MINUTE + 1)
+            .await,
+    );
+    let mut expected = acc.clone();
+    expected.updated_at = T0 + MINUTE;
+    assert_eq!(
+        store.get_account(&acc.id).await.unwrap(),
+        Some(expected.clone())
+    );
+    assert_conflict(
+        store
+            .complete_activation(&new.code_hash, 5, T0 + MINUTE + 1)
+            .await,
+    );
+    assert_eq!(
+        store.get_activation_code(&new.code_hash).await.unwrap(),
+        Some(new.clone())
+    );
+
+    // Replaced again (the earlier replacement goes too), then the newest code activates.
+    let newest = replacement(&acc, T0 + 2 * MINUTE);
+    store.replace_activation_code(&newest).await.unwrap();
+    assert_eq!(
+        store.get_activation_code(&new.code_hash).await.unwrap(),
+        None
+    );
+    assert_not_found(
+        store
+            .begin_activation(&new.code_hash, "$argon2id$pw", &sealed(2), T0 + 2 * MINUTE)
+            .await,
+    );
+    let begun = store
+        .begin_activation(
+            &newest.code_hash,
+            "$argon2id$new",
+            &sealed(3),
+            T0 + 3 * MINUTE,
+        )
+        .await
+        .unwrap();
+    assert_eq!(begun.password_hash.as_deref(), Some("$argon2id$new"));
+    let done = store
+        .complete_activation(&newest.code_hash, 42, T0 + 4 * MINUTE)
+        .await
+        .unwrap();
+    assert_eq!(done.state, AccountState::Active);
+    assert_eq!(done.totp_sealed, Some(sealed(3)));
+    assert_eq!(done.last_totp_step, Some(42));
+
+    // Active now: no new code, and the used one is kept.
+    let refused = replacement(&acc, T0 + 5 * MINUTE);
+    assert_conflict(store.replace_activation_code(&refused).await);
+    assert_eq!(
+        store.get_activation_code(&refused.code_hash).await.unwrap(),
+        None
+    );
+    let mut used = newest.clone();
+    used.used_at = Some(T0 + 4 * MINUTE);
+    assert_eq!(
+        store.get_activation_code(&newest.code_hash).await.unwrap(),
+        Some(used)
+    );
+    assert_eq!(store.get_account(&acc.id).await.unwrap(), Some(done));
+}
+
+async fn replace_activation_code_refusals_change_nothing(db: Ctx) {
+    let store = db.connect().await;
+
+    // Unknown account.
+    let (sub, _, _) = pending_user(&*store).await;
+    let ghost = account(AccountRole::User, Some(&sub.id), "ghost");
+    let code = replacement(&ghost, T0 + 1);
+    assert_not_found(store.replace_activation_code(&code).await);
+    assert_eq!(
+        store.get_activation_code(&code.code_hash).await.unwrap(),
+        None
+    );
+
+    // A hash that exists: another account's code, or the account's own current code.
+    let (_, acc, current) = pending_user(&*store).await;
+    store
+        .begin_activation(&current.code_hash, "$argon2id$pw", &sealed(1), T0 + 1)
+        .await
+        .unwrap();
+    let before = store.get_account(&acc.id).await.unwrap();
+    let (_, other, others_code) = pending_user(&*store).await;
+    for taken in [&others_code.code_hash, &current.code_hash] {
+        let mut code = replacement(&acc, T0 + 2);
+        code.code_hash = taken.clone();
+        assert_conflict(store.replace_activation_code(&code).await);
+        assert_eq!(store.get_account(&acc.id).await.unwrap(), before);
+        assert_eq!(
+            store.get_activation_code(&current.code_hash).await.unwrap(),
+            Some(current.clone())
+        );
+        assert_eq!(
+            store
+                .get_activation_code(&others_code.code_hash)
+                .await
+                .unwrap(),
+            Some(others_code.clone())
+        );
+    }
+    // The current code still works.
+    store
+        .complete_activation(&current.code_hash, 9, T0 + 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_account(&other.id).await.unwrap().unwrap().state,
+        AccountState::Pending
+    );
+
+    // Not pending: active or disabled accounts keep their codes and get no new one.
+    for state in [AccountState::Active, AccountState::Disabled] {
+        let mut acc = account(AccountRole::User, Some(&sub.id), &format!("not-{state}"));
+        acc.state = state;
+        let code = code_for(&acc, T0 + MINUTE);
+        store.insert_account(&acc, &code).await.unwrap();
+        let new = replacement(&acc, T0 + 1);
+        assert_conflict(store.replace_activation_code(&new).await);
+        assert_eq!(store.get_account(&acc.id).await.unwrap(), Some(acc));
+        assert_eq!(
+            store.get_activation_code(&code.code_hash).await.unwrap(),
+            Some(code)
+        );
+        assert_eq!(
+            store.get_activation_code(&new.code_hash).await.unwrap(),
+            None
+        );
+    }
+}
+
+/// Replacements race each other and the activation they cut short: on every engine they
+/// serialise (no deadlock, no lost update), and exactly one code survives.
+async fn concurrent_replacements_and_completions(db: Ctx) {
+    const TASKS: usize = 8;
+    let store = db.connect().await;
+
+    // Many replacements of one account's code: all succeed, one after the other, and only one
+    // of the new codes is left.
+    let (_, acc, old) = pending_user(&*store).await;
+    let codes: Vec<_> = (0..TASKS).map(|_| replacement(&acc, T0 + 1)).collect();
+    let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
+    let tasks: Vec<_> = codes
+        .iter()
+        .map(|code| {
+            let (store, barrier, code) = (store.clone(), barrier.clone(), code.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.replace_activation_code(&code).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store.get_activation_code(&old.code_hash).await.unwrap(),
+        None
+    );
+    let mut left = 0;
+    for code in &codes {
+        left += usize::from(
+            store
+                .get_activation_code(&code.code_hash)
+                .await
+                .unwrap()
+                .is_some(),
+        );
+    }
+    assert_eq!(left, 1, "exactly one replacement survives");
+
+    // A replacement racing the completion of an activation begun with the old code: either the
+    // activation wins (and the replacement is refused) or the replacement does (and the old
+    // code is gone), never both, never neither.
+    let pairs: Vec<_> = {
+        let mut pairs = Vec::new();
+        for _ in 0..TASKS {
+            let (_, acc, code) = pending_user(&*store).await;
+            store
+                .begin_activation(&code.code_hash, "$argon2id$pw", &sealed(1), T0 + 1)
+                .await
+                .unwrap();
+            pairs.push((acc, code));
+        }
+        pairs
+    };
+    let barrier = Arc::new(tokio::sync::Barrier::new(2 * TASKS));
+    let mut tasks = Vec::new();
+    for (acc, code) in &pairs {
+        let new = replacement(acc, T0 + 2);
+        let (s1, b1, old) = (store.clone(), barrier.clone(), code.code_hash.clone());
+        let completion = tokio::spawn(async move {
+            b1.wait().await;
+            s1.complete_activation(&old, 7, T0 + 2).await
+        });
+        let (s2, b2, new2) = (store.clone(), barrier.clone(), new.clone());
+        let replaced = tokio::spawn(async move {
+            b2.wait().await;
+            s2.replace_activation_code(&new2).await
+        });
+        tasks.push((acc.clone(), code.clone(), new, completion, replaced));
+    }
+    for (acc, old, new, completion, replaced) in tasks {
+        let completion = completion.await.unwrap();
+        let replaced = replaced.await.unwrap();
+        let account = store.get_account(&acc.id).await.unwrap().unwrap();
+        let stored_old = store.get_activation_code(&old.code_hash).await.unwrap();
+        let stored_new = store.get_activation_code(&new.code_hash).await.unwrap();
+        match (completion, replaced) {
+            (Ok(done), Err(StoreError::Conflict(_))) => {
+                assert_eq!(account, done);
+                assert_eq!(account.state, AccountState::Active);
+                assert_eq!(stored_old.unwrap().used_at, Some(T0 + 2));
+                assert_eq!(stored_new, None);
+            }
+            (Err(StoreError::NotFound(_)), Ok(())) => {
+                assert_eq!(account.state, AccountState::Pending);
+                assert_eq!(account.totp_pending, None);
+                assert_eq!(stored_old, None);
+                assert_eq!(stored_new, Some(new));
+            }
+            other => panic!("one of the two must win, cleanly: {other:?}"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

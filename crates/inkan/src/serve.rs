@@ -1,8 +1,9 @@
 //! `inkan serve`: runs the service until Ctrl-C or SIGTERM (criteria 2.2.1, 2.2.4).
 //!
-//! Prints where it listens, the TLS certificate's fingerprint (to pin or compare), and on
-//! first start the bootstrap operator's one-time activation code: the only time that code is
-//! shown. Logs go to stderr as JSON lines.
+//! Prints where it listens, the TLS certificate's fingerprint (to pin or compare), and, on
+//! every start until the bootstrap operator is activated, a fresh one-time activation code for
+//! it: the only time that code is shown (each start replaces the previous one, so an expired
+//! code is fixed by a restart). Logs go to stderr as JSON lines.
 
 use clap::Args;
 use inkan_server::api::server::Server;

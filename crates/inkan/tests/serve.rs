@@ -203,7 +203,8 @@ impl Server {
         }
     }
 
-    /// The bootstrap operator's activation code, printed on first start.
+    /// The bootstrap operator's activation code, printed on every start until it is
+    /// activated.
     async fn bootstrap_code(&mut self) -> String {
         let line = self
             .wait_for_line("bootstrap operator \"operator\": ")
@@ -574,6 +575,52 @@ async fn restart_keeps_state_and_prints_no_new_code() {
     let me = expect(second.authed(Method::GET, "/v1/me", &op), 200).await;
     assert_eq!(me["kind"], "operator");
     let (status, stdout) = second.stop().await;
+    assert!(status.success(), "{status}");
+    assert!(
+        !stdout.iter().any(|l| l.contains("activation code")),
+        "{stdout:?}"
+    );
+}
+
+/// An operator who never activated is not locked out: each start replaces the code (the
+/// earlier one, perhaps expired, stops working) and prints the new one.
+#[tokio::test]
+async fn restart_before_activation_prints_a_new_code() {
+    let deployment = Deployment::new();
+    let mut first = deployment.start().await;
+    let old = first.bootstrap_code().await;
+    let (status, _) = first.stop().await;
+    assert!(status.success(), "{status}");
+    drop(first);
+
+    let mut second = deployment.start().await;
+    let new = second.bootstrap_code().await;
+    assert_ne!(new, old);
+    let body = json!({"activation_code": old, "password": PASSWORD});
+    expect(
+        second.request(Method::POST, "/v1/activation").json(&body),
+        400,
+    )
+    .await;
+    let mut operator = second.activate(&new, "operator").await;
+    let op = second.login(&mut operator).await;
+    let me = expect(second.authed(Method::GET, "/v1/me", &op), 200).await;
+    assert_eq!(me["kind"], "operator");
+    let (status, _) = second.stop().await;
+    assert!(status.success(), "{status}");
+    drop(second);
+
+    // Activated: the next start prints no code, and neither code works any more.
+    let mut third = deployment.start().await;
+    for code in [&old, &new] {
+        let body = json!({"activation_code": code, "password": PASSWORD});
+        expect(
+            third.request(Method::POST, "/v1/activation").json(&body),
+            400,
+        )
+        .await;
+    }
+    let (status, stdout) = third.stop().await;
     assert!(status.success(), "{status}");
     assert!(
         !stdout.iter().any(|l| l.contains("activation code")),

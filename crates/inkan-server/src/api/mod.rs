@@ -69,7 +69,7 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, csc, keys, system, vc};
+    use routes::{admin, auth, csc, keys, present, system, vc};
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -90,7 +90,10 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route(TOKEN_PATH, post(auth::token))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))
+        .route("/v1/credentials/sd-jwt", post(vc::issue_sd_jwt))
         .route("/presentations/verify", post(vc::verify_presentation))
+        .route("/v1/holder/prepare", post(present::prepare))
+        .route("/v1/holder/sign", post(present::sign))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{id}", get(keys::get_key))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the route annotations so
 //! it cannot drift from the handlers' types.
 
-use super::routes::{admin, auth, csc, keys, system, vc};
+use super::routes::{admin, auth, csc, keys, present, system, vc};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -20,7 +20,8 @@ use utoipa::OpenApi;
         keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
         csc::sign_hash,
-        vc::issue, vc::verify_credential, vc::verify_presentation,
+        vc::issue, vc::issue_sd_jwt, vc::verify_credential, vc::verify_presentation,
+        present::prepare, present::sign,
     ),
     tags(
         (name = "system", description = "Health, readiness, metrics"),
@@ -29,6 +30,7 @@ use utoipa::OpenApi;
         (name = "operators", description = "Operator actions"),
         (name = "keys", description = "A subscriber's keys"),
         (name = "vc", description = "W3C VC API"),
+        (name = "holder", description = "Holders' presentations and key proofs (prepare, then sign with a SAD)"),
     )
 )]
 struct ApiDoc;
@@ -74,12 +76,15 @@ mod tests {
             ("post", "/credentials/issue"),
             ("post", "/credentials/verify"),
             ("post", "/presentations/verify"),
+            ("post", "/v1/holder/prepare"),
+            ("post", "/v1/holder/sign"),
+            ("post", "/v1/credentials/sd-jwt"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 27);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 30);
     }
 }

@@ -3,10 +3,11 @@
 //! Owns start-up order (configuration checked → service opened → secrets key → TLS identity →
 //! listener bound → bootstrap operator → accept loop), the housekeeping task (purging ended
 //! sessions and spent proof ids), and shutdown. On the embedded default it needs no setup: it
-//! generates the TLS certificate and, on first start, creates the bootstrap operator and
-//! returns its activation code for the command to print once. Must never start in production
-//! with a generated certificate (the TLS module refuses) or print a secret other than that
-//! one-time code.
+//! generates the TLS certificate and, on first start, creates the bootstrap operator; on every
+//! start until the operator is activated it returns a fresh activation code for that account
+//! (the earlier one stops working, so an expired code never leaves a deployment stuck) for the
+//! command to print. Must never start in production with a generated certificate (the TLS
+//! module refuses) or print a secret other than that one-time code.
 
 use super::listener;
 use super::tls::{self, TlsIdentityInfo};
@@ -26,7 +27,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The username of the first operator, created on first start.
+/// The username of the first operator, created on first start (and given a new activation
+/// code on each later start until activated).
 pub const BOOTSTRAP_OPERATOR: &str = "operator";
 /// How often ended sessions are purged.
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(600);
@@ -64,7 +66,8 @@ pub struct Server {
     pub public_url: String,
     /// The TLS identity and where it came from.
     pub tls: TlsIdentityInfo,
-    /// The bootstrap operator's account and one-time activation code, on first start only.
+    /// The bootstrap operator's account and a fresh one-time activation code, on every start
+    /// until the operator is activated (`None` after).
     pub bootstrap: Option<NewAccount>,
     /// The service, shared with the handlers.
     pub service: Arc<Service>,

@@ -1,7 +1,9 @@
 //! Subscribers, accounts and their credentials (criteria 2.2.1(1), (2)): credentials are
 //! delivered as a one-time activation code (random, expiring, stored hashed, single use) with
 //! which the user sets a password (Argon2id) and enrols TOTP (RFC 6238); login needs both,
-//! failures lock the account after a configured number and are rate limited per source.
+//! failures lock the account after a configured number and are rate limited per source. While
+//! an account is pending, an operator can replace its code (expired or lost); the bootstrap
+//! operator's is replaced on each start until it is activated.
 //!
 //! Must never: store or log a password, seed, code or OTP in the clear; say to an
 //! unauthenticated caller whether an account exists or why a login failed.
@@ -9,6 +11,7 @@
 use super::{
     Auth, AuthError, Caller, blocking, claimed_actor, password, random_secret, secret_hash, totp,
 };
+use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth::{
     AccountRecord, AccountRole, AccountState, ActivationCodeRecord, SubscriberKind,
@@ -166,28 +169,128 @@ impl Auth {
         .await
     }
 
-    /// Creates the first operator account if there is none yet: the bootstrap of a new
-    /// deployment. `None` if it exists already.
+    /// The bootstrap of a new deployment: creates the first operator account if there is none
+    /// yet and returns its activation code. While that account is still `pending` (its
+    /// operator never activated it, and the code may have expired), every call gives it a
+    /// fresh code (logged, actor `system`; the earlier one stops working) and returns it, so
+    /// that each start until activation prints a working code. `None` once it is active (or
+    /// disabled).
     pub async fn bootstrap_operator(
         &self,
         username: &str,
     ) -> Result<Option<NewAccount>, AuthError> {
-        if self
-            .store
-            .get_account_by_username(username)
-            .await?
-            .is_some()
-        {
-            return Ok(None);
+        match self.store.get_account_by_username(username).await? {
+            None => self
+                .create_account(
+                    crate::service::system_actor(),
+                    username,
+                    AccountRole::Operator,
+                    None,
+                )
+                .await
+                .map(Some),
+            Some(account)
+                if account.role == AccountRole::Operator
+                    && account.state == AccountState::Pending =>
+            {
+                self.replace_code(crate::service::system_actor(), &account)
+                    .await
+                    .map(Some)
+            }
+            Some(_) => Ok(None),
         }
-        self.create_account(
-            crate::service::system_actor(),
-            username,
-            AccountRole::Operator,
-            None,
+    }
+
+    /// Gives a `pending` account a new activation code, when its code expired or was lost (an
+    /// operator's action): the earlier code stops working, and an activation begun with it
+    /// starts over. `NotFound` for an unknown account (or a user of another environment's
+    /// subscriber), `Conflict` for an account that is not pending or whose subscriber is not
+    /// active.
+    pub async fn reissue_activation_code(
+        &self,
+        operator: &Caller,
+        account_id: &str,
+    ) -> Result<NewAccount, AuthError> {
+        operator.require_operator()?;
+        let not_found = || AuthError::NotFound(format!("no account {account_id}"));
+        if !crate::store::auth::is_id(account_id, "acc") {
+            return Err(not_found());
+        }
+        let account = self
+            .store
+            .get_account(account_id)
+            .await?
+            .ok_or_else(not_found)?;
+        if let Some(subscriber) = &account.subscriber {
+            let subscriber = self.subscriber(subscriber).await.map_err(|e| match e {
+                AuthError::NotFound(_) => not_found(),
+                other => other,
+            })?;
+            if subscriber.state != SubscriberState::Active {
+                return Err(AuthError::Conflict(format!(
+                    "subscriber {} is {}",
+                    subscriber.id, subscriber.state
+                )));
+            }
+        }
+        self.replace_code(operator.actor(), &account).await
+    }
+
+    /// A new random activation code for `account_id`, valid for the configured hours from
+    /// `now`, and its record (the code's hash).
+    fn new_activation_code(
+        &self,
+        account_id: &str,
+        now: UnixMillis,
+    ) -> (Zeroizing<String>, ActivationCodeRecord) {
+        let code = Zeroizing::new(random_secret(ACTIVATION_CODE_BYTES));
+        let hours = i64::try_from(self.config.activation_code_hours).unwrap_or(i64::MAX / 4);
+        let record = ActivationCodeRecord {
+            code_hash: secret_hash(&code),
+            account_id: account_id.into(),
+            created_at: now,
+            expires_at: now.saturating_add(hours.saturating_mul(3_600_000)),
+            used_at: None,
+        };
+        (code, record)
+    }
+
+    /// Replaces a pending account's activation code with a new one and logs it.
+    async fn replace_code(
+        &self,
+        actor: inkan_log::entry::Actor,
+        account: &AccountRecord,
+    ) -> Result<NewAccount, AuthError> {
+        if account.state != AccountState::Pending {
+            return Err(AuthError::Conflict(format!(
+                "account {} is {}, not pending activation",
+                account.id, account.state
+            )));
+        }
+        let (code, record) = self.new_activation_code(&account.id, self.now());
+        self.store
+            .replace_activation_code(&record)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound(_) => {
+                    AuthError::NotFound(format!("no account {}", account.id))
+                }
+                StoreError::Conflict(why) => AuthError::Conflict(why),
+                other => other.into(),
+            })?;
+        self.record(
+            EntryKind::AccountCreated,
+            actor,
+            Outcome::Succeeded,
+            Some(format!("activation code reissued for {}", account.id)),
         )
-        .await
-        .map(Some)
+        .await?;
+        Ok(NewAccount {
+            account_id: account.id.clone(),
+            username: account.username.clone(),
+            activation_code: code,
+            expires_at: record.expires_at,
+        })
     }
 
     async fn create_account(
@@ -199,9 +302,6 @@ impl Auth {
     ) -> Result<NewAccount, AuthError> {
         check_name("the username", username, MAX_USERNAME)?;
         let now = self.now();
-        let code = Zeroizing::new(random_secret(ACTIVATION_CODE_BYTES));
-        let hours = i64::try_from(self.config.activation_code_hours).unwrap_or(i64::MAX / 4);
-        let expires_at = now.saturating_add(hours.saturating_mul(3_600_000));
         let account = AccountRecord {
             id: new_id("acc"),
             username: username.into(),
@@ -217,13 +317,7 @@ impl Auth {
             created_at: now,
             updated_at: now,
         };
-        let record = ActivationCodeRecord {
-            code_hash: secret_hash(&code),
-            account_id: account.id.clone(),
-            created_at: now,
-            expires_at,
-            used_at: None,
-        };
+        let (code, record) = self.new_activation_code(&account.id, now);
         self.store
             .insert_account(&account, &record)
             .await
@@ -244,7 +338,7 @@ impl Auth {
             account_id: account.id,
             username: username.into(),
             activation_code: code,
-            expires_at,
+            expires_at: record.expires_at,
         })
     }
 

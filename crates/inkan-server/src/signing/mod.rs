@@ -21,6 +21,8 @@
 //! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
 //! accept a SAD checked anywhere else.
 
+pub mod prepare;
+
 use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{Caller, CallerKind};
 use crate::clock::Clock;
@@ -418,6 +420,20 @@ fn check_sad_binding(
     Ok(())
 }
 
+/// How format code names and reaches `key`: its handle, algorithm, public key, certificate
+/// chain, and [`verification_method`] as `kid`.
+pub fn key_ref(key: &KeyRecord) -> Result<KeyRef, SigningError> {
+    let public_key = PublicKey::from_spki_der(&key.public_key_spki)
+        .map_err(|e| SigningError::KeyUnusable(e.to_string()))?;
+    Ok(KeyRef {
+        handle: key.handle.clone(),
+        algorithm: key.algorithm,
+        kid: Some(verification_method(&public_key)),
+        public_key,
+        certificate_chain: key.certificate_chain.clone(),
+    })
+}
+
 /// The verification method id documents signed with `public_key` name: its `did:key` URL
 /// (`did:key:z…#z…`), which every verifier can resolve without a network.
 pub fn verification_method(public_key: &PublicKey) -> String {
@@ -438,16 +454,7 @@ pub struct ActivatedSigner {
 impl ActivatedSigner {
     /// The format code's view of the key.
     pub fn key_ref(&self) -> Result<KeyRef, SigningError> {
-        let key = &self.request.key;
-        let public_key = PublicKey::from_spki_der(&key.public_key_spki)
-            .map_err(|e| SigningError::KeyUnusable(e.to_string()))?;
-        Ok(KeyRef {
-            handle: key.handle.clone(),
-            algorithm: key.algorithm,
-            kid: Some(verification_method(&public_key)),
-            public_key,
-            certificate_chain: key.certificate_chain.clone(),
-        })
+        key_ref(&self.request.key)
     }
 
     /// The log indexes of the signatures made so far.

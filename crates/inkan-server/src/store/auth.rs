@@ -357,6 +357,14 @@ pub trait AuthStore: Send + Sync {
         code_hash: &str,
     ) -> Result<Option<ActivationCodeRecord>, StoreError>;
 
+    /// Gives a `pending` account a new activation code (the old one expired or was lost),
+    /// atomically: deletes the account's unused codes (they stop working, for either step),
+    /// clears the password hash and pending TOTP seed an earlier code may have set (the next
+    /// activation starts over), sets `updated_at` to the code's `created_at`, and stores
+    /// `code`. `NotFound` for an unknown account; `Conflict` if it is not `pending` or the
+    /// code's hash exists (even as one of the account's own codes), changing nothing.
+    async fn replace_activation_code(&self, code: &ActivationCodeRecord) -> Result<(), StoreError>;
+
     /// First activation step, atomically: if the code is unused and `now < expires_at` and
     /// its account is `pending`, sets the account's password hash and pending TOTP seed
     /// (replacing any earlier attempt's) and `updated_at`, and returns the account. Otherwise

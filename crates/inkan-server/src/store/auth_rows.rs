@@ -6,8 +6,8 @@
 //! (a stored name this version does not know, or a counter out of range, is
 //! [`StoreError::Corrupt`] naming the record and the column), the mapping of constraint
 //! violations to [`StoreError::Conflict`], and the preconditions of the multi-step operations
-//! (activation, refresh-token rotation), evaluated on rows the engine has read under its write
-//! lock.
+//! (activation and its code's replacement, refresh-token rotation), evaluated on rows the
+//! engine has read under its write lock.
 //!
 //! Must never: run a query or hold SQL of one engine (that is each engine's), or decide a policy
 //! (expiry lengths, failure limits: those come in as arguments from the `auth` module).
@@ -305,6 +305,19 @@ pub(crate) fn check_tokens_belong(
             "a token of session {:?} cannot be stored with session {session_id:?}",
             t.session_id
         ))),
+    }
+}
+
+/// `replace_activation_code`: only an account still waiting for activation gets a new code
+/// (read under the write lock); [`StoreError::Conflict`] saying why not.
+pub(crate) fn check_replacement(account: &AccountRecord) -> Result<(), StoreError> {
+    if account.state == AccountState::Pending {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "account {:?} is {}, not pending activation",
+            account.id, account.state
+        )))
     }
 }
 

@@ -1,5 +1,5 @@
-//! Operator routes: subscribers, their users and system clients, session revocation and
-//! unlocking (criteria 2.2.1(1), 2.2.1(4)). Every route needs an operator session; every
+//! Operator routes: subscribers, their users and system clients, session revocation,
+//! unlocking and new activation codes (criteria 2.2.1(1), 2.2.1(4)). Every route needs an operator session; every
 //! change is logged by `auth`. The full enrolment workflow (identity proofing, dual control)
 //! comes with the operations issue.
 
@@ -7,6 +7,7 @@ use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use crate::auth::Scope;
+use crate::auth::accounts::NewAccount;
 use crate::auth::clients::ClientCredential;
 use crate::store::auth::{ClientRecord, SubscriberKind, SubscriberRecord};
 use axum::Json;
@@ -117,15 +118,34 @@ pub async fn create_user(
     JsonBody(body): JsonBody<NewUser>,
 ) -> Result<(StatusCode, Json<NewAccountBody>), ApiError> {
     let account = state.auth.create_user(&caller, &id, &body.username).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(NewAccountBody {
+    Ok((StatusCode::CREATED, Json(NewAccountBody::from(&account))))
+}
+
+/// Gives an account that is still pending activation a new one-time activation code (the
+/// earlier one expired or was lost; it stops working now).
+#[utoipa::path(post, path = "/v1/accounts/{id}/activation-code", tag = "operators",
+    params(("id" = String, Path, description = "acc_…")),
+    responses((status = 201, body = NewAccountBody), (status = 403, description = "Not an operator"),
+        (status = 404, description = "No such account"),
+        (status = 409, description = "The account is not pending activation")))]
+pub async fn reissue_activation_code(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<NewAccountBody>), ApiError> {
+    let account = state.auth.reissue_activation_code(&caller, &id).await?;
+    Ok((StatusCode::CREATED, Json(NewAccountBody::from(&account))))
+}
+
+impl From<&NewAccount> for NewAccountBody {
+    fn from(account: &NewAccount) -> Self {
+        NewAccountBody {
             account_id: account.account_id.clone(),
             username: account.username.clone(),
             activation_code: account.activation_code.to_string(),
             expires_at: account.expires_at,
-        }),
-    ))
+        }
+    }
 }
 
 /// A new system client.

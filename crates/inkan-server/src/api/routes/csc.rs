@@ -45,7 +45,7 @@ pub fn sign_algo_oid(alg: Algorithm) -> &'static str {
 }
 
 /// The hash OID and name `alg` signs digests of, if it has a pre-hash mode.
-fn hash_of(alg: Algorithm) -> Option<(&'static str, &'static str)> {
+pub fn hash_of(alg: Algorithm) -> Option<(&'static str, &'static str)> {
     match alg {
         Algorithm::Es384 => Some((OID_SHA384, "sha-384")),
         Algorithm::EdDsa => None,
@@ -300,22 +300,20 @@ pub struct AuthorizeRequest {
 
 crate::api::redacted_debug!(AuthorizeRequest);
 
-/// Decodes CSC `hashes` (base64) for `alg`, checking the hash algorithm, into signing inputs.
-fn digest_inputs(
-    alg: Algorithm,
-    hashes: &[String],
-    hash_oid: Option<&str>,
-) -> Result<Vec<Input>, ApiError> {
-    let (expected_oid, name) = hash_of(alg).ok_or_else(|| {
-        ApiError::bad_request("EdDSA keys have no pre-hash mode: sign documents, not hashes")
-    })?;
-    if let Some(oid) = hash_oid
-        && oid != expected_oid
-    {
-        return Err(ApiError::bad_request(format!(
-            "hashAlgorithmOID {oid} does not fit this {alg} key (use {expected_oid})"
-        )));
-    }
+/// Decodes CSC `hashes` (base64) of the algorithm `hash_oid` (SHA-256 when absent) into the
+/// labels SADs and the log use (`sha-256:<hex>`). Any key may be authorised for SHA-256 or
+/// SHA-384 digests: of a hash to sign (signHash) or of a document's signing input (prepared
+/// presentations and key proofs).
+fn parse_hashes(hashes: &[String], hash_oid: Option<&str>) -> Result<Vec<Input>, ApiError> {
+    let (name, len) = match hash_oid.unwrap_or(OID_SHA256) {
+        OID_SHA256 => ("sha-256", 32),
+        OID_SHA384 => ("sha-384", 48),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "hashAlgorithmOID {other}: use {OID_SHA256} (SHA-256) or {OID_SHA384} (SHA-384)"
+            )));
+        }
+    };
     if hashes.is_empty() || hashes.len() > MAX_HASHES {
         return Err(ApiError::bad_request(format!(
             "give 1 to {MAX_HASHES} hashes"
@@ -327,14 +325,37 @@ fn digest_inputs(
             let bytes = STANDARD
                 .decode(h)
                 .map_err(|_| ApiError::bad_request("a hash is not base64"))?;
-            alg.check_digest(&bytes)
-                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            if bytes.len() != len {
+                return Err(ApiError::bad_request(format!(
+                    "a {name} hash is {len} bytes, not {}",
+                    bytes.len()
+                )));
+            }
             Ok(Input::Digest {
                 bytes,
                 algorithm: name,
             })
         })
         .collect()
+}
+
+/// [`parse_hashes`] for `signHash` with a key of `alg`: the hash must be the one `alg` signs in
+/// pre-hash mode.
+fn digest_inputs(
+    alg: Algorithm,
+    hashes: &[String],
+    hash_oid: Option<&str>,
+) -> Result<Vec<Input>, ApiError> {
+    let (expected_oid, _) = hash_of(alg).ok_or_else(|| {
+        ApiError::bad_request("EdDSA keys have no pre-hash mode: sign documents, not hashes")
+    })?;
+    let oid = hash_oid.unwrap_or(expected_oid);
+    if oid != expected_oid {
+        return Err(ApiError::bad_request(format!(
+            "hashAlgorithmOID {oid} does not fit this {alg} key (use {expected_oid})"
+        )));
+    }
+    parse_hashes(hashes, Some(oid))
 }
 
 /// `credentials/authorize`: turns the PIN and OTP (encrypted) into a SAD for listed hashes.

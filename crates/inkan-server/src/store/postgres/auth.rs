@@ -9,7 +9,7 @@
 //!   loser re-evaluates the condition against the winner's row (READ COMMITTED), so exactly one
 //!   succeeds;
 //! - a change of several rows is one transaction that first locks what it checks
-//!   (`SELECT … FOR UPDATE`, always the activation code before its account, the session before
+//!   (`SELECT … FOR UPDATE`, always an account before its activation codes, the session before
 //!   its token, so two such transactions cannot deadlock) and then reads it as last committed.
 //!
 //! A refusal returns before `commit`: the transaction rolls back on drop and nothing changes.
@@ -52,12 +52,39 @@ async fn insert_tokens(conn: &mut PgConnection, tokens: &[TokenRecord]) -> Resul
     Ok(())
 }
 
-/// The activation code and its account, locked in that order until the transaction ends.
-/// `NotFound` for an unknown code.
+/// The activation code and its account, locked until the transaction ends: the account first
+/// (as [`AuthStore::replace_activation_code`] does, so the two cannot deadlock), then the code,
+/// read again under the lock (a replacement may have deleted it meanwhile). `NotFound` for an
+/// unknown code.
 async fn lock_code_and_account(
     tx: &mut Transaction<'static, Postgres>,
     code_hash: &str,
 ) -> Result<(ActivationCodeRecord, AccountRecord), StoreError> {
+    let not_found = || StoreError::NotFound("activation code".into());
+    let select_code = concat!(
+        "SELECT ",
+        code_columns!(),
+        " FROM activation_codes WHERE code_hash = $1"
+    );
+    let unlocked = sqlx::query(select_code)
+        .bind(code_hash)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(not_found)?;
+    let account_id = rows::activation_code(&unlocked)?.account_id;
+    let account = sqlx::query(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(account_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the account {account_id:?} of an activation code is missing"
+        ))
+    })?;
     let code = sqlx::query(concat!(
         "SELECT ",
         code_columns!(),
@@ -66,23 +93,8 @@ async fn lock_code_and_account(
     .bind(code_hash)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| StoreError::NotFound("activation code".into()))?;
-    let code = rows::activation_code(&code)?;
-    let account = sqlx::query(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(code.account_id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?
-    .ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "the account {:?} of an activation code is missing",
-            code.account_id
-        ))
-    })?;
-    Ok((code, rows::account(&account)?))
+    .ok_or_else(not_found)?;
+    Ok((rows::activation_code(&code)?, rows::account(&account)?))
 }
 
 #[async_trait::async_trait]
@@ -219,6 +231,56 @@ impl AuthStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(rows::activation_code).transpose()
+    }
+
+    async fn replace_activation_code(&self, code: &ActivationCodeRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The account is locked before its codes, as the activation steps lock it: a step
+        // holding the old code either finishes first (the account is active: refused here)
+        // or finds the code gone.
+        let account = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(code.account_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {}", code.account_id)))?;
+        rows::check_replacement(&rows::account(&account)?)?;
+        // The new code first: a hash that exists (even as one of the codes about to go) is a
+        // conflict.
+        sqlx::query(concat!(
+            "INSERT INTO activation_codes (",
+            code_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(code.code_hash.as_str())
+        .bind(code.account_id.as_str())
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(code.used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("activation code", e))?;
+        sqlx::query(
+            "DELETE FROM activation_codes \
+             WHERE account_id = $1 AND used_at IS NULL AND code_hash <> $2",
+        )
+        .bind(code.account_id.as_str())
+        .bind(code.code_hash.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = NULL, totp_pending = NULL, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(code.created_at)
+        .bind(code.account_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn begin_activation(

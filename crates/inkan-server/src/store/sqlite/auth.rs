@@ -234,6 +234,53 @@ impl AuthStore for SqliteStore {
         row.as_ref().map(rows::activation_code).transpose()
     }
 
+    async fn replace_activation_code(&self, code: &ActivationCodeRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let account = sqlx::query(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE id = ?"
+        ))
+        .bind(code.account_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("account {}", code.account_id)))?;
+        rows::check_replacement(&rows::account(&account)?)?;
+        // The new code first: a hash that exists (even as one of the codes about to go) is a
+        // conflict.
+        sqlx::query(concat!(
+            "INSERT INTO activation_codes (",
+            code_columns!(),
+            ") VALUES (?, ?, ?, ?, ?)"
+        ))
+        .bind(code.code_hash.as_str())
+        .bind(code.account_id.as_str())
+        .bind(code.created_at)
+        .bind(code.expires_at)
+        .bind(code.used_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("activation code", e))?;
+        sqlx::query(
+            "DELETE FROM activation_codes \
+             WHERE account_id = ? AND used_at IS NULL AND code_hash <> ?",
+        )
+        .bind(code.account_id.as_str())
+        .bind(code.code_hash.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = NULL, totp_pending = NULL, updated_at = ? \
+             WHERE id = ?",
+        )
+        .bind(code.created_at)
+        .bind(code.account_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn begin_activation(
         &self,
         code_hash: &str,

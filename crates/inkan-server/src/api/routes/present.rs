@@ -1,0 +1,290 @@
+//! Holder signatures (criteria 2.2.3(2) ): presentations (SD-JWT + KB-JWT, Data
+//! Integrity VP) and the OpenID4VCI key proof a holder signs to request a credential.
+//!
+//! Two steps, so that the holder consents to exactly what is signed:
+//! 1. `POST /v1/holder/prepare` builds the document without signing (a `PreparingSigner`
+//!    records the signing input) and answers what would be disclosed, to whom, and the
+//!    SHA-256 of the signing input to authorise (CSC `credentials/authorize`, with the PIN and
+//!    OTP encrypted);
+//! 2. `POST /v1/holder/sign` builds the same document again (same inputs, including the
+//!    `issuedAt` from step 1) through the signing module with the SAD; the SAD check compares
+//!    digests, so anything other than what was prepared is refused.
+//!
+//! Stateless between the steps: nothing is stored but the SAD.
+
+use super::super::ApiState;
+use super::super::error::ApiError;
+use super::super::extract::{Authenticated, JsonBody};
+use super::csc::signing_error;
+use super::keys::load_key;
+use crate::auth::Caller;
+use crate::auth::access::Operation;
+use crate::signing::prepare::PreparingSigner;
+use crate::signing::{Activation, SignRequest, SigningError, verification_method};
+use axum::Json;
+use axum::extract::State;
+use base64::Engine as _;
+use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
+use inkan_formats::jose::sd_jwt::{self, KeyBindingRequest};
+use inkan_formats::jose::vc_jwt::{self, ProofRequest};
+use inkan_formats::jose::{KeyHint, decode_compact, format_rfc3339};
+use inkan_formats::{FormatError, KeyRef, Signer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// What a holder signs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "format", deny_unknown_fields)]
+pub enum HolderDocument {
+    /// An SD-JWT VC presentation with a Key Binding JWT.
+    #[serde(rename = "dc+sd-jwt")]
+    SdJwt {
+        /// The SD-JWT VC as issued (`<jwt>~<disclosure>~…~`).
+        credential: String,
+        /// JSON pointers of the claims to disclose.
+        disclose: Vec<String>,
+        /// The verifier (`aud`).
+        audience: String,
+        /// The verifier's nonce.
+        nonce: String,
+    },
+    /// A Data Integrity verifiable presentation (`authentication` proof).
+    #[serde(rename = "ldp_vp")]
+    DataIntegrityVp {
+        /// The unsigned presentation.
+        presentation: Value,
+        /// The verifier's challenge.
+        challenge: String,
+        /// The verifier's domain.
+        domain: Option<String>,
+        /// The cryptosuite (default `ecdsa-rdfc-2019` for EC keys, `eddsa-rdfc-2022` for
+        /// Ed25519).
+        cryptosuite: Option<String>,
+    },
+    /// An OpenID4VCI key proof (`openid4vci-proof+jwt`).
+    #[serde(rename = "openid4vci-proof")]
+    KeyProof {
+        /// The Credential Issuer Identifier (`aud`).
+        audience: String,
+        /// The issuer's `c_nonce`.
+        nonce: Option<String>,
+    },
+}
+
+impl HolderDocument {
+    fn kind(&self) -> &'static str {
+        match self {
+            HolderDocument::SdJwt { .. } => "dc+sd-jwt",
+            HolderDocument::DataIntegrityVp { .. } => "ldp_vp",
+            HolderDocument::KeyProof { .. } => "openid4vci-proof",
+        }
+    }
+
+    /// Who the signature is for, and what it discloses, for the holder to see.
+    fn summary(&self) -> Result<Value, ApiError> {
+        Ok(match self {
+            HolderDocument::SdJwt {
+                credential,
+                disclose,
+                audience,
+                ..
+            } => {
+                let parts = sd_jwt::split_sd_jwt(credential).map_err(bad)?;
+                let payload = decode_compact(parts.jws)
+                    .and_then(|jws| jws.payload_json())
+                    .map_err(bad)?;
+                json!({
+                    "audience": audience,
+                    "issuer": payload.get("iss"),
+                    "vct": payload.get("vct"),
+                    "disclosed": disclose,
+                })
+            }
+            HolderDocument::DataIntegrityVp {
+                presentation,
+                domain,
+                ..
+            } => json!({
+                "audience": domain,
+                "credentials": presentation.get("verifiableCredential").map(|c| match c {
+                    Value::Array(items) => items.len(),
+                    _ => 1,
+                }),
+            }),
+            HolderDocument::KeyProof { audience, .. } => {
+                json!({"audience": audience, "disclosed": ["the holder's public key"]})
+            }
+        })
+    }
+
+    /// Builds the document, signing through `signer`.
+    async fn build(
+        &self,
+        signer: &dyn Signer,
+        key: &KeyRef,
+        issued_at: i64,
+    ) -> Result<Value, FormatError> {
+        match self {
+            HolderDocument::SdJwt {
+                credential,
+                disclose,
+                audience,
+                nonce,
+            } => {
+                let pointers: Vec<&str> = disclose.iter().map(String::as_str).collect();
+                let request = KeyBindingRequest {
+                    audience,
+                    nonce,
+                    issued_at,
+                };
+                let presented =
+                    sd_jwt::present_sd_jwt(signer, credential, &pointers, Some((key, &request)))
+                        .await?;
+                Ok(Value::String(presented))
+            }
+            HolderDocument::DataIntegrityVp {
+                presentation,
+                challenge,
+                domain,
+                cryptosuite,
+            } => {
+                let suite = match cryptosuite {
+                    Some(name) => Cryptosuite::from_name(name)?,
+                    None if key.algorithm == inkan_device::Algorithm::EdDsa => {
+                        Cryptosuite::EddsaRdfc2022
+                    }
+                    None => Cryptosuite::EcdsaRdfc2019,
+                };
+                let mut presentation = presentation.clone();
+                if let Some(object) = presentation.as_object_mut()
+                    && !object.contains_key("holder")
+                {
+                    object.insert("holder".into(), key.public_key.did_key().into());
+                }
+                let options = ProofOptions {
+                    created: Some(format_rfc3339(issued_at)),
+                    verification_method: Some(verification_method(&key.public_key)),
+                    ..ProofOptions::authentication(suite, challenge.clone(), domain.clone())
+                };
+                data_integrity::sign(&presentation, signer, key, &options).await
+            }
+            HolderDocument::KeyProof { audience, nonce } => {
+                let request = ProofRequest {
+                    audience,
+                    nonce: nonce.as_deref(),
+                    issued_at,
+                    client_id: None,
+                };
+                let proof =
+                    vc_jwt::issue_openid4vci_proof(signer, key, &request, KeyHint::Jwk).await?;
+                Ok(Value::String(proof))
+            }
+        }
+    }
+}
+
+fn bad(e: FormatError) -> ApiError {
+    ApiError::bad_request(e.to_string())
+}
+
+/// `prepare` request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrepareRequest {
+    /// The holder's key.
+    #[serde(rename = "credentialID")]
+    pub credential_id: String,
+    /// What to sign.
+    pub document: HolderDocument,
+}
+
+/// Step 1: what would be signed, and the hash to authorise.
+#[utoipa::path(post, path = "/v1/holder/prepare", tag = "holder",
+    responses((status = 200, description = "{hashes, hashAlgorithmOID, issuedAt, summary}")))]
+pub async fn prepare(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<PrepareRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let key_ref = holder_key(&state, &caller, &request.credential_id).await?;
+    let issued_at = state.auth.now() / 1000;
+    let recorder = PreparingSigner::new();
+    match request.document.build(&recorder, &key_ref, issued_at).await {
+        Ok(_) => {}
+        // Formats that check their signer's output refuse the placeholder, after the signing
+        // input was recorded: that is all a preparation needs.
+        Err(FormatError::Signer(_)) if !recorder.inputs().is_empty() => {}
+        Err(e) => return Err(bad(e)),
+    }
+    let hashes: Vec<String> = recorder
+        .inputs()
+        .iter()
+        .map(|input| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(input)))
+        .collect();
+    Ok(Json(json!({
+        "format": request.document.kind(),
+        "hashes": hashes,
+        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+        "numSignatures": hashes.len(),
+        "issuedAt": issued_at,
+        "summary": request.document.summary()?,
+    })))
+}
+
+/// `sign` request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HolderSignRequest {
+    /// The holder's key.
+    #[serde(rename = "credentialID")]
+    pub credential_id: String,
+    /// The same document as prepared.
+    pub document: HolderDocument,
+    /// `issuedAt` from the prepare step.
+    pub issued_at: i64,
+    /// The SAD for the prepared hash.
+    #[serde(rename = "SAD")]
+    pub sad: String,
+}
+
+crate::api::redacted_debug!(HolderSignRequest);
+
+/// Step 2: signs the prepared document with the holder's SAD; returns it with its receipt.
+#[utoipa::path(post, path = "/v1/holder/sign", tag = "holder",
+    responses((status = 200, description = "{document, receipts}"), (status = 403, description = "The SAD does not cover this document")))]
+pub async fn sign(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<HolderSignRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
+    let kind = request.document.kind();
+    let signer = state.signing.signer(SignRequest {
+        caller,
+        key,
+        activation: Activation::Sad(Zeroizing::new(request.sad)),
+        document_type: kind.into(),
+    });
+    let key_ref = signer.key_ref().map_err(signing_error)?;
+    let document = request
+        .document
+        .build(&signer, &key_ref, request.issued_at)
+        .await
+        .map_err(|e| match e {
+            FormatError::Signer(message) => signing_error(SigningError::Refused(message)),
+            other => bad(other),
+        })?;
+    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
+    Ok(Json(
+        json!({"format": kind, "document": document, "receipts": receipts}),
+    ))
+}
+
+/// The caller's key, for a holder's signature (the signing module checks the rest).
+async fn holder_key(state: &ApiState, caller: &Caller, id: &str) -> Result<KeyRef, ApiError> {
+    let key = load_key(state, caller, id, Operation::Sign).await?;
+    crate::signing::key_ref(&key).map_err(signing_error)
+}

@@ -1,0 +1,412 @@
+//! End-to-end holder flows (criteria 2.2.3(2), 2.2.3(3)A): an issuer's system client
+//! issues an SD-JWT VC bound to a holder's Inkan key; the holder prepares a presentation
+//! (seeing what is disclosed and to whom), authorises exactly its hash with PIN and OTP
+//! encrypted to the activation key, and signs it. The same for a Data Integrity VP and an
+//! OpenID4VCI key proof. Independent verifiers (npm `@sd-jwt/sd-jwt-vc`, `jose`,
+//! digitalbazaar) accept every output; a document other than the prepared one is refused.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::Engine;
+use common::server::{Account, Harness, Session};
+use inkan_formats::jose::jwe;
+use inkan_log::entry::EntryKind;
+use inkan_server::auth::totp;
+use inkan_server::clock::Clock as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+
+const PIN: &str = "246810";
+const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
+
+fn interop(dir: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../interop")
+        .join(dir);
+    assert!(
+        path.join("node_modules").is_dir(),
+        "interop/{dir}/node_modules is missing: run `bash .ci/run` (or `npm install --prefix interop/{dir}`)"
+    );
+    path
+}
+
+fn node(script: PathBuf, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node (Node.js 20) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+struct Holder {
+    account: Account,
+    session: Session,
+    key_id: String,
+    jwk: Value,
+}
+
+async fn key(h: &Harness, session: &Session, alg: &str, pin: &str) -> (String, Value) {
+    let created = h
+        .call(
+            session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": alg, "label": "k", "pin": pin})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let view: Value = created.json().await.unwrap();
+    (
+        view["id"].as_str().unwrap().to_owned(),
+        view["public_jwk"].clone(),
+    )
+}
+
+/// Prepare → authorise (PIN + OTP in a JWE) → sign. Returns the signed document and the
+/// prepare response.
+async fn holder_sign(
+    h: &Harness,
+    holder: &Holder,
+    activation_key: &Value,
+    document: Value,
+) -> (Value, Value) {
+    let prepared = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": holder.key_id, "document": document})),
+        )
+        .await;
+    assert_eq!(
+        prepared.status(),
+        StatusCode::OK,
+        "{}",
+        prepared.text().await.unwrap()
+    );
+    let prepared: Value = prepared.json().await.unwrap();
+    let sad = authorize(h, holder, activation_key, &prepared).await;
+    let signed = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/v1/holder/sign",
+            Some(json!({
+                "credentialID": holder.key_id, "document": document,
+                "issuedAt": prepared["issuedAt"], "SAD": sad,
+            })),
+        )
+        .await;
+    assert_eq!(
+        signed.status(),
+        StatusCode::OK,
+        "{}",
+        signed.text().await.unwrap()
+    );
+    let signed: Value = signed.json().await.unwrap();
+    assert_eq!(signed["receipts"].as_array().unwrap().len(), 1);
+    (signed["document"].clone(), prepared)
+}
+
+async fn authorize(
+    h: &Harness,
+    holder: &Holder,
+    activation_key: &Value,
+    prepared: &Value,
+) -> String {
+    h.next_step();
+    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
+    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
+    let authorized = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/csc/v2/credentials/authorize",
+            Some(json!({
+                "credentialID": holder.key_id,
+                "numSignatures": prepared["numSignatures"],
+                "hashes": prepared["hashes"],
+                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
+                "activationData": jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap(),
+            })),
+        )
+        .await;
+    assert_eq!(
+        authorized.status(),
+        StatusCode::OK,
+        "{}",
+        authorized.text().await.unwrap()
+    );
+    authorized.json::<Value>().await.unwrap()["SAD"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn holder_flows(engine: Engine) {
+    let h = Harness::start(engine, SETTINGS).await;
+    let (_, operator) = h.operator().await;
+    // The issuer organisation, its e-seal key and its system client (private_key_jwt + DPoP).
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal_key, seal_jwk) = key(&h, &clerk_session, "ES256", "135791").await;
+    let client_key = inkan_server::client::ProofKey::generate().unwrap();
+    let registered = h
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "wallet issuance", "jwk": client_key.public_jwk(),
+                "scope": {"keys": [{"key": seal_key, "operations": ["sign"]}]}
+            })),
+        )
+        .await;
+    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token_url = format!("{}/oauth2/token", h.url);
+    let dpop_key = inkan_server::client::ProofKey::generate().unwrap();
+    let token: Value = h
+        .http
+        .post(&token_url)
+        .header(
+            "DPoP",
+            dpop_key
+                .dpop("POST", &token_url, None, h.now_seconds())
+                .unwrap(),
+        )
+        .form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            (
+                "client_assertion",
+                client_key
+                    .client_assertion(&client_id, &token_url, h.now_seconds())
+                    .unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let issuer_client = Session {
+        key: dpop_key,
+        access: token["access_token"].as_str().unwrap().into(),
+        refresh: None,
+    };
+
+    // The holder and their key.
+    let (_, account) = h.subscriber(&operator, "holder", "hana").await;
+    let session = h.login(&account).await;
+    let (key_id, jwk) = key(&h, &session, "ES256", PIN).await;
+    let holder = Holder {
+        account,
+        session,
+        key_id,
+        jwk,
+    };
+    let info: Value = h
+        .http
+        .get(format!("{}/csc/v2/info", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let activation_key = info["signatureActivation"]["activationKey"].clone();
+    let work = tempfile::tempdir().unwrap();
+
+    // 1. SD-JWT VC issued to the holder's key, presented with a KB-JWT.
+    let issued = h
+        .call(&issuer_client, Method::POST, "/v1/credentials/sd-jwt", Some(json!({
+            "credentialID": seal_key, "vct": "https://credentials.example.com/identity_credential",
+            "claims": {"given_name": "Hana", "family_name": "Sato", "birthdate": "1990-01-01"},
+            "disclosable": ["/given_name", "/family_name", "/birthdate"],
+            "holderJwk": holder.jwk,
+        })))
+        .await;
+    assert_eq!(
+        issued.status(),
+        StatusCode::CREATED,
+        "{}",
+        issued.text().await.unwrap()
+    );
+    let credential = issued.json::<Value>().await.unwrap()["credential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document = json!({
+        "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name"],
+        "audience": "https://verifier.example", "nonce": "n-0S6_WzA2Mj",
+    });
+    let (presented, prepared) = holder_sign(&h, &holder, &activation_key, document.clone()).await;
+    assert_eq!(prepared["summary"]["audience"], "https://verifier.example");
+    assert_eq!(prepared["summary"]["disclosed"], json!(["/given_name"]));
+    let presented = presented.as_str().unwrap();
+    assert_eq!(
+        presented.matches('~').count(),
+        2,
+        "one disclosure and the KB-JWT"
+    );
+    let token_file = work.path().join("sd.txt");
+    let jwk_file = work.path().join("issuer.jwk");
+    std::fs::write(&token_file, presented).unwrap();
+    std::fs::write(&jwk_file, seal_jwk.to_string()).unwrap();
+    let verified = node(
+        interop("jose").join("verify.mjs"),
+        &[
+            "sd-jwt",
+            token_file.to_str().unwrap(),
+            jwk_file.to_str().unwrap(),
+            "--nonce",
+            "n-0S6_WzA2Mj",
+            "--aud",
+            "https://verifier.example",
+        ],
+    );
+    assert!(verified.is_ok(), "{verified:?}");
+    assert!(verified.unwrap().contains("Hana"));
+
+    // The SAD covers only the prepared presentation: disclosing more, or to another verifier,
+    // with it is refused.
+    let prepared = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": holder.key_id, "document": document})),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let mut more = document.clone();
+    more["disclose"] = json!(["/given_name", "/birthdate"]);
+    let refused = h
+        .call(&holder.session, Method::POST, "/v1/holder/sign", Some(json!({
+            "credentialID": holder.key_id, "document": more, "issuedAt": prepared["issuedAt"], "SAD": sad,
+        })))
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    // 2. An OpenID4VCI key proof.
+    let (proof, _) = holder_sign(&h, &holder, &activation_key, json!({
+        "format": "openid4vci-proof", "audience": "https://issuer.example", "nonce": "c-nonce-1",
+    }))
+    .await;
+    std::fs::write(work.path().join("proof.jwt"), proof.as_str().unwrap()).unwrap();
+    let verified = node(
+        interop("jose").join("verify.mjs"),
+        &[
+            "jwt",
+            work.path().join("proof.jwt").to_str().unwrap(),
+            "embedded",
+            "--typ",
+            "openid4vci-proof+jwt",
+            "--aud",
+            "https://issuer.example",
+            "--nonce",
+            "c-nonce-1",
+        ],
+    );
+    assert!(verified.is_ok(), "{verified:?}");
+
+    // 3. A Data Integrity VP over a Data Integrity VC the organisation issued.
+    let vc = h
+        .call(&issuer_client, Method::POST, "/credentials/issue", Some(json!({
+            "credential": {
+                "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+                "type": ["VerifiableCredential", "ExampleAlumniCredential"],
+                "credentialSubject": {"id": "did:example:hana", "alumniOf": "Example University"}
+            },
+            "options": {"credentialId": seal_key, "format": "ldp_vc"},
+        })))
+        .await;
+    assert_eq!(vc.status(), StatusCode::CREATED);
+    let vc = vc.json::<Value>().await.unwrap()["verifiableCredential"].clone();
+    let (vp, _) = holder_sign(
+        &h,
+        &holder,
+        &activation_key,
+        json!({
+            "format": "ldp_vp",
+            "presentation": {
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiablePresentation"],
+                "verifiableCredential": [vc],
+            },
+            "challenge": "chal-42", "domain": "verifier.example",
+        }),
+    )
+    .await;
+    std::fs::write(
+        work.path().join("vp.json"),
+        serde_json::to_vec(&vp).unwrap(),
+    )
+    .unwrap();
+    let verified = node(
+        interop("di").join("verify.mjs"),
+        &[
+            work.path().join("vp.json").to_str().unwrap(),
+            "--challenge",
+            "chal-42",
+            "--domain",
+            "verifier.example",
+        ],
+    );
+    assert!(verified.is_ok(), "{verified:?}");
+    let ours = h
+        .post_json("/presentations/verify", json!({"verifiablePresentation": vp, "options": {"challenge": "chal-42", "domain": "verifier.example"}}))
+        .await;
+    assert_eq!(
+        ours.status(),
+        StatusCode::OK,
+        "{}",
+        ours.text().await.unwrap()
+    );
+
+    // Every holder signature is in the log with its SAD as the approval.
+    let made: Vec<_> = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.kind == EntryKind::SignatureMade
+                && e.key_id.as_deref() == Some(holder.key_id.as_str())
+        })
+        .collect();
+    assert_eq!(made.len(), 3);
+    assert!(
+        made.iter()
+            .all(|e| e.approval.as_deref().unwrap().starts_with("sad_"))
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn holder_flows_sqlite() {
+    holder_flows(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn holder_flows_postgres() {
+    holder_flows(Engine::Postgres).await;
+}
