@@ -238,6 +238,56 @@ async fn sad_rules(engine: Engine) {
     );
     assert!(entry.approval.as_deref().unwrap().starts_with("sad_"));
     assert_eq!(entry.actor.auth.method, "password+totp");
+    // Afterwards, the user can ask whether and when the digest was signed (2.2.3(3)C).
+    let digest = format!("sha-256:{}", hex::encode(Sha256::digest(m1)));
+    let found: Value = h
+        .call(
+            &w.alice_session,
+            Method::GET,
+            &format!("/v1/signatures?digest={digest}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let found = found["signatures"].as_array().unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["keyId"], k1.as_str());
+    assert_eq!(found[0]["documentType"], "csc.signHash");
+    let receipt = Receipt::parse(found[0]["receipt"].as_str().unwrap()).unwrap();
+    receipt
+        .verify(
+            receipt.extra.as_deref().unwrap(),
+            &NoteVerifier::from_vkey(&vkey).unwrap(),
+            &origin,
+        )
+        .unwrap();
+    let published: Value = h
+        .http
+        .get(format!("{}/v1/log/key", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(published["vkey"], vkey.as_str());
+    // Another subscriber learns nothing about it.
+    let (_, bob) = h.subscriber(&w.operator, "holder", "bob").await;
+    let bob_session = h.login(&bob).await;
+    let nothing: Value = h
+        .call(
+            &bob_session,
+            Method::GET,
+            &format!("/v1/signatures?digest={digest}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nothing["signatures"], json!([]));
     // The write-ahead entry came before it.
     let requested = h
         .log_entries()

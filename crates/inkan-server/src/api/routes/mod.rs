@@ -1,11 +1,13 @@
 //! The routes, one file per audience: [`system`] (infrastructure), [`auth`] (getting a
-//! session), [`csc`] (CSC API v2: activation and signHash), [`admin`] (operators), [`keys`] (a subscriber's keys), [`vc`] (W3C VC API), [`present`] (holders' presentations and key proofs).
+//! session), [`csc`] (CSC API v2: activation and signHash), [`admin`] (operators), [`keys`] (a subscriber's keys), [`vc`] (W3C VC API), [`present`] (holders' presentations and key proofs), [`signatures`] (confirming a
+//! signature afterwards).
 
 pub mod admin;
 pub mod auth;
 pub mod csc;
 pub mod keys;
 pub mod present;
+pub mod signatures;
 pub mod system;
 pub mod vc;
 
