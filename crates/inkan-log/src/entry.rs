@@ -96,11 +96,13 @@ pub enum EntryKind {
     KeyPinSet,
     /// Signature activation data was issued for listed digests, or its issue was refused.
     SignatureActivated,
+    /// A signed document reached its registered destination, or its delivery was given up.
+    DocumentDelivered,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 24] = [
+    pub const ALL: [EntryKind; 25] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -125,6 +127,7 @@ impl EntryKind {
         EntryKind::AccessRefused,
         EntryKind::KeyPinSet,
         EntryKind::SignatureActivated,
+        EntryKind::DocumentDelivered,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -154,6 +157,7 @@ impl EntryKind {
             EntryKind::AccessRefused => "access.refused",
             EntryKind::KeyPinSet => "key.pin_set",
             EntryKind::SignatureActivated => "signature.activated",
+            EntryKind::DocumentDelivered => "document.delivered",
         }
     }
 }

@@ -72,6 +72,72 @@ pub struct Config {
     /// Signature activation and signing.
     #[serde(default)]
     pub signing: SigningConfig,
+    /// Delivery of signed documents to registered destinations.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// `[delivery]`: sending signed documents to the destinations operators register for
+/// subscribers (criteria 2.2.3(3)A). Documents are POSTed as JSON over HTTPS (TLS 1.3, no
+/// redirects, no proxy), retried with exponential backoff.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// The trust anchors (PEM files of CA certificates) that destinations' server
+    /// certificates must chain to. The operating system's roots are not used: with none, no
+    /// delivery can succeed.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// Attempts before a delivery is given up (1 to 50).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt, in seconds; it doubles after each further
+    /// failure…
+    #[serde(default = "default_retry_initial")]
+    pub retry_initial_seconds: u64,
+    /// …up to this, in seconds.
+    #[serde(default = "default_retry_max")]
+    pub retry_max_seconds: u64,
+    /// Longest one attempt may take (connect, send, response), in seconds (1 to 300).
+    #[serde(default = "default_delivery_timeout")]
+    pub timeout_seconds: u64,
+    /// How often the worker looks for due deliveries, in milliseconds (10 to 60000). A new
+    /// delivery is attempted at once on the node that queued it.
+    #[serde(default = "default_poll_millis")]
+    pub poll_millis: u64,
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+
+fn default_retry_initial() -> u64 {
+    1
+}
+
+fn default_retry_max() -> u64 {
+    3600
+}
+
+fn default_delivery_timeout() -> u64 {
+    10
+}
+
+fn default_poll_millis() -> u64 {
+    1000
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            ca_files: Vec::new(),
+            max_attempts: default_max_attempts(),
+            retry_initial_seconds: default_retry_initial(),
+            retry_max_seconds: default_retry_max(),
+            timeout_seconds: default_delivery_timeout(),
+            poll_millis: default_poll_millis(),
+        }
+    }
 }
 
 /// `[signing]`: signature activation (criteria 2.2.3(2)).
@@ -85,6 +151,12 @@ pub struct SigningConfig {
     /// key; made on first start.
     #[serde(default = "default_activation_key_file")]
     pub activation_key_file: PathBuf,
+    /// How long signed documents are kept, in days (criteria 2.2.3(3)B): 0 (the default) keeps
+    /// none, only their digests in the transparency log; more keeps each document sealed
+    /// (AES-256-GCM under the secrets key) for that long, readable by its subscriber, then
+    /// purged. At most 3650.
+    #[serde(default)]
+    pub retention_days: u32,
 }
 
 fn default_sad_seconds() -> u64 {
@@ -100,6 +172,7 @@ impl Default for SigningConfig {
         SigningConfig {
             sad_seconds: default_sad_seconds(),
             activation_key_file: default_activation_key_file(),
+            retention_days: 0,
         }
     }
 }
@@ -512,6 +585,25 @@ impl Config {
                 "[signing] sad_seconds must be between 1 and 3600".into(),
             ));
         }
+        if self.signing.retention_days > 3650 {
+            return Err(ConfigError::Invalid(
+                "[signing] retention_days must be at most 3650".into(),
+            ));
+        }
+        let delivery = &self.delivery;
+        if !(1..=50).contains(&delivery.max_attempts)
+            || !(1..=300).contains(&delivery.timeout_seconds)
+            || !(10..=60_000).contains(&delivery.poll_millis)
+            || delivery.retry_initial_seconds == 0
+            || delivery.retry_max_seconds < delivery.retry_initial_seconds
+            || delivery.retry_max_seconds > 7 * 24 * 3600
+        {
+            return Err(ConfigError::Invalid(
+                "[delivery] needs max_attempts 1 to 50, timeout_seconds 1 to 300, poll_millis 10 \
+                 to 60000, and 1 <= retry_initial_seconds <= retry_max_seconds <= 604800"
+                    .into(),
+            ));
+        }
         if self.server.max_body_bytes == 0 || self.server.request_timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "[server] max_body_bytes and request_timeout_seconds must be at least 1".into(),
@@ -751,6 +843,33 @@ mod tests {
         );
         assert!(load("[log]\nname = \"has space\"\n", &[]).is_err());
         assert!(load("[log]\ncheckpoint_every_entries = 0\n", &[]).is_err());
+    }
+
+    #[test]
+    fn delivery_and_retention_settings_are_checked() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(config.signing.retention_days, 0, "nothing kept by default");
+        assert!(config.delivery.ca_files.is_empty());
+        assert_eq!(config.delivery.max_attempts, 8);
+        let config = load(
+            "[signing]\nretention_days = 30\n[delivery]\nca_files = [\"/ca.pem\"]\n\
+             max_attempts = 3\npoll_millis = 200\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.signing.retention_days, 30);
+        assert_eq!(config.delivery.ca_files, vec![PathBuf::from("/ca.pem")]);
+        assert_eq!(config.delivery.max_attempts, 3);
+        for bad in [
+            "[signing]\nretention_days = 3651",
+            "[delivery]\nmax_attempts = 0",
+            "[delivery]\npoll_millis = 0",
+            "[delivery]\ntimeout_seconds = 0",
+            "[delivery]\nretry_initial_seconds = 10\nretry_max_seconds = 5",
+            "[delivery]\nuse_system_roots = true",
+        ] {
+            assert!(load(bad, &[]).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

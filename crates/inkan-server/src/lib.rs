@@ -11,6 +11,7 @@ pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod delivery;
 pub mod environment;
 pub mod keys;
 pub mod log;

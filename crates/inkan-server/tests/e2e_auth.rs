@@ -703,7 +703,7 @@ async fn system_clients_postgres() {
 #[tokio::test]
 async fn activation_codes_are_single_use_and_expire() {
     let h = Harness::start(Engine::SqliteFile, "activation_code_hours = 1").await;
-    let (_, operator) = h.operator().await;
+    let (operator_account, operator) = h.operator().await;
     let bootstrap = h.server().bootstrap.clone().unwrap();
     let again = h
         .post_json(
@@ -737,6 +737,7 @@ async fn activation_codes_are_single_use_and_expire() {
         .unwrap()
         .to_owned();
     h.clock.advance(61 * MINUTE);
+    let expired_code = code.clone();
     let expired = h
         .post_json(
             "/v1/activation",
@@ -744,6 +745,42 @@ async fn activation_codes_are_single_use_and_expire() {
         )
         .await;
     assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
+    // The operator (logged in again: an hour idle ended their session) gives the user a new
+    // code; the old one stays dead, the new one works.
+    let operator = h.login(&operator_account).await;
+    let account_id = h
+        .server()
+        .service
+        .store
+        .get_account_by_username("late")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let reissued = h
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/accounts/{account_id}/activation-code"),
+            None,
+        )
+        .await;
+    assert_eq!(reissued.status(), StatusCode::CREATED);
+    let new_code = reissued.json::<Value>().await.unwrap()["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(new_code, expired_code);
+    h.activate("late", &new_code).await;
+    let unknown = h
+        .call(
+            &operator,
+            Method::POST,
+            "/v1/accounts/acc_00000000000000000000000000000000/unlock",
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     // A short password is refused before the code is looked at.
     let short = h
         .post_json(

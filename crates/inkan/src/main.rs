@@ -4,6 +4,9 @@
 //! deliberately no command that signs arbitrary data: signatures come only through the
 //! signing module of the service.
 
+mod api_client;
+mod bench;
+mod demo;
 mod keys;
 mod log;
 mod serve;
@@ -34,6 +37,12 @@ struct Cli {
 enum Command {
     /// Run the service: the HTTPS API (TLS 1.3) on the configured address.
     Serve(serve::ServeArgs),
+    /// The whole story in seconds: enrol an issuer and a holder, issue, present, verify, check
+    /// the receipt offline (in a scratch folder; `--out DIR` keeps every artifact).
+    Demo(demo::DemoArgs),
+    /// Load against the HTTPS API (VC-JWT issuance by a system client), as a ratio to the
+    /// device's raw signing rate measured in the same run.
+    Bench(bench::BenchArgs),
     /// Manage signing keys: generate, import, CSR, certificates, destruction.
     Keys(keys::KeysArgs),
     /// The transparency log: verify, export, receipts, checkpoints, the log key.
@@ -67,6 +76,8 @@ fn main() -> ExitCode {
         // Offline verification needs no configuration, store or device.
         let command = match cli.command {
             Command::Verify(args) => return verify::run(args),
+            Command::Demo(args) => return demo::run(args).await,
+            Command::Bench(args) => return bench::run(cli.config.as_deref(), args).await,
             other => other,
         };
         if let Command::Log(args) = &command
@@ -86,7 +97,9 @@ fn main() -> ExitCode {
         match command {
             Command::Keys(args) => keys::run(&service, args).await,
             Command::Log(args) => log::run(&service, args).await,
-            Command::Verify(_) | Command::Serve(_) => unreachable!("handled above"),
+            Command::Verify(_) | Command::Serve(_) | Command::Demo(_) | Command::Bench(_) => {
+                unreachable!("handled above")
+            }
         }
     });
     match result {

@@ -245,6 +245,70 @@ pub fn tdate(unix: i64) -> Result<Value, FormatError> {
     ))
 }
 
+/// CBOR tag of an RFC 8943 `full-date` text (`YYYY-MM-DD`), as mDL dates are.
+pub const TAG_FULL_DATE: u64 = 1004;
+
+/// A data element value given as JSON, as CBOR: strings, numbers (integers stay integers),
+/// booleans, `null`, arrays and objects (maps with text keys) as they are, and three one-key
+/// objects for what JSON cannot say: `{"$date": "YYYY-MM-DD"}` is a `full-date`
+/// (`#6.1004(tstr)`), `{"$tdate": "<RFC 3339>"}` a `tdate` (`#6.0(tstr)`, normalised to
+/// `YYYY-MM-DDTHH:MM:SSZ`) and `{"$bytes": "<base64url>"}` a byte string (a portrait).
+pub fn from_json(value: &serde_json::Value) -> Result<Value, FormatError> {
+    use base64::Engine as _;
+    use serde_json::Value as J;
+    const W: &str = "data element value";
+    Ok(match value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(*b),
+        J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Value::Integer(i.into()),
+            (None, Some(u), _) => Value::Integer(u.into()),
+            (None, None, Some(f)) => Value::Float(f),
+            _ => return Err(FormatError::malformed(W, format!("the number {n}"))),
+        },
+        J::String(s) => Value::Text(s.clone()),
+        J::Array(items) => Value::Array(items.iter().map(from_json).collect::<Result<_, _>>()?),
+        J::Object(map) => match map.iter().next() {
+            Some((key, J::String(text))) if map.len() == 1 && key == "$date" => {
+                let b = text.as_bytes();
+                let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+                if b.len() != 10
+                    || b[4] != b'-'
+                    || b[7] != b'-'
+                    || !digits(0..4)
+                    || !digits(5..7)
+                    || !digits(8..10)
+                    || parse_rfc3339(W, &format!("{text}T00:00:00Z")).is_err()
+                {
+                    return Err(FormatError::malformed(
+                        W,
+                        format!("$date {text:?} is not YYYY-MM-DD"),
+                    ));
+                }
+                Value::Tag(TAG_FULL_DATE, Box::new(Value::Text(text.clone())))
+            }
+            Some((key, J::String(text))) if map.len() == 1 && key == "$tdate" => {
+                tdate(parse_rfc3339(W, text)?)?
+            }
+            Some((key, J::String(text))) if map.len() == 1 && key == "$bytes" => Value::Bytes(
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(text.trim_end_matches('='))
+                    .map_err(|e| FormatError::malformed(W, format!("$bytes: {e}")))?,
+            ),
+            Some((key, _))
+                if map.len() == 1 && matches!(key.as_str(), "$date" | "$tdate" | "$bytes") =>
+            {
+                return Err(FormatError::malformed(W, format!("{key} takes a string")));
+            }
+            _ => Value::Map(
+                map.iter()
+                    .map(|(k, v)| Ok((Value::Text(k.clone()), from_json(v)?)))
+                    .collect::<Result<_, FormatError>>()?,
+            ),
+        },
+    })
+}
+
 // Howard Hinnant's civil-date algorithms.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -285,5 +349,34 @@ mod tests {
             t
         );
         assert!(parse_rfc3339("t", "2020-13-01T13:30:02Z").is_err());
+    }
+
+    #[test]
+    fn json_values_become_cbor() {
+        let v = serde_json::json!({
+            "n": 7, "s": "x", "b": true, "a": [1.5, null],
+            "d": {"$date": "1990-04-01"}, "t": {"$tdate": "2020-10-01T15:30:02+02:00"},
+            "p": {"$bytes": "AAEC"},
+        });
+        let Value::Map(m) = from_json(&v).unwrap() else {
+            panic!("not a map")
+        };
+        let get = |k: &str| {
+            m.iter()
+                .find(|(key, _)| *key == Value::Text(k.into()))
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(get("n"), Value::Integer(7.into()));
+        assert_eq!(get("a"), Value::Array(vec![Value::Float(1.5), Value::Null]));
+        assert_eq!(
+            get("d"),
+            Value::Tag(TAG_FULL_DATE, Box::new(Value::Text("1990-04-01".into())))
+        );
+        assert_eq!(get("t"), tdate(1_601_559_002).unwrap());
+        assert_eq!(get("p"), Value::Bytes(vec![0, 1, 2]));
+        assert!(from_json(&serde_json::json!({"$date": "1990-4-1"})).is_err());
+        assert!(from_json(&serde_json::json!({"$bytes": 3})).is_err());
     }
 }

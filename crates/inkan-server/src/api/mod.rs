@@ -54,6 +54,8 @@ pub struct ApiState {
     pub activation: Arc<ActivationService>,
     /// The signing module.
     pub signing: Arc<SigningModule>,
+    /// What happens to signed documents after signing: retention and delivery.
+    pub after: Arc<crate::delivery::PostSigning>,
     /// The metrics recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -69,7 +71,7 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, csc, keys, present, system, vc};
+    use routes::{admin, auth, csc, delivery, keys, present, signatures, system, vc};
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -91,9 +93,12 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))
         .route("/v1/credentials/sd-jwt", post(vc::issue_sd_jwt))
+        .route("/v1/credentials/mdoc", post(vc::issue_mdoc))
         .route("/presentations/verify", post(vc::verify_presentation))
         .route("/v1/holder/prepare", post(present::prepare))
         .route("/v1/holder/sign", post(present::sign))
+        .route("/v1/signatures", get(signatures::by_digest))
+        .route("/v1/log/key", get(signatures::log_key))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{id}", get(keys::get_key))
@@ -107,6 +112,16 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             post(admin::revoke_sessions),
         )
         .route("/v1/accounts/{id}/unlock", post(admin::unlock))
+        .route(
+            "/v1/subscribers/{id}/destinations",
+            post(delivery::register_destination).get(delivery::list_destinations),
+        )
+        .route("/v1/deliveries/{id}", get(delivery::get_delivery))
+        .route("/v1/documents/{id}", get(delivery::get_document))
+        .route(
+            "/v1/accounts/{id}/activation-code",
+            post(admin::reissue_activation_code),
+        )
         .fallback(|| async { error::ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the route annotations so
 //! it cannot drift from the handlers' types.
 
-use super::routes::{admin, auth, csc, keys, present, system, vc};
+use super::routes::{admin, auth, csc, delivery, keys, present, signatures, system, vc};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -17,11 +17,15 @@ use utoipa::OpenApi;
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
+        admin::reissue_activation_code,
         keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
         csc::sign_hash,
-        vc::issue, vc::issue_sd_jwt, vc::verify_credential, vc::verify_presentation,
+        vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::verify_presentation,
         present::prepare, present::sign,
+        delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
+        delivery::get_document,
+        signatures::by_digest, signatures::log_key,
     ),
     tags(
         (name = "system", description = "Health, readiness, metrics"),
@@ -30,6 +34,8 @@ use utoipa::OpenApi;
         (name = "operators", description = "Operator actions"),
         (name = "keys", description = "A subscriber's keys"),
         (name = "vc", description = "W3C VC API"),
+        (name = "delivery", description = "Signed documents after signing: delivery destinations, deliveries, retained documents"),
+        (name = "signatures", description = "Confirming signatures afterwards"),
         (name = "holder", description = "Holders' presentations and key proofs (prepare, then sign with a SAD)"),
     )
 )]
@@ -68,6 +74,7 @@ mod tests {
             ("post", "/v1/subscribers/{id}/clients"),
             ("post", "/v1/subscribers/{id}/sessions/revoke"),
             ("post", "/v1/accounts/{id}/unlock"),
+            ("post", "/v1/accounts/{id}/activation-code"),
             ("post", "/csc/v2/info"),
             ("post", "/csc/v2/credentials/list"),
             ("post", "/csc/v2/credentials/info"),
@@ -78,13 +85,20 @@ mod tests {
             ("post", "/presentations/verify"),
             ("post", "/v1/holder/prepare"),
             ("post", "/v1/holder/sign"),
+            ("post", "/v1/subscribers/{id}/destinations"),
+            ("get", "/v1/subscribers/{id}/destinations"),
+            ("get", "/v1/deliveries/{id}"),
+            ("get", "/v1/documents/{id}"),
+            ("get", "/v1/signatures"),
+            ("get", "/v1/log/key"),
             ("post", "/v1/credentials/sd-jwt"),
+            ("post", "/v1/credentials/mdoc"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 30);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 37);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Owns start-up order (configuration checked → service opened → secrets key → TLS identity →
 //! listener bound → bootstrap operator → accept loop), the housekeeping task (purging ended
-//! sessions and spent proof ids), and shutdown. On the embedded default it needs no setup: it
+//! sessions and spent proof ids, and retained documents past their retention), the delivery
+//! worker, and shutdown. On the embedded default it needs no setup: it
 //! generates the TLS certificate and, on first start, creates the bootstrap operator; on every
 //! start until the operator is activated it returns a fresh activation code for that account
 //! (the earlier one stops working, so an expired code never leaves a deployment stuck) for the
@@ -17,6 +18,7 @@ use crate::auth::Auth;
 use crate::auth::accounts::NewAccount;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::delivery::{Delivery, PostSigning, Retention, Worker};
 use crate::service::{Service, StartError};
 use crate::signing::SigningModule;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -47,6 +49,9 @@ pub enum ServeError {
     /// Authentication could not be set up.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    /// Delivery or retention could not be set up.
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -77,6 +82,10 @@ pub struct Server {
     pub activation: Arc<ActivationService>,
     /// The signing module, shared with the handlers.
     pub signing: Arc<SigningModule>,
+    /// Retention and delivery of signed documents, shared with the handlers.
+    pub after: Arc<PostSigning>,
+    clock: Arc<dyn Clock>,
+    delivery_worker: Worker,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
@@ -145,11 +154,31 @@ impl Server {
             clock.clone(),
             config.environment,
         ));
+        let delivery = Arc::new(Delivery::new(
+            service.store.clone(),
+            service.log.clone(),
+            clock.clone(),
+            config.environment,
+            &config.server.secrets_key_file,
+            &config.delivery,
+        )?);
+        let retention = Arc::new(Retention::new(
+            service.store.clone(),
+            clock.clone(),
+            &config.server.secrets_key_file,
+            config.signing.retention_days,
+        )?);
+        let after = Arc::new(PostSigning::new(
+            service.store.clone(),
+            delivery.clone(),
+            retention,
+        ));
         let state = Arc::new(ApiState {
             service: service.clone(),
             auth: auth.clone(),
             activation: activation.clone(),
             signing: signing.clone(),
+            after: after.clone(),
             metrics: metrics_handle(),
         });
         let app = router(
@@ -163,7 +192,9 @@ impl Server {
         let task = tokio::spawn(listener::serve(tcp, tls_config, anchors, app, async {
             let _ = stopped.await;
         }));
-        let housekeeping = tokio::spawn(housekeeping(service.clone(), clock));
+        let housekeeping =
+            tokio::spawn(housekeeping(service.clone(), after.clone(), clock.clone()));
+        let delivery_worker = delivery.start_worker();
         tracing::info!(
             address = %local_addr,
             url = %public_url,
@@ -181,6 +212,9 @@ impl Server {
             auth,
             activation,
             signing,
+            after,
+            clock,
+            delivery_worker,
             stop,
             task,
             housekeeping,
@@ -191,23 +225,40 @@ impl Server {
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.stop.send(());
         self.housekeeping.abort();
+        self.delivery_worker.stop().await;
         match self.task.await {
             Ok(result) => result,
             Err(e) => Err(std::io::Error::other(e)),
         }
     }
+
+    /// Runs the housekeeping round now (as the housekeeping task does every ten minutes).
+    pub async fn housekeeping_now(&self) {
+        housekeep(&self.service, &self.after, &*self.clock).await;
+    }
 }
 
-/// Purges sessions that ended more than a week ago, every ten minutes.
-async fn housekeeping(service: Arc<Service>, clock: Arc<dyn Clock>) {
+/// Runs [`housekeep`] every ten minutes.
+async fn housekeeping(service: Arc<Service>, after: Arc<PostSigning>, clock: Arc<dyn Clock>) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
     loop {
         tick.tick().await;
-        let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
-        match service.store.purge_sessions(before).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::info!(purged, "purged ended sessions"),
-            Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
-        }
+        housekeep(&service, &after, &*clock).await;
+    }
+}
+
+/// Purges sessions that ended more than a week ago, and retained documents past their
+/// retention (criteria 2.2.3(3)B).
+async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
+    let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
+    match service.store.purge_sessions(before).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged ended sessions"),
+        Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+    }
+    match after.retention.purge().await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged signed documents past their retention"),
+        Err(e) => tracing::warn!(error = %e, "purging retained documents failed"),
     }
 }

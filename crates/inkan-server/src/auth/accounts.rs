@@ -626,7 +626,13 @@ impl Auth {
         if !crate::store::auth::is_id(account_id, "acc") {
             return Err(AuthError::NotFound(format!("no account {account_id}")));
         }
-        self.store.unlock_account(account_id, self.now()).await?;
+        match self.store.unlock_account(account_id, self.now()).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) => {
+                return Err(AuthError::NotFound(format!("no account {account_id}")));
+            }
+            Err(e) => return Err(e.into()),
+        }
         self.record(
             EntryKind::AccountLocked,
             operator.actor(),

@@ -52,6 +52,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "signing",
         sql: include_str!("../../migrations/sqlite/0004_signing.sql"),
     },
+    Migration {
+        version: 5,
+        name: "delivery",
+        sql: include_str!("../../migrations/sqlite/0005_delivery.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -75,6 +80,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 4,
         name: "signing",
         sql: include_str!("../../migrations/postgres/0004_signing.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "delivery",
+        sql: include_str!("../../migrations/postgres/0005_delivery.sql"),
     },
 ];
 

@@ -14,10 +14,15 @@
 //! `tests/auth_store_conformance.rs` too. It also holds the signing records ([`signing`];
 //! criteria 2.2.3): signature activation data, used up once across every node, and the index of
 //! the signatures made, by digest. [`Store`] includes [`SigningStore`]; both engines pass
-//! `tests/signing_store_conformance.rs`.
+//! `tests/signing_store_conformance.rs`. And it holds what happens to signed documents after
+//! signing ([`delivery`]; criteria 2.2.3(3)A, B): delivery destinations, the outbox of
+//! deliveries, and documents kept under the retention policy. [`Store`] includes
+//! [`DeliveryStore`]; both engines pass `tests/delivery_store_conformance.rs`.
 
 pub mod auth;
 mod auth_rows;
+pub mod delivery;
+mod delivery_rows;
 mod keys;
 pub mod log;
 mod migrate;
@@ -30,6 +35,9 @@ pub use auth::{
     AccountRecord, AccountRole, AccountState, ActivationCodeRecord, AuthStore, ClientAuthMethod,
     ClientRecord, KeyPinRecord, Rotation, SessionRecord, SubscriberKind, SubscriberRecord,
     SubscriberState, TokenKind, TokenRecord,
+};
+pub use delivery::{
+    AttemptFailure, DeliveryRecord, DeliveryState, DeliveryStore, DestinationRecord, RetainedRecord,
 };
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
 pub use log::{Appended, LogHead, StoredCheckpoint};
@@ -64,7 +72,9 @@ pub enum StoreError {
 /// What Inkan remembers. Implementations are cheap to clone behind an `Arc` and safe to use
 /// from many tasks at once.
 #[async_trait::async_trait]
-pub trait Store: auth::AuthStore + signing::SigningStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    auth::AuthStore + signing::SigningStore + delivery::DeliveryStore + Send + Sync + std::fmt::Debug
+{
     /// The engine's name, for logs: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;
 

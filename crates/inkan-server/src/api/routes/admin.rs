@@ -1,7 +1,7 @@
 //! Operator routes: subscribers, their users and system clients, session revocation,
-//! unlocking and new activation codes (criteria 2.2.1(1), 2.2.1(4)). Every route needs an operator session; every
-//! change is logged by `auth`. The full enrolment workflow (identity proofing, dual control)
-//! comes with the operations issue.
+//! unlocking and new activation codes (criteria 2.2.1(1), 2.2.1(4)). Every route needs an
+//! operator session; every change is logged by `auth`. The full enrolment workflow (identity
+//! proofing, dual control) comes with the operations issue.
 
 use super::super::ApiState;
 use super::super::error::ApiError;
@@ -125,7 +125,8 @@ pub async fn create_user(
 /// earlier one expired or was lost; it stops working now).
 #[utoipa::path(post, path = "/v1/accounts/{id}/activation-code", tag = "operators",
     params(("id" = String, Path, description = "acc_…")),
-    responses((status = 201, body = NewAccountBody), (status = 403, description = "Not an operator"),
+    responses((status = 201, body = NewAccountBody),
+        (status = 403, description = "Not an operator"),
         (status = 404, description = "No such account"),
         (status = 409, description = "The account is not pending activation")))]
 pub async fn reissue_activation_code(

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod csc;
+pub mod delivery;
 pub mod keys;
 pub mod present;
 pub mod signatures;

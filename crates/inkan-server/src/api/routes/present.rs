@@ -1,5 +1,6 @@
 //! Holder signatures (criteria 2.2.3(2) ): presentations (SD-JWT + KB-JWT, Data
-//! Integrity VP) and the OpenID4VCI key proof a holder signs to request a credential.
+//! Integrity VP, ISO/IEC 18013-5 mdoc DeviceResponse) and the OpenID4VCI key proof a holder
+//! signs to request a credential.
 //!
 //! Two steps, so that the holder consents to exactly what is signed:
 //! 1. `POST /v1/holder/prepare` builds the document without signing (a `PreparingSigner`
@@ -11,6 +12,14 @@
 //!    digests, so anything other than what was prepared is refused.
 //!
 //! Stateless between the steps: nothing is stored but the SAD.
+//!
+//! mdoc (`mso_mdoc`): the device signature covers DeviceAuthentication = the SessionTranscript,
+//! the docType and the (empty) device-signed name spaces, not the choice of issuer-signed
+//! elements, which ISO/IEC 18013-5 leaves outside any device signature (each element is
+//! signed by the issuer alone). So the SAD binds the verifier's session and the document,
+//! and the summary shows the elements disclosed; a request to disclose other elements of the
+//! same credential for the same session has the same signing input and is not refused by the
+//! digest check. Whoever holds the IssuerSigned can re-wrap a DeviceResponse anyway.
 
 use super::super::ApiState;
 use super::super::error::ApiError;
@@ -28,6 +37,7 @@ use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
 use inkan_formats::jose::sd_jwt::{self, KeyBindingRequest};
 use inkan_formats::jose::vc_jwt::{self, ProofRequest};
 use inkan_formats::jose::{KeyHint, decode_compact, format_rfc3339};
+use inkan_formats::mdoc::{self, IssuerSigned, ItemsRequest};
 use inkan_formats::{FormatError, KeyRef, Signer};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -72,6 +82,71 @@ pub enum HolderDocument {
         /// The issuer's `c_nonce`.
         nonce: Option<String>,
     },
+    /// An ISO/IEC 18013-5 mdoc DeviceResponse: the chosen elements of an IssuerSigned, with a
+    /// `deviceSignature` over DeviceAuthentication for the verifier's SessionTranscript.
+    #[serde(rename = "mso_mdoc")]
+    Mdoc {
+        /// The IssuerSigned as issued (base64url CBOR), its MSO's device key the holder's key.
+        #[serde(rename = "issuerSigned")]
+        issuer_signed: String,
+        /// The expected `docType`; refused when the MSO says another.
+        #[serde(rename = "docType")]
+        doc_type: Option<String>,
+        /// Name space → identifiers of the data elements to disclose; each must be in the
+        /// IssuerSigned.
+        elements: ItemsRequest,
+        /// The SessionTranscript (or SessionTranscriptBytes) as base64url CBOR.
+        #[serde(rename = "sessionTranscript")]
+        session_transcript: String,
+    },
+}
+
+/// Base64url (padding tolerated) of a field.
+fn base64url(field: &'static str, text: &str) -> Result<Vec<u8>, FormatError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .map_err(|e| FormatError::malformed(field, format!("not base64url: {e}")))
+}
+
+/// The IssuerSigned and SessionTranscript of an `mso_mdoc` document, checked against the
+/// docType and elements asked for.
+fn mdoc_inputs(
+    issuer_signed: &str,
+    doc_type: Option<&str>,
+    elements: &ItemsRequest,
+    session_transcript: &str,
+) -> Result<(IssuerSigned, mdoc::MobileSecurityObject, Vec<u8>), FormatError> {
+    let issued = IssuerSigned::from_bytes(&base64url("issuerSigned", issuer_signed)?)?;
+    let mso = issued.mso()?;
+    if let Some(expected) = doc_type
+        && expected != mso.doc_type
+    {
+        return Err(FormatError::Rejected(format!(
+            "the credential is a {:?}, not a {expected:?}",
+            mso.doc_type
+        )));
+    }
+    for (namespace, names) in elements {
+        let held = issued
+            .namespaces
+            .iter()
+            .find(|(ns, _)| ns == namespace)
+            .map(|(_, items)| items.as_slice())
+            .unwrap_or_default();
+        if let Some(missing) = names
+            .iter()
+            .find(|name| !held.iter().any(|i| &i.item.element_identifier == *name))
+        {
+            return Err(FormatError::Rejected(format!(
+                "data element {namespace}/{missing} is not in the credential"
+            )));
+        }
+    }
+    Ok((
+        issued,
+        mso,
+        base64url("sessionTranscript", session_transcript)?,
+    ))
 }
 
 impl HolderDocument {
@@ -80,6 +155,7 @@ impl HolderDocument {
             HolderDocument::SdJwt { .. } => "dc+sd-jwt",
             HolderDocument::DataIntegrityVp { .. } => "ldp_vp",
             HolderDocument::KeyProof { .. } => "openid4vci-proof",
+            HolderDocument::Mdoc { .. } => "mso_mdoc",
         }
     }
 
@@ -116,6 +192,38 @@ impl HolderDocument {
             }),
             HolderDocument::KeyProof { audience, .. } => {
                 json!({"audience": audience, "disclosed": ["the holder's public key"]})
+            }
+            HolderDocument::Mdoc {
+                issuer_signed,
+                doc_type,
+                elements,
+                session_transcript,
+            } => {
+                let (issued, mso, _) = mdoc_inputs(
+                    issuer_signed,
+                    doc_type.as_deref(),
+                    elements,
+                    session_transcript,
+                )
+                .map_err(bad)?;
+                // Who issued it, as its document signer certificate says (not checked here).
+                let issuer = mdoc::cose::x5chain(&issued.issuer_auth)
+                    .ok()
+                    .and_then(|chain| {
+                        inkan_device::cert::CertificateChain::from_der_list(&chain).ok()
+                    })
+                    .map(|chain| chain.leaf_names().0);
+                let disclosed: ItemsRequest = elements
+                    .iter()
+                    .filter(|(_, names)| !names.is_empty())
+                    .map(|(ns, names)| (ns.clone(), names.clone()))
+                    .collect();
+                json!({
+                    "docType": mso.doc_type,
+                    "issuer": issuer,
+                    "validUntil": format_rfc3339(mso.validity.valid_until),
+                    "disclosed": disclosed,
+                })
             }
         })
     }
@@ -181,6 +289,23 @@ impl HolderDocument {
                 let proof =
                     vc_jwt::issue_openid4vci_proof(signer, key, &request, KeyHint::Jwk).await?;
                 Ok(Value::String(proof))
+            }
+            HolderDocument::Mdoc {
+                issuer_signed,
+                doc_type,
+                elements,
+                session_transcript,
+            } => {
+                let (issued, _, transcript) = mdoc_inputs(
+                    issuer_signed,
+                    doc_type.as_deref(),
+                    elements,
+                    session_transcript,
+                )?;
+                let response = mdoc::present(signer, key, &issued, elements, &transcript).await?;
+                Ok(Value::String(
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(response.to_bytes()?),
+                ))
             }
         }
     }

@@ -6,7 +6,10 @@
 //! signing input. Issuance is an organisation's e-seal: a system client under its standing
 //! approval. The key is named by `options.credentialId` (a CSC credential id; an Inkan
 //! extension, as the VC API leaves key selection to the instance). Every response carries the
-//! receipts of its signatures.
+//! receipts of its signatures. SD-JWT VCs (`/v1/credentials/sd-jwt`) and ISO/IEC 18013-5
+//! mdocs (`/v1/credentials/mdoc`, an IssuerSigned whose issuer key must have its document
+//! signer certificate attached, for `x5chain`) are issued the same way. `/presentations/verify`
+//! verifies an mdoc DeviceResponse (base64url CBOR) with `options.sessionTranscript`.
 
 use super::super::ApiState;
 use super::super::error::ApiError;
@@ -215,6 +218,136 @@ pub async fn issue_sd_jwt(
     ))
 }
 
+/// An ISO/IEC 18013-5 mdoc to issue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MdocIssueRequest {
+    /// The issuer's key (ES256, ES384 or EdDSA), with its document signer certificate
+    /// attached: it goes in `x5chain`.
+    #[serde(rename = "credentialID")]
+    pub credential_id: String,
+    /// `docType`, e.g. `org.iso.18013.5.1.mDL`.
+    pub doc_type: String,
+    /// Name space → data element identifier → value (JSON, written as CBOR; see
+    /// `inkan_formats::mdoc::cbor::from_json` for dates and byte strings).
+    pub name_spaces: serde_json::Map<String, Value>,
+    /// The holder's public JWK: the MSO's `deviceKeyInfo.deviceKey`.
+    pub device_key_jwk: Value,
+    /// Start of validity: Unix seconds or an RFC 3339 date-time; now when absent.
+    pub valid_from: Option<Value>,
+    /// End of validity: Unix seconds or an RFC 3339 date-time; a year after `validFrom`
+    /// when absent.
+    pub valid_until: Option<Value>,
+}
+
+/// Default validity of an mdoc: a year.
+const MDOC_VALIDITY_SECONDS: i64 = 365 * 86_400;
+
+/// Unix seconds from a JSON number or an RFC 3339 date-time text.
+fn unix_seconds(field: &str, value: &Value) -> Result<i64, ApiError> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(text) => inkan_formats::mdoc::cbor::parse_rfc3339("date", text).ok(),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{field}: give Unix seconds or an RFC 3339 date-time"
+        ))
+    })
+}
+
+/// Issues an mdoc (ISO/IEC 18013-5 IssuerSigned): an organisation's system client signs the
+/// Mobile Security Object with its document signer key under standing approval. Returns the
+/// IssuerSigned as base64url CBOR, for the holder's wallet.
+#[utoipa::path(post, path = "/v1/credentials/mdoc", tag = "vc",
+    responses((status = 201, description = "{issuerSigned (base64url CBOR), docType, receipts}"),
+              (status = 400, description = "Invalid data elements, device key or validity, or an issuer key without a certificate"),
+              (status = 403, description = "Refused by the signing module")))]
+pub async fn issue_mdoc(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<MdocIssueRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    use base64::Engine as _;
+    if caller.kind != CallerKind::Client {
+        return Err(AuthError::Forbidden(
+            "credentials are issued by an organisation's system client (standing approval)".into(),
+        )
+        .into());
+    }
+    let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
+    if key.certificate_chain.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "the issuer key {} has no certificate: an mdoc carries its document signer \
+             certificate in x5chain (ISO/IEC 18013-5 9.1.2.4). Make a request with `inkan keys \
+             csr`, have it certified by your IACA, and attach it with `inkan keys attach-cert`",
+            request.credential_id
+        )));
+    }
+    let device_key = inkan_formats::jose::public_key_from_jwk(&request.device_key_jwk)
+        .map_err(|e| ApiError::bad_request(format!("deviceKeyJwk: {e}")))?;
+    let mut namespaces = Vec::with_capacity(request.name_spaces.len());
+    for (namespace, elements) in &request.name_spaces {
+        let Value::Object(elements) = elements else {
+            return Err(ApiError::bad_request(format!(
+                "nameSpaces.{namespace}: an object of data elements"
+            )));
+        };
+        let mut items = Vec::with_capacity(elements.len());
+        for (name, value) in elements {
+            let value = inkan_formats::mdoc::cbor::from_json(value).map_err(|e| {
+                ApiError::bad_request(format!("nameSpaces.{namespace}.{name}: {e}"))
+            })?;
+            items.push((name.clone(), value));
+        }
+        namespaces.push((namespace.clone(), items));
+    }
+    if namespaces.iter().all(|(_, items)| items.is_empty()) {
+        return Err(ApiError::bad_request("nameSpaces holds no data element"));
+    }
+    let now = state.auth.now() / 1000;
+    let valid_from = match &request.valid_from {
+        Some(v) => unix_seconds("validFrom", v)?,
+        None => now,
+    };
+    let valid_until = match &request.valid_until {
+        Some(v) => unix_seconds("validUntil", v)?,
+        None => valid_from.saturating_add(MDOC_VALIDITY_SECONDS),
+    };
+    let issue = inkan_formats::mdoc::IssueRequest {
+        doc_type: request.doc_type,
+        namespaces,
+        device_key,
+        validity: inkan_formats::mdoc::ValidityInfo {
+            signed: now,
+            valid_from,
+            valid_until,
+            expected_update: None,
+        },
+    };
+    let signer = state.signing.signer(SignRequest {
+        caller,
+        key,
+        activation: Activation::Standing,
+        document_type: "mso_mdoc".into(),
+    });
+    let key_ref = signer.key_ref().map_err(signing_error)?;
+    let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
+        .await
+        .map_err(format_error)?;
+    let bytes = issued.to_bytes().map_err(format_error)?;
+    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "issuerSigned": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
+            "docType": issue.doc_type,
+            "receipts": receipts,
+        })),
+    ))
+}
+
 fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> {
     use inkan_device::Algorithm;
     match alg {
@@ -244,6 +377,9 @@ pub struct VerifyRequestOptions {
     pub challenge: Option<String>,
     /// The expected Data Integrity `domain` (presentations).
     pub domain: Option<String>,
+    /// The SessionTranscript an mdoc DeviceResponse is bound to: base64url CBOR
+    /// (SessionTranscript or SessionTranscriptBytes).
+    pub session_transcript: Option<String>,
 }
 
 /// `/credentials/verify` request.
@@ -313,9 +449,22 @@ fn verify_document(
         }
         other => other.to_string().into_bytes(),
     };
+    let session_transcript = match &options.session_transcript {
+        Some(text) => {
+            use base64::Engine as _;
+            match base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text.trim_end_matches('='))
+            {
+                Ok(bytes) => Some(bytes),
+                Err(e) => return failed(format!("options.sessionTranscript: {e}")),
+            }
+        }
+        None => None,
+    };
     let options = VerifyOptions {
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
+        session_transcript,
         at: state.auth.now() / 1000,
         ..VerifyOptions::default()
     };

@@ -31,6 +31,7 @@
 //! `store/signing_rows.rs` for the authentication and signing records, shared with SQLite).
 
 mod auth;
+mod delivery;
 mod signing;
 
 use super::keys::StoredKey;

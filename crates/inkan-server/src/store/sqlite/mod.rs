@@ -25,6 +25,7 @@
 //! records, shared with PostgreSQL).
 
 mod auth;
+mod delivery;
 mod signing;
 
 use super::keys::StoredKey;

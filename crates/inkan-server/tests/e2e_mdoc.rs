@@ -1,0 +1,614 @@
+//! End-to-end ISO/IEC 18013-5 mdoc (criteria 2.2.3): an issuer's system client issues an mDL
+//! (IssuerSigned) to a holder's Inkan key under standing approval, its key certified by the
+//! issuer's IACA (a test CA); the holder prepares a DeviceResponse for a verifier's
+//! SessionTranscript (seeing the docType and the elements disclosed), authorises its hash with
+//! PIN and OTP encrypted to the activation key, and signs it. Inkan's `/presentations/verify`
+//! and an independent verifier (npm `@auth0/mdl`, `interop/mdoc/verify.js`) accept it; a
+//! response for another SessionTranscript than the one prepared is refused.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use base64::Engine as _;
+use common::Engine;
+use common::server::{Account, Harness, START, Session};
+use inkan_formats::jose::jwe;
+use inkan_log::entry::EntryKind;
+use inkan_server::auth::totp;
+use inkan_server::clock::Clock as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+
+const PIN: &str = "246810";
+const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
+const MDL: &str = "org.iso.18013.5.1.mDL";
+const NS: &str = "org.iso.18013.5.1";
+const DAY: i64 = 86_400;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unb64(text: &str) -> Vec<u8> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .unwrap()
+}
+
+/// CBOR head of major type `major` with length `len` (< 65536).
+fn cbor_head(major: u8, len: usize) -> Vec<u8> {
+    match len {
+        0..=23 => vec![major << 5 | len as u8],
+        24..=255 => vec![major << 5 | 24, len as u8],
+        _ => vec![major << 5 | 25, (len >> 8) as u8, len as u8],
+    }
+}
+
+/// A SessionTranscript as the verifier makes it, as SessionTranscriptBytes
+/// (`#6.24(bstr .cbor [null, null, ["inkan-e2e-handover", nonce]])`), OpenID4VP-like.
+fn session_transcript(nonce: &str) -> Vec<u8> {
+    let text = |s: &str| [cbor_head(3, s.len()), s.as_bytes().to_vec()].concat();
+    let inner = [
+        vec![0x83, 0xf6, 0xf6, 0x82],
+        text("inkan-e2e-handover"),
+        text(nonce),
+    ]
+    .concat();
+    [vec![0xd8, 0x18], cbor_head(2, inner.len()), inner].concat()
+}
+
+fn interop_mdoc() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/mdoc");
+    assert!(
+        path.join("node_modules/@auth0/mdl/package.json").exists(),
+        "interop/mdoc/node_modules is missing: run `bash .ci/run` (or `npm ci --prefix interop/mdoc`)"
+    );
+    path
+}
+
+/// `@auth0/mdl` verifies `response` for `transcript` under the trusted `root_pem`.
+fn auth0_verify(response: &[u8], transcript: &[u8], root_pem: &str) -> Result<String, String> {
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, t, c) = (
+        tmp.path().join("response.cbor"),
+        tmp.path().join("transcript.cbor"),
+        tmp.path().join("root.pem"),
+    );
+    std::fs::write(&r, response).unwrap();
+    std::fs::write(&t, transcript).unwrap();
+    std::fs::write(&c, root_pem).unwrap();
+    let out = Command::new("node")
+        .arg(interop_mdoc().join("verify.js"))
+        .args([&r, &t, &c])
+        .output()
+        .expect("node (Node.js 20) must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// A P-256 public key from its JWK, for rcgen to certify.
+struct JwkPublicKey(Vec<u8>);
+
+impl JwkPublicKey {
+    fn new(jwk: &Value) -> Self {
+        assert_eq!(jwk["crv"], "P-256");
+        let x = unb64(jwk["x"].as_str().unwrap());
+        let y = unb64(jwk["y"].as_str().unwrap());
+        JwkPublicKey([vec![0x04], x, y].concat())
+    }
+}
+
+impl rcgen::PublicKeyData for JwkPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// The issuer's IACA (a test CA whose key the test holds) certifies the document signer key
+/// `jwk`. Returns (IACA root PEM, document signer certificate PEM).
+fn certify(jwk: &Value) -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, Issuer, KeyPair, KeyUsagePurpose, date_time_ymd,
+    };
+    let name = |cn: &str| {
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "JP");
+        dn.push(DnType::OrganizationName, "Inkan Test Issuer");
+        dn.push(DnType::CommonName, cn);
+        dn
+    };
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name = name("Inkan Test IACA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    ca.not_before = date_time_ymd(2020, 1, 1);
+    ca.not_after = date_time_ymd(2040, 12, 31);
+    let root = ca.self_signed(&ca_key).unwrap();
+    let mut ds = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ds.distinguished_name = name("Inkan Test mDL Document Signer");
+    ds.is_ca = IsCa::ExplicitNoCa;
+    ds.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // id-mdl-kp-mdlDS (ISO/IEC 18013-5 Annex B).
+    ds.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 0, 18013, 5, 1, 2])];
+    ds.not_before = date_time_ymd(2020, 1, 2);
+    ds.not_after = date_time_ymd(2040, 12, 30);
+    let leaf = ds
+        .signed_by(&JwkPublicKey::new(jwk), &Issuer::from_params(&ca, &ca_key))
+        .unwrap();
+    (root.pem(), leaf.pem())
+}
+
+struct Holder {
+    account: Account,
+    session: Session,
+    key_id: String,
+    jwk: Value,
+}
+
+async fn key(h: &Harness, session: &Session, alg: &str, pin: &str) -> (String, Value) {
+    let created = h
+        .call(
+            session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": alg, "label": "k", "pin": pin})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let view: Value = created.json().await.unwrap();
+    (
+        view["id"].as_str().unwrap().to_owned(),
+        view["public_jwk"].clone(),
+    )
+}
+
+/// The issuer organisation's system client (private_key_jwt + DPoP) with sign scope on
+/// `seal_key`.
+async fn system_client(h: &Harness, operator: &Session, issuer: &str, seal_key: &str) -> Session {
+    let client_key = inkan_server::client::ProofKey::generate().unwrap();
+    let registered = h
+        .call(
+            operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "mdl issuance", "jwk": client_key.public_jwk(),
+                "scope": {"keys": [{"key": seal_key, "operations": ["sign"]}]}
+            })),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token_url = format!("{}/oauth2/token", h.url);
+    let dpop_key = inkan_server::client::ProofKey::generate().unwrap();
+    let token: Value = h
+        .http
+        .post(&token_url)
+        .header(
+            "DPoP",
+            dpop_key
+                .dpop("POST", &token_url, None, h.now_seconds())
+                .unwrap(),
+        )
+        .form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            (
+                "client_assertion",
+                client_key
+                    .client_assertion(&client_id, &token_url, h.now_seconds())
+                    .unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Session {
+        key: dpop_key,
+        access: token["access_token"].as_str().unwrap().into(),
+        refresh: None,
+    }
+}
+
+async fn prepare(h: &Harness, holder: &Holder, document: &Value) -> reqwest::Response {
+    h.call(
+        &holder.session,
+        Method::POST,
+        "/v1/holder/prepare",
+        Some(json!({"credentialID": holder.key_id, "document": document})),
+    )
+    .await
+}
+
+async fn authorize(
+    h: &Harness,
+    holder: &Holder,
+    activation_key: &Value,
+    prepared: &Value,
+) -> String {
+    h.next_step();
+    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
+    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
+    let authorized = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/csc/v2/credentials/authorize",
+            Some(json!({
+                "credentialID": holder.key_id,
+                "numSignatures": prepared["numSignatures"],
+                "hashes": prepared["hashes"],
+                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
+                "activationData": jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap(),
+            })),
+        )
+        .await;
+    assert_eq!(
+        authorized.status(),
+        StatusCode::OK,
+        "{}",
+        authorized.text().await.unwrap()
+    );
+    authorized.json::<Value>().await.unwrap()["SAD"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn sign(
+    h: &Harness,
+    holder: &Holder,
+    document: &Value,
+    prepared: &Value,
+    sad: &str,
+) -> reqwest::Response {
+    h.call(
+        &holder.session,
+        Method::POST,
+        "/v1/holder/sign",
+        Some(json!({
+            "credentialID": holder.key_id, "document": document,
+            "issuedAt": prepared["issuedAt"], "SAD": sad,
+        })),
+    )
+    .await
+}
+
+async fn mdoc_flows(engine: Engine) {
+    let h = Harness::start(engine, SETTINGS).await;
+    let (_, operator) = h.operator().await;
+    // The issuer organisation, its document signer key and its system client.
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal_key, seal_jwk) = key(&h, &clerk_session, "ES256", "135791").await;
+    let issuer_client = system_client(&h, &operator, &issuer, &seal_key).await;
+
+    // The holder and their key.
+    let (_, account) = h.subscriber(&operator, "holder", "hana").await;
+    let session = h.login(&account).await;
+    let (key_id, jwk) = key(&h, &session, "ES256", PIN).await;
+    let holder = Holder {
+        account,
+        session,
+        key_id,
+        jwk,
+    };
+    let info: Value = h
+        .http
+        .get(format!("{}/csc/v2/info", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let activation_key = info["signatureActivation"]["activationKey"].clone();
+
+    // Valid around both the service's clock and the real one (the independent verifier
+    // checks the validity against the real time).
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let (start, now) = (START / 1000, h.now_seconds());
+    let valid_from = start.min(real_now) - DAY;
+    let valid_until = start.max(real_now) + 30 * DAY;
+    let issue_request = json!({
+        "credentialID": seal_key, "docType": MDL,
+        "nameSpaces": {NS: {
+            "family_name": "Sato", "given_name": "Hana",
+            "birth_date": {"$date": "1990-01-01"}, "issuing_country": "JP",
+            "age_over_18": true, "document_number": "DL-0123456789",
+        }},
+        "deviceKeyJwk": holder.jwk,
+        "validFrom": valid_from, "validUntil": valid_until,
+    });
+
+    // Without a certificate for x5chain, the issuer key cannot issue an mdoc.
+    let refused = h
+        .call(
+            &issuer_client,
+            Method::POST,
+            "/v1/credentials/mdoc",
+            Some(issue_request.clone()),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("inkan keys csr") && text.contains("attach-cert"),
+        "{text}"
+    );
+    // The issuer's IACA certifies the key; the operator attaches it (`inkan keys attach-cert`).
+    let (root_pem, ds_pem) = certify(&seal_jwk);
+    h.server()
+        .service
+        .registry
+        .attach_certificate(
+            &inkan_server::service::system_actor(),
+            &inkan_server::store::KeyId::parse(&seal_key).unwrap(),
+            ds_pem.as_bytes(),
+        )
+        .await
+        .unwrap();
+
+    // A person cannot issue under standing approval.
+    let by_person = h
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/v1/credentials/mdoc",
+            Some(issue_request.clone()),
+        )
+        .await;
+    assert_eq!(by_person.status(), StatusCode::FORBIDDEN);
+
+    // 1. Issuance.
+    let issued = h
+        .call(
+            &issuer_client,
+            Method::POST,
+            "/v1/credentials/mdoc",
+            Some(issue_request),
+        )
+        .await;
+    assert_eq!(
+        issued.status(),
+        StatusCode::CREATED,
+        "{}",
+        issued.text().await.unwrap()
+    );
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["docType"], MDL);
+    assert_eq!(issued["receipts"].as_array().unwrap().len(), 1);
+    let issuer_signed = issued["issuerSigned"].as_str().unwrap().to_owned();
+    // Inkan's verifier reads it (issuer signature, digests, validity, x5chain leaf).
+    let ours = h
+        .post_json(
+            "/credentials/verify",
+            json!({"verifiableCredential": issuer_signed}),
+        )
+        .await;
+    assert_eq!(ours.status(), StatusCode::OK);
+    let ours: Value = ours.json().await.unwrap();
+    assert_eq!(ours["format"], "mdoc IssuerSigned", "{ours}");
+    assert_eq!(ours["details"]["docType"], MDL);
+    assert_eq!(ours["details"]["elements"][NS].as_array().unwrap().len(), 6);
+    assert_eq!(ours["details"]["issuerCertificates"], 1);
+    assert_eq!(ours["details"]["validFrom"], valid_from);
+    assert!(now >= valid_from);
+
+    // 2. Presentation: the verifier's SessionTranscript, three elements of six.
+    let transcript = session_transcript("n-0S6_WzA2Mj");
+    let document = json!({
+        "format": "mso_mdoc", "issuerSigned": issuer_signed, "docType": MDL,
+        "elements": {NS: ["family_name", "issuing_country", "age_over_18"]},
+        "sessionTranscript": b64(&transcript),
+    });
+    let prepared = prepare(&h, &holder, &document).await;
+    assert_eq!(
+        prepared.status(),
+        StatusCode::OK,
+        "{}",
+        prepared.text().await.unwrap()
+    );
+    let prepared: Value = prepared.json().await.unwrap();
+    assert_eq!(prepared["format"], "mso_mdoc");
+    assert_eq!(prepared["numSignatures"], 1);
+    assert_eq!(prepared["summary"]["docType"], MDL);
+    assert_eq!(
+        prepared["summary"]["disclosed"],
+        json!({NS: ["family_name", "issuing_country", "age_over_18"]})
+    );
+    assert!(
+        prepared["summary"]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("CN=Inkan Test mDL Document Signer"),
+        "{prepared}"
+    );
+    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let signed = sign(&h, &holder, &document, &prepared, &sad).await;
+    assert_eq!(
+        signed.status(),
+        StatusCode::OK,
+        "{}",
+        signed.text().await.unwrap()
+    );
+    let signed: Value = signed.json().await.unwrap();
+    assert_eq!(signed["format"], "mso_mdoc");
+    assert_eq!(signed["receipts"].as_array().unwrap().len(), 1);
+    let response = signed["document"].as_str().unwrap().to_owned();
+
+    // Inkan's own verifier, with the SessionTranscript.
+    let ours = h
+        .post_json(
+            "/presentations/verify",
+            json!({"verifiablePresentation": response,
+                   "options": {"sessionTranscript": b64(&transcript)}}),
+        )
+        .await;
+    assert_eq!(ours.status(), StatusCode::OK);
+    let ours: Value = ours.json().await.unwrap();
+    assert_eq!(ours["format"], "mdoc DeviceResponse", "{ours}");
+    let document0 = &ours["details"]["documents"][0];
+    assert_eq!(document0["docType"], MDL);
+    assert_eq!(
+        document0["elements"][NS],
+        json!(["age_over_18", "family_name", "issuing_country"])
+    );
+    // … and not for another session, nor without one.
+    for options in [
+        json!({"sessionTranscript": b64(&session_transcript("another-nonce"))}),
+        json!({}),
+    ] {
+        let refused = h
+            .post_json(
+                "/presentations/verify",
+                json!({"verifiablePresentation": response, "options": options}),
+            )
+            .await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(refused.json::<Value>().await.unwrap()["verified"], false);
+    }
+
+    // The independent verifier: the IACA as trusted root, the chain, the digests, the
+    // validity, the device signature over the SessionTranscript, issuing_country against the
+    // certificate's C.
+    let response_bytes = unb64(&response);
+    let verified = auth0_verify(&response_bytes, &transcript, &root_pem);
+    let out = verified.unwrap_or_else(|e| panic!("@auth0/mdl refused the DeviceResponse: {e}"));
+    assert!(out.contains(MDL), "{out}");
+    for e in ["family_name", "issuing_country", "age_over_18"] {
+        assert!(out.contains(e), "{e} missing in {out}");
+    }
+    for e in ["given_name", "birth_date", "document_number"] {
+        assert!(!out.contains(e), "{e} disclosed: {out}");
+    }
+    let other = auth0_verify(
+        &response_bytes,
+        &session_transcript("another-nonce"),
+        &root_pem,
+    );
+    assert!(other.is_err(), "accepted for another SessionTranscript");
+    let (other_root, _) = certify(&seal_jwk);
+    let untrusted = auth0_verify(&response_bytes, &transcript, &other_root);
+    assert!(untrusted.is_err(), "accepted under another IACA");
+
+    // The SAD covers only the prepared DeviceResponse: one for another verifier's session
+    // is refused.
+    let prepared = prepare(&h, &holder, &document)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let mut elsewhere = document.clone();
+    elsewhere["sessionTranscript"] = json!(b64(&session_transcript("another-nonce")));
+    let refused = sign(&h, &holder, &elsewhere, &prepared, &sad).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // The device signature covers the session and the docType, not the choice of
+    // issuer-signed elements (ISO/IEC 18013-5 leaves it outside DeviceAuthentication): the
+    // hash to authorise is the same whatever is disclosed, so it cannot bind the selection.
+    let mut more = document.clone();
+    more["elements"] = json!({NS: ["family_name", "issuing_country", "age_over_18", "birth_date"]});
+    let prepared_more = prepare(&h, &holder, &more)
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(prepared_more["hashes"], prepared["hashes"]);
+    assert_eq!(
+        prepared_more["summary"]["disclosed"][NS]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+
+    // What the holder cannot present: an element not issued, another docType, a credential
+    // bound to another key.
+    let mut missing = document.clone();
+    missing["elements"] = json!({NS: ["family_name", "portrait"]});
+    assert_eq!(
+        prepare(&h, &holder, &missing).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let mut wrong_type = document.clone();
+    wrong_type["docType"] = json!("org.iso.23220.photoid.1");
+    assert_eq!(
+        prepare(&h, &holder, &wrong_type).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let (other_key, _) = key(&h, &holder.session, "ES256", PIN).await;
+    let not_bound = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": other_key, "document": document})),
+        )
+        .await;
+    assert_eq!(not_bound.status(), StatusCode::BAD_REQUEST);
+
+    // The log: the issuer's MSO signature under standing approval, the holder's under the SAD.
+    let entries = h.log_entries().await;
+    let made = |key: &str| -> Vec<_> {
+        entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::SignatureMade && e.key_id.as_deref() == Some(key))
+            .collect()
+    };
+    let issuer_made = made(&seal_key);
+    assert_eq!(issuer_made.len(), 1);
+    assert_eq!(issuer_made[0].note.as_deref(), Some("mso_mdoc"));
+    assert!(
+        issuer_made[0]
+            .approval
+            .as_deref()
+            .unwrap()
+            .starts_with("standing:")
+    );
+    let holder_made = made(&holder.key_id);
+    assert_eq!(holder_made.len(), 1);
+    assert_eq!(holder_made[0].note.as_deref(), Some("mso_mdoc"));
+    assert!(
+        holder_made[0]
+            .approval
+            .as_deref()
+            .unwrap()
+            .starts_with("sad_")
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn mdoc_flows_sqlite() {
+    mdoc_flows(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn mdoc_flows_postgres() {
+    mdoc_flows(Engine::Postgres).await;
+}

@@ -1,0 +1,311 @@
+//! A client of Inkan's HTTPS API, for `inkan demo` and `inkan bench`: it does what a real
+//! client must (activation, password + TOTP login, a fresh DPoP proof per request, PIN and OTP
+//! encrypted to the activation key, mutual TLS for system clients) and nothing the API does
+//! not offer. Holds no business logic of the service.
+
+use base64::Engine as _;
+use inkan_server::auth::totp;
+use inkan_server::client::ProofKey;
+use inkan_server::clock::Clock;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A user's or client's session: the DPoP key and the tokens.
+#[derive(Debug)]
+pub struct Session {
+    /// The DPoP key (`None` for certificate-bound tokens).
+    pub key: Option<ProofKey>,
+    /// The access token.
+    pub access: String,
+}
+
+/// An account's credentials as the demo's "authenticator app" holds them.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub username: String,
+    pub password: String,
+    pub seed: Vec<u8>,
+}
+
+/// The client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    clock: Arc<dyn Clock>,
+}
+
+/// A request that failed, with the service's answer.
+pub fn failure(status: StatusCode, body: &Value) -> String {
+    format!(
+        "HTTP {status}: {}",
+        body.get("error_description")
+            .and_then(Value::as_str)
+            .unwrap_or("no description")
+    )
+}
+
+impl Client {
+    /// A client of the service at `base` trusting `server_cert_pem`, with a client certificate
+    /// (`cert_pem` + `key_pem`) when given.
+    pub fn new(
+        base: &str,
+        server_cert_pem: &[u8],
+        identity: Option<&str>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, String> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(server_cert_pem).map_err(|e| e.to_string())?,
+            )
+            .pool_max_idle_per_host(64);
+        if let Some(pem) = identity {
+            builder = builder
+                .identity(reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?);
+        }
+        Ok(Client {
+            http: builder.build().map_err(|e| e.to_string())?,
+            base: base.trim_end_matches('/').to_owned(),
+            clock,
+        })
+    }
+
+    fn now_seconds(&self) -> i64 {
+        self.clock.now() / 1000
+    }
+
+    /// The current TOTP code of `account`.
+    pub fn otp(&self, account: &Account) -> String {
+        totp::code_at_step(&account.seed, totp::step_at(self.clock.now()))
+    }
+
+    /// Sends a request; returns the status and the JSON body (`null` when empty).
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Value), String> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Ok((status, body))
+    }
+
+    /// POSTs JSON without authentication; fails unless the status is `expect`.
+    pub async fn post_public(
+        &self,
+        path: &str,
+        body: &Value,
+        expect: StatusCode,
+    ) -> Result<Value, String> {
+        let (status, answer) = self
+            .send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await?;
+        if status != expect {
+            return Err(format!("POST {path}: {}", failure(status, &answer)));
+        }
+        Ok(answer)
+    }
+
+    /// GETs a public resource; fails unless the status is 200.
+    pub async fn get_public(&self, path: &str) -> Result<Value, String> {
+        let (status, answer) = self
+            .send(self.http.get(format!("{}{path}", self.base)))
+            .await?;
+        if status != StatusCode::OK {
+            return Err(format!("GET {path}: {}", failure(status, &answer)));
+        }
+        Ok(answer)
+    }
+
+    /// Activates an account with its one-time code: sets the password, enrols the TOTP seed
+    /// (returned) and confirms it with a first code.
+    pub async fn activate(
+        &self,
+        username: &str,
+        code: &str,
+        password: &str,
+    ) -> Result<Account, String> {
+        let started = self
+            .post_public(
+                "/v1/activation",
+                &json!({"activation_code": code, "password": password}),
+                StatusCode::OK,
+            )
+            .await?;
+        let seed = started["totp_secret"]
+            .as_str()
+            .and_then(totp::base32_decode)
+            .ok_or("the activation gave no TOTP seed")?
+            .to_vec();
+        let account = Account {
+            username: username.into(),
+            password: password.into(),
+            seed,
+        };
+        self.post_public(
+            "/v1/activation/complete",
+            &json!({"activation_code": code, "otp": self.otp(&account)}),
+            StatusCode::NO_CONTENT,
+        )
+        .await?;
+        Ok(account)
+    }
+
+    /// CSC `auth/login` with password and the current OTP, bound to a fresh DPoP key.
+    pub async fn login(&self, account: &Account) -> Result<Session, String> {
+        self.login_at(account, self.clock.now()).await
+    }
+
+    /// As [`login`](Self::login), with the OTP of the step containing `otp_time` (Unix ms).
+    pub async fn login_at(&self, account: &Account, otp_time: i64) -> Result<Session, String> {
+        let key = ProofKey::generate().map_err(|e| e.to_string())?;
+        let url = format!("{}/csc/v2/auth/login", self.base);
+        let basic = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", account.username, account.password));
+        let proof = key
+            .dpop("POST", &url, None, self.now_seconds())
+            .map_err(|e| e.to_string())?;
+        let (status, body) = self
+            .send(
+                self.http
+                    .post(&url)
+                    .header("Authorization", format!("Basic {basic}"))
+                    .header("DPoP", proof)
+                    .json(
+                        &json!({"otp": totp::code_at_step(&account.seed, totp::step_at(otp_time))}),
+                    ),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            return Err(format!(
+                "login of {}: {}",
+                account.username,
+                failure(status, &body)
+            ));
+        }
+        Ok(Session {
+            key: Some(key),
+            access: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// A system client's token over mutual TLS (this client's certificate).
+    pub async fn client_token(&self) -> Result<Session, String> {
+        let (status, body) = self
+            .send(
+                self.http
+                    .post(format!("{}/oauth2/token", self.base))
+                    .form(&[("grant_type", "client_credentials")]),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            return Err(format!("client token: {}", failure(status, &body)));
+        }
+        Ok(Session {
+            key: None,
+            access: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// An authenticated request (DPoP proof or certificate-bound bearer token).
+    pub fn request(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let url = format!("{}{}", self.base, path);
+        let path_only = url.split('?').next().unwrap_or(&url).to_owned();
+        let builder = self.http.request(method.clone(), &url);
+        Ok(match &session.key {
+            Some(key) => {
+                let proof = key
+                    .dpop(
+                        method.as_str(),
+                        &path_only,
+                        Some(&session.access),
+                        self.now_seconds(),
+                    )
+                    .map_err(|e| e.to_string())?;
+                builder
+                    .header("Authorization", format!("DPoP {}", session.access))
+                    .header("DPoP", proof)
+            }
+            None => builder.bearer_auth(&session.access),
+        })
+    }
+
+    /// An authenticated JSON call; fails unless the status is `expect`.
+    pub async fn call(
+        &self,
+        session: &Session,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expect: StatusCode,
+    ) -> Result<Value, String> {
+        let mut request = self.request(session, method.clone(), path)?;
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let (status, answer) = self.send(request).await?;
+        if status != expect {
+            return Err(format!("{method} {path}: {}", failure(status, &answer)));
+        }
+        Ok(answer)
+    }
+
+    /// CSC `credentials/authorize`: PIN and the current OTP encrypted to the activation key;
+    /// returns the SAD.
+    pub async fn authorize(
+        &self,
+        session: &Session,
+        account: &Account,
+        key_id: &str,
+        pin: &str,
+        hashes: &[String],
+    ) -> Result<String, String> {
+        let (_, info) = self
+            .send(
+                self.http
+                    .post(format!("{}/csc/v2/info", self.base))
+                    .json(&json!({})),
+            )
+            .await?;
+        let activation_key = &info["signatureActivation"]["activationKey"];
+        let data = json!({"PIN": pin, "OTP": self.otp(account)}).to_string();
+        let jwe = inkan_formats::jose::jwe::encrypt_compact(data.as_bytes(), activation_key)
+            .map_err(|e| e.to_string())?;
+        let body = json!({
+            "credentialID": key_id,
+            "numSignatures": hashes.len(),
+            "hashes": hashes,
+            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+            "activationData": jwe,
+        });
+        let answer = self
+            .call(
+                session,
+                Method::POST,
+                "/csc/v2/credentials/authorize",
+                Some(&body),
+                StatusCode::OK,
+            )
+            .await?;
+        answer["SAD"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "authorize returned no SAD".into())
+    }
+}

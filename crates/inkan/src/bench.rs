@@ -1,0 +1,401 @@
+//! `inkan bench`: load against the HTTPS API, reported as a ratio to the device's raw signing
+//! rate measured in the same run.
+//!
+//! The load is what an issuer's system does: VC-JWT (`vc+jwt`, the key's algorithm) issuance
+//! over mutual TLS under standing approval, `--concurrency` requests in flight for
+//! `--seconds`, each one through the whole signing path (token check, scope, write-ahead log
+//! entry, device, result entry, receipt). Without `--url` the bench starts the service itself
+//! on `--config` (or the embedded default in a scratch folder) and provisions what it needs;
+//! with `--url` it needs a client certificate, its key and the key id. The raw rate is the same
+//! device and key signing the same kind of input with one thread per core, no HTTP, no log.
+
+use crate::api_client::{Account, Client, Session};
+use clap::Args;
+use inkan_device::{Algorithm, CryptoDevice, KeyHandle};
+use inkan_server::api::server::Server;
+use inkan_server::clock::{Clock as _, SystemClock};
+use inkan_server::config::Config;
+use inkan_server::store::KeyId;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A running server (https://…); without it the bench starts one itself.
+    #[arg(long)]
+    url: Option<String>,
+    /// With --url: the server's certificate (PEM) to trust.
+    #[arg(long)]
+    cacert: Option<PathBuf>,
+    /// With --url: the system client's certificate and key (PEM, one file).
+    #[arg(long)]
+    client_identity: Option<PathBuf>,
+    /// With --url: the key to issue with (key_…).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// The key's algorithm when the bench makes it.
+    #[arg(long, default_value = "ES256")]
+    alg: Algorithm,
+    /// How long to measure, after a one-second warm-up.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+const PASSWORD: &str = "bench password, not for production";
+
+pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), String> {
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (client, key_id, server) = match &args.url {
+        Some(url) => {
+            let read = |p: &Option<PathBuf>, what: &str| -> Result<Vec<u8>, String> {
+                let p = p.as_ref().ok_or(format!("--url needs {what}"))?;
+                std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+            };
+            let cacert = read(&args.cacert, "--cacert")?;
+            let identity = String::from_utf8(read(&args.client_identity, "--client-identity")?)
+                .map_err(|e| e.to_string())?;
+            let key_id = args.key_id.clone().ok_or("--url needs --key-id")?;
+            let client = Client::new(url, &cacert, Some(&identity), Arc::new(SystemClock))?;
+            (client, key_id, None)
+        }
+        None => {
+            let config = bench_config(config_path, scratch.path())?;
+            let server = Server::start(&config, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.to_string())?;
+            let cert = std::fs::read(&config.server.tls_certificate).map_err(|e| e.to_string())?;
+            let (client, key_id) = provision(&server, &cert, args.alg).await?;
+            (client, key_id, Some((server, config)))
+        }
+    };
+    let session = client.client_token().await?;
+    let load = measure_load(&client, &session, &key_id, &args).await?;
+    // The raw rate of the same device and key, in the same run.
+    let raw = match &server {
+        Some((server, _)) => Some(
+            raw_rate(
+                server.service.device.clone(),
+                &server.service.registry,
+                &key_id,
+            )
+            .await?,
+        ),
+        None => match config_path {
+            Some(path) => {
+                let config =
+                    Config::load(Some(path), std::env::vars()).map_err(|e| e.to_string())?;
+                let service = inkan_server::service::Service::open(&config, Arc::new(SystemClock))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Some(raw_rate(service.device.clone(), &service.registry, &key_id).await?)
+            }
+            None => None,
+        },
+    };
+    if let Some((server, _)) = server {
+        server.stop().await.map_err(|e| e.to_string())?;
+    }
+    report(&load, raw, &args);
+    Ok(())
+}
+
+/// The configuration: the given file (its listener moved to a free loopback port), or the
+/// embedded default in `scratch`.
+fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
+    let listen = [("INKAN_SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned())];
+    match path {
+        Some(path) => {
+            let env = std::env::vars().chain(listen);
+            Config::load(Some(path), env).map_err(|e| e.to_string())
+        }
+        None => {
+            let d = scratch.display();
+            let text = format!(
+                "[store]\nurl = \"sqlite://{d}/inkan.db\"\n\
+                 [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
+                 [server]\ntls_certificate = \"{d}/tls/server.crt\"\n\
+                 tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\
+                 [signing]\nactivation_key_file = \"{d}/activation.key\"\n"
+            );
+            let file = scratch.join("inkan.toml");
+            std::fs::write(&file, text).map_err(|e| e.to_string())?;
+            Config::load(Some(&file), listen).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Makes the operator, an issuer with a key of `alg`, and a system client over mutual TLS
+/// scoped to that key. Each account uses at most the current and the next TOTP step.
+async fn provision(
+    server: &Server,
+    cert: &[u8],
+    alg: Algorithm,
+) -> Result<(Client, String), String> {
+    let api = Client::new(&server.public_url, cert, None, Arc::new(SystemClock))?;
+    let bootstrap = server
+        .bootstrap
+        .clone()
+        .ok_or("the operator is already activated: run the bench on a fresh store")?;
+    let operator = api
+        .activate(&bootstrap.username, &bootstrap.activation_code, PASSWORD)
+        .await?;
+    let operator = login_next_step(&api, &operator).await?;
+    let issuer = api
+        .call(
+            &operator,
+            Method::POST,
+            "/v1/subscribers",
+            Some(&json!({"kind": "issuer", "name": "bench issuer"})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let issuer_id = issuer["id"].as_str().unwrap_or_default().to_owned();
+    let user = api
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer_id}/users"),
+            Some(&json!({"username": "bench-clerk"})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let clerk = api
+        .activate(
+            "bench-clerk",
+            user["activation_code"].as_str().unwrap_or_default(),
+            PASSWORD,
+        )
+        .await?;
+    let clerk = login_next_step(&api, &clerk).await?;
+    let key = api
+        .call(&clerk, Method::POST, "/v1/keys", Some(&json!({"algorithm": alg.as_str(), "label": "bench", "pin": "135791", "rsa_bits": 2048})), StatusCode::CREATED)
+        .await?;
+    let key_id = key["id"].as_str().unwrap_or_default().to_owned();
+    let client_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let client_cert = rcgen::CertificateParams::new(vec!["bench.example".into()])
+        .map_err(|e| e.to_string())?
+        .self_signed(&client_key)
+        .map_err(|e| e.to_string())?;
+    api.call(
+        &operator,
+        Method::POST,
+        &format!("/v1/subscribers/{issuer_id}/clients"),
+        Some(
+            &json!({"name": "bench", "certificate_pem": client_cert.pem(),
+                     "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await?;
+    let identity = format!("{}{}", client_cert.pem(), client_key.serialize_pem());
+    let client = Client::new(
+        &server.public_url,
+        cert,
+        Some(&identity),
+        Arc::new(SystemClock),
+    )?;
+    Ok((client, key_id))
+}
+
+/// Logs in with the next step's code (the current one was used by the activation; one step of
+/// clock drift is accepted, as from an authenticator running slightly ahead).
+async fn login_next_step(api: &Client, account: &Account) -> Result<Session, String> {
+    api.login_at(account, SystemClock.now() + 30_000).await
+}
+
+/// The measured load.
+#[derive(Debug)]
+struct Load {
+    ok: u64,
+    errors: u64,
+    seconds: f64,
+    latencies_ms: Vec<f64>,
+    first_error: Option<String>,
+}
+
+async fn measure_load(
+    client: &Client,
+    session: &Session,
+    key_id: &str,
+    args: &BenchArgs,
+) -> Result<Load, String> {
+    let body = Arc::new(json!({
+        "credential": {
+            "@context": ["https://www.w3.org/ns/credentials/v2"],
+            "type": ["VerifiableCredential"],
+            "validFrom": "2026-01-01T00:00:00Z",
+            "credentialSubject": {"id": "did:example:subject", "degree": "BSc"}
+        },
+        "options": {"credentialId": key_id, "format": "vc+jwt"}
+    }));
+    // One request first: a configuration error is reported, not measured.
+    client
+        .call(
+            session,
+            Method::POST,
+            "/credentials/issue",
+            Some(&body),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency.max(1) {
+        let (client, body, measuring, stop, errors) = (
+            client.clone(),
+            body.clone(),
+            measuring.clone(),
+            stop.clone(),
+            errors.clone(),
+        );
+        let session = Session {
+            key: None,
+            access: session.access.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut first_error = None;
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let result = client
+                    .call(
+                        &session,
+                        Method::POST,
+                        "/credentials/issue",
+                        Some(&body),
+                        StatusCode::CREATED,
+                    )
+                    .await;
+                let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+                    match result {
+                        Ok(_) => latencies.push(elapsed),
+                        Err(e) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+            (latencies, first_error)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
+    stop.store(true, Ordering::Relaxed);
+    let seconds = started.elapsed().as_secs_f64();
+    let mut latencies_ms = Vec::new();
+    let mut first_error = None;
+    for task in tasks {
+        let (l, e) = task.await.map_err(|e| e.to_string())?;
+        latencies_ms.extend(l);
+        if first_error.is_none() {
+            first_error = e;
+        }
+    }
+    latencies_ms.sort_by(f64::total_cmp);
+    Ok(Load {
+        ok: latencies_ms.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        latencies_ms,
+        first_error,
+    })
+}
+
+/// Signatures per second of the device with `key_id`, one thread per core, for two seconds.
+async fn raw_rate(
+    device: Arc<dyn CryptoDevice>,
+    registry: &inkan_server::keys::KeyRegistry,
+    key_id: &str,
+) -> Result<f64, String> {
+    let id = KeyId::parse(key_id)?;
+    let key = registry.get(&id).await.map_err(|e| e.to_string())?;
+    let (handle, alg): (KeyHandle, Algorithm) = (key.handle.clone(), key.algorithm);
+    tokio::task::spawn_blocking(move || {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // A JWS signing input of a typical VC-JWT's size.
+        let message = vec![b'e'; 400];
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let count = AtomicU64::new(0);
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    while Instant::now() < deadline {
+                        if device.sign(&handle, alg, &message).is_ok() {
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn report(load: &Load, raw: Option<f64>, args: &BenchArgs) {
+    let throughput = load.ok as f64 / load.seconds;
+    let p50 = percentile(&load.latencies_ms, 50.0);
+    let p99 = percentile(&load.latencies_ms, 99.0);
+    let ratio = raw.map(|r| if r > 0.0 { throughput / r } else { 0.0 });
+    if args.json {
+        let out = json!({
+            "scenario": "vc+jwt issuance over HTTPS (mTLS system client, durable log, receipts)",
+            "alg": args.alg.as_str(),
+            "concurrency": args.concurrency,
+            "seconds": load.seconds,
+            "requests_ok": load.ok,
+            "errors": load.errors,
+            "throughput_per_s": throughput,
+            "raw_sign_per_s": raw,
+            "ratio": ratio,
+            "p50_ms": p50,
+            "p99_ms": p99,
+            "first_error": load.first_error,
+        });
+        println!("{out}");
+        return;
+    }
+    println!(
+        "vc+jwt issuance over HTTPS, {} in flight, {:.1} s:",
+        args.concurrency, load.seconds
+    );
+    println!(
+        "  {throughput:.0} issuances/s ({} ok, {} errors); latency p50 {p50:.1} ms, p99 {p99:.1} ms",
+        load.ok, load.errors
+    );
+    match (raw, ratio) {
+        (Some(raw), Some(ratio)) => println!(
+            "  raw device signing, same key, one thread per core: {raw:.0}/s; ratio {ratio:.2}"
+        ),
+        _ => println!("  raw device rate not measured (give --config with --url to measure it)"),
+    }
+    if let Some(e) = &load.first_error {
+        println!("  first error: {e}");
+    }
+}

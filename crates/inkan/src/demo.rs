@@ -1,0 +1,453 @@
+//! `inkan demo`: the whole story in seconds, over real HTTPS, on the embedded default (SQLite,
+//! the software token, a generated certificate) in a scratch folder.
+//!
+//! An issuer and a holder are enrolled; the issuer's system client e-seals an SD-JWT VC over
+//! mutual TLS; the holder sees what a presentation would disclose, activates their key (PIN
+//! and OTP encrypted to the activation key) and presents with a KB-JWT; the presentation is
+//! verified, and the receipt checked offline with the log's public key. `--out DIR` writes
+//! every artifact and a `manifest.json` so anyone can check them with other tools.
+//!
+//! The demo plays every person's authenticator app; to stay within seconds it runs the
+//! service in-process on a clock it moves to the next 30-second TOTP step when an account
+//! needs a fresh code (each code is accepted once); that clock starts five minutes in the past
+//! so that the artifacts' timestamps are never in the future. It never touches `./inkan-data`.
+
+use crate::api_client::{Account, Client, Session};
+use clap::Args;
+use inkan_log::entry::Entry;
+use inkan_log::note::NoteVerifier;
+use inkan_log::receipt::Receipt;
+use inkan_server::api::server::Server;
+use inkan_server::auth::totp;
+use inkan_server::clock::{Clock as _, ManualClock};
+use inkan_server::config::Config;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Write every artifact and a manifest.json to this folder.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+const PASSWORD: &str = "demo password, not for production";
+const HOLDER_PIN: &str = "246810";
+const SEAL_PIN: &str = "135791";
+const NONCE: &str = "n-0S6_WzA2Mj";
+const AUDIENCE: &str = "https://verifier.example";
+
+/// The artifacts written with `--out`.
+struct Artifacts {
+    dir: Option<PathBuf>,
+    manifest: serde_json::Map<String, Value>,
+}
+
+impl Artifacts {
+    fn write(
+        &mut self,
+        name: &str,
+        file: &str,
+        description: &str,
+        content: &[u8],
+    ) -> Result<(), String> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        std::fs::write(dir.join(file), content).map_err(|e| format!("writing {file}: {e}"))?;
+        self.manifest.insert(
+            name.into(),
+            json!({"file": file, "description": description}),
+        );
+        Ok(())
+    }
+}
+
+fn step(text: &str) {
+    println!("\n▶ {text}");
+}
+
+fn said(text: &str) {
+    println!("  {text}");
+}
+
+/// Moves the demo's clock to the next TOTP step.
+fn next_step(clock: &ManualClock) {
+    let now = clock.now();
+    let next = (totp::step_at(now) + 1) * totp::STEP_SECONDS * 1000;
+    clock.advance(next - now);
+}
+
+fn config(dir: &Path) -> Result<Config, String> {
+    let d = dir.display();
+    let text = format!(
+        "environment = \"test\"\n\
+         [store]\nurl = \"sqlite://{d}/inkan.db\"\n\
+         [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
+         [server]\nlisten = \"127.0.0.1:0\"\ntls_certificate = \"{d}/tls/server.crt\"\n\
+         tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\
+         [signing]\nactivation_key_file = \"{d}/activation.key\"\n\
+         [log]\ncheckpoint_every_entries = 1000\n"
+    );
+    let path = dir.join("inkan.toml");
+    std::fs::write(&path, text).map_err(|e| e.to_string())?;
+    Config::load(Some(&path), std::iter::empty()).map_err(|e| e.to_string())
+}
+
+pub async fn run(args: DemoArgs) -> Result<(), String> {
+    let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut artifacts = Artifacts {
+        dir: args.out.clone(),
+        manifest: serde_json::Map::new(),
+    };
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
+    }
+    // The clock starts five minutes back, so that after the TOTP steps it moves through, every
+    // timestamp the demo writes is still in the past for tools checking against the real time.
+    let clock = Arc::new(ManualClock::new(
+        inkan_server::clock::SystemClock.now() - 5 * 60_000,
+    ));
+    step("Starting Inkan in a scratch folder (SQLite, software token, generated TLS certificate)");
+    let server = Server::start(&config(scratch.path())?, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    said(&format!(
+        "serving on {} (TLS 1.3); certificate SHA-256 {}",
+        server.public_url, server.tls.fingerprint
+    ));
+    let result = story(&server, clock.clone(), scratch.path(), &mut artifacts).await;
+    server.stop().await.map_err(|e| e.to_string())?;
+    result?;
+    if let Some(out) = &args.out {
+        let manifest = serde_json::to_vec_pretty(&Value::Object(artifacts.manifest))
+            .map_err(|e| e.to_string())?;
+        std::fs::write(out.join("manifest.json"), manifest).map_err(|e| e.to_string())?;
+        println!(
+            "\nEvery artifact is in {} (see manifest.json).",
+            out.display()
+        );
+    }
+    println!("\nDemo complete.");
+    Ok(())
+}
+
+async fn story(
+    server: &Server,
+    clock: Arc<ManualClock>,
+    scratch: &Path,
+    artifacts: &mut Artifacts,
+) -> Result<(), String> {
+    let server_cert = std::fs::read(scratch.join("tls/server.crt")).map_err(|e| e.to_string())?;
+    let api = Client::new(&server.public_url, &server_cert, None, clock.clone())?;
+
+    step(
+        "The operator activates the bootstrap account (one-time code → password + TOTP) and logs in",
+    );
+    let bootstrap = server
+        .bootstrap
+        .clone()
+        .ok_or("no bootstrap operator code")?;
+    let operator_account = api
+        .activate(&bootstrap.username, &bootstrap.activation_code, PASSWORD)
+        .await?;
+    next_step(&clock);
+    let operator = api.login(&operator_account).await?;
+    said("operator logged in; the session is bound to its DPoP key");
+
+    step("Enrolling the issuer organisation \"Example University\" and its clerk");
+    let (issuer, clerk) = enrol(
+        &api,
+        &operator,
+        &clock,
+        "issuer",
+        "Example University",
+        "clerk",
+    )
+    .await?;
+    next_step(&clock);
+    let clerk_session = api.login(&clerk).await?;
+    let seal = api
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/v1/keys",
+            Some(&json!({"algorithm": "ES256", "label": "university e-seal", "pin": SEAL_PIN})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let seal_id = seal["id"].as_str().unwrap_or_default().to_owned();
+    said(&format!(
+        "e-seal key {seal_id} generated in the crypto device ({})",
+        seal["did_key"].as_str().unwrap_or("")
+    ));
+    artifacts.write(
+        "issuer_jwk",
+        "issuer.jwk.json",
+        "The issuer's public JWK (ES256)",
+        seal["public_jwk"].to_string().as_bytes(),
+    )?;
+
+    step(
+        "Registering the university's issuing system as a client (mutual TLS, scoped to the e-seal)",
+    );
+    let client_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let client_cert = rcgen::CertificateParams::new(vec!["issuing-system.example".into()])
+        .map_err(|e| e.to_string())?
+        .self_signed(&client_key)
+        .map_err(|e| e.to_string())?;
+    api.call(
+        &operator,
+        Method::POST,
+        &format!("/v1/subscribers/{issuer}/clients"),
+        Some(
+            &json!({"name": "issuing system", "certificate_pem": client_cert.pem(),
+                     "scope": {"keys": [{"key": seal_id, "operations": ["read", "sign"]}]}}),
+        ),
+        StatusCode::CREATED,
+    )
+    .await?;
+    let system = Client::new(
+        &server.public_url,
+        &server_cert,
+        Some(&format!(
+            "{}{}",
+            client_cert.pem(),
+            client_key.serialize_pem()
+        )),
+        clock.clone(),
+    )?;
+    let system_session = system.client_token().await?;
+    said("the system got a token bound to its client certificate");
+
+    step("Enrolling the holder Hana and generating her wallet key");
+    let (_, hana) = enrol(&api, &operator, &clock, "holder", "Hana Sato", "hana").await?;
+    next_step(&clock);
+    let hana_session = api.login(&hana).await?;
+    let wallet = api
+        .call(
+            &hana_session,
+            Method::POST,
+            "/v1/keys",
+            Some(&json!({"algorithm": "ES256", "label": "wallet", "pin": HOLDER_PIN})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let wallet_id = wallet["id"].as_str().unwrap_or_default().to_owned();
+
+    step(
+        "The issuing system e-seals an SD-JWT VC for Hana (standing approval, no person involved)",
+    );
+    let issued = system
+        .call(&system_session, Method::POST, "/v1/credentials/sd-jwt", Some(&json!({
+            "credentialID": seal_id,
+            "vct": "https://credentials.example.com/university_degree",
+            "claims": {"given_name": "Hana", "family_name": "Sato", "degree": "BSc Computer Science"},
+            "disclosable": ["/given_name", "/family_name", "/degree"],
+            "holderJwk": wallet["public_jwk"],
+        })), StatusCode::CREATED)
+        .await?;
+    let credential = issued["credential"].as_str().unwrap_or_default().to_owned();
+    said(&format!(
+        "SD-JWT VC issued ({} bytes, 3 selectively disclosable claims)",
+        credential.len()
+    ));
+    artifacts.write(
+        "sd_jwt_vc",
+        "credential.sd-jwt",
+        "The SD-JWT VC (dc+sd-jwt) as issued",
+        credential.as_bytes(),
+    )?;
+    let issue_receipt = first_receipt(&issued)?;
+    artifacts.write(
+        "sd_jwt_vc_receipt",
+        "credential.receipt",
+        "Receipt of the SD-JWT VC's signature",
+        issue_receipt.as_bytes(),
+    )?;
+
+    step("Hana prepares a presentation for a verifier: only her degree");
+    let document = json!({"format": "dc+sd-jwt", "credential": credential, "disclose": ["/degree"], "audience": AUDIENCE, "nonce": NONCE});
+    let prepared = api
+        .call(
+            &hana_session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(&json!({"credentialID": wallet_id, "document": document})),
+            StatusCode::OK,
+        )
+        .await?;
+    said(&format!(
+        "Inkan shows her: to {}, disclose {}",
+        prepared["summary"]["audience"], prepared["summary"]["disclosed"]
+    ));
+    let hashes: Vec<String> =
+        serde_json::from_value(prepared["hashes"].clone()).map_err(|e| e.to_string())?;
+
+    step(
+        "Hana activates her key for exactly that: PIN + one-time password, encrypted to Inkan's activation key",
+    );
+    next_step(&clock);
+    let sad = api
+        .authorize(&hana_session, &hana, &wallet_id, HOLDER_PIN, &hashes)
+        .await?;
+    said(
+        "signature activation data (SAD) issued, bound to her key, this hash, her session; single use",
+    );
+    let signed = api
+        .call(&hana_session, Method::POST, "/v1/holder/sign", Some(&json!({
+            "credentialID": wallet_id, "document": document, "issuedAt": prepared["issuedAt"], "SAD": sad,
+        })), StatusCode::OK)
+        .await?;
+    let presentation = signed["document"].as_str().unwrap_or_default().to_owned();
+    said("presentation signed with a KB-JWT (nonce and aud of the verifier)");
+    artifacts.write(
+        "presentation",
+        "presentation.sd-jwt",
+        &format!("SD-JWT + KB-JWT presentation; nonce {NONCE}, aud {AUDIENCE}"),
+        presentation.as_bytes(),
+    )?;
+    let receipt_text = first_receipt(&signed)?;
+    artifacts.write(
+        "presentation_receipt",
+        "presentation.receipt",
+        "Receipt of the presentation's signature",
+        receipt_text.as_bytes(),
+    )?;
+
+    step("The verifier checks the presentation");
+    let issuer_key =
+        inkan_formats::jose::public_key_from_jwk(&seal["public_jwk"]).map_err(|e| e.to_string())?;
+    let verified = inkan_formats::verify::verify(
+        presentation.as_bytes(),
+        &inkan_formats::verify::VerifyOptions {
+            key: Some(issuer_key),
+            nonce: Some(NONCE.into()),
+            aud: Some(AUDIENCE.into()),
+            at: clock.now() / 1000,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| format!("the presentation does not verify: {e}"))?;
+    said(&format!("valid {}: {}", verified.format, verified.details));
+
+    step(
+        "Anyone checks, offline, that Inkan logged the signature (receipt + the log's public key)",
+    );
+    let published = api.get_public("/v1/log/key").await?;
+    let vkey = published["vkey"]
+        .as_str()
+        .ok_or("no log key published")?
+        .to_owned();
+    let origin = published["origin"]
+        .as_str()
+        .ok_or("no log origin published")?
+        .to_owned();
+    let receipt = Receipt::parse(&receipt_text).map_err(|e| e.to_string())?;
+    let entry_bytes = receipt
+        .extra
+        .clone()
+        .ok_or("the receipt carries no entry")?;
+    let checkpoint = receipt
+        .verify(
+            &entry_bytes,
+            &NoteVerifier::from_vkey(&vkey).map_err(|e| e.to_string())?,
+            &origin,
+        )
+        .map_err(|e| format!("the receipt does not verify: {e}"))?;
+    let entry = Entry::decode(&entry_bytes).map_err(|e| e.to_string())?;
+    said(&format!(
+        "entry {} ({}) by {} via {} with approval {} is in the log of size {} signed by {origin}",
+        receipt.index,
+        entry.kind.as_str(),
+        entry.actor.id,
+        entry.actor.auth.method,
+        entry.approval.as_deref().unwrap_or("-"),
+        checkpoint.size,
+    ));
+    artifacts.write(
+        "log_key",
+        "log.vkey",
+        &format!("The transparency log's public key (C2SP vkey), origin {origin}"),
+        vkey.as_bytes(),
+    )?;
+
+    if artifacts.dir.is_some() {
+        step("More from the same issuer, for other tools: a Data Integrity VC and a VC-JWT");
+        let unsigned = json!({
+            "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+            "type": ["VerifiableCredential", "ExampleAlumniCredential"],
+            "credentialSubject": {"id": "did:example:hana", "alumniOf": "Example University"}
+        });
+        for (format, name, file, what) in [
+            (
+                "ldp_vc",
+                "data_integrity_vc",
+                "credential.di.json",
+                "Data Integrity VC (ecdsa-rdfc-2019)",
+            ),
+            (
+                "vc+jwt",
+                "vc_jwt",
+                "credential.vc-jwt.json",
+                "VC-JWT (vc+jwt) as an EnvelopedVerifiableCredential",
+            ),
+        ] {
+            let issued = system
+                .call(&system_session, Method::POST, "/credentials/issue", Some(&json!({"credential": unsigned, "options": {"credentialId": seal_id, "format": format}})), StatusCode::CREATED)
+                .await?;
+            let body = serde_json::to_vec_pretty(&issued["verifiableCredential"])
+                .map_err(|e| e.to_string())?;
+            artifacts.write(name, file, what, &body)?;
+            said(&format!("{what} written"));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a subscriber of `kind` and a user, and activates the user.
+async fn enrol(
+    api: &Client,
+    operator: &Session,
+    clock: &ManualClock,
+    kind: &str,
+    name: &str,
+    username: &str,
+) -> Result<(String, Account), String> {
+    let subscriber = api
+        .call(
+            operator,
+            Method::POST,
+            "/v1/subscribers",
+            Some(&json!({"kind": kind, "name": name})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let id = subscriber["id"].as_str().unwrap_or_default().to_owned();
+    let user = api
+        .call(
+            operator,
+            Method::POST,
+            &format!("/v1/subscribers/{id}/users"),
+            Some(&json!({"username": username})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let code = user["activation_code"].as_str().unwrap_or_default();
+    said(&format!(
+        "{kind} {id} created; {username}'s activation code is handed over out of band"
+    ));
+    next_step(clock);
+    let account = api.activate(username, code, PASSWORD).await?;
+    said(&format!("{username} set a password and enrolled TOTP"));
+    Ok((id, account))
+}
+
+fn first_receipt(body: &Value) -> Result<String, String> {
+    body["receipts"][0]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the response carries no receipt".into())
+}

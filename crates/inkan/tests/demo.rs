@@ -1,0 +1,146 @@
+//! `inkan demo --out DIR`: the whole story runs, and every artifact it writes checks out with
+//! other tools: the presentation with `inkan verify` and with npm `@sd-jwt/sd-jwt-vc`, the
+//! receipt offline with `inkan log receipt --verify` and the published log key, the Data
+//! Integrity VC with digitalbazaar's verifier.
+#![allow(clippy::unwrap_used)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn inkan(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn interop(dir: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../interop")
+        .join(dir);
+    assert!(
+        path.join("node_modules").is_dir(),
+        "interop/{dir}/node_modules is missing: run `bash .ci/run`"
+    );
+    path
+}
+
+fn node(script: PathBuf, args: &[&str]) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node is installed");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn demo_runs_and_its_artifacts_check_out_elsewhere() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = cwd.path().join("artifacts");
+    let (ok, text) = inkan(cwd.path(), &["demo", "--out", out.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    for said in [
+        "SD-JWT VC issued",
+        "SAD",
+        "valid SD-JWT VC presentation with KB-JWT",
+        "is in the log",
+        "Demo complete.",
+    ] {
+        assert!(
+            text.contains(said),
+            "the demo did not say {said:?}:\n{text}"
+        );
+    }
+    assert!(
+        !cwd.path().join("inkan-data").exists(),
+        "the demo must not touch ./inkan-data"
+    );
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let file = |name: &str| {
+        out.join(
+            manifest[name]["file"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} not in the manifest")),
+        )
+    };
+    for name in [
+        "issuer_jwk",
+        "sd_jwt_vc",
+        "sd_jwt_vc_receipt",
+        "presentation",
+        "presentation_receipt",
+        "log_key",
+        "data_integrity_vc",
+        "vc_jwt",
+    ] {
+        assert!(file(name).is_file(), "{name}");
+    }
+    let path = |name: &str| file(name).to_str().unwrap().to_owned();
+    let nonce = "n-0S6_WzA2Mj";
+    let aud = "https://verifier.example";
+    let (ok, text) = inkan(
+        cwd.path(),
+        &[
+            "verify",
+            &path("presentation"),
+            "--key",
+            &path("issuer_jwk"),
+            "--nonce",
+            nonce,
+            "--aud",
+            aud,
+        ],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = node(
+        interop("jose").join("verify.mjs"),
+        &[
+            "sd-jwt",
+            &path("presentation"),
+            &path("issuer_jwk"),
+            "--nonce",
+            nonce,
+            "--aud",
+            aud,
+        ],
+    );
+    assert!(ok, "{text}");
+    let vkey = std::fs::read_to_string(file("log_key")).unwrap();
+    for receipt in ["presentation_receipt", "sd_jwt_vc_receipt"] {
+        let (ok, text) = inkan(
+            cwd.path(),
+            &[
+                "log",
+                "receipt",
+                "--verify",
+                &path(receipt),
+                "--log-key",
+                vkey.trim(),
+            ],
+        );
+        assert!(ok && text.contains("signature.made"), "{receipt}: {text}");
+    }
+    let (ok, text) = node(
+        interop("di").join("verify.mjs"),
+        &[&path("data_integrity_vc")],
+    );
+    assert!(ok, "{text}");
+    let (ok, text) = inkan(cwd.path(), &["verify", &path("vc_jwt")]);
+    assert!(ok || text.contains("valid"), "{text}");
+}
