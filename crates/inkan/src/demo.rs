@@ -403,8 +403,210 @@ async fn story(
             artifacts.write(name, file, what, &body)?;
             said(&format!("{what} written"));
         }
+        mdoc(
+            server,
+            &api,
+            &system,
+            &system_session,
+            &clock,
+            &seal,
+            &hana,
+            &hana_session,
+            &wallet,
+            artifacts,
+        )
+        .await?;
     }
     Ok(())
+}
+
+/// The university's IACA certifies its e-seal key (an mdoc issuer needs a certificate), the
+/// system issues an mDL to Hana's wallet key, and Hana presents part of it over a
+/// SessionTranscript as a verifier would make it.
+#[allow(clippy::too_many_arguments)]
+async fn mdoc(
+    server: &Server,
+    api: &Client,
+    system: &Client,
+    system_session: &Session,
+    clock: &ManualClock,
+    seal: &Value,
+    hana: &Account,
+    hana_session: &Session,
+    wallet: &Value,
+    artifacts: &mut Artifacts,
+) -> Result<(), String> {
+    step(
+        "The university's IACA certifies the e-seal key; the system issues an mDL; Hana presents part of it",
+    );
+    let (root_pem, leaf_pem) = certify(&seal["public_jwk"])?;
+    let seal_id = seal["id"].as_str().unwrap_or_default();
+    server
+        .service
+        .registry
+        .attach_certificate(
+            &inkan_server::service::host_operator("demo"),
+            &inkan_server::store::KeyId::parse(seal_id)?,
+            leaf_pem.as_bytes(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    artifacts.write(
+        "iaca_root",
+        "iaca-root.pem",
+        "The issuer's IACA root certificate (trust anchor for the mdoc)",
+        root_pem.as_bytes(),
+    )?;
+    artifacts.write(
+        "issuer_certificate",
+        "issuer-certificate.pem",
+        "The e-seal key's document signer certificate",
+        leaf_pem.as_bytes(),
+    )?;
+    let issued = system
+        .call(
+            system_session,
+            Method::POST,
+            "/v1/credentials/mdoc",
+            Some(&json!({
+                "credentialID": seal_id,
+                "docType": "org.iso.18013.5.1.mDL",
+                "nameSpaces": {"org.iso.18013.5.1": {
+                    "family_name": "Sato", "given_name": "Hana",
+                    "birth_date": {"$date": "1990-01-01"}, "issuing_country": "JP"
+                }},
+                "deviceKeyJwk": wallet["public_jwk"],
+            })),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let issuer_signed = issued["issuerSigned"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    artifacts.write(
+        "mdoc_issuer_signed",
+        "mdoc-issuer-signed.cbor",
+        "mdoc IssuerSigned (CBOR)",
+        &b64url_decode(&issuer_signed)?,
+    )?;
+    let transcript = session_transcript(NONCE)?;
+    artifacts.write(
+        "session_transcript",
+        "session-transcript.cbor",
+        "The SessionTranscriptBytes the DeviceResponse is bound to (CBOR)",
+        &transcript,
+    )?;
+    let document = json!({
+        "format": "mso_mdoc", "issuerSigned": issuer_signed,
+        "elements": {"org.iso.18013.5.1": ["family_name", "issuing_country"]},
+        "sessionTranscript": b64url(&transcript),
+    });
+    let wallet_id = wallet["id"].as_str().unwrap_or_default();
+    let prepared = api
+        .call(
+            hana_session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(&json!({"credentialID": wallet_id, "document": document})),
+            StatusCode::OK,
+        )
+        .await?;
+    said(&format!(
+        "Inkan shows her: disclose {}",
+        prepared["summary"]["disclosed"]
+    ));
+    let hashes: Vec<String> =
+        serde_json::from_value(prepared["hashes"].clone()).map_err(|e| e.to_string())?;
+    next_step(clock);
+    let sad = api
+        .authorize(hana_session, hana, wallet_id, HOLDER_PIN, &hashes)
+        .await?;
+    let signed = api
+        .call(hana_session, Method::POST, "/v1/holder/sign", Some(&json!({
+            "credentialID": wallet_id, "document": document, "issuedAt": prepared["issuedAt"], "SAD": sad,
+        })), StatusCode::OK)
+        .await?;
+    let response = b64url_decode(signed["document"].as_str().unwrap_or_default())?;
+    artifacts.write(
+        "mdoc_device_response",
+        "mdoc-device-response.cbor",
+        "mdoc DeviceResponse (CBOR) over session-transcript.cbor",
+        &response,
+    )?;
+    said(
+        "mDL issued and presented (family_name, issuing_country) over the verifier's SessionTranscript",
+    );
+    Ok(())
+}
+
+/// `#6.24(bstr .cbor [null, null, ["inkan-demo-handover", nonce]])`, as a verifier makes it.
+fn session_transcript(nonce: &str) -> Result<Vec<u8>, String> {
+    use inkan_formats::mdoc::cbor;
+    let inner = cbor::from_json(&json!([null, null, ["inkan-demo-handover", nonce]]))
+        .and_then(|v| cbor::encode(&v))
+        .map_err(|e| e.to_string())?;
+    cbor::encode(&cbor::tag24(inner)).map_err(|e| e.to_string())
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn b64url_decode(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|e| e.to_string())
+}
+
+/// An EC P-256 public key from its JWK, for rcgen to certify.
+struct JwkPublicKey(Vec<u8>);
+
+impl rcgen::PublicKeyData for JwkPublicKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+/// A demo IACA (its key made here and dropped) certifies the P-256 key `jwk` as an mDL
+/// document signer. Returns (root PEM, document signer certificate PEM).
+fn certify(jwk: &Value) -> Result<(String, String), String> {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let coordinate = |name: &str| b64url_decode(jwk[name].as_str().unwrap_or_default());
+    let point = [vec![0x04], coordinate("x")?, coordinate("y")?].concat();
+    let name = |cn: &str| {
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "JP");
+        dn.push(DnType::OrganizationName, "Example University");
+        dn.push(DnType::CommonName, cn);
+        dn
+    };
+    let err = |e: rcgen::Error| e.to_string();
+    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(err)?;
+    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ca.distinguished_name = name("Example University IACA (demo)");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let root = ca.self_signed(&ca_key).map_err(err)?;
+    let mut ds = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    ds.distinguished_name = name("Example University document signer (demo)");
+    ds.is_ca = IsCa::ExplicitNoCa;
+    ds.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    // id-mdl-kp-mdlDS (ISO/IEC 18013-5 Annex B).
+    ds.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 0, 18013, 5, 1, 2])];
+    let leaf = ds
+        .signed_by(&JwkPublicKey(point), &Issuer::from_params(&ca, &ca_key))
+        .map_err(err)?;
+    Ok((root.pem(), leaf.pem()))
 }
 
 /// Creates a subscriber of `kind` and a user, and activates the user.

@@ -141,6 +141,27 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
         &[&path("data_integrity_vc")],
     );
     assert!(ok, "{text}");
-    let (ok, text) = inkan(cwd.path(), &["verify", &path("vc_jwt")]);
-    assert!(ok || text.contains("valid"), "{text}");
+    let (ok, text) = node(
+        interop("mdoc").join("verify.js"),
+        &[
+            &path("mdoc_device_response"),
+            &path("session_transcript"),
+            &path("iaca_root"),
+        ],
+    );
+    assert!(
+        ok && text.contains("family_name") && !text.contains("given_name"),
+        "{text}"
+    );
+    let (ok, text) = inkan(
+        cwd.path(),
+        &[
+            "verify",
+            &path("mdoc_device_response"),
+            "--session-transcript",
+            &path("session_transcript"),
+            "--proof-only",
+        ],
+    );
+    assert!(ok, "{text}");
 }
