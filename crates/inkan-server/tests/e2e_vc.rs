@@ -253,3 +253,81 @@ async fn issue_and_verify_sqlite() {
 async fn issue_and_verify_postgres() {
     issue_and_verify(Engine::Postgres).await;
 }
+
+/// A standing approval covers the formats and the rate its scope names, no more.
+#[tokio::test]
+async fn standing_approval_limits_formats_and_rate() {
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session: Session = h.login(&clerk).await;
+    let key: Value = h
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let (cert_pem, key_pem) = client_certificate();
+    let registered = h
+        .call(&operator, Method::POST, &format!("/v1/subscribers/{issuer}/clients"), Some(json!({
+            "name": "limited system", "certificate_pem": cert_pem,
+            "scope": {"keys": [{"key": key_id, "operations": ["sign"], "formats": ["vc+jwt"], "max_per_minute": 2}]}
+        })))
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
+    let mtls = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
+        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let token: Value = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let issue = |format: &'static str| {
+        mtls.post(format!("{}/credentials/issue", h.url))
+            .bearer_auth(&access)
+            .json(&json!({"credential": credential(), "options": {"credentialId": key_id, "format": format}}))
+            .send()
+    };
+    assert_eq!(
+        issue("ldp_vc").await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "not a format of the scope"
+    );
+    assert_eq!(issue("vc+jwt").await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(issue("vc+jwt").await.unwrap().status(), StatusCode::CREATED);
+    let third = issue("vc+jwt").await.unwrap();
+    assert_eq!(third.status(), StatusCode::FORBIDDEN, "over the rate");
+    assert!(
+        third
+            .text()
+            .await
+            .unwrap()
+            .contains("2 signatures a minute")
+    );
+    h.clock.advance(61_000);
+    assert_eq!(issue("vc+jwt").await.unwrap().status(), StatusCode::CREATED);
+    let refused = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::SignatureRefused)
+        .count();
+    assert_eq!(refused, 2);
+    h.stop().await;
+}

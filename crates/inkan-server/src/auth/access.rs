@@ -47,6 +47,14 @@ pub struct KeyGrant {
     pub key: String,
     /// The operations allowed.
     pub operations: Vec<Operation>,
+    /// The kinds of document it may sign (`vc+jwt`, `ldp_vc`, `dc+sd-jwt`, `mso_mdoc`,
+    /// `csc.signHash`); any when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formats: Option<Vec<String>>,
+    /// At most this many signatures per minute with this key (counted per node); no limit
+    /// when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_per_minute: Option<u32>,
 }
 
 /// A system client's scope: named keys and operations.
@@ -72,6 +80,12 @@ impl Scope {
         let mut seen = std::collections::HashSet::new();
         for grant in &self.keys {
             crate::store::KeyId::parse(&grant.key).map_err(AuthError::BadRequest)?;
+            if grant.max_per_minute == Some(0) {
+                return Err(AuthError::BadRequest(format!(
+                    "max_per_minute for {} must be at least 1",
+                    grant.key
+                )));
+            }
             if grant.operations.is_empty() {
                 return Err(AuthError::BadRequest(format!(
                     "the scope grants no operation on {}",
@@ -123,13 +137,23 @@ impl Scope {
             match out.keys.iter_mut().find(|g| g.key == key) {
                 Some(grant) if !grant.operations.contains(&op) => grant.operations.push(op),
                 Some(_) => {}
-                None => out.keys.push(KeyGrant {
-                    key: key.into(),
-                    operations: vec![op],
-                }),
+                None => {
+                    let registered = self.grant(key);
+                    out.keys.push(KeyGrant {
+                        key: key.into(),
+                        operations: vec![op],
+                        formats: registered.and_then(|g| g.formats.clone()),
+                        max_per_minute: registered.and_then(|g| g.max_per_minute),
+                    });
+                }
             }
         }
         Ok(out)
+    }
+
+    /// The grant for `key`, if any.
+    pub fn grant(&self, key: &str) -> Option<&KeyGrant> {
+        self.keys.iter().find(|g| g.key == key)
     }
 
     /// Whether the scope allows `op` on `key`.
@@ -192,10 +216,14 @@ mod tests {
                 KeyGrant {
                     key: K1.into(),
                     operations: vec![Operation::Read, Operation::Sign],
+                    formats: Some(vec!["vc+jwt".into()]),
+                    max_per_minute: Some(10),
                 },
                 KeyGrant {
                     key: K2.into(),
                     operations: vec![Operation::Read],
+                    formats: None,
+                    max_per_minute: None,
                 },
             ],
         }
@@ -207,6 +235,8 @@ mod tests {
         assert_eq!(s.narrow(None).unwrap(), s);
         let narrowed = s.narrow(Some(&format!("sign:{K1}"))).unwrap();
         assert!(narrowed.allows(K1, Operation::Sign));
+        assert_eq!(narrowed.keys[0].formats, Some(vec!["vc+jwt".to_owned()]));
+        assert_eq!(narrowed.keys[0].max_per_minute, Some(10));
         assert!(!narrowed.allows(K1, Operation::Read));
         assert!(!narrowed.allows(K2, Operation::Read));
         assert!(matches!(
@@ -233,5 +263,8 @@ mod tests {
         let mut none = scope();
         none.keys[0].operations.clear();
         assert!(none.validate().is_err());
+        let mut zero = scope();
+        zero.keys[0].max_per_minute = Some(0);
+        assert!(zero.validate().is_err());
     }
 }

@@ -1,7 +1,8 @@
-//! Per-source rate limit on failed authentication attempts (criteria 2.2.1(2)).
+//! Counting in fixed one-minute windows, per node and in memory: failed authentication
+//! attempts per source address (criteria 2.2.1(2)), and a system client's signatures per key
+//! under its standing approval's rate (2.2.3(2)B-1).
 //!
-//! Counts failures per source address in fixed one-minute windows; once a source reaches the
-//! limit it is refused until its window ends, whatever it sends. Per node and in memory: the
+//! Once a source reaches the limit it is refused until its window ends, whatever it sends. The
 //! per-account lockout (in the store) is what holds across nodes; this one blunts password
 //! spraying across many accounts from one place. Must never grow without bound: the table is
 //! pruned of ended windows, and capped.
@@ -15,24 +16,59 @@ const WINDOW_MILLIS: i64 = 60_000;
 /// Most sources tracked at once; past it, ended windows are dropped, then the oldest.
 const MAX_SOURCES: usize = 100_000;
 
-/// Failure counts per source.
+/// Failure counts per source address.
+pub type SourceLimiter = Limiter<IpAddr>;
+
+/// Counts per key in one-minute windows.
 #[derive(Debug)]
-pub struct SourceLimiter {
+pub struct Limiter<K> {
     max_failures: u32,
-    windows: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    windows: Mutex<HashMap<K, (i64, u32)>>,
 }
 
-impl SourceLimiter {
-    /// A limiter allowing `max_failures` per source per minute.
+impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
+    /// A limiter allowing `max_failures` per key per minute (for [`blocked`](Self::blocked)).
     pub fn new(max_failures: u32) -> Self {
-        SourceLimiter {
+        Limiter {
             max_failures,
             windows: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Takes one unit for `key` at `now` if fewer than `max` were taken in its window; else
+    /// `Err(seconds until the window ends)`, taking nothing.
+    pub fn try_take(&self, key: &K, now: i64, max: u32) -> Result<(), u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        Self::make_room(&mut windows, key, now);
+        let window = windows.entry(key.clone()).or_insert((now, 0));
+        if now >= window.0 + WINDOW_MILLIS {
+            *window = (now, 0);
+        }
+        if window.1 >= max {
+            return Err(((window.0 + WINDOW_MILLIS - now) / 1000)
+                .max(1)
+                .unsigned_abs());
+        }
+        window.1 += 1;
+        Ok(())
+    }
+
+    fn make_room(windows: &mut HashMap<K, (i64, u32)>, key: &K, now: i64) {
+        if windows.len() >= MAX_SOURCES && !windows.contains_key(key) {
+            windows.retain(|_, (start, _)| now < *start + WINDOW_MILLIS);
+            if windows.len() >= MAX_SOURCES
+                && let Some(oldest) = windows
+                    .iter()
+                    .min_by_key(|(_, w)| w.0)
+                    .map(|(k, _)| k.clone())
+            {
+                windows.remove(&oldest);
+            }
+        }
+    }
+
     /// `Some(seconds to wait)` if `source` is over its limit at `now`.
-    pub fn blocked(&self, source: IpAddr, now: i64) -> Option<u64> {
+    pub fn blocked(&self, source: K, now: i64) -> Option<u64> {
         let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         match windows.get(&source) {
             Some(&(start, count)) if now < start + WINDOW_MILLIS && count >= self.max_failures => {
@@ -43,16 +79,9 @@ impl SourceLimiter {
     }
 
     /// Counts a failure from `source` at `now`.
-    pub fn failed(&self, source: IpAddr, now: i64) {
+    pub fn failed(&self, source: K, now: i64) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= MAX_SOURCES && !windows.contains_key(&source) {
-            windows.retain(|_, (start, _)| now < *start + WINDOW_MILLIS);
-            if windows.len() >= MAX_SOURCES
-                && let Some(oldest) = windows.iter().min_by_key(|(_, w)| w.0).map(|(k, _)| *k)
-            {
-                windows.remove(&oldest);
-            }
-        }
+        Self::make_room(&mut windows, &source, now);
         let window = windows.entry(source).or_insert((now, 0));
         if now >= window.0 + WINDOW_MILLIS {
             *window = (now, 0);
@@ -81,5 +110,15 @@ mod tests {
             "other sources are not affected"
         );
         assert_eq!(limiter.blocked(a, 60_000), None, "a new window starts");
+    }
+
+    #[test]
+    fn try_take_stops_at_the_maximum_and_takes_nothing_then() {
+        let limiter: Limiter<&str> = Limiter::new(0);
+        assert_eq!(limiter.try_take(&"k", 0, 2), Ok(()));
+        assert_eq!(limiter.try_take(&"k", 1000, 2), Ok(()));
+        assert_eq!(limiter.try_take(&"k", 2000, 2), Err(58));
+        assert_eq!(limiter.try_take(&"other", 2000, 2), Ok(()));
+        assert_eq!(limiter.try_take(&"k", 60_000, 2), Ok(()), "a new window");
     }
 }

@@ -5,7 +5,8 @@
 //! 1. **activation**: a SAD that is valid, unused (used up here, once, across nodes),
 //!    unexpired and bound to this key, these exact digests, at most this many signatures, this
 //!    user and this session (2.2.3(2)A-1); or the standing approval of a system client whose
-//!    token scope allows signing with this key (2.2.3(2)B-1). A user without a SAD is refused.
+//!    token scope allows signing with this key, this kind of document, within its rate
+//!    (2.2.3(2)B-1). A user without a SAD is refused.
 //! 2. **the key**: active, of this environment, its certificate (if any) within validity; the
 //!    status-list check of the status issue plugs in here (2.2.3(1)B).
 //! 3. **write-ahead**: a `signature.requested` entry with the digests, the caller, how they
@@ -134,6 +135,8 @@ pub struct SigningModule {
     log: Arc<TransparencyLog>,
     clock: Arc<dyn Clock>,
     environment: Environment,
+    /// Standing approvals' signatures per (client, key) and minute.
+    rates: crate::auth::limiter::Limiter<(String, String)>,
 }
 
 /// The SHA-256 of a SAD value, as the store keeps it.
@@ -156,6 +159,7 @@ impl SigningModule {
             log,
             clock,
             environment,
+            rates: crate::auth::limiter::Limiter::new(0),
         }
     }
 
@@ -242,6 +246,25 @@ impl SigningModule {
                          credentials/authorize first"
                             .into(),
                     ));
+                }
+                let key_id = request.key.id.as_str();
+                let grant = caller.scope.as_ref().and_then(|s| s.grant(key_id));
+                if let Some(formats) = grant.and_then(|g| g.formats.as_ref())
+                    && !formats.contains(&request.document_type)
+                {
+                    return Err(SigningError::Refused(format!(
+                        "the client's standing approval does not cover {} documents",
+                        request.document_type
+                    )));
+                }
+                if let Some(max) = grant.and_then(|g| g.max_per_minute) {
+                    let slot = (caller.id.clone(), key_id.to_owned());
+                    if let Err(wait) = self.rates.try_take(&slot, self.clock.now(), max) {
+                        return Err(SigningError::Refused(format!(
+                            "the client's standing approval allows {max} signatures a minute \
+                             with this key; retry in {wait} s"
+                        )));
+                    }
                 }
                 Ok(format!("standing:{}", caller.id))
             }
