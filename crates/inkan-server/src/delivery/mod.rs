@@ -161,6 +161,9 @@ impl PostSigning {
                 "log index {log_index} is not a signature made with a key of this subscriber"
             ))
         };
+        if log_index >= self.store.log_size().await? {
+            return Err(refused());
+        }
         let entries = self.store.log_entries(log_index, 1).await?;
         let bytes = entries.first().ok_or_else(refused)?;
         let entry = Entry::decode(bytes)

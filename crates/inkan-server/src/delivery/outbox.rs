@@ -212,15 +212,16 @@ impl Delivery {
         caller: &Caller,
         subscriber: &str,
     ) -> Result<Vec<DestinationRecord>, DeliveryError> {
-        if caller.require_operator().is_err() && !acts_for(caller, subscriber) {
-            return Err(DeliveryError::NotFound(format!(
-                "no subscriber {subscriber}"
-            )));
+        let not_found = || DeliveryError::NotFound(format!("no subscriber {subscriber}"));
+        let operator = caller.require_operator().is_ok();
+        if !is_id(subscriber, "sub") || !(operator || acts_for(caller, subscriber)) {
+            return Err(not_found());
         }
-        if !is_id(subscriber, "sub") {
-            return Err(DeliveryError::NotFound(format!(
-                "no subscriber {subscriber}"
-            )));
+        if operator {
+            match self.store.get_subscriber(subscriber).await? {
+                Some(s) if s.environment == self.environment.as_str() => {}
+                _ => return Err(not_found()),
+            }
         }
         Ok(self.store.list_destinations(subscriber).await?)
     }
@@ -577,7 +578,7 @@ mod tests {
             "ftp://receiver.example/",
             "https://user:pass@receiver.example/",
             "https://receiver.example/#frag",
-            "https:///nohost",
+            "https://",
             "not a url",
             "",
         ] {

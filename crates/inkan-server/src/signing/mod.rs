@@ -480,6 +480,11 @@ impl ActivatedSigner {
         key_ref(&self.request.key)
     }
 
+    /// The request this signer serves.
+    pub fn request(&self) -> &SignRequest {
+        &self.request
+    }
+
     /// The log indexes of the signatures made so far.
     pub fn log_indexes(&self) -> Vec<u64> {
         self.made

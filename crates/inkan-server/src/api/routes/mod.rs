@@ -14,7 +14,8 @@ pub mod vc;
 
 use super::ApiState;
 use super::error::ApiError;
-use serde_json::Value;
+use crate::signing::ActivatedSigner;
+use serde_json::{Map, Value};
 
 /// The receipts (with their entries) of the log entries at `indexes`, encoded for a response.
 async fn receipts(state: &ApiState, indexes: &[u64]) -> Result<Vec<Value>, ApiError> {
@@ -29,4 +30,54 @@ async fn receipts(state: &ApiState, indexes: &[u64]) -> Result<Vec<Value>, ApiEr
         receipts.push(Value::String(receipt.encode()));
     }
     Ok(receipts)
+}
+
+/// Refuses a `deliverTo` destination that is not the subscriber's, before anything is signed.
+async fn check_destination(
+    state: &ApiState,
+    subscriber: &str,
+    deliver_to: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(id) = deliver_to {
+        state.after.delivery.destination_of(subscriber, id).await?;
+    }
+    Ok(())
+}
+
+/// What every signing response carries after the document: the receipts of its signatures,
+/// and, by configuration and request, the id of the retained copy and of the delivery to a
+/// registered destination (criteria 2.2.3(3)).
+async fn after_signing(
+    state: &ApiState,
+    signer: &ActivatedSigner,
+    document: &Value,
+    deliver_to: Option<&str>,
+) -> Result<Map<String, Value>, ApiError> {
+    let indexes = signer.log_indexes();
+    let mut out = Map::new();
+    out.insert(
+        "receipts".into(),
+        Value::Array(receipts(state, &indexes).await?),
+    );
+    if let Some(&last) = indexes.last() {
+        let request = signer.request();
+        let after = state
+            .after
+            .after_signing(
+                &request.caller,
+                &request.key.owner,
+                &request.document_type,
+                document,
+                last,
+                deliver_to,
+            )
+            .await?;
+        if let Some(id) = after.delivery_id {
+            out.insert("deliveryId".into(), id.into());
+        }
+        if let Some(id) = after.retained_id {
+            out.insert("retainedId".into(), id.into());
+        }
+    }
+    Ok(out)
 }

@@ -373,6 +373,8 @@ pub struct HolderSignRequest {
     /// The SAD for the prepared hash.
     #[serde(rename = "SAD")]
     pub sad: String,
+    /// Deliver the signed document to this registered destination (`dst_…`) too.
+    pub deliver_to: Option<String>,
 }
 
 crate::api::redacted_debug!(HolderSignRequest);
@@ -387,6 +389,8 @@ pub async fn sign(
 ) -> Result<Json<Value>, ApiError> {
     let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
     let kind = request.document.kind();
+    let deliver_to = request.deliver_to.clone();
+    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -402,10 +406,10 @@ pub async fn sign(
             FormatError::Signer(message) => signing_error(SigningError::Refused(message)),
             other => bad(other),
         })?;
-    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
-    Ok(Json(
-        json!({"format": kind, "document": document, "receipts": receipts}),
-    ))
+    let mut body = super::after_signing(&state, &signer, &document, deliver_to.as_deref()).await?;
+    body.insert("format".into(), kind.into());
+    body.insert("document".into(), document);
+    Ok(Json(Value::Object(body)))
 }
 
 /// The caller's key, for a holder's signature (the signing module checks the rest).

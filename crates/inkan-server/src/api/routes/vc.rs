@@ -42,6 +42,8 @@ pub struct IssueOptions {
     pub cryptosuite: Option<String>,
     /// The proof's `created` (XML Schema dateTime); now when absent.
     pub created: Option<String>,
+    /// Deliver the signed document to this registered destination (`dst_…`) too.
+    pub deliver_to: Option<String>,
 }
 
 /// `/credentials/issue` request.
@@ -88,6 +90,8 @@ pub async fn issue(
             )));
         }
     };
+    let deliver_to = request.options.deliver_to.clone();
+    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -127,11 +131,9 @@ pub async fn issue(
                 .map_err(format_error)?
         }
     };
-    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"verifiableCredential": secured, "receipts": receipts})),
-    ))
+    let mut body = super::after_signing(&state, &signer, &secured, deliver_to.as_deref()).await?;
+    body.insert("verifiableCredential".into(), secured);
+    Ok((StatusCode::CREATED, Json(Value::Object(body))))
 }
 
 /// An SD-JWT VC to issue.
@@ -156,6 +158,8 @@ pub struct SdJwtIssueRequest {
     pub expires_at: Option<i64>,
     /// The `status` claim (a status list reference).
     pub status: Option<Value>,
+    /// Deliver the signed document to this registered destination (`dst_…`) too.
+    pub deliver_to: Option<String>,
 }
 
 /// Issues an SD-JWT VC (`dc+sd-jwt`): an organisation's system client e-seals it.
@@ -179,6 +183,8 @@ pub async fn issue_sd_jwt(
         .map(inkan_formats::jose::public_key_from_jwk)
         .transpose()
         .map_err(|e| ApiError::bad_request(format!("holderJwk: {e}")))?;
+    let deliver_to = request.deliver_to.clone();
+    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -211,11 +217,11 @@ pub async fn issue_sd_jwt(
     )
     .await
     .map_err(format_error)?;
-    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"credential": issued.serialized, "receipts": receipts})),
-    ))
+    let credential = Value::String(issued.serialized);
+    let mut body =
+        super::after_signing(&state, &signer, &credential, deliver_to.as_deref()).await?;
+    body.insert("credential".into(), credential);
+    Ok((StatusCode::CREATED, Json(Value::Object(body))))
 }
 
 /// An ISO/IEC 18013-5 mdoc to issue.
@@ -238,6 +244,8 @@ pub struct MdocIssueRequest {
     /// End of validity: Unix seconds or an RFC 3339 date-time; a year after `validFrom`
     /// when absent.
     pub valid_until: Option<Value>,
+    /// Deliver the signed document to this registered destination (`dst_…`) too.
+    pub deliver_to: Option<String>,
 }
 
 /// Default validity of an mdoc: a year.
@@ -326,6 +334,8 @@ pub async fn issue_mdoc(
             expected_update: None,
         },
     };
+    let deliver_to = request.deliver_to.clone();
+    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -337,15 +347,13 @@ pub async fn issue_mdoc(
         .await
         .map_err(format_error)?;
     let bytes = issued.to_bytes().map_err(format_error)?;
-    let receipts = super::receipts(&state, &signer.log_indexes()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "issuerSigned": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes),
-            "docType": issue.doc_type,
-            "receipts": receipts,
-        })),
-    ))
+    let issuer_signed =
+        Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let mut body =
+        super::after_signing(&state, &signer, &issuer_signed, deliver_to.as_deref()).await?;
+    body.insert("issuerSigned".into(), issuer_signed);
+    body.insert("docType".into(), issue.doc_type.clone().into());
+    Ok((StatusCode::CREATED, Json(Value::Object(body))))
 }
 
 fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> {
