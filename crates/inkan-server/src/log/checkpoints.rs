@@ -63,10 +63,21 @@ impl Shared {
     /// Issues a checkpoint for the current head, or returns the latest one if it already
     /// covers the head.
     pub(super) async fn issue(&self) -> Result<StoredCheckpoint, LogError> {
+        self.issue_covering(None).await
+    }
+
+    /// As [`issue`](Self::issue), but a checkpoint that already covers `size` entries is good
+    /// enough: callers waiting for a receipt then share the checkpoint the one before them
+    /// issued (under load, one checkpoint serves every request that waited for it).
+    pub(super) async fn issue_covering(
+        &self,
+        size: Option<u64>,
+    ) -> Result<StoredCheckpoint, LogError> {
         let mut latest = self.latest.lock().await;
         let head = self.store.log_head().await?;
+        let needed = size.unwrap_or(head.size).min(head.size);
         if let Some(stored) = self.store.latest_checkpoint().await?
-            && stored.size >= head.size
+            && stored.size >= needed
         {
             latest.size = Some(stored.size);
             latest.at = stored.created_at.min(self.clock.now());

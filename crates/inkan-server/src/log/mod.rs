@@ -283,7 +283,7 @@ impl TransparencyLog {
                 if index >= size {
                     return Err(LogError::NoSuchEntry { index, size });
                 }
-                self.shared.issue().await?
+                self.shared.issue_covering(Some(index + 1)).await?
             }
         };
         let signed = parse_stored(&checkpoint)?;

@@ -22,6 +22,7 @@
 //! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
 //! accept a SAD checked anywhere else.
 
+mod index;
 pub mod prepare;
 
 use crate::auth::access::{Operation, authorize_key};
@@ -137,6 +138,8 @@ pub struct SigningModule {
     environment: Environment,
     /// Standing approvals' signatures per (client, key) and minute.
     rates: crate::auth::limiter::Limiter<(String, String)>,
+    /// The signature index, written in batches.
+    index: index::IndexWriter,
 }
 
 /// The SHA-256 of a SAD value, as the store keeps it.
@@ -145,7 +148,7 @@ pub fn sad_hash(sad: &str) -> String {
 }
 
 impl SigningModule {
-    /// The module over these parts.
+    /// The module over these parts (starts the index writer: call inside a Tokio runtime).
     pub fn new(
         store: Arc<dyn Store>,
         device: Arc<dyn CryptoDevice>,
@@ -154,6 +157,7 @@ impl SigningModule {
         environment: Environment,
     ) -> Self {
         SigningModule {
+            index: index::IndexWriter::start(store.clone()),
             store,
             device,
             log,
@@ -222,7 +226,7 @@ impl SigningModule {
                 created_at: now,
             })
             .collect();
-        self.store.insert_signatures(&records).await?;
+        self.index.write(records).await?;
         Ok(Signed {
             signatures,
             log_index,

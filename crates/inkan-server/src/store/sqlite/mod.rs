@@ -60,6 +60,10 @@ macro_rules! key_columns {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for every write transaction of this process: writers queue for it
+    /// without sleeping, instead of contending for SQLite's lock, whose busy handler sleeps in
+    /// steps of up to 25 ms. Other processes on the same file still meet the busy timeout.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -75,32 +79,38 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
             .synchronous(SqliteSynchronous::Full);
-        let pool = if is_memory(url) {
-            SqlitePoolOptions::new()
+        let (pool, writer) = if is_memory(url) {
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
-                .await?
+                .await?;
+            (pool.clone(), pool)
         } else {
             let options = options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal);
             create_parent_folder(options.get_filename())?;
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .max_connections(MAX_CONNECTIONS)
+                .connect_with(options.clone())
+                .await?;
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
                 .connect_with(options)
-                .await?
+                .await?;
+            (pool, writer)
         };
-        let applied = migrate::sqlite(&pool).await?;
+        let applied = migrate::sqlite(&writer).await?;
         tracing::debug!(applied, "SQLite store ready");
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// Opens a write transaction, holding the write lock from the start.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
