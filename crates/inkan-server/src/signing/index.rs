@@ -13,7 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 /// Most records in one transaction.
 const MAX_BATCH: usize = 512;
 
-type Request = (Vec<SignatureRecord>, oneshot::Sender<Result<(), Arc<StoreError>>>);
+type Request = (
+    Vec<SignatureRecord>,
+    oneshot::Sender<Result<(), Arc<StoreError>>>,
+);
 
 /// The sending side; the writer task runs while one exists.
 #[derive(Debug, Clone)]
