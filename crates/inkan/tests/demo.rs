@@ -165,3 +165,31 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
     );
     assert!(ok, "{text}");
 }
+
+/// `inkan bench` on the embedded default reports throughput, latency and the raw rate of the
+/// same key with their ratio (a smoke test of the tool, not a measurement: no figure is judged).
+#[test]
+fn bench_reports_throughput_against_the_raw_rate() {
+    let cwd = tempfile::tempdir().unwrap();
+    let (ok, text) = inkan(
+        cwd.path(),
+        &["bench", "--seconds", "1", "--concurrency", "4", "--json"],
+    );
+    assert!(ok, "{text}");
+    let line = text.lines().find(|l| l.starts_with('{')).unwrap();
+    let report: Value = serde_json::from_str(line).unwrap();
+    for field in [
+        "throughput_per_s",
+        "raw_sign_per_s",
+        "ratio",
+        "p50_ms",
+        "p99_ms",
+    ] {
+        assert!(
+            report[field].as_f64().is_some_and(|v| v > 0.0),
+            "{field}: {report}"
+        );
+    }
+    assert_eq!(report["errors"], 0);
+    assert!(!cwd.path().join("inkan-data").exists());
+}
