@@ -178,6 +178,28 @@ async fn user_flow(engine: Engine) {
         )
         .await;
     assert_eq!(right.status(), StatusCode::NO_CONTENT);
+    // Guessing the current PIN counts towards the account's lock, like a password.
+    for _ in 0..5 {
+        let wrong = h
+            .call(
+                &session,
+                Method::PUT,
+                &format!("{path}/pin"),
+                Some(json!({"current_pin": "000000", "new_pin": "888888"})),
+            )
+            .await;
+        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    }
+    let locked = h
+        .call(
+            &session,
+            Method::PUT,
+            &format!("{path}/pin"),
+            Some(json!({"current_pin": "777777", "new_pin": "888888"})),
+        )
+        .await;
+    assert_eq!(locked.status(), StatusCode::FORBIDDEN);
+    assert!(locked.text().await.unwrap().contains("locked"));
     // Users are not operators.
     let refused = h
         .call(

@@ -465,6 +465,35 @@ async fn activation_needs_both_factors_encrypted() {
         )
         .await;
     assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
+    // The same activation data sent twice at once (a copy): one SAD, never two.
+    w.h.next_step();
+    let otp = totp::code_at_step(&w.alice.seed, totp::step_at(w.h.clock.now()));
+    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
+    let activation = jwe::encrypt_compact(data.as_bytes(), &w.activation_key).unwrap();
+    let body = |hashes: Vec<String>| {
+        json!({
+            "credentialID": k1, "numSignatures": 1, "hashes": hashes,
+            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "activationData": activation,
+        })
+    };
+    let path = "/csc/v2/credentials/authorize";
+    let (a, b) = tokio::join!(
+        w.h.call(
+            &w.alice_session,
+            Method::POST,
+            path,
+            Some(body(vec![hash(b"mine")]))
+        ),
+        w.h.call(
+            &w.alice_session,
+            Method::POST,
+            path,
+            Some(body(vec![hash(b"theirs")]))
+        ),
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::FORBIDDEN]);
     // Failed activations are logged.
     let refused =
         w.h.log_entries()
@@ -474,7 +503,7 @@ async fn activation_needs_both_factors_encrypted() {
                 e.kind == EntryKind::SignatureActivated && matches!(e.outcome, Outcome::Failed(_))
             })
             .count();
-    assert_eq!(refused, 2);
+    assert_eq!(refused, 3);
     // credentials/list and credentials/info describe the keys and how to activate them.
     let list: Value =
         w.h.call(

@@ -1,7 +1,8 @@
 //! A client of Inkan's HTTPS API, for `inkan demo` and `inkan bench`: it does what a real
 //! client must (activation, password + TOTP login, a fresh DPoP proof per request, PIN and OTP
 //! encrypted to the activation key, mutual TLS for system clients) and nothing the API does
-//! not offer. Holds no business logic of the service.
+//! not offer. Holds no business logic of the service; must never print or log a password, TOTP
+//! seed, token or SAD.
 
 use base64::Engine as _;
 use inkan_server::auth::totp;
@@ -12,7 +13,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// A user's or client's session: the DPoP key and the tokens.
-#[derive(Debug)]
 pub struct Session {
     /// The DPoP key (`None` for certificate-bound tokens).
     pub key: Option<ProofKey>,
@@ -21,11 +21,25 @@ pub struct Session {
 }
 
 /// An account's credentials as the demo's "authenticator app" holds them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Account {
     pub username: String,
     pub password: String,
     pub seed: Vec<u8>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Session([redacted])")
+    }
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The client.

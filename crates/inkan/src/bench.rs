@@ -7,15 +7,19 @@
 //! entry, device, result entry, receipt). Without `--url` the bench starts the service itself
 //! on `--config` (or the embedded default in a scratch folder) and provisions what it needs;
 //! with `--url` it needs a client certificate, its key and the key id. The raw rate is the same
-//! device and key signing the same kind of input with one thread per core, no HTTP, no log.
+//! device signing the same kind of input with a throwaway key of the same algorithm, one
+//! thread per core, no HTTP, no log.
+//!
+//! Must never: run against a production or staging configuration (it activates the bootstrap
+//! operator and makes accounts, keys and clients), or sign with a registered key outside the
+//! signing module (the baseline key is made for it, never registered, and destroyed).
 
 use crate::api_client::{Account, Client, Session};
 use clap::Args;
-use inkan_device::{Algorithm, CryptoDevice, KeyHandle};
+use inkan_device::{Algorithm, CryptoDevice};
 use inkan_server::api::server::Server;
 use inkan_server::clock::{Clock as _, SystemClock};
 use inkan_server::config::Config;
-use inkan_server::store::KeyId;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -80,24 +84,16 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     };
     let session = client.client_token().await?;
     let load = measure_load(&client, &session, &key_id, &args).await?;
-    // The raw rate of the same device and key, in the same run.
+    // The raw rate of the same device and algorithm, in the same run.
     let raw = match &server {
-        Some((server, _)) => Some(
-            raw_rate(
-                server.service.device.clone(),
-                &server.service.registry,
-                &key_id,
-            )
-            .await?,
-        ),
+        Some((server, _)) => Some(raw_rate(server.service.device.clone(), args.alg).await?),
         None => match config_path {
             Some(path) => {
                 let config =
                     Config::load(Some(path), std::env::vars()).map_err(|e| e.to_string())?;
-                let service = inkan_server::service::Service::open(&config, Arc::new(SystemClock))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Some(raw_rate(service.device.clone(), &service.registry, &key_id).await?)
+                refuse_unless_test(&config)?;
+                let device = config.open_device().map_err(|e| e.to_string())?;
+                Some(raw_rate(device, args.alg).await?)
             }
             None => None,
         },
@@ -109,6 +105,19 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     Ok(())
 }
 
+/// The bench provisions accounts and makes keys: never on a production or staging deployment.
+fn refuse_unless_test(config: &Config) -> Result<(), String> {
+    if config.environment == inkan_server::environment::Environment::Test {
+        Ok(())
+    } else {
+        Err(format!(
+            "inkan bench runs only on a test deployment (this configuration is {}): it creates \
+             accounts, keys and clients",
+            config.environment
+        ))
+    }
+}
+
 /// The configuration: the given file (its listener moved to a free loopback port), or the
 /// embedded default in `scratch`.
 fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
@@ -116,7 +125,9 @@ fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
     match path {
         Some(path) => {
             let env = std::env::vars().chain(listen);
-            Config::load(Some(path), env).map_err(|e| e.to_string())
+            let config = Config::load(Some(path), env).map_err(|e| e.to_string())?;
+            refuse_unless_test(&config)?;
+            Ok(config)
         }
         None => {
             let d = scratch.display();
@@ -317,16 +328,15 @@ async fn measure_load(
     })
 }
 
-/// Signatures per second of the device with `key_id`, one thread per core, for two seconds.
-async fn raw_rate(
-    device: Arc<dyn CryptoDevice>,
-    registry: &inkan_server::keys::KeyRegistry,
-    key_id: &str,
-) -> Result<f64, String> {
-    let id = KeyId::parse(key_id)?;
-    let key = registry.get(&id).await.map_err(|e| e.to_string())?;
-    let (handle, alg): (KeyHandle, Algorithm) = (key.handle.clone(), key.algorithm);
+/// Signatures per second of `device` with a throwaway key of `alg` made for the baseline (never
+/// registered, destroyed afterwards), one thread per core, for two seconds.
+async fn raw_rate(device: Arc<dyn CryptoDevice>, alg: Algorithm) -> Result<f64, String> {
     tokio::task::spawn_blocking(move || {
+        let spec = alg.key_spec(2048).map_err(|e| e.to_string())?;
+        let key = device
+            .generate(spec, "inkan-bench-baseline")
+            .map_err(|e| e.to_string())?;
+        let handle = key.handle;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         // A JWS signing input of a typical VC-JWT's size.
         let message = vec![b'e'; 400];
@@ -344,10 +354,12 @@ async fn raw_rate(
                 });
             }
         });
-        count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+        let rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        device.destroy(&handle).map_err(|e| e.to_string())?;
+        Ok(rate)
     })
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -2,7 +2,7 @@
 //! one-time password into signature activation data (SAD) for listed digests.
 //!
 //! The PIN and OTP travel as a compact JWE (`ECDH-ES` + `A256GCM`) encrypted to the activation
-//! key, which the service publishes (`GET /v1/activation-key`) and keeps sealed at rest under
+//! key, which the service publishes (in CSC `info`) and keeps sealed at rest under
 //! the secrets key; so they are protected end to end to this module, not only by TLS. A SAD
 //! is a random value, stored by its SHA-256 with what it is bound to (key, digests, number of
 //! signatures, user, session) and a short expiry; the signing module uses it up. Each issue,
@@ -157,7 +157,7 @@ impl ActivationService {
                 _ => AuthError::Forbidden("the PIN or the one-time password is wrong".into()),
             });
         }
-        let sad = Zeroizing::new(format!("inkan_sad_{}", base64_random(32)));
+        let sad = Zeroizing::new(format!("inkan_sad_{}", crate::auth::random_secret(32)));
         let lifetime = i64::try_from(self.sad_seconds)
             .unwrap_or(300)
             .saturating_mul(1000);
@@ -217,13 +217,6 @@ impl ActivationService {
             tracing::error!(error = %e, "could not log a refused activation");
         }
     }
-}
-
-fn base64_random(bytes: usize) -> String {
-    use base64::Engine as _;
-    let mut buf = Zeroizing::new(vec![0u8; bytes]);
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf.as_slice())
 }
 
 /// Reads the sealed activation key at `path`, or makes one and writes it sealed (mode 0600).

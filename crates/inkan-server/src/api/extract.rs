@@ -98,13 +98,52 @@ impl<S: Send + Sync> FromRequestParts<S> for Source {
     }
 }
 
+/// A parser's error message without the values it quotes: serde names the offending value
+/// between backticks (``invalid type: integer `123456` ``), which may be a PIN or a password.
+pub fn without_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '`' {
+            if !inside {
+                out.push_str("`…");
+            }
+            inside = !inside;
+            if !inside {
+                out.push('`');
+            }
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
+            Err(rejection) => Err(ApiError::bad_request(without_values(
+                &rejection.body_text(),
+            ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_values_are_dropped_from_parse_errors() {
+        assert_eq!(
+            super::without_values("invalid type: integer `123456`, expected a string at line 1"),
+            "invalid type: integer `…`, expected a string at line 1"
+        );
+        assert_eq!(
+            super::without_values("missing field `pin`"),
+            "missing field `…`"
+        );
+        assert_eq!(super::without_values("no quotes"), "no quotes");
     }
 }

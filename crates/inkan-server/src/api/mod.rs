@@ -3,8 +3,8 @@
 //!
 //! A request goes [`listener`] (TLS, client certificate, remote address) → [`router`] (limits,
 //! timeout, metrics) → a route in [`routes`] → [`extract::Authenticated`] (the `auth` module's
-//! token check) → the handler, which calls `auth`, the key registry or (later) the signing
-//! module. [`server`] wires it up for `inkan serve`. Handlers parse and hand over; they hold
+//! token check) → the handler, which calls `auth`, the key registry, `activation` or the
+//! signing module. [`server`] wires it up for `inkan serve`. Handlers parse and hand over; they hold
 //! no business rules. Must never: serve plain HTTP, answer a protected route without a
 //! verified caller, or put an internal error's detail in a response.
 

@@ -247,14 +247,19 @@ async fn housekeeping(service: Arc<Service>, after: Arc<PostSigning>, clock: Arc
     }
 }
 
-/// Purges sessions that ended more than a week ago, and retained documents past their
-/// retention (criteria 2.2.3(3)B).
+/// Purges sessions that ended more than a week ago, SADs expired as long, and retained
+/// documents past their retention (criteria 2.2.3(3)B).
 async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
     let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
     match service.store.purge_sessions(before).await {
         Ok(0) => {}
         Ok(purged) => tracing::info!(purged, "purged ended sessions"),
         Err(e) => tracing::warn!(error = %e, "purging ended sessions failed"),
+    }
+    match service.store.purge_sads(before).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged expired signature activation data"),
+        Err(e) => tracing::warn!(error = %e, "purging expired SADs failed"),
     }
     match after.retention.purge().await {
         Ok(0) => {}

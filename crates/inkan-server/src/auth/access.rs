@@ -164,6 +164,17 @@ impl Scope {
     }
 }
 
+/// Whether the caller's token scope allows `op` on the key `key_id`: users act for their whole
+/// subscriber; a system client only within its scope, and a client without one may do nothing
+/// (fail closed). The subscriber check is the caller's.
+pub fn scope_allows(caller: &Caller, key_id: &str, op: Operation) -> bool {
+    match (caller.kind, &caller.scope) {
+        (_, Some(scope)) => scope.allows(key_id, op),
+        (CallerKind::Client, None) => false,
+        (_, None) => true,
+    }
+}
+
 /// Refuses unless `caller` may do `op` with `key`. A key of another subscriber is reported as
 /// not found, so callers cannot probe for other subscribers' key ids.
 pub fn authorize_key(caller: &Caller, key: &KeyRecord, op: Operation) -> Result<(), AuthError> {
@@ -182,9 +193,7 @@ pub fn authorize_key(caller: &Caller, key: &KeyRecord, op: Operation) -> Result<
             if caller.subscriber.as_deref() != Some(key.owner.as_str()) {
                 return Err(not_found());
             }
-            if let Some(scope) = &caller.scope
-                && !scope.allows(key.id.as_str(), op)
-            {
+            if !scope_allows(caller, key.id.as_str(), op) {
                 return Err(AuthError::Forbidden(format!(
                     "the token's scope does not allow {} on {}",
                     op.as_str(),

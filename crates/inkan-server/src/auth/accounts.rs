@@ -532,12 +532,14 @@ impl Auth {
         let reason = reason.unwrap_or("one-time password already used");
         self.sources.failed(attempt.source, now);
         if account.state == AccountState::Active && !locked {
-            let lock_millis = i64::try_from(self.config.lockout_minutes)
-                .unwrap_or(i64::MAX / 120_000)
-                .saturating_mul(60_000);
             let after = self
                 .store
-                .record_login_failure(&account.id, self.config.max_failed_logins, lock_millis, now)
+                .record_login_failure(
+                    &account.id,
+                    self.config.max_failed_logins,
+                    self.lock_millis(),
+                    now,
+                )
                 .await?;
             if after.locked_until.is_some_and(|until| now < until) {
                 self.record_refusal(
@@ -583,41 +585,82 @@ impl Auth {
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let step = totp::check(&seed, otp, now)
             .filter(|step| account.last_totp_step.is_none_or(|last| *step > last));
-        if let (Some(step), true) = (step, other_factor_ok) {
+        if let (Some(accepted), true) = (step, other_factor_ok) {
             match self
                 .store
-                .record_login_success(&account.id, step, now)
+                .record_login_success(&account.id, accepted, now)
                 .await
             {
                 Ok(()) => return Ok(()),
-                Err(StoreError::Conflict(_)) => {}
+                // Another request used this step first (a replayed or concurrent copy): refused
+                // like a wrong code.
+                Err(StoreError::Conflict(_)) => {
+                    self.count_failure(caller, &account.id).await?;
+                    return Err(AuthError::Forbidden(
+                        "the one-time password is wrong or was used".into(),
+                    ));
+                }
                 Err(e) => return Err(e.into()),
             }
         }
-        let lock_millis = i64::try_from(self.config.lockout_minutes)
-            .unwrap_or(i64::MAX / 120_000)
-            .saturating_mul(60_000);
-        let after = self
-            .store
-            .record_login_failure(&account.id, self.config.max_failed_logins, lock_millis, now)
-            .await?;
-        if after.locked_until.is_some_and(|until| now < until) {
-            self.record_refusal(
-                EntryKind::AccountLocked,
-                caller.actor(),
-                &format!(
-                    "{} failed activations or logins",
-                    self.config.max_failed_logins
-                ),
-            )
-            .await;
-        }
+        self.count_failure(caller, &account.id).await?;
         if step.is_none() {
             return Err(AuthError::Forbidden(
                 "the one-time password is wrong or was used".into(),
             ));
         }
         Ok(())
+    }
+
+    /// How long a lock lasts, in milliseconds.
+    fn lock_millis(&self) -> i64 {
+        i64::try_from(self.config.lockout_minutes)
+            .unwrap_or(i64::MAX / 120_000)
+            .saturating_mul(60_000)
+    }
+
+    /// Counts a failed factor (OTP, signing PIN) against `account_id`, locking it at the limit
+    /// and logging the lock.
+    pub(super) async fn count_failure(
+        &self,
+        caller: &Caller,
+        account_id: &str,
+    ) -> Result<(), AuthError> {
+        let now = self.now();
+        let after = self
+            .store
+            .record_login_failure(
+                account_id,
+                self.config.max_failed_logins,
+                self.lock_millis(),
+                now,
+            )
+            .await?;
+        if after.locked_until.is_some_and(|until| now < until) {
+            self.record_refusal(
+                EntryKind::AccountLocked,
+                caller.actor(),
+                &format!("{} failed attempts", self.config.max_failed_logins),
+            )
+            .await;
+        }
+        Ok(())
+    }
+
+    /// Refuses when the caller's account is locked or not active.
+    pub(super) async fn check_not_locked(&self, caller: &Caller) -> Result<(), AuthError> {
+        let now = self.now();
+        match self.store.get_account(&caller.id).await? {
+            Some(a)
+                if a.state == AccountState::Active
+                    && a.locked_until.is_none_or(|until| now >= until) =>
+            {
+                Ok(())
+            }
+            _ => Err(AuthError::Forbidden(
+                "the account is locked or not active".into(),
+            )),
+        }
     }
 
     /// Clears an account's lock (an operator's action).

@@ -35,21 +35,21 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
         }
     }
 
-    /// Takes one unit for `key` at `now` if fewer than `max` were taken in its window; else
+    /// Takes `units` for `key` at `now` if that leaves at most `max` taken in its window; else
     /// `Err(seconds until the window ends)`, taking nothing.
-    pub fn try_take(&self, key: &K, now: i64, max: u32) -> Result<(), u64> {
+    pub fn try_take(&self, key: &K, now: i64, units: u32, max: u32) -> Result<(), u64> {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         Self::make_room(&mut windows, key, now);
         let window = windows.entry(key.clone()).or_insert((now, 0));
         if now >= window.0 + WINDOW_MILLIS {
             *window = (now, 0);
         }
-        if window.1 >= max {
+        if window.1.saturating_add(units) > max {
             return Err(((window.0 + WINDOW_MILLIS - now) / 1000)
                 .max(1)
                 .unsigned_abs());
         }
-        window.1 += 1;
+        window.1 += units;
         Ok(())
     }
 
@@ -115,10 +115,15 @@ mod tests {
     #[test]
     fn try_take_stops_at_the_maximum_and_takes_nothing_then() {
         let limiter: Limiter<&str> = Limiter::new(0);
-        assert_eq!(limiter.try_take(&"k", 0, 2), Ok(()));
-        assert_eq!(limiter.try_take(&"k", 1000, 2), Ok(()));
-        assert_eq!(limiter.try_take(&"k", 2000, 2), Err(58));
-        assert_eq!(limiter.try_take(&"other", 2000, 2), Ok(()));
-        assert_eq!(limiter.try_take(&"k", 60_000, 2), Ok(()), "a new window");
+        assert_eq!(limiter.try_take(&"k", 0, 1, 3), Ok(()));
+        assert_eq!(
+            limiter.try_take(&"k", 1000, 3, 3),
+            Err(59),
+            "a batch over the rest"
+        );
+        assert_eq!(limiter.try_take(&"k", 1000, 2, 3), Ok(()));
+        assert_eq!(limiter.try_take(&"k", 2000, 1, 3), Err(58));
+        assert_eq!(limiter.try_take(&"other", 2000, 1, 3), Ok(()));
+        assert_eq!(limiter.try_take(&"k", 60_000, 3, 3), Ok(()), "a new window");
     }
 }

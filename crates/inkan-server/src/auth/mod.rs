@@ -281,8 +281,8 @@ impl Auth {
     }
 }
 
-/// A new random secret (activation code, token): `bytes` random bytes, base64url.
-fn random_secret(bytes: usize) -> String {
+/// A new random secret (activation code, token, SAD): `bytes` random bytes, base64url.
+pub(crate) fn random_secret(bytes: usize) -> String {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
     URL_SAFE_NO_PAD.encode(buf.as_slice())
@@ -290,7 +290,7 @@ fn random_secret(bytes: usize) -> String {
 
 /// How secrets are stored and looked up: SHA-256, lowercase hex. The secrets are random and
 /// long, so a fast hash is enough and lets the store index them.
-fn secret_hash(secret: &str) -> String {
+pub(crate) fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 

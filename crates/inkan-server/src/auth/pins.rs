@@ -27,6 +27,8 @@ impl Auth {
         }
         password::check_pin_policy(&new_pin).map_err(|e| AuthError::BadRequest(e.to_string()))?;
         if let Some(existing) = self.store.get_key_pin(key.id.as_str()).await? {
+            // A wrong current PIN counts towards the account's lock, like a wrong password.
+            self.check_not_locked(caller).await?;
             let current = current.ok_or_else(|| {
                 AuthError::BadRequest("the key has a PIN: give the current one to change it".into())
             })?;
@@ -34,6 +36,7 @@ impl Auth {
             if !blocking(move || password::verify(&current, Some(&stored))).await? {
                 self.record_refusal(EntryKind::KeyPinSet, caller.actor(), "wrong current PIN")
                     .await;
+                self.count_failure(caller, &caller.id).await?;
                 return Err(AuthError::Forbidden("the current PIN is wrong".into()));
             }
         }

@@ -128,7 +128,17 @@ impl Retention {
             return Err(not_found());
         }
         let record = match self.store.get_retained(id).await? {
-            Some(r) if acts_for(caller, &r.subscriber) && self.clock.now() < r.purge_at => r,
+            Some(r)
+                if acts_for(caller, &r.subscriber)
+                    && crate::auth::access::scope_allows(
+                        caller,
+                        &r.key_id,
+                        crate::auth::access::Operation::Read,
+                    )
+                    && self.clock.now() < r.purge_at =>
+            {
+                r
+            }
             _ => return Err(not_found()),
         };
         let bytes = self

@@ -33,7 +33,7 @@ use crate::keys::sha256_digest;
 use crate::log::{LogError, TransparencyLog};
 use crate::store::signing::{SadRecord, SignatureRecord};
 use crate::store::{KeyRecord, KeyState, Store, StoreError};
-use inkan_device::{Algorithm, CryptoDevice, PublicKey};
+use inkan_device::{CryptoDevice, PublicKey};
 use inkan_formats::signer::SignInput;
 use inkan_formats::{FormatError, KeyRef, Signer};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
@@ -142,9 +142,9 @@ pub struct SigningModule {
     index: index::IndexWriter,
 }
 
-/// The SHA-256 of a SAD value, as the store keeps it.
+/// The SHA-256 of a SAD value, as the store keeps it (like every random secret).
 pub fn sad_hash(sad: &str) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(sad.as_bytes()))
+    crate::auth::secret_hash(sad)
 }
 
 impl SigningModule {
@@ -163,6 +163,7 @@ impl SigningModule {
             log,
             clock,
             environment,
+            // Only `try_take` is used, with each grant's own maximum.
             rates: crate::auth::limiter::Limiter::new(0),
         }
     }
@@ -263,7 +264,8 @@ impl SigningModule {
                 }
                 if let Some(max) = grant.and_then(|g| g.max_per_minute) {
                     let slot = (caller.id.clone(), key_id.to_owned());
-                    if let Err(wait) = self.rates.try_take(&slot, self.clock.now(), max) {
+                    let units = u32::try_from(labels.len()).unwrap_or(u32::MAX);
+                    if let Err(wait) = self.rates.try_take(&slot, self.clock.now(), units, max) {
                         return Err(SigningError::Refused(format!(
                             "the client's standing approval allows {max} signatures a minute \
                              with this key; retry in {wait} s"
@@ -405,6 +407,7 @@ impl SigningModule {
             module: self.clone(),
             request,
             made: std::sync::Mutex::new(Vec::new()),
+            failure: std::sync::Mutex::new(None),
         }
     }
 }
@@ -476,12 +479,20 @@ pub struct ActivatedSigner {
     module: Arc<SigningModule>,
     request: SignRequest,
     made: std::sync::Mutex<Vec<u64>>,
+    /// Why the last signature failed: format code sees only a `FormatError::Signer`, the
+    /// HTTP edge needs to tell a refusal from a failure inside.
+    failure: std::sync::Mutex<Option<SigningError>>,
 }
 
 impl ActivatedSigner {
     /// The format code's view of the key.
     pub fn key_ref(&self) -> Result<KeyRef, SigningError> {
         key_ref(&self.request.key)
+    }
+
+    /// Why the last signature failed, if it did (taken once).
+    pub fn take_failure(&self) -> Option<SigningError> {
+        self.failure.lock().ok().and_then(|mut f| f.take())
     }
 
     /// The request this signer serves.
@@ -495,11 +506,6 @@ impl ActivatedSigner {
             .lock()
             .map(|m| m.clone())
             .unwrap_or_else(|p| p.into_inner().clone())
-    }
-
-    /// The key's algorithm.
-    pub fn algorithm(&self) -> Algorithm {
-        self.request.key.algorithm
     }
 }
 
@@ -521,11 +527,20 @@ impl Signer for ActivatedSigner {
                 },
             },
         };
-        let signed = self
+        let signed = match self
             .module
             .sign(&self.request, std::slice::from_ref(&input))
             .await
-            .map_err(|e| FormatError::Signer(e.to_string()))?;
+        {
+            Ok(signed) => signed,
+            Err(e) => {
+                let message = e.to_string();
+                if let Ok(mut failure) = self.failure.lock() {
+                    *failure = Some(e);
+                }
+                return Err(FormatError::Signer(message));
+            }
+        };
         if let Ok(mut made) = self.made.lock() {
             made.push(signed.log_index);
         }

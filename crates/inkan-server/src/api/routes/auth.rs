@@ -60,16 +60,19 @@ pub async fn activation_start(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
     JsonBody(body): JsonBody<ActivationStart>,
-) -> Result<Json<ActivationStarted>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let code = Zeroizing::new(body.activation_code);
     let enrolment = state
         .auth
         .begin_activation(&code, SecretString::from(body.password), source)
         .await?;
-    Ok(Json(ActivationStarted {
-        totp_secret: enrolment.secret_base32.to_string(),
-        totp_uri: enrolment.uri.to_string(),
-    }))
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(ActivationStarted {
+            totp_secret: enrolment.secret_base32.to_string(),
+            totp_uri: enrolment.uri.to_string(),
+        }),
+    ))
 }
 
 /// Completes activation with a first one-time password; the code is used up.
@@ -173,7 +176,7 @@ pub async fn login(
     Source(source): Source,
     RequestParts(parts): RequestParts,
     JsonBody(body): JsonBody<LoginRequest>,
-) -> Result<Json<TokensBody>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let creds = credentials(&parts)?;
     let tokens = match body.refresh_token {
         Some(refresh) => {
@@ -201,7 +204,10 @@ pub async fn login(
             state.auth.login(attempt, &creds, body.remember_me).await?
         }
     };
-    Ok(Json(tokens.into()))
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(TokensBody::from(tokens)),
+    ))
 }
 
 /// CSC `auth/revoke` body.
@@ -226,8 +232,12 @@ pub async fn revoke(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
     if !body.is_empty() {
-        serde_json::from_slice::<RevokeRequest>(&body)
-            .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?;
+        serde_json::from_slice::<RevokeRequest>(&body).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body: {}",
+                super::super::extract::without_values(&e.to_string())
+            ))
+        })?;
     }
     state.auth.logout(&caller).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -244,7 +254,9 @@ pub async fn token(
     RequestParts(parts): RequestParts,
     form: Result<axum::Form<ClientTokenRequest>, axum::extract::rejection::FormRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let axum::Form(request) = form.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let axum::Form(request) = form.map_err(|e| {
+        ApiError::bad_request(super::super::extract::without_values(&e.body_text()))
+    })?;
     let creds = credentials(&parts)?;
     let tokens = state.auth.client_token(&request, &creds).await?;
     Ok((

@@ -125,8 +125,12 @@ pub async fn credentials_list(
     body: Option<Json<Value>>,
 ) -> Result<Json<Value>, ApiError> {
     let request: ListRequest = match body {
-        Some(Json(value)) => serde_json::from_value(value)
-            .map_err(|e| ApiError::bad_request(format!("the request body: {e}")))?,
+        Some(Json(value)) => serde_json::from_value(value).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the request body: {}",
+                super::super::extract::without_values(&e.to_string())
+            ))
+        })?,
         None => ListRequest::default(),
     };
     let Some(subscriber) = caller.subscriber.clone() else {
@@ -379,11 +383,7 @@ pub async fn credentials_authorize(
     let hashes = request
         .hashes
         .ok_or_else(|| ApiError::bad_request("hashes are required: a SAD is bound to them"))?;
-    let inputs = digest_inputs(
-        key.algorithm,
-        &hashes,
-        request.hash_algorithm_oid.as_deref(),
-    )?;
+    let inputs = parse_hashes(&hashes, request.hash_algorithm_oid.as_deref())?;
     let labels = inputs.iter().map(Input::label).collect();
     let issued = state
         .activation
@@ -480,6 +480,22 @@ pub async fn sign_hash(
         "receipt": receipt.encode(),
         "logIndex": signed.log_index,
     })))
+}
+
+/// Maps a format error raised while building a document through `signer`: the signing
+/// module's own error when it failed (a refusal is 403, a failure inside 500), else a 400
+/// naming what is wrong with the document.
+pub fn document_error(
+    signer: &crate::signing::ActivatedSigner,
+    e: inkan_formats::FormatError,
+) -> ApiError {
+    match (e, signer.take_failure()) {
+        (inkan_formats::FormatError::Signer(_), Some(failure)) => signing_error(failure),
+        (inkan_formats::FormatError::Signer(message), None) => {
+            signing_error(SigningError::Refused(message))
+        }
+        (other, _) => ApiError::bad_request(other.to_string()),
+    }
 }
 
 /// Maps a signing refusal to a response.

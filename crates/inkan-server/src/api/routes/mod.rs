@@ -1,6 +1,12 @@
 //! The routes, one file per audience: [`system`] (infrastructure), [`auth`] (getting a
-//! session), [`csc`] (CSC API v2: activation and signHash), [`admin`] (operators), [`keys`] (a subscriber's keys), [`vc`] (W3C VC API), [`present`] (holders' presentations and key proofs), [`signatures`] (confirming a
-//! signature afterwards).
+//! session), [`admin`] (operators), [`keys`] (a subscriber's keys), [`csc`] (CSC API v2:
+//! activation and signHash), [`vc`] (W3C VC API and issuance), [`present`] (holders'
+//! presentations and key proofs), [`signatures`] (confirming a signature afterwards),
+//! [`delivery`] (destinations, deliveries, retained documents).
+//!
+//! Every route parses strictly and hands over to `auth`, `activation`, `signing` or
+//! `delivery`. No route may sign except through the signing module, hold a business rule of
+//! its own, or answer with an internal error's detail.
 
 pub mod admin;
 pub mod auth;

@@ -29,7 +29,7 @@ use super::keys::load_key;
 use crate::auth::Caller;
 use crate::auth::access::Operation;
 use crate::signing::prepare::PreparingSigner;
-use crate::signing::{Activation, SignRequest, SigningError, verification_method};
+use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
@@ -402,10 +402,7 @@ pub async fn sign(
         .document
         .build(&signer, &key_ref, request.issued_at)
         .await
-        .map_err(|e| match e {
-            FormatError::Signer(message) => signing_error(SigningError::Refused(message)),
-            other => bad(other),
-        })?;
+        .map_err(|e| super::csc::document_error(&signer, e))?;
     let mut body = super::after_signing(&state, &signer, &document, deliver_to.as_deref()).await?;
     body.insert("format".into(), kind.into());
     body.insert("document".into(), document);

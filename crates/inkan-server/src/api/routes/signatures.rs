@@ -7,6 +7,7 @@ use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::Authenticated;
 use crate::auth::AuthError;
+use crate::auth::access::{Operation, scope_allows};
 use axum::Json;
 use axum::extract::{Query, State};
 use serde::Deserialize;
@@ -45,12 +46,14 @@ pub async fn by_digest(
             "digest must be sha-256:<64 lowercase hex> or sha-384:<96 lowercase hex>",
         ));
     }
-    let records = state
+    let mut records = state
         .service
         .store
         .signatures_by_digest(subscriber, &query.digest)
         .await
         .map_err(AuthError::from)?;
+    // A system client sees only the keys of its scope.
+    records.retain(|r| scope_allows(&caller, &r.key_id, Operation::Read));
     let indexes: Vec<u64> = records.iter().map(|r| r.log_index).collect();
     let receipts = super::receipts(&state, &indexes).await?;
     let signatures: Vec<Value> = records

@@ -14,11 +14,11 @@
 use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
-use super::csc::signing_error;
+use super::csc::{document_error, signing_error};
 use super::keys::load_key;
 use crate::auth::access::Operation;
 use crate::auth::{AuthError, CallerKind};
-use crate::signing::{Activation, SignRequest, SigningError, verification_method};
+use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -109,7 +109,7 @@ pub async fn issue(
         "vc+jwt" => {
             let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
                 .await
-                .map_err(format_error)?;
+                .map_err(|e| document_error(&signer, e))?;
             json!({
                 "@context": ["https://www.w3.org/ns/credentials/v2"],
                 "id": format!("data:application/vc+jwt,{jwt}"),
@@ -128,7 +128,7 @@ pub async fn issue(
             };
             data_integrity::sign(&credential, &signer, &key_ref, &options)
                 .await
-                .map_err(format_error)?
+                .map_err(|e| document_error(&signer, e))?
         }
     };
     let mut body = super::after_signing(&state, &signer, &secured, deliver_to.as_deref()).await?;
@@ -216,7 +216,7 @@ pub async fn issue_sd_jwt(
         &mut rand_core::OsRng,
     )
     .await
-    .map_err(format_error)?;
+    .map_err(|e| document_error(&signer, e))?;
     let credential = Value::String(issued.serialized);
     let mut body =
         super::after_signing(&state, &signer, &credential, deliver_to.as_deref()).await?;
@@ -345,7 +345,7 @@ pub async fn issue_mdoc(
     let key_ref = signer.key_ref().map_err(signing_error)?;
     let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
         .await
-        .map_err(format_error)?;
+        .map_err(|e| document_error(&signer, e))?;
     let bytes = issued.to_bytes().map_err(format_error)?;
     let issuer_signed =
         Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
@@ -367,14 +367,9 @@ fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> 
     }
 }
 
-/// A format error: what the signing module refused, or what was wrong with the document.
+/// A format error outside signing: what is wrong with the request or document.
 fn format_error(e: inkan_formats::FormatError) -> ApiError {
-    match e {
-        inkan_formats::FormatError::Signer(message) => {
-            signing_error(SigningError::Refused(message))
-        }
-        other => ApiError::bad_request(other.to_string()),
-    }
+    ApiError::bad_request(e.to_string())
 }
 
 /// `/credentials/verify` and `/presentations/verify` options.
