@@ -9,67 +9,14 @@
 mod common;
 
 use common::Engine;
-use common::server::{Account, Harness, Session};
-use inkan_formats::jose::jwe;
+use common::interop::{interop, node};
+use common::server::{Harness, Holder, Session, authorize, key};
 use inkan_log::entry::EntryKind;
-use inkan_server::auth::totp;
-use inkan_server::clock::Clock as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Command;
 
 const PIN: &str = "246810";
 const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
-
-fn interop(dir: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../interop")
-        .join(dir);
-    assert!(
-        path.join("node_modules").is_dir(),
-        "interop/{dir}/node_modules is missing: run `bash .ci/run` (or `npm install --prefix interop/{dir}`)"
-    );
-    path
-}
-
-fn node(script: PathBuf, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("node")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("node (Node.js 20) must be installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-    }
-}
-
-struct Holder {
-    account: Account,
-    session: Session,
-    key_id: String,
-    jwk: Value,
-}
-
-async fn key(h: &Harness, session: &Session, alg: &str, pin: &str) -> (String, Value) {
-    let created = h
-        .call(
-            session,
-            Method::POST,
-            "/v1/keys",
-            Some(json!({"algorithm": alg, "label": "k", "pin": pin})),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let view: Value = created.json().await.unwrap();
-    (
-        view["id"].as_str().unwrap().to_owned(),
-        view["public_jwk"].clone(),
-    )
-}
 
 /// Prepare → authorise (PIN + OTP in a JWE) → sign. Returns the signed document and the
 /// prepare response.
@@ -94,7 +41,7 @@ async fn holder_sign(
         prepared.text().await.unwrap()
     );
     let prepared: Value = prepared.json().await.unwrap();
-    let sad = authorize(h, holder, activation_key, &prepared).await;
+    let sad = authorize(h, holder, activation_key, &prepared, PIN).await;
     let signed = h
         .call(
             &holder.session,
@@ -115,41 +62,6 @@ async fn holder_sign(
     let signed: Value = signed.json().await.unwrap();
     assert_eq!(signed["receipts"].as_array().unwrap().len(), 1);
     (signed["document"].clone(), prepared)
-}
-
-async fn authorize(
-    h: &Harness,
-    holder: &Holder,
-    activation_key: &Value,
-    prepared: &Value,
-) -> String {
-    h.next_step();
-    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
-    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
-    let authorized = h
-        .call(
-            &holder.session,
-            Method::POST,
-            "/csc/v2/credentials/authorize",
-            Some(json!({
-                "credentialID": holder.key_id,
-                "numSignatures": prepared["numSignatures"],
-                "hashes": prepared["hashes"],
-                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
-                "activationData": jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap(),
-            })),
-        )
-        .await;
-    assert_eq!(
-        authorized.status(),
-        StatusCode::OK,
-        "{}",
-        authorized.text().await.unwrap()
-    );
-    authorized.json::<Value>().await.unwrap()["SAD"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn holder_flows(engine: Engine) {
@@ -297,7 +209,7 @@ async fn holder_flows(engine: Engine) {
         .json::<Value>()
         .await
         .unwrap();
-    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
     let mut more = document.clone();
     more["disclose"] = json!(["/given_name", "/birthdate"]);
     let refused = h

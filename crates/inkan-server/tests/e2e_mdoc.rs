@@ -11,11 +11,8 @@ mod common;
 
 use base64::Engine as _;
 use common::Engine;
-use common::server::{Account, Harness, START, Session};
-use inkan_formats::jose::jwe;
+use common::server::{Harness, Holder, START, Session, authorize, key};
 use inkan_log::entry::EntryKind;
-use inkan_server::auth::totp;
-use inkan_server::clock::Clock as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -150,30 +147,6 @@ fn certify(jwk: &Value) -> (String, String) {
     (root.pem(), leaf.pem())
 }
 
-struct Holder {
-    account: Account,
-    session: Session,
-    key_id: String,
-    jwk: Value,
-}
-
-async fn key(h: &Harness, session: &Session, alg: &str, pin: &str) -> (String, Value) {
-    let created = h
-        .call(
-            session,
-            Method::POST,
-            "/v1/keys",
-            Some(json!({"algorithm": alg, "label": "k", "pin": pin})),
-        )
-        .await;
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let view: Value = created.json().await.unwrap();
-    (
-        view["id"].as_str().unwrap().to_owned(),
-        view["public_jwk"].clone(),
-    )
-}
-
 /// The issuer organisation's system client (private_key_jwt + DPoP) with sign scope on
 /// `seal_key`.
 async fn system_client(h: &Harness, operator: &Session, issuer: &str, seal_key: &str) -> Session {
@@ -239,41 +212,6 @@ async fn prepare(h: &Harness, holder: &Holder, document: &Value) -> reqwest::Res
         Some(json!({"credentialID": holder.key_id, "document": document})),
     )
     .await
-}
-
-async fn authorize(
-    h: &Harness,
-    holder: &Holder,
-    activation_key: &Value,
-    prepared: &Value,
-) -> String {
-    h.next_step();
-    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
-    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
-    let authorized = h
-        .call(
-            &holder.session,
-            Method::POST,
-            "/csc/v2/credentials/authorize",
-            Some(json!({
-                "credentialID": holder.key_id,
-                "numSignatures": prepared["numSignatures"],
-                "hashes": prepared["hashes"],
-                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
-                "activationData": jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap(),
-            })),
-        )
-        .await;
-    assert_eq!(
-        authorized.status(),
-        StatusCode::OK,
-        "{}",
-        authorized.text().await.unwrap()
-    );
-    authorized.json::<Value>().await.unwrap()["SAD"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn sign(
@@ -448,7 +386,7 @@ async fn mdoc_flows(engine: Engine) {
             .contains("CN=Inkan Test mDL Document Signer"),
         "{prepared}"
     );
-    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
     let signed = sign(&h, &holder, &document, &prepared, &sad).await;
     assert_eq!(
         signed.status(),
@@ -523,7 +461,7 @@ async fn mdoc_flows(engine: Engine) {
         .json::<Value>()
         .await
         .unwrap();
-    let sad = authorize(&h, &holder, &activation_key, &prepared).await;
+    let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
     let mut elsewhere = document.clone();
     elsewhere["sessionTranscript"] = json!(b64(&session_transcript("another-nonce")));
     let refused = sign(&h, &holder, &elsewhere, &prepared, &sad).await;

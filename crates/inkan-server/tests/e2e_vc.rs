@@ -8,40 +8,13 @@
 mod common;
 
 use common::Engine;
+use common::interop::{interop, node};
 use common::server::{Harness, Session};
 use inkan_log::entry::{Entry, EntryKind};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use std::path::PathBuf;
-use std::process::Command;
-
-fn interop(dir: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../interop")
-        .join(dir);
-    assert!(
-        path.join("node_modules").is_dir(),
-        "interop/{dir}/node_modules is missing: run `bash .ci/run` (or `npm install --prefix interop/{dir}`)"
-    );
-    path
-}
-
-/// Runs a Node verifier; Ok(stdout) when it accepts.
-fn node(script: PathBuf, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("node")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("node (Node.js 20) must be installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
-    }
-}
 
 fn credential() -> Value {
     json!({

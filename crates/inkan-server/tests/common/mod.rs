@@ -4,6 +4,7 @@
 //! and say how to start it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod interop;
 pub mod server;
 
 use inkan_server::store::{self, Store, StoreError};

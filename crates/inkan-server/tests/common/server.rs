@@ -319,3 +319,69 @@ activation_key_file = "{d}/activation.key"
 pub async fn status(response: reqwest::Response) -> StatusCode {
     response.status()
 }
+
+/// A holder: their account, session, and one key.
+pub struct Holder {
+    pub account: Account,
+    pub session: Session,
+    pub key_id: String,
+    pub jwk: Value,
+}
+
+/// Generates a key of `alg` with `pin` for the session's subscriber: (id, public JWK).
+pub async fn key(h: &Harness, session: &Session, alg: &str, pin: &str) -> (String, Value) {
+    let created = h
+        .call(
+            session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": alg, "label": "k", "pin": pin})),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let view: Value = created.json().await.unwrap();
+    (
+        view["id"].as_str().unwrap().to_owned(),
+        view["public_jwk"].clone(),
+    )
+}
+
+/// CSC `credentials/authorize` for what `prepared` (a `/v1/holder/prepare` answer) names, with
+/// `pin` and a fresh OTP encrypted to `activation_key`; returns the SAD.
+pub async fn authorize(
+    h: &Harness,
+    holder: &Holder,
+    activation_key: &Value,
+    prepared: &Value,
+    pin: &str,
+) -> String {
+    h.next_step();
+    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
+    let data = json!({"PIN": pin, "OTP": otp}).to_string();
+    let activation =
+        inkan_formats::jose::jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap();
+    let authorized = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/csc/v2/credentials/authorize",
+            Some(json!({
+                "credentialID": holder.key_id,
+                "numSignatures": prepared["numSignatures"],
+                "hashes": prepared["hashes"],
+                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
+                "activationData": activation,
+            })),
+        )
+        .await;
+    assert_eq!(
+        authorized.status(),
+        StatusCode::OK,
+        "{}",
+        authorized.text().await.unwrap()
+    );
+    authorized.json::<Value>().await.unwrap()["SAD"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
