@@ -10,7 +10,7 @@ mod common;
 
 use common::Engine;
 use common::interop::{interop, node};
-use common::server::{Harness, Holder, Session, authorize, key};
+use common::server::{Harness, Holder, authorize, key, system_client};
 use inkan_log::entry::EntryKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -71,57 +71,7 @@ async fn holder_flows(engine: Engine) {
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
     let clerk_session = h.login(&clerk).await;
     let (seal_key, seal_jwk) = key(&h, &clerk_session, "ES256", "135791").await;
-    let client_key = inkan_server::client::ProofKey::generate().unwrap();
-    let registered = h
-        .call(
-            &operator,
-            Method::POST,
-            &format!("/v1/subscribers/{issuer}/clients"),
-            Some(json!({
-                "name": "wallet issuance", "jwk": client_key.public_jwk(),
-                "scope": {"keys": [{"key": seal_key, "operations": ["sign"]}]}
-            })),
-        )
-        .await;
-    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token_url = format!("{}/oauth2/token", h.url);
-    let dpop_key = inkan_server::client::ProofKey::generate().unwrap();
-    let token: Value = h
-        .http
-        .post(&token_url)
-        .header(
-            "DPoP",
-            dpop_key
-                .dpop("POST", &token_url, None, h.now_seconds())
-                .unwrap(),
-        )
-        .form(&[
-            ("grant_type", "client_credentials".to_owned()),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
-            ),
-            (
-                "client_assertion",
-                client_key
-                    .client_assertion(&client_id, &token_url, h.now_seconds())
-                    .unwrap(),
-            ),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let issuer_client = Session {
-        key: dpop_key,
-        access: token["access_token"].as_str().unwrap().into(),
-        refresh: None,
-    };
+    let issuer_client = system_client(&h, &operator, &issuer, &seal_key).await;
 
     // The holder and their key.
     let (_, account) = h.subscriber(&operator, "holder", "hana").await;

@@ -385,3 +385,65 @@ pub async fn authorize(
         .unwrap()
         .to_owned()
 }
+
+/// The issuer organisation's system client (private_key_jwt + DPoP) with sign scope on
+/// `seal_key`.
+pub async fn system_client(
+    h: &Harness,
+    operator: &Session,
+    issuer: &str,
+    seal_key: &str,
+) -> Session {
+    let client_key = inkan_server::client::ProofKey::generate().unwrap();
+    let registered = h
+        .call(
+            operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "issuing system", "jwk": client_key.public_jwk(),
+                "scope": {"keys": [{"key": seal_key, "operations": ["sign"]}]}
+            })),
+        )
+        .await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let token_url = format!("{}/oauth2/token", h.url);
+    let dpop_key = inkan_server::client::ProofKey::generate().unwrap();
+    let token: Value = h
+        .http
+        .post(&token_url)
+        .header(
+            "DPoP",
+            dpop_key
+                .dpop("POST", &token_url, None, h.now_seconds())
+                .unwrap(),
+        )
+        .form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            (
+                "client_assertion",
+                client_key
+                    .client_assertion(&client_id, &token_url, h.now_seconds())
+                    .unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Session {
+        key: dpop_key,
+        access: token["access_token"].as_str().unwrap().into(),
+        refresh: None,
+    }
+}
