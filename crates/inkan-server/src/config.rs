@@ -75,6 +75,9 @@ pub struct Config {
     /// Delivery of signed documents to registered destinations.
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    /// Status lists checked at signing time.
+    #[serde(default)]
+    pub status: StatusConfig,
 }
 
 /// `[delivery]`: sending signed documents to the destinations operators register for
@@ -136,6 +139,57 @@ impl Default for DeliveryConfig {
             retry_max_seconds: default_retry_max(),
             timeout_seconds: default_delivery_timeout(),
             poll_millis: default_poll_millis(),
+        }
+    }
+}
+
+/// `[status]`: fetching the status lists that say whether a signing key is still valid
+/// (criteria 2.2.3(1)B): W3C Bitstring Status List credentials and IETF Status List Tokens,
+/// over HTTPS (TLS 1.3, no redirects, no proxy), verified against `trust_anchors`, cached.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusConfig {
+    /// The trust anchors (PEM files of CA certificates) that status servers' certificates must
+    /// chain to. The operating system's roots are not used: with none, no list can be fetched.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+    /// The keys a status list must be signed with: files holding PEM `PUBLIC KEY` (SPKI) or
+    /// `CERTIFICATE` blocks (the certificate's public key is what counts), or one public JWK.
+    /// With none, every status is unknown.
+    #[serde(default)]
+    pub trust_anchors: Vec<PathBuf>,
+    /// Largest response accepted, in bytes (1024 to 16777216; default 1 MiB).
+    #[serde(default = "default_max_list_bytes")]
+    pub max_list_bytes: usize,
+    /// Longest a verified list is used without fetching it again, in seconds (5 to 86400;
+    /// default 300), whatever its `ttl`, `exp`, `validUntil` or `Cache-Control` say.
+    #[serde(default = "default_max_cache_seconds")]
+    pub max_cache_seconds: u64,
+    /// Longest one fetch may take (connect, send, response), in seconds (1 to 60).
+    #[serde(default = "default_fetch_timeout")]
+    pub fetch_timeout_seconds: u64,
+}
+
+fn default_max_list_bytes() -> usize {
+    1024 * 1024
+}
+
+fn default_max_cache_seconds() -> u64 {
+    300
+}
+
+fn default_fetch_timeout() -> u64 {
+    10
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        StatusConfig {
+            ca_files: Vec::new(),
+            trust_anchors: Vec::new(),
+            max_list_bytes: default_max_list_bytes(),
+            max_cache_seconds: default_max_cache_seconds(),
+            fetch_timeout_seconds: default_fetch_timeout(),
         }
     }
 }
@@ -604,6 +658,17 @@ impl Config {
                     .into(),
             ));
         }
+        let status = &self.status;
+        if !(1024..=16 * 1024 * 1024).contains(&status.max_list_bytes)
+            || !(5..=86_400).contains(&status.max_cache_seconds)
+            || !(1..=60).contains(&status.fetch_timeout_seconds)
+        {
+            return Err(ConfigError::Invalid(
+                "[status] needs max_list_bytes 1024 to 16777216, max_cache_seconds 5 to 86400 \
+                 and fetch_timeout_seconds 1 to 60"
+                    .into(),
+            ));
+        }
         if self.server.max_body_bytes == 0 || self.server.request_timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "[server] max_body_bytes and request_timeout_seconds must be at least 1".into(),
@@ -867,6 +932,41 @@ mod tests {
             "[delivery]\ntimeout_seconds = 0",
             "[delivery]\nretry_initial_seconds = 10\nretry_max_seconds = 5",
             "[delivery]\nuse_system_roots = true",
+        ] {
+            assert!(load(bad, &[]).is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn status_settings_are_checked() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert!(config.status.ca_files.is_empty());
+        assert!(config.status.trust_anchors.is_empty());
+        assert_eq!(config.status.max_list_bytes, 1024 * 1024);
+        assert_eq!(config.status.max_cache_seconds, 300);
+        assert_eq!(config.status.fetch_timeout_seconds, 10);
+        let config = load(
+            "[status]\nca_files = [\"/ca.pem\"]\ntrust_anchors = [\"/list-signer.pem\"]\n\
+             max_list_bytes = 65536\nmax_cache_seconds = 60\nfetch_timeout_seconds = 3\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.status.ca_files, vec![PathBuf::from("/ca.pem")]);
+        assert_eq!(
+            config.status.trust_anchors,
+            vec![PathBuf::from("/list-signer.pem")]
+        );
+        assert_eq!(config.status.max_list_bytes, 65536);
+        assert_eq!(config.status.max_cache_seconds, 60);
+        assert_eq!(config.status.fetch_timeout_seconds, 3);
+        for bad in [
+            "[status]\nmax_list_bytes = 10",
+            "[status]\nmax_list_bytes = 16777217",
+            "[status]\nmax_cache_seconds = 0",
+            "[status]\nmax_cache_seconds = 86401",
+            "[status]\nfetch_timeout_seconds = 0",
+            "[status]\nfetch_timeout_seconds = 61",
+            "[status]\nuse_system_roots = true",
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }

@@ -23,46 +23,10 @@ use inkan_server::store::{
 };
 use std::sync::Arc;
 
+#[macro_use]
 mod common;
 
 use common::{Ctx, Engine, run};
-
-/// Runs each case on every engine as `<engine>::<case>`; `outside` cases reach the database
-/// behind the store's back (not possible with `sqlite::memory:`).
-macro_rules! conformance {
-    (every_engine: [$($case:ident),* $(,)?], outside: [$($outside:ident),* $(,)?] $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::SqliteFile, super::$case).await }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $outside() {
-                    super::run(super::Engine::SqliteFile, super::$outside).await
-                }
-            )*
-        }
-        mod sqlite_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::SqliteMemory, super::$case).await }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::Postgres, super::$case).await }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $outside() {
-                    super::run(super::Engine::Postgres, super::$outside).await
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     every_engine: [

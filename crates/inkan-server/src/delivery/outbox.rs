@@ -113,25 +113,12 @@ impl Delivery {
     ) -> Result<Self, DeliveryError> {
         let seal = SealingKey::from_key_file(secrets_key_file, SEAL_DOMAIN)
             .map_err(|e| DeliveryError::Internal(format!("the secrets key: {e}")))?;
-        let anchors = crate::api::tls::load_anchors(&config.ca_files)
-            .map_err(|e| DeliveryError::Internal(format!("[delivery] ca_files: {e}")))?;
-        let mut http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .min_tls_version(reqwest::tls::Version::TLS_1_3)
-            .https_only(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(Duration::from_secs(config.timeout_seconds))
-            .user_agent(concat!("inkan/", env!("CARGO_PKG_VERSION")));
-        for anchor in &anchors {
-            let certificate = reqwest::Certificate::from_der(anchor)
-                .map_err(|e| DeliveryError::Internal(format!("[delivery] ca_files: {e}")))?;
-            http = http.add_root_certificate(certificate);
-        }
-        let http = http
-            .build()
-            .map_err(|e| DeliveryError::Internal(format!("the delivery HTTP client: {e}")))?;
+        let http = crate::https_client::build(
+            "[delivery] ca_files",
+            &config.ca_files,
+            Duration::from_secs(config.timeout_seconds),
+        )
+        .map_err(DeliveryError::Internal)?;
         Ok(Delivery {
             store,
             log,

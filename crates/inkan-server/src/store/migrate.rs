@@ -57,6 +57,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "delivery",
         sql: include_str!("../../migrations/sqlite/0005_delivery.sql"),
     },
+    Migration {
+        version: 6,
+        name: "status",
+        sql: include_str!("../../migrations/sqlite/0006_status.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -85,6 +90,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 5,
         name: "delivery",
         sql: include_str!("../../migrations/postgres/0005_delivery.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "status",
+        sql: include_str!("../../migrations/postgres/0006_status.sql"),
     },
 ];
 

@@ -17,7 +17,10 @@
 //! `tests/signing_store_conformance.rs`. And it holds what happens to signed documents after
 //! signing ([`delivery`]; criteria 2.2.3(3)A, B): delivery destinations, the outbox of
 //! deliveries, and documents kept under the retention policy. [`Store`] includes
-//! [`DeliveryStore`]; both engines pass `tests/delivery_store_conformance.rs`.
+//! [`DeliveryStore`]; both engines pass `tests/delivery_store_conformance.rs`. And it holds
+//! keys' status ([`status`]; criteria 2.2.3(1)B, 2.2.2(3)B): where each key's status is
+//! published and what the last check found, with its evidence. [`Store`] includes
+//! [`StatusStore`]; both engines pass `tests/status_store_conformance.rs`.
 
 pub mod auth;
 mod auth_rows;
@@ -30,6 +33,8 @@ pub mod postgres;
 pub mod signing;
 mod signing_rows;
 pub mod sqlite;
+pub mod status;
+mod status_rows;
 
 pub use auth::{
     AccountRecord, AccountRole, AccountState, ActivationCodeRecord, AuthStore, ClientAuthMethod,
@@ -42,6 +47,9 @@ pub use delivery::{
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
 pub use log::{Appended, LogHead, StoredCheckpoint};
 pub use signing::{SadRecord, SignatureRecord, SigningStore};
+pub use status::{
+    KeyStatusRecord, KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore,
+};
 
 use crate::clock::UnixMillis;
 use inkan_log::Hash;
@@ -73,7 +81,13 @@ pub enum StoreError {
 /// from many tasks at once.
 #[async_trait::async_trait]
 pub trait Store:
-    auth::AuthStore + signing::SigningStore + delivery::DeliveryStore + Send + Sync + std::fmt::Debug
+    auth::AuthStore
+    + signing::SigningStore
+    + delivery::DeliveryStore
+    + status::StatusStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// The engine's name, for logs: `sqlite` or `postgres`.
     fn engine(&self) -> &'static str;

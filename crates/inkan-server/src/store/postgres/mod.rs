@@ -2,7 +2,8 @@
 //!
 //! Owns the PostgreSQL connection pool and the PostgreSQL spelling of every [`Store`]
 //! operation (the authentication records' in `postgres/auth.rs`, the signing records' in
-//! `postgres/signing.rs`); the schema is in `migrations/postgres/` and applied by
+//! `postgres/signing.rs`, the delivery records' in `postgres/delivery.rs`, the keys' status in
+//! `postgres/status.rs`); the schema is in `migrations/postgres/` and applied by
 //! `store::migrate` (under an advisory lock) on [`PostgresStore::connect`]. Tables are
 //! unqualified: they live in the first schema of the connection's `search_path`, so a deployment
 //! (or a test) picks its schema in the URL (`options[search_path]=...`).
@@ -28,11 +29,13 @@
 //! Must never: build SQL from values (values are always bound; only constant column names are
 //! spliced in), log the URL (it may hold a password), or decode stored names itself (that is
 //! `StoredKey::decode` in `store/keys.rs`, and `store/auth_rows.rs` and
-//! `store/signing_rows.rs` for the authentication and signing records, shared with SQLite).
+//! `store/signing_rows.rs` for the authentication and signing records, `store/status_rows.rs`
+//! for the status records, shared with SQLite).
 
 mod auth;
 mod delivery;
 mod signing;
+mod status;
 
 use super::keys::StoredKey;
 use super::log::{self, Appended, LogHead, StoredCheckpoint};

@@ -2,7 +2,8 @@
 //!
 //! Owns the SQLite connection settings (WAL, `synchronous=FULL`, foreign keys, busy timeout)
 //! and the SQLite spelling of every [`Store`] operation (the authentication records' in
-//! `sqlite/auth.rs`, the signing records' in `sqlite/signing.rs`); the schema is in
+//! `sqlite/auth.rs`, the signing records' in `sqlite/signing.rs`, the delivery records' in
+//! `sqlite/delivery.rs`, the keys' status in `sqlite/status.rs`); the schema is in
 //! `migrations/sqlite/` and applied by `store::migrate` on [`SqliteStore::connect`].
 //!
 //! Every operation that writes runs in one `BEGIN IMMEDIATE` transaction: it takes the
@@ -22,11 +23,12 @@
 //! spliced in), relax durability (`synchronous=FULL`: a registered key must survive a power
 //! cut), or decode stored names itself (that is `StoredKey::decode` in `store/keys.rs`, and
 //! `store/auth_rows.rs` and `store/signing_rows.rs` for the authentication and signing
-//! records, shared with PostgreSQL).
+//! records, `store/status_rows.rs` for the status records, shared with PostgreSQL).
 
 mod auth;
 mod delivery;
 mod signing;
+mod status;
 
 use super::keys::StoredKey;
 use super::log::{self, Appended, LogHead, StoredCheckpoint};

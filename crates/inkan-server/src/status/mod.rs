@@ -1,0 +1,419 @@
+//! Key status at signing time (criteria 2.2.3(1)B): "is this status entry valid now?", from a
+//! W3C Bitstring Status List entry or an IETF Token Status List reference.
+//!
+//! What it owns: the [`StatusChecker`] — fetching status lists over HTTPS ([`fetch`]: TLS 1.3
+//! to `[status] ca_files`, no redirect, a timeout, a size limit), verifying them against
+//! `[status] trust_anchors` ([`lists`], [`anchors`]), keeping each verified list in a cache by
+//! URL until its `ttl` / `exp` / `validUntil` / HTTP `max-age` (at most `[status]
+//! max_cache_seconds`, at least [`MIN_CACHE_MILLIS`]), one fetch at a time per URL
+//! (single-flight), and reading the entry's status with its evidence (URL, index, SHA-256 of the
+//! fetched bytes, the list's `iat` / `exp` / `ttl`). Time comes from the injected [`Clock`].
+//!
+//! What it must never do:
+//! - answer from a stale list: once a list is past its freshness, the answer comes from a new,
+//!   verified fetch or is [`KeyStatus::Unknown`] (fail closed: the signing module refuses to
+//!   sign), never the old "valid";
+//! - trust a list not signed by a trust anchor, fetched over anything but `https://`, or larger
+//!   than `[status] max_list_bytes`;
+//! - parse list encodings itself (that is `inkan_formats::status`), sign, destroy keys or write
+//!   the transparency log (the signing module and the status monitor decide what a status means
+//!   for a key).
+
+pub mod anchors;
+mod fetch;
+mod lists;
+
+use crate::clock::{Clock, UnixMillis};
+use crate::config::StatusConfig;
+use inkan_device::PublicKey;
+use inkan_formats::status::{
+    BitstringStatusListEntry, StatusListReference, StatusPurpose, TokenStatus,
+};
+use lists::{Verified, VerifiedList};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+/// The shortest time a verified list is kept, whatever it or its server says (so a list that
+/// asks for no caching does not turn every signature into a fetch).
+pub const MIN_CACHE_MILLIS: i64 = 5_000;
+
+/// Where a key's status is published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusSource {
+    /// A W3C Bitstring Status List entry (`statusPurpose` `revocation` or `suspension`,
+    /// `statusSize` 1).
+    Bitstring(BitstringStatusListEntry),
+    /// An IETF Token Status List reference (`uri`, `idx`).
+    Token(StatusListReference),
+}
+
+impl StatusSource {
+    /// The list's URL.
+    pub fn url(&self) -> &str {
+        match self {
+            StatusSource::Bitstring(entry) => &entry.status_list_credential,
+            StatusSource::Token(reference) => &reference.uri,
+        }
+    }
+
+    /// The entry's index in the list.
+    pub fn index(&self) -> u64 {
+        match self {
+            StatusSource::Bitstring(entry) => entry.status_list_index,
+            StatusSource::Token(reference) => reference.idx,
+        }
+    }
+
+    fn kind(&self) -> Kind {
+        match self {
+            StatusSource::Bitstring(_) => Kind::Bitstring,
+            StatusSource::Token(_) => Kind::Token,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Bitstring,
+    Token,
+}
+
+/// What a status list says about a key, now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// Confirmed valid by a fresh, verified list.
+    Valid,
+    /// Revoked (W3C `revocation` bit set; IETF `INVALID`): for good.
+    Revoked,
+    /// Suspended (W3C `suspension` bit set; IETF `SUSPENDED`): signing is refused while it lasts.
+    Suspended,
+    /// No fresh, verified status could be had; the reason names the source. Signing must be
+    /// refused.
+    Unknown(String),
+}
+
+/// What the answer rests on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    /// The list's URL.
+    pub url: String,
+    /// The entry's index.
+    pub index: u64,
+    /// SHA-256 of the fetched bytes (lowercase hex), as served.
+    pub list_sha256: String,
+    /// When the list was fetched (Unix milliseconds, from the checker's clock).
+    pub fetched_at: UnixMillis,
+    /// The list's `iat` (or `validFrom`), Unix seconds.
+    pub issued_at: Option<i64>,
+    /// The list's `exp` (or `validUntil`), Unix seconds.
+    pub expires_at: Option<i64>,
+    /// The list's `ttl`, in milliseconds.
+    pub ttl_ms: Option<u64>,
+}
+
+/// The answer to one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCheck {
+    /// The status.
+    pub status: KeyStatus,
+    /// When it was checked (Unix milliseconds).
+    pub checked_at: UnixMillis,
+    /// The list it was read from; `None` when no verified list was available.
+    pub evidence: Option<Evidence>,
+}
+
+/// The checker could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    /// A file or setting of `[status]` is unusable.
+    #[error("[status]: {0}")]
+    Config(String),
+}
+
+/// One verified list in the cache.
+#[derive(Debug)]
+struct Cached {
+    verified: Verified,
+    sha256: String,
+    fetched_at: UnixMillis,
+    fresh_until: UnixMillis,
+}
+
+#[derive(Debug, Default)]
+struct SlotState {
+    cached: Option<Arc<Cached>>,
+    /// Why the last fetch failed, for callers that waited on it.
+    last_error: Option<String>,
+}
+
+/// The cache entry of one URL: the list, and the lock that makes fetches single-flight.
+#[derive(Debug, Default)]
+struct Slot {
+    fetching: tokio::sync::Mutex<()>,
+    state: RwLock<SlotState>,
+    /// Incremented after each fetch (success or failure).
+    generation: AtomicU64,
+}
+
+impl Slot {
+    fn fresh(&self, now: UnixMillis) -> Option<Arc<Cached>> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state
+            .cached
+            .as_ref()
+            .filter(|c| now < c.fresh_until)
+            .cloned()
+    }
+
+    fn last_error(&self) -> Option<String> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state.last_error.clone()
+    }
+
+    fn store(&self, outcome: Result<Arc<Cached>, String>) {
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        match outcome {
+            Ok(cached) => {
+                state.cached = Some(cached);
+                state.last_error = None;
+            }
+            Err(reason) => {
+                state.cached = None;
+                state.last_error = Some(reason);
+            }
+        }
+        drop(state);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Answers "is this status entry valid now?" from verified, cached status lists.
+#[derive(Debug)]
+pub struct StatusChecker {
+    http: reqwest::Client,
+    anchors: Vec<PublicKey>,
+    clock: Arc<dyn Clock>,
+    max_list_bytes: usize,
+    max_cache_ms: i64,
+    slots: Mutex<HashMap<(Kind, String), Arc<Slot>>>,
+}
+
+impl StatusChecker {
+    /// A checker trusting status servers whose certificates chain to `config.ca_files` and
+    /// lists signed by a key of `config.trust_anchors`. With no trust anchors every answer is
+    /// [`KeyStatus::Unknown`].
+    pub fn new(config: &StatusConfig, clock: Arc<dyn Clock>) -> Result<Self, StatusError> {
+        let http = crate::https_client::build(
+            "[status] ca_files",
+            &config.ca_files,
+            fetch::timeout(config.fetch_timeout_seconds),
+        )
+        .map_err(StatusError::Config)?;
+        let anchors = anchors::load(&config.trust_anchors)
+            .map_err(|e| StatusError::Config(format!("trust_anchors: {e}")))?;
+        Ok(StatusChecker {
+            http,
+            anchors,
+            clock,
+            max_list_bytes: config.max_list_bytes,
+            max_cache_ms: i64::try_from(config.max_cache_seconds)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The status of `source` now: from the cached list while it is fresh (no network round
+    /// trip), else from a new fetch, verified; [`KeyStatus::Unknown`] when neither can be had.
+    /// Callers asking for the same stale list at once share one fetch.
+    pub async fn check(&self, source: &StatusSource) -> StatusCheck {
+        let url = source.url();
+        if let Err(reason) = fetch::check_url(url) {
+            return self.unknown(url, reason);
+        }
+        let slot = self.slot(source.kind(), url);
+        if let Some(cached) = slot.fresh(self.clock.now()) {
+            return self.answer(source, &cached);
+        }
+        let seen = slot.generation.load(Ordering::Acquire);
+        let _fetching = slot.fetching.lock().await;
+        if slot.generation.load(Ordering::Acquire) != seen {
+            // Another caller fetched while this one waited: share its outcome.
+            if let Some(cached) = slot.fresh(self.clock.now()) {
+                return self.answer(source, &cached);
+            }
+            if let Some(reason) = slot.last_error() {
+                return self.unknown(url, reason);
+            }
+        }
+        let outcome = self
+            .fetch_and_verify(source.kind(), url)
+            .await
+            .map(Arc::new);
+        slot.store(outcome.clone());
+        match outcome {
+            Ok(cached) => self.answer(source, &cached),
+            Err(reason) => self.unknown(url, reason),
+        }
+    }
+
+    /// [`check`](Self::check) of an IETF Token Status List reference.
+    pub async fn check_token(&self, reference: &StatusListReference) -> StatusCheck {
+        self.check(&StatusSource::Token(reference.clone())).await
+    }
+
+    /// [`check`](Self::check) of a W3C Bitstring Status List entry.
+    pub async fn check_bitstring(&self, entry: &BitstringStatusListEntry) -> StatusCheck {
+        self.check(&StatusSource::Bitstring(entry.clone())).await
+    }
+
+    fn slot(&self, kind: Kind, url: &str) -> Arc<Slot> {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = slots.get(&(kind, url.to_owned())) {
+            return slot.clone();
+        }
+        slots.entry((kind, url.to_owned())).or_default().clone()
+    }
+
+    async fn fetch_and_verify(&self, kind: Kind, url: &str) -> Result<Cached, String> {
+        let accept = match kind {
+            Kind::Token => "application/statuslist+jwt",
+            Kind::Bitstring => {
+                "application/vc+jwt, application/vc, application/vc+ld+json, \
+                                application/json;q=0.5"
+            }
+        };
+        let fetched = fetch::get(&self.http, url, accept, self.max_list_bytes).await?;
+        let fetched_at = self.clock.now();
+        let now_seconds = fetched_at.div_euclid(1000);
+        let verified = match kind {
+            Kind::Token => lists::token(&fetched.bytes, url, &self.anchors, now_seconds)?,
+            Kind::Bitstring => lists::bitstring(&fetched.bytes, url, &self.anchors, now_seconds)?,
+        };
+        let fresh_until = fresh_until(
+            fetched_at,
+            [verified.ttl_ms, fetched.max_age_ms]
+                .into_iter()
+                .flatten()
+                .min(),
+            verified.expires_at,
+            self.max_cache_ms,
+        );
+        Ok(Cached {
+            sha256: hex::encode(Sha256::digest(&fetched.bytes)),
+            verified,
+            fetched_at,
+            fresh_until,
+        })
+    }
+
+    fn answer(&self, source: &StatusSource, cached: &Cached) -> StatusCheck {
+        let checked_at = self.clock.now();
+        let url = source.url();
+        let evidence = Evidence {
+            url: url.to_owned(),
+            index: source.index(),
+            list_sha256: cached.sha256.clone(),
+            fetched_at: cached.fetched_at,
+            issued_at: cached.verified.issued_at,
+            expires_at: cached.verified.expires_at,
+            ttl_ms: cached.verified.ttl_ms,
+        };
+        let status = match (&cached.verified.list, source) {
+            (VerifiedList::Token(token), StatusSource::Token(reference)) => {
+                match token.status_of(reference) {
+                    Ok(TokenStatus::Valid) => KeyStatus::Valid,
+                    Ok(TokenStatus::Invalid) => KeyStatus::Revoked,
+                    Ok(TokenStatus::Suspended) => KeyStatus::Suspended,
+                    Ok(TokenStatus::Other(value)) => KeyStatus::Unknown(format!(
+                        "{url}: status value 0x{value:02x} at index {} has no meaning here",
+                        reference.idx
+                    )),
+                    Err(e) => KeyStatus::Unknown(format!("{url}: {e}")),
+                }
+            }
+            (VerifiedList::Bitstring(credential), StatusSource::Bitstring(entry)) => {
+                if entry.status_size != 1 {
+                    KeyStatus::Unknown(format!(
+                        "{url}: statusSize {} is not supported for key status (1 only)",
+                        entry.status_size
+                    ))
+                } else {
+                    match (credential.check(entry), &entry.status_purpose) {
+                        (Ok(s), StatusPurpose::Revocation | StatusPurpose::Suspension)
+                            if s.is_valid() =>
+                        {
+                            KeyStatus::Valid
+                        }
+                        (Ok(_), StatusPurpose::Revocation) => KeyStatus::Revoked,
+                        (Ok(_), StatusPurpose::Suspension) => KeyStatus::Suspended,
+                        (Ok(_), other) => KeyStatus::Unknown(format!(
+                            "{url}: statusPurpose {} does not say whether a key is valid",
+                            other.as_str()
+                        )),
+                        (Err(e), _) => KeyStatus::Unknown(format!("{url}: {e}")),
+                    }
+                }
+            }
+            _ => KeyStatus::Unknown(format!("{url}: the cached list is of another kind")),
+        };
+        StatusCheck {
+            status,
+            checked_at,
+            evidence: Some(evidence),
+        }
+    }
+
+    fn unknown(&self, url: &str, reason: String) -> StatusCheck {
+        StatusCheck {
+            status: KeyStatus::Unknown(format!("{url}: {reason}")),
+            checked_at: self.clock.now(),
+            evidence: None,
+        }
+    }
+}
+
+/// Until when a list fetched at `now` is used: its lifetime (the shortest of `ttl` and
+/// `max-age`, else the cap) between [`MIN_CACHE_MILLIS`] and `max_cache_ms`, and never past
+/// `expires_at` (Unix seconds).
+fn fresh_until(
+    now: UnixMillis,
+    lifetime_ms: Option<u64>,
+    expires_at: Option<i64>,
+    max_cache_ms: i64,
+) -> UnixMillis {
+    let floor = MIN_CACHE_MILLIS.min(max_cache_ms);
+    let lifetime = lifetime_ms
+        .map(|l| {
+            i64::try_from(l)
+                .unwrap_or(i64::MAX)
+                .clamp(floor, max_cache_ms)
+        })
+        .unwrap_or(max_cache_ms);
+    let until = now.saturating_add(lifetime);
+    match expires_at {
+        Some(exp) => until.min(exp.saturating_mul(1000)),
+        None => until,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn freshness_is_bounded_by_the_cap_the_floor_and_expiry() {
+        let cap = 300_000;
+        assert_eq!(fresh_until(1_000, Some(60_000), None, cap), 61_000);
+        assert_eq!(fresh_until(1_000, Some(10_000_000), None, cap), 301_000);
+        assert_eq!(fresh_until(1_000, Some(0), None, cap), 6_000, "the floor");
+        assert_eq!(fresh_until(1_000, None, None, cap), 301_000);
+        assert_eq!(
+            fresh_until(1_000, Some(60_000), Some(30), cap),
+            30_000,
+            "never past exp, even below the floor"
+        );
+    }
+}

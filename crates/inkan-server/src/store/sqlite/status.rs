@@ -1,0 +1,103 @@
+//! The SQLite spelling of [`StatusStore`]: keys' status sources and their last checks
+//! (`migrations/sqlite/0006_status.sql`).
+//!
+//! Every operation that writes is one `BEGIN IMMEDIATE` transaction ([`SqliteStore::begin_write`]),
+//! so writers on one file, in this process or another, take turns. Setting a source and
+//! recording a check are each one upsert (`INSERT … ON CONFLICT (key_id) DO UPDATE`): the
+//! record is stored or replaced whole. A refused write returns before `commit`: the transaction
+//! rolls back on drop and nothing changes.
+//!
+//! Must never: build SQL from values (all values are bound), or decode rows or map constraint
+//! errors itself (that is `store/status_rows.rs`, shared with PostgreSQL).
+
+use super::SqliteStore;
+use crate::store::StoreError;
+use crate::store::status::{KeyStatusRecord, StatusSourceRecord, StatusStore};
+use crate::store::status_rows::{self as rows, key_status_columns, status_source_columns};
+
+#[async_trait::async_trait]
+impl StatusStore for SqliteStore {
+    async fn set_status_source(&self, source: &StatusSourceRecord) -> Result<(), StoreError> {
+        let index = rows::source_index(source)?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO key_status_sources (",
+            status_source_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (key_id) DO UPDATE SET kind = excluded.kind, url = excluded.url, \
+             idx = excluded.idx, purpose = excluded.purpose, set_at = excluded.set_at, \
+             set_by = excluded.set_by"
+        ))
+        .bind(source.key_id.as_str())
+        .bind(source.kind.as_str())
+        .bind(source.url.as_deref())
+        .bind(index)
+        .bind(source.purpose.as_deref())
+        .bind(source.set_at)
+        .bind(source.set_by.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("status source", &source.key_id, e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_status_source(
+        &self,
+        key_id: &str,
+    ) -> Result<Option<StatusSourceRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            status_source_columns!(),
+            " FROM key_status_sources WHERE key_id = ?"
+        ))
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::status_source).transpose()
+    }
+
+    async fn active_status_sources(&self) -> Result<Vec<StatusSourceRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            status_source_columns!(),
+            " FROM key_status_sources JOIN keys ON keys.id = key_status_sources.key_id \
+             WHERE keys.state = 'active' ORDER BY keys.created_at, keys.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::status_source).collect()
+    }
+
+    async fn record_key_status(&self, status: &KeyStatusRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO key_statuses (",
+            key_status_columns!(),
+            ") VALUES (?, ?, ?, ?) \
+             ON CONFLICT (key_id) DO UPDATE SET status = excluded.status, \
+             checked_at = excluded.checked_at, evidence = excluded.evidence"
+        ))
+        .bind(status.key_id.as_str())
+        .bind(status.status.as_str())
+        .bind(status.checked_at)
+        .bind(status.evidence.as_deref())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("status", &status.key_id, e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_key_status(&self, key_id: &str) -> Result<Option<KeyStatusRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            key_status_columns!(),
+            " FROM key_statuses WHERE key_id = ?"
+        ))
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::key_status).transpose()
+    }
+}
