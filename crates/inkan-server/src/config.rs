@@ -168,6 +168,15 @@ pub struct StatusConfig {
     /// Longest one fetch may take (connect, send, response), in seconds (1 to 60).
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_seconds: u64,
+    /// Whether a key without a status source (or with source `none`) may sign (criteria
+    /// 2.2.3(1)B: "or none, then the policy says"). On by default; a production deployment
+    /// whose keys all have status lists turns it off, and then such keys are refused.
+    #[serde(default = "default_true")]
+    pub allow_keys_without_status: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_max_list_bytes() -> usize {
@@ -190,6 +199,7 @@ impl Default for StatusConfig {
             max_list_bytes: default_max_list_bytes(),
             max_cache_seconds: default_max_cache_seconds(),
             fetch_timeout_seconds: default_fetch_timeout(),
+            allow_keys_without_status: true,
         }
     }
 }

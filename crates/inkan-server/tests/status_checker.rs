@@ -13,6 +13,9 @@
 //! - single flight: 20 concurrent checks of a stale URL make one request.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
+mod common;
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
@@ -887,4 +890,106 @@ async fn w3c_data_integrity_lists_are_verified_and_followed() {
         KeyStatus::Unknown(_)
     ));
     assert_eq!(s.clock.now(), START + 183 * SECOND);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The signing module follows the key's status list (criteria 2.2.3(1)B)
+
+/// A real server whose issuer key has a Token Status List entry: issuance succeeds while the
+/// list says valid, is refused while it says suspended, succeeds again, is refused once it says
+/// revoked, and is refused when no verified list can be had.
+#[tokio::test]
+async fn signing_follows_the_key_status_list() {
+    use common::server::{Harness, key, system_client};
+    let lists = StatusServer::start().await;
+    let issuer = Issuer::new("lists");
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = issuer.anchor_file(dir.path());
+    let settings = format!(
+        "access_token_seconds = 1800\nidle_timeout_minutes = 120\nabsolute_timeout_minutes = 240\n\
+         [status]\nca_files = [\"{}\"]\ntrust_anchors = [\"{}\"]\n",
+        lists.ca_file.display(),
+        anchor.display()
+    );
+    let h = Harness::start(common::Engine::SqliteFile, &settings).await;
+    let (_, operator) = h.operator().await;
+    let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
+    let client = system_client(&h, &operator, &organisation, &seal).await;
+    let path = "/tokens/seal";
+    let url = lists.url(path);
+    let publish = |statuses: Vec<(u64, u8)>| {
+        let (issuer, url) = (&issuer, url.clone());
+        async move { issuer.token(&url, &statuses, Some(60), None).await }
+    };
+    lists.put(path, publish(vec![]).await, TOKEN_TYPE, None);
+    let set = h
+        .call(
+            &operator,
+            reqwest::Method::PUT,
+            &format!("/v1/keys/{seal}/status-source"),
+            Some(serde_json::json!({"kind": "token", "url": url, "index": 5})),
+        )
+        .await;
+    assert_eq!(set.status(), reqwest::StatusCode::NO_CONTENT);
+    let issue = || async {
+        let response = h
+            .call(
+                &client,
+                reqwest::Method::POST,
+                "/credentials/issue",
+                Some(serde_json::json!({
+                    "credential": {
+                        "@context": ["https://www.w3.org/ns/credentials/v2"],
+                        "type": ["VerifiableCredential"],
+                        "credentialSubject": {"id": "did:example:subject"}
+                    },
+                    "options": {"credentialId": seal, "format": "vc+jwt"}
+                })),
+            )
+            .await;
+        (response.status(), response.text().await.unwrap())
+    };
+    let (status, text) = issue().await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{text}");
+    // Suspended: refused while it lasts.
+    lists.put(path, publish(vec![(5, 2)]).await, TOKEN_TYPE, None);
+    h.clock.advance(61 * SECOND);
+    let (status, text) = issue().await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    assert!(text.contains("suspended"), "{text}");
+    // Lifted: signs again.
+    lists.put(path, publish(vec![]).await, TOKEN_TYPE, None);
+    h.clock.advance(61 * SECOND);
+    assert_eq!(issue().await.0, reqwest::StatusCode::CREATED);
+    // Revoked: refused.
+    lists.put(path, publish(vec![(5, 1)]).await, TOKEN_TYPE, None);
+    h.clock.advance(61 * SECOND);
+    let (status, text) = issue().await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    assert!(text.contains("revoked"), "{text}");
+    // No verified list to be had (it is gone): refused, naming the source.
+    let missing = lists.url("/tokens/missing");
+    let set = h
+        .call(
+            &operator,
+            reqwest::Method::PUT,
+            &format!("/v1/keys/{seal}/status-source"),
+            Some(serde_json::json!({"kind": "token", "url": missing, "index": 5})),
+        )
+        .await;
+    assert_eq!(set.status(), reqwest::StatusCode::NO_CONTENT);
+    let (status, text) = issue().await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    assert!(text.contains("no fresh, verified status"), "{text}");
+    // Every refusal is in the log.
+    let refused = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == inkan_log::entry::EntryKind::SignatureRefused)
+        .count();
+    assert_eq!(refused, 3);
+    h.stop().await;
 }

@@ -18,7 +18,7 @@ use utoipa::OpenApi;
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
         admin::reissue_activation_code,
-        keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin,
+        keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin, keys::set_status_source,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
         csc::sign_hash,
         vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::verify_presentation,
@@ -68,6 +68,7 @@ mod tests {
             ("get", "/v1/keys"),
             ("get", "/v1/keys/{id}"),
             ("put", "/v1/keys/{id}/pin"),
+            ("put", "/v1/keys/{id}/status-source"),
             ("post", "/v1/subscribers"),
             ("get", "/v1/subscribers/{id}"),
             ("post", "/v1/subscribers/{id}/users"),
@@ -99,6 +100,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 37);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 38);
     }
 }

@@ -52,6 +52,9 @@ pub enum ServeError {
     /// Delivery or retention could not be set up.
     #[error(transparent)]
     Delivery(#[from] crate::delivery::DeliveryError),
+    /// The status checker could not be set up (its trust anchors or CA files).
+    #[error("status checking: {0}")]
+    Status(String),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -147,12 +150,18 @@ impl Server {
             activation_key,
             config.signing.sad_seconds,
         ));
+        let status = Arc::new(
+            crate::status::StatusChecker::new(&config.status, clock.clone())
+                .map_err(|e| ServeError::Status(e.to_string()))?,
+        );
         let signing = Arc::new(SigningModule::new(
             service.store.clone(),
             service.device.clone(),
             service.log.clone(),
             clock.clone(),
             config.environment,
+            status,
+            config.status.allow_keys_without_status,
         ));
         let delivery = Arc::new(Delivery::new(
             service.store.clone(),

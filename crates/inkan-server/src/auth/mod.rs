@@ -253,6 +253,29 @@ impl Auth {
         Ok(())
     }
 
+    /// Records an operator's change to a key (e.g. its status source); `Err` if it could not
+    /// be logged.
+    pub async fn record_operator_key_action(
+        &self,
+        operator: &Caller,
+        key: &crate::store::KeyRecord,
+        note: &str,
+    ) -> Result<(), AuthError> {
+        let entry = Entry {
+            kind: EntryKind::OperatorAction,
+            time: self.now(),
+            environment: self.environment.as_str().into(),
+            actor: operator.actor(),
+            key_id: Some(key.id.to_string()),
+            digests: Vec::new(),
+            approval: None,
+            outcome: Outcome::Succeeded,
+            note: Some(note.into()),
+        };
+        self.log.append(&entry).await?;
+        Ok(())
+    }
+
     /// Appends the event of a refusal; a log failure is itself logged and the refusal stands.
     async fn record_refusal(&self, kind: EntryKind, actor: Actor, reason: &str) {
         if let Err(e) = self

@@ -7,8 +7,9 @@
 //!    user and this session (2.2.3(2)A-1); or the standing approval of a system client whose
 //!    token scope allows signing with this key, this kind of document, within its rate
 //!    (2.2.3(2)B-1). A user without a SAD is refused.
-//! 2. **the key**: active, of this environment, its certificate (if any) within validity; the
-//!    status-list check of the status issue plugs in here (2.2.3(1)B).
+//! 2. **the key**: active, of this environment, its certificate (if any) within validity, and
+//!    its status list (W3C Bitstring or IETF Token Status List) freshly and verifiably saying
+//!    valid (2.2.3(1)B; `crate::status`, cached, fail closed).
 //! 3. **write-ahead**: a `signature.requested` entry with the digests, the caller, how they
 //!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
 //!    written, nothing is signed.
@@ -31,10 +32,14 @@ use crate::clock::Clock;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
 use crate::log::{LogError, TransparencyLog};
+use crate::status::{KeyStatus, StatusChecker, StatusSource};
 use crate::store::signing::{SadRecord, SignatureRecord};
+use crate::store::status::StatusSourceKind;
 use crate::store::{KeyRecord, KeyState, Store, StoreError};
 use inkan_device::{CryptoDevice, PublicKey};
 use inkan_formats::signer::SignInput;
+use inkan_formats::status::bitstring::{BitstringStatusListEntry, StatusPurpose};
+use inkan_formats::status::token::StatusListReference;
 use inkan_formats::{FormatError, KeyRef, Signer};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use std::sync::Arc;
@@ -140,6 +145,10 @@ pub struct SigningModule {
     rates: crate::auth::limiter::Limiter<(String, String)>,
     /// The signature index, written in batches.
     index: index::IndexWriter,
+    /// Status lists, checked at step 2 (criteria 2.2.3(1)B).
+    status: Arc<StatusChecker>,
+    /// Whether keys without a status source may sign.
+    allow_keys_without_status: bool,
 }
 
 /// The SHA-256 of a SAD value, as the store keeps it (like every random secret).
@@ -155,8 +164,12 @@ impl SigningModule {
         log: Arc<TransparencyLog>,
         clock: Arc<dyn Clock>,
         environment: Environment,
+        status: Arc<StatusChecker>,
+        allow_keys_without_status: bool,
     ) -> Self {
         SigningModule {
+            status,
+            allow_keys_without_status,
             index: index::IndexWriter::start(store.clone()),
             store,
             device,
@@ -183,8 +196,12 @@ impl SigningModule {
                 return Err(e);
             }
         };
-        // 2. The key, and the inputs against it.
-        if let Err(e) = self.check_key(&request.key, inputs) {
+        // 2. The key, and the inputs against it; then its status list.
+        let checked = match self.check_key(&request.key, inputs) {
+            Ok(()) => self.check_status(&request.key).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = checked {
             self.refused(request, &labels, Some(&approval), &e).await;
             return Err(e);
         }
@@ -330,6 +347,70 @@ impl SigningModule {
             }
         }
         Ok(())
+    }
+
+    /// Step 2, the status: the key's status list must say valid, freshly and verifiably
+    /// (criteria 2.2.3(1)B). A suspension refuses while it lasts; a revocation refuses (the
+    /// status monitor destroys the key); no fresh, verified answer refuses (fail closed). A key
+    /// without a source signs only if the policy allows it.
+    async fn check_status(&self, key: &KeyRecord) -> Result<(), SigningError> {
+        let source = self.store.get_status_source(key.id.as_str()).await?;
+        let no_source = || {
+            if self.allow_keys_without_status {
+                Ok(())
+            } else {
+                Err(SigningError::KeyUnusable(
+                    "it has no status source and the policy requires one".into(),
+                ))
+            }
+        };
+        let Some(source) = source else {
+            return no_source();
+        };
+        let list = match (source.kind, &source.url, source.index) {
+            (StatusSourceKind::None, _, _) => return no_source(),
+            // The certificate's validity was checked with the key; CRL and OCSP come next.
+            (StatusSourceKind::X509, _, _) => return Ok(()),
+            (StatusSourceKind::Token, Some(url), Some(idx)) => {
+                StatusSource::Token(StatusListReference {
+                    idx,
+                    uri: url.clone(),
+                })
+            }
+            (StatusSourceKind::Bitstring, Some(url), Some(index)) => {
+                StatusSource::Bitstring(BitstringStatusListEntry {
+                    id: None,
+                    status_purpose: StatusPurpose::parse(
+                        source.purpose.as_deref().unwrap_or("revocation"),
+                    ),
+                    status_list_index: index,
+                    status_list_credential: url.clone(),
+                    status_size: 1,
+                    status_messages: Vec::new(),
+                    status_reference: Vec::new(),
+                })
+            }
+            _ => {
+                return Err(SigningError::KeyUnusable(
+                    "its status source is incomplete".into(),
+                ));
+            }
+        };
+        let check = self.status.check(&list).await;
+        match check.status {
+            KeyStatus::Valid => Ok(()),
+            KeyStatus::Suspended => Err(SigningError::KeyUnusable(format!(
+                "its status list {} says suspended",
+                list.url()
+            ))),
+            KeyStatus::Revoked => Err(SigningError::KeyUnusable(format!(
+                "its status list {} says revoked",
+                list.url()
+            ))),
+            KeyStatus::Unknown(reason) => Err(SigningError::KeyUnusable(format!(
+                "no fresh, verified status: {reason}"
+            ))),
+        }
     }
 
     /// Step 4.

@@ -212,3 +212,70 @@ pub async fn set_pin(
 
 crate::api::redacted_debug!(NewKeyBody);
 crate::api::redacted_debug!(PinChange);
+
+/// A key's status source.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusSourceBody {
+    /// `x509`, `bitstring`, `token` or `none`.
+    pub kind: String,
+    /// Bitstring: the status list credential's URL; token: the Status List Token's `uri`.
+    pub url: Option<String>,
+    /// The index in the list.
+    pub index: Option<u64>,
+    /// Bitstring: `revocation` or `suspension`.
+    pub purpose: Option<String>,
+}
+
+/// Sets where a key's status is published (an operator's action, logged); the signing module
+/// checks it before every signature (criteria 2.2.3(1)B).
+#[utoipa::path(put, path = "/v1/keys/{id}/status-source", tag = "keys", request_body = StatusSourceBody,
+    params(("id" = String, Path, description = "key_…")),
+    responses((status = 204, description = "Set"), (status = 400, description = "Incomplete source")))]
+pub async fn set_status_source(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<StatusSourceBody>,
+) -> Result<StatusCode, ApiError> {
+    use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+    caller.require_operator()?;
+    let key = load_key(&state, &caller, &id, Operation::Read).await?;
+    let kind = StatusSourceKind::parse(&body.kind)
+        .ok_or_else(|| ApiError::bad_request("kind must be x509, bitstring, token or none"))?;
+    if let Some(url) = &body.url
+        && (!url.starts_with("https://") || url.len() > 2048)
+    {
+        return Err(ApiError::bad_request(
+            "the status list URL must be https:// and at most 2048 characters",
+        ));
+    }
+    let record = StatusSourceRecord {
+        key_id: key.id.to_string(),
+        kind,
+        url: body.url,
+        index: body.index,
+        purpose: body.purpose,
+        set_at: state.auth.now(),
+        set_by: caller.id.clone(),
+    };
+    match state.service.store.set_status_source(&record).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::Conflict(_)) => {
+            return Err(ApiError::bad_request(
+                "bitstring needs url, index and purpose; token needs url and index (no \
+                 purpose); x509 and none take none of them",
+            ));
+        }
+        Err(e) => return Err(AuthError::from(e).into()),
+    }
+    state
+        .auth
+        .record_operator_key_action(
+            &caller,
+            &key,
+            &format!("status source set: {}", kind.as_str()),
+        )
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
