@@ -173,6 +173,14 @@ pub struct StatusConfig {
     /// whose keys all have status lists turns it off, and then such keys are refused.
     #[serde(default = "default_true")]
     pub allow_keys_without_status: bool,
+    /// How often the status monitor re-checks every active key's list, in seconds (10 to
+    /// 86400); revoked keys are destroyed (criteria 2.2.2(3)B).
+    #[serde(default = "default_monitor_seconds")]
+    pub monitor_every_seconds: u64,
+}
+
+fn default_monitor_seconds() -> u64 {
+    300
 }
 
 fn default_true() -> bool {
@@ -200,6 +208,7 @@ impl Default for StatusConfig {
             max_cache_seconds: default_max_cache_seconds(),
             fetch_timeout_seconds: default_fetch_timeout(),
             allow_keys_without_status: true,
+            monitor_every_seconds: default_monitor_seconds(),
         }
     }
 }
@@ -672,10 +681,11 @@ impl Config {
         if !(1024..=16 * 1024 * 1024).contains(&status.max_list_bytes)
             || !(5..=86_400).contains(&status.max_cache_seconds)
             || !(1..=60).contains(&status.fetch_timeout_seconds)
+            || !(10..=86_400).contains(&status.monitor_every_seconds)
         {
             return Err(ConfigError::Invalid(
-                "[status] needs max_list_bytes 1024 to 16777216, max_cache_seconds 5 to 86400 \
-                 and fetch_timeout_seconds 1 to 60"
+                "[status] needs max_list_bytes 1024 to 16777216, max_cache_seconds 5 to 86400, \
+                 fetch_timeout_seconds 1 to 60 and monitor_every_seconds 10 to 86400"
                     .into(),
             ));
         }
@@ -976,6 +986,7 @@ mod tests {
             "[status]\nmax_cache_seconds = 86401",
             "[status]\nfetch_timeout_seconds = 0",
             "[status]\nfetch_timeout_seconds = 61",
+            "[status]\nmonitor_every_seconds = 1",
             "[status]\nuse_system_roots = true",
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");

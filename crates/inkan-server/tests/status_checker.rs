@@ -963,26 +963,68 @@ async fn signing_follows_the_key_status_list() {
     lists.put(path, publish(vec![]).await, TOKEN_TYPE, None);
     h.clock.advance(61 * SECOND);
     assert_eq!(issue().await.0, reqwest::StatusCode::CREATED);
-    // Revoked: refused.
-    lists.put(path, publish(vec![(5, 1)]).await, TOKEN_TYPE, None);
+    // No verified list to be had (it is gone): refused, naming the source.
+    let set_source = |url: String| {
+        let (h, operator, seal) = (&h, &operator, seal.clone());
+        async move {
+            h.call(
+                operator,
+                reqwest::Method::PUT,
+                &format!("/v1/keys/{seal}/status-source"),
+                Some(serde_json::json!({"kind": "token", "url": url, "index": 5})),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(
+        set_source(lists.url("/tokens/missing")).await,
+        reqwest::StatusCode::NO_CONTENT
+    );
+    let (status, text) = issue().await;
+    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
+    assert!(text.contains("no fresh, verified status"), "{text}");
+    assert_eq!(
+        set_source(url.clone()).await,
+        reqwest::StatusCode::NO_CONTENT
+    );
+    // Revoked: refused, and the monitor destroys the key with the evidence in the log.
+    let revoked = publish(vec![(5, 1)]).await;
+    lists.put(path, revoked.clone(), TOKEN_TYPE, None);
     h.clock.advance(61 * SECOND);
     let (status, text) = issue().await;
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
     assert!(text.contains("revoked"), "{text}");
-    // No verified list to be had (it is gone): refused, naming the source.
-    let missing = lists.url("/tokens/missing");
-    let set = h
-        .call(
-            &operator,
-            reqwest::Method::PUT,
-            &format!("/v1/keys/{seal}/status-source"),
-            Some(serde_json::json!({"kind": "token", "url": missing, "index": 5})),
-        )
-        .await;
-    assert_eq!(set.status(), reqwest::StatusCode::NO_CONTENT);
-    let (status, text) = issue().await;
-    assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
-    assert!(text.contains("no fresh, verified status"), "{text}");
+    let service = &h.server().service;
+    let id = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let handle = service.registry.get(&id).await.unwrap().handle;
+    assert!(service.device.contains(&handle).unwrap());
+    let report = h.server().monitor_now().await;
+    assert_eq!(report.destroyed, vec![seal.clone()]);
+    assert!(
+        !service.device.contains(&handle).unwrap(),
+        "the device no longer has it"
+    );
+    let record = service.registry.get(&id).await.unwrap();
+    assert_eq!(record.state.as_str(), "destroyed");
+    let last = service.store.get_key_status(&seal).await.unwrap().unwrap();
+    assert_eq!(last.status.as_str(), "revoked");
+    let destroyed = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.kind == inkan_log::entry::EntryKind::KeyDestroyed
+                && e.key_id.as_deref() == Some(seal.as_str())
+        })
+        .filter_map(|e| e.note)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let digest = hex::encode(Sha256::digest(&revoked));
+    assert!(
+        destroyed.contains(&digest) && destroyed.contains(&url),
+        "{destroyed}"
+    );
     // Every refusal is in the log.
     let refused = h
         .log_entries()

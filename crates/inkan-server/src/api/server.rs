@@ -92,6 +92,8 @@ pub struct Server {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     housekeeping: JoinHandle<()>,
+    monitor: JoinHandle<()>,
+    status: Arc<crate::status::StatusChecker>,
 }
 
 /// The process-wide metrics recorder (installed once; later servers in the same process share
@@ -154,13 +156,18 @@ impl Server {
             crate::status::StatusChecker::new(&config.status, clock.clone())
                 .map_err(|e| ServeError::Status(e.to_string()))?,
         );
+        let monitor = tokio::spawn(monitor(
+            service.clone(),
+            status.clone(),
+            Duration::from_secs(config.status.monitor_every_seconds),
+        ));
         let signing = Arc::new(SigningModule::new(
             service.store.clone(),
             service.device.clone(),
             service.log.clone(),
             clock.clone(),
             config.environment,
-            status,
+            status.clone(),
             config.status.allow_keys_without_status,
         ));
         let delivery = Arc::new(Delivery::new(
@@ -227,6 +234,8 @@ impl Server {
             stop,
             task,
             housekeeping,
+            monitor,
+            status,
         })
     }
 
@@ -234,6 +243,7 @@ impl Server {
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.stop.send(());
         self.housekeeping.abort();
+        self.monitor.abort();
         self.delivery_worker.stop().await;
         match self.task.await {
             Ok(result) => result,
@@ -241,9 +251,32 @@ impl Server {
         }
     }
 
+    /// Runs a status monitor round now (as the monitor task does every
+    /// `[status] monitor_every_seconds`).
+    pub async fn monitor_now(&self) -> crate::status::monitor::MonitorReport {
+        crate::status::monitor::run_once(&self.service, &self.status).await
+    }
+
     /// Runs the housekeeping round now (as the housekeeping task does every ten minutes).
     pub async fn housekeeping_now(&self) {
         housekeep(&self.service, &self.after, &*self.clock).await;
+    }
+}
+
+/// Runs a status monitor round every `every` (criteria 2.2.2(3)B).
+async fn monitor(
+    service: Arc<Service>,
+    status: Arc<crate::status::StatusChecker>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let report = crate::status::monitor::run_once(&service, &status).await;
+        if !report.destroyed.is_empty() || report.failed > 0 {
+            tracing::info!(?report, "status monitor round");
+        }
     }
 }
 

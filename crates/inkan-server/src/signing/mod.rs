@@ -38,8 +38,6 @@ use crate::store::status::StatusSourceKind;
 use crate::store::{KeyRecord, KeyState, Store, StoreError};
 use inkan_device::{CryptoDevice, PublicKey};
 use inkan_formats::signer::SignInput;
-use inkan_formats::status::bitstring::{BitstringStatusListEntry, StatusPurpose};
-use inkan_formats::status::token::StatusListReference;
 use inkan_formats::{FormatError, KeyRef, Signer};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use std::sync::Arc;
@@ -367,34 +365,14 @@ impl SigningModule {
         let Some(source) = source else {
             return no_source();
         };
-        let list = match (source.kind, &source.url, source.index) {
-            (StatusSourceKind::None, _, _) => return no_source(),
-            // The certificate's validity was checked with the key; CRL and OCSP come next.
-            (StatusSourceKind::X509, _, _) => return Ok(()),
-            (StatusSourceKind::Token, Some(url), Some(idx)) => {
-                StatusSource::Token(StatusListReference {
-                    idx,
-                    uri: url.clone(),
-                })
-            }
-            (StatusSourceKind::Bitstring, Some(url), Some(index)) => {
-                StatusSource::Bitstring(BitstringStatusListEntry {
-                    id: None,
-                    status_purpose: StatusPurpose::parse(
-                        source.purpose.as_deref().unwrap_or("revocation"),
-                    ),
-                    status_list_index: index,
-                    status_list_credential: url.clone(),
-                    status_size: 1,
-                    status_messages: Vec::new(),
-                    status_reference: Vec::new(),
-                })
-            }
-            _ => {
-                return Err(SigningError::KeyUnusable(
-                    "its status source is incomplete".into(),
-                ));
-            }
+        if source.kind == StatusSourceKind::None {
+            return no_source();
+        }
+        // `x509`: the certificate's validity was checked with the key; CRL and OCSP come next.
+        let list = match StatusSource::from_record(&source) {
+            Ok(Some(list)) => list,
+            Ok(None) => return Ok(()),
+            Err(reason) => return Err(SigningError::KeyUnusable(reason)),
         };
         let check = self.status.check(&list).await;
         match check.status {

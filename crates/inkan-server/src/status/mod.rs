@@ -22,6 +22,7 @@
 pub mod anchors;
 mod fetch;
 mod lists;
+pub mod monitor;
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::StatusConfig;
@@ -50,6 +51,37 @@ pub enum StatusSource {
 }
 
 impl StatusSource {
+    /// The list entry a stored status source names: `Ok(None)` for sources that name no list
+    /// (`x509`, `none`), `Err` for an incomplete one.
+    pub fn from_record(
+        record: &crate::store::status::StatusSourceRecord,
+    ) -> Result<Option<StatusSource>, String> {
+        use crate::store::status::StatusSourceKind;
+        match (record.kind, &record.url, record.index) {
+            (StatusSourceKind::None | StatusSourceKind::X509, _, _) => Ok(None),
+            (StatusSourceKind::Token, Some(url), Some(idx)) => {
+                Ok(Some(StatusSource::Token(StatusListReference {
+                    idx,
+                    uri: url.clone(),
+                })))
+            }
+            (StatusSourceKind::Bitstring, Some(url), Some(index)) => {
+                Ok(Some(StatusSource::Bitstring(BitstringStatusListEntry {
+                    id: None,
+                    status_purpose: StatusPurpose::parse(
+                        record.purpose.as_deref().unwrap_or("revocation"),
+                    ),
+                    status_list_index: index,
+                    status_list_credential: url.clone(),
+                    status_size: 1,
+                    status_messages: Vec::new(),
+                    status_reference: Vec::new(),
+                })))
+            }
+            _ => Err("its status source is incomplete".into()),
+        }
+    }
+
     /// The list's URL.
     pub fn url(&self) -> &str {
         match self {
