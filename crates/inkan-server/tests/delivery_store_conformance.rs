@@ -15,12 +15,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use inkan_device::{Algorithm, DeviceKind, KeyHandle, KeySpec};
-use inkan_server::environment::Environment;
 use inkan_server::store::auth::new_id;
 use inkan_server::store::{
-    AttemptFailure, DeliveryRecord, DeliveryState, DestinationRecord, KeyId, KeyOrigin, KeyRecord,
-    KeyState, RetainedRecord, Store, StoreError, SubscriberKind, SubscriberRecord, SubscriberState,
+    AttemptFailure, DeliveryRecord, DeliveryState, DestinationRecord, KeyId, RetainedRecord, Store,
+    StoreError, SubscriberKind, SubscriberRecord, SubscriberState,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -28,6 +26,7 @@ use std::sync::Arc;
 #[macro_use]
 mod common;
 
+use common::records::{T0, assert_conflict, assert_not_found, new_key};
 use common::{Ctx, Engine, run};
 
 conformance!(
@@ -54,30 +53,8 @@ conformance!(
 // ---------------------------------------------------------------------------------------------
 // Records
 
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
 const SECOND: i64 = 1_000;
 const DAY: i64 = 86_400_000;
-
-fn new_key(owner: &str) -> KeyRecord {
-    KeyRecord {
-        id: KeyId::random(),
-        owner: owner.to_owned(),
-        label: "issuer signing key".to_owned(),
-        algorithm: Algorithm::Es256,
-        spec: KeySpec::P256,
-        device: DeviceKind::Soft,
-        handle: KeyHandle::new(format!("soft-{}", uuid::Uuid::new_v4().simple())),
-        public_key_spki: vec![0x30, 0x59, 0x00, 0xff],
-        certificate_chain: Vec::new(),
-        origin: KeyOrigin::Generated,
-        environment: Environment::Test,
-        state: KeyState::Active,
-        state_reason: None,
-        state_changed_at: None,
-        created_at: T0,
-        updated_at: T0,
-    }
-}
 
 /// A subscriber with a key and a destination.
 #[derive(Debug, Clone)]
@@ -150,22 +127,6 @@ fn retained(owner: &Owner, created_at: i64, purge_at: i64) -> RetainedRecord {
         log_index: 11,
         created_at,
         purge_at,
-    }
-}
-
-#[track_caller]
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    match result {
-        Err(StoreError::Conflict(_)) => {}
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-}
-
-#[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    match result {
-        Err(StoreError::NotFound(_)) => {}
-        other => panic!("expected NotFound, got {other:?}"),
     }
 }
 

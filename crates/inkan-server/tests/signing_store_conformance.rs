@@ -13,19 +13,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use inkan_device::{Algorithm, DeviceKind, KeyHandle, KeySpec};
-use inkan_server::environment::Environment;
 use inkan_server::store::auth::new_id;
 use inkan_server::store::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, KeyId, KeyOrigin, KeyRecord,
-    KeyState, SadRecord, SessionRecord, SignatureRecord, Store, StoreError, SubscriberKind,
-    SubscriberRecord, SubscriberState,
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, KeyId, KeyRecord, SadRecord,
+    SessionRecord, SignatureRecord, Store, StoreError, SubscriberKind, SubscriberRecord,
+    SubscriberState,
 };
 use std::sync::Arc;
 
 #[macro_use]
 mod common;
 
+use common::records::{MINUTE, T0, assert_conflict, assert_not_found, hash, new_key};
 use common::{Ctx, Engine, run};
 
 conformance!(
@@ -50,41 +49,8 @@ conformance!(
 // ---------------------------------------------------------------------------------------------
 // Records
 
-const T0: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
-const MINUTE: i64 = 60_000;
-
-/// A random SHA-256-shaped value (64 lowercase hex digits).
-fn hash() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
 fn digest() -> String {
     format!("sha-256:{}", hash())
-}
-
-fn new_key(owner: &str) -> KeyRecord {
-    KeyRecord {
-        id: KeyId::random(),
-        owner: owner.to_owned(),
-        label: "issuer signing key".to_owned(),
-        algorithm: Algorithm::Es256,
-        spec: KeySpec::P256,
-        device: DeviceKind::Soft,
-        handle: KeyHandle::new(format!("soft-{}", uuid::Uuid::new_v4().simple())),
-        public_key_spki: vec![0x30, 0x59, 0x00, 0xff],
-        certificate_chain: Vec::new(),
-        origin: KeyOrigin::Generated,
-        environment: Environment::Test,
-        state: KeyState::Active,
-        state_reason: None,
-        state_changed_at: None,
-        created_at: T0,
-        updated_at: T0,
-    }
 }
 
 /// What a SAD is bound to: a key, and a user of a subscriber with a live session.
@@ -186,22 +152,6 @@ fn signature(owner: &Owner, digest: &str, log_index: u64, created_at: i64) -> Si
         document_type: "csc.signHash".to_owned(),
         log_index,
         created_at,
-    }
-}
-
-#[track_caller]
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    match result {
-        Err(StoreError::Conflict(_)) => {}
-        other => panic!("expected Conflict, got {other:?}"),
-    }
-}
-
-#[track_caller]
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
-    match result {
-        Err(StoreError::NotFound(_)) => {}
-        other => panic!("expected NotFound, got {other:?}"),
     }
 }
 

@@ -42,6 +42,7 @@ macro_rules! conformance {
 }
 
 pub mod interop;
+pub mod records;
 pub mod server;
 
 use inkan_server::store::{self, Store, StoreError};
