@@ -108,6 +108,75 @@ impl CertificateChain {
         )
     }
 
+    /// The leaf issuer's name, DER (what a CRL of that issuer names as its issuer).
+    pub fn leaf_issuer_der(&self) -> Vec<u8> {
+        self.certs[0]
+            .tbs_certificate
+            .issuer
+            .to_der()
+            .unwrap_or_default()
+    }
+
+    /// The leaf's serial number, as its DER integer content.
+    pub fn leaf_serial(&self) -> Vec<u8> {
+        self.certs[0].tbs_certificate.serial_number.as_bytes().to_vec()
+    }
+
+    /// The URIs of the leaf's CRL distribution points (RFC 5280 4.2.1.13), in order; only
+    /// full names of distribution points without a separate CRL issuer.
+    pub fn leaf_crl_urls(&self) -> Result<Vec<String>, DeviceError> {
+        use x509_cert::ext::pkix::CrlDistributionPoints;
+        use x509_cert::ext::pkix::name::DistributionPointName;
+        let mut urls = Vec::new();
+        for ext in self.leaf_extensions::<CrlDistributionPoints>()? {
+            for point in ext.0 {
+                if point.crl_issuer.is_some() {
+                    continue;
+                }
+                if let Some(DistributionPointName::FullName(names)) = point.distribution_point {
+                    urls.extend(names.iter().filter_map(uri));
+                }
+            }
+        }
+        Ok(urls)
+    }
+
+    /// The URIs of the leaf's OCSP responders (authority information access, RFC 5280
+    /// 4.2.2.1), in order.
+    pub fn leaf_ocsp_urls(&self) -> Result<Vec<String>, DeviceError> {
+        use x509_cert::ext::pkix::AuthorityInfoAccessSyntax;
+        const ID_AD_OCSP: der::asn1::ObjectIdentifier =
+            der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1");
+        let mut urls = Vec::new();
+        for ext in self.leaf_extensions::<AuthorityInfoAccessSyntax>()? {
+            urls.extend(
+                ext.0
+                    .iter()
+                    .filter(|d| d.access_method == ID_AD_OCSP)
+                    .filter_map(|d| uri(&d.access_location)),
+            );
+        }
+        Ok(urls)
+    }
+
+    fn leaf_extensions<E>(&self) -> Result<Vec<E>, DeviceError>
+    where
+        E: der::oid::AssociatedOid + for<'a> der::Decode<'a>,
+    {
+        let Some(extensions) = &self.certs[0].tbs_certificate.extensions else {
+            return Ok(Vec::new());
+        };
+        extensions
+            .iter()
+            .filter(|ext| ext.extn_id == E::OID)
+            .map(|ext| {
+                E::from_der(ext.extn_value.as_bytes()).map_err(|e| {
+                    DeviceError::InvalidInput(format!("certificate extension {}: {e}", E::OID))
+                })
+            })
+            .collect()
+    }
+
     /// Each certificate as DER, leaf first.
     pub fn to_der_list(&self) -> Vec<Vec<u8>> {
         self.certs.iter().filter_map(|c| c.to_der().ok()).collect()
@@ -119,5 +188,15 @@ impl CertificateChain {
             .iter()
             .map(|d| crate::public_key::pem_encode("CERTIFICATE", d))
             .collect()
+    }
+}
+
+/// A general name's URI, if it is one.
+fn uri(name: &x509_cert::ext::pkix::name::GeneralName) -> Option<String> {
+    match name {
+        x509_cert::ext::pkix::name::GeneralName::UniformResourceIdentifier(uri) => {
+            Some(uri.to_string())
+        }
+        _ => None,
     }
 }

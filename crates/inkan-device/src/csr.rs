@@ -80,6 +80,57 @@ pub fn signature_algorithm(alg: Algorithm) -> Result<AlgorithmIdentifierOwned, D
     Ok(AlgorithmIdentifierOwned { oid, parameters })
 }
 
+/// The algorithm an X.509 `AlgorithmIdentifier` names, when it is one Inkan signs with (the
+/// inverse of [`signature_algorithm`]; RSASSA-PSS only with the SHA-256 parameters it writes).
+pub fn algorithm_of(id: &AlgorithmIdentifierOwned) -> Result<Algorithm, DeviceError> {
+    let unsupported = || {
+        DeviceError::InvalidInput(format!(
+            "signature algorithm {} is not one Inkan verifies",
+            id.oid
+        ))
+    };
+    let alg = match id.oid {
+        ECDSA_SHA256 => Algorithm::Es256,
+        ECDSA_SHA384 => Algorithm::Es384,
+        crate::public_key::OID_ED25519 => Algorithm::EdDsa,
+        SHA256_RSA => Algorithm::Rs256,
+        RSASSA_PSS => Algorithm::Ps256,
+        _ => return Err(unsupported()),
+    };
+    if signature_algorithm(alg)? != *id {
+        // Other parameters (another PSS hash, absent RSA NULL) are another algorithm.
+        let lenient_rsa = alg == Algorithm::Rs256 && id.parameters.is_none();
+        if !lenient_rsa {
+            return Err(unsupported());
+        }
+    }
+    Ok(alg)
+}
+
+/// Verifies an X.509 signature (a certificate's, a CRL's) over `message` made by `key` with
+/// the algorithm `id` names; ECDSA signatures come DER-encoded, as X.509 carries them.
+pub fn verify_x509_signature(
+    key: &crate::PublicKey,
+    id: &AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), DeviceError> {
+    let alg = algorithm_of(id)?;
+    let bad = |e: ecdsa::Error| DeviceError::Crypto(format!("ECDSA signature: {e}"));
+    let raw = match alg {
+        Algorithm::Es256 => p256::ecdsa::Signature::from_der(signature)
+            .map_err(bad)?
+            .to_bytes()
+            .to_vec(),
+        Algorithm::Es384 => p384::ecdsa::Signature::from_der(signature)
+            .map_err(bad)?
+            .to_bytes()
+            .to_vec(),
+        Algorithm::EdDsa | Algorithm::Rs256 | Algorithm::Ps256 => signature.to_vec(),
+    };
+    key.verify(alg, message, &raw)
+}
+
 /// Converts a device's raw signature to the encoding X.509 uses (DER for ECDSA).
 pub fn x509_signature(alg: Algorithm, raw: &[u8]) -> Result<Vec<u8>, DeviceError> {
     let bad = |e: ecdsa::Error| DeviceError::Crypto(format!("ECDSA signature: {e}"));

@@ -103,6 +103,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{id}", get(keys::get_key))
         .route("/v1/keys/{id}/pin", put(keys::set_pin))
+        .route("/v1/keys/{id}/renew", post(keys::renew_key))
         .route("/v1/keys/{id}/status-source", put(keys::set_status_source))
         .route("/v1/subscribers", post(admin::create_subscriber))
         .route("/v1/subscribers/{id}", get(admin::get_subscriber))

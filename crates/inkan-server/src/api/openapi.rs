@@ -18,7 +18,7 @@ use utoipa::OpenApi;
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
         admin::reissue_activation_code,
-        keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin, keys::set_status_source,
+        keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin, keys::renew_key, keys::set_status_source,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
         csc::sign_hash,
         vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::verify_presentation,

@@ -156,11 +156,6 @@ impl Server {
             crate::status::StatusChecker::new(&config.status, clock.clone())
                 .map_err(|e| ServeError::Status(e.to_string()))?,
         );
-        let monitor = tokio::spawn(monitor(
-            service.clone(),
-            status.clone(),
-            Duration::from_secs(config.status.monitor_every_seconds),
-        ));
         let signing = Arc::new(SigningModule::new(
             service.store.clone(),
             service.device.clone(),
@@ -211,6 +206,12 @@ impl Server {
         let housekeeping =
             tokio::spawn(housekeeping(service.clone(), after.clone(), clock.clone()));
         let delivery_worker = delivery.start_worker();
+        let monitor = tokio::spawn(monitor(
+            service.clone(),
+            status.clone(),
+            delivery.clone(),
+            Duration::from_secs(config.status.monitor_every_seconds),
+        ));
         tracing::info!(
             address = %local_addr,
             url = %public_url,
@@ -254,7 +255,7 @@ impl Server {
     /// Runs a status monitor round now (as the monitor task does every
     /// `[status] monitor_every_seconds`).
     pub async fn monitor_now(&self) -> crate::status::monitor::MonitorReport {
-        crate::status::monitor::run_once(&self.service, &self.status).await
+        crate::status::monitor::run_once(&self.service, &self.status, &self.after.delivery).await
     }
 
     /// Runs the housekeeping round now (as the housekeeping task does every ten minutes).
@@ -267,13 +268,14 @@ impl Server {
 async fn monitor(
     service: Arc<Service>,
     status: Arc<crate::status::StatusChecker>,
+    delivery: Arc<Delivery>,
     every: Duration,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tick.tick().await;
-        let report = crate::status::monitor::run_once(&service, &status).await;
+        let report = crate::status::monitor::run_once(&service, &status, &delivery).await;
         if !report.destroyed.is_empty() || report.failed > 0 {
             tracing::info!(?report, "status monitor round");
         }

@@ -26,19 +26,12 @@ impl Auth {
             ));
         }
         password::check_pin_policy(&new_pin).map_err(|e| AuthError::BadRequest(e.to_string()))?;
-        if let Some(existing) = self.store.get_key_pin(key.id.as_str()).await? {
-            // A wrong current PIN counts towards the account's lock, like a wrong password.
-            self.check_not_locked(caller).await?;
+        if self.store.get_key_pin(key.id.as_str()).await?.is_some() {
             let current = current.ok_or_else(|| {
                 AuthError::BadRequest("the key has a PIN: give the current one to change it".into())
             })?;
-            let stored = existing.pin_hash;
-            if !blocking(move || password::verify(&current, Some(&stored))).await? {
-                self.record_refusal(EntryKind::KeyPinSet, caller.actor(), "wrong current PIN")
-                    .await;
-                self.count_failure(caller, &caller.id).await?;
-                return Err(AuthError::Forbidden("the current PIN is wrong".into()));
-            }
+            self.confirm_key_pin(caller, key, EntryKind::KeyPinSet, current)
+                .await?;
         }
         let pin_hash = blocking(move || password::hash(&new_pin))
             .await?
@@ -52,6 +45,26 @@ impl Auth {
             .await?;
         self.record_key_event(EntryKind::KeyPinSet, caller, key, Outcome::Succeeded)
             .await
+    }
+
+    /// Fails with `Forbidden` unless `pin` is the current PIN of `key`: the user proving
+    /// control of the key before changing it (its PIN, its renewal). A wrong PIN counts towards
+    /// the caller's account lock, like a wrong password, and is logged as a refused `kind`.
+    pub async fn confirm_key_pin(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        kind: EntryKind,
+        pin: SecretString,
+    ) -> Result<(), AuthError> {
+        self.check_not_locked(caller).await?;
+        if !self.verify_key_pin(key, pin).await? {
+            self.record_refusal(kind, caller.actor(), "wrong current PIN")
+                .await;
+            self.count_failure(caller, &caller.id).await?;
+            return Err(AuthError::Forbidden("the current PIN is wrong".into()));
+        }
+        Ok(())
     }
 
     /// Whether `pin` is the PIN of `key` (false when none is set).

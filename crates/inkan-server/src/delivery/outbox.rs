@@ -20,6 +20,10 @@
 //! counted in the store and logged (tracing). Delivery is at least once: a destination may see
 //! an id again (a node that died after the POST but before recording it) and should ignore it.
 //!
+//! Notices about a subscriber's keys ([`Delivery::notify`]: `inkan.key.destroyed` when a key is
+//! destroyed on revocation or renewal, criteria 2.2.2(3)) travel the same way, to every
+//! destination of the subscriber, with the index of the log entry they report as `logIndex`.
+//!
 //! Must never: POST anywhere but a registered `https://` destination of the document's
 //! subscriber, record an outcome without holding the job's latest claim, or keep a document
 //! after its delivery ended.
@@ -276,6 +280,26 @@ impl Delivery {
         tracing::info!(delivery = %id, destination = %delivery.destination_id, "delivery queued");
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// Queues `notice` (an event about the subscriber's keys, such as `inkan.key.destroyed`,
+    /// whose log entry is at `log_index`) to every destination of `subscriber`; returns the
+    /// deliveries' ids (none when it has no destination).
+    pub async fn notify(
+        &self,
+        subscriber: &str,
+        notice_type: &str,
+        notice: &Value,
+        log_index: u64,
+    ) -> Result<Vec<String>, DeliveryError> {
+        let mut queued = Vec::new();
+        for destination in self.store.list_destinations(subscriber).await? {
+            queued.push(
+                self.enqueue(subscriber, &destination.id, notice_type, notice, log_index)
+                    .await?,
+            );
+        }
+        Ok(queued)
     }
 
     /// The delivery `id`, for its subscriber's users and clients (`NotFound` for anyone else).

@@ -17,6 +17,7 @@
 //! and the import's pair-consistency check.
 
 pub mod log_key;
+pub mod retire;
 
 use crate::clock::Clock;
 use crate::environment::Environment;
@@ -34,8 +35,9 @@ use std::sync::Arc;
 
 /// Longest label and owner accepted.
 pub const MAX_NAME: usize = 128;
-/// Longest destruction reason accepted.
-pub const MAX_REASON: usize = 512;
+/// Longest destruction reason accepted: room for the evidence an automatic destruction records
+/// (a status list URL of up to 2,048 characters, the entry, the list's digest and times).
+pub const MAX_REASON: usize = 4096;
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -211,6 +213,26 @@ impl KeyRegistry {
     where
         F: Future<Output = Result<T, KeyError>>,
     {
+        self.logged_at(actor, kind, key, ahead, note, action, result_digests)
+            .await
+            .map(|(value, _)| value)
+    }
+
+    /// [`logged`](Self::logged), also returning the log index of the result entry.
+    #[allow(clippy::too_many_arguments)]
+    async fn logged_at<T, F>(
+        &self,
+        actor: &Actor,
+        kind: EntryKind,
+        key: &KeyId,
+        ahead: Vec<String>,
+        note: Option<String>,
+        action: F,
+        result_digests: impl FnOnce(&T) -> Vec<String>,
+    ) -> Result<(T, u64), KeyError>
+    where
+        F: Future<Output = Result<T, KeyError>>,
+    {
         self.log
             .append(&self.entry(
                 kind,
@@ -226,10 +248,11 @@ impl KeyRegistry {
             Ok(value) => (result_digests(value), Outcome::Succeeded),
             Err(e) => (ahead, Outcome::Failed(e.category().into())),
         };
-        self.log
+        let index = self
+            .log
             .append(&self.entry(kind, actor, Some(key), digests, outcome, note))
             .await?;
-        result
+        result.map(|value| (value, index))
     }
 
     /// The device.
@@ -491,7 +514,7 @@ impl KeyRegistry {
         actor: &Actor,
         id: &KeyId,
         reason: &str,
-    ) -> Result<KeyRecord, KeyError> {
+    ) -> Result<Destroyed, KeyError> {
         let reason = reason.trim();
         if reason.is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control) {
             return Err(KeyError::InvalidInput(format!(
@@ -535,17 +558,28 @@ impl KeyRegistry {
             tracing::info!(key = %id, "key destroyed");
             Ok(destroyed)
         };
-        self.logged(
-            actor,
-            EntryKind::KeyDestroyed,
-            id,
-            ahead.clone(),
-            Some(reason.to_owned()),
-            action,
-            |_| ahead,
-        )
-        .await
+        let (record, log_index) = self
+            .logged_at(
+                actor,
+                EntryKind::KeyDestroyed,
+                id,
+                ahead.clone(),
+                Some(reason.to_owned()),
+                action,
+                |_| ahead,
+            )
+            .await?;
+        Ok(Destroyed { record, log_index })
     }
+}
+
+/// A key the registry destroyed.
+#[derive(Debug, Clone)]
+pub struct Destroyed {
+    /// Its record, in state `destroyed`.
+    pub record: KeyRecord,
+    /// The index of its `key.destroyed` entry in the transparency log.
+    pub log_index: u64,
 }
 
 /// The note on log entries of a CSR's self-signature.

@@ -32,9 +32,9 @@ use crate::clock::Clock;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
 use crate::log::{LogError, TransparencyLog};
-use crate::status::{KeyStatus, StatusChecker, StatusSource};
+use crate::status::StatusChecker;
 use crate::store::signing::{SadRecord, SignatureRecord};
-use crate::store::status::StatusSourceKind;
+use crate::store::status::{KeyStatusValue, StatusSourceKind};
 use crate::store::{KeyRecord, KeyState, Store, StoreError};
 use inkan_device::{CryptoDevice, PublicKey};
 use inkan_formats::signer::SignInput;
@@ -326,17 +326,6 @@ impl SigningModule {
                 key.environment
             )));
         }
-        if !key.certificate_chain.is_empty() {
-            let chain = inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
-                .map_err(|e| SigningError::KeyUnusable(format!("its certificate: {e}")))?;
-            let (not_before, not_after) = chain.leaf_validity();
-            let now = self.clock.now() / 1000;
-            if now < not_before || now > not_after {
-                return Err(SigningError::KeyUnusable(
-                    "its certificate is outside its validity period".into(),
-                ));
-            }
-        }
         for input in inputs {
             if let Input::Digest { bytes, .. } = input {
                 key.algorithm
@@ -347,47 +336,29 @@ impl SigningModule {
         Ok(())
     }
 
+    /// The key's status now, as step 2 sees it (for the key API and CSC `credentials/info`).
+    pub async fn key_status(
+        &self,
+        key: &KeyRecord,
+    ) -> Result<crate::status::LiveStatus, SigningError> {
+        Ok(self.status.key_status(self.store.as_ref(), key).await?)
+    }
+
     /// Step 2, the status: the key's status list must say valid, freshly and verifiably
     /// (criteria 2.2.3(1)B). A suspension refuses while it lasts; a revocation refuses (the
     /// status monitor destroys the key); no fresh, verified answer refuses (fail closed). A key
     /// without a source signs only if the policy allows it.
     async fn check_status(&self, key: &KeyRecord) -> Result<(), SigningError> {
-        let source = self.store.get_status_source(key.id.as_str()).await?;
-        let no_source = || {
-            if self.allow_keys_without_status {
-                Ok(())
-            } else {
-                Err(SigningError::KeyUnusable(
-                    "it has no status source and the policy requires one".into(),
-                ))
-            }
-        };
-        let Some(source) = source else {
-            return no_source();
-        };
-        if source.kind == StatusSourceKind::None {
-            return no_source();
-        }
-        // `x509`: the certificate's validity was checked with the key; CRL and OCSP come next.
-        let list = match StatusSource::from_record(&source) {
-            Ok(Some(list)) => list,
-            Ok(None) => return Ok(()),
-            Err(reason) => return Err(SigningError::KeyUnusable(reason)),
-        };
-        let check = self.status.check(&list).await;
-        match check.status {
-            KeyStatus::Valid => Ok(()),
-            KeyStatus::Suspended => Err(SigningError::KeyUnusable(format!(
-                "its status list {} says suspended",
-                list.url()
-            ))),
-            KeyStatus::Revoked => Err(SigningError::KeyUnusable(format!(
-                "its status list {} says revoked",
-                list.url()
-            ))),
-            KeyStatus::Unknown(reason) => Err(SigningError::KeyUnusable(format!(
-                "no fresh, verified status: {reason}"
-            ))),
+        let live = self.key_status(key).await?;
+        let reason = || live.reason.clone().unwrap_or_default();
+        match (live.value, live.source) {
+            (KeyStatusValue::Valid, _) => Ok(()),
+            (KeyStatusValue::Expired, _) => Err(SigningError::KeyUnusable(reason())),
+            (_, StatusSourceKind::None) if self.allow_keys_without_status => Ok(()),
+            (_, StatusSourceKind::None) => Err(SigningError::KeyUnusable(
+                "it has no status source and the policy requires one".into(),
+            )),
+            _ => Err(SigningError::KeyUnusable(reason())),
         }
     }
 

@@ -27,15 +27,17 @@ pub(crate) enum VerifiedList {
     Token(StatusListToken),
     /// A W3C Bitstring Status List credential.
     Bitstring(BitstringStatusListCredential),
+    /// An X.509 CRL.
+    Crl(super::crl::VerifiedCrl),
 }
 
 /// A verified list and its times.
 #[derive(Debug)]
 pub(crate) struct Verified {
     pub list: VerifiedList,
-    /// `iat` (token, JWT) or `validFrom`, Unix seconds.
+    /// `iat` (token, JWT), `validFrom` or `thisUpdate`, Unix seconds.
     pub issued_at: Option<i64>,
-    /// The earliest of `exp` and `validUntil`, Unix seconds.
+    /// The earliest of `exp` and `validUntil`, or `nextUpdate`, Unix seconds.
     pub expires_at: Option<i64>,
     /// `ttl`, in milliseconds.
     pub ttl_ms: Option<u64>,

@@ -1,5 +1,6 @@
 //! Key status at signing time (criteria 2.2.3(1)B): "is this status entry valid now?", from a
-//! W3C Bitstring Status List entry or an IETF Token Status List reference.
+//! W3C Bitstring Status List entry, an IETF Token Status List reference, or the CRL of the
+//! key's certificate.
 //!
 //! What it owns: the [`StatusChecker`] — fetching status lists over HTTPS ([`fetch`]: TLS 1.3
 //! to `[status] ca_files`, no redirect, a timeout, a size limit), verifying them against
@@ -20,7 +21,9 @@
 //!   for a key).
 
 pub mod anchors;
+mod crl;
 mod fetch;
+mod key;
 mod lists;
 pub mod monitor;
 
@@ -30,6 +33,7 @@ use inkan_device::PublicKey;
 use inkan_formats::status::{
     BitstringStatusListEntry, StatusListReference, StatusPurpose, TokenStatus,
 };
+pub use key::LiveStatus;
 use lists::{Verified, VerifiedList};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -48,17 +52,51 @@ pub enum StatusSource {
     Bitstring(BitstringStatusListEntry),
     /// An IETF Token Status List reference (`uri`, `idx`).
     Token(StatusListReference),
+    /// A certificate in the CRL its issuer publishes at the certificate's distribution point.
+    Crl(CrlEntry),
+}
+
+/// A certificate, as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlEntry {
+    /// The CRL's URL (the certificate's first `https://` CRL distribution point).
+    pub url: String,
+    /// The certificate's issuer name, DER: the CRL must be that issuer's.
+    pub issuer: Vec<u8>,
+    /// The certificate's serial number (DER integer content).
+    pub serial: Vec<u8>,
 }
 
 impl StatusSource {
-    /// The list entry a stored status source names: `Ok(None)` for sources that name no list
-    /// (`x509`, `none`), `Err` for an incomplete one.
+    /// The list entry a stored status source of `key` names: `Ok(None)` for `none`, `Err`
+    /// (saying why) for a source that names no list it can be checked in — an incomplete one,
+    /// or `x509` for a key whose certificate names no `https://` CRL distribution point.
     pub fn from_record(
         record: &crate::store::status::StatusSourceRecord,
+        key: &crate::store::KeyRecord,
     ) -> Result<Option<StatusSource>, String> {
         use crate::store::status::StatusSourceKind;
         match (record.kind, &record.url, record.index) {
-            (StatusSourceKind::None | StatusSourceKind::X509, _, _) => Ok(None),
+            (StatusSourceKind::None, _, _) => Ok(None),
+            (StatusSourceKind::X509, _, _) => {
+                if key.certificate_chain.is_empty() {
+                    return Err("its status source is its certificate, and it has none".into());
+                }
+                let chain =
+                    inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
+                        .map_err(|e| format!("its certificate: {e}"))?;
+                let url = chain
+                    .leaf_crl_urls()
+                    .map_err(|e| format!("its certificate: {e}"))?
+                    .into_iter()
+                    .find(|url| url.starts_with("https://"))
+                    .ok_or("its certificate names no https:// CRL distribution point")?;
+                Ok(Some(StatusSource::Crl(CrlEntry {
+                    url,
+                    issuer: chain.leaf_issuer_der(),
+                    serial: chain.leaf_serial(),
+                })))
+            }
             (StatusSourceKind::Token, Some(url), Some(idx)) => {
                 Ok(Some(StatusSource::Token(StatusListReference {
                     idx,
@@ -87,14 +125,16 @@ impl StatusSource {
         match self {
             StatusSource::Bitstring(entry) => &entry.status_list_credential,
             StatusSource::Token(reference) => &reference.uri,
+            StatusSource::Crl(entry) => &entry.url,
         }
     }
 
-    /// The entry's index in the list.
-    pub fn index(&self) -> u64 {
+    /// Which entry of the list: `index 5` for a status list, `serial 0a1b…` (hex) for a CRL.
+    pub fn entry(&self) -> String {
         match self {
-            StatusSource::Bitstring(entry) => entry.status_list_index,
-            StatusSource::Token(reference) => reference.idx,
+            StatusSource::Bitstring(entry) => format!("index {}", entry.status_list_index),
+            StatusSource::Token(reference) => format!("index {}", reference.idx),
+            StatusSource::Crl(entry) => format!("serial {}", hex::encode(&entry.serial)),
         }
     }
 
@@ -102,6 +142,7 @@ impl StatusSource {
         match self {
             StatusSource::Bitstring(_) => Kind::Bitstring,
             StatusSource::Token(_) => Kind::Token,
+            StatusSource::Crl(_) => Kind::Crl,
         }
     }
 }
@@ -110,6 +151,7 @@ impl StatusSource {
 enum Kind {
     Bitstring,
     Token,
+    Crl,
 }
 
 /// What a status list says about a key, now.
@@ -131,15 +173,15 @@ pub enum KeyStatus {
 pub struct Evidence {
     /// The list's URL.
     pub url: String,
-    /// The entry's index.
-    pub index: u64,
+    /// Which entry: `index 5`, or `serial 0a1b…` in a CRL.
+    pub entry: String,
     /// SHA-256 of the fetched bytes (lowercase hex), as served.
     pub list_sha256: String,
     /// When the list was fetched (Unix milliseconds, from the checker's clock).
     pub fetched_at: UnixMillis,
-    /// The list's `iat` (or `validFrom`), Unix seconds.
+    /// The list's `iat` (or `validFrom`, or a CRL's `thisUpdate`), Unix seconds.
     pub issued_at: Option<i64>,
-    /// The list's `exp` (or `validUntil`), Unix seconds.
+    /// The list's `exp` (or `validUntil`, or a CRL's `nextUpdate`), Unix seconds.
     pub expires_at: Option<i64>,
     /// The list's `ttl`, in milliseconds.
     pub ttl_ms: Option<u64>,
@@ -316,6 +358,7 @@ impl StatusChecker {
                 "application/vc+jwt, application/vc, application/vc+ld+json, \
                                 application/json;q=0.5"
             }
+            Kind::Crl => "application/pkix-crl",
         };
         let fetched = fetch::get(&self.http, url, accept, self.max_list_bytes).await?;
         let fetched_at = self.clock.now();
@@ -323,6 +366,7 @@ impl StatusChecker {
         let verified = match kind {
             Kind::Token => lists::token(&fetched.bytes, url, &self.anchors, now_seconds)?,
             Kind::Bitstring => lists::bitstring(&fetched.bytes, url, &self.anchors, now_seconds)?,
+            Kind::Crl => crl::verify(&fetched.bytes, &self.anchors, now_seconds)?,
         };
         let fresh_until = fresh_until(
             fetched_at,
@@ -346,7 +390,7 @@ impl StatusChecker {
         let url = source.url();
         let evidence = Evidence {
             url: url.to_owned(),
-            index: source.index(),
+            entry: source.entry(),
             list_sha256: cached.sha256.clone(),
             fetched_at: cached.fetched_at,
             issued_at: cached.verified.issued_at,
@@ -386,6 +430,19 @@ impl StatusChecker {
                             other.as_str()
                         )),
                         (Err(e), _) => KeyStatus::Unknown(format!("{url}: {e}")),
+                    }
+                }
+            }
+            (VerifiedList::Crl(crl), StatusSource::Crl(entry)) => {
+                if crl.issuer != entry.issuer {
+                    KeyStatus::Unknown(format!(
+                        "{url}: the CRL is not issued by the certificate's issuer"
+                    ))
+                } else {
+                    match crl.lookup(&entry.serial) {
+                        None => KeyStatus::Valid,
+                        Some(crl::Listed::Hold) => KeyStatus::Suspended,
+                        Some(crl::Listed::Revoked) => KeyStatus::Revoked,
                     }
                 }
             }

@@ -204,12 +204,32 @@ pub async fn credentials_info(
 ) -> Result<Json<Value>, ApiError> {
     let key = load_key(&state, &caller, &request.credential_id, Operation::Read).await?;
     // How to activate the key is always given: a client cannot do without it.
-    Ok(Json(credential_info(
+    let mut info = credential_info(
         &key,
         request.certificates.as_deref(),
         request.cert_info,
         true,
-    )))
+    );
+    if key.state == KeyState::Active {
+        // Criteria 2.2.3(1)B: the status the signing module would see now, and when the list
+        // it rests on was confirmed. CSC's `cert.status` takes it for keys with a certificate.
+        let live = state
+            .signing
+            .key_status(&key)
+            .await
+            .map_err(signing_error)?;
+        if !key.certificate_chain.is_empty() {
+            info["cert"]["status"] = live.value.as_str().into();
+        }
+        info["status"] = json!({
+            "value": live.value.as_str(),
+            "source": live.source.as_str(),
+            "checkedAt": live.checked_at,
+            "confirmedAt": live.confirmed_at,
+            "reason": live.reason,
+        });
+    }
+    Ok(Json(info))
 }
 
 /// The CSC description of a key.

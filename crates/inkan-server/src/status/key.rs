@@ -1,0 +1,150 @@
+//! A key's status now (criteria 2.2.3(1)B): the one answer the signing module acts on and the
+//! key API and CSC `credentials/info` show.
+//!
+//! What it owns: combining what is known of a key — its certificate's validity period
+//! (`expired`), then its status source (the Bitstring or Token Status List entry, or its
+//! certificate's CRL) through the [`StatusChecker`] (`valid`, `suspended`, `revoked`, or
+//! `unknown` when no fresh, verified answer can be had) — with when that answer was last
+//! confirmed (the fetch of the list it rests on).
+//!
+//! What it must never do: answer from the monitor's last record (that is history, kept for the
+//! evidence), or call a key without a status source `valid` (it is `unknown`; whether such a
+//! key may sign is the signing policy's decision, not this module's).
+
+use super::{Evidence, KeyStatus, StatusChecker, StatusSource};
+use crate::clock::UnixMillis;
+use crate::store::status::{KeyStatusValue, StatusSourceKind, StatusStore};
+use crate::store::{KeyRecord, StoreError};
+
+/// What is known of a key's status now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveStatus {
+    /// `valid`, `expired`, `revoked`, `suspended` or `unknown`.
+    pub value: KeyStatusValue,
+    /// Where it is published (`none` when no source is set).
+    pub source: StatusSourceKind,
+    /// When this answer was given (Unix milliseconds).
+    pub checked_at: UnixMillis,
+    /// The list the answer rests on, if one was consulted.
+    pub url: Option<String>,
+    /// When the list the answer rests on was fetched and verified (Unix milliseconds).
+    pub confirmed_at: Option<UnixMillis>,
+    /// Why it is not `valid`.
+    pub reason: Option<String>,
+    /// The list's evidence, if one was consulted.
+    pub evidence: Option<Evidence>,
+}
+
+impl LiveStatus {
+    fn without_list(
+        value: KeyStatusValue,
+        source: StatusSourceKind,
+        checked_at: UnixMillis,
+        reason: String,
+    ) -> Self {
+        LiveStatus {
+            value,
+            source,
+            checked_at,
+            url: None,
+            confirmed_at: None,
+            reason: Some(reason),
+            evidence: None,
+        }
+    }
+
+    /// The status as the key API shows it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "value": self.value.as_str(),
+            "source": self.source.as_str(),
+            "url": self.url,
+            "checked_at": self.checked_at,
+            "confirmed_at": self.confirmed_at,
+            "reason": self.reason,
+            "list_sha256": self.evidence.as_ref().map(|e| &e.list_sha256),
+        })
+    }
+}
+
+impl StatusChecker {
+    /// The status of `key` now: `expired` outside its certificate's validity period, else what
+    /// its status source says (from the cache while fresh, else a new verified fetch).
+    pub async fn key_status(
+        &self,
+        store: &dyn StatusStore,
+        key: &KeyRecord,
+    ) -> Result<LiveStatus, StoreError> {
+        let source = store.get_status_source(key.id.as_str()).await?;
+        let kind = source.as_ref().map_or(StatusSourceKind::None, |s| s.kind);
+        let checked_at = self.clock.now();
+        if !key.certificate_chain.is_empty() {
+            let now = checked_at.div_euclid(1000);
+            match inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain) {
+                Ok(chain) => {
+                    let (not_before, not_after) = chain.leaf_validity();
+                    if now < not_before || now > not_after {
+                        return Ok(LiveStatus::without_list(
+                            KeyStatusValue::Expired,
+                            kind,
+                            checked_at,
+                            "its certificate is outside its validity period".into(),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    return Ok(LiveStatus::without_list(
+                        KeyStatusValue::Unknown,
+                        kind,
+                        checked_at,
+                        format!("its certificate: {e}"),
+                    ));
+                }
+            }
+        }
+        let list = match source.map(|s| StatusSource::from_record(&s, key)) {
+            None | Some(Ok(None)) => {
+                return Ok(LiveStatus::without_list(
+                    KeyStatusValue::Unknown,
+                    StatusSourceKind::None,
+                    checked_at,
+                    "no status source is set".into(),
+                ));
+            }
+            Some(Err(reason)) => {
+                return Ok(LiveStatus::without_list(
+                    KeyStatusValue::Unknown,
+                    kind,
+                    checked_at,
+                    reason,
+                ));
+            }
+            Some(Ok(Some(list))) => list,
+        };
+        let check = self.check(&list).await;
+        let (value, reason) = match check.status {
+            KeyStatus::Valid => (KeyStatusValue::Valid, None),
+            KeyStatus::Suspended => (
+                KeyStatusValue::Suspended,
+                Some(format!("its status list {} says suspended", list.url())),
+            ),
+            KeyStatus::Revoked => (
+                KeyStatusValue::Revoked,
+                Some(format!("its status list {} says revoked", list.url())),
+            ),
+            KeyStatus::Unknown(reason) => (
+                KeyStatusValue::Unknown,
+                Some(format!("no fresh, verified status: {reason}")),
+            ),
+        };
+        Ok(LiveStatus {
+            value,
+            source: kind,
+            checked_at: check.checked_at,
+            url: Some(list.url().to_owned()),
+            confirmed_at: check.evidence.as_ref().map(|e| e.fetched_at),
+            reason,
+            evidence: check.evidence,
+        })
+    }
+}
