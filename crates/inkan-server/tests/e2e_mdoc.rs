@@ -12,6 +12,7 @@ mod common;
 use base64::Engine as _;
 use common::Engine;
 use common::server::{Harness, Holder, START, authorize, key, system_client};
+use common::x509::{JwkPublicKey, TestCa, test_name};
 use inkan_log::entry::EntryKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -90,61 +91,26 @@ fn auth0_verify(response: &[u8], transcript: &[u8], root_pem: &str) -> Result<St
 }
 
 /// A P-256 public key from its JWK, for rcgen to certify.
-struct JwkPublicKey(Vec<u8>);
-
-impl JwkPublicKey {
-    fn new(jwk: &Value) -> Self {
-        assert_eq!(jwk["crv"], "P-256");
-        let x = unb64(jwk["x"].as_str().unwrap());
-        let y = unb64(jwk["y"].as_str().unwrap());
-        JwkPublicKey([vec![0x04], x, y].concat())
-    }
-}
-
-impl rcgen::PublicKeyData for JwkPublicKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_ECDSA_P256_SHA256
-    }
-}
-
 /// The issuer's IACA (a test CA whose key the test holds) certifies the document signer key
 /// `jwk`. Returns (IACA root PEM, document signer certificate PEM).
 fn certify(jwk: &Value) -> (String, String) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, Issuer, KeyPair, KeyUsagePurpose, date_time_ymd,
-    };
-    let name = |cn: &str| {
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "JP");
-        dn.push(DnType::OrganizationName, "Inkan Test Issuer");
-        dn.push(DnType::CommonName, cn);
-        dn
-    };
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.distinguished_name = name("Inkan Test IACA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    ca.not_before = date_time_ymd(2020, 1, 1);
-    ca.not_after = date_time_ymd(2040, 12, 31);
-    let root = ca.self_signed(&ca_key).unwrap();
+    use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose};
+    let iaca = TestCa::new("Inkan Test IACA");
     let mut ds = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ds.distinguished_name = name("Inkan Test mDL Document Signer");
+    ds.distinguished_name = test_name("Inkan Test mDL Document Signer");
     ds.is_ca = IsCa::ExplicitNoCa;
     ds.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     // id-mdl-kp-mdlDS (ISO/IEC 18013-5 Annex B).
     ds.extended_key_usages = vec![ExtendedKeyUsagePurpose::Other(vec![1, 0, 18013, 5, 1, 2])];
-    ds.not_before = date_time_ymd(2020, 1, 2);
-    ds.not_after = date_time_ymd(2040, 12, 30);
+    ds.not_before = rcgen::date_time_ymd(2020, 1, 2);
+    ds.not_after = rcgen::date_time_ymd(2040, 12, 30);
     let leaf = ds
-        .signed_by(&JwkPublicKey::new(jwk), &Issuer::from_params(&ca, &ca_key))
+        .signed_by(
+            &JwkPublicKey::new(jwk),
+            &Issuer::from_params(&iaca.params, &iaca.key),
+        )
         .unwrap();
-    (root.pem(), leaf.pem())
+    (iaca.pem, leaf.pem())
 }
 
 async fn prepare(h: &Harness, holder: &Holder, document: &Value) -> reqwest::Response {

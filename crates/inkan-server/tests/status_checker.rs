@@ -16,8 +16,6 @@
 #[macro_use]
 mod common;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
 use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
 use inkan_device::{Algorithm, CryptoDevice, KeySpec};
 use inkan_formats::KeyRef;
@@ -30,143 +28,18 @@ use inkan_formats::status::{
     BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
     StatusListReference, StatusListToken, StatusPurpose, TokenStatusList,
 };
-use inkan_server::api::{listener, tls};
 use inkan_server::clock::{Clock as _, ManualClock};
-use inkan_server::config::{ServerConfig, StatusConfig};
-use inkan_server::environment::Environment;
+use common::status_server::StatusServer;
+use inkan_server::config::StatusConfig;
 use inkan_server::status::{KeyStatus, StatusCheck, StatusChecker, StatusSource};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const START: i64 = 1_795_651_200_000;
 const SECOND: i64 = 1_000;
-
-// ---------------------------------------------------------------------------------------------
-// The status server
-
-#[derive(Clone)]
-struct Document {
-    body: Vec<u8>,
-    content_type: &'static str,
-    cache_control: Option<String>,
-}
-
-#[derive(Clone, Default)]
-struct Served {
-    documents: Arc<Mutex<HashMap<String, Document>>>,
-    requests: Arc<Mutex<HashMap<String, usize>>>,
-    delay: Arc<Mutex<Duration>>,
-}
-
-async fn serve_list(
-    axum::extract::State(served): axum::extract::State<Served>,
-    uri: Uri,
-) -> Response {
-    let path = uri.path().to_string();
-    *served
-        .requests
-        .lock()
-        .unwrap()
-        .entry(path.clone())
-        .or_default() += 1;
-    let delay = *served.delay.lock().unwrap();
-    if !delay.is_zero() {
-        tokio::time::sleep(delay).await;
-    }
-    let document = served.documents.lock().unwrap().get(&path).cloned();
-    match document {
-        None => StatusCode::NOT_FOUND.into_response(),
-        Some(d) => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(d.content_type),
-            );
-            if let Some(cc) = d.cache_control {
-                headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cc).unwrap());
-            }
-            (headers, d.body).into_response()
-        }
-    }
-}
-
-struct StatusServer {
-    base: String,
-    ca_file: PathBuf,
-    served: Served,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl StatusServer {
-    async fn start() -> StatusServer {
-        let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig {
-            tls_certificate: dir.path().join("tls/server.crt"),
-            tls_key: dir.path().join("tls/server.key"),
-            ..ServerConfig::default()
-        };
-        let (identity, _) = tls::load_or_generate(&config, Environment::Test).unwrap();
-        let tls_config = tls::server_config(&identity, &[]).unwrap();
-        let served = Served::default();
-        let app = axum::Router::new()
-            .fallback(serve_list)
-            .with_state(served.clone());
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(listener::serve(tcp, tls_config, Vec::new(), app, async {
-            let _ = stopped.await;
-        }));
-        StatusServer {
-            base: format!("https://localhost:{port}"),
-            ca_file: config.tls_certificate,
-            served,
-            stop: Some(stop),
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn put(&self, path: &str, body: Vec<u8>, content_type: &'static str, cache: Option<&str>) {
-        self.served.documents.lock().unwrap().insert(
-            path.to_string(),
-            Document {
-                body,
-                content_type,
-                cache_control: cache.map(str::to_string),
-            },
-        );
-    }
-
-    fn requests(&self, path: &str) -> usize {
-        self.served
-            .requests
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
-    }
-
-    fn set_delay(&self, delay: Duration) {
-        *self.served.delay.lock().unwrap() = delay;
-    }
-
-    fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The list issuer: a key in a software token
@@ -399,7 +272,7 @@ async fn token_status_changes_are_seen_once_the_cache_expires() {
     assert_eq!(first.checked_at, START);
     let evidence = first.evidence.clone().unwrap();
     assert_eq!(evidence.url, url);
-    assert_eq!(evidence.index, 7);
+    assert_eq!(evidence.entry, "index 7");
     assert_eq!(evidence.list_sha256, hex::encode(Sha256::digest(&body)));
     assert_eq!(evidence.issued_at, Some(START / 1000));
     assert_eq!(evidence.ttl_ms, Some(60_000));
@@ -761,7 +634,7 @@ async fn w3c_vc_jwt_lists_revocation_and_suspension() {
     assert_eq!(first.status, KeyStatus::Valid);
     let evidence = first.evidence.unwrap();
     assert_eq!(evidence.list_sha256, hex::encode(Sha256::digest(&rev)));
-    assert_eq!((evidence.index, evidence.ttl_ms), (42, Some(60_000)));
+    assert_eq!((evidence.entry.as_str(), evidence.ttl_ms), ("index 42", Some(60_000)));
     assert_eq!(state(&s).await, (KeyStatus::Valid, KeyStatus::Valid));
 
     let (rev, sus) = publish(true, false).await;

@@ -44,6 +44,8 @@ macro_rules! conformance {
 pub mod interop;
 pub mod records;
 pub mod server;
+pub mod status_server;
+pub mod x509;
 
 use inkan_server::store::{self, Store, StoreError};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row, SqliteConnection};
