@@ -122,6 +122,19 @@ impl CertificateChain {
         self.certs[0].tbs_certificate.serial_number.as_bytes().to_vec()
     }
 
+    /// The public key bits (the `subjectPublicKey` BIT STRING's bytes) of the certificate that
+    /// issued the leaf, when the chain carries it (what an OCSP `CertID` hashes).
+    pub fn leaf_issuer_key_bits(&self) -> Option<Vec<u8>> {
+        self.certs.get(1).map(|issuer| {
+            issuer
+                .tbs_certificate
+                .subject_public_key_info
+                .subject_public_key
+                .raw_bytes()
+                .to_vec()
+        })
+    }
+
     /// The URIs of the leaf's CRL distribution points (RFC 5280 4.2.1.13), in order; only
     /// full names of distribution points without a separate CRL issuer.
     pub fn leaf_crl_urls(&self) -> Result<Vec<String>, DeviceError> {

@@ -7,6 +7,10 @@
 //! check fills the cache, then the clock stands still so every measured check is answered from
 //! the cache. The bench asserts the server saw exactly one request per list.
 //!
+//! Then signing with the check against signing with status checks off (criteria 2.2.3(1)B's
+//! cost at the device: an ES256 key in the same software token), printed as ratios measured in
+//! the same run.
+//!
 //! Owns only measurements: it must never become a timed test or a pass/fail gate.
 //! `cargo bench -p inkan-server --bench status_check` takes a few seconds.
 
@@ -30,7 +34,7 @@ use inkan_server::status::{KeyStatus, StatusChecker, StatusSource};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const START: i64 = 1_795_651_200_000;
 
@@ -97,6 +101,7 @@ fn main() {
         kid: Some("lists".into()),
         certificate_chain: Vec::new(),
     };
+    let device_for_signing = device.clone();
     let signer = DeviceSigner::new(device);
     let anchor = dir.path().join("anchor.pem");
     std::fs::write(&anchor, key.public_key.to_pem()).expect("anchor");
@@ -177,6 +182,61 @@ fn main() {
         b.iter(|| rt.block_on(checker.check(&w3c)))
     });
     group.finish();
+
+    // Signing with the status check against signing without it: an ES256 key in the same soft
+    // token, the check answered from the fresh cache.
+    let seal = device_for_signing.generate(KeySpec::P256, "seal").expect("key");
+    let message = [7u8; 200];
+    let sign = || {
+        device_for_signing
+            .sign(&seal.handle, Algorithm::Es256, &message)
+            .expect("sign")
+    };
+    let mut group = c.benchmark_group("sign_es256");
+    group.bench_function("status_checks_off", |b| b.iter(sign));
+    group.bench_function("token_status_fresh_cache", |b| {
+        b.iter(|| {
+            let check = rt.block_on(checker.check(&token));
+            assert_eq!(check.status, KeyStatus::Valid);
+            sign()
+        })
+    });
+    group.bench_function("w3c_status_fresh_cache", |b| {
+        b.iter(|| {
+            let check = rt.block_on(checker.check(&w3c));
+            assert_eq!(check.status, KeyStatus::Valid);
+            sign()
+        })
+    });
+    group.finish();
+    // The same as ratios measured in this run (signatures per second with the check, over
+    // without it), for docs/benchmarks.md.
+    let rate = |f: &dyn Fn()| {
+        let start = Instant::now();
+        let mut n = 0u32;
+        while start.elapsed() < Duration::from_secs(2) {
+            f();
+            n += 1;
+        }
+        f64::from(n) / start.elapsed().as_secs_f64()
+    };
+    let off = rate(&|| {
+        sign();
+    });
+    let token_on = rate(&|| {
+        rt.block_on(checker.check(&token));
+        sign();
+    });
+    let w3c_on = rate(&|| {
+        rt.block_on(checker.check(&w3c));
+        sign();
+    });
+    println!(
+        "signing ES256: {off:.0}/s with status checks off; token list {token_on:.0}/s (ratio \
+         {:.3}); W3C list {w3c_on:.0}/s (ratio {:.3})",
+        token_on / off,
+        w3c_on / off
+    );
     assert_eq!(
         requests.load(Ordering::SeqCst),
         2,

@@ -7,6 +7,9 @@
 //!   another CA refuses (fail closed); a revocation refuses, and the monitor destroys the key
 //!   (the device no longer has it), logs the evidence and notifies the subscriber's destination;
 //!   the key API and CSC `credentials/info` report each status and when it was confirmed;
+//! - a key whose certificate names an OCSP responder (and the chain its issuer) is checked
+//!   there instead: `good` signs, `certificateHold` refuses, an answer signed by another CA
+//!   refuses, `revoked` refuses and the monitor destroys the key;
 //! - renewal: a new key replaces the old one, which is destroyed and logged, only with the old
 //!   key's PIN.
 #![allow(clippy::unwrap_used)]
@@ -16,7 +19,7 @@ mod common;
 
 use common::server::{Harness, Session, key, system_client};
 use common::status_server::StatusServer;
-use common::x509::TestCa;
+use common::x509::{OcspAnswer, TestCa};
 use inkan_log::entry::EntryKind;
 use inkan_server::clock::Clock as _;
 use rcgen::RevocationReason;
@@ -240,6 +243,101 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
     );
     assert_eq!(notice["details"]["listSha256"], digest.as_str());
     assert_eq!(notice["logIndex"], notices[0]["logIndex"]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn signing_follows_the_ocsp_responder_the_certificate_names() {
+    let lists = StatusServer::start().await;
+    let ca = TestCa::new("Inkan Test CA");
+    let dir = tempfile::tempdir().unwrap();
+    let anchor = dir.path().join("ca.pem");
+    std::fs::write(&anchor, &ca.pem).unwrap();
+    let h = Harness::start(common::Engine::SqliteFile, &settings(&lists, &anchor)).await;
+    let (_, operator) = h.operator().await;
+    let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal, jwk) = key(&h, &clerk_session, "ES256", "135791").await;
+    let client = system_client(&h, &operator, &organisation, &seal).await;
+    let (ocsp_path, crl_path) = ("/ocsp", "/crl/unused.crl");
+    let leaf = ca.certify_with(
+        &jwk,
+        "Seal",
+        SERIAL,
+        Some(&lists.url(crl_path)),
+        Some(&lists.url(ocsp_path)),
+    );
+    let id = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let service = &h.server().service;
+    service
+        .registry
+        .attach_certificate(
+            &inkan_server::service::system_actor(),
+            &id,
+            format!("{leaf}{}", ca.pem).as_bytes(),
+        )
+        .await
+        .unwrap();
+    let answer = |a| ca.ocsp_response(&leaf, a);
+    lists.put(
+        ocsp_path,
+        answer(OcspAnswer::Good),
+        "application/ocsp-response",
+        None,
+    );
+    let set = h
+        .call(
+            &operator,
+            Method::PUT,
+            &format!("/v1/keys/{seal}/status-source"),
+            Some(json!({"kind": "x509"})),
+        )
+        .await;
+    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    let (status, text) = issue(&h, &client, &seal).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    // The responder was asked about this certificate, and the CRL was not needed.
+    let asked = lists.posted(ocsp_path);
+    assert_eq!(asked.len(), 1);
+    let request = <x509_ocsp::OcspRequest as der::Decode>::from_der(&asked[0]).unwrap();
+    assert_eq!(
+        request.tbs_request.request_list[0]
+            .req_cert
+            .serial_number
+            .as_bytes(),
+        [0x42, 0x42]
+    );
+    assert_eq!(lists.requests(crl_path), 0);
+    let (live, info) = reported(&h, &clerk_session, &seal).await;
+    assert_eq!(live["value"], "valid");
+    assert_eq!(info["cert"]["status"], "valid");
+
+    // On hold: refused; good again: signs.
+    let put = |bytes| lists.put(ocsp_path, bytes, "application/ocsp-response", None);
+    put(answer(OcspAnswer::Hold));
+    h.clock.advance(61 * SECOND);
+    let (status, text) = issue(&h, &client, &seal).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(text.contains("suspended"), "{text}");
+    put(answer(OcspAnswer::Good));
+    h.clock.advance(61 * SECOND);
+    assert_eq!(issue(&h, &client, &seal).await.0, StatusCode::CREATED);
+    // An answer signed by another CA: refused.
+    put(TestCa::new("Inkan Test CA").ocsp_response(&leaf, OcspAnswer::Good));
+    h.clock.advance(61 * SECOND);
+    let (status, text) = issue(&h, &client, &seal).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(text.contains("does not verify"), "{text}");
+    // Revoked: refused, and the monitor destroys the key.
+    put(answer(OcspAnswer::Revoked));
+    h.clock.advance(61 * SECOND);
+    let (status, text) = issue(&h, &client, &seal).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(text.contains("revoked"), "{text}");
+    let handle = service.registry.get(&id).await.unwrap().handle;
+    let report = h.server().monitor_now().await;
+    assert_eq!(report.destroyed, vec![seal.clone()]);
+    assert!(!service.device.contains(&handle).unwrap());
     h.stop().await;
 }
 

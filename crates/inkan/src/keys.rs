@@ -260,11 +260,11 @@ pub async fn run(service: &Service, args: KeysArgs) -> Result<(), String> {
             }
         }
         KeysCommand::Destroy { id, reason } => {
-            let record = registry
+            let destroyed = registry
                 .destroy(actor, &parse_id(&id)?, &reason)
                 .await
                 .map_err(err)?;
-            print_key(&record, json);
+            print_key(&destroyed.record, json);
         }
     }
     Ok(())

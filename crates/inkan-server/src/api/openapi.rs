@@ -94,12 +94,14 @@ mod tests {
             ("get", "/v1/log/key"),
             ("post", "/v1/credentials/sd-jwt"),
             ("post", "/v1/credentials/mdoc"),
+            ("post", "/v1/keys/{id}/renew"),
+            ("put", "/v1/keys/{id}/status-source"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 38);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 39);
     }
 }

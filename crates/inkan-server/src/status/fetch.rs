@@ -1,6 +1,7 @@
-//! Fetching a status list: one bounded HTTPS GET.
+//! Fetching a status list, CRL or OCSP answer: one bounded HTTPS request.
 //!
-//! What it owns: the URL check (`https://` with a host, no user information), the GET through
+//! What it owns: the URL check (`https://` with a host, no user information), the GET (or an
+//! OCSP request's POST) through
 //! the shared client (`crate::https_client`: TLS 1.3 to `[status] ca_files`, no redirect, no
 //! proxy, `[status] fetch_timeout_seconds`), the response size limit (`[status]
 //! max_list_bytes`, enforced while reading, never after), and the HTTP `Cache-Control` freshness.
@@ -44,12 +45,30 @@ pub(crate) async fn get(
     accept: &str,
     max_bytes: usize,
 ) -> Result<Fetched, String> {
-    let mut response = http
-        .get(url)
+    let request = http.get(url).header(reqwest::header::ACCEPT, accept);
+    read(request, max_bytes).await
+}
+
+/// POSTs `body` (of `content_type`) to `url` with `accept` (an OCSP request), reading at most
+/// `max_bytes` of the answer.
+pub(crate) async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+    accept: &str,
+    max_bytes: usize,
+) -> Result<Fetched, String> {
+    let request = http
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
         .header(reqwest::header::ACCEPT, accept)
-        .send()
-        .await
-        .map_err(describe)?;
+        .body(body);
+    read(request, max_bytes).await
+}
+
+async fn read(request: reqwest::RequestBuilder, max_bytes: usize) -> Result<Fetched, String> {
+    let mut response = request.send().await.map_err(describe)?;
     let status = response.status();
     if !status.is_success() {
         return Err(format!("the status server answered HTTP {status}"));

@@ -29,6 +29,8 @@ pub(crate) enum VerifiedList {
     Bitstring(BitstringStatusListCredential),
     /// An X.509 CRL.
     Crl(super::crl::VerifiedCrl),
+    /// An OCSP answer about one certificate.
+    Ocsp(super::ocsp::OcspStatus),
 }
 
 /// A verified list and its times.

@@ -1,6 +1,6 @@
 //! Key status at signing time (criteria 2.2.3(1)B): "is this status entry valid now?", from a
-//! W3C Bitstring Status List entry, an IETF Token Status List reference, or the CRL of the
-//! key's certificate.
+//! W3C Bitstring Status List entry, an IETF Token Status List reference, or the key's
+//! certificate (the OCSP responder or the CRL it names).
 //!
 //! What it owns: the [`StatusChecker`] — fetching status lists over HTTPS ([`fetch`]: TLS 1.3
 //! to `[status] ca_files`, no redirect, a timeout, a size limit), verifying them against
@@ -25,6 +25,7 @@ mod crl;
 mod fetch;
 mod key;
 mod lists;
+mod ocsp;
 pub mod monitor;
 
 use crate::clock::{Clock, UnixMillis};
@@ -34,6 +35,7 @@ use inkan_formats::status::{
     BitstringStatusListEntry, StatusListReference, StatusPurpose, TokenStatus,
 };
 pub use key::LiveStatus;
+pub use ocsp::OcspEntry;
 use lists::{Verified, VerifiedList};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -54,6 +56,8 @@ pub enum StatusSource {
     Token(StatusListReference),
     /// A certificate in the CRL its issuer publishes at the certificate's distribution point.
     Crl(CrlEntry),
+    /// A certificate, asked of the OCSP responder it names.
+    Ocsp(OcspEntry),
 }
 
 /// A certificate, as a CRL lists it.
@@ -85,12 +89,27 @@ impl StatusSource {
                 let chain =
                     inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
                         .map_err(|e| format!("its certificate: {e}"))?;
-                let url = chain
-                    .leaf_crl_urls()
-                    .map_err(|e| format!("its certificate: {e}"))?
-                    .into_iter()
-                    .find(|url| url.starts_with("https://"))
-                    .ok_or("its certificate names no https:// CRL distribution point")?;
+                let https = |urls: Result<Vec<String>, inkan_device::DeviceError>| {
+                    urls.map(|urls| urls.into_iter().find(|url| url.starts_with("https://")))
+                        .map_err(|e| format!("its certificate: {e}"))
+                };
+                // The responder when the certificate names one and the chain carries the
+                // issuer (its key is part of the question); else the CRL.
+                if let (Some(url), Some(issuer_key)) = (
+                    https(chain.leaf_ocsp_urls())?,
+                    chain.leaf_issuer_key_bits(),
+                ) {
+                    return Ok(Some(StatusSource::Ocsp(OcspEntry::new(
+                        url,
+                        &chain.leaf_issuer_der(),
+                        &issuer_key,
+                        chain.leaf_serial(),
+                    ))));
+                }
+                let url = https(chain.leaf_crl_urls())?.ok_or(
+                    "its certificate names no https:// CRL distribution point (nor an https:// \
+                     OCSP responder with its issuer's certificate in the chain)",
+                )?;
                 Ok(Some(StatusSource::Crl(CrlEntry {
                     url,
                     issuer: chain.leaf_issuer_der(),
@@ -126,6 +145,7 @@ impl StatusSource {
             StatusSource::Bitstring(entry) => &entry.status_list_credential,
             StatusSource::Token(reference) => &reference.uri,
             StatusSource::Crl(entry) => &entry.url,
+            StatusSource::Ocsp(entry) => &entry.url,
         }
     }
 
@@ -135,6 +155,22 @@ impl StatusSource {
             StatusSource::Bitstring(entry) => format!("index {}", entry.status_list_index),
             StatusSource::Token(reference) => format!("index {}", reference.idx),
             StatusSource::Crl(entry) => format!("serial {}", hex::encode(&entry.serial)),
+            StatusSource::Ocsp(entry) => format!("serial {}", hex::encode(&entry.serial)),
+        }
+    }
+
+    /// What the cache keeps its answer under: the list's URL, or for OCSP the responder's URL
+    /// and the certificate (an answer is about one certificate).
+    fn cache_key(&self) -> String {
+        match self {
+            StatusSource::Ocsp(entry) => format!(
+                "{} {} {} {}",
+                entry.url,
+                hex::encode(&entry.issuer_name_hash),
+                hex::encode(&entry.issuer_key_hash),
+                hex::encode(&entry.serial)
+            ),
+            other => other.url().to_owned(),
         }
     }
 
@@ -143,6 +179,7 @@ impl StatusSource {
             StatusSource::Bitstring(_) => Kind::Bitstring,
             StatusSource::Token(_) => Kind::Token,
             StatusSource::Crl(_) => Kind::Crl,
+            StatusSource::Ocsp(_) => Kind::Ocsp,
         }
     }
 }
@@ -152,6 +189,7 @@ enum Kind {
     Bitstring,
     Token,
     Crl,
+    Ocsp,
 }
 
 /// What a status list says about a key, now.
@@ -307,7 +345,7 @@ impl StatusChecker {
         if let Err(reason) = fetch::check_url(url) {
             return self.unknown(url, reason);
         }
-        let slot = self.slot(source.kind(), url);
+        let slot = self.slot(source.kind(), &source.cache_key());
         if let Some(cached) = slot.fresh(self.clock.now()) {
             return self.answer(source, &cached);
         }
@@ -323,7 +361,7 @@ impl StatusChecker {
             }
         }
         let outcome = self
-            .fetch_and_verify(source.kind(), url)
+            .fetch_and_verify(source)
             .await
             .map(Arc::new);
         slot.store(outcome.clone());
@@ -343,30 +381,43 @@ impl StatusChecker {
         self.check(&StatusSource::Bitstring(entry.clone())).await
     }
 
-    fn slot(&self, kind: Kind, url: &str) -> Arc<Slot> {
+    fn slot(&self, kind: Kind, key: &str) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(slot) = slots.get(&(kind, url.to_owned())) {
+        if let Some(slot) = slots.get(&(kind, key.to_owned())) {
             return slot.clone();
         }
-        slots.entry((kind, url.to_owned())).or_default().clone()
+        slots.entry((kind, key.to_owned())).or_default().clone()
     }
 
-    async fn fetch_and_verify(&self, kind: Kind, url: &str) -> Result<Cached, String> {
-        let accept = match kind {
-            Kind::Token => "application/statuslist+jwt",
-            Kind::Bitstring => {
-                "application/vc+jwt, application/vc, application/vc+ld+json, \
-                                application/json;q=0.5"
+    async fn fetch_and_verify(&self, source: &StatusSource) -> Result<Cached, String> {
+        let url = source.url();
+        let max = self.max_list_bytes;
+        let fetched = match source {
+            StatusSource::Token(_) => {
+                fetch::get(&self.http, url, "application/statuslist+jwt", max).await?
             }
-            Kind::Crl => "application/pkix-crl",
+            StatusSource::Bitstring(_) => {
+                let accept = "application/vc+jwt, application/vc, application/vc+ld+json, \
+                              application/json;q=0.5";
+                fetch::get(&self.http, url, accept, max).await?
+            }
+            StatusSource::Crl(_) => fetch::get(&self.http, url, "application/pkix-crl", max).await?,
+            StatusSource::Ocsp(entry) => {
+                let request = entry.request()?;
+                let (ask, answer) = ("application/ocsp-request", "application/ocsp-response");
+                fetch::post(&self.http, url, ask, request, answer, max).await?
+            }
         };
-        let fetched = fetch::get(&self.http, url, accept, self.max_list_bytes).await?;
         let fetched_at = self.clock.now();
         let now_seconds = fetched_at.div_euclid(1000);
-        let verified = match kind {
-            Kind::Token => lists::token(&fetched.bytes, url, &self.anchors, now_seconds)?,
-            Kind::Bitstring => lists::bitstring(&fetched.bytes, url, &self.anchors, now_seconds)?,
-            Kind::Crl => crl::verify(&fetched.bytes, &self.anchors, now_seconds)?,
+        let anchors = &self.anchors;
+        let verified = match source {
+            StatusSource::Token(_) => lists::token(&fetched.bytes, url, anchors, now_seconds)?,
+            StatusSource::Bitstring(_) => {
+                lists::bitstring(&fetched.bytes, url, anchors, now_seconds)?
+            }
+            StatusSource::Crl(_) => crl::verify(&fetched.bytes, anchors, now_seconds)?,
+            StatusSource::Ocsp(entry) => ocsp::verify(&fetched.bytes, entry, anchors, now_seconds)?,
         };
         let fresh_until = fresh_until(
             fetched_at,
@@ -446,6 +497,14 @@ impl StatusChecker {
                     }
                 }
             }
+            (VerifiedList::Ocsp(status), StatusSource::Ocsp(_)) => match status {
+                ocsp::OcspStatus::Good => KeyStatus::Valid,
+                ocsp::OcspStatus::Hold => KeyStatus::Suspended,
+                ocsp::OcspStatus::Revoked => KeyStatus::Revoked,
+                ocsp::OcspStatus::Unknown => KeyStatus::Unknown(format!(
+                    "{url}: the OCSP responder does not know the certificate"
+                )),
+            },
             _ => KeyStatus::Unknown(format!("{url}: the cached list is of another kind")),
         };
         StatusCheck {

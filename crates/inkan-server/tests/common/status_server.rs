@@ -1,7 +1,8 @@
 //! A real HTTPS status server for tests (this test's own TLS listener; the checker trusts its
 //! generated certificate through `[status] ca_files`): it serves the documents a test puts
-//! (status lists, CRLs), counts the requests per path, can be slowed down, and keeps the bodies
-//! POSTed to it (so it can also be a delivery destination).
+//! (status lists, CRLs, OCSP answers), counts the requests per path, can be slowed down, and keeps
+//! the bodies POSTed to it (so it can also be a delivery destination or an OCSP responder: a POST
+//! is answered with the document put at its path, if any, else 200).
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -42,8 +43,11 @@ async fn serve_list(
             .posted
             .lock()
             .unwrap()
-            .push((path, body.to_vec()));
-        return StatusCode::OK.into_response();
+            .push((path.clone(), body.to_vec()));
+        // An OCSP responder answers with the document put at its path; a destination with 200.
+        if !served.documents.lock().unwrap().contains_key(&path) {
+            return StatusCode::OK.into_response();
+        }
     }
     *served
         .requests

@@ -69,6 +69,19 @@ impl TestCa {
     /// Certifies the P-256 key `jwk` as `cn` with `serial` (valid 2020–2040), naming `crl_url`
     /// as its CRL distribution point when given. Returns the certificate, PEM.
     pub fn certify(&self, jwk: &Value, cn: &str, serial: u64, crl_url: Option<&str>) -> String {
+        self.certify_with(jwk, cn, serial, crl_url, None)
+    }
+
+    /// [`certify`](Self::certify), also naming `ocsp_url` as its OCSP responder (authority
+    /// information access) when given.
+    pub fn certify_with(
+        &self,
+        jwk: &Value,
+        cn: &str,
+        serial: u64,
+        crl_url: Option<&str>,
+        ocsp_url: Option<&str>,
+    ) -> String {
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = test_name(cn);
         params.is_ca = IsCa::ExplicitNoCa;
@@ -80,6 +93,21 @@ impl TestCa {
             params.crl_distribution_points = vec![CrlDistributionPoint {
                 uris: vec![url.to_string()],
             }];
+        }
+        if let Some(url) = ocsp_url {
+            use der::Encode as _;
+            use x509_cert::ext::pkix::name::GeneralName;
+            use x509_cert::ext::pkix::{AccessDescription, AuthorityInfoAccessSyntax};
+            let access = AuthorityInfoAccessSyntax(vec![AccessDescription {
+                access_method: der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.1"),
+                access_location: GeneralName::UniformResourceIdentifier(
+                    der::asn1::Ia5String::new(url).unwrap(),
+                ),
+            }]);
+            params.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                access.to_der().unwrap(),
+            )];
         }
         params
             .signed_by(
@@ -113,5 +141,94 @@ impl TestCa {
         .unwrap()
         .der()
         .to_vec()
+    }
+}
+
+/// What an OCSP answer says of a certificate.
+#[derive(Clone, Copy)]
+pub enum OcspAnswer {
+    Good,
+    Hold,
+    Revoked,
+}
+
+impl TestCa {
+    /// A successful basic OCSP response about `leaf_pem` (a certificate this CA issued), signed
+    /// by this CA, in force from 2026-11-01 to 2026-12-31.
+    pub fn ocsp_response(&self, leaf_pem: &str, answer: OcspAnswer) -> Vec<u8> {
+        use der::asn1::{BitString, GeneralizedTime, Null, OctetString};
+        use der::{DecodePem as _, Encode as _};
+        use rcgen::SigningKey as _;
+        use sha1::Digest as _;
+        use x509_cert::ext::pkix::crl::CrlReason;
+        use x509_cert::spki::AlgorithmIdentifierOwned;
+        use x509_ocsp::{
+            BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspResponse,
+            ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
+        };
+        let ca = x509_cert::Certificate::from_pem(self.pem.as_bytes()).unwrap();
+        let leaf = x509_cert::Certificate::from_pem(leaf_pem.as_bytes()).unwrap();
+        let at = |y: u16, m: u8, d: u8| {
+            OcspGeneralizedTime(
+                GeneralizedTime::from_date_time(
+                    der::DateTime::new(y, m, d, 0, 0, 0).unwrap(),
+                ),
+            )
+        };
+        let cert_id = CertId {
+            hash_algorithm: AlgorithmIdentifierOwned {
+                oid: der::asn1::ObjectIdentifier::new_unwrap("1.3.14.3.2.26"),
+                parameters: Some(Null.into()),
+            },
+            issuer_name_hash: OctetString::new(
+                sha1::Sha1::digest(ca.tbs_certificate.subject.to_der().unwrap()).to_vec(),
+            )
+            .unwrap(),
+            issuer_key_hash: OctetString::new(
+                sha1::Sha1::digest(
+                    ca.tbs_certificate
+                        .subject_public_key_info
+                        .subject_public_key
+                        .raw_bytes(),
+                )
+                .to_vec(),
+            )
+            .unwrap(),
+            serial_number: leaf.tbs_certificate.serial_number.clone(),
+        };
+        let revoked = |reason| {
+            CertStatus::Revoked(RevokedInfo {
+                revocation_time: at(2026, 11, 2),
+                revocation_reason: Some(reason),
+            })
+        };
+        let data = ResponseData {
+            version: Version::V1,
+            responder_id: ResponderId::ByName(ca.tbs_certificate.subject.clone()),
+            produced_at: at(2026, 11, 3),
+            responses: vec![SingleResponse {
+                cert_id,
+                cert_status: match answer {
+                    OcspAnswer::Good => CertStatus::good(),
+                    OcspAnswer::Hold => revoked(CrlReason::CertificateHold),
+                    OcspAnswer::Revoked => revoked(CrlReason::KeyCompromise),
+                },
+                this_update: at(2026, 11, 1),
+                next_update: Some(at(2026, 12, 31)),
+                single_extensions: None,
+            }],
+            response_extensions: None,
+        };
+        let signature = self.key.sign(&data.to_der().unwrap()).unwrap();
+        let basic = BasicOcspResponse {
+            tbs_response_data: data,
+            signature_algorithm: AlgorithmIdentifierOwned {
+                oid: der::asn1::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+                parameters: None,
+            },
+            signature: BitString::from_bytes(&signature).unwrap(),
+            certs: None,
+        };
+        OcspResponse::successful(basic).unwrap().to_der().unwrap()
     }
 }
