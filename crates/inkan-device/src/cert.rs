@@ -119,7 +119,11 @@ impl CertificateChain {
 
     /// The leaf's serial number, as its DER integer content.
     pub fn leaf_serial(&self) -> Vec<u8> {
-        self.certs[0].tbs_certificate.serial_number.as_bytes().to_vec()
+        self.certs[0]
+            .tbs_certificate
+            .serial_number
+            .as_bytes()
+            .to_vec()
     }
 
     /// The public key bits (the `subjectPublicKey` BIT STRING's bytes) of the certificate that

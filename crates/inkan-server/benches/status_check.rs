@@ -185,7 +185,9 @@ fn main() {
 
     // Signing with the status check against signing without it: an ES256 key in the same soft
     // token, the check answered from the fresh cache.
-    let seal = device_for_signing.generate(KeySpec::P256, "seal").expect("key");
+    let seal = device_for_signing
+        .generate(KeySpec::P256, "seal")
+        .expect("key");
     let message = [7u8; 200];
     let sign = || {
         device_for_signing

@@ -129,7 +129,10 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
         .unwrap();
     let (status, text) = set_x509(other).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(text.contains("no https:// CRL distribution point"), "{text}");
+    assert!(
+        text.contains("no https:// CRL distribution point"),
+        "{text}"
+    );
 
     // The CA certifies the seal key, naming its CRL; the operator sets the source.
     let crl_path = "/crl/ca.crl";
@@ -151,13 +154,20 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
     assert!(live["confirmed_at"].as_i64().unwrap() <= h.clock.now());
     assert_eq!(info["cert"]["status"], "valid");
     assert_eq!(info["status"]["value"], "valid");
-    assert_eq!(lists.requests(crl_path), 1, "a fresh CRL is not fetched again");
+    assert_eq!(
+        lists.requests(crl_path),
+        1,
+        "a fresh CRL is not fetched again"
+    );
 
     // On hold: suspended, refused while it lasts, then lifted.
     let other_serial = (99, RevocationReason::KeyCompromise);
     lists.put(
         crl_path,
-        ca.crl(2, &[other_serial, (SERIAL, RevocationReason::CertificateHold)]),
+        ca.crl(
+            2,
+            &[other_serial, (SERIAL, RevocationReason::CertificateHold)],
+        ),
         CRL_TYPE,
         None,
     );

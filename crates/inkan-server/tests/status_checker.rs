@@ -16,6 +16,7 @@
 #[macro_use]
 mod common;
 
+use common::status_server::StatusServer;
 use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
 use inkan_device::{Algorithm, CryptoDevice, KeySpec};
 use inkan_formats::KeyRef;
@@ -29,7 +30,6 @@ use inkan_formats::status::{
     StatusListReference, StatusListToken, StatusPurpose, TokenStatusList,
 };
 use inkan_server::clock::{Clock as _, ManualClock};
-use common::status_server::StatusServer;
 use inkan_server::config::StatusConfig;
 use inkan_server::status::{KeyStatus, StatusCheck, StatusChecker, StatusSource};
 use sha2::{Digest, Sha256};
@@ -634,7 +634,10 @@ async fn w3c_vc_jwt_lists_revocation_and_suspension() {
     assert_eq!(first.status, KeyStatus::Valid);
     let evidence = first.evidence.unwrap();
     assert_eq!(evidence.list_sha256, hex::encode(Sha256::digest(&rev)));
-    assert_eq!((evidence.entry.as_str(), evidence.ttl_ms), ("index 42", Some(60_000)));
+    assert_eq!(
+        (evidence.entry.as_str(), evidence.ttl_ms),
+        ("index 42", Some(60_000))
+    );
     assert_eq!(state(&s).await, (KeyStatus::Valid, KeyStatus::Valid));
 
     let (rev, sus) = publish(true, false).await;

@@ -55,7 +55,8 @@ impl VerifiedCrl {
 pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Verified, String> {
     let not_crl = |e: der::Error| format!("not an X.509 CRL: {e}");
     let crl = if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
-        let (label, der) = der::pem::decode_vec(bytes.trim_ascii()).map_err(|e| not_crl(e.into()))?;
+        let (label, der) =
+            der::pem::decode_vec(bytes.trim_ascii()).map_err(|e| not_crl(e.into()))?;
         if label != "X509 CRL" {
             return Err(format!("a PEM {label:?} block, not an X509 CRL"));
         }
@@ -108,9 +109,11 @@ pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Ve
                 || idp.indirect_crl
                 || idp.only_some_reasons.is_some()
             {
-                return Err("the CRL is partial or indirect (issuing distribution point), \
+                return Err(
+                    "the CRL is partial or indirect (issuing distribution point), \
                             which is not supported"
-                    .into());
+                        .into(),
+                );
             }
         } else if ext.extn_id == ID_CE_DELTA_CRL_INDICATOR {
             return Err("a delta CRL is not supported: publish a complete CRL".into());

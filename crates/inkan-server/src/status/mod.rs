@@ -25,8 +25,8 @@ mod crl;
 mod fetch;
 mod key;
 mod lists;
-mod ocsp;
 pub mod monitor;
+mod ocsp;
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::StatusConfig;
@@ -35,8 +35,8 @@ use inkan_formats::status::{
     BitstringStatusListEntry, StatusListReference, StatusPurpose, TokenStatus,
 };
 pub use key::LiveStatus;
-pub use ocsp::OcspEntry;
 use lists::{Verified, VerifiedList};
+pub use ocsp::OcspEntry;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -95,10 +95,9 @@ impl StatusSource {
                 };
                 // The responder when the certificate names one and the chain carries the
                 // issuer (its key is part of the question); else the CRL.
-                if let (Some(url), Some(issuer_key)) = (
-                    https(chain.leaf_ocsp_urls())?,
-                    chain.leaf_issuer_key_bits(),
-                ) {
+                if let (Some(url), Some(issuer_key)) =
+                    (https(chain.leaf_ocsp_urls())?, chain.leaf_issuer_key_bits())
+                {
                     return Ok(Some(StatusSource::Ocsp(OcspEntry::new(
                         url,
                         &chain.leaf_issuer_der(),
@@ -360,10 +359,7 @@ impl StatusChecker {
                 return self.unknown(url, reason);
             }
         }
-        let outcome = self
-            .fetch_and_verify(source)
-            .await
-            .map(Arc::new);
+        let outcome = self.fetch_and_verify(source).await.map(Arc::new);
         slot.store(outcome.clone());
         match outcome {
             Ok(cached) => self.answer(source, &cached),
@@ -401,7 +397,9 @@ impl StatusChecker {
                               application/json;q=0.5";
                 fetch::get(&self.http, url, accept, max).await?
             }
-            StatusSource::Crl(_) => fetch::get(&self.http, url, "application/pkix-crl", max).await?,
+            StatusSource::Crl(_) => {
+                fetch::get(&self.http, url, "application/pkix-crl", max).await?
+            }
             StatusSource::Ocsp(entry) => {
                 let request = entry.request()?;
                 let (ask, answer) = ("application/ocsp-request", "application/ocsp-response");

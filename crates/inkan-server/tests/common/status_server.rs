@@ -16,6 +16,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+/// A body POSTed to a path.
+type Posted = (String, Vec<u8>);
+
 #[derive(Clone)]
 struct Document {
     body: Vec<u8>,
@@ -26,7 +29,7 @@ struct Document {
 #[derive(Clone, Default)]
 struct Served {
     documents: Arc<Mutex<HashMap<String, Document>>>,
-    posted: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    posted: Arc<Mutex<Vec<Posted>>>,
     requests: Arc<Mutex<HashMap<String, usize>>>,
     delay: Arc<Mutex<Duration>>,
 }
@@ -160,4 +163,3 @@ impl StatusServer {
         }
     }
 }
-

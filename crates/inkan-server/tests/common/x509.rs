@@ -163,17 +163,15 @@ impl TestCa {
         use x509_cert::ext::pkix::crl::CrlReason;
         use x509_cert::spki::AlgorithmIdentifierOwned;
         use x509_ocsp::{
-            BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspResponse,
-            ResponderId, ResponseData, RevokedInfo, SingleResponse, Version,
+            BasicOcspResponse, CertId, CertStatus, OcspGeneralizedTime, OcspResponse, ResponderId,
+            ResponseData, RevokedInfo, SingleResponse, Version,
         };
         let ca = x509_cert::Certificate::from_pem(self.pem.as_bytes()).unwrap();
         let leaf = x509_cert::Certificate::from_pem(leaf_pem.as_bytes()).unwrap();
         let at = |y: u16, m: u8, d: u8| {
-            OcspGeneralizedTime(
-                GeneralizedTime::from_date_time(
-                    der::DateTime::new(y, m, d, 0, 0, 0).unwrap(),
-                ),
-            )
+            OcspGeneralizedTime(GeneralizedTime::from_date_time(
+                der::DateTime::new(y, m, d, 0, 0, 0).unwrap(),
+            ))
         };
         let cert_id = CertId {
             hash_algorithm: AlgorithmIdentifierOwned {
