@@ -82,19 +82,63 @@ async fn reported(h: &Harness, session: &Session, key_id: &str) -> (Value, Value
     (view["status"].clone(), info)
 }
 
+/// A server whose status checks trust a test CA, an issuer organisation with a clerk, an ES256
+/// seal key and the organisation's system client allowed to sign with it.
+struct Setup {
+    lists: StatusServer,
+    ca: TestCa,
+    h: Harness,
+    operator: Session,
+    organisation: String,
+    clerk_session: Session,
+    seal: String,
+    jwk: Value,
+    client: Session,
+    _dir: tempfile::TempDir,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        let lists = StatusServer::start().await;
+        let ca = TestCa::new("Inkan Test CA");
+        let dir = tempfile::tempdir().unwrap();
+        let anchor = dir.path().join("ca.pem");
+        std::fs::write(&anchor, &ca.pem).unwrap();
+        let h = Harness::start(common::Engine::SqliteFile, &settings(&lists, &anchor)).await;
+        let (_, operator) = h.operator().await;
+        let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+        let clerk_session = h.login(&clerk).await;
+        let (seal, jwk) = key(&h, &clerk_session, "ES256", "135791").await;
+        let client = system_client(&h, &operator, &organisation, &seal).await;
+        Setup {
+            lists,
+            ca,
+            h,
+            operator,
+            organisation,
+            clerk_session,
+            seal,
+            jwk,
+            client,
+            _dir: dir,
+        }
+    }
+}
+
 #[tokio::test]
 async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
-    let lists = StatusServer::start().await;
-    let ca = TestCa::new("Inkan Test CA");
-    let dir = tempfile::tempdir().unwrap();
-    let anchor = dir.path().join("ca.pem");
-    std::fs::write(&anchor, &ca.pem).unwrap();
-    let h = Harness::start(common::Engine::SqliteFile, &settings(&lists, &anchor)).await;
-    let (_, operator) = h.operator().await;
-    let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session = h.login(&clerk).await;
-    let (seal, jwk) = key(&h, &clerk_session, "ES256", "135791").await;
-    let client = system_client(&h, &operator, &organisation, &seal).await;
+    let Setup {
+        lists,
+        ca,
+        h,
+        operator,
+        organisation,
+        clerk_session,
+        seal,
+        jwk,
+        client,
+        _dir,
+    } = Setup::start().await;
     let set_x509 = |key_id: String| {
         let (h, operator) = (&h, &operator);
         async move {
@@ -258,17 +302,18 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
 
 #[tokio::test]
 async fn signing_follows_the_ocsp_responder_the_certificate_names() {
-    let lists = StatusServer::start().await;
-    let ca = TestCa::new("Inkan Test CA");
-    let dir = tempfile::tempdir().unwrap();
-    let anchor = dir.path().join("ca.pem");
-    std::fs::write(&anchor, &ca.pem).unwrap();
-    let h = Harness::start(common::Engine::SqliteFile, &settings(&lists, &anchor)).await;
-    let (_, operator) = h.operator().await;
-    let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session = h.login(&clerk).await;
-    let (seal, jwk) = key(&h, &clerk_session, "ES256", "135791").await;
-    let client = system_client(&h, &operator, &organisation, &seal).await;
+    let Setup {
+        lists,
+        ca,
+        h,
+        operator,
+        organisation: _,
+        clerk_session,
+        seal,
+        jwk,
+        client,
+        _dir,
+    } = Setup::start().await;
     let (ocsp_path, crl_path) = ("/ocsp", "/crl/unused.crl");
     let leaf = ca.certify_with(
         &jwk,

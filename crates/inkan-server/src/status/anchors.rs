@@ -2,7 +2,8 @@
 //! (`[status] trust_anchors`), read from PEM `PUBLIC KEY` (SPKI) or `CERTIFICATE` blocks, or a
 //! public JWK.
 //!
-//! What it owns: reading those files, strictly and with a size limit, into public keys. A
+//! What it owns: reading those files, strictly and with a size limit, into public keys, and the
+//! check that an X.509-signed object (a CRL, an OCSP response) was signed by one of them. A
 //! certificate counts by its public key only (criteria 2.2.3(1)B: the list must come from the
 //! signer the operator named; chains and validity periods of list signers are not checked here).
 //!
@@ -71,6 +72,32 @@ fn load_file(path: &Path) -> Result<Vec<PublicKey>, String> {
         return Err("no PEM PUBLIC KEY or CERTIFICATE block, and not a JWK".into());
     }
     Ok(keys)
+}
+
+/// Fails unless one of `anchors` made `signature` (X.509 encoding, with `algorithm`) over
+/// `message`; `what` names the signed thing in the error ("the CRL", "the OCSP response").
+pub(crate) fn check_x509_signed(
+    anchors: &[PublicKey],
+    algorithm: &x509_cert::spki::AlgorithmIdentifierOwned,
+    message: &[u8],
+    signature: &der::asn1::BitString,
+    what: &str,
+) -> Result<(), String> {
+    let signature = signature
+        .as_bytes()
+        .ok_or_else(|| format!("{what}'s signature is not a whole number of bytes"))?;
+    if anchors.is_empty() {
+        return Err("no trust anchors are configured ([status] trust_anchors)".into());
+    }
+    if anchors.iter().any(|anchor| {
+        inkan_device::csr::verify_x509_signature(anchor, algorithm, message, signature).is_ok()
+    }) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}'s signature does not verify with any trust anchor"
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -71,24 +71,13 @@ pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Ve
     let signed = tbs
         .to_der()
         .map_err(|e| format!("re-encoding the CRL: {e}"))?;
-    let signature = crl
-        .signature
-        .as_bytes()
-        .ok_or("the CRL's signature is not a whole number of bytes")?;
-    if anchors.is_empty() {
-        return Err("no trust anchors are configured ([status] trust_anchors)".into());
-    }
-    if !anchors.iter().any(|anchor| {
-        inkan_device::csr::verify_x509_signature(
-            anchor,
-            &crl.signature_algorithm,
-            &signed,
-            signature,
-        )
-        .is_ok()
-    }) {
-        return Err("the CRL's signature does not verify with any trust anchor".into());
-    }
+    super::anchors::check_x509_signed(
+        anchors,
+        &crl.signature_algorithm,
+        &signed,
+        &crl.signature,
+        "the CRL",
+    )?;
     let seconds = |t: x509_cert::time::Time| {
         i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
     };

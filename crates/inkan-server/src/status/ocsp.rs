@@ -137,24 +137,13 @@ pub(crate) fn verify(
         .tbs_response_data
         .to_der()
         .map_err(|e| format!("re-encoding the OCSP response: {e}"))?;
-    let signature = basic
-        .signature
-        .as_bytes()
-        .ok_or("the OCSP response's signature is not a whole number of bytes")?;
-    if anchors.is_empty() {
-        return Err("no trust anchors are configured ([status] trust_anchors)".into());
-    }
-    if !anchors.iter().any(|anchor| {
-        inkan_device::csr::verify_x509_signature(
-            anchor,
-            &basic.signature_algorithm,
-            &signed,
-            signature,
-        )
-        .is_ok()
-    }) {
-        return Err("the OCSP response's signature does not verify with any trust anchor".into());
-    }
+    super::anchors::check_x509_signed(
+        anchors,
+        &basic.signature_algorithm,
+        &signed,
+        &basic.signature,
+        "the OCSP response",
+    )?;
     let data = &basic.tbs_response_data;
     if let Some(ext) = data
         .response_extensions
