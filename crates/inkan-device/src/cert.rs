@@ -126,17 +126,34 @@ impl CertificateChain {
             .to_vec()
     }
 
-    /// The public key bits (the `subjectPublicKey` BIT STRING's bytes) of the certificate that
-    /// issued the leaf, when the chain carries it (what an OCSP `CertID` hashes).
-    pub fn leaf_issuer_key_bits(&self) -> Option<Vec<u8>> {
-        self.certs.get(1).map(|issuer| {
-            issuer
-                .tbs_certificate
-                .subject_public_key_info
-                .subject_public_key
-                .raw_bytes()
-                .to_vec()
-        })
+    /// The certificate that issued the leaf, when the chain carries it: its public key and the
+    /// `subjectPublicKey` bits (what an OCSP `CertID` hashes), after checking that it signed
+    /// the leaf.
+    pub fn leaf_issuer(&self) -> Result<Option<(PublicKey, Vec<u8>)>, DeviceError> {
+        let Some(issuer) = self.certs.get(1) else {
+            return Ok(None);
+        };
+        let spki = &issuer.tbs_certificate.subject_public_key_info;
+        let key = PublicKey::from_spki_der(
+            &spki
+                .to_der()
+                .map_err(|e| DeviceError::InvalidInput(format!("issuer key: {e}")))?,
+        )?;
+        let leaf = &self.certs[0];
+        let signed = leaf
+            .tbs_certificate
+            .to_der()
+            .map_err(|e| DeviceError::InvalidInput(format!("certificate: {e}")))?;
+        let signature = leaf.signature.as_bytes().ok_or_else(|| {
+            DeviceError::InvalidInput("the certificate's signature is not whole bytes".into())
+        })?;
+        crate::csr::verify_x509_signature(&key, &leaf.signature_algorithm, &signed, signature)
+            .map_err(|_| {
+                DeviceError::InvalidInput(
+                    "the certificate is not signed by the next certificate of its chain".into(),
+                )
+            })?;
+        Ok(Some((key, spki.subject_public_key.raw_bytes().to_vec())))
     }
 
     /// The URIs of the leaf's CRL distribution points (RFC 5280 4.2.1.13), in order; only

@@ -412,14 +412,23 @@ async fn a_stale_list_whose_refetch_fails_is_unknown_never_the_old_valid() {
         "the reason names the source"
     );
 
-    // Good again, then the server goes away.
+    // Good again: the failure stands for a few seconds (reads do not turn into a stream of
+    // requests to a failing server), then the list is fetched again.
     s.server.put(
         path,
         s.issuer.token(&url, &[], Some(60), None).await,
         TOKEN_TYPE,
         None,
     );
+    let requests = s.server.requests(path);
+    assert!(matches!(
+        s.checker.check(&source).await.status,
+        KeyStatus::Unknown(_)
+    ));
+    assert_eq!(s.server.requests(path), requests);
+    s.clock.advance(inkan_server::status::MIN_CACHE_MILLIS);
     assert_eq!(s.checker.check(&source).await.status, KeyStatus::Valid);
+    // Then the server goes away.
     s.server.stop();
     s.clock.advance(30 * SECOND);
     assert_eq!(

@@ -125,6 +125,12 @@ impl PostSigning {
             return Ok(AfterSigning::default());
         }
         check_document_type(document_type)?;
+        if document_type.starts_with("inkan.") {
+            // Reserved for the service's own notices (`inkan.key.destroyed`).
+            return Err(DeliveryError::BadRequest(
+                "document types starting with `inkan.` are the service's own".into(),
+            ));
+        }
         let key_id = self.signature_key(subscriber, log_index).await?;
         if let Some(destination) = deliver_to {
             self.delivery

@@ -326,6 +326,12 @@ impl SigningModule {
                 key.environment
             )));
         }
+        if !key.certificate_chain.is_empty() {
+            // Its validity is the status check's; a chain that no longer parses refuses here,
+            // whatever the policy for keys without a status source.
+            inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
+                .map_err(|e| SigningError::KeyUnusable(format!("its certificate: {e}")))?;
+        }
         for input in inputs {
             if let Input::Digest { bytes, .. } = input {
                 key.algorithm

@@ -74,7 +74,7 @@ fn load_file(path: &Path) -> Result<Vec<PublicKey>, String> {
     Ok(keys)
 }
 
-/// Fails unless one of `anchors` made `signature` (X.509 encoding, with `algorithm`) over
+/// The one of `anchors` that made `signature` (X.509 encoding, with `algorithm`) over
 /// `message`; `what` names the signed thing in the error ("the CRL", "the OCSP response").
 pub(crate) fn check_x509_signed(
     anchors: &[PublicKey],
@@ -82,22 +82,20 @@ pub(crate) fn check_x509_signed(
     message: &[u8],
     signature: &der::asn1::BitString,
     what: &str,
-) -> Result<(), String> {
+) -> Result<PublicKey, String> {
     let signature = signature
         .as_bytes()
         .ok_or_else(|| format!("{what}'s signature is not a whole number of bytes"))?;
     if anchors.is_empty() {
         return Err("no trust anchors are configured ([status] trust_anchors)".into());
     }
-    if anchors.iter().any(|anchor| {
-        inkan_device::csr::verify_x509_signature(anchor, algorithm, message, signature).is_ok()
-    }) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what}'s signature does not verify with any trust anchor"
-        ))
-    }
+    anchors
+        .iter()
+        .find(|anchor| {
+            inkan_device::csr::verify_x509_signature(anchor, algorithm, message, signature).is_ok()
+        })
+        .cloned()
+        .ok_or_else(|| format!("{what}'s signature does not verify with any trust anchor"))
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //!
 //! What it owns: the decision whether fetched bytes are a complete CRL Inkan may rely on —
 //! DER or PEM `X509 CRL`, signed (with the algorithm it names, the same inside and outside the
-//! signed part) by one of `[status] trust_anchors`, already in force (`thisUpdate`) and not
-//! past `nextUpdate`, with no critical extension this module does not understand — and the
+//! signed part) by one of `[status] trust_anchors` (which one is kept: a certificate's answer
+//! must come from its issuer's key), already in force (`thisUpdate`) and not past its
+//! `nextUpdate` (required), with no critical extension this module does not understand — and the
 //! lookup of a serial number in it (`certificateHold` is a suspension, `removeFromCRL` is no
 //! entry, any other reason is a revocation).
 //!
@@ -40,6 +41,8 @@ pub(crate) enum Listed {
 pub(crate) struct VerifiedCrl {
     /// The issuer's name, DER.
     pub issuer: Vec<u8>,
+    /// The trust anchor that signed it.
+    pub signer: PublicKey,
     /// The listed serial numbers (DER integer content).
     revoked: HashMap<Vec<u8>, Listed>,
 }
@@ -71,7 +74,7 @@ pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Ve
     let signed = tbs
         .to_der()
         .map_err(|e| format!("re-encoding the CRL: {e}"))?;
-    super::anchors::check_x509_signed(
+    let signer = super::anchors::check_x509_signed(
         anchors,
         &crl.signature_algorithm,
         &signed,
@@ -82,11 +85,14 @@ pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Ve
         i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
     };
     let this_update = seconds(tbs.this_update);
-    let next_update = tbs.next_update.map(seconds);
+    let next_update = tbs
+        .next_update
+        .map(seconds)
+        .ok_or("the CRL has no `nextUpdate`, so its freshness cannot be known")?;
     if now < this_update {
         return Err("the CRL is not in force yet (`thisUpdate`)".into());
     }
-    if next_update.is_some_and(|next| now >= next) {
+    if now >= next_update {
         return Err("the CRL is past its `nextUpdate`".into());
     }
     for ext in tbs.crl_extensions.iter().flatten() {
@@ -133,15 +139,25 @@ pub(crate) fn verify(bytes: &[u8], anchors: &[PublicKey], now: i64) -> Result<Ve
             }
         }
         if let Some(listed) = listed {
-            revoked.insert(entry.serial_number.as_bytes().to_vec(), listed);
+            // A serial listed twice keeps its most severe entry.
+            let kept = revoked
+                .entry(entry.serial_number.as_bytes().to_vec())
+                .or_insert(listed);
+            if listed == Listed::Revoked {
+                *kept = Listed::Revoked;
+            }
         }
     }
     Ok(Verified {
         issued_at: Some(this_update),
-        expires_at: next_update,
+        expires_at: Some(next_update),
         ttl_ms: None,
         list: VerifiedList::Crl(VerifiedCrl {
-            issuer: tbs.issuer.to_der().unwrap_or_default(),
+            issuer: tbs
+                .issuer
+                .to_der()
+                .map_err(|e| format!("re-encoding the CRL's issuer: {e}"))?,
+            signer,
             revoked,
         }),
     })

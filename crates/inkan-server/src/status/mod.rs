@@ -7,7 +7,7 @@
 //! `[status] trust_anchors` ([`lists`], [`anchors`]), keeping each verified list in a cache by
 //! URL until its `ttl` / `exp` / `validUntil` / HTTP `max-age` (at most `[status]
 //! max_cache_seconds`, at least [`MIN_CACHE_MILLIS`]), one fetch at a time per URL
-//! (single-flight), and reading the entry's status with its evidence (URL, index, SHA-256 of the
+//! (single-flight), a failed fetch remembered for [`MIN_CACHE_MILLIS`] (as `unknown`), and reading the entry's status with its evidence (URL, index, SHA-256 of the
 //! fetched bytes, the list's `iat` / `exp` / `ttl`). Time comes from the injected [`Clock`].
 //!
 //! What it must never do:
@@ -46,6 +46,9 @@ use std::sync::{Arc, Mutex, RwLock};
 /// asks for no caching does not turn every signature into a fetch).
 pub const MIN_CACHE_MILLIS: i64 = 5_000;
 
+/// The longest list, CRL or responder URL used (a certificate's URL beyond it is ignored).
+const MAX_URL: usize = 2048;
+
 /// Where a key's status is published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusSource {
@@ -69,6 +72,8 @@ pub struct CrlEntry {
     pub issuer: Vec<u8>,
     /// The certificate's serial number (DER integer content).
     pub serial: Vec<u8>,
+    /// The issuer's key, when the chain carries the issuer: the CRL must be signed with it.
+    pub issuer_key: Option<PublicKey>,
 }
 
 impl StatusSource {
@@ -90,18 +95,25 @@ impl StatusSource {
                     inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain)
                         .map_err(|e| format!("its certificate: {e}"))?;
                 let https = |urls: Result<Vec<String>, inkan_device::DeviceError>| {
-                    urls.map(|urls| urls.into_iter().find(|url| url.starts_with("https://")))
-                        .map_err(|e| format!("its certificate: {e}"))
+                    urls.map(|urls| {
+                        urls.into_iter()
+                            .find(|url| url.starts_with("https://") && url.len() <= MAX_URL)
+                    })
+                    .map_err(|e| format!("its certificate: {e}"))
                 };
+                let issuer = chain
+                    .leaf_issuer()
+                    .map_err(|e| format!("its certificate: {e}"))?;
                 // The responder when the certificate names one and the chain carries the
                 // issuer (its key is part of the question); else the CRL.
-                if let (Some(url), Some(issuer_key)) =
-                    (https(chain.leaf_ocsp_urls())?, chain.leaf_issuer_key_bits())
+                if let (Some(url), Some((issuer_key, issuer_bits))) =
+                    (https(chain.leaf_ocsp_urls())?, &issuer)
                 {
                     return Ok(Some(StatusSource::Ocsp(OcspEntry::new(
                         url,
                         &chain.leaf_issuer_der(),
-                        &issuer_key,
+                        issuer_key.clone(),
+                        issuer_bits,
                         chain.leaf_serial(),
                     ))));
                 }
@@ -113,6 +125,7 @@ impl StatusSource {
                     url,
                     issuer: chain.leaf_issuer_der(),
                     serial: chain.leaf_serial(),
+                    issuer_key: issuer.map(|(key, _)| key),
                 })))
             }
             (StatusSourceKind::Token, Some(url), Some(idx)) => {
@@ -255,8 +268,10 @@ struct Cached {
 #[derive(Debug, Default)]
 struct SlotState {
     cached: Option<Arc<Cached>>,
-    /// Why the last fetch failed, for callers that waited on it.
-    last_error: Option<String>,
+    /// Why the last fetch failed, for callers that waited on it, and until when that answer
+    /// stands ([`MIN_CACHE_MILLIS`] after it: reads of a key's status must not turn into a
+    /// stream of requests to a failing server).
+    last_error: Option<(String, UnixMillis)>,
 }
 
 /// The cache entry of one URL: the list, and the lock that makes fetches single-flight.
@@ -280,10 +295,20 @@ impl Slot {
 
     fn last_error(&self) -> Option<String> {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
-        state.last_error.clone()
+        state.last_error.as_ref().map(|(reason, _)| reason.clone())
     }
 
-    fn store(&self, outcome: Result<Arc<Cached>, String>) {
+    /// The last failure, while it stands.
+    fn recent_failure(&self, now: UnixMillis) -> Option<String> {
+        let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        state
+            .last_error
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(reason, _)| reason.clone())
+    }
+
+    fn store(&self, outcome: Result<Arc<Cached>, String>, now: UnixMillis) {
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         match outcome {
             Ok(cached) => {
@@ -292,7 +317,7 @@ impl Slot {
             }
             Err(reason) => {
                 state.cached = None;
-                state.last_error = Some(reason);
+                state.last_error = Some((reason, now.saturating_add(MIN_CACHE_MILLIS)));
             }
         }
         drop(state);
@@ -348,6 +373,9 @@ impl StatusChecker {
         if let Some(cached) = slot.fresh(self.clock.now()) {
             return self.answer(source, &cached);
         }
+        if let Some(reason) = slot.recent_failure(self.clock.now()) {
+            return self.unknown(url, reason);
+        }
         let seen = slot.generation.load(Ordering::Acquire);
         let _fetching = slot.fetching.lock().await;
         if slot.generation.load(Ordering::Acquire) != seen {
@@ -360,7 +388,7 @@ impl StatusChecker {
             }
         }
         let outcome = self.fetch_and_verify(source).await.map(Arc::new);
-        slot.store(outcome.clone());
+        slot.store(outcome.clone(), self.clock.now());
         match outcome {
             Ok(cached) => self.answer(source, &cached),
             Err(reason) => self.unknown(url, reason),
@@ -486,6 +514,14 @@ impl StatusChecker {
                 if crl.issuer != entry.issuer {
                     KeyStatus::Unknown(format!(
                         "{url}: the CRL is not issued by the certificate's issuer"
+                    ))
+                } else if entry
+                    .issuer_key
+                    .as_ref()
+                    .is_some_and(|key| *key != crl.signer)
+                {
+                    KeyStatus::Unknown(format!(
+                        "{url}: the CRL is not signed by the certificate's issuer"
                     ))
                 } else {
                     match crl.lookup(&entry.serial) {

@@ -7,7 +7,7 @@
 //! — `successful`, a basic response signed (with the algorithm it names) by one of `[status]
 //! trust_anchors` (the CA, or a delegated responder the operator configured as an anchor), a
 //! single response for exactly this `CertID`, in force (`thisUpdate`) and not past
-//! `nextUpdate`, with no critical extension it does not understand. `good` is valid, `revoked`
+//! `nextUpdate` (without one, at most five minutes old), with no critical extension it does not understand. `good` is valid, `revoked`
 //! with `certificateHold` a suspension, any other `revoked` a revocation, `unknown` unknown.
 //!
 //! What it must never do: trust a responder certificate carried in the response itself, or
@@ -26,6 +26,10 @@ use x509_ocsp::{
     TbsRequest, Version,
 };
 
+/// The oldest an OCSP answer without `nextUpdate` may be (its `thisUpdate`), in seconds: no
+/// nonce is sent, so an old "good" could otherwise be replayed.
+const MAX_AGE_WITHOUT_NEXT_UPDATE: i64 = 300;
+
 const ID_SHA1: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const ID_PKIX_OCSP_BASIC: der::asn1::ObjectIdentifier =
@@ -42,16 +46,26 @@ pub struct OcspEntry {
     pub issuer_key_hash: Vec<u8>,
     /// The certificate's serial number (DER integer content).
     pub serial: Vec<u8>,
+    /// The issuer's key: the answer must be signed with it (and it must be a trust anchor).
+    pub issuer_key: PublicKey,
 }
 
 impl OcspEntry {
-    /// The entry of a certificate issued by `issuer_name` (DER) holding `issuer_key_bits`.
-    pub fn new(url: String, issuer_name: &[u8], issuer_key_bits: &[u8], serial: Vec<u8>) -> Self {
+    /// The entry of a certificate issued by `issuer_name` (DER) holding `issuer_key` (whose
+    /// `subjectPublicKey` bits are `issuer_key_bits`).
+    pub fn new(
+        url: String,
+        issuer_name: &[u8],
+        issuer_key: PublicKey,
+        issuer_key_bits: &[u8],
+        serial: Vec<u8>,
+    ) -> Self {
         OcspEntry {
             url,
             issuer_name_hash: sha1::Sha1::digest(issuer_name).to_vec(),
             issuer_key_hash: sha1::Sha1::digest(issuer_key_bits).to_vec(),
             serial,
+            issuer_key,
         }
     }
 
@@ -137,13 +151,20 @@ pub(crate) fn verify(
         .tbs_response_data
         .to_der()
         .map_err(|e| format!("re-encoding the OCSP response: {e}"))?;
-    super::anchors::check_x509_signed(
+    let signer = super::anchors::check_x509_signed(
         anchors,
         &basic.signature_algorithm,
         &signed,
         &basic.signature,
         "the OCSP response",
     )?;
+    if signer != entry.issuer_key {
+        return Err(
+            "the OCSP response is not signed by the certificate's issuer (delegated responders \
+             are not accepted)"
+                .into(),
+        );
+    }
     let data = &basic.tbs_response_data;
     if let Some(ext) = data
         .response_extensions
@@ -182,6 +203,9 @@ pub(crate) fn verify(
     }
     if next_update.is_some_and(|next| now >= next) {
         return Err("the OCSP answer is past its `nextUpdate`".into());
+    }
+    if next_update.is_none() && now - this_update > MAX_AGE_WITHOUT_NEXT_UPDATE {
+        return Err("the OCSP answer has no `nextUpdate` and is too old to rely on".into());
     }
     let status = match &single.cert_status {
         CertStatus::Good(_) => OcspStatus::Good,

@@ -8,7 +8,8 @@ use super::super::extract::{Authenticated, JsonBody};
 use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{AuthError, Caller, CallerKind, password};
 use crate::keys::{NewKey, key_view};
-use crate::store::{KeyFilter, KeyId, KeyRecord};
+use crate::store::status::KeyStatusValue;
+use crate::store::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, StoreError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -140,10 +141,31 @@ pub async fn renew_key(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     own_subscriber(&caller)?;
     let old = load_key(&state, &caller, &id, Operation::Read).await?;
-    if old.state != crate::store::KeyState::Active {
+    if old.state != KeyState::Active {
         return Err(AuthError::Conflict(format!(
             "the key is {}: only an active key is renewed",
             old.state.as_str()
+        ))
+        .into());
+    }
+    if old.spec == inkan_device::KeySpec::Rsa4096 {
+        return Err(ApiError::bad_request(
+            "an RSA-4096 key (imported) is renewed by importing its successor",
+        ));
+    }
+    let live = state
+        .signing
+        .key_status(&old)
+        .await
+        .map_err(super::csc::signing_error)?;
+    if matches!(
+        live.value,
+        KeyStatusValue::Revoked | KeyStatusValue::Suspended
+    ) {
+        // A revoked key is destroyed as revoked (with the evidence), not renewed.
+        return Err(AuthError::Conflict(format!(
+            "the key is {}: it is not renewed",
+            live.value.as_str()
         ))
         .into());
     }
@@ -158,25 +180,75 @@ pub async fn renew_key(
             SecretString::from(body.current_pin),
         )
         .await?;
+    // The old key stops signing first; of two renewals at once, one gets it.
+    let store = &state.service.store;
+    let change = |from, to, reason: &str| StateChange {
+        from: vec![from],
+        to,
+        reason: reason.to_owned(),
+        at: state.auth.now(),
+    };
+    match store
+        .change_key_state(
+            &old.id,
+            &change(KeyState::Active, KeyState::Disabled, "renewal in progress"),
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(AuthError::Conflict("the key is being renewed or changed".into()).into());
+        }
+        Err(e) => return Err(AuthError::from(e).into()),
+    }
     let rsa_bits = match old.spec {
         inkan_device::KeySpec::Rsa2048 => 2048,
         _ => 3072,
     };
-    let new = state
-        .service
-        .registry
-        .generate(
-            &caller.actor(),
-            NewKey {
-                owner: old.owner.clone(),
-                label: old.label.clone(),
-                algorithm: old.algorithm,
-                rsa_bits,
-            },
-        )
-        .await
-        .map_err(AuthError::from)?;
-    state.auth.set_key_pin(&caller, &new, None, pin).await?;
+    let made = async {
+        let new = state
+            .service
+            .registry
+            .generate(
+                &caller.actor(),
+                NewKey {
+                    owner: old.owner.clone(),
+                    label: old.label.clone(),
+                    algorithm: old.algorithm,
+                    rsa_bits,
+                },
+            )
+            .await
+            .map_err(AuthError::from)?;
+        if let Err(e) = state.auth.set_key_pin(&caller, &new, None, pin).await {
+            let _ = state
+                .service
+                .registry
+                .destroy(
+                    &caller.actor(),
+                    &new.id,
+                    "renewal failed: its PIN could not be set",
+                )
+                .await;
+            return Err(e);
+        }
+        Ok::<_, AuthError>(new)
+    };
+    let new = match made.await {
+        Ok(new) => new,
+        Err(e) => {
+            // Nothing was replaced: the old key signs again.
+            let _ = store
+                .change_key_state(
+                    &old.id,
+                    &change(KeyState::Disabled, KeyState::Active, "renewal failed"),
+                )
+                .await;
+            return Err(e.into());
+        }
+    };
+    // From here the new key stands; if the old one's destruction fails it stays disabled
+    // ("destruction in progress") until destroyed again.
     let retired = crate::keys::retire::retire(
         &state.service.registry,
         &state.after.delivery,
@@ -194,7 +266,8 @@ pub async fn renew_key(
             "key": key_view(&new),
             "replaced": old.id,
             "destroyed_log_index": retired.destroyed.log_index,
-            "notices": retired.notices.unwrap_or_default(),
+            "notices": retired.notices.as_ref().ok(),
+            "notices_error": retired.notices.as_ref().err(),
         })),
     ))
 }
@@ -263,7 +336,7 @@ pub async fn get_key(
 ) -> Result<Json<Value>, ApiError> {
     let key = load_key(&state, &caller, &id, Operation::Read).await?;
     let mut view = key_view(&key);
-    if key.state == crate::store::KeyState::Active {
+    if key.state == KeyState::Active {
         // Criteria 2.2.3(1)B: what the signing module would see now.
         let live = state
             .signing
