@@ -317,6 +317,7 @@ async fn timeouts(engine: Engine) {
         key: ProofKey::generate().unwrap(),
         access: String::new(),
         refresh: first_refresh.clone(),
+        http: None,
     };
     // Without the session's DPoP key the old refresh token is simply invalid...
     assert_eq!(
@@ -332,6 +333,7 @@ async fn timeouts(engine: Engine) {
         key: session.key,
         access: session.access.clone(),
         refresh: first_refresh,
+        http: None,
     };
     assert_eq!(
         h.refresh(&mut reuse).await.status(),
@@ -426,6 +428,7 @@ async fn lockout(engine: Engine) {
     let ghost = Account {
         username: "nobody".into(),
         seed: vec![0; 20],
+        terminal: None,
     };
     for _ in 0..3 {
         assert_eq!(
@@ -635,6 +638,7 @@ async fn system_clients(engine: Engine) {
         key: ProofKey::generate().unwrap(),
         access: token["access_token"].as_str().unwrap().into(),
         refresh: None,
+        http: None,
     };
     // The token is bound to the key of the token request's proof.
     assert_eq!(
@@ -725,6 +729,7 @@ async fn system_clients_postgres() {
 #[tokio::test]
 async fn activation_codes_are_single_use_and_expire() {
     let h = Harness::start(Engine::SqliteFile, "activation_code_hours = 1").await;
+    let _admin = h.admin().await;
     let (operator_account, operator) = h.operator().await;
     let bootstrap = h.server().bootstrap.clone().unwrap();
     let again = h

@@ -19,15 +19,14 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
-use common::server::{Harness, MINUTE, START, Session};
+use common::server::{Harness, MINUTE, Session};
 use common::{Engine, TestDb};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_server::api::listener;
-use inkan_server::api::server::Server;
 use inkan_server::api::tls;
 use inkan_server::auth::{Caller, CallerKind};
-use inkan_server::clock::{Clock as _, ManualClock};
-use inkan_server::config::{Config, ServerConfig};
+use inkan_server::clock::Clock as _;
+use inkan_server::config::ServerConfig;
 use inkan_server::delivery::{AfterSigning, DeliveryError};
 use inkan_server::environment::Environment;
 use inkan_server::keys::sha256_digest;
@@ -150,26 +149,7 @@ poll_millis = 50
         url = db.url,
         ca_files = ca_files.join(", "),
     );
-    let path = dir.path().join("inkan.toml");
-    std::fs::write(&path, config).unwrap();
-    let config = Config::load(Some(&path), std::iter::empty()).unwrap();
-    let clock = Arc::new(ManualClock::new(START));
-    let server = Server::start(&config, clock.clone()).await.unwrap();
-    let cert = std::fs::read(dir.path().join("tls/server.crt")).unwrap();
-    let http = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .build()
-        .unwrap();
-    let url = server.public_url.clone();
-    Harness {
-        server: Some(server),
-        clock,
-        http,
-        url,
-        _dir: dir,
-        db,
-    }
+    Harness::launch(db, dir, &config).await
 }
 
 /// An issuer with a logged-in user (`clerk`), a key, and a system client that e-sealed one VC:
@@ -200,6 +180,7 @@ impl Issuer {
             method: "mtls".into(),
             scope: None,
             terminal: None,
+            role: None,
         }
     }
 }

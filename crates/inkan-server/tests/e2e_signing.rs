@@ -433,6 +433,7 @@ async fn activation_needs_both_factors_encrypted() {
     let stranger = Account {
         username: "x".into(),
         seed: vec![7; 20],
+        terminal: None,
     };
     let wrong_otp = w
         .authorize(&w.alice_session, &stranger, &k1, &hashes, 1, PIN)

@@ -21,6 +21,7 @@ use common::server::{Harness, Session, key, system_client};
 use common::status_server::StatusServer;
 use common::x509::{OcspAnswer, TestCa};
 use inkan_log::entry::EntryKind;
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::clock::Clock as _;
 use rcgen::RevocationReason;
 use reqwest::{Method, StatusCode};
@@ -89,6 +90,7 @@ struct Setup {
     ca: TestCa,
     h: Harness,
     operator: Session,
+    key_officer: Session,
     organisation: String,
     clerk_session: Session,
     seal: String,
@@ -110,11 +112,13 @@ impl Setup {
         let clerk_session = h.login(&clerk).await;
         let (seal, jwk) = key(&h, &clerk_session, "ES256", "135791").await;
         let client = system_client(&h, &operator, &organisation, &seal).await;
+        let (_, key_officer) = h.staff(OperatorRole::KeyOfficer).await;
         Setup {
             lists,
             ca,
             h,
             operator,
+            key_officer,
             organisation,
             clerk_session,
             seal,
@@ -132,6 +136,7 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
         ca,
         h,
         operator,
+        key_officer,
         organisation,
         clerk_session,
         seal,
@@ -140,7 +145,7 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
         _dir,
     } = Setup::start().await;
     let set_x509 = |key_id: String| {
-        let (h, operator) = (&h, &operator);
+        let (h, operator) = (&h, &key_officer);
         async move {
             let response = h
                 .call(
@@ -306,7 +311,8 @@ async fn signing_follows_the_ocsp_responder_the_certificate_names() {
         lists,
         ca,
         h,
-        operator,
+        operator: _,
+        key_officer,
         organisation: _,
         clerk_session,
         seal,
@@ -342,7 +348,7 @@ async fn signing_follows_the_ocsp_responder_the_certificate_names() {
     );
     let set = h
         .call(
-            &operator,
+            &key_officer,
             Method::PUT,
             &format!("/v1/keys/{seal}/status-source"),
             Some(json!({"kind": "x509"})),

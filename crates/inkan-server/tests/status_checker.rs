@@ -29,6 +29,7 @@ use inkan_formats::status::{
     BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
     StatusListReference, StatusListToken, StatusPurpose, TokenStatusList,
 };
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::clock::{Clock as _, ManualClock};
 use inkan_server::config::StatusConfig;
 use inkan_server::status::{KeyStatus, StatusCheck, StatusChecker, StatusSource};
@@ -802,6 +803,7 @@ async fn signing_follows_the_key_status_list() {
     let clerk_session = h.login(&clerk).await;
     let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
     let client = system_client(&h, &operator, &organisation, &seal).await;
+    let (_, key_officer) = h.staff(OperatorRole::KeyOfficer).await;
     let path = "/tokens/seal";
     let url = lists.url(path);
     let publish = |statuses: Vec<(u64, u8)>| {
@@ -811,7 +813,7 @@ async fn signing_follows_the_key_status_list() {
     lists.put(path, publish(vec![]).await, TOKEN_TYPE, None);
     let set = h
         .call(
-            &operator,
+            &key_officer,
             reqwest::Method::PUT,
             &format!("/v1/keys/{seal}/status-source"),
             Some(serde_json::json!({"kind": "token", "url": url, "index": 5})),
@@ -850,7 +852,7 @@ async fn signing_follows_the_key_status_list() {
     assert_eq!(issue().await.0, reqwest::StatusCode::CREATED);
     // No verified list to be had (it is gone): refused, naming the source.
     let set_source = |url: String| {
-        let (h, operator, seal) = (&h, &operator, seal.clone());
+        let (h, operator, seal) = (&h, &key_officer, seal.clone());
         async move {
             h.call(
                 operator,

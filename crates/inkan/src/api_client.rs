@@ -50,6 +50,47 @@ pub struct Client {
     clock: Arc<dyn Clock>,
 }
 
+/// A fresh self-signed certificate for `name` and its key: (certificate PEM, certificate and
+/// key PEM for [`Client::new`]'s `identity`). A terminal or a system client presents it.
+pub fn self_signed_identity(name: &str) -> Result<(String, String), String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let cert = rcgen::CertificateParams::new(vec![name.into()])
+        .map_err(|e| e.to_string())?
+        .self_signed(&key)
+        .map_err(|e| e.to_string())?
+        .pem();
+    let identity = format!("{cert}{}", key.serialize_pem());
+    Ok((cert, identity))
+}
+
+/// An operator of `role` created on the host (what `inkan operators add` does), activated
+/// from a new terminal of its own: the terminal's client (presenting its certificate, which
+/// activation registers) and the account, ready to log in.
+pub async fn new_operator(
+    server: &inkan_server::api::server::Server,
+    server_cert_pem: &[u8],
+    clock: Arc<dyn Clock>,
+    username: &str,
+    password: &str,
+    role: inkan_server::auth::operators::OperatorRole,
+) -> Result<(Client, Account), String> {
+    let created = server
+        .auth
+        .create_operator(
+            inkan_server::service::host_operator(username),
+            username,
+            role,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let (_, identity) = self_signed_identity(&format!("{username}.terminal.inkan"))?;
+    let terminal = Client::new(&server.public_url, server_cert_pem, Some(&identity), clock)?;
+    let account = terminal
+        .activate(username, &created.activation_code, password)
+        .await?;
+    Ok((terminal, account))
+}
+
 /// A request that failed, with the service's answer.
 pub fn failure(status: StatusCode, body: &Value) -> String {
     format!(

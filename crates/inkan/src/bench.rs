@@ -14,10 +14,11 @@
 //! operator and makes accounts, keys and clients), or sign with a registered key outside the
 //! signing module (the baseline key is made for it, never registered, and destroyed).
 
-use crate::api_client::{Account, Client, Session};
+use crate::api_client::{Account, Client, Session, new_operator};
 use clap::Args;
 use inkan_device::{Algorithm, CryptoDevice};
 use inkan_server::api::server::Server;
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::clock::{Clock as _, SystemClock};
 use inkan_server::config::Config;
 use reqwest::{Method, StatusCode};
@@ -153,15 +154,17 @@ async fn provision(
     alg: Algorithm,
 ) -> Result<(Client, String), String> {
     let api = Client::new(&server.public_url, cert, None, Arc::new(SystemClock))?;
-    let bootstrap = server
-        .bootstrap
-        .clone()
-        .ok_or("the operator is already activated: run the bench on a fresh store")?;
-    let operator = api
-        .activate(&bootstrap.username, &bootstrap.activation_code, PASSWORD)
-        .await?;
-    let operator = login_next_step(&api, &operator).await?;
-    let issuer = api
+    let (officer_api, officer) = new_operator(
+        server,
+        cert,
+        Arc::new(SystemClock),
+        "bench-registrar",
+        PASSWORD,
+        OperatorRole::RaOfficer,
+    )
+    .await?;
+    let operator = login_next_step(&officer_api, &officer).await?;
+    let issuer = officer_api
         .call(
             &operator,
             Method::POST,
@@ -171,7 +174,7 @@ async fn provision(
         )
         .await?;
     let issuer_id = issuer["id"].as_str().unwrap_or_default().to_owned();
-    let user = api
+    let user = officer_api
         .call(
             &operator,
             Method::POST,
@@ -197,17 +200,18 @@ async fn provision(
         .map_err(|e| e.to_string())?
         .self_signed(&client_key)
         .map_err(|e| e.to_string())?;
-    api.call(
-        &operator,
-        Method::POST,
-        &format!("/v1/subscribers/{issuer_id}/clients"),
-        Some(
-            &json!({"name": "bench", "certificate_pem": client_cert.pem(),
+    officer_api
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer_id}/clients"),
+            Some(
+                &json!({"name": "bench", "certificate_pem": client_cert.pem(),
                      "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}}),
-        ),
-        StatusCode::CREATED,
-    )
-    .await?;
+            ),
+            StatusCode::CREATED,
+        )
+        .await?;
     let identity = format!("{}{}", client_cert.pem(), client_key.serialize_pem());
     let client = Client::new(
         &server.public_url,

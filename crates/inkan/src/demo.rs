@@ -12,12 +12,13 @@
 //! needs a fresh code (each code is accepted once); that clock starts five minutes in the past
 //! so that the artifacts' timestamps are never in the future. It never touches `./inkan-data`.
 
-use crate::api_client::{Account, Client, Session};
+use crate::api_client::{Account, Client, Session, new_operator};
 use clap::Args;
 use inkan_log::entry::Entry;
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
 use inkan_server::api::server::Server;
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::totp;
 use inkan_server::clock::{Clock as _, ManualClock};
 use inkan_server::config::Config;
@@ -144,22 +145,29 @@ async fn story(
     let api = Client::new(&server.public_url, &server_cert, None, clock.clone())?;
 
     step(
-        "The operator activates the bootstrap account (one-time code → password + TOTP) and logs in",
+        "On the host, the administrator adds a registration officer (inkan operators add); the \
+         officer activates from its terminal (one-time code → password + TOTP) and logs in",
     );
-    let bootstrap = server
-        .bootstrap
-        .clone()
-        .ok_or("no bootstrap operator code")?;
-    let operator_account = api
-        .activate(&bootstrap.username, &bootstrap.activation_code, PASSWORD)
-        .await?;
+    let (officer_api, officer_account) = new_operator(
+        server,
+        &server_cert,
+        clock.clone(),
+        "registrar",
+        PASSWORD,
+        OperatorRole::RaOfficer,
+    )
+    .await?;
     next_step(&clock);
-    let operator = api.login(&operator_account).await?;
-    said("operator logged in; the session is bound to its DPoP key");
+    let operator = officer_api.login(&officer_account).await?;
+    said(
+        "the officer's terminal certificate was registered at activation; the session is bound \
+         to its DPoP key and to that terminal",
+    );
 
     step("Enrolling the issuer organisation \"Example University\" and its clerk");
     let (issuer, clerk) = enrol(
         &api,
+        &officer_api,
         &operator,
         &clock,
         "issuer",
@@ -198,17 +206,18 @@ async fn story(
         .map_err(|e| e.to_string())?
         .self_signed(&client_key)
         .map_err(|e| e.to_string())?;
-    api.call(
-        &operator,
-        Method::POST,
-        &format!("/v1/subscribers/{issuer}/clients"),
-        Some(
-            &json!({"name": "issuing system", "certificate_pem": client_cert.pem(),
+    officer_api
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(
+                &json!({"name": "issuing system", "certificate_pem": client_cert.pem(),
                      "scope": {"keys": [{"key": seal_id, "operations": ["read", "sign"]}]}}),
-        ),
-        StatusCode::CREATED,
-    )
-    .await?;
+            ),
+            StatusCode::CREATED,
+        )
+        .await?;
     let system = Client::new(
         &server.public_url,
         &server_cert,
@@ -223,7 +232,16 @@ async fn story(
     said("the system got a token bound to its client certificate");
 
     step("Enrolling the holder Hana and generating her wallet key");
-    let (_, hana) = enrol(&api, &operator, &clock, "holder", "Hana Sato", "hana").await?;
+    let (_, hana) = enrol(
+        &api,
+        &officer_api,
+        &operator,
+        &clock,
+        "holder",
+        "Hana Sato",
+        "hana",
+    )
+    .await?;
     next_step(&clock);
     let hana_session = api.login(&hana).await?;
     let wallet = api
@@ -612,13 +630,14 @@ fn certify(jwk: &Value) -> Result<(String, String), String> {
 /// Creates a subscriber of `kind` and a user, and activates the user.
 async fn enrol(
     api: &Client,
+    officer_api: &Client,
     operator: &Session,
     clock: &ManualClock,
     kind: &str,
     name: &str,
     username: &str,
 ) -> Result<(String, Account), String> {
-    let subscriber = api
+    let subscriber = officer_api
         .call(
             operator,
             Method::POST,
@@ -628,7 +647,7 @@ async fn enrol(
         )
         .await?;
     let id = subscriber["id"].as_str().unwrap_or_default().to_owned();
-    let user = api
+    let user = officer_api
         .call(
             operator,
             Method::POST,

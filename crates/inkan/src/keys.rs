@@ -271,7 +271,7 @@ pub async fn run(service: &Service, args: KeysArgs) -> Result<(), String> {
 }
 
 /// Who runs this command on the host, for the log (`USER`, else `LOGNAME`, else `host`).
-fn host_user() -> String {
+pub fn host_user() -> String {
     ["USER", "LOGNAME"]
         .iter()
         .find_map(|v| {

@@ -9,6 +9,7 @@ mod bench;
 mod demo;
 mod keys;
 mod log;
+mod operators;
 mod serve;
 mod verify;
 
@@ -47,6 +48,8 @@ enum Command {
     Keys(keys::KeysArgs),
     /// The transparency log: verify, export, receipts, checkpoints, the log key.
     Log(log::LogArgs),
+    /// Operators: add one with a role (prints its activation code), list them.
+    Operators(operators::OperatorsArgs),
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
     Verify(verify::VerifyArgs),
 }
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         match command {
             Command::Keys(args) => keys::run(&service, args).await,
             Command::Log(args) => log::run(&service, args).await,
+            Command::Operators(args) => operators::run(&config, &service, args).await,
             Command::Verify(_) | Command::Serve(_) | Command::Demo(_) | Command::Bench(_) => {
                 unreachable!("handled above")
             }

@@ -27,6 +27,18 @@ struct Deployment {
     dir: tempfile::TempDir,
     /// `None`: the embedded default (no configuration file), run in `dir`.
     config: Option<PathBuf>,
+    /// Two operators' terminals: client certificates and keys (PEM), the same across restarts.
+    terminals: [String; 2],
+}
+
+/// A fresh self-signed client certificate and its key (PEM): an operator's terminal.
+fn terminal_identity() -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["terminal.inkan.test".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    format!("{}{}", cert.pem(), key.serialize_pem())
 }
 
 impl Deployment {
@@ -46,6 +58,7 @@ impl Deployment {
         Deployment {
             dir,
             config: Some(config),
+            terminals: [terminal_identity(), terminal_identity()],
         }
     }
 
@@ -55,7 +68,29 @@ impl Deployment {
         Deployment {
             dir: tempfile::tempdir().unwrap(),
             config: None,
+            terminals: [terminal_identity(), terminal_identity()],
         }
+    }
+
+    /// `inkan operators add USERNAME --role ROLE` on the host (beside the running service, on
+    /// the same store): the new operator's one-time activation code.
+    fn add_operator(&self, username: &str, role: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .arg("--config")
+            .arg(self.config.as_ref().unwrap())
+            .args(["operators", "add", username, "--role", role])
+            .current_dir(self.dir.path())
+            .env_remove("INKAN_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(&format!("role {role}")), "{stdout}");
+        after(&stdout, "one-time activation code ", " (").to_owned()
     }
 
     fn cert_path(&self) -> PathBuf {
@@ -97,6 +132,7 @@ impl Deployment {
             fingerprint: String::new(),
             cert_line: String::new(),
             client: reqwest::Client::new(),
+            terminals: Vec::new(),
         };
         let serving = server.wait_for_line("inkan serving on ").await;
         server.url = after(&serving, "inkan serving on ", " ").to_owned();
@@ -114,14 +150,22 @@ impl Deployment {
         );
         server.fingerprint = after(&server.cert_line, "SHA-256 fingerprint ", "\n").to_owned();
         let pem = std::fs::read(self.dir.path().join(self.cert_path())).unwrap();
-        server.client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
-            .resolve("localhost", listen)
-            .timeout(Duration::from_secs(30))
+        let client = |identity: Option<&String>| {
+            let builder = reqwest::Client::builder()
+                .use_rustls_tls()
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+                .resolve("localhost", listen)
+                .timeout(Duration::from_secs(30));
+            match identity {
+                Some(pem) => builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap()),
+                None => builder,
+            }
             .build()
-            .unwrap();
+            .unwrap()
+        };
+        server.client = client(None);
+        server.terminals = self.terminals.iter().map(|t| client(Some(t))).collect();
         server
     }
 }
@@ -160,6 +204,8 @@ struct Server {
     fingerprint: String,
     cert_line: String,
     client: reqwest::Client,
+    /// Clients presenting the deployment's terminal certificates.
+    terminals: Vec<reqwest::Client>,
 }
 
 impl Drop for Server {
@@ -249,9 +295,15 @@ impl Server {
         self.client.request(method, self.url(path))
     }
 
+    /// The client of an account or session: its terminal's, or the plain one.
+    fn client_of(&self, terminal: Option<usize>) -> &reqwest::Client {
+        terminal.map_or(&self.client, |t| &self.terminals[t])
+    }
+
     /// A request with the access token but no DPoP proof.
     fn with_token(&self, method: Method, path: &str, session: &Session) -> RequestBuilder {
-        self.request(method, path)
+        self.client_of(session.terminal)
+            .request(method, self.url(path))
             .header("Authorization", format!("DPoP {}", session.access))
     }
 
@@ -263,12 +315,18 @@ impl Server {
 
     /// Activates an account with its one-time code: sets the password, enrols TOTP.
     async fn activate(&self, code: &str, username: &str) -> Account {
+        self.activate_from(None, code, username).await
+    }
+
+    /// Activates an operator from terminal `terminal` (which activation registers).
+    async fn activate_operator(&self, terminal: usize, code: &str, username: &str) -> Account {
+        self.activate_from(Some(terminal), code, username).await
+    }
+
+    async fn activate_from(&self, terminal: Option<usize>, code: &str, username: &str) -> Account {
+        let client = self.client_of(terminal);
         let body = json!({"activation_code": code, "password": PASSWORD});
-        let started = expect(
-            self.request(Method::POST, "/v1/activation").json(&body),
-            200,
-        )
-        .await;
+        let started = expect(client.post(self.url("/v1/activation")).json(&body), 200).await;
         assert!(
             started["totp_uri"]
                 .as_str()
@@ -280,11 +338,11 @@ impl Server {
             username: username.into(),
             seed: seed.to_vec(),
             last_step: 0,
+            terminal,
         };
         let body = json!({"activation_code": code, "otp": account.next_otp().await});
         expect(
-            self.request(Method::POST, "/v1/activation/complete")
-                .json(&body),
+            client.post(self.url("/v1/activation/complete")).json(&body),
             204,
         )
         .await;
@@ -297,7 +355,8 @@ impl Server {
         let url = self.url("/csc/v2/auth/login");
         let basic = STANDARD.encode(format!("{}:{PASSWORD}", account.username));
         let request = self
-            .request(Method::POST, "/csc/v2/auth/login")
+            .client_of(account.terminal)
+            .post(url.clone())
             .header("Authorization", format!("Basic {basic}"))
             .header("DPoP", key.dpop("POST", &url, None, now_seconds()).unwrap())
             .json(&json!({"otp": account.next_otp().await, "rememberMe": true}));
@@ -308,6 +367,7 @@ impl Server {
             key,
             access: tokens["access_token"].as_str().unwrap().into(),
             refresh: tokens["refresh_token"].as_str().unwrap().into(),
+            terminal: account.terminal,
         }
     }
 }
@@ -318,6 +378,8 @@ struct Account {
     seed: Vec<u8>,
     /// The last time step a code was sent for: the server takes each code once.
     last_step: i64,
+    /// An operator's terminal (an index into the deployment's).
+    terminal: Option<usize>,
 }
 
 impl Account {
@@ -338,6 +400,7 @@ struct Session {
     key: ProofKey,
     access: String,
     refresh: String,
+    terminal: Option<usize>,
 }
 
 impl Session {
@@ -434,19 +497,62 @@ async fn serve_end_to_end() {
     );
     assert!(openapi["paths"]["/csc/v2/auth/login"].is_object());
 
-    // The bootstrap operator activates (once) and logs in.
-    let mut operator = server.activate(&code, "operator").await;
+    // The bootstrap operator (an admin) activates (once) from its terminal and logs in.
+    let mut operator = server.activate_operator(0, &code, "operator").await;
     let again = json!({"activation_code": code, "password": PASSWORD});
     expect(
         server.request(Method::POST, "/v1/activation").json(&again),
         400,
     )
     .await;
-    let op = server.login(&mut operator).await;
-    let me = expect(server.authed(Method::GET, "/v1/me", &op), 200).await;
+    let admin = server.login(&mut operator).await;
+    let me = expect(server.authed(Method::GET, "/v1/me", &admin), 200).await;
     assert_eq!(me["kind"], "operator");
+    // An admin manages operators; it does not enrol subscribers.
+    let body = json!({"kind": "holder", "name": "Example holder"});
+    let refused_to_admin = server
+        .authed(Method::POST, "/v1/subscribers", &admin)
+        .json(&body);
+    expect(refused_to_admin, 403).await;
+    // Without its terminal certificate the admin cannot log in, nor use its session.
+    let plain = Account {
+        terminal: None,
+        ..operator
+    };
+    let key = ProofKey::generate().unwrap();
+    let url = server.url("/csc/v2/auth/login");
+    let basic = STANDARD.encode(format!("operator:{PASSWORD}"));
+    let mut plain = plain;
+    let no_terminal = server
+        .request(Method::POST, "/csc/v2/auth/login")
+        .header("Authorization", format!("Basic {basic}"))
+        .header("DPoP", key.dpop("POST", &url, None, now_seconds()).unwrap())
+        .json(&json!({"otp": plain.next_otp().await}));
+    expect(no_terminal, 403).await;
+    let stolen = Session {
+        key: admin.key,
+        access: admin.access.clone(),
+        refresh: admin.refresh.clone(),
+        terminal: None,
+    };
+    refused(
+        server.authed(Method::GET, "/v1/me", &stolen),
+        "operator terminal",
+    )
+    .await;
+    let operator = Account {
+        terminal: Some(0),
+        ..plain
+    };
 
-    // The operator enrols a holder organisation and a user of it.
+    // On the host, the admin adds a registration officer, who activates from its own terminal.
+    let registrar_code = deployment.add_operator("registrar", "ra_officer");
+    let mut registrar = server
+        .activate_operator(1, &registrar_code, "registrar")
+        .await;
+    let op = server.login(&mut registrar).await;
+
+    // The registration officer enrols a holder organisation and a user of it.
     let body = json!({"kind": "holder", "name": "Example holder"});
     let subscriber = expect(
         server
@@ -558,7 +664,7 @@ async fn restart_keeps_state_and_prints_no_new_code() {
     let deployment = Deployment::new();
     let mut first = deployment.start().await;
     let code = first.bootstrap_code().await;
-    let mut operator = first.activate(&code, "operator").await;
+    let mut operator = first.activate_operator(0, &code, "operator").await;
     let fingerprint = first.fingerprint.clone();
     let (status, _) = first.stop().await;
     assert!(status.success(), "{status}");
@@ -602,7 +708,7 @@ async fn restart_before_activation_prints_a_new_code() {
         400,
     )
     .await;
-    let mut operator = second.activate(&new, "operator").await;
+    let mut operator = second.activate_operator(0, &new, "operator").await;
     let op = second.login(&mut operator).await;
     let me = expect(second.authed(Method::GET, "/v1/me", &op), 200).await;
     assert_eq!(me["kind"], "operator");

@@ -85,6 +85,20 @@ impl FromRequestParts<Arc<ApiState>> for Authenticated {
     }
 }
 
+/// The thumbprint (`x5t#S256`) of the client certificate the connection presented, if any.
+#[derive(Debug, Clone)]
+pub struct ClientCertificate(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientCertificate {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientCertificate(
+            client_certificate(parts).map(str::to_owned),
+        ))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Source {
     type Rejection = ApiError;
 

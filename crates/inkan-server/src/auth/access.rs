@@ -182,7 +182,7 @@ pub fn authorize_key(caller: &Caller, key: &KeyRecord, op: Operation) -> Result<
     match caller.kind {
         CallerKind::Operator => {
             if op == Operation::Read {
-                Ok(())
+                caller.require(super::operators::Permission::Read)
             } else {
                 Err(AuthError::Forbidden(
                     "operators do not sign with subscribers' keys".into(),

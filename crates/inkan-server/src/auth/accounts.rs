@@ -8,6 +8,7 @@
 //! Must never: store or log a password, seed, code or OTP in the clear; say to an
 //! unauthenticated caller whether an account exists or why a login failed.
 
+use super::operators::Permission;
 use super::{
     Auth, AuthError, Caller, blocking, claimed_actor, password, random_secret, secret_hash, totp,
 };
@@ -91,7 +92,7 @@ impl std::fmt::Debug for LoginAttempt<'_> {
 }
 
 /// Checks a name given from outside: printable, no surrounding spaces, not too long.
-fn check_name(what: &str, value: &str, max: usize) -> Result<(), AuthError> {
+pub(super) fn check_name(what: &str, value: &str, max: usize) -> Result<(), AuthError> {
     if value.is_empty()
         || value.len() > max
         || value.trim() != value
@@ -105,14 +106,31 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<(), AuthError> {
 }
 
 impl Auth {
-    /// Creates a subscriber (the full enrolment workflow comes with the operations issue).
+    /// Refuses a subscriber or user created directly, outside an approved application: only a
+    /// registration officer, and only in the `test` environment (fixtures, `inkan demo`,
+    /// `inkan bench`). Elsewhere subscribers come in through `operations::enrolment`
+    /// (criteria 2.1.1).
+    fn check_direct_enrolment(&self, operator: &Caller) -> Result<(), AuthError> {
+        operator.require(Permission::Registration)?;
+        if self.environment != crate::environment::Environment::Test {
+            return Err(AuthError::Forbidden(format!(
+                "in {} subscribers are enrolled through an approved application \
+                 (POST /v1/applications)",
+                self.environment
+            )));
+        }
+        Ok(())
+    }
+
+    /// Creates a subscriber directly (the `test` environment only; elsewhere through an
+    /// approved application).
     pub async fn create_subscriber(
         &self,
         operator: &Caller,
         kind: SubscriberKind,
         name: &str,
     ) -> Result<SubscriberRecord, AuthError> {
-        operator.require_operator()?;
+        self.check_direct_enrolment(operator)?;
         check_name("the subscriber name", name, MAX_NAME)?;
         let subscriber = SubscriberRecord {
             id: new_id("sub"),
@@ -130,6 +148,20 @@ impl Auth {
             Some(format!("{} {}", kind.as_str(), subscriber.id)),
         )
         .await?;
+        Ok(subscriber)
+    }
+
+    /// An operator's read of a subscriber's record (personal data: logged, criteria
+    /// 2.1.3(14)).
+    pub async fn read_subscriber(
+        &self,
+        operator: &Caller,
+        id: &str,
+    ) -> Result<SubscriberRecord, AuthError> {
+        operator.require(Permission::Read)?;
+        let subscriber = self.subscriber(id).await?;
+        self.record_operation(operator.actor(), None, format!("read subscriber {id}"))
+            .await?;
         Ok(subscriber)
     }
 
@@ -152,7 +184,7 @@ impl Auth {
         subscriber: &str,
         username: &str,
     ) -> Result<NewAccount, AuthError> {
-        operator.require_operator()?;
+        self.check_direct_enrolment(operator)?;
         let subscriber = self.subscriber(subscriber).await?;
         if subscriber.state != SubscriberState::Active {
             return Err(AuthError::Conflict(format!(
@@ -181,11 +213,10 @@ impl Auth {
     ) -> Result<Option<NewAccount>, AuthError> {
         match self.store.get_account_by_username(username).await? {
             None => self
-                .create_account(
+                .create_operator(
                     crate::service::system_actor(),
                     username,
-                    AccountRole::Operator,
-                    None,
+                    super::operators::OperatorRole::Admin,
                 )
                 .await
                 .map(Some),
@@ -211,7 +242,6 @@ impl Auth {
         operator: &Caller,
         account_id: &str,
     ) -> Result<NewAccount, AuthError> {
-        operator.require_operator()?;
         let not_found = || AuthError::NotFound(format!("no account {account_id}"));
         if !crate::store::auth::is_id(account_id, "acc") {
             return Err(not_found());
@@ -221,6 +251,7 @@ impl Auth {
             .get_account(account_id)
             .await?
             .ok_or_else(not_found)?;
+        operator.require(Permission::for_account(account.role))?;
         if let Some(subscriber) = &account.subscriber {
             let subscriber = self.subscriber(subscriber).await.map_err(|e| match e {
                 AuthError::NotFound(_) => not_found(),
@@ -293,7 +324,7 @@ impl Auth {
         })
     }
 
-    async fn create_account(
+    pub(super) async fn create_account(
         &self,
         actor: inkan_log::entry::Actor,
         username: &str,
@@ -402,6 +433,7 @@ impl Auth {
         code: &str,
         otp: &str,
         source: IpAddr,
+        terminal: Option<&str>,
     ) -> Result<(), AuthError> {
         self.check_source(source)?;
         let code_hash = secret_hash(code);
@@ -432,6 +464,23 @@ impl Auth {
         let Some(step) = totp::check(&seed, otp, now) else {
             return Err(refused("the one-time password is wrong").await);
         };
+        // An operator's first terminal is the one it activates from (criteria 2.1.3(14)).
+        let operator_terminal = match (account.role, terminal) {
+            (AccountRole::Operator, None) => {
+                return Err(refused(
+                    "an operator activates from its terminal: connect with the terminal's \
+                     client certificate",
+                )
+                .await);
+            }
+            (AccountRole::Operator, Some(t)) => {
+                if self.store.get_terminal(t).await?.is_some() {
+                    return Err(refused("this client certificate is another terminal's").await);
+                }
+                Some(t)
+            }
+            (AccountRole::User, _) => None,
+        };
         let activated = match self.store.complete_activation(&code_hash, step, now).await {
             Ok(account) => account,
             Err(StoreError::NotFound(_) | StoreError::Conflict(_)) => {
@@ -443,6 +492,10 @@ impl Auth {
             AccountRole::Operator => ActorKind::Operator,
             AccountRole::User => ActorKind::Subscriber,
         };
+        if let Some(thumbprint) = operator_terminal {
+            self.register_first_terminal(&activated.id, thumbprint)
+                .await?;
+        }
         self.record(
             EntryKind::AccountActivated,
             claimed_actor(kind, &activated.id, "activation-code+totp"),
@@ -665,10 +718,16 @@ impl Auth {
 
     /// Clears an account's lock (an operator's action).
     pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
-        operator.require_operator()?;
+        let not_found = || AuthError::NotFound(format!("no account {account_id}"));
         if !crate::store::auth::is_id(account_id, "acc") {
-            return Err(AuthError::NotFound(format!("no account {account_id}")));
+            return Err(not_found());
         }
+        let account = self
+            .store
+            .get_account(account_id)
+            .await?
+            .ok_or_else(not_found)?;
+        operator.require(Permission::for_account(account.role))?;
         match self.store.unlock_account(account_id, self.now()).await {
             Ok(()) => {}
             Err(StoreError::NotFound(_)) => {

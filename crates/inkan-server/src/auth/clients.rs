@@ -58,7 +58,7 @@ impl Auth {
         credential: ClientCredential,
         scope: Scope,
     ) -> Result<ClientRecord, AuthError> {
-        operator.require_operator()?;
+        operator.require(super::operators::Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
         if subscriber.kind != SubscriberKind::Issuer || subscriber.state != SubscriberState::Active
         {
@@ -85,17 +85,11 @@ impl Auth {
             }
         }
         let (auth_method, certificate_thumbprint, jwk) = match credential {
-            ClientCredential::Certificate(pem) => {
-                if pem.len() > MAX_CERTIFICATE_PEM {
-                    return Err(AuthError::BadRequest("the certificate is too large".into()));
-                }
-                let der = certificate_der(&pem)?;
-                (
-                    ClientAuthMethod::Mtls,
-                    Some(inkan_formats::jose::sha256_b64url(&der)),
-                    None,
-                )
-            }
+            ClientCredential::Certificate(pem) => (
+                ClientAuthMethod::Mtls,
+                Some(certificate_thumbprint(&pem)?),
+                None,
+            ),
             ClientCredential::Jwk(jwk) => {
                 inkan_formats::jose::public_key_from_jwk(&jwk)
                     .map_err(|e| AuthError::BadRequest(format!("the client's JWK: {e}")))?;
@@ -267,6 +261,15 @@ impl Auth {
         }
         Ok(self.store.get_client(id).await?.filter(|c| c.active))
     }
+}
+
+/// The RFC 8705 `x5t#S256` of a single PEM certificate (a client's or a terminal's), refusing
+/// anything over the size limit or not a certificate.
+pub(super) fn certificate_thumbprint(pem: &str) -> Result<String, AuthError> {
+    if pem.len() > MAX_CERTIFICATE_PEM {
+        return Err(AuthError::BadRequest("the certificate is too large".into()));
+    }
+    Ok(inkan_formats::jose::sha256_b64url(&certificate_der(pem)?))
 }
 
 /// The DER of a single PEM certificate, checked to be a certificate.

@@ -21,6 +21,7 @@ pub mod access;
 pub mod accounts;
 pub mod clients;
 pub mod limiter;
+pub mod operators;
 pub mod password;
 pub mod pins;
 pub mod proof;
@@ -105,8 +106,11 @@ pub struct Caller {
     pub method: String,
     /// What a system client was granted (`None`: everything the subscriber owns).
     pub scope: Option<Scope>,
-    /// The client certificate's thumbprint, if the request came with one.
+    /// The client certificate's thumbprint, if the request came with one (for an operator:
+    /// its registered terminal).
     pub terminal: Option<String>,
+    /// An operator's role (`None` for others, and for an operator without one).
+    pub role: Option<operators::OperatorRole>,
 }
 
 /// What kind of caller.
@@ -135,15 +139,6 @@ impl Caller {
                 session: Some(self.session.clone()),
                 terminal: self.terminal.clone(),
             },
-        }
-    }
-
-    /// Refuses unless the caller is an operator.
-    pub fn require_operator(&self) -> Result<(), AuthError> {
-        if self.kind == CallerKind::Operator {
-            Ok(())
-        } else {
-            Err(AuthError::Forbidden("this needs an operator".into()))
         }
     }
 }

@@ -20,7 +20,7 @@ use super::{
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
-use inkan_log::entry::{EntryKind, Outcome};
+use inkan_log::entry::{ActorKind, EntryKind, Outcome};
 use serde::Serialize;
 
 /// Random bytes in a token.
@@ -83,6 +83,13 @@ pub(super) enum Binding {
     Dpop(String),
     /// A client certificate (its thumbprint).
     Certificate(String),
+    /// An operator's: a DPoP key and the terminal's client certificate, both on every request.
+    DpopAndTerminal {
+        /// The DPoP key's thumbprint.
+        jkt: String,
+        /// The terminal certificate's thumbprint.
+        x5t: String,
+    },
 }
 
 /// Who a new session is for.
@@ -158,6 +165,7 @@ impl Auth {
         let (jkt, x5t, token_type) = match binding {
             Binding::Dpop(jkt) => (Some(jkt), None, "DPoP"),
             Binding::Certificate(x5t) => (None, Some(x5t), "Bearer"),
+            Binding::DpopAndTerminal { jkt, x5t } => (Some(jkt), Some(x5t), "DPoP"),
         };
         let scope_json = owner
             .scope
@@ -261,6 +269,25 @@ impl Auth {
         let proof = self.check_dpop_proof(creds, None).await?;
         let account = self.check_login(attempt).await?;
         let operator = account.role == AccountRole::Operator;
+        let binding = if operator {
+            match self
+                .operator_terminal(&account.id, creds.client_certificate)
+                .await
+            {
+                Ok(x5t) => Binding::DpopAndTerminal {
+                    jkt: proof.jkt,
+                    x5t,
+                },
+                Err(reason) => {
+                    let actor =
+                        super::claimed_actor(ActorKind::Operator, &account.id, "password+totp");
+                    self.record_refusal(EntryKind::Login, actor, reason).await;
+                    return Err(AuthError::Forbidden(reason.into()));
+                }
+            }
+        } else {
+            Binding::Dpop(proof.jkt)
+        };
         let owner = SessionOwner {
             account_id: Some(account.id.clone()),
             client_id: None,
@@ -272,9 +299,7 @@ impl Auth {
             method: "password+totp",
             scope: None,
         };
-        let (session, tokens) = self
-            .start_session(owner, Binding::Dpop(proof.jkt), remember_me)
-            .await?;
+        let (session, tokens) = self.start_session(owner, binding, remember_me).await?;
         let caller = self.caller_of(&session, creds.client_certificate)?;
         self.record(EntryKind::Login, caller.actor(), Outcome::Succeeded, None)
             .await?;
@@ -298,7 +323,13 @@ impl Auth {
         let Some((token, session)) = self.store.get_token(&hash).await? else {
             return Err(invalid());
         };
-        if token.kind != TokenKind::Refresh || session.jkt.as_deref() != Some(proof.jkt.as_str()) {
+        if token.kind != TokenKind::Refresh
+            || session.jkt.as_deref() != Some(proof.jkt.as_str())
+            || session
+                .x5t
+                .as_deref()
+                .is_some_and(|x5t| creds.client_certificate != Some(x5t))
+        {
             return Err(invalid());
         }
         let now = self.now();
@@ -383,6 +414,15 @@ impl Auth {
                         "the DPoP proof is not signed with the key the token is bound to".into(),
                     ));
                 }
+                if let Some(x5t) = &session.x5t
+                    && creds.client_certificate != Some(x5t.as_str())
+                {
+                    return Err(AuthError::Unauthenticated(
+                        "this session is bound to an operator terminal whose client certificate \
+                         this connection did not present"
+                            .into(),
+                    ));
+                }
             }
             (None, Some(x5t)) => {
                 if !scheme.eq_ignore_ascii_case("Bearer") {
@@ -409,7 +449,17 @@ impl Auth {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.caller_of(&session, creds.client_certificate)
+        let mut caller = self.caller_of(&session, creds.client_certificate)?;
+        if caller.kind == CallerKind::Operator {
+            if let Err(reason) = self
+                .operator_terminal(&caller.id, creds.client_certificate)
+                .await
+            {
+                return Err(AuthError::Unauthenticated(reason.into()));
+            }
+            caller.role = self.role_of(&caller.id).await?;
+        }
+        Ok(caller)
     }
 
     /// The caller a session stands for.
@@ -445,6 +495,7 @@ impl Auth {
             method: session.method.clone(),
             scope,
             terminal: terminal.map(str::to_owned),
+            role: None,
         })
     }
 
@@ -463,7 +514,7 @@ impl Auth {
         operator: &Caller,
         subscriber: &str,
     ) -> Result<u64, AuthError> {
-        operator.require_operator()?;
+        operator.require(super::operators::Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
         let count = self
             .store

@@ -148,7 +148,7 @@ impl Delivery {
         url: &str,
     ) -> Result<DestinationRecord, DeliveryError> {
         operator
-            .require_operator()
+            .require(crate::auth::operators::Permission::Registration)
             .map_err(|e| DeliveryError::Forbidden(e.to_string()))?;
         let url = check_url(url)?;
         let found = if is_id(subscriber, "sub") {
@@ -204,7 +204,9 @@ impl Delivery {
         subscriber: &str,
     ) -> Result<Vec<DestinationRecord>, DeliveryError> {
         let not_found = || DeliveryError::NotFound(format!("no subscriber {subscriber}"));
-        let operator = caller.require_operator().is_ok();
+        let operator = caller
+            .require(crate::auth::operators::Permission::Read)
+            .is_ok();
         if !is_id(subscriber, "sub") || !(operator || acts_for(caller, subscriber)) {
             return Err(not_found());
         }

@@ -58,6 +58,7 @@ macro_rules! named_enum {
         }
     };
 }
+pub(crate) use named_enum;
 
 named_enum! {
     /// What kind of subscriber (criteria 2.1.1).

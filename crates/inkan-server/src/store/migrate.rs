@@ -62,6 +62,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "status",
         sql: include_str!("../../migrations/sqlite/0006_status.sql"),
     },
+    Migration {
+        version: 7,
+        name: "operations",
+        sql: include_str!("../../migrations/sqlite/0007_operations.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -95,6 +100,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 6,
         name: "status",
         sql: include_str!("../../migrations/postgres/0006_status.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "operations",
+        sql: include_str!("../../migrations/postgres/0007_operations.sql"),
     },
 ];
 

@@ -29,6 +29,8 @@ mod delivery_rows;
 mod keys;
 pub mod log;
 mod migrate;
+pub mod operations;
+mod operations_rows;
 pub mod postgres;
 pub mod signing;
 mod signing_rows;
@@ -85,6 +87,7 @@ pub trait Store:
     + signing::SigningStore
     + delivery::DeliveryStore
     + status::StatusStore
+    + operations::OperationsStore
     + Send
     + Sync
     + std::fmt::Debug

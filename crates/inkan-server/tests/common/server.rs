@@ -6,10 +6,12 @@ use super::{Engine, TestDb};
 use base64::Engine as _;
 use inkan_log::entry::Entry;
 use inkan_server::api::server::Server;
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::totp;
 use inkan_server::client::ProofKey;
 use inkan_server::clock::{Clock, ManualClock};
 use inkan_server::config::Config;
+use inkan_server::service::host_operator;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,6 +28,9 @@ pub struct Harness {
     pub url: String,
     pub _dir: tempfile::TempDir,
     pub db: TestDb,
+    /// The server's TLS certificate (PEM), to build more clients.
+    pub server_cert: Vec<u8>,
+    operators: std::sync::atomic::AtomicU32,
 }
 
 /// A logged-in party: its DPoP key and tokens.
@@ -33,11 +38,15 @@ pub struct Session {
     pub key: ProofKey,
     pub access: String,
     pub refresh: Option<String>,
+    /// The client it calls through: an operator's presents its terminal certificate.
+    pub http: Option<reqwest::Client>,
 }
 
 pub struct Account {
     pub username: String,
     pub seed: Vec<u8>,
+    /// An operator's terminal (the client presenting its certificate).
+    pub terminal: Option<reqwest::Client>,
 }
 
 impl Harness {
@@ -65,6 +74,11 @@ activation_key_file = "{d}/activation.key"
 "#,
             url = db.url
         );
+        Harness::launch(db, dir, &config).await
+    }
+
+    /// Starts the server of `config` (TOML) written in `dir`, over `db`.
+    pub async fn launch(db: TestDb, dir: tempfile::TempDir, config: &str) -> Harness {
         let path = dir.path().join("inkan.toml");
         std::fs::write(&path, config).unwrap();
         let config = Config::load(Some(&path), std::iter::empty()).unwrap();
@@ -84,7 +98,29 @@ activation_key_file = "{d}/activation.key"
             url,
             _dir: dir,
             db,
+            server_cert: cert,
+            operators: Default::default(),
         }
+    }
+
+    /// A new terminal: a client presenting a fresh self-signed certificate (PEM returned).
+    pub fn terminal(&self) -> (reqwest::Client, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["terminal.inkan.test".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap()
+            .pem();
+        let identity =
+            reqwest::Identity::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes())
+                .unwrap();
+        let client = reqwest::Client::builder()
+            .use_rustls_tls()
+            .add_root_certificate(reqwest::Certificate::from_pem(&self.server_cert).unwrap())
+            .identity(identity)
+            .build()
+            .unwrap();
+        (client, cert)
     }
 
     pub fn server(&self) -> &Server {
@@ -107,8 +143,16 @@ activation_key_file = "{d}/activation.key"
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}{path}", self.url))
+        self.post_json_with(&self.http, path, body).await
+    }
+
+    pub async fn post_json_with(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        http.post(format!("{}{path}", self.url))
             .json(&body)
             .send()
             .await
@@ -117,8 +161,19 @@ activation_key_file = "{d}/activation.key"
 
     /// Activates an account with its code: password, TOTP enrolment, first OTP.
     pub async fn activate(&self, username: &str, code: &str) -> Account {
+        self.activate_with(&self.http, username, code).await
+    }
+
+    /// Activates an account over `http` (an operator's: from its terminal).
+    pub async fn activate_with(
+        &self,
+        http: &reqwest::Client,
+        username: &str,
+        code: &str,
+    ) -> Account {
         let started = self
-            .post_json(
+            .post_json_with(
+                http,
                 "/v1/activation",
                 json!({"activation_code": code, "password": PASSWORD}),
             )
@@ -137,9 +192,11 @@ activation_key_file = "{d}/activation.key"
         let account = Account {
             username: username.into(),
             seed,
+            terminal: None,
         };
         let done = self
-            .post_json(
+            .post_json_with(
+                http,
                 "/v1/activation/complete",
                 json!({"activation_code": code, "otp": self.otp(&account)}),
             )
@@ -155,11 +212,22 @@ activation_key_file = "{d}/activation.key"
         otp: &str,
         key: &ProofKey,
     ) -> reqwest::Response {
+        self.login_request_with(&self.http, account, password, otp, key)
+            .await
+    }
+
+    pub async fn login_request_with(
+        &self,
+        http: &reqwest::Client,
+        account: &Account,
+        password: &str,
+        otp: &str,
+        key: &ProofKey,
+    ) -> reqwest::Response {
         let url = format!("{}/csc/v2/auth/login", self.url);
         let basic = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{password}", account.username));
-        self.http
-            .post(&url)
+        http.post(&url)
             .header("Authorization", format!("Basic {basic}"))
             .header(
                 "DPoP",
@@ -172,10 +240,22 @@ activation_key_file = "{d}/activation.key"
     }
 
     pub async fn login(&self, account: &Account) -> Session {
+        self.login_with(None, account).await
+    }
+
+    /// Logs in over `http` (an operator's terminal), or the harness's client.
+    pub async fn login_with(&self, http: Option<&reqwest::Client>, account: &Account) -> Session {
+        let http = http.or(account.terminal.as_ref());
         self.next_step();
         let key = ProofKey::generate().unwrap();
         let response = self
-            .login_request(account, PASSWORD, &self.otp(account), &key)
+            .login_request_with(
+                http.unwrap_or(&self.http),
+                account,
+                PASSWORD,
+                &self.otp(account),
+                &key,
+            )
             .await;
         assert_eq!(
             response.status(),
@@ -190,6 +270,7 @@ activation_key_file = "{d}/activation.key"
             key,
             access: body["access_token"].as_str().unwrap().into(),
             refresh: body["refresh_token"].as_str().map(str::to_owned),
+            http: http.cloned(),
         }
     }
 
@@ -211,8 +292,10 @@ activation_key_file = "{d}/activation.key"
                 self.now_seconds(),
             )
             .unwrap();
-        let mut request = self
+        let mut request = session
             .http
+            .as_ref()
+            .unwrap_or(&self.http)
             .request(method, &url)
             .header("Authorization", format!("DPoP {}", session.access))
             .header("DPoP", proof);
@@ -224,8 +307,10 @@ activation_key_file = "{d}/activation.key"
 
     pub async fn refresh(&self, session: &mut Session) -> reqwest::Response {
         let url = format!("{}/csc/v2/auth/login", self.url);
-        let response = self
+        let response = session
             .http
+            .as_ref()
+            .unwrap_or(&self.http)
             .post(&url)
             .header(
                 "DPoP",
@@ -252,14 +337,43 @@ activation_key_file = "{d}/activation.key"
         response
     }
 
-    /// The operator, activated with the bootstrap code and logged in.
-    pub async fn operator(&self) -> (Account, Session) {
+    /// The bootstrap operator (an admin), activated from a new terminal and logged in.
+    pub async fn admin(&self) -> (Account, Session) {
         let bootstrap = self.server().bootstrap.clone().unwrap();
-        let account = self
-            .activate(&bootstrap.username, &bootstrap.activation_code)
+        let (terminal, _) = self.terminal();
+        let mut account = self
+            .activate_with(&terminal, &bootstrap.username, &bootstrap.activation_code)
             .await;
-        let session = self.login(&account).await;
+        account.terminal = Some(terminal.clone());
+        let session = self.login_with(Some(&terminal), &account).await;
         (account, session)
+    }
+
+    /// A new operator of `role`, created on the host (`inkan operators add`), activated from
+    /// a new terminal and logged in.
+    pub async fn staff(&self, role: OperatorRole) -> (Account, Session) {
+        let n = self
+            .operators
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let username = format!("{role}-{n}");
+        let created = self
+            .server()
+            .auth
+            .create_operator(host_operator("test"), &username, role)
+            .await
+            .unwrap();
+        let (terminal, _) = self.terminal();
+        let mut account = self
+            .activate_with(&terminal, &username, &created.activation_code)
+            .await;
+        account.terminal = Some(terminal.clone());
+        let session = self.login_with(Some(&terminal), &account).await;
+        (account, session)
+    }
+
+    /// A registration officer (creates subscribers, users, clients), logged in.
+    pub async fn operator(&self) -> (Account, Session) {
+        self.staff(OperatorRole::RaOfficer).await
     }
 
     /// A new subscriber of `kind` with one activated user.
@@ -445,5 +559,6 @@ pub async fn system_client(
         key: dpop_key,
         access: token["access_token"].as_str().unwrap().into(),
         refresh: None,
+        http: None,
     }
 }

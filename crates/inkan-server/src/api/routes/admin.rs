@@ -82,8 +82,7 @@ pub async fn get_subscriber(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<SubscriberBody>, ApiError> {
-    caller.require_operator()?;
-    Ok(Json(state.auth.subscriber(&id).await?.into()))
+    Ok(Json(state.auth.read_subscriber(&caller, &id).await?.into()))
 }
 
 /// A new user of a subscriber.

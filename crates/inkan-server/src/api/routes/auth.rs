@@ -7,7 +7,7 @@
 
 use super::super::ApiState;
 use super::super::error::ApiError;
-use super::super::extract::{Authenticated, JsonBody, Source, credentials};
+use super::super::extract::{Authenticated, ClientCertificate, JsonBody, Source, credentials};
 use crate::auth::TokenResponse;
 use crate::auth::accounts::LoginAttempt;
 use crate::auth::clients::ClientTokenRequest;
@@ -75,18 +75,21 @@ pub async fn activation_start(
     ))
 }
 
-/// Completes activation with a first one-time password; the code is used up.
+/// Completes activation with a first one-time password; the code is used up. An operator
+/// completes it from its terminal: the connection's client certificate becomes its first
+/// registered terminal.
 #[utoipa::path(post, path = "/v1/activation/complete", tag = "auth", request_body = ActivationComplete,
     responses((status = 204, description = "The account is active"), (status = 400, description = "Invalid code or OTP")))]
 pub async fn activation_complete(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
+    ClientCertificate(terminal): ClientCertificate,
     JsonBody(body): JsonBody<ActivationComplete>,
 ) -> Result<StatusCode, ApiError> {
     let code = Zeroizing::new(body.activation_code);
     state
         .auth
-        .complete_activation(&code, &body.otp, source)
+        .complete_activation(&code, &body.otp, source, terminal.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

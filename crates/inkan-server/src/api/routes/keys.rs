@@ -411,7 +411,7 @@ pub async fn set_status_source(
     JsonBody(body): JsonBody<StatusSourceBody>,
 ) -> Result<StatusCode, ApiError> {
     use crate::store::status::{StatusSourceKind, StatusSourceRecord};
-    caller.require_operator()?;
+    caller.require(crate::auth::operators::Permission::KeyManagement)?;
     let key = load_key(&state, &caller, &id, Operation::Read).await?;
     let kind = StatusSourceKind::parse(&body.kind)
         .ok_or_else(|| ApiError::bad_request("kind must be x509, bitstring, token or none"))?;

@@ -34,6 +34,7 @@
 
 mod auth;
 mod delivery;
+mod operations;
 mod signing;
 mod status;
 

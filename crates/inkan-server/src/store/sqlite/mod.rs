@@ -27,6 +27,7 @@
 
 mod auth;
 mod delivery;
+mod operations;
 mod signing;
 mod status;
 

@@ -1,0 +1,289 @@
+//! The SQLite spelling of [`OperationsStore`]: operators' roles and terminals, workflow
+//! records, termination (`migrations/sqlite/0007_operations.sql`).
+//!
+//! Every write is one `BEGIN IMMEDIATE` transaction ([`SqliteStore::begin_write`]); a refused
+//! write returns before `commit` and rolls back on drop. Must never: build SQL from values, or
+//! decode rows itself (that is `store/operations_rows.rs`, shared with PostgreSQL).
+
+use super::SqliteStore;
+use crate::clock::UnixMillis;
+use crate::store::StoreError;
+use crate::store::operations::{
+    OperationsStore, OperatorRole, OperatorRoleRecord, TerminalRecord, Termination, WorkflowKind,
+    WorkflowRecord,
+};
+use crate::store::operations_rows::{
+    self as rows, operator_role_columns, terminal_columns, workflow_columns,
+};
+use sqlx::Row as _;
+
+#[async_trait::async_trait]
+impl OperationsStore for SqliteStore {
+    async fn set_operator_role(&self, role: &OperatorRoleRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let account: Option<String> = sqlx::query("SELECT role FROM accounts WHERE id = ?")
+            .bind(role.account_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| row.try_get("role"))
+            .transpose()?;
+        match account.as_deref() {
+            None => return Err(StoreError::NotFound(format!("account {}", role.account_id))),
+            Some("operator") => {}
+            Some(_) => {
+                return Err(StoreError::Conflict(format!(
+                    "account {} is not an operator's",
+                    role.account_id
+                )));
+            }
+        }
+        sqlx::query(concat!(
+            "INSERT INTO operator_roles (",
+            operator_role_columns!(),
+            ") VALUES (?, ?, ?, ?) ON CONFLICT (account_id) DO UPDATE SET role = excluded.role, \
+             set_at = excluded.set_at, set_by = excluded.set_by"
+        ))
+        .bind(role.account_id.as_str())
+        .bind(role.role.as_str())
+        .bind(role.set_at)
+        .bind(role.set_by.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("operator role", e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn operator_role(&self, account_id: &str) -> Result<Option<OperatorRole>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            operator_role_columns!(),
+            " FROM operator_roles WHERE account_id = ?"
+        ))
+        .bind(account_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found
+            .as_ref()
+            .map(rows::operator_role)
+            .transpose()?
+            .map(|r| r.role))
+    }
+
+    async fn operator_roles(&self) -> Result<Vec<OperatorRoleRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            operator_role_columns!(),
+            " FROM operator_roles ORDER BY account_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::operator_role).collect()
+    }
+
+    async fn insert_terminal(&self, terminal: &TerminalRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO operator_terminals (",
+            terminal_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(terminal.thumbprint.as_str())
+        .bind(terminal.account_id.as_str())
+        .bind(terminal.name.as_str())
+        .bind(terminal.registered_at)
+        .bind(terminal.registered_by.as_str())
+        .bind(terminal.revoked_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error("terminal", e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_terminal(&self, thumbprint: &str) -> Result<Option<TerminalRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            terminal_columns!(),
+            " FROM operator_terminals WHERE thumbprint = ?"
+        ))
+        .bind(thumbprint)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::terminal).transpose()
+    }
+
+    async fn terminals(&self) -> Result<Vec<TerminalRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            terminal_columns!(),
+            " FROM operator_terminals ORDER BY registered_at, thumbprint"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::terminal).collect()
+    }
+
+    async fn revoke_terminal(&self, thumbprint: &str, at: UnixMillis) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE operator_terminals SET revoked_at = ? \
+             WHERE thumbprint = ? AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(thumbprint)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "active terminal {thumbprint}"
+            )));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_workflow(&self, record: &WorkflowRecord) -> Result<(), StoreError> {
+        if record.version != 1 {
+            return Err(StoreError::Conflict(format!(
+                "{} {}: a new record has version 1",
+                record.kind, record.id
+            )));
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query(concat!(
+            "INSERT INTO workflows (",
+            workflow_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(record.kind.as_str())
+        .bind(record.id.as_str())
+        .bind(record.state.as_str())
+        .bind(record.version)
+        .bind(record.body.as_str())
+        .bind(record.created_by.as_str())
+        .bind(record.created_at)
+        .bind(record.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| rows::write_error(&format!("{} {}", record.kind, record.id), e))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_workflow(
+        &self,
+        kind: WorkflowKind,
+        id: &str,
+    ) -> Result<Option<WorkflowRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE kind = ? AND id = ?"
+        ))
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        found.as_ref().map(rows::workflow).transpose()
+    }
+
+    async fn list_workflows(
+        &self,
+        kind: WorkflowKind,
+        state: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<WorkflowRecord>, StoreError> {
+        let found = sqlx::query(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE kind = ? AND (? IS NULL OR state = ?) \
+             ORDER BY created_at, id LIMIT ?"
+        ))
+        .bind(kind.as_str())
+        .bind(state)
+        .bind(state)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        found.iter().map(rows::workflow).collect()
+    }
+
+    async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE workflows SET state = ?, version = ?, body = ?, updated_at = ? \
+             WHERE kind = ? AND id = ? AND version = ?",
+        )
+        .bind(record.state.as_str())
+        .bind(record.version)
+        .bind(record.body.as_str())
+        .bind(record.updated_at)
+        .bind(record.kind.as_str())
+        .bind(record.id.as_str())
+        .bind(record.version - 1)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(true);
+        }
+        let exists = sqlx::query("SELECT 1 FROM workflows WHERE kind = ? AND id = ?")
+            .bind(record.kind.as_str())
+            .bind(record.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        match exists {
+            Some(_) => Ok(false),
+            None => Err(StoreError::NotFound(format!(
+                "{} {}",
+                record.kind, record.id
+            ))),
+        }
+    }
+
+    async fn terminate_subscriber(
+        &self,
+        subscriber: &str,
+        reason: &str,
+        at: UnixMillis,
+    ) -> Result<Termination, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query("UPDATE subscribers SET state = 'terminated' WHERE id = ?")
+            .bind(subscriber)
+            .execute(&mut *tx)
+            .await?;
+        if found.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("subscriber {subscriber}")));
+        }
+        let accounts = sqlx::query(
+            "UPDATE accounts SET state = 'disabled', updated_at = ? \
+             WHERE subscriber = ? AND state <> 'disabled'",
+        )
+        .bind(at)
+        .bind(subscriber)
+        .execute(&mut *tx)
+        .await?;
+        let clients = sqlx::query("UPDATE clients SET active = 0 WHERE subscriber = ? AND active")
+            .bind(subscriber)
+            .execute(&mut *tx)
+            .await?;
+        let sessions = sqlx::query(
+            "UPDATE sessions SET revoked_at = ?1, revoked_reason = ?2 \
+             WHERE revoked_at IS NULL AND expires_at > ?1 AND (subscriber = ?3 \
+             OR account_id IN (SELECT id FROM accounts WHERE subscriber = ?3) \
+             OR client_id IN (SELECT id FROM clients WHERE subscriber = ?3))",
+        )
+        .bind(at)
+        .bind(reason)
+        .bind(subscriber)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Termination {
+            accounts: accounts.rows_affected(),
+            clients: clients.rows_affected(),
+            sessions: sessions.rows_affected(),
+        })
+    }
+}
