@@ -78,6 +78,45 @@ pub struct Config {
     /// Status lists checked at signing time.
     #[serde(default)]
     pub status: StatusConfig,
+    /// Operations: dual control.
+    #[serde(default)]
+    pub operations: OperationsConfig,
+}
+
+/// `[operations]`: dual control of sensitive actions (criteria 2.1.3(12)).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsConfig {
+    /// How many operators other than the requester must approve an action under dual control
+    /// (M of the N operators whose role may do it). 0 turns dual control off (refused in
+    /// production).
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+    /// Per action (`key.destroy`, `operator.role`, `operator.terminal`,
+    /// `subscriber.terminate`): a different M.
+    #[serde(default)]
+    pub approvals_for: std::collections::BTreeMap<String, u32>,
+    /// How long a request waits for its approvals before it expires.
+    #[serde(default = "default_approval_minutes")]
+    pub approval_minutes: u32,
+}
+
+fn default_approvals() -> u32 {
+    1
+}
+
+fn default_approval_minutes() -> u32 {
+    24 * 60
+}
+
+impl Default for OperationsConfig {
+    fn default() -> Self {
+        OperationsConfig {
+            approvals: default_approvals(),
+            approvals_for: Default::default(),
+            approval_minutes: default_approval_minutes(),
+        }
+    }
 }
 
 /// `[delivery]`: sending signed documents to the destinations operators register for
@@ -629,6 +668,33 @@ impl Config {
         if self.log.checkpoint_every_entries == 0 || self.log.checkpoint_every_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "[log] checkpoint intervals must be at least 1".into(),
+            ));
+        }
+        let ops = &self.operations;
+        if ops.approval_minutes == 0
+            || ops.approvals > 16
+            || ops.approvals_for.values().any(|&m| m > 16)
+        {
+            return Err(ConfigError::Invalid(
+                "[operations] approvals are 0 to 16 and approval_minutes at least 1".into(),
+            ));
+        }
+        if let Some(unknown) = ops
+            .approvals_for
+            .keys()
+            .find(|a| !crate::operations::ACTIONS.contains(&a.as_str()))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[operations] approvals_for: unknown action {unknown:?} (one of {})",
+                crate::operations::ACTIONS.join(", ")
+            )));
+        }
+        if self.environment == Environment::Production
+            && (ops.approvals == 0 || ops.approvals_for.values().any(|&m| m == 0))
+        {
+            return Err(ConfigError::Refused(
+                "production keeps dual control on: [operations] approvals must be at least 1"
+                    .into(),
             ));
         }
         let auth = &self.auth;

@@ -16,6 +16,7 @@ pub mod environment;
 pub mod https_client;
 pub mod keys;
 pub mod log;
+pub mod operations;
 pub mod service;
 pub mod signing;
 pub mod status;

@@ -56,6 +56,8 @@ pub struct ApiState {
     pub signing: Arc<SigningModule>,
     /// What happens to signed documents after signing: retention and delivery.
     pub after: Arc<crate::delivery::PostSigning>,
+    /// Dual control and the other operations procedures.
+    pub operations: Arc<crate::operations::Operations>,
     /// The metrics recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
 }
@@ -71,7 +73,7 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, csc, delivery, keys, present, signatures, system, vc};
+    use routes::{admin, auth, csc, delivery, keys, operations, present, signatures, system, vc};
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -105,6 +107,17 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/v1/keys/{id}/pin", put(keys::set_pin))
         .route("/v1/keys/{id}/renew", post(keys::renew_key))
         .route("/v1/keys/{id}/status-source", put(keys::set_status_source))
+        .route(
+            "/v1/approvals",
+            post(operations::request).get(operations::list_requests),
+        )
+        .route("/v1/approvals/{id}", get(operations::get_request))
+        .route("/v1/approvals/{id}/approve", post(operations::approve))
+        .route("/v1/operators", get(operations::list_operators))
+        .route(
+            "/v1/terminals/{thumbprint}",
+            axum::routing::delete(operations::revoke_terminal),
+        )
         .route("/v1/subscribers", post(admin::create_subscriber))
         .route("/v1/subscribers/{id}", get(admin::get_subscriber))
         .route("/v1/subscribers/{id}/users", post(admin::create_user))

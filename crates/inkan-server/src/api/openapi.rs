@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the route annotations so
 //! it cannot drift from the handlers' types.
 
-use super::routes::{admin, auth, csc, delivery, keys, present, signatures, system, vc};
+use super::routes::{
+    admin, auth, csc, delivery, keys, operations, present, signatures, system, vc,
+};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -26,6 +28,8 @@ use utoipa::OpenApi;
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
         delivery::get_document,
         signatures::by_digest, signatures::log_key,
+        operations::request, operations::approve, operations::get_request,
+        operations::list_requests, operations::list_operators, operations::revoke_terminal,
     ),
     tags(
         (name = "system", description = "Health, readiness, metrics"),

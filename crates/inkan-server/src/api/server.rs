@@ -184,7 +184,15 @@ impl Server {
             delivery.clone(),
             retention,
         ));
+        let operations = Arc::new(crate::operations::Operations::new(
+            service.clone(),
+            auth.clone(),
+            delivery.clone(),
+            clock.clone(),
+            config.operations.clone(),
+        ));
         let state = Arc::new(ApiState {
+            operations,
             service: service.clone(),
             auth: auth.clone(),
             activation: activation.clone(),

@@ -2,7 +2,8 @@
 //! session), [`admin`] (operators), [`keys`] (a subscriber's keys), [`csc`] (CSC API v2:
 //! activation and signHash), [`vc`] (W3C VC API and issuance), [`present`] (holders'
 //! presentations and key proofs), [`signatures`] (confirming a signature afterwards),
-//! [`delivery`] (destinations, deliveries, retained documents).
+//! [`delivery`] (destinations, deliveries, retained documents), [`operations`] (dual control,
+//! operators, terminals).
 //!
 //! Every route parses strictly and hands over to `auth`, `activation`, `signing` or
 //! `delivery`. No route may sign except through the signing module, hold a business rule of
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod csc;
 pub mod delivery;
 pub mod keys;
+pub mod operations;
 pub mod present;
 pub mod signatures;
 pub mod system;

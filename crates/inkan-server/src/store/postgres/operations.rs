@@ -209,6 +209,12 @@ impl OperationsStore for PostgresStore {
     }
 
     async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError> {
+        if record.version < 2 {
+            return Err(StoreError::Conflict(format!(
+                "{} {}: an update has version 2 or more",
+                record.kind, record.id
+            )));
+        }
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE workflows SET state = $1, version = $2, body = $3, updated_at = $4 \

@@ -210,6 +210,12 @@ impl OperationsStore for SqliteStore {
     }
 
     async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError> {
+        if record.version < 2 {
+            return Err(StoreError::Conflict(format!(
+                "{} {}: an update has version 2 or more",
+                record.kind, record.id
+            )));
+        }
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE workflows SET state = ?, version = ?, body = ?, updated_at = ? \

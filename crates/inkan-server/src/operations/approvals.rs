@@ -1,0 +1,343 @@
+//! M-of-N dual control (criteria 2.1.3(12)): one operator asks, M others approve, the action
+//! runs once.
+//!
+//! Owns [`ApprovalRequest`] (kept as a workflow record) and its life: `pending` → (M
+//! approvals by distinct operators other than the requester, each holding the action's
+//! permission) `approved` → `executed` or `failed`; or `expired` once `expires_at` passes
+//! unapproved. The approval that completes the count moves the record to `approved` by
+//! compare-and-set, so exactly one approver carries the action out. Every step is logged
+//! (`operator.action`, the request id in the entry's `approval`). Must never: count the
+//! requester, count an operator twice, or carry out an action from any state but the one its
+//! own compare-and-set produced.
+
+use super::actions::Action;
+use crate::auth::{Auth, AuthError, Caller};
+use crate::clock::{Clock, UnixMillis};
+use crate::config::OperationsConfig;
+use crate::delivery::Delivery;
+use crate::environment::Environment;
+use crate::service::Service;
+use crate::store::Store;
+use crate::store::auth::new_id;
+use crate::store::operations::{WorkflowKind, WorkflowRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Where a request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestState {
+    /// Waiting for approvals.
+    Pending,
+    /// Approved; being carried out.
+    Approved,
+    /// Carried out.
+    Executed,
+    /// Approved, but carrying it out failed (the result says why).
+    Failed,
+    /// Not approved in time.
+    Expired,
+}
+
+impl RequestState {
+    fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Executed => "executed",
+            RequestState::Failed => "failed",
+            RequestState::Expired => "expired",
+        }
+    }
+}
+
+/// An operator's part in a request: who, from which terminal, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signoff {
+    /// The operator's account.
+    pub operator: String,
+    /// The terminal's certificate thumbprint.
+    pub terminal: Option<String>,
+    /// When.
+    pub at: UnixMillis,
+}
+
+/// A request for an action under dual control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// `apr_…`.
+    pub id: String,
+    /// What is asked.
+    pub action: Action,
+    /// Who asked.
+    pub requested_by: Signoff,
+    /// How many approvals it needs (M).
+    pub required: u32,
+    /// The approvals so far.
+    pub approvals: Vec<Signoff>,
+    /// Where it is.
+    pub state: RequestState,
+    /// When it expires if not approved.
+    pub expires_at: UnixMillis,
+    /// What carrying it out did, or why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+}
+
+/// Most requests one listing returns.
+pub const MAX_LISTED: u32 = 500;
+
+/// The operations service: dual control now; enrolment later.
+#[derive(Debug)]
+pub struct Operations {
+    pub(super) store: Arc<dyn Store>,
+    pub(super) service: Arc<Service>,
+    pub(super) auth: Arc<Auth>,
+    pub(super) delivery: Arc<Delivery>,
+    pub(super) environment: Environment,
+    clock: Arc<dyn Clock>,
+    config: OperationsConfig,
+}
+
+impl Operations {
+    /// The service over what the server opened.
+    pub fn new(
+        service: Arc<Service>,
+        auth: Arc<Auth>,
+        delivery: Arc<Delivery>,
+        clock: Arc<dyn Clock>,
+        config: OperationsConfig,
+    ) -> Self {
+        Operations {
+            store: service.store.clone(),
+            environment: service.environment,
+            service,
+            auth,
+            delivery,
+            clock,
+            config,
+        }
+    }
+
+    pub(super) fn now(&self) -> UnixMillis {
+        self.clock.now()
+    }
+
+    /// M for `action`.
+    fn required(&self, action: &Action) -> u32 {
+        self.config
+            .approvals_for
+            .get(action.name())
+            .copied()
+            .unwrap_or(self.config.approvals)
+    }
+
+    /// Asks for `action`. The caller's role must allow it; it is checked now, and carried out
+    /// at once only when dual control requires no approval (M = 0, never in production).
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        action: Action,
+    ) -> Result<ApprovalRequest, AuthError> {
+        caller.require(action.permission())?;
+        self.check_action(&action).await?;
+        let now = self.now();
+        let request = ApprovalRequest {
+            id: new_id("apr"),
+            requested_by: signoff(caller, now),
+            required: self.required(&action),
+            approvals: Vec::new(),
+            state: RequestState::Pending,
+            expires_at: now.saturating_add(i64::from(self.config.approval_minutes) * 60_000),
+            result: None,
+            action,
+        };
+        let record = WorkflowRecord {
+            kind: WorkflowKind::Approval,
+            id: request.id.clone(),
+            state: request.state.as_str().into(),
+            version: 1,
+            body: encode(&request)?,
+            created_by: caller.id.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_workflow(&record).await?;
+        self.auth
+            .record_operation(
+                caller.actor(),
+                Some(&request.id),
+                format!(
+                    "requested {} ({} approvals needed)",
+                    request.action.summary(),
+                    request.required
+                ),
+            )
+            .await?;
+        if request.required == 0 {
+            return self.complete(caller, record, request).await;
+        }
+        Ok(request)
+    }
+
+    /// Approves request `id`. Refused to the requester, to an operator who approved it
+    /// already, to a role that may not do the action, and for a request that is not pending
+    /// (an expired one is marked so). The approval that completes the count carries the
+    /// action out and returns the request with its result.
+    pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        let (record, mut request) = self.load(id).await?;
+        caller.require(request.action.permission())?;
+        if request.state != RequestState::Pending {
+            return Err(AuthError::Conflict(format!(
+                "request {id} is {}",
+                request.state.as_str()
+            )));
+        }
+        let now = self.now();
+        if now >= request.expires_at {
+            request.state = RequestState::Expired;
+            self.save(&record, &request).await?;
+            return Err(AuthError::Conflict(format!("request {id} has expired")));
+        }
+        if request.requested_by.operator == caller.id {
+            return Err(AuthError::Forbidden(
+                "nobody approves their own request".into(),
+            ));
+        }
+        if request.approvals.iter().any(|a| a.operator == caller.id) {
+            return Err(AuthError::Conflict(format!(
+                "you approved request {id} already"
+            )));
+        }
+        request.approvals.push(signoff(caller, now));
+        let count = request.approvals.len();
+        self.auth
+            .record_operation(
+                caller.actor(),
+                Some(id),
+                format!(
+                    "approved {} ({count} of {})",
+                    request.action.summary(),
+                    request.required
+                ),
+            )
+            .await?;
+        if (count as u64) < u64::from(request.required) {
+            self.save(&record, &request).await?;
+            return Ok(request);
+        }
+        self.complete(caller, record, request).await
+    }
+
+    /// Moves a fully approved request to `approved` (compare-and-set: only one caller gets
+    /// past it), carries the action out and records the outcome.
+    async fn complete(
+        &self,
+        caller: &Caller,
+        record: WorkflowRecord,
+        mut request: ApprovalRequest,
+    ) -> Result<ApprovalRequest, AuthError> {
+        request.state = RequestState::Approved;
+        let approved = self.save(&record, &request).await?;
+        let outcome = self
+            .carry_out(&caller.actor(), &request.id, &request.action)
+            .await;
+        let (state, result) = match &outcome {
+            Ok(done) => (RequestState::Executed, done.clone()),
+            Err(e) => (RequestState::Failed, Value::String(e.to_string())),
+        };
+        request.state = state;
+        request.result = Some(result);
+        self.save(&approved, &request).await?;
+        self.auth
+            .record_operation(
+                caller.actor(),
+                Some(&request.id),
+                format!("{} {}", request.action.summary(), state.as_str()),
+            )
+            .await?;
+        outcome.map(|_| request)
+    }
+
+    /// One request (any operator may read them).
+    pub async fn get(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        caller.require(crate::auth::operators::Permission::Read)?;
+        Ok(self.load(id).await?.1)
+    }
+
+    /// Requests in `state` (all when `None`), oldest first.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        state: Option<RequestState>,
+    ) -> Result<Vec<ApprovalRequest>, AuthError> {
+        caller.require(crate::auth::operators::Permission::Read)?;
+        let records = self
+            .store
+            .list_workflows(
+                WorkflowKind::Approval,
+                state.map(RequestState::as_str),
+                MAX_LISTED,
+            )
+            .await?;
+        records.iter().map(decode).collect()
+    }
+
+    async fn load(&self, id: &str) -> Result<(WorkflowRecord, ApprovalRequest), AuthError> {
+        let not_found = || AuthError::NotFound(format!("no request {id}"));
+        if !crate::store::auth::is_id(id, "apr") {
+            return Err(not_found());
+        }
+        let record = self
+            .store
+            .get_workflow(WorkflowKind::Approval, id)
+            .await?
+            .ok_or_else(not_found)?;
+        let request = decode(&record)?;
+        Ok((record, request))
+    }
+
+    /// Writes `request` over `record` (compare-and-set on its version); the new record.
+    /// `Conflict` when someone changed it in between.
+    async fn save(
+        &self,
+        record: &WorkflowRecord,
+        request: &ApprovalRequest,
+    ) -> Result<WorkflowRecord, AuthError> {
+        let next = WorkflowRecord {
+            state: request.state.as_str().into(),
+            version: record.version + 1,
+            body: encode(request)?,
+            updated_at: self.now(),
+            ..record.clone()
+        };
+        if self.store.update_workflow(&next).await? {
+            Ok(next)
+        } else {
+            Err(AuthError::Conflict(format!(
+                "request {} changed meanwhile; read it again",
+                request.id
+            )))
+        }
+    }
+}
+
+fn signoff(caller: &Caller, at: UnixMillis) -> Signoff {
+    Signoff {
+        operator: caller.id.clone(),
+        terminal: caller.terminal.clone(),
+        at,
+    }
+}
+
+fn encode(request: &ApprovalRequest) -> Result<String, AuthError> {
+    serde_json::to_string(request).map_err(|e| AuthError::Internal(e.to_string()))
+}
+
+fn decode(record: &WorkflowRecord) -> Result<ApprovalRequest, AuthError> {
+    serde_json::from_str(&record.body)
+        .map_err(|e| AuthError::Internal(format!("request {}: {e}", record.id)))
+}

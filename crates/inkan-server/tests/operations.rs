@@ -1,0 +1,417 @@
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+//! Operations end to end (criteria 2.1.3(12), (14), 2.2.2(3)C, 2.3.3): operators with roles
+//! working from registered terminals over real TLS, and dual control: M approvals by distinct
+//! operators, never the requester, before a key is destroyed, a role changes, a terminal is
+//! registered or a subscriber's use is terminated.
+
+mod common;
+
+use common::Engine;
+use common::server::{Harness, MINUTE, PASSWORD, Session, key, status};
+use inkan_log::entry::EntryKind;
+use inkan_server::auth::operators::OperatorRole;
+use inkan_server::client::ProofKey;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn call(
+    h: &Harness,
+    s: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let response = h.call(s, method, path, body).await;
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The state of key `id` as its subscriber's user sees it.
+async fn key_state(h: &Harness, user: &Session, id: &str) -> String {
+    let (status, body) = call(h, user, Method::GET, &format!("/v1/keys/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn key_destruction_needs_m_approvals_by_other_key_officers() {
+    let h = Harness::start(
+        Engine::SqliteFile,
+        "[operations]\napprovals = 2\napproval_minutes = 30",
+    )
+    .await;
+    let (_, registrar) = h.operator().await;
+    let (_, k1) = h.staff(OperatorRole::KeyOfficer).await;
+    let (_, k2) = h.staff(OperatorRole::KeyOfficer).await;
+    let (_, k3) = h.staff(OperatorRole::KeyOfficer).await;
+    let (_, auditor) = h.staff(OperatorRole::Auditor).await;
+    let (_, clerk_account) = h.subscriber(&registrar, "issuer", "clerk").await;
+    let clerk = h.login(&clerk_account).await;
+    let (seal, _) = key(&h, &clerk, "ES256", "135791").await;
+    let (spare, _) = key(&h, &clerk, "ES256", "135791").await;
+
+    let destroy =
+        |key: &str| json!({"action": "key.destroy", "key": key, "reason": "compromise suspected"});
+    // Only a key officer may ask; a malformed or unknown action is refused.
+    for who in [&registrar, &auditor] {
+        let (s, _) = call(&h, who, Method::POST, "/v1/approvals", Some(destroy(&seal))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN);
+    }
+    let (s, _) = call(
+        &h,
+        &k1,
+        Method::POST,
+        "/v1/approvals",
+        Some(json!({"action": "key.export", "key": seal})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = call(
+        &h,
+        &k1,
+        Method::POST,
+        "/v1/approvals",
+        Some(json!({"action": "key.destroy", "key": "key_nope", "reason": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, request) = call(&h, &k1, Method::POST, "/v1/approvals", Some(destroy(&seal))).await;
+    assert_eq!(s, StatusCode::CREATED, "{request}");
+    assert_eq!(request["state"], "pending");
+    assert_eq!(request["required"], 2);
+    let id = request["id"].as_str().unwrap().to_owned();
+    let approve = format!("/v1/approvals/{id}/approve");
+
+    // Nobody approves their own request; other roles may not approve it.
+    let (s, body) = call(&h, &k1, Method::POST, &approve, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("own request"), "{body}");
+    for who in [&registrar, &auditor] {
+        assert_eq!(
+            call(&h, who, Method::POST, &approve, None).await.0,
+            StatusCode::FORBIDDEN
+        );
+    }
+    // M − 1 approvals do nothing; the same officer twice counts once.
+    let (s, after_one) = call(&h, &k2, Method::POST, &approve, None).await;
+    assert_eq!(s, StatusCode::OK, "{after_one}");
+    assert_eq!(after_one["state"], "pending");
+    assert_eq!(after_one["approvals"].as_array().unwrap().len(), 1);
+    assert_eq!(key_state(&h, &clerk, &seal).await, "active");
+    assert_eq!(
+        call(&h, &k2, Method::POST, &approve, None).await.0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(key_state(&h, &clerk, &seal).await, "active");
+    // The auditor sees the pending request and changes nothing.
+    let (s, pending) = call(
+        &h,
+        &auditor,
+        Method::GET,
+        "/v1/approvals?state=pending",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+
+    // The M-th approval carries it out, once.
+    let (s, done) = call(&h, &k3, Method::POST, &approve, None).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "executed");
+    assert_eq!(done["result"]["destroyed"][0], seal.as_str());
+    assert_eq!(key_state(&h, &clerk, &seal).await, "destroyed");
+    let id_parsed = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let record = h
+        .server()
+        .service
+        .store
+        .get_key(&id_parsed)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!h.server().service.device.contains(&record.handle).unwrap());
+    for who in [&k1, &k2] {
+        assert_eq!(
+            call(&h, who, Method::POST, &approve, None).await.0,
+            StatusCode::CONFLICT
+        );
+    }
+    // Every step is logged with the request id, by operators at their terminals.
+    let entries = h.log_entries().await;
+    let steps: Vec<_> = entries
+        .iter()
+        .filter(|e| e.approval.as_deref() == Some(id.as_str()))
+        .collect();
+    assert!(steps.len() >= 4, "{steps:?}");
+    assert!(steps.iter().all(|e| e.actor.auth.terminal.is_some()));
+    assert!(entries.iter().any(|e| e.kind == EntryKind::KeyDestroyed
+        && e.key_id.as_deref() == Some(seal.as_str())
+        && e.note.as_deref().is_some_and(|n| n.contains(&id))));
+
+    // A request not approved in time expires and does nothing.
+    let (_, late) = call(
+        &h,
+        &k1,
+        Method::POST,
+        "/v1/approvals",
+        Some(destroy(&spare)),
+    )
+    .await;
+    let late = late["id"].as_str().unwrap().to_owned();
+    h.clock.advance(31 * MINUTE);
+    // (Sessions idle out too: log in again.)
+    let (_, k2b) = h.staff(OperatorRole::KeyOfficer).await;
+    let (s, body) = call(
+        &h,
+        &k2b,
+        Method::POST,
+        &format!("/v1/approvals/{late}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("expired"), "{body}");
+    let clerk_again = h.login(&clerk_account).await;
+    assert_eq!(key_state(&h, &clerk_again, &spare).await, "active");
+    h.stop().await;
+}
+
+async fn terminate(engine: Engine) {
+    let h = Harness::start(engine, "[operations]\napprovals = 1").await;
+    let (_, ra1) = h.operator().await;
+    let (_, ra2) = h.operator().await;
+    let (subscriber, clerk_account) = h.subscriber(&ra1, "issuer", "clerk").await;
+    let clerk = h.login(&clerk_account).await;
+    let (seal, _) = key(&h, &clerk, "ES256", "135791").await;
+    let (other, _) = key(&h, &clerk, "EdDSA", "135791").await;
+    let handle = |id: &str| {
+        let id = inkan_server::store::KeyId::parse(id).unwrap();
+        let store = h.server().service.store.clone();
+        async move { store.get_key(&id).await.unwrap().unwrap().handle }
+    };
+    let handles = [handle(&seal).await, handle(&other).await];
+    let terminate = json!({"action": "subscriber.terminate", "subscriber": subscriber,
+                           "reason": "the subscriber applied to end its use"});
+    let (s, request) = call(&h, &ra1, Method::POST, "/v1/approvals", Some(terminate)).await;
+    assert_eq!(s, StatusCode::CREATED, "{request}");
+    let id = request["id"].as_str().unwrap().to_owned();
+    // Until approved nothing changes.
+    assert_eq!(
+        status(h.call(&clerk, Method::GET, "/v1/me", None).await).await,
+        StatusCode::OK
+    );
+    let (s, done) = call(
+        &h,
+        &ra2,
+        Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "executed", "{done}");
+    assert_eq!(
+        done["result"]["destroyed"].as_array().unwrap().len(),
+        2,
+        "{done}"
+    );
+    assert_eq!(done["result"]["sessionsRevoked"], 1, "{done}");
+    // The session ends, the user cannot log in again, the keys are gone from the device.
+    assert_eq!(
+        status(h.call(&clerk, Method::GET, "/v1/me", None).await).await,
+        StatusCode::UNAUTHORIZED
+    );
+    h.next_step();
+    let key = ProofKey::generate().unwrap();
+    let login = h
+        .login_request(&clerk_account, PASSWORD, &h.otp(&clerk_account), &key)
+        .await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    for handle in &handles {
+        assert!(!h.server().service.device.contains(handle).unwrap());
+    }
+    // The records stay, as evidence: the subscriber terminated, the keys destroyed.
+    let (s, record) = call(
+        &h,
+        &ra1,
+        Method::GET,
+        &format!("/v1/subscribers/{subscriber}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(record["state"], "terminated");
+    let entries = h.log_entries().await;
+    let destroyed: std::collections::BTreeSet<_> = entries
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::KeyDestroyed
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("use terminated"))
+        })
+        .filter_map(|e| e.key_id.clone())
+        .collect();
+    assert_eq!(destroyed.len(), 2);
+    // A second termination is refused.
+    let again =
+        json!({"action": "subscriber.terminate", "subscriber": subscriber, "reason": "again"});
+    assert_eq!(
+        call(&h, &ra1, Method::POST, "/v1/approvals", Some(again))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn termination_destroys_keys_and_ends_access_sqlite() {
+    terminate(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn termination_destroys_keys_and_ends_access_postgres() {
+    terminate(Engine::Postgres).await;
+}
+
+#[tokio::test]
+async fn roles_and_terminals_change_only_under_dual_control() {
+    let h = Harness::start(Engine::SqliteFile, "[operations]\napprovals = 1").await;
+    let (_, admin) = h.admin().await;
+    let (_, admin2) = h.staff(OperatorRole::Admin).await;
+    let (officer_account, officer) = h.staff(OperatorRole::KeyOfficer).await;
+    let (_, operators) = call(&h, &admin, Method::GET, "/v1/operators", None).await;
+    let officer_id = operators
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["username"] == officer_account.username.as_str())
+        .unwrap()["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Only an admin may ask; an admin does not enrol subscribers or manage keys.
+    let to_auditor = json!({"action": "operator.role", "account": officer_id, "role": "auditor"});
+    assert_eq!(
+        call(
+            &h,
+            &officer,
+            Method::POST,
+            "/v1/approvals",
+            Some(to_auditor.clone())
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, _) = call(
+        &h,
+        &admin,
+        Method::POST,
+        "/v1/subscribers",
+        Some(json!({"kind": "holder", "name": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (_, request) = call(&h, &admin, Method::POST, "/v1/approvals", Some(to_auditor)).await;
+    let id = request["id"].as_str().unwrap();
+    let (s, done) = call(
+        &h,
+        &admin2,
+        Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, &done["state"]),
+        (StatusCode::OK, &json!("executed")),
+        "{done}"
+    );
+    // The role holds from the next request.
+    let destroy = json!({"action": "key.destroy", "key": "key_x", "reason": "x"});
+    let (s, body) = call(&h, &officer, Method::POST, "/v1/approvals", Some(destroy)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("auditor"), "{body}");
+
+    // A second terminal for the officer: not usable before approval, usable after.
+    let (laptop, laptop_pem) = h.terminal();
+    let key = ProofKey::generate().unwrap();
+    h.next_step();
+    let refused = h
+        .login_request_with(
+            &laptop,
+            &officer_account,
+            PASSWORD,
+            &h.otp(&officer_account),
+            &key,
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let register = json!({"action": "operator.terminal", "account": officer_id, "name": "laptop",
+                          "certificate_pem": laptop_pem});
+    let (_, request) = call(&h, &admin, Method::POST, "/v1/approvals", Some(register)).await;
+    let id = request["id"].as_str().unwrap();
+    let (s, done) = call(
+        &h,
+        &admin2,
+        Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, &done["state"]),
+        (StatusCode::OK, &json!("executed")),
+        "{done}"
+    );
+    let from_laptop = h.login_with(Some(&laptop), &officer_account).await;
+    assert_eq!(
+        status(
+            h.call(&from_laptop, Method::GET, "/v1/approvals", None)
+                .await
+        )
+        .await,
+        StatusCode::OK
+    );
+    // Without any client certificate an operator cannot log in.
+    h.next_step();
+    let plain = h
+        .login_request_with(
+            &h.http,
+            &officer_account,
+            PASSWORD,
+            &h.otp(&officer_account),
+            &key,
+        )
+        .await;
+    assert_eq!(plain.status(), StatusCode::FORBIDDEN);
+    // Revoking the laptop ends its use at once.
+    let thumbprint = done["result"]["terminal"].as_str().unwrap();
+    let revoke = h
+        .call(
+            &admin,
+            Method::DELETE,
+            &format!("/v1/terminals/{thumbprint}"),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status(
+            h.call(&from_laptop, Method::GET, "/v1/approvals", None)
+                .await
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+    h.stop().await;
+}
