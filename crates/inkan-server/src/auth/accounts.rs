@@ -232,19 +232,10 @@ impl Auth {
         operator: &Caller,
         account_id: &str,
     ) -> Result<NewAccount, AuthError> {
-        let not_found = || AuthError::NotFound(format!("no account {account_id}"));
-        if !crate::store::auth::is_id(account_id, "acc") {
-            return Err(not_found());
-        }
-        let account = self
-            .store
-            .get_account(account_id)
-            .await?
-            .ok_or_else(not_found)?;
-        operator.require(Permission::for_account(account.role))?;
+        let account = self.managed_account(operator, account_id).await?;
         if let Some(subscriber) = &account.subscriber {
             let subscriber = self.subscriber(subscriber).await.map_err(|e| match e {
-                AuthError::NotFound(_) => not_found(),
+                AuthError::NotFound(_) => AuthError::NotFound(format!("no account {account_id}")),
                 other => other,
             })?;
             if subscriber.state != SubscriberState::Active {
@@ -706,8 +697,13 @@ impl Auth {
         }
     }
 
-    /// Clears an account's lock (an operator's action).
-    pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
+    /// The account `account_id`, if `operator` manages accounts like it (operators' are the
+    /// admin's, users' the registration officer's); `NotFound` for an unknown id.
+    async fn managed_account(
+        &self,
+        operator: &Caller,
+        account_id: &str,
+    ) -> Result<crate::store::auth::AccountRecord, AuthError> {
         let not_found = || AuthError::NotFound(format!("no account {account_id}"));
         if !crate::store::auth::is_id(account_id, "acc") {
             return Err(not_found());
@@ -718,6 +714,12 @@ impl Auth {
             .await?
             .ok_or_else(not_found)?;
         operator.require(Permission::for_account(account.role))?;
+        Ok(account)
+    }
+
+    /// Clears an account's lock (an operator's action).
+    pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
+        self.managed_account(operator, account_id).await?;
         match self.store.unlock_account(account_id, self.now()).await {
             Ok(()) => {}
             Err(StoreError::NotFound(_)) => {
