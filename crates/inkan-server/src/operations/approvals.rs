@@ -214,19 +214,10 @@ impl Operations {
         }
         request.approvals.push(signoff(caller, now));
         let count = request.approvals.len();
-        self.auth
-            .record_operation(
-                caller.actor(),
-                Some(id),
-                format!(
-                    "approved {} ({count} of {})",
-                    request.action.summary(),
-                    request.required
-                ),
-            )
-            .await?;
         if (count as u64) < u64::from(request.required) {
+            // Logged only once it counts (the compare-and-set may lose to another approval).
             self.save(&record, &request).await?;
+            self.log_approval(caller, &request).await?;
             return Ok(request);
         }
         self.complete(caller, record, request).await
@@ -242,6 +233,9 @@ impl Operations {
     ) -> Result<ApprovalRequest, AuthError> {
         request.state = RequestState::Approved;
         let approved = self.save(&record, &request).await?;
+        if !request.approvals.is_empty() {
+            self.log_approval(caller, &request).await?;
+        }
         let outcome = self
             .carry_out(&caller.actor(), &request.id, &request.action)
             .await;
@@ -260,6 +254,25 @@ impl Operations {
             )
             .await?;
         outcome.map(|_| request)
+    }
+
+    async fn log_approval(
+        &self,
+        caller: &Caller,
+        request: &ApprovalRequest,
+    ) -> Result<(), AuthError> {
+        self.auth
+            .record_operation(
+                caller.actor(),
+                Some(&request.id),
+                format!(
+                    "approved {} ({} of {})",
+                    request.action.summary(),
+                    request.approvals.len(),
+                    request.required
+                ),
+            )
+            .await
     }
 
     /// One request (any operator may read them).
