@@ -415,3 +415,285 @@ async fn roles_and_terminals_change_only_under_dual_control() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
+    let h = Harness::start_in(Engine::SqliteFile, "staging", "").await;
+    let (_, ra1) = h.operator().await;
+    let (_, ra2) = h.operator().await;
+    let (_, ra3) = h.operator().await;
+    let (_, auditor) = h.staff(OperatorRole::Auditor).await;
+    // Outside `test` nobody is created without an application.
+    let (s, _) = call(
+        &h,
+        &ra1,
+        Method::POST,
+        "/v1/subscribers",
+        Some(json!({"kind": "issuer", "name": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let university = json!({
+        "applicant": {"name": "Taro Yamada", "username": "taro"},
+        "subscriber": {"new": {"kind": "issuer", "name": "Example University"}},
+        "keys": [{"algorithm": "ES256", "label": "e-seal"}]
+    });
+    let (s, _) = call(
+        &h,
+        &auditor,
+        Method::POST,
+        "/v1/applications",
+        Some(university.clone()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, bad) = call(
+        &h,
+        &ra1,
+        Method::POST,
+        "/v1/applications",
+        Some(json!({
+            "applicant": {"name": "x", "username": "x"},
+            "subscriber": {"new": {"kind": "issuer", "name": "x"}},
+            "keys": [{"algorithm": "HS256", "label": "k"}]
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    let (s, app) = call(&h, &ra1, Method::POST, "/v1/applications", Some(university)).await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    assert_eq!(app["state"], "pending");
+    let id = app["id"].as_str().unwrap().to_owned();
+    let path = |what: &str| format!("/v1/applications/{id}{what}");
+
+    // Without identity proofing: refused.
+    let (s, body) = call(&h, &ra3, Method::POST, &path("/approve"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("identity-proofing"), "{body}");
+    let proofing = json!({"method": "corporate_registry", "evidence_reference": "DMS-2026-0042"});
+    let (s, body) = call(
+        &h,
+        &ra2,
+        Method::PUT,
+        &path("/identity-proofing"),
+        Some(proofing),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body["proofing"]["checked_by"]["terminal"].is_string(),
+        "the checking officer and terminal are recorded: {body}"
+    );
+    // An organisation acts through a person: without a mandate, refused.
+    let (s, body) = call(&h, &ra3, Method::POST, &path("/approve"), None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    assert!(body.to_string().contains("mandate"), "{body}");
+    let mandate = json!({"mandator": "President, Example University",
+                         "document_reference": "DMS-2026-0043"});
+    let (s, _) = call(&h, &ra1, Method::PUT, &path("/mandate"), Some(mandate)).await;
+    assert_eq!(s, StatusCode::OK);
+    // Its recorder and its checker may not approve it; nor may an auditor.
+    for who in [&ra1, &ra2, &auditor] {
+        let (s, body) = call(&h, who, Method::POST, &path("/approve"), None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    }
+    assert!(
+        h.server()
+            .service
+            .store
+            .get_account_by_username("taro")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A third officer approves: the subscriber, the account and the key exist now.
+    let (s, approved) = call(&h, &ra3, Method::POST, &path("/approve"), None).await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    assert_eq!(approved["application"]["state"], "approved");
+    let enrolled = &approved["application"]["enrolled"];
+    let key_id = enrolled["keys"][0].as_str().unwrap().to_owned();
+    let code = approved["activation_code"].as_str().unwrap();
+    assert_eq!(
+        call(&h, &ra3, Method::POST, &path("/approve"), None)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let taro = h.activate("taro", code).await;
+    let taro_session = h.login(&taro).await;
+    let (s, me) = call(&h, &taro_session, Method::GET, "/v1/me", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["subscriber"], enrolled["subscriber"]);
+    let (s, _) = call(
+        &h,
+        &taro_session,
+        Method::PUT,
+        &format!("/v1/keys/{key_id}/pin"),
+        Some(json!({"new_pin": "135791"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(key_state(&h, &taro_session, &key_id).await, "active");
+
+    // A person applying for themselves needs no mandate.
+    let (_, holder) = call(
+        &h,
+        &ra1,
+        Method::POST,
+        "/v1/applications",
+        Some(json!({
+            "applicant": {"name": "Hana Sato", "username": "hana"},
+            "subscriber": {"new": {"kind": "holder", "name": "Hana Sato"}}
+        })),
+    )
+    .await;
+    let holder_id = holder["id"].as_str().unwrap();
+    let proofing = json!({"method": "jpki", "evidence_reference": "JPKI-7781"});
+    call(
+        &h,
+        &ra2,
+        Method::PUT,
+        &format!("/v1/applications/{holder_id}/identity-proofing"),
+        Some(proofing),
+    )
+    .await;
+    let (s, body) = call(
+        &h,
+        &ra3,
+        Method::POST,
+        &format!("/v1/applications/{holder_id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body["application"]["enrolled"]["keys"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // A rejected application stays rejected.
+    let (_, other) = call(
+        &h,
+        &ra1,
+        Method::POST,
+        "/v1/applications",
+        Some(json!({
+            "applicant": {"name": "Mallory", "username": "mallory"},
+            "subscriber": {"new": {"kind": "holder", "name": "Mallory"}}
+        })),
+    )
+    .await;
+    let other_id = other["id"].as_str().unwrap();
+    let (s, rejected) = call(
+        &h,
+        &ra2,
+        Method::POST,
+        &format!("/v1/applications/{other_id}/reject"),
+        Some(json!({"reason": "identity could not be confirmed"})),
+    )
+    .await;
+    assert_eq!(
+        (s, &rejected["state"]),
+        (StatusCode::OK, &json!("rejected"))
+    );
+    assert_eq!(
+        call(
+            &h,
+            &ra3,
+            Method::POST,
+            &format!("/v1/applications/{other_id}/approve"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+    assert!(
+        h.server()
+            .service
+            .store
+            .get_account_by_username("mallory")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A failure part-way (the username is another subscriber's) leaves nothing usable: the
+    // new subscriber is ended and the application says failed.
+    let (_, clash) = call(
+        &h,
+        &ra1,
+        Method::POST,
+        "/v1/applications",
+        Some(json!({
+            "applicant": {"name": "Taro again", "username": "taro"},
+            "subscriber": {"new": {"kind": "holder", "name": "Taro again"}},
+            "keys": [{"algorithm": "EdDSA", "label": "wallet"}]
+        })),
+    )
+    .await;
+    let clash_id = clash["id"].as_str().unwrap();
+    let proofing = json!({"method": "in_person", "evidence_reference": "desk-12"});
+    call(
+        &h,
+        &ra2,
+        Method::PUT,
+        &format!("/v1/applications/{clash_id}/identity-proofing"),
+        Some(proofing),
+    )
+    .await;
+    let (s, body) = call(
+        &h,
+        &ra3,
+        Method::POST,
+        &format!("/v1/applications/{clash_id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{body}");
+    let (_, failed) = call(
+        &h,
+        &ra3,
+        Method::GET,
+        &format!("/v1/applications/{clash_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    let store = &h.server().service.store;
+    let orphan = store
+        .list_subscribers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "Taro again")
+        .unwrap();
+    assert_eq!(orphan.state.as_str(), "terminated");
+    let keys = store
+        .list_keys(&inkan_server::store::KeyFilter {
+            owner: Some(orphan.id),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k.state == inkan_server::store::KeyState::Destroyed)
+    );
+
+    // The auditor reads them; reads of personal data are logged.
+    let (s, all) = call(&h, &auditor, Method::GET, "/v1/applications", None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(all.as_array().unwrap().len(), 4);
+    let (s, _) = call(&h, &auditor, Method::GET, &path(""), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let entries = h.log_entries().await;
+    assert!(entries.iter().any(|e| e.kind == EntryKind::OperatorAction
+        && e.note.as_deref() == Some(&format!("application {id} read"))
+        && e.actor.auth.terminal.is_some()));
+    h.stop().await;
+}

@@ -115,6 +115,27 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/v1/approvals/{id}/approve", post(operations::approve))
         .route("/v1/operators", get(operations::list_operators))
         .route(
+            "/v1/applications",
+            post(operations::apply).get(operations::list_applications),
+        )
+        .route("/v1/applications/{id}", get(operations::get_application))
+        .route(
+            "/v1/applications/{id}/identity-proofing",
+            put(operations::record_proofing),
+        )
+        .route(
+            "/v1/applications/{id}/mandate",
+            put(operations::record_mandate),
+        )
+        .route(
+            "/v1/applications/{id}/approve",
+            post(operations::approve_application),
+        )
+        .route(
+            "/v1/applications/{id}/reject",
+            post(operations::reject_application),
+        )
+        .route(
             "/v1/terminals/{thumbprint}",
             axum::routing::delete(operations::revoke_terminal),
         )

@@ -30,6 +30,9 @@ use utoipa::OpenApi;
         signatures::by_digest, signatures::log_key,
         operations::request, operations::approve, operations::get_request,
         operations::list_requests, operations::list_operators, operations::revoke_terminal,
+        operations::apply, operations::list_applications, operations::get_application,
+        operations::record_proofing, operations::record_mandate, operations::approve_application,
+        operations::reject_application,
     ),
     tags(
         (name = "system", description = "Health, readiness, metrics"),

@@ -106,14 +106,23 @@ pub(super) fn check_name(what: &str, value: &str, max: usize) -> Result<(), Auth
 }
 
 impl Auth {
-    /// Refuses a subscriber or user created directly unless the caller is a registration
-    /// officer. The application workflow (identity proofing, mandate, approval by a second
-    /// officer, criteria 2.1.1) is still to come with #8; until then this is the only way in.
+    /// Refuses a subscriber or user created directly, outside an approved application: only a
+    /// registration officer, and only in the `test` environment (fixtures, `inkan demo`,
+    /// `inkan bench`). Elsewhere they come in through `operations::enrolment` (criteria
+    /// 2.1.1).
     fn check_direct_enrolment(&self, operator: &Caller) -> Result<(), AuthError> {
-        operator.require(Permission::Registration)
+        operator.require(Permission::Registration)?;
+        if self.environment != crate::environment::Environment::Test {
+            return Err(AuthError::Forbidden(format!(
+                "in {} subscribers and users are enrolled through an approved application \
+                 (POST /v1/applications)",
+                self.environment
+            )));
+        }
+        Ok(())
     }
 
-    /// Creates a subscriber directly (a registration officer's action).
+    /// Creates a subscriber directly (the `test` environment only).
     pub async fn create_subscriber(
         &self,
         operator: &Caller,
@@ -121,6 +130,17 @@ impl Auth {
         name: &str,
     ) -> Result<SubscriberRecord, AuthError> {
         self.check_direct_enrolment(operator)?;
+        self.enrol_subscriber(operator, kind, name).await
+    }
+
+    /// Creates a subscriber for an approved application (or a direct creation), logged.
+    pub async fn enrol_subscriber(
+        &self,
+        operator: &Caller,
+        kind: SubscriberKind,
+        name: &str,
+    ) -> Result<SubscriberRecord, AuthError> {
+        operator.require(Permission::Registration)?;
         check_name("the subscriber name", name, MAX_NAME)?;
         let subscriber = SubscriberRecord {
             id: new_id("sub"),
@@ -167,7 +187,8 @@ impl Auth {
         }
     }
 
-    /// Creates a user account of `subscriber`, returning its activation code.
+    /// Creates a user account of `subscriber` directly (the `test` environment only),
+    /// returning its activation code.
     pub async fn create_user(
         &self,
         operator: &Caller,
@@ -175,6 +196,18 @@ impl Auth {
         username: &str,
     ) -> Result<NewAccount, AuthError> {
         self.check_direct_enrolment(operator)?;
+        self.enrol_user(operator, subscriber, username).await
+    }
+
+    /// Creates a user account of an active `subscriber` for an approved application (or a
+    /// direct creation), returning its activation code.
+    pub async fn enrol_user(
+        &self,
+        operator: &Caller,
+        subscriber: &str,
+        username: &str,
+    ) -> Result<NewAccount, AuthError> {
+        operator.require(Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
         if subscriber.state != SubscriberState::Active {
             return Err(AuthError::Conflict(format!(

@@ -11,6 +11,7 @@
 //! own compare-and-set produced.
 
 use super::actions::Action;
+use super::records::Workflow;
 use crate::auth::{Auth, AuthError, Caller};
 use crate::clock::{Clock, UnixMillis};
 use crate::config::OperationsConfig;
@@ -23,6 +24,18 @@ use crate::store::operations::{WorkflowKind, WorkflowRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+
+impl Workflow for ApprovalRequest {
+    const KIND: WorkflowKind = WorkflowKind::Approval;
+    const PREFIX: &'static str = "apr";
+    const NOUN: &'static str = "request";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn state_name(&self) -> &'static str {
+        self.state.as_str()
+    }
+}
 
 /// Where a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,9 +99,6 @@ pub struct ApprovalRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
 }
-
-/// Most requests one listing returns.
-pub const MAX_LISTED: u32 = 500;
 
 /// The operations service: dual control now; enrolment later.
 #[derive(Debug)]
@@ -155,17 +165,7 @@ impl Operations {
             result: None,
             action,
         };
-        let record = WorkflowRecord {
-            kind: WorkflowKind::Approval,
-            id: request.id.clone(),
-            state: request.state.as_str().into(),
-            version: 1,
-            body: encode(&request)?,
-            created_by: caller.id.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        self.store.insert_workflow(&record).await?;
+        let record = self.insert_record(&caller.id, &request).await?;
         self.auth
             .record_operation(
                 caller.actor(),
@@ -188,7 +188,7 @@ impl Operations {
     /// (an expired one is marked so). The approval that completes the count carries the
     /// action out and returns the request with its result.
     pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
-        let (record, mut request) = self.load(id).await?;
+        let (record, mut request) = self.load_record::<ApprovalRequest>(id).await?;
         caller.require(request.action.permission())?;
         if request.state != RequestState::Pending {
             return Err(AuthError::Conflict(format!(
@@ -199,7 +199,7 @@ impl Operations {
         let now = self.now();
         if now >= request.expires_at {
             request.state = RequestState::Expired;
-            self.save(&record, &request).await?;
+            self.save_record(&record, &request).await?;
             return Err(AuthError::Conflict(format!("request {id} has expired")));
         }
         if request.requested_by.operator == caller.id {
@@ -216,7 +216,7 @@ impl Operations {
         let count = request.approvals.len();
         if (count as u64) < u64::from(request.required) {
             // Logged only once it counts (the compare-and-set may lose to another approval).
-            self.save(&record, &request).await?;
+            self.save_record(&record, &request).await?;
             self.log_approval(caller, &request).await?;
             return Ok(request);
         }
@@ -232,7 +232,7 @@ impl Operations {
         mut request: ApprovalRequest,
     ) -> Result<ApprovalRequest, AuthError> {
         request.state = RequestState::Approved;
-        let approved = self.save(&record, &request).await?;
+        let approved = self.save_record(&record, &request).await?;
         if !request.approvals.is_empty() {
             self.log_approval(caller, &request).await?;
         }
@@ -245,7 +245,7 @@ impl Operations {
         };
         request.state = state;
         request.result = Some(result);
-        self.save(&approved, &request).await?;
+        self.save_record(&approved, &request).await?;
         self.auth
             .record_operation(
                 caller.actor(),
@@ -278,7 +278,7 @@ impl Operations {
     /// One request (any operator may read them).
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
         caller.require(crate::auth::operators::Permission::Read)?;
-        Ok(self.load(id).await?.1)
+        Ok(self.load_record::<ApprovalRequest>(id).await?.1)
     }
 
     /// Requests in `state` (all when `None`), oldest first.
@@ -288,69 +288,15 @@ impl Operations {
         state: Option<RequestState>,
     ) -> Result<Vec<ApprovalRequest>, AuthError> {
         caller.require(crate::auth::operators::Permission::Read)?;
-        let records = self
-            .store
-            .list_workflows(
-                WorkflowKind::Approval,
-                state.map(RequestState::as_str),
-                MAX_LISTED,
-            )
-            .await?;
-        records.iter().map(decode).collect()
-    }
-
-    async fn load(&self, id: &str) -> Result<(WorkflowRecord, ApprovalRequest), AuthError> {
-        let not_found = || AuthError::NotFound(format!("no request {id}"));
-        if !crate::store::auth::is_id(id, "apr") {
-            return Err(not_found());
-        }
-        let record = self
-            .store
-            .get_workflow(WorkflowKind::Approval, id)
-            .await?
-            .ok_or_else(not_found)?;
-        let request = decode(&record)?;
-        Ok((record, request))
-    }
-
-    /// Writes `request` over `record` (compare-and-set on its version); the new record.
-    /// `Conflict` when someone changed it in between.
-    async fn save(
-        &self,
-        record: &WorkflowRecord,
-        request: &ApprovalRequest,
-    ) -> Result<WorkflowRecord, AuthError> {
-        let next = WorkflowRecord {
-            state: request.state.as_str().into(),
-            version: record.version + 1,
-            body: encode(request)?,
-            updated_at: self.now(),
-            ..record.clone()
-        };
-        if self.store.update_workflow(&next).await? {
-            Ok(next)
-        } else {
-            Err(AuthError::Conflict(format!(
-                "request {} changed meanwhile; read it again",
-                request.id
-            )))
-        }
+        self.list_records(state.map(RequestState::as_str)).await
     }
 }
 
-fn signoff(caller: &Caller, at: UnixMillis) -> Signoff {
+/// `caller`'s part, now.
+pub(super) fn signoff(caller: &Caller, at: UnixMillis) -> Signoff {
     Signoff {
         operator: caller.id.clone(),
         terminal: caller.terminal.clone(),
         at,
     }
-}
-
-fn encode(request: &ApprovalRequest) -> Result<String, AuthError> {
-    serde_json::to_string(request).map_err(|e| AuthError::Internal(e.to_string()))
-}
-
-fn decode(record: &WorkflowRecord) -> Result<ApprovalRequest, AuthError> {
-    serde_json::from_str(&record.body)
-        .map_err(|e| AuthError::Internal(format!("request {}: {e}", record.id)))
 }

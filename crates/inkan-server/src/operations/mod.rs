@@ -4,6 +4,8 @@
 //! - [`actions`]: the actions that need dual control (key destruction outside the automatic
 //!   triggers, role changes, terminal registration, termination of a subscriber's use), what
 //!   each needs to be asked, and how each is carried out once approved;
+//! - [`enrolment`]: applications (applicant, identity proofing, mandate) approved by a second
+//!   officer before any subscriber, account or key exists;
 //! - [`approvals`]: M-of-N dual control: a request by one operator, approvals by M others whose
 //!   role may do the action, never the requester; the action runs once, on the last approval;
 //!   pending requests expire.
@@ -15,6 +17,8 @@
 
 pub mod actions;
 pub mod approvals;
+pub mod enrolment;
+mod records;
 
 pub use actions::{ACTIONS, Action};
 pub use approvals::{ApprovalRequest, Operations, RequestState};

@@ -51,11 +51,17 @@ pub struct Account {
 
 impl Harness {
     pub async fn start(engine: Engine, auth_settings: &str) -> Harness {
+        Harness::start_in(engine, "test", auth_settings).await
+    }
+
+    /// [`start`](Self::start) in `environment` (`production`, `staging` or `test`).
+    pub async fn start_in(engine: Engine, environment: &str, auth_settings: &str) -> Harness {
         let db = TestDb::create(engine).await;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let config = format!(
             r#"
+environment = "{environment}"
 [store]
 url = "{url}"
 [device]

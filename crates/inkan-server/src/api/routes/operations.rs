@@ -1,11 +1,12 @@
-//! Operations routes (criteria 2.1.3(12), (14), 2.3.3): dual-control requests and approvals,
-//! the operator list, terminal revocation. Every route needs an operator whose role allows
+//! Operations routes (criteria 2.1.1, 2.1.3(12), (14), 2.3.3): enrolment applications,
+//! dual-control requests and approvals, the operator list, terminal revocation. Every route needs an operator whose role allows
 //! it; the rules are `operations` and `auth::operators`'.
 
 use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use crate::auth::AuthError;
+use crate::operations::enrolment::{Application, ApplicationState, NewApplication, ProofingMethod};
 use crate::operations::{Action, ApprovalRequest, RequestState};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -120,4 +121,165 @@ pub async fn revoke_terminal(
     }
     state.auth.revoke_terminal(&caller, &thumbprint).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records an application for use of the service (a registration officer's action).
+#[utoipa::path(post, path = "/v1/applications", tag = "operators",
+    request_body(content = Object, description = "{applicant: {name, username}, subscriber: {new: {kind, name}} | {existing: {id}}, on_behalf, keys: [{algorithm, label, rsa_bits}]}"),
+    responses((status = 201, description = "The application, pending")))]
+pub async fn apply(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody<NewApplication>,
+) -> Result<(StatusCode, Json<Application>), ApiError> {
+    let application = state.operations.apply(&caller, body).await?;
+    Ok((StatusCode::CREATED, Json(application)))
+}
+
+/// Which applications to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationsQuery {
+    /// `pending`, `approving`, `approved`, `rejected` or `failed`; all when absent.
+    #[param(value_type = Option<String>)]
+    pub state: Option<ApplicationState>,
+}
+
+/// Applications, oldest first (at most 500; the read is logged).
+#[utoipa::path(get, path = "/v1/applications", tag = "operators", params(ApplicationsQuery),
+    responses((status = 200, description = "The applications")))]
+pub async fn list_applications(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<ApplicationsQuery>,
+) -> Result<Json<Vec<Application>>, ApiError> {
+    Ok(Json(
+        state.operations.applications(&caller, query.state).await?,
+    ))
+}
+
+/// One application (the read is logged).
+#[utoipa::path(get, path = "/v1/applications/{id}", tag = "operators",
+    params(("id" = String, Path, description = "app_…")),
+    responses((status = 200, description = "The application"), (status = 404, description = "No such application")))]
+pub async fn get_application(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Application>, ApiError> {
+    Ok(Json(state.operations.application(&caller, &id).await?))
+}
+
+/// The identity-proofing record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProofingBody {
+    /// `in_person`, `jpki`, `ekyc`, `corporate_registry` or `documents_and_mail`.
+    pub method: ProofingMethod,
+    /// Where the evidence is kept.
+    pub evidence_reference: String,
+}
+
+/// Records how the applicant's identity was checked (the caller is the checking officer).
+#[utoipa::path(put, path = "/v1/applications/{id}/identity-proofing", tag = "operators",
+    params(("id" = String, Path, description = "app_…")),
+    request_body(content = Object, description = "{method, evidence_reference}"),
+    responses((status = 200, description = "The application")))]
+pub async fn record_proofing(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ProofingBody>,
+) -> Result<Json<Application>, ApiError> {
+    Ok(Json(
+        state
+            .operations
+            .record_proofing(&caller, &id, body.method, &body.evidence_reference)
+            .await?,
+    ))
+}
+
+/// The mandate record.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MandateBody {
+    /// Who grants it.
+    pub mandator: String,
+    /// Where the letter of mandate is kept.
+    pub document_reference: String,
+    /// Until when it holds (Unix milliseconds), if limited.
+    pub valid_until: Option<i64>,
+}
+
+/// Records the applicant's mandate to act for the subscriber.
+#[utoipa::path(put, path = "/v1/applications/{id}/mandate", tag = "operators",
+    params(("id" = String, Path, description = "app_…")),
+    request_body(content = Object, description = "{mandator, document_reference, valid_until}"),
+    responses((status = 200, description = "The application")))]
+pub async fn record_mandate(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<MandateBody>,
+) -> Result<Json<Application>, ApiError> {
+    Ok(Json(
+        state
+            .operations
+            .record_mandate(
+                &caller,
+                &id,
+                &body.mandator,
+                &body.document_reference,
+                body.valid_until,
+            )
+            .await?,
+    ))
+}
+
+/// Approves an application (an officer who neither recorded it nor checked the identity):
+/// the subscriber, the user's account and the keys are created; the activation code is shown
+/// only in this response.
+#[utoipa::path(post, path = "/v1/applications/{id}/approve", tag = "operators",
+    params(("id" = String, Path, description = "app_…")),
+    responses((status = 200, description = "The application and the user's one-time activation code"),
+        (status = 403, description = "The recorder or checker may not approve"),
+        (status = 409, description = "Not pending, or a required record is missing")))]
+pub async fn approve_application(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let approval = state.operations.approve_application(&caller, &id).await?;
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(json!({
+            "application": approval.application,
+            "activation_code": approval.activation_code.as_ref().map(|c| c.as_str()),
+            "expires_at": approval.code_expires_at,
+        })),
+    ))
+}
+
+/// Why an application is rejected.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// The reason.
+    pub reason: String,
+}
+
+/// Rejects a pending application.
+#[utoipa::path(post, path = "/v1/applications/{id}/reject", tag = "operators",
+    params(("id" = String, Path, description = "app_…")),
+    request_body(content = Object, description = "{reason}"),
+    responses((status = 200, description = "The application, rejected")))]
+pub async fn reject_application(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RejectBody>,
+) -> Result<Json<Application>, ApiError> {
+    Ok(Json(
+        state.operations.reject(&caller, &id, &body.reason).await?,
+    ))
 }

@@ -1,0 +1,619 @@
+//! Enrolment (criteria 2.1.1): nobody gets an account or a key without an approved
+//! application.
+//!
+//! Owns [`Application`] and its life: a registration officer records it (applicant, the
+//! subscriber — new, or an existing one applying for more keys — and the keys asked for); an
+//! officer records the identity proofing (method, evidence reference; the officer is the
+//! checker); when the applicant acts for someone else (always for an issuer organisation, and
+//! whenever `on_behalf` is set) an officer records the mandate; then an officer who neither
+//! recorded the application nor checked the identity approves it — and only then are the
+//! subscriber, the user's account (its one-time activation code returned once) and the keys
+//! created. Or it is rejected. Must never: approve without the records the application needs,
+//! let its recorder or checker approve it, or leave a half-created enrolment behind (a failure
+//! part-way destroys the keys made and ends the new subscriber's use, and the application says
+//! `failed`).
+
+use super::Operations;
+use super::approvals::{Signoff, signoff};
+use super::records::Workflow;
+use crate::auth::operators::Permission;
+use crate::auth::{AuthError, Caller};
+use crate::clock::UnixMillis;
+use crate::keys::NewKey;
+use crate::store::auth::{AccountRole, SubscriberKind, SubscriberState, new_id};
+use crate::store::operations::WorkflowKind;
+use inkan_device::Algorithm;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Most keys one application may ask for.
+pub const MAX_KEYS: usize = 8;
+/// Longest free text (names, references), bytes.
+const MAX_TEXT: usize = 512;
+
+/// Where an application is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplicationState {
+    /// Recorded; waiting for its records and a decision.
+    Pending,
+    /// Approved; being carried out.
+    Approving,
+    /// Approved and carried out.
+    Approved,
+    /// Refused.
+    Rejected,
+    /// Approved, but carrying it out failed (nothing usable was left behind).
+    Failed,
+}
+
+impl ApplicationState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationState::Pending => "pending",
+            ApplicationState::Approving => "approving",
+            ApplicationState::Approved => "approved",
+            ApplicationState::Rejected => "rejected",
+            ApplicationState::Failed => "failed",
+        }
+    }
+}
+
+/// The person applying, who will use the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applicant {
+    /// Their name.
+    pub name: String,
+    /// The login name they will have (or have, for an existing user).
+    pub username: String,
+}
+
+/// Whom the application is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum SubscriberPart {
+    /// A new subscriber.
+    New {
+        /// `issuer` (an organisation) or `holder` (a person).
+        kind: SubscriberKind,
+        /// Its name.
+        name: String,
+    },
+    /// An existing subscriber asking for more keys (or another user).
+    Existing {
+        /// `sub_…`.
+        id: String,
+    },
+}
+
+/// A key asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedKey {
+    /// ES256, ES384, EdDSA, RS256 or PS256.
+    pub algorithm: String,
+    /// A label for people.
+    pub label: String,
+    /// RSA modulus size (2048 or 3072).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsa_bits: Option<usize>,
+}
+
+/// How the applicant's identity was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProofingMethod {
+    /// In person, against an official photo identity document.
+    InPerson,
+    /// The public individual authentication service (JPKI, My Number Card signature).
+    Jpki,
+    /// Online, document and face (eKYC).
+    Ekyc,
+    /// An organisation's registration certificate (commercial registry) and its
+    /// representative's identity.
+    CorporateRegistry,
+    /// Copies of identity documents and a mailed confirmation.
+    DocumentsAndMail,
+}
+
+/// The identity-proofing record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Proofing {
+    /// How.
+    pub method: ProofingMethod,
+    /// Where the evidence is kept (a document management reference; never the document).
+    pub evidence_reference: String,
+    /// The checking officer.
+    pub checked_by: Signoff,
+}
+
+/// The mandate record: the applicant may act for the subscriber.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mandate {
+    /// Who grants it (the organisation's representative, the person represented).
+    pub mandator: String,
+    /// Where the letter of mandate (or power of attorney) is kept.
+    pub document_reference: String,
+    /// Until when it holds, if limited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<UnixMillis>,
+    /// The officer who recorded it.
+    pub recorded_by: Signoff,
+}
+
+/// What an approval created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enrolled {
+    /// The subscriber.
+    pub subscriber: String,
+    /// The user's account, if one was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The keys generated (without a PIN: the user sets it after activation).
+    pub keys: Vec<String>,
+}
+
+/// An application for use of the service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    /// `app_…`.
+    pub id: String,
+    /// Where it is.
+    pub state: ApplicationState,
+    /// Who applies.
+    pub applicant: Applicant,
+    /// For whom.
+    pub subscriber: SubscriberPart,
+    /// The applicant acts for someone else (a mandate is needed).
+    pub on_behalf: bool,
+    /// The keys asked for.
+    pub keys: Vec<RequestedKey>,
+    /// Who recorded it.
+    pub recorded_by: Signoff,
+    /// The identity proofing, once recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proofing: Option<Proofing>,
+    /// The mandate, once recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mandate: Option<Mandate>,
+    /// Who decided, once decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Signoff>,
+    /// Why it was rejected or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// What approval created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enrolled: Option<Enrolled>,
+}
+
+impl Workflow for Application {
+    const KIND: WorkflowKind = WorkflowKind::Application;
+    const PREFIX: &'static str = "app";
+    const NOUN: &'static str = "application";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn state_name(&self) -> &'static str {
+        self.state.as_str()
+    }
+}
+
+impl Application {
+    /// Whether the applicant acts for someone else: an organisation always acts through a
+    /// person; a person when the application says so.
+    pub fn needs_mandate(&self, kind: SubscriberKind) -> bool {
+        self.on_behalf || kind == SubscriberKind::Issuer
+    }
+}
+
+/// A new application as asked (`POST /v1/applications`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApplication {
+    /// Who applies.
+    pub applicant: Applicant,
+    /// For whom.
+    pub subscriber: SubscriberPart,
+    /// The applicant acts for someone else.
+    #[serde(default)]
+    pub on_behalf: bool,
+    /// The keys asked for (0 to 8).
+    #[serde(default)]
+    pub keys: Vec<RequestedKey>,
+}
+
+/// An approved application and the new user's one-time activation code (shown only here).
+#[derive(Debug)]
+pub struct Approval {
+    /// The application, approved.
+    pub application: Application,
+    /// The activation code, when an account was created.
+    pub activation_code: Option<Zeroizing<String>>,
+    /// When it expires.
+    pub code_expires_at: Option<UnixMillis>,
+}
+
+fn check_text(what: &str, value: &str) -> Result<(), AuthError> {
+    if value.trim().is_empty() || value.len() > MAX_TEXT || value.chars().any(char::is_control) {
+        return Err(AuthError::BadRequest(format!(
+            "{what} must be 1 to {MAX_TEXT} bytes of text"
+        )));
+    }
+    Ok(())
+}
+
+impl Operations {
+    /// Records an application (a registration officer's action).
+    pub async fn apply(
+        &self,
+        caller: &Caller,
+        new: NewApplication,
+    ) -> Result<Application, AuthError> {
+        caller.require(Permission::Registration)?;
+        check_text("the applicant's name", &new.applicant.name)?;
+        check_text("the username", &new.applicant.username)?;
+        if new.keys.len() > MAX_KEYS {
+            return Err(AuthError::BadRequest(format!(
+                "an application asks for at most {MAX_KEYS} keys"
+            )));
+        }
+        for key in &new.keys {
+            requested_key(String::new(), key)?;
+        }
+        match &new.subscriber {
+            SubscriberPart::New { name, .. } => check_text("the subscriber's name", name)?,
+            SubscriberPart::Existing { id } => {
+                self.active_subscriber(id).await?;
+            }
+        }
+        let application = Application {
+            id: new_id("app"),
+            state: ApplicationState::Pending,
+            applicant: new.applicant,
+            subscriber: new.subscriber,
+            on_behalf: new.on_behalf,
+            keys: new.keys,
+            recorded_by: signoff(caller, self.now()),
+            proofing: None,
+            mandate: None,
+            decided_by: None,
+            reason: None,
+            enrolled: None,
+        };
+        self.insert_record(&caller.id, &application).await?;
+        self.note(caller, &application, "recorded").await?;
+        Ok(application)
+    }
+
+    /// Records how the applicant's identity was checked; the caller is the checking officer.
+    pub async fn record_proofing(
+        &self,
+        caller: &Caller,
+        id: &str,
+        method: ProofingMethod,
+        evidence_reference: &str,
+    ) -> Result<Application, AuthError> {
+        caller.require(Permission::Registration)?;
+        check_text("the evidence reference", evidence_reference)?;
+        let (record, mut application) = self.pending(id).await?;
+        application.proofing = Some(Proofing {
+            method,
+            evidence_reference: evidence_reference.into(),
+            checked_by: signoff(caller, self.now()),
+        });
+        self.save_record(&record, &application).await?;
+        self.note(caller, &application, "identity proofing recorded")
+            .await?;
+        Ok(application)
+    }
+
+    /// Records the applicant's mandate to act for the subscriber.
+    pub async fn record_mandate(
+        &self,
+        caller: &Caller,
+        id: &str,
+        mandator: &str,
+        document_reference: &str,
+        valid_until: Option<UnixMillis>,
+    ) -> Result<Application, AuthError> {
+        caller.require(Permission::Registration)?;
+        check_text("the mandator", mandator)?;
+        check_text("the document reference", document_reference)?;
+        let now = self.now();
+        if valid_until.is_some_and(|until| until <= now) {
+            return Err(AuthError::BadRequest("the mandate has expired".into()));
+        }
+        let (record, mut application) = self.pending(id).await?;
+        application.mandate = Some(Mandate {
+            mandator: mandator.into(),
+            document_reference: document_reference.into(),
+            valid_until,
+            recorded_by: signoff(caller, now),
+        });
+        self.save_record(&record, &application).await?;
+        self.note(caller, &application, "mandate recorded").await?;
+        Ok(application)
+    }
+
+    /// Rejects a pending application.
+    pub async fn reject(
+        &self,
+        caller: &Caller,
+        id: &str,
+        reason: &str,
+    ) -> Result<Application, AuthError> {
+        caller.require(Permission::Registration)?;
+        check_text("the reason", reason)?;
+        let (record, mut application) = self.pending(id).await?;
+        application.state = ApplicationState::Rejected;
+        application.decided_by = Some(signoff(caller, self.now()));
+        application.reason = Some(reason.into());
+        self.save_record(&record, &application).await?;
+        self.note(caller, &application, "rejected").await?;
+        Ok(application)
+    }
+
+    /// Approves an application and carries it out: the subscriber (if new), the user's
+    /// account (if new) and the keys. Refused without identity proofing, without a mandate
+    /// when one is needed (or when it has expired), and to the officer who recorded the
+    /// application or checked the identity.
+    pub async fn approve_application(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Approval, AuthError> {
+        caller.require(Permission::Registration)?;
+        let (record, mut application) = self.pending(id).await?;
+        let Some(proofing) = &application.proofing else {
+            return Err(AuthError::Conflict(
+                "the application has no identity-proofing record".into(),
+            ));
+        };
+        if application.recorded_by.operator == caller.id
+            || proofing.checked_by.operator == caller.id
+        {
+            return Err(AuthError::Forbidden(
+                "an application is approved by an officer who neither recorded it nor checked \
+                 the identity"
+                    .into(),
+            ));
+        }
+        let kind = match &application.subscriber {
+            SubscriberPart::New { kind, .. } => *kind,
+            SubscriberPart::Existing { id } => self.active_subscriber(id).await?.kind,
+        };
+        if application.needs_mandate(kind) {
+            let now = self.now();
+            match &application.mandate {
+                None => {
+                    return Err(AuthError::Conflict(
+                        "the applicant acts for the subscriber: the application needs a \
+                         mandate record"
+                            .into(),
+                    ));
+                }
+                Some(m) if m.valid_until.is_some_and(|until| until <= now) => {
+                    return Err(AuthError::Conflict("the mandate has expired".into()));
+                }
+                Some(_) => {}
+            }
+        }
+        application.state = ApplicationState::Approving;
+        application.decided_by = Some(signoff(caller, self.now()));
+        let approving = self.save_record(&record, &application).await?;
+        let mut made = Made::default();
+        let outcome = self.enrol(caller, &application, &mut made).await;
+        match outcome {
+            Ok(code) => {
+                application.state = ApplicationState::Approved;
+                application.enrolled = Some(Enrolled {
+                    subscriber: made.subscriber.clone().unwrap_or_default(),
+                    account: made.account.clone(),
+                    keys: made.keys.clone(),
+                });
+                self.save_record(&approving, &application).await?;
+                self.note(caller, &application, "approved").await?;
+                Ok(Approval {
+                    code_expires_at: code.as_ref().map(|(_, at)| *at),
+                    activation_code: code.map(|(c, _)| c),
+                    application,
+                })
+            }
+            Err(e) => {
+                self.undo(caller, &application, &made).await;
+                application.state = ApplicationState::Failed;
+                application.reason = Some(e.to_string());
+                self.save_record(&approving, &application).await?;
+                self.note(caller, &application, "failed").await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// One application (the read is logged: it holds personal data).
+    pub async fn application(&self, caller: &Caller, id: &str) -> Result<Application, AuthError> {
+        caller.require(Permission::Read)?;
+        let (_, application) = self.load_record::<Application>(id).await?;
+        self.note(caller, &application, "read").await?;
+        Ok(application)
+    }
+
+    /// Applications in `state` (all when `None`), oldest first (the read is logged).
+    pub async fn applications(
+        &self,
+        caller: &Caller,
+        state: Option<ApplicationState>,
+    ) -> Result<Vec<Application>, AuthError> {
+        caller.require(Permission::Read)?;
+        let found = self
+            .list_records(state.map(ApplicationState::as_str))
+            .await?;
+        self.auth
+            .record_operation(
+                caller.actor(),
+                None,
+                format!("listed {} applications", found.len()),
+            )
+            .await?;
+        Ok(found)
+    }
+
+    async fn pending(
+        &self,
+        id: &str,
+    ) -> Result<(crate::store::operations::WorkflowRecord, Application), AuthError> {
+        let (record, application) = self.load_record::<Application>(id).await?;
+        if application.state != ApplicationState::Pending {
+            return Err(AuthError::Conflict(format!(
+                "application {id} is {}",
+                application.state.as_str()
+            )));
+        }
+        Ok((record, application))
+    }
+
+    async fn active_subscriber(
+        &self,
+        id: &str,
+    ) -> Result<crate::store::auth::SubscriberRecord, AuthError> {
+        let subscriber = self.auth.subscriber(id).await?;
+        if subscriber.state != SubscriberState::Active {
+            return Err(AuthError::Conflict(format!(
+                "subscriber {id} is {}",
+                subscriber.state
+            )));
+        }
+        Ok(subscriber)
+    }
+
+    async fn note(
+        &self,
+        caller: &Caller,
+        application: &Application,
+        what: &str,
+    ) -> Result<(), AuthError> {
+        self.auth
+            .record_operation(
+                caller.actor(),
+                None,
+                format!("application {} {what}", application.id),
+            )
+            .await
+    }
+
+    /// Creates what `application` asks for, noting each thing in `made` as it is made.
+    async fn enrol(
+        &self,
+        caller: &Caller,
+        application: &Application,
+        made: &mut Made,
+    ) -> Result<Option<(Zeroizing<String>, UnixMillis)>, AuthError> {
+        let subscriber = match &application.subscriber {
+            SubscriberPart::New { kind, name } => {
+                let created = self.auth.enrol_subscriber(caller, *kind, name).await?;
+                made.new_subscriber = true;
+                created.id
+            }
+            SubscriberPart::Existing { id } => id.clone(),
+        };
+        made.subscriber = Some(subscriber.clone());
+        let username = &application.applicant.username;
+        let code = match self.store.get_account_by_username(username).await? {
+            Some(a)
+                if a.role == AccountRole::User
+                    && a.subscriber.as_deref() == Some(subscriber.as_str()) =>
+            {
+                None
+            }
+            Some(_) => {
+                return Err(AuthError::Conflict(format!(
+                    "the username {username:?} is taken"
+                )));
+            }
+            None => {
+                let account = self.auth.enrol_user(caller, &subscriber, username).await?;
+                made.account = Some(account.account_id.clone());
+                Some((account.activation_code, account.expires_at))
+            }
+        };
+        for (n, key) in application.keys.iter().enumerate() {
+            let spec = requested_key(subscriber.clone(), key)?;
+            let record = self
+                .service
+                .registry
+                .generate(&caller.actor(), spec)
+                .await
+                .map_err(|e| {
+                    AuthError::Internal(format!(
+                        "generating key {} of {}: {e}",
+                        n + 1,
+                        application.id
+                    ))
+                })?;
+            made.keys.push(record.id.to_string());
+        }
+        Ok(code)
+    }
+
+    /// After a failure part-way: destroys the keys made and ends a new subscriber's use, so
+    /// nothing usable is left behind. Each failure here is logged; the records stay.
+    async fn undo(&self, caller: &Caller, application: &Application, made: &Made) {
+        let reason = format!("application {} failed", application.id);
+        for key in &made.keys {
+            let Ok(id) = crate::store::KeyId::parse(key) else {
+                continue;
+            };
+            if let Err(e) = self
+                .service
+                .registry
+                .destroy(&caller.actor(), &id, &reason)
+                .await
+            {
+                tracing::error!(key, error = %e, "destroying a key of a failed application");
+            }
+        }
+        if let (true, Some(subscriber)) = (made.new_subscriber, &made.subscriber)
+            && let Err(e) = self
+                .store
+                .terminate_subscriber(subscriber, &reason, self.now())
+                .await
+        {
+            tracing::error!(subscriber, error = %e, "ending a failed application's subscriber");
+        }
+    }
+}
+
+/// What an approval made so far.
+#[derive(Debug, Default)]
+struct Made {
+    subscriber: Option<String>,
+    new_subscriber: bool,
+    account: Option<String>,
+    keys: Vec<String>,
+}
+
+/// The registry's request for a key asked for; `BadRequest` for an unknown algorithm or size.
+fn requested_key(owner: String, key: &RequestedKey) -> Result<NewKey, AuthError> {
+    let algorithm: Algorithm = key
+        .algorithm
+        .parse()
+        .map_err(|e| AuthError::BadRequest(format!("algorithm: {e}")))?;
+    check_text("the key label", &key.label)?;
+    let rsa_bits = key.rsa_bits.unwrap_or(3072);
+    if !matches!(rsa_bits, 2048 | 3072) {
+        return Err(AuthError::BadRequest("rsa_bits is 2048 or 3072".into()));
+    }
+    Ok(NewKey {
+        owner,
+        label: key.label.clone(),
+        algorithm,
+        rsa_bits,
+    })
+}
