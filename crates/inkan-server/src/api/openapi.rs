@@ -103,12 +103,25 @@ mod tests {
             ("post", "/v1/credentials/mdoc"),
             ("post", "/v1/keys/{id}/renew"),
             ("put", "/v1/keys/{id}/status-source"),
+            ("post", "/v1/approvals"),
+            ("get", "/v1/approvals"),
+            ("get", "/v1/approvals/{id}"),
+            ("post", "/v1/approvals/{id}/approve"),
+            ("get", "/v1/operators"),
+            ("delete", "/v1/terminals/{thumbprint}"),
+            ("post", "/v1/applications"),
+            ("get", "/v1/applications"),
+            ("get", "/v1/applications/{id}"),
+            ("put", "/v1/applications/{id}/identity-proofing"),
+            ("put", "/v1/applications/{id}/mandate"),
+            ("post", "/v1/applications/{id}/approve"),
+            ("post", "/v1/applications/{id}/reject"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 39);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 50);
     }
 }

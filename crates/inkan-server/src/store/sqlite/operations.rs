@@ -210,12 +210,10 @@ impl OperationsStore for SqliteStore {
     }
 
     async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError> {
-        if record.version < 2 {
-            return Err(StoreError::Conflict(format!(
-                "{} {}: an update has version 2 or more",
-                record.kind, record.id
-            )));
-        }
+        // No stored version precedes i64::MIN: the compare can only fail.
+        let Some(previous) = record.version.checked_sub(1) else {
+            return Ok(false);
+        };
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE workflows SET state = ?, version = ?, body = ?, updated_at = ? \
@@ -227,7 +225,7 @@ impl OperationsStore for SqliteStore {
         .bind(record.updated_at)
         .bind(record.kind.as_str())
         .bind(record.id.as_str())
-        .bind(record.version - 1)
+        .bind(previous)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 1 {
