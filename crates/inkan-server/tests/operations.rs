@@ -697,3 +697,102 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
         && e.actor.auth.terminal.is_some()));
     h.stop().await;
 }
+
+/// Enrols a holder through an application (three officers) and returns the user's session.
+async fn enrol_holder(h: &Harness, username: &str) -> Session {
+    let (_, ra1) = h.operator().await;
+    let (_, ra2) = h.operator().await;
+    let (s, app) = call(
+        h,
+        &ra1,
+        Method::POST,
+        "/v1/applications",
+        Some(json!({
+            "applicant": {"name": username, "username": username},
+            "subscriber": {"new": {"kind": "holder", "name": username}}
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{app}");
+    let id = app["id"].as_str().unwrap();
+    let proofing = json!({"method": "in_person", "evidence_reference": "desk-1"});
+    let (s, _) = call(
+        h,
+        &ra1,
+        Method::PUT,
+        &format!("/v1/applications/{id}/identity-proofing"),
+        Some(proofing),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, approved) = call(
+        h,
+        &ra2,
+        Method::POST,
+        &format!("/v1/applications/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{approved}");
+    let user = h
+        .activate(username, approved["activation_code"].as_str().unwrap())
+        .await;
+    h.login(&user).await
+}
+
+#[tokio::test]
+async fn a_production_node_refuses_test_tokens_and_keys() {
+    let test = Harness::start(Engine::SqliteFile, "").await;
+    let (_, ra) = test.operator().await;
+    let (_, tess) = test.subscriber(&ra, "holder", "tess").await;
+    let tess = test.login(&tess).await;
+    let production = Harness::start_in(Engine::SqliteFile, "production", "").await;
+    // A token of the test deployment, with a proof for the production node: refused by name.
+    let stolen = Session {
+        key: tess.key,
+        access: tess.access.clone(),
+        refresh: None,
+        http: None,
+    };
+    let refused = production.call(&stolen, Method::GET, "/v1/me", None).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("issued in the test environment, not production"),
+        "{text}"
+    );
+    // Production enrols only through applications.
+    let (_, officer) = production.operator().await;
+    let (s, _) = call(
+        &production,
+        &officer,
+        Method::POST,
+        "/v1/subscribers",
+        Some(json!({"kind": "holder", "name": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // A key record of the test environment (as a restore of the wrong backup would leave it)
+    // is refused by every key route.
+    let pia = enrol_holder(&production, "pia").await;
+    let (key_id, _) = key(&production, &pia, "ES256", "135791").await;
+    assert_eq!(key_state(&production, &pia, &key_id).await, "active");
+    let pool = sqlx::SqlitePool::connect(&production.db.url).await.unwrap();
+    sqlx::query("UPDATE keys SET environment = 'test' WHERE id = ?")
+        .bind(&key_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (s, body) = call(
+        &production,
+        &pia,
+        Method::GET,
+        &format!("/v1/keys/{key_id}"),
+        None,
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {body}");
+    assert!(body.to_string().contains("test environment"), "{body}");
+    test.stop().await;
+    production.stop().await;
+}

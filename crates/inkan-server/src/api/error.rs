@@ -7,6 +7,7 @@
 //! response.
 
 use crate::auth::AuthError;
+use crate::keys::KeyError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -85,6 +86,13 @@ impl From<AuthError> for ApiError {
                     retry_after: Some(*retry_after),
                     challenge: None,
                 };
+            }
+            AuthError::Key(KeyError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
+            AuthError::Key(KeyError::WrongEnvironment { .. } | KeyError::WrongState { .. }) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            AuthError::Key(KeyError::InvalidInput(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
             }
             AuthError::Store(_)
             | AuthError::Log(_)

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 /// Random bytes in a token.
 const TOKEN_BYTES: usize = 32;
-/// Longest token accepted (ours are 43 characters and a prefix).
+/// Longest token accepted (ours are 43 characters after a prefix and the environment).
 const MAX_TOKEN_CHARS: usize = 128;
 /// `last_seen_at` is written at most this often per session (milliseconds).
 const TOUCH_EVERY: i64 = 1_000;
@@ -205,7 +205,11 @@ impl Auth {
         token_type: &'static str,
         now: UnixMillis,
     ) -> (Vec<TokenRecord>, TokenResponse) {
-        let access = format!("{ACCESS_PREFIX}{}", random_secret(TOKEN_BYTES));
+        let environment = self.environment.as_str();
+        let access = format!(
+            "{ACCESS_PREFIX}{environment}_{}",
+            random_secret(TOKEN_BYTES)
+        );
         // An access token never outlives its session.
         let access_expires = now
             .saturating_add(self.access_lifetime())
@@ -218,8 +222,12 @@ impl Auth {
             expires_at: access_expires,
             used_at: None,
         }];
-        let refresh =
-            with_refresh.then(|| format!("{REFRESH_PREFIX}{}", random_secret(TOKEN_BYTES)));
+        let refresh = with_refresh.then(|| {
+            format!(
+                "{REFRESH_PREFIX}{environment}_{}",
+                random_secret(TOKEN_BYTES)
+            )
+        });
         if let Some(refresh) = &refresh {
             records.push(TokenRecord {
                 token_hash: secret_hash(refresh),
@@ -319,6 +327,7 @@ impl Auth {
         if refresh_token.len() > MAX_TOKEN_CHARS {
             return Err(invalid());
         }
+        self.check_token_environment(refresh_token, REFRESH_PREFIX)?;
         let hash = secret_hash(refresh_token);
         let Some((token, session)) = self.store.get_token(&hash).await? else {
             return Err(invalid());
@@ -384,6 +393,7 @@ impl Auth {
         if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
             return Err(invalid());
         }
+        self.check_token_environment(token, ACCESS_PREFIX)?;
         let Some((record, session)) = self.store.get_token(&secret_hash(token)).await? else {
             return Err(invalid());
         };
@@ -460,6 +470,26 @@ impl Auth {
             caller.role = self.role_of(&caller.id).await?;
         }
         Ok(caller)
+    }
+
+    /// Refuses a token another environment issued (criteria 2.1.3(15)): tokens carry the
+    /// environment after their prefix (`inkan_at_test_…`), so a test token shown to a
+    /// production node is refused by name, before any lookup.
+    fn check_token_environment(&self, token: &str, prefix: &str) -> Result<(), AuthError> {
+        let issued_in = token
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(environment, _)| environment);
+        match issued_in.map(str::parse::<crate::environment::Environment>) {
+            Some(Ok(environment)) if environment != self.environment => {
+                Err(AuthError::Unauthenticated(format!(
+                    "this token was issued in the {environment} environment, not {}",
+                    self.environment
+                )))
+            }
+            // Ours, or not a token of any environment (the lookup refuses it).
+            _ => Ok(()),
+        }
     }
 
     /// The caller a session stands for.

@@ -59,9 +59,28 @@ impl Harness {
         let db = TestDb::create(engine).await;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
+        // Production refuses the software token unless allowed, and generated TLS
+        // certificates: allow the one, provide the other.
+        let production = if environment == "production" {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            std::fs::create_dir_all(dir.path().join("tls")).unwrap();
+            std::fs::write(dir.path().join("tls/server.crt"), cert.pem()).unwrap();
+            let key_file = dir.path().join("tls/server.key");
+            std::fs::write(&key_file, key.serialize_pem()).unwrap();
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            "allow_software_device_in_production = true"
+        } else {
+            ""
+        };
         let config = format!(
             r#"
 environment = "{environment}"
+{production}
 [store]
 url = "{url}"
 [device]
