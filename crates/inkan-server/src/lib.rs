@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod api;
 pub mod auth;
+pub mod backup;
 pub mod client;
 pub mod clock;
 pub mod config;

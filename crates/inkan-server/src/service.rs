@@ -73,6 +73,8 @@ pub struct Service {
     pub log_key: KeyRecord,
     /// This deployment's environment.
     pub environment: Environment,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Service {
@@ -124,7 +126,7 @@ impl Service {
         let registry = KeyRegistry::new(
             device.clone(),
             store.clone(),
-            clock,
+            clock.clone(),
             environment,
             log.clone(),
         );
@@ -135,7 +137,13 @@ impl Service {
             registry,
             log_key,
             environment,
+            clock,
         })
+    }
+
+    /// Now, by the injected clock.
+    pub fn now(&self) -> crate::clock::UnixMillis {
+        self.clock.now()
     }
 
     /// The log's verifier key (C2SP vkey) for offline verification of checkpoints and

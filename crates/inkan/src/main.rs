@@ -5,6 +5,7 @@
 //! signing module of the service.
 
 mod api_client;
+mod backup;
 mod bench;
 mod demo;
 mod keys;
@@ -50,6 +51,8 @@ enum Command {
     Log(log::LogArgs),
     /// Operators: add one with a role (prints its activation code), list them.
     Operators(operators::OperatorsArgs),
+    /// Backups: create (sealed, M-of-N key officers' shares), verify, restore.
+    Backup(backup::BackupArgs),
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
     Verify(verify::VerifyArgs),
 }
@@ -92,6 +95,8 @@ fn main() -> ExitCode {
             Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
         let command = match command {
             Command::Serve(args) => return serve::run(&config, args).await,
+            // A restore must not open the service first (that would make a new log key).
+            Command::Backup(args) => return backup::run(&config, args).await,
             other => other,
         };
         let service = Service::open(&config, Arc::new(SystemClock))
@@ -101,7 +106,11 @@ fn main() -> ExitCode {
             Command::Keys(args) => keys::run(&service, args).await,
             Command::Log(args) => log::run(&service, args).await,
             Command::Operators(args) => operators::run(&config, &service, args).await,
-            Command::Verify(_) | Command::Serve(_) | Command::Demo(_) | Command::Bench(_) => {
+            Command::Verify(_)
+            | Command::Serve(_)
+            | Command::Demo(_)
+            | Command::Bench(_)
+            | Command::Backup(_) => {
                 unreachable!("handled above")
             }
         }

@@ -24,6 +24,7 @@
 
 pub mod auth;
 mod auth_rows;
+pub mod backup;
 pub mod delivery;
 mod delivery_rows;
 mod keys;
@@ -88,6 +89,7 @@ pub trait Store:
     + delivery::DeliveryStore
     + status::StatusStore
     + operations::OperationsStore
+    + backup::BackupStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -33,6 +33,7 @@
 //! for the status records, shared with SQLite).
 
 mod auth;
+mod backup;
 mod delivery;
 mod operations;
 mod signing;

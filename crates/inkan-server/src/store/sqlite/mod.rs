@@ -26,6 +26,7 @@
 //! records, `store/status_rows.rs` for the status records, shared with PostgreSQL).
 
 mod auth;
+mod backup;
 mod delivery;
 mod operations;
 mod signing;

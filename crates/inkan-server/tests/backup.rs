@@ -1,0 +1,195 @@
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+//! Backup and recovery end to end (criteria 2.2.2(4), 2.1.3(13)): a running deployment is
+//! backed up (sealed, 2 of 3 key officers' shares), a key is destroyed afterwards, everything
+//! is wiped (a new empty database, the token, the KEK and the host's keys deleted), the
+//! archive is restored with the later log, and the service signs again with the restored key
+//! while the key destroyed after the backup stays destroyed. A tampered archive fails
+//! `verify`; too few shares open nothing; a restore over a store that holds data is refused.
+
+mod common;
+
+use common::server::{Harness, key, system_client};
+use common::{Engine, TestDb};
+use inkan_server::backup::{self, LaterLog};
+use inkan_server::config::Config;
+use inkan_server::service::host_operator;
+use inkan_server::store::{KeyId, KeyState};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> StatusCode {
+    h.call(
+        client,
+        Method::POST,
+        "/credentials/issue",
+        Some(json!({
+            "credential": {
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"id": "did:example:subject"}
+            },
+            "options": {"credentialId": key, "format": "vc+jwt"}
+        })),
+    )
+    .await
+    .status()
+}
+
+async fn round_trip(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, registrar) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&registrar, "issuer", "clerk").await;
+    let clerk = h.login(&clerk).await;
+    let (kept, _) = key(&h, &clerk, "ES256", "135791").await;
+    let (later_destroyed, _) = key(&h, &clerk, "EdDSA", "135791").await;
+    let client = system_client(&h, &registrar, &issuer, &kept).await;
+    assert_eq!(issue(&h, &client, &kept).await, StatusCode::CREATED);
+
+    let config_path = h._dir.path().join("inkan.toml");
+    let config = Config::load(Some(&config_path), std::iter::empty()).unwrap();
+    let service = &h.server().service;
+    let actor = host_operator("backup-test");
+    let mut steps = Vec::new();
+    let created = backup::create(&config, service, &actor, 2, 3, &mut |s: &str| {
+        steps.push(s.to_owned())
+    })
+    .await
+    .unwrap();
+    assert!(steps.len() >= 4, "progress is shown: {steps:?}");
+    let archive = created.archive.clone();
+    let spki = service.log_key.public_key_spki.clone();
+    // Verify without restoring: the signature holds; with two shares it opens.
+    let verified = backup::verify(&archive, &spki, &[]).unwrap();
+    assert!(!verified.opened);
+    let verified = backup::verify(&archive, &spki, &created.shares[1..]).unwrap();
+    assert!(verified.opened);
+    // One share opens nothing; a share of another archive is refused.
+    let err = backup::verify(&archive, &spki, &created.shares[..1]).unwrap_err();
+    assert!(err.to_string().contains("needs 2"), "{err}");
+    // A flipped byte anywhere fails verify.
+    for at in [archive.len() - 10, 40] {
+        let mut tampered = archive.clone();
+        tampered[at] ^= 0x01;
+        let err = backup::verify(&tampered, &spki, &created.shares[1..]).unwrap_err();
+        assert!(
+            err.to_string().contains("altered") || err.to_string().contains("not an Inkan backup"),
+            "{at}: {err}"
+        );
+    }
+    // Another log key does not vouch for it.
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+    let other = inkan_device::PublicKey::from_pem(&other.public_key_pem()).unwrap();
+    let err = backup::verify(&archive, &other.to_spki_der(), &[]).unwrap_err();
+    assert!(err.to_string().contains("another log key"), "{err}");
+
+    // After the backup a key is destroyed; the log is exported (as operators keep it).
+    let destroyed_id = KeyId::parse(&later_destroyed).unwrap();
+    let destroyed_handle = service.registry.get(&destroyed_id).await.unwrap().handle;
+    service
+        .registry
+        .destroy(&actor, &destroyed_id, "compromised after the backup")
+        .await
+        .unwrap();
+    service.log.checkpoint_now().await.unwrap();
+    let mut export = Vec::new();
+    service.log.export(&mut export).await.unwrap();
+
+    // A restore over a store that holds data is refused.
+    let err = backup::restore(
+        &config,
+        h.clock.clone(),
+        &actor,
+        &archive,
+        &created.shares[..2],
+        LaterLog::None,
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+
+    // Wipe: the server stops, the database is replaced by an empty one, the token, the KEK
+    // and the host's keys are deleted.
+    let clock = h.clock.clone();
+    let mut h = h;
+    h.server.take().unwrap().stop().await.unwrap();
+    let Harness { _dir: dir, db, .. } = h;
+    drop(db);
+    let fresh = TestDb::create(engine).await;
+    for path in ["soft", "kek", "secrets.key", "activation.key"] {
+        let path = dir.path().join(path);
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    let text = text.replace(&config.store.url, &fresh.url);
+    std::fs::write(&config_path, &text).unwrap();
+    let config = Config::load(Some(&config_path), std::iter::empty()).unwrap();
+
+    // Too few shares, or no word on the later log, restore nothing.
+    let err = backup::restore(
+        &config,
+        clock.clone(),
+        &actor,
+        &archive,
+        &created.shares[2..],
+        LaterLog::Export(export.clone()),
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("needs 2"), "{err}");
+    assert!(!dir.path().join("kek").exists());
+
+    let restored = backup::restore(
+        &config,
+        clock.clone(),
+        &actor,
+        &archive,
+        &[created.shares[0].clone(), created.shares[2].clone()],
+        LaterLog::Export(export),
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(restored.tombstoned, vec![later_destroyed.clone()]);
+    assert!(restored.later_entries > 0);
+
+    // The restored service works: the system client's session and the kept key sign again;
+    // the key destroyed after the backup stays destroyed, gone from the device.
+    let h = Harness::launch(fresh, dir, &text).await;
+    assert_eq!(issue(&h, &client, &kept).await, StatusCode::CREATED);
+    let service = &h.server().service;
+    let record = service.store.get_key(&destroyed_id).await.unwrap().unwrap();
+    assert_eq!(record.state, KeyState::Destroyed);
+    assert!(!service.device.contains(&destroyed_handle).unwrap());
+    // The log continued instead of forking: it verifies, and holds the restore.
+    let mut export = Vec::new();
+    service.log.export(&mut export).await.unwrap();
+    let entries = h.log_entries().await;
+    assert!(entries.iter().any(|e| {
+        e.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with(&format!("restored backup {}", created.manifest.id)))
+    }));
+    assert!(entries.iter().any(|e| {
+        e.note
+            .as_deref()
+            .is_some_and(|n| n.contains(&format!("backup {} created", created.manifest.id)))
+    }));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn backup_wipe_restore_sqlite() {
+    round_trip(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn backup_wipe_restore_postgres() {
+    round_trip(Engine::Postgres).await;
+}
