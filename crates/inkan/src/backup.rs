@@ -42,6 +42,9 @@ enum BackupCommand {
         /// Shares made (N, one per key officer).
         #[arg(long)]
         shares: u8,
+        /// The approved `backup.create` request (dual control).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Check an archive without restoring it: its form, its digest and the manifest's
     /// signature by this deployment's log key; with --share (M of them) also that it opens.
@@ -82,10 +85,19 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
             share_dir,
             threshold,
             shares,
+            approval,
         } => {
             let service = Service::open(config, Arc::new(SystemClock))
                 .await
                 .map_err(|e| e.to_string())?;
+            crate::approval::authorise(
+                config,
+                &service,
+                &actor,
+                "backup.create",
+                approval.as_deref(),
+            )
+            .await?;
             let created =
                 backup::create(config, &service, &actor, threshold, shares, &mut progress)
                     .await

@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 use inkan_device::Algorithm;
 use inkan_device::import::WrappingAlgorithm;
+use inkan_server::config::Config;
 use inkan_server::keys::{ExpectedPublicKey, ImportKey, NewKey, key_view};
 use inkan_server::service::{Service, host_operator};
 use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
@@ -80,6 +81,9 @@ enum KeysCommand {
         /// The subscriber the key belongs to.
         #[arg(long, default_value = "default")]
         owner: String,
+        /// The approved `key.import` request (dual control).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Print a PKCS#10 certification request (PEM) signed by the key.
     Csr {
@@ -111,7 +115,7 @@ enum KeysCommand {
     },
 }
 
-pub async fn run(service: &Service, args: KeysArgs) -> Result<(), String> {
+pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(), String> {
     let registry = &service.registry;
     let actor = host_operator(&host_user());
     let actor = &actor;
@@ -193,7 +197,10 @@ pub async fn run(service: &Service, args: KeysArgs) -> Result<(), String> {
             alg,
             label,
             owner,
+            approval,
         } => {
+            crate::approval::authorise(config, service, actor, "key.import", approval.as_deref())
+                .await?;
             let expected = match (public, cert) {
                 (Some(path), _) => ExpectedPublicKey::PublicKey(read_input(&path)?),
                 (None, Some(path)) => ExpectedPublicKey::Certificate(read_input(&path)?),

@@ -5,6 +5,7 @@
 //! signing module of the service.
 
 mod api_client;
+mod approval;
 mod backup;
 mod bench;
 mod demo;
@@ -103,7 +104,7 @@ fn main() -> ExitCode {
             .await
             .map_err(|e| e.to_string())?;
         match command {
-            Command::Keys(args) => keys::run(&service, args).await,
+            Command::Keys(args) => keys::run(&config, &service, args).await,
             Command::Log(args) => log::run(&service, args).await,
             Command::Operators(args) => operators::run(&config, &service, args).await,
             Command::Verify(_)

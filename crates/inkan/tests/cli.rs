@@ -9,6 +9,11 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// These tests run host commands without dual control (`[operations]` M = 0 for them);
+/// `dual_control_guards_host_commands` shows the approval they otherwise need.
+const HOST_ACTIONS_WITHOUT_APPROVAL: &str =
+    "[operations]\napprovals_for = { \"key.import\" = 0, \"backup.create\" = 0 }\n";
+
 /// A scratch deployment: a config file, a store and a device of one kind.
 struct Setup {
     dir: tempfile::TempDir,
@@ -85,7 +90,7 @@ impl Setup {
     ) -> Setup {
         let config = dir.path().join("inkan.toml");
         let text = format!(
-            "environment = \"test\"\n{device}\n[store]\nurl = \"sqlite://{}/inkan.db\"\n",
+            "environment = \"test\"\n{device}\n[store]\nurl = \"sqlite://{}/inkan.db\"\n{HOST_ACTIONS_WITHOUT_APPROVAL}",
             dir.path().display()
         );
         std::fs::write(&config, text).unwrap();
@@ -696,7 +701,8 @@ fn software_token_is_refused_in_production() {
     let setup = Setup::soft();
     let text = std::fs::read_to_string(&setup.config)
         .unwrap()
-        .replace("environment = \"test\"", "environment = \"production\"");
+        .replace("environment = \"test\"", "environment = \"production\"")
+        .replace(HOST_ACTIONS_WITHOUT_APPROVAL, "");
     std::fs::write(&setup.config, text).unwrap();
     let err = setup.fails(&["keys", "list"]);
     assert!(
@@ -1111,4 +1117,131 @@ fn inkan_verify_accepts_the_vectors_and_refuses_tampering() {
         !ok && text.contains("not referenced"),
         "an extra disclosure: {text}"
     );
+}
+
+/// Criteria 2.2.2(4), 2.1.3(12), (13): `inkan backup` on the host — under dual control unless
+/// configured otherwise; create, verify (a tampered archive fails), restore into an empty
+/// deployment with 2 of 3 shares, and the restored key signs.
+#[test]
+fn backup_round_trip_and_dual_control_on_the_host() {
+    let setup = Setup::soft();
+    let id = setup.generate("ES256");
+    let archive = setup.path("inkan.bak");
+    let shares = setup.path("shares");
+    let create = |extra: &[&'static str]| -> Vec<String> {
+        let mut args = vec![
+            "backup",
+            "create",
+            "--out",
+            archive.to_str().unwrap(),
+            "--share-dir",
+            shares.to_str().unwrap(),
+            "--threshold",
+            "2",
+            "--shares",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect()
+    };
+    // Dual control: without the M = 0 setting the command needs an approved request.
+    let original = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        original.replace(HOST_ACTIONS_WITHOUT_APPROVAL, ""),
+    )
+    .unwrap();
+    let err = setup.fails(&as_args(&create(&[])));
+    assert!(err.contains("backup.create is under dual control"), "{err}");
+    let err = setup.fails(&as_args(&create(&[
+        "--approval",
+        "apr_00000000000000000000000000000000",
+    ])));
+    assert!(err.contains("no request"), "{err}");
+    assert!(!archive.exists());
+    std::fs::write(&setup.config, &original).unwrap();
+
+    let out = setup.ok(&as_args(&create(&[])));
+    assert!(
+        out.contains("3 shares") && out.contains("2 of them open it"),
+        "{out}"
+    );
+    let mut share_files: Vec<PathBuf> = std::fs::read_dir(&shares)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    share_files.sort();
+    assert_eq!(share_files.len(), 3);
+    let share = |i: usize| share_files[i].to_str().unwrap().to_owned();
+    let a = archive.to_str().unwrap();
+    assert!(setup.ok(&["backup", "verify", a]).contains("verifies"));
+    let opened = setup.ok(&[
+        "backup",
+        "verify",
+        a,
+        "--share",
+        &share(0),
+        "--share",
+        &share(2),
+    ]);
+    assert!(opened.contains("the shares open it"), "{opened}");
+    let err = setup.fails(&["backup", "verify", a, "--share", &share(1)]);
+    assert!(err.contains("needs 2"), "{err}");
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x80;
+    let tampered = setup.path("tampered.bak");
+    std::fs::write(&tampered, bytes).unwrap();
+    let err = setup.fails(&["backup", "verify", tampered.to_str().unwrap()]);
+    assert!(err.contains("altered"), "{err}");
+
+    // Restore into a new, empty deployment (its own folder, token, KEK and store).
+    let other = tempfile::tempdir().unwrap();
+    let config = other.path().join("inkan.toml");
+    std::fs::write(
+        &config,
+        original.replace(
+            &setup.dir.path().display().to_string(),
+            &other.path().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let restore = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "backup",
+            "restore",
+            a,
+            "--share",
+            &share(1),
+            "--share",
+            &share(2),
+        ])
+        .arg("--without-later-log")
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    let csr = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .arg("--config")
+        .arg(&config)
+        .args(["keys", "csr", &id, "--subject", "CN=restored"])
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        csr.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csr.stderr)
+    );
+    assert!(String::from_utf8_lossy(&csr.stdout).contains("BEGIN CERTIFICATE REQUEST"));
+}
+
+fn as_args(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }

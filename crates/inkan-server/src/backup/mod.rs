@@ -154,7 +154,9 @@ pub async fn create(
         ("secrets", Some(&paths.secrets)),
         ("activation", Some(&paths.activation)),
     ] {
-        if let Some(path) = path {
+        // The secrets and activation keys exist once the service has run; a deployment
+        // used only through `inkan keys` has none.
+        if let Some(path) = path.filter(|p| role == "kek" || p.exists()) {
             let bytes = std::fs::read(path).map_err(io(path))?;
             files.push(FileEntry {
                 role: role.into(),

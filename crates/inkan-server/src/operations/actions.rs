@@ -17,11 +17,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 4] = [
+pub const ACTIONS: [&str; 7] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
     "subscriber.terminate",
+    "key.import",
+    "backup.create",
+    "service.decommission",
 ];
 
 /// Longest reason, bytes.
@@ -66,6 +69,26 @@ pub enum Action {
         /// Why (the subscriber's application, the end of the contract, …).
         reason: String,
     },
+    /// Authorises one run of `inkan keys import` on the host (for `owner`).
+    #[serde(rename = "key.import")]
+    ImportKey {
+        /// The subscriber the key will belong to.
+        owner: String,
+        /// Why.
+        reason: String,
+    },
+    /// Authorises one run of `inkan backup create` on the host.
+    #[serde(rename = "backup.create")]
+    CreateBackup {
+        /// Why (the schedule, a change ahead, …).
+        reason: String,
+    },
+    /// Authorises one run of `inkan decommission` on the host: the end of the service.
+    #[serde(rename = "service.decommission")]
+    Decommission {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Action {
@@ -76,13 +99,28 @@ impl Action {
             Action::SetOperatorRole { .. } => ACTIONS[1],
             Action::RegisterTerminal { .. } => ACTIONS[2],
             Action::TerminateSubscriber { .. } => ACTIONS[3],
+            Action::ImportKey { .. } => ACTIONS[4],
+            Action::CreateBackup { .. } => ACTIONS[5],
+            Action::Decommission { .. } => ACTIONS[6],
         }
+    }
+
+    /// Whether the action is carried out by a command on the host, which the approval only
+    /// authorises (once).
+    pub fn on_host(&self) -> bool {
+        matches!(
+            self,
+            Action::ImportKey { .. } | Action::CreateBackup { .. } | Action::Decommission { .. }
+        )
     }
 
     /// The permission the requester and every approver must hold.
     pub fn permission(&self) -> Permission {
         match self {
-            Action::DestroyKey { .. } => Permission::KeyManagement,
+            Action::DestroyKey { .. }
+            | Action::ImportKey { .. }
+            | Action::CreateBackup { .. }
+            | Action::Decommission { .. } => Permission::KeyManagement,
             Action::SetOperatorRole { .. } | Action::RegisterTerminal { .. } => {
                 Permission::ManageOperators
             }
@@ -101,6 +139,9 @@ impl Action {
             Action::TerminateSubscriber { subscriber, .. } => {
                 format!("subscriber.terminate {subscriber}")
             }
+            Action::ImportKey { owner, .. } => format!("key.import for {owner}"),
+            Action::CreateBackup { .. } => "backup.create".into(),
+            Action::Decommission { .. } => "service.decommission".into(),
         }
     }
 }
@@ -143,6 +184,9 @@ impl Operations {
                     )));
                 }
             }
+            Action::ImportKey { reason, .. }
+            | Action::CreateBackup { reason }
+            | Action::Decommission { reason } => check_reason(reason)?,
         }
         Ok(())
     }
@@ -209,6 +253,11 @@ impl Operations {
             Action::TerminateSubscriber { subscriber, reason } => {
                 self.terminate(actor, approval, subscriber, reason).await
             }
+            Action::ImportKey { .. }
+            | Action::CreateBackup { .. }
+            | Action::Decommission { .. } => Ok(
+                json!({ "authorises": format!("one run of the host command ({})", action.name()) }),
+            ),
         }
     }
 

@@ -51,6 +51,8 @@ pub enum RequestState {
     Failed,
     /// Not approved in time.
     Expired,
+    /// A host action's authorisation, used by its command.
+    Used,
 }
 
 impl RequestState {
@@ -61,6 +63,7 @@ impl RequestState {
             RequestState::Executed => "executed",
             RequestState::Failed => "failed",
             RequestState::Expired => "expired",
+            RequestState::Used => "used",
         }
     }
 }
@@ -290,6 +293,37 @@ impl Operations {
         caller.require(crate::auth::operators::Permission::Read)?;
         self.list_records(state.map(RequestState::as_str)).await
     }
+}
+
+/// For a command run on the host (`inkan keys import`, `inkan backup create`, `inkan
+/// decommission`): uses up request `id`, which must be an approved (`executed`) request for
+/// `action` that has not expired; compare-and-set, so it is used once. The caller logs what it
+/// then does, naming the request.
+pub async fn use_host_approval(
+    store: &dyn Store,
+    id: &str,
+    action: &str,
+    now: UnixMillis,
+) -> Result<ApprovalRequest, AuthError> {
+    let (record, mut request) = super::records::load::<ApprovalRequest>(store, id).await?;
+    if request.action.name() != action || !request.action.on_host() {
+        return Err(AuthError::Conflict(format!(
+            "request {id} is for {}, not {action}",
+            request.action.name()
+        )));
+    }
+    if request.state != RequestState::Executed {
+        return Err(AuthError::Conflict(format!(
+            "request {id} is {}, not approved and unused",
+            request.state.as_str()
+        )));
+    }
+    if now >= request.expires_at {
+        return Err(AuthError::Conflict(format!("request {id} has expired")));
+    }
+    request.state = RequestState::Used;
+    super::records::save(store, &record, &request, now).await?;
+    Ok(request)
 }
 
 /// `caller`'s part, now.

@@ -7,6 +7,7 @@
 
 use super::Operations;
 use crate::auth::AuthError;
+use crate::store::Store;
 use crate::store::operations::{WorkflowKind, WorkflowRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,17 +56,7 @@ impl Operations {
         &self,
         id: &str,
     ) -> Result<(WorkflowRecord, T), AuthError> {
-        let not_found = || AuthError::NotFound(format!("no {} {id}", T::NOUN));
-        if !crate::store::auth::is_id(id, T::PREFIX) {
-            return Err(not_found());
-        }
-        let record = self
-            .store
-            .get_workflow(T::KIND, id)
-            .await?
-            .ok_or_else(not_found)?;
-        let item = decode(&record)?;
-        Ok((record, item))
+        load(&*self.store, id).await
     }
 
     /// Writes `item` over `record` if nobody changed it meanwhile (`Conflict` otherwise);
@@ -75,22 +66,7 @@ impl Operations {
         record: &WorkflowRecord,
         item: &T,
     ) -> Result<WorkflowRecord, AuthError> {
-        let next = WorkflowRecord {
-            state: item.state_name().into(),
-            version: record.version + 1,
-            body: encode(item)?,
-            updated_at: self.now(),
-            ..record.clone()
-        };
-        if self.store.update_workflow(&next).await? {
-            Ok(next)
-        } else {
-            Err(AuthError::Conflict(format!(
-                "{} {} changed meanwhile; read it again",
-                T::NOUN,
-                item.id()
-            )))
-        }
+        save(&*self.store, record, item, self.now()).await
     }
 
     /// Records in `state` (all when `None`), oldest first, at most [`MAX_LISTED`].
@@ -103,6 +79,48 @@ impl Operations {
             .list_workflows(T::KIND, state, MAX_LISTED)
             .await?;
         records.iter().map(decode).collect()
+    }
+}
+
+/// [`Operations::load_record`] over a store alone (for commands on the host).
+pub(super) async fn load<T: Workflow>(
+    store: &dyn Store,
+    id: &str,
+) -> Result<(WorkflowRecord, T), AuthError> {
+    let not_found = || AuthError::NotFound(format!("no {} {id}", T::NOUN));
+    if !crate::store::auth::is_id(id, T::PREFIX) {
+        return Err(not_found());
+    }
+    let record = store
+        .get_workflow(T::KIND, id)
+        .await?
+        .ok_or_else(not_found)?;
+    let item = decode(&record)?;
+    Ok((record, item))
+}
+
+/// [`Operations::save_record`] over a store alone.
+pub(super) async fn save<T: Workflow>(
+    store: &dyn Store,
+    record: &WorkflowRecord,
+    item: &T,
+    now: crate::clock::UnixMillis,
+) -> Result<WorkflowRecord, AuthError> {
+    let next = WorkflowRecord {
+        state: item.state_name().into(),
+        version: record.version + 1,
+        body: encode(item)?,
+        updated_at: now,
+        ..record.clone()
+    };
+    if store.update_workflow(&next).await? {
+        Ok(next)
+    } else {
+        Err(AuthError::Conflict(format!(
+            "{} {} changed meanwhile; read it again",
+            T::NOUN,
+            item.id()
+        )))
     }
 }
 
