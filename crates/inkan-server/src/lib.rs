@@ -14,6 +14,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod environment;
+pub mod evidence;
 pub mod https_client;
 pub mod keys;
 pub mod log;

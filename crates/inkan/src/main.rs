@@ -9,6 +9,7 @@ mod approval;
 mod backup;
 mod bench;
 mod demo;
+mod evidence;
 mod keys;
 mod log;
 mod operators;
@@ -54,6 +55,10 @@ enum Command {
     Operators(operators::OperatorsArgs),
     /// Backups: create (sealed, M-of-N key officers' shares), verify, restore.
     Backup(backup::BackupArgs),
+    /// The evidence pack for an auditor.
+    Evidence(evidence::EvidenceArgs),
+    /// End the service: every subscriber's use and every key, a final evidence pack.
+    Decommission(evidence::DecommissionArgs),
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
     Verify(verify::VerifyArgs),
 }
@@ -107,6 +112,8 @@ fn main() -> ExitCode {
             Command::Keys(args) => keys::run(&config, &service, args).await,
             Command::Log(args) => log::run(&service, args).await,
             Command::Operators(args) => operators::run(&config, &service, args).await,
+            Command::Evidence(args) => evidence::run(&service, args).await,
+            Command::Decommission(args) => evidence::decommission(&config, &service, args).await,
             Command::Verify(_)
             | Command::Serve(_)
             | Command::Demo(_)

@@ -11,8 +11,7 @@ use std::process::{Command, Output};
 
 /// These tests run host commands without dual control (`[operations]` M = 0 for them);
 /// `dual_control_guards_host_commands` shows the approval they otherwise need.
-const HOST_ACTIONS_WITHOUT_APPROVAL: &str =
-    "[operations]\napprovals_for = { \"key.import\" = 0, \"backup.create\" = 0 }\n";
+const HOST_ACTIONS_WITHOUT_APPROVAL: &str = "[operations]\napprovals_for = { \"key.import\" = 0, \"backup.create\" = 0, \"service.decommission\" = 0 }\n";
 
 /// A scratch deployment: a config file, a store and a device of one kind.
 struct Setup {
@@ -1244,4 +1243,99 @@ fn backup_round_trip_and_dual_control_on_the_host() {
 
 fn as_args(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
+}
+
+/// Criteria 2.1.3(3), (10), (11): the evidence pack checks offline with the log key alone; the
+/// manifest's digest is in the log; `inkan decommission` destroys every key (the log key
+/// last), writes a final pack, and the deployment cannot start again.
+#[test]
+fn evidence_pack_checks_offline_and_decommission_ends_everything() {
+    let setup = Setup::soft();
+    let id = setup.generate("ES256");
+    let pack = setup.path("evidence");
+    let out = setup.ok(&["evidence", "export", "--out", pack.to_str().unwrap()]);
+    assert!(out.contains("evidence pack written"), "{out}");
+    for file in [
+        "keys.json",
+        "key-events.jsonl",
+        "operators.json",
+        "compliance.md",
+        "manifest.json",
+        "log.jsonl",
+        "verification.json",
+        "log-key.vkey",
+    ] {
+        assert!(pack.join(file).is_file(), "{file} missing");
+    }
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(pack.join("keys.json")).unwrap()).unwrap();
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["id"] == id.as_str())
+    );
+    let events = std::fs::read_to_string(pack.join("key-events.jsonl")).unwrap();
+    assert!(
+        events.contains(&id),
+        "the key's generation is among its lifecycle events"
+    );
+    assert!(
+        std::fs::read_to_string(pack.join("compliance.md"))
+            .unwrap()
+            .contains("2.1.3(14)")
+    );
+    // Offline: the log verifies with the key in the pack, and names the manifest's digest.
+    let verified = setup.ok(&[
+        "log",
+        "verify",
+        "--export",
+        pack.join("log.jsonl").to_str().unwrap(),
+        "--log-key",
+        pack.join("log-key.vkey").to_str().unwrap(),
+    ]);
+    assert!(verified.contains("verified"), "{verified}");
+    let manifest = std::fs::read(pack.join("manifest.json")).unwrap();
+    let digest = hex::encode(ring::digest::digest(&ring::digest::SHA256, &manifest).as_ref());
+    let log = std::fs::read_to_string(pack.join("log.jsonl")).unwrap();
+    let named = log.lines().any(|line| {
+        let line: Value = serde_json::from_str(line).unwrap();
+        line["entry"].as_str().is_some_and(|b64| {
+            let entry = base64_decode(b64);
+            String::from_utf8_lossy(&entry).contains(&digest)
+        })
+    });
+    assert!(named, "the log names manifest.json's digest");
+    // A pack never overwrites another.
+    let err = setup.fails(&["evidence", "export", "--out", pack.to_str().unwrap()]);
+    assert!(err.contains("not empty"), "{err}");
+
+    let last = setup.path("final");
+    let out = setup.ok(&[
+        "decommission",
+        "--reason",
+        "end of the service contract",
+        "--evidence-out",
+        last.to_str().unwrap(),
+    ]);
+    assert!(out.contains("decommissioned") && out.contains(&id), "{out}");
+    let keys: Value =
+        serde_json::from_slice(&std::fs::read(last.join("keys.json")).unwrap()).unwrap();
+    let key = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(key["state"], "destroyed");
+    // Nothing can sign for this deployment again: it does not start.
+    let err = setup.fails(&["keys", "list"]);
+    assert!(err.contains("decommissioned"), "{err}");
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }

@@ -37,6 +37,15 @@ pub(crate) async fn find_or_create(
     if let Some(key) = existing.into_iter().find(|k| k.label == LOG_KEY_LABEL) {
         return Ok((key, false));
     }
+    // A log with entries but no key: it was destroyed (`inkan decommission`) or lost. A new
+    // key would sign a log it did not witness: refused.
+    if store.log_size().await? > 0 {
+        return Err(super::KeyError::InvalidInput(
+            "the log has entries but no active key: this deployment was decommissioned (or its \
+             log key was lost); restore a backup instead"
+                .into(),
+        ));
+    }
     let generating = device.clone();
     let key =
         tokio::task::spawn_blocking(move || generating.generate(KeySpec::Ed25519, LOG_KEY_LABEL))
