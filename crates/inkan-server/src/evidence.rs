@@ -188,6 +188,9 @@ pub async fn export(
         inkan_log::verify::verify_export(export.as_slice(), &verifier, service.log.origin())
             .map_err(crate::log::LogError::from)?;
     write(out, "log-key.vkey", format!("{vkey}\n").as_bytes())?;
+    let public = inkan_device::PublicKey::from_spki_der(&service.log_key.public_key_spki)
+        .map_err(KeyError::from)?;
+    write(out, "log-key.pem", public.to_pem().as_bytes())?;
     let verification = json!({
         "verified": true,
         "entries": report.entries,

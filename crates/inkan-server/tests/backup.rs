@@ -12,6 +12,7 @@ mod common;
 use common::server::{Harness, key, system_client};
 use common::{Engine, TestDb};
 use inkan_server::backup::{self, LaterLog};
+use inkan_server::clock::Clock as _;
 use inkan_server::config::Config;
 use inkan_server::service::host_operator;
 use inkan_server::store::{KeyId, KeyState};
@@ -38,7 +39,7 @@ async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> Stat
 
 async fn round_trip(engine: Engine) {
     let h = Harness::start(engine, "").await;
-    let (_, registrar) = h.operator().await;
+    let (registrar_account, registrar) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&registrar, "issuer", "clerk").await;
     let clerk = h.login(&clerk).await;
     let (kept, _) = key(&h, &clerk, "ES256", "135791").await;
@@ -101,6 +102,7 @@ async fn round_trip(engine: Engine) {
         h.clock.clone(),
         &actor,
         &archive,
+        &spki,
         &created.shares[..2],
         LaterLog::None,
         &mut |_: &str| {},
@@ -130,12 +132,44 @@ async fn round_trip(engine: Engine) {
     std::fs::write(&config_path, &text).unwrap();
     let config = Config::load(Some(&config_path), std::iter::empty()).unwrap();
 
-    // Too few shares, or no word on the later log, restore nothing.
+    // An archive not signed by the deployment's log key, too few shares, or a later log
+    // with entries no checkpoint signs, restore nothing.
     let err = backup::restore(
         &config,
         clock.clone(),
         &actor,
         &archive,
+        &other.to_spki_der(),
+        &created.shares[..2],
+        LaterLog::Export(export.clone()),
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("another log key"), "{err}");
+    let mut unsigned_tail = export.clone();
+    let size = export.iter().filter(|b| **b == b'\n').count() as u64;
+    unsigned_tail
+        .extend_from_slice(format!("{}\n", inkan_log::verify::entry_line(size, b"{}")).as_bytes());
+    let err = backup::restore(
+        &config,
+        clock.clone(),
+        &actor,
+        &archive,
+        &spki,
+        &created.shares[..2],
+        LaterLog::Export(unsigned_tail),
+        &mut |_: &str| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("later log"), "{err}");
+    let err = backup::restore(
+        &config,
+        clock.clone(),
+        &actor,
+        &archive,
+        &spki,
         &created.shares[2..],
         LaterLog::Export(export.clone()),
         &mut |_: &str| {},
@@ -150,6 +184,7 @@ async fn round_trip(engine: Engine) {
         clock.clone(),
         &actor,
         &archive,
+        &spki,
         &[created.shares[0].clone(), created.shares[2].clone()],
         LaterLog::Export(export),
         &mut |_: &str| {},
@@ -162,6 +197,14 @@ async fn round_trip(engine: Engine) {
     // The restored service works: the system client's session and the kept key sign again;
     // the key destroyed after the backup stays destroyed, gone from the device.
     let h = Harness::launch(fresh, dir, &text).await;
+    // Sessions are not restored: the old client token is refused; a new one signs with the
+    // restored key.
+    assert_eq!(issue(&h, &client, &kept).await, StatusCode::UNAUTHORIZED);
+    // (The new server's clock starts over: move it on to where the old one was, so that a
+    // TOTP step the registrar used before is not offered again.)
+    h.clock.advance(clock.now() - h.clock.now());
+    let registrar = h.login(&registrar_account).await;
+    let client = system_client(&h, &registrar, &issuer, &kept).await;
     assert_eq!(issue(&h, &client, &kept).await, StatusCode::CREATED);
     let service = &h.server().service;
     let record = service.store.get_key(&destroyed_id).await.unwrap().unwrap();

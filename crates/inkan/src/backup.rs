@@ -73,6 +73,10 @@ enum BackupCommand {
         /// cannot be known).
         #[arg(long, conflicts_with = "later_log")]
         without_later_log: bool,
+        /// The deployment's log key (PEM, as `inkan log key` prints it and evidence packs
+        /// keep it): the archive must be signed by it.
+        #[arg(long)]
+        log_key: PathBuf,
     },
 }
 
@@ -150,8 +154,10 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
             shares,
             later_log,
             without_later_log,
+            log_key,
         } => {
             let bytes = crate::keys::read_limited(&archive, backup::MAX_ARCHIVE_BYTES)?;
+            let trusted = spki_from_pem(&log_key)?;
             let shares = read_shares(&shares)?;
             let later = match (later_log, without_later_log) {
                 (Some(path), _) => {
@@ -165,6 +171,7 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
                 Arc::new(SystemClock),
                 &actor,
                 &bytes,
+                &trusted,
                 &shares,
                 later,
                 &mut progress,

@@ -1194,7 +1194,12 @@ fn backup_round_trip_and_dual_control_on_the_host() {
     let err = setup.fails(&["backup", "verify", tampered.to_str().unwrap()]);
     assert!(err.contains("altered"), "{err}");
 
-    // Restore into a new, empty deployment (its own folder, token, KEK and store).
+    // Restore into a new, empty deployment (its own folder, token, KEK and store), trusting
+    // the log key as `inkan log key` prints it.
+    let printed = setup.ok(&["log", "key"]);
+    let pem = &printed[printed.find("-----BEGIN").unwrap()..];
+    let log_key = setup.path("log-key.pem");
+    std::fs::write(&log_key, pem).unwrap();
     let other = tempfile::tempdir().unwrap();
     let config = other.path().join("inkan.toml");
     std::fs::write(
@@ -1218,6 +1223,8 @@ fn backup_round_trip_and_dual_control_on_the_host() {
             &share(2),
         ])
         .arg("--without-later-log")
+        .arg("--log-key")
+        .arg(&log_key)
         .env_remove("INKAN_CONFIG")
         .output()
         .unwrap();

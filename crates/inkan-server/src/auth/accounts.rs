@@ -266,6 +266,13 @@ impl Auth {
         account_id: &str,
     ) -> Result<NewAccount, AuthError> {
         let account = self.managed_account(operator, account_id).await?;
+        if account.role == AccountRole::Operator {
+            // Whoever holds a pending operator's new code becomes that operator (and registers
+            // its terminal): an admin could make a second identity for dual control.
+            return Err(AuthError::Forbidden(
+                "an operator's activation code comes from the host (inkan operators add)".into(),
+            ));
+        }
         if let Some(subscriber) = &account.subscriber {
             let subscriber = self.subscriber(subscriber).await.map_err(|e| match e {
                 AuthError::NotFound(_) => AuthError::NotFound(format!("no account {account_id}")),

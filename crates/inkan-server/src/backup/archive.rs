@@ -67,7 +67,7 @@ pub struct Manifest {
 }
 
 /// A file of the deployment, as the payload carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
     /// `device` (under the soft token's folder), `kek`, `secrets` or `activation`.
@@ -79,13 +79,31 @@ pub struct FileEntry {
 }
 
 /// What the ciphertext holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Payload {
     /// Every table's rows.
     pub tables: Vec<TableRows>,
     /// The files.
     pub files: Vec<FileEntry>,
+}
+
+impl std::fmt::Debug for FileEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileEntry")
+            .field("role", &self.role)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload")
+            .field("tables", &self.tables.len())
+            .field("files", &self.files)
+            .finish()
+    }
 }
 
 /// An archive read back: its parts, checked for form and digest (not yet for signature).

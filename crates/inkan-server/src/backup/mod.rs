@@ -23,7 +23,8 @@ use crate::clock::Clock;
 use crate::config::{Config, DeviceConfig};
 use crate::keys::KeyError;
 use crate::service::{Service, StartError};
-use crate::store::{KeyId, KeyState, Store, StoreError};
+use crate::store::backup::{Cell, TABLES};
+use crate::store::{Store, StoreError};
 use archive::{Archive, FileEntry, Manifest, Payload, Share};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -311,11 +312,22 @@ pub struct Restored {
 }
 
 /// Restores `bytes` opened with `shares` into the empty store and token `config` names.
+/// `trusted_log_key` is the deployment's log key (SPKI DER) as the operators know it (published
+/// at `/v1/log/key`, kept in evidence packs): the archive must be signed by it.
+///
+/// Everything is checked before anything is written: the signature, the shares, the payload,
+/// that the store and the token are empty, and the later log (fully checkpointed, signed by
+/// the log key, continuing exactly the backup's log). Keys the later log says were destroyed
+/// are written back as destroyed and their device files left out; sessions and tokens are
+/// not restored (everyone logs in again). Files written before a failure are removed; the
+/// store is written in one transaction.
+#[allow(clippy::too_many_arguments)]
 pub async fn restore(
     config: &Config,
     clock: Arc<dyn Clock>,
     actor: &Actor,
     bytes: &[u8],
+    trusted_log_key: &[u8],
     shares: &[Share],
     later: LaterLog,
     progress: &mut dyn FnMut(&str),
@@ -323,19 +335,28 @@ pub async fn restore(
     let paths = paths(config)?;
     let archive = archive::decode(bytes)?;
     let manifest = archive.manifest.clone();
-    let spki = B64
-        .decode(&manifest.log_key_spki)
-        .map_err(|_| BackupError::Invalid("the manifest's log key is not base64".into()))?;
-    check_signature(&archive, &spki)?;
+    check_signature(&archive, trusted_log_key)?;
     if manifest.environment != config.environment {
         return Err(BackupError::Refused(format!(
             "the backup belongs to the {} environment, not {}",
             manifest.environment, config.environment
         )));
     }
+    let known: std::collections::BTreeSet<&str> = TABLES.iter().copied().collect();
+    if manifest
+        .tables
+        .keys()
+        .map(String::as_str)
+        .collect::<std::collections::BTreeSet<_>>()
+        != known
+    {
+        return Err(BackupError::Refused(
+            "the backup was taken with another version of the store's tables".into(),
+        ));
+    }
     let key = archive::combine(&manifest, shares)?;
     progress("opening the archive");
-    let payload = archive::open(&key, &archive)?;
+    let mut payload = archive::open(&key, &archive)?;
     check_payload(&manifest, &payload)?;
     let store = crate::store::connect(&config.store.url).await?;
     if store.engine() != manifest.engine {
@@ -350,62 +371,78 @@ pub async fn restore(
             "the store is not empty: restore into a new, empty store".into(),
         ));
     }
-    // The later log, checked before anything is written.
+    let token_keys = paths.token.join("keys");
+    if token_keys.is_dir()
+        && std::fs::read_dir(&token_keys)
+            .map_err(io(&token_keys))?
+            .next()
+            .is_some()
+    {
+        return Err(BackupError::Refused(format!(
+            "the token {} holds keys: restore into an empty token",
+            paths.token.display()
+        )));
+    }
     let later = match later {
-        LaterLog::Export(export) => Some(later_log(&manifest, &spki, &export)?),
+        LaterLog::Export(export) => Some(later_log(
+            &manifest,
+            trusted_log_key,
+            &export,
+            &payload.tables,
+        )?),
         LaterLog::None => None,
     };
+    let tombstoned = match &later {
+        Some(later) => bury(&mut payload, &later.tombstones, &manifest.id, clock.now())?,
+        None => Vec::new(),
+    };
+    // A restore ends every session: none is carried over.
+    for t in &mut payload.tables {
+        if matches!(t.table.as_str(), "sessions" | "tokens" | "sads") {
+            t.rows.clear();
+        }
+    }
+    payload
+        .tables
+        .sort_by_key(|t| TABLES.iter().position(|n| *n == t.table));
     progress("writing the token and the host's keys");
-    write_files(&paths, &payload.files)?;
-    progress(&format!("restoring {} tables", payload.tables.len()));
-    store.restore(&payload.tables).await?;
+    let mut written = Vec::new();
+    let outcome = async {
+        write_files(&paths, &payload.files, &mut written)?;
+        progress(&format!("restoring {} tables", payload.tables.len()));
+        store.restore(&payload.tables).await?;
+        Ok::<(), BackupError>(())
+    }
+    .await;
+    if let Err(e) = outcome {
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
+        return Err(e);
+    }
     let mut later_entries = 0;
-    let mut tombstones = Vec::new();
-    if let Some(later) = later {
+    if let Some(later) = &later {
         progress(&format!(
             "appending {} later log entries",
             later.entries.len()
         ));
-        append_later(&*store, &manifest, &later, clock.now()).await?;
+        append_later(&*store, later, clock.now()).await?;
         later_entries = later.entries.len() as u64;
-        tombstones = later.tombstones;
     }
     drop(store);
     let service = Service::open(config, clock).await?;
-    let mut tombstoned = Vec::new();
-    for (key_id, index) in &tombstones {
-        let Ok(id) = KeyId::parse(key_id) else {
-            continue;
-        };
-        match service.store.get_key(&id).await? {
-            Some(record) if record.state != KeyState::Destroyed => {
-                service
-                    .registry
-                    .destroy(
-                        actor,
-                        &id,
-                        &format!(
-                            "destroyed after backup {} was taken (log index {index})",
-                            manifest.id
-                        ),
-                    )
-                    .await?;
-                tombstoned.push(key_id.clone());
-            }
-            _ => {}
-        }
-    }
     record(
         &service,
         actor,
         format!(
-            "restored backup {} (taken at log size {}); later log: {}; keys destroyed again: {}",
+            "restored backup {} (taken at log size {}); later log: {}; keys destroyed after the \
+             backup, restored as destroyed: {}; sessions ended",
             manifest.id,
             manifest.log_size,
-            if later_entries > 0 || !tombstones.is_empty() {
+            if later.is_some() {
                 format!("{later_entries} entries appended")
             } else {
-                "none given".into()
+                "none (the operators said there is none)".into()
             },
             if tombstoned.is_empty() {
                 "none".into()
@@ -423,10 +460,50 @@ pub async fn restore(
     })
 }
 
+/// Marks the keys of `tombstones` destroyed in the payload's `keys` rows and drops their
+/// device files; returns the ids buried.
+fn bury(
+    payload: &mut Payload,
+    tombstones: &[(String, u64)],
+    backup: &str,
+    now: i64,
+) -> Result<Vec<String>, BackupError> {
+    let mut buried = Vec::new();
+    let mut handles = Vec::new();
+    if let Some(keys) = payload.tables.iter_mut().find(|t| t.table == "keys") {
+        for row in &mut keys.rows {
+            let Some(Cell::Text(id)) = row.get("id") else {
+                continue;
+            };
+            let Some((_, index)) = tombstones.iter().find(|(k, _)| k == id) else {
+                continue;
+            };
+            if row.get("state") == Some(&Cell::Text("destroyed".into())) {
+                continue;
+            }
+            let id = id.clone();
+            if let Some(Cell::Text(handle)) = row.get("handle") {
+                handles.push(format!("keys/{handle}"));
+            }
+            row.insert("state".into(), Cell::Text("destroyed".into()));
+            row.insert(
+                "state_reason".into(),
+                Cell::Text(format!(
+                    "destroyed after backup {backup} was taken (log index {index})"
+                )),
+            );
+            row.insert("state_changed_at".into(), Cell::Int(now));
+            buried.push(id);
+        }
+    }
+    payload
+        .files
+        .retain(|f| !(f.role == "device" && handles.contains(&f.path)));
+    Ok(buried)
+}
+
 /// The log written after the backup, checked.
 struct Later {
-    /// The entries the backup holds too (they must be the restored ones).
-    prefix: Vec<Vec<u8>>,
     /// The entries after the backup.
     entries: Vec<Vec<u8>>,
     checkpoints: Vec<(u64, String)>,
@@ -434,7 +511,12 @@ struct Later {
     tombstones: Vec<(String, u64)>,
 }
 
-fn later_log(manifest: &Manifest, spki: &[u8], export: &[u8]) -> Result<Later, BackupError> {
+fn later_log(
+    manifest: &Manifest,
+    spki: &[u8],
+    export: &[u8],
+    tables: &[crate::store::backup::TableRows],
+) -> Result<Later, BackupError> {
     let PublicKey::Ed25519(key) = PublicKey::from_spki_der(spki)? else {
         return Err(BackupError::Invalid("the log key is not Ed25519".into()));
     };
@@ -443,22 +525,50 @@ fn later_log(manifest: &Manifest, spki: &[u8], export: &[u8]) -> Result<Later, B
         .map_err(|e| BackupError::Invalid(format!("the log key: {e}")))?;
     let report = inkan_log::verify::verify_export(export, &verifier, &manifest.log_origin)
         .map_err(|e| BackupError::Invalid(format!("the later log does not verify: {e}")))?;
+    // Entries after the last checkpoint carry no signature: the export must end on one.
+    if report.last_checkpoint.as_ref().map(|c| c.size) != Some(report.entries) {
+        return Err(BackupError::Invalid(
+            "the later log ends with entries no checkpoint signs: export it after a checkpoint"
+                .into(),
+        ));
+    }
     if report.entries < manifest.log_size {
         return Err(BackupError::Invalid(format!(
             "the later log has {} entries, fewer than the backup's {}",
             report.entries, manifest.log_size
         )));
     }
+    // The backup's own log entries, as the payload holds them.
+    let mut backed_up = std::collections::BTreeMap::new();
+    for row in tables
+        .iter()
+        .find(|t| t.table == "log_entries")
+        .map_or(&[][..], |t| t.rows.as_slice())
+    {
+        if let (Some(Cell::Int(idx)), Some(Cell::Bytes(entry))) = (row.get("idx"), row.get("entry"))
+        {
+            backed_up.insert(*idx, entry.clone());
+        }
+    }
+    let not_ours =
+        || BackupError::Invalid("the later log does not continue this backup's log".into());
+    if backed_up.len() as u64 != manifest.log_size {
+        return Err(not_ours());
+    }
     let mut entries = Vec::new();
     let mut checkpoints = Vec::new();
     let mut tombstones = Vec::new();
-    let mut prefix = Vec::new();
     for line in std::str::from_utf8(export)
         .map_err(|_| BackupError::Invalid("the later log is not text".into()))?
         .lines()
     {
         match ExportLine::parse(line).map_err(|e| BackupError::Invalid(e.to_string()))? {
-            ExportLine::Entry { index, entry } if index < manifest.log_size => prefix.push(entry),
+            ExportLine::Entry { index, entry } if index < manifest.log_size => {
+                let ours = i64::try_from(index).ok().and_then(|i| backed_up.get(&i));
+                if ours != Some(&B64.encode(&entry)) {
+                    return Err(not_ours());
+                }
+            }
             ExportLine::Entry { index, entry } => {
                 let decoded =
                     Entry::decode(&entry).map_err(|e| BackupError::Invalid(e.to_string()))?;
@@ -482,46 +592,22 @@ fn later_log(manifest: &Manifest, spki: &[u8], export: &[u8]) -> Result<Later, B
             }
         }
     }
-    if prefix.len() as u64 != manifest.log_size {
-        return Err(BackupError::Invalid("the later log is not complete".into()));
-    }
     Ok(Later {
-        prefix,
         entries,
         checkpoints,
         tombstones,
     })
 }
 
-async fn append_later(
-    store: &dyn Store,
-    manifest: &Manifest,
-    later: &Later,
-    at: i64,
-) -> Result<(), BackupError> {
-    // The restored log must be the later log's beginning: same size, entry for entry.
-    let not_ours =
-        || BackupError::Invalid("the later log does not continue this backup's log".into());
-    if store.log_size().await? != manifest.log_size {
-        return Err(not_ours());
-    }
-    let mut from = 0u64;
-    for expected in later.prefix.chunks(1000) {
-        let stored = store
-            .log_entries(from, u32::try_from(expected.len()).unwrap_or(1000))
-            .await?;
-        if stored.as_slice() != expected {
-            return Err(not_ours());
-        }
-        from += expected.len() as u64;
-    }
+async fn append_later(store: &dyn Store, later: &Later, at: i64) -> Result<(), BackupError> {
     for chunk in later.entries.chunks(1000) {
         store.append_log_entries(chunk).await?;
     }
-    let latest = store.latest_checkpoint().await?.map_or(0, |c| c.size);
+    let mut latest = store.latest_checkpoint().await?.map_or(0, |c| c.size);
     for (size, note) in &later.checkpoints {
         if *size > latest {
             store.insert_checkpoint(*size, note, at).await?;
+            latest = *size;
         }
     }
     Ok(())
@@ -569,21 +655,13 @@ fn collect_folder(
     Ok(())
 }
 
-/// Writes the payload's files: into an empty (or absent) token folder, and the host's keys
-/// where none are, or where the same ones are.
-fn write_files(paths: &Paths, files: &[FileEntry]) -> Result<(), BackupError> {
-    let keys = paths.token.join("keys");
-    if keys.is_dir()
-        && std::fs::read_dir(&keys)
-            .map_err(io(&keys))?
-            .next()
-            .is_some()
-    {
-        return Err(BackupError::Refused(format!(
-            "the token {} holds keys: restore into an empty token",
-            paths.token.display()
-        )));
-    }
+/// Writes the payload's files (the token's, checked empty before), and the host's keys where
+/// none are, or where the same ones are; notes each file written in `written`.
+fn write_files(
+    paths: &Paths,
+    files: &[FileEntry],
+    written: &mut Vec<PathBuf>,
+) -> Result<(), BackupError> {
     for file in files {
         let bytes = B64
             .decode(&file.bytes)
@@ -630,6 +708,7 @@ fn write_files(paths: &Paths, files: &[FileEntry]) -> Result<(), BackupError> {
                 .map_err(io(parent))?;
         }
         inkan_device::sealing::write_private_file(&target, &bytes)?;
+        written.push(target);
     }
     Ok(())
 }

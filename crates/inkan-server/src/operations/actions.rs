@@ -147,9 +147,12 @@ impl Action {
 }
 
 fn check_reason(reason: &str) -> Result<(), AuthError> {
-    if reason.trim().is_empty() || reason.len() > MAX_REASON {
+    // The registry refuses control characters in a destruction's reason: refused here, before
+    // anyone approves a request that could not be carried out.
+    if reason.trim().is_empty() || reason.len() > MAX_REASON || reason.chars().any(char::is_control)
+    {
         return Err(AuthError::BadRequest(format!(
-            "the reason must be 1 to {MAX_REASON} bytes"
+            "the reason must be 1 to {MAX_REASON} bytes of text without control characters"
         )));
     }
     Ok(())
@@ -166,6 +169,13 @@ impl Operations {
                     return Err(AuthError::Conflict(format!(
                         "key {key} is destroyed already"
                     )));
+                }
+                if record.owner == crate::keys::log_key::LOG_KEY_OWNER {
+                    return Err(AuthError::Forbidden(
+                        "the transparency log's key ends only with the service (inkan \
+                         decommission)"
+                            .into(),
+                    ));
                 }
             }
             Action::SetOperatorRole { account, .. } | Action::RegisterTerminal { account, .. } => {

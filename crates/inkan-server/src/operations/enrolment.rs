@@ -230,7 +230,6 @@ pub struct NewApplication {
 }
 
 /// An approved application and the new user's one-time activation code (shown only here).
-#[derive(Debug)]
 pub struct Approval {
     /// The application, approved.
     pub application: Application,
@@ -238,6 +237,18 @@ pub struct Approval {
     pub activation_code: Option<Zeroizing<String>>,
     /// When it expires.
     pub code_expires_at: Option<UnixMillis>,
+}
+
+impl std::fmt::Debug for Approval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approval")
+            .field("application", &self.application.id)
+            .field(
+                "activation_code",
+                &self.activation_code.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 fn check_text(what: &str, value: &str) -> Result<(), AuthError> {
@@ -303,6 +314,11 @@ impl Operations {
         caller.require(Permission::Registration)?;
         check_text("the evidence reference", evidence_reference)?;
         let (record, mut application) = self.pending(id).await?;
+        if application.proofing.is_some() {
+            return Err(AuthError::Conflict(
+                "the identity proofing is recorded already (a record is never replaced)".into(),
+            ));
+        }
         application.proofing = Some(Proofing {
             method,
             evidence_reference: evidence_reference.into(),
@@ -331,6 +347,11 @@ impl Operations {
             return Err(AuthError::BadRequest("the mandate has expired".into()));
         }
         let (record, mut application) = self.pending(id).await?;
+        if application.mandate.is_some() {
+            return Err(AuthError::Conflict(
+                "the mandate is recorded already (a record is never replaced)".into(),
+            ));
+        }
         application.mandate = Some(Mandate {
             mandator: mandator.into(),
             document_reference: document_reference.into(),
