@@ -39,6 +39,21 @@ async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> Stat
 
 async fn round_trip(engine: Engine) {
     let h = Harness::start(engine, "").await;
+    // Subscribers can read the conditions under which their keys are backed up.
+    let policy: serde_json::Value = h
+        .http
+        .get(format!("{}/v1/policies/key-backup", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policy["keys_backed_up"], true);
+    assert!(
+        policy["conditions"].to_string().contains("M of N shares"),
+        "{policy}"
+    );
     let (registrar_account, registrar) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&registrar, "issuer", "clerk").await;
     let clerk = h.login(&clerk).await;

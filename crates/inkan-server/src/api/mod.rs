@@ -78,6 +78,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))
+        .route("/v1/policies/key-backup", get(system::key_backup_policy))
         .route("/openapi.json", get(system::openapi))
         .route("/v1/activation", post(auth::activation_start))
         .route("/v1/activation/complete", post(auth::activation_complete))

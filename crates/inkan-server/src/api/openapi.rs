@@ -16,6 +16,7 @@ use utoipa::OpenApi;
     ),
     paths(
         system::health, system::ready, system::metrics, system::openapi,
+        system::key_backup_policy,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
@@ -116,12 +117,13 @@ mod tests {
             ("put", "/v1/applications/{id}/mandate"),
             ("post", "/v1/applications/{id}/approve"),
             ("post", "/v1/applications/{id}/reject"),
+            ("get", "/v1/policies/key-backup"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 50);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 51);
     }
 }

@@ -51,3 +51,28 @@ pub async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
 pub async fn openapi() -> impl IntoResponse {
     Json(super::super::openapi::document())
 }
+
+/// The conditions under which subscribers' keys are backed up (criteria 2.2.2(4), note):
+/// whether they are, how a backup is protected, and who can restore it.
+#[utoipa::path(get, path = "/v1/policies/key-backup", tag = "system",
+    responses((status = 200, description = "The key backup conditions")))]
+pub async fn key_backup_policy(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    let software = state.service.device.kind() == inkan_device::DeviceKind::Soft;
+    Json(json!({
+        "keys_backed_up": software,
+        "device": state.service.device.kind().as_str(),
+        "conditions": if software {
+            vec![
+                "Backups are taken only when M operators other than the requester approve (dual control).",
+                "A backup holds the keys still sealed under the token's key-encryption key, inside an archive sealed (AES-256-GCM) under a random key that exists only as Shamir shares held by key officers: M of N shares are needed to open it.",
+                "The archive's manifest is signed by the service's transparency-log key; every backup and restore is recorded in the transparency log.",
+                "A restore needs M key officers' shares, goes only into an empty deployment of the same environment, and never brings back a key the log says was destroyed after the backup was taken.",
+            ]
+        } else {
+            vec![
+                "Keys live in a hardware security module and are not extractable: Inkan does not export them. The HSM's own backup (e.g. cloning between HSMs of the same operator) applies, under the operator's procedures.",
+            ]
+        },
+        "environment": state.service.environment.as_str(),
+    }))
+}
