@@ -216,7 +216,16 @@ impl Operations {
             )));
         }
         request.approvals.push(signoff(caller, now));
-        let count = request.approvals.len();
+        // An approval counts while its operator still holds the permission (a role changed
+        // since takes its approvals with it).
+        let permission = request.action.permission();
+        let mut count = 0usize;
+        for approval in &request.approvals {
+            let role = self.store.operator_role(&approval.operator).await?;
+            if role.is_some_and(|r| r.allows(permission)) {
+                count += 1;
+            }
+        }
         if (count as u64) < u64::from(request.required) {
             // Logged only once it counts (the compare-and-set may lose to another approval).
             self.save_record(&record, &request).await?;
