@@ -195,24 +195,17 @@ async fn provision(
         .call(&clerk, Method::POST, "/v1/keys", Some(&json!({"algorithm": alg.as_str(), "label": "bench", "pin": "135791", "rsa_bits": 2048})), StatusCode::CREATED)
         .await?;
     let key_id = key["id"].as_str().unwrap_or_default().to_owned();
-    let client_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let client_cert = rcgen::CertificateParams::new(vec!["bench.example".into()])
-        .map_err(|e| e.to_string())?
-        .self_signed(&client_key)
-        .map_err(|e| e.to_string())?;
+    let (client_cert, identity) = crate::api_client::self_signed_identity("bench.example")?;
     officer_api
         .call(
             &operator,
             Method::POST,
             &format!("/v1/subscribers/{issuer_id}/clients"),
-            Some(
-                &json!({"name": "bench", "certificate_pem": client_cert.pem(),
-                     "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}}),
-            ),
+            Some(&json!({"name": "bench", "certificate_pem": client_cert,
+                     "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}})),
             StatusCode::CREATED,
         )
         .await?;
-    let identity = format!("{}{}", client_cert.pem(), client_key.serialize_pem());
     let client = Client::new(
         &server.public_url,
         cert,

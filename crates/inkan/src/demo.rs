@@ -201,18 +201,15 @@ async fn story(
     step(
         "Registering the university's issuing system as a client (mutual TLS, scoped to the e-seal)",
     );
-    let client_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let client_cert = rcgen::CertificateParams::new(vec!["issuing-system.example".into()])
-        .map_err(|e| e.to_string())?
-        .self_signed(&client_key)
-        .map_err(|e| e.to_string())?;
+    let (client_cert, client_identity) =
+        crate::api_client::self_signed_identity("issuing-system.example")?;
     officer_api
         .call(
             &operator,
             Method::POST,
             &format!("/v1/subscribers/{issuer}/clients"),
             Some(
-                &json!({"name": "issuing system", "certificate_pem": client_cert.pem(),
+                &json!({"name": "issuing system", "certificate_pem": client_cert,
                      "scope": {"keys": [{"key": seal_id, "operations": ["read", "sign"]}]}}),
             ),
             StatusCode::CREATED,
@@ -221,11 +218,7 @@ async fn story(
     let system = Client::new(
         &server.public_url,
         &server_cert,
-        Some(&format!(
-            "{}{}",
-            client_cert.pem(),
-            client_key.serialize_pem()
-        )),
+        Some(&client_identity),
         clock.clone(),
     )?;
     let system_session = system.client_token().await?;
