@@ -99,6 +99,10 @@ pub struct OperationsConfig {
     /// How long a request waits for its approvals before it expires.
     #[serde(default = "default_approval_minutes")]
     pub approval_minutes: u32,
+    /// In production, a changed configuration starts only with an approved `config.change`
+    /// request naming its digest: that request's id (not part of the digest).
+    #[serde(default)]
+    pub configuration_approval: Option<String>,
 }
 
 fn default_approvals() -> u32 {
@@ -115,6 +119,7 @@ impl Default for OperationsConfig {
             approvals: default_approvals(),
             approvals_for: Default::default(),
             approval_minutes: default_approval_minutes(),
+            configuration_approval: None,
         }
     }
 }

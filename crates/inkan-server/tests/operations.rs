@@ -796,3 +796,72 @@ async fn a_production_node_refuses_test_tokens_and_keys() {
     test.stop().await;
     production.stop().await;
 }
+
+#[tokio::test]
+async fn production_starts_a_changed_configuration_only_with_an_approved_request() {
+    use inkan_server::api::server::Server;
+    use inkan_server::config::Config;
+    let h = Harness::start_in(Engine::SqliteFile, "production", "").await;
+    let (_, admin) = h.admin().await;
+    let (_, admin2) = h.staff(OperatorRole::Admin).await;
+    let path = h._dir.path().join("inkan.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let changed = original.replace("[auth]\n", "[auth]\nmax_failed_logins = 3\n");
+    assert_ne!(changed, original);
+    std::fs::write(&path, &changed).unwrap();
+    let digest = inkan_server::operations::configuration::digest(
+        &Config::load(Some(&path), std::iter::empty()).unwrap(),
+    );
+    let ask = json!({"action": "config.change", "digest": digest, "reason": "lockout after 3"});
+    let (s, request) = call(&h, &admin, Method::POST, "/v1/approvals", Some(ask)).await;
+    assert_eq!(s, StatusCode::CREATED, "{request}");
+    let id = request["id"].as_str().unwrap().to_owned();
+    let clock = h.clock.clone();
+    let mut h = h;
+    h.server.take().unwrap().stop().await.unwrap();
+    let start = |text: String| {
+        std::fs::write(&path, text).unwrap();
+        let config = Config::load(Some(&path), std::iter::empty()).unwrap();
+        let clock = clock.clone();
+        async move { Server::start(&config, clock).await }
+    };
+    // Changed, without an approval, or with one still pending: refused.
+    let err = start(changed.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("config.change"), "{err}");
+    let with_approval = format!("{changed}[operations]\nconfiguration_approval = \"{id}\"\n");
+    let err = start(with_approval.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("pending"), "{err}");
+    // Approved by a second admin: it starts, once; the change is logged with the request.
+    let server = start(original.clone()).await.unwrap();
+    h.server = Some(server);
+    h.url = h.server().public_url.clone();
+    let (s, done) = call(
+        &h,
+        &admin2,
+        Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, &done["state"]),
+        (StatusCode::OK, &json!("executed")),
+        "{done}"
+    );
+    h.server.take().unwrap().stop().await.unwrap();
+    let server = start(with_approval.clone()).await.unwrap();
+    h.server = Some(server);
+    let entries = h.log_entries().await;
+    let change = entries
+        .iter()
+        .rev()
+        .find(|e| e.kind == EntryKind::ConfigurationChanged)
+        .unwrap();
+    assert_eq!(change.approval.as_deref(), Some(id.as_str()));
+    assert!(change.note.as_deref().unwrap().contains(&digest));
+    h.server.take().unwrap().stop().await.unwrap();
+    // The same configuration starts again; the approval is not needed (nor usable) again.
+    let server = start(with_approval).await.unwrap();
+    h.server = Some(server);
+    h.stop().await;
+}

@@ -57,6 +57,12 @@ enum Command {
     Backup(backup::BackupArgs),
     /// The evidence pack for an auditor.
     Evidence(evidence::EvidenceArgs),
+    /// The configuration: `inkan config digest` prints the SHA-256 a `config.change` request
+    /// names (production starts on a changed configuration only with one approved).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// End the service: every subscriber's use and every key, a final evidence pack.
     Decommission(evidence::DecommissionArgs),
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
@@ -101,6 +107,15 @@ fn main() -> ExitCode {
             Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
         let command = match command {
             Command::Serve(args) => return serve::run(&config, args).await,
+            Command::Config {
+                command: ConfigCommand::Digest,
+            } => {
+                println!(
+                    "{}",
+                    inkan_server::operations::configuration::digest(&config)
+                );
+                return Ok(());
+            }
             // A restore must not open the service first (that would make a new log key).
             Command::Backup(args) => return backup::run(&config, args).await,
             other => other,
@@ -118,7 +133,8 @@ fn main() -> ExitCode {
             | Command::Serve(_)
             | Command::Demo(_)
             | Command::Bench(_)
-            | Command::Backup(_) => {
+            | Command::Backup(_)
+            | Command::Config { .. } => {
                 unreachable!("handled above")
             }
         }
@@ -127,6 +143,12 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => fail(&message),
     }
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ConfigCommand {
+    /// Print the configuration's digest.
+    Digest,
 }
 
 fn fail(message: &str) -> ExitCode {

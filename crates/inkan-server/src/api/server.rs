@@ -142,6 +142,7 @@ impl Server {
             seal,
             public_url.clone(),
         ));
+        crate::operations::configuration::check_at_start(&service, config).await?;
         let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
         let activation = Arc::new(ActivationService::new(
             service.store.clone(),

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 8] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -25,6 +25,7 @@ pub const ACTIONS: [&str; 7] = [
     "key.import",
     "backup.create",
     "service.decommission",
+    "config.change",
 ];
 
 /// Longest reason, bytes.
@@ -89,6 +90,15 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Authorises starting production with a changed configuration whose digest is `digest`
+    /// (`inkan config digest` prints it).
+    #[serde(rename = "config.change")]
+    ConfigChange {
+        /// SHA-256 (hex) of the new configuration.
+        digest: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl Action {
@@ -102,6 +112,7 @@ impl Action {
             Action::ImportKey { .. } => ACTIONS[4],
             Action::CreateBackup { .. } => ACTIONS[5],
             Action::Decommission { .. } => ACTIONS[6],
+            Action::ConfigChange { .. } => ACTIONS[7],
         }
     }
 
@@ -110,7 +121,10 @@ impl Action {
     pub fn on_host(&self) -> bool {
         matches!(
             self,
-            Action::ImportKey { .. } | Action::CreateBackup { .. } | Action::Decommission { .. }
+            Action::ImportKey { .. }
+                | Action::CreateBackup { .. }
+                | Action::Decommission { .. }
+                | Action::ConfigChange { .. }
         )
     }
 
@@ -121,9 +135,9 @@ impl Action {
             | Action::ImportKey { .. }
             | Action::CreateBackup { .. }
             | Action::Decommission { .. } => Permission::KeyManagement,
-            Action::SetOperatorRole { .. } | Action::RegisterTerminal { .. } => {
-                Permission::ManageOperators
-            }
+            Action::SetOperatorRole { .. }
+            | Action::RegisterTerminal { .. }
+            | Action::ConfigChange { .. } => Permission::ManageOperators,
             Action::TerminateSubscriber { .. } => Permission::Registration,
         }
     }
@@ -142,6 +156,7 @@ impl Action {
             Action::ImportKey { owner, .. } => format!("key.import for {owner}"),
             Action::CreateBackup { .. } => "backup.create".into(),
             Action::Decommission { .. } => "service.decommission".into(),
+            Action::ConfigChange { digest, .. } => format!("config.change to {digest}"),
         }
     }
 }
@@ -197,6 +212,14 @@ impl Operations {
             Action::ImportKey { reason, .. }
             | Action::CreateBackup { reason }
             | Action::Decommission { reason } => check_reason(reason)?,
+            Action::ConfigChange { digest, reason } => {
+                check_reason(reason)?;
+                if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(AuthError::BadRequest(
+                        "digest is the configuration's SHA-256, 64 hex digits".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -265,7 +288,8 @@ impl Operations {
             }
             Action::ImportKey { .. }
             | Action::CreateBackup { .. }
-            | Action::Decommission { .. } => Ok(
+            | Action::Decommission { .. }
+            | Action::ConfigChange { .. } => Ok(
                 json!({ "authorises": format!("one run of the host command ({})", action.name()) }),
             ),
         }

@@ -6,6 +6,8 @@
 //!   each needs to be asked, and how each is carried out once approved;
 //! - [`enrolment`]: applications (applicant, identity proofing, mandate) approved by a second
 //!   officer before any subscriber, account or key exists;
+//! - [`configuration`]: a changed configuration is logged, and in production starts only with
+//!   an approved `config.change` request;
 //! - [`approvals`]: M-of-N dual control: a request by one operator, approvals by M others whose
 //!   role may do the action, never the requester; the action runs once, on the last approval;
 //!   pending requests expire.
@@ -17,6 +19,7 @@
 
 pub mod actions;
 pub mod approvals;
+pub mod configuration;
 pub mod enrolment;
 mod records;
 

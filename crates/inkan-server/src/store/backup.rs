@@ -35,6 +35,7 @@ pub const TABLES: &[&str] = &[
     "operator_roles",
     "operator_terminals",
     "workflows",
+    "deployment_settings",
 ];
 
 /// One value.

@@ -67,6 +67,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "operations",
         sql: include_str!("../../migrations/sqlite/0007_operations.sql"),
     },
+    Migration {
+        version: 8,
+        name: "settings",
+        sql: include_str!("../../migrations/sqlite/0008_settings.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -105,6 +110,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 7,
         name: "operations",
         sql: include_str!("../../migrations/postgres/0007_operations.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "settings",
+        sql: include_str!("../../migrations/postgres/0008_settings.sql"),
     },
 ];
 

@@ -149,6 +149,12 @@ pub trait OperationsStore: Send + Sync {
     /// written). [`StoreError::NotFound`] if there is no such record.
     async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError>;
 
+    /// A deployment setting (`value`, `set_at`), if set.
+    async fn setting(&self, name: &str) -> Result<Option<(String, UnixMillis)>, StoreError>;
+
+    /// Sets (or replaces) a deployment setting.
+    async fn set_setting(&self, name: &str, value: &str, at: UnixMillis) -> Result<(), StoreError>;
+
     /// Ends a subscriber's use in one transaction (criteria 2.2.2(3)C): the subscriber
     /// `terminated`, its accounts `disabled`, its system clients off, every session of them
     /// revoked with `reason`. Its keys are not touched: the caller destroys them, each logged.

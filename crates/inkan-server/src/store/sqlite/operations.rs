@@ -246,6 +246,31 @@ impl OperationsStore for SqliteStore {
         }
     }
 
+    async fn setting(&self, name: &str) -> Result<Option<(String, UnixMillis)>, StoreError> {
+        let found = sqlx::query("SELECT value, set_at FROM deployment_settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        found
+            .map(|row| Ok((row.try_get("value")?, row.try_get("set_at")?)))
+            .transpose()
+    }
+
+    async fn set_setting(&self, name: &str, value: &str, at: UnixMillis) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO deployment_settings (name, value, set_at) VALUES (?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value, set_at = excluded.set_at",
+        )
+        .bind(name)
+        .bind(value)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn terminate_subscriber(
         &self,
         subscriber: &str,

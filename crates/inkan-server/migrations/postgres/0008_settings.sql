@@ -1,0 +1,16 @@
+-- Inkan store, PostgreSQL, migration 8: deployment settings (criteria 2.1.3(12)).
+--
+-- Applied once, inside one transaction and under an advisory lock, by src/store/migrate.rs; never edit a migration that
+-- has shipped: add a new file and list it in migrate.rs. Must stay equivalent to
+-- ../sqlite/0008_settings.sql.
+--
+-- Facts about the deployment the service must remember between starts, by name: today the
+-- digest of the configuration it last ran with (`configuration`), so that a change is logged
+-- and, in production, started only with an approved dual-control request. Read and written by
+-- src/store/postgres/operations.rs. Times are Unix milliseconds.
+
+CREATE TABLE deployment_settings (
+    name   TEXT    NOT NULL PRIMARY KEY,
+    value  TEXT    NOT NULL,
+    set_at BIGINT NOT NULL
+);
