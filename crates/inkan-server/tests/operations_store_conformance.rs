@@ -43,6 +43,7 @@ conformance!(
         concurrent_workflow_updates_one_wins,
         terminate_subscriber_ends_its_use,
         terminate_unknown_subscriber_is_not_found,
+        disable_account_once,
     ],
     outside: [
         schema_refuses_invalid_rows,
@@ -954,6 +955,36 @@ async fn terminate_unknown_subscriber_is_not_found(db: Ctx) {
         Some(&user)
     );
     assert_eq!(store.get_session(&session.id).await.unwrap(), Some(session));
+}
+
+async fn disable_account_once(db: Ctx) {
+    let store = db.connect().await;
+    let sub = new_subscriber(&*store).await;
+    let user = active_user(&*store, &sub.id).await;
+    let other = active_user(&*store, &sub.id).await;
+    assert!(store.disable_account(&user.id, T0 + MINUTE).await.unwrap());
+    let disabled = store.get_account(&user.id).await.unwrap().unwrap();
+    assert_eq!(disabled.state, AccountState::Disabled);
+    assert_eq!(disabled.updated_at, T0 + MINUTE);
+    // Again: nothing to do, the first time stays.
+    assert!(
+        !store
+            .disable_account(&user.id, T0 + 2 * MINUTE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_account(&user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        T0 + MINUTE
+    );
+    assert_not_found(store.disable_account(&new_id("acc"), T0).await);
+    // Nobody else changed.
+    assert_eq!(store.get_account(&other.id).await.unwrap(), Some(other));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -600,6 +600,11 @@ impl Operations {
                 tracing::error!(key, error = %e, "destroying a key of a failed application");
             }
         }
+        if let Some(account) = &made.account
+            && let Err(e) = self.store.disable_account(account, self.now()).await
+        {
+            tracing::error!(account, error = %e, "disabling a failed application's account");
+        }
         if let (true, Some(subscriber)) = (made.new_subscriber, &made.subscriber)
             && let Err(e) = self
                 .store

@@ -149,6 +149,10 @@ pub trait OperationsStore: Send + Sync {
     /// written). [`StoreError::NotFound`] if there is no such record.
     async fn update_workflow(&self, record: &WorkflowRecord) -> Result<bool, StoreError>;
 
+    /// Disables an account (it can no longer activate or log in); `false` if it was disabled
+    /// already. [`StoreError::NotFound`] if there is no such account.
+    async fn disable_account(&self, account_id: &str, at: UnixMillis) -> Result<bool, StoreError>;
+
     /// A deployment setting (`value`, `set_at`), if set.
     async fn setting(&self, name: &str) -> Result<Option<(String, UnixMillis)>, StoreError>;
 

@@ -245,6 +245,27 @@ impl OperationsStore for PostgresStore {
         }
     }
 
+    async fn disable_account(&self, account_id: &str, at: UnixMillis) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE accounts SET state = 'disabled', updated_at = $1 WHERE id = $2 AND state <> 'disabled'")
+            .bind(at)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Ok(false),
+                None => Err(StoreError::NotFound(format!("account {account_id}"))),
+            };
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn setting(&self, name: &str) -> Result<Option<(String, UnixMillis)>, StoreError> {
         let found = sqlx::query("SELECT value, set_at FROM deployment_settings WHERE name = $1")
             .bind(name)

@@ -246,6 +246,27 @@ impl OperationsStore for SqliteStore {
         }
     }
 
+    async fn disable_account(&self, account_id: &str, at: UnixMillis) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE accounts SET state = 'disabled', updated_at = ? WHERE id = ? AND state <> 'disabled'")
+            .bind(at)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = ?")
+                .bind(account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return match exists {
+                Some(_) => Ok(false),
+                None => Err(StoreError::NotFound(format!("account {account_id}"))),
+            };
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn setting(&self, name: &str) -> Result<Option<(String, UnixMillis)>, StoreError> {
         let found = sqlx::query("SELECT value, set_at FROM deployment_settings WHERE name = ?")
             .bind(name)
