@@ -181,6 +181,32 @@ pub trait CryptoDevice: Send + Sync + fmt::Debug {
     /// not in the registry is an orphan, one in the registry but not the device is lost.
     fn handles(&self) -> Result<Vec<KeyHandle>>;
 
+    /// The key `handle`, wrapped for a backup under the device's trusted backup key (PKCS#11:
+    /// `CKM_AES_KEY_WRAP_PAD` under the `CKA_TRUSTED` AES key the token's SO made, the only
+    /// key signing keys can be wrapped under). The software token is backed up as its sealed
+    /// files instead and refuses.
+    fn export_for_backup(&self, handle: &KeyHandle) -> Result<Vec<u8>> {
+        Err(DeviceError::Config(format!(
+            "this device does not export keys for backup (key {handle})"
+        )))
+    }
+
+    /// Puts a key from [`export_for_backup`](Self::export_for_backup) back under the same
+    /// handle, with its public key; the device must hold the same trusted backup key, and
+    /// must not hold the handle already.
+    fn restore_from_backup(
+        &self,
+        handle: &KeyHandle,
+        public_key: &PublicKey,
+        label: &str,
+        wrapped: &[u8],
+    ) -> Result<()> {
+        let _ = (public_key, label, wrapped);
+        Err(DeviceError::Config(format!(
+            "this device does not restore keys from a backup (key {handle})"
+        )))
+    }
+
     /// The RSA public key that issuers wrap keys to before sending them in (criteria
     /// 2.2.2(2)A-2/-4). Created inside the device on first use; its private half never leaves.
     fn wrapping_public_key(&self) -> Result<PublicKey>;

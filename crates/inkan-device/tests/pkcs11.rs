@@ -83,6 +83,7 @@ impl Inspector {
                     | Attribute::Extractable(v)
                     | Attribute::AlwaysSensitive(v)
                     | Attribute::NeverExtractable(v)
+                    | Attribute::WrapWithTrusted(v)
                     | Attribute::Sign(v)
                     | Attribute::Verify(v)
                     | Attribute::Decrypt(v)
@@ -113,18 +114,21 @@ impl Inspector {
         }
     }
 
-    /// Asserts the private key cannot leave: private, sensitive, not extractable, its value
-    /// unreadable. A generated key has also always been so; an unwrapped one by definition has
-    /// not (PKCS#11 sets `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` false for it).
-    fn assert_locked_down(&self, private: ObjectHandle, generated: bool) {
+    /// Asserts the private key cannot leave in the clear: private, sensitive, its value
+    /// unreadable. A signing key (`backed_up`) is extractable only wrapped under a trusted key
+    /// (`CKA_WRAP_WITH_TRUSTED`: the SO's backup key); the import-wrapping key never. A
+    /// generated key has always been sensitive; an unwrapped one by definition has not
+    /// (PKCS#11 sets `CKA_ALWAYS_SENSITIVE` false for it).
+    fn assert_locked_down(&self, private: ObjectHandle, generated: bool, backed_up: bool) {
         use AttributeType as T;
         for (t, expected) in [
             (T::Token, true),
             (T::Private, true),
             (T::Sensitive, true),
-            (T::Extractable, false),
+            (T::Extractable, backed_up),
+            (T::WrapWithTrusted, backed_up),
             (T::AlwaysSensitive, generated),
-            (T::NeverExtractable, generated),
+            (T::NeverExtractable, generated && !backed_up),
         ] {
             assert_eq!(self.flag(private, t), expected, "{t}");
         }
@@ -167,7 +171,7 @@ fn generated_private_keys_are_locked_in_the_token() {
                 .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
         );
         let private = inspector.with_id(ObjectClass::PRIVATE_KEY, &key.handle);
-        inspector.assert_locked_down(private, true);
+        inspector.assert_locked_down(private, true, true);
         assert!(inspector.flag(private, AttributeType::Sign));
         assert!(
             !inspector.flag(private, AttributeType::Decrypt),
@@ -195,7 +199,7 @@ fn the_wrapping_key_can_only_unwrap_and_is_found_again_by_label() {
         Attribute::Label(b"inkan-import-wrapping-key".to_vec()),
     ]);
     assert_eq!(found.len(), 1, "one wrapping key");
-    inspector.assert_locked_down(found[0], true);
+    inspector.assert_locked_down(found[0], true, false);
     assert!(inspector.flag(found[0], AttributeType::Unwrap));
     assert!(!inspector.flag(found[0], AttributeType::Decrypt));
     assert!(!inspector.flag(found[0], AttributeType::Sign));
@@ -445,7 +449,7 @@ fn wrapped_keys_are_unwrapped_inside_the_token() {
             "{alg}: objects after import"
         );
         let private = inspector.with_id(ObjectClass::PRIVATE_KEY, &key.handle);
-        inspector.assert_locked_down(private, false);
+        inspector.assert_locked_down(private, false, true);
         assert_eq!(inspector.label(private), format!("imported {alg}"));
         assert_eq!(device.public_key(&key.handle).unwrap(), public);
         let signature = device.sign(&key.handle, alg, MESSAGE).unwrap();
@@ -570,4 +574,69 @@ fn mismatched_or_broken_imports_leave_nothing_behind() {
         before,
         "objects left after a refused import"
     );
+}
+
+/// Criteria 2.2.2(4): a key leaves the token only wrapped under the backup key its SO made
+/// (trusted); an ordinary AES key cannot wrap it; the wrapped key goes back in under the same
+/// handle and signs.
+#[test]
+fn keys_leave_only_wrapped_under_the_sos_backup_key() {
+    // Without the backup key nothing is exported.
+    let bare = softhsm::softhsm_token();
+    let device = bare.open();
+    let key = device.generate(KeySpec::P256, "not backed up").unwrap();
+    let err = device.export_for_backup(&key.handle).unwrap_err();
+    assert!(err.to_string().contains("no backup wrapping key"), "{err}");
+    // The SO makes it (its own ceremony, before this process logs in to that token).
+    let token = softhsm::softhsm_token();
+    let so_pin = SecretString::from(softhsm::SO_PIN);
+    assert!(inkan_device::pkcs11::create_backup_key(&token.module, &token.label, &so_pin).unwrap());
+    assert!(
+        !inkan_device::pkcs11::create_backup_key(&token.module, &token.label, &so_pin).unwrap()
+    );
+    let device = token.open();
+    let key = device.generate(KeySpec::P256, "backed up").unwrap();
+    let wrapped = device.export_for_backup(&key.handle).unwrap();
+    assert!(wrapped.len() > 32);
+    // An AES key the user makes is not trusted: it cannot take the key out.
+    let inspector = Inspector::new(&token);
+    let untrusted = inspector
+        .session
+        .generate_key(
+            &cryptoki::mechanism::Mechanism::AesKeyGen,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(cryptoki::object::KeyType::AES),
+                Attribute::ValueLen(32.into()),
+                Attribute::Token(false),
+                Attribute::Wrap(true),
+            ],
+        )
+        .unwrap();
+    let private = inspector.with_id(ObjectClass::PRIVATE_KEY, &key.handle);
+    assert!(
+        inspector
+            .session
+            .wrap_key(
+                &cryptoki::mechanism::Mechanism::AesKeyWrapPad,
+                untrusted,
+                private
+            )
+            .is_err()
+    );
+    // Lost, then restored from the wrapped copy: same handle, same public key, it signs.
+    device.destroy(&key.handle).unwrap();
+    assert!(!device.contains(&key.handle).unwrap());
+    device
+        .restore_from_backup(&key.handle, &key.public_key, "backed up", &wrapped)
+        .unwrap();
+    assert_eq!(device.public_key(&key.handle).unwrap(), key.public_key);
+    let signature = device
+        .sign(&key.handle, Algorithm::Es256, b"after restore")
+        .unwrap();
+    key.public_key
+        .verify(Algorithm::Es256, b"after restore", &signature)
+        .unwrap();
+    let again = device.restore_from_backup(&key.handle, &key.public_key, "backed up", &wrapped);
+    assert!(again.unwrap_err().to_string().contains("already"));
 }

@@ -808,6 +808,53 @@ impl CryptoDevice for Pkcs11Device {
         self.unwrap_inside(wrapped, public_key, label)
     }
 
+    fn export_for_backup(&self, handle: &KeyHandle) -> Result<Vec<u8>, DeviceError> {
+        let id = handle
+            .to_bytes()
+            .ok_or_else(|| DeviceError::KeyNotFound(handle.to_string()))?;
+        Ok(self.pool.run(|s, _| {
+            let key = find_signing_key(s, &id)?
+                .ok_or_else(|| Failure::Device(DeviceError::KeyNotFound(handle.to_string())))?;
+            let wrapping = find_backup_key(s)?;
+            Ok(s.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, key)?)
+        })?)
+    }
+
+    fn restore_from_backup(
+        &self,
+        handle: &KeyHandle,
+        public_key: &PublicKey,
+        label: &str,
+        wrapped: &[u8],
+    ) -> Result<(), DeviceError> {
+        check_label(label)?;
+        let id = handle.to_bytes().ok_or_else(|| {
+            DeviceError::InvalidInput(format!("{handle} is not a PKCS#11 handle"))
+        })?;
+        let spec = public_key.spec();
+        let private_template = objects::imported_private_template(spec, &id, label);
+        let public_template = objects::imported_public_template(public_key, &id, label);
+        Ok(self.pool.run(|s, _| {
+            if find_signing_key(s, &id)?.is_some() {
+                return Err(Failure::Device(DeviceError::InvalidInput(format!(
+                    "the token holds key {handle} already"
+                ))));
+            }
+            let wrapping = find_backup_key(s)?;
+            let private = s.unwrap_key(
+                &Mechanism::AesKeyWrapPad,
+                wrapping,
+                wrapped,
+                &private_template,
+            )?;
+            if let Err(e) = s.create_object(&public_template) {
+                destroy_quietly(s, &[private]);
+                return Err(e.into());
+            }
+            Ok(())
+        })?)
+    }
+
     fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
         self.forget(handle);
         let Some(id) = handle.to_bytes() else {
@@ -817,6 +864,85 @@ impl CryptoDevice for Pkcs11Device {
         self.forget(handle);
         Ok(())
     }
+}
+
+/// The label of the AES-256 key a token's SO makes for backups ([`create_backup_key`]).
+pub const BACKUP_KEY_LABEL: &str = "inkan backup wrapping key";
+
+/// The token's backup wrapping key: a public (`CKA_PRIVATE` false, so the SO could make it),
+/// trusted AES-256 key labelled [`BACKUP_KEY_LABEL`].
+fn find_backup_key(session: &Session) -> Result<ObjectHandle, Failure> {
+    let found = find(
+        session,
+        &[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::Label(BACKUP_KEY_LABEL.as_bytes().to_vec()),
+            Attribute::Trusted(true),
+        ],
+    )?;
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Failure::Device(DeviceError::Config(
+            "the token has no backup wrapping key: its SO makes one with `inkan keys backup-key`"
+                .into(),
+        ))),
+        _ => Err(Failure::Device(DeviceError::Config(format!(
+            "the token has {} backup wrapping keys",
+            found.len()
+        )))),
+    }
+}
+
+/// The SO's part of the backup ceremony: makes the token's backup wrapping key (AES-256,
+/// trusted, sensitive, never extractable, wrap and unwrap only) unless it has one. Restoring
+/// into another token needs the same key there, copied by the HSM's own means (cloning).
+/// Returns whether a key was made.
+pub fn create_backup_key(
+    module: &Path,
+    token_label: &str,
+    so_pin: &SecretString,
+) -> Result<bool, DeviceError> {
+    let failed = |what: &str| {
+        let what = what.to_owned();
+        move |e: Error| DeviceError::Pkcs11(format!("{what}: {}", describe(&e)))
+    };
+    let ctx = context::module(module)?;
+    let slot = pool::find_slot(&ctx, token_label)?;
+    let session = ctx
+        .open_rw_session(slot)
+        .map_err(failed("opening a session"))?;
+    session
+        .login(UserType::So, Some(so_pin))
+        .map_err(failed("SO login"))?;
+    let made = match find_backup_key(&session) {
+        Ok(_) => Ok(false),
+        Err(Failure::Device(DeviceError::Config(_))) => session
+            .generate_key(
+                &Mechanism::AesKeyGen,
+                &[
+                    Attribute::Class(ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(cryptoki::object::KeyType::AES),
+                    Attribute::ValueLen(32.into()),
+                    Attribute::Token(true),
+                    Attribute::Private(false),
+                    Attribute::Sensitive(true),
+                    Attribute::Extractable(false),
+                    Attribute::Encrypt(false),
+                    Attribute::Decrypt(false),
+                    Attribute::Sign(false),
+                    Attribute::Wrap(true),
+                    Attribute::Unwrap(true),
+                    Attribute::Trusted(true),
+                    Attribute::Label(BACKUP_KEY_LABEL.as_bytes().to_vec()),
+                ],
+            )
+            .map(|_| true)
+            .map_err(failed("generating the backup wrapping key")),
+        Err(Failure::Device(e)) => Err(e),
+        Err(other) => Err(DeviceError::Pkcs11(format!("{other:?}"))),
+    };
+    let _ = session.logout();
+    made
 }
 
 /// Initializes a new token labelled `label` in the module's free slot, with `so_pin` and

@@ -46,15 +46,17 @@ fn ec_params(spec: KeySpec) -> Option<&'static [u8]> {
     }
 }
 
-/// The private half of a signing key: a token object, private, sensitive, never extractable,
-/// able to sign and nothing else.
+/// The private half of a signing key: a token object, private, sensitive, able to sign and
+/// nothing else; extractable only wrapped under a trusted key (`CKA_WRAP_WITH_TRUSTED`: only
+/// the token's SO can mark a key trusted — the backup wrapping key), never in the clear.
 pub(crate) fn signing_private_template(id: &[u8], label: &str) -> Vec<Attribute> {
     vec![
         Attribute::Class(ObjectClass::PRIVATE_KEY),
         Attribute::Token(true),
         Attribute::Private(true),
         Attribute::Sensitive(true),
-        Attribute::Extractable(false),
+        Attribute::Extractable(true),
+        Attribute::WrapWithTrusted(true),
         Attribute::Sign(true),
         Attribute::Decrypt(false),
         Attribute::Unwrap(false),
