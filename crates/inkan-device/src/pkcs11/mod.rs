@@ -812,12 +812,12 @@ impl CryptoDevice for Pkcs11Device {
         let id = handle
             .to_bytes()
             .ok_or_else(|| DeviceError::KeyNotFound(handle.to_string()))?;
-        Ok(self.pool.run(|s, _| {
+        self.pool.run(|s, _| {
             let key = find_signing_key(s, &id)?
                 .ok_or_else(|| Failure::Device(DeviceError::KeyNotFound(handle.to_string())))?;
             let wrapping = find_backup_key(s)?;
             Ok(s.wrap_key(&Mechanism::AesKeyWrapPad, wrapping, key)?)
-        })?)
+        })
     }
 
     fn restore_from_backup(
@@ -834,7 +834,7 @@ impl CryptoDevice for Pkcs11Device {
         let spec = public_key.spec();
         let private_template = objects::imported_private_template(spec, &id, label);
         let public_template = objects::imported_public_template(public_key, &id, label);
-        Ok(self.pool.run(|s, _| {
+        self.pool.run(|s, _| {
             if find_signing_key(s, &id)?.is_some() {
                 return Err(Failure::Device(DeviceError::InvalidInput(format!(
                     "the token holds key {handle} already"
@@ -852,7 +852,7 @@ impl CryptoDevice for Pkcs11Device {
                 return Err(e.into());
             }
             Ok(())
-        })?)
+        })
     }
 
     fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
