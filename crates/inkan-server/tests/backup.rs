@@ -37,6 +37,29 @@ async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> Stat
     .status()
 }
 
+/// A fresh SoftHSM token with the backup wrapping key, and its `[device]` section.
+fn softhsm_token(dir: &std::path::Path) -> String {
+    let module = std::env::var("INKAN_PKCS11_MODULE")
+        .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
+    let label = format!("bak-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let (so_pin, user_pin) = ("backup-test-so", "backup-test-user");
+    inkan_device::pkcs11::init_test_token(module.as_ref(), &label, so_pin, user_pin).unwrap();
+    assert!(
+        inkan_device::pkcs11::create_backup_key(
+            module.as_ref(),
+            &label,
+            &secrecy::SecretString::from(so_pin)
+        )
+        .unwrap()
+    );
+    let pin_file = dir.join("user.pin");
+    std::fs::write(&pin_file, user_pin).unwrap();
+    format!(
+        "[device]\nkind = \"pkcs11\"\nmodule = \"{module}\"\ntoken_label = \"{label}\"\nuser_pin_file = \"{}\"",
+        pin_file.display()
+    )
+}
+
 async fn round_trip(engine: Engine) {
     let h = Harness::start(engine, "").await;
     // Subscribers can read the conditions under which their keys are backed up.
@@ -138,10 +161,11 @@ async fn round_trip(engine: Engine) {
         let path = dir.path().join(path);
         if path.is_dir() {
             std::fs::remove_dir_all(&path).unwrap();
-        } else {
+        } else if path.exists() {
             std::fs::remove_file(&path).unwrap();
         }
     }
+
     let text = std::fs::read_to_string(&config_path).unwrap();
     let text = text.replace(&config.store.url, &fresh.url);
     std::fs::write(&config_path, &text).unwrap();
@@ -250,4 +274,35 @@ async fn backup_wipe_restore_sqlite() {
 #[tokio::test]
 async fn backup_wipe_restore_postgres() {
     round_trip(Engine::Postgres).await;
+}
+
+/// PKCS#11: keys leave the token only wrapped under the SO's trusted backup key and go back
+/// into a token holding it (shown on SoftHSM by inkan-device's
+/// `keys_leave_only_wrapped_under_the_sos_backup_key`). A key the token cannot wrap gets a
+/// clear refusal and no archive: SoftHSM 2.6 cannot wrap Ed25519 keys, and the log key is one,
+/// so on SoftHSM 2.6 a whole deployment is not backed up.
+#[tokio::test]
+async fn pkcs11_backup_refuses_a_key_the_token_cannot_wrap() {
+    let pins = tempfile::tempdir().unwrap();
+    let section = softhsm_token(pins.path());
+    let h = Harness::start_with_device(Engine::SqliteFile, "test", Some(&section), "").await;
+    let config = Config::load(Some(&h._dir.path().join("inkan.toml")), std::iter::empty()).unwrap();
+    let service = &h.server().service;
+    let actor = host_operator("backup-test");
+    let err = backup::create(&config, service, &actor, 2, 3, &mut |_: &str| {})
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot be backed up"), "{err}");
+    // It is the log key (Ed25519) the token refuses to wrap.
+    assert!(
+        err.to_string().contains(service.log_key.handle.as_str()),
+        "{err}"
+    );
+    let entries = h.log_entries().await;
+    assert!(!entries.iter().any(|e| {
+        e.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("backup ") && n.contains(" created"))
+    }));
+    h.stop().await;
 }

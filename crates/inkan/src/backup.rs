@@ -58,6 +58,14 @@ enum BackupCommand {
         #[arg(long)]
         log_key: Option<PathBuf>,
     },
+    /// PKCS#11, the SO's ceremony: make the token's backup wrapping key (AES-256, trusted: the
+    /// only key signing keys can be wrapped under) unless it has one. Run it before the service
+    /// logs in to the token; a recovery HSM needs the same key, copied by the HSM's own means.
+    WrappingKey {
+        /// A file holding the token's SO PIN.
+        #[arg(long)]
+        so_pin_file: PathBuf,
+    },
     /// Restore an archive into an empty store and token, with M key officers' shares.
     Restore {
         /// The archive.
@@ -122,6 +130,39 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
                 created.manifest.shares,
                 share_dir.display(),
                 created.manifest.threshold
+            );
+        }
+        BackupCommand::WrappingKey { so_pin_file } => {
+            let inkan_server::config::DeviceConfig::Pkcs11 {
+                module,
+                token_label,
+                ..
+            } = &config.device
+            else {
+                return Err(
+                    "the software token needs no wrapping key: its sealed files are backed up"
+                        .into(),
+                );
+            };
+            let pin =
+                zeroize::Zeroizing::new(crate::keys::read_limited(&so_pin_file, MAX_SHARE_FILE)?);
+            let pin = std::str::from_utf8(&pin)
+                .map_err(|_| format!("{} is not text", so_pin_file.display()))?
+                .trim()
+                .to_owned();
+            let made = inkan_device::pkcs11::create_backup_key(
+                module,
+                token_label,
+                &secrecy::SecretString::from(pin),
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                if made {
+                    "the token's backup wrapping key was made"
+                } else {
+                    "the token has its backup wrapping key already"
+                }
             );
         }
         BackupCommand::Verify {

@@ -1346,3 +1346,32 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .unwrap()
 }
+
+/// Criteria 2.2.2(4), PKCS#11: the SO's ceremony makes the token's backup wrapping key once;
+/// the software token needs none.
+#[test]
+fn the_so_makes_the_tokens_backup_wrapping_key_once() {
+    let setup = Setup::softhsm();
+    let so_pin = setup.path("so.pin");
+    std::fs::write(&so_pin, "so-pin-1234\n").unwrap();
+    let args = [
+        "backup",
+        "wrapping-key",
+        "--so-pin-file",
+        so_pin.to_str().unwrap(),
+    ];
+    assert!(setup.ok(&args).contains("was made"));
+    assert!(setup.ok(&args).contains("already"));
+    let wrong = setup.path("wrong.pin");
+    std::fs::write(&wrong, "not-the-so-pin\n").unwrap();
+    let err = setup.fails(&[
+        "backup",
+        "wrapping-key",
+        "--so-pin-file",
+        wrong.to_str().unwrap(),
+    ]);
+    assert!(err.contains("SO login"), "{err}");
+    let soft = Setup::soft();
+    let err = soft.fails(&args);
+    assert!(err.contains("needs no wrapping key"), "{err}");
+}

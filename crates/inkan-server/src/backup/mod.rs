@@ -96,7 +96,8 @@ pub struct Created {
 
 /// Where the soft token and the host secrets live.
 struct Paths {
-    token: PathBuf,
+    /// The software token's folder (`None` for PKCS#11: its keys travel wrapped).
+    token: Option<PathBuf>,
     kek: Option<PathBuf>,
     secrets: PathBuf,
     activation: PathBuf,
@@ -110,18 +111,58 @@ fn paths(config: &Config) -> Result<Paths, BackupError> {
             kek_passphrase_file,
             kek_passphrase_env,
         } => Ok(Paths {
-            token: path.clone(),
+            token: Some(path.clone()),
             kek: (kek_passphrase_file.is_none() && kek_passphrase_env.is_none())
                 .then(|| kek_file.clone()),
             secrets: config.server.secrets_key_file.clone(),
             activation: config.signing.activation_key_file.clone(),
         }),
-        DeviceConfig::Pkcs11 { .. } => Err(BackupError::Unsupported(
-            "PKCS#11 keys are not extractable: back them up with the HSM's own means \
-             (e.g. its cloning or backup tokens); inkan backs up the software token only"
-                .into(),
-        )),
+        DeviceConfig::Pkcs11 { .. } => Ok(Paths {
+            token: None,
+            kek: None,
+            secrets: config.server.secrets_key_file.clone(),
+            activation: config.signing.activation_key_file.clone(),
+        }),
     }
+}
+
+/// The device kind's name in the manifest.
+fn device_name(config: &Config) -> &'static str {
+    match config.device {
+        DeviceConfig::Soft { .. } => "soft",
+        DeviceConfig::Pkcs11 { .. } => "pkcs11",
+    }
+}
+
+/// A live key of a snapshot: its handle, label, public key (SPKI, base64) and algorithm.
+struct LiveKey {
+    handle: String,
+    label: String,
+    spki: String,
+    algorithm: String,
+}
+
+/// The live keys of a snapshot's `keys` table.
+fn live_keys(tables: &[crate::store::backup::TableRows]) -> Vec<LiveKey> {
+    let text = |row: &crate::store::backup::Row, column: &str| match row.get(column) {
+        Some(Cell::Text(t)) => Some(t.clone()),
+        Some(Cell::Bytes(b)) => Some(b.clone()),
+        _ => None,
+    };
+    tables
+        .iter()
+        .filter(|t| t.table == "keys")
+        .flat_map(|t| t.rows.iter())
+        .filter(|row| row.get("state") != Some(&Cell::Text("destroyed".into())))
+        .filter_map(|row| {
+            Some(LiveKey {
+                handle: text(row, "handle")?,
+                label: text(row, "label")?,
+                spki: text(row, "public_key_spki")?,
+                algorithm: text(row, "algorithm")?,
+            })
+        })
+        .collect()
 }
 
 /// Takes a backup of the running deployment `service` (configured by `config`): `threshold`
@@ -149,7 +190,27 @@ pub async fn create(
     let rows: u64 = tables.iter().map(|t| t.rows.len() as u64).sum();
     progress(&format!("{} tables, {rows} rows", tables.len()));
     let mut files = Vec::new();
-    collect_folder(&paths.token, &paths.token, 0, &mut files)?;
+    match &paths.token {
+        Some(token) => collect_folder(token, token, 0, &mut files)?,
+        // PKCS#11: each live key wrapped under the token's trusted backup key.
+        None => {
+            for LiveKey { handle, .. } in live_keys(&tables) {
+                let device = service.device.clone();
+                let key = inkan_device::KeyHandle::new(handle.clone());
+                let wrapped = tokio::task::spawn_blocking(move || device.export_for_backup(&key))
+                    .await
+                    .map_err(|e| BackupError::Invalid(format!("export task: {e}")))?
+                    .map_err(|e| {
+                        BackupError::Refused(format!("key {handle} cannot be backed up: {e}"))
+                    })?;
+                files.push(FileEntry {
+                    role: "wrapped".into(),
+                    path: handle,
+                    bytes: B64.encode(wrapped),
+                });
+            }
+        }
+    }
     for (role, path) in [
         ("kek", paths.kek.as_ref()),
         ("secrets", Some(&paths.secrets)),
@@ -181,7 +242,7 @@ pub async fn create(
         id: id.clone(),
         environment: service.environment,
         engine: service.store.engine().into(),
-        device: "soft".into(),
+        device: device_name(config).into(),
         created_at: service.now(),
         log_origin: service.log.origin().into(),
         log_size,
@@ -371,17 +432,43 @@ pub async fn restore(
             "the store is not empty: restore into a new, empty store".into(),
         ));
     }
-    let token_keys = paths.token.join("keys");
-    if token_keys.is_dir()
-        && std::fs::read_dir(&token_keys)
-            .map_err(io(&token_keys))?
-            .next()
-            .is_some()
-    {
+    if manifest.device != device_name(config) {
         return Err(BackupError::Refused(format!(
-            "the token {} holds keys: restore into an empty token",
-            paths.token.display()
+            "the backup is of a {} device; this deployment uses {}",
+            manifest.device,
+            device_name(config)
         )));
+    }
+    if let Some(token) = &paths.token {
+        let token_keys = token.join("keys");
+        if token_keys.is_dir()
+            && std::fs::read_dir(&token_keys)
+                .map_err(io(&token_keys))?
+                .next()
+                .is_some()
+        {
+            return Err(BackupError::Refused(format!(
+                "the token {} holds keys: restore into an empty token",
+                token.display()
+            )));
+        }
+    }
+    // PKCS#11: the token must not hold the backup's keys (opening the software token would
+    // create its files, so it is opened only by the service at the end).
+    let device = match paths.token {
+        Some(_) => None,
+        None => Some(config.open_device()?),
+    };
+    if let Some(device) = &device {
+        for file in payload.files.iter().filter(|f| f.role == "wrapped") {
+            if device.contains(&inkan_device::KeyHandle::new(file.path.clone()))? {
+                return Err(BackupError::Refused(format!(
+                    "the token holds key {} already: restore into a token without the backup's \
+                     keys",
+                    file.path
+                )));
+            }
+        }
     }
     let later = match later {
         LaterLog::Export(export) => Some(later_log(
@@ -407,8 +494,12 @@ pub async fn restore(
         .sort_by_key(|t| TABLES.iter().position(|n| *n == t.table));
     progress("writing the token and the host's keys");
     let mut written = Vec::new();
+    let mut restored_keys = Vec::new();
     let outcome = async {
         write_files(&paths, &payload.files, &mut written)?;
+        if let Some(device) = &device {
+            restore_wrapped(&**device, &payload, &mut restored_keys)?;
+        }
         progress(&format!("restoring {} tables", payload.tables.len()));
         store.restore(&payload.tables).await?;
         Ok::<(), BackupError>(())
@@ -418,8 +509,14 @@ pub async fn restore(
         for path in &written {
             let _ = std::fs::remove_file(path);
         }
+        if let Some(device) = &device {
+            for handle in &restored_keys {
+                let _ = device.destroy(handle);
+            }
+        }
         return Err(e);
     }
+    drop(device);
     let mut later_entries = 0;
     if let Some(later) = &later {
         progress(&format!(
@@ -496,9 +593,10 @@ fn bury(
             buried.push(id);
         }
     }
-    payload
-        .files
-        .retain(|f| !(f.role == "device" && handles.contains(&f.path)));
+    payload.files.retain(|f| {
+        !((f.role == "device" && handles.contains(&f.path))
+            || (f.role == "wrapped" && handles.contains(&format!("keys/{}", f.path))))
+    });
     Ok(buried)
 }
 
@@ -613,6 +711,38 @@ async fn append_later(store: &dyn Store, later: &Later, at: i64) -> Result<(), B
     Ok(())
 }
 
+/// Puts the payload's wrapped keys (PKCS#11) back into the device, each checked to sign for
+/// its public key; notes each one restored in `restored`.
+fn restore_wrapped(
+    device: &dyn inkan_device::CryptoDevice,
+    payload: &Payload,
+    restored: &mut Vec<inkan_device::KeyHandle>,
+) -> Result<(), BackupError> {
+    let keys = live_keys(&payload.tables);
+    for file in payload.files.iter().filter(|f| f.role == "wrapped") {
+        let key = keys.iter().find(|k| k.handle == file.path).ok_or_else(|| {
+            BackupError::Invalid(format!("a wrapped key {} without its record", file.path))
+        })?;
+        let spki = B64
+            .decode(&key.spki)
+            .map_err(|_| BackupError::Invalid("a public key that is not base64".into()))?;
+        let public = PublicKey::from_spki_der(&spki)?;
+        let wrapped = B64
+            .decode(&file.bytes)
+            .map_err(|_| BackupError::Invalid("a wrapped key that is not base64".into()))?;
+        let handle = inkan_device::KeyHandle::new(file.path.clone());
+        device.restore_from_backup(&handle, &public, &key.label, &wrapped)?;
+        restored.push(handle.clone());
+        let alg: Algorithm = key
+            .algorithm
+            .parse()
+            .map_err(|e| BackupError::Invalid(format!("key {}: {e}", key.handle)))?;
+        let challenge = b"inkan restore check";
+        public.verify(alg, challenge, &device.sign(&handle, alg, challenge)?)?;
+    }
+    Ok(())
+}
+
 fn collect_folder(
     root: &Path,
     dir: &Path,
@@ -667,7 +797,13 @@ fn write_files(
             .decode(&file.bytes)
             .map_err(|_| BackupError::Invalid("a file that is not base64".into()))?;
         let target = match file.role.as_str() {
+            "wrapped" => continue,
             "device" => {
+                let Some(token) = &paths.token else {
+                    return Err(BackupError::Invalid(
+                        "token files for a PKCS#11 device".into(),
+                    ));
+                };
                 let relative = Path::new(&file.path);
                 if relative.is_absolute()
                     || relative
@@ -679,7 +815,7 @@ fn write_files(
                         file.path
                     )));
                 }
-                paths.token.join(relative)
+                token.join(relative)
             }
             "kek" => match &paths.kek {
                 Some(path) => path.clone(),

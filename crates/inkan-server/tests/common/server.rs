@@ -56,6 +56,17 @@ impl Harness {
 
     /// [`start`](Self::start) in `environment` (`production`, `staging` or `test`).
     pub async fn start_in(engine: Engine, environment: &str, auth_settings: &str) -> Harness {
+        Harness::start_with_device(engine, environment, None, auth_settings).await
+    }
+
+    /// [`start_in`](Self::start_in) with `device` (a `[device]` section) instead of the
+    /// software token.
+    pub async fn start_with_device(
+        engine: Engine,
+        environment: &str,
+        device: Option<&str>,
+        auth_settings: &str,
+    ) -> Harness {
         let db = TestDb::create(engine).await;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
@@ -83,10 +94,7 @@ environment = "{environment}"
 {production}
 [store]
 url = "{url}"
-[device]
-kind = "soft"
-path = "{d}/soft"
-kek_file = "{d}/kek"
+{device}
 [server]
 listen = "127.0.0.1:0"
 tls_certificate = "{d}/tls/server.crt"
@@ -97,7 +105,13 @@ activation_key_file = "{d}/activation.key"
 [auth]
 {auth_settings}
 "#,
-            url = db.url
+            url = db.url,
+            device = device.map_or_else(
+                || format!(
+                    "[device]\nkind = \"soft\"\npath = \"{d}/soft\"\nkek_file = \"{d}/kek\""
+                ),
+                str::to_owned
+            ),
         );
         Harness::launch(db, dir, &config).await
     }

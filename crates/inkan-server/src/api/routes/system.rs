@@ -57,22 +57,25 @@ pub async fn openapi() -> impl IntoResponse {
 #[utoipa::path(get, path = "/v1/policies/key-backup", tag = "system",
     responses((status = 200, description = "The key backup conditions")))]
 pub async fn key_backup_policy(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    let software = state.service.device.kind() == inkan_device::DeviceKind::Soft;
+    let kind = state.service.device.kind();
+    let how = match kind {
+        inkan_device::DeviceKind::Soft => {
+            "Keys are backed up still sealed under the software token's key-encryption key."
+        }
+        inkan_device::DeviceKind::Pkcs11 => {
+            "Keys leave the hardware security module only wrapped (AES key wrap) under a backup key the module's security officer marked trusted; they go back only into a module holding that key."
+        }
+    };
     Json(json!({
-        "keys_backed_up": software,
-        "device": state.service.device.kind().as_str(),
-        "conditions": if software {
-            vec![
-                "Backups are taken only when M operators other than the requester approve (dual control).",
-                "A backup holds the keys still sealed under the token's key-encryption key, inside an archive sealed (AES-256-GCM) under a random key that exists only as Shamir shares held by key officers: M of N shares are needed to open it.",
-                "The archive's manifest is signed by the service's transparency-log key; every backup and restore is recorded in the transparency log.",
-                "A restore needs M key officers' shares, goes only into an empty deployment of the same environment, and never brings back a key the log says was destroyed after the backup was taken.",
-            ]
-        } else {
-            vec![
-                "Keys live in a hardware security module and are not extractable: Inkan does not export them. The HSM's own backup (e.g. cloning between HSMs of the same operator) applies, under the operator's procedures.",
-            ]
-        },
+        "keys_backed_up": true,
+        "device": kind.as_str(),
+        "conditions": [
+            "Backups are taken only when M operators other than the requester approve (dual control).",
+            how,
+            "The backup is sealed (AES-256-GCM) under a random key that exists only as Shamir shares held by key officers: M of N shares are needed to open it.",
+            "The archive's manifest is signed by the service's transparency-log key; every backup and restore is recorded in the transparency log.",
+            "A restore needs M key officers' shares, goes only into an empty deployment of the same environment, and never brings back a key the log says was destroyed after the backup was taken.",
+        ],
         "environment": state.service.environment.as_str(),
     }))
 }
