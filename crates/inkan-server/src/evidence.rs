@@ -18,7 +18,7 @@ use crate::service::Service;
 use crate::store::{KeyFilter, KeyState, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use inkan_log::entry::{Actor, Entry};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
@@ -162,20 +162,11 @@ pub async fn export(
     write(out, "manifest.json", &manifest_bytes)?;
     let manifest_digest = hex::encode(Sha256::digest(&manifest_bytes));
     let manifest_entry = service
-        .log
-        .append(&Entry {
-            kind: EntryKind::OperatorAction,
-            time: service.now(),
-            environment: service.environment.as_str().into(),
-            actor: actor.clone(),
-            key_id: None,
-            digests: Vec::new(),
-            approval: None,
-            outcome: Outcome::Succeeded,
-            note: Some(format!(
-                "evidence pack exported: manifest.json sha256 {manifest_digest}"
-            )),
-        })
+        .record_operation(
+            actor,
+            None,
+            format!("evidence pack exported: manifest.json sha256 {manifest_digest}"),
+        )
         .await?;
     service.log.checkpoint_now().await?;
     let mut export = Vec::new();

@@ -146,6 +146,29 @@ impl Service {
         self.clock.now()
     }
 
+    /// Appends an operator's action (`operator.action`) done through a host command, naming
+    /// the dual-control request it used, if any; the entry's index.
+    pub async fn record_operation(
+        &self,
+        actor: &Actor,
+        approval: Option<&str>,
+        note: String,
+    ) -> Result<u64, crate::log::LogError> {
+        self.log
+            .append(&Entry {
+                kind: EntryKind::OperatorAction,
+                time: self.now(),
+                environment: self.environment.as_str().into(),
+                actor: actor.clone(),
+                key_id: None,
+                digests: Vec::new(),
+                approval: approval.map(str::to_owned),
+                outcome: Outcome::Succeeded,
+                note: Some(note),
+            })
+            .await
+    }
+
     /// The log's verifier key (C2SP vkey) for offline verification of checkpoints and
     /// receipts.
     pub fn log_vkey(&self) -> Result<String, KeyError> {

@@ -3,7 +3,7 @@
 //! /v1/approvals` with the action, approved by M other operators) unless `[operations]`
 //! sets M = 0 for the action; the command uses the approval up, once, and logs that it did.
 
-use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use inkan_log::entry::Actor;
 use inkan_server::config::Config;
 use inkan_server::operations::approvals::use_host_approval;
 use inkan_server::service::Service;
@@ -36,23 +36,15 @@ pub async fn authorise(
     let request = use_host_approval(&*service.store, id, action, service.now())
         .await
         .map_err(|e| e.to_string())?;
-    let entry = Entry {
-        kind: EntryKind::OperatorAction,
-        time: service.now(),
-        environment: service.environment.as_str().into(),
-        actor: actor.clone(),
-        key_id: None,
-        digests: Vec::new(),
-        approval: Some(request.id.clone()),
-        outcome: Outcome::Succeeded,
-        note: Some(format!(
-            "approval {} used by the host command ({action})",
-            request.id
-        )),
-    };
     service
-        .log
-        .append(&entry)
+        .record_operation(
+            actor,
+            Some(&request.id),
+            format!(
+                "approval {} used by the host command ({action})",
+                request.id
+            ),
+        )
         .await
         .map_err(|e| e.to_string())?;
     Ok(Some(request.id))

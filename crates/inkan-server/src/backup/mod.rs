@@ -29,7 +29,7 @@ use archive::{Archive, FileEntry, Manifest, Payload, Share};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use inkan_device::{Algorithm, DeviceError, PublicKey};
-use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use inkan_log::entry::{Actor, Entry, EntryKind};
 use inkan_log::verify::ExportLine;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -264,9 +264,9 @@ pub async fn create(
         tokio::task::spawn_blocking(move || device.sign(&handle, Algorithm::EdDsa, &message))
             .await
             .map_err(|e| BackupError::Invalid(format!("signing task: {e}")))??;
-    record(
-        service,
+    service.record_operation(
         actor,
+        None,
         format!(
             "backup {id} created: log size {log_size}, {rows} rows, {} files, {threshold} of {} \
              key officers' shares open it, manifest sha256 {}",
@@ -528,9 +528,9 @@ pub async fn restore(
     }
     drop(store);
     let service = Service::open(config, clock).await?;
-    record(
-        &service,
+    service.record_operation(
         actor,
+        None,
         format!(
             "restored backup {} (taken at log size {}); later log: {}; keys destroyed after the \
              backup, restored as destroyed: {}; sessions ended",
@@ -846,21 +846,5 @@ fn write_files(
         inkan_device::sealing::write_private_file(&target, &bytes)?;
         written.push(target);
     }
-    Ok(())
-}
-
-async fn record(service: &Service, actor: &Actor, note: String) -> Result<(), BackupError> {
-    let entry = Entry {
-        kind: EntryKind::OperatorAction,
-        time: service.now(),
-        environment: service.environment.as_str().into(),
-        actor: actor.clone(),
-        key_id: None,
-        digests: Vec::new(),
-        approval: None,
-        outcome: Outcome::Succeeded,
-        note: Some(note),
-    };
-    service.log.append(&entry).await?;
     Ok(())
 }
