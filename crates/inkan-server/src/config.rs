@@ -213,10 +213,12 @@ pub struct StatusConfig {
     #[serde(default = "default_fetch_timeout")]
     pub fetch_timeout_seconds: u64,
     /// Whether a key without a status source (or with source `none`) may sign (criteria
-    /// 2.2.3(1)B: "or none, then the policy says"). On by default; a production deployment
-    /// whose keys all have status lists turns it off, and then such keys are refused.
-    #[serde(default = "default_true")]
-    pub allow_keys_without_status: bool,
+    /// 2.2.3(1)B). Only the `test` environment may allow it, and there it is the default;
+    /// elsewhere it is off and `true` is refused: every signature rests on a status check,
+    /// holders' keys on the registry's own state (source `registry`). Read it through
+    /// [`StatusConfig::keys_without_status_may_sign`].
+    #[serde(default)]
+    pub allow_keys_without_status: Option<bool>,
     /// How often the status monitor re-checks every active key's list, in seconds (10 to
     /// 86400); revoked keys are destroyed (criteria 2.2.2(3)B).
     #[serde(default = "default_monitor_seconds")]
@@ -225,10 +227,6 @@ pub struct StatusConfig {
 
 fn default_monitor_seconds() -> u64 {
     300
-}
-
-fn default_true() -> bool {
-    true
 }
 
 fn default_max_list_bytes() -> usize {
@@ -243,6 +241,14 @@ fn default_fetch_timeout() -> u64 {
     10
 }
 
+impl StatusConfig {
+    /// Whether keys without a status source may sign in `environment`: as configured in
+    /// `test` (allowed when unset), never elsewhere.
+    pub fn keys_without_status_may_sign(&self, environment: Environment) -> bool {
+        environment == Environment::Test && self.allow_keys_without_status.unwrap_or(true)
+    }
+}
+
 impl Default for StatusConfig {
     fn default() -> Self {
         StatusConfig {
@@ -251,7 +257,7 @@ impl Default for StatusConfig {
             max_list_bytes: default_max_list_bytes(),
             max_cache_seconds: default_max_cache_seconds(),
             fetch_timeout_seconds: default_fetch_timeout(),
-            allow_keys_without_status: true,
+            allow_keys_without_status: None,
             monitor_every_seconds: default_monitor_seconds(),
         }
     }
@@ -760,6 +766,13 @@ impl Config {
                     .into(),
             ));
         }
+        if self.environment != Environment::Test && status.allow_keys_without_status == Some(true) {
+            return Err(ConfigError::Refused(format!(
+                "[status] allow_keys_without_status = true is for the test environment only: in \
+                 {} every signature rests on a status check (criteria 2.2.3(1)B)",
+                self.environment
+            )));
+        }
         if self.server.max_body_bytes == 0 || self.server.request_timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "[server] max_body_bytes and request_timeout_seconds must be at least 1".into(),
@@ -1061,6 +1074,34 @@ mod tests {
             "[status]\nuse_system_roots = true",
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
+        }
+    }
+
+    /// Criteria 2.2.3(1)B (issue 14 point 6): outside `test`, keys without a status source
+    /// never sign, and configuring otherwise is refused.
+    #[test]
+    fn keys_without_status_sign_only_in_test() {
+        let test = Config::load(None, Vec::new()).unwrap();
+        assert!(test.status.keys_without_status_may_sign(Environment::Test));
+        let off = load("[status]\nallow_keys_without_status = false\n", &[]).unwrap();
+        assert!(!off.status.keys_without_status_may_sign(Environment::Test));
+        let pkcs11 = "[device]\nkind = \"pkcs11\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\n\
+                      user_pin_env = \"PIN\"\n";
+        for environment in ["production", "staging"] {
+            let quiet = load(&format!("environment = \"{environment}\"\n{pkcs11}"), &[]).unwrap();
+            assert!(!quiet.status.keys_without_status_may_sign(quiet.environment));
+            let err = load(
+                &format!(
+                    "environment = \"{environment}\"\n[status]\nallow_keys_without_status = true\n\
+                     {pkcs11}"
+                ),
+                &[],
+            )
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("allow_keys_without_status"),
+                "{err}"
+            );
         }
     }
 

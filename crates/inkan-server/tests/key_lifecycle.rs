@@ -488,3 +488,152 @@ async fn renewal_replaces_the_key_and_destroys_the_old_one() {
     assert_eq!(view["state"], "active");
     h.stop().await;
 }
+
+/// Criteria 2.2.2(3), 2.2.3(1)B (issue 14 point 3): the seal key is destroyed while its system
+/// client signs with it from twelve connections at once. No signature is made for a request
+/// whose `signature.requested` entry comes after the destruction's pending entry: the signing
+/// module reads the key again once its own entry is durable, and the registry closes the key
+/// before it writes that entry.
+#[tokio::test]
+async fn a_destruction_racing_signatures_stops_every_later_request() {
+    use inkan_log::entry::{Actor, ActorKind, Outcome};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let s = std::sync::Arc::new(Setup::start().await);
+    let counters = std::sync::Arc::new((
+        AtomicBool::new(false),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ));
+    let mut signers = tokio::task::JoinSet::new();
+    for _ in 0..12 {
+        let (s, counters) = (s.clone(), counters.clone());
+        signers.spawn(async move {
+            let (stop, made, refused) = &*counters;
+            while !stop.load(Ordering::SeqCst) {
+                let (status, body) = issue(&s.h, &s.client, &s.seal).await;
+                if status.is_success() {
+                    made.fetch_add(1, Ordering::SeqCst);
+                } else if made.load(Ordering::SeqCst) < 24 {
+                    panic!("refused before the destruction: {status} {body}");
+                } else {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+    }
+    let (stop, made, refused) = &*counters;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while made.load(Ordering::SeqCst) < 24 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} made, {} refused",
+            made.load(Ordering::SeqCst),
+            refused.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let host = Actor {
+        kind: ActorKind::System,
+        id: "inkan".into(),
+        auth: Default::default(),
+    };
+    let id = inkan_server::store::KeyId::parse(&s.seal).unwrap();
+    s.h.server()
+        .service
+        .registry
+        .destroy(&host, &id, "destroyed while signing")
+        .await
+        .unwrap();
+    // Let the signers run into the destroyed key for a while.
+    let after = refused.load(Ordering::SeqCst);
+    while refused.load(Ordering::SeqCst) < after + 24 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refusals after the destruction"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    while let Some(done) = signers.join_next().await {
+        done.unwrap();
+    }
+
+    let entries = s.h.log_entries().await;
+    let seal = s.seal.clone();
+    let seal = seal.as_str();
+    let entries = &entries;
+    let for_seal = |kind: EntryKind| {
+        entries
+            .iter()
+            .enumerate()
+            .filter(move |(_, e)| e.kind == kind && e.key_id.as_deref() == Some(seal))
+    };
+    let (pending, _) = for_seal(EntryKind::KeyDestroyed)
+        .find(|(_, e)| e.outcome == Outcome::Pending)
+        .unwrap();
+    let mut checked = 0;
+    for (made_at, signature) in for_seal(EntryKind::SignatureMade) {
+        let (requested_at, _) = for_seal(EntryKind::SignatureRequested)
+            .rfind(|(i, e)| *i < made_at && e.digests == signature.digests)
+            .unwrap();
+        assert!(
+            requested_at < pending,
+            "a signature was made for the request logged at {requested_at}, after the \
+             destruction's pending entry at {pending}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 24, "only {checked} signatures were made");
+    // Requests were logged after the pending entry, and each was refused.
+    assert!(
+        for_seal(EntryKind::SignatureRequested).any(|(i, _)| i > pending)
+            || for_seal(EntryKind::SignatureRefused).any(|(i, _)| i > pending)
+    );
+    match std::sync::Arc::try_unwrap(s) {
+        Ok(s) => s.h.stop().await,
+        Err(_) => panic!("a signer still holds the harness"),
+    }
+}
+
+/// Criteria 2.2.2(3)A (issue 14 point 6): a key whose certificate has expired is destroyed by
+/// the status monitor with cause `expired`, not left to its subscriber's renewal; until then
+/// the monitor leaves it alone.
+#[tokio::test]
+async fn the_monitor_destroys_a_key_whose_certificate_has_expired() {
+    let s = Setup::start().await;
+    let service = &s.h.server().service;
+    let id = inkan_server::store::KeyId::parse(&s.seal).unwrap();
+    let certificate = s.ca.certify(&s.jwk, "Seal", SERIAL, None);
+    service
+        .registry
+        .attach_certificate(
+            &inkan_server::service::system_actor(),
+            &id,
+            certificate.as_bytes(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(issue(&s.h, &s.client, &s.seal).await.0, StatusCode::CREATED);
+    assert!(s.h.server().monitor_now().await.destroyed.is_empty());
+    // The test CA's certificates end on 2040-12-30; go to 2041-01-01.
+    s.h.clock.advance(2_240_611_200_000 - s.h.clock.now());
+    let report = s.h.server().monitor_now().await;
+    assert_eq!(report.destroyed, vec![s.seal.clone()]);
+    assert_eq!(
+        service.registry.get(&id).await.unwrap().state.as_str(),
+        "destroyed"
+    );
+    let destroyed =
+        s.h.log_entries()
+            .await
+            .into_iter()
+            .filter(|e| {
+                e.kind == EntryKind::KeyDestroyed
+                    && e.key_id.as_deref() == Some(s.seal.as_str())
+                    && e.outcome == inkan_log::entry::Outcome::Succeeded
+            })
+            .filter_map(|e| e.note)
+            .collect::<String>();
+    assert!(destroyed.contains("expired"), "{destroyed}");
+    s.h.stop().await;
+}

@@ -699,7 +699,7 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
 }
 
 /// Enrols a holder through an application (three officers) and returns the user's session.
-async fn enrol_holder(h: &Harness, username: &str) -> Session {
+async fn enrol_holder_account(h: &Harness, username: &str) -> common::server::Account {
     let (_, ra1) = h.operator().await;
     let (_, ra2) = h.operator().await;
     let (s, app) = call(
@@ -734,10 +734,109 @@ async fn enrol_holder(h: &Harness, username: &str) -> Session {
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{approved}");
-    let user = h
-        .activate(username, approved["activation_code"].as_str().unwrap())
-        .await;
+    h.activate(username, approved["activation_code"].as_str().unwrap())
+        .await
+}
+
+/// [`enrol_holder_account`], logged in.
+async fn enrol_holder(h: &Harness, username: &str) -> Session {
+    let user = enrol_holder_account(h, username).await;
     h.login(&user).await
+}
+
+/// Criteria 2.2.3(1)B (issue 14 point 6): on a production node every signature rests on a
+/// status check. A holder's key gets the registry's own state as its source (shown by the key
+/// API and CSC `credentials/info`) and signs; the same key without a source is refused.
+#[tokio::test]
+async fn a_production_node_refuses_a_key_without_a_status_source() {
+    use common::server::{Holder, authorize};
+    const PIN: &str = "135791";
+    let h = Harness::start_in(Engine::SqliteFile, "production", "").await;
+    let account = enrol_holder_account(&h, "pia").await;
+    let session = h.login(&account).await;
+    let (key_id, jwk) = key(&h, &session, "ES256", PIN).await;
+    let (s, view) = call(
+        &h,
+        &session,
+        Method::GET,
+        &format!("/v1/keys/{key_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(view["status"]["source"], "registry", "{view}");
+    assert_eq!(view["status"]["value"], "valid", "{view}");
+    let (_, info) = call(
+        &h,
+        &session,
+        Method::POST,
+        "/csc/v2/credentials/info",
+        Some(json!({"credentialID": key_id})),
+    )
+    .await;
+    assert!(info.to_string().contains("registry"), "{info}");
+    let activation_key = h
+        .http
+        .get(format!("{}/csc/v2/info", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["signatureActivation"]["activationKey"]
+        .clone();
+    let holder = Holder {
+        account,
+        session,
+        key_id: key_id.clone(),
+        jwk,
+    };
+    let sign = |nonce: &'static str| {
+        let (h, holder, activation_key) = (&h, &holder, &activation_key);
+        async move {
+            let document = json!({
+                "format": "openid4vci-proof", "audience": "https://issuer.example",
+                "nonce": nonce,
+            });
+            let (s, prepared) = call(
+                h,
+                &holder.session,
+                Method::POST,
+                "/v1/holder/prepare",
+                Some(json!({"credentialID": holder.key_id, "document": document})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{prepared}");
+            let sad = authorize(h, holder, activation_key, &prepared, PIN).await;
+            call(
+                h,
+                &holder.session,
+                Method::POST,
+                "/v1/holder/sign",
+                Some(json!({
+                    "credentialID": holder.key_id, "document": document,
+                    "issuedAt": prepared["issuedAt"], "SAD": sad,
+                })),
+            )
+            .await
+        }
+    };
+    let (s, signed) = sign("n-1").await;
+    assert_eq!(s, StatusCode::OK, "{signed}");
+    // The same key without a status source (as a key made before this rule would be).
+    let pool = sqlx::SqlitePool::connect(&h.db.url).await.unwrap();
+    sqlx::query("DELETE FROM key_status_sources WHERE key_id = ?")
+        .bind(&key_id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (s, refused) = sign("n-2").await;
+    assert!(s.is_client_error(), "{s} {refused}");
+    assert!(
+        refused.to_string().contains("no status source"),
+        "{refused}"
+    );
+    h.stop().await;
 }
 
 #[tokio::test]

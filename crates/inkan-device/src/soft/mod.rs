@@ -95,8 +95,17 @@ impl SoftDevice {
     }
 
     /// The key under `handle`, unwrapping it into memory on first use.
+    ///
+    /// The first use reads the sealed file while holding the write lock, the lock
+    /// [`destroy`](CryptoDevice::destroy) holds while it removes the file: a load and a
+    /// destruction never interleave, so a destroyed key can never be put back in the cache
+    /// by a load that read its file just before.
     fn loaded(&self, handle: &KeyHandle) -> Result<Arc<LoadedKey>, DeviceError> {
         if let Some(key) = self.loaded.read().map_err(poisoned)?.get(handle) {
+            return Ok(key.clone());
+        }
+        let mut loaded = self.loaded.write().map_err(poisoned)?;
+        if let Some(key) = loaded.get(handle) {
             return Ok(key.clone());
         }
         let path = self.key_path(handle)?;
@@ -116,10 +125,7 @@ impl SoftDevice {
             .map_err(|_| corrupt(handle))?
             .parse()?;
         let key = Arc::new(LoadedKey::from_pkcs8(spec, &plain[split + 1..], &self.rng)?);
-        self.loaded
-            .write()
-            .map_err(poisoned)?
-            .insert(handle.clone(), key.clone());
+        loaded.insert(handle.clone(), key.clone());
         Ok(key)
     }
 
@@ -274,7 +280,9 @@ impl CryptoDevice for SoftDevice {
     }
 
     fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
-        self.loaded.write().map_err(poisoned)?.remove(handle);
+        // Held until the file is gone: see `loaded`.
+        let mut loaded = self.loaded.write().map_err(poisoned)?;
+        loaded.remove(handle);
         let path = match self.key_path(handle) {
             Ok(path) => path,
             Err(_) => return Ok(()),

@@ -164,7 +164,9 @@ impl Server {
             clock.clone(),
             config.environment,
             status.clone(),
-            config.status.allow_keys_without_status,
+            config
+                .status
+                .keys_without_status_may_sign(config.environment),
         ));
         let delivery = Arc::new(Delivery::new(
             service.store.clone(),

@@ -379,7 +379,7 @@ impl KeyRegistry {
             origin,
             certificate_chain,
         };
-        register_key(
+        let record = register_key(
             &self.device,
             &*self.store,
             self.environment,
@@ -387,7 +387,54 @@ impl KeyRegistry {
             key,
             registration,
         )
-        .await
+        .await?;
+        self.set_registry_status_source(&record).await?;
+        Ok(record)
+    }
+
+    /// A holder's key is covered by no outside status list: its status source is the
+    /// registry's own state, so that it too is status-checked at every signature (criteria
+    /// 2.2.3(1)B). Issuers' keys get theirs from an operator. Part of the registration (the
+    /// same log entries); if it cannot be recorded the key is destroyed again.
+    async fn set_registry_status_source(&self, record: &KeyRecord) -> Result<(), KeyError> {
+        use crate::store::auth::SubscriberKind;
+        use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+        let holder = matches!(
+            self.store.get_subscriber(&record.owner).await,
+            Ok(Some(s)) if s.kind == SubscriberKind::Holder
+        );
+        if !holder {
+            return Ok(());
+        }
+        let source = StatusSourceRecord {
+            key_id: record.id.to_string(),
+            kind: StatusSourceKind::Registry,
+            url: None,
+            index: None,
+            purpose: None,
+            set_at: record.created_at,
+            set_by: "inkan".into(),
+        };
+        if let Err(e) = self.store.set_status_source(&source).await {
+            let handle = record.handle.clone();
+            if let Err(destroy) = self.on_device(move |d| d.destroy(&handle)).await {
+                tracing::error!(error = %destroy, key = %record.id, "a key whose status source could not be recorded could not be destroyed again");
+            }
+            let _ = self
+                .store
+                .change_key_state(
+                    &record.id,
+                    &StateChange {
+                        from: vec![KeyState::Active],
+                        to: KeyState::Destroyed,
+                        reason: "its status source could not be recorded".into(),
+                        at: self.clock.now(),
+                    },
+                )
+                .await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// The key `id` of this environment, whatever its state.
@@ -529,18 +576,22 @@ impl KeyRegistry {
             });
         }
         let ahead = vec![sha256_digest(&record.public_key_spki)];
+        // The key is closed to signing before the pending entry is written, so every
+        // signature requested after that entry is refused by the signing module's re-read
+        // (criteria 2.2.2(3)). Closing only takes power away: if the entry cannot be written,
+        // the key stays disabled and a second `destroy` finishes the job.
+        self.store
+            .change_key_state(
+                id,
+                &StateChange {
+                    from: vec![KeyState::Active, KeyState::Disabled],
+                    to: KeyState::Disabled,
+                    reason: format!("destruction in progress: {reason}"),
+                    at: self.clock.now(),
+                },
+            )
+            .await?;
         let action = async {
-            self.store
-                .change_key_state(
-                    id,
-                    &StateChange {
-                        from: vec![KeyState::Active, KeyState::Disabled],
-                        to: KeyState::Disabled,
-                        reason: format!("destruction in progress: {reason}"),
-                        at: self.clock.now(),
-                    },
-                )
-                .await?;
             let handle = record.handle.clone();
             self.on_device(move |d| d.destroy(&handle)).await?;
             let destroyed = self

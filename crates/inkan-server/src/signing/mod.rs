@@ -13,6 +13,9 @@
 //! 3. **write-ahead**: a `signature.requested` entry with the digests, the caller, how they
 //!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
 //!    written, nothing is signed.
+//!    Then the key is read again: a destruction, renewal, termination or decommission closes a
+//!    key (state `disabled`) before it writes its own entry, so a request whose entry comes
+//!    after that one is refused here and never reaches the device.
 //! 4. **the device signs** (on a blocking thread).
 //! 5. **the result**: a `signature.made` entry, the signature index by digest, and the entry's
 //!    index for the receipt (2.2.3(3)C). A signature whose result cannot be logged is not
@@ -212,6 +215,13 @@ impl SigningModule {
             Outcome::Pending,
         )
         .await?;
+        // 3b. The key again, now that the request is durable: a destruction, renewal,
+        // termination or decommission closes the key before it writes its own entry, so a
+        // request logged after that entry finds it closed here (criteria 2.2.2(3)).
+        if let Err(e) = self.check_still_active(&request.key).await {
+            self.refused(request, &labels, Some(&approval), &e).await;
+            return Err(e);
+        }
         // 4. The device.
         let signatures = match self.device_sign(&request.key, inputs).await {
             Ok(signatures) => signatures,
@@ -340,6 +350,18 @@ impl SigningModule {
             }
         }
         Ok(())
+    }
+
+    /// Step 3b: the key as the store holds it now, after the write-ahead entry.
+    async fn check_still_active(&self, key: &KeyRecord) -> Result<(), SigningError> {
+        match self.store.get_key(&key.id).await? {
+            Some(now) if now.state == KeyState::Active && now.handle == key.handle => Ok(()),
+            Some(now) => Err(SigningError::KeyUnusable(format!(
+                "it became {} while the request was being logged",
+                now.state.as_str()
+            ))),
+            None => Err(SigningError::KeyUnusable("it no longer exists".into())),
+        }
     }
 
     /// The key's status now, as step 2 sees it (for the key API and CSC `credentials/info`).

@@ -7,6 +7,9 @@
 //! `unknown` when no fresh, verified answer can be had) — with when that answer was last
 //! confirmed (the fetch of the list it rests on).
 //!
+//! Keys no outside list covers (holders' keys) have the source `registry`: valid while the
+//! registry holds them active.
+//!
 //! What it must never do: answer from the monitor's last record (that is history, kept for the
 //! evidence), or call a key without a status source `valid` (it is `unknown`; whether such a
 //! key may sign is the signing policy's decision, not this module's).
@@ -49,6 +52,24 @@ impl LiveStatus {
             url: None,
             confirmed_at: None,
             reason: Some(reason),
+            evidence: None,
+        }
+    }
+
+    /// What the registry itself says of a key no outside list covers: valid while active.
+    fn from_registry(key: &KeyRecord, checked_at: UnixMillis) -> Self {
+        let active = key.state == crate::store::KeyState::Active;
+        LiveStatus {
+            value: if active {
+                KeyStatusValue::Valid
+            } else {
+                KeyStatusValue::Revoked
+            },
+            source: StatusSourceKind::Registry,
+            checked_at,
+            url: None,
+            confirmed_at: Some(checked_at),
+            reason: (!active).then(|| format!("the registry holds it {}", key.state.as_str())),
             evidence: None,
         }
     }
@@ -103,6 +124,9 @@ impl StatusChecker {
             }
         }
         let list = match source.map(|s| StatusSource::from_record(&s, key)) {
+            Some(Ok(None)) if kind == StatusSourceKind::Registry => {
+                return Ok(LiveStatus::from_registry(key, checked_at));
+            }
             None | Some(Ok(None)) => {
                 return Ok(LiveStatus::without_list(
                     KeyStatusValue::Unknown,
@@ -146,5 +170,17 @@ impl StatusChecker {
             reason,
             evidence: check.evidence,
         })
+    }
+}
+
+/// Whether `key`'s certificate's validity period ended before `now` (a certificate not yet
+/// valid has not ended): the monitor destroys such a key (criteria 2.2.2(3)A).
+pub fn certificate_has_ended(key: &KeyRecord, now: UnixMillis) -> bool {
+    if key.certificate_chain.is_empty() {
+        return false;
+    }
+    match inkan_device::cert::CertificateChain::from_der_list(&key.certificate_chain) {
+        Ok(chain) => now.div_euclid(1000) > chain.leaf_validity().1,
+        Err(_) => false,
     }
 }

@@ -86,7 +86,7 @@ impl StatusSource {
     ) -> Result<Option<StatusSource>, String> {
         use crate::store::status::StatusSourceKind;
         match (record.kind, &record.url, record.index) {
-            (StatusSourceKind::None, _, _) => Ok(None),
+            (StatusSourceKind::None | StatusSourceKind::Registry, _, _) => Ok(None),
             (StatusSourceKind::X509, _, _) => {
                 if key.certificate_chain.is_empty() {
                     return Err("its status source is its certificate, and it has none".into());

@@ -1,6 +1,7 @@
-//! The status monitor (criteria 2.2.2(3)B, 2.2.3(1)B): re-checks the status of every active
-//! key that has a status source, records what it found (the key's last status and its
-//! evidence), and destroys a key its list says is revoked.
+//! The status monitor (criteria 2.2.2(3)A-B, 2.2.3(1)B): re-checks the status of every active
+//! key that has a status source or a certificate, records what it found (the key's last status
+//! and its evidence), and destroys a key its list says is revoked or whose certificate has
+//! expired.
 //!
 //! Destruction goes through the key registry (disable, then the device, then `destroyed`), so
 //! it is logged like any other, here with the evidence: the list's URL, the entry (index or
@@ -8,16 +9,17 @@
 //! subscriber's destinations are then sent an `inkan.key.destroyed` notice
 //! ([`crate::keys::retire`]).
 //!
-//! Must never destroy a key on anything but a verified list saying revoked (an unreachable or
-//! badly signed list is `unknown`, an expired certificate `expired`: the key stops signing, it
-//! is not destroyed).
+//! Must never destroy a key on anything but a verified list saying revoked or its own
+//! certificate's validity period being over (an unreachable or badly signed list is `unknown`:
+//! the key stops signing, it is not destroyed). A certificate not yet valid is `expired` too
+//! for signing, but is not destroyed.
 
 use super::{LiveStatus, StatusChecker};
 use crate::delivery::Delivery;
 use crate::keys::retire::retire;
 use crate::service::{Service, system_actor};
-use crate::store::KeyId;
 use crate::store::status::{KeyStatusRecord, KeyStatusValue, StatusSourceKind};
+use crate::store::{KeyFilter, KeyState};
 use serde_json::{Value, json};
 
 /// What one round did.
@@ -49,73 +51,81 @@ pub async fn run_once(
     delivery: &Delivery,
 ) -> MonitorReport {
     let mut report = MonitorReport::default();
-    let sources = match service.store.active_status_sources().await {
-        Ok(sources) => sources,
+    let keys = match service
+        .registry
+        .list(KeyFilter {
+            state: Some(KeyState::Active),
+            ..KeyFilter::default()
+        })
+        .await
+    {
+        Ok(keys) => keys,
         Err(e) => {
-            tracing::warn!(error = %e, "status monitor: listing status sources failed");
+            tracing::warn!(error = %e, "status monitor: listing active keys failed");
             report.failed += 1;
             return report;
         }
     };
-    for source in sources {
-        if source.kind == StatusSourceKind::None {
-            continue;
-        }
-        let key = match KeyId::parse(&source.key_id) {
-            Ok(id) => service.registry.get(&id).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        let live = match key {
-            Ok(key) => checker
-                .key_status(service.store.as_ref(), &key)
-                .await
-                .map(|live| (key, live))
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        let (key, live) = match live {
-            Ok(found) => found,
+    for key in keys {
+        // A key with neither a certificate nor a status source has nothing to re-check; one
+        // with a certificate is checked for its validity period whatever its source.
+        let live = match checker.key_status(service.store.as_ref(), &key).await {
+            Ok(live) => live,
             Err(e) => {
-                tracing::warn!(key = %source.key_id, error = %e, "status monitor: check failed");
+                tracing::warn!(key = %key.id, error = %e, "status monitor: check failed");
                 report.failed += 1;
                 continue;
             }
         };
+        if live.source == StatusSourceKind::None && live.value != KeyStatusValue::Expired {
+            continue;
+        }
+        let key_id = key.id.to_string();
         report.checked += 1;
         let evidence = evidence_json(&live);
         let recorded = KeyStatusRecord {
-            key_id: source.key_id.clone(),
+            key_id: key_id.clone(),
             status: live.value,
             checked_at: live.checked_at,
             evidence: Some(evidence.to_string()),
         };
         if let Err(e) = service.store.record_key_status(&recorded).await {
-            tracing::warn!(key = %source.key_id, error = %e, "status monitor: recording failed");
+            tracing::warn!(key = %key_id, error = %e, "status monitor: recording failed");
             report.failed += 1;
         }
-        if live.value != KeyStatusValue::Revoked {
-            continue;
-        }
-        let reason = format!("revoked by its status list: {evidence}");
+        let (cause, reason) = match live.value {
+            KeyStatusValue::Revoked => {
+                ("revoked", format!("revoked by its status list: {evidence}"))
+            }
+            // Criteria 2.2.2(3)A: a key whose certificate has expired is destroyed, not left
+            // to its subscriber's renewal.
+            KeyStatusValue::Expired if super::key::certificate_has_ended(&key, live.checked_at) => {
+                (
+                    "expired",
+                    format!("expired: its certificate's validity period is over: {evidence}"),
+                )
+            }
+            _ => continue,
+        };
         match retire(
             &service.registry,
             delivery,
             &system_actor(),
             &key,
-            "revoked",
+            cause,
             &reason,
             evidence,
         )
         .await
         {
             Ok(retired) => {
-                report.destroyed.push(source.key_id.clone());
+                report.destroyed.push(key_id.clone());
                 if retired.notices.is_err() {
                     report.failed += 1;
                 }
             }
             Err(e) => {
-                tracing::error!(key = %source.key_id, error = %e, "status monitor: destruction failed");
+                tracing::error!(key = %key_id, error = %e, "status monitor: destruction failed");
                 report.failed += 1;
             }
         }

@@ -72,6 +72,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "settings",
         sql: include_str!("../../migrations/sqlite/0008_settings.sql"),
     },
+    Migration {
+        version: 9,
+        name: "registry_status",
+        sql: include_str!("../../migrations/sqlite/0009_registry_status.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -115,6 +120,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 8,
         name: "settings",
         sql: include_str!("../../migrations/postgres/0008_settings.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "registry_status",
+        sql: include_str!("../../migrations/postgres/0009_registry_status.sql"),
     },
 ];
 

@@ -39,7 +39,10 @@ status_enum! {
         Bitstring = "bitstring",
         /// An IETF Token Status List reference (`url` = `uri`, `index` = `idx`).
         Token = "token",
-        /// None: the signing policy decides whether the key may sign.
+        /// The registry's own state: for keys no outside list covers (holders' keys), valid
+        /// while the key is active in the registry (criteria 2.2.3(1)B).
+        Registry = "registry",
+        /// None: the signing policy decides whether the key may sign (only in `test`).
         None = "none",
     }
 }

@@ -389,7 +389,7 @@ crate::api::redacted_debug!(RenewBody);
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusSourceBody {
-    /// `x509`, `bitstring`, `token` or `none`.
+    /// `x509`, `bitstring`, `token`, `registry` (holders' keys only) or `none`.
     pub kind: String,
     /// Bitstring: the status list credential's URL; token: the Status List Token's `uri`.
     pub url: Option<String>,
@@ -413,8 +413,24 @@ pub async fn set_status_source(
     use crate::store::status::{StatusSourceKind, StatusSourceRecord};
     caller.require(crate::auth::operators::Permission::KeyManagement)?;
     let key = load_key(&state, &caller, &id, Operation::Read).await?;
-    let kind = StatusSourceKind::parse(&body.kind)
-        .ok_or_else(|| ApiError::bad_request("kind must be x509, bitstring, token or none"))?;
+    let kind = StatusSourceKind::parse(&body.kind).ok_or_else(|| {
+        ApiError::bad_request("kind must be x509, bitstring, token, registry or none")
+    })?;
+    if kind == StatusSourceKind::Registry {
+        // An issuer's key answers to an outside list; only holders' keys rest on the
+        // registry's own state (criteria 2.2.3(1)B).
+        let owner = state
+            .service
+            .store
+            .get_subscriber(&key.owner)
+            .await
+            .map_err(AuthError::from)?;
+        if !matches!(owner, Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder) {
+            return Err(ApiError::bad_request(
+                "registry is the status source of holders' keys only",
+            ));
+        }
+    }
     if let Some(url) = &body.url
         && (!url.starts_with("https://") || url.len() > 2048)
     {
@@ -443,7 +459,7 @@ pub async fn set_status_source(
         Err(crate::store::StoreError::Conflict(_)) => {
             return Err(ApiError::bad_request(
                 "bitstring needs url, index and purpose; token needs url and index (no \
-                 purpose); x509 and none take none of them",
+                 purpose); x509, registry and none take none of them",
             ));
         }
         Err(e) => return Err(AuthError::from(e).into()),
