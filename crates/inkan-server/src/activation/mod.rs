@@ -548,3 +548,119 @@ pub fn load_or_create_key(path: &Path, seal: &SealingKey) -> Result<JweRecipient
         Err(e) => Err(internal(&e)),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+
+    /// The formula the OpenAPI document and README give, computed independently (Python's
+    /// hashlib) for two hashes; the OID, the order and every byte count.
+    #[test]
+    fn hashes_digest_is_the_documented_formula() {
+        let (h1, h2) = ((0u8..32).collect::<Vec<_>>(), vec![0xffu8; 32]);
+        let digest = hashes_digest(SHA256, &[&h1, &h2]);
+        assert_eq!(digest, "0JBPOwL6U4U6-mox80I4KY0AxdTCNjrM7gS8dH5Mz-s");
+        assert_ne!(hashes_digest(SHA256, &[&h2, &h1]), digest);
+        assert_ne!(hashes_digest("2.16.840.1.101.3.4.2.2", &[&h1, &h2]), digest);
+        assert_ne!(hashes_digest(SHA256, &[&h1]), digest);
+    }
+
+    fn data(members: serde_json::Value) -> Vec<u8> {
+        let mut base = serde_json::json!({
+            "purpose": "authorize", "credentialID": "key_1", "hashesDigest": "d",
+            "numSignatures": 1, "nonce": "n", "PIN": "482913", "OTP": "123456",
+        });
+        for (name, value) in members.as_object().unwrap() {
+            if value.is_null() {
+                base.as_object_mut().unwrap().remove(name);
+            } else {
+                base[name] = value.clone();
+            }
+        }
+        base.to_string().into_bytes()
+    }
+
+    fn message(result: Result<ActivationData, AuthError>) -> String {
+        match result {
+            Err(AuthError::BadRequest(m)) => m,
+            Err(e) => panic!("not a 400: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    /// Strict parsing: unknown and repeated members and wrong types are refused; messages name
+    /// members, never a value (a PIN given as a number is not echoed).
+    #[test]
+    fn activation_data_is_parsed_strictly_without_echoing_values() {
+        assert!(ActivationData::parse(&data(serde_json::json!({}))).is_ok());
+        let unknown = message(ActivationData::parse(&data(
+            serde_json::json!({"extra": 1}),
+        )));
+        assert!(unknown.contains("unknown field `extra`"), "{unknown}");
+        let repeated = br#"{"purpose":"authorize","PIN":"482913","PIN":"111111"}"#;
+        let repeated = message(ActivationData::parse(repeated));
+        assert!(repeated.contains("duplicate field `PIN`"), "{repeated}");
+        assert!(!repeated.contains("482913") && !repeated.contains("111111"));
+        let typed = message(ActivationData::parse(&data(
+            serde_json::json!({"PIN": 975319}),
+        )));
+        assert!(!typed.contains("975319"), "{typed}");
+        let purpose = message(ActivationData::parse(&data(
+            serde_json::json!({"purpose": "x"}),
+        )));
+        assert!(purpose.contains("unknown variant"), "{purpose}");
+        let missing = message(ActivationData::parse(&data(
+            serde_json::json!({"nonce": null}),
+        )));
+        assert!(missing.contains("missing field `nonce`"), "{missing}");
+        assert!(ActivationData::parse(b"[1]").is_err());
+    }
+
+    /// Each purpose takes its own members: a request for one cannot carry another's.
+    #[test]
+    fn each_purpose_takes_its_members() {
+        let shape = |members| {
+            ActivationData::parse(&data(members))
+                .unwrap()
+                .check_shape()
+                .map_err(|e| e.to_string())
+        };
+        assert!(shape(serde_json::json!({})).is_ok());
+        for (members, named) in [
+            (serde_json::json!({"hashesDigest": null}), "hashesDigest"),
+            (serde_json::json!({"numSignatures": null}), "numSignatures"),
+            (serde_json::json!({"newPIN": "975319"}), "newPIN"),
+            (serde_json::json!({"PIN": null}), "PIN"),
+            (serde_json::json!({"purpose": "pin.change"}), "hashesDigest"),
+            (
+                serde_json::json!({"purpose": "key.renew", "hashesDigest": null,
+                                   "numSignatures": null}),
+                "newPIN",
+            ),
+            (
+                serde_json::json!({"purpose": "key.renew", "hashesDigest": null,
+                                   "numSignatures": null, "newPIN": "975319", "PIN": null}),
+                "PIN",
+            ),
+            (
+                serde_json::json!({"purpose": "pin.change", "hashesDigest": null,
+                                   "numSignatures": null, "newPIN": "1"}),
+                "newPIN",
+            ),
+        ] {
+            let refused = shape(members.clone()).unwrap_err();
+            assert!(refused.contains(named), "{members}: {refused}");
+        }
+        // A PIN change of a key without a PIN carries none (the key's record decides).
+        assert!(
+            shape(
+                serde_json::json!({"purpose": "pin.change", "hashesDigest": null,
+                                      "numSignatures": null, "newPIN": "975319", "PIN": null})
+            )
+            .is_ok()
+        );
+    }
+}

@@ -126,3 +126,108 @@ impl Nonces {
         serde_json::from_slice(&json).ok()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn caller(session: &str) -> Caller {
+        Caller {
+            kind: CallerKind::User,
+            id: "acc_alice".into(),
+            subscriber: Some("sub_1".into()),
+            session: session.into(),
+            method: "password+totp".into(),
+            scope: None,
+            terminal: None,
+            role: None,
+        }
+    }
+
+    async fn service() -> (Nonces, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        let seal = SealingKey::new(&[7; 32], "test").unwrap();
+        (Nonces::new(seal, store, clock.clone()), clock)
+    }
+
+    /// Once, in its session, before it expires; a changed or foreign nonce never.
+    #[tokio::test]
+    async fn a_nonce_works_once_in_its_session_until_it_expires() {
+        let (nonces, clock) = service().await;
+        let alice = caller("ses_1");
+        let issued = nonces.issue(&alice).unwrap();
+        assert_eq!(issued.expires_in, NONCE_SECONDS);
+        assert_eq!(
+            nonces
+                .use_once(&caller("ses_2"), &issued.nonce)
+                .await
+                .unwrap(),
+            Err("the nonce was issued to another session")
+        );
+        assert_eq!(
+            nonces.use_once(&alice, &issued.nonce).await.unwrap(),
+            Ok(())
+        );
+        assert!(
+            nonces
+                .use_once(&alice, &issued.nonce)
+                .await
+                .unwrap()
+                .is_err()
+        );
+        // Expiry: usable at 119.999 s, not at 120 s.
+        let late = nonces.issue(&alice).unwrap();
+        let edge = nonces.issue(&alice).unwrap();
+        clock.advance(119_999);
+        assert_eq!(nonces.use_once(&alice, &edge.nonce).await.unwrap(), Ok(()));
+        clock.advance(1);
+        assert_eq!(
+            nonces.use_once(&alice, &late.nonce).await.unwrap(),
+            Err("the nonce has expired: fetch a new one")
+        );
+        // Changed, foreign (another service's sealing key), or not a nonce at all.
+        let fresh = nonces.issue(&alice).unwrap().nonce;
+        let mut changed = fresh.clone().into_bytes();
+        let last = changed.len() - 5;
+        changed[last] = if changed[last] == b'A' { b'B' } else { b'A' };
+        let changed = String::from_utf8(changed).unwrap();
+        let (other, _) = service().await;
+        let other = Nonces {
+            seal: SealingKey::new(&[8; 32], "test").unwrap(),
+            ..other
+        };
+        let foreign = other.issue(&alice).unwrap().nonce;
+        for bad in [changed.as_str(), foreign.as_str(), "", "not a nonce"] {
+            assert_eq!(
+                nonces.use_once(&alice, bad).await.unwrap(),
+                Err("the nonce is not one this service issued")
+            );
+        }
+        // Operators and system clients get none.
+        let client = Caller {
+            kind: CallerKind::Client,
+            ..caller("ses_3")
+        };
+        assert!(nonces.issue(&client).is_err());
+    }
+
+    /// Two uses of one nonce at once: exactly one gets through.
+    #[tokio::test]
+    async fn two_uses_at_once_one_wins() {
+        let (nonces, _) = service().await;
+        let alice = caller("ses_1");
+        let nonce = nonces.issue(&alice).unwrap().nonce;
+        let (a, b) = tokio::join!(
+            nonces.use_once(&alice, &nonce),
+            nonces.use_once(&alice, &nonce)
+        );
+        let wins = [a.unwrap(), b.unwrap()]
+            .iter()
+            .filter(|r| r.is_ok())
+            .count();
+        assert_eq!(wins, 1);
+    }
+}
