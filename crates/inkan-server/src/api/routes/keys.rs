@@ -134,7 +134,7 @@ pub struct RenewBody {
 fn change_jwe(
     activation_data: Option<String>,
     pins_beside: bool,
-    purpose: crate::activation::Purpose,
+    purpose: Purpose,
 ) -> Result<String, ApiError> {
     if pins_beside {
         return Err(ApiError::bad_request(
