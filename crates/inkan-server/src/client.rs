@@ -112,3 +112,65 @@ impl ProofKey {
         self.sign_jwt(&header, &claims)
     }
 }
+
+/// The plaintext of a user's `activationData` for CSC `credentials/authorize` (criteria
+/// 2.2.3(2)A-2): what it authorises (the credential, [`crate::activation::hashes_digest`] of
+/// `hashes`, base64 as the request sends them, and their number), the nonce from
+/// `POST /v1/signature-activation/nonce`, the PIN and the OTP.
+pub fn authorize_data(
+    credential_id: &str,
+    hash_algorithm_oid: &str,
+    hashes: &[String],
+    nonce: &str,
+    pin: &str,
+    otp: &str,
+) -> Result<Value, ClientError> {
+    let decoded = hashes
+        .iter()
+        .map(|h| base64::engine::general_purpose::STANDARD.decode(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| ClientError("a hash is not base64".into()))?;
+    Ok(json!({
+        "purpose": "authorize",
+        "credentialID": credential_id,
+        "hashesDigest": crate::activation::hashes_digest(hash_algorithm_oid, &decoded),
+        "numSignatures": hashes.len(),
+        "nonce": nonce,
+        "PIN": pin,
+        "OTP": otp,
+    }))
+}
+
+/// The plaintext of a user's `activation_data` for a PIN change (`pin.change`) or a renewal
+/// (`key.renew`) of `credential_id`: the nonce, the current PIN (none only for a key that has
+/// none yet), the OTP and the new PIN.
+pub fn change_data(
+    purpose: &str,
+    credential_id: &str,
+    nonce: &str,
+    pin: Option<&str>,
+    otp: &str,
+    new_pin: &str,
+) -> Value {
+    let mut data = json!({
+        "purpose": purpose,
+        "credentialID": credential_id,
+        "nonce": nonce,
+        "OTP": otp,
+        "newPIN": new_pin,
+    });
+    if let Some(pin) = pin {
+        data["PIN"] = pin.into();
+    }
+    data
+}
+
+/// `data` encrypted to the service's activation key (CSC `info`'s
+/// `signatureActivation.activationKey`): the compact JWE to send as activation data.
+pub fn encrypt_activation_data(
+    activation_key: &Value,
+    data: &Value,
+) -> Result<String, ClientError> {
+    inkan_formats::jose::jwe::encrypt_compact(data.to_string().as_bytes(), activation_key)
+        .map_err(|e| ClientError(e.to_string()))
+}

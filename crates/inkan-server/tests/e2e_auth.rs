@@ -159,47 +159,46 @@ async fn user_flow(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(listed, json!([]));
-    // A PIN change needs the current PIN.
-    let wrong = h
-        .call(
-            &session,
-            Method::PUT,
-            &format!("{path}/pin"),
-            Some(json!({"current_pin": "000000", "new_pin": "777777"})),
-        )
-        .await;
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let right = h
-        .call(
-            &session,
-            Method::PUT,
-            &format!("{path}/pin"),
-            Some(json!({"current_pin": "482913", "new_pin": "777777"})),
-        )
-        .await;
-    assert_eq!(right.status(), StatusCode::NO_CONTENT);
-    // Guessing the current PIN counts towards the account's lock, like a password.
-    for _ in 0..5 {
-        let wrong = h
-            .call(
-                &session,
+    // A PIN change needs the current PIN and an OTP, inside one JWE (2.2.3(2)A-2).
+    let change = |pin: &'static str, new_pin: &'static str| {
+        let (h, session, alice, path, key_id) =
+            (&h, &session, &alice, path.clone(), key_id.as_str());
+        async move {
+            let data = h
+                .change_activation(session, alice, "pin.change", key_id, Some(pin), new_pin)
+                .await;
+            h.call(
+                session,
                 Method::PUT,
                 &format!("{path}/pin"),
-                Some(json!({"current_pin": "000000", "new_pin": "888888"})),
+                Some(json!({"activation_data": data})),
             )
-            .await;
-        assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+            .await
+        }
+    };
+    assert_eq!(
+        change("000000", "777777").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        change("482913", "777777").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    // Guessing the current PIN counts towards the account's lock, like a password.
+    for _ in 0..5 {
+        assert_eq!(
+            change("000000", "888888").await.status(),
+            StatusCode::FORBIDDEN
+        );
     }
-    let locked = h
-        .call(
-            &session,
-            Method::PUT,
-            &format!("{path}/pin"),
-            Some(json!({"current_pin": "777777", "new_pin": "888888"})),
-        )
-        .await;
+    let locked = change("777777", "888888").await;
     assert_eq!(locked.status(), StatusCode::FORBIDDEN);
-    assert!(locked.text().await.unwrap().contains("locked"));
+    assert!(
+        h.log_entries()
+            .await
+            .iter()
+            .any(|e| e.kind == inkan_log::entry::EntryKind::AccountLocked)
+    );
     // Users are not operators.
     let refused = h
         .call(

@@ -11,17 +11,18 @@ use base64::engine::general_purpose::STANDARD;
 use common::Engine;
 use common::server::{Account, Harness, MINUTE, Session, status};
 use inkan_device::{Algorithm, PublicKey};
-use inkan_formats::jose::jwe;
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
 use inkan_server::auth::totp;
+use inkan_server::client;
 use inkan_server::clock::Clock as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 
 const PIN: &str = "482913";
+const SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
 
 /// A holder subscriber with two users (alice, carol), alice logged in with two keys.
@@ -97,6 +98,50 @@ fn hash(message: &[u8]) -> String {
 }
 
 impl World {
+    /// The activation data a user sends to authorise `hashes` (`num` of them) with `key`: a
+    /// fresh nonce of `session`, `pin` and a fresh OTP of `account`, encrypted.
+    async fn activation(
+        &self,
+        session: &Session,
+        account: &Account,
+        key: &str,
+        hashes: &[String],
+        num: u32,
+        pin: &str,
+    ) -> String {
+        self.h.next_step();
+        let otp = totp::code_at_step(&account.seed, totp::step_at(self.h.clock.now()));
+        let nonce = self.h.nonce(session).await;
+        let mut data = client::authorize_data(key, SHA256, hashes, &nonce, pin, &otp).unwrap();
+        data["numSignatures"] = num.into();
+        client::encrypt_activation_data(&self.activation_key, &data).unwrap()
+    }
+
+    /// `credentials/authorize` for `hashes` with `key` and `activation`.
+    async fn authorize_with(
+        &self,
+        session: &Session,
+        key: &str,
+        hashes: &[String],
+        num: u32,
+        activation: &str,
+    ) -> reqwest::Response {
+        self.h
+            .call(
+                session,
+                Method::POST,
+                "/csc/v2/credentials/authorize",
+                Some(json!({
+                    "credentialID": key,
+                    "numSignatures": num,
+                    "hashes": hashes,
+                    "hashAlgorithmOID": SHA256,
+                    "activationData": activation,
+                })),
+            )
+            .await
+    }
+
     /// `credentials/authorize` for `hashes` with `key`, PIN and a fresh OTP of `account`.
     async fn authorize(
         &self,
@@ -107,23 +152,10 @@ impl World {
         num: u32,
         pin: &str,
     ) -> reqwest::Response {
-        self.h.next_step();
-        let otp = totp::code_at_step(&account.seed, totp::step_at(self.h.clock.now()));
-        let data = json!({"PIN": pin, "OTP": otp}).to_string();
-        let activation = jwe::encrypt_compact(data.as_bytes(), &self.activation_key).unwrap();
-        self.h
-            .call(
-                session,
-                Method::POST,
-                "/csc/v2/credentials/authorize",
-                Some(json!({
-                    "credentialID": key,
-                    "numSignatures": num,
-                    "hashes": hashes,
-                    "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
-                    "activationData": activation,
-                })),
-            )
+        let activation = self
+            .activation(session, account, key, hashes, num, pin)
+            .await;
+        self.authorize_with(session, key, hashes, num, &activation)
             .await
     }
 
@@ -419,6 +451,157 @@ async fn sad_rules_postgres() {
     sad_rules(Engine::Postgres).await;
 }
 
+/// The refusal of a request (403) whose message names `member` of the activation data.
+async fn refused_naming(response: reqwest::Response, member: &str) {
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with(&format!("activationData {member}:")),
+        "{description}"
+    );
+    assert!(!description.contains(PIN));
+}
+
+/// Criteria 2.2.3(2)A-2, a swapped-hash activation refused: whoever terminates TLS between
+/// alice and the service replays her activation JWE with other hashes, another credential,
+/// another count, for another purpose, or replays a used, expired or other session's nonce;
+/// each is refused naming the member, counts towards her lock, and nothing is authorised or
+/// signed for the man in the middle.
+async fn swapped_activation(engine: Engine) {
+    let w = world(engine).await;
+    let (k1, _) = w.keys[0].clone();
+    let (k2, _) = w.keys[1].clone();
+    let mine = [hash(b"alice's contract")];
+    let evil = [hash(b"the attacker's contract")];
+    let session = &w.alice_session;
+    let fresh = || w.activation(session, &w.alice, &k1, &mine, 1, PIN);
+    // (Her second session, opened first: a login clears the failure count.)
+    let other = w.h.login(&w.alice).await;
+    // Other hashes, then hers and others (another count), under her JWE.
+    let jwe = fresh().await;
+    refused_naming(
+        w.authorize_with(session, &k1, &evil, 1, &jwe).await,
+        "hashesDigest",
+    )
+    .await;
+    let two = [mine[0].clone(), evil[0].clone()];
+    let jwe = fresh().await;
+    refused_naming(
+        w.authorize_with(session, &k1, &two, 2, &jwe).await,
+        "hashesDigest",
+    )
+    .await;
+    // Another credential of hers.
+    let jwe = fresh().await;
+    refused_naming(
+        w.authorize_with(session, &k2, &mine, 1, &jwe).await,
+        "credentialID",
+    )
+    .await;
+    // A JWE whose count is not the request's.
+    let jwe = w.activation(session, &w.alice, &k1, &mine, 2, PIN).await;
+    refused_naming(
+        w.authorize_with(session, &k1, &mine, 1, &jwe).await,
+        "numSignatures",
+    )
+    .await;
+    // Four refusals count (a fifth would lock her); her honest request still works and
+    // clears the count.
+    let jwe = fresh().await;
+    assert_eq!(
+        w.authorize_with(session, &k1, &mine, 1, &jwe)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A used nonce: her successful request replayed as it was.
+    refused_naming(
+        w.authorize_with(session, &k1, &mine, 1, &jwe).await,
+        "nonce",
+    )
+    .await;
+    // An expired nonce: fetched, then kept past its 120 seconds.
+    let nonce = w.h.nonce(session).await;
+    w.h.clock.advance(121_000);
+    let otp = w.h.otp(&w.alice);
+    let data = client::authorize_data(&k1, SHA256, &mine, &nonce, PIN, &otp).unwrap();
+    let jwe = client::encrypt_activation_data(&w.activation_key, &data).unwrap();
+    refused_naming(
+        w.authorize_with(session, &k1, &mine, 1, &jwe).await,
+        "nonce",
+    )
+    .await;
+    // Another session's nonce: her JWE replayed in another session of hers.
+    let jwe = fresh().await;
+    refused_naming(w.authorize_with(&other, &k1, &mine, 1, &jwe).await, "nonce").await;
+    // A PIN change's JWE (the same PIN and OTP) put to signing.
+    w.h.next_step();
+    let nonce = w.h.nonce(session).await;
+    let otp = w.h.otp(&w.alice);
+    let data = client::change_data("pin.change", &k1, &nonce, Some(PIN), &otp, "975319");
+    let jwe = client::encrypt_activation_data(&w.activation_key, &data).unwrap();
+    refused_naming(
+        w.authorize_with(session, &k1, &mine, 1, &jwe).await,
+        "purpose",
+    )
+    .await;
+    // The fifth since her honest request locks her; her own request with that JWE is then
+    // refused (the nonce is spent), and so is a fresh one with the right PIN and OTP.
+    let jwe = fresh().await;
+    refused_naming(
+        w.authorize_with(session, &k1, &evil, 1, &jwe).await,
+        "hashesDigest",
+    )
+    .await;
+    assert!(
+        w.h.log_entries()
+            .await
+            .iter()
+            .any(|e| e.kind == EntryKind::AccountLocked)
+    );
+    refused_naming(
+        w.authorize_with(session, &k1, &mine, 1, &jwe).await,
+        "nonce",
+    )
+    .await;
+    assert_eq!(
+        w.authorize(session, &w.alice, &k1, &mine, 1, PIN)
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    // Nothing was authorised but her own hash, nothing signed, and every refusal is logged.
+    let entries = w.h.log_entries().await;
+    let activations: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::SignatureActivated)
+        .collect();
+    let label = |h: &str| format!("sha-256:{}", hex::encode(STANDARD.decode(h).unwrap()));
+    for entry in &activations {
+        if entry.outcome == Outcome::Succeeded {
+            assert_eq!(entry.digests, vec![label(&mine[0])]);
+        }
+    }
+    let failed = activations
+        .iter()
+        .filter(|e| matches!(e.outcome, Outcome::Failed(_)))
+        .count();
+    assert_eq!(failed, 11);
+    assert!(!entries.iter().any(|e| e.kind == EntryKind::SignatureMade));
+    h_stop(w).await;
+}
+
+#[tokio::test]
+async fn a_swapped_hash_activation_is_refused_sqlite() {
+    swapped_activation(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn a_swapped_hash_activation_is_refused_postgres() {
+    swapped_activation(Engine::Postgres).await;
+}
+
 /// The factors: a wrong PIN, a wrong OTP, plain PIN/OTP fields, garbage instead of a JWE.
 #[tokio::test]
 async fn activation_needs_both_factors_encrypted() {
@@ -466,31 +649,14 @@ async fn activation_needs_both_factors_encrypted() {
         )
         .await;
     assert_eq!(mismatch.status(), StatusCode::BAD_REQUEST);
-    // The same activation data sent twice at once (a copy): one SAD, never two.
-    w.h.next_step();
-    let otp = totp::code_at_step(&w.alice.seed, totp::step_at(w.h.clock.now()));
-    let data = json!({"PIN": PIN, "OTP": otp}).to_string();
-    let activation = jwe::encrypt_compact(data.as_bytes(), &w.activation_key).unwrap();
-    let body = |hashes: Vec<String>| {
-        json!({
-            "credentialID": k1, "numSignatures": 1, "hashes": hashes,
-            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "activationData": activation,
-        })
-    };
-    let path = "/csc/v2/credentials/authorize";
+    // The same request sent twice at once (a copy): one SAD, never two.
+    let copied = [hash(b"mine")];
+    let activation = w
+        .activation(&w.alice_session, &w.alice, &k1, &copied, 1, PIN)
+        .await;
     let (a, b) = tokio::join!(
-        w.h.call(
-            &w.alice_session,
-            Method::POST,
-            path,
-            Some(body(vec![hash(b"mine")]))
-        ),
-        w.h.call(
-            &w.alice_session,
-            Method::POST,
-            path,
-            Some(body(vec![hash(b"theirs")]))
-        ),
+        w.authorize_with(&w.alice_session, &k1, &copied, 1, &activation),
+        w.authorize_with(&w.alice_session, &k1, &copied, 1, &activation),
     );
     let mut statuses = [a.status(), b.status()];
     statuses.sort();

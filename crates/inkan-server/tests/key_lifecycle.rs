@@ -409,15 +409,17 @@ async fn renewal_replaces_the_key_and_destroys_the_old_one() {
     let (organisation, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
     let session = h.login(&clerk).await;
     let (old, _) = key(&h, &session, "ES256", "135791").await;
-    let renew = |current: &str| {
-        let body = json!({"current_pin": current, "pin": "975319"});
-        let (h, session, old) = (&h, &session, old.clone());
+    let renew = |current: &'static str| {
+        let (h, session, clerk, old) = (&h, &session, &clerk, old.clone());
         async move {
+            let data = h
+                .change_activation(session, clerk, "key.renew", &old, Some(current), "975319")
+                .await;
             h.call(
                 session,
                 Method::POST,
                 &format!("/v1/keys/{old}/renew"),
-                Some(body),
+                Some(json!({"activation_data": data})),
             )
             .await
         }
@@ -435,7 +437,7 @@ async fn renewal_replaces_the_key_and_destroys_the_old_one() {
             &client,
             Method::POST,
             &format!("/v1/keys/{old}/renew"),
-            Some(json!({"current_pin": "135791", "pin": "975319"}))
+            Some(json!({"activation_data": "a.b.c.d.e"}))
         )
         .await
         .status(),
@@ -636,4 +638,193 @@ async fn the_monitor_destroys_a_key_whose_certificate_has_expired() {
             .collect::<String>();
     assert!(destroyed.contains("expired"), "{destroyed}");
     s.h.stop().await;
+
+/// The activation data of a PIN change or renewal with `otp` (the right one when `None`),
+/// sent as `activation_data` of `method path`.
+#[allow(clippy::too_many_arguments)]
+async fn change(
+    h: &Harness,
+    session: &Session,
+    clerk: &common::server::Account,
+    method: Method,
+    path: &str,
+    purpose: &str,
+    key_id: &str,
+    pin: &str,
+    otp: Option<&str>,
+    new_pin: &str,
+) -> reqwest::Response {
+    h.next_step();
+    let nonce = h.nonce(session).await;
+    let right = h.otp(clerk);
+    let data = inkan_server::client::change_data(
+        purpose,
+        key_id,
+        &nonce,
+        Some(pin),
+        otp.unwrap_or(&right),
+        new_pin,
+    );
+    let jwe =
+        inkan_server::client::encrypt_activation_data(&h.activation_key().await, &data).unwrap();
+    h.call(session, method, path, Some(json!({"activation_data": jwe})))
+        .await
+}
+
+/// Criteria 2.2.3(2)A-2: a PIN change and a renewal take the key's PIN and an OTP inside one
+/// activation JWE bound to the purpose, the key and a fresh nonce. The PIN alone (in the clear,
+/// as before), a JWE without the OTP or with a wrong one, a JWE for another key or purpose:
+/// each is refused and nothing changes; then both work.
+#[tokio::test]
+async fn pin_change_and_renewal_need_the_otp_inside_the_jwe() {
+    let settings = "access_token_seconds = 1800\nidle_timeout_minutes = 60\nmax_failed_logins = 20";
+    let h = Harness::start(common::Engine::SqliteFile, settings).await;
+    let (_, operator) = h.operator().await;
+    let (_, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let session = h.login(&clerk).await;
+    let (k, _) = key(&h, &session, "ES256", "135791").await;
+    let (other, _) = key(&h, &session, "ES256", "246802").await;
+    let pin_path = format!("/v1/keys/{k}/pin");
+    let renew_path = format!("/v1/keys/{k}/renew");
+    let right = h.otp(&clerk);
+    let wrong_otp = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    for (method, path, purpose, old_api) in [
+        (
+            Method::PUT,
+            &pin_path,
+            "pin.change",
+            json!({"current_pin": "135791", "new_pin": "777777"}),
+        ),
+        (
+            Method::POST,
+            &renew_path,
+            "key.renew",
+            json!({"current_pin": "135791", "pin": "777777"}),
+        ),
+    ] {
+        // The PIN alone, as the API took it before.
+        let response = h.call(&session, method.clone(), path, Some(old_api)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        // A JWE without the OTP.
+        h.next_step();
+        let nonce = h.nonce(&session).await;
+        let mut data =
+            inkan_server::client::change_data(purpose, &k, &nonce, Some("135791"), "", "777777");
+        data.as_object_mut().unwrap().remove("OTP");
+        let jwe = inkan_server::client::encrypt_activation_data(&h.activation_key().await, &data)
+            .unwrap();
+        let response = h
+            .call(
+                &session,
+                method.clone(),
+                path,
+                Some(json!({"activation_data": jwe})),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(response.text().await.unwrap().contains("OTP"));
+        // The right PIN with a wrong OTP.
+        let response = change(
+            &h,
+            &session,
+            &clerk,
+            method.clone(),
+            path,
+            purpose,
+            &k,
+            "135791",
+            Some(&wrong_otp),
+            "777777",
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        // The right PIN and OTP, for another key of hers.
+        let response = change(
+            &h,
+            &session,
+            &clerk,
+            method.clone(),
+            path,
+            purpose,
+            &other,
+            "246802",
+            None,
+            "777777",
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.text().await.unwrap().contains("credentialID"));
+        // The right PIN and OTP, for the other purpose.
+        let swapped = if purpose == "pin.change" {
+            "key.renew"
+        } else {
+            "pin.change"
+        };
+        let response = change(
+            &h,
+            &session,
+            &clerk,
+            method.clone(),
+            path,
+            swapped,
+            &k,
+            "135791",
+            None,
+            "777777",
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.text().await.unwrap().contains("purpose"));
+    }
+    // Nothing changed: two keys, both active, and the PIN is still the old one.
+    let keys: Value = h
+        .call(&session, Method::GET, "/v1/keys", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), 2);
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["state"] == "active")
+    );
+    assert!(
+        !h.log_entries()
+            .await
+            .iter()
+            .any(|e| e.kind == EntryKind::KeyDestroyed
+                && e.outcome == inkan_log::entry::Outcome::Succeeded)
+    );
+    // Both work with the PIN and the OTP inside: the change, then a renewal with the new PIN.
+    let response = change(
+        &h,
+        &session,
+        &clerk,
+        Method::PUT,
+        &pin_path,
+        "pin.change",
+        &k,
+        "135791",
+        None,
+        "777777",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let response = change(
+        &h,
+        &session,
+        &clerk,
+        Method::POST,
+        &renew_path,
+        "key.renew",
+        &k,
+        "777777",
+        None,
+        "975319",
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    h.stop().await;
 }

@@ -531,7 +531,9 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
         &taro_session,
         Method::PUT,
         &format!("/v1/keys/{key_id}/pin"),
-        Some(json!({"new_pin": "135791"})),
+        Some(json!({"activation_data": h
+            .change_activation(&taro_session, &taro, "pin.change", &key_id, None, "135791")
+            .await})),
     )
     .await;
     assert_eq!(s, StatusCode::NO_CONTENT);

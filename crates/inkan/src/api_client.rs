@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use inkan_server::auth::totp;
-use inkan_server::client::ProofKey;
+use inkan_server::client::{self, ProofKey};
 use inkan_server::clock::Clock;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -321,8 +321,8 @@ impl Client {
         Ok(answer)
     }
 
-    /// CSC `credentials/authorize`: PIN and the current OTP encrypted to the activation key;
-    /// returns the SAD.
+    /// CSC `credentials/authorize`: a fresh nonce, then the hashes' digest, the nonce, the PIN
+    /// and the current OTP encrypted to the activation key; returns the SAD.
     pub async fn authorize(
         &self,
         session: &Session,
@@ -339,14 +339,28 @@ impl Client {
             )
             .await?;
         let activation_key = &info["signatureActivation"]["activationKey"];
-        let data = json!({"PIN": pin, "OTP": self.otp(account)}).to_string();
-        let jwe = inkan_formats::jose::jwe::encrypt_compact(data.as_bytes(), activation_key)
+        let nonce = self
+            .call(
+                session,
+                Method::POST,
+                "/v1/signature-activation/nonce",
+                None,
+                StatusCode::OK,
+            )
+            .await?;
+        let nonce = nonce["nonce"]
+            .as_str()
+            .ok_or("the nonce endpoint gave no nonce")?;
+        const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+        let data = client::authorize_data(key_id, SHA256, hashes, nonce, pin, &self.otp(account))
             .map_err(|e| e.to_string())?;
+        let jwe =
+            client::encrypt_activation_data(activation_key, &data).map_err(|e| e.to_string())?;
         let body = json!({
             "credentialID": key_id,
             "numSignatures": hashes.len(),
             "hashes": hashes,
-            "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+            "hashAlgorithmOID": SHA256,
             "activationData": jwe,
         });
         let answer = self

@@ -1,16 +1,24 @@
 //! Signature activation (criteria 2.2.3(2)A-1, A-2): a user turns their signing PIN and a
-//! one-time password into signature activation data (SAD) for listed digests.
+//! one-time password into signature activation data (SAD) for listed digests, or into the
+//! right to change a key's PIN or renew the key.
 //!
 //! The PIN and OTP travel as a compact JWE (`ECDH-ES` + `A256GCM`) encrypted to the activation
 //! key, which the service publishes (in CSC `info`) and keeps sealed at rest under
-//! the secrets key; so they are protected end to end to this module, not only by TLS. A SAD
-//! is a random value, stored by its SHA-256 with what it is bound to (key, digests, number of
-//! signatures, user, session) and a short expiry; the signing module uses it up. Each issue,
-//! and each refusal, is logged with the digests it covers. Must never: keep or log a PIN, OTP
-//! or SAD value, or issue a SAD without both factors.
+//! the secrets key; so they are protected end to end to this module, not only by TLS. The JWE
+//! also carries what it authorises — its purpose, the credential, a digest over the ordered
+//! hashes ([`hashes_digest`]) and their number — and a fresh single-use nonce of the caller's
+//! session ([`nonce`]); anything the request says beside it must match, so whoever terminates
+//! TLS on the way cannot put the user's JWE to another use. A mismatch counts as a failed
+//! activation, like a wrong PIN. A SAD is a random value, stored by its SHA-256 with what it is
+//! bound to (key, digests, number of signatures, user, session) and a short expiry; the signing
+//! module uses it up. Each issue, and each refusal, is logged with the digests it covers. Must
+//! never: keep or log a PIN, OTP or SAD value, or authorise anything without both factors and
+//! a matching, unused nonce.
+
+pub mod nonce;
 
 use crate::auth::access::{Operation, authorize_key};
-use crate::auth::{Auth, AuthError, Caller, CallerKind};
+use crate::auth::{Auth, AuthError, Caller, CallerKind, password};
 use crate::clock::Clock;
 use crate::environment::Environment;
 use crate::log::TransparencyLog;
@@ -18,28 +26,164 @@ use crate::signing::sad_hash;
 use crate::store::auth::new_id;
 use crate::store::signing::SadRecord;
 use crate::store::{KeyRecord, Store};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
 use inkan_formats::jose::jwe::{self, JweRecipientKey};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
+use nonce::{IssuedNonce, Nonces};
 use secrecy::SecretString;
 use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
 use std::path::Path;
 use std::sync::Arc;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Most digests one SAD may cover.
 pub const MAX_SIGNATURES: u32 = 100;
 /// The sealed-file name of the activation key.
 const SEALED_NAME: &str = "activation-key";
 
-/// What the JWE carries.
-#[derive(Deserialize)]
+/// What an activation authorises; the JWE names it, and it must be what the request asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Purpose {
+    /// CSC `credentials/authorize`: a SAD for listed hashes.
+    #[serde(rename = "authorize")]
+    Authorize,
+    /// `PUT /v1/keys/{id}/pin`.
+    #[serde(rename = "pin.change")]
+    PinChange,
+    /// `POST /v1/keys/{id}/renew`.
+    #[serde(rename = "key.renew")]
+    KeyRenew,
+}
+
+impl Purpose {
+    /// The name the JWE uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Authorize => "authorize",
+            Purpose::PinChange => "pin.change",
+            Purpose::KeyRenew => "key.renew",
+        }
+    }
+
+    /// The log entry a refusal is recorded as.
+    fn entry_kind(self) -> EntryKind {
+        match self {
+            Purpose::Authorize => EntryKind::SignatureActivated,
+            Purpose::PinChange => EntryKind::KeyPinSet,
+            Purpose::KeyRenew => EntryKind::KeyDestroyed,
+        }
+    }
+}
+
+/// The digest over the hashes of a `credentials/authorize` request that the activation JWE
+/// carries as `hashesDigest`: base64url (no padding) of SHA-256 over the hash algorithm's
+/// OID as ASCII (`2.16.840.1.101.3.4.2.1` when the request names none), one zero byte, then
+/// each hash's bytes, in the request's order.
+pub fn hashes_digest<H: AsRef<[u8]>>(hash_algorithm_oid: &str, hashes: &[H]) -> String {
+    let mut sha = Sha256::new();
+    sha.update(hash_algorithm_oid.as_bytes());
+    sha.update([0u8]);
+    for hash in hashes {
+        sha.update(hash.as_ref());
+    }
+    URL_SAFE_NO_PAD.encode(sha.finalize())
+}
+
+/// The JWE's plaintext: one JSON object, nothing else in it.
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
 struct ActivationData {
-    #[serde(rename = "PIN")]
-    pin: String,
+    #[zeroize(skip)]
+    purpose: Purpose,
+    #[serde(rename = "credentialID")]
+    credential_id: String,
+    #[serde(rename = "hashesDigest", default)]
+    hashes_digest: Option<String>,
+    #[serde(rename = "numSignatures", default)]
+    num_signatures: Option<u32>,
+    nonce: String,
+    #[serde(rename = "PIN", default)]
+    pin: Option<String>,
     #[serde(rename = "OTP")]
     otp: String,
+    #[serde(rename = "newPIN", default)]
+    new_pin: Option<String>,
+}
+
+/// The members each purpose takes, for messages.
+const SHAPE: &str = "activationData must hold one JSON object: purpose, credentialID, nonce, \
+                     PIN and OTP (strings), with hashesDigest (string) and numSignatures \
+                     (number) for authorize, newPIN (string) for pin.change and key.renew, \
+                     and nothing else";
+
+impl ActivationData {
+    /// Parses the plaintext strictly. Messages name members, never their values.
+    fn parse(plaintext: &[u8]) -> Result<Self, AuthError> {
+        serde_json::from_slice(plaintext).map_err(|e| {
+            let message = e.to_string();
+            // These messages name members (or the purpose), never a value of another member.
+            let names_only = [
+                "unknown field",
+                "duplicate field",
+                "missing field",
+                "unknown variant",
+            ]
+            .iter()
+            .any(|p| message.starts_with(p));
+            AuthError::BadRequest(if names_only {
+                format!("{SHAPE} ({message})")
+            } else {
+                SHAPE.to_owned()
+            })
+        })
+    }
+
+    /// The members `purpose` needs are there, the others are not, and a new PIN keeps the
+    /// policy: a malformed request, refused before anything is used up.
+    fn check_shape(&self) -> Result<(), AuthError> {
+        let bad = |m: String| Err(AuthError::BadRequest(format!("activationData: {m}")));
+        let purpose = self.purpose.as_str();
+        let authorize = self.purpose == Purpose::Authorize;
+        for (name, present) in [
+            ("hashesDigest", self.hashes_digest.is_some()),
+            ("numSignatures", self.num_signatures.is_some()),
+        ] {
+            match (authorize, present) {
+                (true, false) => return bad(format!("{name} is required for {purpose}")),
+                (false, true) => return bad(format!("{name} has no place in {purpose}")),
+                _ => {}
+            }
+        }
+        match (authorize, &self.new_pin) {
+            (true, Some(_)) => return bad(format!("newPIN has no place in {purpose}")),
+            (false, None) => return bad(format!("newPIN is required for {purpose}")),
+            (false, Some(new_pin)) => {
+                password::check_pin_policy(&SecretString::from(new_pin.clone()))
+                    .map_err(|e| AuthError::BadRequest(format!("activationData: newPIN: {e}")))?;
+            }
+            (true, None) => {}
+        }
+        // A PIN change of a key that has none yet is the one activation without a PIN; the
+        // key's PIN record decides (see `confirm_change`).
+        if self.pin.is_none() && self.purpose != Purpose::PinChange {
+            return bad(format!("PIN is required for {purpose}"));
+        }
+        Ok(())
+    }
+}
+
+/// What a `credentials/authorize` request asks beside its JWE.
+#[derive(Debug)]
+pub struct SignatureRequest {
+    /// The digests to authorise, in order, as SADs and the log name them (`sha-256:<hex>`).
+    pub digests: Vec<String>,
+    /// [`hashes_digest`] of the request's hashes.
+    pub hashes_digest: String,
+    /// `numSignatures`.
+    pub num_signatures: u32,
 }
 
 /// A SAD handed to the user.
@@ -61,7 +205,41 @@ impl std::fmt::Debug for IssuedSad {
     }
 }
 
-/// Issues SADs.
+/// A PIN change or renewal the user authorised with both factors: the only way to change a
+/// key's PIN once it has one (`Auth::change_key_pin`) or to renew the key.
+pub struct ConfirmedChange {
+    purpose: Purpose,
+    key_id: String,
+    new_pin: SecretString,
+}
+
+impl std::fmt::Debug for ConfirmedChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfirmedChange")
+            .field("purpose", &self.purpose)
+            .field("key_id", &self.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfirmedChange {
+    /// What was authorised.
+    pub fn purpose(&self) -> Purpose {
+        self.purpose
+    }
+
+    /// The key it was authorised for.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The new PIN (of the key, or of its successor), used up.
+    pub fn into_new_pin(self) -> SecretString {
+        self.new_pin
+    }
+}
+
+/// Issues SADs and confirms PIN changes and renewals.
 #[derive(Debug)]
 pub struct ActivationService {
     store: Arc<dyn Store>,
@@ -70,11 +248,14 @@ pub struct ActivationService {
     clock: Arc<dyn Clock>,
     environment: Environment,
     key: JweRecipientKey,
+    nonces: Nonces,
     sad_seconds: u64,
 }
 
 impl ActivationService {
-    /// The service, decrypting activation data with `key` (see [`load_or_create_key`]).
+    /// The service, decrypting activation data with `key` (see [`load_or_create_key`]) and
+    /// sealing nonces with `seal` (the secrets key).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Arc<dyn Store>,
         auth: Arc<Auth>,
@@ -82,9 +263,11 @@ impl ActivationService {
         clock: Arc<dyn Clock>,
         environment: Environment,
         key: JweRecipientKey,
+        seal: SealingKey,
         sad_seconds: u64,
     ) -> Self {
         ActivationService {
+            nonces: Nonces::new(seal, store.clone(), clock.clone()),
             store,
             auth,
             log,
@@ -100,14 +283,18 @@ impl ActivationService {
         self.key.public_jwk()
     }
 
-    /// CSC `credentials/authorize`: checks the PIN and OTP in `activation_jwe` and issues a SAD
-    /// for `digests` (labels `sha-256:<hex>`) with `key`, for this caller and session.
+    /// A fresh nonce for the caller's session, to put in its next activation JWE.
+    pub fn nonce(&self, caller: &Caller) -> Result<IssuedNonce, AuthError> {
+        self.nonces.issue(caller)
+    }
+
+    /// CSC `credentials/authorize`: checks that `activation_jwe` authorises exactly `request`
+    /// with `key` and holds the PIN and OTP, and issues a SAD for this caller and session.
     pub async fn authorize(
         &self,
         caller: &Caller,
         key: &KeyRecord,
-        digests: Vec<String>,
-        num_signatures: u32,
+        request: &SignatureRequest,
         activation_jwe: &str,
     ) -> Result<IssuedSad, AuthError> {
         if caller.kind != CallerKind::User {
@@ -118,45 +305,32 @@ impl ActivationService {
             ));
         }
         authorize_key(caller, key, Operation::Sign)?;
+        let num_signatures = request.num_signatures;
         if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
             return Err(AuthError::BadRequest(format!(
                 "numSignatures must be 1 to {MAX_SIGNATURES}"
             )));
         }
-        if digests.is_empty() || digests.len() != num_signatures as usize {
+        if request.digests.is_empty() || request.digests.len() != num_signatures as usize {
             return Err(AuthError::BadRequest(
                 "list exactly numSignatures hashes to authorise".into(),
             ));
         }
-        let plaintext = jwe::decrypt_compact(activation_jwe, &self.key).map_err(|e| {
-            AuthError::BadRequest(format!(
-                "activationData must be a JWE (ECDH-ES, A256GCM) to the activation key: {e}"
-            ))
-        })?;
-        let data: ActivationData = serde_json::from_slice(&plaintext).map_err(|_| {
-            AuthError::BadRequest(
-                "activationData must hold a JSON object {\"PIN\": …, \"OTP\": …}".into(),
-            )
-        })?;
-        let pin = SecretString::from(data.pin);
-        let otp = Zeroizing::new(data.otp);
-        let pin_ok = self.auth.verify_key_pin(key, pin).await?;
-        // Both factors are always checked, so a wrong PIN is not told apart by timing.
-        let otp_result = self.auth.verify_otp(caller, &otp, pin_ok).await;
-        let refusal = match (&otp_result, pin_ok) {
-            (Err(e), _) => Some(e.to_string()),
-            (Ok(()), false) => Some("wrong PIN".to_owned()),
-            (Ok(()), true) => None,
-        };
+        let digests = &request.digests;
+        let mut data = self.open(activation_jwe)?;
+        self.check_binding(
+            caller,
+            key,
+            &data,
+            Purpose::Authorize,
+            Some(request),
+            digests,
+        )
+        .await?;
+        let pin = data.pin.take().map(SecretString::from);
+        self.check_factors(caller, key, Purpose::Authorize, pin, &data.otp, digests)
+            .await?;
         let now = self.clock.now();
-        if let Some(reason) = refusal {
-            self.record(caller, key, &digests, None, Outcome::Failed(reason))
-                .await;
-            return Err(match otp_result {
-                Err(e @ AuthError::TooManyAttempts { .. }) => e,
-                _ => AuthError::Forbidden("the PIN or the one-time password is wrong".into()),
-            });
-        }
         let sad = Zeroizing::new(format!("inkan_sad_{}", crate::auth::random_secret(32)));
         let lifetime = i64::try_from(self.sad_seconds)
             .unwrap_or(300)
@@ -174,7 +348,14 @@ impl ActivationService {
             used_at: None,
         };
         self.store.insert_sad(&record).await?;
-        let entry = self.entry(caller, key, &digests, Some(&record.id), Outcome::Succeeded);
+        let entry = self.entry(
+            Purpose::Authorize,
+            caller,
+            key,
+            digests,
+            Some(&record.id),
+            Outcome::Succeeded,
+        );
         self.log.append(&entry).await?;
         Ok(IssuedSad {
             sad,
@@ -183,8 +364,135 @@ impl ActivationService {
         })
     }
 
+    /// A PIN change or renewal of `key` (`purpose`): checks that `activation_jwe` is for it,
+    /// with an unused nonce of this session, the key's current PIN (none only when the key has
+    /// none yet, for a PIN change) and a valid OTP, and returns the confirmation that carries
+    /// the new PIN.
+    pub async fn confirm_change(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        purpose: Purpose,
+        activation_jwe: &str,
+    ) -> Result<ConfirmedChange, AuthError> {
+        if purpose == Purpose::Authorize {
+            return Err(AuthError::Internal(
+                "confirm_change is for PIN changes and renewals".into(),
+            ));
+        }
+        if caller.kind != CallerKind::User || caller.subscriber.as_deref() != Some(&key.owner) {
+            return Err(AuthError::Forbidden(
+                "only a user of the key's subscriber changes its PIN or renews it".into(),
+            ));
+        }
+        let mut data = self.open(activation_jwe)?;
+        self.check_binding(caller, key, &data, purpose, None, &[])
+            .await?;
+        let pin = data.pin.take().map(SecretString::from);
+        self.check_factors(caller, key, purpose, pin, &data.otp, &[])
+            .await?;
+        Ok(ConfirmedChange {
+            purpose,
+            key_id: key.id.to_string(),
+            new_pin: SecretString::from(data.new_pin.take().unwrap_or_default()),
+        })
+    }
+
+    /// Decrypts and parses the JWE, and checks its shape (400s: nothing is used up).
+    fn open(&self, activation_jwe: &str) -> Result<ActivationData, AuthError> {
+        let plaintext = jwe::decrypt_compact(activation_jwe, &self.key).map_err(|e| {
+            AuthError::BadRequest(format!(
+                "activationData must be a JWE (ECDH-ES, A256GCM) to the activation key: {e}"
+            ))
+        })?;
+        let data = ActivationData::parse(&plaintext)?;
+        data.check_shape()?;
+        Ok(data)
+    }
+
+    /// Uses up the nonce, then compares what the JWE authorises with the request: each
+    /// refusal names the member, is logged and counts as a failed activation.
+    async fn check_binding(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        data: &ActivationData,
+        purpose: Purpose,
+        request: Option<&SignatureRequest>,
+        digests: &[String],
+    ) -> Result<(), AuthError> {
+        let refusal: Option<String> = match self.nonces.use_once(caller, &data.nonce).await? {
+            Err(why) => Some(format!("nonce: {why}")),
+            Ok(()) if data.purpose != purpose => Some(format!(
+                "purpose: the activation is for {}, not {}",
+                data.purpose.as_str(),
+                purpose.as_str()
+            )),
+            Ok(()) if data.credential_id != key.id.as_str() => {
+                Some("credentialID: the activation is for another credential".into())
+            }
+            Ok(()) => request.and_then(|request| {
+                if data.hashes_digest.as_deref() != Some(request.hashes_digest.as_str()) {
+                    Some("hashesDigest: the activation is for other hashes".into())
+                } else if data.num_signatures != Some(request.num_signatures) {
+                    Some("numSignatures: the activation is for another number of signatures".into())
+                } else {
+                    None
+                }
+            }),
+        };
+        let Some(reason) = refusal else {
+            return Ok(());
+        };
+        self.record(
+            purpose,
+            caller,
+            key,
+            digests,
+            Outcome::Failed(reason.clone()),
+        )
+        .await;
+        self.auth.count_failure(caller, &caller.id).await?;
+        Err(AuthError::Forbidden(format!("activationData {reason}")))
+    }
+
+    /// Checks the PIN (when the key has one, or given) and the OTP; both are always checked,
+    /// so a wrong PIN is not told apart by timing. A refusal is logged.
+    async fn check_factors(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        purpose: Purpose,
+        pin: Option<SecretString>,
+        otp: &str,
+        digests: &[String],
+    ) -> Result<(), AuthError> {
+        let pin_ok = match pin {
+            Some(pin) => self.auth.verify_key_pin(key, pin).await?,
+            // Only a PIN change gets here without a PIN (`check_shape`): right only for a key
+            // that has none yet.
+            None => !self.auth.key_has_pin(key).await?,
+        };
+        let otp_result = self.auth.verify_otp(caller, otp, pin_ok).await;
+        let refusal = match (&otp_result, pin_ok) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(()), false) => Some("wrong PIN".to_owned()),
+            (Ok(()), true) => None,
+        };
+        if let Some(reason) = refusal {
+            self.record(purpose, caller, key, digests, Outcome::Failed(reason))
+                .await;
+            return Err(match otp_result {
+                Err(e @ AuthError::TooManyAttempts { .. }) => e,
+                _ => AuthError::Forbidden("the PIN or the one-time password is wrong".into()),
+            });
+        }
+        Ok(())
+    }
+
     fn entry(
         &self,
+        purpose: Purpose,
         caller: &Caller,
         key: &KeyRecord,
         digests: &[String],
@@ -192,7 +500,7 @@ impl ActivationService {
         outcome: Outcome,
     ) -> Entry {
         Entry {
-            kind: EntryKind::SignatureActivated,
+            kind: purpose.entry_kind(),
             time: self.clock.now(),
             environment: self.environment.as_str().into(),
             actor: caller.actor(),
@@ -206,13 +514,13 @@ impl ActivationService {
 
     async fn record(
         &self,
+        purpose: Purpose,
         caller: &Caller,
         key: &KeyRecord,
         digests: &[String],
-        approval: Option<&str>,
         outcome: Outcome,
     ) {
-        let entry = self.entry(caller, key, digests, approval, outcome);
+        let entry = self.entry(purpose, caller, key, digests, None, outcome);
         if let Err(e) = self.log.append(&entry).await {
             tracing::error!(error = %e, "could not log a refused activation");
         }
@@ -238,5 +546,121 @@ pub fn load_or_create_key(path: &Path, seal: &SealingKey) -> Result<JweRecipient
             Ok(key)
         }
         Err(e) => Err(internal(&e)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+
+    /// The formula the OpenAPI document and README give, computed independently (Python's
+    /// hashlib) for two hashes; the OID, the order and every byte count.
+    #[test]
+    fn hashes_digest_is_the_documented_formula() {
+        let (h1, h2) = ((0u8..32).collect::<Vec<_>>(), vec![0xffu8; 32]);
+        let digest = hashes_digest(SHA256, &[&h1, &h2]);
+        assert_eq!(digest, "0JBPOwL6U4U6-mox80I4KY0AxdTCNjrM7gS8dH5Mz-s");
+        assert_ne!(hashes_digest(SHA256, &[&h2, &h1]), digest);
+        assert_ne!(hashes_digest("2.16.840.1.101.3.4.2.2", &[&h1, &h2]), digest);
+        assert_ne!(hashes_digest(SHA256, &[&h1]), digest);
+    }
+
+    fn data(members: serde_json::Value) -> Vec<u8> {
+        let mut base = serde_json::json!({
+            "purpose": "authorize", "credentialID": "key_1", "hashesDigest": "d",
+            "numSignatures": 1, "nonce": "n", "PIN": "482913", "OTP": "123456",
+        });
+        for (name, value) in members.as_object().unwrap() {
+            if value.is_null() {
+                base.as_object_mut().unwrap().remove(name);
+            } else {
+                base[name] = value.clone();
+            }
+        }
+        base.to_string().into_bytes()
+    }
+
+    fn message(result: Result<ActivationData, AuthError>) -> String {
+        match result {
+            Err(AuthError::BadRequest(m)) => m,
+            Err(e) => panic!("not a 400: {e}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    /// Strict parsing: unknown and repeated members and wrong types are refused; messages name
+    /// members, never a value (a PIN given as a number is not echoed).
+    #[test]
+    fn activation_data_is_parsed_strictly_without_echoing_values() {
+        assert!(ActivationData::parse(&data(serde_json::json!({}))).is_ok());
+        let unknown = message(ActivationData::parse(&data(
+            serde_json::json!({"extra": 1}),
+        )));
+        assert!(unknown.contains("unknown field `extra`"), "{unknown}");
+        let repeated = br#"{"purpose":"authorize","PIN":"482913","PIN":"111111"}"#;
+        let repeated = message(ActivationData::parse(repeated));
+        assert!(repeated.contains("duplicate field `PIN`"), "{repeated}");
+        assert!(!repeated.contains("482913") && !repeated.contains("111111"));
+        let typed = message(ActivationData::parse(&data(
+            serde_json::json!({"PIN": 975319}),
+        )));
+        assert!(!typed.contains("975319"), "{typed}");
+        let purpose = message(ActivationData::parse(&data(
+            serde_json::json!({"purpose": "x"}),
+        )));
+        assert!(purpose.contains("unknown variant"), "{purpose}");
+        let missing = message(ActivationData::parse(&data(
+            serde_json::json!({"nonce": null}),
+        )));
+        assert!(missing.contains("missing field `nonce`"), "{missing}");
+        assert!(ActivationData::parse(b"[1]").is_err());
+    }
+
+    /// Each purpose takes its own members: a request for one cannot carry another's.
+    #[test]
+    fn each_purpose_takes_its_members() {
+        let shape = |members| {
+            ActivationData::parse(&data(members))
+                .unwrap()
+                .check_shape()
+                .map_err(|e| e.to_string())
+        };
+        assert!(shape(serde_json::json!({})).is_ok());
+        for (members, named) in [
+            (serde_json::json!({"hashesDigest": null}), "hashesDigest"),
+            (serde_json::json!({"numSignatures": null}), "numSignatures"),
+            (serde_json::json!({"newPIN": "975319"}), "newPIN"),
+            (serde_json::json!({"PIN": null}), "PIN"),
+            (serde_json::json!({"purpose": "pin.change"}), "hashesDigest"),
+            (
+                serde_json::json!({"purpose": "key.renew", "hashesDigest": null,
+                                   "numSignatures": null}),
+                "newPIN",
+            ),
+            (
+                serde_json::json!({"purpose": "key.renew", "hashesDigest": null,
+                                   "numSignatures": null, "newPIN": "975319", "PIN": null}),
+                "PIN",
+            ),
+            (
+                serde_json::json!({"purpose": "pin.change", "hashesDigest": null,
+                                   "numSignatures": null, "newPIN": "1"}),
+                "newPIN",
+            ),
+        ] {
+            let refused = shape(members.clone()).unwrap_err();
+            assert!(refused.contains(named), "{members}: {refused}");
+        }
+        // A PIN change of a key without a PIN carries none (the key's record decides).
+        assert!(
+            shape(
+                serde_json::json!({"purpose": "pin.change", "hashesDigest": null,
+                                      "numSignatures": null, "newPIN": "975319", "PIN": null})
+            )
+            .is_ok()
+        );
     }
 }

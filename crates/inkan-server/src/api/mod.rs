@@ -92,6 +92,10 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             post(csc::credentials_authorize),
         )
         .route("/csc/v2/signatures/signHash", post(csc::sign_hash))
+        .route(
+            "/v1/signature-activation/nonce",
+            post(csc::activation_nonce),
+        )
         .route(TOKEN_PATH, post(auth::token))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))

@@ -23,7 +23,7 @@ use utoipa::OpenApi;
         admin::reissue_activation_code,
         keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin, keys::renew_key, keys::set_status_source,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
-        csc::sign_hash,
+        csc::activation_nonce, csc::sign_hash,
         vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::verify_presentation,
         present::prepare, present::sign,
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
@@ -88,6 +88,7 @@ mod tests {
             ("post", "/csc/v2/credentials/list"),
             ("post", "/csc/v2/credentials/info"),
             ("post", "/csc/v2/credentials/authorize"),
+            ("post", "/v1/signature-activation/nonce"),
             ("post", "/csc/v2/signatures/signHash"),
             ("post", "/credentials/issue"),
             ("post", "/credentials/verify"),
@@ -124,6 +125,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 51);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
     }
 }

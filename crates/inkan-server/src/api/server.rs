@@ -151,6 +151,8 @@ impl Server {
             clock.clone(),
             config.environment,
             activation_key,
+            // Nonces are sealed under the secrets key too: every node opens every node's.
+            Auth::sealing_key(&config.server.secrets_key_file)?,
             config.signing.sad_seconds,
         ));
         let status = Arc::new(

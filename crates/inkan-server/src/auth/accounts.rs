@@ -695,7 +695,7 @@ impl Auth {
 
     /// Counts a failed factor (OTP, signing PIN) against `account_id`, locking it at the limit
     /// and logging the lock.
-    pub(super) async fn count_failure(
+    pub(crate) async fn count_failure(
         &self,
         caller: &Caller,
         account_id: &str,
@@ -719,22 +719,6 @@ impl Auth {
             .await;
         }
         Ok(())
-    }
-
-    /// Refuses when the caller's account is locked or not active.
-    pub(super) async fn check_not_locked(&self, caller: &Caller) -> Result<(), AuthError> {
-        let now = self.now();
-        match self.store.get_account(&caller.id).await? {
-            Some(a)
-                if a.state == AccountState::Active
-                    && a.locked_until.is_none_or(|until| now >= until) =>
-            {
-                Ok(())
-            }
-            _ => Err(AuthError::Forbidden(
-                "the account is locked or not active".into(),
-            )),
-        }
     }
 
     /// The account `account_id`, if `operator` manages accounts like it (operators' are the

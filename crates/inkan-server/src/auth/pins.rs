@@ -1,38 +1,71 @@
 //! Signing PINs (criteria 2.2.3(2)): each key has its own PIN, separate from the login
 //! password, which the user gives when activating a signature. Stored as an Argon2id hash.
 //!
-//! Owns setting and changing a PIN; checking it at signature activation belongs to the
-//! activation module, through [`Auth::verify_key_pin`]. Must never store or log a PIN.
+//! Owns setting and changing a PIN; checking it, at signature activation and before a PIN
+//! change or renewal, belongs to the activation module (PIN and OTP inside one JWE, criteria
+//! 2.2.3(2)A-2), through [`Auth::verify_key_pin`]. Must never store or log a PIN, or change a
+//! PIN that is set without the activation module's confirmation.
 
 use super::{Auth, AuthError, Caller, CallerKind, blocking, password};
+use crate::activation::{ConfirmedChange, Purpose};
 use crate::store::KeyRecord;
 use crate::store::auth::KeyPinRecord;
 use inkan_log::entry::{EntryKind, Outcome};
 use secrecy::SecretString;
 
 impl Auth {
-    /// Sets the PIN of `key`. The caller must be a user of the key's subscriber; when a PIN is
-    /// set already, `current` must match it.
+    /// Sets the PIN of `key`, which has none yet (a new key, or one whose PIN could not be
+    /// set when it was made). The caller must be a user of the key's subscriber. A key that
+    /// has a PIN changes it only through [`Auth::change_key_pin`].
     pub async fn set_key_pin(
         &self,
         caller: &Caller,
         key: &KeyRecord,
-        current: Option<SecretString>,
         new_pin: SecretString,
     ) -> Result<(), AuthError> {
+        Self::check_pin_owner(caller, key)?;
+        if self.key_has_pin(key).await? {
+            return Err(AuthError::BadRequest(
+                "the key has a PIN: change it with activationData (PIN and OTP)".into(),
+            ));
+        }
+        self.store_key_pin(caller, key, new_pin).await
+    }
+
+    /// Changes the PIN of `key` to the one the user authorised with both factors
+    /// (`ActivationService::confirm_change`, criteria 2.2.3(2)A-2).
+    pub async fn change_key_pin(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        confirmed: ConfirmedChange,
+    ) -> Result<(), AuthError> {
+        Self::check_pin_owner(caller, key)?;
+        if confirmed.purpose() != Purpose::PinChange || confirmed.key_id() != key.id.as_str() {
+            return Err(AuthError::Internal(
+                "a PIN change was confirmed for another purpose or key".into(),
+            ));
+        }
+        self.store_key_pin(caller, key, confirmed.into_new_pin())
+            .await
+    }
+
+    fn check_pin_owner(caller: &Caller, key: &KeyRecord) -> Result<(), AuthError> {
         if caller.kind != CallerKind::User || caller.subscriber.as_deref() != Some(&key.owner) {
             return Err(AuthError::Forbidden(
                 "only a user of the key's subscriber sets its signing PIN".into(),
             ));
         }
+        Ok(())
+    }
+
+    async fn store_key_pin(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        new_pin: SecretString,
+    ) -> Result<(), AuthError> {
         password::check_pin_policy(&new_pin).map_err(|e| AuthError::BadRequest(e.to_string()))?;
-        if self.store.get_key_pin(key.id.as_str()).await?.is_some() {
-            let current = current.ok_or_else(|| {
-                AuthError::BadRequest("the key has a PIN: give the current one to change it".into())
-            })?;
-            self.confirm_key_pin(caller, key, EntryKind::KeyPinSet, current)
-                .await?;
-        }
         let pin_hash = blocking(move || password::hash(&new_pin))
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
@@ -47,24 +80,9 @@ impl Auth {
             .await
     }
 
-    /// Fails with `Forbidden` unless `pin` is the current PIN of `key`: the user proving
-    /// control of the key before changing it (its PIN, its renewal). A wrong PIN counts towards
-    /// the caller's account lock, like a wrong password, and is logged as a refused `kind`.
-    pub async fn confirm_key_pin(
-        &self,
-        caller: &Caller,
-        key: &KeyRecord,
-        kind: EntryKind,
-        pin: SecretString,
-    ) -> Result<(), AuthError> {
-        self.check_not_locked(caller).await?;
-        if !self.verify_key_pin(key, pin).await? {
-            self.record_refusal(kind, caller.actor(), "wrong current PIN")
-                .await;
-            self.count_failure(caller, &caller.id).await?;
-            return Err(AuthError::Forbidden("the current PIN is wrong".into()));
-        }
-        Ok(())
+    /// Whether `key` has a PIN.
+    pub async fn key_has_pin(&self, key: &KeyRecord) -> Result<bool, AuthError> {
+        Ok(self.store.get_key_pin(key.id.as_str()).await?.is_some())
     }
 
     /// Whether `pin` is the PIN of `key` (false when none is set).

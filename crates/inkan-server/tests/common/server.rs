@@ -376,6 +376,62 @@ activation_key_file = "{d}/activation.key"
         response
     }
 
+    /// A fresh signature activation nonce for `session` (criteria 2.2.3(2)A-2).
+    pub async fn nonce(&self, session: &Session) -> String {
+        let response = self
+            .call(
+                session,
+                Method::POST,
+                "/v1/signature-activation/nonce",
+                None,
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["expiresIn"], 120);
+        body["nonce"].as_str().unwrap().to_owned()
+    }
+
+    /// The `activation_data` of a PIN change (`pin.change`) or renewal (`key.renew`) of
+    /// `key`: a fresh nonce, `pin`, a fresh OTP of `account` and `new_pin`, encrypted to the
+    /// activation key.
+    pub async fn change_activation(
+        &self,
+        session: &Session,
+        account: &Account,
+        purpose: &str,
+        key: &str,
+        pin: Option<&str>,
+        new_pin: &str,
+    ) -> String {
+        self.next_step();
+        let nonce = self.nonce(session).await;
+        let data = inkan_server::client::change_data(
+            purpose,
+            key,
+            &nonce,
+            pin,
+            &self.otp(account),
+            new_pin,
+        );
+        inkan_server::client::encrypt_activation_data(&self.activation_key().await, &data).unwrap()
+    }
+
+    /// The service's activation key (CSC `info`).
+    pub async fn activation_key(&self) -> Value {
+        let info: Value = self
+            .http
+            .post(format!("{}/csc/v2/info", self.url))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        info["signatureActivation"]["activationKey"].clone()
+    }
+
     /// The bootstrap operator (an admin), activated from a new terminal and logged in.
     pub async fn admin(&self) -> (Account, Session) {
         let bootstrap = self.server().bootstrap.clone().unwrap();
@@ -510,9 +566,15 @@ pub async fn authorize(
 ) -> String {
     h.next_step();
     let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
-    let data = json!({"PIN": pin, "OTP": otp}).to_string();
-    let activation =
-        inkan_formats::jose::jwe::encrypt_compact(data.as_bytes(), activation_key).unwrap();
+    let hashes: Vec<String> = serde_json::from_value(prepared["hashes"].clone()).unwrap();
+    let oid = prepared["hashAlgorithmOID"].as_str().unwrap();
+    let nonce = h.nonce(&holder.session).await;
+    let data =
+        inkan_server::client::authorize_data(&holder.key_id, oid, &hashes, &nonce, pin, &otp)
+            .unwrap();
+    // The digest bound in the JWE is the one the holder was shown (criteria 2.2.3(2)A-2).
+    assert_eq!(data["hashesDigest"], prepared["hashesDigest"]);
+    let activation = inkan_server::client::encrypt_activation_data(activation_key, &data).unwrap();
     let authorized = h
         .call(
             &holder.session,

@@ -11,6 +11,7 @@ use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use super::keys::load_key;
+use crate::activation::{SignatureRequest, hashes_digest};
 use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{AuthError, CallerKind};
 use crate::signing::{Activation, Input, SignRequest, SigningError};
@@ -24,6 +25,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use zeroize::Zeroizing;
+
+/// How `activationData` is made, as `info` and the OpenAPI document say it.
+pub const ACTIVATION_DATA: &str = "JWE (ECDH-ES, A256GCM) to activationKey of one JSON object: \
+    {\"purpose\": \"authorize\", \"credentialID\", \"hashesDigest\", \"numSignatures\", \
+    \"nonce\", \"PIN\", \"OTP\"}; hashesDigest is base64url(SHA-256(hashAlgorithmOID as \
+    ASCII || 0x00 || hash_1 || ... || hash_n)) over the decoded hashes in request order; nonce \
+    from POST /v1/signature-activation/nonce (single use, this session, 120 s). PIN changes \
+    and renewals take purpose pin.change / key.renew with newPIN instead of hashesDigest and \
+    numSignatures.";
 
 /// The CSC API version implemented.
 pub const CSC_SPECS: &str = "2.0.0.2";
@@ -82,7 +92,8 @@ pub async fn info(State(state): State<Arc<ApiState>>) -> Json<Value> {
         ],
         "signatureActivation": {
             "activationKey": state.activation.public_jwk(),
-            "activationData": "JWE (ECDH-ES, A256GCM) of {\"PIN\": …, \"OTP\": …}",
+            "nonceEndpoint": "/v1/signature-activation/nonce",
+            "activationData": ACTIVATION_DATA,
         },
     }))
 }
@@ -314,7 +325,8 @@ pub struct AuthorizeRequest {
     /// Refused: the OTP travels in `activationData`.
     #[serde(rename = "OTP")]
     pub otp: Option<String>,
-    /// JWE (ECDH-ES, A256GCM) to the activation key of `{"PIN": …, "OTP": …}`.
+    /// JWE (ECDH-ES, A256GCM) to the activation key of what it authorises, a nonce, the PIN
+    /// and the OTP ([`ACTIVATION_DATA`]).
     pub activation_data: Option<String>,
     /// Free text.
     pub description: Option<String>,
@@ -382,9 +394,25 @@ fn digest_inputs(
     parse_hashes(hashes, Some(oid))
 }
 
-/// `credentials/authorize`: turns the PIN and OTP (encrypted) into a SAD for listed hashes.
+/// A fresh activation nonce (criteria 2.2.3(2)A-2): the caller puts it in its next
+/// `activationData` (authorize, PIN change, renewal). Single use, this session only, 120 s.
+#[utoipa::path(post, path = "/v1/signature-activation/nonce", tag = "csc",
+    responses((status = 200, description = "{nonce, expiresIn}"), (status = 403, description = "Not a user")))]
+pub async fn activation_nonce(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Value>, ApiError> {
+    let issued = state.activation.nonce(&caller)?;
+    Ok(Json(
+        json!({"nonce": issued.nonce, "expiresIn": issued.expires_in}),
+    ))
+}
+
+/// `credentials/authorize`: turns the PIN and OTP (encrypted, with what they authorise and a
+/// nonce: [`ACTIVATION_DATA`]) into a SAD for listed hashes.
 #[utoipa::path(post, path = "/csc/v2/credentials/authorize", tag = "csc",
-    responses((status = 200, description = "{SAD, expiresIn}"), (status = 403, description = "Wrong PIN or OTP")))]
+    description = "activationData: JWE (ECDH-ES, A256GCM) to the activation key of one JSON object {purpose: \"authorize\", credentialID, hashesDigest, numSignatures, nonce, PIN, OTP}. hashesDigest = base64url(SHA-256(hashAlgorithmOID as ASCII || 0x00 || hash_1 || ... || hash_n)), the hashes decoded, in request order (the OID is 2.16.840.1.101.3.4.2.1 when the request names none). nonce: from POST /v1/signature-activation/nonce, single use, this session, 120 s. Any member that does not match the request is refused (403 naming it) and counts as a failed activation.",
+    responses((status = 200, description = "{SAD, expiresIn}"), (status = 400, description = "Malformed request or activationData"), (status = 403, description = "Wrong PIN or OTP, or activationData for something else (the member is named)")))]
 pub async fn credentials_authorize(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -403,11 +431,23 @@ pub async fn credentials_authorize(
     let hashes = request
         .hashes
         .ok_or_else(|| ApiError::bad_request("hashes are required: a SAD is bound to them"))?;
-    let inputs = parse_hashes(&hashes, request.hash_algorithm_oid.as_deref())?;
-    let labels = inputs.iter().map(Input::label).collect();
+    let hash_oid = request.hash_algorithm_oid.as_deref().unwrap_or(OID_SHA256);
+    let inputs = parse_hashes(&hashes, Some(hash_oid))?;
+    let bytes: Vec<&[u8]> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            Input::Digest { bytes, .. } => Some(bytes.as_slice()),
+            Input::Message(_) => None,
+        })
+        .collect();
+    let signature_request = SignatureRequest {
+        digests: inputs.iter().map(Input::label).collect(),
+        hashes_digest: hashes_digest(hash_oid, &bytes),
+        num_signatures: request.num_signatures,
+    };
     let issued = state
         .activation
-        .authorize(&caller, &key, labels, request.num_signatures, &jwe)
+        .authorize(&caller, &key, &signature_request, &jwe)
         .await?;
     Ok(Json(
         json!({"SAD": issued.sad.as_str(), "expiresIn": issued.expires_in}),

@@ -5,6 +5,7 @@
 use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
+use crate::activation::Purpose;
 use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{AuthError, Caller, CallerKind, password};
 use crate::keys::{NewKey, key_view};
@@ -100,7 +101,7 @@ pub async fn create_key(
         .map_err(AuthError::from)?;
     // The key exists now; if setting the PIN fails it stays unusable for signing until a PIN
     // is set (PUT /v1/keys/{id}/pin), never usable without one.
-    state.auth.set_key_pin(&caller, &key, None, pin).await?;
+    state.auth.set_key_pin(&caller, &key, pin).await?;
     Ok((StatusCode::CREATED, Json(key_view(&key))))
 }
 
@@ -119,20 +120,46 @@ fn own_subscriber(caller: &Caller) -> Result<String, ApiError> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenewBody {
-    /// The old key's signing PIN: proof of control before it is destroyed.
-    pub current_pin: String,
-    /// The new key's signing PIN.
-    pub pin: String,
+    /// JWE (ECDH-ES, A256GCM) to the activation key of `{"purpose": "key.renew",
+    /// "credentialID", "nonce", "PIN" (the old key's), "OTP", "newPIN" (the new key's)}`: proof
+    /// of control before the old key is destroyed (criteria 2.2.3(2)A-2).
+    pub activation_data: Option<String>,
+    /// Refused: the PIN travels in `activation_data`.
+    pub current_pin: Option<String>,
+    /// Refused: the new PIN travels in `activation_data`.
+    pub pin: Option<String>,
 }
 
-/// Renews a key (criteria 2.2.2(3)): generates a new key like it (algorithm, size, label) with
+/// The JWE of a PIN change or renewal; PINs beside it are refused, never used.
+fn change_jwe(
+    activation_data: Option<String>,
+    pins_beside: bool,
+    purpose: Purpose,
+) -> Result<String, ApiError> {
+    if pins_beside {
+        return Err(ApiError::bad_request(
+            "PINs are accepted only inside activation_data (a JWE to the activation key, with \
+             the OTP and a nonce), never in the clear",
+        ));
+    }
+    activation_data.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "activation_data is required: a JWE of {{purpose: {}, credentialID, nonce, PIN, OTP, \
+             newPIN}}",
+            purpose.as_str()
+        ))
+    })
+}
+
+/// Renews a key (criteria 2.2.2(3)), authorised by the old key's PIN and an OTP inside one JWE
+/// (2.2.3(2)A-2): generates a new key like it (algorithm, size, label) with
 /// its own PIN, then destroys the old one, logged with the new key's id as the reason, and
 /// notifies the subscriber's destinations (`inkan.key.destroyed`, cause `renewed`). The old
 /// key's certificate and status source do not carry over: the new key needs its own.
 #[utoipa::path(post, path = "/v1/keys/{id}/renew", tag = "keys", request_body = RenewBody,
     params(("id" = String, Path, description = "key_…")),
     responses((status = 201, description = "The new key, and the old one's destruction"),
-        (status = 403, description = "Wrong PIN or not the key's user"), (status = 409, description = "The key is not active")))]
+        (status = 403, description = "Wrong PIN or OTP, activation_data for something else, or not the key's user"), (status = 409, description = "The key is not active")))]
 pub async fn renew_key(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -169,17 +196,16 @@ pub async fn renew_key(
         ))
         .into());
     }
-    let pin = SecretString::from(body.pin);
-    password::check_pin_policy(&pin).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    state
-        .auth
-        .confirm_key_pin(
-            &caller,
-            &old,
-            inkan_log::entry::EntryKind::KeyDestroyed,
-            SecretString::from(body.current_pin),
-        )
-        .await?;
+    let jwe = change_jwe(
+        body.activation_data,
+        body.current_pin.is_some() || body.pin.is_some(),
+        Purpose::KeyRenew,
+    )?;
+    let pin = state
+        .activation
+        .confirm_change(&caller, &old, Purpose::KeyRenew, &jwe)
+        .await?
+        .into_new_pin();
     // The old key stops signing first; of two renewals at once, one gets it.
     let store = &state.service.store;
     let change = |from, to, reason: &str| StateChange {
@@ -220,7 +246,7 @@ pub async fn renew_key(
             )
             .await
             .map_err(AuthError::from)?;
-        if let Err(e) = state.auth.set_key_pin(&caller, &new, None, pin).await {
+        if let Err(e) = state.auth.set_key_pin(&caller, &new, pin).await {
             let _ = state
                 .service
                 .registry
@@ -352,32 +378,37 @@ pub async fn get_key(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PinChange {
-    /// The current PIN (required when one is set).
+    /// JWE (ECDH-ES, A256GCM) to the activation key of `{"purpose": "pin.change",
+    /// "credentialID", "nonce", "PIN" (the current one; absent only when the key has none),
+    /// "OTP", "newPIN"}` (criteria 2.2.3(2)A-2).
+    pub activation_data: Option<String>,
+    /// Refused: the PIN travels in `activation_data`.
     pub current_pin: Option<String>,
-    /// The new PIN.
-    pub new_pin: String,
+    /// Refused: the new PIN travels in `activation_data`.
+    pub new_pin: Option<String>,
 }
 
-/// Sets or changes a key's signing PIN.
+/// Sets or changes a key's signing PIN, with the current PIN and an OTP inside one JWE.
 #[utoipa::path(put, path = "/v1/keys/{id}/pin", tag = "keys", request_body = PinChange,
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 204, description = "PIN set"), (status = 403, description = "Wrong current PIN or not the key's user")))]
+    responses((status = 204, description = "PIN set"), (status = 400, description = "Malformed activation_data, or a PIN in the clear"), (status = 403, description = "Wrong PIN or OTP, activation_data for something else (the member is named), or not the key's user")))]
 pub async fn set_pin(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<PinChange>,
 ) -> Result<StatusCode, ApiError> {
+    let jwe = change_jwe(
+        body.activation_data,
+        body.current_pin.is_some() || body.new_pin.is_some(),
+        Purpose::PinChange,
+    )?;
     let key = load_key(&state, &caller, &id, Operation::Read).await?;
-    state
-        .auth
-        .set_key_pin(
-            &caller,
-            &key,
-            body.current_pin.map(SecretString::from),
-            SecretString::from(body.new_pin),
-        )
+    let confirmed = state
+        .activation
+        .confirm_change(&caller, &key, Purpose::PinChange, &jwe)
         .await?;
+    state.auth.change_key_pin(&caller, &key, confirmed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

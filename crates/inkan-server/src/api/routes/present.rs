@@ -326,9 +326,12 @@ pub struct PrepareRequest {
     pub document: HolderDocument,
 }
 
+/// The hash algorithm of prepared hashes (SHA-256).
+const HASH_OID: &str = "2.16.840.1.101.3.4.2.1";
+
 /// Step 1: what would be signed, and the hash to authorise.
 #[utoipa::path(post, path = "/v1/holder/prepare", tag = "holder",
-    responses((status = 200, description = "{hashes, hashAlgorithmOID, issuedAt, summary}")))]
+    responses((status = 200, description = "{hashes, hashAlgorithmOID, hashesDigest (what the activationData of credentials/authorize must carry), numSignatures, issuedAt, summary}")))]
 pub async fn prepare(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -344,15 +347,18 @@ pub async fn prepare(
         Err(FormatError::Signer(_)) if !recorder.inputs().is_empty() => {}
         Err(e) => return Err(bad(e)),
     }
-    let hashes: Vec<String> = recorder
-        .inputs()
+    let digests: Vec<_> = recorder.inputs().iter().map(Sha256::digest).collect();
+    let hashes: Vec<String> = digests
         .iter()
-        .map(|input| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(input)))
+        .map(|digest| base64::engine::general_purpose::STANDARD.encode(digest))
         .collect();
     Ok(Json(json!({
         "format": request.document.kind(),
         "hashes": hashes,
-        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+        "hashAlgorithmOID": HASH_OID,
+        // What the holder's activationData must carry (criteria 2.2.3(2)A-2): the digest of
+        // exactly these hashes, so the consent shown is the consent bound.
+        "hashesDigest": crate::activation::hashes_digest(HASH_OID, &digests),
         "numSignatures": hashes.len(),
         "issuedAt": issued_at,
         "summary": request.document.summary()?,
