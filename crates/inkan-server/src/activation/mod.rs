@@ -140,22 +140,16 @@ impl ActivationService {
         })?;
         let pin = SecretString::from(data.pin);
         let otp = Zeroizing::new(data.otp);
-        let pin_ok = self.auth.verify_key_pin(key, pin).await?;
-        // Both factors are always checked, so a wrong PIN is not told apart by timing.
-        let otp_result = self.auth.verify_otp(caller, &otp, pin_ok).await;
-        let refusal = match (&otp_result, pin_ok) {
-            (Err(e), _) => Some(e.to_string()),
-            (Ok(()), false) => Some("wrong PIN".to_owned()),
-            (Ok(()), true) => None,
-        };
+        // One attempt, counted against the account before the PIN is hashed (criteria
+        // 2.2.3(2)A-2, 2.2.1(2)).
+        let checked = self.auth.verify_pin_and_otp(caller, key, pin, &otp).await?;
         let now = self.clock.now();
-        if let Some(reason) = refusal {
+        if let Err(reason) = checked {
             self.record(caller, key, &digests, None, Outcome::Failed(reason))
                 .await;
-            return Err(match otp_result {
-                Err(e @ AuthError::TooManyAttempts { .. }) => e,
-                _ => AuthError::Forbidden("the PIN or the one-time password is wrong".into()),
-            });
+            return Err(AuthError::Forbidden(
+                "the PIN or the one-time password is wrong".into(),
+            ));
         }
         let sad = Zeroizing::new(format!("inkan_sad_{}", crate::auth::random_secret(32)));
         let lifetime = i64::try_from(self.sad_seconds)

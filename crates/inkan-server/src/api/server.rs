@@ -200,6 +200,7 @@ impl Server {
             signing: signing.clone(),
             after: after.clone(),
             metrics: metrics_handle(),
+            verifying: crate::blocking::Gate::per_core("credential verifications"),
         });
         let app = router(
             state,

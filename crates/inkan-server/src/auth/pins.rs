@@ -2,11 +2,12 @@
 //! password, which the user gives when activating a signature. Stored as an Argon2id hash.
 //!
 //! Owns setting and changing a PIN; checking it at signature activation belongs to the
-//! activation module, through [`Auth::verify_key_pin`]. Must never store or log a PIN.
+//! activation module, through [`Auth::verify_pin_and_otp`]. Must never store or log a PIN.
 
-use super::{Auth, AuthError, Caller, CallerKind, blocking, password};
+use super::{Auth, AuthError, Caller, CallerKind, hash_in, password};
 use crate::store::KeyRecord;
-use crate::store::auth::KeyPinRecord;
+use crate::store::StoreError;
+use crate::store::auth::{Attempt, KeyPinRecord};
 use inkan_log::entry::{EntryKind, Outcome};
 use secrecy::SecretString;
 
@@ -33,7 +34,8 @@ impl Auth {
             self.confirm_key_pin(caller, key, EntryKind::KeyPinSet, current)
                 .await?;
         }
-        let pin_hash = blocking(move || password::hash(&new_pin))
+        let pin_hash = self
+            .hash_work(move || password::hash(&new_pin))
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         self.store
@@ -48,8 +50,10 @@ impl Auth {
     }
 
     /// Fails with `Forbidden` unless `pin` is the current PIN of `key`: the user proving
-    /// control of the key before changing it (its PIN, its renewal). A wrong PIN counts towards
-    /// the caller's account lock, like a wrong password, and is logged as a refused `kind`.
+    /// control of the key before changing it (its PIN, its renewal). The check is an attempt
+    /// counted against the caller's account before the PIN is hashed, like a login (criteria
+    /// 2.2.1(2)): a locked account is refused unhashed, a wrong PIN is a failure towards the
+    /// lock (logged as a refused `kind`), the right one clears the count.
     pub async fn confirm_key_pin(
         &self,
         caller: &Caller,
@@ -57,19 +61,34 @@ impl Auth {
         kind: EntryKind,
         pin: SecretString,
     ) -> Result<(), AuthError> {
-        self.check_not_locked(caller).await?;
-        if !self.verify_key_pin(key, pin).await? {
+        let locked = || AuthError::Forbidden("the account is locked or not active".into());
+        let now = self.now();
+        let place = self.hash_place()?;
+        let own_lock = match self.count_attempt(&caller.id, now).await? {
+            Attempt::Admitted { lock, .. } => lock,
+            Attempt::Refused(_) => return Err(locked()),
+        };
+        if !self.check_key_pin(place, key, pin).await? {
             self.record_refusal(kind, caller.actor(), "wrong current PIN")
                 .await;
-            self.count_failure(caller, &caller.id).await?;
+            self.record_lock(caller.actor(), own_lock).await;
             return Err(AuthError::Forbidden("the current PIN is wrong".into()));
         }
-        Ok(())
+        match self
+            .store
+            .record_login_success(&caller.id, None, own_lock, now)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(locked()),
+            Err(e) => Err(e.into()),
+        }
     }
 
-    /// Whether `pin` is the PIN of `key` (false when none is set).
-    pub async fn verify_key_pin(
+    /// Whether `pin` is the PIN of `key` (false when none is set), hashed in `place`.
+    pub(super) async fn check_key_pin(
         &self,
+        place: crate::blocking::Place,
         key: &KeyRecord,
         pin: SecretString,
     ) -> Result<bool, AuthError> {
@@ -78,6 +97,6 @@ impl Auth {
             .get_key_pin(key.id.as_str())
             .await?
             .map(|p| p.pin_hash);
-        blocking(move || password::verify(&pin, stored.as_deref())).await
+        hash_in(place, move || password::verify(&pin, stored.as_deref())).await
     }
 }
