@@ -45,11 +45,13 @@ impl Gate {
         }
     }
 
-    /// A gate sized to this machine: one running job per core, [`WAITING_PER_RUNNING`] waiting
-    /// per core.
-    pub fn per_core(what: &'static str) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Gate::new(what, cores, cores.saturating_mul(WAITING_PER_RUNNING))
+    /// A gate letting `running` jobs run (default: one per core) and [`WAITING_PER_RUNNING`]
+    /// times as many wait.
+    pub fn sized(what: &'static str, running: Option<usize>) -> Self {
+        let running = running.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        });
+        Gate::new(what, running, running.saturating_mul(WAITING_PER_RUNNING))
     }
 
     /// Takes a place at once, or `Busy` if the gate is full: a caller that must do something

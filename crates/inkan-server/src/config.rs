@@ -332,6 +332,11 @@ pub struct ServerConfig {
     /// random bytes, created with mode 0600 on first start.
     #[serde(default = "default_secrets_key_file")]
     pub secrets_key_file: PathBuf,
+    /// How many credential verifications (`/credentials/verify`, `/presentations/verify`: JSON-LD
+    /// canonicalisation) run at once, on the blocking pool; four times as many more wait, and
+    /// beyond that a verification is refused with 503. Default: the number of cores.
+    #[serde(default)]
+    pub concurrent_verifications: Option<usize>,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -370,6 +375,7 @@ impl Default for ServerConfig {
             max_body_bytes: default_max_body(),
             request_timeout_seconds: default_request_timeout(),
             secrets_key_file: default_secrets_key_file(),
+            concurrent_verifications: None,
         }
     }
 }
@@ -414,6 +420,11 @@ pub struct AuthConfig {
     /// How far a DPoP proof's or client assertion's `iat` may be from now, in seconds.
     #[serde(default = "default_proof_skew")]
     pub proof_max_age_seconds: u64,
+    /// How many password and PIN hashes (Argon2id, 19 MiB each) run at once, on the blocking
+    /// pool; four times as many more wait, and beyond that the login or activation is refused
+    /// with 503. Default: the number of cores.
+    #[serde(default)]
+    pub concurrent_hashes: Option<usize>,
 }
 
 fn default_activation_hours() -> u64 {
@@ -459,6 +470,7 @@ impl Default for AuthConfig {
             idle_timeout_minutes: default_idle_minutes(),
             absolute_timeout_minutes: default_absolute_minutes(),
             proof_max_age_seconds: default_proof_skew(),
+            concurrent_hashes: None,
         }
     }
 }
@@ -710,6 +722,8 @@ impl Config {
             || auth.access_token_seconds == 0
             || auth.idle_timeout_minutes == 0
             || auth.proof_max_age_seconds == 0
+            || auth.concurrent_hashes == Some(0)
+            || self.server.concurrent_verifications == Some(0)
         {
             return Err(ConfigError::Invalid(
                 "[auth] lifetimes and limits must be at least 1".into(),

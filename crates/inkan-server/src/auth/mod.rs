@@ -158,7 +158,8 @@ pub struct Auth {
     seal: SealingKey,
     public_url: String,
     sources: limiter::SourceLimiter,
-    /// At most this many Argon2 hashes at once (one per core), a few more waiting.
+    /// At most `concurrent_hashes` Argon2 hashes at once (default: one per core), a few more
+    /// waiting; beyond, `Busy`.
     hashing: crate::blocking::Gate,
 }
 
@@ -175,6 +176,8 @@ impl Auth {
         public_url: String,
     ) -> Self {
         let sources = limiter::SourceLimiter::new(config.max_failures_per_source_per_minute);
+        let hashing =
+            crate::blocking::Gate::sized("password and PIN checks", config.concurrent_hashes);
         Auth {
             store,
             log,
@@ -184,7 +187,7 @@ impl Auth {
             seal,
             public_url,
             sources,
-            hashing: crate::blocking::Gate::per_core("password and PIN checks"),
+            hashing,
         }
     }
 
