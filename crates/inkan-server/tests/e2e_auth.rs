@@ -1122,3 +1122,51 @@ async fn verifications_beyond_their_bound_are_refused_busy() {
     );
     h.stop().await;
 }
+
+/// Issue 14, criteria 2.2.1(2): a refused login for a username nobody has costs what a known
+/// account's does: one hash (against a dummy) and one store write besides the proof's `jti`
+/// and the log entry (a known account's attempt is counted; an unknown one's writes a
+/// throwaway one-time id, expired at once), so neither the time nor the writes tell whether
+/// the account exists.
+async fn an_unknown_username_costs_the_writes_of_a_known_one(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let ghost = Account {
+        username: "nobody".into(),
+        seed: vec![0; 20],
+        terminal: None,
+    };
+    let once_ids = || h.db.query_i64("SELECT COUNT(*) FROM once_ids");
+    let alice_updated = || {
+        h.db.query_i64("SELECT MAX(updated_at) FROM accounts WHERE username = 'alice'")
+    };
+    h.next_step();
+    // A known account: the proof's jti, and the account's count.
+    let (ids, updated) = (once_ids().await, alice_updated().await);
+    let key = ProofKey::generate().unwrap();
+    let refused = h
+        .login_request(&alice, "wrong password here", &h.otp(&alice), &key)
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(once_ids().await, ids + 1);
+    assert!(updated < h.now_seconds() * 1000);
+    assert_eq!(alice_updated().await, h.now_seconds() * 1000);
+    // An unknown one: the proof's jti, and a throwaway id where the count would be.
+    h.clock.advance(1_000);
+    let ids = once_ids().await;
+    let refused = h.login_request(&ghost, PASSWORD, "123456", &key).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(once_ids().await, ids + 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_username_costs_the_writes_of_a_known_one_sqlite() {
+    an_unknown_username_costs_the_writes_of_a_known_one(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn an_unknown_username_costs_the_writes_of_a_known_one_postgres() {
+    an_unknown_username_costs_the_writes_of_a_known_one(Engine::Postgres).await;
+}
