@@ -1170,3 +1170,106 @@ async fn an_unknown_username_costs_the_writes_of_a_known_one_sqlite() {
 async fn an_unknown_username_costs_the_writes_of_a_known_one_postgres() {
     an_unknown_username_costs_the_writes_of_a_known_one(Engine::Postgres).await;
 }
+
+/// Issue 14, criteria 2.2.3(2)A-2, 2.2.1(2): 50 signature activations at once over HTTPS with
+/// a wrong PIN and the right one-time password are one attempt each against the account, counted
+/// before the PIN is hashed: at most `max_failed_logins` get as far as the hash, the account
+/// locks once, and then the right PIN and OTP are refused, and so is a login.
+async fn concurrent_wrong_pins_lock_after_at_most_max(engine: Engine) {
+    const MAX: usize = 5;
+    const PIN: &str = "246810";
+    let h = Harness::start(
+        engine,
+        "max_failed_logins = 5\nlockout_minutes = 15\nmax_failures_per_source_per_minute = 1000",
+    )
+    .await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let (key_id, _) = common::server::key(&h, &session, "ES256", PIN).await;
+    let info: Value = h
+        .http
+        .post(format!("{}/csc/v2/info", h.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let activation_key = info["signatureActivation"]["activationKey"].clone();
+    let url = format!("{}/csc/v2/credentials/authorize", h.url);
+    let authorize = |pin: &str| {
+        let data = json!({"PIN": pin, "OTP": h.otp(&alice)}).to_string();
+        let activation =
+            inkan_formats::jose::jwe::encrypt_compact(data.as_bytes(), &activation_key).unwrap();
+        let proof = session
+            .key
+            .dpop("POST", &url, Some(&session.access), h.now_seconds())
+            .unwrap();
+        h.http
+            .post(&url)
+            .header("Authorization", format!("DPoP {}", session.access))
+            .header("DPoP", proof)
+            .json(&json!({
+                "credentialID": key_id, "numSignatures": 1,
+                "hashes": ["n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="],
+                "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "activationData": activation,
+            }))
+    };
+    warm_up(&h, 50).await;
+    h.next_step();
+    let before = h.log_entries().await.len();
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        let request = authorize(&format!("13579{i:02}"));
+        calls.spawn(async move { request.send().await.unwrap().status() });
+    }
+    while let Some(status) = calls.join_next().await {
+        let status = status.unwrap();
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+    }
+    let entries = h.log_entries().await;
+    let new = &entries[before..];
+    let hashed = new
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::SignatureActivated
+                && matches!(&e.outcome, Outcome::Failed(reason)
+                    if reason != "the account is locked or not active")
+        })
+        .count();
+    assert!(
+        (1..=MAX).contains(&hashed),
+        "{hashed} activations had their PIN hashed, at most {MAX} may"
+    );
+    assert_eq!(
+        new.iter()
+            .filter(|e| e.kind == EntryKind::AccountLocked)
+            .count(),
+        1
+    );
+    // Locked: the right PIN with a fresh OTP is refused, and so is a login.
+    h.next_step();
+    let refused = authorize(PIN).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let key = ProofKey::generate().unwrap();
+    let login = h
+        .login_request(&alice, PASSWORD, &h.otp(&alice), &key)
+        .await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_pins_lock_after_at_most_max_sqlite() {
+    concurrent_wrong_pins_lock_after_at_most_max(Engine::SqliteFile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_pins_lock_after_at_most_max_postgres() {
+    concurrent_wrong_pins_lock_after_at_most_max(Engine::Postgres).await;
+}
