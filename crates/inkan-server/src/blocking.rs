@@ -13,6 +13,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Jobs that may wait for a turn, per job that may run.
 pub const WAITING_PER_RUNNING: usize = 4;
+/// Most jobs of one gate that may run at once (the configuration refuses more).
+pub const MAX_RUNNING: usize = 4096;
 
 /// Why a job did not run to its end.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +36,11 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// A gate for `what` (named in the refusal) letting `running` jobs run at once and
-    /// `waiting` more wait (each at least one running).
+    /// A gate for `what` (named in the refusal) letting `running` jobs run at once (1 to
+    /// [`MAX_RUNNING`]) and `waiting` more wait.
     pub fn new(what: &'static str, running: usize, waiting: usize) -> Self {
-        let running = running.max(1);
+        let running = running.clamp(1, MAX_RUNNING);
+        let waiting = waiting.min(MAX_RUNNING * WAITING_PER_RUNNING);
         Gate {
             what,
             admitted: Arc::new(Semaphore::new(running.saturating_add(waiting))),

@@ -722,12 +722,22 @@ impl Config {
             || auth.access_token_seconds == 0
             || auth.idle_timeout_minutes == 0
             || auth.proof_max_age_seconds == 0
-            || auth.concurrent_hashes == Some(0)
-            || self.server.concurrent_verifications == Some(0)
         {
             return Err(ConfigError::Invalid(
                 "[auth] lifetimes and limits must be at least 1".into(),
             ));
+        }
+        let bound = 1..=crate::blocking::MAX_RUNNING;
+        if auth.concurrent_hashes.is_some_and(|n| !bound.contains(&n))
+            || self
+                .server
+                .concurrent_verifications
+                .is_some_and(|n| !bound.contains(&n))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[auth] concurrent_hashes and [server] concurrent_verifications must be 1 to {}",
+                crate::blocking::MAX_RUNNING
+            )));
         }
         if auth.absolute_timeout_minutes < auth.idle_timeout_minutes
             || auth.access_token_seconds > auth.idle_timeout_minutes * 60
@@ -956,6 +966,8 @@ mod tests {
             "[server]\nmax_body_bytes = 0",
             "[server]\nlisten = \"not an address\"",
             "[auth]\nsession_minutes = 5",
+            "[auth]\nconcurrent_hashes = 0",
+            "[server]\nconcurrent_verifications = 100000",
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }
