@@ -338,6 +338,11 @@ pub struct ServerConfig {
     /// random bytes, created with mode 0600 on first start.
     #[serde(default = "default_secrets_key_file")]
     pub secrets_key_file: PathBuf,
+    /// How many credential verifications (`/credentials/verify`, `/presentations/verify`: JSON-LD
+    /// canonicalisation) run at once, on the blocking pool; four times as many more wait, and
+    /// beyond that a verification is refused with 503. Default: the number of cores.
+    #[serde(default)]
+    pub concurrent_verifications: Option<usize>,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -376,6 +381,7 @@ impl Default for ServerConfig {
             max_body_bytes: default_max_body(),
             request_timeout_seconds: default_request_timeout(),
             secrets_key_file: default_secrets_key_file(),
+            concurrent_verifications: None,
         }
     }
 }
@@ -420,6 +426,11 @@ pub struct AuthConfig {
     /// How far a DPoP proof's or client assertion's `iat` may be from now, in seconds.
     #[serde(default = "default_proof_skew")]
     pub proof_max_age_seconds: u64,
+    /// How many password and PIN hashes (Argon2id, 19 MiB each) run at once, on the blocking
+    /// pool; four times as many more wait, and beyond that the login or activation is refused
+    /// with 503. Default: the number of cores.
+    #[serde(default)]
+    pub concurrent_hashes: Option<usize>,
 }
 
 fn default_activation_hours() -> u64 {
@@ -465,6 +476,7 @@ impl Default for AuthConfig {
             idle_timeout_minutes: default_idle_minutes(),
             absolute_timeout_minutes: default_absolute_minutes(),
             proof_max_age_seconds: default_proof_skew(),
+            concurrent_hashes: None,
         }
     }
 }
@@ -721,6 +733,18 @@ impl Config {
                 "[auth] lifetimes and limits must be at least 1".into(),
             ));
         }
+        let bound = 1..=crate::blocking::MAX_RUNNING;
+        if auth.concurrent_hashes.is_some_and(|n| !bound.contains(&n))
+            || self
+                .server
+                .concurrent_verifications
+                .is_some_and(|n| !bound.contains(&n))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[auth] concurrent_hashes and [server] concurrent_verifications must be 1 to {}",
+                crate::blocking::MAX_RUNNING
+            )));
+        }
         if auth.absolute_timeout_minutes < auth.idle_timeout_minutes
             || auth.access_token_seconds > auth.idle_timeout_minutes * 60
         {
@@ -955,6 +979,8 @@ mod tests {
             "[server]\nmax_body_bytes = 0",
             "[server]\nlisten = \"not an address\"",
             "[auth]\nsession_minutes = 5",
+            "[auth]\nconcurrent_hashes = 0",
+            "[server]\nconcurrent_verifications = 100000",
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod api;
 pub mod auth;
 pub mod backup;
+pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod config;

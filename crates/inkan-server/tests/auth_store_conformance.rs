@@ -15,9 +15,9 @@
 
 use inkan_server::store::auth::new_id;
 use inkan_server::store::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, ClientAuthMethod, ClientRecord,
-    KeyPinRecord, Rotation, SessionRecord, Store, StoreError, SubscriberKind, SubscriberRecord,
-    SubscriberState, TokenKind, TokenRecord,
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, ClientAuthMethod,
+    ClientRecord, KeyPinRecord, Rotation, SessionRecord, Store, StoreError, SubscriberKind,
+    SubscriberRecord, SubscriberState, TokenKind, TokenRecord,
 };
 use std::sync::Arc;
 
@@ -39,9 +39,10 @@ conformance!(
         replace_activation_code_starts_activation_over,
         replace_activation_code_refusals_change_nothing,
         concurrent_replacements_and_completions,
-        login_failures_lock_at_max,
+        attempts_count_before_checking_and_lock_at_max,
         login_success_resets_and_refuses_a_used_step,
-        concurrent_login_failures_all_count,
+        a_success_never_lifts_a_lock_set_meanwhile,
+        concurrent_attempts_admit_at_most_max,
         concurrent_logins_with_one_step_one_wins,
         sessions_insert_get_touch,
         session_insert_refusals_change_nothing,
@@ -871,52 +872,86 @@ async fn concurrent_replacements_and_completions(db: Ctx) {
 // ---------------------------------------------------------------------------------------------
 // Logins
 
-async fn login_failures_lock_at_max(db: Ctx) {
+/// The account an attempt was admitted for, and the lock it set.
+fn admitted(attempt: Attempt) -> (AccountRecord, Option<i64>) {
+    match attempt {
+        Attempt::Admitted { account, lock } => (account, lock),
+        Attempt::Refused(account) => panic!("refused: {account:?}"),
+    }
+}
+
+/// Criteria 2.2.1(2): every attempt is counted before its secrets are checked; the one that
+/// reaches the maximum locks the account, and a locked account admits none.
+async fn attempts_count_before_checking_and_lock_at_max(db: Ctx) {
     let store = db.connect().await;
     let (_, acc) = active_user(&*store).await;
     let lock = 15 * MINUTE;
 
-    let first = store
-        .record_login_failure(&acc.id, 3, lock, T0 + 10)
-        .await
-        .unwrap();
-    assert_eq!((first.failed_logins, first.locked_until), (1, None));
-    assert_eq!(first.updated_at, T0 + 10);
-    let second = store
-        .record_login_failure(&acc.id, 3, lock, T0 + 20)
-        .await
-        .unwrap();
-    assert_eq!((second.failed_logins, second.locked_until), (2, None));
-    // The third reaches the maximum: locked from now, count back to zero.
-    let third = store
-        .record_login_failure(&acc.id, 3, lock, T0 + 30)
-        .await
-        .unwrap();
-    assert_eq!(
-        (third.failed_logins, third.locked_until),
-        (0, Some(T0 + 30 + lock))
+    let (first, no_lock) = admitted(
+        store
+            .count_attempt(&acc.id, 3, lock, T0 + 10)
+            .await
+            .unwrap(),
     );
+    assert_eq!(
+        (first.failed_logins, first.locked_until, no_lock),
+        (1, None, None)
+    );
+    assert_eq!(first.updated_at, T0 + 10);
+    let (second, _) = admitted(
+        store
+            .count_attempt(&acc.id, 3, lock, T0 + 20)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((second.failed_logins, second.locked_until), (2, None));
+    // The third reaches the maximum: it is still checked, but the account is locked from now
+    // (count back to zero) unless that check succeeds.
+    let (third, own_lock) = admitted(
+        store
+            .count_attempt(&acc.id, 3, lock, T0 + 30)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(own_lock, Some(T0 + 30 + lock));
+    assert_eq!((third.failed_logins, third.locked_until), (0, own_lock));
     assert_eq!(
         store.get_account(&acc.id).await.unwrap(),
         Some(third.clone())
     );
-    // Counting goes on; the lock stays as it is until the maximum is reached again.
-    let fourth = store
-        .record_login_failure(&acc.id, 3, lock, T0 + 40)
+    // Locked: the next attempt is not admitted and changes nothing.
+    match store
+        .count_attempt(&acc.id, 3, lock, T0 + 40)
         .await
-        .unwrap();
+        .unwrap()
+    {
+        Attempt::Refused(seen) => assert_eq!(seen, third),
+        other => panic!("a locked account admitted {other:?}"),
+    }
     assert_eq!(
-        (fourth.failed_logins, fourth.locked_until),
-        (1, Some(T0 + 30 + lock))
+        store.get_account(&acc.id).await.unwrap(),
+        Some(third.clone())
     );
     // Everything else is untouched.
-    let mut rest = fourth.clone();
+    let mut rest = third.clone();
     rest.failed_logins = acc.failed_logins;
     rest.locked_until = acc.locked_until;
     rest.updated_at = acc.updated_at;
     assert_eq!(rest, acc);
+    // When the lock ends, counting starts again.
+    let (after, none) = admitted(
+        store
+            .count_attempt(&acc.id, 3, lock, T0 + 30 + lock)
+            .await
+            .unwrap(),
+    );
+    assert_eq!((after.failed_logins, none), (1, None));
 
     // An operator unlocks.
+    store
+        .count_attempt(&acc.id, 2, lock, T0 + 30 + lock + 1)
+        .await
+        .unwrap();
     store.unlock_account(&acc.id, T0 + 50).await.unwrap();
     let unlocked = store.get_account(&acc.id).await.unwrap().unwrap();
     assert_eq!(
@@ -928,11 +963,13 @@ async fn login_failures_lock_at_max(db: Ctx) {
         (0, None, T0 + 50)
     );
 
-    assert_not_found(
-        store
-            .record_login_failure(&new_id("acc"), 3, lock, T0)
-            .await,
-    );
+    // An account that is not active admits nothing; an unknown one is not found.
+    let (_, pending, _) = pending_user(&*store).await;
+    assert!(matches!(
+        store.count_attempt(&pending.id, 3, lock, T0).await.unwrap(),
+        Attempt::Refused(_)
+    ));
+    assert_not_found(store.count_attempt(&new_id("acc"), 3, lock, T0).await);
     assert_not_found(store.unlock_account(&new_id("acc"), T0).await);
 }
 
@@ -942,26 +979,33 @@ async fn login_success_resets_and_refuses_a_used_step(db: Ctx) {
     assert_eq!(acc.last_totp_step, Some(100));
 
     // The step used at activation, and an earlier one, are refused.
-    assert_conflict(store.record_login_success(&acc.id, 100, T0 + 10).await);
-    assert_conflict(store.record_login_success(&acc.id, 99, T0 + 10).await);
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, Some(100), None, T0 + 10)
+            .await,
+    );
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, Some(99), None, T0 + 10)
+            .await,
+    );
     assert_eq!(store.get_account(&acc.id).await.unwrap(), Some(acc.clone()));
 
-    // Locked after two failures (max 2); a success clears the lock and the count.
+    // The attempt that locked the account (max 2) lifts its own lock when it succeeds, and
+    // clears the count.
     store
-        .record_login_failure(&acc.id, 5, MINUTE, T0 + 20)
+        .count_attempt(&acc.id, 2, MINUTE, T0 + 20)
         .await
         .unwrap();
-    let locked = store
-        .record_login_failure(&acc.id, 2, MINUTE, T0 + 21)
-        .await
-        .unwrap();
-    assert!(locked.locked_until.is_some());
+    let (_, own_lock) = admitted(
+        store
+            .count_attempt(&acc.id, 2, MINUTE, T0 + 21)
+            .await
+            .unwrap(),
+    );
+    assert!(own_lock.is_some());
     store
-        .record_login_failure(&acc.id, 2, MINUTE, T0 + 22)
-        .await
-        .unwrap();
-    store
-        .record_login_success(&acc.id, 101, T0 + 30)
+        .record_login_success(&acc.id, Some(101), own_lock, T0 + 30)
         .await
         .unwrap();
     let after = store.get_account(&acc.id).await.unwrap().unwrap();
@@ -977,23 +1021,38 @@ async fn login_success_resets_and_refuses_a_used_step(db: Ctx) {
 
     // The same step again is a replay: refused, nothing changed.
     store
-        .record_login_failure(&acc.id, 5, MINUTE, T0 + 40)
+        .count_attempt(&acc.id, 5, MINUTE, T0 + 40)
         .await
         .unwrap();
     let before = store.get_account(&acc.id).await.unwrap().unwrap();
-    assert_conflict(store.record_login_success(&acc.id, 101, T0 + 50).await);
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, Some(101), None, T0 + 50)
+            .await,
+    );
     assert_eq!(store.get_account(&acc.id).await.unwrap(), Some(before));
+    // Without a step (a right signing PIN) the count is cleared and the step stays.
     store
-        .record_login_success(&acc.id, 150, T0 + 60)
+        .record_login_success(&acc.id, None, None, T0 + 55)
+        .await
+        .unwrap();
+    let after = store.get_account(&acc.id).await.unwrap().unwrap();
+    assert_eq!((after.last_totp_step, after.failed_logins), (Some(101), 0));
+    store
+        .record_login_success(&acc.id, Some(150), None, T0 + 60)
         .await
         .unwrap();
 
-    assert_not_found(store.record_login_success(&new_id("acc"), 1, T0).await);
+    assert_not_found(
+        store
+            .record_login_success(&new_id("acc"), Some(1), None, T0)
+            .await,
+    );
 
     // An account that never completed activation has no step yet: any step is new.
     let (_, pending, _) = pending_user(&*store).await;
     store
-        .record_login_success(&pending.id, 0, T0 + 70)
+        .record_login_success(&pending.id, Some(0), None, T0 + 70)
         .await
         .unwrap();
     assert_eq!(
@@ -1007,8 +1066,66 @@ async fn login_success_resets_and_refuses_a_used_step(db: Ctx) {
     );
 }
 
-async fn concurrent_login_failures_all_count(db: Ctx) {
-    const TASKS: usize = 12;
+/// Criteria 2.2.1(2): an attempt admitted before another one locked the account cannot lift
+/// that lock by succeeding; only the locking attempt's own success lifts it.
+async fn a_success_never_lifts_a_lock_set_meanwhile(db: Ctx) {
+    let store = db.connect().await;
+    let (_, acc) = active_user(&*store).await;
+    let (_, early) = admitted(
+        store
+            .count_attempt(&acc.id, 2, MINUTE, T0 + 10)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(early, None);
+    let (locked, late) = admitted(
+        store
+            .count_attempt(&acc.id, 2, MINUTE, T0 + 11)
+            .await
+            .unwrap(),
+    );
+    assert!(late.is_some());
+    // The early attempt's check succeeds after the late one locked the account: refused, for
+    // a TOTP step and without one alike, and nothing changes.
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, Some(101), early, T0 + 12)
+            .await,
+    );
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, None, early, T0 + 12)
+            .await,
+    );
+    assert_eq!(store.get_account(&acc.id).await.unwrap(), Some(locked));
+    // A lock of the same length set at another time is not this attempt's either.
+    assert_conflict(
+        store
+            .record_login_success(&acc.id, Some(101), Some(T0 + 10 + MINUTE), T0 + 12)
+            .await,
+    );
+    // The locking attempt's own success lifts it.
+    store
+        .record_login_success(&acc.id, Some(101), late, T0 + 13)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_account(&acc.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .locked_until,
+        None
+    );
+}
+
+/// Criteria 2.2.1(2): of 50 concurrent attempts (on PostgreSQL, over many connections) at most
+/// the maximum are admitted to have their secrets checked, exactly one of them locks the
+/// account, and no count is lost.
+async fn concurrent_attempts_admit_at_most_max(db: Ctx) {
+    const TASKS: usize = 50;
+    const MAX: u32 = 5;
     let store = db.connect().await;
     let (_, acc) = active_user(&*store).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(TASKS));
@@ -1017,16 +1134,29 @@ async fn concurrent_login_failures_all_count(db: Ctx) {
             let (store, barrier, id) = (store.clone(), barrier.clone(), acc.id.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.record_login_failure(&id, 100, MINUTE, T0 + 5).await
+                store.count_attempt(&id, MAX, MINUTE, T0 + 5).await
             })
         })
         .collect();
-    let mut counts = Vec::new();
+    let (mut counts, mut locks, mut refused) = (Vec::new(), 0, 0);
     for task in tasks {
-        counts.push(task.await.unwrap().unwrap().failed_logins);
+        match task.await.unwrap().unwrap() {
+            Attempt::Admitted { account, lock } => {
+                counts.push(account.failed_logins);
+                locks += usize::from(lock.is_some());
+            }
+            Attempt::Refused(_) => refused += 1,
+        }
     }
     counts.sort_unstable();
-    assert_eq!(counts, (1..=TASKS as u32).collect::<Vec<_>>(), "none lost");
+    assert_eq!(
+        counts,
+        [0, 1, 2, 3, 4],
+        "the fifth locks and resets the count"
+    );
+    assert_eq!((locks, refused), (1, TASKS - MAX as usize));
+    let after = store.get_account(&acc.id).await.unwrap().unwrap();
+    assert_eq!(after.locked_until, Some(T0 + 5 + MINUTE));
 }
 
 async fn concurrent_logins_with_one_step_one_wins(db: Ctx) {
@@ -1039,7 +1169,9 @@ async fn concurrent_logins_with_one_step_one_wins(db: Ctx) {
             let (store, barrier, id) = (store.clone(), barrier.clone(), acc.id.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.record_login_success(&id, 200, T0 + 5).await
+                store
+                    .record_login_success(&id, Some(200), None, T0 + 5)
+                    .await
             })
         })
         .collect();

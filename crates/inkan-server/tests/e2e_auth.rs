@@ -9,7 +9,9 @@ mod common;
 use common::Engine;
 use common::server::{Account, Harness, MINUTE, PASSWORD, Session, status};
 use inkan_log::entry::{EntryKind, Outcome};
+use inkan_server::auth::totp;
 use inkan_server::client::ProofKey;
+use inkan_server::clock::Clock as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -833,4 +835,470 @@ async fn activation_codes_are_single_use_and_expire() {
         .unwrap();
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     h.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency (issue 14): bursts of requests at once over real HTTPS.
+
+/// Opens `n` connections to the server on the harness's client, so that a burst of `n`
+/// requests goes out at once instead of waiting on TLS handshakes.
+async fn warm_up(h: &Harness, n: usize) {
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..n {
+        let (http, url) = (h.http.clone(), format!("{}/health", h.url));
+        calls.spawn(async move { http.get(url).send().await.unwrap().status() });
+    }
+    while let Some(status) = calls.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+}
+
+/// Fires one login as `username` per `(password, otp)` at once over HTTPS, each with its own
+/// DPoP key; the status and `Retry-After` of each answer.
+async fn login_burst(
+    h: &Harness,
+    username: &str,
+    attempts: Vec<(String, String)>,
+) -> Vec<(StatusCode, Option<String>)> {
+    use base64::Engine as _;
+    let url = format!("{}/csc/v2/auth/login", h.url);
+    let mut calls = tokio::task::JoinSet::new();
+    for (password, otp) in attempts {
+        let basic =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        let proof = ProofKey::generate()
+            .unwrap()
+            .dpop("POST", &url, None, h.now_seconds())
+            .unwrap();
+        let request = h
+            .http
+            .post(&url)
+            .header("Authorization", format!("Basic {basic}"))
+            .header("DPoP", proof)
+            .json(&json!({"otp": otp}));
+        calls.spawn(async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), retry_after)
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = calls.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    answers
+}
+
+/// The refused logins among `entries` whose password was checked (hashed): every reason but
+/// the refusal of a locked account, which is made without hashing.
+fn checked_login_failures(entries: &[inkan_log::entry::Entry]) -> usize {
+    entries
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::Login
+                && matches!(&e.outcome, Outcome::Failed(reason) if reason != "account locked")
+        })
+        .count()
+}
+
+/// Issue 14, criteria 2.2.1(2): 50 logins at once over HTTPS with the right password and
+/// wrong one-time passwords, then (once that lock has ended) 50 with wrong passwords. In each
+/// burst at most `max_failed_logins` attempts get as far as the password hash (each of those
+/// logs its reason; the others are refused as locked without hashing, or as busy), the account
+/// locks once, and then even the right password with a fresh one-time password is refused.
+async fn concurrent_guesses_lock_after_at_most_max(engine: Engine) {
+    const MAX: usize = 5;
+    const BURST: i64 = 50;
+    let h = Harness::start(
+        engine,
+        "max_failed_logins = 5\nlockout_minutes = 15\nmax_failures_per_source_per_minute = 1000",
+    )
+    .await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    warm_up(&h, 50).await;
+    h.next_step();
+    let step = totp::step_at(h.now_seconds() * 1000);
+    let wrong_otps = (0..BURST)
+        .map(|i| {
+            let otp = totp::code_at_step(&alice.seed, step - 100 - i);
+            (PASSWORD.to_owned(), otp)
+        })
+        .collect();
+    let wrong_passwords = (0..BURST)
+        .map(|i| (format!("wrong password {i}"), h.otp(&alice)))
+        .collect();
+    for (burst, attempts) in [
+        ("wrong OTPs", wrong_otps),
+        ("wrong passwords", wrong_passwords),
+    ] {
+        let before = h.log_entries().await.len();
+        let answers = login_burst(&h, &alice.username, attempts).await;
+        assert!(
+            answers
+                .iter()
+                .all(|(status, _)| *status == StatusCode::UNAUTHORIZED
+                    || *status == StatusCode::SERVICE_UNAVAILABLE),
+            "{burst}: {answers:?}"
+        );
+        let entries = h.log_entries().await;
+        let new = &entries[before..];
+        let checked = checked_login_failures(new);
+        assert!(
+            (1..=MAX).contains(&checked),
+            "{burst}: {checked} attempts were checked, at most {MAX} may be"
+        );
+        assert_eq!(
+            new.iter()
+                .filter(|e| e.kind == EntryKind::AccountLocked)
+                .count(),
+            1,
+            "{burst}: the account locks once"
+        );
+        // Locked: the right password with a fresh one-time password is refused, unhashed.
+        h.next_step();
+        let key = ProofKey::generate().unwrap();
+        let refused = h
+            .login_request(&alice, PASSWORD, &h.otp(&alice), &key)
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{burst}");
+        h.clock.advance(16 * MINUTE);
+    }
+    // Once the lock has ended, the right credentials work.
+    h.login(&alice).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_lock_after_at_most_max_sqlite() {
+    concurrent_guesses_lock_after_at_most_max(Engine::SqliteFile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_lock_after_at_most_max_postgres() {
+    concurrent_guesses_lock_after_at_most_max(Engine::Postgres).await;
+}
+
+/// Issue 14, criteria 2.1.3(12), 2.2.1(2): with one password hash at a time allowed (and four
+/// waiting), a burst of 40 logins gets some 503 answers with `Retry-After: 1` at once; every
+/// other one is an ordinary refusal, logged. A busy refusal writes no log entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logins_beyond_the_hashing_bound_are_refused_busy() {
+    let h = Harness::start(
+        Engine::SqliteFile,
+        "concurrent_hashes = 1\nmax_failures_per_source_per_minute = 1000",
+    )
+    .await;
+    warm_up(&h, 40).await;
+    let before = h.log_entries().await.len();
+    let attempts = (0..40)
+        .map(|_| (PASSWORD.to_owned(), "123456".to_owned()))
+        .collect();
+    let answers = login_burst(&h, "nobody", attempts).await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(busy.iter().all(|(_, retry)| retry.as_deref() == Some("1")));
+    let refused = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert_eq!(refused + busy.len(), answers.len(), "{answers:?}");
+    let entries = h.log_entries().await;
+    assert_eq!(checked_login_failures(&entries[before..]), refused);
+    h.stop().await;
+}
+
+/// Issue 14, criteria 2.2.1(4): a DPoP proof is accepted until the last millisecond of the
+/// second `iat + proof_max_age_seconds`; replayed within that second (at its first and at its
+/// last millisecond) it is refused, as anywhere else in its window.
+async fn a_dpop_proof_replayed_at_the_edge_of_its_window_is_refused(engine: Engine) {
+    let h = Harness::start(engine, "proof_max_age_seconds = 60").await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let url = format!("{}/v1/me", h.url);
+    h.next_step();
+    let edge = h.now_seconds();
+    for into_the_second in [0, 999] {
+        h.clock
+            .advance(edge * 1000 + into_the_second - h.clock.now());
+        let iat = edge - 60;
+        let proof = session
+            .key
+            .dpop("GET", &url, Some(&session.access), iat)
+            .unwrap();
+        for expected in [StatusCode::OK, StatusCode::UNAUTHORIZED] {
+            let response = h
+                .http
+                .get(&url)
+                .header("Authorization", format!("DPoP {}", session.access))
+                .header("DPoP", &proof)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), expected, "{into_the_second} ms in");
+        }
+    }
+    // A millisecond later the proof is too old, replayed or not.
+    h.clock.advance(1);
+    let late = session
+        .key
+        .dpop("GET", &url, Some(&session.access), edge - 60)
+        .unwrap();
+    let response = h
+        .http
+        .get(&url)
+        .header("Authorization", format!("DPoP {}", session.access))
+        .header("DPoP", &late)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_dpop_proof_replayed_at_the_edge_of_its_window_is_refused_sqlite() {
+    a_dpop_proof_replayed_at_the_edge_of_its_window_is_refused(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn a_dpop_proof_replayed_at_the_edge_of_its_window_is_refused_postgres() {
+    a_dpop_proof_replayed_at_the_edge_of_its_window_is_refused(Engine::Postgres).await;
+}
+
+/// Issue 14, criteria 2.1.3(12): credential verifications (JSON-LD canonicalisation) run on
+/// the blocking pool behind a bound: with one at a time allowed (and four waiting), a burst of
+/// 40 gets some 503 answers with `Retry-After: 1`, the rest their verdict, and `/health`
+/// answers meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verifications_beyond_their_bound_are_refused_busy() {
+    let h = Harness::start_tuned(
+        Engine::SqliteFile,
+        "test",
+        None,
+        "concurrent_verifications = 1",
+        "",
+    )
+    .await;
+    // A real Data Integrity credential, made heavier to canonicalise (its proof no longer
+    // matches: the verdict is a refusal, after the work).
+    let mut vc: Value = serde_json::from_str(include_str!(
+        "../../inkan-formats/testdata/data-integrity/ecdsa/ecdsa-rdfc-2019-p384/signedECDSAP384.json"
+    ))
+    .unwrap();
+    for i in 0..400 {
+        vc["credentialSubject"][format!("claim{i}")] = json!(format!("value {i}"));
+    }
+    warm_up(&h, 41).await;
+    let url = format!("{}/credentials/verify", h.url);
+    let mut calls = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let request = h.http.post(&url).json(&json!({"verifiableCredential": vc}));
+        calls.spawn(async move {
+            let response = request.send().await.unwrap();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (response.status(), retry_after)
+        });
+    }
+    let health = h
+        .http
+        .get(format!("{}/health", h.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let mut answers = Vec::new();
+    while let Some(answer) = calls.join_next().await {
+        answers.push(answer.unwrap());
+    }
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    assert!(busy.iter().all(|(_, retry)| retry.as_deref() == Some("1")));
+    assert!(
+        answers.iter().all(|(status, _)| [
+            StatusCode::OK,
+            StatusCode::BAD_REQUEST,
+            StatusCode::SERVICE_UNAVAILABLE
+        ]
+        .contains(status)),
+        "{answers:?}"
+    );
+    h.stop().await;
+}
+
+/// Issue 14, criteria 2.2.1(2): a refused login for a username nobody has costs what a known
+/// account's does: one hash (against a dummy) and one store write besides the proof's `jti`
+/// and the log entry (a known account's attempt is counted; an unknown one's writes a
+/// throwaway one-time id, expired at once), so neither the time nor the writes tell whether
+/// the account exists.
+async fn an_unknown_username_costs_the_writes_of_a_known_one(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let ghost = Account {
+        username: "nobody".into(),
+        seed: vec![0; 20],
+        terminal: None,
+    };
+    let once_ids = || h.db.query_i64("SELECT COUNT(*) FROM once_ids");
+    let alice_updated = || {
+        h.db.query_i64("SELECT MAX(updated_at) FROM accounts WHERE username = 'alice'")
+    };
+    h.next_step();
+    // A known account: the proof's jti, and the account's count.
+    let (ids, updated) = (once_ids().await, alice_updated().await);
+    let key = ProofKey::generate().unwrap();
+    let refused = h
+        .login_request(&alice, "wrong password here", &h.otp(&alice), &key)
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(once_ids().await, ids + 1);
+    assert!(updated < h.now_seconds() * 1000);
+    assert_eq!(alice_updated().await, h.now_seconds() * 1000);
+    // An unknown one: the proof's jti, and a throwaway id where the count would be.
+    h.clock.advance(1_000);
+    let ids = once_ids().await;
+    let refused = h.login_request(&ghost, PASSWORD, "123456", &key).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(once_ids().await, ids + 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_unknown_username_costs_the_writes_of_a_known_one_sqlite() {
+    an_unknown_username_costs_the_writes_of_a_known_one(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn an_unknown_username_costs_the_writes_of_a_known_one_postgres() {
+    an_unknown_username_costs_the_writes_of_a_known_one(Engine::Postgres).await;
+}
+
+/// Issue 14, criteria 2.2.3(2)A-2, 2.2.1(2): 50 signature activations at once over HTTPS with
+/// a wrong PIN and the right one-time password are one attempt each against the account, counted
+/// before the PIN is hashed: at most `max_failed_logins` get as far as the hash, the account
+/// locks once, and then the right PIN and OTP are refused, and so is a login.
+async fn concurrent_wrong_pins_lock_after_at_most_max(engine: Engine) {
+    const MAX: usize = 5;
+    const PIN: &str = "246810";
+    let h = Harness::start(
+        engine,
+        "max_failed_logins = 5\nlockout_minutes = 15\nmax_failures_per_source_per_minute = 1000",
+    )
+    .await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let (key_id, _) = common::server::key(&h, &session, "ES256", PIN).await;
+    let info: Value = h
+        .http
+        .post(format!("{}/csc/v2/info", h.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let activation_key = info["signatureActivation"]["activationKey"].clone();
+    let url = format!("{}/csc/v2/credentials/authorize", h.url);
+    let hashes = vec!["n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".to_owned()];
+    let authorize = |pin: &str, nonce: &str| {
+        let data = inkan_server::client::authorize_data(
+            &key_id,
+            "2.16.840.1.101.3.4.2.1",
+            &hashes,
+            nonce,
+            pin,
+            &h.otp(&alice),
+        )
+        .unwrap();
+        let activation =
+            inkan_server::client::encrypt_activation_data(&activation_key, &data).unwrap();
+        let proof = session
+            .key
+            .dpop("POST", &url, Some(&session.access), h.now_seconds())
+            .unwrap();
+        h.http
+            .post(&url)
+            .header("Authorization", format!("DPoP {}", session.access))
+            .header("DPoP", proof)
+            .json(&json!({
+                "credentialID": key_id, "numSignatures": 1,
+                "hashes": ["n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg="],
+                "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1", "activationData": activation,
+            }))
+    };
+    warm_up(&h, 50).await;
+    h.next_step();
+    let before = h.log_entries().await.len();
+    let mut calls = tokio::task::JoinSet::new();
+    let mut nonces = Vec::new();
+    for _ in 0..51 {
+        nonces.push(h.nonce(&session).await);
+    }
+    for (i, nonce) in nonces.iter().take(50).enumerate() {
+        let request = authorize(&format!("13579{i:02}"), nonce);
+        calls.spawn(async move { request.send().await.unwrap().status() });
+    }
+    while let Some(status) = calls.join_next().await {
+        let status = status.unwrap();
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::SERVICE_UNAVAILABLE,
+            "{status}"
+        );
+    }
+    let entries = h.log_entries().await;
+    let new = &entries[before..];
+    let hashed = new
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::SignatureActivated
+                && matches!(&e.outcome, Outcome::Failed(reason)
+                    if reason != "the account is locked or not active")
+        })
+        .count();
+    assert!(
+        (1..=MAX).contains(&hashed),
+        "{hashed} activations had their PIN hashed, at most {MAX} may"
+    );
+    assert_eq!(
+        new.iter()
+            .filter(|e| e.kind == EntryKind::AccountLocked)
+            .count(),
+        1
+    );
+    // Locked: the right PIN with a fresh OTP is refused, and so is a login.
+    h.next_step();
+    let refused = authorize(PIN, &nonces[50]).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let key = ProofKey::generate().unwrap();
+    let login = h
+        .login_request(&alice, PASSWORD, &h.otp(&alice), &key)
+        .await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_pins_lock_after_at_most_max_sqlite() {
+    concurrent_wrong_pins_lock_after_at_most_max(Engine::SqliteFile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_pins_lock_after_at_most_max_postgres() {
+    concurrent_wrong_pins_lock_after_at_most_max(Engine::Postgres).await;
 }

@@ -638,6 +638,7 @@ async fn the_monitor_destroys_a_key_whose_certificate_has_expired() {
             .collect::<String>();
     assert!(destroyed.contains("expired"), "{destroyed}");
     s.h.stop().await;
+}
 
 /// The activation data of a PIN change or renewal with `otp` (the right one when `None`),
 /// sent as `activation_data` of `method path`.

@@ -452,7 +452,7 @@ impl ActivationService {
             Outcome::Failed(reason.clone()),
         )
         .await;
-        self.auth.count_failure(caller, &caller.id).await?;
+        self.auth.count_failure(caller).await?;
         Err(AuthError::Forbidden(format!("activationData {reason}")))
     }
 
@@ -467,25 +467,15 @@ impl ActivationService {
         otp: &str,
         digests: &[String],
     ) -> Result<(), AuthError> {
-        let pin_ok = match pin {
-            Some(pin) => self.auth.verify_key_pin(key, pin).await?,
-            // Only a PIN change gets here without a PIN (`check_shape`): right only for a key
-            // that has none yet.
-            None => !self.auth.key_has_pin(key).await?,
-        };
-        let otp_result = self.auth.verify_otp(caller, otp, pin_ok).await;
-        let refusal = match (&otp_result, pin_ok) {
-            (Err(e), _) => Some(e.to_string()),
-            (Ok(()), false) => Some("wrong PIN".to_owned()),
-            (Ok(()), true) => None,
-        };
-        if let Some(reason) = refusal {
+        // One attempt, counted against the account before the PIN is hashed (criteria
+        // 2.2.3(2)A-2, 2.2.1(2)).
+        let otp = Zeroizing::new(otp.to_owned());
+        if let Err(reason) = self.auth.verify_pin_and_otp(caller, key, pin, &otp).await? {
             self.record(purpose, caller, key, digests, Outcome::Failed(reason))
                 .await;
-            return Err(match otp_result {
-                Err(e @ AuthError::TooManyAttempts { .. }) => e,
-                _ => AuthError::Forbidden("the PIN or the one-time password is wrong".into()),
-            });
+            return Err(AuthError::Forbidden(
+                "the PIN or the one-time password is wrong".into(),
+            ));
         }
         Ok(())
     }

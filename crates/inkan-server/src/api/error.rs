@@ -47,6 +47,17 @@ impl ApiError {
         }
     }
 
+    /// A 503 with `Retry-After: 1`: a bound on concurrent CPU-heavy work is full.
+    pub fn busy(description: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "temporarily_unavailable",
+            description: description.into(),
+            retry_after: Some(1),
+            challenge: None,
+        }
+    }
+
     /// A 500 whose detail is logged, not returned.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         let reference = uuid::Uuid::new_v4().simple().to_string();
@@ -86,6 +97,11 @@ impl From<AuthError> for ApiError {
                     retry_after: Some(*retry_after),
                     challenge: None,
                 };
+            }
+            // The service's bound on concurrent hashing, not this caller's fault: 503, and
+            // the caller may retry in a second (SECURITY.md).
+            AuthError::Busy(_) => {
+                return ApiError::busy(e.to_string());
             }
             AuthError::Key(KeyError::NotFound(_)) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::Key(KeyError::WrongEnvironment { .. } | KeyError::WrongState { .. }) => {

@@ -60,6 +60,8 @@ pub struct ApiState {
     pub operations: Arc<crate::operations::Operations>,
     /// The metrics recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// The bound on concurrent verifications (`/credentials/verify`, `/presentations/verify`).
+    pub verifying: crate::blocking::Gate,
 }
 
 /// Limits applied to every request.

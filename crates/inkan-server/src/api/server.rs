@@ -204,6 +204,10 @@ impl Server {
             signing: signing.clone(),
             after: after.clone(),
             metrics: metrics_handle(),
+            verifying: crate::blocking::Gate::sized(
+                "credential verifications",
+                config.server.concurrent_verifications,
+            ),
         });
         let app = router(
             state,

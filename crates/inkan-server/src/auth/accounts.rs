@@ -10,12 +10,12 @@
 
 use super::operators::Permission;
 use super::{
-    Auth, AuthError, Caller, blocking, claimed_actor, password, random_secret, secret_hash, totp,
+    Auth, AuthError, Caller, claimed_actor, hash_in, password, random_secret, secret_hash, totp,
 };
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, SubscriberKind,
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, SubscriberKind,
     SubscriberRecord, SubscriberState, new_id,
 };
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
@@ -402,13 +402,12 @@ impl Auth {
         new_password: SecretString,
         source: IpAddr,
     ) -> Result<TotpEnrolment, AuthError> {
-        self.check_source(source)?;
         password::check_password_policy(&new_password)
             .map_err(|e| AuthError::BadRequest(e.to_string()))?;
+        self.take_source_attempt(source)?;
         let code_hash = secret_hash(code);
         let now = self.now();
         let refused = || async move {
-            self.sources.failed(source, now);
             self.record_refusal(
                 EntryKind::AccountActivated,
                 claimed_actor(ActorKind::Subscriber, "unknown", "activation-code"),
@@ -422,7 +421,8 @@ impl Auth {
         let Some(record) = self.store.get_activation_code(&code_hash).await? else {
             return Err(refused().await);
         };
-        let hashed = blocking(move || password::hash(&new_password))
+        let hashed = self
+            .hash_work(move || password::hash(&new_password))
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let seed = totp::new_seed();
@@ -441,6 +441,7 @@ impl Auth {
             }
             Err(e) => return Err(e.into()),
         };
+        self.source_succeeded(source);
         Ok(TotpEnrolment {
             secret_base32: Zeroizing::new(totp::base32(&seed)),
             uri: totp::provisioning_uri(TOTP_ISSUER, &account.username, &seed),
@@ -456,11 +457,10 @@ impl Auth {
         source: IpAddr,
         terminal: Option<&str>,
     ) -> Result<(), AuthError> {
-        self.check_source(source)?;
+        self.take_source_attempt(source)?;
         let code_hash = secret_hash(code);
         let now = self.now();
         let refused = |reason: &'static str| async move {
-            self.sources.failed(source, now);
             self.record_refusal(
                 EntryKind::AccountActivated,
                 claimed_actor(ActorKind::Subscriber, "unknown", "activation-code"),
@@ -517,6 +517,7 @@ impl Auth {
             self.register_first_terminal(&activated.id, thumbprint)
                 .await?;
         }
+        self.source_succeeded(source);
         self.record(
             EntryKind::AccountActivated,
             claimed_actor(kind, &activated.id, "activation-code+totp"),
@@ -526,164 +527,207 @@ impl Auth {
         .await
     }
 
-    fn check_source(&self, source: IpAddr) -> Result<(), AuthError> {
-        match self.sources.blocked(source, self.now()) {
-            Some(retry_after) => Err(AuthError::TooManyAttempts { retry_after }),
-            None => Ok(()),
+    /// Counts an attempt from `source` before anything of it is checked or written; refused
+    /// with `TooManyAttempts` once the source has used its failures for this minute (criteria
+    /// 2.2.1(2)). A success gives it back ([`source_succeeded`](Self::source_succeeded)).
+    pub(super) fn take_source_attempt(&self, source: IpAddr) -> Result<(), AuthError> {
+        self.sources
+            .take_attempt(&source, self.now())
+            .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
+    }
+
+    /// Gives back the attempt counted for `source`: it succeeded.
+    fn source_succeeded(&self, source: IpAddr) {
+        self.sources.give_back(&source, self.now());
+    }
+
+    /// Counts an attempt against `account_id` before its secrets are checked (one atomic
+    /// statement: of any number of concurrent attempts, at most `max_failed_logins` are
+    /// admitted, criteria 2.2.1(2)); the attempt that reaches the maximum locks the account.
+    pub(super) async fn count_attempt(
+        &self,
+        account_id: &str,
+        now: UnixMillis,
+    ) -> Result<Attempt, AuthError> {
+        Ok(self
+            .store
+            .count_attempt(
+                account_id,
+                self.config.max_failed_logins,
+                self.lock_millis(),
+                now,
+            )
+            .await?)
+    }
+
+    /// Logs the lock a failed attempt set, if it set one.
+    pub(super) async fn record_lock(
+        &self,
+        actor: inkan_log::entry::Actor,
+        own_lock: Option<UnixMillis>,
+    ) {
+        if own_lock.is_some() {
+            self.record_refusal(
+                EntryKind::AccountLocked,
+                actor,
+                &format!("{} failed attempts", self.config.max_failed_logins),
+            )
+            .await;
         }
     }
 
-    /// Checks username, password and OTP; on success returns the account. Every failure
-    /// counts against the account (locking it at the limit) and the source, and is logged.
+    /// Checks username, password and OTP; on success returns the account and gives the
+    /// source's attempt back ([`take_source_attempt`](Self::take_source_attempt) counted it).
+    /// The attempt is counted against the account before the password is hashed, and only an
+    /// attempt so admitted is hashed at all; every failure is logged.
     pub(super) async fn check_login(
         &self,
         attempt: LoginAttempt<'_>,
     ) -> Result<AccountRecord, AuthError> {
-        self.check_source(attempt.source)?;
         let now = self.now();
         let account = if attempt.username.len() <= MAX_USERNAME {
             self.store.get_account_by_username(attempt.username).await?
         } else {
             None
         };
-        let stored = account.as_ref().and_then(|a| a.password_hash.clone());
-        let password_ok =
-            blocking(move || password::verify(&attempt.password, stored.as_deref())).await?;
+        // The place in the hashing gate first: a refusal for being busy writes nothing.
+        let place = self.hash_place()?;
         let Some(account) = account else {
-            self.sources.failed(attempt.source, now);
-            self.record_refusal(
-                EntryKind::Login,
-                claimed_actor(ActorKind::Subscriber, "unknown", "password+totp"),
-                "unknown username",
-            )
-            .await;
-            return Err(AuthError::InvalidCredentials);
+            return Err(self
+                .refuse_unknown_login(place, attempt.password, now)
+                .await);
         };
         let actor_kind = match account.role {
             AccountRole::Operator => ActorKind::Operator,
             AccountRole::User => ActorKind::Subscriber,
         };
         let actor = claimed_actor(actor_kind, &account.id, "password+totp");
-        let locked = account.locked_until.is_some_and(|until| now < until);
-        let reason = if account.state != AccountState::Active {
-            Some("account not active")
-        } else if locked {
-            Some("account locked")
-        } else if !password_ok {
-            Some("wrong password")
+        let own_lock = match self.count_attempt(&account.id, now).await? {
+            Attempt::Admitted { lock, .. } => lock,
+            Attempt::Refused(now_account) => {
+                let reason = if now_account.state == AccountState::Active {
+                    "account locked"
+                } else {
+                    "account not active"
+                };
+                self.record_refusal(EntryKind::Login, actor, reason).await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        let stored = account.password_hash.clone();
+        let password_ok = hash_in(place, move || {
+            password::verify(&attempt.password, stored.as_deref())
+        })
+        .await?;
+        let reason: std::borrow::Cow<'static, str> = if !password_ok {
+            "wrong password".into()
         } else {
-            None
-        };
-        let step = match reason {
-            Some(_) => None,
-            None => {
-                let sealed = account.totp_sealed.as_deref().unwrap_or_default();
-                let seed = self
-                    .seal
-                    .open(&format!("totp/{}", account.id), sealed)
-                    .map_err(|e| AuthError::Internal(e.to_string()))?;
-                totp::check(&seed, attempt.otp, now)
+            match self.totp_step(&account, attempt.otp, now)? {
+                None => "wrong or used one-time password".into(),
+                Some(step) => match self
+                    .store
+                    .record_login_success(&account.id, Some(step), own_lock, now)
+                    .await
+                {
+                    Ok(()) => {
+                        self.source_succeeded(attempt.source);
+                        return Ok(account);
+                    }
+                    Err(StoreError::Conflict(why)) => why.into(),
+                    Err(e) => return Err(e.into()),
+                },
             }
         };
-        let reason = reason.or(match step {
-            None => Some("wrong one-time password"),
-            Some(step) if account.last_totp_step.is_some_and(|last| step <= last) => {
-                Some("one-time password already used")
-            }
-            Some(_) => None,
-        });
-        if let (None, Some(step)) = (reason, step) {
-            match self
-                .store
-                .record_login_success(&account.id, step, now)
-                .await
-            {
-                Ok(()) => return Ok(account),
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let reason = reason.unwrap_or("one-time password already used");
-        self.sources.failed(attempt.source, now);
-        if account.state == AccountState::Active && !locked {
-            let after = self
-                .store
-                .record_login_failure(
-                    &account.id,
-                    self.config.max_failed_logins,
-                    self.lock_millis(),
-                    now,
-                )
-                .await?;
-            if after.locked_until.is_some_and(|until| now < until) {
-                self.record_refusal(
-                    EntryKind::AccountLocked,
-                    actor.clone(),
-                    &format!("{} failed logins", self.config.max_failed_logins),
-                )
-                .await;
-            }
-        }
-        self.record_refusal(EntryKind::Login, actor, reason).await;
+        self.record_lock(actor.clone(), own_lock).await;
+        self.record_refusal(EntryKind::Login, actor, &reason).await;
         Err(AuthError::InvalidCredentials)
     }
 
-    /// Checks a user's one-time password for signature activation, together with the outcome of
-    /// the activation's other factor (the key's PIN, checked by the caller): both right records
-    /// the OTP's step (never accepted again) and clears the failure count; either wrong counts
-    /// a failure towards the account's lock. `Err` when the OTP is wrong, used before, or the
-    /// account is locked or not active.
-    pub async fn verify_otp(
+    /// Refuses a login for a username nobody has, at the cost of a known one's refusal: the
+    /// same durable write (a throwaway one-time id, expired at once, where a known account's
+    /// attempt is counted) and the same hash (against a dummy), so that neither the time nor
+    /// the writes say whether the account exists (criteria 2.2.1(2); SECURITY.md).
+    async fn refuse_unknown_login(
         &self,
-        caller: &Caller,
-        otp: &str,
-        other_factor_ok: bool,
-    ) -> Result<(), AuthError> {
-        let now = self.now();
-        let account = self
-            .store
-            .get_account(&caller.id)
-            .await?
-            .ok_or(AuthError::InvalidCredentials)?;
-        if account.state != AccountState::Active
-            || account.locked_until.is_some_and(|until| now < until)
-        {
-            return Err(AuthError::Forbidden(
-                "the account is locked or not active".into(),
-            ));
+        place: crate::blocking::Place,
+        password: SecretString,
+        now: UnixMillis,
+    ) -> AuthError {
+        let throwaway = format!("login-attempt:{}", random_secret(16));
+        if let Err(e) = self.store.remember_once(&throwaway, now, now).await {
+            return e.into();
         }
+        if let Err(e) = hash_in(place, move || password::verify(&password, None)).await {
+            return e;
+        }
+        self.record_refusal(
+            EntryKind::Login,
+            claimed_actor(ActorKind::Subscriber, "unknown", "password+totp"),
+            "unknown username",
+        )
+        .await;
+        AuthError::InvalidCredentials
+    }
+
+    /// The TOTP step `otp` is for, if it is right for `account` and later than the last one
+    /// accepted.
+    fn totp_step(
+        &self,
+        account: &AccountRecord,
+        otp: &str,
+        now: UnixMillis,
+    ) -> Result<Option<i64>, AuthError> {
         let sealed = account.totp_sealed.as_deref().unwrap_or_default();
         let seed = self
             .seal
             .open(&format!("totp/{}", account.id), sealed)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-        let step = totp::check(&seed, otp, now)
-            .filter(|step| account.last_totp_step.is_none_or(|last| *step > last));
-        if let (Some(accepted), true) = (step, other_factor_ok) {
-            match self
+        Ok(totp::check(&seed, otp, now)
+            .filter(|step| account.last_totp_step.is_none_or(|last| *step > last)))
+    }
+
+    /// Checks the two factors of a signature activation, the key's signing PIN (`None`: right
+    /// only for a key that has no PIN yet) and the user's one-time password, as one attempt counted against the caller's account before the PIN
+    /// is hashed (criteria 2.2.3(2)A-2, 2.2.1(2)): both right records the OTP's step (never
+    /// accepted again) and clears the count; anything else is a failure towards the lock.
+    /// `Ok(Err(reason))` for a refusal (the account locked or not active, a wrong PIN, a wrong
+    /// or used OTP); `Err` when the check itself could not be made (busy, store).
+    pub async fn verify_pin_and_otp(
+        &self,
+        caller: &Caller,
+        key: &crate::store::KeyRecord,
+        pin: Option<SecretString>,
+        otp: &str,
+    ) -> Result<Result<(), String>, AuthError> {
+        let now = self.now();
+        let place = self.hash_place()?;
+        let (account, own_lock) = match self.count_attempt(&caller.id, now).await? {
+            Attempt::Admitted { account, lock } => (account, lock),
+            Attempt::Refused(_) => return Ok(Err("the account is locked or not active".into())),
+        };
+        let pin_ok = match pin {
+            Some(pin) => self.check_key_pin(place, key, pin).await?,
+            // Only a PIN change comes without a PIN: right only for a key that has none yet.
+            None => !self.key_has_pin(key).await?,
+        };
+        // Both factors are always checked, so a wrong PIN is not told apart by timing.
+        let step = self.totp_step(&account, otp, now)?;
+        let reason = match (step, pin_ok) {
+            (None, _) => "the one-time password is wrong or was used".to_owned(),
+            (Some(_), false) => "wrong PIN".to_owned(),
+            (Some(step), true) => match self
                 .store
-                .record_login_success(&account.id, accepted, now)
+                .record_login_success(&account.id, Some(step), own_lock, now)
                 .await
             {
-                Ok(()) => return Ok(()),
-                // Another request used this step first (a replayed or concurrent copy): refused
-                // like a wrong code.
-                Err(StoreError::Conflict(_)) => {
-                    self.count_failure(caller, &account.id).await?;
-                    return Err(AuthError::Forbidden(
-                        "the one-time password is wrong or was used".into(),
-                    ));
-                }
+                Ok(()) => return Ok(Ok(())),
+                // Another request used this step first, or locked the account meanwhile.
+                Err(StoreError::Conflict(why)) => why,
                 Err(e) => return Err(e.into()),
-            }
-        }
-        self.count_failure(caller, &account.id).await?;
-        if step.is_none() {
-            return Err(AuthError::Forbidden(
-                "the one-time password is wrong or was used".into(),
-            ));
-        }
-        Ok(())
+            },
+        };
+        self.record_lock(caller.actor(), own_lock).await;
+        Ok(Err(reason))
     }
 
     /// How long a lock lasts, in milliseconds.
@@ -693,31 +737,16 @@ impl Auth {
             .saturating_mul(60_000)
     }
 
-    /// Counts a failed factor (OTP, signing PIN) against `account_id`, locking it at the limit
-    /// and logging the lock.
-    pub(crate) async fn count_failure(
-        &self,
-        caller: &Caller,
-        account_id: &str,
-    ) -> Result<(), AuthError> {
-        let now = self.now();
-        let after = self
-            .store
-            .record_login_failure(
-                account_id,
-                self.config.max_failed_logins,
-                self.lock_millis(),
-                now,
-            )
-            .await?;
-        if after.locked_until.is_some_and(|until| now < until) {
-            self.record_refusal(
-                EntryKind::AccountLocked,
-                caller.actor(),
-                &format!("{} failed attempts", self.config.max_failed_logins),
-            )
-            .await;
-        }
+    /// Counts a failed activation that was refused before its factors were checked (the
+    /// activation data bound to something else, criteria 2.2.3(2)A-2) against the caller's
+    /// account, like a wrong PIN: one atomic attempt, never cleared by a success; the attempt
+    /// that reaches the limit locks the account and the lock is logged.
+    pub(crate) async fn count_failure(&self, caller: &Caller) -> Result<(), AuthError> {
+        let own_lock = match self.count_attempt(&caller.id, self.now()).await? {
+            Attempt::Admitted { lock, .. } => lock,
+            Attempt::Refused(_) => None,
+        };
+        self.record_lock(caller.actor(), own_lock).await;
         Ok(())
     }
 

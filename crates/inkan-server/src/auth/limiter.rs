@@ -2,7 +2,10 @@
 //! attempts per source address (criteria 2.2.1(2)), and a system client's signatures per key
 //! under its standing approval's rate (2.2.3(2)B-1).
 //!
-//! Once a source reaches the limit it is refused until its window ends, whatever it sends. The
+//! A source's attempt is counted before its secrets are checked, and given back only when it
+//! succeeds: a burst of concurrent guesses cannot all pass a check that they are under the
+//! limit (each one takes its unit atomically). Once a source reaches the limit it is refused
+//! until its window ends, whatever it sends. The
 //! per-account lockout (in the store) is what holds across nodes; this one blunts password
 //! spraying across many accounts from one place. Must never grow without bound: the table is
 //! pruned of ended windows, and capped.
@@ -67,26 +70,21 @@ impl<K: std::hash::Hash + Eq + Clone> Limiter<K> {
         }
     }
 
-    /// `Some(seconds to wait)` if `source` is over its limit at `now`.
-    pub fn blocked(&self, source: K, now: i64) -> Option<u64> {
-        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        match windows.get(&source) {
-            Some(&(start, count)) if now < start + WINDOW_MILLIS && count >= self.max_failures => {
-                Some(((start + WINDOW_MILLIS - now) / 1000).max(1).unsigned_abs())
-            }
-            _ => None,
-        }
+    /// Counts an attempt from `key` at `now` if it is under its limit (`max_failures` in the
+    /// window); else `Err(seconds until the window ends)`, counting nothing.
+    pub fn take_attempt(&self, key: &K, now: i64) -> Result<(), u64> {
+        self.try_take(key, now, 1, self.max_failures)
     }
 
-    /// Counts a failure from `source` at `now`.
-    pub fn failed(&self, source: K, now: i64) {
+    /// Gives back an attempt [`take_attempt`](Self::take_attempt) counted at `now` (it
+    /// succeeded): one less in the current window, none if the window has ended since.
+    pub fn give_back(&self, key: &K, now: i64) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        Self::make_room(&mut windows, &source, now);
-        let window = windows.entry(source).or_insert((now, 0));
-        if now >= window.0 + WINDOW_MILLIS {
-            *window = (now, 0);
+        if let Some(window) = windows.get_mut(key)
+            && now < window.0 + WINDOW_MILLIS
+        {
+            window.1 = window.1.saturating_sub(1);
         }
-        window.1 = window.1.saturating_add(1);
     }
 }
 
@@ -100,16 +98,31 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         for t in [0, 1000, 2000] {
-            assert_eq!(limiter.blocked(a, t), None);
-            limiter.failed(a, t);
+            assert_eq!(limiter.take_attempt(&a, t), Ok(()));
         }
-        assert_eq!(limiter.blocked(a, 2000), Some(58));
+        assert_eq!(limiter.take_attempt(&a, 2000), Err(58));
         assert_eq!(
-            limiter.blocked(b, 2000),
-            None,
+            limiter.take_attempt(&b, 2000),
+            Ok(()),
             "other sources are not affected"
         );
-        assert_eq!(limiter.blocked(a, 60_000), None, "a new window starts");
+        assert_eq!(limiter.take_attempt(&a, 60_000), Ok(()), "a new window");
+    }
+
+    #[test]
+    fn a_success_gives_its_attempt_back_in_its_window_only() {
+        let limiter = SourceLimiter::new(2);
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        limiter.take_attempt(&a, 0).unwrap();
+        limiter.take_attempt(&a, 10).unwrap();
+        limiter.give_back(&a, 20);
+        assert_eq!(limiter.take_attempt(&a, 30), Ok(()));
+        assert_eq!(limiter.take_attempt(&a, 40), Err(59));
+        // A window that has ended gives nothing back to the next one.
+        limiter.take_attempt(&a, 60_000).unwrap();
+        limiter.give_back(&a, 130_000);
+        limiter.take_attempt(&a, 60_001).unwrap();
+        assert!(limiter.take_attempt(&a, 60_002).is_err());
     }
 
     #[test]

@@ -77,6 +77,10 @@ pub enum AuthError {
         /// Seconds until the window resets.
         retry_after: u64,
     },
+    /// As many password or PIN checks as the machine has cores are running, and as many as
+    /// allowed wait: try again shortly (503 with `Retry-After`, criteria 2.1.3(12)).
+    #[error("{0}")]
+    Busy(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -154,6 +158,9 @@ pub struct Auth {
     seal: SealingKey,
     public_url: String,
     sources: limiter::SourceLimiter,
+    /// At most `concurrent_hashes` Argon2 hashes at once (default: one per core), a few more
+    /// waiting; beyond, `Busy`.
+    hashing: crate::blocking::Gate,
 }
 
 impl Auth {
@@ -169,6 +176,8 @@ impl Auth {
         public_url: String,
     ) -> Self {
         let sources = limiter::SourceLimiter::new(config.max_failures_per_source_per_minute);
+        let hashing =
+            crate::blocking::Gate::sized("password and PIN checks", config.concurrent_hashes);
         Auth {
             store,
             log,
@@ -178,6 +187,7 @@ impl Auth {
             seal,
             public_url,
             sources,
+            hashing,
         }
     }
 
@@ -326,11 +336,35 @@ fn claimed_actor(kind: ActorKind, id: &str, method: &str) -> Actor {
     }
 }
 
-/// Runs slow, blocking work (Argon2) off the async threads.
-async fn blocking<T: Send + 'static>(
+impl Auth {
+    /// A place behind the hashing gate (one Argon2 running per core, a few more waiting), taken
+    /// before anything durable is written for the check it is for: `Busy` at once when full.
+    fn hash_place(&self) -> Result<crate::blocking::Place, AuthError> {
+        self.hashing.admit().map_err(gate_error)
+    }
+
+    /// Runs Argon2 (`work`) behind the hashing gate.
+    async fn hash_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        hash_in(self.hash_place()?, work).await
+    }
+}
+
+/// Runs Argon2 (`work`) in its `place` on the blocking pool.
+async fn hash_in<T: Send + 'static>(
+    place: crate::blocking::Place,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, AuthError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| AuthError::Internal(format!("a blocking task failed: {e}")))
+    place.run(work).await.map_err(gate_error)
+}
+
+fn gate_error(e: crate::blocking::GateError) -> AuthError {
+    match e {
+        crate::blocking::GateError::Busy(_) => AuthError::Busy(e.to_string()),
+        crate::blocking::GateError::Failed(why) => {
+            AuthError::Internal(format!("a blocking task failed: {why}"))
+        }
+    }
 }

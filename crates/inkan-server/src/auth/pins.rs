@@ -3,10 +3,10 @@
 //!
 //! Owns setting and changing a PIN; checking it, at signature activation and before a PIN
 //! change or renewal, belongs to the activation module (PIN and OTP inside one JWE, criteria
-//! 2.2.3(2)A-2), through [`Auth::verify_key_pin`]. Must never store or log a PIN, or change a
+//! 2.2.3(2)A-2), through [`Auth::verify_pin_and_otp`]. Must never store or log a PIN, or change a
 //! PIN that is set without the activation module's confirmation.
 
-use super::{Auth, AuthError, Caller, CallerKind, blocking, password};
+use super::{Auth, AuthError, Caller, CallerKind, hash_in, password};
 use crate::activation::{ConfirmedChange, Purpose};
 use crate::store::KeyRecord;
 use crate::store::auth::KeyPinRecord;
@@ -66,7 +66,8 @@ impl Auth {
         new_pin: SecretString,
     ) -> Result<(), AuthError> {
         password::check_pin_policy(&new_pin).map_err(|e| AuthError::BadRequest(e.to_string()))?;
-        let pin_hash = blocking(move || password::hash(&new_pin))
+        let pin_hash = self
+            .hash_work(move || password::hash(&new_pin))
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         self.store
@@ -85,9 +86,10 @@ impl Auth {
         Ok(self.store.get_key_pin(key.id.as_str()).await?.is_some())
     }
 
-    /// Whether `pin` is the PIN of `key` (false when none is set).
-    pub async fn verify_key_pin(
+    /// Whether `pin` is the PIN of `key` (false when none is set), hashed in `place`.
+    pub(super) async fn check_key_pin(
         &self,
+        place: crate::blocking::Place,
         key: &KeyRecord,
         pin: SecretString,
     ) -> Result<bool, AuthError> {
@@ -96,6 +98,6 @@ impl Auth {
             .get_key_pin(key.id.as_str())
             .await?
             .map(|p| p.pin_hash);
-        blocking(move || password::verify(&pin, stored.as_deref())).await
+        hash_in(place, move || password::verify(&pin, stored.as_deref())).await
     }
 }

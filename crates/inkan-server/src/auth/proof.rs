@@ -34,7 +34,8 @@ pub struct DpopProof {
     pub jkt: String,
     /// The proof's id, to be remembered until [`expires_at`](Self::expires_at).
     pub jti: String,
-    /// Until when the proof could be replayed (`iat` plus the allowed age), Unix millis.
+    /// The first instant its `iat` is too old to be accepted, Unix millis: the proof can be
+    /// replayed until then, so its `jti` is remembered until then.
     pub expires_at: i64,
 }
 
@@ -80,7 +81,7 @@ pub fn check_dpop(proof: &str, expect: &DpopExpectation<'_>) -> Result<DpopProof
             "DPoP proof: `htu` {htu:?} is not this request's URL"
         )));
     }
-    let iat = check_iat(&claims, expect.now, expect.max_age_seconds, "DPoP proof")?;
+    let accepted_until = check_iat(&claims, expect.now, expect.max_age_seconds, "DPoP proof")?;
     match (expect.access_token, claims.get("ath")) {
         (Some(token), Some(Value::String(ath))) => {
             let expected = jose::sha256_b64url(token.as_bytes());
@@ -100,9 +101,7 @@ pub fn check_dpop(proof: &str, expect: &DpopExpectation<'_>) -> Result<DpopProof
     Ok(DpopProof {
         jkt: key.jwk_thumbprint(),
         jti: jti.to_owned(),
-        expires_at: iat
-            .saturating_add(expect.max_age_seconds)
-            .saturating_mul(1000),
+        expires_at: accepted_until,
     })
 }
 
@@ -240,7 +239,11 @@ fn jti<'a>(claims: &'a Map<String, Value>, what: &str) -> Result<&'a str, ProofE
     Ok(jti)
 }
 
-/// `iat` within `max_age_seconds` of now either way; returns it (seconds).
+/// `iat` within `max_age_seconds` of now either way (whole seconds: `iat + max_age_seconds` is
+/// accepted to its last millisecond). Returns the first instant, Unix millis, from which it is
+/// too old, `(iat + max_age_seconds + 1) * 1000`: whatever remembers the proof's id must do so
+/// until then, or the proof could be replayed in the last second of its window (criteria
+/// 2.2.1(4)).
 fn check_iat(
     claims: &Map<String, Value>,
     now: i64,
@@ -255,7 +258,10 @@ fn check_iat(
             "{what}: `iat` is more than {max_age_seconds} s from the server's time"
         )));
     }
-    Ok(iat)
+    Ok(iat
+        .saturating_add(max_age_seconds)
+        .saturating_add(1)
+        .saturating_mul(1000))
 }
 
 /// `url` without query and fragment, scheme and host lowercased, default port dropped
@@ -299,7 +305,7 @@ mod tests {
         let proof = key.dpop("GET", URL, Some("tok"), NOW / 1000).unwrap();
         let checked = check_dpop(&proof, &expect(Some("tok"))).unwrap();
         assert_eq!(checked.jkt, key.jkt());
-        assert_eq!(checked.expires_at, NOW + 60_000);
+        assert_eq!(checked.expires_at, NOW + 61_000);
         // The query and a default-port spelling do not matter; scheme and host case neither.
         let proof = key
             .dpop(
@@ -310,6 +316,31 @@ mod tests {
             )
             .unwrap();
         check_dpop(&proof, &expect(None)).unwrap();
+    }
+
+    #[test]
+    fn the_id_is_remembered_for_as_long_as_the_proof_is_accepted() {
+        // criteria 2.2.1(4): at the last millisecond of the window the proof is still
+        // accepted, so its `jti` must still be remembered then; a millisecond later it is
+        // refused.
+        let key = ProofKey::generate().unwrap();
+        let proof = key.dpop("GET", URL, None, NOW / 1000).unwrap();
+        for now in [NOW + 60_000, NOW + 60_999] {
+            let at_edge = DpopExpectation {
+                now,
+                ..expect(None)
+            };
+            let checked = check_dpop(&proof, &at_edge).unwrap();
+            assert!(
+                checked.expires_at > now,
+                "accepted at {now}, forgotten by then"
+            );
+        }
+        let past = DpopExpectation {
+            now: NOW + 61_000,
+            ..expect(None)
+        };
+        assert!(check_dpop(&proof, &past).is_err());
     }
 
     #[test]

@@ -272,8 +272,10 @@ impl Auth {
         creds: &RequestCredentials<'_>,
         remember_me: bool,
     ) -> Result<TokenResponse, AuthError> {
-        // The proof is checked first: without it no session could be bound, and a request
-        // without one says nothing about the password.
+        // The source's attempt is counted before anything is checked or written (remembering
+        // the proof's `jti` is a durable write), criteria 2.2.1(2). Then the proof: without it
+        // no session could be bound, and a request without one says nothing about the password.
+        self.take_source_attempt(attempt.source)?;
         let proof = self.check_dpop_proof(creds, None).await?;
         let account = self.check_login(attempt).await?;
         let operator = account.role == AccountRole::Operator;

@@ -273,6 +273,21 @@ pub enum Rotation {
     Unknown,
 }
 
+/// What [`AuthStore::count_attempt`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Counted: its secrets may be checked.
+    Admitted {
+        /// The account after counting.
+        account: AccountRecord,
+        /// The lock this attempt set (its count reached the maximum): only this attempt's
+        /// success lifts it.
+        lock: Option<UnixMillis>,
+    },
+    /// The account is locked or not active: nothing counted, nothing to check.
+    Refused(AccountRecord),
+}
+
 /// A system client of an organisation (criteria 2.2.1(1)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRecord {
@@ -389,26 +404,35 @@ pub trait AuthStore: Send + Sync {
         now: UnixMillis,
     ) -> Result<AccountRecord, StoreError>;
 
-    /// Counts a failed login, atomically: adds one to `failed_logins`; when it reaches
-    /// `max_failures`, sets `locked_until = now + lock_millis` and resets the count to zero
-    /// (below it, an existing lock is kept as it is). Returns the account after the change;
-    /// `NotFound` for an unknown account.
-    async fn record_login_failure(
+    /// Counts an authentication attempt before its secrets are checked, atomically (one
+    /// `UPDATE … RETURNING`, criteria 2.2.1(2)): if the account is `active` and not locked
+    /// (`locked_until` unset or `<= now`), adds one to `failed_logins`; when that reaches
+    /// `max_failures`, locks it (`locked_until = now + lock_millis`, count back to zero) and
+    /// says so in [`Attempt::Admitted::lock`]. Otherwise changes nothing and answers
+    /// [`Attempt::Refused`]. Every attempt counts as a failure until its success says
+    /// otherwise ([`record_login_success`](Self::record_login_success)), so of any number of
+    /// concurrent attempts at most `max_failures` are admitted. `NotFound` for an unknown
+    /// account.
+    async fn count_attempt(
         &self,
         account_id: &str,
         max_failures: u32,
         lock_millis: i64,
         now: UnixMillis,
-    ) -> Result<AccountRecord, StoreError>;
+    ) -> Result<Attempt, StoreError>;
 
-    /// Records a successful login, atomically: only if `totp_step` is greater than the last
-    /// accepted step, or none was accepted yet (else `Conflict`: the code was used already),
-    /// stores it, resets `failed_logins` and clears `locked_until`. `NotFound` for an unknown
-    /// account.
+    /// Records the success of an attempt [`count_attempt`](Self::count_attempt) admitted,
+    /// atomically: only if `totp_step` (when given) is greater than the last accepted step, or
+    /// none was accepted yet, and the account is not locked by anything but `own_lock` (the
+    /// lock this attempt set, if it set one), stores the step, resets `failed_logins` and
+    /// clears `locked_until`. Else `Conflict` saying which (the code was used already, or the
+    /// account was locked meanwhile: a success never lifts a lock another attempt set),
+    /// changing nothing. `NotFound` for an unknown account.
     async fn record_login_success(
         &self,
         account_id: &str,
-        totp_step: i64,
+        totp_step: Option<i64>,
+        own_lock: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<(), StoreError>;
 

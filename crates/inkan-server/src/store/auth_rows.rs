@@ -9,14 +9,18 @@
 //! (activation and its code's replacement, refresh-token rotation), evaluated on rows the
 //! engine has read under its write lock.
 //!
+//! Also owns the two statements of the account lock, which both engines run verbatim (`$n`
+//! placeholders, which sqlx binds on SQLite too), so that the rule is written once:
+//! [`count_attempt_sql!`] and [`login_success_sql!`].
+//!
 //! Must never: run a query or hold SQL of one engine (that is each engine's), or decide a policy
 //! (expiry lengths, failure limits: those come in as arguments from the `auth` module).
 
 use super::StoreError;
 use super::auth::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, ClientAuthMethod, ClientRecord,
-    KeyPinRecord, SessionRecord, SubscriberKind, SubscriberRecord, SubscriberState, TokenKind,
-    TokenRecord,
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, ClientAuthMethod,
+    ClientRecord, KeyPinRecord, SessionRecord, SubscriberKind, SubscriberRecord, SubscriberState,
+    TokenKind, TokenRecord,
 };
 use crate::clock::UnixMillis;
 use sqlx::Row;
@@ -35,6 +39,35 @@ macro_rules! account_columns {
     () => {
         "id, username, role, subscriber, password_hash, totp_sealed, totp_pending, \
          last_totp_step, failed_logins, locked_until, state, created_at, updated_at"
+    };
+}
+
+/// Counts an attempt before its secrets are checked (`AuthStore::count_attempt`, criteria
+/// 2.2.1(2)): binds `$1` the maximum, `$2` the lock's end, `$3` now, `$4` the account id; returns
+/// the account's row, or none when it is locked or not active (nothing changed then).
+macro_rules! count_attempt_sql {
+    () => {
+        concat!(
+            "UPDATE accounts SET \
+             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
+             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
+             updated_at = $3 \
+             WHERE id = $4 AND state = 'active' AND (locked_until IS NULL OR locked_until <= $3) \
+             RETURNING ",
+            account_columns!()
+        )
+    };
+}
+
+/// Records an admitted attempt's success (`AuthStore::record_login_success`): binds `$1` the
+/// TOTP step (or NULL), `$2` now, `$3` the account id, `$4` the lock the attempt set (or NULL).
+/// Changes no row when the step was used already or another attempt's lock holds.
+macro_rules! login_success_sql {
+    () => {
+        "UPDATE accounts SET last_totp_step = COALESCE($1, last_totp_step), failed_logins = 0, \
+         locked_until = NULL, updated_at = $2 \
+         WHERE id = $3 AND ($1 IS NULL OR last_totp_step IS NULL OR last_totp_step < $1) \
+         AND (locked_until IS NULL OR locked_until <= $2 OR locked_until = $4)"
     };
 }
 
@@ -84,8 +117,8 @@ macro_rules! key_pin_columns {
 }
 
 pub(crate) use {
-    account_columns, client_columns, code_columns, key_pin_columns, session_columns,
-    subscriber_columns, token_columns,
+    account_columns, client_columns, code_columns, count_attempt_sql, key_pin_columns,
+    login_success_sql, session_columns, subscriber_columns, token_columns,
 };
 
 /// The reason [`super::auth::Rotation::Reused`] records on the session it revokes.
@@ -390,4 +423,44 @@ pub(crate) fn rotation_step(
 /// `now + lock_millis`, saturating (a lock never wraps into the past).
 pub(crate) fn lock_end(now: UnixMillis, lock_millis: i64) -> UnixMillis {
     now.saturating_add(lock_millis.max(0))
+}
+
+/// `count_attempt`: the account row [`count_attempt_sql!`] returned, with the lock it set if the
+/// count reached the maximum (the statement only counts an unlocked account, so a lock in the
+/// future is this attempt's).
+pub(crate) fn admitted(account: AccountRecord, now: UnixMillis) -> Attempt {
+    let lock = account.locked_until.filter(|until| *until > now);
+    Attempt::Admitted { account, lock }
+}
+
+/// `count_attempt` counted nothing: the account as read after (`None`: no such account).
+pub(crate) fn not_admitted(
+    account: Option<AccountRecord>,
+    account_id: &str,
+) -> Result<Attempt, StoreError> {
+    account
+        .map(Attempt::Refused)
+        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))
+}
+
+/// `record_login_success` changed no row: why, from the account as read after (`None`: no such
+/// account).
+pub(crate) fn success_refusal(
+    account: Option<&AccountRecord>,
+    account_id: &str,
+    totp_step: Option<i64>,
+    now: UnixMillis,
+) -> StoreError {
+    match account {
+        None => StoreError::NotFound(format!("account {account_id}")),
+        Some(a)
+            if totp_step.is_some_and(|step| a.last_totp_step.is_some_and(|last| step <= last)) =>
+        {
+            StoreError::Conflict("this TOTP code (or a later one) has been used already".into())
+        }
+        Some(a) if a.locked_until.is_some_and(|until| until > now) => {
+            StoreError::Conflict("the account was locked meanwhile by another attempt".into())
+        }
+        Some(_) => StoreError::Conflict("the account changed meanwhile".into()),
+    }
 }

@@ -40,9 +40,9 @@ pub mod status;
 mod status_rows;
 
 pub use auth::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, AuthStore, ClientAuthMethod,
-    ClientRecord, KeyPinRecord, Rotation, SessionRecord, SubscriberKind, SubscriberRecord,
-    SubscriberState, TokenKind, TokenRecord,
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, AuthStore,
+    ClientAuthMethod, ClientRecord, KeyPinRecord, Rotation, SessionRecord, SubscriberKind,
+    SubscriberRecord, SubscriberState, TokenKind, TokenRecord,
 };
 pub use delivery::{
     AttemptFailure, DeliveryRecord, DeliveryState, DeliveryStore, DestinationRecord, RetainedRecord,

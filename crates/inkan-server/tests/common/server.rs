@@ -67,6 +67,17 @@ impl Harness {
         device: Option<&str>,
         auth_settings: &str,
     ) -> Harness {
+        Harness::start_tuned(engine, environment, device, "", auth_settings).await
+    }
+
+    /// [`start_with_device`](Self::start_with_device) with more `[server]` settings.
+    pub async fn start_tuned(
+        engine: Engine,
+        environment: &str,
+        device: Option<&str>,
+        server_settings: &str,
+        auth_settings: &str,
+    ) -> Harness {
         let db = TestDb::create(engine).await;
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
@@ -100,6 +111,7 @@ listen = "127.0.0.1:0"
 tls_certificate = "{d}/tls/server.crt"
 tls_key = "{d}/tls/server.key"
 secrets_key_file = "{d}/secrets.key"
+{server_settings}
 [signing]
 activation_key_file = "{d}/activation.key"
 [auth]

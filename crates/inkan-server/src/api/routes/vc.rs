@@ -413,8 +413,8 @@ pub struct VerifyPresentationRequest {
 pub async fn verify_credential(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyCredentialRequest>,
-) -> (StatusCode, Json<Value>) {
-    verify_document(&state, &request.verifiable_credential, &request.options)
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    verify_document(&state, &request.verifiable_credential, &request.options).await
 }
 
 /// Verifies a presentation (its `challenge` and `domain` when given).
@@ -423,15 +423,18 @@ pub async fn verify_credential(
 pub async fn verify_presentation(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyPresentationRequest>,
-) -> (StatusCode, Json<Value>) {
-    verify_document(&state, &request.verifiable_presentation, &request.options)
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    verify_document(&state, &request.verifiable_presentation, &request.options).await
 }
 
-fn verify_document(
+/// Verifies on the blocking pool behind the verification gate (JSON-LD canonicalisation and
+/// signature checks are CPU work that would stall the async workers, criteria 2.1.3(12)): 503
+/// at once when the gate is full.
+async fn verify_document(
     state: &ApiState,
     document: &Value,
     options: &VerifyRequestOptions,
-) -> (StatusCode, Json<Value>) {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let bytes = match document {
         Value::String(text) => text.clone().into_bytes(),
         Value::Object(object)
@@ -446,7 +449,9 @@ fn verify_document(
                     token.as_bytes().to_vec()
                 }
                 _ => {
-                    return failed("the enveloped document's id is not a data: URL".into());
+                    return Ok(failed(
+                        "the enveloped document's id is not a data: URL".into(),
+                    ));
                 }
             }
         }
@@ -459,7 +464,7 @@ fn verify_document(
                 .decode(text.trim_end_matches('='))
             {
                 Ok(bytes) => Some(bytes),
-                Err(e) => return failed(format!("options.sessionTranscript: {e}")),
+                Err(e) => return Ok(failed(format!("options.sessionTranscript: {e}"))),
             }
         }
         None => None,
@@ -471,7 +476,15 @@ fn verify_document(
         at: state.auth.now() / 1000,
         ..VerifyOptions::default()
     };
-    match verify(&bytes, &options) {
+    let verified = state
+        .verifying
+        .run(move || verify(&bytes, &options))
+        .await
+        .map_err(|e| match e {
+            crate::blocking::GateError::Busy(_) => ApiError::busy(e.to_string()),
+            crate::blocking::GateError::Failed(_) => ApiError::internal(&e),
+        })?;
+    Ok(match verified {
         Ok(verified) => (
             StatusCode::OK,
             Json(json!({
@@ -482,7 +495,7 @@ fn verify_document(
             })),
         ),
         Err(e) => failed(e.to_string()),
-    }
+    })
 }
 
 fn failed(message: String) -> (StatusCode, Json<Value>) {

@@ -22,13 +22,13 @@ use super::PostgresStore;
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth::{
-    AccountRecord, ActivationCodeRecord, AuthStore, ClientRecord, KeyPinRecord, Rotation,
+    AccountRecord, ActivationCodeRecord, Attempt, AuthStore, ClientRecord, KeyPinRecord, Rotation,
     SessionRecord, SubscriberRecord, TokenRecord,
 };
 use crate::store::auth_rows::{
     self as rows, ActivationStep, ONCE_PURGE_BATCH, REUSE_REASON, RotationStep, account_columns,
-    client_columns, code_columns, key_pin_columns, session_columns, subscriber_columns,
-    token_columns,
+    client_columns, code_columns, count_attempt_sql, key_pin_columns, login_success_sql,
+    session_columns, subscriber_columns, token_columns,
 };
 use sqlx::{PgConnection, Postgres, Transaction};
 
@@ -338,61 +338,55 @@ impl AuthStore for PostgresStore {
         Ok(account)
     }
 
-    async fn record_login_failure(
+    async fn count_attempt(
         &self,
         account_id: &str,
         max_failures: u32,
         lock_millis: i64,
         now: UnixMillis,
-    ) -> Result<AccountRecord, StoreError> {
-        // One statement: concurrent failures queue on the row and each counts once.
-        let row = sqlx::query(concat!(
-            "UPDATE accounts SET \
-             failed_logins = CASE WHEN failed_logins + 1 >= $1 THEN 0 ELSE failed_logins + 1 END, \
-             locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END, \
-             updated_at = $3 WHERE id = $4 RETURNING ",
-            account_columns!()
-        ))
-        .bind(i64::from(max_failures))
-        .bind(rows::lock_end(now, lock_millis))
-        .bind(now)
-        .bind(account_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))?;
-        rows::account(&row)
+    ) -> Result<Attempt, StoreError> {
+        // One statement: concurrent attempts queue on the row, and each re-reads the count and
+        // the lock the one before it left (READ COMMITTED), so each counts once and none is
+        // admitted past the maximum.
+        let counted = sqlx::query(count_attempt_sql!())
+            .bind(i64::from(max_failures))
+            .bind(rows::lock_end(now, lock_millis))
+            .bind(now)
+            .bind(account_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match counted {
+            Some(row) => Ok(rows::admitted(rows::account(&row)?, now)),
+            None => rows::not_admitted(self.get_account(account_id).await?, account_id),
+        }
     }
 
     async fn record_login_success(
         &self,
         account_id: &str,
-        totp_step: i64,
+        totp_step: Option<i64>,
+        own_lock: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
-        // The step condition is re-checked against a concurrent winner's row: one login per
-        // TOTP step, whatever the node.
-        let updated = sqlx::query(
-            "UPDATE accounts SET last_totp_step = $1, failed_logins = 0, locked_until = NULL, \
-             updated_at = $2 WHERE id = $3 AND (last_totp_step IS NULL OR last_totp_step < $1)",
-        )
-        .bind(totp_step)
-        .bind(now)
-        .bind(account_id)
-        .execute(&self.pool)
-        .await?;
+        // The step and the lock are re-checked against a concurrent winner's row: one login per
+        // TOTP step, whatever the node, and never past a lock another attempt set.
+        let updated = sqlx::query(login_success_sql!())
+            .bind(totp_step)
+            .bind(now)
+            .bind(account_id)
+            .bind(own_lock)
+            .execute(&self.pool)
+            .await?;
         if updated.rows_affected() > 0 {
             return Ok(());
         }
-        let exists = sqlx::query("SELECT 1 FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        Err(if exists {
-            StoreError::Conflict("this TOTP code (or a later one) has been used already".into())
-        } else {
-            StoreError::NotFound(format!("account {account_id}"))
-        })
+        let account = self.get_account(account_id).await?;
+        Err(rows::success_refusal(
+            account.as_ref(),
+            account_id,
+            totp_step,
+            now,
+        ))
     }
 
     async fn unlock_account(&self, account_id: &str, now: UnixMillis) -> Result<(), StoreError> {

@@ -17,13 +17,13 @@ use super::SqliteStore;
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth::{
-    AccountRecord, ActivationCodeRecord, AuthStore, ClientRecord, KeyPinRecord, Rotation,
+    AccountRecord, ActivationCodeRecord, Attempt, AuthStore, ClientRecord, KeyPinRecord, Rotation,
     SessionRecord, SubscriberRecord, TokenRecord,
 };
 use crate::store::auth_rows::{
     self as rows, ActivationStep, ONCE_PURGE_BATCH, REUSE_REASON, RotationStep, account_columns,
-    client_columns, code_columns, key_pin_columns, session_columns, subscriber_columns,
-    token_columns,
+    client_columns, code_columns, count_attempt_sql, key_pin_columns, login_success_sql,
+    session_columns, subscriber_columns, token_columns,
 };
 use sqlx::{Sqlite, Transaction};
 
@@ -83,18 +83,20 @@ async fn code_and_account(
     Ok((code, rows::account(&account)?))
 }
 
-/// After an update of an account matched no row: `NotFound` if it does not exist, else
-/// `Conflict` with `why`.
-async fn account_refusal(tx: &mut Transaction<'static, Sqlite>, id: &str, why: &str) -> StoreError {
-    match sqlx::query("SELECT 1 FROM accounts WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
-    {
-        Ok(None) => StoreError::NotFound(format!("account {id}")),
-        Ok(Some(_)) => StoreError::Conflict(why.to_owned()),
-        Err(e) => StoreError::Database(e),
-    }
+/// The account `id`, read inside the transaction (after an update of it matched no row).
+async fn account_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: &str,
+) -> Result<Option<AccountRecord>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = ?"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(rows::account).transpose()
 }
 
 #[async_trait::async_trait]
@@ -336,56 +338,52 @@ impl AuthStore for SqliteStore {
         Ok(account)
     }
 
-    async fn record_login_failure(
+    async fn count_attempt(
         &self,
         account_id: &str,
         max_failures: u32,
         lock_millis: i64,
         now: UnixMillis,
-    ) -> Result<AccountRecord, StoreError> {
+    ) -> Result<Attempt, StoreError> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(concat!(
-            "UPDATE accounts SET \
-             failed_logins = CASE WHEN failed_logins + 1 >= ?1 THEN 0 ELSE failed_logins + 1 END, \
-             locked_until = CASE WHEN failed_logins + 1 >= ?1 THEN ?2 ELSE locked_until END, \
-             updated_at = ?3 WHERE id = ?4 RETURNING ",
-            account_columns!()
-        ))
-        .bind(i64::from(max_failures))
-        .bind(rows::lock_end(now, lock_millis))
-        .bind(now)
-        .bind(account_id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("account {account_id}")))?;
-        let account = rows::account(&row)?;
-        tx.commit().await?;
-        Ok(account)
+        let counted = sqlx::query(count_attempt_sql!())
+            .bind(i64::from(max_failures))
+            .bind(rows::lock_end(now, lock_millis))
+            .bind(now)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = counted {
+            let account = rows::account(&row)?;
+            tx.commit().await?;
+            return Ok(rows::admitted(account, now));
+        }
+        rows::not_admitted(account_in(&mut tx, account_id).await?, account_id)
     }
 
     async fn record_login_success(
         &self,
         account_id: &str,
-        totp_step: i64,
+        totp_step: Option<i64>,
+        own_lock: Option<UnixMillis>,
         now: UnixMillis,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE accounts SET last_totp_step = ?1, failed_logins = 0, locked_until = NULL, \
-             updated_at = ?2 WHERE id = ?3 AND (last_totp_step IS NULL OR last_totp_step < ?1)",
-        )
-        .bind(totp_step)
-        .bind(now)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+        let updated = sqlx::query(login_success_sql!())
+            .bind(totp_step)
+            .bind(now)
+            .bind(account_id)
+            .bind(own_lock)
+            .execute(&mut *tx)
+            .await?;
         if updated.rows_affected() == 0 {
-            return Err(account_refusal(
-                &mut tx,
+            let account = account_in(&mut tx, account_id).await?;
+            return Err(rows::success_refusal(
+                account.as_ref(),
                 account_id,
-                "this TOTP code (or a later one) has been used already",
-            )
-            .await);
+                totp_step,
+                now,
+            ));
         }
         tx.commit().await?;
         Ok(())
