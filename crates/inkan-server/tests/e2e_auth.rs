@@ -835,3 +835,135 @@ async fn activation_codes_are_single_use_and_expire() {
     assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
     h.stop().await;
 }
+
+/// The log's entries table, moved away behind the store's back (so no append can commit) or
+/// put back.
+async fn break_log(h: &Harness, broken: bool) {
+    let (from, to) = if broken {
+        ("log_entries", "log_entries_away")
+    } else {
+        ("log_entries_away", "log_entries")
+    };
+    h.db.exec(format!("ALTER TABLE {from} RENAME TO {to}"))
+        .await;
+}
+
+/// The last two entries: the `pending` entry written ahead and then the result, both of
+/// `kind` and saying the same.
+async fn last_change(h: &Harness, kind: EntryKind) -> (inkan_log::entry::Entry, Outcome) {
+    let entries = h.log_entries().await;
+    let [ahead, result] = &entries[entries.len() - 2..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ahead.kind, &ahead.outcome),
+        (kind, &Outcome::Pending),
+        "{ahead:?}"
+    );
+    assert_eq!(result.kind, kind, "{result:?}");
+    assert_eq!(
+        (&ahead.key_id, &ahead.note, &ahead.actor),
+        (&result.key_id, &result.note, &result.actor)
+    );
+    (result.clone(), result.outcome.clone())
+}
+
+/// Every state change is written ahead (criteria 2.1.3(12), 2.3.3(5)): when the log cannot
+/// be written, a PIN change and a terminal revocation change nothing; when it can, a
+/// `pending` entry precedes the result.
+async fn changes_are_written_ahead(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, admin) = h.admin().await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let (key_id, _) = common::server::key(&h, &session, "ES256", "482913").await;
+    let store = &h.server().service.store;
+    let pin_hash = || async { store.get_key_pin(&key_id).await.unwrap().unwrap().pin_hash };
+    let path = format!("/v1/keys/{key_id}/pin");
+    let change = json!({"current_pin": "482913", "new_pin": "777777"});
+
+    // The PIN: no log, no change.
+    let before = pin_hash().await;
+    let entries = h.log_entries().await.len();
+    break_log(&h, true).await;
+    let refused = h
+        .call(&session, Method::PUT, &path, Some(change.clone()))
+        .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    assert_eq!(pin_hash().await, before, "the PIN did not change");
+    assert_eq!(h.log_entries().await.len(), entries);
+    // With the log: pending, then the result.
+    let changed = h.call(&session, Method::PUT, &path, Some(change)).await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_ne!(pin_hash().await, before);
+    let (result, outcome) = last_change(&h, EntryKind::KeyPinSet).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert_eq!(result.key_id.as_deref(), Some(key_id.as_str()));
+
+    // A terminal: no log, no revocation; the operator goes on working from it.
+    let (auditor_account, auditor) = h
+        .staff(inkan_server::auth::operators::OperatorRole::Auditor)
+        .await;
+    let auditor_id = store
+        .get_account_by_username(&auditor_account.username)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let terminal = store
+        .terminals()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.account_id == auditor_id)
+        .unwrap()
+        .thumbprint;
+    let revoke = format!("/v1/terminals/{terminal}");
+    break_log(&h, true).await;
+    let refused = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    let kept = store.get_terminal(&terminal).await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, None, "the terminal was not revoked");
+    assert_eq!(
+        status(h.call(&auditor, Method::GET, "/v1/me", None).await).await,
+        StatusCode::OK
+    );
+    // With the log: pending, then the result; the terminal stops working.
+    let revoked = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let (result, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert_eq!(result.note, Some(format!("terminal {terminal} revoked")));
+    assert!(
+        store
+            .get_terminal(&terminal)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert_eq!(
+        status(h.call(&auditor, Method::GET, "/v1/me", None).await).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A change that fails is logged as failed after its pending entry.
+    let again = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let (_, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Failed("not found".into()));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn changes_are_written_ahead_sqlite() {
+    changes_are_written_ahead(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn changes_are_written_ahead_postgres() {
+    changes_are_written_ahead(Engine::Postgres).await;
+}
