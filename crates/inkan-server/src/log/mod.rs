@@ -23,7 +23,8 @@
 //!   and sizes never go back.
 //! - **Receipts** ([`TransparencyLog::receipt`]): a C2SP `tlog-proof` bundle (checkpoint, index,
 //!   inclusion proof) for one entry, checked before it is handed out.
-//! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages.
+//! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages,
+//!   ending on a checkpoint taken for it.
 //!
 //! Must never: acknowledge an append before its transaction committed; let a failed batch
 //! look like success to any of its callers; hold a private key or sign anything but a
@@ -363,14 +364,17 @@ impl TransparencyLog {
         Ok(receipt)
     }
 
-    /// Writes the whole log (as of the start of the call) to `out` in the JSON Lines format of
-    /// `inkan_log::verify`, each checkpoint after the entries it covers, reading the store in
-    /// pages.
+    /// Issues a checkpoint (unless the latest already covers every entry) and writes the log
+    /// up to it to `out` in the JSON Lines format of `inkan_log::verify`, each checkpoint after
+    /// the entries it covers, reading the store in pages. The export ends on that checkpoint,
+    /// so every entry in it is covered by a signature (criteria 2.1.3(12), 2.3.3(5));
+    /// entries appended meanwhile are left for the next export.
     pub async fn export<W>(&self, out: W) -> Result<ExportSummary, LogError>
     where
         W: tokio::io::AsyncWrite + Unpin,
     {
-        export::export(&*self.shared.store, out).await
+        let covered = self.checkpoint_now().await?;
+        export::export(&*self.shared.store, covered.size, out).await
     }
 
     /// Stops taking appends, waits until those already queued are committed (or failed), and
