@@ -967,3 +967,57 @@ async fn changes_are_written_ahead_sqlite() {
 async fn changes_are_written_ahead_postgres() {
     changes_are_written_ahead(Engine::Postgres).await;
 }
+
+/// `/metrics` and `/ready`'s details are not served to an anonymous client on the public
+/// listener, only on the operators' plain listener `[server] metrics_listen` (criteria
+/// 2.1.3(6)); `/health` says only ok.
+#[tokio::test]
+async fn metrics_and_readiness_details_are_for_operators_only() {
+    use inkan_server::api::server::Server;
+    use inkan_server::config::Config;
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();
+    assert_eq!(
+        get("/metrics").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let ready: Value = get("/ready").await.unwrap().json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready"}));
+    let health: Value = get("/health").await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"status": "ok"}));
+    assert!(h.server().metrics_addr.is_none(), "off unless configured");
+
+    // Configured: a plain listener of its own serves them.
+    let path = h._dir.path().join("inkan.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[server]\n", "[server]\nmetrics_listen = \"127.0.0.1:0\"\n");
+    std::fs::write(&path, text).unwrap();
+    let (clock, mut h) = (h.clock.clone(), h);
+    h.server.take().unwrap().stop().await.unwrap();
+    let config = Config::load(Some(&path), std::iter::empty()).unwrap();
+    let server = Server::start(&config, clock).await.unwrap();
+    let operators = format!("http://{}", server.metrics_addr.unwrap());
+    let plain = reqwest::Client::new();
+    let details: Value = plain
+        .get(format!("{operators}/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(details["log_size"].as_u64().unwrap() > 0, "{details}");
+    let metrics = plain
+        .get(format!("{operators}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let public = format!("https://localhost:{}/metrics", server.local_addr.port());
+    assert_eq!(
+        h.http.get(public).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    server.stop().await.unwrap();
+}
