@@ -955,6 +955,29 @@ async fn changes_are_written_ahead(engine: Engine) {
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     let (_, outcome) = last_change(&h, EntryKind::OperatorAction).await;
     assert_eq!(outcome, Outcome::Failed("not found".into()));
+
+    // A dual-control request: no log, no request.
+    let ask = json!({"action": "operator.role", "account": auditor_id, "role": "ra_officer"});
+    break_log(&h, true).await;
+    let refused = h
+        .call(&admin, Method::POST, "/v1/approvals", Some(ask.clone()))
+        .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    let listed: Value = h
+        .call(&admin, Method::GET, "/v1/approvals", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]), "no request was recorded");
+    let asked = h
+        .call(&admin, Method::POST, "/v1/approvals", Some(ask))
+        .await;
+    assert_eq!(asked.status(), StatusCode::CREATED);
+    let (result, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert!(result.note.unwrap().starts_with("requested "));
     h.stop().await;
 }
 
