@@ -14,8 +14,8 @@
 //!
 //! `entry` is the base64 of the entry's canonical bytes ([`crate::entry::Entry::encode`]);
 //! `note` is a signed checkpoint note, printed after the entries it covers. Entries run
-//! from index 0 without gaps; checkpoint sizes never decrease. No line may exceed
-//! [`MAX_LINE_BYTES`].
+//! from index 0 without gaps; checkpoint sizes never decrease; the last line is a checkpoint
+//! that covers every entry. No line may exceed [`MAX_LINE_BYTES`].
 //!
 //! # What is checked
 //!
@@ -24,6 +24,10 @@
 //! the log key, names exactly the expected origin, covers no more entries than precede it,
 //! is not smaller than the checkpoint before it, and its root equals the recomputed root at
 //! its size (so consecutive checkpoints are consistent with each other by construction).
+//! The export must hold a checkpoint, and the last one must cover every entry: an entry no
+//! signed checkpoint covers proves nothing (anyone could have written or changed it), so an
+//! export that ends on such entries, or holds no checkpoint at all, is refused rather than
+//! reported as verified (criteria 2.1.3(12), 2.3.3(5)).
 //! The first problem is reported, naming the entry, checkpoint or line.
 //!
 //! This module owns the export line format and its verification. It never opens files or
@@ -142,10 +146,10 @@ fn parse_record(line: &str) -> Result<ExportLine, String> {
 pub struct VerifyReport {
     /// How many entries the export holds.
     pub entries: u64,
-    /// How many checkpoints it holds.
+    /// How many checkpoints it holds (at least one).
     pub checkpoints: u64,
-    /// The last checkpoint, if any (entries after its size are not covered by a signature).
-    pub last_checkpoint: Option<Checkpoint>,
+    /// The last checkpoint: it covers every entry.
+    pub last_checkpoint: Checkpoint,
     /// The recomputed root over all entries.
     pub root: Hash,
 }
@@ -235,10 +239,27 @@ pub fn verify_export(
             }
         }
     }
+    let Some((last, last_line)) = last else {
+        return Err(LogError::Inconsistent(format!(
+            "the export holds no signed checkpoint, so none of its {} entries is covered by a \
+             signature (an export ends on a checkpoint: export it again)",
+            tree.size()
+        )));
+    };
+    if last.size < tree.size() {
+        return Err(LogError::Inconsistent(format!(
+            "entries {}..{} are covered by no signed checkpoint (the last, at line {last_line}, \
+             has size {}): they prove nothing (an export ends on a checkpoint that covers every \
+             entry: export it again)",
+            last.size,
+            tree.size() - 1,
+            last.size
+        )));
+    }
     Ok(VerifyReport {
         entries: tree.size(),
         checkpoints,
-        last_checkpoint: last.map(|(c, _)| c),
+        last_checkpoint: last,
         root: tree.root()?,
     })
 }

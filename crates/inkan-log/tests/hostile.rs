@@ -85,7 +85,7 @@ fn an_honest_export_verifies() {
     let l = log(50, 10);
     let report = verify(&l, &l.lines).unwrap();
     assert_eq!((report.entries, report.checkpoints), (50, 5));
-    let last = report.last_checkpoint.unwrap();
+    let last = report.last_checkpoint;
     assert_eq!((last.size, last.root), (50, l.tree.root().unwrap()));
     assert_eq!(report.root, l.tree.root().unwrap());
     // Every entry line is exactly as the exporter prints it.
@@ -97,24 +97,67 @@ fn an_honest_export_verifies() {
             entry_line(i as u64, e)
         );
     }
-    // Empty export; checkpoints of size 0; entries after the last checkpoint.
-    assert_eq!(verify(&l, &[]).unwrap().entries, 0);
+    // Checkpoints of size 0: an empty log signed as empty verifies.
     let empty = checkpoint_line(&checkpoint(&MemoryTree::new(), &l.key, PROD_ORIGIN));
+    assert_eq!(verify(&l, std::slice::from_ref(&empty)).unwrap().entries, 0);
     let mut lines = vec![empty];
     lines.extend_from_slice(&l.lines);
-    lines.push(entry_line(
-        50,
-        &sample_entry(EntryKind::KeyDestroyed, 50).encode(),
-    ));
     let report = verify(&l, &lines).unwrap();
     assert_eq!(
         (
             report.entries,
             report.checkpoints,
-            report.last_checkpoint.unwrap().size
+            report.last_checkpoint.size
         ),
-        (51, 6, 50)
+        (50, 6, 50)
     );
+}
+
+/// Entries no signed checkpoint covers prove nothing (criteria 2.1.3(12), 2.3.3(5)): an
+/// export that ends on them, or holds no checkpoint at all, is refused, and a modified entry
+/// there cannot pass as verified.
+#[test]
+fn entries_no_checkpoint_covers_are_refused() {
+    let l = log(30, 10);
+    // Entries after the last checkpoint: honest or modified, they are refused alike.
+    for note in ["honest", "modified"] {
+        let mut lines = l.lines.clone();
+        let mut extra = sample_entry(EntryKind::KeyDestroyed, 30);
+        if note == "modified" {
+            extra.outcome = Outcome::Succeeded;
+        }
+        lines.push(entry_line(30, &extra.encode()));
+        lines.push(entry_line(31, &sample_entry(EntryKind::Login, 31).encode()));
+        assert_eq!(
+            err(&l, &lines),
+            "log inconsistent: entries 30..31 are covered by no signed checkpoint (the last, at \
+             line 33, has size 30): they prove nothing (an export ends on a checkpoint that \
+             covers every entry: export it again)",
+            "{note}"
+        );
+    }
+    // The final checkpoint dropped: the entries it covered are uncovered now.
+    let mut lines = l.lines.clone();
+    lines.pop();
+    assert!(
+        err(&l, &lines)
+            .starts_with("log inconsistent: entries 20..29 are covered by no signed checkpoint"),
+        "{}",
+        err(&l, &lines)
+    );
+    // No checkpoint at all, with entries or empty.
+    let entries: Vec<String> = l
+        .lines
+        .iter()
+        .filter(|line| matches!(ExportLine::parse(line).unwrap(), ExportLine::Entry { .. }))
+        .cloned()
+        .collect();
+    assert_eq!(
+        err(&l, &entries),
+        "log inconsistent: the export holds no signed checkpoint, so none of its 30 entries is \
+         covered by a signature (an export ends on a checkpoint: export it again)"
+    );
+    assert!(err(&l, &[]).contains("the export holds no signed checkpoint"));
 }
 
 #[test]

@@ -47,8 +47,9 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// `production`, `staging` or `test` (criteria 2.1.3(15)).
-    #[serde(default = "default_environment")]
+    /// `production`, `staging` or `test` (criteria 2.1.3(15)). Required in a configuration
+    /// file (or as `INKAN_ENVIRONMENT`): a deployment never falls into `test` by omission.
+    /// Only the zero-config start, without a file, is `test`.
     pub environment: Environment,
     /// Lets the uncertified software token run in production (criteria 2.2.2(1)). Off by
     /// default; when on, the choice is logged at every start.
@@ -307,6 +308,12 @@ pub struct ServerConfig {
     /// Address and port to listen on.
     #[serde(default = "default_listen")]
     pub listen: std::net::SocketAddr,
+    /// Where the operators' plain-HTTP listener binds: Prometheus `/metrics` and `/ready` with
+    /// its details, which the public listener does not serve (criteria 2.1.3(6)). Meant for
+    /// loopback or a management network, e.g. `127.0.0.1:9464`. Absent (the default): not
+    /// served at all.
+    #[serde(default)]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// The server certificate chain (PEM, leaf first). With `tls_key`; when both are absent
     /// outside production, a self-signed certificate is generated at these default paths and
     /// kept for later starts.
@@ -373,6 +380,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: default_listen(),
+            metrics_listen: None,
             tls_certificate: default_tls_certificate(),
             tls_key: default_tls_key(),
             tls_names: Vec::new(),
@@ -526,10 +534,6 @@ impl LogConfig {
     }
 }
 
-fn default_environment() -> Environment {
-    Environment::Test
-}
-
 /// `[device]`: which crypto device holds the keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
@@ -613,8 +617,9 @@ impl Default for StoreConfig {
 }
 
 impl Config {
-    /// Reads `path` (or the embedded defaults when `None`), applies `INKAN_` overrides from
-    /// `env`, and validates the result.
+    /// Reads `path` (or the embedded defaults when `None`: the `test` environment), applies
+    /// `INKAN_` overrides from `env`, and validates the result. A file must name its
+    /// `environment` (or `INKAN_ENVIRONMENT` must).
     pub fn load(
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
@@ -636,9 +641,21 @@ impl Config {
                 text.parse::<toml::Table>()
                     .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
             }
-            None => toml::Table::new(),
+            None => toml::Table::from_iter([(
+                "environment".to_owned(),
+                toml::Value::String(Environment::Test.as_str().into()),
+            )]),
         };
         apply_env_overrides(&mut table, env)?;
+        if let Some(path) = path
+            && !table.contains_key("environment")
+        {
+            return Err(ConfigError::Invalid(format!(
+                "{}: environment is required (environment = \"production\", \"staging\" or \
+                 \"test\"); a configuration file never defaults to test",
+                path.display()
+            )));
+        }
         let config: Config = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
@@ -940,7 +957,17 @@ fn apply_env_overrides(
 mod tests {
     use super::*;
 
+    /// `text` as a configuration file, `environment = "test"` first unless it names one.
     fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        if text.contains("environment = ") {
+            load_file(text, env)
+        } else {
+            load_file(&format!("environment = \"test\"\n{text}"), env)
+        }
+    }
+
+    /// `text` as a configuration file, as it is.
+    fn load_file(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("inkan.toml");
         std::fs::write(&path, text).unwrap();
@@ -984,6 +1011,27 @@ mod tests {
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }
+    }
+
+    /// A configuration file names its environment (criteria 2.1.3(15)): without one it is
+    /// refused by name, rather than running as `test`; only the zero-config start is `test`.
+    #[test]
+    fn a_config_file_must_name_its_environment() {
+        for text in ["", "[store]\nurl = \"sqlite://a.db\"\n"] {
+            let err = load_file(text, &[]).unwrap_err();
+            assert!(matches!(err, ConfigError::Invalid(_)), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("environment is required (environment = \"production\""),
+                "{err}"
+            );
+        }
+        let named = load_file("environment = \"staging\"\n", &[]).unwrap();
+        assert_eq!(named.environment, Environment::Staging);
+        let overridden = load_file("", &[("INKAN_ENVIRONMENT", "staging")]).unwrap();
+        assert_eq!(overridden.environment, Environment::Staging);
+        let zero = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(zero.environment, Environment::Test);
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub async fn export(
         "entries": report.entries,
         "checkpoints": report.checkpoints,
         "root": hex::encode(report.root),
-        "last_checkpoint_size": report.last_checkpoint.as_ref().map(|c| c.size),
+        "last_checkpoint_size": report.last_checkpoint.size,
         "manifest_entry": manifest_entry,
         "manifest_sha256": manifest_digest,
         "check_offline": "inkan log verify --export log.jsonl --log-key log-key.vkey; the entry at manifest_entry names manifest.json's SHA-256, and manifest.json names the other files'",

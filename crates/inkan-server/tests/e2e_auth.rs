@@ -1302,3 +1302,228 @@ async fn concurrent_wrong_pins_lock_after_at_most_max_sqlite() {
 async fn concurrent_wrong_pins_lock_after_at_most_max_postgres() {
     concurrent_wrong_pins_lock_after_at_most_max(Engine::Postgres).await;
 }
+
+/// The log's entries table, moved away behind the store's back (so no append can commit) or
+/// put back.
+async fn break_log(h: &Harness, broken: bool) {
+    let (from, to) = if broken {
+        ("log_entries", "log_entries_away")
+    } else {
+        ("log_entries_away", "log_entries")
+    };
+    h.db.exec(format!("ALTER TABLE {from} RENAME TO {to}"))
+        .await;
+}
+
+/// The last two entries: the `pending` entry written ahead and then the result, both of
+/// `kind` and saying the same.
+async fn last_change(h: &Harness, kind: EntryKind) -> (inkan_log::entry::Entry, Outcome) {
+    let entries = h.log_entries().await;
+    let [ahead, result] = &entries[entries.len() - 2..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        (ahead.kind, &ahead.outcome),
+        (kind, &Outcome::Pending),
+        "{ahead:?}"
+    );
+    assert_eq!(result.kind, kind, "{result:?}");
+    assert_eq!(
+        (&ahead.key_id, &ahead.note, &ahead.actor),
+        (&result.key_id, &result.note, &result.actor)
+    );
+    (result.clone(), result.outcome.clone())
+}
+
+/// Every state change is written ahead (criteria 2.1.3(12), 2.3.3(5)): when the log cannot
+/// be written, a PIN change and a terminal revocation change nothing; when it can, a
+/// `pending` entry precedes the result.
+async fn changes_are_written_ahead(engine: Engine) {
+    let h = Harness::start(engine, "").await;
+    let (_, admin) = h.admin().await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let (key_id, _) = common::server::key(&h, &session, "ES256", "482913").await;
+    let store = &h.server().service.store;
+    let pin_hash = || async { store.get_key_pin(&key_id).await.unwrap().unwrap().pin_hash };
+    let path = format!("/v1/keys/{key_id}/pin");
+    // A PIN change: the current PIN, an OTP and the new PIN inside one JWE (2.2.3(2)A-2).
+    let change = || async {
+        let data = h
+            .change_activation(
+                &session,
+                &alice,
+                "pin.change",
+                &key_id,
+                Some("482913"),
+                "777777",
+            )
+            .await;
+        json!({"activation_data": data})
+    };
+
+    // The PIN: no log, no change.
+    let before = pin_hash().await;
+    let refused_change = change().await;
+    let entries = h.log_entries().await.len();
+    break_log(&h, true).await;
+    let refused = h
+        .call(&session, Method::PUT, &path, Some(refused_change))
+        .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    assert_eq!(pin_hash().await, before, "the PIN did not change");
+    assert_eq!(h.log_entries().await.len(), entries);
+    // With the log: pending, then the result.
+    let changed = h
+        .call(&session, Method::PUT, &path, Some(change().await))
+        .await;
+    assert_eq!(changed.status(), StatusCode::NO_CONTENT);
+    assert_ne!(pin_hash().await, before);
+    let (result, outcome) = last_change(&h, EntryKind::KeyPinSet).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert_eq!(result.key_id.as_deref(), Some(key_id.as_str()));
+
+    // A terminal: no log, no revocation; the operator goes on working from it.
+    let (auditor_account, auditor) = h
+        .staff(inkan_server::auth::operators::OperatorRole::Auditor)
+        .await;
+    let auditor_id = store
+        .get_account_by_username(&auditor_account.username)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let terminal = store
+        .terminals()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.account_id == auditor_id)
+        .unwrap()
+        .thumbprint;
+    let revoke = format!("/v1/terminals/{terminal}");
+    break_log(&h, true).await;
+    let refused = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    let kept = store.get_terminal(&terminal).await.unwrap().unwrap();
+    assert_eq!(kept.revoked_at, None, "the terminal was not revoked");
+    assert_eq!(
+        status(h.call(&auditor, Method::GET, "/v1/me", None).await).await,
+        StatusCode::OK
+    );
+    // With the log: pending, then the result; the terminal stops working.
+    let revoked = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let (result, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert_eq!(result.note, Some(format!("terminal {terminal} revoked")));
+    assert!(
+        store
+            .get_terminal(&terminal)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert_eq!(
+        status(h.call(&auditor, Method::GET, "/v1/me", None).await).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A change that fails is logged as failed after its pending entry.
+    let again = h.call(&admin, Method::DELETE, &revoke, None).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    let (_, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Failed("not found".into()));
+
+    // A dual-control request: no log, no request.
+    let ask = json!({"action": "operator.role", "account": auditor_id, "role": "ra_officer"});
+    break_log(&h, true).await;
+    let refused = h
+        .call(&admin, Method::POST, "/v1/approvals", Some(ask.clone()))
+        .await;
+    assert_eq!(refused.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    break_log(&h, false).await;
+    let listed: Value = h
+        .call(&admin, Method::GET, "/v1/approvals", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed, json!([]), "no request was recorded");
+    let asked = h
+        .call(&admin, Method::POST, "/v1/approvals", Some(ask))
+        .await;
+    assert_eq!(asked.status(), StatusCode::CREATED);
+    let (result, outcome) = last_change(&h, EntryKind::OperatorAction).await;
+    assert_eq!(outcome, Outcome::Succeeded);
+    assert!(result.note.unwrap().starts_with("requested "));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn changes_are_written_ahead_sqlite() {
+    changes_are_written_ahead(Engine::SqliteFile).await;
+}
+
+#[tokio::test]
+async fn changes_are_written_ahead_postgres() {
+    changes_are_written_ahead(Engine::Postgres).await;
+}
+
+/// `/metrics` and `/ready`'s details are not served to an anonymous client on the public
+/// listener, only on the operators' plain listener `[server] metrics_listen` (criteria
+/// 2.1.3(6)); `/health` says only ok.
+#[tokio::test]
+async fn metrics_and_readiness_details_are_for_operators_only() {
+    use inkan_server::api::server::Server;
+    use inkan_server::config::Config;
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();
+    assert_eq!(
+        get("/metrics").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let ready: Value = get("/ready").await.unwrap().json().await.unwrap();
+    assert_eq!(ready, json!({"status": "ready"}));
+    let health: Value = get("/health").await.unwrap().json().await.unwrap();
+    assert_eq!(health, json!({"status": "ok"}));
+    assert!(h.server().metrics_addr.is_none(), "off unless configured");
+
+    // Configured: a plain listener of its own serves them.
+    let path = h._dir.path().join("inkan.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[server]\n", "[server]\nmetrics_listen = \"127.0.0.1:0\"\n");
+    std::fs::write(&path, text).unwrap();
+    let (clock, mut h) = (h.clock.clone(), h);
+    h.server.take().unwrap().stop().await.unwrap();
+    let config = Config::load(Some(&path), std::iter::empty()).unwrap();
+    let server = Server::start(&config, clock).await.unwrap();
+    let operators = format!("http://{}", server.metrics_addr.unwrap());
+    let plain = reqwest::Client::new();
+    let details: Value = plain
+        .get(format!("{operators}/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(details["log_size"].as_u64().unwrap() > 0, "{details}");
+    let metrics = plain
+        .get(format!("{operators}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let public = format!("https://localhost:{}/metrics", server.local_addr.port());
+    assert_eq!(
+        h.http.get(public).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    server.stop().await.unwrap();
+}

@@ -126,6 +126,7 @@ async fn start(engine: Engine, retention_days: u32, ca_files: &[PathBuf]) -> Har
         .collect();
     let config = format!(
         r#"
+environment = "test"
 [store]
 url = "{url}"
 [device]

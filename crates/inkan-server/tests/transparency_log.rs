@@ -243,8 +243,7 @@ async fn concurrent_appends_are_contiguous_and_verify(db: Ctx) {
     let (report, entries) = export_and_verify(&log).await;
     assert_eq!(report.entries, total);
     assert_eq!(
-        report.last_checkpoint.as_ref().map(|c| c.size),
-        Some(total),
+        report.last_checkpoint.size, total,
         "the last checkpoint covers everything"
     );
     // The count policy issued checkpoints on the way, never two for one size.
@@ -309,7 +308,7 @@ async fn checkpoints_by_count_then_time(db: Ctx) {
         assert_eq!(latest.created_at, T0 + 60_000);
     }
     let (report, _) = export_and_verify(&log).await;
-    assert_eq!(report.last_checkpoint.unwrap().size, 25);
+    assert_eq!(report.last_checkpoint.size, 25);
 }
 
 async fn checkpoints_by_time(db: Ctx) {
@@ -641,7 +640,7 @@ async fn two_nodes_make_one_log(db: Ctx) {
     let (report_0, entries) = export_and_verify(&nodes[0]).await;
     let (report_1, _) = export_and_verify(&nodes[1]).await;
     assert_eq!(report_0, report_1, "both nodes see one log");
-    assert_eq!(report_0.last_checkpoint.unwrap().size, total);
+    assert_eq!(report_0.last_checkpoint.size, total);
     for (index, task, seq) in placed {
         assert_eq!(entries[index as usize], entry(task, seq));
     }

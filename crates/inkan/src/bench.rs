@@ -133,7 +133,7 @@ fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
         None => {
             let d = scratch.display();
             let text = format!(
-                "[store]\nurl = \"sqlite://{d}/inkan.db\"\n\
+                "environment = \"test\"\n[store]\nurl = \"sqlite://{d}/inkan.db\"\n\
                  [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
                  [server]\ntls_certificate = \"{d}/tls/server.crt\"\n\
                  tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\

@@ -36,8 +36,9 @@ enum LogCommand {
         #[arg(long)]
         origin: Option<String>,
     },
-    /// Write the whole log as JSON Lines (entries, and each checkpoint after the entries it
-    /// covers).
+    /// Issue a checkpoint (unless the latest covers every entry) and write the log up to it
+    /// as JSON Lines (entries, and each checkpoint after the entries it covers): an export
+    /// always ends on a checkpoint that covers every entry in it.
     Export {
         /// Write to this file instead of standard output.
         #[arg(long)]
@@ -200,19 +201,12 @@ fn print_report(report: &VerifyReport) {
         "log verified: {} entries, {} checkpoints",
         report.entries, report.checkpoints
     );
-    if let Some(checkpoint) = &report.last_checkpoint {
-        println!(
-            "latest checkpoint: size {} root {}",
-            checkpoint.size,
-            hex::encode(checkpoint.root)
-        );
-        if checkpoint.size < report.entries {
-            println!(
-                "note: {} entries after the latest checkpoint are not yet covered by a signature",
-                report.entries - checkpoint.size
-            );
-        }
-    }
+    let checkpoint = &report.last_checkpoint;
+    println!(
+        "latest checkpoint: size {} root {} (covers every entry)",
+        checkpoint.size,
+        hex::encode(checkpoint.root)
+    );
 }
 
 fn verify_receipt(path: &Path, log_key: &str, origin: Option<&str>) -> Result<(), String> {

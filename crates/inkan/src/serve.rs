@@ -1,6 +1,6 @@
 //! `inkan serve`: runs the service until Ctrl-C or SIGTERM (criteria 2.2.1, 2.2.4).
 //!
-//! Prints where it listens, the TLS certificate's fingerprint (to pin or compare), and, on
+//! Prints where it listens (and where the operators' metrics listener does), the TLS certificate's fingerprint (to pin or compare), and, on
 //! every start until the bootstrap operator is activated, a fresh one-time activation code for
 //! it: the only time that code is shown (each start replaces the previous one, so an expired
 //! code is fixed by a restart). Logs go to stderr as JSON lines.
@@ -23,6 +23,9 @@ pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
         "inkan serving on {} (listening on {}, environment {})",
         server.public_url, server.local_addr, config.environment
     );
+    if let Some(address) = server.metrics_addr {
+        println!("metrics and readiness details on http://{address} (operators only)");
+    }
     let made = match server.tls.source {
         TlsSource::Generated => "generated now, self-signed",
         TlsSource::Loaded => "loaded",

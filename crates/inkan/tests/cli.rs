@@ -152,6 +152,47 @@ impl Setup {
         key["id"].as_str().unwrap().to_owned()
     }
 
+    /// The log's public key as `inkan log key` prints it (a C2SP vkey).
+    fn log_vkey(&self) -> String {
+        self.ok(&["log", "key"])
+            .lines()
+            .find_map(|l| l.strip_prefix("vkey:"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// `inkan log verify --export` of `text` offline (no config: no store, no device), with
+    /// `vkey` (and `origin`): whether it passed, and what it printed.
+    fn verify_offline(&self, text: &str, vkey: &str, origin: Option<&str>) -> (bool, String) {
+        let path = self.path("verified.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let mut args = vec![
+            "log",
+            "verify",
+            "--export",
+            path.to_str().unwrap(),
+            "--log-key",
+            vkey,
+        ];
+        if let Some(origin) = origin {
+            args.extend(["--origin", origin]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args(&args)
+            .env_remove("INKAN_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+
     fn wrapping_algorithm(&self) -> &'static str {
         if self.oaep_hash == "sha1" {
             "RSA_AES_KEY_WRAP_SHA_1"
@@ -806,6 +847,66 @@ fn readme_first_command_works_in_an_empty_folder() {
 
 /// Issue 3's hostile cases through `inkan log verify --export` and `inkan log receipt
 /// --verify`, offline with only the log's public key: each is detected and named.
+/// An export's modified entry is caught (criteria 2.1.3(12), 2.3.3(5)): after host commands
+/// and no checkpoint, `inkan log export` takes one, so the export ends on a checkpoint that
+/// covers every entry; an entry modified in it fails verification, and so does an export
+/// whose final checkpoint was cut off.
+#[test]
+fn an_exports_modified_entry_is_caught() {
+    let setup = Setup::soft();
+    setup.generate("ES256");
+    setup.generate("EdDSA");
+    let export = setup.path("export.jsonl");
+    setup.ok(&["log", "export", "--out", export.to_str().unwrap()]);
+    let vkey = setup.log_vkey();
+    let good = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let last: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    assert_eq!(
+        last["type"], "checkpoint",
+        "the export ends on a checkpoint"
+    );
+    let entries = lines.len() - 1;
+    let (ok, text) = setup.verify_offline(&good, &vkey, None);
+    assert!(
+        ok && text.contains(&format!("log verified: {entries} entries, 1 checkpoints")),
+        "{text}"
+    );
+    // The last entry, modified (still canonical: only its time changed).
+    let modified: String = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let index = entries - 1;
+        let line: Value = serde_json::from_str(lines[index]).unwrap();
+        let bytes = b64.decode(line["entry"].as_str().unwrap()).unwrap();
+        let altered = String::from_utf8(bytes)
+            .unwrap()
+            .replacen("\"time\":1", "\"time\":2", 1);
+        let mut changed: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        changed[index] = format!(
+            "{{\"type\":\"entry\",\"index\":{index},\"entry\":\"{}\"}}",
+            b64.encode(altered)
+        );
+        changed.iter().map(|l| format!("{l}\n")).collect()
+    };
+    assert_ne!(modified, good);
+    let (ok, text) = setup.verify_offline(&modified, &vkey, None);
+    assert!(!ok, "a modified entry verified: {text}");
+    assert!(text.contains("root does not match"), "{text}");
+    // Without its final checkpoint the same export proves nothing, and is refused.
+    let cut: String = modified
+        .lines()
+        .take(entries)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (ok, text) = setup.verify_offline(&cut, &vkey, None);
+    assert!(!ok, "entries no checkpoint covers verified: {text}");
+    assert!(
+        text.contains("the export holds no signed checkpoint"),
+        "{text}"
+    );
+}
+
 #[test]
 fn log_tampering_is_detected_offline() {
     let setup = Setup::soft();
@@ -817,44 +918,10 @@ fn log_tampering_is_detected_offline() {
     setup.ok(&["log", "checkpoint"]);
     let export = setup.path("export.jsonl");
     setup.ok(&["log", "export", "--out", export.to_str().unwrap()]);
-    let key_text = setup.ok(&["log", "key"]);
-    let vkey = key_text
-        .lines()
-        .find_map(|l| l.strip_prefix("vkey:"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let vkey = setup.log_vkey();
     let good = std::fs::read_to_string(&export).unwrap();
     let lines: Vec<&str> = good.lines().collect();
-    let offline = |text: &str, origin: Option<&str>| {
-        let path = setup.path("tampered.jsonl");
-        std::fs::write(&path, text).unwrap();
-        let mut args = vec![
-            "log",
-            "verify",
-            "--export",
-            path.to_str().unwrap(),
-            "--log-key",
-            &vkey,
-        ];
-        if let Some(origin) = origin {
-            args.extend(["--origin", origin]);
-        }
-        // No --config: offline verification needs no store and no device.
-        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
-            .args(&args)
-            .env_remove("INKAN_CONFIG")
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
+    let offline = |text: &str, origin: Option<&str>| setup.verify_offline(text, &vkey, origin);
     let (ok, text) = offline(&good, None);
     assert!(
         ok && text.contains("log verified: 9 entries, 2 checkpoints"),

@@ -49,7 +49,8 @@ impl Deployment {
             "environment = \"test\"\n\
              [device]\nkind = \"soft\"\npath = \"{d}/token\"\nkek_file = \"{d}/kek\"\n\
              [store]\nurl = \"sqlite://{d}/inkan.db\"\n\
-             [server]\nlisten = \"127.0.0.1:0\"\ntls_certificate = \"{d}/tls/server.crt\"\n\
+             [server]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\n\
+             tls_certificate = \"{d}/tls/server.crt\"\n\
              tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\
              [signing]\nactivation_key_file = \"{d}/activation.key\"\n"
         );
@@ -631,8 +632,32 @@ async fn serve_end_to_end() {
         .json(&json!({"refresh_token": session.refresh}));
     refused(refresh, "session has ended").await;
 
-    let metrics = server
+    // Metrics and readiness details only on the operators' plain listener (criteria
+    // 2.1.3(6)); the public one says no more than ready.
+    let public = server
         .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let ready = expect(server.request(Method::GET, "/ready"), 200).await;
+    assert_eq!(ready, json!({"status": "ready"}));
+    let line = server
+        .wait_for_line("metrics and readiness details on http://")
+        .await;
+    let metrics_url = after(&line, "details on ", " (");
+    let plain = reqwest::Client::new();
+    let details: Value = plain
+        .get(format!("{metrics_url}/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(details["log_size"].as_u64().unwrap() > 0, "{details}");
+    let metrics = plain
+        .get(format!("{metrics_url}/metrics"))
         .send()
         .await
         .unwrap();

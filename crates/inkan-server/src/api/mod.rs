@@ -79,7 +79,6 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
-        .route("/metrics", get(system::metrics))
         .route("/v1/policies/key-backup", get(system::key_backup_policy))
         .route("/openapi.json", get(system::openapi))
         .route("/v1/activation", post(auth::activation_start))
@@ -175,6 +174,18 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             limits.max_body_bytes,
         ))
+        .with_state(state)
+}
+
+/// The operators' plain-HTTP listener (`[server] metrics_listen`): `/metrics` for Prometheus,
+/// `/ready` with its details, `/health`. Never on the public listener (criteria 2.1.3(6)).
+pub fn operator_router(state: Arc<ApiState>) -> Router {
+    use routes::system;
+    Router::new()
+        .route("/health", get(system::health))
+        .route("/ready", get(system::ready_details))
+        .route("/metrics", get(system::metrics))
+        .fallback(|| async { error::ApiError::not_found("no such route") })
         .with_state(state)
 }
 

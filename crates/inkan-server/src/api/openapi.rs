@@ -15,7 +15,7 @@ use utoipa::OpenApi;
                        (RFC 8705) for system clients.",
     ),
     paths(
-        system::health, system::ready, system::metrics, system::openapi,
+        system::health, system::ready, system::openapi,
         system::key_backup_policy,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
@@ -36,7 +36,7 @@ use utoipa::OpenApi;
         operations::reject_application,
     ),
     tags(
-        (name = "system", description = "Health, readiness, metrics"),
+        (name = "system", description = "Health and readiness"),
         (name = "auth", description = "Activation and system-client tokens"),
         (name = "csc", description = "Cloud Signature Consortium API v2"),
         (name = "operators", description = "Operator actions"),
@@ -64,7 +64,6 @@ mod tests {
         for (method, path) in [
             ("get", "/health"),
             ("get", "/ready"),
-            ("get", "/metrics"),
             ("get", "/openapi.json"),
             ("post", "/v1/activation"),
             ("post", "/v1/activation/complete"),
@@ -125,6 +124,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 51);
     }
 }

@@ -12,7 +12,7 @@
 
 use super::listener;
 use super::tls::{self, TlsIdentityInfo};
-use super::{ApiState, Limits, router};
+use super::{ApiState, Limits, operator_router, router};
 use crate::activation::ActivationService;
 use crate::auth::Auth;
 use crate::auth::accounts::NewAccount;
@@ -70,6 +70,9 @@ pub enum ServeError {
 pub struct Server {
     /// The address it listens on.
     pub local_addr: SocketAddr,
+    /// The address of the operators' plain-HTTP listener (`/metrics`, `/ready` details), if
+    /// configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// The URL clients use.
     pub public_url: String,
     /// The TLS identity and where it came from.
@@ -91,6 +94,7 @@ pub struct Server {
     delivery_worker: Worker,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    metrics: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     housekeeping: JoinHandle<()>,
     monitor: JoinHandle<()>,
     status: Arc<crate::status::StatusChecker>,
@@ -209,6 +213,30 @@ impl Server {
                 config.server.concurrent_verifications,
             ),
         });
+        let metrics = match config.server.metrics_listen {
+            Some(address) => {
+                let tcp = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| ServeError::Bind { address, source })?;
+                let bound = tcp
+                    .local_addr()
+                    .map_err(|source| ServeError::Bind { address, source })?;
+                let (stop, stopped) = oneshot::channel::<()>();
+                let app = operator_router(state.clone());
+                let task = tokio::spawn(async move {
+                    axum::serve(tcp, app)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await
+                });
+                tracing::info!(address = %bound, "operators' metrics listener (plain HTTP)");
+                Some((bound, stop, task))
+            }
+            None => None,
+        };
+        let metrics_addr = metrics.as_ref().map(|(bound, _, _)| *bound);
+        let metrics = metrics.map(|(_, stop, task)| (stop, task));
         let app = router(
             state,
             Limits {
@@ -239,6 +267,8 @@ impl Server {
         );
         Ok(Server {
             local_addr,
+            metrics_addr,
+            metrics,
             public_url,
             tls: tls_info,
             bootstrap,
@@ -260,6 +290,13 @@ impl Server {
     /// Stops accepting, lets requests in flight finish, and returns when done.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.stop.send(());
+        if let Some((stop, task)) = self.metrics {
+            let _ = stop.send(());
+            match task.await {
+                Ok(result) => result?,
+                Err(e) => return Err(std::io::Error::other(e)),
+            }
+        }
         self.housekeeping.abort();
         self.monitor.abort();
         self.delivery_worker.stop().await;

@@ -150,13 +150,14 @@ impl Auth {
             state: SubscriberState::Active,
             created_at: self.now(),
         };
-        self.store.insert_subscriber(&subscriber).await?;
-        self.record(
+        let event = self.event(
             EntryKind::SubscriberCreated,
             operator.actor(),
-            Outcome::Succeeded,
             Some(format!("{} {}", kind.as_str(), subscriber.id)),
-        )
+        );
+        self.write_ahead(event, async {
+            Ok(self.store.insert_subscriber(&subscriber).await?)
+        })
         .await?;
         Ok(subscriber)
     }
@@ -320,23 +321,24 @@ impl Auth {
             )));
         }
         let (code, record) = self.new_activation_code(&account.id, self.now());
-        self.store
-            .replace_activation_code(&record)
-            .await
-            .map_err(|e| match e {
-                StoreError::NotFound(_) => {
-                    AuthError::NotFound(format!("no account {}", account.id))
-                }
-                StoreError::Conflict(why) => AuthError::Conflict(why),
-                other => other.into(),
-            })?;
-        self.record(
+        let event = self.event(
             EntryKind::AccountCreated,
             actor,
-            Outcome::Succeeded,
             Some(format!("activation code reissued for {}", account.id)),
-        )
-        .await?;
+        );
+        let change = async {
+            self.store
+                .replace_activation_code(&record)
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => {
+                        AuthError::NotFound(format!("no account {}", account.id))
+                    }
+                    StoreError::Conflict(why) => AuthError::Conflict(why),
+                    other => other.into(),
+                })
+        };
+        self.write_ahead(event, change).await?;
         Ok(NewAccount {
             account_id: account.id.clone(),
             username: account.username.clone(),
@@ -370,22 +372,23 @@ impl Auth {
             updated_at: now,
         };
         let (code, record) = self.new_activation_code(&account.id, now);
-        self.store
-            .insert_account(&account, &record)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    AuthError::Conflict(format!("the username {username:?} is taken"))
-                }
-                other => other.into(),
-            })?;
-        self.record(
+        let event = self.event(
             EntryKind::AccountCreated,
             actor,
-            Outcome::Succeeded,
             Some(format!("{} {}", role.as_str(), account.id)),
-        )
-        .await?;
+        );
+        let change = async {
+            self.store
+                .insert_account(&account, &record)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => {
+                        AuthError::Conflict(format!("the username {username:?} is taken"))
+                    }
+                    other => other.into(),
+                })
+        };
+        self.write_ahead(event, change).await?;
         Ok(NewAccount {
             account_id: account.id,
             username: username.into(),
@@ -773,19 +776,20 @@ impl Auth {
     /// Clears an account's lock (an operator's action).
     pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
         self.managed_account(operator, account_id).await?;
-        match self.store.unlock_account(account_id, self.now()).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound(_)) => {
-                return Err(AuthError::NotFound(format!("no account {account_id}")));
-            }
-            Err(e) => return Err(e.into()),
-        }
-        self.record(
+        let event = self.event(
             EntryKind::AccountLocked,
             operator.actor(),
-            Outcome::Succeeded,
             Some(format!("unlocked {account_id}")),
-        )
-        .await
+        );
+        let change = async {
+            match self.store.unlock_account(account_id, self.now()).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::NotFound(_)) => {
+                    Err(AuthError::NotFound(format!("no account {account_id}")))
+                }
+                Err(e) => Err(e.into()),
+            }
+        };
+        self.write_ahead(event, change).await
     }
 }

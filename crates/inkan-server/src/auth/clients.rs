@@ -107,19 +107,9 @@ impl Auth {
             active: true,
             created_at: self.now(),
         };
-        self.store
-            .insert_client(&client)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => AuthError::Conflict(
-                    "this certificate is already registered to another client".into(),
-                ),
-                other => other.into(),
-            })?;
-        self.record(
+        let event = self.event(
             EntryKind::ClientRegistered,
             operator.actor(),
-            Outcome::Succeeded,
             Some(format!(
                 "{} {} of {} scope {}",
                 auth_method.as_str(),
@@ -127,8 +117,19 @@ impl Auth {
                 subscriber.id,
                 scope.to_oauth()
             )),
-        )
-        .await?;
+        );
+        let change = async {
+            self.store
+                .insert_client(&client)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => AuthError::Conflict(
+                        "this certificate is already registered to another client".into(),
+                    ),
+                    other => other.into(),
+                })
+        };
+        self.write_ahead(event, change).await?;
         Ok(client)
     }
 

@@ -95,6 +95,27 @@ pub enum AuthError {
     Internal(String),
 }
 
+impl AuthError {
+    /// A short category for the log's `failure` member: never the message, which may name
+    /// what the caller sent.
+    fn category(&self) -> &'static str {
+        match self {
+            AuthError::BadRequest(_) => "bad request",
+            AuthError::InvalidCredentials => "invalid credentials",
+            AuthError::Unauthenticated(_) => "unauthenticated",
+            AuthError::Forbidden(_) => "forbidden",
+            AuthError::NotFound(_) => "not found",
+            AuthError::Conflict(_) => "conflict",
+            AuthError::TooManyAttempts { .. } => "too many attempts",
+            AuthError::Busy(_) => "busy",
+            AuthError::Store(_) => "store error",
+            AuthError::Log(_) => "log error",
+            AuthError::Key(_) => "key error",
+            AuthError::Internal(_) => "internal error",
+        }
+    }
+}
+
 /// Who is calling, established from a verified token and its binding.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -212,6 +233,21 @@ impl Auth {
         self.clock.now()
     }
 
+    /// An event of this environment, now, succeeded (set `outcome` to change that).
+    fn event(&self, kind: EntryKind, actor: Actor, note: Option<String>) -> Entry {
+        Entry {
+            kind,
+            time: self.now(),
+            environment: self.environment.as_str().into(),
+            actor,
+            key_id: None,
+            digests: Vec::new(),
+            approval: None,
+            outcome: Outcome::Succeeded,
+            note,
+        }
+    }
+
     /// Appends an event; `Err` if it could not be logged.
     async fn record(
         &self,
@@ -221,18 +257,32 @@ impl Auth {
         note: Option<String>,
     ) -> Result<(), AuthError> {
         let entry = Entry {
-            kind,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor,
-            key_id: None,
-            digests: Vec::new(),
-            approval: None,
             outcome,
-            note,
+            ..self.event(kind, actor, note)
         };
         self.log.append(&entry).await?;
         Ok(())
+    }
+
+    /// Makes a change written ahead (criteria 2.1.3(12), 2.3.3(5)): `event` is logged
+    /// `pending` first, and if that cannot be written `change` does not run; then `change`
+    /// runs and `event` is logged again with its result. See
+    /// [`TransparencyLog::written_ahead`].
+    pub(crate) async fn write_ahead<T>(
+        &self,
+        event: Entry,
+        change: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let (value, _) = self
+            .log
+            .written_ahead(
+                event,
+                change,
+                |_| Vec::new(),
+                |e: &AuthError| e.category().into(),
+            )
+            .await?;
+        Ok(value)
     }
 
     /// Appends an event about `key`; `Err` if it could not be logged.
@@ -258,27 +308,24 @@ impl Auth {
         Ok(())
     }
 
-    /// Records an operator's change to a key (e.g. its status source); `Err` if it could not
-    /// be logged.
-    pub async fn record_operator_key_action(
+    /// Makes an operator's change to a key (e.g. its status source) written ahead: nothing
+    /// changes unless its `pending` entry is logged first.
+    pub async fn operator_key_change<T>(
         &self,
         operator: &Caller,
         key: &crate::store::KeyRecord,
         note: &str,
-    ) -> Result<(), AuthError> {
-        let entry = Entry {
-            kind: EntryKind::OperatorAction,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor: operator.actor(),
+        change: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let event = Entry {
             key_id: Some(key.id.to_string()),
-            digests: Vec::new(),
-            approval: None,
-            outcome: Outcome::Succeeded,
-            note: Some(note.into()),
+            ..self.event(
+                EntryKind::OperatorAction,
+                operator.actor(),
+                Some(note.into()),
+            )
         };
-        self.log.append(&entry).await?;
-        Ok(())
+        self.write_ahead(event, change).await
     }
 
     /// Appends the event of a refusal; a log failure is itself logged and the refusal stands.

@@ -17,7 +17,7 @@ use super::{AuthError, Caller, CallerKind};
 use crate::store::StoreError;
 use crate::store::auth::{AccountRole, AccountState};
 use crate::store::operations::{OperatorRoleRecord, TerminalRecord};
-use inkan_log::entry::{Actor, EntryKind, Outcome};
+use inkan_log::entry::{Actor, EntryKind};
 
 pub use crate::store::operations::OperatorRole;
 
@@ -131,16 +131,18 @@ impl super::Auth {
             set_at: self.now(),
             set_by: actor.id.clone(),
         };
-        match self.store.set_operator_role(&record).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound(_)) => {
-                return Err(AuthError::NotFound(format!("no account {account_id}")));
+        let change = async {
+            match self.store.set_operator_role(&record).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::NotFound(_)) => {
+                    Err(AuthError::NotFound(format!("no account {account_id}")))
+                }
+                Err(StoreError::Conflict(m)) => Err(AuthError::Conflict(m)),
+                Err(e) => Err(e.into()),
             }
-            Err(StoreError::Conflict(m)) => return Err(AuthError::Conflict(m)),
-            Err(e) => return Err(e.into()),
-        }
-        self.record_operation(actor, approval, format!("role of {account_id}: {role}"))
-            .await
+        };
+        let note = format!("role of {account_id}: {role}");
+        self.operation(actor, approval, note, change).await
     }
 
     /// The role of an operator account, if it has one.
@@ -167,16 +169,9 @@ impl super::Auth {
             Some(a) if a.role == AccountRole::Operator => {}
             _ => return Err(AuthError::NotFound(format!("no operator {account_id}"))),
         }
-        let terminal = self
-            .insert_terminal(actor.clone(), account_id, name, &thumbprint)
-            .await?;
-        self.record_operation(
-            actor,
-            approval,
-            format!("terminal {thumbprint} ({name}) registered for {account_id}"),
-        )
-        .await?;
-        Ok(terminal)
+        let note = format!("terminal {thumbprint} ({name}) registered for {account_id}");
+        let change = self.insert_terminal(actor.clone(), account_id, name, &thumbprint);
+        self.operation(actor, approval, note, change).await
     }
 
     async fn insert_terminal(
@@ -208,21 +203,19 @@ impl super::Auth {
     /// registration is checked at login.
     pub async fn revoke_terminal(&self, admin: &Caller, thumbprint: &str) -> Result<(), AuthError> {
         admin.require(Permission::ManageOperators)?;
-        match self.store.revoke_terminal(thumbprint, self.now()).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound(_)) => {
-                return Err(AuthError::NotFound(format!(
+        // Written ahead (criteria 2.1.3(12)): the terminal stays as it is unless the
+        // revocation's pending entry is logged first.
+        let change = async {
+            match self.store.revoke_terminal(thumbprint, self.now()).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::NotFound(_)) => Err(AuthError::NotFound(format!(
                     "no active terminal {thumbprint}"
-                )));
+                ))),
+                Err(e) => Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
-        }
-        self.record_operation(
-            admin.actor(),
-            None,
-            format!("terminal {thumbprint} revoked"),
-        )
-        .await
+        };
+        let note = format!("terminal {thumbprint} revoked");
+        self.operation(admin.actor(), None, note, change).await
     }
 
     /// Every operator with its role and terminals (an operator is created with its role).
@@ -287,18 +280,16 @@ impl super::Auth {
         thumbprint: &str,
     ) -> Result<(), AuthError> {
         let actor = crate::service::system_actor();
-        self.insert_terminal(actor.clone(), account_id, "activation terminal", thumbprint)
-            .await?;
-        self.record_operation(
-            actor,
-            None,
-            format!("terminal {thumbprint} registered for {account_id} at its activation"),
-        )
-        .await
+        let note = format!("terminal {thumbprint} registered for {account_id} at its activation");
+        let change =
+            self.insert_terminal(actor.clone(), account_id, "activation terminal", thumbprint);
+        self.operation(actor, None, note, change).await?;
+        Ok(())
     }
 
     /// Appends an operator action (`operator.action`), naming the approval request if the
-    /// action needed one; `Err` if it could not be logged.
+    /// action needed one; `Err` if it could not be logged. For a read, logged before it; a
+    /// change goes through [`operation`](Self::operation).
     pub async fn record_operation(
         &self,
         actor: Actor,
@@ -306,17 +297,27 @@ impl super::Auth {
         note: String,
     ) -> Result<(), AuthError> {
         let entry = inkan_log::entry::Entry {
-            kind: EntryKind::OperatorAction,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor,
-            key_id: None,
-            digests: Vec::new(),
             approval: approval.map(str::to_owned),
-            outcome: Outcome::Succeeded,
-            note: Some(note),
+            ..self.event(EntryKind::OperatorAction, actor, Some(note))
         };
         self.log.append(&entry).await?;
         Ok(())
+    }
+
+    /// Makes an operator's change written ahead (`operator.action`, naming the approval
+    /// request if it needed one): nothing changes unless its `pending` entry is logged first
+    /// (criteria 2.1.3(12), 2.3.3(5)).
+    pub async fn operation<T>(
+        &self,
+        actor: Actor,
+        approval: Option<&str>,
+        note: String,
+        change: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let event = inkan_log::entry::Entry {
+            approval: approval.map(str::to_owned),
+            ..self.event(EntryKind::OperatorAction, actor, Some(note))
+        };
+        self.write_ahead(event, change).await
     }
 }

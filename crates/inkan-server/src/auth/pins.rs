@@ -10,7 +10,7 @@ use super::{Auth, AuthError, Caller, CallerKind, hash_in, password};
 use crate::activation::{ConfirmedChange, Purpose};
 use crate::store::KeyRecord;
 use crate::store::auth::KeyPinRecord;
-use inkan_log::entry::{EntryKind, Outcome};
+use inkan_log::entry::{Entry, EntryKind};
 use secrecy::SecretString;
 
 impl Auth {
@@ -70,15 +70,20 @@ impl Auth {
             .hash_work(move || password::hash(&new_pin))
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-        self.store
-            .set_key_pin(&KeyPinRecord {
+        // Written ahead (criteria 2.1.3(12)): no PIN changes unless its entry is logged first.
+        let event = Entry {
+            key_id: Some(key.id.to_string()),
+            ..self.event(EntryKind::KeyPinSet, caller.actor(), None)
+        };
+        let change = async {
+            let record = KeyPinRecord {
                 key_id: key.id.to_string(),
                 pin_hash,
                 updated_at: self.now(),
-            })
-            .await?;
-        self.record_key_event(EntryKind::KeyPinSet, caller, key, Outcome::Succeeded)
-            .await
+            };
+            Ok(self.store.set_key_pin(&record).await?)
+        };
+        self.write_ahead(event, change).await
     }
 
     /// Whether `key` has a PIN.

@@ -533,11 +533,14 @@ impl Auth {
 
     /// Ends the caller's own session (logout; CSC `auth/revoke` of the caller's token).
     pub async fn logout(&self, caller: &Caller) -> Result<(), AuthError> {
-        self.store
-            .revoke_session(&caller.session, "logout", self.now())
-            .await?;
-        self.record(EntryKind::Logout, caller.actor(), Outcome::Succeeded, None)
-            .await
+        let event = self.event(EntryKind::Logout, caller.actor(), None);
+        let change = async {
+            self.store
+                .revoke_session(&caller.session, "logout", self.now())
+                .await?;
+            Ok(())
+        };
+        self.write_ahead(event, change).await
     }
 
     /// Ends every session of a subscriber's users and clients (an operator's action).
@@ -548,17 +551,21 @@ impl Auth {
     ) -> Result<u64, AuthError> {
         operator.require(super::operators::Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
-        let count = self
-            .store
-            .revoke_subscriber_sessions(&subscriber.id, "revoked by an operator", self.now())
-            .await?;
-        self.record(
+        // Written ahead; the count revoked is in the server's own log (the entry's note is
+        // fixed before the change).
+        let event = self.event(
             EntryKind::SessionsRevoked,
             operator.actor(),
-            Outcome::Succeeded,
-            Some(format!("{count} sessions of {}", subscriber.id)),
-        )
-        .await?;
+            Some(format!("sessions of {}", subscriber.id)),
+        );
+        let change = async {
+            Ok(self
+                .store
+                .revoke_subscriber_sessions(&subscriber.id, "revoked by an operator", self.now())
+                .await?)
+        };
+        let count = self.write_ahead(event, change).await?;
+        tracing::info!(subscriber = %subscriber.id, count, "sessions revoked");
         Ok(count)
     }
 }

@@ -233,26 +233,12 @@ impl KeyRegistry {
     where
         F: Future<Output = Result<T, KeyError>>,
     {
+        let entry = self.entry(kind, actor, Some(key), ahead, Outcome::Pending, note);
         self.log
-            .append(&self.entry(
-                kind,
-                actor,
-                Some(key),
-                ahead.clone(),
-                Outcome::Pending,
-                note.clone(),
-            ))
-            .await?;
-        let result = action.await;
-        let (digests, outcome) = match &result {
-            Ok(value) => (result_digests(value), Outcome::Succeeded),
-            Err(e) => (ahead, Outcome::Failed(e.category().into())),
-        };
-        let index = self
-            .log
-            .append(&self.entry(kind, actor, Some(key), digests, outcome, note))
-            .await?;
-        result.map(|value| (value, index))
+            .written_ahead(entry, action, result_digests, |e: &KeyError| {
+                e.category().into()
+            })
+            .await
     }
 
     /// The device.

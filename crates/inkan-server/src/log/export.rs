@@ -1,8 +1,9 @@
 //! The export: the whole log as JSON Lines, in the format `inkan_log::verify` defines and
 //! verifies offline (`inkan log export`, `inkan log verify --export`).
 //!
-//! The size is read first; entries `0..size` and the checkpoints of sizes up to it are written,
-//! each checkpoint right after the last entry it covers, reading the store a page at a time
+//! The caller gives the size of a stored checkpoint; entries `0..size` and the checkpoints of
+//! sizes up to it are written, each checkpoint right after the last entry it covers (so the
+//! export ends on the checkpoint of `size`), reading the store a page at a time
 //! (entries and checkpoints never change once stored, so pages read at different moments
 //! still form one log). Owns only the order of lines; the line format is
 //! `inkan_log::verify::{entry_line, checkpoint_line}`.
@@ -25,11 +26,16 @@ pub struct ExportSummary {
     pub checkpoints: u64,
 }
 
-pub(super) async fn export<W>(store: &dyn Store, mut out: W) -> Result<ExportSummary, LogError>
+/// Writes entries `0..size` and the checkpoints up to `size`, which must be the size of a
+/// stored checkpoint: the export ends on it.
+pub(super) async fn export<W>(
+    store: &dyn Store,
+    size: u64,
+    mut out: W,
+) -> Result<ExportSummary, LogError>
 where
     W: AsyncWrite + Unpin,
 {
-    let size = store.log_size().await?;
     let mut next_entry = 0u64;
     let mut checkpoints = 0u64;
     let mut from_size = 0u64;
@@ -51,7 +57,11 @@ where
             break;
         }
     }
-    write_entries(store, &mut out, &mut next_entry, size).await?;
+    if next_entry != size {
+        return Err(LogError::Inconsistent(format!(
+            "no stored checkpoint of size {size} to end the export on"
+        )));
+    }
     out.flush().await?;
     Ok(ExportSummary {
         entries: size,

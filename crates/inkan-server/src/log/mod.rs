@@ -23,7 +23,8 @@
 //!   and sizes never go back.
 //! - **Receipts** ([`TransparencyLog::receipt`]): a C2SP `tlog-proof` bundle (checkpoint, index,
 //!   inclusion proof) for one entry, checked before it is handed out.
-//! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages.
+//! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages,
+//!   ending on a checkpoint taken for it.
 //!
 //! Must never: acknowledge an append before its transaction committed; let a failed batch
 //! look like success to any of its callers; hold a private key or sign anything but a
@@ -266,6 +267,41 @@ impl TransparencyLog {
         answer.await.map_err(|_| LogError::Closed)?
     }
 
+    /// Runs `change` written ahead (criteria 2.1.3(12), 2.3.3(5)): `entry` is appended as
+    /// `pending` first, and if that fails `change` never runs and the log's error is returned;
+    /// then `change` runs, and `entry` is appended again, stamped now, with its result:
+    /// `succeeded` and `result_digests` of the value, or `failed` with `failure` of the error
+    /// (a short category, never a secret) and the digests given. If that second entry cannot
+    /// be written its error is returned; the pending entry stays as evidence that the change
+    /// may have happened. Returns the value and the index of the result entry.
+    ///
+    /// `change` is a future, so nothing in it runs before the pending entry is committed.
+    pub async fn written_ahead<T, E, F>(
+        &self,
+        mut entry: Entry,
+        change: F,
+        result_digests: impl FnOnce(&T) -> Vec<String>,
+        failure: impl FnOnce(&E) -> String,
+    ) -> Result<(T, u64), E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+        E: From<LogError>,
+    {
+        entry.outcome = inkan_log::entry::Outcome::Pending;
+        self.append(&entry).await?;
+        let result = change.await;
+        match &result {
+            Ok(value) => {
+                entry.digests = result_digests(value);
+                entry.outcome = inkan_log::entry::Outcome::Succeeded;
+            }
+            Err(e) => entry.outcome = inkan_log::entry::Outcome::Failed(failure(e)),
+        }
+        entry.time = self.shared.clock.now();
+        let index = self.append(&entry).await?;
+        result.map(|value| (value, index))
+    }
+
     /// Issues a checkpoint for the log as it is now, unless the latest checkpoint already
     /// covers every entry; returns the latest checkpoint either way.
     pub async fn checkpoint_now(&self) -> Result<StoredCheckpoint, LogError> {
@@ -328,14 +364,17 @@ impl TransparencyLog {
         Ok(receipt)
     }
 
-    /// Writes the whole log (as of the start of the call) to `out` in the JSON Lines format of
-    /// `inkan_log::verify`, each checkpoint after the entries it covers, reading the store in
-    /// pages.
+    /// Issues a checkpoint (unless the latest already covers every entry) and writes the log
+    /// up to it to `out` in the JSON Lines format of `inkan_log::verify`, each checkpoint after
+    /// the entries it covers, reading the store in pages. The export ends on that checkpoint,
+    /// so every entry in it is covered by a signature (criteria 2.1.3(12), 2.3.3(5));
+    /// entries appended meanwhile are left for the next export.
     pub async fn export<W>(&self, out: W) -> Result<ExportSummary, LogError>
     where
         W: tokio::io::AsyncWrite + Unpin,
     {
-        export::export(&*self.shared.store, out).await
+        let covered = self.checkpoint_now().await?;
+        export::export(&*self.shared.store, covered.size, out).await
     }
 
     /// Stops taking appends, waits until those already queued are committed (or failed), and

@@ -168,16 +168,19 @@ impl Operations {
             result: None,
             action,
         };
-        let record = self.insert_record(&caller.id, &request).await?;
-        self.auth
-            .record_operation(
+        // Every step of the workflow is written ahead (criteria 2.1.3(12)).
+        let note = format!(
+            "requested {} ({} approvals needed)",
+            request.action.summary(),
+            request.required
+        );
+        let record = self
+            .auth
+            .operation(
                 caller.actor(),
                 Some(&request.id),
-                format!(
-                    "requested {} ({} approvals needed)",
-                    request.action.summary(),
-                    request.required
-                ),
+                note,
+                self.insert_record(&caller.id, &request),
             )
             .await?;
         if request.required == 0 {
@@ -227,9 +230,9 @@ impl Operations {
             }
         }
         if (count as u64) < u64::from(request.required) {
-            // Logged only once it counts (the compare-and-set may lose to another approval).
-            self.save_record(&record, &request).await?;
-            self.log_approval(caller, &request).await?;
+            // The compare-and-set may lose to another approval: then the entry says failed.
+            self.log_approval(caller, &request, self.save_record(&record, &request))
+                .await?;
             return Ok(request);
         }
         self.complete(caller, record, request).await
@@ -244,10 +247,12 @@ impl Operations {
         mut request: ApprovalRequest,
     ) -> Result<ApprovalRequest, AuthError> {
         request.state = RequestState::Approved;
-        let approved = self.save_record(&record, &request).await?;
-        if !request.approvals.is_empty() {
-            self.log_approval(caller, &request).await?;
-        }
+        let approved = if request.approvals.is_empty() {
+            self.save_record(&record, &request).await?
+        } else {
+            self.log_approval(caller, &request, self.save_record(&record, &request))
+                .await?
+        };
         let outcome = self
             .carry_out(&caller.actor(), &request.id, &request.action)
             .await;
@@ -257,33 +262,33 @@ impl Operations {
         };
         request.state = state;
         request.result = Some(result);
-        self.save_record(&approved, &request).await?;
+        let note = format!("{} {}", request.action.summary(), state.as_str());
         self.auth
-            .record_operation(
+            .operation(
                 caller.actor(),
                 Some(&request.id),
-                format!("{} {}", request.action.summary(), state.as_str()),
+                note,
+                self.save_record(&approved, &request),
             )
             .await?;
         outcome.map(|_| request)
     }
 
-    async fn log_approval(
+    /// Saves an approval (`save`) written ahead.
+    async fn log_approval<T>(
         &self,
         caller: &Caller,
         request: &ApprovalRequest,
-    ) -> Result<(), AuthError> {
+        save: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let note = format!(
+            "approved {} ({} of {})",
+            request.action.summary(),
+            request.approvals.len(),
+            request.required
+        );
         self.auth
-            .record_operation(
-                caller.actor(),
-                Some(&request.id),
-                format!(
-                    "approved {} ({} of {})",
-                    request.action.summary(),
-                    request.approvals.len(),
-                    request.required
-                ),
-            )
+            .operation(caller.actor(), Some(&request.id), note, save)
             .await
     }
 

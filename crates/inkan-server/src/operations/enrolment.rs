@@ -298,8 +298,13 @@ impl Operations {
             reason: None,
             enrolled: None,
         };
-        self.insert_record(&caller.id, &application).await?;
-        self.note(caller, &application, "recorded").await?;
+        self.changed(
+            caller,
+            &application,
+            "recorded",
+            self.insert_record(&caller.id, &application),
+        )
+        .await?;
         Ok(application)
     }
 
@@ -324,9 +329,13 @@ impl Operations {
             evidence_reference: evidence_reference.into(),
             checked_by: signoff(caller, self.now()),
         });
-        self.save_record(&record, &application).await?;
-        self.note(caller, &application, "identity proofing recorded")
-            .await?;
+        self.changed(
+            caller,
+            &application,
+            "identity proofing recorded",
+            self.save_record(&record, &application),
+        )
+        .await?;
         Ok(application)
     }
 
@@ -358,8 +367,13 @@ impl Operations {
             valid_until,
             recorded_by: signoff(caller, now),
         });
-        self.save_record(&record, &application).await?;
-        self.note(caller, &application, "mandate recorded").await?;
+        self.changed(
+            caller,
+            &application,
+            "mandate recorded",
+            self.save_record(&record, &application),
+        )
+        .await?;
         Ok(application)
     }
 
@@ -376,8 +390,13 @@ impl Operations {
         application.state = ApplicationState::Rejected;
         application.decided_by = Some(signoff(caller, self.now()));
         application.reason = Some(reason.into());
-        self.save_record(&record, &application).await?;
-        self.note(caller, &application, "rejected").await?;
+        self.changed(
+            caller,
+            &application,
+            "rejected",
+            self.save_record(&record, &application),
+        )
+        .await?;
         Ok(application)
     }
 
@@ -428,7 +447,14 @@ impl Operations {
         }
         application.state = ApplicationState::Approving;
         application.decided_by = Some(signoff(caller, self.now()));
-        let approving = self.save_record(&record, &application).await?;
+        let approving = self
+            .changed(
+                caller,
+                &application,
+                "being approved",
+                self.save_record(&record, &application),
+            )
+            .await?;
         let mut made = Made::default();
         let outcome = self.enrol(caller, &application, &mut made).await;
         match outcome {
@@ -439,8 +465,13 @@ impl Operations {
                     account: made.account.clone(),
                     keys: made.keys.clone(),
                 });
-                self.save_record(&approving, &application).await?;
-                self.note(caller, &application, "approved").await?;
+                self.changed(
+                    caller,
+                    &application,
+                    "approved",
+                    self.save_record(&approving, &application),
+                )
+                .await?;
                 Ok(Approval {
                     code_expires_at: code.as_ref().map(|(_, at)| *at),
                     activation_code: code.map(|(c, _)| c),
@@ -451,8 +482,13 @@ impl Operations {
                 self.undo(caller, &application, &made).await;
                 application.state = ApplicationState::Failed;
                 application.reason = Some(e.to_string());
-                self.save_record(&approving, &application).await?;
-                self.note(caller, &application, "failed").await?;
+                self.changed(
+                    caller,
+                    &application,
+                    "failed",
+                    self.save_record(&approving, &application),
+                )
+                .await?;
                 Err(e)
             }
         }
@@ -514,6 +550,22 @@ impl Operations {
         Ok(subscriber)
     }
 
+    /// Makes a change to `application` (`change`: its record saved) written ahead
+    /// (criteria 2.1.3(12)): nothing changes unless its pending entry is logged first.
+    async fn changed<T>(
+        &self,
+        caller: &Caller,
+        application: &Application,
+        what: &str,
+        change: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let note = format!("application {} {what}", application.id);
+        self.auth
+            .operation(caller.actor(), None, note, change)
+            .await
+    }
+
+    /// Logs a read of `application` (before it is returned).
     async fn note(
         &self,
         caller: &Caller,

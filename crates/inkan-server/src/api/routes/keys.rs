@@ -485,23 +485,23 @@ pub async fn set_status_source(
             "the key's certificate cannot be checked: {reason}"
         )));
     }
-    match state.service.store.set_status_source(&record).await {
-        Ok(()) => {}
-        Err(crate::store::StoreError::Conflict(_)) => {
-            return Err(ApiError::bad_request(
+    // Written ahead (criteria 2.1.3(12)): the source stays as it is unless the change's
+    // pending entry is logged first.
+    let change = async {
+        match state.service.store.set_status_source(&record).await {
+            Ok(()) => Ok(()),
+            Err(crate::store::StoreError::Conflict(_)) => Err(AuthError::BadRequest(
                 "bitstring needs url, index and purpose; token needs url and index (no \
-                 purpose); x509, registry and none take none of them",
-            ));
+                 purpose); x509, registry and none take none of them"
+                    .into(),
+            )),
+            Err(e) => Err(e.into()),
         }
-        Err(e) => return Err(AuthError::from(e).into()),
-    }
+    };
+    let note = format!("status source set: {}", kind.as_str());
     state
         .auth
-        .record_operator_key_action(
-            &caller,
-            &key,
-            &format!("status source set: {}", kind.as_str()),
-        )
+        .operator_key_change(&caller, &key, &note, change)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

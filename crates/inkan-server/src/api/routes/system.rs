@@ -1,5 +1,10 @@
 //! Health, readiness, metrics and the OpenAPI document: the routes an operator's
 //! infrastructure calls. No authentication; nothing here reveals a subscriber's data.
+//!
+//! On the public listener `/health` and `/ready` say only whether the service is up; the
+//! details (`/metrics`, `/ready` with the log's size) are served only by the operators'
+//! listener, [`crate::api::operator_router`] on `[server] metrics_listen` (criteria
+//! 2.1.3(6)).
 
 use super::super::ApiState;
 use axum::Json;
@@ -16,28 +21,36 @@ pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the store answers (and so the log can be written).
+/// Readiness: the store answers (and so the log can be written). Only the status.
 #[utoipa::path(get, path = "/ready", tag = "system",
     responses((status = 200, description = "Ready to serve"), (status = 503, description = "The store does not answer")))]
 pub async fn ready(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    match state.service.store.log_head().await {
+        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// Readiness with its details, for the operators' listener only.
+pub async fn ready_details(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     match state.service.store.log_head().await {
         Ok(head) => (
             StatusCode::OK,
             Json(json!({"status": "ready", "log_size": head.size})),
         ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check: the store does not answer");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable"})),
-            )
-        }
+        Err(e) => unavailable(&e),
     }
 }
 
-/// Prometheus metrics (text exposition format).
-#[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text format")))]
+fn unavailable(e: &crate::store::StoreError) -> (StatusCode, Json<serde_json::Value>) {
+    tracing::warn!(error = %e, "readiness check: the store does not answer");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable"})),
+    )
+}
+
+/// Prometheus metrics (text exposition format), for the operators' listener only.
 pub async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
