@@ -14,6 +14,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod device;
 pub mod environment;
 pub mod evidence;
 pub mod https_client;

@@ -6,12 +6,12 @@
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::device::Device;
 use crate::environment::Environment;
 use crate::keys::log_key::{self, DeviceNoteSigner};
 use crate::keys::{KeyError, KeyRegistry, sha256_digest};
 use crate::log::{CheckpointPolicy, TransparencyLog};
 use crate::store::{KeyRecord, Store};
-use inkan_device::CryptoDevice;
 use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,8 +63,8 @@ async fn check_environment(store: &dyn Store, environment: Environment) -> Resul
 pub struct Service {
     /// The store.
     pub store: Arc<dyn Store>,
-    /// The crypto device.
-    pub device: Arc<dyn CryptoDevice>,
+    /// The crypto device (without a way to sign for just anyone: `crate::device`).
+    pub device: Device,
     /// The transparency log.
     pub log: Arc<TransparencyLog>,
     /// The key registry (every change logged).
@@ -83,7 +83,7 @@ impl Service {
     pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
         let environment = config.environment;
         let store = crate::store::connect(&config.store.url).await?;
-        let device = config.open_device()?;
+        let device = Device::new(config.open_device()?);
         if !device.is_certified() && environment == Environment::Production {
             tracing::warn!(
                 clause = "2.2.2(1)",

@@ -16,11 +16,12 @@
 
 use crate::api_client::{Account, Client, Session, new_operator};
 use clap::Args;
-use inkan_device::{Algorithm, CryptoDevice};
+use inkan_device::Algorithm;
 use inkan_server::api::server::Server;
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::clock::{Clock as _, SystemClock};
 use inkan_server::config::Config;
+use inkan_server::device::Device;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 let config =
                     Config::load(Some(path), std::env::vars()).map_err(|e| e.to_string())?;
                 refuse_unless_test(&config)?;
-                let device = config.open_device().map_err(|e| e.to_string())?;
+                let device = Device::new(config.open_device().map_err(|e| e.to_string())?);
                 Some(raw_rate(device, args.alg).await?)
             }
             None => None,
@@ -325,35 +326,13 @@ async fn measure_load(
     })
 }
 
-/// Signatures per second of `device` with a throwaway key of `alg` made for the baseline (never
-/// registered, destroyed afterwards), one thread per core, for two seconds.
-async fn raw_rate(device: Arc<dyn CryptoDevice>, alg: Algorithm) -> Result<f64, String> {
+/// Signatures per second of `device` with a throwaway key of `alg` made for the baseline
+/// (never registered, destroyed afterwards), one thread per core, for two seconds.
+async fn raw_rate(device: Device, alg: Algorithm) -> Result<f64, String> {
     tokio::task::spawn_blocking(move || {
-        let spec = alg.key_spec(2048).map_err(|e| e.to_string())?;
-        let key = device
-            .generate(spec, "inkan-bench-baseline")
-            .map_err(|e| e.to_string())?;
-        let handle = key.handle;
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        // A JWS signing input of a typical VC-JWT's size.
-        let message = vec![b'e'; 400];
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let count = AtomicU64::new(0);
-        let started = Instant::now();
-        std::thread::scope(|scope| {
-            for _ in 0..threads {
-                scope.spawn(|| {
-                    while Instant::now() < deadline {
-                        if device.sign(&handle, alg, &message).is_ok() {
-                            count.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                });
-            }
-        });
-        let rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-        device.destroy(&handle).map_err(|e| e.to_string())?;
-        Ok(rate)
+        device
+            .signing_rate_baseline(alg, Duration::from_secs(2))
+            .map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| e.to_string())?

@@ -258,12 +258,14 @@ pub async fn create(
     };
     let line = serde_json::to_string(&manifest).map_err(|e| BackupError::Invalid(e.to_string()))?;
     let device = service.device.clone();
-    let handle = service.log_key.handle.clone();
+    let log_key = crate::keys::log_key::OwnKey::log_key(&service.log_key)
+        .map_err(|e| BackupError::Invalid(e.to_string()))?;
     let message = line.clone().into_bytes();
-    let signature =
-        tokio::task::spawn_blocking(move || device.sign(&handle, Algorithm::EdDsa, &message))
-            .await
-            .map_err(|e| BackupError::Invalid(format!("signing task: {e}")))??;
+    let signature = tokio::task::spawn_blocking(move || {
+        device.sign_own(&log_key, crate::device::OwnKeyUse::BackupManifest, &message)
+    })
+    .await
+    .map_err(|e| BackupError::Invalid(format!("signing task: {e}")))??;
     service.record_operation(
         actor,
         None,
@@ -457,7 +459,7 @@ pub async fn restore(
     // create its files, so it is opened only by the service at the end).
     let device = match paths.token {
         Some(_) => None,
-        None => Some(config.open_device()?),
+        None => Some(crate::device::Device::new(config.open_device()?)),
     };
     if let Some(device) = &device {
         for file in payload.files.iter().filter(|f| f.role == "wrapped") {
@@ -498,7 +500,7 @@ pub async fn restore(
     let outcome = async {
         write_files(&paths, &payload.files, &mut written)?;
         if let Some(device) = &device {
-            restore_wrapped(&**device, &payload, &mut restored_keys)?;
+            restore_wrapped(device, &payload, &mut restored_keys)?;
         }
         progress(&format!("restoring {} tables", payload.tables.len()));
         store.restore(&payload.tables).await?;
@@ -708,7 +710,7 @@ async fn append_later(store: &dyn Store, later: &Later, at: i64) -> Result<(), B
 /// Puts the payload's wrapped keys (PKCS#11) back into the device, each checked to sign for
 /// its public key; notes each one restored in `restored`.
 fn restore_wrapped(
-    device: &dyn inkan_device::CryptoDevice,
+    device: &crate::device::Device,
     payload: &Payload,
     restored: &mut Vec<inkan_device::KeyHandle>,
 ) -> Result<(), BackupError> {
@@ -731,8 +733,7 @@ fn restore_wrapped(
             .algorithm
             .parse()
             .map_err(|e| BackupError::Invalid(format!("key {}: {e}", key.handle)))?;
-        let challenge = b"inkan restore check";
-        public.verify(alg, challenge, &device.sign(&handle, alg, challenge)?)?;
+        device.check_signs(&handle, alg, &public)?;
     }
     Ok(())
 }

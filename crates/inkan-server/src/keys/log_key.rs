@@ -7,9 +7,10 @@
 //! ahead; [`crate::service::Service::open`] records it as soon as the log is open.
 
 use crate::clock::Clock;
+use crate::device::{Device, OwnKeyUse};
 use crate::environment::Environment;
 use crate::store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, Store};
-use inkan_device::{Algorithm, CryptoDevice, KeyHandle, KeySpec, PublicKey};
+use inkan_device::{Algorithm, KeyHandle, KeySpec, PublicKey};
 use inkan_log::LogError;
 use inkan_log::note::NoteSigner;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub const LOG_KEY_LABEL: &str = "transparency log";
 /// Returns the key and whether it was created now. When several exist (two nodes started at
 /// once), the oldest is the log key.
 pub(crate) async fn find_or_create(
-    device: &Arc<dyn CryptoDevice>,
+    device: &Device,
     store: &Arc<dyn Store>,
     clock: &Arc<dyn Clock>,
     environment: Environment,
@@ -72,11 +73,65 @@ pub(crate) async fn find_or_create(
     Ok((record, true))
 }
 
+/// One of Inkan's own keys, which [`Device::sign_own`] signs with (issue 14 point 1). Made
+/// only by [`OwnKey::log_key`], from the registry record of the transparency log's key: a
+/// subscriber's key can never be one (no other key has the owner [`LOG_KEY_OWNER`]).
+///
+/// ```compile_fail
+/// // Outside this module an own key cannot be made from a subscriber's handle:
+/// fn forge(handle: inkan_device::KeyHandle) -> inkan_server::keys::log_key::OwnKey {
+///     inkan_server::keys::log_key::OwnKey {
+///         id: inkan_server::store::KeyId::random(),
+///         handle,
+///         algorithm: inkan_device::Algorithm::EdDsa,
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OwnKey {
+    id: KeyId,
+    handle: KeyHandle,
+    algorithm: Algorithm,
+}
+
+impl OwnKey {
+    /// The log key `record`, refused unless it is Inkan's own Ed25519 log key.
+    pub fn log_key(record: &KeyRecord) -> Result<OwnKey, super::KeyError> {
+        if record.owner != LOG_KEY_OWNER
+            || record.label != LOG_KEY_LABEL
+            || record.algorithm != Algorithm::EdDsa
+        {
+            return Err(super::KeyError::InvalidInput(format!(
+                "key {} is not Inkan's log key",
+                record.id
+            )));
+        }
+        Ok(OwnKey {
+            id: record.id.clone(),
+            handle: record.handle.clone(),
+            algorithm: record.algorithm,
+        })
+    }
+
+    /// Its registry id.
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    pub(crate) fn handle(&self) -> &KeyHandle {
+        &self.handle
+    }
+
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+}
+
 /// Signs checkpoint notes with the log key in the crypto device.
 #[derive(Debug)]
 pub struct DeviceNoteSigner {
-    device: Arc<dyn CryptoDevice>,
-    handle: KeyHandle,
+    device: Device,
+    key: OwnKey,
     name: String,
     public_key: [u8; 32],
 }
@@ -84,11 +139,7 @@ pub struct DeviceNoteSigner {
 impl DeviceNoteSigner {
     /// A signer for `key` (an Ed25519 key of the device) whose note signatures carry `name`
     /// (the log's origin).
-    pub fn new(
-        device: Arc<dyn CryptoDevice>,
-        key: &KeyRecord,
-        name: String,
-    ) -> Result<Self, super::KeyError> {
+    pub fn new(device: Device, key: &KeyRecord, name: String) -> Result<Self, super::KeyError> {
         let public_key = match PublicKey::from_spki_der(&key.public_key_spki)? {
             PublicKey::Ed25519(k) => k.to_bytes(),
             other => {
@@ -100,7 +151,7 @@ impl DeviceNoteSigner {
         };
         Ok(DeviceNoteSigner {
             device,
-            handle: key.handle.clone(),
+            key: OwnKey::log_key(key)?,
             name,
             public_key,
         })
@@ -119,7 +170,7 @@ impl NoteSigner for DeviceNoteSigner {
     fn sign(&self, message: &[u8]) -> Result<[u8; 64], LogError> {
         let signature = self
             .device
-            .sign(&self.handle, Algorithm::EdDsa, message)
+            .sign_own(&self.key, OwnKeyUse::Checkpoint, message)
             .map_err(|e| LogError::Signer(e.to_string()))?;
         signature.try_into().map_err(|_| {
             LogError::Signer("the device returned an Ed25519 signature that is not 64 bytes".into())

@@ -20,6 +20,7 @@ pub mod log_key;
 pub mod retire;
 
 use crate::clock::Clock;
+use crate::device::Device;
 use crate::environment::Environment;
 use crate::log::TransparencyLog;
 use crate::store::{
@@ -27,7 +28,7 @@ use crate::store::{
 };
 use inkan_device::cert::CertificateChain;
 use inkan_device::import::WrappingAlgorithm;
-use inkan_device::{Algorithm, CryptoDevice, DeviceError, DeviceKey, PublicKey};
+use inkan_device::{Algorithm, DeviceError, DeviceKey, PublicKey};
 use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
 use sha2::Digest as _;
 use std::future::Future;
@@ -148,7 +149,7 @@ pub struct ImportKey {
 /// The device and the store, kept in step, every change in the transparency log.
 #[derive(Debug, Clone)]
 pub struct KeyRegistry {
-    device: Arc<dyn CryptoDevice>,
+    device: Device,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     environment: Environment,
@@ -158,7 +159,7 @@ pub struct KeyRegistry {
 impl KeyRegistry {
     /// A registry for keys of `environment`, recording into `log`.
     pub fn new(
-        device: Arc<dyn CryptoDevice>,
+        device: Device,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         environment: Environment,
@@ -242,7 +243,7 @@ impl KeyRegistry {
     }
 
     /// The device.
-    pub fn device(&self) -> &Arc<dyn CryptoDevice> {
+    pub fn device(&self) -> &Device {
         &self.device
     }
 
@@ -250,10 +251,10 @@ impl KeyRegistry {
     async fn on_device<T, F>(&self, f: F) -> Result<T, KeyError>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn CryptoDevice) -> Result<T, DeviceError> + Send + 'static,
+        F: FnOnce(&Device) -> Result<T, DeviceError> + Send + 'static,
     {
         let device = self.device.clone();
-        tokio::task::spawn_blocking(move || f(device.as_ref()))
+        tokio::task::spawn_blocking(move || f(&device))
             .await
             .map_err(|e| KeyError::Task(e.to_string()))?
             .map_err(KeyError::from)
@@ -261,7 +262,7 @@ impl KeyRegistry {
 
     /// Generates a key in the device and registers it (criteria 2.2.2(2)B-1).
     pub async fn generate(&self, actor: &Actor, request: NewKey) -> Result<KeyRecord, KeyError> {
-        check_name("owner", &request.owner)?;
+        check_owner(&request.owner)?;
         check_name("label", &request.label)?;
         let spec = request.algorithm.key_spec(request.rsa_bits)?;
         let id = KeyId::random();
@@ -294,7 +295,7 @@ impl KeyRegistry {
     /// Imports a wrapped key after proving it matches the public key or certificate given
     /// with it (criteria 2.2.2(2)A). A mismatch is refused and leaves nothing behind.
     pub async fn import(&self, actor: &Actor, request: ImportKey) -> Result<KeyRecord, KeyError> {
-        check_name("owner", &request.owner)?;
+        check_owner(&request.owner)?;
         check_name("label", &request.label)?;
         let (expected, chain) = match &request.expected {
             ExpectedPublicKey::PublicKey(bytes) => (parse_public_key(bytes)?, Vec::new()),
@@ -316,11 +317,7 @@ impl KeyRegistry {
                 request.label.clone(),
             );
             let key = self
-                .on_device(move |d| {
-                    inkan_device::import::import_checked(
-                        d, &wrapped, wrapping, &expected, alg, &label,
-                    )
-                })
+                .on_device(move |d| d.import_checked(&wrapped, wrapping, &expected, alg, &label))
                 .await?;
             self.register(
                 id.clone(),
@@ -468,7 +465,7 @@ impl KeyRegistry {
         let record = self.get_active(id).await?;
         let subject = subject.to_owned();
         let action = self.on_device(move |d| {
-            inkan_device::csr::build_csr(d, &record.handle, record.algorithm, &subject)
+            d.certification_request(&record.handle, record.algorithm, &subject)
         });
         let ahead = self.entry(
             EntryKind::SignatureRequested,
@@ -635,7 +632,7 @@ pub(crate) struct Registration {
 /// Records `key` (which the device now holds) as an active key of `environment`; if the store
 /// refuses, destroys it in the device again, so no key exists that the registry does not know.
 pub(crate) async fn register_key(
-    device: &Arc<dyn CryptoDevice>,
+    device: &Device,
     store: &dyn Store,
     environment: Environment,
     now: crate::clock::UnixMillis,
@@ -710,6 +707,18 @@ impl KeyRegistry {
             .collect();
         Ok(Reconciliation { orphans, missing })
     }
+}
+
+/// A key's owner: a name, and never Inkan's own (`inkan`), which only `keys::log_key` gives
+/// its keys, so that no subscriber's key can become an [`log_key::OwnKey`] (issue 14 point 1).
+fn check_owner(owner: &str) -> Result<(), KeyError> {
+    check_name("owner", owner)?;
+    if owner == log_key::LOG_KEY_OWNER {
+        return Err(KeyError::InvalidInput(format!(
+            "the owner {owner:?} is reserved for Inkan's own keys"
+        )));
+    }
+    Ok(())
 }
 
 fn check_name(what: &str, value: &str) -> Result<(), KeyError> {

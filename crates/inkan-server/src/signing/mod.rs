@@ -21,7 +21,8 @@
 //!    index for the receipt (2.2.3(3)C). A signature whose result cannot be logged is not
 //!    returned.
 //!
-//! Format code reaches it only through [`ActivatedSigner`], an `inkan_formats::Signer`, so
+//! The device signs a subscriber's key only with a [`SignPermit`], which only this module can
+//! make (see `crate::device`). Format code reaches it only through [`ActivatedSigner`], an `inkan_formats::Signer`, so
 //! what the log records is the digest of the real signing input. Must never: sign without
 //! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
 //! accept a SAD checked anywhere else.
@@ -32,6 +33,7 @@ pub mod prepare;
 use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{Caller, CallerKind};
 use crate::clock::Clock;
+use crate::device::Device;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
 use crate::log::{LogError, TransparencyLog};
@@ -39,7 +41,7 @@ use crate::status::StatusChecker;
 use crate::store::signing::{SadRecord, SignatureRecord};
 use crate::store::status::{KeyStatusValue, StatusSourceKind};
 use crate::store::{KeyRecord, KeyState, Store, StoreError};
-use inkan_device::{CryptoDevice, PublicKey};
+use inkan_device::{Algorithm, KeyHandle, PublicKey};
 use inkan_formats::signer::SignInput;
 use inkan_formats::{FormatError, KeyRef, Signer};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
@@ -125,6 +127,51 @@ impl Input {
     }
 }
 
+/// What the signing module lets the crypto device sign for a subscriber: one key, these
+/// inputs (issue 14 point 1). Only this module makes one — its fields are private to it — and
+/// only at step 4, after the activation, the key, its status and the write-ahead entry were
+/// checked; [`Device::sign_for_subscriber`] uses it up. Nowhere else can a subscriber's key
+/// sign.
+///
+/// ```compile_fail
+/// // Outside the signing module a permit cannot be made:
+/// fn forge(handle: inkan_device::KeyHandle) -> inkan_server::signing::SignPermit {
+///     inkan_server::signing::SignPermit {
+///         handle,
+///         algorithm: inkan_device::Algorithm::Es256,
+///         inputs: Vec::new(),
+///     }
+/// }
+/// ```
+pub struct SignPermit {
+    handle: KeyHandle,
+    algorithm: Algorithm,
+    inputs: Vec<Input>,
+}
+
+impl SignPermit {
+    pub(crate) fn handle(&self) -> &KeyHandle {
+        &self.handle
+    }
+
+    pub(crate) fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    pub(crate) fn inputs(&self) -> &[Input] {
+        &self.inputs
+    }
+}
+
+impl std::fmt::Debug for SignPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignPermit")
+            .field("handle", &self.handle)
+            .field("inputs", &self.inputs.len())
+            .finish()
+    }
+}
+
 /// Signatures and where they are recorded.
 #[derive(Debug, Clone)]
 pub struct Signed {
@@ -138,7 +185,7 @@ pub struct Signed {
 #[derive(Debug)]
 pub struct SigningModule {
     store: Arc<dyn Store>,
-    device: Arc<dyn CryptoDevice>,
+    device: Device,
     log: Arc<TransparencyLog>,
     clock: Arc<dyn Clock>,
     environment: Environment,
@@ -161,7 +208,7 @@ impl SigningModule {
     /// The module over these parts (starts the index writer: call inside a Tokio runtime).
     pub fn new(
         store: Arc<dyn Store>,
-        device: Arc<dyn CryptoDevice>,
+        device: Device,
         log: Arc<TransparencyLog>,
         clock: Arc<dyn Clock>,
         environment: Environment,
@@ -396,20 +443,16 @@ impl SigningModule {
         key: &KeyRecord,
         inputs: &[Input],
     ) -> Result<Vec<Vec<u8>>, SigningError> {
-        let (device, handle, alg) = (self.device.clone(), key.handle.clone(), key.algorithm);
-        let inputs = inputs.to_vec();
-        tokio::task::spawn_blocking(move || {
-            inputs
-                .iter()
-                .map(|input| match input {
-                    Input::Digest { bytes, .. } => device.sign_digest(&handle, alg, bytes),
-                    Input::Message(m) => device.sign(&handle, alg, m),
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| SigningError::Device(e.to_string()))?
-        .map_err(|e| SigningError::Device(e.to_string()))
+        let permit = SignPermit {
+            handle: key.handle.clone(),
+            algorithm: key.algorithm,
+            inputs: inputs.to_vec(),
+        };
+        let device = self.device.clone();
+        tokio::task::spawn_blocking(move || device.sign_for_subscriber(permit))
+            .await
+            .map_err(|e| SigningError::Device(e.to_string()))?
+            .map_err(|e| SigningError::Device(e.to_string()))
     }
 
     async fn append(
