@@ -29,7 +29,7 @@ use utoipa::OpenApi;
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
         delivery::get_document,
         signatures::by_digest, signatures::log_key,
-        operations::request, operations::approve, operations::get_request,
+        operations::request, operations::approve, operations::consent, operations::get_request,
         operations::list_requests, operations::list_operators, operations::revoke_terminal,
         operations::apply, operations::list_applications, operations::get_application,
         operations::record_proofing, operations::record_mandate, operations::approve_application,
