@@ -102,11 +102,11 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
             let service = Service::open(config, Arc::new(SystemClock))
                 .await
                 .map_err(|e| e.to_string())?;
-            crate::approval::authorise(
+            let actor = crate::approval::authorise(
                 config,
                 &service,
-                &actor,
                 "backup.create",
+                None,
                 approval.as_deref(),
             )
             .await?;

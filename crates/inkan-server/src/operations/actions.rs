@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 10] = [
+pub const ACTIONS: [&str; 12] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -32,6 +32,8 @@ pub const ACTIONS: [&str; 10] = [
     "config.change",
     "client.register",
     "key.status_source",
+    "key.generate",
+    "operator.add",
 ];
 
 /// Longest reason, bytes.
@@ -123,6 +125,24 @@ pub enum Action {
         /// The keys and operations it may be granted.
         scope: Scope,
     },
+    /// Authorises one run of `inkan keys generate` on the host (for `owner`).
+    #[serde(rename = "key.generate")]
+    GenerateKey {
+        /// The subscriber the key will belong to.
+        owner: String,
+        /// Why.
+        reason: String,
+    },
+    /// Authorises one run of `inkan operators add` on the host (beyond the first admin).
+    #[serde(rename = "operator.add")]
+    AddOperator {
+        /// The new operator's login name.
+        username: String,
+        /// Its role.
+        role: OperatorRole,
+        /// Why.
+        reason: String,
+    },
     /// Set (or, with kind `none`, remove) where a key's status is published, which decides
     /// whether it may sign (criteria 2.2.3(1)B).
     #[serde(rename = "key.status_source")]
@@ -157,6 +177,8 @@ impl Action {
             Action::ConfigChange { .. } => ACTIONS[7],
             Action::RegisterClient { .. } => ACTIONS[8],
             Action::SetStatusSource { .. } => ACTIONS[9],
+            Action::GenerateKey { .. } => ACTIONS[10],
+            Action::AddOperator { .. } => ACTIONS[11],
         }
     }
 
@@ -179,6 +201,8 @@ impl Action {
                 | Action::CreateBackup { .. }
                 | Action::Decommission { .. }
                 | Action::ConfigChange { .. }
+                | Action::GenerateKey { .. }
+                | Action::AddOperator { .. }
         )
     }
 
@@ -189,10 +213,12 @@ impl Action {
             | Action::ImportKey { .. }
             | Action::CreateBackup { .. }
             | Action::Decommission { .. }
-            | Action::SetStatusSource { .. } => Permission::KeyManagement,
+            | Action::SetStatusSource { .. }
+            | Action::GenerateKey { .. } => Permission::KeyManagement,
             Action::SetOperatorRole { .. }
             | Action::RegisterTerminal { .. }
-            | Action::ConfigChange { .. } => Permission::ManageOperators,
+            | Action::ConfigChange { .. }
+            | Action::AddOperator { .. } => Permission::ManageOperators,
             Action::TerminateSubscriber { .. } | Action::RegisterClient { .. } => {
                 Permission::Registration
             }
@@ -225,6 +251,10 @@ impl Action {
             ),
             Action::SetStatusSource { key, kind, .. } => {
                 format!("key.status_source {key} {kind:?}")
+            }
+            Action::GenerateKey { owner, .. } => format!("key.generate for {owner}"),
+            Action::AddOperator { username, role, .. } => {
+                format!("operator.add {username:?} {role}")
             }
         }
     }
@@ -279,6 +309,8 @@ impl Operations {
                 }
             }
             Action::ImportKey { reason, .. }
+            | Action::GenerateKey { reason, .. }
+            | Action::AddOperator { reason, .. }
             | Action::CreateBackup { reason }
             | Action::Decommission { reason } => check_reason(reason)?,
             Action::ConfigChange { digest, reason } => {
@@ -453,6 +485,8 @@ impl Operations {
                 Ok(json!({ "key": key, "kind": kind }))
             }
             Action::ImportKey { .. }
+            | Action::GenerateKey { .. }
+            | Action::AddOperator { .. }
             | Action::CreateBackup { .. }
             | Action::Decommission { .. }
             | Action::ConfigChange { .. } => Ok(

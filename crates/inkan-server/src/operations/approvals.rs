@@ -145,13 +145,21 @@ impl Operations {
         self.clock.now()
     }
 
-    /// M for `action`.
+    /// M for `action`. A host action is approved by at least one other operator outside
+    /// `test` whatever is configured (criteria 2.1.3(12)): its approval is the only check the
+    /// host command makes.
     fn required(&self, action: &Action) -> u32 {
-        self.config
+        let configured = self
+            .config
             .approvals_for
             .get(action.name())
             .copied()
-            .unwrap_or(self.config.approvals)
+            .unwrap_or(self.config.approvals);
+        if action.on_host() && self.environment != Environment::Test {
+            configured.max(1)
+        } else {
+            configured
+        }
     }
 
     /// Asks for `action`. The caller's role must allow it; it is checked now, and carried out
@@ -386,14 +394,16 @@ impl Operations {
     }
 }
 
-/// For a command run on the host (`inkan keys import`, `inkan backup create`, `inkan
-/// decommission`): uses up request `id`, which must be an approved (`executed`) request for
-/// `action` that has not expired; compare-and-set, so it is used once. The caller logs what it
+/// For a command run on the host (`inkan keys generate`, `keys import`, `operators add`,
+/// `backup create`, `decommission`): uses up request `id`, which must be an approved
+/// (`executed`) request for `action` (and, when given, `subject`: its summary) that has not
+/// expired; compare-and-set, so it is used once. The caller logs what it
 /// then does, naming the request.
 pub async fn use_host_approval(
     store: &dyn Store,
     id: &str,
     action: &str,
+    subject: Option<&str>,
     now: UnixMillis,
 ) -> Result<ApprovalRequest, AuthError> {
     let (record, mut request) = super::records::load::<ApprovalRequest>(store, id).await?;
@@ -401,6 +411,15 @@ pub async fn use_host_approval(
         return Err(AuthError::Conflict(format!(
             "request {id} is for {}, not {action}",
             request.action.name()
+        )));
+    }
+    // What was approved is what runs: the same owner, operator, role (criteria 2.1.3(12)).
+    if let Some(subject) = subject
+        && request.action.summary() != subject
+    {
+        return Err(AuthError::Conflict(format!(
+            "request {id} approved {}, not {subject}",
+            request.action.summary()
         )));
     }
     if request.state != RequestState::Executed {

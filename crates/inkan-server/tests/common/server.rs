@@ -391,16 +391,23 @@ activation_key_file = "{d}/activation.key"
     /// A new operator of `role`, created on the host (`inkan operators add`), activated from
     /// a new terminal and logged in.
     pub async fn staff(&self, role: OperatorRole) -> (Account, Session) {
-        let n = self
-            .operators
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let username = format!("{role}-{n}");
-        let created = self
-            .server()
-            .auth
-            .create_operator(host_operator("test"), &username, role)
-            .await
-            .unwrap();
+        // The next free name (a restored database has those of the harness it was taken on).
+        let (username, created) = loop {
+            let n = self
+                .operators
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let username = format!("{role}-{n}");
+            match self
+                .server()
+                .auth
+                .create_operator(host_operator("test"), &username, role)
+                .await
+            {
+                Ok(created) => break (username, created),
+                Err(inkan_server::auth::AuthError::Conflict(_)) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        };
         let (terminal, _) = self.terminal();
         let mut account = self
             .activate_with(&terminal, &username, &created.activation_code)
@@ -477,10 +484,9 @@ activation_key_file = "{d}/activation.key"
         assert_eq!(approved.status(), StatusCode::OK);
         let mut done: Value = approved.json().await.unwrap();
         if let Some((operator, subscriber)) = subscriber {
-            let n = self
-                .operators
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let user = self.user(operator, subscriber, &format!("consenter-{n}")).await;
+            // Named after the request: unique even over a restored database.
+            let username = format!("consenter-{}", &id[id.len() - 12..]);
+            let user = self.user(operator, subscriber, &username).await;
             let session = self.login(&user).await;
             let consented = self
                 .call(&session, Method::POST, &format!("/v1/approvals/{id}/consent"), None)
