@@ -1,8 +1,9 @@
 //! Dual control for commands run on the host (criteria 2.1.3(12), 2.3.3(5)): `inkan keys
 //! generate`, `keys import`, `operators add` (beyond the first admin), `backup create` and
 //! `decommission` change keys or who may act, so each needs an approved request (`POST
-//! /v1/approvals` with the action, approved by M other operators) naming what it will do. Only
-//! in the `test` environment does `[operations]` M = 0 let a command run without one. The
+//! /v1/approvals` with the action, approved by M other operators, at least one) naming what it
+//! will do. Only a `test` deployment runs them without one, unless its `[operations]
+//! approvals_for` names the action with M > 0. The
 //! command uses the approval up, once, and acts as the operator who asked for it: the log
 //! names that operator and the approvers, not the host account the command runs under.
 
@@ -28,7 +29,10 @@ pub async fn authorise(
         .copied()
         .unwrap_or(ops.approvals);
     let Some(id) = approval else {
-        if required == 0 && config.environment == Environment::Test {
+        // A test deployment (the README's first command) runs host commands as the host user
+        // unless `[operations] approvals_for` asks for approvals of this one.
+        let asked_for = ops.approvals_for.get(action).is_some_and(|&m| m > 0);
+        if config.environment == Environment::Test && !asked_for {
             return Ok(host_operator(&crate::keys::host_user()));
         }
         return Err(format!(

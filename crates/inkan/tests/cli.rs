@@ -9,8 +9,9 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// These tests run host commands without dual control (`[operations]` M = 0 for them);
-/// `dual_control_guards_host_commands` shows the approval they otherwise need.
+/// These tests run host commands without dual control (a `test` deployment, `[operations]` M = 0
+/// for them); `host_commands_need_an_approved_request_outside_test` shows the approval they
+/// otherwise need.
 const HOST_ACTIONS_WITHOUT_APPROVAL: &str = "[operations]\napprovals_for = { \"key.generate\" = 0, \"key.destroy\" = 0, \"key.import\" = 0, \"operator.add\" = 0, \"backup.create\" = 0, \"service.decommission\" = 0 }\n";
 
 /// A scratch deployment: a config file, a store and a device of one kind.
@@ -1143,11 +1144,14 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         args.extend_from_slice(extra);
         args.into_iter().map(str::to_owned).collect()
     };
-    // Dual control: without the M = 0 setting the command needs an approved request.
+    // Dual control: where `[operations]` asks for it the command needs an approved request.
     let original = std::fs::read_to_string(&setup.config).unwrap();
     std::fs::write(
         &setup.config,
-        original.replace(HOST_ACTIONS_WITHOUT_APPROVAL, ""),
+        original.replace(
+            HOST_ACTIONS_WITHOUT_APPROVAL,
+            "[operations]\napprovals_for = { \"backup.create\" = 1 }\n",
+        ),
     )
     .unwrap();
     let err = setup.fails(&as_args(&create(&[])));
