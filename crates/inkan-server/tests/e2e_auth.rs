@@ -531,7 +531,11 @@ async fn system_clients(engine: Engine) {
         )
         .await;
     let registered = h
-        .approve_request(registered, OperatorRole::RaOfficer, Some((&operator, &issuer)))
+        .approve_request(
+            registered,
+            OperatorRole::RaOfficer,
+            Some((&operator, &issuer)),
+        )
         .await;
     assert_eq!(
         registered["result"]["token_endpoint_auth_method"],
@@ -627,7 +631,11 @@ async fn system_clients(engine: Engine) {
         )
         .await;
     let registered = h
-        .approve_request(registered, OperatorRole::RaOfficer, Some((&operator, &issuer)))
+        .approve_request(
+            registered,
+            OperatorRole::RaOfficer,
+            Some((&operator, &issuer)),
+        )
         .await;
     let client_id = registered["result"]["client_id"]
         .as_str()

@@ -10,10 +10,10 @@ mod common;
 use common::Engine;
 use common::interop::{interop, node};
 use common::server::{Harness, Session};
-use inkan_server::auth::operators::OperatorRole;
 use inkan_log::entry::{Entry, EntryKind};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
+use inkan_server::auth::operators::OperatorRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -63,8 +63,12 @@ async fn issue_and_verify(engine: Engine) {
             })),
         )
         .await;
-    h.approve_request(registered, OperatorRole::RaOfficer, Some((&operator, &issuer)))
-        .await;
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((&operator, &issuer)),
+    )
+    .await;
     let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()
@@ -255,8 +259,12 @@ async fn standing_approval_limits_formats_and_rate() {
             "scope": {"keys": [{"key": key_id, "operations": ["sign"], "formats": ["vc+jwt"], "max_per_minute": 2}]}
         })))
         .await;
-    h.approve_request(registered, OperatorRole::RaOfficer, Some((&operator, &issuer)))
-        .await;
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((&operator, &issuer)),
+    )
+    .await;
     let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()

@@ -878,7 +878,11 @@ fn client_certificate() -> (String, String) {
 
 /// What a system client holding `identity` gets: the token endpoint's status and, with a
 /// token, the status of e-sealing a credential with `seal`.
-async fn client_signs(h: &Harness, identity: &(String, String), seal: &str) -> (StatusCode, StatusCode) {
+async fn client_signs(
+    h: &Harness,
+    identity: &(String, String),
+    seal: &str,
+) -> (StatusCode, StatusCode) {
     let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()
@@ -946,7 +950,10 @@ async fn one_officer_cannot_register_a_client_that_signs() {
     assert_eq!(request["action"]["action"], "client.register");
     let id = request["id"].as_str().unwrap().to_owned();
     // The officer alone: no client, no token, no signature.
-    assert_eq!(client_signs(&h, &identity, &seal).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // Nor by approving or consenting themself.
     let approve = format!("/v1/approvals/{id}/approve");
     let consent = format!("/v1/approvals/{id}/consent");
@@ -970,7 +977,15 @@ async fn one_officer_cannot_register_a_client_that_signs() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        call(&h, &stranger, Method::GET, &format!("/v1/approvals/{id}"), None).await.0,
+        call(
+            &h,
+            &stranger,
+            Method::GET,
+            &format!("/v1/approvals/{id}"),
+            None
+        )
+        .await
+        .0,
         StatusCode::NOT_FOUND
     );
     // M approvals (M = 1) by another officer, no consent: still nothing.
@@ -979,9 +994,19 @@ async fn one_officer_cannot_register_a_client_that_signs() {
     assert_eq!(approved, StatusCode::OK, "{request}");
     assert_eq!(request["state"], "pending");
     assert!(request.get("result").is_none());
-    assert_eq!(client_signs(&h, &identity, &seal).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // The organisation's user reads what it is asked and consents: registered, and it signs.
-    let (read, shown) = call(&h, &clerk_session, Method::GET, &format!("/v1/approvals/{id}"), None).await;
+    let (read, shown) = call(
+        &h,
+        &clerk_session,
+        Method::GET,
+        &format!("/v1/approvals/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(read, StatusCode::OK);
     assert_eq!(shown["action"]["scope"], scope);
     let (consented, request) = call(&h, &clerk_session, Method::POST, &consent, None).await;
@@ -994,7 +1019,9 @@ async fn one_officer_cannot_register_a_client_that_signs() {
     );
     // Once: a second consent finds it executed.
     assert_eq!(
-        call(&h, &clerk_session, Method::POST, &consent, None).await.0,
+        call(&h, &clerk_session, Method::POST, &consent, None)
+            .await
+            .0,
         StatusCode::CONFLICT
     );
     // The log: asked by the officer, approved by the second, consented to by the clerk, then
@@ -1036,13 +1063,18 @@ async fn one_officer_cannot_register_a_client_that_signs() {
         &officer,
         Method::POST,
         &format!("/v1/subscribers/{issuer}/clients"),
-        Some(json!({"name": "issuing system", "certificate_pem": identity.0,
-            "scope": {"keys": [{"key": seal, "operations": ["sign"]}]}})),
+        Some(
+            json!({"name": "issuing system", "certificate_pem": identity.0,
+            "scope": {"keys": [{"key": seal, "operations": ["sign"]}]}}),
+        ),
     )
     .await;
     assert_eq!(asked, StatusCode::ACCEPTED, "{request}");
     assert_eq!(request["state"], "pending");
-    assert_eq!(client_signs(&h, &identity, &seal).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let id = request["id"].as_str().unwrap();
     let (consented, request) = call(
         &h,

@@ -861,17 +861,11 @@ async fn signing_follows_the_key_status_list() {
             .map(|_| ())
         }
     };
-    assert_eq!(
-        set_source(lists.url("/tokens/missing")).await,
-        Ok(())
-    );
+    assert_eq!(set_source(lists.url("/tokens/missing")).await, Ok(()));
     let (status, text) = issue().await;
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
     assert!(text.contains("no fresh, verified status"), "{text}");
-    assert_eq!(
-        set_source(url.clone()).await,
-        Ok(())
-    );
+    assert_eq!(set_source(url.clone()).await, Ok(()));
     // Revoked: refused, and the monitor destroys the key with the evidence in the log.
     let revoked = publish(vec![(5, 1)]).await;
     lists.put(path, revoked.clone(), TOKEN_TYPE, None);

@@ -303,7 +303,7 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
                     "key.destroy is under dual control: ask for it (POST /v1/approvals \
                      {\"action\": \"key.destroy\", …}); once approved the service destroys the \
                      key"
-                        .to_owned()
+                    .to_owned()
                 })?;
             let destroyed = registry
                 .destroy(actor, &parse_id(&id)?, &reason)

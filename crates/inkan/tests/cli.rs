@@ -1214,6 +1214,34 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         ),
     )
     .unwrap();
+    // The operators hold a checkpoint of a larger log than the backup's: a restore without
+    // that later log (which would bring back keys destroyed since) is refused (criteria
+    // 2.2.3(2)B-1).
+    let checkpoint = setup.path("latest.checkpoint");
+    std::fs::write(&checkpoint, setup.ok(&["log", "checkpoint"])).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "backup",
+            "restore",
+            a,
+            "--share",
+            &share(1),
+            "--share",
+            &share(2),
+            "--without-later-log",
+            "--latest-checkpoint",
+            checkpoint.to_str().unwrap(),
+        ])
+        .arg("--log-key")
+        .arg(&log_key)
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the later log exists"), "{err}");
     let restore = Command::new(env!("CARGO_BIN_EXE_inkan"))
         .arg("--config")
         .arg(&config)
@@ -1473,7 +1501,16 @@ fn host_commands_need_an_approved_request_outside_test() {
         ),
         (
             vec![
-                "keys", "import", "--wrapped", f, "--public", f, "--alg", "ES256", "--label", "k",
+                "keys",
+                "import",
+                "--wrapped",
+                f,
+                "--public",
+                f,
+                "--alg",
+                "ES256",
+                "--label",
+                "k",
             ],
             "key.import",
         ),
@@ -1529,9 +1566,15 @@ fn host_commands_need_an_approved_request_outside_test() {
             )
             .await
             .unwrap();
-        assert_eq!(request.state, inkan_server::operations::RequestState::Pending);
+        assert_eq!(
+            request.state,
+            inkan_server::operations::RequestState::Pending
+        );
         let request = ops.approve(&approver, &request.id).await.unwrap();
-        assert_eq!(request.state, inkan_server::operations::RequestState::Executed);
+        assert_eq!(
+            request.state,
+            inkan_server::operations::RequestState::Executed
+        );
         drop(ops);
         drop(auth);
         drop(service);
@@ -1539,17 +1582,40 @@ fn host_commands_need_an_approved_request_outside_test() {
     });
     // Approved for `default`: not for another owner (and not used up by that).
     let err = setup.fails(&[
-        "keys", "generate", "--alg", "ES256", "--label", "k", "--owner", "other", "--approval",
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--owner",
+        "other",
+        "--approval",
         &id,
     ]);
     assert!(err.contains("approved key.generate for default"), "{err}");
     let key = setup.json(&[
-        "keys", "generate", "--alg", "ES256", "--label", "k", "--approval", &id, "--json",
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--approval",
+        &id,
+        "--json",
     ]);
     assert_eq!(key["owner"], "default");
     // Once.
     let err = setup.fails(&[
-        "keys", "generate", "--alg", "ES256", "--label", "k", "--approval", &id,
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--approval",
+        &id,
     ]);
     assert!(err.contains("is used"), "{err}");
 
@@ -1571,13 +1637,16 @@ fn host_commands_need_an_approved_request_outside_test() {
         .iter()
         .find(|e| {
             e.approval.as_deref() == Some(id.as_str())
-                && e.note.as_deref().is_some_and(|n| n.contains("used by the host"))
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("used by the host"))
         })
         .expect("the approval's use is logged");
     assert_eq!(used.actor.id, asker);
     let note = used.note.as_deref().unwrap();
     assert!(
-        note.contains(&format!("asked by {asker}")) && note.contains(&format!("approved by {approver}")),
+        note.contains(&format!("asked by {asker}"))
+            && note.contains(&format!("approved by {approver}")),
         "{note}"
     );
     let generated = entries

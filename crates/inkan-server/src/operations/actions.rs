@@ -10,8 +10,8 @@
 
 use super::approvals::Operations;
 use crate::auth::clients::ClientCredential;
-use crate::auth::{AuthError, Scope};
 use crate::auth::operators::{OperatorRole, Permission};
+use crate::auth::{AuthError, Scope};
 use crate::keys::retire::retire;
 use crate::store::auth::{AccountRole, SubscriberState};
 use crate::store::status::StatusSourceRecord;

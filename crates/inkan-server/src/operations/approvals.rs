@@ -348,7 +348,11 @@ impl Operations {
             .await
     }
 
-    async fn log_consent(&self, caller: &Caller, request: &ApprovalRequest) -> Result<(), AuthError> {
+    async fn log_consent(
+        &self,
+        caller: &Caller,
+        request: &ApprovalRequest,
+    ) -> Result<(), AuthError> {
         self.auth
             .record_operation(
                 caller.actor(),

@@ -90,8 +90,8 @@ pub fn source_record(
     now: UnixMillis,
 ) -> Result<crate::store::status::StatusSourceRecord, String> {
     use crate::store::status::{StatusSourceKind, StatusSourceRecord};
-    let kind = StatusSourceKind::parse(kind)
-        .ok_or("kind must be x509, bitstring, token or none")?;
+    let kind =
+        StatusSourceKind::parse(kind).ok_or("kind must be x509, bitstring, token or none")?;
     if let Some(url) = &url
         && (!url.starts_with("https://") || url.len() > MAX_URL)
     {
@@ -103,9 +103,11 @@ pub fn source_record(
         _ => url.is_none() && index.is_none() && purpose.is_none(),
     };
     if !complete {
-        return Err("bitstring needs url, index and purpose; token needs url and index (no \
+        return Err(
+            "bitstring needs url, index and purpose; token needs url and index (no \
                     purpose); x509 and none take none of them"
-            .into());
+                .into(),
+        );
     }
     let record = StatusSourceRecord {
         key_id: key.id.to_string(),

@@ -479,7 +479,12 @@ activation_key_file = "{d}/activation.key"
         let id = request["id"].as_str().unwrap().to_owned();
         let (_, approver) = self.staff(role).await;
         let approved = self
-            .call(&approver, Method::POST, &format!("/v1/approvals/{id}/approve"), None)
+            .call(
+                &approver,
+                Method::POST,
+                &format!("/v1/approvals/{id}/approve"),
+                None,
+            )
             .await;
         assert_eq!(approved.status(), StatusCode::OK);
         let mut done: Value = approved.json().await.unwrap();
@@ -489,7 +494,12 @@ activation_key_file = "{d}/activation.key"
             let user = self.user(operator, subscriber, &username).await;
             let session = self.login(&user).await;
             let consented = self
-                .call(&session, Method::POST, &format!("/v1/approvals/{id}/consent"), None)
+                .call(
+                    &session,
+                    Method::POST,
+                    &format!("/v1/approvals/{id}/consent"),
+                    None,
+                )
                 .await;
             assert_eq!(consented.status(), StatusCode::OK);
             done = consented.json().await.unwrap();
