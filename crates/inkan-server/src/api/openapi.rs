@@ -108,6 +108,7 @@ mod tests {
             ("get", "/v1/approvals"),
             ("get", "/v1/approvals/{id}"),
             ("post", "/v1/approvals/{id}/approve"),
+            ("post", "/v1/approvals/{id}/consent"),
             ("get", "/v1/operators"),
             ("delete", "/v1/terminals/{thumbprint}"),
             ("post", "/v1/applications"),
@@ -124,6 +125,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 51);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
     }
 }
