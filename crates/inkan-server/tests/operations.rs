@@ -1140,5 +1140,15 @@ async fn a_status_source_changes_only_under_dual_control() {
     assert_eq!(request["state"], "executed");
     let set = source().await.unwrap().unwrap();
     assert_eq!(set.kind.as_str(), "token");
+    // Among the key's events, naming the request.
+    assert!(
+        h.log_entries()
+            .await
+            .iter()
+            .any(|e| e.key_id.as_deref() == Some(seal.as_str())
+                && e.approval.as_deref() == Some(id)
+                && e.note.as_deref() == Some("status source set: token")),
+        "the change is logged with the key and the request"
+    );
     h.stop().await;
 }

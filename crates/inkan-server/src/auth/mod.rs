@@ -248,11 +248,12 @@ impl Auth {
         Ok(())
     }
 
-    /// Records an operator's change to a key (e.g. its status source); `Err` if it could not
-    /// be logged.
+    /// Records an operator's change to a key (e.g. its status source), made under the
+    /// dual-control request `approval`; `Err` if it could not be logged.
     pub async fn record_operator_key_action(
         &self,
-        operator: &Caller,
+        actor: Actor,
+        approval: Option<&str>,
         key: &crate::store::KeyRecord,
         note: &str,
     ) -> Result<(), AuthError> {
@@ -260,10 +261,10 @@ impl Auth {
             kind: EntryKind::OperatorAction,
             time: self.now(),
             environment: self.environment.as_str().into(),
-            actor: operator.actor(),
+            actor,
             key_id: Some(key.id.to_string()),
             digests: Vec::new(),
-            approval: None,
+            approval: approval.map(str::to_owned),
             outcome: Outcome::Succeeded,
             note: Some(note.into()),
         };

@@ -361,13 +361,13 @@ impl Operations {
             .await
     }
 
-    /// The status source `action` (a [`Action::SetStatusSource`]) would set, checked by the
-    /// one check of status sources.
+    /// The key and the status source `action` (a [`Action::SetStatusSource`]) would set for
+    /// it, checked by the one check of status sources.
     async fn status_source_record(
         &self,
         action: &Action,
         set_by: &str,
-    ) -> Result<StatusSourceRecord, AuthError> {
+    ) -> Result<(crate::store::KeyRecord, StatusSourceRecord), AuthError> {
         let Action::SetStatusSource {
             key,
             kind,
@@ -379,7 +379,7 @@ impl Operations {
             return Err(AuthError::Internal("not a status source".into()));
         };
         let record = self.key(key).await?;
-        crate::status::source_record(
+        let source = crate::status::source_record(
             &record,
             kind,
             url.clone(),
@@ -388,7 +388,8 @@ impl Operations {
             set_by,
             self.now(),
         )
-        .map_err(AuthError::BadRequest)
+        .map_err(AuthError::BadRequest)?;
+        Ok((record, source))
     }
 
     async fn key(&self, id: &str) -> Result<crate::store::KeyRecord, AuthError> {
@@ -467,19 +468,20 @@ impl Operations {
                 }))
             }
             Action::SetStatusSource { key, kind, .. } => {
-                let record = self.status_source_record(action, &actor.id).await?;
+                let (record, source) = self.status_source_record(action, &actor.id).await?;
                 self.store
-                    .set_status_source(&record)
+                    .set_status_source(&source)
                     .await
                     .map_err(|e| match e {
                         StoreError::Conflict(m) => AuthError::BadRequest(m),
                         other => other.into(),
                     })?;
                 self.auth
-                    .record_operation(
+                    .record_operator_key_action(
                         actor.clone(),
                         Some(approval),
-                        format!("status source of {key} set: {kind}"),
+                        &record,
+                        &format!("status source set: {kind}"),
                     )
                     .await?;
                 Ok(json!({ "key": key, "kind": kind }))
