@@ -1485,9 +1485,14 @@ async fn operator_caller(
 fn host_commands_need_an_approved_request_outside_test() {
     use inkan_server::auth::operators::OperatorRole;
     let setup = Setup::soft();
+    // The host's secrets key in the scratch folder (not the working directory).
     let staging = std::fs::read_to_string(&setup.config)
         .unwrap()
-        .replace("environment = \"test\"", "environment = \"staging\"");
+        .replace("environment = \"test\"", "environment = \"staging\"")
+        + &format!(
+            "[server]\nsecrets_key_file = \"{}\"\n",
+            setup.path("secrets.key").display()
+        );
     // M = 0 for every host action: outside `test` it waives nothing.
     std::fs::write(&setup.config, &staging).unwrap();
     let file = setup.path("input");
