@@ -9,6 +9,7 @@ mod common;
 use common::Engine;
 use common::server::{Account, Harness, MINUTE, PASSWORD, Session, status};
 use inkan_log::entry::{EntryKind, Outcome};
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::totp;
 use inkan_server::client::ProofKey;
 use inkan_server::clock::Clock as _;
@@ -530,9 +531,17 @@ async fn system_clients(engine: Engine) {
             Some(json!({"name": "issuing system", "certificate_pem": cert_pem, "scope": scope})),
         )
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let registered: Value = registered.json().await.unwrap();
-    assert_eq!(registered["token_endpoint_auth_method"], "tls_client_auth");
+    let registered = h
+        .approve_request(
+            registered,
+            OperatorRole::RaOfficer,
+            Some((&operator, &issuer)),
+        )
+        .await;
+    assert_eq!(
+        registered["result"]["token_endpoint_auth_method"],
+        "tls_client_auth"
+    );
     let cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()
@@ -622,8 +631,14 @@ async fn system_clients(engine: Engine) {
             Some(json!({"name": "batch signer", "jwk": client_key.public_jwk(), "scope": scope})),
         )
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+    let registered = h
+        .approve_request(
+            registered,
+            OperatorRole::RaOfficer,
+            Some((&operator, &issuer)),
+        )
+        .await;
+    let client_id = registered["result"]["client_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -24,6 +24,7 @@ use common::{Engine, TestDb};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_server::api::listener;
 use inkan_server::api::tls;
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::{Caller, CallerKind};
 use inkan_server::clock::Clock as _;
 use inkan_server::config::ServerConfig;
@@ -218,8 +219,10 @@ async fn issuer(h: &Harness, operator: &Session, username: &str) -> Issuer {
             })),
         )
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+    let registered = h
+        .approve_request(registered, OperatorRole::RaOfficer, Some((operator, &id)))
+        .await;
+    let client_id = registered["result"]["client_id"]
         .as_str()
         .unwrap()
         .to_owned();

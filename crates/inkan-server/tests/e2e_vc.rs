@@ -13,6 +13,7 @@ use common::server::{Harness, Session};
 use inkan_log::entry::{Entry, EntryKind};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
+use inkan_server::auth::operators::OperatorRole;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -62,7 +63,12 @@ async fn issue_and_verify(engine: Engine) {
             })),
         )
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((&operator, &issuer)),
+    )
+    .await;
     let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()
@@ -253,7 +259,12 @@ async fn standing_approval_limits_formats_and_rate() {
             "scope": {"keys": [{"key": key_id, "operations": ["sign"], "formats": ["vc+jwt"], "max_per_minute": 2}]}
         })))
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((&operator, &issuer)),
+    )
+    .await;
     let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()

@@ -147,15 +147,13 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
     let set_x509 = |key_id: String| {
         let (h, operator) = (&h, &key_officer);
         async move {
-            let response = h
-                .call(
-                    operator,
-                    Method::PUT,
-                    &format!("/v1/keys/{key_id}/status-source"),
-                    Some(json!({"kind": "x509"})),
-                )
-                .await;
-            (response.status(), response.text().await.unwrap())
+            match h
+                .set_status_source(operator, &key_id, json!({"kind": "x509"}))
+                .await
+            {
+                Ok(_) => (StatusCode::NO_CONTENT, String::new()),
+                Err(refused) => refused,
+            }
         }
     };
     // Without a certificate, or with one naming no CRL, the source cannot be set.
@@ -346,15 +344,9 @@ async fn signing_follows_the_ocsp_responder_the_certificate_names() {
         "application/ocsp-response",
         None,
     );
-    let set = h
-        .call(
-            &key_officer,
-            Method::PUT,
-            &format!("/v1/keys/{seal}/status-source"),
-            Some(json!({"kind": "x509"})),
-        )
-        .await;
-    assert_eq!(set.status(), StatusCode::NO_CONTENT);
+    h.set_status_source(&key_officer, &seal, json!({"kind": "x509"}))
+        .await
+        .unwrap();
     let (status, text) = issue(&h, &client, &seal).await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     // The responder was asked about this certificate, and the CRL was not needed.

@@ -966,3 +966,290 @@ async fn production_starts_a_changed_configuration_only_with_an_approved_request
     h.server = Some(server);
     h.stop().await;
 }
+
+/// A self-signed client certificate and its key (PEM).
+fn client_certificate() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["e-sealer.example".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// What a system client holding `identity` gets: the token endpoint's status and, with a
+/// token, the status of e-sealing a credential with `seal`.
+async fn client_signs(
+    h: &Harness,
+    identity: &(String, String),
+    seal: &str,
+) -> (StatusCode, StatusCode) {
+    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
+    let mtls = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
+        .identity(
+            reqwest::Identity::from_pem(format!("{}{}", identity.0, identity.1).as_bytes())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let token = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    if token.status() != StatusCode::OK {
+        return (token.status(), StatusCode::UNAUTHORIZED);
+    }
+    let token: Value = token.json().await.unwrap();
+    let issued = mtls
+        .post(format!("{}/credentials/issue", h.url))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .json(&json!({
+            "credential": {
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"],
+                "credentialSubject": {"id": "did:example:subject"}
+            },
+            "options": {"credentialId": seal, "format": "vc+jwt"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    (StatusCode::OK, issued.status())
+}
+
+/// Criteria 2.1.3(12), 2.2.3(2)B-1, 2.3.3(5): a system client signs with an organisation's
+/// key without a SAD, so registering one is a standing approval. One registration officer
+/// alone gets no working client; M approvals by other officers without the organisation's
+/// consent neither; with both (a user of the organisation consenting over their own
+/// session) it signs, and the log names the requester, the approver and the consenting user.
+/// With `[operations] approvals = 0` (test only) the consent is still required.
+#[tokio::test]
+async fn one_officer_cannot_register_a_client_that_signs() {
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let (_, officer) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&officer, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
+    let (_, stranger) = h.subscriber(&officer, "issuer", "stranger").await;
+    let stranger = h.login(&stranger).await;
+    let identity = client_certificate();
+    let scope = json!({"keys": [{"key": seal, "operations": ["sign"]}]});
+    let (asked, request) = call(
+        &h,
+        &officer,
+        Method::POST,
+        &format!("/v1/subscribers/{issuer}/clients"),
+        Some(json!({"name": "issuing system", "certificate_pem": identity.0, "scope": scope})),
+    )
+    .await;
+    assert_eq!(asked, StatusCode::ACCEPTED, "{request}");
+    assert_eq!(request["state"], "pending");
+    assert_eq!(request["action"]["action"], "client.register");
+    let id = request["id"].as_str().unwrap().to_owned();
+    // The officer alone: no client, no token, no signature.
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Nor by approving or consenting themself.
+    let approve = format!("/v1/approvals/{id}/approve");
+    let consent = format!("/v1/approvals/{id}/consent");
+    assert_eq!(
+        call(&h, &officer, Method::POST, &approve, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&h, &officer, Method::POST, &consent, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // A key officer may not approve a registration; a user of another organisation may not
+    // consent to it (nor read it).
+    let (_, key_officer) = h.staff(OperatorRole::KeyOfficer).await;
+    assert_eq!(
+        call(&h, &key_officer, Method::POST, &approve, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&h, &stranger, Method::POST, &consent, None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(
+            &h,
+            &stranger,
+            Method::GET,
+            &format!("/v1/approvals/{id}"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    // M approvals (M = 1) by another officer, no consent: still nothing.
+    let (_, second) = h.operator().await;
+    let (approved, request) = call(&h, &second, Method::POST, &approve, None).await;
+    assert_eq!(approved, StatusCode::OK, "{request}");
+    assert_eq!(request["state"], "pending");
+    assert!(request.get("result").is_none());
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The organisation's user reads what it is asked and consents: registered, and it signs.
+    let (read, shown) = call(
+        &h,
+        &clerk_session,
+        Method::GET,
+        &format!("/v1/approvals/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(read, StatusCode::OK);
+    assert_eq!(shown["action"]["scope"], scope);
+    let (consented, request) = call(&h, &clerk_session, Method::POST, &consent, None).await;
+    assert_eq!(consented, StatusCode::OK, "{request}");
+    assert_eq!(request["state"], "executed");
+    let client_id = request["result"]["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await,
+        (StatusCode::OK, StatusCode::CREATED)
+    );
+    // Once: a second consent finds it executed.
+    assert_eq!(
+        call(&h, &clerk_session, Method::POST, &consent, None)
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    // The log: asked by the officer, approved by the second, consented to by the clerk, then
+    // registered, each naming the request.
+    let (_, me) = call(&h, &clerk_session, Method::GET, "/v1/me", None).await;
+    let (_, officer_me) = call(&h, &officer, Method::GET, "/v1/me", None).await;
+    let (_, second_me) = call(&h, &second, Method::GET, "/v1/me", None).await;
+    let entries: Vec<_> = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.approval.as_deref() == Some(id.as_str()))
+        .collect();
+    let by = |who: &Value, what: &str| {
+        entries.iter().any(|e| {
+            e.actor.id == who["id"].as_str().unwrap()
+                && e.note.as_deref().is_some_and(|n| n.contains(what))
+        })
+    };
+    assert!(by(&officer_me, "requested client.register"), "{entries:?}");
+    assert!(by(&second_me, "approved client.register"), "{entries:?}");
+    assert!(by(&me, "subscriber's consent"), "{entries:?}");
+    assert!(
+        entries.iter().any(|e| e.kind == EntryKind::ClientRegistered
+            && e.note.as_deref().is_some_and(|n| n.contains(&client_id))),
+        "{entries:?}"
+    );
+    h.stop().await;
+
+    // M = 0 (allowed in test only): the officer's request still waits for the consent.
+    let h = Harness::start(Engine::SqliteFile, "[operations]\napprovals = 0").await;
+    let (_, officer) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&officer, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
+    let identity = client_certificate();
+    let (asked, request) = call(
+        &h,
+        &officer,
+        Method::POST,
+        &format!("/v1/subscribers/{issuer}/clients"),
+        Some(
+            json!({"name": "issuing system", "certificate_pem": identity.0,
+            "scope": {"keys": [{"key": seal, "operations": ["sign"]}]}}),
+        ),
+    )
+    .await;
+    assert_eq!(asked, StatusCode::ACCEPTED, "{request}");
+    assert_eq!(request["state"], "pending");
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let id = request["id"].as_str().unwrap();
+    let (consented, request) = call(
+        &h,
+        &clerk_session,
+        Method::POST,
+        &format!("/v1/approvals/{id}/consent"),
+        None,
+    )
+    .await;
+    assert_eq!(consented, StatusCode::OK, "{request}");
+    assert_eq!(request["state"], "executed");
+    assert_eq!(
+        client_signs(&h, &identity, &seal).await,
+        (StatusCode::OK, StatusCode::CREATED)
+    );
+    h.stop().await;
+}
+
+/// Criteria 2.1.3(12): where a key's status comes from decides whether it may sign, so one
+/// key officer cannot set or remove it: the change waits for a second key officer's approval.
+#[tokio::test]
+async fn a_status_source_changes_only_under_dual_control() {
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let (_, officer) = h.operator().await;
+    let (_, clerk) = h.subscriber(&officer, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
+    let (_, key_officer) = h.staff(OperatorRole::KeyOfficer).await;
+    let source = || h.server().service.store.get_status_source(&seal);
+    let path = format!("/v1/keys/{seal}/status-source");
+    // Refused at once when incomplete (the one check of status sources).
+    let (refused, text) = call(
+        &h,
+        &key_officer,
+        Method::PUT,
+        &path,
+        Some(json!({"kind": "token", "index": 5})),
+    )
+    .await;
+    assert_eq!(refused, StatusCode::BAD_REQUEST, "{text}");
+    let (asked, request) = call(
+        &h,
+        &key_officer,
+        Method::PUT,
+        &path,
+        Some(json!({"kind": "token", "url": "https://lists.example/t", "index": 5})),
+    )
+    .await;
+    assert_eq!(asked, StatusCode::ACCEPTED, "{request}");
+    assert_eq!(request["state"], "pending");
+    assert!(source().await.unwrap().is_none(), "not set by one officer");
+    let id = request["id"].as_str().unwrap();
+    let (_, second) = h.staff(OperatorRole::KeyOfficer).await;
+    let (approved, request) = call(
+        &h,
+        &second,
+        Method::POST,
+        &format!("/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(approved, StatusCode::OK, "{request}");
+    assert_eq!(request["state"], "executed");
+    let set = source().await.unwrap().unwrap();
+    assert_eq!(set.kind.as_str(), "token");
+    // Among the key's events, naming the request.
+    assert!(
+        h.log_entries()
+            .await
+            .iter()
+            .any(|e| e.key_id.as_deref() == Some(seal.as_str())
+                && e.approval.as_deref() == Some(id)
+                && e.note.as_deref() == Some("status source set: token")),
+        "the change is logged with the key and the request"
+    );
+    h.stop().await;
+}

@@ -811,15 +811,13 @@ async fn signing_follows_the_key_status_list() {
         async move { issuer.token(&url, &statuses, Some(60), None).await }
     };
     lists.put(path, publish(vec![]).await, TOKEN_TYPE, None);
-    let set = h
-        .call(
-            &key_officer,
-            reqwest::Method::PUT,
-            &format!("/v1/keys/{seal}/status-source"),
-            Some(serde_json::json!({"kind": "token", "url": url, "index": 5})),
-        )
-        .await;
-    assert_eq!(set.status(), reqwest::StatusCode::NO_CONTENT);
+    h.set_status_source(
+        &key_officer,
+        &seal,
+        serde_json::json!({"kind": "token", "url": url, "index": 5}),
+    )
+    .await
+    .unwrap();
     let issue = || async {
         let response = h
             .call(
@@ -854,27 +852,20 @@ async fn signing_follows_the_key_status_list() {
     let set_source = |url: String| {
         let (h, operator, seal) = (&h, &key_officer, seal.clone());
         async move {
-            h.call(
+            h.set_status_source(
                 operator,
-                reqwest::Method::PUT,
-                &format!("/v1/keys/{seal}/status-source"),
-                Some(serde_json::json!({"kind": "token", "url": url, "index": 5})),
+                &seal,
+                serde_json::json!({"kind": "token", "url": url, "index": 5}),
             )
             .await
-            .status()
+            .map(|_| ())
         }
     };
-    assert_eq!(
-        set_source(lists.url("/tokens/missing")).await,
-        reqwest::StatusCode::NO_CONTENT
-    );
+    assert_eq!(set_source(lists.url("/tokens/missing")).await, Ok(()));
     let (status, text) = issue().await;
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
     assert!(text.contains("no fresh, verified status"), "{text}");
-    assert_eq!(
-        set_source(url.clone()).await,
-        reqwest::StatusCode::NO_CONTENT
-    );
+    assert_eq!(set_source(url.clone()).await, Ok(()));
     // Revoked: refused, and the monitor destroys the key with the evidence in the log.
     let revoked = publish(vec![(5, 1)]).await;
     lists.put(path, revoked.clone(), TOKEN_TYPE, None);

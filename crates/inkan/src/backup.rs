@@ -81,6 +81,11 @@ enum BackupCommand {
         /// cannot be known).
         #[arg(long, conflicts_with = "later_log")]
         without_later_log: bool,
+        /// With --without-later-log: the largest checkpoint (or a receipt, whose checkpoint
+        /// counts) the operators hold of this log. Refused if it covers more than the backup's
+        /// log; required outside a test deployment.
+        #[arg(long, requires = "without_later_log")]
+        latest_checkpoint: Option<PathBuf>,
         /// The deployment's log key (PEM, as `inkan log key` prints it and evidence packs
         /// keep it): the archive must be signed by it.
         #[arg(long)]
@@ -102,11 +107,11 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
             let service = Service::open(config, Arc::new(SystemClock))
                 .await
                 .map_err(|e| e.to_string())?;
-            crate::approval::authorise(
+            let actor = crate::approval::authorise(
                 config,
                 &service,
-                &actor,
                 "backup.create",
+                None,
                 approval.as_deref(),
             )
             .await?;
@@ -195,11 +200,19 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
             shares,
             later_log,
             without_later_log,
+            latest_checkpoint,
             log_key,
         } => {
             let bytes = crate::keys::read_limited(&archive, backup::MAX_ARCHIVE_BYTES)?;
             let trusted = spki_from_pem(&log_key)?;
             let shares = read_shares(&shares)?;
+            if without_later_log {
+                let log_size = backup::verify(&bytes, &trusted, &[])
+                    .map_err(|e| e.to_string())?
+                    .manifest
+                    .log_size;
+                check_no_later_log(config, log_size, latest_checkpoint.as_deref())?;
+            }
             let later = match (later_log, without_later_log) {
                 (Some(path), _) => {
                     LaterLog::Export(crate::keys::read_limited(&path, backup::MAX_ARCHIVE_BYTES)?)
@@ -232,6 +245,48 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
                 }
             );
         }
+    }
+    Ok(())
+}
+
+/// A restore without the later log brings back every key destroyed after the backup (criteria
+/// 2.2.3(2)B-1, 2.1.3(12)): refused when the operators hold a checkpoint (or receipt) of a
+/// larger log than the backup's, since that log exists and must be given (`--later-log`).
+/// Outside `test` the operators must say what they hold. The checkpoint's signature is not
+/// needed: a forged larger one only refuses the restore.
+fn check_no_later_log(config: &Config, log_size: u64, latest: Option<&Path>) -> Result<(), String> {
+    let Some(path) = latest else {
+        if config.environment == inkan_server::environment::Environment::Test {
+            return Ok(());
+        }
+        return Err(
+            "--without-later-log needs --latest-checkpoint: the largest checkpoint or receipt \
+             of this log the operators hold"
+                .into(),
+        );
+    };
+    let text = String::from_utf8(crate::keys::read_limited(path, 1024 * 1024)?)
+        .map_err(|_| format!("{} is not text", path.display()))?;
+    let note = match inkan_log::receipt::Receipt::parse(&text) {
+        Ok(receipt) => receipt.checkpoint_note,
+        Err(_) => text,
+    };
+    let size = inkan_log::note::parse(&note)
+        .and_then(|parsed| inkan_log::checkpoint::Checkpoint::parse(parsed.body))
+        .map_err(|e| {
+            format!(
+                "{}: neither a checkpoint nor a receipt: {e}",
+                path.display()
+            )
+        })?
+        .size;
+    if size > log_size {
+        return Err(format!(
+            "refused: {} covers {size} log entries and the backup only {log_size}: the later \
+             log exists (give it with --later-log), and restoring without it would bring back \
+             keys destroyed since the backup",
+            path.display()
+        ));
     }
     Ok(())
 }

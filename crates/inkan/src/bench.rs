@@ -197,16 +197,45 @@ async fn provision(
         .await?;
     let key_id = key["id"].as_str().unwrap_or_default().to_owned();
     let (client_cert, identity) = crate::api_client::self_signed_identity("bench.example")?;
-    officer_api
+    // A standing approval: a second officer approves it and the clerk consents.
+    let asked = officer_api
         .call(
             &operator,
             Method::POST,
             &format!("/v1/subscribers/{issuer_id}/clients"),
             Some(&json!({"name": "bench", "certificate_pem": client_cert,
                      "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}})),
-            StatusCode::CREATED,
+            StatusCode::ACCEPTED,
         )
         .await?;
+    let request = asked["id"].as_str().unwrap_or_default().to_owned();
+    let (second_api, second) = new_operator(
+        server,
+        cert,
+        Arc::new(SystemClock),
+        "bench-second-registrar",
+        PASSWORD,
+        OperatorRole::RaOfficer,
+    )
+    .await?;
+    let second = login_next_step(&second_api, &second).await?;
+    second_api
+        .call(
+            &second,
+            Method::POST,
+            &format!("/v1/approvals/{request}/approve"),
+            None,
+            StatusCode::OK,
+        )
+        .await?;
+    api.call(
+        &clerk,
+        Method::POST,
+        &format!("/v1/approvals/{request}/consent"),
+        None,
+        StatusCode::OK,
+    )
+    .await?;
     let client = Client::new(
         &server.public_url,
         cert,

@@ -203,7 +203,7 @@ async fn story(
     );
     let (client_cert, client_identity) =
         crate::api_client::self_signed_identity("issuing-system.example")?;
-    officer_api
+    let asked = officer_api
         .call(
             &operator,
             Method::POST,
@@ -212,9 +212,42 @@ async fn story(
                 &json!({"name": "issuing system", "certificate_pem": client_cert,
                      "scope": {"keys": [{"key": seal_id, "operations": ["read", "sign"]}]}}),
             ),
-            StatusCode::CREATED,
+            StatusCode::ACCEPTED,
         )
         .await?;
+    let request = asked["id"].as_str().unwrap_or_default().to_owned();
+    let (second_api, second_account) = new_operator(
+        server,
+        &server_cert,
+        clock.clone(),
+        "second-registrar",
+        PASSWORD,
+        OperatorRole::RaOfficer,
+    )
+    .await?;
+    next_step(&clock);
+    let second = second_api.login(&second_account).await?;
+    second_api
+        .call(
+            &second,
+            Method::POST,
+            &format!("/v1/approvals/{request}/approve"),
+            None,
+            StatusCode::OK,
+        )
+        .await?;
+    api.call(
+        &clerk_session,
+        Method::POST,
+        &format!("/v1/approvals/{request}/consent"),
+        None,
+        StatusCode::OK,
+    )
+    .await?;
+    said(
+        "a standing approval is dual control: a second officer approved the registration and \
+         the university's clerk consented to it over her own session",
+    );
     let system = Client::new(
         &server.public_url,
         &server_cert,

@@ -67,12 +67,11 @@ pub async fn decommission(
     service: &Service,
     args: DecommissionArgs,
 ) -> Result<(), String> {
-    let actor = host_operator(&crate::keys::host_user());
-    crate::approval::authorise(
+    let actor = crate::approval::authorise(
         config,
         service,
-        &actor,
         "service.decommission",
+        None,
         args.approval.as_deref(),
     )
     .await?;

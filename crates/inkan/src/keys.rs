@@ -5,6 +5,7 @@ use inkan_device::Algorithm;
 use inkan_device::import::WrappingAlgorithm;
 use inkan_server::config::Config;
 use inkan_server::keys::{ExpectedPublicKey, ImportKey, NewKey, key_view};
+use inkan_server::operations::Action;
 use inkan_server::service::{Service, host_operator};
 use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ enum KeysCommand {
         /// RSA modulus size for RS256/PS256: 2048 or 3072.
         #[arg(long, default_value_t = 3072)]
         rsa_bits: usize,
+        /// The approved `key.generate` request for this owner (dual control).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// List keys.
     List {
@@ -105,7 +109,8 @@ enum KeysCommand {
     /// owns (orphans) and live keys the device no longer holds (missing). Exits non-zero
     /// when either list is not empty.
     Reconcile,
-    /// Destroy a key in the device, for good.
+    /// Destroy a key in the device, for good (outside a test deployment, a key is destroyed by
+    /// an approved `key.destroy` request, which the service carries out).
     Destroy {
         /// The key id.
         id: String,
@@ -127,7 +132,20 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
             label,
             owner,
             rsa_bits,
+            approval,
         } => {
+            let asked = Action::GenerateKey {
+                owner: owner.clone(),
+                reason: String::new(),
+            };
+            let actor = &crate::approval::authorise(
+                config,
+                service,
+                asked.name(),
+                Some(&asked.summary()),
+                approval.as_deref(),
+            )
+            .await?;
             let record = registry
                 .generate(
                     actor,
@@ -199,8 +217,18 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
             owner,
             approval,
         } => {
-            crate::approval::authorise(config, service, actor, "key.import", approval.as_deref())
-                .await?;
+            let asked = Action::ImportKey {
+                owner: owner.clone(),
+                reason: String::new(),
+            };
+            let actor = &crate::approval::authorise(
+                config,
+                service,
+                asked.name(),
+                Some(&asked.summary()),
+                approval.as_deref(),
+            )
+            .await?;
             let expected = match (public, cert) {
                 (Some(path), _) => ExpectedPublicKey::PublicKey(read_input(&path)?),
                 (None, Some(path)) => ExpectedPublicKey::Certificate(read_input(&path)?),
@@ -267,6 +295,16 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
             }
         }
         KeysCommand::Destroy { id, reason } => {
+            // No host approval for this: an approved `key.destroy` request is carried out by
+            // the service itself (logged, the subscriber notified).
+            let actor = &crate::approval::authorise(config, service, "key.destroy", None, None)
+                .await
+                .map_err(|_| {
+                    "key.destroy is under dual control: ask for it (POST /v1/approvals \
+                     {\"action\": \"key.destroy\", …}); once approved the service destroys the \
+                     key"
+                    .to_owned()
+                })?;
             let destroyed = registry
                 .destroy(actor, &parse_id(&id)?, &reason)
                 .await

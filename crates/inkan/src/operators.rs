@@ -1,9 +1,11 @@
 //! `inkan operators`: the host's part in managing operators (criteria 2.1.3(14), 2.3.3). `add`
 //! creates an operator account with its role and prints its one-time activation code (the
 //! operator activates from the terminal it will work from, which registers that terminal);
-//! `list` shows operators, roles and terminals. Everything is logged with the host user as the
-//! actor. Role changes and further terminals of a running service go through dual control
-//! (`/v1/approvals`); this is the ceremony path for the first operators of each role.
+//! `list` shows operators, roles and terminals. The first admin (while no operator has a
+//! terminal in use) is added by the host alone (logged with the host user as the actor); every other operator needs an approved
+//! `operator.add` request naming the username and role (criteria 2.1.3(12)), and is logged as
+//! added by the operator who asked. Role changes and further terminals go through dual
+//! control (`/v1/approvals`) too.
 //!
 //! Must never: print a code anywhere but this command's standard output.
 
@@ -12,6 +14,7 @@ use inkan_server::auth::Auth;
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
+use inkan_server::operations::Action;
 use inkan_server::service::{Service, host_operator};
 use std::sync::Arc;
 
@@ -31,6 +34,10 @@ enum OperatorsCommand {
         /// admin, ra_officer, key_officer or auditor.
         #[arg(long, value_parser = parse_role)]
         role: OperatorRole,
+        /// The approved `operator.add` request for this username and role (dual control; not
+        /// needed for the first admin).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// List operators, their roles and terminals.
     List,
@@ -54,7 +61,38 @@ pub async fn run(config: &Config, service: &Service, args: OperatorsArgs) -> Res
     );
     let actor = host_operator(&crate::keys::host_user());
     match args.command {
-        OperatorsCommand::Add { username, role } => {
+        OperatorsCommand::Add {
+            username,
+            role,
+            approval,
+        } => {
+            // The first admin: while no operator can act (none has a terminal in use: a new
+            // deployment, or operators migrated without one), nobody could ask or approve.
+            let first_admin = role == OperatorRole::Admin
+                && service
+                    .store
+                    .terminals()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .iter()
+                    .all(|t| t.revoked_at.is_some());
+            let actor = if first_admin && approval.is_none() {
+                actor.clone()
+            } else {
+                let asked = Action::AddOperator {
+                    username: username.clone(),
+                    role,
+                    reason: String::new(),
+                };
+                crate::approval::authorise(
+                    config,
+                    service,
+                    asked.name(),
+                    Some(&asked.summary()),
+                    approval.as_deref(),
+                )
+                .await?
+            };
             let created = auth
                 .create_operator(actor.clone(), &username, role)
                 .await

@@ -9,9 +9,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// These tests run host commands without dual control (`[operations]` M = 0 for them);
-/// `dual_control_guards_host_commands` shows the approval they otherwise need.
-const HOST_ACTIONS_WITHOUT_APPROVAL: &str = "[operations]\napprovals_for = { \"key.import\" = 0, \"backup.create\" = 0, \"service.decommission\" = 0 }\n";
+/// These tests run host commands without dual control (a `test` deployment, `[operations]` M = 0
+/// for them); `host_commands_need_an_approved_request_outside_test` shows the approval they
+/// otherwise need.
+const HOST_ACTIONS_WITHOUT_APPROVAL: &str = "[operations]\napprovals_for = { \"key.generate\" = 0, \"key.destroy\" = 0, \"key.import\" = 0, \"operator.add\" = 0, \"backup.create\" = 0, \"service.decommission\" = 0 }\n";
 
 /// A scratch deployment: a config file, a store and a device of one kind.
 struct Setup {
@@ -1210,11 +1211,14 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         args.extend_from_slice(extra);
         args.into_iter().map(str::to_owned).collect()
     };
-    // Dual control: without the M = 0 setting the command needs an approved request.
+    // Dual control: where `[operations]` asks for it the command needs an approved request.
     let original = std::fs::read_to_string(&setup.config).unwrap();
     std::fs::write(
         &setup.config,
-        original.replace(HOST_ACTIONS_WITHOUT_APPROVAL, ""),
+        original.replace(
+            HOST_ACTIONS_WITHOUT_APPROVAL,
+            "[operations]\napprovals_for = { \"backup.create\" = 1 }\n",
+        ),
     )
     .unwrap();
     let err = setup.fails(&as_args(&create(&[])));
@@ -1277,6 +1281,34 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         ),
     )
     .unwrap();
+    // The operators hold a checkpoint of a larger log than the backup's: a restore without
+    // that later log (which would bring back keys destroyed since) is refused (criteria
+    // 2.2.3(2)B-1).
+    let checkpoint = setup.path("latest.checkpoint");
+    std::fs::write(&checkpoint, setup.ok(&["log", "checkpoint"])).unwrap();
+    let refused = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "backup",
+            "restore",
+            a,
+            "--share",
+            &share(1),
+            "--share",
+            &share(2),
+            "--without-later-log",
+            "--latest-checkpoint",
+            checkpoint.to_str().unwrap(),
+        ])
+        .arg("--log-key")
+        .arg(&log_key)
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("the later log exists"), "{err}");
     let restore = Command::new(env!("CARGO_BIN_EXE_inkan"))
         .arg("--config")
         .arg(&config)
@@ -1441,4 +1473,257 @@ fn the_so_makes_the_tokens_backup_wrapping_key_once() {
     let soft = Setup::soft();
     let err = soft.fails(&args);
     assert!(err.contains("needs no wrapping key"), "{err}");
+}
+
+/// The dual-control service over the deployment of `config`, as the server builds it.
+async fn operations(
+    config: &inkan_server::config::Config,
+) -> (
+    std::sync::Arc<inkan_server::service::Service>,
+    std::sync::Arc<inkan_server::auth::Auth>,
+    inkan_server::operations::Operations,
+) {
+    use inkan_server::clock::SystemClock;
+    use std::sync::Arc;
+    let clock: Arc<dyn inkan_server::clock::Clock> = Arc::new(SystemClock);
+    let service = Arc::new(
+        inkan_server::service::Service::open(config, clock.clone())
+            .await
+            .unwrap(),
+    );
+    let auth = Arc::new(inkan_server::auth::Auth::new(
+        service.store.clone(),
+        service.log.clone(),
+        clock.clone(),
+        config.auth.clone(),
+        config.environment,
+        inkan_server::auth::Auth::sealing_key(&config.server.secrets_key_file).unwrap(),
+        config.server.public_url(),
+    ));
+    let delivery = Arc::new(
+        inkan_server::delivery::Delivery::new(
+            service.store.clone(),
+            service.log.clone(),
+            clock.clone(),
+            config.environment,
+            &config.server.secrets_key_file,
+            &config.delivery,
+        )
+        .unwrap(),
+    );
+    let ops = inkan_server::operations::Operations::new(
+        service.clone(),
+        auth.clone(),
+        delivery,
+        clock,
+        config.operations.clone(),
+    );
+    (service, auth, ops)
+}
+
+/// An operator of `role` and the caller it is when it acts (as over its session).
+async fn operator_caller(
+    auth: &inkan_server::auth::Auth,
+    username: &str,
+    role: inkan_server::auth::operators::OperatorRole,
+) -> inkan_server::auth::Caller {
+    let created = auth
+        .create_operator(inkan_server::service::host_operator("test"), username, role)
+        .await
+        .unwrap();
+    inkan_server::auth::Caller {
+        kind: inkan_server::auth::CallerKind::Operator,
+        id: created.account_id,
+        subscriber: None,
+        session: format!("ses_{username}"),
+        method: "password+totp".into(),
+        scope: None,
+        terminal: Some(format!("terminal-of-{username}")),
+        role: Some(role),
+    }
+}
+
+/// Criteria 2.1.3(12), 2.3.3(5): outside `test`, the host commands that change keys or who
+/// may act (`keys generate`, `keys import`, `keys destroy`, `operators add` beyond the first
+/// admin, `decommission`) are refused without an approved request, even with `[operations]`
+/// M = 0; an approval runs only what it approved (the same owner), once; and the log names
+/// the operator who asked and the one who approved, not the host user.
+#[test]
+fn host_commands_need_an_approved_request_outside_test() {
+    use inkan_server::auth::operators::OperatorRole;
+    let setup = Setup::soft();
+    // The host's secrets key in the scratch folder (not the working directory).
+    let staging = std::fs::read_to_string(&setup.config)
+        .unwrap()
+        .replace("environment = \"test\"", "environment = \"staging\"")
+        + &format!(
+            "[server]\nsecrets_key_file = \"{}\"\n",
+            setup.path("secrets.key").display()
+        );
+    // M = 0 for every host action: outside `test` it waives nothing.
+    std::fs::write(&setup.config, &staging).unwrap();
+    let file = setup.path("input");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    let pack = setup.path("final-pack");
+    let refused = [
+        (
+            vec!["keys", "generate", "--alg", "ES256", "--label", "k"],
+            "key.generate",
+        ),
+        (
+            vec![
+                "keys",
+                "import",
+                "--wrapped",
+                f,
+                "--public",
+                f,
+                "--alg",
+                "ES256",
+                "--label",
+                "k",
+            ],
+            "key.import",
+        ),
+        (
+            vec![
+                "keys",
+                "destroy",
+                "key_00000000000000000000000000000000",
+                "--reason",
+                "r",
+            ],
+            "key.destroy",
+        ),
+        (
+            vec!["operators", "add", "bob", "--role", "ra_officer"],
+            "operator.add",
+        ),
+        (
+            vec![
+                "decommission",
+                "--reason",
+                "r",
+                "--evidence-out",
+                pack.to_str().unwrap(),
+            ],
+            "service.decommission",
+        ),
+    ];
+    for (args, action) in &refused {
+        let err = setup.fails(args);
+        assert!(
+            err.contains(&format!("{action} is under dual control")),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!pack.exists());
+
+    // Two key officers: one asks for a key of `default`, the other approves.
+    let config =
+        inkan_server::config::Config::load(Some(&setup.config), std::iter::empty()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (asker, approver, id) = runtime.block_on(async {
+        let (service, auth, ops) = operations(&config).await;
+        let asker = operator_caller(&auth, "kate", OperatorRole::KeyOfficer).await;
+        let approver = operator_caller(&auth, "kenji", OperatorRole::KeyOfficer).await;
+        let request = ops
+            .request(
+                &asker,
+                inkan_server::operations::Action::GenerateKey {
+                    owner: "default".into(),
+                    reason: "the organisation's new seal".into(),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            request.state,
+            inkan_server::operations::RequestState::Pending
+        );
+        let request = ops.approve(&approver, &request.id).await.unwrap();
+        assert_eq!(
+            request.state,
+            inkan_server::operations::RequestState::Executed
+        );
+        drop(ops);
+        drop(auth);
+        drop(service);
+        (asker.id, approver.id, request.id)
+    });
+    // Approved for `default`: not for another owner (and not used up by that).
+    let err = setup.fails(&[
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--owner",
+        "other",
+        "--approval",
+        &id,
+    ]);
+    assert!(err.contains("approved key.generate for default"), "{err}");
+    let key = setup.json(&[
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--approval",
+        &id,
+        "--json",
+    ]);
+    assert_eq!(key["owner"], "default");
+    // Once.
+    let err = setup.fails(&[
+        "keys",
+        "generate",
+        "--alg",
+        "ES256",
+        "--label",
+        "k",
+        "--approval",
+        &id,
+    ]);
+    assert!(err.contains("is used"), "{err}");
+
+    // The log: the approval's use names the asker and the approver, and the key's generation
+    // is the asker's, not the host user's.
+    let entries = runtime.block_on(async {
+        let service = inkan_server::service::Service::open(
+            &config,
+            std::sync::Arc::new(inkan_server::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        let raw = service.store.log_entries(0, 10_000).await.unwrap();
+        raw.iter()
+            .map(|b| inkan_log::entry::Entry::decode(b).unwrap())
+            .collect::<Vec<_>>()
+    });
+    let used = entries
+        .iter()
+        .find(|e| {
+            e.approval.as_deref() == Some(id.as_str())
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.contains("used by the host"))
+        })
+        .expect("the approval's use is logged");
+    assert_eq!(used.actor.id, asker);
+    let note = used.note.as_deref().unwrap();
+    assert!(
+        note.contains(&format!("asked by {asker}"))
+            && note.contains(&format!("approved by {approver}")),
+        "{note}"
+    );
+    let generated = entries
+        .iter()
+        .find(|e| e.key_id.as_deref() == key["id"].as_str())
+        .expect("the generation is logged");
+    assert_eq!(generated.actor.id, asker, "{generated:?}");
 }

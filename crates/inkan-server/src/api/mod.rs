@@ -119,6 +119,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route("/v1/approvals/{id}", get(operations::get_request))
         .route("/v1/approvals/{id}/approve", post(operations::approve))
+        .route("/v1/approvals/{id}/consent", post(operations::consent))
         .route("/v1/operators", get(operations::list_operators))
         .route(
             "/v1/applications",

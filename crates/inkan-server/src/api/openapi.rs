@@ -29,7 +29,7 @@ use utoipa::OpenApi;
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
         delivery::get_document,
         signatures::by_digest, signatures::log_key,
-        operations::request, operations::approve, operations::get_request,
+        operations::request, operations::approve, operations::consent, operations::get_request,
         operations::list_requests, operations::list_operators, operations::revoke_terminal,
         operations::apply, operations::list_applications, operations::get_application,
         operations::record_proofing, operations::record_mandate, operations::approve_application,
@@ -108,6 +108,7 @@ mod tests {
             ("get", "/v1/approvals"),
             ("get", "/v1/approvals/{id}"),
             ("post", "/v1/approvals/{id}/approve"),
+            ("post", "/v1/approvals/{id}/consent"),
             ("get", "/v1/operators"),
             ("delete", "/v1/terminals/{thumbprint}"),
             ("post", "/v1/applications"),
@@ -124,6 +125,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 51);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
     }
 }

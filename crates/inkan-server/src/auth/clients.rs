@@ -1,6 +1,7 @@
 //! System clients of organisations, for automatic e-sealing (criteria 2.2.1(1)).
 //!
-//! An operator registers a client under an issuer organisation with either a client
+//! A dual-control request registers a client under an issuer organisation (M operators
+//! approve and a user of the organisation consents, `operations::actions`), with either a client
 //! certificate (mutual TLS, RFC 8705: the token is bound to the certificate's thumbprint) or a
 //! public JWK (`private_key_jwt`, RFC 7523: the token is DPoP-bound to a key of the request),
 //! and a scope naming the organisation's keys and what the client may do with them. The
@@ -9,12 +10,12 @@
 //! registered scope, or for a client whose organisation is no longer active.
 
 use super::sessions::{Binding, SessionOwner};
-use super::{Auth, AuthError, Caller, RequestCredentials, Scope, TokenResponse, proof};
+use super::{Auth, AuthError, RequestCredentials, Scope, TokenResponse, proof};
 use crate::store::auth::{
     ClientAuthMethod, ClientRecord, SubscriberKind, SubscriberState, is_id, new_id,
 };
 use crate::store::{KeyId, StoreError};
-use inkan_log::entry::{ActorKind, EntryKind, Outcome};
+use inkan_log::entry::{Actor, ActorKind, Entry, EntryKind, Outcome};
 use serde_json::Value;
 
 /// The client assertion type of RFC 7523.
@@ -49,16 +50,17 @@ pub struct ClientTokenRequest {
 }
 
 impl Auth {
-    /// Registers a system client of an issuer organisation (an operator's action).
-    pub async fn register_client(
+    /// The client a registration would create, checked: an active issuer organisation, a
+    /// printable name, a scope naming only that organisation's keys, a valid certificate or
+    /// JWK. Stores nothing (the registration is a dual-control request first, criteria
+    /// 2.1.3(12)).
+    pub async fn client_record(
         &self,
-        operator: &Caller,
         subscriber: &str,
         name: &str,
         credential: ClientCredential,
-        scope: Scope,
+        scope: &Scope,
     ) -> Result<ClientRecord, AuthError> {
-        operator.require(super::operators::Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
         if subscriber.kind != SubscriberKind::Issuer || subscriber.state != SubscriberState::Active
         {
@@ -96,28 +98,46 @@ impl Auth {
                 (ClientAuthMethod::PrivateKeyJwt, None, Some(jwk.to_string()))
             }
         };
-        let client = ClientRecord {
+        Ok(ClientRecord {
             id: new_id("cli"),
             subscriber: subscriber.id.clone(),
             name: name.into(),
             auth_method,
             certificate_thumbprint,
             jwk,
-            scope: serde_json::to_string(&scope).map_err(|e| AuthError::Internal(e.to_string()))?,
+            scope: serde_json::to_string(scope).map_err(|e| AuthError::Internal(e.to_string()))?,
             active: true,
             created_at: self.now(),
-        };
-        let event = self.event(
-            EntryKind::ClientRegistered,
-            operator.actor(),
-            Some(format!(
+        })
+    }
+
+    /// Registers `client` (made by [`Auth::client_record`]) once its dual-control request
+    /// `approval` has the operators' approvals and the subscriber's consent; only
+    /// `operations` calls it.
+    pub async fn register_client(
+        &self,
+        actor: Actor,
+        approval: Option<&str>,
+        client: ClientRecord,
+    ) -> Result<ClientRecord, AuthError> {
+        let entry = Entry {
+            kind: EntryKind::ClientRegistered,
+            time: self.now(),
+            environment: self.environment.as_str().into(),
+            actor,
+            key_id: None,
+            digests: Vec::new(),
+            approval: approval.map(str::to_owned),
+            outcome: Outcome::Succeeded,
+            note: Some(format!(
                 "{} {} of {} scope {}",
-                auth_method.as_str(),
+                client.auth_method.as_str(),
                 client.id,
-                subscriber.id,
-                scope.to_oauth()
+                client.subscriber,
+                client.scope
             )),
-        );
+        };
+        // Written ahead (criteria 2.1.3(12)): no client exists unless its entry is logged first.
         let change = async {
             self.store
                 .insert_client(&client)
@@ -129,7 +149,7 @@ impl Auth {
                     other => other.into(),
                 })
         };
-        self.write_ahead(event, change).await?;
+        self.write_ahead(entry, change).await?;
         Ok(client)
     }
 

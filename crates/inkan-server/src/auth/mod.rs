@@ -308,22 +308,21 @@ impl Auth {
         Ok(())
     }
 
-    /// Makes an operator's change to a key (e.g. its status source) written ahead: nothing
-    /// changes unless its `pending` entry is logged first.
+    /// Makes an operator's change to a key (e.g. its status source), under the dual-control
+    /// request `approval`, written ahead: nothing changes unless its `pending` entry is logged
+    /// first (criteria 2.1.3(12)).
     pub async fn operator_key_change<T>(
         &self,
-        operator: &Caller,
+        actor: Actor,
+        approval: Option<&str>,
         key: &crate::store::KeyRecord,
         note: &str,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
         let event = Entry {
             key_id: Some(key.id.to_string()),
-            ..self.event(
-                EntryKind::OperatorAction,
-                operator.actor(),
-                Some(note.into()),
-            )
+            approval: approval.map(str::to_owned),
+            ..self.event(EntryKind::OperatorAction, actor, Some(note.into()))
         };
         self.write_ahead(event, change).await
     }

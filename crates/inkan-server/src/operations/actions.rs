@@ -3,21 +3,25 @@
 //! Owns [`Action`]: what an operator may ask for, the permission the requester and every
 //! approver must hold, the checks made when it is asked (so a request that could never run is
 //! refused at once), and [`Operations::carry_out`]: the one place an approved action happens,
-//! each through the code that owns it (key destruction through `keys::retire`, roles and
-//! terminals through `auth`). Must never: be called for a request that is not approved.
+//! each through the code that owns it (key destruction through `keys::retire`, roles,
+//! terminals and system clients through `auth`). Granting standing signing power (a system
+//! client) also needs the subscriber's consent ([`Action::consent_of`]). Must never: be called
+//! for a request that is not approved.
 
 use super::approvals::Operations;
-use crate::auth::AuthError;
+use crate::auth::clients::ClientCredential;
 use crate::auth::operators::{OperatorRole, Permission};
+use crate::auth::{AuthError, Scope};
 use crate::keys::retire::retire;
 use crate::store::auth::{AccountRole, SubscriberState};
-use crate::store::{KeyFilter, KeyId, KeyState};
+use crate::store::status::StatusSourceRecord;
+use crate::store::{KeyFilter, KeyId, KeyState, StoreError};
 use inkan_log::entry::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 12] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -26,6 +30,10 @@ pub const ACTIONS: [&str; 8] = [
     "backup.create",
     "service.decommission",
     "config.change",
+    "client.register",
+    "key.status_source",
+    "key.generate",
+    "operator.add",
 ];
 
 /// Longest reason, bytes.
@@ -99,6 +107,60 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Register a system client of an issuer organisation: a standing approval to use its
+    /// keys without a SAD (criteria 2.2.3(2)B-1), so it also needs the consent of a user of
+    /// that subscriber. A new scope is a new registration.
+    #[serde(rename = "client.register")]
+    RegisterClient {
+        /// The organisation.
+        subscriber: String,
+        /// A name for people.
+        name: String,
+        /// For mutual TLS: the client's certificate (PEM).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        certificate_pem: Option<String>,
+        /// For `private_key_jwt`: the client's public JWK.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        jwk: Option<Value>,
+        /// The keys and operations it may be granted.
+        scope: Scope,
+    },
+    /// Authorises one run of `inkan keys generate` on the host (for `owner`).
+    #[serde(rename = "key.generate")]
+    GenerateKey {
+        /// The subscriber the key will belong to.
+        owner: String,
+        /// Why.
+        reason: String,
+    },
+    /// Authorises one run of `inkan operators add` on the host (beyond the first admin).
+    #[serde(rename = "operator.add")]
+    AddOperator {
+        /// The new operator's login name.
+        username: String,
+        /// Its role.
+        role: OperatorRole,
+        /// Why.
+        reason: String,
+    },
+    /// Set (or, with kind `none`, remove) where a key's status is published, which decides
+    /// whether it may sign (criteria 2.2.3(1)B).
+    #[serde(rename = "key.status_source")]
+    SetStatusSource {
+        /// The key.
+        key: String,
+        /// `x509`, `bitstring`, `token` or `none`.
+        kind: String,
+        /// Bitstring: the status list credential's URL; token: the Status List Token's `uri`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        /// The index in the list.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
+        /// Bitstring: `revocation` or `suspension`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        purpose: Option<String>,
+    },
 }
 
 impl Action {
@@ -113,6 +175,20 @@ impl Action {
             Action::CreateBackup { .. } => ACTIONS[5],
             Action::Decommission { .. } => ACTIONS[6],
             Action::ConfigChange { .. } => ACTIONS[7],
+            Action::RegisterClient { .. } => ACTIONS[8],
+            Action::SetStatusSource { .. } => ACTIONS[9],
+            Action::GenerateKey { .. } => ACTIONS[10],
+            Action::AddOperator { .. } => ACTIONS[11],
+        }
+    }
+
+    /// The subscriber whose own consent the action needs besides the operators' approvals
+    /// (an authorised user of it approves over their own session): a standing approval to
+    /// sign with its keys is never granted by operators alone (criteria 2.2.3(2)B-1).
+    pub fn consent_of(&self) -> Option<&str> {
+        match self {
+            Action::RegisterClient { subscriber, .. } => Some(subscriber),
+            _ => None,
         }
     }
 
@@ -125,6 +201,8 @@ impl Action {
                 | Action::CreateBackup { .. }
                 | Action::Decommission { .. }
                 | Action::ConfigChange { .. }
+                | Action::GenerateKey { .. }
+                | Action::AddOperator { .. }
         )
     }
 
@@ -134,11 +212,16 @@ impl Action {
             Action::DestroyKey { .. }
             | Action::ImportKey { .. }
             | Action::CreateBackup { .. }
-            | Action::Decommission { .. } => Permission::KeyManagement,
+            | Action::Decommission { .. }
+            | Action::SetStatusSource { .. }
+            | Action::GenerateKey { .. } => Permission::KeyManagement,
             Action::SetOperatorRole { .. }
             | Action::RegisterTerminal { .. }
-            | Action::ConfigChange { .. } => Permission::ManageOperators,
-            Action::TerminateSubscriber { .. } => Permission::Registration,
+            | Action::ConfigChange { .. }
+            | Action::AddOperator { .. } => Permission::ManageOperators,
+            Action::TerminateSubscriber { .. } | Action::RegisterClient { .. } => {
+                Permission::Registration
+            }
         }
     }
 
@@ -157,6 +240,22 @@ impl Action {
             Action::CreateBackup { .. } => "backup.create".into(),
             Action::Decommission { .. } => "service.decommission".into(),
             Action::ConfigChange { digest, .. } => format!("config.change to {digest}"),
+            Action::RegisterClient {
+                subscriber,
+                name,
+                scope,
+                ..
+            } => format!(
+                "client.register {name:?} of {subscriber} scope {}",
+                scope.to_oauth()
+            ),
+            Action::SetStatusSource { key, kind, .. } => {
+                format!("key.status_source {key} {kind:?}")
+            }
+            Action::GenerateKey { owner, .. } => format!("key.generate for {owner}"),
+            Action::AddOperator { username, role, .. } => {
+                format!("operator.add {username:?} {role}")
+            }
         }
     }
 }
@@ -210,6 +309,8 @@ impl Operations {
                 }
             }
             Action::ImportKey { reason, .. }
+            | Action::GenerateKey { reason, .. }
+            | Action::AddOperator { reason, .. }
             | Action::CreateBackup { reason }
             | Action::Decommission { reason } => check_reason(reason)?,
             Action::ConfigChange { digest, reason } => {
@@ -220,8 +321,85 @@ impl Operations {
                     ));
                 }
             }
+            Action::RegisterClient { .. } => {
+                self.client_to_register(action).await?;
+            }
+            Action::SetStatusSource { .. } => {
+                self.status_source_record(action, "").await?;
+            }
         }
         Ok(())
+    }
+
+    /// The client `action` (a [`Action::RegisterClient`]) would register, checked.
+    async fn client_to_register(
+        &self,
+        action: &Action,
+    ) -> Result<crate::store::auth::ClientRecord, AuthError> {
+        let Action::RegisterClient {
+            subscriber,
+            name,
+            certificate_pem,
+            jwk,
+            scope,
+        } = action
+        else {
+            return Err(AuthError::Internal("not a client registration".into()));
+        };
+        let credential = match (certificate_pem, jwk) {
+            (Some(pem), None) => ClientCredential::Certificate(pem.clone()),
+            (None, Some(jwk)) => ClientCredential::Jwk(jwk.clone()),
+            _ => {
+                return Err(AuthError::BadRequest(
+                    "give exactly one of certificate_pem (mutual TLS) and jwk (private_key_jwt)"
+                        .into(),
+                ));
+            }
+        };
+        self.auth
+            .client_record(subscriber, name, credential, scope)
+            .await
+    }
+
+    /// The key and the status source `action` (a [`Action::SetStatusSource`]) would set for
+    /// it, checked by the one check of status sources.
+    async fn status_source_record(
+        &self,
+        action: &Action,
+        set_by: &str,
+    ) -> Result<(crate::store::KeyRecord, StatusSourceRecord), AuthError> {
+        let Action::SetStatusSource {
+            key,
+            kind,
+            url,
+            index,
+            purpose,
+        } = action
+        else {
+            return Err(AuthError::Internal("not a status source".into()));
+        };
+        let record = self.key(key).await?;
+        if kind == crate::store::status::StatusSourceKind::Registry.as_str() {
+            // An issuer's key answers to an outside list; only holders' keys rest on the
+            // registry's own state (criteria 2.2.3(1)B).
+            let owner = self.store.get_subscriber(&record.owner).await?;
+            if !matches!(owner, Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder) {
+                return Err(AuthError::BadRequest(
+                    "registry is the status source of holders' keys only".into(),
+                ));
+            }
+        }
+        let source = crate::status::source_record(
+            &record,
+            kind,
+            url.clone(),
+            *index,
+            purpose.clone(),
+            set_by,
+            self.now(),
+        )
+        .map_err(AuthError::BadRequest)?;
+        Ok((record, source))
     }
 
     async fn key(&self, id: &str) -> Result<crate::store::KeyRecord, AuthError> {
@@ -286,7 +464,44 @@ impl Operations {
             Action::TerminateSubscriber { subscriber, reason } => {
                 self.terminate(actor, approval, subscriber, reason).await
             }
+            Action::RegisterClient { .. } => {
+                let client = self.client_to_register(action).await?;
+                let client = self
+                    .auth
+                    .register_client(actor.clone(), Some(approval), client)
+                    .await?;
+                Ok(json!({
+                    "client_id": client.id,
+                    "subscriber": client.subscriber,
+                    "token_endpoint_auth_method": client.auth_method.as_str(),
+                    "certificate_thumbprint": client.certificate_thumbprint,
+                }))
+            }
+            Action::SetStatusSource { key, kind, .. } => {
+                let (record, source) = self.status_source_record(action, &actor.id).await?;
+                let change = async {
+                    self.store
+                        .set_status_source(&source)
+                        .await
+                        .map_err(|e| match e {
+                            StoreError::Conflict(m) => AuthError::BadRequest(m),
+                            other => other.into(),
+                        })
+                };
+                self.auth
+                    .operator_key_change(
+                        actor.clone(),
+                        Some(approval),
+                        &record,
+                        &format!("status source set: {kind}"),
+                        change,
+                    )
+                    .await?;
+                Ok(json!({ "key": key, "kind": kind }))
+            }
             Action::ImportKey { .. }
+            | Action::GenerateKey { .. }
+            | Action::AddOperator { .. }
             | Action::CreateBackup { .. }
             | Action::Decommission { .. }
             | Action::ConfigChange { .. } => Ok(

@@ -4,15 +4,18 @@
 //! Owns [`ApprovalRequest`] (kept as a workflow record) and its life: `pending` → (M
 //! approvals by distinct operators other than the requester, each holding the action's
 //! permission) `approved` → `executed` or `failed`; or `expired` once `expires_at` passes
-//! unapproved. The approval that completes the count moves the record to `approved` by
-//! compare-and-set, so exactly one approver carries the action out. Every step is logged
+//! unapproved. An action that grants standing signing power ([`Action::consent_of`]) also
+//! needs the consent of an authorised user of its subscriber, given over that user's own
+//! session (criteria 2.2.3(2)B-1); M = 0 never waives it. The step that completes what the
+//! request needs moves the record to `approved` by compare-and-set, so exactly one caller
+//! carries the action out. Every step is logged
 //! (`operator.action`, the request id in the entry's `approval`). Must never: count the
 //! requester, count an operator twice, or carry out an action from any state but the one its
 //! own compare-and-set produced.
 
 use super::actions::Action;
 use super::records::Workflow;
-use crate::auth::{Auth, AuthError, Caller};
+use crate::auth::{Auth, AuthError, Caller, CallerKind};
 use crate::clock::{Clock, UnixMillis};
 use crate::config::OperationsConfig;
 use crate::delivery::Delivery;
@@ -98,6 +101,9 @@ pub struct ApprovalRequest {
     pub state: RequestState,
     /// When it expires if not approved.
     pub expires_at: UnixMillis,
+    /// The subscriber's consent (a user of [`Action::consent_of`]), for actions that need it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Signoff>,
     /// What carrying it out did, or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -139,13 +145,21 @@ impl Operations {
         self.clock.now()
     }
 
-    /// M for `action`.
+    /// M for `action`. A host action is approved by at least one other operator outside
+    /// `test` whatever is configured (criteria 2.1.3(12)): its approval is the only check the
+    /// host command makes.
     fn required(&self, action: &Action) -> u32 {
-        self.config
+        let configured = self
+            .config
             .approvals_for
             .get(action.name())
             .copied()
-            .unwrap_or(self.config.approvals)
+            .unwrap_or(self.config.approvals);
+        if action.on_host() && self.environment != Environment::Test {
+            configured.max(1)
+        } else {
+            configured
+        }
     }
 
     /// Asks for `action`. The caller's role must allow it; it is checked now, and carried out
@@ -165,6 +179,7 @@ impl Operations {
             approvals: Vec::new(),
             state: RequestState::Pending,
             expires_at: now.saturating_add(i64::from(self.config.approval_minutes) * 60_000),
+            consent: None,
             result: None,
             action,
         };
@@ -183,7 +198,76 @@ impl Operations {
                 self.insert_record(&caller.id, &request),
             )
             .await?;
-        if request.required == 0 {
+        if request.required == 0 && request.action.consent_of().is_none() {
+            return self.complete(caller, record, request).await;
+        }
+        Ok(request)
+    }
+
+    /// Whether `request` has all it needs to be carried out: M approvals whose operators still
+    /// hold the action's permission (a role changed since takes its approvals with it), and
+    /// the subscriber's consent when the action needs it.
+    async fn is_complete(&self, request: &ApprovalRequest) -> Result<bool, AuthError> {
+        if request.action.consent_of().is_some() && request.consent.is_none() {
+            return Ok(false);
+        }
+        let permission = request.action.permission();
+        let mut count = 0usize;
+        for approval in &request.approvals {
+            let role = self.store.operator_role(&approval.operator).await?;
+            if role.is_some_and(|r| r.allows(permission)) {
+                count += 1;
+            }
+        }
+        Ok(count as u64 >= u64::from(request.required))
+    }
+
+    /// Request `id`, pending and not expired (an expired one is marked so).
+    async fn load_pending(&self, id: &str) -> Result<(WorkflowRecord, ApprovalRequest), AuthError> {
+        let (record, mut request) = self.load_record::<ApprovalRequest>(id).await?;
+        if request.state != RequestState::Pending {
+            return Err(AuthError::Conflict(format!(
+                "request {id} is {}",
+                request.state.as_str()
+            )));
+        }
+        if self.now() >= request.expires_at {
+            request.state = RequestState::Expired;
+            self.save_record(&record, &request).await?;
+            return Err(AuthError::Conflict(format!("request {id} has expired")));
+        }
+        Ok((record, request))
+    }
+
+    /// The subscriber's consent to request `id` (criteria 2.2.3(2)B-1): given by a user of
+    /// the subscriber the action names, over their own session, once; logged with the user's
+    /// id. Refused to operators, system clients and users of other subscribers, and for
+    /// actions that need no consent. When the operators' approvals are in, it carries the
+    /// action out.
+    pub async fn consent(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        let (record, mut request) = self.load_pending(id).await?;
+        let Some(subscriber) = request.action.consent_of() else {
+            return Err(AuthError::Forbidden(format!(
+                "request {id} ({}) is approved by operators, not consented to",
+                request.action.name()
+            )));
+        };
+        if caller.kind != CallerKind::User || caller.subscriber.as_deref() != Some(subscriber) {
+            return Err(AuthError::Forbidden(
+                "only a user of the subscriber the request is about consents to it".into(),
+            ));
+        }
+        if request.consent.is_some() {
+            return Err(AuthError::Conflict(format!(
+                "request {id} has the subscriber's consent already"
+            )));
+        }
+        request.consent = Some(signoff(caller, self.now()));
+        // Written ahead, saved by compare-and-set, before anything is carried out.
+        let record = self
+            .log_consent(caller, &request, self.save_record(&record, &request))
+            .await?;
+        if self.is_complete(&request).await? {
             return self.complete(caller, record, request).await;
         }
         Ok(request)
@@ -194,20 +278,8 @@ impl Operations {
     /// (an expired one is marked so). The approval that completes the count carries the
     /// action out and returns the request with its result.
     pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
-        let (record, mut request) = self.load_record::<ApprovalRequest>(id).await?;
+        let (record, mut request) = self.load_pending(id).await?;
         caller.require(request.action.permission())?;
-        if request.state != RequestState::Pending {
-            return Err(AuthError::Conflict(format!(
-                "request {id} is {}",
-                request.state.as_str()
-            )));
-        }
-        let now = self.now();
-        if now >= request.expires_at {
-            request.state = RequestState::Expired;
-            self.save_record(&record, &request).await?;
-            return Err(AuthError::Conflict(format!("request {id} has expired")));
-        }
         if request.requested_by.operator == caller.id {
             return Err(AuthError::Forbidden(
                 "nobody approves their own request".into(),
@@ -218,18 +290,11 @@ impl Operations {
                 "you approved request {id} already"
             )));
         }
-        request.approvals.push(signoff(caller, now));
+        request.approvals.push(signoff(caller, self.now()));
         // An approval counts while its operator still holds the permission (a role changed
-        // since takes its approvals with it).
-        let permission = request.action.permission();
-        let mut count = 0usize;
-        for approval in &request.approvals {
-            let role = self.store.operator_role(&approval.operator).await?;
-            if role.is_some_and(|r| r.allows(permission)) {
-                count += 1;
-            }
-        }
-        if (count as u64) < u64::from(request.required) {
+        // since takes its approvals with it), and with the subscriber's consent where the
+        // action needs it.
+        if !self.is_complete(&request).await? {
             // The compare-and-set may lose to another approval: then the entry says failed.
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?;
@@ -247,11 +312,11 @@ impl Operations {
         mut request: ApprovalRequest,
     ) -> Result<ApprovalRequest, AuthError> {
         request.state = RequestState::Approved;
-        let approved = if request.approvals.is_empty() {
-            self.save_record(&record, &request).await?
-        } else {
+        let approved = if caller.kind == CallerKind::Operator && !request.approvals.is_empty() {
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?
+        } else {
+            self.save_record(&record, &request).await?
         };
         let outcome = self
             .carry_out(&caller.actor(), &request.id, &request.action)
@@ -292,8 +357,39 @@ impl Operations {
             .await
     }
 
-    /// One request (any operator may read them).
+    async fn log_consent<T>(
+        &self,
+        caller: &Caller,
+        request: &ApprovalRequest,
+        save: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let note = format!(
+            "subscriber's consent to {} by its user {}",
+            request.action.summary(),
+            caller.id
+        );
+        self.auth
+            .operation(caller.actor(), Some(&request.id), note, save)
+            .await
+    }
+
+    /// One request: any operator may read them, and a user of a subscriber the requests that
+    /// ask for its consent (what they would consent to).
     pub async fn get(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        if caller.kind == CallerKind::User {
+            let not_found = || AuthError::NotFound(format!("no request {id}"));
+            let request = self
+                .load_record::<ApprovalRequest>(id)
+                .await
+                .map_err(|_| not_found())?
+                .1;
+            if request.action.consent_of() != caller.subscriber.as_deref()
+                || caller.subscriber.is_none()
+            {
+                return Err(not_found());
+            }
+            return Ok(request);
+        }
         caller.require(crate::auth::operators::Permission::Read)?;
         Ok(self.load_record::<ApprovalRequest>(id).await?.1)
     }
@@ -309,14 +405,16 @@ impl Operations {
     }
 }
 
-/// For a command run on the host (`inkan keys import`, `inkan backup create`, `inkan
-/// decommission`): uses up request `id`, which must be an approved (`executed`) request for
-/// `action` that has not expired; compare-and-set, so it is used once. The caller logs what it
+/// For a command run on the host (`inkan keys generate`, `keys import`, `operators add`,
+/// `backup create`, `decommission`): uses up request `id`, which must be an approved
+/// (`executed`) request for `action` (and, when given, `subject`: its summary) that has not
+/// expired; compare-and-set, so it is used once. The caller logs what it
 /// then does, naming the request.
 pub async fn use_host_approval(
     store: &dyn Store,
     id: &str,
     action: &str,
+    subject: Option<&str>,
     now: UnixMillis,
 ) -> Result<ApprovalRequest, AuthError> {
     let (record, mut request) = super::records::load::<ApprovalRequest>(store, id).await?;
@@ -324,6 +422,15 @@ pub async fn use_host_approval(
         return Err(AuthError::Conflict(format!(
             "request {id} is for {}, not {action}",
             request.action.name()
+        )));
+    }
+    // What was approved is what runs: the same owner, operator, role (criteria 2.1.3(12)).
+    if let Some(subject) = subject
+        && request.action.summary() != subject
+    {
+        return Err(AuthError::Conflict(format!(
+            "request {id} approved {}, not {subject}",
+            request.action.summary()
         )));
     }
     if request.state != RequestState::Executed {

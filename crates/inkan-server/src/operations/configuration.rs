@@ -43,7 +43,8 @@ pub async fn check_at_start(service: &Service, config: &Config) -> Result<(), Au
             )));
         };
         let request =
-            super::approvals::use_host_approval(&*service.store, id, "config.change", now).await?;
+            super::approvals::use_host_approval(&*service.store, id, "config.change", None, now)
+                .await?;
         match &request.action {
             super::Action::ConfigChange {
                 digest: approved, ..

@@ -76,6 +76,56 @@ pub struct CrlEntry {
     pub issuer_key: Option<PublicKey>,
 }
 
+/// Checks a status source an operator asks to set for `key` (the one check both the request
+/// and, once approved, the change make, criteria 2.2.3(1)B and 2.1.3(12)): a known kind, an
+/// `https://` URL of at most 2048 characters, the fields the kind needs, and for `x509` a
+/// certificate that names where its status is published. Returns the record to store.
+pub fn source_record(
+    key: &crate::store::KeyRecord,
+    kind: &str,
+    url: Option<String>,
+    index: Option<u64>,
+    purpose: Option<String>,
+    set_by: &str,
+    now: UnixMillis,
+) -> Result<crate::store::status::StatusSourceRecord, String> {
+    use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+    let kind = StatusSourceKind::parse(kind)
+        .ok_or("kind must be x509, bitstring, token, registry or none")?;
+    if let Some(url) = &url
+        && (!url.starts_with("https://") || url.len() > MAX_URL)
+    {
+        return Err("the status list URL must be https:// and at most 2048 characters".into());
+    }
+    let complete = match kind {
+        StatusSourceKind::Bitstring => url.is_some() && index.is_some() && purpose.is_some(),
+        StatusSourceKind::Token => url.is_some() && index.is_some() && purpose.is_none(),
+        _ => url.is_none() && index.is_none() && purpose.is_none(),
+    };
+    if !complete {
+        return Err(
+            "bitstring needs url, index and purpose; token needs url and index (no \
+                    purpose); x509, registry and none take none of them"
+                .into(),
+        );
+    }
+    let record = StatusSourceRecord {
+        key_id: key.id.to_string(),
+        kind,
+        url,
+        index,
+        purpose,
+        set_at: now,
+        set_by: set_by.into(),
+    };
+    if kind == StatusSourceKind::X509
+        && let Err(reason) = StatusSource::from_record(&record, key)
+    {
+        return Err(format!("the key's certificate cannot be checked: {reason}"));
+    }
+    Ok(record)
+}
+
 impl StatusSource {
     /// The list entry a stored status source of `key` names: `Ok(None)` for `none`, `Err`
     /// (saying why) for a source that names no list it can be checked in — an incomplete one,

@@ -459,16 +459,23 @@ activation_key_file = "{d}/activation.key"
     /// A new operator of `role`, created on the host (`inkan operators add`), activated from
     /// a new terminal and logged in.
     pub async fn staff(&self, role: OperatorRole) -> (Account, Session) {
-        let n = self
-            .operators
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let username = format!("{role}-{n}");
-        let created = self
-            .server()
-            .auth
-            .create_operator(host_operator("test"), &username, role)
-            .await
-            .unwrap();
+        // The next free name (a restored database has those of the harness it was taken on).
+        let (username, created) = loop {
+            let n = self
+                .operators
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let username = format!("{role}-{n}");
+            match self
+                .server()
+                .auth
+                .create_operator(host_operator("test"), &username, role)
+                .await
+            {
+                Ok(created) => break (username, created),
+                Err(inkan_server::auth::AuthError::Conflict(_)) => continue,
+                Err(e) => panic!("{e}"),
+            }
+        };
         let (terminal, _) = self.terminal();
         let mut account = self
             .activate_with(&terminal, &username, &created.activation_code)
@@ -503,6 +510,12 @@ activation_key_file = "{d}/activation.key"
             .as_str()
             .unwrap()
             .to_owned();
+        let user = self.user(operator, &id, username).await;
+        (id, user)
+    }
+
+    /// A new activated user `username` of subscriber `id`.
+    pub async fn user(&self, operator: &Session, id: &str, username: &str) -> Account {
         let user = self
             .call(
                 operator,
@@ -516,7 +529,76 @@ activation_key_file = "{d}/activation.key"
             .as_str()
             .unwrap()
             .to_owned();
-        (id, self.activate(username, &code).await)
+        self.activate(username, &code).await
+    }
+
+    /// Carries a dual-control request through (criteria 2.1.3(12)): approved by a new
+    /// operator of `role` (M = 1), and, for an action that needs it, consented to by a new user
+    /// of `subscriber`. Returns the request as it ends (`executed`, with its result).
+    pub async fn approve_request(
+        &self,
+        request: reqwest::Response,
+        role: OperatorRole,
+        subscriber: Option<(&Session, &str)>,
+    ) -> Value {
+        let status = request.status();
+        let request: Value = request.json().await.unwrap();
+        assert_eq!(status, StatusCode::ACCEPTED, "{request}");
+        let id = request["id"].as_str().unwrap().to_owned();
+        let (_, approver) = self.staff(role).await;
+        let approved = self
+            .call(
+                &approver,
+                Method::POST,
+                &format!("/v1/approvals/{id}/approve"),
+                None,
+            )
+            .await;
+        assert_eq!(approved.status(), StatusCode::OK);
+        let mut done: Value = approved.json().await.unwrap();
+        if let Some((operator, subscriber)) = subscriber {
+            // Named after the request: unique even over a restored database.
+            let username = format!("consenter-{}", &id[id.len() - 12..]);
+            let user = self.user(operator, subscriber, &username).await;
+            let session = self.login(&user).await;
+            let consented = self
+                .call(
+                    &session,
+                    Method::POST,
+                    &format!("/v1/approvals/{id}/consent"),
+                    None,
+                )
+                .await;
+            assert_eq!(consented.status(), StatusCode::OK);
+            done = consented.json().await.unwrap();
+        }
+        assert_eq!(done["state"], "executed", "{done}");
+        done
+    }
+
+    /// Sets `key`'s status source (`body` as `PUT /v1/keys/{id}/status-source` takes it) as
+    /// `operator` (a key administrator), approved by a second one. The response when the
+    /// request is refused at once.
+    pub async fn set_status_source(
+        &self,
+        operator: &Session,
+        key: &str,
+        body: Value,
+    ) -> Result<Value, (StatusCode, String)> {
+        let asked = self
+            .call(
+                operator,
+                Method::PUT,
+                &format!("/v1/keys/{key}/status-source"),
+                Some(body),
+            )
+            .await;
+        if asked.status() != StatusCode::ACCEPTED {
+            return Err((asked.status(), asked.text().await.unwrap()));
+        }
+        Ok(self
+            .approve_request(asked, OperatorRole::KeyOfficer, None)
+            .await)
     }
 
     pub async fn log_entries(&self) -> Vec<Entry> {
@@ -622,7 +704,7 @@ pub async fn system_client(
     seal_key: &str,
 ) -> Session {
     let client_key = inkan_server::client::ProofKey::generate().unwrap();
-    let registered = h
+    let asked = h
         .call(
             operator,
             Method::POST,
@@ -633,8 +715,10 @@ pub async fn system_client(
             })),
         )
         .await;
-    assert_eq!(registered.status(), StatusCode::CREATED);
-    let client_id = registered.json::<Value>().await.unwrap()["client_id"]
+    let registered = h
+        .approve_request(asked, OperatorRole::RaOfficer, Some((operator, issuer)))
+        .await;
+    let client_id = registered["result"]["client_id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -8,8 +8,8 @@ use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use crate::auth::Scope;
 use crate::auth::accounts::NewAccount;
-use crate::auth::clients::ClientCredential;
-use crate::store::auth::{ClientRecord, SubscriberKind, SubscriberRecord};
+use crate::operations::{Action, ApprovalRequest};
+use crate::store::auth::{SubscriberKind, SubscriberRecord};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -164,59 +164,29 @@ pub struct NewClient {
     pub scope: Scope,
 }
 
-/// A system client.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientBody {
-    /// `cli_…`: the OAuth `client_id`.
-    pub client_id: String,
-    /// The organisation.
-    pub subscriber: String,
-    /// Display name.
-    pub name: String,
-    /// `tls_client_auth` or `private_key_jwt`.
-    pub token_endpoint_auth_method: String,
-    /// For mutual TLS: the registered certificate's `x5t#S256`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate_thumbprint: Option<String>,
-    /// The registered scope, as an OAuth scope string.
-    pub scope: String,
-}
-
-/// Registers a system client of an issuer organisation.
+/// Asks to register a system client of an issuer organisation: a dual-control request
+/// (`client.register`, criteria 2.1.3(12), 2.2.3(2)B-1). The client exists once M other
+/// operators approve and a user of the organisation consents (`POST
+/// /v1/approvals/{id}/consent`); the executed request's `result` names it.
 #[utoipa::path(post, path = "/v1/subscribers/{id}/clients", tag = "operators", request_body = NewClient,
     params(("id" = String, Path, description = "sub_…")),
-    responses((status = 201, body = ClientBody), (status = 400, description = "Invalid credential or scope")))]
+    responses((status = 202, description = "The request, pending approvals and the subscriber's consent"),
+        (status = 400, description = "Invalid credential or scope")))]
 pub async fn register_client(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NewClient>,
-) -> Result<(StatusCode, Json<ClientBody>), ApiError> {
-    let credential = match (body.certificate_pem, body.jwk) {
-        (Some(pem), None) => ClientCredential::Certificate(pem),
-        (None, Some(jwk)) => ClientCredential::Jwk(jwk),
-        _ => {
-            return Err(ApiError::bad_request(
-                "give exactly one of certificate_pem (mutual TLS) and jwk (private_key_jwt)",
-            ));
-        }
+) -> Result<(StatusCode, Json<ApprovalRequest>), ApiError> {
+    let action = Action::RegisterClient {
+        subscriber: id,
+        name: body.name,
+        certificate_pem: body.certificate_pem,
+        jwk: body.jwk,
+        scope: body.scope,
     };
-    let scope_text = body.scope.to_oauth();
-    let client: ClientRecord = state
-        .auth
-        .register_client(&caller, &id, &body.name, credential, body.scope)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ClientBody {
-            client_id: client.id,
-            subscriber: client.subscriber,
-            name: client.name,
-            token_endpoint_auth_method: client.auth_method.as_str().into(),
-            certificate_thumbprint: client.certificate_thumbprint,
-            scope: scope_text,
-        }),
-    ))
+    let request = state.operations.request(&caller, action).await?;
+    Ok((StatusCode::ACCEPTED, Json(request)))
 }
 
 /// How many sessions were revoked.

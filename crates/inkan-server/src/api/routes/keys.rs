@@ -430,78 +430,29 @@ pub struct StatusSourceBody {
     pub purpose: Option<String>,
 }
 
-/// Sets where a key's status is published (an operator's action, logged); the signing module
-/// checks it before every signature (criteria 2.2.3(1)B).
+/// Asks to set where a key's status is published (`none` removes it): a dual-control request
+/// (`key.status_source`, criteria 2.1.3(12)), checked now and carried out once M other
+/// operators approve; the signing module checks the source before every signature (criteria
+/// 2.2.3(1)B).
 #[utoipa::path(put, path = "/v1/keys/{id}/status-source", tag = "keys", request_body = StatusSourceBody,
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 204, description = "Set"), (status = 400, description = "Incomplete source")))]
+    responses((status = 202, description = "The request (executed when no approval is needed)"),
+        (status = 400, description = "Incomplete source")))]
 pub async fn set_status_source(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<StatusSourceBody>,
-) -> Result<StatusCode, ApiError> {
-    use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+) -> Result<(StatusCode, Json<crate::operations::ApprovalRequest>), ApiError> {
     caller.require(crate::auth::operators::Permission::KeyManagement)?;
     let key = load_key(&state, &caller, &id, Operation::Read).await?;
-    let kind = StatusSourceKind::parse(&body.kind).ok_or_else(|| {
-        ApiError::bad_request("kind must be x509, bitstring, token, registry or none")
-    })?;
-    if kind == StatusSourceKind::Registry {
-        // An issuer's key answers to an outside list; only holders' keys rest on the
-        // registry's own state (criteria 2.2.3(1)B).
-        let owner = state
-            .service
-            .store
-            .get_subscriber(&key.owner)
-            .await
-            .map_err(AuthError::from)?;
-        if !matches!(owner, Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder) {
-            return Err(ApiError::bad_request(
-                "registry is the status source of holders' keys only",
-            ));
-        }
-    }
-    if let Some(url) = &body.url
-        && (!url.starts_with("https://") || url.len() > 2048)
-    {
-        return Err(ApiError::bad_request(
-            "the status list URL must be https:// and at most 2048 characters",
-        ));
-    }
-    let record = StatusSourceRecord {
-        key_id: key.id.to_string(),
-        kind,
+    let action = crate::operations::Action::SetStatusSource {
+        key: key.id.to_string(),
+        kind: body.kind,
         url: body.url,
         index: body.index,
         purpose: body.purpose,
-        set_at: state.auth.now(),
-        set_by: caller.id.clone(),
     };
-    if kind == StatusSourceKind::X509
-        && let Err(reason) = crate::status::StatusSource::from_record(&record, &key)
-    {
-        return Err(ApiError::bad_request(format!(
-            "the key's certificate cannot be checked: {reason}"
-        )));
-    }
-    // Written ahead (criteria 2.1.3(12)): the source stays as it is unless the change's
-    // pending entry is logged first.
-    let change = async {
-        match state.service.store.set_status_source(&record).await {
-            Ok(()) => Ok(()),
-            Err(crate::store::StoreError::Conflict(_)) => Err(AuthError::BadRequest(
-                "bitstring needs url, index and purpose; token needs url and index (no \
-                 purpose); x509, registry and none take none of them"
-                    .into(),
-            )),
-            Err(e) => Err(e.into()),
-        }
-    };
-    let note = format!("status source set: {}", kind.as_str());
-    state
-        .auth
-        .operator_key_change(&caller, &key, &note, change)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = state.operations.request(&caller, action).await?;
+    Ok((StatusCode::ACCEPTED, Json(request)))
 }

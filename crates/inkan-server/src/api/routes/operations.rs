@@ -17,7 +17,9 @@ use std::sync::Arc;
 use utoipa::IntoParams;
 
 /// Asks for an action under dual control (`key.destroy`, `operator.role`,
-/// `operator.terminal`, `subscriber.terminate`); it runs once M other operators approve.
+/// `operator.terminal`, `subscriber.terminate`, `client.register`, `key.status_source`, and
+/// the host actions); it runs once M other operators approve (and, for `client.register`, a
+/// user of the subscriber consents).
 #[utoipa::path(post, path = "/v1/approvals", tag = "operators",
     request_body(content = Object, description = "The action: {\"action\": \"key.destroy\", \"key\": …, \"reason\": …}"),
     responses((status = 201, description = "The request (pending, or executed when no approval is needed)"),
@@ -43,6 +45,22 @@ pub async fn approve(
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalRequest>, ApiError> {
     Ok(Json(state.operations.approve(&caller, &id).await?))
+}
+
+/// Gives the subscriber's consent to a request that grants standing signing power with its
+/// keys (`client.register`, criteria 2.2.3(2)B-1): a user of that subscriber, over their own
+/// session. With the operators' approvals in, the action is carried out.
+#[utoipa::path(post, path = "/v1/approvals/{id}/consent", tag = "operators",
+    params(("id" = String, Path, description = "apr_…")),
+    responses((status = 200, description = "The request after this consent"),
+        (status = 403, description = "Not a user of the subscriber, or the action takes no consent"),
+        (status = 409, description = "Not pending, expired, or consented to already")))]
+pub async fn consent(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalRequest>, ApiError> {
+    Ok(Json(state.operations.consent(&caller, &id).await?))
 }
 
 /// One request.
