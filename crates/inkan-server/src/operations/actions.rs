@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 9] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -26,6 +26,7 @@ pub const ACTIONS: [&str; 8] = [
     "backup.create",
     "service.decommission",
     "config.change",
+    "account.activation_code",
 ];
 
 /// Longest reason, bytes.
@@ -99,6 +100,18 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Give a pending user account a new activation code (criteria 2.1.1(5), 2.1.3(12)): the
+    /// requesting officer receives its second half when asking, the approving officer its
+    /// first half when the request is carried out; nobody receives both. Asked through
+    /// `POST /v1/accounts/{id}/activation-code` (the server makes the second half), never
+    /// through `POST /v1/approvals`.
+    #[serde(rename = "account.activation_code")]
+    ReissueActivationCode {
+        /// The user's account.
+        account: String,
+        /// The hash of the second half handed to the requesting officer.
+        second_half_hash: String,
+    },
 }
 
 impl Action {
@@ -113,6 +126,7 @@ impl Action {
             Action::CreateBackup { .. } => ACTIONS[5],
             Action::Decommission { .. } => ACTIONS[6],
             Action::ConfigChange { .. } => ACTIONS[7],
+            Action::ReissueActivationCode { .. } => ACTIONS[8],
         }
     }
 
@@ -138,7 +152,9 @@ impl Action {
             Action::SetOperatorRole { .. }
             | Action::RegisterTerminal { .. }
             | Action::ConfigChange { .. } => Permission::ManageOperators,
-            Action::TerminateSubscriber { .. } => Permission::Registration,
+            Action::TerminateSubscriber { .. } | Action::ReissueActivationCode { .. } => {
+                Permission::Registration
+            }
         }
     }
 
@@ -157,6 +173,9 @@ impl Action {
             Action::CreateBackup { .. } => "backup.create".into(),
             Action::Decommission { .. } => "service.decommission".into(),
             Action::ConfigChange { digest, .. } => format!("config.change to {digest}"),
+            Action::ReissueActivationCode { account, .. } => {
+                format!("account.activation_code {account}")
+            }
         }
     }
 }
@@ -219,6 +238,17 @@ impl Operations {
                         "digest is the configuration's SHA-256, 64 hex digits".into(),
                     ));
                 }
+            }
+            Action::ReissueActivationCode {
+                account,
+                second_half_hash,
+            } => {
+                if !crate::auth::accounts::is_code_half_hash(second_half_hash) {
+                    return Err(AuthError::BadRequest(
+                        "second_half_hash is a SHA-256, 64 lowercase hex digits".into(),
+                    ));
+                }
+                self.auth.reissuable_account(account).await?;
             }
         }
         Ok(())
@@ -292,7 +322,33 @@ impl Operations {
             | Action::ConfigChange { .. } => Ok(
                 json!({ "authorises": format!("one run of the host command ({})", action.name()) }),
             ),
+            // Its first half goes to the approving officer and nowhere else (not into the
+            // request's stored result): carried out by `reissue_code`, from `complete`.
+            Action::ReissueActivationCode { .. } => Err(AuthError::Internal(
+                "an activation code is reissued with its hand-over (Operations::reissue_code)"
+                    .into(),
+            )),
         }
+    }
+
+    /// Carries out an approved `account.activation_code` as `actor`: the account's new code is
+    /// bound to the requester's second half; returns what was done (no secret) and the first
+    /// half, for the approving officer only.
+    pub(super) async fn reissue_code(
+        &self,
+        actor: &Actor,
+        approval: &str,
+        account: &str,
+        second_half_hash: &str,
+    ) -> Result<(Value, zeroize::Zeroizing<String>), AuthError> {
+        let reissued = self
+            .auth
+            .reissue_activation_code(actor.clone(), account, second_half_hash, approval)
+            .await?;
+        Ok((
+            json!({ "account": account, "expiresAt": reissued.expires_at }),
+            reissued.activation_code,
+        ))
     }
 
     /// Ends a subscriber's use: first everything that lets anyone act for it (subscriber,

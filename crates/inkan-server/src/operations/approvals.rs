@@ -24,6 +24,7 @@ use crate::store::operations::{WorkflowKind, WorkflowRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 impl Workflow for ApprovalRequest {
     const KIND: WorkflowKind = WorkflowKind::Approval;
@@ -103,6 +104,30 @@ pub struct ApprovalRequest {
     pub result: Option<Value>,
 }
 
+/// A request after an approval, and what its action hands to the approving officer alone
+/// (never stored in the request).
+pub struct Approved {
+    /// The request.
+    pub request: ApprovalRequest,
+    /// The first half of a reissued activation code (`account.activation_code`).
+    pub activation_code_first_half: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Approved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approved")
+            .field("request", &self.request.id)
+            .field(
+                "activation_code_first_half",
+                &self
+                    .activation_code_first_half
+                    .as_ref()
+                    .map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
 /// The operations service: dual control now; enrolment later.
 #[derive(Debug)]
 pub struct Operations {
@@ -139,13 +164,19 @@ impl Operations {
         self.clock.now()
     }
 
-    /// M for `action`.
+    /// M for `action`; at least one for a reissued activation code, whose halves go to the
+    /// requester and an approver (criteria 2.1.1(5): never both to one operator).
     fn required(&self, action: &Action) -> u32 {
-        self.config
+        let configured = self
+            .config
             .approvals_for
             .get(action.name())
             .copied()
-            .unwrap_or(self.config.approvals)
+            .unwrap_or(self.config.approvals);
+        match action {
+            Action::ReissueActivationCode { .. } => configured.max(1),
+            _ => configured,
+        }
     }
 
     /// Asks for `action`. The caller's role must allow it; it is checked now, and carried out
@@ -155,6 +186,34 @@ impl Operations {
         caller: &Caller,
         action: Action,
     ) -> Result<ApprovalRequest, AuthError> {
+        if let Action::ReissueActivationCode { account, .. } = &action {
+            // The server makes the requester's half: a half the requester chose would let them
+            // hold both once they saw the first.
+            return Err(AuthError::BadRequest(format!(
+                "an activation code is reissued through POST /v1/accounts/{account}/activation-code"
+            )));
+        }
+        self.ask(caller, action).await
+    }
+
+    /// Asks for a new activation code for the pending user account `account` (dual control,
+    /// criteria 2.1.1(5), 2.1.3(12)): returns the request and the code's second half, for the
+    /// requesting officer only (its hash is kept in the request); the approving officer
+    /// receives the first half.
+    pub async fn request_activation_code(
+        &self,
+        caller: &Caller,
+        account: &str,
+    ) -> Result<(ApprovalRequest, Zeroizing<String>), AuthError> {
+        let second = crate::auth::accounts::new_code_half();
+        let action = Action::ReissueActivationCode {
+            account: account.into(),
+            second_half_hash: second.hash,
+        };
+        Ok((self.ask(caller, action).await?, second.half))
+    }
+
+    async fn ask(&self, caller: &Caller, action: Action) -> Result<ApprovalRequest, AuthError> {
         caller.require(action.permission())?;
         self.check_action(&action).await?;
         let now = self.now();
@@ -184,7 +243,7 @@ impl Operations {
             )
             .await?;
         if request.required == 0 {
-            return self.complete(caller, record, request).await;
+            return Ok(self.complete(caller, record, request).await?.request);
         }
         Ok(request)
     }
@@ -194,6 +253,16 @@ impl Operations {
     /// (an expired one is marked so). The approval that completes the count carries the
     /// action out and returns the request with its result.
     pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        Ok(self.approve_and_hand_over(caller, id).await?.request)
+    }
+
+    /// [`approve`](Self::approve), also returning what the action hands to the approving
+    /// officer alone (an activation code's first half).
+    pub async fn approve_and_hand_over(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Approved, AuthError> {
         let (record, mut request) = self.load_record::<ApprovalRequest>(id).await?;
         caller.require(request.action.permission())?;
         if request.state != RequestState::Pending {
@@ -233,7 +302,10 @@ impl Operations {
             // The compare-and-set may lose to another approval: then the entry says failed.
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?;
-            return Ok(request);
+            return Ok(Approved {
+                request,
+                activation_code_first_half: None,
+            });
         }
         self.complete(caller, record, request).await
     }
@@ -245,7 +317,7 @@ impl Operations {
         caller: &Caller,
         record: WorkflowRecord,
         mut request: ApprovalRequest,
-    ) -> Result<ApprovalRequest, AuthError> {
+    ) -> Result<Approved, AuthError> {
         request.state = RequestState::Approved;
         let approved = if request.approvals.is_empty() {
             self.save_record(&record, &request).await?
@@ -253,9 +325,20 @@ impl Operations {
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?
         };
-        let outcome = self
-            .carry_out(&caller.actor(), &request.id, &request.action)
-            .await;
+        let mut first_half = None;
+        let outcome = match &request.action {
+            Action::ReissueActivationCode {
+                account,
+                second_half_hash,
+            } => self
+                .reissue_code(&caller.actor(), &request.id, account, second_half_hash)
+                .await
+                .map(|(done, half)| {
+                    first_half = Some(half);
+                    done
+                }),
+            action => self.carry_out(&caller.actor(), &request.id, action).await,
+        };
         let (state, result) = match &outcome {
             Ok(done) => (RequestState::Executed, done.clone()),
             Err(e) => (RequestState::Failed, Value::String(e.to_string())),
@@ -271,7 +354,10 @@ impl Operations {
                 self.save_record(&approved, &request),
             )
             .await?;
-        outcome.map(|_| request)
+        outcome.map(|_| Approved {
+            request,
+            activation_code_first_half: first_half,
+        })
     }
 
     /// Saves an approval (`save`) written ahead.

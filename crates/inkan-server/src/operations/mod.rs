@@ -2,8 +2,8 @@
 //! 2.2.2(3)C, 2.3.3).
 //!
 //! - [`actions`]: the actions that need dual control (key destruction outside the automatic
-//!   triggers, role changes, terminal registration, termination of a subscriber's use), what
-//!   each needs to be asked, and how each is carried out once approved;
+//!   triggers, role changes, terminal registration, termination of a subscriber's use, a
+//!   user's reissued activation code), what each needs to be asked, and how each is carried out once approved;
 //! - [`enrolment`]: applications (applicant, identity proofing, mandate) approved by a second
 //!   officer before any subscriber, account or key exists;
 //! - [`configuration`]: a changed configuration is logged, and in production starts only with
@@ -24,4 +24,4 @@ pub mod enrolment;
 mod records;
 
 pub use actions::{ACTIONS, Action};
-pub use approvals::{ApprovalRequest, Operations, RequestState};
+pub use approvals::{ApprovalRequest, Approved, Operations, RequestState};
