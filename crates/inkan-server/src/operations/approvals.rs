@@ -251,7 +251,9 @@ impl Operations {
     /// Approves request `id`. Refused to the requester, to an operator who approved it
     /// already, to a role that may not do the action, and for a request that is not pending
     /// (an expired one is marked so). The approval that completes the count carries the
-    /// action out and returns the request with its result.
+    /// action out and returns the request with its result. What the action hands to the
+    /// approver (a reissued activation code's first half) is dropped here: where a person
+    /// approves, use [`approve_and_hand_over`](Self::approve_and_hand_over).
     pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
         Ok(self.approve_and_hand_over(caller, id).await?.request)
     }
