@@ -213,6 +213,8 @@ impl Operations {
         Ok((self.ask(caller, action).await?, second.half))
     }
 
+    /// Records a request for `action` as asked (the callers above refuse what may not be
+    /// asked directly).
     async fn ask(&self, caller: &Caller, action: Action) -> Result<ApprovalRequest, AuthError> {
         caller.require(action.permission())?;
         self.check_action(&action).await?;
