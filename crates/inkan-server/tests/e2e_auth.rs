@@ -788,9 +788,11 @@ async fn activation_codes_are_single_use_and_expire() {
         )
         .await;
     assert_eq!(expired.status(), StatusCode::BAD_REQUEST);
-    // The operator (logged in again: an hour idle ended their session) gives the user a new
-    // code; the old one stays dead, the new one works.
+    // The operator (logged in again: an hour idle ended their session) asks for a new code
+    // and a second registration officer approves it (dual control, criteria 2.1.1(5)); each
+    // receives one half; the old code stays dead, the new one works.
     let operator = h.login(&operator_account).await;
+    let (_, second_officer) = h.operator().await;
     let account_id = h
         .server()
         .service
@@ -809,10 +811,24 @@ async fn activation_codes_are_single_use_and_expire() {
         )
         .await;
     assert_eq!(reissued.status(), StatusCode::CREATED);
-    let new_code = reissued.json::<Value>().await.unwrap()["activation_code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let reissued = reissued.json::<Value>().await.unwrap();
+    let request = reissued["request"]["id"].as_str().unwrap();
+    let approved = h
+        .call(
+            &second_officer,
+            Method::POST,
+            &format!("/v1/approvals/{request}/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    let new_code = format!(
+        "{}.{}",
+        approved.json::<Value>().await.unwrap()["activation_code_first_half"]
+            .as_str()
+            .unwrap(),
+        reissued["activation_code_second_half"].as_str().unwrap()
+    );
     assert_ne!(new_code, expired_code);
     h.activate("late", &new_code).await;
     let unknown = h

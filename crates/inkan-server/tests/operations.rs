@@ -514,14 +514,14 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
     assert_eq!(approved["application"]["state"], "approved");
     let enrolled = &approved["application"]["enrolled"];
     let key_id = enrolled["keys"][0].as_str().unwrap().to_owned();
-    let code = approved["activation_code"].as_str().unwrap();
+    let code = whole_code(&app, &approved);
     assert_eq!(
         call(&h, &ra3, Method::POST, &path("/approve"), None)
             .await
             .0,
         StatusCode::CONFLICT
     );
-    let taro = h.activate("taro", code).await;
+    let taro = h.activate("taro", &code).await;
     let taro_session = h.login(&taro).await;
     let (s, me) = call(&h, &taro_session, Method::GET, "/v1/me", None).await;
     assert_eq!(s, StatusCode::OK);
@@ -700,8 +700,15 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
     h.stop().await;
 }
 
-/// Enrols a holder through an application (three officers) and returns the user's session.
+/// Enrols a holder through an application (two officers) and returns the user's session.
 async fn enrol_holder_account(h: &Harness, username: &str) -> common::server::Account {
+    let (app, approved) = approve_holder(h, username, json!([])).await;
+    h.activate(username, &whole_code(&app, &approved)).await
+}
+
+/// A holder's application asking for `keys`, recorded and proofed by one officer and approved
+/// by another: what each received (the recorded application, the approval).
+async fn approve_holder(h: &Harness, username: &str, keys: Value) -> (Value, Value) {
     let (_, ra1) = h.operator().await;
     let (_, ra2) = h.operator().await;
     let (s, app) = call(
@@ -711,7 +718,8 @@ async fn enrol_holder_account(h: &Harness, username: &str) -> common::server::Ac
         "/v1/applications",
         Some(json!({
             "applicant": {"name": username, "username": username},
-            "subscriber": {"new": {"kind": "holder", "name": username}}
+            "subscriber": {"new": {"kind": "holder", "name": username}},
+            "keys": keys
         })),
     )
     .await;
@@ -736,8 +744,309 @@ async fn enrol_holder_account(h: &Harness, username: &str) -> common::server::Ac
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{approved}");
-    h.activate(username, approved["activation_code"].as_str().unwrap())
-        .await
+    (app, approved)
+}
+
+/// The activation code the applicant types: the first half (the approving officer's) and the
+/// second (the recording officer's), joined.
+fn whole_code(recorded: &Value, approved: &Value) -> String {
+    format!(
+        "{}.{}",
+        approved["activation_code_first_half"].as_str().unwrap(),
+        recorded["activation_code_second_half"].as_str().unwrap()
+    )
+}
+
+/// Everything one operator received that could serve as (part of) an activation code: the
+/// strings of `received` under a name with `code` in it, and `extra`.
+fn code_material(received: &Value, extra: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = received
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.contains("code"))
+        .filter_map(|(_, v)| v.as_str().map(str::to_owned))
+        .collect();
+    found.extend(extra.iter().map(|s| (*s).to_owned()));
+    found
+}
+
+/// Tries every piece of `material` alone, and every two joined as halves, as an activation
+/// code (step 1, which sets the password): the ones that were accepted.
+async fn activations_with(h: &Harness, material: &[String]) -> Vec<String> {
+    let mut tries: Vec<String> = material.to_vec();
+    for a in material {
+        for b in material {
+            tries.push(format!("{a}.{b}"));
+        }
+    }
+    let mut accepted = Vec::new();
+    for code in tries {
+        let response = h
+            .post_json(
+                "/v1/activation",
+                json!({"activation_code": code, "password": PASSWORD}),
+            )
+            .await;
+        if response.status() != StatusCode::BAD_REQUEST {
+            accepted.push(format!("{code}: {}", response.status()));
+        }
+    }
+    accepted
+}
+
+/// Criteria 2.1.1(5), 2.1.3(12) (issue 14 point 8): no single officer can become an enrolled
+/// user. The recording officer receives the activation code's second half, the approving
+/// officer its first half; with everything either received (and the application record,
+/// which holds the second half's hash) neither activates the account, so neither can log in,
+/// set the keys' PINs or sign. The applicant, given both halves, activates, sets the PIN and
+/// signs; each hand-over is logged with the officer who received it.
+#[tokio::test]
+async fn no_single_officer_can_activate_an_enrolled_user() {
+    use common::server::{Account, Holder, authorize};
+    const PIN: &str = "135791";
+    let h = Harness::start_in(Engine::SqliteFile, "staging", "").await;
+    let (app, approved) = approve_holder(
+        &h,
+        "yui",
+        json!([{"algorithm": "ES256", "label": "wallet"}]),
+    )
+    .await;
+    let id = app["id"].as_str().unwrap();
+    let key_id = approved["application"]["enrolled"]["keys"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hash = approved["application"]["second_half_hash"]
+        .as_str()
+        .unwrap_or("no hash");
+    let approver_holds = code_material(&approved, &[hash]);
+    let recorder_holds = code_material(&app, &[hash]);
+    assert!(
+        !approver_holds.is_empty() && !recorder_holds.is_empty(),
+        "{approved} {app}"
+    );
+    assert_eq!(
+        activations_with(&h, &approver_holds).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        activations_with(&h, &recorder_holds).await,
+        Vec::<String>::new()
+    );
+    // The account is still pending: nobody can log in as the user, so nobody sets a PIN.
+    let store = &h.server().service.store;
+    let account = store.get_account_by_username("yui").await.unwrap().unwrap();
+    assert_eq!(account.state.as_str(), "pending");
+    let guessed = Account {
+        username: "yui".into(),
+        seed: vec![0; 20],
+        terminal: None,
+    };
+    let key = ProofKey::generate().unwrap();
+    let login = h.login_request(&guessed, PASSWORD, "000000", &key).await;
+    assert!(login.status().is_client_error(), "{}", login.status());
+
+    // The applicant, with both halves, activates, sets the key's PIN and signs.
+    h.clock.advance(MINUTE);
+    let yui = h.activate("yui", &whole_code(&app, &approved)).await;
+    let session = h.login(&yui).await;
+    let (s, body) = call(
+        &h,
+        &session,
+        Method::PUT,
+        &format!("/v1/keys/{key_id}/pin"),
+        Some(json!({"activation_data": h
+            .change_activation(&session, &yui, "pin.change", &key_id, None, PIN)
+            .await})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{body}");
+    let holder = Holder {
+        account: yui,
+        session,
+        key_id: key_id.clone(),
+        jwk: Value::Null,
+    };
+    let document = json!({
+        "format": "openid4vci-proof", "audience": "https://issuer.example", "nonce": "n-1",
+    });
+    let (s, prepared) = call(
+        &h,
+        &holder.session,
+        Method::POST,
+        "/v1/holder/prepare",
+        Some(json!({"credentialID": key_id, "document": document})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{prepared}");
+    let sad = authorize(&h, &holder, &h.activation_key().await, &prepared, PIN).await;
+    let (s, signed) = call(
+        &h,
+        &holder.session,
+        Method::POST,
+        "/v1/holder/sign",
+        Some(json!({
+            "credentialID": key_id, "document": document,
+            "issuedAt": prepared["issuedAt"], "SAD": sad,
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{signed}");
+
+    // Who received which half is in the log, and they are two officers.
+    let entries = h.log_entries().await;
+    let received = |half: &str| {
+        entries
+            .iter()
+            .find(|e| {
+                e.kind == EntryKind::OperatorAction
+                    && e.note.as_deref().is_some_and(|n| {
+                        n.starts_with(&format!("application {id} "))
+                            && n.contains(&format!("{half} half handed"))
+                    })
+                    && e.actor.auth.terminal.is_some()
+            })
+            .map(|e| e.actor.id.clone())
+            .unwrap_or_else(|| panic!("no entry for the {half} half"))
+    };
+    assert_ne!(received("first"), received("second"));
+    h.stop().await;
+}
+
+/// Criteria 2.1.3(12), 2.1.1(5) (issue 14 point 8): a user's activation code is reissued only
+/// under dual control. The requesting officer receives the new code's second half, the
+/// approving officer its first; the request changes nothing until approved, its requester
+/// cannot approve it, it cannot be asked through `POST /v1/approvals` with a half the
+/// requester chose, the stored request holds no half, and neither officer alone activates the
+/// account; the user with both halves does.
+#[tokio::test]
+async fn reissuing_an_activation_code_needs_a_second_officer() {
+    let h = Harness::start_in(Engine::SqliteFile, "staging", "").await;
+    let (app, approved) = approve_holder(&h, "ren", json!([])).await;
+    let account = approved["application"]["enrolled"]["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, ra_a) = h.operator().await;
+    let (_, ra_b) = h.operator().await;
+    let reissue = format!("/v1/accounts/{account}/activation-code");
+
+    let (s, asked) = call(&h, &ra_a, Method::POST, &reissue, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{asked}");
+    assert_eq!(asked["request"]["state"], "pending", "{asked}");
+    assert_eq!(asked["request"]["required"], 1, "{asked}");
+    let request = asked["request"]["id"].as_str().unwrap().to_owned();
+    let second_hash = asked["request"]["action"]["second_half_hash"]
+        .as_str()
+        .unwrap_or("no hash")
+        .to_owned();
+    let requester_holds = code_material(&asked, &[&second_hash]);
+    assert_eq!(
+        activations_with(&h, &requester_holds).await,
+        Vec::<String>::new()
+    );
+    // Asked, not approved: the old code still works (step 1 may be repeated).
+    let old_code = whole_code(&app, &approved);
+    let started = h
+        .post_json(
+            "/v1/activation",
+            json!({"activation_code": old_code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::OK);
+
+    // The requester may not approve; a request with a chosen half is refused.
+    let approve = format!("/v1/approvals/{request}/approve");
+    let (s, body) = call(&h, &ra_a, Method::POST, &approve, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let (s, body) = call(
+        &h,
+        &ra_a,
+        Method::POST,
+        "/v1/approvals",
+        Some(
+            json!({"action": "account.activation_code", "account": account,
+                    "second_half_hash": "0".repeat(64)}),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+
+    // A second officer approves and receives the first half, which is stored nowhere.
+    let (s, done) = call(&h, &ra_b, Method::POST, &approve, None).await;
+    assert_eq!(s, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "executed", "{done}");
+    let first = done["activation_code_first_half"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, stored) = call(
+        &h,
+        &ra_a,
+        Method::GET,
+        &format!("/v1/approvals/{request}"),
+        None,
+    )
+    .await;
+    assert!(!stored.to_string().contains(&first), "{stored}");
+    let approver_holds = code_material(&done, &[&second_hash]);
+    h.clock.advance(MINUTE);
+    assert_eq!(
+        activations_with(&h, &approver_holds).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        activations_with(&h, &[old_code]).await,
+        Vec::<String>::new()
+    );
+
+    // The user, with both halves, activates.
+    h.clock.advance(MINUTE);
+    let second = asked["activation_code_second_half"].as_str().unwrap();
+    let ren = h.activate("ren", &format!("{first}.{second}")).await;
+    h.login(&ren).await;
+    let entries = h.log_entries().await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.approval.as_deref() == Some(&request)
+                && e.note.as_deref() == Some(&format!("activation code reissued for {account}")))
+    );
+    h.stop().await;
+}
+
+/// Criteria 2.1.1(5) (issue 14 point 8): where `[operations]` lets other actions run
+/// unapproved, a reissued activation code still waits for a second officer (run at once, its
+/// requester would receive both halves).
+#[tokio::test]
+async fn a_reissued_activation_code_waits_for_an_approver_even_when_none_is_configured() {
+    let h = Harness::start_in(Engine::SqliteFile, "staging", "[operations]\napprovals = 0").await;
+    let (_, approved) = approve_holder(&h, "kai", json!([])).await;
+    let account = approved["application"]["enrolled"]["account"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, ra) = h.operator().await;
+    let (s, asked) = call(
+        &h,
+        &ra,
+        Method::POST,
+        &format!("/v1/accounts/{account}/activation-code"),
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{asked}");
+    assert_eq!(
+        (&asked["request"]["state"], &asked["request"]["required"]),
+        (&json!("pending"), &json!(1)),
+        "{asked}"
+    );
+    assert_eq!(
+        activations_with(&h, &code_material(&asked, &[])).await,
+        Vec::<String>::new()
+    );
+    h.stop().await;
 }
 
 /// [`enrol_holder_account`], logged in.

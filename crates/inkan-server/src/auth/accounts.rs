@@ -2,11 +2,18 @@
 //! delivered as a one-time activation code (random, expiring, stored hashed, single use) with
 //! which the user sets a password (Argon2id) and enrols TOTP (RFC 6238); login needs both,
 //! failures lock the account after a configured number and are rate limited per source. While
-//! an account is pending, an operator can replace its code (expired or lost); the bootstrap
-//! operator's is replaced on each start until it is activated.
+//! an account is pending, its code can be replaced (expired or lost: a user's under dual
+//! control, `operations::actions`); the bootstrap operator's is replaced on each start until it
+//! is activated.
+//!
+//! An activation code is two halves, typed as `first.second`. Only the hash of the first half
+//! bound to the second half's hash is kept, so the second half can be made — and handed to one
+//! officer — before the first is made and handed to another ([`new_code_half`]): a user's code
+//! is never whole in any single operator's hands (criteria 2.1.1(5), 2.1.3(12); SECURITY.md).
 //!
 //! Must never: store or log a password, seed, code or OTP in the clear; say to an
-//! unauthenticated caller whether an account exists or why a login failed.
+//! unauthenticated caller whether an account exists or why a login failed; hand one operator
+//! both halves of a user's code.
 
 use super::operators::Permission;
 use super::{
@@ -27,8 +34,11 @@ use zeroize::Zeroizing;
 const MAX_USERNAME: usize = 128;
 /// Longest subscriber name.
 const MAX_NAME: usize = 200;
-/// Random bytes in an activation code.
-const ACTIVATION_CODE_BYTES: usize = 20;
+/// Random bytes in each half of an activation code.
+const ACTIVATION_HALF_BYTES: usize = 16;
+/// Between the two halves of an activation code as it is typed (not in the base64url alphabet
+/// of the halves).
+pub const CODE_HALF_SEPARATOR: char = '.';
 /// The issuer shown in authenticator apps.
 const TOTP_ISSUER: &str = "Inkan";
 
@@ -39,7 +49,9 @@ pub struct NewAccount {
     pub account_id: String,
     /// The username.
     pub username: String,
-    /// The one-time activation code (shown once; only its hash is kept).
+    /// The one-time activation code (shown once; only its hash is kept): the whole code, or
+    /// only its first half when the second was made beforehand ([`new_code_half`]) and handed
+    /// to someone else.
     pub activation_code: Zeroizing<String>,
     /// When the code stops working.
     pub expires_at: i64,
@@ -53,6 +65,55 @@ impl std::fmt::Debug for NewAccount {
             .field("activation_code", &"[redacted]")
             .field("expires_at", &self.expires_at)
             .finish()
+    }
+}
+
+/// The second half of an activation code, made before the code: the half is handed to one
+/// officer now and kept nowhere; its hash is kept to bind the first half to it later.
+pub struct CodeHalf {
+    /// The half, shown once.
+    pub half: Zeroizing<String>,
+    /// Its hash (SHA-256, hex), kept.
+    pub hash: String,
+}
+
+impl std::fmt::Debug for CodeHalf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeHalf")
+            .field("half", &"[redacted]")
+            .field("hash", &self.hash)
+            .finish()
+    }
+}
+
+/// A new random second half of an activation code.
+pub fn new_code_half() -> CodeHalf {
+    let half = Zeroizing::new(random_secret(ACTIVATION_HALF_BYTES));
+    let hash = secret_hash(&half);
+    CodeHalf { half, hash }
+}
+
+/// Whether `hash` looks like a [`CodeHalf`]'s hash (64 lowercase hex digits).
+pub fn is_code_half_hash(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The stored hash of a code whose first half is `first` and whose second half hashes to
+/// `second_hash`.
+fn bound_code_hash(first: &str, second_hash: &str) -> String {
+    secret_hash(&format!("{first}{CODE_HALF_SEPARATOR}{second_hash}"))
+}
+
+/// The stored hash of an activation code as typed, `first.second`. Anything else (one half
+/// alone, a half's hash in place of the half) hashes to what no code is stored as: every stored
+/// hash is of a first half joined to a 64-digit hash, which a typed code without its second
+/// half cannot produce.
+pub(super) fn activation_code_hash(code: &str) -> String {
+    match code.split_once(CODE_HALF_SEPARATOR) {
+        Some((first, second)) if !first.is_empty() && !second.is_empty() => {
+            bound_code_hash(first, &secret_hash(second))
+        }
+        _ => secret_hash(code),
     }
 }
 
@@ -197,16 +258,18 @@ impl Auth {
         username: &str,
     ) -> Result<NewAccount, AuthError> {
         self.check_direct_enrolment(operator)?;
-        self.enrol_user(operator, subscriber, username).await
+        self.enrol_user(operator, subscriber, username, None).await
     }
 
     /// Creates a user account of an active `subscriber` for an approved application (or a
-    /// direct creation), returning its activation code.
+    /// direct creation), returning its activation code: only the first half when
+    /// `second_half_hash` is the hash of a second half made beforehand ([`new_code_half`]).
     pub async fn enrol_user(
         &self,
         operator: &Caller,
         subscriber: &str,
         username: &str,
+        second_half_hash: Option<&str>,
     ) -> Result<NewAccount, AuthError> {
         operator.require(Permission::Registration)?;
         let subscriber = self.subscriber(subscriber).await?;
@@ -221,6 +284,7 @@ impl Auth {
             username,
             AccountRole::User,
             Some(subscriber.id),
+            second_half_hash,
         )
         .await
     }
@@ -248,7 +312,7 @@ impl Auth {
                 if account.role == AccountRole::Operator
                     && account.state == AccountState::Pending =>
             {
-                self.replace_code(crate::service::system_actor(), &account)
+                self.replace_code(crate::service::system_actor(), &account, None, None)
                     .await
                     .map(Some)
             }
@@ -256,17 +320,20 @@ impl Auth {
         }
     }
 
-    /// Gives a `pending` account a new activation code, when its code expired or was lost (an
-    /// operator's action): the earlier code stops working, and an activation begun with it
-    /// starts over. `NotFound` for an unknown account (or a user of another environment's
-    /// subscriber), `Conflict` for an account that is not pending or whose subscriber is not
+    /// The user account `account_id`, if its activation code may be reissued: `NotFound` for
+    /// an unknown account (or a user of another environment's subscriber), `Forbidden` for an
+    /// operator's, `Conflict` for an account that is not pending or whose subscriber is not
     /// active.
-    pub async fn reissue_activation_code(
-        &self,
-        operator: &Caller,
-        account_id: &str,
-    ) -> Result<NewAccount, AuthError> {
-        let account = self.managed_account(operator, account_id).await?;
+    pub async fn reissuable_account(&self, account_id: &str) -> Result<AccountRecord, AuthError> {
+        let not_found = || AuthError::NotFound(format!("no account {account_id}"));
+        if !crate::store::auth::is_id(account_id, "acc") {
+            return Err(not_found());
+        }
+        let account = self
+            .store
+            .get_account(account_id)
+            .await?
+            .ok_or_else(not_found)?;
         if account.role == AccountRole::Operator {
             // Whoever holds a pending operator's new code becomes that operator (and registers
             // its terminal): an admin could make a second identity for dual control.
@@ -276,7 +343,7 @@ impl Auth {
         }
         if let Some(subscriber) = &account.subscriber {
             let subscriber = self.subscriber(subscriber).await.map_err(|e| match e {
-                AuthError::NotFound(_) => AuthError::NotFound(format!("no account {account_id}")),
+                AuthError::NotFound(_) => not_found(),
                 other => other,
             })?;
             if subscriber.state != SubscriberState::Active {
@@ -286,20 +353,53 @@ impl Auth {
                 )));
             }
         }
-        self.replace_code(operator.actor(), &account).await
+        if account.state != AccountState::Pending {
+            return Err(AuthError::Conflict(format!(
+                "account {} is {}, not pending activation",
+                account.id, account.state
+            )));
+        }
+        Ok(account)
+    }
+
+    /// Gives a pending user account a new activation code, when its code expired or was lost,
+    /// as approved request `approval` (`account.activation_code`, dual control): the earlier
+    /// code stops working, an activation begun with it starts over, and the first half is
+    /// returned (for the approving officer) bound to the second half whose hash the requesting
+    /// officer's request holds.
+    pub async fn reissue_activation_code(
+        &self,
+        actor: inkan_log::entry::Actor,
+        account_id: &str,
+        second_half_hash: &str,
+        approval: &str,
+    ) -> Result<NewAccount, AuthError> {
+        let account = self.reissuable_account(account_id).await?;
+        self.replace_code(actor, &account, Some(second_half_hash), Some(approval))
+            .await
     }
 
     /// A new random activation code for `account_id`, valid for the configured hours from
-    /// `now`, and its record (the code's hash).
+    /// `now`, and its record (the code's hash). With `second_half_hash` only a new first half
+    /// is returned, bound to that second half; without, the whole code (`first.second`).
     fn new_activation_code(
         &self,
         account_id: &str,
         now: UnixMillis,
+        second_half_hash: Option<&str>,
     ) -> (Zeroizing<String>, ActivationCodeRecord) {
-        let code = Zeroizing::new(random_secret(ACTIVATION_CODE_BYTES));
+        let first = Zeroizing::new(random_secret(ACTIVATION_HALF_BYTES));
+        let (code, code_hash) = match second_half_hash {
+            Some(second_hash) => (first.clone(), bound_code_hash(&first, second_hash)),
+            None => {
+                let second = new_code_half();
+                let whole = format!("{}{CODE_HALF_SEPARATOR}{}", *first, *second.half);
+                (Zeroizing::new(whole), bound_code_hash(&first, &second.hash))
+            }
+        };
         let hours = i64::try_from(self.config.activation_code_hours).unwrap_or(i64::MAX / 4);
         let record = ActivationCodeRecord {
-            code_hash: secret_hash(&code),
+            code_hash,
             account_id: account_id.into(),
             created_at: now,
             expires_at: now.saturating_add(hours.saturating_mul(3_600_000)),
@@ -308,11 +408,15 @@ impl Auth {
         (code, record)
     }
 
-    /// Replaces a pending account's activation code with a new one and logs it.
+    /// Replaces a pending account's activation code with a new one (bound to
+    /// `second_half_hash`, see [`new_activation_code`](Self::new_activation_code)) and logs it,
+    /// naming the request `approval` that allowed it.
     async fn replace_code(
         &self,
         actor: inkan_log::entry::Actor,
         account: &AccountRecord,
+        second_half_hash: Option<&str>,
+        approval: Option<&str>,
     ) -> Result<NewAccount, AuthError> {
         if account.state != AccountState::Pending {
             return Err(AuthError::Conflict(format!(
@@ -320,12 +424,13 @@ impl Auth {
                 account.id, account.state
             )));
         }
-        let (code, record) = self.new_activation_code(&account.id, self.now());
-        let event = self.event(
+        let (code, record) = self.new_activation_code(&account.id, self.now(), second_half_hash);
+        let mut event = self.event(
             EntryKind::AccountCreated,
             actor,
             Some(format!("activation code reissued for {}", account.id)),
         );
+        event.approval = approval.map(Into::into);
         let change = async {
             self.store
                 .replace_activation_code(&record)
@@ -353,6 +458,7 @@ impl Auth {
         username: &str,
         role: AccountRole,
         subscriber: Option<String>,
+        second_half_hash: Option<&str>,
     ) -> Result<NewAccount, AuthError> {
         check_name("the username", username, MAX_USERNAME)?;
         let now = self.now();
@@ -371,7 +477,7 @@ impl Auth {
             created_at: now,
             updated_at: now,
         };
-        let (code, record) = self.new_activation_code(&account.id, now);
+        let (code, record) = self.new_activation_code(&account.id, now, second_half_hash);
         let event = self.event(
             EntryKind::AccountCreated,
             actor,
@@ -408,7 +514,7 @@ impl Auth {
         password::check_password_policy(&new_password)
             .map_err(|e| AuthError::BadRequest(e.to_string()))?;
         self.take_source_attempt(source)?;
-        let code_hash = secret_hash(code);
+        let code_hash = activation_code_hash(code);
         let now = self.now();
         let refused = || async move {
             self.record_refusal(
@@ -461,7 +567,7 @@ impl Auth {
         terminal: Option<&str>,
     ) -> Result<(), AuthError> {
         self.take_source_attempt(source)?;
-        let code_hash = secret_hash(code);
+        let code_hash = activation_code_hash(code);
         let now = self.now();
         let refused = |reason: &'static str| async move {
             self.record_refusal(

@@ -109,7 +109,7 @@ impl super::Auth {
         role: OperatorRole,
     ) -> Result<NewAccount, AuthError> {
         let account = self
-            .create_account(actor.clone(), username, AccountRole::Operator, None)
+            .create_account(actor.clone(), username, AccountRole::Operator, None, None)
             .await?;
         self.set_role(actor, &account.account_id, role, None)
             .await?;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 12] = [
+pub const ACTIONS: [&str; 13] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -34,6 +34,7 @@ pub const ACTIONS: [&str; 12] = [
     "key.status_source",
     "key.generate",
     "operator.add",
+    "account.activation_code",
 ];
 
 /// Longest reason, bytes.
@@ -161,6 +162,18 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         purpose: Option<String>,
     },
+    /// Give a pending user account a new activation code (criteria 2.1.1(5), 2.1.3(12)): the
+    /// requesting officer receives its second half when asking, the approving officer its
+    /// first half when the request is carried out; nobody receives both. Asked through
+    /// `POST /v1/accounts/{id}/activation-code` (the server makes the second half), never
+    /// through `POST /v1/approvals`.
+    #[serde(rename = "account.activation_code")]
+    ReissueActivationCode {
+        /// The user's account.
+        account: String,
+        /// The hash of the second half handed to the requesting officer.
+        second_half_hash: String,
+    },
 }
 
 impl Action {
@@ -179,6 +192,7 @@ impl Action {
             Action::SetStatusSource { .. } => ACTIONS[9],
             Action::GenerateKey { .. } => ACTIONS[10],
             Action::AddOperator { .. } => ACTIONS[11],
+            Action::ReissueActivationCode { .. } => ACTIONS[12],
         }
     }
 
@@ -219,9 +233,9 @@ impl Action {
             | Action::RegisterTerminal { .. }
             | Action::ConfigChange { .. }
             | Action::AddOperator { .. } => Permission::ManageOperators,
-            Action::TerminateSubscriber { .. } | Action::RegisterClient { .. } => {
-                Permission::Registration
-            }
+            Action::TerminateSubscriber { .. }
+            | Action::RegisterClient { .. }
+            | Action::ReissueActivationCode { .. } => Permission::Registration,
         }
     }
 
@@ -255,6 +269,9 @@ impl Action {
             Action::GenerateKey { owner, .. } => format!("key.generate for {owner}"),
             Action::AddOperator { username, role, .. } => {
                 format!("operator.add {username:?} {role}")
+            }
+            Action::ReissueActivationCode { account, .. } => {
+                format!("account.activation_code {account}")
             }
         }
     }
@@ -326,6 +343,17 @@ impl Operations {
             }
             Action::SetStatusSource { .. } => {
                 self.status_source_record(action, "").await?;
+            }
+            Action::ReissueActivationCode {
+                account,
+                second_half_hash,
+            } => {
+                if !crate::auth::accounts::is_code_half_hash(second_half_hash) {
+                    return Err(AuthError::BadRequest(
+                        "second_half_hash is a SHA-256, 64 lowercase hex digits".into(),
+                    ));
+                }
+                self.auth.reissuable_account(account).await?;
             }
         }
         Ok(())
@@ -507,7 +535,33 @@ impl Operations {
             | Action::ConfigChange { .. } => Ok(
                 json!({ "authorises": format!("one run of the host command ({})", action.name()) }),
             ),
+            // Its first half goes to the approving officer and nowhere else (not into the
+            // request's stored result): carried out by `reissue_code`, from `complete`.
+            Action::ReissueActivationCode { .. } => Err(AuthError::Internal(
+                "an activation code is reissued with its hand-over (Operations::reissue_code)"
+                    .into(),
+            )),
         }
+    }
+
+    /// Carries out an approved `account.activation_code` as `actor`: the account's new code is
+    /// bound to the requester's second half; returns what was done (no secret) and the first
+    /// half, for the approving officer only.
+    pub(super) async fn reissue_code(
+        &self,
+        actor: &Actor,
+        approval: &str,
+        account: &str,
+        second_half_hash: &str,
+    ) -> Result<(Value, zeroize::Zeroizing<String>), AuthError> {
+        let reissued = self
+            .auth
+            .reissue_activation_code(actor.clone(), account, second_half_hash, approval)
+            .await?;
+        Ok((
+            json!({ "account": account, "expiresAt": reissued.expires_at }),
+            reissued.activation_code,
+        ))
     }
 
     /// Ends a subscriber's use: first everything that lets anyone act for it (subscriber,

@@ -27,6 +27,7 @@ use crate::store::operations::{WorkflowKind, WorkflowRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 impl Workflow for ApprovalRequest {
     const KIND: WorkflowKind = WorkflowKind::Approval;
@@ -109,6 +110,30 @@ pub struct ApprovalRequest {
     pub result: Option<Value>,
 }
 
+/// A request after an approval, and what its action hands to the approving officer alone
+/// (never stored in the request).
+pub struct Approved {
+    /// The request.
+    pub request: ApprovalRequest,
+    /// The first half of a reissued activation code (`account.activation_code`).
+    pub activation_code_first_half: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Approved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Approved")
+            .field("request", &self.request.id)
+            .field(
+                "activation_code_first_half",
+                &self
+                    .activation_code_first_half
+                    .as_ref()
+                    .map(|_| "[redacted]"),
+            )
+            .finish()
+    }
+}
+
 /// The operations service: dual control now; enrolment later.
 #[derive(Debug)]
 pub struct Operations {
@@ -147,7 +172,8 @@ impl Operations {
 
     /// M for `action`. A host action is approved by at least one other operator outside
     /// `test` whatever is configured (criteria 2.1.3(12)): its approval is the only check the
-    /// host command makes.
+    /// host command makes. A reissued activation code needs at least one too: its halves go to
+    /// the requester and an approver (criteria 2.1.1(5): never both to one operator).
     fn required(&self, action: &Action) -> u32 {
         let configured = self
             .config
@@ -155,7 +181,9 @@ impl Operations {
             .get(action.name())
             .copied()
             .unwrap_or(self.config.approvals);
-        if action.on_host() && self.environment != Environment::Test {
+        let at_least_one = matches!(action, Action::ReissueActivationCode { .. })
+            || (action.on_host() && self.environment != Environment::Test);
+        if at_least_one {
             configured.max(1)
         } else {
             configured
@@ -169,6 +197,36 @@ impl Operations {
         caller: &Caller,
         action: Action,
     ) -> Result<ApprovalRequest, AuthError> {
+        if let Action::ReissueActivationCode { account, .. } = &action {
+            // The server makes the requester's half: a half the requester chose would let them
+            // hold both once they saw the first.
+            return Err(AuthError::BadRequest(format!(
+                "an activation code is reissued through POST /v1/accounts/{account}/activation-code"
+            )));
+        }
+        self.ask(caller, action).await
+    }
+
+    /// Asks for a new activation code for the pending user account `account` (dual control,
+    /// criteria 2.1.1(5), 2.1.3(12)): returns the request and the code's second half, for the
+    /// requesting officer only (its hash is kept in the request); the approving officer
+    /// receives the first half.
+    pub async fn request_activation_code(
+        &self,
+        caller: &Caller,
+        account: &str,
+    ) -> Result<(ApprovalRequest, Zeroizing<String>), AuthError> {
+        let second = crate::auth::accounts::new_code_half();
+        let action = Action::ReissueActivationCode {
+            account: account.into(),
+            second_half_hash: second.hash,
+        };
+        Ok((self.ask(caller, action).await?, second.half))
+    }
+
+    /// Records a request for `action` as asked (the callers above refuse what may not be
+    /// asked directly).
+    async fn ask(&self, caller: &Caller, action: Action) -> Result<ApprovalRequest, AuthError> {
         caller.require(action.permission())?;
         self.check_action(&action).await?;
         let now = self.now();
@@ -199,7 +257,7 @@ impl Operations {
             )
             .await?;
         if request.required == 0 && request.action.consent_of().is_none() {
-            return self.complete(caller, record, request).await;
+            return Ok(self.complete(caller, record, request).await?.request);
         }
         Ok(request)
     }
@@ -268,7 +326,7 @@ impl Operations {
             .log_consent(caller, &request, self.save_record(&record, &request))
             .await?;
         if self.is_complete(&request).await? {
-            return self.complete(caller, record, request).await;
+            return Ok(self.complete(caller, record, request).await?.request);
         }
         Ok(request)
     }
@@ -276,8 +334,20 @@ impl Operations {
     /// Approves request `id`. Refused to the requester, to an operator who approved it
     /// already, to a role that may not do the action, and for a request that is not pending
     /// (an expired one is marked so). The approval that completes the count carries the
-    /// action out and returns the request with its result.
+    /// action out and returns the request with its result. What the action hands to the
+    /// approver (a reissued activation code's first half) is dropped here: where a person
+    /// approves, use [`approve_and_hand_over`](Self::approve_and_hand_over).
     pub async fn approve(&self, caller: &Caller, id: &str) -> Result<ApprovalRequest, AuthError> {
+        Ok(self.approve_and_hand_over(caller, id).await?.request)
+    }
+
+    /// [`approve`](Self::approve), also returning what the action hands to the approving
+    /// officer alone (an activation code's first half).
+    pub async fn approve_and_hand_over(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Approved, AuthError> {
         let (record, mut request) = self.load_pending(id).await?;
         caller.require(request.action.permission())?;
         if request.requested_by.operator == caller.id {
@@ -298,7 +368,10 @@ impl Operations {
             // The compare-and-set may lose to another approval: then the entry says failed.
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?;
-            return Ok(request);
+            return Ok(Approved {
+                request,
+                activation_code_first_half: None,
+            });
         }
         self.complete(caller, record, request).await
     }
@@ -310,7 +383,7 @@ impl Operations {
         caller: &Caller,
         record: WorkflowRecord,
         mut request: ApprovalRequest,
-    ) -> Result<ApprovalRequest, AuthError> {
+    ) -> Result<Approved, AuthError> {
         request.state = RequestState::Approved;
         let approved = if caller.kind == CallerKind::Operator && !request.approvals.is_empty() {
             self.log_approval(caller, &request, self.save_record(&record, &request))
@@ -318,9 +391,20 @@ impl Operations {
         } else {
             self.save_record(&record, &request).await?
         };
-        let outcome = self
-            .carry_out(&caller.actor(), &request.id, &request.action)
-            .await;
+        let mut first_half = None;
+        let outcome = match &request.action {
+            Action::ReissueActivationCode {
+                account,
+                second_half_hash,
+            } => self
+                .reissue_code(&caller.actor(), &request.id, account, second_half_hash)
+                .await
+                .map(|(done, half)| {
+                    first_half = Some(half);
+                    done
+                }),
+            action => self.carry_out(&caller.actor(), &request.id, action).await,
+        };
         let (state, result) = match &outcome {
             Ok(done) => (RequestState::Executed, done.clone()),
             Err(e) => (RequestState::Failed, Value::String(e.to_string())),
@@ -336,7 +420,10 @@ impl Operations {
                 self.save_record(&approved, &request),
             )
             .await?;
-        outcome.map(|_| request)
+        outcome.map(|_| Approved {
+            request,
+            activation_code_first_half: first_half,
+        })
     }
 
     /// Saves an approval (`save`) written ahead.

@@ -7,15 +7,24 @@
 //! checker); when the applicant acts for someone else (always for an issuer organisation, and
 //! whenever `on_behalf` is set) an officer records the mandate; then an officer who neither
 //! recorded the application nor checked the identity approves it — and only then are the
-//! subscriber, the user's account (its one-time activation code returned once) and the keys
-//! created. Or it is rejected. Must never: approve without the records the application needs,
-//! let its recorder or checker approve it, or leave a half-created enrolment behind (a failure
-//! part-way destroys the keys made and ends the new subscriber's use, and the application says
-//! `failed`).
+//! subscriber, the user's account and the keys created. Or it is rejected.
+//!
+//! The new user's activation code is split between two officers (criteria 2.1.1(5),
+//! 2.1.3(12)): its second half is made when the application is recorded and shown once to the
+//! recording officer (only its hash is kept, in the application); its first half is made on
+//! approval, bound to that hash, and shown once to the approving officer — who by the rule
+//! above is someone else. Only the applicant, given both halves, activates the account (and
+//! so sets the password, TOTP and the keys' PINs).
+//!
+//! Must never: approve without the records the application needs, let its recorder or checker
+//! approve it, hand one officer the whole activation code, or leave a half-created enrolment
+//! behind (a failure part-way destroys the keys made and ends the new subscriber's use, and the
+//! application says `failed`).
 
 use super::Operations;
 use super::approvals::{Signoff, signoff};
 use super::records::Workflow;
+use crate::auth::accounts::new_code_half;
 use crate::auth::operators::Permission;
 use crate::auth::{AuthError, Caller};
 use crate::clock::UnixMillis;
@@ -176,6 +185,10 @@ pub struct Application {
     pub keys: Vec<RequestedKey>,
     /// Who recorded it.
     pub recorded_by: Signoff,
+    /// The hash of the new user's activation code's second half, shown once to the recording
+    /// officer (the half itself is kept nowhere).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_half_hash: Option<String>,
     /// The identity proofing, once recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proofing: Option<Proofing>,
@@ -229,13 +242,32 @@ pub struct NewApplication {
     pub keys: Vec<RequestedKey>,
 }
 
-/// An approved application and the new user's one-time activation code (shown only here).
+/// A recorded application and the second half of the new user's activation code, for the
+/// recording officer (shown only here).
+pub struct Recorded {
+    /// The application, pending.
+    pub application: Application,
+    /// The second half of the activation code the account will have, if one is created.
+    pub activation_code_second_half: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for Recorded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorded")
+            .field("application", &self.application.id)
+            .field("activation_code_second_half", &"[redacted]")
+            .finish()
+    }
+}
+
+/// An approved application and the first half of the new user's one-time activation code, for
+/// the approving officer (shown only here).
 pub struct Approval {
     /// The application, approved.
     pub application: Application,
-    /// The activation code, when an account was created.
-    pub activation_code: Option<Zeroizing<String>>,
-    /// When it expires.
+    /// The activation code's first half, when an account was created.
+    pub activation_code_first_half: Option<Zeroizing<String>>,
+    /// When the code expires.
     pub code_expires_at: Option<UnixMillis>,
 }
 
@@ -244,8 +276,11 @@ impl std::fmt::Debug for Approval {
         f.debug_struct("Approval")
             .field("application", &self.application.id)
             .field(
-                "activation_code",
-                &self.activation_code.as_ref().map(|_| "[redacted]"),
+                "activation_code_first_half",
+                &self
+                    .activation_code_first_half
+                    .as_ref()
+                    .map(|_| "[redacted]"),
             )
             .finish_non_exhaustive()
     }
@@ -261,12 +296,9 @@ fn check_text(what: &str, value: &str) -> Result<(), AuthError> {
 }
 
 impl Operations {
-    /// Records an application (a registration officer's action).
-    pub async fn apply(
-        &self,
-        caller: &Caller,
-        new: NewApplication,
-    ) -> Result<Application, AuthError> {
+    /// Records an application (a registration officer's action), returning the second half of
+    /// the activation code of the account it may create, for the recording officer alone.
+    pub async fn apply(&self, caller: &Caller, new: NewApplication) -> Result<Recorded, AuthError> {
         caller.require(Permission::Registration)?;
         check_text("the applicant's name", &new.applicant.name)?;
         check_text("the username", &new.applicant.username)?;
@@ -284,6 +316,7 @@ impl Operations {
                 self.active_subscriber(id).await?;
             }
         }
+        let second = new_code_half();
         let application = Application {
             id: new_id("app"),
             state: ApplicationState::Pending,
@@ -292,6 +325,7 @@ impl Operations {
             on_behalf: new.on_behalf,
             keys: new.keys,
             recorded_by: signoff(caller, self.now()),
+            second_half_hash: Some(second.hash),
             proofing: None,
             mandate: None,
             decided_by: None,
@@ -301,11 +335,14 @@ impl Operations {
         self.changed(
             caller,
             &application,
-            "recorded",
+            "recorded (the activation code's second half handed to the recording officer)",
             self.insert_record(&caller.id, &application),
         )
         .await?;
-        Ok(application)
+        Ok(Recorded {
+            application,
+            activation_code_second_half: second.half,
+        })
     }
 
     /// Records how the applicant's identity was checked; the caller is the checking officer.
@@ -465,16 +502,21 @@ impl Operations {
                     account: made.account.clone(),
                     keys: made.keys.clone(),
                 });
+                let note = if code.is_some() {
+                    "approved (the activation code's first half handed to the approving officer)"
+                } else {
+                    "approved"
+                };
                 self.changed(
                     caller,
                     &application,
-                    "approved",
+                    note,
                     self.save_record(&approving, &application),
                 )
                 .await?;
                 Ok(Approval {
                     code_expires_at: code.as_ref().map(|(_, at)| *at),
-                    activation_code: code.map(|(c, _)| c),
+                    activation_code_first_half: code.map(|(c, _)| c),
                     application,
                 })
             }
@@ -611,7 +653,19 @@ impl Operations {
                 )));
             }
             None => {
-                let account = self.auth.enrol_user(caller, &subscriber, username).await?;
+                // The approving officer gets only the first half (criteria 2.1.1(5)); an
+                // application recorded before codes were split has no second half: refused.
+                let Some(second_half_hash) = application.second_half_hash.as_deref() else {
+                    return Err(AuthError::Conflict(format!(
+                        "application {} has no second half of an activation code: record the \
+                         application again",
+                        application.id
+                    )));
+                };
+                let account = self
+                    .auth
+                    .enrol_user(caller, &subscriber, username, Some(second_half_hash))
+                    .await?;
                 made.account = Some(account.account_id.clone());
                 Some((account.activation_code, account.expires_at))
             }

@@ -3,8 +3,9 @@
 //!
 //! - [`actions`]: the actions that need dual control (key destruction outside the automatic
 //!   triggers, role changes, terminal registration, termination of a subscriber's use, system
-//!   client registration, status sources, and the host commands' authorisations), what each
-//!   needs to be asked, and how each is carried out once approved;
+//!   client registration, status sources, a user's reissued activation code, and the host
+//!   commands' authorisations), what each needs to be asked, and how each is carried out once
+//!   approved;
 //! - [`enrolment`]: applications (applicant, identity proofing, mandate) approved by a second
 //!   officer before any subscriber, account or key exists;
 //! - [`configuration`]: a changed configuration is logged, and in production starts only with
@@ -26,4 +27,4 @@ pub mod enrolment;
 mod records;
 
 pub use actions::{ACTIONS, Action};
-pub use approvals::{ApprovalRequest, Operations, RequestState};
+pub use approvals::{ApprovalRequest, Approved, Operations, RequestState};

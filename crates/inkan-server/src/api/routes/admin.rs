@@ -120,21 +120,34 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(NewAccountBody::from(&account))))
 }
 
-/// Gives an account that is still pending activation a new one-time activation code (the
-/// earlier one expired or was lost; it stops working now).
+/// Asks for a new one-time activation code for a user account still pending activation (the
+/// earlier one expired or was lost), under dual control (criteria 2.1.1(5), 2.1.3(12)): the
+/// response alone holds the new code's second half, for this officer; another registration
+/// officer approves the request (`POST /v1/approvals/{id}/approve`) and receives the first
+/// half, and only then does the earlier code stop working.
 #[utoipa::path(post, path = "/v1/accounts/{id}/activation-code", tag = "operators",
     params(("id" = String, Path, description = "acc_…")),
-    responses((status = 201, body = NewAccountBody),
-        (status = 403, description = "Not an operator"),
+    responses((status = 201, description = "{request, activation_code_second_half}"),
+        (status = 403, description = "Not a registration officer, or an operator's account"),
         (status = 404, description = "No such account"),
         (status = 409, description = "The account is not pending activation")))]
 pub async fn reissue_activation_code(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<NewAccountBody>), ApiError> {
-    let account = state.auth.reissue_activation_code(&caller, &id).await?;
-    Ok((StatusCode::CREATED, Json(NewAccountBody::from(&account))))
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let (request, second_half) = state
+        .operations
+        .request_activation_code(&caller, &id)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({
+            "request": request,
+            "activation_code_second_half": second_half.as_str(),
+        })),
+    ))
 }
 
 impl From<&NewAccount> for NewAccountBody {

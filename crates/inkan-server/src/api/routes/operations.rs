@@ -43,8 +43,23 @@ pub async fn approve(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
-) -> Result<Json<ApprovalRequest>, ApiError> {
-    Ok(Json(state.operations.approve(&caller, &id).await?))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let approved = state.operations.approve_and_hand_over(&caller, &id).await?;
+    Ok(match approved.activation_code_first_half {
+        // Only the approving officer sees it, only here (criteria 2.1.1(5)).
+        Some(half) => {
+            let mut body = serde_json::to_value(&approved.request)
+                .map_err(|e| AuthError::Internal(e.to_string()))?;
+            body["activation_code_first_half"] = Value::String(half.to_string());
+            (
+                [(axum::http::header::CACHE_CONTROL, "no-store")],
+                Json(body),
+            )
+                .into_response()
+        }
+        None => Json(approved.request).into_response(),
+    })
 }
 
 /// Gives the subscriber's consent to a request that grants standing signing power with its
@@ -141,17 +156,27 @@ pub async fn revoke_terminal(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Records an application for use of the service (a registration officer's action).
+/// Records an application for use of the service (a registration officer's action); the
+/// response alone holds the second half of the new user's activation code, for the recording
+/// officer to hand to the applicant (the approving officer receives the first half).
 #[utoipa::path(post, path = "/v1/applications", tag = "operators",
     request_body(content = Object, description = "{applicant: {name, username}, subscriber: {new: {kind, name}} | {existing: {id}}, on_behalf, keys: [{algorithm, label, rsa_bits}]}"),
-    responses((status = 201, description = "The application, pending")))]
+    responses((status = 201, description = "The application, pending, and activation_code_second_half")))]
 pub async fn apply(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<NewApplication>,
-) -> Result<(StatusCode, Json<Application>), ApiError> {
-    let application = state.operations.apply(&caller, body).await?;
-    Ok((StatusCode::CREATED, Json(application)))
+) -> Result<impl axum::response::IntoResponse, ApiError> {
+    let recorded = state.operations.apply(&caller, body).await?;
+    let mut body = serde_json::to_value(&recorded.application)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    body["activation_code_second_half"] =
+        Value::String(recorded.activation_code_second_half.to_string());
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(body),
+    ))
 }
 
 /// Which applications to list.
@@ -255,11 +280,11 @@ pub async fn record_mandate(
 }
 
 /// Approves an application (an officer who neither recorded it nor checked the identity):
-/// the subscriber, the user's account and the keys are created; the activation code is shown
-/// only in this response.
+/// the subscriber, the user's account and the keys are created; the first half of the
+/// activation code is shown only in this response (the recording officer received the second).
 #[utoipa::path(post, path = "/v1/applications/{id}/approve", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    responses((status = 200, description = "The application and the user's one-time activation code"),
+    responses((status = 200, description = "The application and the first half of the user's one-time activation code"),
         (status = 403, description = "The recorder or checker may not approve"),
         (status = 409, description = "Not pending, or a required record is missing")))]
 pub async fn approve_application(
@@ -272,7 +297,7 @@ pub async fn approve_application(
         [(axum::http::header::CACHE_CONTROL, "no-store")],
         Json(json!({
             "application": approval.application,
-            "activation_code": approval.activation_code.as_ref().map(|c| c.as_str()),
+            "activation_code_first_half": approval.activation_code_first_half.as_ref().map(|c| c.as_str()),
             "expires_at": approval.code_expires_at,
         })),
     ))
