@@ -4,20 +4,21 @@
 //! approver must hold, the checks made when it is asked (so a request that could never run is
 //! refused at once), and [`Operations::carry_out`]: the one place an approved action happens,
 //! each through the code that owns it (key destruction through `keys::retire`, roles and
-//! terminals through `auth`). Must never: be called for a request that is not approved.
+//! terminals through `auth`, issuer bindings into `store::issuers`). Must never: be called for a request that is not approved.
 
 use super::approvals::Operations;
 use crate::auth::AuthError;
 use crate::auth::operators::{OperatorRole, Permission};
 use crate::keys::retire::retire;
 use crate::store::auth::{AccountRole, SubscriberState};
+use crate::store::issuers::IssuerBindingRecord;
 use crate::store::{KeyFilter, KeyId, KeyState};
 use inkan_log::entry::Actor;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 8] = [
+pub const ACTIONS: [&str; 9] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -26,6 +27,7 @@ pub const ACTIONS: [&str; 8] = [
     "backup.create",
     "service.decommission",
     "config.change",
+    "issuer.bind",
 ];
 
 /// Longest reason, bytes.
@@ -99,6 +101,15 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Binds an issuer identifier (`did:web:…` or `https://…`) to a key, so credentials
+    /// signed with it may name that issuer (criteria 2.2.3(1)A; `signing::issuer`).
+    #[serde(rename = "issuer.bind")]
+    BindIssuer {
+        /// The key.
+        key: String,
+        /// The identifier.
+        identifier: String,
+    },
 }
 
 impl Action {
@@ -113,6 +124,7 @@ impl Action {
             Action::CreateBackup { .. } => ACTIONS[5],
             Action::Decommission { .. } => ACTIONS[6],
             Action::ConfigChange { .. } => ACTIONS[7],
+            Action::BindIssuer { .. } => ACTIONS[8],
         }
     }
 
@@ -138,7 +150,9 @@ impl Action {
             Action::SetOperatorRole { .. }
             | Action::RegisterTerminal { .. }
             | Action::ConfigChange { .. } => Permission::ManageOperators,
-            Action::TerminateSubscriber { .. } => Permission::Registration,
+            Action::TerminateSubscriber { .. } | Action::BindIssuer { .. } => {
+                Permission::Registration
+            }
         }
     }
 
@@ -157,6 +171,9 @@ impl Action {
             Action::CreateBackup { .. } => "backup.create".into(),
             Action::Decommission { .. } => "service.decommission".into(),
             Action::ConfigChange { digest, .. } => format!("config.change to {digest}"),
+            Action::BindIssuer { key, identifier } => {
+                format!("issuer.bind {identifier} to {key}")
+            }
         }
     }
 }
@@ -219,6 +236,34 @@ impl Operations {
                         "digest is the configuration's SHA-256, 64 hex digits".into(),
                     ));
                 }
+            }
+            Action::BindIssuer { key, identifier } => self.check_binding(key, identifier).await?,
+        }
+        Ok(())
+    }
+
+    /// An identifier can be bound to an active key, once, and to the keys of one subscriber
+    /// only (one organisation's identifier never signs for another).
+    async fn check_binding(&self, key: &str, identifier: &str) -> Result<(), AuthError> {
+        crate::signing::issuer::check_bindable(identifier).map_err(AuthError::BadRequest)?;
+        let record = self.key(key).await?;
+        if record.state != KeyState::Active {
+            return Err(AuthError::Conflict(format!(
+                "key {key} is {}",
+                record.state.as_str()
+            )));
+        }
+        for bound in self.store.issuer_bound_keys(identifier).await? {
+            if bound.key_id == key {
+                return Err(AuthError::Conflict(format!(
+                    "{identifier} is bound to key {key} already"
+                )));
+            }
+            let other = self.key(&bound.key_id).await?;
+            if other.owner != record.owner {
+                return Err(AuthError::Conflict(format!(
+                    "{identifier} is bound to another subscriber's key"
+                )));
             }
         }
         Ok(())
@@ -285,6 +330,26 @@ impl Operations {
             }
             Action::TerminateSubscriber { subscriber, reason } => {
                 self.terminate(actor, approval, subscriber, reason).await
+            }
+            Action::BindIssuer { key, identifier } => {
+                // Checked again: another binding may have been approved since it was asked.
+                self.check_binding(key, identifier).await?;
+                let binding = IssuerBindingRecord {
+                    key_id: key.clone(),
+                    identifier: identifier.clone(),
+                    approval: approval.into(),
+                    bound_at: self.now(),
+                    bound_by: actor.id.clone(),
+                };
+                self.auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("issuer {identifier} bound to key {key}"),
+                        async { Ok::<_, AuthError>(self.store.bind_issuer(&binding).await?) },
+                    )
+                    .await?;
+                Ok(json!({ "key": key, "issuer": identifier }))
             }
             Action::ImportKey { .. }
             | Action::CreateBackup { .. }
