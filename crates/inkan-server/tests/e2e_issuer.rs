@@ -139,6 +139,19 @@ async fn another_identity_is_refused(engine: Engine) {
             assert_refused(&h, refused, "credential.issuer", before).await;
         }
     }
+    // Or slipped in as the `iss` claim of a vc+jwt whose `issuer` is the key's own.
+    let mut sneaky = credential(Some(json!(own_key)));
+    sneaky["iss"] = OTHER_ORG.into();
+    let before = h.log_entries().await.len();
+    let refused = h
+        .call(
+            &seal.client,
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({"credential": sneaky, "options": {"credentialId": seal.key_id, "format": "vc+jwt"}})),
+        )
+        .await;
+    assert_refused(&h, refused, "credential.iss", before).await;
     // The same in an SD-JWT VC's `iss`.
     let before = h.log_entries().await.len();
     let refused = sd_jwt(&h, &seal, Some(OTHER_ORG)).await;

@@ -15,7 +15,7 @@ use common::records::{MINUTE, T0, assert_conflict, assert_not_found, new_key};
 use common::{Ctx, Engine, run};
 
 conformance!(
-    every_engine: [bind_list_and_refuse],
+    every_engine: [bind_list_and_refuse, one_identifier_one_owner, concurrent_binds_across_owners_one_wins],
     outside: [schema_refuses_an_empty_identifier],
 );
 
@@ -90,4 +90,59 @@ async fn schema_refuses_an_empty_identifier(db: Ctx) {
     let key = new_key("sub_issuer");
     store.insert_key(&key).await.unwrap();
     assert_conflict(store.bind_issuer(&binding(key.id.as_str(), "", T0)).await);
+}
+
+async fn one_identifier_one_owner(db: Ctx) {
+    let store = db.connect().await;
+    let ours = new_key("sub_ours");
+    let theirs = new_key("sub_theirs");
+    store.insert_key(&ours).await.unwrap();
+    store.insert_key(&theirs).await.unwrap();
+    let web = "did:web:ours.example";
+    store
+        .bind_issuer(&binding(ours.id.as_str(), web, T0))
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .bind_issuer(&binding(theirs.id.as_str(), web, T0 + MINUTE))
+            .await,
+    );
+    assert!(
+        store
+            .issuer_bindings(theirs.id.as_str())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.issuer_bound_keys(web).await.unwrap().len(), 1);
+}
+
+async fn concurrent_binds_across_owners_one_wins(db: Ctx) {
+    let store = db.connect().await;
+    let mut keys = Vec::new();
+    for n in 0..8 {
+        let key = new_key(&format!("sub_{n}"));
+        store.insert_key(&key).await.unwrap();
+        keys.push(key);
+    }
+    let web = "did:web:contested.example";
+    let tasks: Vec<_> = keys
+        .iter()
+        .map(|key| {
+            let store = store.clone();
+            let record = binding(key.id.as_str(), web, T0);
+            tokio::spawn(async move { store.bind_issuer(&record).await })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(inkan_server::store::StoreError::Conflict(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.issuer_bound_keys(web).await.unwrap().len(), 1);
 }

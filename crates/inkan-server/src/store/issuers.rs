@@ -4,7 +4,8 @@
 //!
 //! Records only: which identifiers are acceptable, and who may bind them, is
 //! `signing::issuer` and `operations::actions`. Owns the decoding of a row, shared by both
-//! engines. Must never: bind without the approval request that authorised it.
+//! engines. Must never: bind without the approval request that authorised it, or bind one
+//! identifier to the keys of two owners.
 
 use super::StoreError;
 use super::auth_rows::Columns;
@@ -29,7 +30,9 @@ pub struct IssuerBindingRecord {
 #[async_trait::async_trait]
 pub trait IssuerStore: Send + Sync {
     /// Binds an identifier to a key. [`StoreError::Conflict`] if it is bound to this key
-    /// already; [`StoreError::NotFound`] if there is no such key.
+    /// already, or to a key of another owner (checked and written in one transaction, so two
+    /// organisations binding one identifier at once cannot both succeed);
+    /// [`StoreError::NotFound`] if there is no such key.
     async fn bind_issuer(&self, binding: &IssuerBindingRecord) -> Result<(), StoreError>;
 
     /// The identifiers bound to `key_id`, oldest first.

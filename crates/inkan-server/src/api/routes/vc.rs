@@ -119,6 +119,25 @@ pub async fn issue(
             }
         }
     }
+    // A VCDM 2.0 vc+jwt's claims set is the credential: a top-level `iss` would be read as
+    // the JWT's issuer, so it obeys the same rule.
+    if let Some(iss) = credential.get("iss") {
+        let named = iss.as_str().ok_or_else(|| {
+            issuer_error(IssuerError::Refused {
+                field: "credential.iss".into(),
+                message: "a string".into(),
+            })
+        })?;
+        issuer::check(
+            &*state.service.store,
+            &signer.request().key,
+            &key_ref.public_key,
+            "credential.iss",
+            named,
+        )
+        .await
+        .map_err(issuer_error)?;
+    }
     let secured = match document_type {
         "vc+jwt" => {
             let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)

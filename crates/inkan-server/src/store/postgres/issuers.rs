@@ -9,6 +9,26 @@ use crate::store::issuers::{self, IssuerBindingRecord, IssuerStore, issuer_bindi
 impl IssuerStore for PostgresStore {
     async fn bind_issuer(&self, binding: &IssuerBindingRecord) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Two bindings of one identifier at once wait for each other (READ COMMITTED would let
+        // both pass the check below).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('inkan.issuer:' || $1))")
+            .bind(binding.identifier.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let taken = sqlx::query(
+            "SELECT 1 FROM issuer_bindings b JOIN keys k ON k.id = b.key_id \
+             WHERE b.identifier = $1 AND k.owner <> (SELECT owner FROM keys WHERE id = $2)",
+        )
+        .bind(binding.identifier.as_str())
+        .bind(binding.key_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{} is bound to another subscriber's key",
+                binding.identifier
+            )));
+        }
         sqlx::query(concat!(
             "INSERT INTO issuer_bindings (",
             issuer_binding_columns!(),

@@ -9,6 +9,20 @@ use crate::store::issuers::{self, IssuerBindingRecord, IssuerStore, issuer_bindi
 impl IssuerStore for SqliteStore {
     async fn bind_issuer(&self, binding: &IssuerBindingRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let taken = sqlx::query(
+            "SELECT 1 FROM issuer_bindings b JOIN keys k ON k.id = b.key_id \
+             WHERE b.identifier = ? AND k.owner <> (SELECT owner FROM keys WHERE id = ?)",
+        )
+        .bind(binding.identifier.as_str())
+        .bind(binding.key_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "{} is bound to another subscriber's key",
+                binding.identifier
+            )));
+        }
         sqlx::query(concat!(
             "INSERT INTO issuer_bindings (",
             issuer_binding_columns!(),
