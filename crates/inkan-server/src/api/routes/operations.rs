@@ -17,7 +17,8 @@ use std::sync::Arc;
 use utoipa::IntoParams;
 
 /// Asks for an action under dual control (`key.destroy`, `operator.role`,
-/// `operator.terminal`, `subscriber.terminate`); it runs once M other operators approve.
+/// `operator.terminal`, `subscriber.terminate`, `issuer.bind`); it runs once M other operators
+/// approve.
 #[utoipa::path(post, path = "/v1/approvals", tag = "operators",
     request_body(content = Object, description = "The action: {\"action\": \"key.destroy\", \"key\": …, \"reason\": …}"),
     responses((status = 201, description = "The request (pending, or executed when no approval is needed)"),
