@@ -4,9 +4,9 @@
 //! approver must hold, the checks made when it is asked (so a request that could never run is
 //! refused at once), and [`Operations::carry_out`]: the one place an approved action happens,
 //! each through the code that owns it (key destruction through `keys::retire`, roles,
-//! terminals and system clients through `auth`). Granting standing signing power (a system
-//! client) also needs the subscriber's consent ([`Action::consent_of`]). Must never: be called
-//! for a request that is not approved.
+//! terminals and system clients through `auth`, issuer bindings into `store::issuers`).
+//! Granting standing signing power (a system client) also needs the subscriber's consent
+//! ([`Action::consent_of`]). Must never: be called for a request that is not approved.
 
 use super::approvals::Operations;
 use crate::auth::clients::ClientCredential;
@@ -14,6 +14,7 @@ use crate::auth::operators::{OperatorRole, Permission};
 use crate::auth::{AuthError, Scope};
 use crate::keys::retire::retire;
 use crate::store::auth::{AccountRole, SubscriberState};
+use crate::store::issuers::IssuerBindingRecord;
 use crate::store::status::StatusSourceRecord;
 use crate::store::{KeyFilter, KeyId, KeyState, StoreError};
 use inkan_log::entry::Actor;
@@ -21,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 13] = [
+pub const ACTIONS: [&str; 14] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -35,6 +36,7 @@ pub const ACTIONS: [&str; 13] = [
     "key.generate",
     "operator.add",
     "account.activation_code",
+    "issuer.bind",
 ];
 
 /// Longest reason, bytes.
@@ -174,6 +176,15 @@ pub enum Action {
         /// The hash of the second half handed to the requesting officer.
         second_half_hash: String,
     },
+    /// Binds an issuer identifier (`did:web:…` or `https://…`) to a key, so credentials
+    /// signed with it may name that issuer (criteria 2.2.3(1)A; `signing::issuer`).
+    #[serde(rename = "issuer.bind")]
+    BindIssuer {
+        /// The key.
+        key: String,
+        /// The identifier.
+        identifier: String,
+    },
 }
 
 impl Action {
@@ -193,6 +204,7 @@ impl Action {
             Action::GenerateKey { .. } => ACTIONS[10],
             Action::AddOperator { .. } => ACTIONS[11],
             Action::ReissueActivationCode { .. } => ACTIONS[12],
+            Action::BindIssuer { .. } => ACTIONS[13],
         }
     }
 
@@ -235,7 +247,8 @@ impl Action {
             | Action::AddOperator { .. } => Permission::ManageOperators,
             Action::TerminateSubscriber { .. }
             | Action::RegisterClient { .. }
-            | Action::ReissueActivationCode { .. } => Permission::Registration,
+            | Action::ReissueActivationCode { .. }
+            | Action::BindIssuer { .. } => Permission::Registration,
         }
     }
 
@@ -272,6 +285,9 @@ impl Action {
             }
             Action::ReissueActivationCode { account, .. } => {
                 format!("account.activation_code {account}")
+            }
+            Action::BindIssuer { key, identifier } => {
+                format!("issuer.bind {identifier} to {key}")
             }
         }
     }
@@ -354,6 +370,34 @@ impl Operations {
                     ));
                 }
                 self.auth.reissuable_account(account).await?;
+            }
+            Action::BindIssuer { key, identifier } => self.check_binding(key, identifier).await?,
+        }
+        Ok(())
+    }
+
+    /// An identifier can be bound to an active key, once, and to the keys of one subscriber
+    /// only (one organisation's identifier never signs for another).
+    async fn check_binding(&self, key: &str, identifier: &str) -> Result<(), AuthError> {
+        crate::signing::issuer::check_bindable(identifier).map_err(AuthError::BadRequest)?;
+        let record = self.key(key).await?;
+        if record.state != KeyState::Active {
+            return Err(AuthError::Conflict(format!(
+                "key {key} is {}",
+                record.state.as_str()
+            )));
+        }
+        for bound in self.store.issuer_bound_keys(identifier).await? {
+            if bound.key_id == key {
+                return Err(AuthError::Conflict(format!(
+                    "{identifier} is bound to key {key} already"
+                )));
+            }
+            let other = self.key(&bound.key_id).await?;
+            if other.owner != record.owner {
+                return Err(AuthError::Conflict(format!(
+                    "{identifier} is bound to another subscriber's key"
+                )));
             }
         }
         Ok(())
@@ -526,6 +570,26 @@ impl Operations {
                     )
                     .await?;
                 Ok(json!({ "key": key, "kind": kind }))
+            }
+            Action::BindIssuer { key, identifier } => {
+                // Checked again: another binding may have been approved since it was asked.
+                self.check_binding(key, identifier).await?;
+                let binding = IssuerBindingRecord {
+                    key_id: key.clone(),
+                    identifier: identifier.clone(),
+                    approval: approval.into(),
+                    bound_at: self.now(),
+                    bound_by: actor.id.clone(),
+                };
+                self.auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("issuer {identifier} bound to key {key}"),
+                        async { Ok::<_, AuthError>(self.store.bind_issuer(&binding).await?) },
+                    )
+                    .await?;
+                Ok(json!({ "key": key, "issuer": identifier }))
             }
             Action::ImportKey { .. }
             | Action::GenerateKey { .. }

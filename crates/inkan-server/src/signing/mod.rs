@@ -28,6 +28,7 @@
 //! accept a SAD checked anywhere else.
 
 mod index;
+pub mod issuer;
 pub mod prepare;
 
 use crate::auth::access::{Operation, authorize_key};

@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "operator_terminals",
     "workflows",
     "deployment_settings",
+    "issuer_bindings",
 ];
 
 /// One value.

@@ -77,6 +77,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "registry_status",
         sql: include_str!("../../migrations/sqlite/0009_registry_status.sql"),
     },
+    Migration {
+        version: 10,
+        name: "issuer_bindings",
+        sql: include_str!("../../migrations/sqlite/0010_issuer_bindings.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -125,6 +130,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 9,
         name: "registry_status",
         sql: include_str!("../../migrations/postgres/0009_registry_status.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "issuer_bindings",
+        sql: include_str!("../../migrations/postgres/0010_issuer_bindings.sql"),
     },
 ];
 

@@ -20,13 +20,16 @@
 //! [`DeliveryStore`]; both engines pass `tests/delivery_store_conformance.rs`. And it holds
 //! keys' status ([`status`]; criteria 2.2.3(1)B, 2.2.2(3)B): where each key's status is
 //! published and what the last check found, with its evidence. [`Store`] includes
-//! [`StatusStore`]; both engines pass `tests/status_store_conformance.rs`.
+//! [`StatusStore`]; both engines pass `tests/status_store_conformance.rs`. And the issuer
+//! identifiers bound to keys ([`issuers`]; criteria 2.2.3(1)A): [`Store`] includes
+//! [`issuers::IssuerStore`]; both engines pass `tests/issuer_store_conformance.rs`.
 
 pub mod auth;
 mod auth_rows;
 pub mod backup;
 pub mod delivery;
 mod delivery_rows;
+pub mod issuers;
 mod keys;
 pub mod log;
 mod migrate;
@@ -89,6 +92,7 @@ pub trait Store:
     + delivery::DeliveryStore
     + status::StatusStore
     + operations::OperationsStore
+    + issuers::IssuerStore
     + backup::BackupStore
     + Send
     + Sync

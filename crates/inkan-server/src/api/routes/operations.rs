@@ -17,9 +17,9 @@ use std::sync::Arc;
 use utoipa::IntoParams;
 
 /// Asks for an action under dual control (`key.destroy`, `operator.role`,
-/// `operator.terminal`, `subscriber.terminate`, `client.register`, `key.status_source`, and
-/// the host actions); it runs once M other operators approve (and, for `client.register`, a
-/// user of the subscriber consents).
+/// `operator.terminal`, `subscriber.terminate`, `client.register`, `key.status_source`,
+/// `issuer.bind`, and the host actions); it runs once M other operators approve (and, for
+/// `client.register`, a user of the subscriber consents).
 #[utoipa::path(post, path = "/v1/approvals", tag = "operators",
     request_body(content = Object, description = "The action: {\"action\": \"key.destroy\", \"key\": …, \"reason\": …}"),
     responses((status = 201, description = "The request (pending, or executed when no approval is needed)"),

@@ -18,6 +18,7 @@ use super::csc::{document_error, signing_error};
 use super::keys::load_key;
 use crate::auth::access::Operation;
 use crate::auth::{AuthError, CallerKind};
+use crate::signing::issuer::{self, IssuerError};
 use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
 use axum::extract::State;
@@ -100,10 +101,42 @@ pub async fn issue(
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     let mut credential = request.credential;
-    if let Some(object) = credential.as_object_mut()
-        && !object.contains_key("issuer")
-    {
-        object.insert("issuer".into(), key_ref.public_key.did_key().into());
+    // The issuer is one the key stands for (criteria 2.2.3(1)A), checked before anything is
+    // signed; none named is the key's own did:key.
+    match issuer::w3c_issuer(&credential).map_err(issuer_error)? {
+        Some(named) => issuer::check(
+            &*state.service.store,
+            &signer.request().key,
+            &key_ref.public_key,
+            "credential.issuer",
+            named,
+        )
+        .await
+        .map_err(issuer_error)?,
+        None => {
+            if let Some(object) = credential.as_object_mut() {
+                object.insert("issuer".into(), key_ref.public_key.did_key().into());
+            }
+        }
+    }
+    // A VCDM 2.0 vc+jwt's claims set is the credential: a top-level `iss` would be read as
+    // the JWT's issuer, so it obeys the same rule.
+    if let Some(iss) = credential.get("iss") {
+        let named = iss.as_str().ok_or_else(|| {
+            issuer_error(IssuerError::Refused {
+                field: "credential.iss".into(),
+                message: "a string".into(),
+            })
+        })?;
+        issuer::check(
+            &*state.service.store,
+            &signer.request().key,
+            &key_ref.public_key,
+            "credential.iss",
+            named,
+        )
+        .await
+        .map_err(issuer_error)?;
     }
     let secured = match document_type {
         "vc+jwt" => {
@@ -145,7 +178,8 @@ pub struct SdJwtIssueRequest {
     pub credential_id: String,
     /// The credential type (`vct`).
     pub vct: String,
-    /// The issuer (`iss`); the key's `did:key` when absent.
+    /// The issuer (`iss`): the key's own `did:key`/`did:jwk` or an identifier bound to it
+    /// (`signing::issuer`); the key's `did:key` when absent.
     pub issuer: Option<String>,
     /// The claims (a JSON object).
     pub claims: Value,
@@ -192,6 +226,18 @@ pub async fn issue_sd_jwt(
         document_type: "dc+sd-jwt".into(),
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
+    // `iss` is one the key stands for (criteria 2.2.3(1)A); none named is its did:key.
+    if let Some(named) = &request.issuer {
+        issuer::check(
+            &*state.service.store,
+            &signer.request().key,
+            &key_ref.public_key,
+            "issuer",
+            named,
+        )
+        .await
+        .map_err(issuer_error)?;
+    }
     let issue = inkan_formats::jose::sd_jwt::SdJwtVcIssue {
         vct: request.vct,
         issuer: Some(
@@ -343,6 +389,14 @@ pub async fn issue_mdoc(
         document_type: "mso_mdoc".into(),
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
+    // The issuer is the key's own document signer certificate, and the data elements naming
+    // the issuing authority agree with it (criteria 2.2.3(1)A).
+    issuer::check_mdoc(
+        &signer.request().key,
+        &key_ref.public_key,
+        &request.name_spaces,
+    )
+    .map_err(issuer_error)?;
     let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
         .await
         .map_err(|e| document_error(&signer, e))?;
@@ -364,6 +418,14 @@ fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> 
         other => Err(ApiError::bad_request(format!(
             "Data Integrity has no cryptosuite for {other} keys; use format vc+jwt"
         ))),
+    }
+}
+
+/// An issuer the key does not stand for: a 400 naming the field; a store failure inside.
+fn issuer_error(e: IssuerError) -> ApiError {
+    match e {
+        IssuerError::Refused { .. } => ApiError::bad_request(e.to_string()),
+        IssuerError::Store(e) => ApiError::internal(&e),
     }
 }
 

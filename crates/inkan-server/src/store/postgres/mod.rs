@@ -35,6 +35,7 @@
 mod auth;
 mod backup;
 mod delivery;
+mod issuers;
 mod operations;
 mod signing;
 mod status;

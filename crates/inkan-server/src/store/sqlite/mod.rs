@@ -28,6 +28,7 @@
 mod auth;
 mod backup;
 mod delivery;
+mod issuers;
 mod operations;
 mod signing;
 mod status;
