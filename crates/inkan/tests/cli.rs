@@ -22,6 +22,10 @@ struct Setup {
     oaep_hash: &'static str,
     /// Whether the device can import Ed25519 keys (SoftHSM 2.6 cannot unwrap Edwards keys).
     imports_ed25519: bool,
+    /// A SoftHSM configuration of this setup's own: its token folder is in `dir`, so one
+    /// test's token initialisation never meets another's token listing (SoftHSM reads every
+    /// token folder and fails on one being written).
+    softhsm_conf: Option<PathBuf>,
 }
 
 impl Setup {
@@ -36,24 +40,21 @@ impl Setup {
 
     fn softhsm() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let conf =
-            std::env::var("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set by .cargo/config.toml");
-        let conf = PathBuf::from(conf);
-        if !conf.exists() {
-            let tokens = conf.parent().unwrap().join("tokens");
-            std::fs::create_dir_all(&tokens).unwrap();
-            std::fs::write(
-                &conf,
-                format!(
-                    "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                    tokens.display()
-                ),
-            )
-            .unwrap();
-        }
+        let tokens = dir.path().join("softhsm-tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
         let label = format!("cli-{}", &uuid_like()[..16]);
         let pin = uuid_like();
         let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
             .args([
                 "--init-token",
                 "--free",
@@ -79,7 +80,9 @@ impl Setup {
             "[device]\nkind = \"pkcs11\"\nmodule = \"{module}\"\ntoken_label = \"{label}\"\nuser_pin_file = \"{}\"\n",
             pin_file.display()
         );
-        Setup::with_device(dir, &device, "sha1", false)
+        let mut setup = Setup::with_device(dir, &device, "sha1", false);
+        setup.softhsm_conf = Some(conf);
+        setup
     }
 
     fn with_device(
@@ -99,7 +102,17 @@ impl Setup {
             config,
             oaep_hash,
             imports_ed25519,
+            softhsm_conf: None,
         }
+    }
+
+    /// The `inkan` command, with this setup's SoftHSM configuration.
+    fn inkan(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_inkan"));
+        if let Some(conf) = &self.softhsm_conf {
+            command.env("SOFTHSM2_CONF", conf);
+        }
+        command
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -107,7 +120,7 @@ impl Setup {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_inkan"))
+        self.inkan()
             .arg("--config")
             .arg(&self.config)
             .args(args)
@@ -179,7 +192,8 @@ impl Setup {
         if let Some(origin) = origin {
             args.extend(["--origin", origin]);
         }
-        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        let out = self
+            .inkan()
             .args(&args)
             .env_remove("INKAN_CONFIG")
             .output()
@@ -1286,7 +1300,8 @@ fn backup_round_trip_and_dual_control_on_the_host() {
     // 2.2.3(2)B-1).
     let checkpoint = setup.path("latest.checkpoint");
     std::fs::write(&checkpoint, setup.ok(&["log", "checkpoint"])).unwrap();
-    let refused = Command::new(env!("CARGO_BIN_EXE_inkan"))
+    let refused = setup
+        .inkan()
         .arg("--config")
         .arg(&config)
         .args([
@@ -1309,7 +1324,8 @@ fn backup_round_trip_and_dual_control_on_the_host() {
     assert!(!refused.status.success());
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("the later log exists"), "{err}");
-    let restore = Command::new(env!("CARGO_BIN_EXE_inkan"))
+    let restore = setup
+        .inkan()
         .arg("--config")
         .arg(&config)
         .args([
@@ -1332,7 +1348,8 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         "{}",
         String::from_utf8_lossy(&restore.stderr)
     );
-    let csr = Command::new(env!("CARGO_BIN_EXE_inkan"))
+    let csr = setup
+        .inkan()
         .arg("--config")
         .arg(&config)
         .args(["keys", "csr", &id, "--subject", "CN=restored"])
