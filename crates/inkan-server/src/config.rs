@@ -838,8 +838,13 @@ impl Config {
         Ok(())
     }
 
-    /// Opens the configured crypto device.
-    pub fn open_device(&self) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
+    /// Opens the configured crypto device, as the service holds it (`crate::device`: no raw
+    /// device leaves this function).
+    pub fn open_device(&self) -> Result<crate::device::Device, inkan_device::DeviceError> {
+        self.open_raw_device().map(crate::device::Device::new)
+    }
+
+    fn open_raw_device(&self) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
         match &self.device {
             DeviceConfig::Soft {
                 path,

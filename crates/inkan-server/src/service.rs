@@ -83,7 +83,7 @@ impl Service {
     pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
         let environment = config.environment;
         let store = crate::store::connect(&config.store.url).await?;
-        let device = Device::new(config.open_device()?);
+        let device = config.open_device()?;
         if !device.is_certified() && environment == Environment::Production {
             tracing::warn!(
                 clause = "2.2.2(1)",

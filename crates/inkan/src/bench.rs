@@ -94,7 +94,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 let config =
                     Config::load(Some(path), std::env::vars()).map_err(|e| e.to_string())?;
                 refuse_unless_test(&config)?;
-                let device = Device::new(config.open_device().map_err(|e| e.to_string())?);
+                let device = config.open_device().map_err(|e| e.to_string())?;
                 Some(raw_rate(device, args.alg).await?)
             }
             None => None,

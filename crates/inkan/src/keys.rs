@@ -6,7 +6,7 @@ use inkan_device::import::WrappingAlgorithm;
 use inkan_server::config::Config;
 use inkan_server::keys::{ExpectedPublicKey, ImportKey, NewKey, key_view};
 use inkan_server::operations::Action;
-use inkan_server::service::{Service, host_operator};
+use inkan_server::service::Service;
 use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
 use std::path::{Path, PathBuf};
 
@@ -96,6 +96,9 @@ enum KeysCommand {
         /// Subject distinguished name, e.g. "CN=Example Issuer,O=Example,C=JP".
         #[arg(long)]
         subject: String,
+        /// The approved `key.certificate` request for this key (dual control).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Attach a certificate chain; refused unless its leaf certifies the key.
     AttachCert {
@@ -104,6 +107,9 @@ enum KeysCommand {
         /// The chain (PEM or DER), leaf first.
         #[arg(long)]
         chain: PathBuf,
+        /// The approved `key.certificate` request for this key (dual control).
+        #[arg(long)]
+        approval: Option<String>,
     },
     /// Compare the device with the registry: keys in the device that no live registry key
     /// owns (orphans) and live keys the device no longer holds (missing). Exits non-zero
@@ -122,8 +128,6 @@ enum KeysCommand {
 
 pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(), String> {
     let registry = &service.registry;
-    let actor = host_operator(&host_user());
-    let actor = &actor;
     let json = args.json;
     let err = |e: inkan_server::keys::KeyError| e.to_string();
     match args.command {
@@ -245,7 +249,12 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
             let record = registry.import(actor, request).await.map_err(err)?;
             print_key(&record, json);
         }
-        KeysCommand::Csr { id, subject } => {
+        KeysCommand::Csr {
+            id,
+            subject,
+            approval,
+        } => {
+            let actor = &certify_approval(config, service, &id, approval.as_deref()).await?;
             let pem = registry
                 .csr(actor, &parse_id(&id)?, &subject)
                 .await
@@ -256,7 +265,12 @@ pub async fn run(config: &Config, service: &Service, args: KeysArgs) -> Result<(
                 print!("{pem}");
             }
         }
-        KeysCommand::AttachCert { id, chain } => {
+        KeysCommand::AttachCert {
+            id,
+            chain,
+            approval,
+        } => {
+            let actor = &certify_approval(config, service, &id, approval.as_deref()).await?;
             let record = registry
                 .attach_certificate(actor, &parse_id(&id)?, &read_input(&chain)?)
                 .await
@@ -372,4 +386,27 @@ fn print_key(record: &KeyRecord, json: bool) {
     if !record.certificate_chain.is_empty() {
         println!("certificates: {}", record.certificate_chain.len());
     }
+}
+
+/// The operator a `key.certificate` approval for key `id` names (criteria 2.1.3(12)): a CSR or
+/// a certificate decides whom the key signs for, so outside `test` one operator alone never
+/// makes or attaches one.
+async fn certify_approval(
+    config: &Config,
+    service: &Service,
+    id: &str,
+    approval: Option<&str>,
+) -> Result<inkan_log::entry::Actor, String> {
+    let asked = Action::CertifyKey {
+        key: id.to_owned(),
+        reason: String::new(),
+    };
+    crate::approval::authorise(
+        config,
+        service,
+        asked.name(),
+        Some(&asked.summary()),
+        approval,
+    )
+    .await
 }

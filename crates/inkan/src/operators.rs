@@ -66,16 +66,17 @@ pub async fn run(config: &Config, service: &Service, args: OperatorsArgs) -> Res
             role,
             approval,
         } => {
-            // The first admin: while no operator can act (none has a terminal in use: a new
-            // deployment, or operators migrated without one), nobody could ask or approve.
+            // The first admin: while no operator has ever acted (no terminal was ever
+            // registered: a new deployment, or operators migrated without one), nobody could
+            // ask or approve. Revoked terminals still count: an admin who revokes every
+            // terminal does not bring this state back (criteria 2.1.3(12)).
             let first_admin = role == OperatorRole::Admin
                 && service
                     .store
                     .terminals()
                     .await
                     .map_err(|e| e.to_string())?
-                    .iter()
-                    .all(|t| t.revoked_at.is_some());
+                    .is_empty();
             let actor = if first_admin && approval.is_none() {
                 actor.clone()
             } else {

@@ -1627,6 +1627,26 @@ fn host_commands_need_an_approved_request_outside_test() {
             ],
             "service.decommission",
         ),
+        (
+            vec![
+                "keys",
+                "csr",
+                "key_00000000000000000000000000000000",
+                "--subject",
+                "CN=x",
+            ],
+            "key.certificate",
+        ),
+        (
+            vec![
+                "keys",
+                "attach-cert",
+                "key_00000000000000000000000000000000",
+                "--chain",
+                f,
+            ],
+            "key.certificate",
+        ),
     ];
     for (args, action) in &refused {
         let err = setup.fails(args);

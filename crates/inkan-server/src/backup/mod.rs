@@ -459,7 +459,7 @@ pub async fn restore(
     // create its files, so it is opened only by the service at the end).
     let device = match paths.token {
         Some(_) => None,
-        None => Some(crate::device::Device::new(config.open_device()?)),
+        None => Some(config.open_device()?),
     };
     if let Some(device) = &device {
         for file in payload.files.iter().filter(|f| f.role == "wrapped") {

@@ -96,7 +96,7 @@ pub struct OwnKey {
 
 impl OwnKey {
     /// The log key `record`, refused unless it is Inkan's own Ed25519 log key.
-    pub fn log_key(record: &KeyRecord) -> Result<OwnKey, super::KeyError> {
+    pub(crate) fn log_key(record: &KeyRecord) -> Result<OwnKey, super::KeyError> {
         if record.owner != LOG_KEY_OWNER
             || record.label != LOG_KEY_LABEL
             || record.algorithm != Algorithm::EdDsa
@@ -139,7 +139,11 @@ pub struct DeviceNoteSigner {
 impl DeviceNoteSigner {
     /// A signer for `key` (an Ed25519 key of the device) whose note signatures carry `name`
     /// (the log's origin).
-    pub fn new(device: Device, key: &KeyRecord, name: String) -> Result<Self, super::KeyError> {
+    pub(crate) fn new(
+        device: Device,
+        key: &KeyRecord,
+        name: String,
+    ) -> Result<Self, super::KeyError> {
         let public_key = match PublicKey::from_spki_der(&key.public_key_spki)? {
             PublicKey::Ed25519(k) => k.to_bytes(),
             other => {

@@ -510,6 +510,12 @@ impl KeyRegistry {
         chain: &[u8],
     ) -> Result<KeyRecord, KeyError> {
         let record = self.get_active(id).await?;
+        if record.owner == log_key::LOG_KEY_OWNER {
+            // A certificate decides when the monitor retires a key: Inkan's own keys have none.
+            return Err(KeyError::InvalidInput(
+                "Inkan's own keys take no certificate".into(),
+            ));
+        }
         let ahead = vec![sha256_digest(chain)];
         let action = async {
             let chain = CertificateChain::parse(chain)?;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 14] = [
+pub const ACTIONS: [&str; 15] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -37,6 +37,7 @@ pub const ACTIONS: [&str; 14] = [
     "operator.add",
     "account.activation_code",
     "issuer.bind",
+    "key.certificate",
 ];
 
 /// Longest reason, bytes.
@@ -136,6 +137,16 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Authorises one run of `inkan keys csr` or `inkan keys attach-cert` for `key` on the
+    /// host: what a key is certified as decides whom it signs for (an mdoc's issuer, and when
+    /// its certificate expires), so one operator alone never decides it.
+    #[serde(rename = "key.certificate")]
+    CertifyKey {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
     /// Authorises one run of `inkan operators add` on the host (beyond the first admin).
     #[serde(rename = "operator.add")]
     AddOperator {
@@ -205,6 +216,7 @@ impl Action {
             Action::AddOperator { .. } => ACTIONS[11],
             Action::ReissueActivationCode { .. } => ACTIONS[12],
             Action::BindIssuer { .. } => ACTIONS[13],
+            Action::CertifyKey { .. } => ACTIONS[14],
         }
     }
 
@@ -228,6 +240,7 @@ impl Action {
                 | Action::Decommission { .. }
                 | Action::ConfigChange { .. }
                 | Action::GenerateKey { .. }
+                | Action::CertifyKey { .. }
                 | Action::AddOperator { .. }
         )
     }
@@ -240,7 +253,8 @@ impl Action {
             | Action::CreateBackup { .. }
             | Action::Decommission { .. }
             | Action::SetStatusSource { .. }
-            | Action::GenerateKey { .. } => Permission::KeyManagement,
+            | Action::GenerateKey { .. }
+            | Action::CertifyKey { .. } => Permission::KeyManagement,
             Action::SetOperatorRole { .. }
             | Action::RegisterTerminal { .. }
             | Action::ConfigChange { .. }
@@ -280,6 +294,7 @@ impl Action {
                 format!("key.status_source {key} {kind:?}")
             }
             Action::GenerateKey { owner, .. } => format!("key.generate for {owner}"),
+            Action::CertifyKey { key, .. } => format!("key.certificate for {key}"),
             Action::AddOperator { username, role, .. } => {
                 format!("operator.add {username:?} {role}")
             }
@@ -339,6 +354,15 @@ impl Operations {
                         "subscriber {subscriber} is {}",
                         record.state
                     )));
+                }
+            }
+            Action::CertifyKey { key, reason } => {
+                check_reason(reason)?;
+                let record = self.key(key).await?;
+                if record.owner == crate::keys::log_key::LOG_KEY_OWNER {
+                    return Err(AuthError::BadRequest(
+                        "Inkan's own keys are not certified by operators".into(),
+                    ));
                 }
             }
             Action::ImportKey { reason, .. }
@@ -593,6 +617,7 @@ impl Operations {
             }
             Action::ImportKey { .. }
             | Action::GenerateKey { .. }
+            | Action::CertifyKey { .. }
             | Action::AddOperator { .. }
             | Action::CreateBackup { .. }
             | Action::Decommission { .. }

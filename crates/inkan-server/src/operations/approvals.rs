@@ -389,7 +389,25 @@ impl Operations {
             self.log_approval(caller, &request, self.save_record(&record, &request))
                 .await?
         } else {
-            self.save_record(&record, &request).await?
+            // Completed by the subscriber's consent, or needing no approval: the move to
+            // approved is written ahead too (criteria 2.1.3(12)).
+            let note = format!(
+                "approved {} ({})",
+                request.action.summary(),
+                if request.consent.is_some() {
+                    "the subscriber's consent completed it"
+                } else {
+                    "no approval configured"
+                }
+            );
+            self.auth
+                .operation(
+                    caller.actor(),
+                    Some(&request.id),
+                    note,
+                    self.save_record(&record, &request),
+                )
+                .await?
         };
         let mut first_half = None;
         let outcome = match &request.action {

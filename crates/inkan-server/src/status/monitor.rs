@@ -66,7 +66,12 @@ pub async fn run_once(
             return report;
         }
     };
-    for key in keys {
+    // Inkan's own keys (the log key) are not subscribers' keys: no status source, no
+    // certificate, and only `inkan decommission` ends them.
+    for key in keys
+        .into_iter()
+        .filter(|k| k.owner != crate::keys::log_key::LOG_KEY_OWNER)
+    {
         // A key with neither a certificate nor a status source has nothing to re-check; one
         // with a certificate is checked for its validity period whatever its source.
         let live = match checker.key_status(service.store.as_ref(), &key).await {
