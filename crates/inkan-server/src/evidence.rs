@@ -245,6 +245,7 @@ pub async fn decommission(
                     to: KeyState::Disabled,
                     reason: cause.clone(),
                     at: service.now(),
+                    only_if_reason: None,
                 },
             )
             .await?;

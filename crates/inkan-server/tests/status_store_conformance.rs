@@ -127,6 +127,7 @@ async fn change_state(store: &dyn Store, key_id: &str, to: KeyState) {
                 to,
                 reason: "test".to_owned(),
                 at: T0 + 10 * MINUTE,
+                only_if_reason: None,
             },
         )
         .await
@@ -354,6 +355,7 @@ async fn active_status_sources_only_active_oldest_first(db: Ctx) {
                 to: KeyState::Active,
                 reason: "test".to_owned(),
                 at: T0 + 20 * MINUTE,
+                only_if_reason: None,
             },
         )
         .await

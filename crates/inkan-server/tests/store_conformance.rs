@@ -75,6 +75,7 @@ conformance!(
         list_with_each_filter,
         state_transitions,
         state_change_conflicts_and_not_found,
+        a_change_bound_to_a_reason_undoes_only_its_own,
         certificate_chain_set_replace_refuse,
         concurrent_state_changes_one_wins,
         concurrent_inserts_one_wins,
@@ -145,6 +146,7 @@ fn change(from: &[KeyState], to: KeyState, reason: &str, at: i64) -> StateChange
         to,
         reason: reason.to_owned(),
         at,
+        only_if_reason: None,
     }
 }
 
@@ -406,6 +408,43 @@ async fn state_transitions(db: Ctx) {
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert_eq!(store.get_key(&key.id).await.unwrap(), Some(expected));
+}
+
+/// Issue 14 (criteria 2.2.2(3)): a failed renewal re-opens its key only while the key is
+/// still closed for that renewal; a destruction that took it over since stands.
+async fn a_change_bound_to_a_reason_undoes_only_its_own(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("org:a", T0);
+    store.insert_key(&key).await.unwrap();
+    let renewing = change(&[KeyState::Active], KeyState::Disabled, "renewing", T0 + 1);
+    store.change_key_state(&key.id, &renewing).await.unwrap();
+    let undo = StateChange {
+        only_if_reason: Some("renewing".into()),
+        ..change(
+            &[KeyState::Disabled],
+            KeyState::Active,
+            "renewal failed",
+            T0 + 3,
+        )
+    };
+    // A destruction takes the closed key over: the renewal's undo is refused.
+    let destroying = change(
+        &[KeyState::Active, KeyState::Disabled],
+        KeyState::Disabled,
+        "destruction in progress",
+        T0 + 2,
+    );
+    store.change_key_state(&key.id, &destroying).await.unwrap();
+    let err = store.change_key_state(&key.id, &undo).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let now = store.get_key(&key.id).await.unwrap().unwrap();
+    assert_eq!(now.state, KeyState::Disabled);
+    // Still closed for the renewal: undone.
+    let other = new_key("org:b", T0);
+    store.insert_key(&other).await.unwrap();
+    store.change_key_state(&other.id, &renewing).await.unwrap();
+    let reopened = store.change_key_state(&other.id, &undo).await.unwrap();
+    assert_eq!(reopened.state, KeyState::Active);
 }
 
 async fn state_change_conflicts_and_not_found(db: Ctx) {

@@ -412,6 +412,7 @@ impl KeyRegistry {
                         to: KeyState::Destroyed,
                         reason: "its status source could not be recorded".into(),
                         at: self.clock.now(),
+                        only_if_reason: None,
                     },
                 )
                 .await;
@@ -577,6 +578,7 @@ impl KeyRegistry {
                     to: KeyState::Disabled,
                     reason: format!("destruction in progress: {reason}"),
                     at: self.clock.now(),
+                    only_if_reason: None,
                 },
             )
             .await?;
@@ -592,6 +594,7 @@ impl KeyRegistry {
                         to: KeyState::Destroyed,
                         reason: reason.to_owned(),
                         at: self.clock.now(),
+                        only_if_reason: None,
                     },
                 )
                 .await?;

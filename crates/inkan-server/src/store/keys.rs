@@ -123,6 +123,9 @@ pub struct StateChange {
     pub reason: String,
     /// When.
     pub at: UnixMillis,
+    /// Applied only while the key's recorded reason is this one (`None`: whatever it is): a
+    /// change that undoes an earlier one of its own never undoes another's taken over since.
+    pub only_if_reason: Option<String>,
 }
 
 /// One registered key.

@@ -116,6 +116,10 @@ fn own_subscriber(caller: &Caller) -> Result<String, ApiError> {
     }
 }
 
+/// The reason an old key is closed with while its renewal runs: only a failed renewal's own
+/// close is undone (criteria 2.2.2(3)).
+const RENEWING: &str = "renewal in progress";
+
 /// A key renewal.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -213,11 +217,12 @@ pub async fn renew_key(
         to,
         reason: reason.to_owned(),
         at: state.auth.now(),
+        only_if_reason: None,
     };
     match store
         .change_key_state(
             &old.id,
-            &change(KeyState::Active, KeyState::Disabled, "renewal in progress"),
+            &change(KeyState::Active, KeyState::Disabled, RENEWING),
         )
         .await
     {
@@ -263,11 +268,15 @@ pub async fn renew_key(
     let new = match made.await {
         Ok(new) => new,
         Err(e) => {
-            // Nothing was replaced: the old key signs again.
+            // Nothing was replaced: the old key signs again, unless a destruction took it
+            // over meanwhile (its reason is no longer this renewal's): that one stands.
             let _ = store
                 .change_key_state(
                     &old.id,
-                    &change(KeyState::Disabled, KeyState::Active, "renewal failed"),
+                    &StateChange {
+                        only_if_reason: Some(RENEWING.into()),
+                        ..change(KeyState::Disabled, KeyState::Active, "renewal failed")
+                    },
                 )
                 .await;
             return Err(e.into());

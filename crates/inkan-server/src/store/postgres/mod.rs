@@ -414,7 +414,8 @@ impl Store for PostgresStore {
         let [a, b, c] = change.allowed_state_params();
         let row = sqlx::query(concat!(
             "UPDATE keys SET state = $1, state_reason = $2, state_changed_at = $3, updated_at = $3 \
-             WHERE id = $4 AND state IN ($5, $6, $7) RETURNING ",
+             WHERE id = $4 AND state IN ($5, $6, $7) \
+             AND ($8::TEXT IS NULL OR state_reason = $8) RETURNING ",
             key_columns!()
         ))
         .bind(change.to.as_str())
@@ -424,6 +425,7 @@ impl Store for PostgresStore {
         .bind(a)
         .bind(b)
         .bind(c)
+        .bind(change.only_if_reason.as_deref())
         .fetch_optional(&self.pool)
         .await?;
         match row {

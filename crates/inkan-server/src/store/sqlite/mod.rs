@@ -478,7 +478,7 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE keys SET state = ?, state_reason = ?, state_changed_at = ?, updated_at = ? \
-             WHERE id = ? AND state IN (?, ?, ?) RETURNING ",
+             WHERE id = ? AND state IN (?, ?, ?) AND (? IS NULL OR state_reason = ?) RETURNING ",
             key_columns!()
         ))
         .bind(change.to.as_str())
@@ -489,6 +489,8 @@ impl Store for SqliteStore {
         .bind(a)
         .bind(b)
         .bind(c)
+        .bind(change.only_if_reason.as_deref())
+        .bind(change.only_if_reason.as_deref())
         .fetch_optional(&mut *tx)
         .await?;
         let Some(row) = row else {
