@@ -97,6 +97,7 @@ pub async fn check(
 /// it names none; anything else is refused as `credential.issuer`.
 pub fn w3c_issuer(credential: &Value) -> Result<Option<&str>, IssuerError> {
     const FIELD: &str = "credential.issuer";
+    refuse_issuer_aliases(credential)?;
     match credential.get("issuer") {
         None => Ok(None),
         Some(Value::String(id)) => Ok(Some(id)),
@@ -106,6 +107,35 @@ pub fn w3c_issuer(credential: &Value) -> Result<Option<&str>, IssuerError> {
         },
         Some(_) => Err(refused(FIELD, "a string or an object with `id`")),
     }
+}
+
+/// Refuses what could give the credential a second issuer that the member `issuer` does not
+/// show once JSON-LD is expanded: an inline (object) context, which can make any term mean
+/// `https://www.w3.org/2018/credentials#issuer`, and a top-level member named by an absolute
+/// or compact IRI. Only the contexts' URLs (checked against the bundled ones when signed) and
+/// plain terms remain, and among those only `issuer` means the issuer.
+fn refuse_issuer_aliases(credential: &Value) -> Result<(), IssuerError> {
+    let inline = match credential.get("@context") {
+        Some(Value::Array(contexts)) => contexts.iter().any(|c| !c.is_string()),
+        Some(Value::String(_)) | None => false,
+        Some(_) => true,
+    };
+    if inline {
+        return Err(refused(
+            "credential.@context",
+            "inline contexts are refused: give the contexts by URL",
+        ));
+    }
+    if let Some(member) = credential
+        .as_object()
+        .and_then(|o| o.keys().find(|k| !k.starts_with('@') && k.contains(':')))
+    {
+        return Err(refused(
+            &format!("credential.{member}"),
+            "members named by an IRI are refused: use the contexts' terms",
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses an mdoc whose issuer is not the key's own document signer certificate, or whose
@@ -230,6 +260,38 @@ mod tests {
         ] {
             assert!(check_bindable(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Review finding (issue 14 point 5): a second issuer through a JSON-LD alias is refused.
+    #[test]
+    fn issuer_aliases_are_refused() {
+        use serde_json::json;
+        let v2 = "https://www.w3.org/ns/credentials/v2";
+        for (credential, field) in [
+            (
+                json!({"@context": [v2, {"boss": "https://www.w3.org/2018/credentials#issuer"}],
+                       "boss": "did:web:victim"}),
+                "credential.@context",
+            ),
+            (
+                json!({"@context": [v2],
+                       "https://www.w3.org/2018/credentials#issuer": {"@id": "did:web:victim"}}),
+                "credential.https://www.w3.org/2018/credentials#issuer",
+            ),
+            (
+                json!({"@context": {"@vocab": "https://x.example/"}}),
+                "credential.@context",
+            ),
+        ] {
+            match w3c_issuer(&credential) {
+                Err(IssuerError::Refused { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{credential}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            w3c_issuer(&json!({"@context": [v2], "issuer": "did:web:a"})).unwrap(),
+            Some("did:web:a")
+        );
     }
 
     #[test]
