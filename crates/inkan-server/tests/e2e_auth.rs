@@ -1234,17 +1234,7 @@ async fn concurrent_wrong_pins_lock_after_at_most_max(engine: Engine) {
     let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
     let session = h.login(&alice).await;
     let (key_id, _) = common::server::key(&h, &session, "ES256", PIN).await;
-    let info: Value = h
-        .http
-        .post(format!("{}/csc/v2/info", h.url))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let activation_key = info["signatureActivation"]["activationKey"].clone();
+    let activation_key = h.activation_key().await;
     let url = format!("{}/csc/v2/credentials/authorize", h.url);
     let hashes = vec!["n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".to_owned()];
     let authorize = |pin: &str, nonce: &str| {

@@ -1086,16 +1086,7 @@ async fn a_production_node_refuses_a_key_without_a_status_source() {
     )
     .await;
     assert!(info.to_string().contains("registry"), "{info}");
-    let activation_key = h
-        .http
-        .get(format!("{}/csc/v2/info", h.url))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["signatureActivation"]["activationKey"]
-        .clone();
+    let activation_key = h.activation_key().await;
     let holder = Holder {
         account,
         session,

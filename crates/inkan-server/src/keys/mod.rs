@@ -380,12 +380,12 @@ impl KeyRegistry {
     /// 2.2.3(1)B). Issuers' keys get theirs from an operator. Part of the registration (the
     /// same log entries); if it cannot be recorded the key is destroyed again.
     async fn set_registry_status_source(&self, record: &KeyRecord) -> Result<(), KeyError> {
-        use crate::store::auth::SubscriberKind;
         use crate::store::status::{StatusSourceKind, StatusSourceRecord};
-        let holder = matches!(
-            self.store.get_subscriber(&record.owner).await,
-            Ok(Some(s)) if s.kind == SubscriberKind::Holder
-        );
+        // A store failure here leaves the key without a source: it then cannot sign outside
+        // `test` (fail closed).
+        let holder = crate::status::registry_may_cover(self.store.as_ref(), record)
+            .await
+            .unwrap_or(false);
         if !holder {
             return Ok(());
         }

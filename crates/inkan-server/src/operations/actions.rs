@@ -475,15 +475,12 @@ impl Operations {
             return Err(AuthError::Internal("not a status source".into()));
         };
         let record = self.key(key).await?;
-        if kind == crate::store::status::StatusSourceKind::Registry.as_str() {
-            // An issuer's key answers to an outside list; only holders' keys rest on the
-            // registry's own state (criteria 2.2.3(1)B).
-            let owner = self.store.get_subscriber(&record.owner).await?;
-            if !matches!(owner, Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder) {
-                return Err(AuthError::BadRequest(
-                    "registry is the status source of holders' keys only".into(),
-                ));
-            }
+        if kind == crate::store::status::StatusSourceKind::Registry.as_str()
+            && !crate::status::registry_may_cover(self.store.as_ref(), &record).await?
+        {
+            return Err(AuthError::BadRequest(
+                "registry is the status source of holders' keys only".into(),
+            ));
         }
         let source = crate::status::source_record(
             &record,

@@ -80,6 +80,19 @@ pub struct CrlEntry {
 /// and, once approved, the change make, criteria 2.2.3(1)B and 2.1.3(12)): a known kind, an
 /// `https://` URL of at most 2048 characters, the fields the kind needs, and for `x509` a
 /// certificate that names where its status is published. Returns the record to store.
+/// Whether the registry's own state may be `key`'s status source: only for holders' keys,
+/// which no outside list covers; an issuer's key answers to an outside list (criteria
+/// 2.2.3(1)B).
+pub(crate) async fn registry_may_cover(
+    store: &dyn crate::store::Store,
+    key: &crate::store::KeyRecord,
+) -> Result<bool, crate::store::StoreError> {
+    Ok(matches!(
+        store.get_subscriber(&key.owner).await?,
+        Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder
+    ))
+}
+
 pub fn source_record(
     key: &crate::store::KeyRecord,
     kind: &str,
