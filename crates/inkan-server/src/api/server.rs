@@ -164,11 +164,7 @@ impl Server {
                 .map_err(|e| ServeError::Status(e.to_string()))?,
         );
         let signing = Arc::new(SigningModule::new(
-            service.store.clone(),
-            service.device.clone(),
-            service.log.clone(),
-            clock.clone(),
-            config.environment,
+            &service,
             status.clone(),
             config
                 .status
