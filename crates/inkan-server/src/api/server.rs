@@ -147,6 +147,11 @@ impl Server {
             public_url.clone(),
         ));
         crate::operations::configuration::check_at_start(&service, config).await?;
+        // Signatures whose index rows were lost (a crash between the entry and its batch) are
+        // found again by their digest (criteria 2.2.3(3)C).
+        crate::signing::index::rebuild(&*service.store, service.now())
+            .await
+            .map_err(StartError::from)?;
         let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
         let activation = Arc::new(ActivationService::new(
             service.store.clone(),

@@ -27,7 +27,7 @@
 //! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
 //! accept a SAD checked anywhere else.
 
-mod index;
+pub mod index;
 pub mod issuer;
 pub mod prepare;
 
