@@ -334,6 +334,80 @@ pub fn verify_vc_jwt(token: &str, key: &PublicKey, now: i64) -> Result<VerifiedJ
     })
 }
 
+/// Verifies a VCDM 1.1 presentation JWT (the presentation in the `vp` claim, `iss` the
+/// holder) with the holder's `key` at `now`: the signature, the `vp` claim's context and
+/// type, `iss` agreeing with `vp.holder`, `aud`/`nonce` when expected, `nbf`/`exp`/`iat`.
+/// The document returned is the `vp` claim with `holder` restored from `iss`. The credentials
+/// inside are not verified here.
+pub fn verify_vp_jwt_v11(
+    token: &str,
+    key: &PublicKey,
+    now: i64,
+    expected_audience: Option<&str>,
+    expected_nonce: Option<&str>,
+) -> Result<VerifiedJwt, FormatError> {
+    let jws = decode_compact(token)?;
+    jws.verify(key)?;
+    if jws.typ().is_some() {
+        jws.expect_typ(&["JWT", TYP_VP_JWT])?;
+    }
+    let claims = jws.payload_json()?;
+    let mut vp = object(
+        "vp claim",
+        claims
+            .get("vp")
+            .ok_or_else(|| FormatError::malformed("JWT claims", "`vp` is missing"))?,
+    )?
+    .clone();
+    check_context("presentation", &vp, VCDM1_CONTEXT)?;
+    check_type("presentation", &vp, "VerifiablePresentation")?;
+    let iss = claims.get("iss").and_then(Value::as_str);
+    let holder = match vp.get("holder") {
+        None => None,
+        Some(Value::String(h)) => Some(h.as_str()),
+        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+        Some(_) => {
+            return Err(FormatError::malformed(
+                "presentation",
+                "`holder` is not a string or an object with an id",
+            ));
+        }
+    };
+    if let (Some(iss), Some(holder)) = (iss, holder)
+        && iss != holder
+    {
+        return Err(FormatError::Rejected(
+            "JWT `iss` disagrees with the presentation's `holder`".into(),
+        ));
+    }
+    check_audience_nonce(&claims, expected_audience, expected_nonce)?;
+    check_window(
+        "presentation",
+        numeric_claim(&claims, "nbf")?,
+        numeric_claim(&claims, "exp")?,
+        now,
+    )?;
+    if let Some(iat) = numeric_claim(&claims, "iat")?
+        && iat > now + LEEWAY_SECONDS
+    {
+        return Err(FormatError::Rejected(format!(
+            "presentation `iat` {} is in the future",
+            format_rfc3339(iat)
+        )));
+    }
+    if let (Some(iss), None) = (iss, holder) {
+        vp.insert("holder".into(), iss.into());
+    }
+    if let (Some(jti), false) = (claims.get("jti"), vp.contains_key("id")) {
+        vp.insert("id".into(), jti.clone());
+    }
+    Ok(VerifiedJwt {
+        header: jws.header.clone(),
+        claims,
+        document: Value::Object(vp),
+    })
+}
+
 /// What a holder binds a `vp+jwt` presentation to.
 #[derive(Debug, Clone, Default)]
 pub struct PresentationBinding {
