@@ -611,7 +611,7 @@ fn verify_sd_jwt(text: &str, options: &VerifyOptions) -> Result<Verified, Format
         (None, None) => None,
         _ => {
             return Err(FormatError::Rejected(
-                "key binding needs both --aud and --nonce".into(),
+                "key binding needs both the expected audience and nonce (--aud and --nonce; domain and challenge)".into(),
             ));
         }
     };

@@ -575,7 +575,11 @@ async fn verify_document(
         }
         None => None,
     };
+    // A JWT presentation (VP-JWT, SD-JWT with KB-JWT) is bound by `nonce` and `aud`: the
+    // challenge and domain the caller expects.
     let options = VerifyOptions {
+        nonce: options.challenge.clone(),
+        aud: options.domain.clone(),
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
         session_transcript,
