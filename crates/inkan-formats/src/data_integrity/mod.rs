@@ -17,7 +17,9 @@
 //!
 //! Verification resolves `did:key` and `did:jwk` verification methods from the DID itself
 //! ([`keys`]) and, unless [`VerifyOptions::proof_only`], checks that the issuer (credential)
-//! or holder (presentation) is the DID controlling the key. No private key is ever held here.
+//! or the holder (presentation, when it names one) is the DID controlling the key. Proof sets
+//! and chains (`proof` as a list, `previousProof`) are verified proof by proof ([`verify`]) and
+//! made with [`add_proof`]. No private key is ever held here.
 
 pub mod canon;
 pub mod keys;
