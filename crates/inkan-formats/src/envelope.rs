@@ -212,7 +212,11 @@ mod tests {
 
     #[test]
     fn an_envelope_without_the_vcdm_context_is_refused() {
-        for context in [json!([]), json!(VCDM2_CONTEXT), json!(["https://example.org/"])] {
+        for context in [
+            json!([]),
+            json!(VCDM2_CONTEXT),
+            json!(["https://example.org/"]),
+        ] {
             let err = unwrap(&envelope(
                 context,
                 ENVELOPED_CREDENTIAL,

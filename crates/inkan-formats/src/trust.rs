@@ -158,19 +158,17 @@ fn signed_by(cert: &Certificate, issuer: &Certificate) -> Result<bool, FormatErr
     let Some(signature) = cert.signature.as_bytes() else {
         return Ok(false);
     };
-    Ok(inkan_device::csr::verify_x509_signature(
-        &key,
-        &cert.signature_algorithm,
-        &tbs,
-        signature,
+    Ok(
+        inkan_device::csr::verify_x509_signature(&key, &cert.signature_algorithm, &tbs, signature)
+            .is_ok(),
     )
-    .is_ok())
 }
 
 fn check_validity(what: &str, cert: &Certificate, at: i64) -> Result<(), FormatError> {
     let v = &cert.tbs_certificate.validity;
-    let secs =
-        |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+    let secs = |t: x509_cert::time::Time| {
+        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+    };
     if at < secs(v.not_before) || at > secs(v.not_after) {
         return Err(rejected(format!(
             "the {what} certificate is not valid at the verification time"

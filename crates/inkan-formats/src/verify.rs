@@ -298,12 +298,8 @@ fn verify_status_list_cwt(bytes: &[u8], options: &VerifyOptions) -> Result<Verif
                 .map_err(|e| FormatError::malformed("x5chain", e.to_string()))?;
             // The signature first: a chain is only worth checking for a signed token.
             cose::verify(&sign1, &key, None)?;
-            let trust = trust::check_chain(
-                &ders,
-                &options.trust_anchors,
-                options.at,
-                Profile::Generic,
-            )?;
+            let trust =
+                trust::check_chain(&ders, &options.trust_anchors, options.at, Profile::Generic)?;
             (key, "x5chain leaf certificate", trust)
         }
     };
@@ -343,7 +339,11 @@ fn mdoc_details(doc_type: &str, issuer: &crate::mdoc::VerifiedIssuerSigned) -> V
     })
 }
 
-fn verify_json(bytes: &[u8], options: &VerifyOptions, depth: usize) -> Result<Verified, FormatError> {
+fn verify_json(
+    bytes: &[u8],
+    options: &VerifyOptions,
+    depth: usize,
+) -> Result<Verified, FormatError> {
     let value = limits::parse_json("document", bytes)?;
     verify_json_value(&value, options, depth)
 }
@@ -387,14 +387,26 @@ fn verify_enveloped(
     if verified.presentation != presentation {
         return Err(FormatError::Rejected(format!(
             "the enveloped {} holds a {}",
-            if presentation { "presentation" } else { "credential" },
-            if verified.presentation { "presentation" } else { "credential" },
+            if presentation {
+                "presentation"
+            } else {
+                "credential"
+            },
+            if verified.presentation {
+                "presentation"
+            } else {
+                "credential"
+            },
         )));
     }
-    verified.format = format!("{} in an {}", verified.format, match enveloped.kind {
-        EnvelopedKind::Credential => envelope::ENVELOPED_CREDENTIAL,
-        EnvelopedKind::Presentation => envelope::ENVELOPED_PRESENTATION,
-    });
+    verified.format = format!(
+        "{} in an {}",
+        verified.format,
+        match enveloped.kind {
+            EnvelopedKind::Credential => envelope::ENVELOPED_CREDENTIAL,
+            EnvelopedKind::Presentation => envelope::ENVELOPED_PRESENTATION,
+        }
+    );
     if let Value::Object(details) = &mut verified.details {
         details.insert("mediaType".into(), enveloped.media_type.clone().into());
     }

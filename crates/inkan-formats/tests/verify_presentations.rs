@@ -195,13 +195,11 @@ async fn presentation(
     credentials: Value,
 ) -> (Value, String) {
     let (signer, holder) = device_key(device, KeySpec::Ed25519);
-    let credentials_have_text = credentials
-        .as_array()
-        .is_some_and(|items| {
-            items
-                .iter()
-                .any(|c| c.is_string() || c["@context"] == json!([]))
-        });
+    let credentials_have_text = credentials.as_array().is_some_and(|items| {
+        items
+            .iter()
+            .any(|c| c.is_string() || c["@context"] == json!([]))
+    });
     let mut vp = json!({
         "@context": [V2],
         "type": ["VerifiablePresentation"],

@@ -325,6 +325,10 @@ async fn an_sd_jwt_vc_with_x5c_is_authenticated_through_its_chain() {
     let issued = issue_sd_jwt_vc(&s.signer, &s.issuer, &issue(), &mut rand_core::OsRng)
         .await
         .unwrap();
-    let err = verify(issued.serialized.as_bytes(), &options(anchors(&[&root.der]))).unwrap_err();
+    let err = verify(
+        issued.serialized.as_bytes(),
+        &options(anchors(&[&root.der])),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("not a CA"), "{err}");
 }

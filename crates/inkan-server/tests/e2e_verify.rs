@@ -207,8 +207,13 @@ async fn presentations_holders_strings_and_envelopes() {
     assert!(error(&body).contains("`challenge`"), "{body}");
     // A holder that names itself is checked; one that names someone else is refused,
     // naming the member without its value.
-    let (vp, _) =
-        presentation(&wallet, Some("self"), json!([vc]), Cryptosuite::EddsaRdfc2022).await;
+    let (vp, _) = presentation(
+        &wallet,
+        Some("self"),
+        json!([vc]),
+        Cryptosuite::EddsaRdfc2022,
+    )
+    .await;
     let (status, body) = verify_presentation(&h, vp, vp_options()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["details"]["controllerChecked"], true);
@@ -231,10 +236,7 @@ async fn presentations_holders_strings_and_envelopes() {
     // The credential as JSON text: refused, at the top and inside a presentation.
     let (status, body) = verify_credential(&h, Value::String(vc.to_string()), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        error(&body).contains("string holding JSON"),
-        "{body}"
-    );
+    assert!(error(&body).contains("string holding JSON"), "{body}");
     let (vp, _) = presentation(
         &wallet,
         None,
@@ -407,8 +409,7 @@ async fn checks_are_what_the_caller_asks() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&body).contains("expired"), "{body}");
     // Proof only: the expired credential's proof verifies, and only that is claimed.
-    let (status, body) =
-        verify_credential(&h, expired.clone(), json!({"checks": ["proof"]})).await;
+    let (status, body) = verify_credential(&h, expired.clone(), json!({"checks": ["proof"]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["checks"], json!(["proof"]));
     let (status, body) = verify_credential(
@@ -437,16 +438,26 @@ async fn checks_are_what_the_caller_asks() {
         message.contains("options.checks: `credentialStatus` is not a check"),
         "{message}"
     );
-    let (status, body) =
-        verify_credential(&h, current, json!({"checks": ["<script>alert(1)</script>"]})).await;
+    let (status, body) = verify_credential(
+        &h,
+        current,
+        json!({"checks": ["<script>alert(1)</script>"]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let message = error(&body);
-    assert!(message.contains("options.checks") && !message.contains("script"), "{message}");
+    assert!(
+        message.contains("options.checks") && !message.contains("script"),
+        "{message}"
+    );
     // On presentations too.
     let (vp, _) = presentation(&wallet, None, json!([expired]), Cryptosuite::EddsaRdfc2022).await;
     let (status, body) = verify_presentation(&h, vp.clone(), vp_options()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(error(&body).contains("credential 0 of the presentation"), "{body}");
+    assert!(
+        error(&body).contains("credential 0 of the presentation"),
+        "{body}"
+    );
     let mut options = vp_options();
     options["checks"] = json!(["proof"]);
     let (status, body) = verify_presentation(&h, vp, options).await;
@@ -575,7 +586,8 @@ async fn issuer_certificates_need_a_configured_anchor() {
     let mut issuer = wallet.key(KeySpec::P256);
     issuer.certificate_chain =
         vec![iaca.certify_document_signer(&jwk(&issuer), "Inkan Test Document Signer")];
-    let (status, body) = verify_credential(&h, mdoc(&wallet, &issuer, now).await.into(), json!({})).await;
+    let (status, body) =
+        verify_credential(&h, mdoc(&wallet, &issuer, now).await.into(), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["verified"], true);
     assert_eq!(body["issuerTrust"], "authenticated");
@@ -587,7 +599,8 @@ async fn issuer_certificates_need_a_configured_anchor() {
     let mut other = wallet.key(KeySpec::P256);
     other.certificate_chain =
         vec![stranger.certify_document_signer(&jwk(&other), "Inkan Test Document Signer")];
-    let (status, body) = verify_credential(&h, mdoc(&wallet, &other, now).await.into(), json!({})).await;
+    let (status, body) =
+        verify_credential(&h, mdoc(&wallet, &other, now).await.into(), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["verified"], false);
     assert_eq!(body["issuerTrust"], "unauthenticated");
@@ -602,7 +615,8 @@ async fn issuer_certificates_need_a_configured_anchor() {
     let mut forged = wallet.key(KeySpec::P256);
     forged.certificate_chain =
         vec![forger.certify_document_signer(&jwk(&forged), "Inkan Test Document Signer")];
-    let (status, body) = verify_credential(&h, mdoc(&wallet, &forged, now).await.into(), json!({})).await;
+    let (status, body) =
+        verify_credential(&h, mdoc(&wallet, &forged, now).await.into(), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.get("issuerTrust").is_none(), "{body}");
     assert!(error(&body).contains("did not sign"), "{body}");
@@ -613,7 +627,8 @@ async fn issuer_certificates_need_a_configured_anchor() {
     let at = cert.windows(8).position(|w| w == b"Document").unwrap();
     cert[at] = b'd';
     altered.certificate_chain = vec![cert];
-    let (status, body) = verify_credential(&h, mdoc(&wallet, &altered, now).await.into(), json!({})).await;
+    let (status, body) =
+        verify_credential(&h, mdoc(&wallet, &altered, now).await.into(), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&body).contains("did not sign"), "{body}");
 
@@ -623,7 +638,8 @@ async fn issuer_certificates_need_a_configured_anchor() {
     plain.certificate_chain = inkan_device::cert::CertificateChain::parse(pem.as_bytes())
         .unwrap()
         .to_der_list();
-    let (status, body) = verify_credential(&h, mdoc(&wallet, &plain, now).await.into(), json!({})).await;
+    let (status, body) =
+        verify_credential(&h, mdoc(&wallet, &plain, now).await.into(), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error(&body).contains("1.0.18013.5.1.2"), "{body}");
 
@@ -675,8 +691,12 @@ async fn issuer_certificates_need_a_configured_anchor() {
 
     // A server without anchors authenticates no such issuer.
     let (h, _anchors) = server(&[]).await;
-    let (status, body) =
-        verify_credential(&h, mdoc(&wallet, &issuer, h.now_seconds()).await.into(), json!({})).await;
+    let (status, body) = verify_credential(
+        &h,
+        mdoc(&wallet, &issuer, h.now_seconds()).await.into(),
+        json!({}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["issuerTrust"], "unauthenticated");
     assert!(error(&body).contains("no trust anchor"), "{body}");

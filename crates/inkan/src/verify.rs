@@ -7,8 +7,8 @@
 
 use clap::Args;
 use inkan_device::PublicKey;
-use inkan_formats::verify::{VerifyOptions, verify};
 use inkan_formats::trust::{IssuerTrust, TrustAnchors};
+use inkan_formats::verify::{VerifyOptions, verify};
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;

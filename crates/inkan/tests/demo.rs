@@ -164,7 +164,10 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
             &path("iaca_root"),
         ],
     );
-    assert!(ok && text.contains("\"status\": \"authenticated\""), "{text}");
+    assert!(
+        ok && text.contains("\"status\": \"authenticated\""),
+        "{text}"
+    );
     // Without its IACA the issuer is unauthenticated: not valid (issue 15).
     let (ok, text) = inkan(
         cwd.path(),
@@ -178,7 +181,10 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
     assert!(!ok && text.contains("UNAUTHENTICATED"), "{text}");
     // The enveloped vc+jwt the demo writes verifies as it is (issue 15).
     let (ok, text) = inkan(cwd.path(), &["verify", &path("vc_jwt")]);
-    assert!(ok && text.contains("EnvelopedVerifiableCredential"), "{text}");
+    assert!(
+        ok && text.contains("EnvelopedVerifiableCredential"),
+        "{text}"
+    );
 }
 
 /// `inkan bench` on the embedded default reports throughput, latency and the raw rate of the

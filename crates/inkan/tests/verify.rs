@@ -245,7 +245,10 @@ async fn an_mdoc_is_valid_only_under_its_iaca() {
     let file = f.write("forged.hex", mdoc(&f, &forged).await);
     let (code, text) = verify(&file, &["--trust-anchor", pem.to_str().unwrap()]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("not valid") && text.contains("did not sign"), "{text}");
+    assert!(
+        text.contains("not valid") && text.contains("did not sign"),
+        "{text}"
+    );
     // Its certificate altered after issue: the same.
     let mut altered = issuer.clone();
     let mut cert = altered.certificate_chain[0].clone();

@@ -75,7 +75,12 @@ impl Cryptosuite {
         Self::ALL
             .into_iter()
             .find(|s| s.as_str() == name)
-            .ok_or_else(|| FormatError::Unsupported(format!("cryptosuite {name:?}")))
+            .ok_or_else(|| {
+                FormatError::Unsupported(format!(
+                    "a `cryptosuite` other than {}",
+                    Self::ALL.map(Cryptosuite::as_str).join(", ")
+                ))
+            })
     }
 
     /// Whether the suite canonicalises with RDFC-1.0 (else JCS).
@@ -140,7 +145,9 @@ impl ProofPurpose {
         match name {
             "assertionMethod" => Ok(ProofPurpose::AssertionMethod),
             "authentication" => Ok(ProofPurpose::Authentication),
-            other => Err(FormatError::Unsupported(format!("proofPurpose {other:?}"))),
+            _ => Err(FormatError::Unsupported(
+                "a `proofPurpose` other than assertionMethod or authentication".into(),
+            )),
         }
     }
 }
@@ -477,7 +484,7 @@ fn string_member<'a>(proof: &'a Map<String, Value>, name: &str) -> Result<&'a st
     proof
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| FormatError::malformed(WHAT, format!("proof has no string {name:?}")))
+        .ok_or_else(|| FormatError::malformed(WHAT, format!("the proof has no string `{name}`")))
 }
 
 /// The id of an `issuer` or `holder` member: a string or an object's `id`.
@@ -599,7 +606,9 @@ pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, Form
 /// The same error, its message prefixed with `context`.
 fn prefix_error(context: &str, e: FormatError) -> FormatError {
     match e {
-        FormatError::InvalidSignature(m) => FormatError::InvalidSignature(format!("{context}: {m}")),
+        FormatError::InvalidSignature(m) => {
+            FormatError::InvalidSignature(format!("{context}: {m}"))
+        }
         FormatError::Rejected(m) => FormatError::Rejected(format!("{context}: {m}")),
         FormatError::Unsupported(m) => FormatError::Unsupported(format!("{context}: {m}")),
         other => other,

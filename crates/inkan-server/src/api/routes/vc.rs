@@ -567,9 +567,7 @@ async fn verify_document(
             {
                 Ok(bytes) => Some(bytes),
                 Err(_) => {
-                    return Ok(failed(
-                        "options.sessionTranscript is not base64url".into(),
-                    ));
+                    return Ok(failed("options.sessionTranscript is not base64url".into()));
                 }
             }
         }
