@@ -384,7 +384,10 @@ fn verify_enveloped(
     }
     let mut verified = verify_at(text.as_bytes(), options, depth + 1)?;
     let presentation = enveloped.kind == EnvelopedKind::Presentation;
-    if verified.presentation != presentation {
+    // An SD-JWT with its KB-JWT is a holder's presentation of one credential: it may come in
+    // either envelope.
+    let either = verified.format == "SD-JWT VC presentation with KB-JWT";
+    if verified.presentation != presentation && !either {
         return Err(FormatError::Rejected(format!(
             "the enveloped {} holds a {}",
             if presentation {

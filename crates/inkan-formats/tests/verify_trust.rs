@@ -332,3 +332,55 @@ async fn an_sd_jwt_vc_with_x5c_is_authenticated_through_its_chain() {
     .unwrap_err();
     assert!(err.to_string().contains("not a CA"), "{err}");
 }
+
+/// A Token Status List CWT whose signer's certificate is in `x5chain`.
+#[test]
+fn a_status_list_cwt_with_x5chain_needs_its_ca() {
+    use coset::TaggedCborSerializable as _;
+    use inkan_device::CryptoDevice as _;
+    use inkan_formats::status::token::{StatusListToken, TokenStatusList};
+    let s = setup();
+    let ca = Ca::root("Inkan Test Status CA", true);
+    let cert = ca.certify(&s.issuer, false, 2040);
+    let mut list = TokenStatusList::new(1024, 2).unwrap();
+    list.set(7, 2).unwrap();
+    let token = StatusListToken {
+        sub: "https://issuer.example/statuslists/1".into(),
+        iat: u64::try_from(NOW - 60).unwrap(),
+        exp: Some(u64::try_from(NOW + 86_400).unwrap()),
+        ttl: Some(300),
+        status_list: list,
+    };
+    let protected = coset::HeaderBuilder::new()
+        .algorithm(coset::iana::Algorithm::ES256)
+        .value(
+            16,
+            ciborium::Value::Text("application/statuslist+cwt".into()),
+        )
+        .build();
+    let unprotected = coset::HeaderBuilder::new()
+        .value(33, ciborium::Value::Bytes(cert))
+        .build();
+    let mut sign1 = coset::CoseSign1Builder::new()
+        .protected(protected)
+        .unprotected(unprotected)
+        .payload(token.to_cwt_claims().unwrap())
+        .build();
+    let tbs = sign1.tbs_data(b"");
+    sign1.signature = s
+        .device
+        .sign(&s.issuer.handle, inkan_device::Algorithm::Es256, &tbs)
+        .unwrap();
+    let cwt = hex::encode(sign1.to_tagged_vec().unwrap());
+
+    let found = verify(cwt.as_bytes(), &options(anchors(&[&ca.der]))).unwrap();
+    assert_eq!(found.format, "status list token (CWT)");
+    assert!(
+        matches!(found.issuer_trust, IssuerTrust::Authenticated { .. }),
+        "{:?}",
+        found.issuer_trust
+    );
+    let found = verify(cwt.as_bytes(), &options(anchors(&[]))).unwrap();
+    assert!(found.issuer_trust.is_unauthenticated());
+    assert_eq!(found.details["issuerTrust"]["status"], "unauthenticated");
+}
