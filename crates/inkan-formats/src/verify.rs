@@ -53,9 +53,10 @@ pub struct VerifyOptions {
     pub proof_only: bool,
     /// Verify as of this time (Unix seconds).
     pub at: i64,
-    /// Skip the validity period of Data Integrity credentials (`validFrom`/`validUntil`).
-    /// The JOSE, SD-JWT and mdoc modules check their times as part of the proof; those
-    /// results still list the check.
+    /// Skip the validity period of credentials: Data Integrity (`validFrom`/`validUntil`)
+    /// and VC-JWT (also `nbf`/`exp`). The SD-JWT and mdoc modules, and presentations and
+    /// status lists, check their times as part of the proof; those results still list the
+    /// check.
     pub skip_validity_period: bool,
     /// The certificates that may vouch for an issuer certificate a document carries (IACA
     /// roots, issuing CAs). None: such an issuer is unauthenticated.
@@ -759,6 +760,10 @@ fn verify_jwt(text: &str, options: &VerifyOptions, depth: usize) -> Result<Verif
     }
     let presentation = matches!(kind, Kind::Vp2 | Kind::Vp11);
     let (key, key_source, trust) = jws_key(&jws, issuer.as_deref(), presentation, options)?;
+    // A VC-JWT's validity period may be left out of the checks; every other JWT's times are
+    // part of its proof (a presentation's freshness, a status list's expiry).
+    let skips_validity = options.skip_validity_period && matches!(kind, Kind::Vc2 | Kind::Vc11);
+    let validity_at = (!skips_validity).then_some(options.at);
     let mut credentials = None;
     let details = match kind {
         Kind::StatusList => {
@@ -771,7 +776,7 @@ fn verify_jwt(text: &str, options: &VerifyOptions, depth: usize) -> Result<Verif
             }
             json!({ "sub": token.sub, "iat": token.iat, "exp": token.exp, "ttl": token.ttl })
         }
-        Kind::Vc2 => vc_jwt::verify_vc_jwt(text, &key, options.at)?.document,
+        Kind::Vc2 => vc_jwt::verify_vc_jwt_at(text, &key, validity_at)?.document,
         Kind::Vp2 => {
             let document = vc_jwt::verify_vp_jwt(
                 text,
@@ -798,7 +803,7 @@ fn verify_jwt(text: &str, options: &VerifyOptions, depth: usize) -> Result<Verif
             credentials = Some(verify_credentials(&embedded, options, depth, true)?);
             document
         }
-        Kind::Vc11 => vc_jwt::verify_vc_jwt_v11(text, &key, options.at)?.document,
+        Kind::Vc11 => vc_jwt::verify_vc_jwt_v11_at(text, &key, validity_at)?.document,
         Kind::KeyProof => unreachable!("handled above"),
     };
     let mut details = json!({ "issuerKey": key_source, "document": details });
@@ -811,6 +816,10 @@ fn verify_jwt(text: &str, options: &VerifyOptions, depth: usize) -> Result<Verif
     };
     let mut out = Verified::new(format, details).with_trust(trust);
     out.presentation = presentation;
+    // A presentation's own times are checked, its credentials' validity periods were not.
+    if skips_validity || (presentation && options.skip_validity_period) {
+        out.checks = vec![CHECK_PROOF];
+    }
     Ok(out)
 }
 

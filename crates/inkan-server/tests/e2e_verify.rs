@@ -450,6 +450,24 @@ async fn checks_are_what_the_caller_asks() {
         message.contains("options.checks") && !message.contains("script"),
         "{message}"
     );
+    // An expired vc+jwt in its envelope: the same.
+    let mut expired_jwt = credential(&issuer.public_key.did_key());
+    expired_jwt["validUntil"] = "2026-01-01T00:00:00Z".into();
+    let mut jwt_key = issuer.clone();
+    jwt_key.kid = Some(data_integrity::did_key_verification_method(
+        &issuer.public_key,
+    ));
+    let jwt = vc_jwt::issue_vc_jwt(&wallet.signer, &jwt_key, &expired_jwt, KeyHint::Kid)
+        .await
+        .unwrap();
+    let enveloped = json!({"@context": [V2], "type": "EnvelopedVerifiableCredential",
+                           "id": format!("data:application/vc+jwt,{jwt}")});
+    let (status, body) = verify_credential(&h, enveloped.clone(), json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("expired"), "{body}");
+    let (status, body) = verify_credential(&h, enveloped, json!({"checks": ["proof"]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"], json!(["proof"]));
     // On presentations too.
     let (vp, _) = presentation(&wallet, None, json!([expired]), Cryptosuite::EddsaRdfc2022).await;
     let (status, body) = verify_presentation(&h, vp.clone(), vp_options()).await;

@@ -195,6 +195,16 @@ pub fn verify_vc_jwt_v11(
     key: &PublicKey,
     now: i64,
 ) -> Result<VerifiedJwt, FormatError> {
+    verify_vc_jwt_v11_at(token, key, Some(now))
+}
+
+/// [`verify_vc_jwt_v11`], checking the validity period only when `now` is given (a caller
+/// that asked for the proof alone passes `None`).
+pub fn verify_vc_jwt_v11_at(
+    token: &str,
+    key: &PublicKey,
+    now: Option<i64>,
+) -> Result<VerifiedJwt, FormatError> {
     let jws = decode_compact(token)?;
     jws.verify(key)?;
     if jws.typ().is_some() {
@@ -237,12 +247,11 @@ pub fn verify_vc_jwt_v11(
     )?;
     let nbf = numeric_claim(&claims, "nbf")?;
     let exp = numeric_claim(&claims, "exp")?;
-    check_window(
-        "credential",
-        nbf.or(date(&vc, &["issuanceDate", "validFrom"])?),
-        exp.or(date(&vc, &["expirationDate", "validUntil"])?),
-        now,
-    )?;
+    let not_before = nbf.or(date(&vc, &["issuanceDate", "validFrom"])?);
+    let not_after = exp.or(date(&vc, &["expirationDate", "validUntil"])?);
+    if let Some(now) = now {
+        check_window("credential", not_before, not_after, now)?;
+    }
     // Restore what the JWT claims stand for (VCDM 1.1 §6.3.1 decoding).
     if issuer_id(&vc).is_none() {
         vc.insert("issuer".into(), iss.into());
@@ -300,6 +309,16 @@ pub async fn issue_vc_jwt(
 /// Verifies a `vc+jwt` credential with `key` at `now`: `typ`, context, type, `validFrom`,
 /// `validUntil` (and `nbf`/`exp` when present).
 pub fn verify_vc_jwt(token: &str, key: &PublicKey, now: i64) -> Result<VerifiedJwt, FormatError> {
+    verify_vc_jwt_at(token, key, Some(now))
+}
+
+/// [`verify_vc_jwt`], checking the validity period only when `now` is given (a caller that
+/// asked for the proof alone passes `None`).
+pub fn verify_vc_jwt_at(
+    token: &str,
+    key: &PublicKey,
+    now: Option<i64>,
+) -> Result<VerifiedJwt, FormatError> {
     let jws = decode_compact(token)?;
     jws.verify(key)?;
     jws.expect_typ(&[TYP_VC_JWT])?;
@@ -315,18 +334,18 @@ pub fn verify_vc_jwt(token: &str, key: &PublicKey, now: i64) -> Result<VerifiedJ
             "JWT `iss` disagrees with `issuer`".into(),
         ));
     }
-    check_window(
-        "credential",
+    let (valid_from, valid_until) = (
         date(&claims, &["validFrom"])?,
         date(&claims, &["validUntil"])?,
-        now,
-    )?;
-    check_window(
-        "credential",
+    );
+    let (nbf, exp) = (
         numeric_claim(&claims, "nbf")?,
         numeric_claim(&claims, "exp")?,
-        now,
-    )?;
+    );
+    if let Some(now) = now {
+        check_window("credential", valid_from, valid_until, now)?;
+        check_window("credential", nbf, exp, now)?;
+    }
     Ok(VerifiedJwt {
         header: jws.header.clone(),
         document: Value::Object(claims.clone()),
