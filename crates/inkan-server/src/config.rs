@@ -1153,6 +1153,32 @@ mod tests {
     }
 
     #[test]
+    fn verify_trust_anchors_are_read_strictly() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert!(config.verify.trust_anchors.is_empty());
+        assert!(config.verify.load_anchors().unwrap().is_empty());
+        let config = load("[verify]\ntrust_anchors = [\"/etc/inkan/iaca.pem\"]\n", &[]).unwrap();
+        assert_eq!(
+            config.verify.trust_anchors,
+            vec![PathBuf::from("/etc/inkan/iaca.pem")]
+        );
+        // A missing file is named when the anchors are read (at start).
+        let err = config.verify.load_anchors().unwrap_err();
+        assert!(err.contains("/etc/inkan/iaca.pem"), "{err}");
+        assert!(load("[verify]\nanchors = []\n", &[]).is_err());
+        // A file that is not a certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let config = load(
+            &format!("[verify]\ntrust_anchors = [\"{}\"]\n", junk.display()),
+            &[],
+        )
+        .unwrap();
+        assert!(config.verify.load_anchors().is_err());
+    }
+
+    #[test]
     fn status_settings_are_checked() {
         let config = Config::load(None, Vec::new()).unwrap();
         assert!(config.status.ca_files.is_empty());
