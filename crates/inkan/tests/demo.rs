@@ -160,10 +160,31 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
             &path("mdoc_device_response"),
             "--session-transcript",
             &path("session_transcript"),
-            "--proof-only",
+            "--trust-anchor",
+            &path("iaca_root"),
         ],
     );
-    assert!(ok, "{text}");
+    assert!(
+        ok && text.contains("\"status\": \"authenticated\""),
+        "{text}"
+    );
+    // Without its IACA the issuer is unauthenticated: not valid (issue 15).
+    let (ok, text) = inkan(
+        cwd.path(),
+        &[
+            "verify",
+            &path("mdoc_device_response"),
+            "--session-transcript",
+            &path("session_transcript"),
+        ],
+    );
+    assert!(!ok && text.contains("UNAUTHENTICATED"), "{text}");
+    // The enveloped vc+jwt the demo writes verifies as it is (issue 15).
+    let (ok, text) = inkan(cwd.path(), &["verify", &path("vc_jwt")]);
+    assert!(
+        ok && text.contains("EnvelopedVerifiableCredential"),
+        "{text}"
+    );
 }
 
 /// `inkan bench` on the embedded default reports throughput, latency and the raw rate of the

@@ -55,6 +55,9 @@ pub enum ServeError {
     /// The status checker could not be set up (its trust anchors or CA files).
     #[error("status checking: {0}")]
     Status(String),
+    /// The verify endpoints' trust anchors could not be read.
+    #[error("verification: {0}")]
+    Verify(String),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -201,6 +204,7 @@ impl Server {
             clock.clone(),
             config.operations.clone(),
         ));
+        let verify_anchors = Arc::new(config.verify.load_anchors().map_err(ServeError::Verify)?);
         let state = Arc::new(ApiState {
             operations,
             service: service.clone(),
@@ -213,6 +217,7 @@ impl Server {
                 "credential verifications",
                 config.server.concurrent_verifications,
             ),
+            verify_anchors,
         });
         let metrics = match config.server.metrics_listen {
             Some(address) => {

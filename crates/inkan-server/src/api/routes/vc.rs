@@ -25,7 +25,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
 use inkan_formats::jose::{KeyHint, vc_jwt};
-use inkan_formats::verify::{VerifyOptions, verify};
+use inkan_formats::trust::IssuerTrust;
+use inkan_formats::verify::{VerifyOptions, verify_value};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -434,7 +435,8 @@ fn format_error(e: inkan_formats::FormatError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 
-/// `/credentials/verify` and `/presentations/verify` options.
+/// `/credentials/verify` and `/presentations/verify` options. Members other
+/// implementations send and Inkan does not use are ignored.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyRequestOptions {
@@ -445,7 +447,16 @@ pub struct VerifyRequestOptions {
     /// The SessionTranscript an mdoc DeviceResponse is bound to: base64url CBOR
     /// (SessionTranscript or SessionTranscriptBytes).
     pub session_transcript: Option<String>,
+    /// The checks the caller asks for (VC API): `proof` (always made) and `validityPeriod`.
+    /// Both when absent. An unknown name is a 400 naming it.
+    pub checks: Option<Vec<String>>,
 }
+
+/// The checks a caller may ask for.
+const KNOWN_CHECKS: [&str; 2] = [
+    inkan_formats::verify::CHECK_PROOF,
+    inkan_formats::verify::CHECK_VALIDITY_PERIOD,
+];
 
 /// `/credentials/verify` request.
 #[derive(Debug, Deserialize)]
@@ -469,56 +480,85 @@ pub struct VerifyPresentationRequest {
     pub options: VerifyRequestOptions,
 }
 
-/// Verifies a credential. No authentication: verifying is public.
+/// Verifies a credential. No authentication: verifying is public. A credential whose issuer
+/// certificate (mdoc `x5chain`, JOSE `x5c`) leads to none of `[verify] trust_anchors` is not
+/// verified: 400 with `issuerTrust: "unauthenticated"` (its proof did verify).
 #[utoipa::path(post, path = "/credentials/verify", tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+    responses((status = 200, description = "{verified: true, checks, ...}"),
+              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only the issuer's certificate is not vouched for)")))]
 pub async fn verify_credential(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyCredentialRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    verify_document(&state, &request.verifiable_credential, &request.options).await
+    verify_document(
+        &state,
+        &request.verifiable_credential,
+        &request.options,
+        Expected::Credential,
+    )
+    .await
 }
 
-/// Verifies a presentation (its `challenge` and `domain` when given).
+/// Verifies a presentation (its `challenge` and `domain` when given) and every credential in
+/// it.
 #[utoipa::path(post, path = "/presentations/verify", tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+    responses((status = 200, description = "{verified: true, checks, ...}"),
+              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only an issuer's certificate is not vouched for)")))]
 pub async fn verify_presentation(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyPresentationRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    verify_document(&state, &request.verifiable_presentation, &request.options).await
+    verify_document(
+        &state,
+        &request.verifiable_presentation,
+        &request.options,
+        Expected::Presentation,
+    )
+    .await
+}
+
+/// What an endpoint verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Credential,
+    Presentation,
 }
 
 /// Verifies on the blocking pool behind the verification gate (JSON-LD canonicalisation and
 /// signature checks are CPU work that would stall the async workers, criteria 2.1.3(12)): 503
-/// at once when the gate is full.
+/// at once when the gate is full. The document is an object (Data Integrity, or an envelope
+/// unwrapped by `inkan_formats::envelope`), or a string holding a JWT, SD-JWT or CBOR text;
+/// a string holding JSON is refused.
 async fn verify_document(
     state: &ApiState,
     document: &Value,
     options: &VerifyRequestOptions,
+    expected: Expected,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let bytes = match document {
-        Value::String(text) => text.clone().into_bytes(),
-        Value::Object(object)
-            if object.get("type").and_then(Value::as_str)
-                == Some("EnvelopedVerifiableCredential")
-                || object.get("type").and_then(Value::as_str)
-                    == Some("EnvelopedVerifiablePresentation") =>
-        {
-            let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-            match id.split_once(',') {
-                Some((media, token)) if media.starts_with("data:application/") => {
-                    token.as_bytes().to_vec()
-                }
-                _ => {
-                    return Ok(failed(
-                        "the enveloped document's id is not a data: URL".into(),
-                    ));
-                }
+    let mut skip_validity_period = false;
+    if let Some(checks) = &options.checks {
+        for check in checks {
+            if !KNOWN_CHECKS.contains(&check.as_str()) {
+                let named = if !check.is_empty()
+                    && check.len() <= 40
+                    && check
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    format!("`{check}`")
+                } else {
+                    "a name".into()
+                };
+                return Ok(failed(format!(
+                    "options.checks: {named} is not a check this verifier makes (it makes: {})",
+                    KNOWN_CHECKS.join(", ")
+                )));
             }
         }
-        other => other.to_string().into_bytes(),
-    };
+        skip_validity_period = !checks
+            .iter()
+            .any(|c| c == inkan_formats::verify::CHECK_VALIDITY_PERIOD);
+    }
     let session_transcript = match &options.session_transcript {
         Some(text) => {
             use base64::Engine as _;
@@ -526,38 +566,73 @@ async fn verify_document(
                 .decode(text.trim_end_matches('='))
             {
                 Ok(bytes) => Some(bytes),
-                Err(e) => return Ok(failed(format!("options.sessionTranscript: {e}"))),
+                Err(_) => {
+                    return Ok(failed("options.sessionTranscript is not base64url".into()));
+                }
             }
         }
         None => None,
     };
+    // A JWT presentation (VP-JWT, SD-JWT with KB-JWT) is bound by `nonce` and `aud`: the
+    // challenge and domain the caller expects.
     let options = VerifyOptions {
+        nonce: options.challenge.clone(),
+        aud: options.domain.clone(),
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
         session_transcript,
         at: state.auth.now() / 1000,
+        skip_validity_period,
+        trust_anchors: state.verify_anchors.clone(),
         ..VerifyOptions::default()
     };
+    let document = document.clone();
     let verified = state
         .verifying
-        .run(move || verify(&bytes, &options))
+        .run(move || verify_value(&document, &options))
         .await
         .map_err(|e| match e {
             crate::blocking::GateError::Busy(_) => ApiError::busy(e.to_string()),
             crate::blocking::GateError::Failed(_) => ApiError::internal(&e),
         })?;
-    Ok(match verified {
-        Ok(verified) => (
-            StatusCode::OK,
-            Json(json!({
-                "verified": true,
-                "checks": ["proof"],
-                "format": verified.format,
-                "details": verified.details,
-            })),
-        ),
-        Err(e) => failed(e.to_string()),
-    })
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(e) => return Ok(failed(e.to_string())),
+    };
+    if verified.presentation != (expected == Expected::Presentation) {
+        return Ok(failed(match expected {
+            Expected::Credential => {
+                "verifiableCredential is a presentation: use /presentations/verify".into()
+            }
+            Expected::Presentation => {
+                "verifiablePresentation is a credential: use /credentials/verify".into()
+            }
+        }));
+    }
+    let mut body = json!({
+        "checks": verified.checks,
+        "warnings": [],
+        "errors": [],
+        "format": verified.format,
+        "details": verified.details,
+    });
+    match &verified.issuer_trust {
+        IssuerTrust::Unauthenticated { reason } => {
+            body["verified"] = false.into();
+            body["issuerTrust"] = "unauthenticated".into();
+            body["errors"] = json!([format!(
+                "the issuer is unauthenticated: {reason} ([verify] trust_anchors)"
+            )]);
+            Ok((StatusCode::BAD_REQUEST, Json(body)))
+        }
+        trust => {
+            body["verified"] = true.into();
+            if *trust != IssuerTrust::NotApplicable {
+                body["issuerTrust"] = trust.as_str().into();
+            }
+            Ok((StatusCode::OK, Json(body)))
+        }
+    }
 }
 
 fn failed(message: String) -> (StatusCode, Json<Value>) {
