@@ -9,6 +9,7 @@
 //!   `ecdsa-rdfc-2019`, `ecdsa-jcs-2019`) with bundled JSON-LD contexts;
 //! - [`mdoc`]: COSE_Sign1 and ISO/IEC 18013-5 IssuerSigned / DeviceResponse;
 //! - [`status`]: W3C Bitstring Status List and IETF Token Status List;
+//! - [`vcdm`]: the W3C VC Data Model 2.0 / 1.1 rules every issuance and verification checks;
 //! - [`limits`]: the size and depth limits every parser of outside input applies.
 //!
 //! This crate never holds HTTP, SQL or signing-key bytes (signatures go through the
@@ -23,6 +24,7 @@ pub mod limits;
 pub mod mdoc;
 pub mod signer;
 pub mod status;
+pub mod vcdm;
 pub mod verify;
 
 pub use error::FormatError;

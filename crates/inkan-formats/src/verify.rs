@@ -226,6 +226,7 @@ fn verify_di_credential(
         challenge: None,
         domain: None,
     };
+    crate::vcdm::validate_credential(value, "credential")?;
     let verified = di::verify(value, &di_options)?;
     check_validity(value, options.at)?;
     let mut details = di_details(value, &verified);
@@ -254,6 +255,7 @@ fn verify_di_presentation(value: &Value, options: &VerifyOptions) -> Result<Veri
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
     };
+    crate::vcdm::validate_presentation(value, "presentation")?;
     let verified = di::verify(value, &di_options)?;
     let embedded: Vec<&Value> = match value.get("verifiableCredential") {
         None => Vec::new(),
