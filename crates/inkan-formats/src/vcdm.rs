@@ -874,7 +874,7 @@ mod tests {
             (vp(json!([with(credential(), "/issuer", None)])), "presentation.verifiableCredential[0].issuer"),
         ];
         for (document, path) in cases {
-            let e = validate(&document, "presentation").unwrap_err();
+            let e = validate_presentation(&document, "presentation").unwrap_err();
             assert_eq!(e.path, path, "{document}: {e}");
         }
         // holder is optional.

@@ -144,6 +144,15 @@ async fn issue_credential(
             "options.type: only DataIntegrityProof (with options.cryptosuite) is made",
         ));
     }
+    if options
+        .created
+        .as_deref()
+        .is_some_and(|c| inkan_formats::vcdm::date_time_stamp(c).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "options.created: must be an XML Schema dateTimeStamp (e.g. 2026-01-01T00:00:00Z)",
+        ));
+    }
     let suite = match &options.cryptosuite {
         Some(name) => Some(Cryptosuite::from_name(name).map_err(|_| {
             ApiError::bad_request(format!("options.cryptosuite: use {SUITES}"))
