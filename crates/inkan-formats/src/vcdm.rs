@@ -529,11 +529,7 @@ fn validity(object: &Map<String, Value>, path: &str, version: Version) -> Result
 /// more objects, each with a `type` (VCDM 2.0 §4.10, §4.11, §5.4–5.6). `credentialSchema`
 /// also needs its `id` (a URL); VCDM 1.1 also asks for the `id` of `credentialStatus` and
 /// `refreshService`. Any `id` given is a URL.
-fn status_like(
-    object: &Map<String, Value>,
-    path: &str,
-    version: Version,
-) -> Result<(), VcdmError> {
+fn status_like(object: &Map<String, Value>, path: &str, version: Version) -> Result<(), VcdmError> {
     let v1 = version == Version::V1_1;
     typed_objects(object, "credentialStatus", path, v1)?;
     typed_objects(object, "credentialSchema", path, true)?;
@@ -790,10 +786,7 @@ mod tests {
                 "id": "data:application/vc+jwt,eyJ.eyJ.sig"
             }]
         });
-        assert_eq!(
-            validate(&presentation, "presentation"),
-            Ok(Version::V2_0)
-        );
+        assert_eq!(validate(&presentation, "presentation"), Ok(Version::V2_0));
     }
 
     /// Each VCDM 2.0 (or 1.1) MUST as one document that breaks it: the path named, the value
@@ -805,49 +798,207 @@ mod tests {
         let cases: Vec<(Value, &str)> = vec![
             (json!("not an object"), "credential"),
             (with(c(), "/@context", None), "credential.@context"),
-            (with(c(), "/@context", Some(json!([secret]))), "credential.@context"),
-            (with(c(), "/@context", Some(json!(["https://www.w3.org/ns/credentials/examples/v2", VCDM2_CONTEXT]))), "credential.@context"),
-            (with(c(), "/@context/1", Some(json!(7))), "credential.@context[1]"),
-            (with(c(), "/@context/1", Some(json!(secret))), "credential.@context[1]"),
+            (
+                with(c(), "/@context", Some(json!([secret]))),
+                "credential.@context",
+            ),
+            (
+                with(
+                    c(),
+                    "/@context",
+                    Some(json!([
+                        "https://www.w3.org/ns/credentials/examples/v2",
+                        VCDM2_CONTEXT
+                    ])),
+                ),
+                "credential.@context",
+            ),
+            (
+                with(c(), "/@context/1", Some(json!(7))),
+                "credential.@context[1]",
+            ),
+            (
+                with(c(), "/@context/1", Some(json!(secret))),
+                "credential.@context[1]",
+            ),
             (with(c(), "/id", Some(json!(secret))), "credential.id"),
-            (with(c(), "/id", Some(json!(["urn:a", "urn:b"]))), "credential.id"),
+            (
+                with(c(), "/id", Some(json!(["urn:a", "urn:b"]))),
+                "credential.id",
+            ),
             (with(c(), "/type", None), "credential.type"),
-            (with(c(), "/type", Some(json!(["ExampleAlumniCredential"]))), "credential.type"),
-            (with(c(), "/type", Some(json!(["VerifiableCredential", 5]))), "credential.type[1]"),
+            (
+                with(c(), "/type", Some(json!(["ExampleAlumniCredential"]))),
+                "credential.type",
+            ),
+            (
+                with(c(), "/type", Some(json!(["VerifiableCredential", 5]))),
+                "credential.type[1]",
+            ),
             (with(c(), "/type", Some(json!([]))), "credential.type"),
             (with(c(), "/issuer", None), "credential.issuer"),
-            (with(c(), "/issuer", Some(json!(secret))), "credential.issuer"),
-            (with(c(), "/issuer", Some(json!({"name": "x"}))), "credential.issuer.id"),
-            (with(c(), "/issuer", Some(json!({"id": secret}))), "credential.issuer.id"),
+            (
+                with(c(), "/issuer", Some(json!(secret))),
+                "credential.issuer",
+            ),
+            (
+                with(c(), "/issuer", Some(json!({"name": "x"}))),
+                "credential.issuer.id",
+            ),
+            (
+                with(c(), "/issuer", Some(json!({"id": secret}))),
+                "credential.issuer.id",
+            ),
             (with(c(), "/issuer", Some(json!(42))), "credential.issuer"),
-            (with(c(), "/credentialSubject", None), "credential.credentialSubject"),
-            (with(c(), "/credentialSubject", Some(json!({}))), "credential.credentialSubject"),
-            (with(c(), "/credentialSubject", Some(json!([]))), "credential.credentialSubject"),
-            (with(c(), "/credentialSubject", Some(json!([{"a": 1}, {}]))), "credential.credentialSubject[1]"),
-            (with(c(), "/credentialSubject", Some(json!(secret))), "credential.credentialSubject"),
-            (with(c(), "/credentialSubject/id", Some(json!(secret))), "credential.credentialSubject.id"),
-            (with(c(), "/validFrom", Some(json!("Sat 25 Feb 2023 11:00"))), "credential.validFrom"),
-            (with(c(), "/validFrom", Some(json!("2026-01-01T00:00:00"))), "credential.validFrom"),
-            (with(c(), "/validFrom", Some(json!("2026-13-01T00:00:00Z"))), "credential.validFrom"),
-            (with(c(), "/validUntil", Some(json!(1_700_000_000))), "credential.validUntil"),
-            (with(c(), "/validUntil", Some(json!("2025-01-01T00:00:00Z"))), "credential.validUntil"),
-            (with(c(), "/credentialStatus", Some(json!({"id": "https://s.example/1"}))), "credential.credentialStatus.type"),
-            (with(c(), "/credentialStatus", Some(json!({"id": secret, "type": "X"}))), "credential.credentialStatus.id"),
-            (with(c(), "/credentialStatus", Some(json!([{"type": "X"}, "https://s.example"]))), "credential.credentialStatus[1]"),
-            (with(c(), "/credentialSchema", Some(json!({"type": "JsonSchema"}))), "credential.credentialSchema.id"),
-            (with(c(), "/credentialSchema", Some(json!({"id": "https://s.example/1"}))), "credential.credentialSchema.type"),
-            (with(c(), "/evidence", Some(json!([{"id": "https://e.example"}]))), "credential.evidence[0].type"),
-            (with(c(), "/termsOfUse", Some(json!({"id": "https://t.example"}))), "credential.termsOfUse.type"),
-            (with(c(), "/refreshService", Some(json!({"url": "https://r.example"}))), "credential.refreshService.type"),
-            (with(c(), "/relatedResource", Some(json!([{"id": "https://r.example"}]))), "credential.relatedResource[0]"),
+            (
+                with(c(), "/credentialSubject", None),
+                "credential.credentialSubject",
+            ),
+            (
+                with(c(), "/credentialSubject", Some(json!({}))),
+                "credential.credentialSubject",
+            ),
+            (
+                with(c(), "/credentialSubject", Some(json!([]))),
+                "credential.credentialSubject",
+            ),
+            (
+                with(c(), "/credentialSubject", Some(json!([{"a": 1}, {}]))),
+                "credential.credentialSubject[1]",
+            ),
+            (
+                with(c(), "/credentialSubject", Some(json!(secret))),
+                "credential.credentialSubject",
+            ),
+            (
+                with(c(), "/credentialSubject/id", Some(json!(secret))),
+                "credential.credentialSubject.id",
+            ),
+            (
+                with(c(), "/validFrom", Some(json!("Sat 25 Feb 2023 11:00"))),
+                "credential.validFrom",
+            ),
+            (
+                with(c(), "/validFrom", Some(json!("2026-01-01T00:00:00"))),
+                "credential.validFrom",
+            ),
+            (
+                with(c(), "/validFrom", Some(json!("2026-13-01T00:00:00Z"))),
+                "credential.validFrom",
+            ),
+            (
+                with(c(), "/validUntil", Some(json!(1_700_000_000))),
+                "credential.validUntil",
+            ),
+            (
+                with(c(), "/validUntil", Some(json!("2025-01-01T00:00:00Z"))),
+                "credential.validUntil",
+            ),
+            (
+                with(
+                    c(),
+                    "/credentialStatus",
+                    Some(json!({"id": "https://s.example/1"})),
+                ),
+                "credential.credentialStatus.type",
+            ),
+            (
+                with(
+                    c(),
+                    "/credentialStatus",
+                    Some(json!({"id": secret, "type": "X"})),
+                ),
+                "credential.credentialStatus.id",
+            ),
+            (
+                with(
+                    c(),
+                    "/credentialStatus",
+                    Some(json!([{"type": "X"}, "https://s.example"])),
+                ),
+                "credential.credentialStatus[1]",
+            ),
+            (
+                with(
+                    c(),
+                    "/credentialSchema",
+                    Some(json!({"type": "JsonSchema"})),
+                ),
+                "credential.credentialSchema.id",
+            ),
+            (
+                with(
+                    c(),
+                    "/credentialSchema",
+                    Some(json!({"id": "https://s.example/1"})),
+                ),
+                "credential.credentialSchema.type",
+            ),
+            (
+                with(c(), "/evidence", Some(json!([{"id": "https://e.example"}]))),
+                "credential.evidence[0].type",
+            ),
+            (
+                with(c(), "/termsOfUse", Some(json!({"id": "https://t.example"}))),
+                "credential.termsOfUse.type",
+            ),
+            (
+                with(
+                    c(),
+                    "/refreshService",
+                    Some(json!({"url": "https://r.example"})),
+                ),
+                "credential.refreshService.type",
+            ),
+            (
+                with(
+                    c(),
+                    "/relatedResource",
+                    Some(json!([{"id": "https://r.example"}])),
+                ),
+                "credential.relatedResource[0]",
+            ),
             (with(c(), "/name", Some(json!(3))), "credential.name"),
-            (with(c(), "/name", Some(json!({"@language": "en"}))), "credential.name.@value"),
-            (with(c(), "/description", Some(json!({"@value": "x", "@direction": "up"}))), "credential.description.@direction"),
-            (with(c(), "/description", Some(json!(["plain"]))), "credential.description[0]"),
-            (with(v1_credential(), "/issuanceDate", None), "credential.issuanceDate"),
-            (with(v1_credential(), "/issuanceDate", Some(json!(secret))), "credential.issuanceDate"),
-            (with(v1_credential(), "/expirationDate", Some(json!("2020-01-01T00:00:00Z"))), "credential.expirationDate"),
-            (with(v1_credential(), "/credentialStatus", Some(json!({"type": "X"}))), "credential.credentialStatus.id"),
+            (
+                with(c(), "/name", Some(json!({"@language": "en"}))),
+                "credential.name.@value",
+            ),
+            (
+                with(
+                    c(),
+                    "/description",
+                    Some(json!({"@value": "x", "@direction": "up"})),
+                ),
+                "credential.description.@direction",
+            ),
+            (
+                with(c(), "/description", Some(json!(["plain"]))),
+                "credential.description[0]",
+            ),
+            (
+                with(v1_credential(), "/issuanceDate", None),
+                "credential.issuanceDate",
+            ),
+            (
+                with(v1_credential(), "/issuanceDate", Some(json!(secret))),
+                "credential.issuanceDate",
+            ),
+            (
+                with(
+                    v1_credential(),
+                    "/expirationDate",
+                    Some(json!("2020-01-01T00:00:00Z")),
+                ),
+                "credential.expirationDate",
+            ),
+            (
+                with(
+                    v1_credential(),
+                    "/credentialStatus",
+                    Some(json!({"type": "X"})),
+                ),
+                "credential.credentialStatus.id",
+            ),
         ];
         for (document, path) in cases {
             let e = validate_credential(&document, "credential").unwrap_err();
@@ -858,20 +1009,52 @@ mod tests {
 
     #[test]
     fn presentations() {
-        let vp = |vc: Value| {
-            json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "verifiableCredential": vc})
-        };
+        let vp = |vc: Value| json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "verifiableCredential": vc});
         let cases: Vec<(Value, &str)> = vec![
-            (json!({"@context": [VCDM2_CONTEXT], "type": ["VerifiableCredential"]}), "presentation.type"),
-            (json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "holder": "nope"}), "presentation.holder"),
-            (json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "holder": {"name": "x"}}), "presentation.holder.id"),
-            (json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "id": "nope"}), "presentation.id"),
-            (vp(json!(credential().to_string())), "presentation.verifiableCredential"),
-            (vp(json!([credential(), "eyJ.eyJ.sig"])), "presentation.verifiableCredential[1]"),
-            (vp(json!([{"@context": [], "type": "EnvelopedVerifiableCredential", "id": "data:application/vc+jwt,eyJ"}])), "presentation.verifiableCredential[0].@context"),
-            (vp(json!([{"@context": [VCDM2_CONTEXT], "type": "EnvelopedVerifiableCredential", "id": "https://x.example"}])), "presentation.verifiableCredential[0].id"),
-            (vp(json!([{"@context": [VCDM2_CONTEXT], "type": "EnvelopedVerifiableCredential"}])), "presentation.verifiableCredential[0].id"),
-            (vp(json!([with(credential(), "/issuer", None)])), "presentation.verifiableCredential[0].issuer"),
+            (
+                json!({"@context": [VCDM2_CONTEXT], "type": ["VerifiableCredential"]}),
+                "presentation.type",
+            ),
+            (
+                json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "holder": "nope"}),
+                "presentation.holder",
+            ),
+            (
+                json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "holder": {"name": "x"}}),
+                "presentation.holder.id",
+            ),
+            (
+                json!({"@context": [VCDM2_CONTEXT], "type": "VerifiablePresentation", "id": "nope"}),
+                "presentation.id",
+            ),
+            (
+                vp(json!(credential().to_string())),
+                "presentation.verifiableCredential",
+            ),
+            (
+                vp(json!([credential(), "eyJ.eyJ.sig"])),
+                "presentation.verifiableCredential[1]",
+            ),
+            (
+                vp(
+                    json!([{"@context": [], "type": "EnvelopedVerifiableCredential", "id": "data:application/vc+jwt,eyJ"}]),
+                ),
+                "presentation.verifiableCredential[0].@context",
+            ),
+            (
+                vp(
+                    json!([{"@context": [VCDM2_CONTEXT], "type": "EnvelopedVerifiableCredential", "id": "https://x.example"}]),
+                ),
+                "presentation.verifiableCredential[0].id",
+            ),
+            (
+                vp(json!([{"@context": [VCDM2_CONTEXT], "type": "EnvelopedVerifiableCredential"}])),
+                "presentation.verifiableCredential[0].id",
+            ),
+            (
+                vp(json!([with(credential(), "/issuer", None)])),
+                "presentation.verifiableCredential[0].issuer",
+            ),
         ];
         for (document, path) in cases {
             let e = validate_presentation(&document, "presentation").unwrap_err();
@@ -937,7 +1120,14 @@ mod tests {
         ] {
             assert!(is_url(good), "{good}");
         }
-        for bad in ["fake-issuer", "", ":x", "1a:b", "https://exa mple.org", "did:"] {
+        for bad in [
+            "fake-issuer",
+            "",
+            ":x",
+            "1a:b",
+            "https://exa mple.org",
+            "did:",
+        ] {
             assert!(!is_url(bad), "{bad}");
         }
     }

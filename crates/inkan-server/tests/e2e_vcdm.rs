@@ -68,7 +68,12 @@ async fn issuer(engine: Engine) -> Issuer {
 }
 
 impl Issuer {
-    async fn issue_with(&self, mtls: &reqwest::Client, access: &str, body: Value) -> (StatusCode, Value, String) {
+    async fn issue_with(
+        &self,
+        mtls: &reqwest::Client,
+        access: &str,
+        body: Value,
+    ) -> (StatusCode, Value, String) {
         let response = mtls
             .post(format!("{}/credentials/issue", self.h.url))
             .bearer_auth(access)
@@ -78,14 +83,24 @@ impl Issuer {
             .unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        )
     }
 
     async fn issue(&self, body: Value) -> (StatusCode, Value, String) {
         self.issue_with(&self.mtls, &self.access, body).await
     }
 
-    async fn verify(&self, path: &str, member: &str, document: Value, options: Value) -> (StatusCode, Value) {
+    async fn verify(
+        &self,
+        path: &str,
+        member: &str,
+        document: Value,
+        options: Value,
+    ) -> (StatusCode, Value) {
         let response = self
             .h
             .post_json(path, json!({member: document, "options": options}))
@@ -98,7 +113,12 @@ impl Issuer {
             .log_entries()
             .await
             .iter()
-            .filter(|e| matches!(e.kind, EntryKind::SignatureRequested | EntryKind::SignatureMade))
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EntryKind::SignatureRequested | EntryKind::SignatureMade
+                )
+            })
             .count()
     }
 }
@@ -143,40 +163,208 @@ fn with(mut base: Value, member: &str, value: Value) -> Value {
 fn negative_cases(issuer: &str) -> Vec<(&'static str, Value, &'static str)> {
     let c = || v2(issuer);
     vec![
-        ("@context missing", with(c(), "@context", Value::Null), "credential.@context"),
-        ("first @context not VCDM", with(c(), "@context", json!([V2_EXAMPLES, V2])), "credential.@context"),
-        ("@context item neither URL nor object", with(c(), "@context", json!([V2, 42])), "credential.@context"),
-        ("@context item not a URL", with(c(), "@context", json!([V2, SECRET])), "credential.@context[1]"),
-        ("id not a URL", with(c(), "id", json!(SECRET)), "credential.id"),
-        ("type missing", with(c(), "type", Value::Null), "credential.type"),
-        ("type without VerifiableCredential", with(c(), "type", json!(["ExampleAlumniCredential"])), "credential.type"),
-        ("type not strings", with(c(), "type", json!(["VerifiableCredential", {"a": 1}])), "credential.type[1]"),
-        ("issuer missing name", with(c(), "issuer", json!(SECRET)), "credential.issuer"),
-        ("issuer object without id", with(c(), "issuer", json!({"name": SECRET})), "credential.issuer"),
-        ("issuer id not a URL", with(c(), "issuer", json!({"id": SECRET})), "credential.issuer.id"),
-        ("credentialSubject missing", with(c(), "credentialSubject", Value::Null), "credential.credentialSubject"),
-        ("credentialSubject empty", with(c(), "credentialSubject", json!({})), "credential.credentialSubject"),
-        ("credentialSubject empty array", with(c(), "credentialSubject", json!([])), "credential.credentialSubject"),
-        ("credentialSubject item empty", with(c(), "credentialSubject", json!([{"alumniOf": "A"}, {}])), "credential.credentialSubject[1]"),
-        ("credentialSubject not an object", with(c(), "credentialSubject", json!(SECRET)), "credential.credentialSubject"),
-        ("credentialSubject.id not a URL", with(c(), "credentialSubject", json!({"id": SECRET, "alumniOf": "A"})), "credential.credentialSubject.id"),
-        ("validFrom not a dateTimeStamp", with(c(), "validFrom", json!(format!("Sat 25 Feb 2023 {SECRET}"))), "credential.validFrom"),
-        ("validFrom without time zone", with(c(), "validFrom", json!("2026-01-01T00:00:00")), "credential.validFrom"),
-        ("validUntil not a dateTimeStamp", with(c(), "validUntil", json!("2027-02-30")), "credential.validUntil"),
-        ("validUntil before validFrom", with(c(), "validUntil", json!("2025-01-01T00:00:00Z")), "credential.validUntil"),
-        ("credentialStatus without type", with(c(), "credentialStatus", json!({"id": "https://status.example/1#3"})), "credential.credentialStatus.type"),
-        ("credentialStatus id not a URL", with(c(), "credentialStatus", json!({"id": SECRET, "type": "BitstringStatusListEntry"})), "credential.credentialStatus.id"),
-        ("credentialSchema without id", with(c(), "credentialSchema", json!({"type": "JsonSchema"})), "credential.credentialSchema.id"),
-        ("credentialSchema without type", with(c(), "credentialSchema", json!([{"id": "https://schema.example/1"}])), "credential.credentialSchema[0].type"),
-        ("evidence without type", with(c(), "evidence", json!([{"id": "https://evidence.example/1"}])), "credential.evidence[0].type"),
-        ("termsOfUse without type", with(c(), "termsOfUse", json!({"id": "https://policy.example/1"})), "credential.termsOfUse.type"),
-        ("refreshService without type", with(c(), "refreshService", json!({"url": "https://refresh.example"})), "credential.refreshService.type"),
-        ("relatedResource without digest", with(c(), "relatedResource", json!([{"id": "https://r.example/a.png"}])), "credential.relatedResource[0]"),
-        ("name not a string or language value", with(c(), "name", json!(7)), "credential.name"),
-        ("description language value without @value", with(c(), "description", json!({"@language": "en"})), "credential.description.@value"),
-        ("VCDM 1.1 without issuanceDate", with(v1(issuer), "issuanceDate", Value::Null), "credential.issuanceDate"),
-        ("VCDM 1.1 issuanceDate not a dateTime", with(v1(issuer), "issuanceDate", json!(SECRET)), "credential.issuanceDate"),
-        ("VCDM 1.1 credentialStatus without id", with(v1(issuer), "credentialStatus", json!({"type": "StatusList2021Entry"})), "credential.credentialStatus.id"),
+        (
+            "@context missing",
+            with(c(), "@context", Value::Null),
+            "credential.@context",
+        ),
+        (
+            "first @context not VCDM",
+            with(c(), "@context", json!([V2_EXAMPLES, V2])),
+            "credential.@context",
+        ),
+        (
+            "@context item neither URL nor object",
+            with(c(), "@context", json!([V2, 42])),
+            "credential.@context",
+        ),
+        (
+            "@context item not a URL",
+            with(c(), "@context", json!([V2, SECRET])),
+            "credential.@context[1]",
+        ),
+        (
+            "id not a URL",
+            with(c(), "id", json!(SECRET)),
+            "credential.id",
+        ),
+        (
+            "type missing",
+            with(c(), "type", Value::Null),
+            "credential.type",
+        ),
+        (
+            "type without VerifiableCredential",
+            with(c(), "type", json!(["ExampleAlumniCredential"])),
+            "credential.type",
+        ),
+        (
+            "type not strings",
+            with(c(), "type", json!(["VerifiableCredential", {"a": 1}])),
+            "credential.type[1]",
+        ),
+        (
+            "issuer missing name",
+            with(c(), "issuer", json!(SECRET)),
+            "credential.issuer",
+        ),
+        (
+            "issuer object without id",
+            with(c(), "issuer", json!({"name": SECRET})),
+            "credential.issuer",
+        ),
+        (
+            "issuer id not a URL",
+            with(c(), "issuer", json!({"id": SECRET})),
+            "credential.issuer.id",
+        ),
+        (
+            "credentialSubject missing",
+            with(c(), "credentialSubject", Value::Null),
+            "credential.credentialSubject",
+        ),
+        (
+            "credentialSubject empty",
+            with(c(), "credentialSubject", json!({})),
+            "credential.credentialSubject",
+        ),
+        (
+            "credentialSubject empty array",
+            with(c(), "credentialSubject", json!([])),
+            "credential.credentialSubject",
+        ),
+        (
+            "credentialSubject item empty",
+            with(c(), "credentialSubject", json!([{"alumniOf": "A"}, {}])),
+            "credential.credentialSubject[1]",
+        ),
+        (
+            "credentialSubject not an object",
+            with(c(), "credentialSubject", json!(SECRET)),
+            "credential.credentialSubject",
+        ),
+        (
+            "credentialSubject.id not a URL",
+            with(
+                c(),
+                "credentialSubject",
+                json!({"id": SECRET, "alumniOf": "A"}),
+            ),
+            "credential.credentialSubject.id",
+        ),
+        (
+            "validFrom not a dateTimeStamp",
+            with(c(), "validFrom", json!(format!("Sat 25 Feb 2023 {SECRET}"))),
+            "credential.validFrom",
+        ),
+        (
+            "validFrom without time zone",
+            with(c(), "validFrom", json!("2026-01-01T00:00:00")),
+            "credential.validFrom",
+        ),
+        (
+            "validUntil not a dateTimeStamp",
+            with(c(), "validUntil", json!("2027-02-30")),
+            "credential.validUntil",
+        ),
+        (
+            "validUntil before validFrom",
+            with(c(), "validUntil", json!("2025-01-01T00:00:00Z")),
+            "credential.validUntil",
+        ),
+        (
+            "credentialStatus without type",
+            with(
+                c(),
+                "credentialStatus",
+                json!({"id": "https://status.example/1#3"}),
+            ),
+            "credential.credentialStatus.type",
+        ),
+        (
+            "credentialStatus id not a URL",
+            with(
+                c(),
+                "credentialStatus",
+                json!({"id": SECRET, "type": "BitstringStatusListEntry"}),
+            ),
+            "credential.credentialStatus.id",
+        ),
+        (
+            "credentialSchema without id",
+            with(c(), "credentialSchema", json!({"type": "JsonSchema"})),
+            "credential.credentialSchema.id",
+        ),
+        (
+            "credentialSchema without type",
+            with(
+                c(),
+                "credentialSchema",
+                json!([{"id": "https://schema.example/1"}]),
+            ),
+            "credential.credentialSchema[0].type",
+        ),
+        (
+            "evidence without type",
+            with(
+                c(),
+                "evidence",
+                json!([{"id": "https://evidence.example/1"}]),
+            ),
+            "credential.evidence[0].type",
+        ),
+        (
+            "termsOfUse without type",
+            with(c(), "termsOfUse", json!({"id": "https://policy.example/1"})),
+            "credential.termsOfUse.type",
+        ),
+        (
+            "refreshService without type",
+            with(
+                c(),
+                "refreshService",
+                json!({"url": "https://refresh.example"}),
+            ),
+            "credential.refreshService.type",
+        ),
+        (
+            "relatedResource without digest",
+            with(
+                c(),
+                "relatedResource",
+                json!([{"id": "https://r.example/a.png"}]),
+            ),
+            "credential.relatedResource[0]",
+        ),
+        (
+            "name not a string or language value",
+            with(c(), "name", json!(7)),
+            "credential.name",
+        ),
+        (
+            "description language value without @value",
+            with(c(), "description", json!({"@language": "en"})),
+            "credential.description.@value",
+        ),
+        (
+            "VCDM 1.1 without issuanceDate",
+            with(v1(issuer), "issuanceDate", Value::Null),
+            "credential.issuanceDate",
+        ),
+        (
+            "VCDM 1.1 issuanceDate not a dateTime",
+            with(v1(issuer), "issuanceDate", json!(SECRET)),
+            "credential.issuanceDate",
+        ),
+        (
+            "VCDM 1.1 credentialStatus without id",
+            with(
+                v1(issuer),
+                "credentialStatus",
+                json!({"type": "StatusList2021Entry"}),
+            ),
+            "credential.credentialStatus.id",
+        ),
     ]
 }
 
@@ -192,27 +380,52 @@ async fn each_data_model_rule_is_refused_and_nothing_is_signed() {
             let (status, body, text) = issuer
                 .issue(json!({"credential": credential, "options": {"keyId": key_id, "format": format}}))
                 .await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{label} ({format}): {text}");
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{label} ({format}): {text}"
+            );
             let detail = body["detail"].as_str().unwrap();
-            assert!(detail.starts_with(&format!("{path}: ")), "{label} ({format}): {detail}");
+            assert!(
+                detail.starts_with(&format!("{path}: ")),
+                "{label} ({format}): {detail}"
+            );
             assert_eq!(body["error_description"], body["detail"], "{label}");
             assert_eq!(body["status"], 400, "{label}");
-            assert!(body["type"].is_string() && body["title"].is_string(), "{label}: {text}");
-            assert!(!text.contains(SECRET), "{label} ({format}) repeats the value: {text}");
-            assert!(!text.contains("Some(") && !text.contains("None"), "{label}: {text}");
+            assert!(
+                body["type"].is_string() && body["title"].is_string(),
+                "{label}: {text}"
+            );
+            assert!(
+                !text.contains(SECRET),
+                "{label} ({format}) repeats the value: {text}"
+            );
+            assert!(
+                !text.contains("Some(") && !text.contains("None"),
+                "{label}: {text}"
+            );
         }
     }
     // A refusal of the validator carries the VCDM 2.0 problem type and code.
     let (_, body, _) = issuer
         .issue(json!({"credential": with(v2(&did), "credentialSubject", Value::Null), "options": {"keyId": key_id}}))
         .await;
-    assert_eq!(body["type"], "https://www.w3.org/TR/vc-data-model#PARSING_ERROR");
+    assert_eq!(
+        body["type"],
+        "https://www.w3.org/TR/vc-data-model#PARSING_ERROR"
+    );
     assert_eq!(body["code"], -64);
     let (_, body, _) = issuer
         .issue(json!({"credential": with(v2(&did), "issuer", json!("fake-issuer")), "options": {"keyId": key_id}}))
         .await;
-    assert_eq!(body["type"], "https://www.w3.org/TR/vc-data-model#MALFORMED_VALUE_ERROR");
-    assert_eq!(body["detail"], "credential.issuer: must be a URL or an object whose id is a URL");
+    assert_eq!(
+        body["type"],
+        "https://www.w3.org/TR/vc-data-model#MALFORMED_VALUE_ERROR"
+    );
+    assert_eq!(
+        body["detail"],
+        "credential.issuer: must be a URL or an object whose id is a URL"
+    );
 
     // A holder's Data Integrity presentation: a credential given as text is refused before
     // anything is prepared (or signed).
@@ -222,43 +435,93 @@ async fn each_data_model_rule_is_refused_and_nothing_is_signed() {
     });
     let prepared = issuer
         .h
-        .call(&issuer.clerk, Method::POST, "/v1/holder/prepare", Some(json!({
-            "credentialID": key_id,
-            "document": {"format": "ldp_vp", "presentation": presentation, "challenge": "c-1"}
-        })))
+        .call(
+            &issuer.clerk,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({
+                "credentialID": key_id,
+                "document": {"format": "ldp_vp", "presentation": presentation, "challenge": "c-1"}
+            })),
+        )
         .await;
     assert_eq!(prepared.status(), StatusCode::BAD_REQUEST);
     let text = prepared.text().await.unwrap();
-    assert!(text.contains("document.presentation.verifiableCredential[0]: must be a verifiable credential object"), "{text}");
+    assert!(
+        text.contains(
+            "document.presentation.verifiableCredential[0]: must be a verifiable credential object"
+        ),
+        "{text}"
+    );
 
-    assert_eq!(issuer.signatures_logged().await, before, "something was signed");
+    assert_eq!(
+        issuer.signatures_logged().await,
+        before,
+        "something was signed"
+    );
 
     // The same rules at verification: named, before any proof is checked.
     let proof = json!({"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019",
         "proofPurpose": "assertionMethod", "verificationMethod": format!("{did}#x"), "proofValue": "z1"});
     let (status, body) = issuer
-        .verify("/credentials/verify", "verifiableCredential",
-            with(with(v2(&did), "credentialSubject", Value::Null), "proof", proof.clone()), json!({}))
+        .verify(
+            "/credentials/verify",
+            "verifiableCredential",
+            with(
+                with(v2(&did), "credentialSubject", Value::Null),
+                "proof",
+                proof.clone(),
+            ),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["verified"], false);
-    assert!(body["errors"][0].as_str().unwrap().starts_with("credential.credentialSubject: "), "{body}");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("credential.credentialSubject: "),
+        "{body}"
+    );
     let vp = json!({"@context": [V2], "type": ["VerifiablePresentation"],
         "verifiableCredential": with(v2(&did), "proof", proof).to_string(),
         "proof": {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019", "proofPurpose": "authentication",
             "verificationMethod": format!("{did}#x"), "challenge": "c", "proofValue": "z1"}});
     let (status, body) = issuer
-        .verify("/presentations/verify", "verifiablePresentation", vp, json!({"challenge": "c"}))
+        .verify(
+            "/presentations/verify",
+            "verifiablePresentation",
+            vp,
+            json!({"challenge": "c"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["errors"][0].as_str().unwrap().starts_with("presentation.verifiableCredential: "), "{body}");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("presentation.verifiableCredential: "),
+        "{body}"
+    );
     let enveloped = json!({"@context": [], "type": "EnvelopedVerifiableCredential",
         "id": "data:application/vc+jwt,eyJhbGciOiJFUzI1NiJ9.e30.sig"});
     let (status, body) = issuer
-        .verify("/credentials/verify", "verifiableCredential", enveloped, json!({}))
+        .verify(
+            "/credentials/verify",
+            "verifiableCredential",
+            enveloped,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["errors"][0].as_str().unwrap().starts_with("document.@context: "), "{body}");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("document.@context: "),
+        "{body}"
+    );
     issuer.h.stop().await;
 }
 
@@ -293,22 +556,64 @@ fn rich_v2(issuer: &str) -> Value {
 async fn valid_credentials_issue_and_verify() {
     let issuer = issuer(Engine::SqliteFile).await;
     let (p256, p256_did) = issuer.p256.clone();
-    let (ed, ed_did) = issuer.ed25519.clone();
+    let (_, ed_did) = issuer.ed25519.clone();
     let without_issuer = with(v2(&p256_did), "issuer", Value::Null);
     let cases: Vec<(&str, Value, Value)> = vec![
-        ("minimal, issuer filled in", without_issuer, json!({"keyId": p256})),
-        ("minimal", v2(&p256_did), json!({"cryptosuite": "ecdsa-jcs-2019"})),
+        (
+            "minimal, issuer filled in",
+            without_issuer,
+            json!({"keyId": p256}),
+        ),
+        (
+            "minimal",
+            v2(&p256_did),
+            json!({"cryptosuite": "ecdsa-jcs-2019"}),
+        ),
         ("every optional part", rich_v2(&p256_did), json!({})),
-        ("every optional part, vc+jwt", rich_v2(&p256_did), json!({"format": "vc+jwt"})),
-        ("minimal, vc+jwt", v2(&p256_did), json!({"format": "vc+jwt"})),
-        ("every optional part, Ed25519", rich_v2(&ed_did), json!({"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022"})),
-        ("minimal, eddsa-jcs-2022", v2(&ed_did), json!({"cryptosuite": "eddsa-jcs-2022"})),
-        ("VCDM 1.1, ecdsa-rdfc-2019", v1(&p256_did), json!({"cryptosuite": "ecdsa-rdfc-2019"})),
+        (
+            "every optional part, vc+jwt",
+            rich_v2(&p256_did),
+            json!({"format": "vc+jwt"}),
+        ),
+        (
+            "minimal, vc+jwt",
+            v2(&p256_did),
+            json!({"format": "vc+jwt"}),
+        ),
+        (
+            "every optional part, Ed25519",
+            rich_v2(&ed_did),
+            json!({"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022"}),
+        ),
+        (
+            "minimal, eddsa-jcs-2022",
+            v2(&ed_did),
+            json!({"cryptosuite": "eddsa-jcs-2022"}),
+        ),
+        (
+            "VCDM 1.1, ecdsa-rdfc-2019",
+            v1(&p256_did),
+            json!({"cryptosuite": "ecdsa-rdfc-2019"}),
+        ),
         ("VCDM 1.1, eddsa-rdfc-2022", v1(&ed_did), json!({})),
-        ("VCDM 1.1, ecdsa-jcs-2019", v1(&p256_did), json!({"cryptosuite": "ecdsa-jcs-2019"})),
-        ("VCDM 1.1 with expirationDate and issuer object",
-            with(with(v1(&ed_did), "issuer", json!({"id": ed_did, "name": "Example"})), "expirationDate", json!("2036-01-01T00:00:00Z")),
-            json!({})),
+        (
+            "VCDM 1.1, ecdsa-jcs-2019",
+            v1(&p256_did),
+            json!({"cryptosuite": "ecdsa-jcs-2019"}),
+        ),
+        (
+            "VCDM 1.1 with expirationDate and issuer object",
+            with(
+                with(
+                    v1(&ed_did),
+                    "issuer",
+                    json!({"id": ed_did, "name": "Example"}),
+                ),
+                "expirationDate",
+                json!("2036-01-01T00:00:00Z"),
+            ),
+            json!({}),
+        ),
     ];
     for (label, credential, options) in cases {
         let (status, body, text) = issuer
@@ -317,7 +622,12 @@ async fn valid_credentials_issue_and_verify() {
         assert_eq!(status, StatusCode::CREATED, "{label}: {text}");
         let vc = body["verifiableCredential"].clone();
         let (status, verified) = issuer
-            .verify("/credentials/verify", "verifiableCredential", vc.clone(), json!({}))
+            .verify(
+                "/credentials/verify",
+                "verifiableCredential",
+                vc.clone(),
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{label}: {verified} {vc}");
         assert_eq!(verified["verified"], true, "{label}");
@@ -337,11 +647,17 @@ async fn vcdm11_data_integrity_verifies_with_digitalbazaar() {
         (issuer.p256.clone(), "ecdsa-rdfc-2019"),
     ] {
         let (status, body, text) = issuer
-            .issue(json!({"credential": v1(&did), "options": {"keyId": key_id, "cryptosuite": suite}}))
+            .issue(
+                json!({"credential": v1(&did), "options": {"keyId": key_id, "cryptosuite": suite}}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{suite}: {text}");
         let vc = body["verifiableCredential"].clone();
-        assert_eq!(vc["@context"], json!([V1, V2_EXAMPLES, DATA_INTEGRITY]), "{suite}");
+        assert_eq!(
+            vc["@context"],
+            json!([V1, V2_EXAMPLES, DATA_INTEGRITY]),
+            "{suite}"
+        );
         assert_eq!(vc["proof"]["cryptosuite"], suite);
         let file = work.path().join(format!("{suite}.json"));
         std::fs::write(&file, serde_json::to_vec(&vc).unwrap()).unwrap();
@@ -353,7 +669,12 @@ async fn vcdm11_data_integrity_verifies_with_digitalbazaar() {
         std::fs::write(&file, serde_json::to_vec(&tampered).unwrap()).unwrap();
         assert!(node(interop("di").join("verify.mjs"), &[file.to_str().unwrap()]).is_err());
         let (status, _) = issuer
-            .verify("/credentials/verify", "verifiableCredential", tampered, json!({}))
+            .verify(
+                "/credentials/verify",
+                "verifiableCredential",
+                tampered,
+                json!({}),
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
@@ -367,28 +688,50 @@ async fn vcdm11_data_integrity_verifies_with_digitalbazaar() {
 async fn vc_api_options_and_key_choice() {
     let issuer = issuer(Engine::SqliteFile).await;
     let (p256, p256_did) = issuer.p256.clone();
-    let (ed, ed_did) = issuer.ed25519.clone();
+    let (_, ed_did) = issuer.ed25519.clone();
     // A client whose scope names one key.
     let (single, single_access) =
         mtls_system_client(&issuer.h, &issuer.operator, &issuer.subscriber, &[&p256]).await;
     let no_issuer = with(v2(&p256_did), "issuer", Value::Null);
     for (label, body) in [
         ("no options", json!({"credential": no_issuer})),
-        ("options {}", json!({"credential": no_issuer, "options": {}})),
-        ("options null", json!({"credential": no_issuer, "options": null})),
-        ("type DataIntegrityProof", json!({"credential": no_issuer, "options": {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019"}})),
-        ("VC API credentialId", json!({"credential": no_issuer, "options": {"credentialId": "urn:uuid:0f0c6b0e-5d0a-4c1b-9a5e-3b1f1d9c0e11"}})),
-        ("credentialId naming the key (earlier Inkan clients)", json!({"credential": no_issuer, "options": {"credentialId": p256}})),
+        (
+            "options {}",
+            json!({"credential": no_issuer, "options": {}}),
+        ),
+        (
+            "options null",
+            json!({"credential": no_issuer, "options": null}),
+        ),
+        (
+            "type DataIntegrityProof",
+            json!({"credential": no_issuer, "options": {"type": "DataIntegrityProof", "cryptosuite": "ecdsa-rdfc-2019"}}),
+        ),
+        (
+            "VC API credentialId",
+            json!({"credential": no_issuer, "options": {"credentialId": "urn:uuid:0f0c6b0e-5d0a-4c1b-9a5e-3b1f1d9c0e11"}}),
+        ),
+        (
+            "credentialId naming the key (earlier Inkan clients)",
+            json!({"credential": no_issuer, "options": {"credentialId": p256}}),
+        ),
     ] {
         let (status, body, text) = issuer.issue_with(&single, &single_access, body).await;
         assert_eq!(status, StatusCode::CREATED, "{label}: {text}");
         let vc = &body["verifiableCredential"];
         assert_eq!(vc["issuer"], p256_did.as_str(), "{label}");
-        assert!(vc["proof"]["verificationMethod"].as_str().unwrap().starts_with(&p256_did));
+        assert!(
+            vc["proof"]["verificationMethod"]
+                .as_str()
+                .unwrap()
+                .starts_with(&p256_did)
+        );
     }
     // Two keys in scope: credential.issuer chooses.
     for (did, suite) in [(&p256_did, "ecdsa-rdfc-2019"), (&ed_did, "eddsa-rdfc-2022")] {
-        let (status, body, text) = issuer.issue(json!({"credential": v2(did), "options": {}})).await;
+        let (status, body, text) = issuer
+            .issue(json!({"credential": v2(did), "options": {}}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{text}");
         assert_eq!(body["verifiableCredential"]["proof"]["cryptosuite"], suite);
         let (status, body, _) = issuer
@@ -403,28 +746,69 @@ async fn vc_api_options_and_key_choice() {
     // Refusals, each naming the field, none repeating a value.
     let unbound = format!("did:web:{SECRET}.example");
     for (label, body, starts) in [
-        ("two keys, no issuer", json!({"credential": no_issuer}), "options.keyId: the client's scope names several keys"),
-        ("issuer no key stands for", json!({"credential": v2(&unbound)}), "credential.issuer: no key this client may sign with stands for the issuer named"),
-        ("issuer not the named key's", json!({"credential": v2(&ed_did), "options": {"keyId": p256}}), "credential.issuer: the issuer named is not bound to key"),
-        ("another proof type", json!({"credential": v2(&p256_did), "options": {"type": "Ed25519Signature2020"}}), "options.type: "),
-        ("unknown cryptosuite", json!({"credential": v2(&p256_did), "options": {"cryptosuite": SECRET}}), "options.cryptosuite: "),
-        ("unknown format", json!({"credential": v2(&p256_did), "options": {"format": SECRET}}), "options.format: "),
-        ("Data Integrity option with vc+jwt", json!({"credential": v2(&p256_did), "options": {"format": "vc+jwt", "cryptosuite": "ecdsa-rdfc-2019"}}), "options.cryptosuite: "),
-        ("created not a dateTime", json!({"credential": v2(&p256_did), "options": {"created": SECRET}}), "options.created: "),
+        (
+            "two keys, no issuer",
+            json!({"credential": no_issuer}),
+            "options.keyId: the client's scope names several keys",
+        ),
+        (
+            "issuer no key stands for",
+            json!({"credential": v2(&unbound)}),
+            "credential.issuer: no key this client may sign with stands for the issuer named",
+        ),
+        (
+            "issuer not the named key's",
+            json!({"credential": v2(&ed_did), "options": {"keyId": p256}}),
+            "credential.issuer: the issuer named is not bound to key",
+        ),
+        (
+            "another proof type",
+            json!({"credential": v2(&p256_did), "options": {"type": "Ed25519Signature2020"}}),
+            "options.type: ",
+        ),
+        (
+            "unknown cryptosuite",
+            json!({"credential": v2(&p256_did), "options": {"cryptosuite": SECRET}}),
+            "options.cryptosuite: ",
+        ),
+        (
+            "unknown format",
+            json!({"credential": v2(&p256_did), "options": {"format": SECRET}}),
+            "options.format: ",
+        ),
+        (
+            "Data Integrity option with vc+jwt",
+            json!({"credential": v2(&p256_did), "options": {"format": "vc+jwt", "cryptosuite": "ecdsa-rdfc-2019"}}),
+            "options.cryptosuite: ",
+        ),
+        (
+            "created not a dateTime",
+            json!({"credential": v2(&p256_did), "options": {"created": SECRET}}),
+            "options.created: ",
+        ),
     ] {
         let (status, body, text) = issuer.issue(body).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{label}: {text}");
-        assert!(body["detail"].as_str().unwrap().starts_with(starts), "{label}: {text}");
+        assert!(
+            body["detail"].as_str().unwrap().starts_with(starts),
+            "{label}: {text}"
+        );
         assert_eq!(body["status"], 400);
         assert!(!text.contains(SECRET), "{label}: {text}");
-        assert!(!text.contains("Some(") && !text.contains("None"), "{label}: {text}");
+        assert!(
+            !text.contains("Some(") && !text.contains("None"),
+            "{label}: {text}"
+        );
     }
     // Other members stay refused.
     let (status, _, text) = issuer
         .issue(json!({"credential": v2(&p256_did), "options": {"proofPurpose": "assertionMethod"}}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
-    assert!(text.contains("options.proofPurpose: unknown field"), "{text}");
+    assert!(
+        text.contains("options.proofPurpose: unknown field"),
+        "{text}"
+    );
     // challenge and domain go into the proof.
     let (status, body, text) = issuer
         .issue(json!({"credential": v2(&p256_did), "options": {"challenge": "c-42", "domain": "verifier.example"}}))
@@ -440,7 +824,12 @@ async fn vc_api_options_and_key_choice() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{text}");
     let (status, verified) = issuer
-        .verify("/credentials/verify", "verifiableCredential", body["verifiableCredential"].clone(), json!({}))
+        .verify(
+            "/credentials/verify",
+            "verifiableCredential",
+            body["verifiableCredential"].clone(),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{verified}");
     let _ = vc;
@@ -455,8 +844,15 @@ async fn vc_api_options_and_key_choice() {
         .json()
         .await
         .unwrap();
-    let dids: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k["did_key"].as_str().unwrap()).collect();
-    assert!(dids.contains(&p256_did.as_str()) && dids.contains(&ed_did.as_str()), "{keys}");
-    let _ = ed;
+    let dids: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["did_key"].as_str().unwrap())
+        .collect();
+    assert!(
+        dids.contains(&p256_did.as_str()) && dids.contains(&ed_did.as_str()),
+        "{keys}"
+    );
     issuer.h.stop().await;
 }

@@ -341,10 +341,7 @@ pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integri
 
 /// The contexts that define the proof's terms themselves: the Data Integrity context, and the
 /// VCDM 2.0 context, which includes it.
-const PROOF_TERM_CONTEXTS: [&str; 2] = [
-    DATA_INTEGRITY_CONTEXT,
-    crate::jose::vc_jwt::VCDM2_CONTEXT,
-];
+const PROOF_TERM_CONTEXTS: [&str; 2] = [DATA_INTEGRITY_CONTEXT, crate::jose::vc_jwt::VCDM2_CONTEXT];
 
 /// `document` with [`DATA_INTEGRITY_CONTEXT`] appended to its `@context` when none of its
 /// contexts defines the proof's terms (a VCDM 1.1 credential, whose context predates Data

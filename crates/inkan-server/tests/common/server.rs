@@ -790,12 +790,19 @@ pub async fn mtls_system_client(
             })),
         )
         .await;
-    h.approve_request(registered, OperatorRole::RaOfficer, Some((operator, issuer)))
-        .await;
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((operator, issuer)),
+    )
+    .await;
     let mtls = reqwest::Client::builder()
         .use_rustls_tls()
         .add_root_certificate(reqwest::Certificate::from_pem(&h.server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes()).unwrap())
+        .identity(
+            reqwest::Identity::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes())
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let token: Value = mtls

@@ -154,9 +154,10 @@ async fn issue_credential(
         ));
     }
     let suite = match &options.cryptosuite {
-        Some(name) => Some(Cryptosuite::from_name(name).map_err(|_| {
-            ApiError::bad_request(format!("options.cryptosuite: use {SUITES}"))
-        })?),
+        Some(name) => Some(
+            Cryptosuite::from_name(name)
+                .map_err(|_| ApiError::bad_request(format!("options.cryptosuite: use {SUITES}")))?,
+        ),
         None => None,
     };
     let mut credential = request.credential;
