@@ -809,6 +809,7 @@ async fn vc_api_options_and_key_choice() {
         text.contains("options.proofPurpose: unknown field"),
         "{text}"
     );
+    assert!(text.contains("\"type\":\"about:blank\""), "{text}");
     // challenge and domain go into the proof.
     let (status, body, text) = issuer
         .issue(json!({"credential": v2(&p256_did), "options": {"challenge": "c-42", "domain": "verifier.example"}}))

@@ -89,8 +89,9 @@ const SUITES: &str = "eddsa-rdfc-2022, eddsa-jcs-2022, ecdsa-rdfc-2019 or ecdsa-
 pub async fn issue(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
-    JsonBody(request): JsonBody<IssueRequest>,
+    request: Result<JsonBody<IssueRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let JsonBody(request) = request.map_err(ApiError::with_problem_details)?;
     issue_credential(&state, caller, request)
         .await
         .map_err(ApiError::with_problem_details)
