@@ -218,7 +218,7 @@ pub fn verify_vc_jwt_v11(
         value, expected,
     ) {
         (Some(a), Some(b)) if a != b => Err(FormatError::Rejected(format!(
-            "JWT `{claim}` {a:?} disagrees with `{member}` {b:?}"
+            "JWT `{claim}` disagrees with `{member}`"
         ))),
         _ => Ok(()),
     };
@@ -305,9 +305,9 @@ pub fn verify_vc_jwt(token: &str, key: &PublicKey, now: i64) -> Result<VerifiedJ
     if let Some(claim) = claims.get("iss").and_then(Value::as_str)
         && claim != iss
     {
-        return Err(FormatError::Rejected(format!(
-            "JWT `iss` {claim:?} disagrees with `issuer` {iss:?}"
-        )));
+        return Err(FormatError::Rejected(
+            "JWT `iss` disagrees with `issuer`".into(),
+        ));
     }
     check_window(
         "credential",
