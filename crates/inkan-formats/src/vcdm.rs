@@ -280,7 +280,12 @@ fn types(object: &Map<String, Value>, path: &str, required: &str) -> Result<(), 
         .get("type")
         .ok_or_else(|| err(&here, Problem::Parsing, "is required"))?;
     check_type_value(value, &here)?;
-    if !has_type(&Value::Object(object.clone()), required) {
+    let included = match value {
+        Value::String(t) => t == required,
+        Value::Array(items) => items.iter().any(|t| t.as_str() == Some(required)),
+        _ => false,
+    };
+    if !included {
         return Err(err(
             &here,
             Problem::MalformedValue,
