@@ -857,3 +857,48 @@ async fn vc_api_options_and_key_choice() {
     );
     issuer.h.stop().await;
 }
+
+/// The same VCDM 1.1 `ecdsa-rdfc-2019` issuance with the key in an HSM (SoftHSMv2 over
+/// PKCS#11), verified by `@digitalbazaar/vc`.
+#[tokio::test]
+async fn vcdm11_ecdsa_on_softhsm_verifies_with_digitalbazaar() {
+    let module = std::env::var("INKAN_TEST_PKCS11_MODULE")
+        .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
+    let label = format!("vcdm-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    inkan_device::pkcs11::init_test_token(module.as_ref(), &label, "vcdm-so-pin", "vcdm-user-pin")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pin_file = dir.path().join("user.pin");
+    std::fs::write(&pin_file, "vcdm-user-pin").unwrap();
+    let device = format!(
+        "[device]\nkind = \"pkcs11\"\nmodule = \"{module}\"\ntoken_label = \"{label}\"\nuser_pin_file = \"{}\"",
+        pin_file.display()
+    );
+    let h = Harness::start_with_device(Engine::SqliteFile, "test", Some(&device), "").await;
+    let (_, operator) = h.operator().await;
+    let (subscriber, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk = h.login(&clerk).await;
+    let (key_id, jwk) = key(&h, &clerk, "ES256", "135791").await;
+    let (mtls, access) = mtls_system_client(&h, &operator, &subscriber, &[&key_id]).await;
+    let issued: Value = mtls
+        .post(format!("{}/credentials/issue", h.url))
+        .bearer_auth(&access)
+        .json(&json!({"credential": v1(&did_key(&jwk)), "options": {"cryptosuite": "ecdsa-rdfc-2019"}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vc = issued["verifiableCredential"].clone();
+    assert_eq!(
+        vc["@context"],
+        json!([V1, V2_EXAMPLES, DATA_INTEGRITY]),
+        "{issued}"
+    );
+    let file = dir.path().join("vc.json");
+    std::fs::write(&file, serde_json::to_vec(&vc).unwrap()).unwrap();
+    let verified = node(interop("di").join("verify.mjs"), &[file.to_str().unwrap()]);
+    assert!(verified.is_ok(), "{verified:?}");
+    h.stop().await;
+}
