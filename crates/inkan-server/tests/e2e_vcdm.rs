@@ -678,6 +678,37 @@ async fn vcdm11_data_integrity_verifies_with_digitalbazaar() {
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
+    // The other direction: credentials digitalbazaar's libraries issue (VCDM 1.1 with
+    // ecdsa-rdfc-2019, VCDM 2.0 with the other suites) verify at the live server.
+    let made = work.path().join("independent");
+    node(interop("di").join("issue.mjs"), &[made.to_str().unwrap()]).unwrap();
+    // They are valid from the real now; the server's clock is the harness's.
+    use inkan_server::clock::Clock as _;
+    let real_now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    if real_now > issuer.h.clock.now() {
+        issuer
+            .h
+            .clock
+            .advance(real_now - issuer.h.clock.now() + 60_000);
+    }
+    for name in [
+        "vc-ecdsa-rdfc-2019.json",
+        "vc-eddsa-rdfc-2022.json",
+        "vc-eddsa-jcs-2022.json",
+        "vc-ecdsa-jcs-2019.json",
+    ] {
+        let vc: Value = serde_json::from_slice(&std::fs::read(made.join(name)).unwrap()).unwrap();
+        let (status, verified) = issuer
+            .verify("/credentials/verify", "verifiableCredential", vc, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {verified}");
+    }
     issuer.h.stop().await;
 }
 
