@@ -11,7 +11,6 @@
 //! echoes the document's values in its refusals.
 
 use crate::FormatError;
-use crate::jose::vc_jwt::VCDM2_CONTEXT;
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -77,16 +76,9 @@ pub fn unwrap(value: &Value) -> Result<Option<Enveloped>, FormatError> {
         EnvelopedKind::Credential => "enveloped credential",
         EnvelopedKind::Presentation => "enveloped presentation",
     };
-    let first_context = value
-        .get("@context")
-        .and_then(Value::as_array)
-        .and_then(|items| items.first())
-        .and_then(Value::as_str);
-    if first_context != Some(VCDM2_CONTEXT) {
-        return Err(FormatError::Rejected(format!(
-            "{what}: `@context` must be a list starting with {VCDM2_CONTEXT}"
-        )));
-    }
+    // The data model's rules for envelopes (context, type, a data: URL id) are the
+    // validator's; this module adds what the media type must be.
+    crate::vcdm::validate_enveloped(value, "document")?;
     let id = value
         .get("id")
         .and_then(Value::as_str)
@@ -168,6 +160,7 @@ fn percent_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jose::vc_jwt::VCDM2_CONTEXT;
     use serde_json::json;
 
     fn envelope(context: Value, kind: &str, id: &str) -> Value {

@@ -11,6 +11,7 @@
 //! - [`status`]: W3C Bitstring Status List and IETF Token Status List;
 //! - [`envelope`]: enveloped credentials and presentations (`data:` URLs);
 //! - [`trust`]: issuer certificate chains against the relying party's trust anchors;
+//! - [`vcdm`]: the W3C VC Data Model 2.0 / 1.1 rules every issuance and verification checks;
 //! - [`limits`]: the size and depth limits every parser of outside input applies.
 //!
 //! This crate never holds HTTP, SQL or signing-key bytes (signatures go through the
@@ -27,6 +28,7 @@ pub mod mdoc;
 pub mod signer;
 pub mod status;
 pub mod trust;
+pub mod vcdm;
 pub mod verify;
 
 pub use error::FormatError;

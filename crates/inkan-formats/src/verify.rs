@@ -432,6 +432,7 @@ fn verify_di_credential(value: &Value, options: &VerifyOptions) -> Result<Verifi
         challenge: None,
         domain: None,
     };
+    crate::vcdm::validate_credential(value, "credential")?;
     let verified = di::verify(value, &di_options)?;
     let mut checks = vec![CHECK_PROOF];
     if !options.skip_validity_period {
@@ -470,6 +471,7 @@ fn verify_di_presentation(
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
     };
+    crate::vcdm::validate_presentation(value, "presentation")?;
     let verified = di::verify(value, &di_options)?;
     let embedded = embedded_credentials(value.get("verifiableCredential"));
     let (credentials, trust) = verify_credentials(&embedded, options, depth, false)?;

@@ -326,8 +326,10 @@ pub async fn sign(
             "previousProof names a proof the document does not have".into(),
         ));
     }
-    let proof = make_proof(document, signer, key, options).await?;
-    let mut secured = object.clone();
+    // A VCDM 1.1 document gets the context that defines the proof's terms; what is signed
+    // and returned both carry it.
+    let mut secured = with_proof_context(object);
+    let proof = make_proof(&Value::Object(secured.clone()), signer, key, options).await?;
     secured.insert("proof".into(), proof);
     Ok(Value::Object(secured))
 }
@@ -434,6 +436,38 @@ async fn make_proof(
         );
     }
     Ok(proof)
+}
+
+/// The context that defines the proof's terms (`DataIntegrityProof`, `cryptosuite`,
+/// `created`, …).
+pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integrity/v2";
+
+/// The contexts that define the proof's terms themselves: the Data Integrity context, and the
+/// VCDM 2.0 context, which includes it.
+const PROOF_TERM_CONTEXTS: [&str; 2] = [DATA_INTEGRITY_CONTEXT, crate::jose::vc_jwt::VCDM2_CONTEXT];
+
+/// `document` with [`DATA_INTEGRITY_CONTEXT`] appended to its `@context` when none of its
+/// contexts defines the proof's terms (a VCDM 1.1 credential, whose context predates Data
+/// Integrity): what Data Integrity 1.0 §4.2 "Add Proof" asks of a JSON-LD document that
+/// does not define them (and what digitalbazaar's libraries do). Without it, the proof's
+/// `created`, `cryptosuite`, … do not expand and RDFC refuses the proof. A document without
+/// `@context` (JCS over plain JSON) is left as it is.
+pub fn with_proof_context(document: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = document.clone();
+    let contexts: Vec<Value> = match document.get("@context") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::String(_)) => vec![one.clone()],
+        _ => return out,
+    };
+    let defined = contexts
+        .iter()
+        .any(|c| c.as_str().is_some_and(|c| PROOF_TERM_CONTEXTS.contains(&c)));
+    if !defined {
+        let mut contexts = contexts;
+        contexts.push(DATA_INTEGRITY_CONTEXT.into());
+        out.insert("@context".into(), Value::Array(contexts));
+    }
+    out
 }
 
 /// What to check beyond the signature.
@@ -769,7 +803,7 @@ fn check_date_time(value: &str) -> Result<(), FormatError> {
     let bad = || {
         FormatError::malformed(
             WHAT,
-            format!("created {value:?} is not an XML Schema dateTime"),
+            "created is not an XML Schema dateTime (YYYY-MM-DDThh:mm:ss with a time zone)",
         )
     };
     let b = value.as_bytes();

@@ -165,7 +165,7 @@ pub async fn issue_vc_jwt_v11(
 ) -> Result<String, FormatError> {
     let vc = object("credential", credential)?;
     check_context("credential", vc, VCDM1_CONTEXT)?;
-    check_type("credential", vc, "VerifiableCredential")?;
+    crate::vcdm::validate_credential(credential, "credential")?;
     let mut claims = Map::new();
     let iss = issuer_id(vc).ok_or_else(|| {
         FormatError::malformed("credential", "`issuer` (or `issuer.id`) is missing")
@@ -276,10 +276,12 @@ pub fn verify_vc_jwt_v11_at(
     {
         subject.entry("id").or_insert_with(|| sub.clone());
     }
+    let vc = Value::Object(vc);
+    crate::vcdm::validate_credential(&vc, "credential")?;
     Ok(VerifiedJwt {
         header: jws.header.clone(),
         claims,
-        document: Value::Object(vc),
+        document: vc,
     })
 }
 
@@ -293,15 +295,7 @@ pub async fn issue_vc_jwt(
 ) -> Result<String, FormatError> {
     let vc = object("credential", credential)?;
     check_context("credential", vc, VCDM2_CONTEXT)?;
-    check_type("credential", vc, "VerifiableCredential")?;
-    if issuer_id(vc).is_none() {
-        return Err(FormatError::malformed(
-            "credential",
-            "`issuer` (or `issuer.id`) is missing",
-        ));
-    }
-    date(vc, &["validFrom"])?;
-    date(vc, &["validUntil"])?;
+    crate::vcdm::validate_credential(credential, "credential")?;
     let header = header_for(key, Some(TYP_VC_JWT), hint, &Map::new())?;
     sign_with_header(signer, key, &header, &claims_bytes(vc)?).await
 }
@@ -324,7 +318,7 @@ pub fn verify_vc_jwt_at(
     jws.expect_typ(&[TYP_VC_JWT])?;
     let claims = jws.payload_json()?;
     check_context("credential", &claims, VCDM2_CONTEXT)?;
-    check_type("credential", &claims, "VerifiableCredential")?;
+    crate::vcdm::validate_credential(&Value::Object(claims.clone()), "credential")?;
     let iss = issuer_id(&claims)
         .ok_or_else(|| FormatError::malformed("credential", "`issuer` is missing"))?;
     if let Some(claim) = claims.get("iss").and_then(Value::as_str)
@@ -451,7 +445,7 @@ pub async fn issue_vp_jwt(
 ) -> Result<String, FormatError> {
     let mut vp = object("presentation", presentation)?.clone();
     check_context("presentation", &vp, VCDM2_CONTEXT)?;
-    check_type("presentation", &vp, "VerifiablePresentation")?;
+    crate::vcdm::validate_presentation(presentation, "presentation")?;
     for (name, value) in [
         ("aud", binding.audience.clone().map(Value::from)),
         ("nonce", binding.nonce.clone().map(Value::from)),
@@ -485,7 +479,7 @@ pub fn verify_vp_jwt(
     jws.expect_typ(&[TYP_VP_JWT])?;
     let claims = jws.payload_json()?;
     check_context("presentation", &claims, VCDM2_CONTEXT)?;
-    check_type("presentation", &claims, "VerifiablePresentation")?;
+    crate::vcdm::validate_presentation(&Value::Object(claims.clone()), "presentation")?;
     check_audience_nonce(&claims, expected_audience, expected_nonce)?;
     check_window(
         "presentation",

@@ -4,8 +4,11 @@
 //! Inkan builds what is signed from the document itself (a VCDM 2.0 `vc+jwt`, or a Data
 //! Integrity proof with the cryptosuite asked for), so the log records the digest of the real
 //! signing input. Issuance is an organisation's e-seal: a system client under its standing
-//! approval. The key is named by `options.credentialId` (a CSC credential id; an Inkan
-//! extension, as the VC API leaves key selection to the instance). Every response carries the
+//! approval. The key is named by `options.keyId` (an Inkan extension, as the VC API leaves key
+//! selection to the instance; `options.credentialId` holding a key id still works), or found
+//! from `credential.issuer` among the client's scoped keys (see [`IssueOptions`]). Before
+//! anything is signed the credential must meet the VC Data Model (`inkan_formats::vcdm`).
+//! Every response carries the
 //! receipts of its signatures. SD-JWT VCs (`/v1/credentials/sd-jwt`) and ISO/IEC 18013-5
 //! mdocs (`/v1/credentials/mdoc`, an IssuerSigned whose issuer key must have its document
 //! signer certificate attached, for `x5chain`) are issued the same way. `/presentations/verify`
@@ -31,12 +34,25 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// `/credentials/issue` options.
-#[derive(Debug, Deserialize)]
+/// `/credentials/issue` options: the VC API's `IssueCredentialOptions` and Inkan's own.
+///
+/// Which key signs: `keyId` when given (an Inkan extension, `key_…`); else `credentialId` when
+/// it is a key id (Inkan's earlier use of that member, kept so existing clients keep working);
+/// else the key of the client's scope that `credential.issuer` names (its own `did:key` or
+/// `did:jwk`, or an identifier bound to it by `issuer.bind`); else the one key the client's
+/// scope names. In the VC API, `credentialId` identifies the issued credential; any other
+/// value is accepted as that and does not choose a key.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IssueOptions {
+    /// The proof type; only `DataIntegrityProof` (for `ldp_vc`).
+    #[serde(rename = "type")]
+    pub proof_type: Option<String>,
     /// The key (Inkan extension; `key_…`).
-    pub credential_id: String,
+    pub key_id: Option<String>,
+    /// The VC API's identifier of the credential; a key id here names the key (Inkan's
+    /// earlier use, kept for compatibility).
+    pub credential_id: Option<String>,
     /// `ldp_vc` (Data Integrity, the default) or `vc+jwt` (VCDM 2.0 secured with JOSE).
     pub format: Option<String>,
     /// For `ldp_vc`: the cryptosuite (default `ecdsa-rdfc-2019` for EC keys,
@@ -44,6 +60,10 @@ pub struct IssueOptions {
     pub cryptosuite: Option<String>,
     /// The proof's `created` (XML Schema dateTime); now when absent.
     pub created: Option<String>,
+    /// The proof's `challenge` (`ldp_vc`).
+    pub challenge: Option<String>,
+    /// The proof's `domain` (`ldp_vc`).
+    pub domain: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
 }
@@ -54,18 +74,34 @@ pub struct IssueOptions {
 pub struct IssueRequest {
     /// The unsigned credential.
     pub credential: Value,
-    /// How to secure it.
-    pub options: IssueOptions,
+    /// How to secure it; all defaults when absent.
+    #[serde(default)]
+    pub options: Option<IssueOptions>,
 }
 
+/// The cryptosuites `options.cryptosuite` may name.
+const SUITES: &str = "eddsa-rdfc-2022, eddsa-jcs-2022, ecdsa-rdfc-2019 or ecdsa-jcs-2019";
+
 /// Issues a credential: an organisation's system client e-seals it with one of its keys.
+/// Refusals carry problem details (RFC 9457; VCDM 2.0 §7.2 for the data model).
 #[utoipa::path(post, path = "/credentials/issue", tag = "vc",
-    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options"),
+    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options (problem details naming the field)"),
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
-    JsonBody(request): JsonBody<IssueRequest>,
+    request: Result<JsonBody<IssueRequest>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let JsonBody(request) = request.map_err(ApiError::with_problem_details)?;
+    issue_credential(&state, caller, request)
+        .await
+        .map_err(ApiError::with_problem_details)
+}
+
+async fn issue_credential(
+    state: &Arc<ApiState>,
+    caller: crate::auth::Caller,
+    request: IssueRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if caller.kind != CallerKind::Client {
         return Err(AuthError::Forbidden(
@@ -75,25 +111,80 @@ pub async fn issue(
         )
         .into());
     }
-    let key = load_key(
-        &state,
-        &caller,
-        &request.options.credential_id,
-        Operation::Sign,
-    )
-    .await?;
-    let format = request.options.format.as_deref().unwrap_or("ldp_vc");
+    let options = request.options.unwrap_or_default();
+    let format = options.format.as_deref().unwrap_or("ldp_vc");
     let document_type = match format {
         "ldp_vc" => "ldp_vc",
         "vc+jwt" | "jwt" => "vc+jwt",
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "options.format {other:?}: use ldp_vc or vc+jwt"
-            )));
+        _ => {
+            return Err(ApiError::bad_request(
+                "options.format: use ldp_vc or vc+jwt",
+            ));
         }
     };
-    let deliver_to = request.options.deliver_to.clone();
-    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
+    if document_type == "vc+jwt" {
+        for (field, given) in [
+            ("options.type", options.proof_type.is_some()),
+            ("options.cryptosuite", options.cryptosuite.is_some()),
+            ("options.created", options.created.is_some()),
+            ("options.challenge", options.challenge.is_some()),
+            ("options.domain", options.domain.is_some()),
+        ] {
+            if given {
+                return Err(ApiError::bad_request(format!(
+                    "{field}: a Data Integrity option; vc+jwt has no embedded proof"
+                )));
+            }
+        }
+    }
+    if options
+        .proof_type
+        .as_deref()
+        .is_some_and(|t| t != "DataIntegrityProof")
+    {
+        return Err(ApiError::bad_request(
+            "options.type: only DataIntegrityProof (with options.cryptosuite) is made",
+        ));
+    }
+    if options
+        .created
+        .as_deref()
+        .is_some_and(|c| inkan_formats::vcdm::date_time_stamp(c).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "options.created: must be an XML Schema dateTimeStamp (e.g. 2026-01-01T00:00:00Z)",
+        ));
+    }
+    let suite = match &options.cryptosuite {
+        Some(name) => Some(
+            Cryptosuite::from_name(name)
+                .map_err(|_| ApiError::bad_request(format!("options.cryptosuite: use {SUITES}")))?,
+        ),
+        None => None,
+    };
+    let mut credential = request.credential;
+    // The data model first (criteria 2.2.3(1)A; VCDM 2.0): a credential that names its issuer
+    // is checked as it is; one without is checked once the key's did:key is filled in.
+    let named_issuer = issuer::w3c_issuer(&credential)
+        .map_err(issuer_error)?
+        .map(str::to_owned);
+    if named_issuer.is_some() {
+        inkan_formats::vcdm::validate_credential(&credential, "credential")
+            .map_err(|e| ApiError::data_model(&e))?;
+    }
+    let key = choose_key(state, &caller, &options, named_issuer.as_deref()).await?;
+    if named_issuer.is_none() {
+        let public_key = crate::signing::key_ref(&key)
+            .map_err(signing_error)?
+            .public_key;
+        if let Some(object) = credential.as_object_mut() {
+            object.insert("issuer".into(), public_key.did_key().into());
+        }
+        inkan_formats::vcdm::validate_credential(&credential, "credential")
+            .map_err(|e| ApiError::data_model(&e))?;
+    }
+    let deliver_to = options.deliver_to.clone();
+    super::check_destination(state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -101,11 +192,10 @@ pub async fn issue(
         document_type: document_type.into(),
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
-    let mut credential = request.credential;
     // The issuer is one the key stands for (criteria 2.2.3(1)A), checked before anything is
-    // signed; none named is the key's own did:key.
-    match issuer::w3c_issuer(&credential).map_err(issuer_error)? {
-        Some(named) => issuer::check(
+    // signed.
+    if let Some(named) = &named_issuer {
+        issuer::check(
             &*state.service.store,
             &signer.request().key,
             &key_ref.public_key,
@@ -113,12 +203,7 @@ pub async fn issue(
             named,
         )
         .await
-        .map_err(issuer_error)?,
-        None => {
-            if let Some(object) = credential.as_object_mut() {
-                object.insert("issuer".into(), key_ref.public_key.did_key().into());
-            }
-        }
+        .map_err(issuer_error)?;
     }
     // A VCDM 2.0 vc+jwt's claims set is the credential: a top-level `iss` would be read as
     // the JWT's issuer, so it obeys the same rule.
@@ -151,13 +236,15 @@ pub async fn issue(
             })
         }
         _ => {
-            let suite = match &request.options.cryptosuite {
-                Some(name) => Cryptosuite::from_name(name).map_err(format_error)?,
+            let suite = match suite {
+                Some(suite) => suite,
                 None => default_suite(key_ref.algorithm)?,
             };
             let options = ProofOptions {
-                created: request.options.created.clone(),
+                created: options.created.clone(),
                 verification_method: Some(verification_method(&key_ref.public_key)),
+                challenge: options.challenge.clone(),
+                domain: options.domain.clone(),
                 ..ProofOptions::assertion(suite)
             };
             data_integrity::sign(&credential, &signer, &key_ref, &options)
@@ -165,9 +252,88 @@ pub async fn issue(
                 .map_err(|e| document_error(&signer, e))?
         }
     };
-    let mut body = super::after_signing(&state, &signer, &secured, deliver_to.as_deref()).await?;
+    let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
+}
+
+/// How to name the key, for refusals.
+const HOW_TO_CHOOSE: &str = "name the key with options.keyId, or give as credential.issuer \
+     the did:key or did:jwk of a key in the client's scope (GET /v1/keys shows them) or an \
+     identifier bound to one";
+
+/// The key that signs (see [`IssueOptions`]): named, else the one of the client's scope that
+/// `issuer` names, else the only one of its scope. A 400 saying how to choose otherwise.
+async fn choose_key(
+    state: &ApiState,
+    caller: &crate::auth::Caller,
+    options: &IssueOptions,
+    issuer: Option<&str>,
+) -> Result<crate::store::KeyRecord, ApiError> {
+    let legacy = options
+        .credential_id
+        .as_deref()
+        .filter(|id| crate::store::KeyId::parse(id).is_ok());
+    if let Some(id) = options.key_id.as_deref().or(legacy) {
+        return load_key(state, caller, id, Operation::Sign).await;
+    }
+    let scoped: Vec<&str> = caller
+        .scope
+        .as_ref()
+        .map(|scope| {
+            scope
+                .keys
+                .iter()
+                .filter(|g| g.operations.contains(&Operation::Sign))
+                .map(|g| g.key.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(named) = issuer else {
+        return match scoped.as_slice() {
+            [only] => load_key(state, caller, only, Operation::Sign).await,
+            [] => Err(ApiError::bad_request(
+                "options.keyId: this client's scope names no key it may sign with",
+            )),
+            _ => Err(ApiError::bad_request(format!(
+                "options.keyId: the client's scope names several keys; {HOW_TO_CHOOSE}"
+            ))),
+        };
+    };
+    let mut matching = Vec::new();
+    for id in scoped {
+        let Ok(key_id) = crate::store::KeyId::parse(id) else {
+            continue;
+        };
+        let key = match state.service.registry.get(&key_id).await {
+            Ok(key) => key,
+            Err(crate::keys::KeyError::NotFound(_)) => continue,
+            Err(e) => return Err(AuthError::from(e).into()),
+        };
+        if crate::auth::access::authorize_key(caller, &key, Operation::Sign).is_err() {
+            continue;
+        }
+        let Ok(key_ref) = crate::signing::key_ref(&key) else {
+            continue;
+        };
+        if issuer::stands_for(&*state.service.store, &key, &key_ref.public_key, named)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            matching.push(key);
+        }
+    }
+    match matching.len() {
+        1 => Ok(matching.remove(0)),
+        0 => Err(ApiError::bad_request(format!(
+            "credential.issuer: no key this client may sign with stands for the issuer named; \
+             {HOW_TO_CHOOSE}"
+        ))),
+        _ => Err(ApiError::bad_request(
+            "options.keyId: several keys of the client's scope stand for credential.issuer; \
+             name one with options.keyId",
+        )),
+    }
 }
 
 /// An SD-JWT VC to issue.
