@@ -309,10 +309,7 @@ async fn strings_and_envelopes_without_the_context_are_refused() {
     // Inside a presentation too.
     let (vp, _) = presentation(&device, None, json!([vc.to_string()])).await;
     let err = verify(vp.to_string().as_bytes(), &vp_options()).unwrap_err();
-    assert!(
-        err.to_string().contains("credential 0 of the presentation"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("verifiableCredential[0]"), "{err}");
 
     // An enveloped vc+jwt verifies with the VCDM context, not with `@context: []`.
     let (good, _d) = enveloped_vc_jwt(json!([V2])).await;
@@ -325,7 +322,7 @@ async fn strings_and_envelopes_without_the_context_are_refused() {
     assert!(!found.presentation);
     let (empty, _d2) = enveloped_vc_jwt(json!([])).await;
     let err = verify_value(&empty, &at_now()).unwrap_err();
-    assert!(err.to_string().contains("`@context`"), "{err}");
+    assert!(err.to_string().contains(".@context:"), "{err}");
     // The same file `inkan verify` reads.
     verify(good.to_string().as_bytes(), &at_now()).unwrap();
     // In a presentation: verified like any credential, refused without the context.

@@ -353,7 +353,7 @@ async fn enveloped_credentials_are_unwrapped() {
     );
     let (code, text) = verify(&file, &[]);
     assert_eq!(code, 1, "{text}");
-    assert!(text.contains("`@context`"), "{text}");
+    assert!(text.contains(".@context:"), "{text}");
     // A tampered token inside, refused.
     let file = f.write(
         "tampered.json",
