@@ -7,9 +7,9 @@ mod di_support;
 
 use di_support::{device_key, soft_device};
 use inkan_device::KeySpec;
+use inkan_formats::FormatError;
 use inkan_formats::data_integrity::ecdsa_sd::{self, BaseOptions, BaseSecrets};
 use inkan_formats::data_integrity::{self, Cryptosuite, VerifyOptions};
-use inkan_formats::FormatError;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,7 +118,10 @@ fn tampered(derived: &Value) -> [Value; 3] {
     let mut selective = derived.clone();
     selective["credentialSubject"]["sails"][0]["sailName"] = "Mallory".into();
     let mut signature = derived.clone();
-    let value = signature["proof"]["proofValue"].as_str().unwrap().to_owned();
+    let value = signature["proof"]["proofValue"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut bytes: Vec<char> = value.chars().collect();
     let at = bytes.len() / 2;
     bytes[at] = if bytes[at] == 'A' { 'B' } else { 'A' };
@@ -170,7 +173,13 @@ async fn inkan_base_derived_by_inkan_verifies_and_tampering_is_refused() {
     let minimal = ecdsa_sd::derive(&base, &[]).unwrap();
     inkan_verify(&minimal).unwrap();
     assert!(minimal["credentialSubject"].get("boards").is_some());
-    assert!(minimal["credentialSubject"]["sails"].as_array().unwrap().len() == 1);
+    assert!(
+        minimal["credentialSubject"]["sails"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
 }
 
 #[tokio::test]
@@ -184,7 +193,10 @@ async fn refusals_name_the_field_without_its_value() {
     let err = ecdsa_sd::derive(&base, &strings(&["no-slash"]))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("selectivePointers[0]") && !err.contains("no-slash"), "{err}");
+    assert!(
+        err.contains("selectivePointers[0]") && !err.contains("no-slash"),
+        "{err}"
+    );
 
     // A base proof whose credential was changed is not derived from.
     let mut changed = base.clone();
@@ -224,7 +236,10 @@ async fn refusals_name_the_field_without_its_value() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(err.contains("mandatoryPointers[1]") && !err.contains("/nothing/here"), "{err}");
+    assert!(
+        err.contains("mandatoryPointers[1]") && !err.contains("/nothing/here"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -255,7 +270,11 @@ async fn digitalbazaar_derives_inkan_base_proofs_and_verifies_inkan_derivations(
 #[tokio::test]
 async fn inkan_derives_and_verifies_digitalbazaar_base_proofs() {
     let dir = tempfile::tempdir().unwrap();
-    let unsigned = write(dir.path(), "unsigned.json", &windsurf("did:example:placeholder"));
+    let unsigned = write(
+        dir.path(),
+        "unsigned.json",
+        &windsurf("did:example:placeholder"),
+    );
     let base_file = dir.path().join("lib-base.json");
     let base_file = base_file.to_str().unwrap();
     let mandatory = serde_json::to_string(&MANDATORY).unwrap();
@@ -278,7 +297,10 @@ async fn inkan_derives_and_verifies_digitalbazaar_base_proofs() {
 
     // Derived by Inkan, verified by both.
     let inkan_derived = ecdsa_sd::derive(&base, &strings(&SELECTIVE)).unwrap();
-    assert_eq!(inkan_derived["credentialSubject"], derived["credentialSubject"]);
+    assert_eq!(
+        inkan_derived["credentialSubject"],
+        derived["credentialSubject"]
+    );
     inkan_verify(&inkan_derived).unwrap();
     let file = write(dir.path(), "inkan-derived.json", &inkan_derived);
     let (ok, text) = sd_mjs(&["verify", &file]);

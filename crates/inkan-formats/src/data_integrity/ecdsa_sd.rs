@@ -194,9 +194,10 @@ fn skolemize(value: &Value, counter: &mut usize) -> Value {
 fn deskolemized_quads(skolemized: &Value) -> Result<Vec<Quad>, FormatError> {
     let quads = canon::to_quads(skolemized)?;
     let unnamed = |t: &Term| matches!(t, Term::Blank(_));
-    if quads.iter().any(|q| {
-        unnamed(&q.subject) || unnamed(&q.object) || q.graph.as_ref().is_some_and(unnamed)
-    }) {
+    if quads
+        .iter()
+        .any(|q| unnamed(&q.subject) || unnamed(&q.object) || q.graph.as_ref().is_some_and(unnamed))
+    {
         return Err(FormatError::Unsupported(
             "ecdsa-sd-2023 with RDF lists or graph containers in the credential (their blank nodes cannot be named for selective disclosure)".into(),
         ));
@@ -332,9 +333,7 @@ fn selection_value(selection: Selection) -> Value {
                 .map(|(k, s)| (k, selection_value(s)))
                 .collect(),
         ),
-        Selection::Array(items) => {
-            Value::Array(items.into_values().map(selection_value).collect())
-        }
+        Selection::Array(items) => Value::Array(items.into_values().map(selection_value).collect()),
         Selection::Whole(v) => v,
     }
 }
@@ -513,7 +512,10 @@ fn bytes_of(value: ciborium::Value, name: &str) -> Result<Vec<u8>, FormatError> 
 fn byte_list(value: ciborium::Value, name: &str) -> Result<Vec<Vec<u8>>, FormatError> {
     match value {
         ciborium::Value::Array(items) => items.into_iter().map(|i| bytes_of(i, name)).collect(),
-        _ => Err(FormatError::malformed(WHAT, format!("{name} is not an array"))),
+        _ => Err(FormatError::malformed(
+            WHAT,
+            format!("{name} is not an array"),
+        )),
     }
 }
 
@@ -574,9 +576,10 @@ impl BaseProofValue {
         let base_signature = bytes_of(next(), "baseSignature")?;
         let public_key = bytes_of(next(), "publicKey")?;
         let mut hmac = bytes_of(next(), "hmacKey")?;
-        let hmac_key = Zeroizing::new(<[u8; 32]>::try_from(hmac.as_slice()).map_err(|_| {
-            FormatError::malformed(WHAT, "hmacKey is not 32 bytes")
-        })?);
+        let hmac_key = Zeroizing::new(
+            <[u8; 32]>::try_from(hmac.as_slice())
+                .map_err(|_| FormatError::malformed(WHAT, "hmacKey is not 32 bytes"))?,
+        );
         hmac.zeroize();
         let signatures = byte_list(next(), "signatures")?;
         let mandatory_pointers = match next() {
@@ -754,7 +757,10 @@ fn ephemeral_key(multikey: &[u8]) -> Result<PublicKey, FormatError> {
 }
 
 /// The proof configuration of `proof`: without `proofValue`, with the document's `@context`.
-fn proof_hash(document: &Map<String, Value>, proof: &Map<String, Value>) -> Result<Vec<u8>, FormatError> {
+fn proof_hash(
+    document: &Map<String, Value>,
+    proof: &Map<String, Value>,
+) -> Result<Vec<u8>, FormatError> {
     let mut config = proof.clone();
     config.remove("proofValue");
     if !config.contains_key("@context")
@@ -841,11 +847,7 @@ pub async fn sign_base(
         &factory,
         &[("mandatoryPointers", &options.mandatory_pointers)],
     )?;
-    let group = grouped
-        .groups
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let group = grouped.groups.into_iter().next().unwrap_or_default();
     // Hashing.
     let proof_hash = proof_hash(object, &proof)?;
     let mandatory_hash = mandatory_hash(group.matching.values());
@@ -888,9 +890,7 @@ pub async fn sign_base(
 // Holder: derived proof
 
 /// The single `ecdsa-sd-2023` proof of a secured document, and the document without it.
-fn sd_proof(
-    secured: &Value,
-) -> Result<(Map<String, Value>, Map<String, Value>), FormatError> {
+fn sd_proof(secured: &Value) -> Result<(Map<String, Value>, Map<String, Value>), FormatError> {
     crate::limits::check_json_depth(DI_WHAT, secured)?;
     let object = secured
         .as_object()
@@ -961,7 +961,10 @@ pub fn derive(secured: &Value, selective_pointers: &[String]) -> Result<Value, F
         &document,
         &factory,
         &[
-            ("the base proof's mandatoryPointers", &base.mandatory_pointers),
+            (
+                "the base proof's mandatoryPointers",
+                &base.mandatory_pointers,
+            ),
             ("selectivePointers", selective_pointers),
             ("the disclosed pointers", &combined),
         ],
@@ -1020,9 +1023,10 @@ pub fn derive(secured: &Value, selective_pointers: &[String]) -> Result<Value, F
     let canonical = rdfc::canonical_labels(&combined_group.deskolemized, HashAlgorithm::Sha256)?;
     let mut label_map = BTreeMap::new();
     for (input, c14n) in canonical.labels {
-        let label = grouped.labels.get(&input).ok_or_else(|| {
-            FormatError::malformed(WHAT, "a disclosed blank node has no label")
-        })?;
+        let label = grouped
+            .labels
+            .get(&input)
+            .ok_or_else(|| FormatError::malformed(WHAT, "a disclosed blank node has no label"))?;
         label_map.insert(c14n, label.clone());
     }
     let derived = DerivedProofValue {
@@ -1157,7 +1161,10 @@ mod tests {
             "credentialSubject": {"id": "_:b0", "type": "T", "a": 1, "b": [{"c": 2, "d": 3}, {"c": 4}]}
         });
         let selected = select_json_ld(
-            &["/credentialSubject/b/1/c".into(), "/credentialSubject/a".into()],
+            &[
+                "/credentialSubject/b/1/c".into(),
+                "/credentialSubject/a".into(),
+            ],
             &doc,
         )
         .unwrap()
@@ -1440,10 +1447,18 @@ mod vectors {
             // A changed disclosed value.
             let changed: Vec<String> = statements
                 .iter()
-                .map(|l| l.replace("\"Bahamas\"", "\"Utopia\"").replace("\"Arcadia\"", "\"Utopia\""))
+                .map(|l| {
+                    l.replace("\"Bahamas\"", "\"Utopia\"")
+                        .replace("\"Arcadia\"", "\"Utopia\"")
+                })
                 .collect();
-            assert_ne!(changed, statements, "{case}: the vector discloses a birth country");
-            assert!(verify_quads(&quads_of(&changed), &proof_hash, &derived, &m.base_public).is_err());
+            assert_ne!(
+                changed, statements,
+                "{case}: the vector discloses a birth country"
+            );
+            assert!(
+                verify_quads(&quads_of(&changed), &proof_hash, &derived, &m.base_public).is_err()
+            );
             // A statement left out.
             assert!(
                 verify_quads(&quads[1..], &proof_hash, &derived, &m.base_public).is_err(),

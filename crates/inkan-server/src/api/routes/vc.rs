@@ -1,5 +1,6 @@
-//! W3C VC API (criteria 2.2.3): `POST /credentials/issue`, `/credentials/verify` and
-//! `/presentations/verify`, so W3C test suites and issuers' systems can drive Inkan.
+//! W3C VC API (criteria 2.2.3): `POST /credentials/issue`, `/credentials/verify`,
+//! `/presentations/verify` and `/credentials/derive` (`ecdsa-sd-2023` disclosures), so W3C
+//! test suites and issuers' systems can drive Inkan.
 //!
 //! Inkan builds what is signed from the document itself (a VCDM 2.0 `vc+jwt`, or a Data
 //! Integrity proof with the cryptosuite asked for), so the log records the digest of the real
@@ -23,7 +24,7 @@ use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
+use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions, ecdsa_sd};
 use inkan_formats::jose::{KeyHint, vc_jwt};
 use inkan_formats::verify::{VerifyOptions, verify};
 use serde::Deserialize;
@@ -45,6 +46,9 @@ pub struct IssueOptions {
     pub created: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
+    /// For `ecdsa-sd-2023`: JSON pointers (RFC 6901) of what every disclosure derived from the
+    /// credential must reveal (the VC API's `mandatoryPointers`).
+    pub mandatory_pointers: Option<Vec<String>>,
 }
 
 /// `/credentials/issue` request.
@@ -154,14 +158,33 @@ pub async fn issue(
                 Some(name) => Cryptosuite::from_name(name).map_err(format_error)?,
                 None => default_suite(key_ref.algorithm)?,
             };
-            let options = ProofOptions {
-                created: request.options.created.clone(),
-                verification_method: Some(verification_method(&key_ref.public_key)),
-                ..ProofOptions::assertion(suite)
-            };
-            data_integrity::sign(&credential, &signer, &key_ref, &options)
-                .await
-                .map_err(|e| document_error(&signer, e))?
+            if suite == Cryptosuite::EcdsaSd2023 {
+                // The base signature is the device's, through the signing module; the HMAC
+                // key and the ephemeral key are made here for this credential only.
+                let options = ecdsa_sd::BaseOptions {
+                    created: request.options.created.clone(),
+                    verification_method: Some(verification_method(&key_ref.public_key)),
+                    mandatory_pointers: request.options.mandatory_pointers.unwrap_or_default(),
+                };
+                let secrets = ecdsa_sd::BaseSecrets::generate(&mut rand_core::OsRng);
+                ecdsa_sd::sign_base(&credential, &signer, &key_ref, &options, secrets)
+                    .await
+                    .map_err(|e| document_error(&signer, e))?
+            } else {
+                if request.options.mandatory_pointers.is_some() {
+                    return Err(ApiError::bad_request(
+                        "options.mandatoryPointers is for the ecdsa-sd-2023 cryptosuite",
+                    ));
+                }
+                let options = ProofOptions {
+                    created: request.options.created.clone(),
+                    verification_method: Some(verification_method(&key_ref.public_key)),
+                    ..ProofOptions::assertion(suite)
+                };
+                data_integrity::sign(&credential, &signer, &key_ref, &options)
+                    .await
+                    .map_err(|e| document_error(&signer, e))?
+            }
         }
     };
     let mut body = super::after_signing(&state, &signer, &secured, deliver_to.as_deref()).await?;
@@ -487,6 +510,60 @@ pub async fn verify_presentation(
     JsonBody(request): JsonBody<VerifyPresentationRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     verify_document(&state, &request.verifiable_presentation, &request.options).await
+}
+
+/// `/credentials/derive` options (VC API `deriveCredential`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeriveOptions {
+    /// JSON pointers (RFC 6901) of what to disclose beyond the mandatory statements.
+    #[serde(default)]
+    pub selective_pointers: Vec<String>,
+}
+
+/// `/credentials/derive` request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeriveRequest {
+    /// A credential with an `ecdsa-sd-2023` base proof.
+    pub verifiable_credential: Value,
+    /// What to disclose.
+    #[serde(default)]
+    pub options: DeriveOptions,
+}
+
+/// Derives a selective disclosure from a credential with an `ecdsa-sd-2023` base proof (VC API
+/// `deriveCredential`, a holder service). It needs no private key and signs nothing, so no
+/// signing authority: any authenticated caller (a holder, or an organisation's client) may
+/// ask, as the VC API authorises its holder endpoints; the base proof is checked first and
+/// nothing of the credential is logged. CPU work, on the blocking pool behind the
+/// verification gate (503 at once when it is full).
+#[utoipa::path(post, path = "/credentials/derive", tag = "vc",
+    responses((status = 201, description = "{verifiableCredential}: the derived credential"),
+              (status = 400, description = "Not an ecdsa-sd-2023 base proof, a pointer that selects nothing, or a base proof that does not verify"),
+              (status = 401, description = "Not authenticated"), (status = 503, description = "Verification gate full")))]
+pub async fn derive(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(_caller): Authenticated,
+    JsonBody(request): JsonBody<DeriveRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let DeriveRequest {
+        verifiable_credential,
+        options,
+    } = request;
+    let derived = state
+        .verifying
+        .run(move || ecdsa_sd::derive(&verifiable_credential, &options.selective_pointers))
+        .await
+        .map_err(|e| match e {
+            crate::blocking::GateError::Busy(_) => ApiError::busy(e.to_string()),
+            crate::blocking::GateError::Failed(_) => ApiError::internal(&e),
+        })?
+        .map_err(format_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "verifiableCredential": derived })),
+    ))
 }
 
 /// Verifies on the blocking pool behind the verification gate (JSON-LD canonicalisation and
