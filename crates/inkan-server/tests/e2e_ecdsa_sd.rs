@@ -13,9 +13,12 @@ mod common;
 use common::Engine;
 use common::interop::{interop, node};
 use common::server::{Harness, Session, key, softhsm_device, system_client};
-use inkan_log::entry::EntryKind;
+use inkan_formats::data_integrity::ecdsa_sd;
+use inkan_log::entry::{Entry, EntryKind};
+use inkan_log::receipt::Receipt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use sha2::Digest as _;
 use std::path::Path;
 
 /// The specification's windsurf racing example as a VCDM 2.0 credential; its terms come from
@@ -169,15 +172,23 @@ async fn round_trip(h: &Harness, who: &Issuer, work: &Path) {
             .unwrap()
             .starts_with("u2V0A")
     );
-    assert!(!body["receipts"].as_array().unwrap().is_empty(), "{body}");
-    // The base signature went through the signing module: one signature logged.
-    let made = h
-        .log_entries()
-        .await
-        .into_iter()
-        .filter(|e| e.kind == EntryKind::SignatureMade)
-        .count();
-    assert!(made >= 1);
+    // The base signature went through the signing module: one receipt, whose log entry
+    // records the digest of exactly what the device signed.
+    let receipts = body["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 1, "{body}");
+    let receipt = Receipt::parse(receipts[0].as_str().unwrap()).unwrap();
+    let entry = Entry::decode(&receipt.extra.clone().unwrap()).unwrap();
+    assert_eq!(entry.kind, EntryKind::SignatureMade);
+    assert_eq!(entry.key_id.as_deref(), Some(who.key_id.as_str()));
+    let signed = ecdsa_sd::base_signing_input(&base).unwrap();
+    assert_eq!(signed.len(), 32 + 35 + 32);
+    assert_eq!(
+        entry.digests,
+        vec![format!(
+            "sha-256:{}",
+            hex::encode(sha2::Sha256::digest(&signed))
+        )]
+    );
 
     // A verifier is not given base proofs.
     let (status, answer) = verify(h, &base).await;

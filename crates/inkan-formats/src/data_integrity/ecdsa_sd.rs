@@ -914,6 +914,29 @@ fn sd_proof(secured: &Value) -> Result<(Map<String, Value>, Map<String, Value>),
     Ok((unsecured, proof))
 }
 
+/// The bytes the issuer's key signed for the base proof of `secured` (proofHash ‖ ephemeral
+/// public key ‖ mandatoryHash), recomputed from the credential and its proof value: what the
+/// signing module recorded the digest of when the base proof was made.
+pub fn base_signing_input(secured: &Value) -> Result<Vec<u8>, FormatError> {
+    let (unsecured, proof) = sd_proof(secured)?;
+    let base = BaseProofValue::parse(string_member(&proof, "proofValue")?)?;
+    let factory = |c14n: &str| hmac_label(&base.hmac_key, c14n);
+    let grouped = canonicalize_and_group(
+        &Value::Object(unsecured.clone()),
+        &factory,
+        &[(
+            "the base proof's mandatoryPointers",
+            &base.mandatory_pointers,
+        )],
+    )?;
+    let group = grouped.groups.into_iter().next().unwrap_or_default();
+    Ok(sign_data(
+        &proof_hash(&unsecured, &proof)?,
+        &base.public_key,
+        &mandatory_hash(group.matching.values()),
+    ))
+}
+
 /// The disclosed statements (absolute indexes `combined` among the document's relabelled
 /// N-Quads): where the mandatory ones (`mandatory`) sit among them, and the signatures (one per
 /// `non_mandatory` index, in order) of the others.
