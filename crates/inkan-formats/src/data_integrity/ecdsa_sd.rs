@@ -60,6 +60,8 @@ const MAX_POINTER_LEN: usize = 2048;
 const P256_MULTIKEY: [u8; 2] = [0x80, 0x24];
 
 type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+/// A JSON object's members.
+type Members = Map<String, Value>;
 
 /// The per-credential secrets of a base proof: the HMAC key that blinds blank node labels and
 /// the proof-scoped ephemeral P-256 key that signs each non-mandatory statement. Zeroized when
@@ -890,7 +892,7 @@ pub async fn sign_base(
 // Holder: derived proof
 
 /// The single `ecdsa-sd-2023` proof of a secured document, and the document without it.
-fn sd_proof(secured: &Value) -> Result<(Map<String, Value>, Map<String, Value>), FormatError> {
+fn sd_proof(secured: &Value) -> Result<(Members, Members), FormatError> {
     crate::limits::check_json_depth(DI_WHAT, secured)?;
     let object = secured
         .as_object()

@@ -126,6 +126,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 53);
     }
 }
