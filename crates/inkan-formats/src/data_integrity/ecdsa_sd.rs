@@ -469,7 +469,7 @@ fn cbor_bytes(value: &ciborium::Value) -> Result<Vec<u8>, FormatError> {
     Ok(out)
 }
 
-/// Decodes `u…` into the CBOR components after `header`; `Ok(None)` for the other header.
+/// Decodes `u…` into the five CBOR components after `header` (refusing any other header).
 fn decode_proof_value(
     proof_value: &str,
     header: [u8; 3],
@@ -562,8 +562,15 @@ impl BaseProofValue {
                     .collect(),
             ),
         ]);
+        let mut components = components;
         let mut bytes = BASE_HEADER.to_vec();
-        let mut body = cbor_bytes(&components)?;
+        let encoded = cbor_bytes(&components);
+        if let C::Array(items) = &mut components
+            && let Some(C::Bytes(key)) = items.get_mut(2)
+        {
+            key.zeroize();
+        }
+        let mut body = encoded?;
         bytes.extend_from_slice(&body);
         body.zeroize();
         let out = multibase_u(&bytes);

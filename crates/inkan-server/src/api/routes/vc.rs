@@ -40,7 +40,8 @@ pub struct IssueOptions {
     /// `ldp_vc` (Data Integrity, the default) or `vc+jwt` (VCDM 2.0 secured with JOSE).
     pub format: Option<String>,
     /// For `ldp_vc`: the cryptosuite (default `ecdsa-rdfc-2019` for EC keys,
-    /// `eddsa-rdfc-2022` for Ed25519).
+    /// `eddsa-rdfc-2022` for Ed25519; `ecdsa-sd-2023` for a selectively disclosable base proof
+    /// on a P-256 key, with `mandatoryPointers`).
     pub cryptosuite: Option<String>,
     /// The proof's `created` (XML Schema dateTime); now when absent.
     pub created: Option<String>,
