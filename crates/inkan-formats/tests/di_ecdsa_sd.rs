@@ -110,9 +110,10 @@ fn inkan_verify(doc: &Value) -> Result<data_integrity::Verified, FormatError> {
     data_integrity::verify(doc, &VerifyOptions::default())
 }
 
-/// Changes `credentialSubject.sailNumber` (a mandatory statement) and the first disclosed
-/// sail's name (a selective one) in two copies.
-fn tampered(derived: &Value) -> [Value; 3] {
+/// Copies that must not verify: `credentialSubject.sailNumber` (a mandatory statement)
+/// changed, the first disclosed sail's name (a selective one) changed, a character of the
+/// proof value changed, the statement signatures reordered, the mandatory indexes changed.
+fn tampered(derived: &Value) -> [Value; 5] {
     let mut mandatory = derived.clone();
     mandatory["credentialSubject"]["sailNumber"] = "Mars202".into();
     let mut selective = derived.clone();
@@ -126,7 +127,18 @@ fn tampered(derived: &Value) -> [Value; 3] {
     let at = bytes.len() / 2;
     bytes[at] = if bytes[at] == 'A' { 'B' } else { 'A' };
     signature["proof"]["proofValue"] = bytes.into_iter().collect::<String>().into();
-    [mandatory, selective, signature]
+    let value = |v: &Value| {
+        ecdsa_sd::DerivedProofValue::parse(v["proof"]["proofValue"].as_str().unwrap()).unwrap()
+    };
+    let mut reordered = derived.clone();
+    let mut proof = value(derived);
+    proof.signatures.swap(0, 1);
+    reordered["proof"]["proofValue"] = proof.serialize().unwrap().into();
+    let mut indexes = derived.clone();
+    let mut proof = value(derived);
+    proof.mandatory_indexes[0] += 1;
+    indexes["proof"]["proofValue"] = proof.serialize().unwrap().into();
+    [mandatory, selective, signature, reordered, indexes]
 }
 
 #[tokio::test]
@@ -161,6 +173,14 @@ async fn inkan_base_derived_by_inkan_verifies_and_tampering_is_refused() {
     for bad in tampered(&derived) {
         assert!(inkan_verify(&bad).is_err(), "{bad}");
     }
+    // JSON-LD arrays are sets: the order of the disclosed sails is not signed, and a copy
+    // with them in another order is the same credential.
+    let mut other_order = derived.clone();
+    other_order["credentialSubject"]["sails"]
+        .as_array_mut()
+        .unwrap()
+        .reverse();
+    inkan_verify(&other_order).unwrap();
     // A disclosed statement left out of the document.
     let mut fewer = derived.clone();
     fewer["credentialSubject"]["sails"]

@@ -131,8 +131,8 @@ fn sd_mjs(args: &[&str]) -> Result<String, String> {
 }
 
 /// Copies of a derived credential that must not verify: a mandatory value changed, a
-/// disclosed value changed, the proof value changed, the disclosed sails reordered with one
-/// changed.
+/// disclosed value changed, the proof value changed, the statement signatures reordered in the
+/// proof, the disclosed sails reordered with one changed.
 fn tampered(derived: &Value) -> Vec<Value> {
     let mut mandatory = derived.clone();
     mandatory["credentialSubject"]["sailNumber"] = "Mars202".into();
@@ -149,12 +149,18 @@ fn tampered(derived: &Value) -> Vec<Value> {
     value[at] = if value[at] == 'A' { 'B' } else { 'A' };
     signature["proof"]["proofValue"] = value.into_iter().collect::<String>().into();
     let mut reordered = derived.clone();
-    let sails = reordered["credentialSubject"]["sails"]
+    let mut proof =
+        ecdsa_sd::DerivedProofValue::parse(derived["proof"]["proofValue"].as_str().unwrap())
+            .unwrap();
+    proof.signatures.swap(0, 1);
+    reordered["proof"]["proofValue"] = proof.serialize().unwrap().into();
+    let mut swapped = derived.clone();
+    let sails = swapped["credentialSubject"]["sails"]
         .as_array_mut()
         .unwrap();
     sails.reverse();
     sails[0]["sailName"] = "Kihei".into();
-    vec![mandatory, selective, signature, reordered]
+    vec![mandatory, selective, signature, reordered, swapped]
 }
 
 /// Issue, derive (Inkan and the library) and verify (Inkan and the library) with the key of

@@ -1332,13 +1332,7 @@ mod vectors {
             }
             let hashes = json(case, "addHashData.json");
             let config_canon =
-                std::fs::read_to_string(dir().join(case).join("addProofConfigCanon.txt"))
-                    .unwrap_or_else(|_| {
-                        // `prc` has no copy of the canonical proof configuration; it is the same
-                        // configuration as `employ` but for the context, which RDFC drops.
-                        std::fs::read_to_string(dir().join("employ/addProofConfigCanon.txt"))
-                            .unwrap()
-                    });
+                std::fs::read_to_string(dir().join(case).join("addProofConfigCanon.txt")).unwrap();
             assert_eq!(
                 hex::encode(sha256(config_canon.as_bytes())),
                 hashes["proofHash"].as_str().unwrap(),
