@@ -49,7 +49,11 @@ if(command === 'derive' && args.length === 3) {
   console.log(`issued into ${output}`);
 } else if(command === 'verify' && args.length === 1) {
   const suite = new DataIntegrityProof({cryptosuite: createVerifyCryptosuite()});
-  const result = await vc.verifyCredential({credential: readJson(args[0]), suite, documentLoader});
+  // The proof is what is checked here; a status entry's list is not fetched (nothing is).
+  const checkStatus = async () => ({verified: true});
+  const result = await vc.verifyCredential({
+    credential: readJson(args[0]), suite, documentLoader, checkStatus,
+  });
   if(result.verified) {
     console.log('verified');
     process.exit(0);

@@ -326,3 +326,80 @@ async fn inkan_derives_and_verifies_digitalbazaar_base_proofs() {
     let (ok, text) = sd_mjs(&["verify", &file]);
     assert!(ok, "{text}");
 }
+
+/// A credential with named nodes (`id`s), an issuer object, a status entry, a nested typed
+/// object and an array of literals, disclosed in part both ways.
+#[tokio::test]
+async fn named_nodes_status_and_literal_arrays_interoperate() {
+    let (dir, device) = soft_device();
+    let (signer, key) = device_key(&device, KeySpec::P256);
+    let credential = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2",
+                     "https://www.w3.org/ns/credentials/examples/v2"],
+        "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
+        "type": ["VerifiableCredential", "ExampleDegreeCredential"],
+        "issuer": {"id": key.public_key.did_key(), "name": "Example University"},
+        "validFrom": "2024-01-01T00:00:00Z",
+        "credentialStatus": {
+            "id": "https://university.example/status/1#5",
+            "type": "BitstringStatusListEntry",
+            "statusPurpose": "revocation",
+            "statusListIndex": "5",
+            "statusListCredential": "https://university.example/status/1"
+        },
+        "credentialSubject": {
+            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+            "name": "Alice",
+            "degree": {"type": "ExampleBachelorDegree", "name": "Bachelor of Science and Arts"},
+            "alumniOf": ["Example University", "Another University"]
+        }
+    });
+    let base = ecdsa_sd::sign_base(
+        &credential,
+        &signer,
+        &key,
+        &BaseOptions {
+            mandatory_pointers: strings(&["/issuer", "/validFrom", "/credentialStatus"]),
+            ..BaseOptions::default()
+        },
+        BaseSecrets::generate(&mut rand_core::OsRng),
+    )
+    .await
+    .unwrap();
+    let selective = [
+        "/credentialSubject/degree/name",
+        "/credentialSubject/alumniOf/1",
+    ];
+    let derived = ecdsa_sd::derive(&base, &strings(&selective)).unwrap();
+    assert_eq!(
+        derived["credentialSubject"],
+        json!({
+            "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+            "degree": {"type": "ExampleBachelorDegree", "name": "Bachelor of Science and Arts"},
+            "alumniOf": ["Another University"]
+        })
+    );
+    inkan_verify(&derived).unwrap();
+    let file = write(dir.path(), "derived.json", &derived);
+    let (ok, text) = sd_mjs(&["verify", &file]);
+    assert!(ok, "{text}");
+    let base_file = write(dir.path(), "base.json", &base);
+    let out = dir.path().join("lib-derived.json");
+    let out = out.to_str().unwrap();
+    let (ok, text) = sd_mjs(&[
+        "derive",
+        &base_file,
+        &serde_json::to_string(&selective).unwrap(),
+        out,
+    ]);
+    assert!(ok, "{text}");
+    let lib_derived = read(out);
+    assert_eq!(
+        lib_derived["credentialSubject"],
+        derived["credentialSubject"]
+    );
+    inkan_verify(&lib_derived).unwrap();
+    let mut changed = lib_derived.clone();
+    changed["credentialSubject"]["alumniOf"][0] = "Example University".into();
+    assert!(inkan_verify(&changed).is_err());
+}
