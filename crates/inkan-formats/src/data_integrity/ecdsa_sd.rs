@@ -278,10 +278,19 @@ fn new_selection(value: &Value) -> Selection {
     }
 }
 
+/// An array index token of a JSON pointer: decimal digits, no leading zero (RFC 6901).
+fn array_index(token: &str) -> Option<usize> {
+    let digits = !token.is_empty() && token.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (token.len() > 1 && token.starts_with('0')) {
+        return None;
+    }
+    token.parse().ok()
+}
+
 fn resolve<'a>(value: &'a Value, tokens: &[String]) -> Option<&'a Value> {
     tokens.iter().try_fold(value, |v, t| match v {
         Value::Object(m) => m.get(t),
-        Value::Array(a) => t.parse::<usize>().ok().and_then(|i| a.get(i)),
+        Value::Array(a) => array_index(t).and_then(|i| a.get(i)),
         _ => None,
     })
 }
@@ -316,10 +325,7 @@ fn select_path(selection: &mut Selection, value: &Value, tokens: &[String]) -> O
             select_path(&mut entries[at].1, child, rest)
         }
         Selection::Array(items) => {
-            if first.len() > 1 && first.starts_with('0') {
-                return None;
-            }
-            let index: usize = first.parse().ok()?;
+            let index = array_index(first)?;
             let child = value.as_array()?.get(index)?;
             let item = items.entry(index).or_insert_with(|| new_selection(child));
             select_path(item, child, rest)
@@ -1183,6 +1189,11 @@ mod tests {
             Some(vec!["a/b".into(), "c~d".into(), "0".into()])
         );
         assert_eq!(pointer_tokens("a"), None);
+        assert_eq!(array_index("0"), Some(0));
+        assert_eq!(array_index("12"), Some(12));
+        for bad in ["", "01", "+1", "-1", "1a"] {
+            assert_eq!(array_index(bad), None, "{bad}");
+        }
     }
 
     #[test]
