@@ -26,6 +26,10 @@ pub enum FormatError {
     /// The signer failed.
     #[error("signer: {0}")]
     Signer(String),
+    /// The credential or presentation breaks a rule of the W3C VC Data Model: the message
+    /// names the property, never its value.
+    #[error("{0}")]
+    DataModel(#[from] crate::vcdm::VcdmError),
 }
 
 impl FormatError {

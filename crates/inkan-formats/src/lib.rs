@@ -9,6 +9,9 @@
 //!   `ecdsa-rdfc-2019`, `ecdsa-jcs-2019`) with bundled JSON-LD contexts;
 //! - [`mdoc`]: COSE_Sign1 and ISO/IEC 18013-5 IssuerSigned / DeviceResponse;
 //! - [`status`]: W3C Bitstring Status List and IETF Token Status List;
+//! - [`envelope`]: enveloped credentials and presentations (`data:` URLs);
+//! - [`trust`]: issuer certificate chains against the relying party's trust anchors;
+//! - [`vcdm`]: the W3C VC Data Model 2.0 / 1.1 rules every issuance and verification checks;
 //! - [`limits`]: the size and depth limits every parser of outside input applies.
 //!
 //! This crate never holds HTTP, SQL or signing-key bytes (signatures go through the
@@ -17,12 +20,15 @@
 //! the service decrypts signature activation data sent to it.
 
 pub mod data_integrity;
+pub mod envelope;
 mod error;
 pub mod jose;
 pub mod limits;
 pub mod mdoc;
 pub mod signer;
 pub mod status;
+pub mod trust;
+pub mod vcdm;
 pub mod verify;
 
 pub use error::FormatError;

@@ -258,3 +258,43 @@ async fn unknown_context_is_refused_when_signing() {
         "{err}"
     );
 }
+
+/// Issue 15 point 2: a VCDM 1.1 credential (whose context predates Data Integrity) gets the
+/// data-integrity context appended before it is signed, in every suite, and verifies; one whose
+/// contexts already define the proof terms is left as it is.
+#[tokio::test]
+async fn vcdm11_credentials_get_the_data_integrity_context() {
+    let v1 = "https://www.w3.org/2018/credentials/v1";
+    let examples = "https://www.w3.org/ns/credentials/examples/v2";
+    let di = data_integrity::DATA_INTEGRITY_CONTEXT;
+    let (_dir, device) = soft_device();
+    for (suite, spec) in CASES {
+        let (signer, key) = device_key(&device, spec);
+        let subject = json!({"id": "did:example:ebfeb1f712ebc6f1c276e12ec21"});
+        let alumni = json!({"id": "did:example:ebfeb1f712ebc6f1c276e12ec21", "alumniOf": "Example University"});
+        for (contexts, expected, subject) in [
+            (json!([v1, examples]), json!([v1, examples, di]), &alumni),
+            (json!(v1), json!([v1, di]), &subject),
+            (
+                json!([v1, di, examples]),
+                json!([v1, di, examples]),
+                &alumni,
+            ),
+        ] {
+            let vc = json!({
+                "@context": contexts,
+                "type": ["VerifiableCredential"],
+                "issuer": key.public_key.did_key(),
+                "issuanceDate": "2026-01-01T00:00:00Z",
+                "credentialSubject": subject
+            });
+            let signed = data_integrity::sign(&vc, &signer, &key, &ProofOptions::assertion(suite))
+                .await
+                .unwrap_or_else(|e| panic!("{suite} {spec}: {e}"));
+            assert_eq!(signed["@context"], expected, "{suite}");
+            data_integrity::verify(&signed, &VerifyOptions::default())
+                .unwrap_or_else(|e| panic!("{suite} {spec}: {e}"));
+            inkan_formats::vcdm::validate_credential(&signed, "credential").unwrap();
+        }
+    }
+}

@@ -98,11 +98,14 @@ pub enum EntryKind {
     SignatureActivated,
     /// A signed document reached its registered destination, or its delivery was given up.
     DocumentDelivered,
+    /// A key was closed or re-opened outside its generation and destruction (a renewal
+    /// closes the old key first, and re-opens it if the renewal fails).
+    KeyStateChanged,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 25] = [
+    pub const ALL: [EntryKind; 26] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -128,6 +131,7 @@ impl EntryKind {
         EntryKind::KeyPinSet,
         EntryKind::SignatureActivated,
         EntryKind::DocumentDelivered,
+        EntryKind::KeyStateChanged,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -158,6 +162,7 @@ impl EntryKind {
             EntryKind::KeyPinSet => "key.pin_set",
             EntryKind::SignatureActivated => "signature.activated",
             EntryKind::DocumentDelivered => "document.delivered",
+            EntryKind::KeyStateChanged => "key.state_changed",
         }
     }
 }

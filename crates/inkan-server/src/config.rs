@@ -82,6 +82,38 @@ pub struct Config {
     /// Operations: dual control.
     #[serde(default)]
     pub operations: OperationsConfig,
+    /// The public verify endpoints (`/credentials/verify`, `/presentations/verify`).
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+/// `[verify]`: what the public verify endpoints trust (issue 15). A credential that carries
+/// its issuer's certificate (an mdoc's `x5chain`, an SD-JWT VC's `x5c`, a status list CWT's
+/// `x5chain`) is authenticated only when that chain leads to one of `trust_anchors`; else the
+/// answer is `verified: false` with `issuerTrust: "unauthenticated"`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// Files of CA certificates (PEM, one or more blocks, or one DER certificate): IACA roots
+    /// for mdocs, issuing CAs for JOSE `x5c` issuers. With none, no such issuer is
+    /// authenticated.
+    #[serde(default)]
+    pub trust_anchors: Vec<PathBuf>,
+}
+
+impl VerifyConfig {
+    /// Reads the trust anchors.
+    pub fn load_anchors(&self) -> Result<inkan_formats::trust::TrustAnchors, String> {
+        let mut anchors = inkan_formats::trust::TrustAnchors::new();
+        for path in &self.trust_anchors {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("[verify] trust_anchors {}: {e}", path.display()))?;
+            anchors
+                .add(&bytes)
+                .map_err(|e| format!("[verify] trust_anchors {}: {e}", path.display()))?;
+        }
+        Ok(anchors)
+    }
 }
 
 /// `[operations]`: dual control of sensitive actions (criteria 2.1.3(12)).
@@ -1118,6 +1150,32 @@ mod tests {
         ] {
             assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn verify_trust_anchors_are_read_strictly() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert!(config.verify.trust_anchors.is_empty());
+        assert!(config.verify.load_anchors().unwrap().is_empty());
+        let config = load("[verify]\ntrust_anchors = [\"/etc/inkan/iaca.pem\"]\n", &[]).unwrap();
+        assert_eq!(
+            config.verify.trust_anchors,
+            vec![PathBuf::from("/etc/inkan/iaca.pem")]
+        );
+        // A missing file is named when the anchors are read (at start).
+        let err = config.verify.load_anchors().unwrap_err();
+        assert!(err.contains("/etc/inkan/iaca.pem"), "{err}");
+        assert!(load("[verify]\nanchors = []\n", &[]).is_err());
+        // A file that is not a certificate.
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let config = load(
+            &format!("[verify]\ntrust_anchors = [\"{}\"]\n", junk.display()),
+            &[],
+        )
+        .unwrap();
+        assert!(config.verify.load_anchors().is_err());
     }
 
     #[test]

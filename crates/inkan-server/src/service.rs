@@ -75,6 +75,9 @@ pub struct Service {
     pub environment: Environment,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Whether a restore left the deployment sealed (no key signs until an approved
+    /// `backup.restore`, `crate::backup::seal`).
+    pub seal: crate::backup::seal::Seal,
 }
 
 impl Service {
@@ -130,6 +133,7 @@ impl Service {
             environment,
             log.clone(),
         );
+        let seal = crate::backup::seal::Seal::load(&*store).await?;
         Ok(Service {
             store,
             device,
@@ -138,6 +142,7 @@ impl Service {
             log_key,
             environment,
             clock,
+            seal,
         })
     }
 

@@ -11,6 +11,7 @@ mod common;
 
 use common::server::{Harness, key, system_client};
 use common::{Engine, TestDb};
+use inkan_server::auth::operators::OperatorRole;
 use inkan_server::backup::{self, LaterLog};
 use inkan_server::clock::Clock as _;
 use inkan_server::config::Config;
@@ -166,7 +167,10 @@ async fn round_trip(engine: Engine) {
         }
     }
 
-    let text = std::fs::read_to_string(&config_path).unwrap();
+    // The restored deployment is to be sealed until a backup.restore is approved (as outside
+    // `test`, criteria 2.1.3(12)).
+    let text = std::fs::read_to_string(&config_path).unwrap()
+        + "\n[operations]\napprovals_for = { \"backup.restore\" = 1 }\n";
     let text = text.replace(&config.store.url, &fresh.url);
     std::fs::write(&config_path, &text).unwrap();
     let config = Config::load(Some(&config_path), std::iter::empty()).unwrap();
@@ -232,6 +236,7 @@ async fn round_trip(engine: Engine) {
     .unwrap();
     assert_eq!(restored.tombstoned, vec![later_destroyed.clone()]);
     assert!(restored.later_entries > 0);
+    assert!(restored.sealed);
 
     // The restored service works: the system client's session and the kept key sign again;
     // the key destroyed after the backup stays destroyed, gone from the device.
@@ -244,7 +249,80 @@ async fn round_trip(engine: Engine) {
     h.clock.advance(clock.now() - h.clock.now());
     let registrar = h.login(&registrar_account).await;
     let client = system_client(&h, &registrar, &issuer, &kept).await;
+    // Sealed: the restored key signs nothing until the restore is approved, and the refusal
+    // says why.
+    let refused = h
+        .call(
+            &client,
+            Method::POST,
+            "/credentials/issue",
+            Some(json!({
+                "credential": {
+                    "@context": ["https://www.w3.org/ns/credentials/v2"],
+                    "type": ["VerifiableCredential"],
+                    "credentialSubject": {"id": "did:example:subject"}
+                },
+                "options": {"credentialId": kept, "format": "vc+jwt"}
+            })),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused.text().await.unwrap().contains("sealed"),
+        "the refusal names the seal"
+    );
+    // A request naming another backup, or the restore the wrong way round, is refused at once;
+    // the right one, approved by a second key officer, lifts the seal.
+    let (_, officer) = h.staff(OperatorRole::KeyOfficer).await;
+    let ask = |backup: String, without_later_log: bool| {
+        h.call(
+            &officer,
+            Method::POST,
+            "/v1/approvals",
+            Some(json!({
+                "action": "backup.restore",
+                "backup": backup,
+                "without_later_log": without_later_log,
+                "reason": "recovery drill"
+            })),
+        )
+    };
+    assert_eq!(
+        ask("bkp_other".into(), false).await.status(),
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        ask(created.manifest.id.clone(), true).await.status(),
+        StatusCode::CONFLICT
+    );
+    let asked = ask(created.manifest.id.clone(), false).await;
+    assert_eq!(asked.status(), StatusCode::CREATED);
+    let id = asked.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Still sealed while only asked.
+    assert_eq!(issue(&h, &client, &kept).await, StatusCode::FORBIDDEN);
+    let (_, approver) = h.staff(OperatorRole::KeyOfficer).await;
+    let done: serde_json::Value = h
+        .call(
+            &approver,
+            Method::POST,
+            &format!("/v1/approvals/{id}/approve"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "executed", "{done}");
+    assert_eq!(done["result"]["sealed"], false, "{done}");
     assert_eq!(issue(&h, &client, &kept).await, StatusCode::CREATED);
+    // A second approval finds nothing to lift.
+    assert_eq!(
+        ask(created.manifest.id.clone(), false).await.status(),
+        StatusCode::CONFLICT
+    );
     let service = &h.server().service;
     let record = service.store.get_key(&destroyed_id).await.unwrap().unwrap();
     assert_eq!(record.state, KeyState::Destroyed);

@@ -93,9 +93,8 @@ fn auth0_verify(response: &[u8], transcript: &[u8], root_pem: &str) -> Result<St
 /// A P-256 public key from its JWK, for rcgen to certify.
 /// The issuer's IACA (a test CA whose key the test holds) certifies the document signer key
 /// `jwk`. Returns (IACA root PEM, document signer certificate PEM).
-fn certify(jwk: &Value) -> (String, String) {
+fn certify(iaca: &TestCa, jwk: &Value) -> (String, String) {
     use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyUsagePurpose};
-    let iaca = TestCa::new("Inkan Test IACA");
     let mut ds = CertificateParams::new(Vec::<String>::new()).unwrap();
     ds.distinguished_name = test_name("Inkan Test mDL Document Signer");
     ds.is_ca = IsCa::ExplicitNoCa;
@@ -110,7 +109,7 @@ fn certify(jwk: &Value) -> (String, String) {
             &Issuer::from_params(&iaca.params, &iaca.key),
         )
         .unwrap();
-    (iaca.pem, leaf.pem())
+    (iaca.pem.clone(), leaf.pem())
 }
 
 async fn prepare(h: &Harness, holder: &Holder, document: &Value) -> reqwest::Response {
@@ -143,7 +142,16 @@ async fn sign(
 }
 
 async fn mdoc_flows(engine: Engine) {
-    let h = Harness::start(engine, SETTINGS).await;
+    // The IACA the verify endpoints trust ([verify] trust_anchors, issue 15).
+    let iaca = TestCa::new("Inkan Test IACA");
+    let anchors = tempfile::tempdir().unwrap();
+    let anchor = anchors.path().join("iaca.pem");
+    std::fs::write(&anchor, &iaca.pem).unwrap();
+    let settings = format!(
+        "{SETTINGS}\n[verify]\ntrust_anchors = [\"{}\"]",
+        anchor.display()
+    );
+    let h = Harness::start(engine, &settings).await;
     let (_, operator) = h.operator().await;
     // The issuer organisation, its document signer key and its system client.
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
@@ -208,7 +216,7 @@ async fn mdoc_flows(engine: Engine) {
         "{text}"
     );
     // The issuer's IACA certifies the key; the operator attaches it (`inkan keys attach-cert`).
-    let (root_pem, ds_pem) = certify(&seal_jwk);
+    let (root_pem, ds_pem) = certify(&iaca, &seal_jwk);
     h.server()
         .service
         .registry
@@ -263,6 +271,7 @@ async fn mdoc_flows(engine: Engine) {
     assert_eq!(ours["details"]["docType"], MDL);
     assert_eq!(ours["details"]["elements"][NS].as_array().unwrap().len(), 6);
     assert_eq!(ours["details"]["issuerCertificates"], 1);
+    assert_eq!(ours["issuerTrust"], "authenticated", "{ours}");
     assert_eq!(ours["details"]["validFrom"], valid_from);
     assert!(now >= valid_from);
 
@@ -319,6 +328,7 @@ async fn mdoc_flows(engine: Engine) {
     assert_eq!(ours.status(), StatusCode::OK);
     let ours: Value = ours.json().await.unwrap();
     assert_eq!(ours["format"], "mdoc DeviceResponse", "{ours}");
+    assert_eq!(ours["issuerTrust"], "authenticated", "{ours}");
     let document0 = &ours["details"]["documents"][0];
     assert_eq!(document0["docType"], MDL);
     assert_eq!(
@@ -359,7 +369,7 @@ async fn mdoc_flows(engine: Engine) {
         &root_pem,
     );
     assert!(other.is_err(), "accepted for another SessionTranscript");
-    let (other_root, _) = certify(&seal_jwk);
+    let (other_root, _) = certify(&TestCa::new("Inkan Test IACA"), &seal_jwk);
     let untrusted = auth0_verify(&response_bytes, &transcript, &other_root);
     assert!(untrusted.is_err(), "accepted under another IACA");
 

@@ -461,6 +461,28 @@ async fn renewal_replaces_the_key_and_destroys_the_old_one() {
         destroyed.note.as_deref().unwrap().contains(&new),
         "{destroyed:?}"
     );
+    // The old key was closed for the renewal written ahead (issue 14 point 10): `pending`,
+    // then `succeeded`, both before the new key was generated.
+    let closing: Vec<usize> = entries
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == EntryKind::KeyStateChanged && e.key_id.as_deref() == Some(&old))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(closing.len(), 2, "{closing:?}");
+    assert_eq!(
+        entries[closing[0]].outcome,
+        inkan_log::entry::Outcome::Pending
+    );
+    assert_eq!(
+        entries[closing[1]].outcome,
+        inkan_log::entry::Outcome::Succeeded
+    );
+    let generated = entries
+        .iter()
+        .position(|e| e.kind == EntryKind::KeyGenerated && e.key_id.as_deref() == Some(&new))
+        .unwrap();
+    assert!(closing[1] < generated);
     assert_eq!(
         u64::try_from(
             entries

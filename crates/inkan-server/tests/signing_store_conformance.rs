@@ -38,6 +38,7 @@ conformance!(
         signatures_by_digest_scoped_and_ordered,
         signatures_by_digest_at_most_100,
         signature_insert_refusals_store_nothing,
+        indexed_log_indexes_lists_each_once,
     ],
     outside: [
         refused_consume_changes_nothing,
@@ -610,4 +611,25 @@ async fn undecodable_digests_are_corrupt(db: Ctx) {
         Err(StoreError::Corrupt(m)) => assert!(m.contains("digests"), "{m}"),
         other => panic!("expected Corrupt, got {other:?}"),
     }
+}
+
+/// The log indexes that have index rows, from a point on, each once and ascending (what the
+/// index's rebuild at start compares the log with).
+async fn indexed_log_indexes_lists_each_once(db: Ctx) {
+    let store = db.connect().await;
+    let owner = owner(&*store).await;
+    let (d, e) = (digest(), digest());
+    assert!(store.indexed_log_indexes(0).await.unwrap().is_empty());
+    store
+        .insert_signatures(&[
+            signature(&owner, &d, 7, T0),
+            signature(&owner, &e, 7, T0),
+            signature(&owner, &d, 3, T0),
+            signature(&owner, &d, 12, T0),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.indexed_log_indexes(0).await.unwrap(), vec![3, 7, 12]);
+    assert_eq!(store.indexed_log_indexes(7).await.unwrap(), vec![7, 12]);
+    assert!(store.indexed_log_indexes(13).await.unwrap().is_empty());
 }

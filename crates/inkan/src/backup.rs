@@ -66,7 +66,9 @@ enum BackupCommand {
         #[arg(long)]
         so_pin_file: PathBuf,
     },
-    /// Restore an archive into an empty store and token, with M key officers' shares.
+    /// Restore an archive into an empty store and token, with M key officers' shares. Outside
+    /// `test` the restored deployment is sealed (no key signs) until an approved
+    /// `backup.restore` request names the backup.
     Restore {
         /// The archive.
         archive: PathBuf,
@@ -244,6 +246,15 @@ pub async fn run(config: &Config, args: BackupArgs) -> Result<(), String> {
                     restored.tombstoned.join(", ")
                 }
             );
+            if restored.sealed {
+                println!(
+                    "the deployment is sealed: no key signs until an operator asks for \
+                     backup.restore (POST /v1/approvals {{\"action\": \"backup.restore\", \
+                     \"backup\": \"{}\", \"without_later_log\": {}, \"reason\": …}}) and \
+                     it is approved (dual control)",
+                    restored.manifest.id, without_later_log
+                );
+            }
         }
     }
     Ok(())

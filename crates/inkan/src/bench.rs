@@ -8,7 +8,9 @@
 //! on `--config` (or the embedded default in a scratch folder) and provisions what it needs;
 //! with `--url` it needs a client certificate, its key and the key id. The raw rate is the same
 //! device signing the same kind of input with a throwaway key of the same algorithm, one
-//! thread per core, no HTTP, no log.
+//! thread per core, no HTTP, no log. The floor is the cheapest authenticated request the same
+//! client makes over the same connections (`GET /v1/me`: the token checked, no signature, no
+//! log), measured the same way right after: issuance is reported as a ratio to both.
 //!
 //! Must never: run against a production or staging configuration (it activates the bootstrap
 //! operator and makes accounts, keys and clients), or sign with a registered key outside the
@@ -85,7 +87,28 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         }
     };
     let session = client.client_token().await?;
-    let load = measure_load(&client, &session, &key_id, &args).await?;
+    let issuance = Request {
+        method: Method::POST,
+        path: "/credentials/issue",
+        body: Some(json!({
+            "credential": {
+                "@context": ["https://www.w3.org/ns/credentials/v2"],
+                "type": ["VerifiableCredential"],
+                "validFrom": "2026-01-01T00:00:00Z",
+                "credentialSubject": {"id": "did:example:subject", "degree": "BSc"}
+            },
+            "options": {"credentialId": key_id, "format": "vc+jwt"}
+        })),
+        expect: StatusCode::CREATED,
+    };
+    let load = measure_load(&client, &session, Arc::new(issuance), &args).await?;
+    let floor = Request {
+        method: Method::GET,
+        path: "/v1/me",
+        body: None,
+        expect: StatusCode::OK,
+    };
+    let floor = measure_load(&client, &session, Arc::new(floor), &args).await?;
     // The raw rate of the same device and algorithm, in the same run.
     let raw = match &server {
         Some((server, _)) => Some(raw_rate(server.service.device.clone(), args.alg).await?),
@@ -103,7 +126,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     if let Some((server, _)) = server {
         server.stop().await.map_err(|e| e.to_string())?;
     }
-    report(&load, raw, &args);
+    report(&load, &floor, raw, &args);
     Ok(())
 }
 
@@ -261,39 +284,46 @@ struct Load {
     first_error: Option<String>,
 }
 
+/// One kind of request the load repeats.
+struct Request {
+    method: Method,
+    path: &'static str,
+    body: Option<serde_json::Value>,
+    expect: StatusCode,
+}
+
+impl Request {
+    async fn send(&self, client: &Client, session: &Session) -> Result<(), String> {
+        client
+            .call(
+                session,
+                self.method.clone(),
+                self.path,
+                self.body.as_ref(),
+                self.expect,
+            )
+            .await
+            .map(drop)
+    }
+}
+
+/// `request` repeated with `--concurrency` in flight for `--seconds` after a second's warm-up.
 async fn measure_load(
     client: &Client,
     session: &Session,
-    key_id: &str,
+    request: Arc<Request>,
     args: &BenchArgs,
 ) -> Result<Load, String> {
-    let body = Arc::new(json!({
-        "credential": {
-            "@context": ["https://www.w3.org/ns/credentials/v2"],
-            "type": ["VerifiableCredential"],
-            "validFrom": "2026-01-01T00:00:00Z",
-            "credentialSubject": {"id": "did:example:subject", "degree": "BSc"}
-        },
-        "options": {"credentialId": key_id, "format": "vc+jwt"}
-    }));
     // One request first: a configuration error is reported, not measured.
-    client
-        .call(
-            session,
-            Method::POST,
-            "/credentials/issue",
-            Some(&body),
-            StatusCode::CREATED,
-        )
-        .await?;
+    request.send(client, session).await?;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (client, body, measuring, stop, errors) = (
+        let (client, request, measuring, stop, errors) = (
             client.clone(),
-            body.clone(),
+            request.clone(),
             measuring.clone(),
             stop.clone(),
             errors.clone(),
@@ -307,15 +337,7 @@ async fn measure_load(
             let mut first_error = None;
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let result = client
-                    .call(
-                        &session,
-                        Method::POST,
-                        "/credentials/issue",
-                        Some(&body),
-                        StatusCode::CREATED,
-                    )
-                    .await;
+                let result = request.send(&client, &session).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                     match result {
@@ -375,11 +397,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn report(load: &Load, raw: Option<f64>, args: &BenchArgs) {
+fn report(load: &Load, floor: &Load, raw: Option<f64>, args: &BenchArgs) {
     let throughput = load.ok as f64 / load.seconds;
     let p50 = percentile(&load.latencies_ms, 50.0);
     let p99 = percentile(&load.latencies_ms, 99.0);
     let ratio = raw.map(|r| if r > 0.0 { throughput / r } else { 0.0 });
+    let floor_rate = floor.ok as f64 / floor.seconds;
+    let floor_p99 = percentile(&floor.latencies_ms, 99.0);
+    let to_floor = if floor_rate > 0.0 {
+        throughput / floor_rate
+    } else {
+        0.0
+    };
     if args.json {
         let out = json!({
             "scenario": "vc+jwt issuance over HTTPS (mTLS system client, durable log, receipts)",
@@ -393,7 +422,12 @@ fn report(load: &Load, raw: Option<f64>, args: &BenchArgs) {
             "ratio": ratio,
             "p50_ms": p50,
             "p99_ms": p99,
-            "first_error": load.first_error,
+            "floor": "GET /v1/me (token checked; no signature, no log)",
+            "floor_per_s": floor_rate,
+            "floor_p99_ms": floor_p99,
+            "floor_errors": floor.errors,
+            "ratio_to_floor": to_floor,
+            "first_error": load.first_error.as_ref().or(floor.first_error.as_ref()),
         });
         println!("{out}");
         return;
@@ -412,7 +446,13 @@ fn report(load: &Load, raw: Option<f64>, args: &BenchArgs) {
         ),
         _ => println!("  raw device rate not measured (give --config with --url to measure it)"),
     }
-    if let Some(e) = &load.first_error {
+    println!(
+        "  floor, GET /v1/me on the same connections: {floor_rate:.0}/s (p99 {floor_p99:.1} ms, \
+         {} errors); issuance costs {:.1} empty requests (ratio {to_floor:.2})",
+        floor.errors,
+        if to_floor > 0.0 { 1.0 / to_floor } else { 0.0 }
+    );
+    if let Some(e) = load.first_error.as_ref().or(floor.first_error.as_ref()) {
         println!("  first error: {e}");
     }
 }

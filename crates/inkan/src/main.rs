@@ -65,7 +65,9 @@ enum Command {
     },
     /// End the service: every subscriber's use and every key, a final evidence pack.
     Decommission(evidence::DecommissionArgs),
-    /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid.
+    /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid,
+    /// 3 when every check passed but the issuer's certificate leads to no `--trust-anchor`
+    /// (issuer unauthenticated), 1 otherwise.
     Verify(verify::VerifyArgs),
 }
 
@@ -83,6 +85,12 @@ fn main() -> ExitCode {
     } else {
         logs.init();
     }
+    // Offline verification needs no runtime, configuration, store or device; its exit code
+    // tells an unauthenticated issuer apart.
+    let command = match cli.command {
+        Command::Verify(args) => return verify::run(args),
+        other => other,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -91,9 +99,7 @@ fn main() -> ExitCode {
         Err(e) => return fail(&format!("starting the runtime: {e}")),
     };
     let result = runtime.block_on(async {
-        // Offline verification needs no configuration, store or device.
-        let command = match cli.command {
-            Command::Verify(args) => return verify::run(args),
+        let command = match command {
             Command::Demo(args) => return demo::run(args).await,
             Command::Bench(args) => return bench::run(cli.config.as_deref(), args).await,
             other => other,

@@ -1,20 +1,36 @@
 //! `inkan verify FILE`: verify any credential or presentation Inkan knows, for users and
 //! relying parties. Needs no configuration, store or device.
+//!
+//! Exit status: 0 valid; 3 every check passed but the issuer's certificate (mdoc `x5chain`,
+//! JOSE `x5c`) leads to no `--trust-anchor`, so the issuer is unauthenticated (never
+//! reported as plain valid); 1 not valid or not readable.
 
 use clap::Args;
 use inkan_device::PublicKey;
+use inkan_formats::trust::{IssuerTrust, TrustAnchors};
 use inkan_formats::verify::{VerifyOptions, verify};
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit status when every check passed but the issuer is unauthenticated.
+pub const EXIT_UNAUTHENTICATED: u8 = 3;
 
 /// Largest document or key file read.
 const MAX_FILE: u64 = 2 * 1024 * 1024;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The document: Data Integrity VC/VP (JSON), VC-JWT, SD-JWT VC (with or without KB-JWT),
-    /// mdoc IssuerSigned or DeviceResponse (CBOR as hex or base64url).
+    /// The document: Data Integrity VC/VP (JSON), an EnvelopedVerifiableCredential or
+    /// EnvelopedVerifiablePresentation (JSON), VC-JWT or VP-JWT, SD-JWT VC (with or without
+    /// KB-JWT), mdoc IssuerSigned or DeviceResponse (CBOR as hex or base64url).
     file: PathBuf,
+    /// A certificate (PEM, one or more blocks, or DER) that may vouch for the issuer's
+    /// certificate the document carries: an IACA root for mdocs, an issuing CA for `x5c`.
+    /// Repeatable. Without one that does, the issuer is unauthenticated (exit status 3).
+    #[arg(long = "trust-anchor", value_name = "FILE")]
+    trust_anchors: Vec<PathBuf>,
     /// The key to verify with (JWK or PEM) where the document does not name a resolvable one
     /// (`did:key`, `did:jwk`, `x5c` and `x5chain` are resolved from the document).
     #[arg(long)]
@@ -45,8 +61,25 @@ pub struct VerifyArgs {
     json: bool,
 }
 
-pub fn run(args: VerifyArgs) -> Result<(), String> {
+pub fn run(args: VerifyArgs) -> ExitCode {
+    match check(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(args: VerifyArgs) -> Result<ExitCode, String> {
     let document = crate::keys::read_limited(&args.file, MAX_FILE)?;
+    let mut trust_anchors = TrustAnchors::new();
+    for path in &args.trust_anchors {
+        let bytes = crate::keys::read_limited(path, MAX_FILE)?;
+        trust_anchors
+            .add(&bytes)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let key = args.key.as_deref().map(read_key).transpose()?;
     let session_transcript = args
         .session_transcript
@@ -73,19 +106,46 @@ pub fn run(args: VerifyArgs) -> Result<(), String> {
         session_transcript,
         proof_only: args.proof_only,
         at,
+        skip_validity_period: false,
+        trust_anchors: Arc::new(trust_anchors),
     };
     // A closed pipe (`inkan verify F | head`) is not an error of the verification.
     let mut out = std::io::stdout().lock();
     match verify(&document, &options) {
         Ok(found) => {
+            let unauthenticated = match &found.issuer_trust {
+                IssuerTrust::Unauthenticated { reason } => Some(reason.clone()),
+                _ => None,
+            };
             let _ = if args.json {
-                let report = serde_json::json!({ "valid": true, "format": found.format, "details": found.details });
+                let report = serde_json::json!({
+                    "valid": unauthenticated.is_none(),
+                    "issuerTrust": found.issuer_trust.as_str(),
+                    "format": found.format,
+                    "checks": found.checks,
+                    "details": found.details,
+                });
                 writeln!(out, "{report}")
             } else {
                 let details = serde_json::to_string_pretty(&found.details).unwrap_or_default();
-                writeln!(out, "valid: {}\n{details}", found.format)
+                match &unauthenticated {
+                    Some(reason) => writeln!(
+                        out,
+                        "proof valid, issuer UNAUTHENTICATED: {}\n{reason}\n{details}",
+                        found.format
+                    ),
+                    None => writeln!(out, "valid: {}\n{details}", found.format),
+                }
             };
-            Ok(())
+            Ok(match unauthenticated {
+                Some(_) => {
+                    eprintln!(
+                        "issuer unauthenticated: give the issuer's CA or IACA with --trust-anchor"
+                    );
+                    ExitCode::from(EXIT_UNAUTHENTICATED)
+                }
+                None => ExitCode::SUCCESS,
+            })
         }
         Err(e) => {
             if args.json {

@@ -160,14 +160,37 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
             &path("mdoc_device_response"),
             "--session-transcript",
             &path("session_transcript"),
-            "--proof-only",
+            "--trust-anchor",
+            &path("iaca_root"),
         ],
     );
-    assert!(ok, "{text}");
+    assert!(
+        ok && text.contains("\"status\": \"authenticated\""),
+        "{text}"
+    );
+    // Without its IACA the issuer is unauthenticated: not valid (issue 15).
+    let (ok, text) = inkan(
+        cwd.path(),
+        &[
+            "verify",
+            &path("mdoc_device_response"),
+            "--session-transcript",
+            &path("session_transcript"),
+        ],
+    );
+    assert!(!ok && text.contains("UNAUTHENTICATED"), "{text}");
+    // The enveloped vc+jwt the demo writes verifies as it is (issue 15).
+    let (ok, text) = inkan(cwd.path(), &["verify", &path("vc_jwt")]);
+    assert!(
+        ok && text.contains("EnvelopedVerifiableCredential"),
+        "{text}"
+    );
 }
 
 /// `inkan bench` on the embedded default reports throughput, latency and the raw rate of the
-/// same key with their ratio (a smoke test of the tool, not a measurement: no figure is judged).
+/// same key with their ratio, and the floor (the cheapest authenticated request on the same
+/// connections) with the ratio to it (a smoke test of the tool, not a measurement: no figure
+/// is judged).
 #[test]
 fn bench_reports_throughput_against_the_raw_rate() {
     let cwd = tempfile::tempdir().unwrap();
@@ -184,6 +207,9 @@ fn bench_reports_throughput_against_the_raw_rate() {
         "ratio",
         "p50_ms",
         "p99_ms",
+        "floor_per_s",
+        "floor_p99_ms",
+        "ratio_to_floor",
     ] {
         assert!(
             report[field].as_f64().is_some_and(|v| v > 0.0),
@@ -191,5 +217,6 @@ fn bench_reports_throughput_against_the_raw_rate() {
         );
     }
     assert_eq!(report["errors"], 0);
+    assert_eq!(report["floor_errors"], 0);
     assert!(!cwd.path().join("inkan-data").exists());
 }

@@ -360,11 +360,28 @@ fn mdoc_device_response_from_auth0_mdl_verifies() {
     let transcript = dir.join("session-transcript.cbor");
     let transcript_arg = transcript.to_str().unwrap();
     let response = dir.join("device-response.hex");
+    // Its IACA (written by the issuer) is the trust anchor; without it the issuer is
+    // unauthenticated and the exit status is 3 (issue 15).
+    let iaca = dir.join("iaca.pem");
+    let iaca_arg = iaca.to_str().unwrap();
     let text = assert_valid(
         &response,
-        &["--session-transcript", transcript_arg],
+        &[
+            "--session-transcript",
+            transcript_arg,
+            "--trust-anchor",
+            iaca_arg,
+        ],
         "mdoc DeviceResponse",
     );
+    let unanchored = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .arg("verify")
+        .arg(&response)
+        .args(["--session-transcript", transcript_arg])
+        .output()
+        .unwrap();
+    assert_eq!(unanchored.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unanchored.stdout).contains("issuer UNAUTHENTICATED"));
     assert!(
         text.contains("org.iso.18013.5.1.mDL")
             && text.contains("\"family_name\"")
@@ -398,7 +415,11 @@ fn mdoc_device_response_from_auth0_mdl_verifies() {
 
     // The IssuerSigned alone, every issued element.
     let issuer_signed = dir.join("issuer-signed.hex");
-    let text = assert_valid(&issuer_signed, &[], "mdoc IssuerSigned");
+    let text = assert_valid(
+        &issuer_signed,
+        &["--trust-anchor", iaca_arg],
+        "mdoc IssuerSigned",
+    );
     assert!(text.contains("\"birth_date\""), "{text}");
     let hex_text = std::fs::read_to_string(&issuer_signed).unwrap();
     let bad = write(
@@ -406,7 +427,11 @@ fn mdoc_device_response_from_auth0_mdl_verifies() {
         "tampered-issuer-signed.hex",
         &hex_text.replace(&jones, &jonas),
     );
-    assert_refused(&bad, &[], "tampered element value");
+    assert_refused(
+        &bad,
+        &["--trust-anchor", iaca_arg],
+        "tampered element value",
+    );
 }
 
 /// `node interop/di/sd.mjs ARGS` (digitalbazaar's `ecdsa-sd-2023` cryptosuite).

@@ -20,7 +20,9 @@
 //!
 //! Verification resolves `did:key` and `did:jwk` verification methods from the DID itself
 //! ([`keys`]) and, unless [`VerifyOptions::proof_only`], checks that the issuer (credential)
-//! or holder (presentation) is the DID controlling the key. No private key is ever held here.
+//! or the holder (presentation, when it names one) is the DID controlling the key. Proof sets
+//! and chains (`proof` as a list, `previousProof`) are verified proof by proof ([`verify`]) and
+//! made with [`add_proof`]. No private key is ever held here.
 
 pub mod canon;
 pub mod ecdsa_sd;
@@ -81,7 +83,12 @@ impl Cryptosuite {
             .into_iter()
             .chain([Cryptosuite::EcdsaSd2023])
             .find(|s| s.as_str() == name)
-            .ok_or_else(|| FormatError::Unsupported(format!("cryptosuite {name:?}")))
+            .ok_or_else(|| {
+                FormatError::Unsupported(format!(
+                    "a `cryptosuite` other than {}",
+                    Self::ALL.map(Cryptosuite::as_str).join(", ")
+                ))
+            })
     }
 
     /// Whether the suite canonicalises with RDFC-1.0 (else JCS).
@@ -147,7 +154,9 @@ impl ProofPurpose {
         match name {
             "assertionMethod" => Ok(ProofPurpose::AssertionMethod),
             "authentication" => Ok(ProofPurpose::Authentication),
-            other => Err(FormatError::Unsupported(format!("proofPurpose {other:?}"))),
+            _ => Err(FormatError::Unsupported(
+                "a `proofPurpose` other than assertionMethod or authentication".into(),
+            )),
         }
     }
 }
@@ -167,6 +176,10 @@ pub struct ProofOptions {
     pub challenge: Option<String>,
     /// The verifier's `domain` (presentations).
     pub domain: Option<String>,
+    /// The proof's `id` (a URL), so that a later proof of a chain can name it.
+    pub id: Option<String>,
+    /// `previousProof`: the ids of the proofs this one chains to ([`add_proof`]).
+    pub previous_proof: Vec<String>,
 }
 
 impl ProofOptions {
@@ -179,6 +192,8 @@ impl ProofOptions {
             verification_method: None,
             challenge: None,
             domain: None,
+            id: None,
+            previous_proof: Vec::new(),
         }
     }
 
@@ -195,6 +210,8 @@ impl ProofOptions {
             verification_method: None,
             challenge: Some(challenge.into()),
             domain,
+            id: None,
+            previous_proof: Vec::new(),
         }
     }
 }
@@ -266,6 +283,9 @@ pub fn proof_config(
         None => now_date_time(),
     };
     let mut proof = Map::new();
+    if let Some(id) = &options.id {
+        proof.insert("id".into(), id.clone().into());
+    }
     proof.insert("type".into(), "DataIntegrityProof".into());
     proof.insert("cryptosuite".into(), options.cryptosuite.as_str().into());
     proof.insert("created".into(), created.into());
@@ -276,6 +296,15 @@ pub fn proof_config(
     }
     if let Some(domain) = &options.domain {
         proof.insert("domain".into(), domain.clone().into());
+    }
+    match options.previous_proof.as_slice() {
+        [] => {}
+        [one] => {
+            proof.insert("previousProof".into(), one.clone().into());
+        }
+        many => {
+            proof.insert("previousProof".into(), many.to_vec().into());
+        }
     }
     if let Some(context) = object.get("@context") {
         proof.insert("@context".into(), context.clone());
@@ -297,9 +326,87 @@ pub async fn sign(
         .ok_or_else(|| FormatError::malformed(WHAT, "the document is not a JSON object"))?;
     if object.contains_key("proof") {
         return Err(FormatError::Unsupported(
-            "the document already has a proof (proof sets and chains are not made)".into(),
+            "the document already has a proof: add another with add_proof (a proof set or chain)"
+                .into(),
         ));
     }
+    if !options.previous_proof.is_empty() {
+        return Err(FormatError::Rejected(
+            "previousProof names a proof the document does not have".into(),
+        ));
+    }
+    // A VCDM 1.1 document gets the context that defines the proof's terms; what is signed
+    // and returned both carry it.
+    let mut secured = with_proof_context(object);
+    let proof = make_proof(&Value::Object(secured.clone()), signer, key, options).await?;
+    secured.insert("proof".into(), proof);
+    Ok(Value::Object(secured))
+}
+
+/// Adds a proof to a document that may already have some (VC Data Integrity 1.0, "Add Proof
+/// Set/Chain"): the new proof is made over the document without its proofs, plus, when
+/// `options.previous_proof` names some, exactly those proofs (a chain); the result's `proof`
+/// is every earlier proof and the new one.
+pub async fn add_proof(
+    secured: &Value,
+    signer: &dyn Signer,
+    key: &KeyRef,
+    options: &ProofOptions,
+) -> Result<Value, FormatError> {
+    crate::limits::check_json_depth(WHAT, secured)?;
+    let object = secured
+        .as_object()
+        .ok_or_else(|| FormatError::malformed(WHAT, "the document is not a JSON object"))?;
+    let all: Vec<Value> = match object.get("proof") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(one) => vec![one.clone()],
+    };
+    let mut input = object.clone();
+    input.remove("proof");
+    if !options.previous_proof.is_empty() {
+        let matching = matching_proofs(&all, &options.previous_proof)?;
+        input.insert("proof".into(), Value::Array(matching));
+    }
+    let proof = make_proof(&Value::Object(input), signer, key, options).await?;
+    let mut result = object.clone();
+    let mut proofs = all;
+    proofs.push(proof);
+    result.insert(
+        "proof".into(),
+        if proofs.len() == 1 {
+            proofs.remove(0)
+        } else {
+            Value::Array(proofs)
+        },
+    );
+    Ok(Value::Object(result))
+}
+
+/// The proofs of `all` whose `id` is one of `ids`, in the order of `ids`; every id must name
+/// one.
+fn matching_proofs(all: &[Value], ids: &[String]) -> Result<Vec<Value>, FormatError> {
+    ids.iter()
+        .map(|id| {
+            all.iter()
+                .find(|p| p.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                .cloned()
+                .ok_or_else(|| {
+                    FormatError::InvalidSignature(
+                        "previousProof names a proof the document does not have".into(),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// Makes one proof over `document` (which carries, for a chain, the proofs it chains to).
+async fn make_proof(
+    document: &Value,
+    signer: &dyn Signer,
+    key: &KeyRef,
+    options: &ProofOptions,
+) -> Result<Value, FormatError> {
     let suite = options.cryptosuite;
     if suite == Cryptosuite::EcdsaSd2023 {
         return Err(FormatError::Unsupported(
@@ -342,9 +449,39 @@ pub async fn sign(
             format!("z{}", bs58::encode(&signature).into_string()).into(),
         );
     }
-    let mut secured = object.clone();
-    secured.insert("proof".into(), proof);
-    Ok(Value::Object(secured))
+    Ok(proof)
+}
+
+/// The context that defines the proof's terms (`DataIntegrityProof`, `cryptosuite`,
+/// `created`, …).
+pub const DATA_INTEGRITY_CONTEXT: &str = "https://w3id.org/security/data-integrity/v2";
+
+/// The contexts that define the proof's terms themselves: the Data Integrity context, and the
+/// VCDM 2.0 context, which includes it.
+const PROOF_TERM_CONTEXTS: [&str; 2] = [DATA_INTEGRITY_CONTEXT, crate::jose::vc_jwt::VCDM2_CONTEXT];
+
+/// `document` with [`DATA_INTEGRITY_CONTEXT`] appended to its `@context` when none of its
+/// contexts defines the proof's terms (a VCDM 1.1 credential, whose context predates Data
+/// Integrity): what Data Integrity 1.0 §4.2 "Add Proof" asks of a JSON-LD document that
+/// does not define them (and what digitalbazaar's libraries do). Without it, the proof's
+/// `created`, `cryptosuite`, … do not expand and RDFC refuses the proof. A document without
+/// `@context` (JCS over plain JSON) is left as it is.
+pub fn with_proof_context(document: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = document.clone();
+    let contexts: Vec<Value> = match document.get("@context") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(one @ Value::String(_)) => vec![one.clone()],
+        _ => return out,
+    };
+    let defined = contexts
+        .iter()
+        .any(|c| c.as_str().is_some_and(|c| PROOF_TERM_CONTEXTS.contains(&c)));
+    if !defined {
+        let mut contexts = contexts;
+        contexts.push(DATA_INTEGRITY_CONTEXT.into());
+        out.insert("@context".into(), Value::Array(contexts));
+    }
+    out
 }
 
 /// What to check beyond the signature.
@@ -375,8 +512,14 @@ pub struct Verified {
     pub public_key: PublicKey,
     /// The proof's `created`, when present.
     pub created: Option<String>,
-    /// Whether the issuer/holder binding was checked (false with `proof_only`).
+    /// Whether the issuer/holder binding was checked (false with `proof_only`, and for a
+    /// presentation without `holder`).
     pub controller_checked: bool,
+    /// How many proofs the document has (more than one: a proof set or chain, every one
+    /// verified).
+    pub proof_count: usize,
+    /// The verification methods of the other proofs of a set or chain.
+    pub other_methods: Vec<String>,
 }
 
 /// Parses a secured document from outside (with the size and depth limits) and verifies it.
@@ -389,7 +532,7 @@ fn string_member<'a>(proof: &'a Map<String, Value>, name: &str) -> Result<&'a st
     proof
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| FormatError::malformed(WHAT, format!("proof has no string {name:?}")))
+        .ok_or_else(|| FormatError::malformed(WHAT, format!("the proof has no string `{name}`")))
 }
 
 /// The id of an `issuer` or `holder` member: a string or an object's `id`.
@@ -401,25 +544,138 @@ fn party_id(value: Option<&Value>) -> Option<&str> {
     }
 }
 
-/// Verifies the Data Integrity proof of a secured credential or presentation.
+/// Most proofs one document may carry.
+pub const MAX_PROOFS: usize = 16;
+
+/// Verifies the Data Integrity proofs of a secured credential or presentation: one proof, or
+/// a proof set or chain (VC Data Integrity 1.0, "Verify Proof Sets and Chains"), every proof
+/// of which must verify, each over the document without proofs plus the proofs its
+/// `previousProof` names. Purpose, challenge and domain are checked on every proof. Unless
+/// `proof_only`, the `issuer` (credential) must control a proof's key, and so must the
+/// `holder` of a presentation when it names one (VCDM 2.0 makes `holder` optional; without
+/// it, the proof is checked by its verification method alone). The result describes that
+/// proof, or the first.
 pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, FormatError> {
     crate::limits::check_json_depth(WHAT, secured)?;
     let object = secured
         .as_object()
         .ok_or_else(|| FormatError::malformed(WHAT, "the document is not a JSON object"))?;
-    let proof = match object.get("proof") {
-        Some(Value::Object(proof)) => proof,
-        Some(Value::Array(_)) => {
-            return Err(FormatError::Unsupported("proof sets and chains".into()));
+    let all: Vec<Value> = match object.get("proof") {
+        Some(Value::Object(proof)) => vec![Value::Object(proof.clone())],
+        Some(Value::Array(items)) if items.is_empty() => {
+            return Err(FormatError::malformed(WHAT, "proof is an empty list"));
         }
+        Some(Value::Array(items)) if items.len() > MAX_PROOFS => {
+            return Err(FormatError::malformed(
+                WHAT,
+                format!("more than {MAX_PROOFS} proofs"),
+            ));
+        }
+        Some(Value::Array(items)) => items.clone(),
         Some(_) => return Err(FormatError::malformed(WHAT, "proof is not an object")),
         None => return Err(FormatError::malformed(WHAT, "the document has no proof")),
     };
+    let mut without_proofs = object.clone();
+    without_proofs.remove("proof");
+    let mut results = Vec::with_capacity(all.len());
+    for (i, proof) in all.iter().enumerate() {
+        let Value::Object(proof) = proof else {
+            return Err(FormatError::malformed(
+                WHAT,
+                "a proof of the set is not an object",
+            ));
+        };
+        let mut input = without_proofs.clone();
+        if let Some(previous) = proof.get("previousProof") {
+            let ids: Vec<String> = match previous {
+                Value::String(id) => vec![id.clone()],
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        FormatError::malformed(WHAT, "previousProof is not a string or strings")
+                    })?,
+                _ => {
+                    return Err(FormatError::malformed(
+                        WHAT,
+                        "previousProof is not a string or strings",
+                    ));
+                }
+            };
+            input.insert("proof".into(), Value::Array(matching_proofs(&all, &ids)?));
+        }
+        let verified = verify_proof(object, &input, proof, options).map_err(|e| {
+            if all.len() > 1 {
+                prefix_error(&format!("proof {i} of {}", all.len()), e)
+            } else {
+                e
+            }
+        })?;
+        results.push(verified);
+    }
+    // Who must control a proof's key.
+    let (member, party) = match results[0].purpose {
+        ProofPurpose::AssertionMethod => ("issuer", party_id(object.get("issuer"))),
+        ProofPurpose::Authentication => ("holder", party_id(object.get("holder"))),
+    };
+    let primary = match party {
+        _ if options.proof_only => 0,
+        None if member == "holder" && object.get("holder").is_none() => 0,
+        None => {
+            return Err(FormatError::Rejected(format!(
+                "the document has no `{member}` id to check the proof's key against (use proof-only verification to check the proof alone)"
+            )));
+        }
+        Some(party) => results
+            .iter()
+            .position(|r| r.controller == party)
+            .ok_or_else(|| {
+                FormatError::Rejected(format!(
+                    "the `{member}` is not the controller of the proof's key (use proof-only verification to check the proof alone)"
+                ))
+            })?,
+    };
+    let checked = !options.proof_only && party.is_some();
+    let count = results.len();
+    let other_methods = results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != primary)
+        .map(|(_, r)| r.verification_method.clone())
+        .collect();
+    let mut verified = results.swap_remove(primary);
+    verified.controller_checked = checked;
+    verified.proof_count = count;
+    verified.other_methods = other_methods;
+    Ok(verified)
+}
+
+/// The same error, its message prefixed with `context`.
+fn prefix_error(context: &str, e: FormatError) -> FormatError {
+    match e {
+        FormatError::InvalidSignature(m) => {
+            FormatError::InvalidSignature(format!("{context}: {m}"))
+        }
+        FormatError::Rejected(m) => FormatError::Rejected(format!("{context}: {m}")),
+        FormatError::Unsupported(m) => FormatError::Unsupported(format!("{context}: {m}")),
+        other => other,
+    }
+}
+
+/// Verifies one proof over `input` (the document without proofs, plus for a chain the proofs
+/// this one names): the signature, then purpose, challenge and domain.
+fn verify_proof(
+    object: &Map<String, Value>,
+    input: &Map<String, Value>,
+    proof: &Map<String, Value>,
+    options: &VerifyOptions,
+) -> Result<Verified, FormatError> {
     let proof_type = string_member(proof, "type")?;
     if proof_type != "DataIntegrityProof" {
-        return Err(FormatError::Unsupported(format!(
-            "proof type {proof_type:?} (only DataIntegrityProof)"
-        )));
+        return Err(FormatError::Unsupported(
+            "a proof `type` other than DataIntegrityProof".into(),
+        ));
     }
     let suite = Cryptosuite::from_name(string_member(proof, "cryptosuite")?)?;
     let purpose = ProofPurpose::from_name(string_member(proof, "proofPurpose")?)?;
@@ -433,9 +689,9 @@ pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, Form
         None => None,
     };
     let resolved = if suite == Cryptosuite::EcdsaSd2023 {
-        ecdsa_sd::verify_derived(object, proof, &method)?
+        ecdsa_sd::verify_derived(input, proof, &method)?
     } else {
-        verify_signature(object, proof, suite, &method)?
+        verify_signature(object, input, proof, suite, &method)?
     };
 
     // Checks beyond the signature.
@@ -451,10 +707,15 @@ pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, Form
     let proof_challenge = proof.get("challenge").and_then(Value::as_str);
     match (&options.challenge, proof_challenge) {
         (Some(expected), Some(got)) if expected == got => {}
-        (Some(expected), got) => {
-            return Err(FormatError::Rejected(format!(
-                "challenge is {got:?}, expected {expected:?}"
-            )));
+        (Some(_), Some(_)) => {
+            return Err(FormatError::Rejected(
+                "the proof's `challenge` is not the expected challenge".into(),
+            ));
+        }
+        (Some(_), None) => {
+            return Err(FormatError::Rejected(
+                "the proof has no `challenge`, and one is expected".into(),
+            ));
         }
         (None, _) if purpose == ProofPurpose::Authentication => {
             return Err(FormatError::Rejected(
@@ -476,28 +737,16 @@ pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, Form
     };
     match &options.domain {
         Some(expected) if !proof_domains.contains(&expected.as_str()) => {
-            return Err(FormatError::Rejected(format!(
-                "domain is {proof_domains:?}, expected {expected:?}"
-            )));
+            return Err(FormatError::Rejected(
+                "the proof's `domain` is not the expected domain".into(),
+            ));
         }
         None if !proof_domains.is_empty() => {
-            return Err(FormatError::Rejected(format!(
-                "the proof is bound to domain {proof_domains:?}: give the expected domain"
-            )));
+            return Err(FormatError::Rejected(
+                "the proof is bound to a `domain`: give the expected domain".into(),
+            ));
         }
         _ => {}
-    }
-    if !options.proof_only {
-        let (member, party) = match purpose {
-            ProofPurpose::AssertionMethod => ("issuer", party_id(object.get("issuer"))),
-            ProofPurpose::Authentication => ("holder", party_id(object.get("holder"))),
-        };
-        if party != Some(resolved.controller.as_str()) {
-            return Err(FormatError::Rejected(format!(
-                "the {member} {party:?} is not {}, the controller of the proof's key (use proof-only verification to check the proof alone)",
-                resolved.controller
-            )));
-        }
     }
     Ok(Verified {
         cryptosuite: suite,
@@ -506,13 +755,17 @@ pub fn verify(secured: &Value, options: &VerifyOptions) -> Result<Verified, Form
         controller: resolved.controller,
         public_key: resolved.public_key,
         created,
-        controller_checked: !options.proof_only,
+        controller_checked: false,
+        proof_count: 1,
+        other_methods: Vec::new(),
     })
 }
 
-/// Checks the signature of a single-signature suite's proof; returns the resolved method.
+/// Checks the signature of a single-signature suite's proof over `input` (the document
+/// without proofs, plus for a chain the proofs this one names); returns the resolved method.
 fn verify_signature(
     object: &Map<String, Value>,
+    input: &Map<String, Value>,
     proof: &Map<String, Value>,
     suite: Cryptosuite,
     method: &str,
@@ -528,8 +781,7 @@ fn verify_signature(
         })?;
 
     // The unsecured document, and the proof configuration with the document's context.
-    let mut unsecured = object.clone();
-    unsecured.remove("proof");
+    let mut unsecured = input.clone();
     let mut config = proof.clone();
     config.remove("proofValue");
     if let Some(proof_context) = config.get("@context") {
@@ -572,7 +824,7 @@ fn verify_signature(
     resolved
         .public_key
         .verify(alg, &hashes.combined(), &signature)
-        .map_err(|e| FormatError::InvalidSignature(format!("{suite} proof by {method}: {e}")))?;
+        .map_err(|e| FormatError::InvalidSignature(format!("{suite} proof: {e}")))?;
 
     Ok(resolved)
 }
@@ -583,7 +835,7 @@ fn check_date_time(value: &str) -> Result<(), FormatError> {
     let bad = || {
         FormatError::malformed(
             WHAT,
-            format!("created {value:?} is not an XML Schema dateTime"),
+            "created is not an XML Schema dateTime (YYYY-MM-DDThh:mm:ss with a time zone)",
         )
     };
     let b = value.as_bytes();

@@ -165,7 +165,7 @@ pub async fn issue_vc_jwt_v11(
 ) -> Result<String, FormatError> {
     let vc = object("credential", credential)?;
     check_context("credential", vc, VCDM1_CONTEXT)?;
-    check_type("credential", vc, "VerifiableCredential")?;
+    crate::vcdm::validate_credential(credential, "credential")?;
     let mut claims = Map::new();
     let iss = issuer_id(vc).ok_or_else(|| {
         FormatError::malformed("credential", "`issuer` (or `issuer.id`) is missing")
@@ -195,6 +195,16 @@ pub fn verify_vc_jwt_v11(
     key: &PublicKey,
     now: i64,
 ) -> Result<VerifiedJwt, FormatError> {
+    verify_vc_jwt_v11_at(token, key, Some(now))
+}
+
+/// [`verify_vc_jwt_v11`], checking the validity period only when `now` is given (a caller
+/// that asked for the proof alone passes `None`).
+pub fn verify_vc_jwt_v11_at(
+    token: &str,
+    key: &PublicKey,
+    now: Option<i64>,
+) -> Result<VerifiedJwt, FormatError> {
     let jws = decode_compact(token)?;
     jws.verify(key)?;
     if jws.typ().is_some() {
@@ -218,7 +228,7 @@ pub fn verify_vc_jwt_v11(
         value, expected,
     ) {
         (Some(a), Some(b)) if a != b => Err(FormatError::Rejected(format!(
-            "JWT `{claim}` {a:?} disagrees with `{member}` {b:?}"
+            "JWT `{claim}` disagrees with `{member}`"
         ))),
         _ => Ok(()),
     };
@@ -237,12 +247,11 @@ pub fn verify_vc_jwt_v11(
     )?;
     let nbf = numeric_claim(&claims, "nbf")?;
     let exp = numeric_claim(&claims, "exp")?;
-    check_window(
-        "credential",
-        nbf.or(date(&vc, &["issuanceDate", "validFrom"])?),
-        exp.or(date(&vc, &["expirationDate", "validUntil"])?),
-        now,
-    )?;
+    let not_before = nbf.or(date(&vc, &["issuanceDate", "validFrom"])?);
+    let not_after = exp.or(date(&vc, &["expirationDate", "validUntil"])?);
+    if let Some(now) = now {
+        check_window("credential", not_before, not_after, now)?;
+    }
     // Restore what the JWT claims stand for (VCDM 1.1 §6.3.1 decoding).
     if issuer_id(&vc).is_none() {
         vc.insert("issuer".into(), iss.into());
@@ -267,10 +276,12 @@ pub fn verify_vc_jwt_v11(
     {
         subject.entry("id").or_insert_with(|| sub.clone());
     }
+    let vc = Value::Object(vc);
+    crate::vcdm::validate_credential(&vc, "credential")?;
     Ok(VerifiedJwt {
         header: jws.header.clone(),
         claims,
-        document: Value::Object(vc),
+        document: vc,
     })
 }
 
@@ -284,15 +295,7 @@ pub async fn issue_vc_jwt(
 ) -> Result<String, FormatError> {
     let vc = object("credential", credential)?;
     check_context("credential", vc, VCDM2_CONTEXT)?;
-    check_type("credential", vc, "VerifiableCredential")?;
-    if issuer_id(vc).is_none() {
-        return Err(FormatError::malformed(
-            "credential",
-            "`issuer` (or `issuer.id`) is missing",
-        ));
-    }
-    date(vc, &["validFrom"])?;
-    date(vc, &["validUntil"])?;
+    crate::vcdm::validate_credential(credential, "credential")?;
     let header = header_for(key, Some(TYP_VC_JWT), hint, &Map::new())?;
     sign_with_header(signer, key, &header, &claims_bytes(vc)?).await
 }
@@ -300,37 +303,121 @@ pub async fn issue_vc_jwt(
 /// Verifies a `vc+jwt` credential with `key` at `now`: `typ`, context, type, `validFrom`,
 /// `validUntil` (and `nbf`/`exp` when present).
 pub fn verify_vc_jwt(token: &str, key: &PublicKey, now: i64) -> Result<VerifiedJwt, FormatError> {
+    verify_vc_jwt_at(token, key, Some(now))
+}
+
+/// [`verify_vc_jwt`], checking the validity period only when `now` is given (a caller that
+/// asked for the proof alone passes `None`).
+pub fn verify_vc_jwt_at(
+    token: &str,
+    key: &PublicKey,
+    now: Option<i64>,
+) -> Result<VerifiedJwt, FormatError> {
     let jws = decode_compact(token)?;
     jws.verify(key)?;
     jws.expect_typ(&[TYP_VC_JWT])?;
     let claims = jws.payload_json()?;
     check_context("credential", &claims, VCDM2_CONTEXT)?;
-    check_type("credential", &claims, "VerifiableCredential")?;
+    crate::vcdm::validate_credential(&Value::Object(claims.clone()), "credential")?;
     let iss = issuer_id(&claims)
         .ok_or_else(|| FormatError::malformed("credential", "`issuer` is missing"))?;
     if let Some(claim) = claims.get("iss").and_then(Value::as_str)
         && claim != iss
     {
-        return Err(FormatError::Rejected(format!(
-            "JWT `iss` {claim:?} disagrees with `issuer` {iss:?}"
-        )));
+        return Err(FormatError::Rejected(
+            "JWT `iss` disagrees with `issuer`".into(),
+        ));
     }
-    check_window(
-        "credential",
+    let (valid_from, valid_until) = (
         date(&claims, &["validFrom"])?,
         date(&claims, &["validUntil"])?,
-        now,
-    )?;
-    check_window(
-        "credential",
+    );
+    let (nbf, exp) = (
         numeric_claim(&claims, "nbf")?,
         numeric_claim(&claims, "exp")?,
-        now,
-    )?;
+    );
+    if let Some(now) = now {
+        check_window("credential", valid_from, valid_until, now)?;
+        check_window("credential", nbf, exp, now)?;
+    }
     Ok(VerifiedJwt {
         header: jws.header.clone(),
         document: Value::Object(claims.clone()),
         claims,
+    })
+}
+
+/// Verifies a VCDM 1.1 presentation JWT (the presentation in the `vp` claim, `iss` the
+/// holder) with the holder's `key` at `now`: the signature, the `vp` claim's context and
+/// type, `iss` agreeing with `vp.holder`, `aud`/`nonce` when expected, `nbf`/`exp`/`iat`.
+/// The document returned is the `vp` claim with `holder` restored from `iss`. The credentials
+/// inside are not verified here.
+pub fn verify_vp_jwt_v11(
+    token: &str,
+    key: &PublicKey,
+    now: i64,
+    expected_audience: Option<&str>,
+    expected_nonce: Option<&str>,
+) -> Result<VerifiedJwt, FormatError> {
+    let jws = decode_compact(token)?;
+    jws.verify(key)?;
+    if jws.typ().is_some() {
+        jws.expect_typ(&["JWT", TYP_VP_JWT])?;
+    }
+    let claims = jws.payload_json()?;
+    let mut vp = object(
+        "vp claim",
+        claims
+            .get("vp")
+            .ok_or_else(|| FormatError::malformed("JWT claims", "`vp` is missing"))?,
+    )?
+    .clone();
+    check_context("presentation", &vp, VCDM1_CONTEXT)?;
+    check_type("presentation", &vp, "VerifiablePresentation")?;
+    let iss = claims.get("iss").and_then(Value::as_str);
+    let holder = match vp.get("holder") {
+        None => None,
+        Some(Value::String(h)) => Some(h.as_str()),
+        Some(Value::Object(o)) => o.get("id").and_then(Value::as_str),
+        Some(_) => {
+            return Err(FormatError::malformed(
+                "presentation",
+                "`holder` is not a string or an object with an id",
+            ));
+        }
+    };
+    if let (Some(iss), Some(holder)) = (iss, holder)
+        && iss != holder
+    {
+        return Err(FormatError::Rejected(
+            "JWT `iss` disagrees with the presentation's `holder`".into(),
+        ));
+    }
+    check_audience_nonce(&claims, expected_audience, expected_nonce)?;
+    check_window(
+        "presentation",
+        numeric_claim(&claims, "nbf")?,
+        numeric_claim(&claims, "exp")?,
+        now,
+    )?;
+    if let Some(iat) = numeric_claim(&claims, "iat")?
+        && iat > now + LEEWAY_SECONDS
+    {
+        return Err(FormatError::Rejected(format!(
+            "presentation `iat` {} is in the future",
+            format_rfc3339(iat)
+        )));
+    }
+    if let (Some(iss), None) = (iss, holder) {
+        vp.insert("holder".into(), iss.into());
+    }
+    if let (Some(jti), false) = (claims.get("jti"), vp.contains_key("id")) {
+        vp.insert("id".into(), jti.clone());
+    }
+    Ok(VerifiedJwt {
+        header: jws.header.clone(),
+        claims,
+        document: Value::Object(vp),
     })
 }
 
@@ -358,7 +445,7 @@ pub async fn issue_vp_jwt(
 ) -> Result<String, FormatError> {
     let mut vp = object("presentation", presentation)?.clone();
     check_context("presentation", &vp, VCDM2_CONTEXT)?;
-    check_type("presentation", &vp, "VerifiablePresentation")?;
+    crate::vcdm::validate_presentation(presentation, "presentation")?;
     for (name, value) in [
         ("aud", binding.audience.clone().map(Value::from)),
         ("nonce", binding.nonce.clone().map(Value::from)),
@@ -392,7 +479,7 @@ pub fn verify_vp_jwt(
     jws.expect_typ(&[TYP_VP_JWT])?;
     let claims = jws.payload_json()?;
     check_context("presentation", &claims, VCDM2_CONTEXT)?;
-    check_type("presentation", &claims, "VerifiablePresentation")?;
+    crate::vcdm::validate_presentation(&Value::Object(claims.clone()), "presentation")?;
     check_audience_nonce(&claims, expected_audience, expected_nonce)?;
     check_window(
         "presentation",

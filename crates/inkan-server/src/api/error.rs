@@ -1,5 +1,7 @@
 //! Errors at the HTTP edge: every refusal becomes a status and a JSON body in the shape CSC and
-//! OAuth share (`{"error": …, "error_description": …}`).
+//! OAuth share (`{"error": …, "error_description": …}`). The W3C VC API routes add the members
+//! of an RFC 9457 problem details object to it (`type`, `title`, `detail`, `status`, and the
+//! VCDM 2.0 §7.2 `code`), so one body serves both kinds of client.
 //!
 //! Outside errors (bad input, failed authentication, refused access) say what was wrong;
 //! inside errors (store, log, device) become a generic 500 whose detail goes to the log only,
@@ -22,6 +24,16 @@ pub struct ApiError {
     retry_after: Option<u64>,
     /// Set for 401s of token-protected resources (RFC 9449 section 7.1).
     challenge: Option<&'static str>,
+    /// Problem details members (RFC 9457), for the VC API routes.
+    problem: Option<Problem>,
+}
+
+/// The problem details of a refusal (RFC 9457; VCDM 2.0 §7.2 for data model refusals).
+#[derive(Debug, Clone, Copy)]
+struct Problem {
+    type_url: &'static str,
+    title: &'static str,
+    code: Option<i32>,
 }
 
 impl ApiError {
@@ -33,6 +45,7 @@ impl ApiError {
             description: description.into(),
             retry_after: None,
             challenge: None,
+            problem: None,
         }
     }
 
@@ -44,6 +57,7 @@ impl ApiError {
             description: description.into(),
             retry_after: None,
             challenge: None,
+            problem: None,
         }
     }
 
@@ -55,6 +69,7 @@ impl ApiError {
             description: description.into(),
             retry_after: Some(1),
             challenge: None,
+            problem: None,
         }
     }
 
@@ -68,7 +83,33 @@ impl ApiError {
             description: format!("the request failed inside the service (reference {reference})"),
             retry_after: None,
             challenge: None,
+            problem: None,
         }
+    }
+
+    /// A 400 for a document that breaks a VC Data Model rule: the property's path and the
+    /// rule, with the VCDM 2.0 §7.2 problem type.
+    pub fn data_model(e: &inkan_formats::vcdm::VcdmError) -> Self {
+        let mut error = ApiError::bad_request(e.to_string());
+        error.problem = Some(Problem {
+            type_url: e.problem.type_url(),
+            title: e.problem.title(),
+            code: Some(e.problem.code()),
+        });
+        error
+    }
+
+    /// The same refusal with problem details members (RFC 9457, `type` `about:blank` unless a
+    /// more precise one is set), for the VC API routes. Internal failures stay generic.
+    pub fn with_problem_details(mut self) -> Self {
+        if self.problem.is_none() && self.status.is_client_error() {
+            self.problem = Some(Problem {
+                type_url: "about:blank",
+                title: self.status.canonical_reason().unwrap_or("Refused"),
+                code: None,
+            });
+        }
+        self
     }
 
     /// The status.
@@ -96,6 +137,7 @@ impl From<AuthError> for ApiError {
                     description: e.to_string(),
                     retry_after: Some(*retry_after),
                     challenge: None,
+                    problem: None,
                 };
             }
             // The service's bound on concurrent hashing, not this caller's fault: 503, and
@@ -125,6 +167,7 @@ impl From<AuthError> for ApiError {
             description: e.to_string(),
             retry_after: None,
             challenge,
+            problem: None,
         }
     }
 }
@@ -134,11 +177,17 @@ impl IntoResponse for ApiError {
         if self.status.is_client_error() {
             tracing::info!(status = self.status.as_u16(), error = self.code, description = %self.description, "request refused");
         }
-        let mut response = (
-            self.status,
-            Json(json!({"error": self.code, "error_description": self.description})),
-        )
-            .into_response();
+        let mut body = json!({"error": self.code, "error_description": self.description});
+        if let Some(problem) = self.problem {
+            body["type"] = problem.type_url.into();
+            body["title"] = problem.title.into();
+            body["detail"] = self.description.clone().into();
+            body["status"] = self.status.as_u16().into();
+            if let Some(code) = problem.code {
+                body["code"] = code.into();
+            }
+        }
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after
             && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
         {

@@ -62,6 +62,9 @@ pub struct ApiState {
     pub metrics: PrometheusHandle,
     /// The bound on concurrent verifications (`/credentials/verify`, `/presentations/verify`).
     pub verifying: crate::blocking::Gate,
+    /// The certificates that may vouch for an issuer certificate a verified document
+    /// carries (`[verify] trust_anchors`).
+    pub verify_anchors: Arc<inkan_formats::trust::TrustAnchors>,
 }
 
 /// Limits applied to every request.

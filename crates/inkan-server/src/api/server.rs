@@ -55,6 +55,9 @@ pub enum ServeError {
     /// The status checker could not be set up (its trust anchors or CA files).
     #[error("status checking: {0}")]
     Status(String),
+    /// The verify endpoints' trust anchors could not be read.
+    #[error("verification: {0}")]
+    Verify(String),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -147,6 +150,11 @@ impl Server {
             public_url.clone(),
         ));
         crate::operations::configuration::check_at_start(&service, config).await?;
+        // Signatures whose index rows were lost (a crash between the entry and its batch) are
+        // found again by their digest (criteria 2.2.3(3)C).
+        crate::signing::index::rebuild(&*service.store, service.now())
+            .await
+            .map_err(StartError::from)?;
         let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
         let activation = Arc::new(ActivationService::new(
             service.store.clone(),
@@ -164,11 +172,7 @@ impl Server {
                 .map_err(|e| ServeError::Status(e.to_string()))?,
         );
         let signing = Arc::new(SigningModule::new(
-            service.store.clone(),
-            service.device.clone(),
-            service.log.clone(),
-            clock.clone(),
-            config.environment,
+            &service,
             status.clone(),
             config
                 .status
@@ -200,6 +204,7 @@ impl Server {
             clock.clone(),
             config.operations.clone(),
         ));
+        let verify_anchors = Arc::new(config.verify.load_anchors().map_err(ServeError::Verify)?);
         let state = Arc::new(ApiState {
             operations,
             service: service.clone(),
@@ -212,6 +217,7 @@ impl Server {
                 "credential verifications",
                 config.server.concurrent_verifications,
             ),
+            verify_anchors,
         });
         let metrics = match config.server.metrics_listen {
             Some(address) => {

@@ -337,6 +337,22 @@ impl Auth {
         }
     }
 
+    /// Changes `key`'s state as `actor` asked, written ahead (`key.state_changed`: `pending`
+    /// before, the result after; no log, no change).
+    pub(crate) async fn key_state_change<T>(
+        &self,
+        actor: Actor,
+        key: &crate::store::KeyRecord,
+        note: &str,
+        change: impl std::future::Future<Output = Result<T, AuthError>>,
+    ) -> Result<T, AuthError> {
+        let event = Entry {
+            key_id: Some(key.id.to_string()),
+            ..self.event(EntryKind::KeyStateChanged, actor, Some(note.into()))
+        };
+        self.write_ahead(event, change).await
+    }
+
     /// Records that access control refused `caller` the use of `key` (criteria 2.2.1(1)); a
     /// log failure is itself logged and the refusal stands.
     pub async fn record_access_refused(

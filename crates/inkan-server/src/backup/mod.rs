@@ -18,6 +18,7 @@
 //! key the log says was destroyed.
 
 pub mod archive;
+pub mod seal;
 
 use crate::clock::Clock;
 use crate::config::{Config, DeviceConfig};
@@ -372,6 +373,8 @@ pub struct Restored {
     pub later_entries: u64,
     /// Keys destroyed because the log says they were destroyed after the backup.
     pub tombstoned: Vec<String>,
+    /// Whether the deployment is sealed until an approved `backup.restore` ([`seal`]).
+    pub sealed: bool,
 }
 
 /// Restores `bytes` opened with `shares` into the empty store and token `config` names.
@@ -485,6 +488,24 @@ pub async fn restore(
         Some(later) => bury(&mut payload, &later.tombstones, &manifest.id, clock.now())?,
         None => Vec::new(),
     };
+    // Outside `test` the restored deployment is sealed until an approved `backup.restore`
+    // (`seal`): the seal is written with the restored rows, in one transaction.
+    let sealed = config.environment != crate::environment::Environment::Test
+        || config
+            .operations
+            .approvals_for
+            .get("backup.restore")
+            .is_some_and(|&m| m > 0);
+    if sealed {
+        seal::RestoreRecord {
+            backup: manifest.id.clone(),
+            log_size: manifest.log_size,
+            later_log: later.is_some(),
+            sealed: true,
+            lifted_by: None,
+        }
+        .put_into(&mut payload.tables, clock.now());
+    }
     // A restore ends every session: none is carried over.
     for t in &mut payload.tables {
         if matches!(t.table.as_str(), "sessions" | "tokens" | "sads") {
@@ -548,7 +569,11 @@ pub async fn restore(
             } else {
                 tombstoned.join(", ")
             }
-        ),
+        ) + if sealed {
+            "; sealed until an approved backup.restore request"
+        } else {
+            ""
+        },
     )
     .await?;
     progress("done");
@@ -556,6 +581,7 @@ pub async fn restore(
         manifest,
         later_entries,
         tombstoned,
+        sealed,
     })
 }
 

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 15] = [
+pub const ACTIONS: [&str; 16] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -38,6 +38,7 @@ pub const ACTIONS: [&str; 15] = [
     "account.activation_code",
     "issuer.bind",
     "key.certificate",
+    "backup.restore",
 ];
 
 /// Longest reason, bytes.
@@ -94,6 +95,18 @@ pub enum Action {
     #[serde(rename = "backup.create")]
     CreateBackup {
         /// Why (the schedule, a change ahead, …).
+        reason: String,
+    },
+    /// Lifts the seal a restore left (`backup::seal`): the restored deployment signs again.
+    /// Names the backup and whether the log written after it was restored too, so approvers
+    /// know whether keys destroyed since the backup may have come back.
+    #[serde(rename = "backup.restore")]
+    ApproveRestore {
+        /// The backup restored (`bkp_…`).
+        backup: String,
+        /// The restore was made without the later log.
+        without_later_log: bool,
+        /// Why.
         reason: String,
     },
     /// Authorises one run of `inkan decommission` on the host: the end of the service.
@@ -217,6 +230,7 @@ impl Action {
             Action::ReissueActivationCode { .. } => ACTIONS[12],
             Action::BindIssuer { .. } => ACTIONS[13],
             Action::CertifyKey { .. } => ACTIONS[14],
+            Action::ApproveRestore { .. } => ACTIONS[15],
         }
     }
 
@@ -251,6 +265,7 @@ impl Action {
             Action::DestroyKey { .. }
             | Action::ImportKey { .. }
             | Action::CreateBackup { .. }
+            | Action::ApproveRestore { .. }
             | Action::Decommission { .. }
             | Action::SetStatusSource { .. }
             | Action::GenerateKey { .. }
@@ -279,6 +294,18 @@ impl Action {
             }
             Action::ImportKey { owner, .. } => format!("key.import for {owner}"),
             Action::CreateBackup { .. } => "backup.create".into(),
+            Action::ApproveRestore {
+                backup,
+                without_later_log,
+                ..
+            } => format!(
+                "backup.restore {backup} {}",
+                if *without_later_log {
+                    "without the later log (keys destroyed since the backup are back)"
+                } else {
+                    "with the later log"
+                }
+            ),
             Action::Decommission { .. } => "service.decommission".into(),
             Action::ConfigChange { digest, .. } => format!("config.change to {digest}"),
             Action::RegisterClient {
@@ -396,6 +423,9 @@ impl Operations {
                 self.auth.reissuable_account(account).await?;
             }
             Action::BindIssuer { key, identifier } => self.check_binding(key, identifier).await?,
+            Action::ApproveRestore { .. } => {
+                self.restore_to_approve(action)?;
+            }
         }
         Ok(())
     }
@@ -425,6 +455,42 @@ impl Operations {
             }
         }
         Ok(())
+    }
+
+    /// The seal `action` (a [`Action::ApproveRestore`]) would lift: this deployment's, and
+    /// only when the request names its backup and how it was restored.
+    fn restore_to_approve(
+        &self,
+        action: &Action,
+    ) -> Result<crate::backup::seal::RestoreRecord, AuthError> {
+        let Action::ApproveRestore {
+            backup,
+            without_later_log,
+            reason,
+        } = action
+        else {
+            return Err(AuthError::Internal("not a restore approval".into()));
+        };
+        check_reason(reason)?;
+        let Some(record) = self.service.seal.sealed() else {
+            return Err(AuthError::Conflict(
+                "this deployment is not sealed by a restore".into(),
+            ));
+        };
+        if record.backup != *backup {
+            return Err(AuthError::Conflict(format!(
+                "this deployment was restored from backup {}, not {backup}",
+                record.backup
+            )));
+        }
+        if record.later_log == *without_later_log {
+            return Err(AuthError::Conflict(format!(
+                "backup {backup} was restored {} the later log: without_later_log is {}",
+                if record.later_log { "with" } else { "without" },
+                !record.later_log
+            )));
+        }
+        Ok(record)
     }
 
     /// The client `action` (a [`Action::RegisterClient`]) would register, checked.
@@ -611,6 +677,35 @@ impl Operations {
                     )
                     .await?;
                 Ok(json!({ "key": key, "issuer": identifier }))
+            }
+            Action::ApproveRestore { backup, .. } => {
+                // Checked again: the seal may have been lifted by another request meanwhile.
+                let record = self.restore_to_approve(action)?;
+                let lifted = crate::backup::seal::RestoreRecord {
+                    sealed: false,
+                    lifted_by: Some(approval.into()),
+                    ..record
+                };
+                self.auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("the seal of the restore of backup {backup} lifted"),
+                        async {
+                            Ok::<_, AuthError>(
+                                self.store
+                                    .set_setting(
+                                        crate::backup::seal::SETTING,
+                                        &lifted.to_value(),
+                                        self.now(),
+                                    )
+                                    .await?,
+                            )
+                        },
+                    )
+                    .await?;
+                self.service.seal.lift();
+                Ok(json!({ "backup": backup, "sealed": false }))
             }
             Action::ImportKey { .. }
             | Action::GenerateKey { .. }

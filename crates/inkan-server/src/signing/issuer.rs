@@ -76,21 +76,33 @@ pub async fn check(
     field: &str,
     named: &str,
 ) -> Result<(), IssuerError> {
-    if own_identifiers(public_key).iter().any(|own| own == named) {
+    if stands_for(store, key, public_key, named).await? {
         return Ok(());
     }
-    let bound = store.issuer_bindings(key.id.as_str()).await?;
-    if bound.iter().any(|b| b.identifier == named) {
-        return Ok(());
-    }
+    // The identifier itself is not repeated: the caller knows what it sent.
     Err(refused(
         field,
         format!(
-            "{named:?} is not bound to key {}: name the key's own did:key or did:jwk, or an \
-             identifier operators bound to it (issuer.bind, under dual control)",
+            "the issuer named is not bound to key {}: name the key's own did:key or did:jwk, \
+             or an identifier operators bound to it (issuer.bind, under dual control)",
             key.id
         ),
     ))
+}
+
+/// Whether `named` is one of the key's own identifiers or bound to the key under dual
+/// control.
+pub async fn stands_for(
+    store: &dyn IssuerStore,
+    key: &KeyRecord,
+    public_key: &PublicKey,
+    named: &str,
+) -> Result<bool, StoreError> {
+    if own_identifiers(public_key).iter().any(|own| own == named) {
+        return Ok(true);
+    }
+    let bound = store.issuer_bindings(key.id.as_str()).await?;
+    Ok(bound.iter().any(|b| b.identifier == named))
 }
 
 /// The issuer a W3C credential names (`issuer` as a string, or an object's `id`), `None` when
@@ -188,9 +200,10 @@ pub fn check_mdoc(
                     return Err(refused(
                         &field,
                         format!(
-                            "{value} is not the {attribute} of the document signer \
-                             certificate ({certified:?}): an mdoc names the issuer its \
-                             certificate names"
+                            "is not the {attribute} of the document signer \
+                             certificate (which says: {}): an mdoc names the issuer its \
+                             certificate names",
+                            certified.join(", ")
                         ),
                     ));
                 }

@@ -27,7 +27,7 @@
 //! steps 1–3 done, return a signature whose `signature.made` entry is not committed, or
 //! accept a SAD checked anywhere else.
 
-mod index;
+pub mod index;
 pub mod issuer;
 pub mod prepare;
 
@@ -198,6 +198,8 @@ pub struct SigningModule {
     status: Arc<StatusChecker>,
     /// Whether keys without a status source may sign.
     allow_keys_without_status: bool,
+    /// Set while a restored deployment awaits its approved `backup.restore`.
+    seal: crate::backup::seal::Seal,
 }
 
 /// The SHA-256 of a SAD value, as the store keeps it (like every random secret).
@@ -206,25 +208,23 @@ pub fn sad_hash(sad: &str) -> String {
 }
 
 impl SigningModule {
-    /// The module over these parts (starts the index writer: call inside a Tokio runtime).
+    /// The module over the service's store, device, log, clock, environment and restore
+    /// seal (starts the index writer: call inside a Tokio runtime).
     pub fn new(
-        store: Arc<dyn Store>,
-        device: Device,
-        log: Arc<TransparencyLog>,
-        clock: Arc<dyn Clock>,
-        environment: Environment,
+        service: &crate::service::Service,
         status: Arc<StatusChecker>,
         allow_keys_without_status: bool,
     ) -> Self {
         SigningModule {
+            seal: service.seal.clone(),
             status,
             allow_keys_without_status,
-            index: index::IndexWriter::start(store.clone()),
-            store,
-            device,
-            log,
-            clock,
-            environment,
+            index: index::IndexWriter::start(service.store.clone()),
+            store: service.store.clone(),
+            device: service.device.clone(),
+            log: service.log.clone(),
+            clock: service.clock.clone(),
+            environment: service.environment,
             // Only `try_take` is used, with each grant's own maximum.
             rates: crate::auth::limiter::Limiter::new(0),
         }
@@ -246,7 +246,13 @@ impl SigningModule {
             }
         };
         // 2. The key, and the inputs against it; then its status list.
-        let checked = match self.check_key(&request.key, inputs) {
+        // (A restored deployment signs nothing until its restore is approved.)
+        let checked = match self
+            .seal
+            .check()
+            .map_err(SigningError::KeyUnusable)
+            .and_then(|()| self.check_key(&request.key, inputs))
+        {
             Ok(()) => self.check_status(&request.key).await,
             Err(e) => Err(e),
         };

@@ -124,6 +124,10 @@ pub(crate) fn bitstring(
             challenge: None,
             domain: None,
         };
+        // A list credential is a credential: the VC Data Model as for any other (vc+jwt lists
+        // are checked inside `verify_vc_jwt`).
+        inkan_formats::vcdm::validate_credential(&value, "status list credential")
+            .map_err(|e| e.to_string())?;
         let verified = di::verify(&value, &options).map_err(formats)?;
         if anchors.is_empty() {
             return Err("no trust anchors are configured ([status] trust_anchors)".into());

@@ -82,6 +82,10 @@ pub trait SigningStore: Send + Sync {
         digest: &str,
     ) -> Result<Vec<SignatureRecord>, StoreError>;
 
+    /// The log indexes, at or after `from`, that have at least one signature row, ascending
+    /// (for rebuilding the index from the log at start, `signing::index::rebuild`).
+    async fn indexed_log_indexes(&self, from: u64) -> Result<Vec<u64>, StoreError>;
+
     /// Deletes SADs that expired before `before` (`expires_at < before`), used or not
     /// (housekeeping). Returns how many.
     async fn purge_sads(&self, before: UnixMillis) -> Result<u64, StoreError>;

@@ -760,6 +760,63 @@ pub async fn system_client(
     }
 }
 
+/// An issuer organisation's system client over mutual TLS (as the W3C suites' issuers are
+/// reached), registered by `operator` for subscriber `issuer` with sign and read scope on
+/// `keys`: the client presenting its certificate, and its access token.
+pub async fn mtls_system_client(
+    h: &Harness,
+    operator: &Session,
+    issuer: &str,
+    keys: &[&str],
+) -> (reqwest::Client, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["issuer.example".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .pem();
+    let grants: Vec<Value> = keys
+        .iter()
+        .map(|k| json!({"key": k, "operations": ["read", "sign"]}))
+        .collect();
+    let registered = h
+        .call(
+            operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "issuing system", "certificate_pem": cert,
+                "scope": {"keys": grants}
+            })),
+        )
+        .await;
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((operator, issuer)),
+    )
+    .await;
+    let mtls = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&h.server_cert).unwrap())
+        .identity(
+            reqwest::Identity::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes())
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let token: Value = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (mtls, token["access_token"].as_str().unwrap().to_owned())
+}
+
 /// A fresh SoftHSM token (its user PIN in a file under `dir`) and the `[device]` section that
 /// opens it, for [`Harness::start_with_device`]. The module is `INKAN_TEST_PKCS11_MODULE`
 /// (Debian's SoftHSM when unset).

@@ -230,3 +230,28 @@ impl TestCa {
         OcspResponse::successful(basic).unwrap().to_der().unwrap()
     }
 }
+
+impl TestCa {
+    /// An ISO/IEC 18013-5 document signer certificate (Annex B: keyUsage digitalSignature,
+    /// extendedKeyUsage id-mdl-kp-mdlDS `1.0.18013.5.1.2`, not a CA) for the P-256 key `jwk`,
+    /// valid 2020–2040. Returns it as DER.
+    pub fn certify_document_signer(&self, jwk: &Value, cn: &str) -> Vec<u8> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = test_name(cn);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::Other(vec![
+            1, 0, 18013, 5, 1, 2,
+        ])];
+        params.not_before = date_time_ymd(2020, 1, 2);
+        params.not_after = date_time_ymd(2040, 12, 30);
+        params
+            .signed_by(
+                &JwkPublicKey::new(jwk),
+                &Issuer::from_params(&self.params, &self.key),
+            )
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+}

@@ -554,6 +554,7 @@ pub fn document_error(
         (inkan_formats::FormatError::Signer(message), None) => {
             signing_error(SigningError::Refused(message))
         }
+        (inkan_formats::FormatError::DataModel(e), _) => ApiError::data_model(&e),
         (other, _) => ApiError::bad_request(other.to_string()),
     }
 }

@@ -210,7 +210,7 @@ pub async fn renew_key(
         .confirm_change(&caller, &old, Purpose::KeyRenew, &jwe)
         .await?
         .into_new_pin();
-    // The old key stops signing first; of two renewals at once, one gets it.
+    // The old key stops signing first, written ahead; of two renewals at once, one gets it.
     let store = &state.service.store;
     let change = |from, to, reason: &str| StateChange {
         from: vec![from],
@@ -219,19 +219,24 @@ pub async fn renew_key(
         at: state.auth.now(),
         only_if_reason: None,
     };
-    match store
-        .change_key_state(
-            &old.id,
-            &change(KeyState::Active, KeyState::Disabled, RENEWING),
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(AuthError::Conflict("the key is being renewed or changed".into()).into());
-        }
-        Err(e) => return Err(AuthError::from(e).into()),
-    }
+    state
+        .auth
+        .key_state_change(caller.actor(), &old, "closed for its renewal", async {
+            match store
+                .change_key_state(
+                    &old.id,
+                    &change(KeyState::Active, KeyState::Disabled, RENEWING),
+                )
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(StoreError::Conflict(_)) => Err(AuthError::Conflict(
+                    "the key is being renewed or changed".into(),
+                )),
+                Err(e) => Err(AuthError::from(e)),
+            }
+        })
+        .await?;
     let rsa_bits = match old.spec {
         inkan_device::KeySpec::Rsa2048 => 2048,
         _ => 3072,
@@ -269,16 +274,36 @@ pub async fn renew_key(
         Ok(new) => new,
         Err(e) => {
             // Nothing was replaced: the old key signs again, unless a destruction took it
-            // over meanwhile (its reason is no longer this renewal's): that one stands.
-            let _ = store
-                .change_key_state(
-                    &old.id,
-                    &StateChange {
-                        only_if_reason: Some(RENEWING.into()),
-                        ..change(KeyState::Disabled, KeyState::Active, "renewal failed")
+            // over meanwhile (its reason is no longer this renewal's): that one stands. Written
+            // ahead too; if the log cannot take it the key stays closed (fail closed).
+            let reopened = state
+                .auth
+                .key_state_change(
+                    caller.actor(),
+                    &old,
+                    "re-opened: its renewal failed",
+                    async {
+                        Ok::<_, AuthError>(
+                            store
+                                .change_key_state(
+                                    &old.id,
+                                    &StateChange {
+                                        only_if_reason: Some(RENEWING.into()),
+                                        ..change(
+                                            KeyState::Disabled,
+                                            KeyState::Active,
+                                            "renewal failed",
+                                        )
+                                    },
+                                )
+                                .await?,
+                        )
                     },
                 )
                 .await;
+            if let Err(reopen) = reopened {
+                tracing::error!(key = %old.id, error = %reopen, "a key closed for a failed renewal could not be re-opened");
+            }
             return Err(e.into());
         }
     };

@@ -272,6 +272,8 @@ impl HolderDocument {
                 {
                     object.insert("holder".into(), key.public_key.did_key().into());
                 }
+                // The VC Data Model before anything is signed (or prepared).
+                inkan_formats::vcdm::validate_presentation(&presentation, "document.presentation")?;
                 let options = ProofOptions {
                     created: Some(format_rfc3339(issued_at)),
                     verification_method: Some(verification_method(&key.public_key)),

@@ -5,8 +5,11 @@
 //! Inkan builds what is signed from the document itself (a VCDM 2.0 `vc+jwt`, or a Data
 //! Integrity proof with the cryptosuite asked for), so the log records the digest of the real
 //! signing input. Issuance is an organisation's e-seal: a system client under its standing
-//! approval. The key is named by `options.credentialId` (a CSC credential id; an Inkan
-//! extension, as the VC API leaves key selection to the instance). Every response carries the
+//! approval. The key is named by `options.keyId` (an Inkan extension, as the VC API leaves key
+//! selection to the instance; `options.credentialId` holding a key id still works), or found
+//! from `credential.issuer` among the client's scoped keys (see [`IssueOptions`]). Before
+//! anything is signed the credential must meet the VC Data Model (`inkan_formats::vcdm`).
+//! Every response carries the
 //! receipts of its signatures. SD-JWT VCs (`/v1/credentials/sd-jwt`) and ISO/IEC 18013-5
 //! mdocs (`/v1/credentials/mdoc`, an IssuerSigned whose issuer key must have its document
 //! signer certificate attached, for `x5chain`) are issued the same way. `/presentations/verify`
@@ -26,17 +29,31 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions, ecdsa_sd};
 use inkan_formats::jose::{KeyHint, vc_jwt};
-use inkan_formats::verify::{VerifyOptions, verify};
+use inkan_formats::trust::IssuerTrust;
+use inkan_formats::verify::{VerifyOptions, verify_value};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-/// `/credentials/issue` options.
-#[derive(Debug, Deserialize)]
+/// `/credentials/issue` options: the VC API's `IssueCredentialOptions` and Inkan's own.
+///
+/// Which key signs: `keyId` when given (an Inkan extension, `key_…`); else `credentialId` when
+/// it is a key id (Inkan's earlier use of that member, kept so existing clients keep working);
+/// else the key of the client's scope that `credential.issuer` names (its own `did:key` or
+/// `did:jwk`, or an identifier bound to it by `issuer.bind`); else the one key the client's
+/// scope names. In the VC API, `credentialId` identifies the issued credential; any other
+/// value is accepted as that and does not choose a key.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IssueOptions {
+    /// The proof type; only `DataIntegrityProof` (for `ldp_vc`).
+    #[serde(rename = "type")]
+    pub proof_type: Option<String>,
     /// The key (Inkan extension; `key_…`).
-    pub credential_id: String,
+    pub key_id: Option<String>,
+    /// The VC API's identifier of the credential; a key id here names the key (Inkan's
+    /// earlier use, kept for compatibility).
+    pub credential_id: Option<String>,
     /// `ldp_vc` (Data Integrity, the default) or `vc+jwt` (VCDM 2.0 secured with JOSE).
     pub format: Option<String>,
     /// For `ldp_vc`: the cryptosuite (default `ecdsa-rdfc-2019` for EC keys,
@@ -45,6 +62,10 @@ pub struct IssueOptions {
     pub cryptosuite: Option<String>,
     /// The proof's `created` (XML Schema dateTime); now when absent.
     pub created: Option<String>,
+    /// The proof's `challenge` (`ldp_vc`).
+    pub challenge: Option<String>,
+    /// The proof's `domain` (`ldp_vc`).
+    pub domain: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
     /// For `ecdsa-sd-2023`: JSON pointers (RFC 6901) of what every disclosure derived from the
@@ -58,18 +79,35 @@ pub struct IssueOptions {
 pub struct IssueRequest {
     /// The unsigned credential.
     pub credential: Value,
-    /// How to secure it.
-    pub options: IssueOptions,
+    /// How to secure it; all defaults when absent.
+    #[serde(default)]
+    pub options: Option<IssueOptions>,
 }
 
+/// The cryptosuites `options.cryptosuite` may name.
+const SUITES: &str =
+    "eddsa-rdfc-2022, eddsa-jcs-2022, ecdsa-rdfc-2019, ecdsa-jcs-2019 or ecdsa-sd-2023";
+
 /// Issues a credential: an organisation's system client e-seals it with one of its keys.
+/// Refusals carry problem details (RFC 9457; VCDM 2.0 §7.2 for the data model).
 #[utoipa::path(post, path = "/credentials/issue", tag = "vc",
-    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options"),
+    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options (problem details naming the field)"),
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
-    JsonBody(request): JsonBody<IssueRequest>,
+    request: Result<JsonBody<IssueRequest>, ApiError>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let JsonBody(request) = request.map_err(ApiError::with_problem_details)?;
+    issue_credential(&state, caller, request)
+        .await
+        .map_err(ApiError::with_problem_details)
+}
+
+async fn issue_credential(
+    state: &Arc<ApiState>,
+    caller: crate::auth::Caller,
+    request: IssueRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if caller.kind != CallerKind::Client {
         return Err(AuthError::Forbidden(
@@ -79,25 +117,84 @@ pub async fn issue(
         )
         .into());
     }
-    let key = load_key(
-        &state,
-        &caller,
-        &request.options.credential_id,
-        Operation::Sign,
-    )
-    .await?;
-    let format = request.options.format.as_deref().unwrap_or("ldp_vc");
+    let options = request.options.unwrap_or_default();
+    let format = options.format.as_deref().unwrap_or("ldp_vc");
     let document_type = match format {
         "ldp_vc" => "ldp_vc",
         "vc+jwt" | "jwt" => "vc+jwt",
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "options.format {other:?}: use ldp_vc or vc+jwt"
-            )));
+        _ => {
+            return Err(ApiError::bad_request(
+                "options.format: use ldp_vc or vc+jwt",
+            ));
         }
     };
-    let deliver_to = request.options.deliver_to.clone();
-    super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
+    if document_type == "vc+jwt" {
+        for (field, given) in [
+            ("options.type", options.proof_type.is_some()),
+            ("options.cryptosuite", options.cryptosuite.is_some()),
+            ("options.created", options.created.is_some()),
+            ("options.challenge", options.challenge.is_some()),
+            ("options.domain", options.domain.is_some()),
+            (
+                "options.mandatoryPointers",
+                options.mandatory_pointers.is_some(),
+            ),
+        ] {
+            if given {
+                return Err(ApiError::bad_request(format!(
+                    "{field}: a Data Integrity option; vc+jwt has no embedded proof"
+                )));
+            }
+        }
+    }
+    if options
+        .proof_type
+        .as_deref()
+        .is_some_and(|t| t != "DataIntegrityProof")
+    {
+        return Err(ApiError::bad_request(
+            "options.type: only DataIntegrityProof (with options.cryptosuite) is made",
+        ));
+    }
+    if options
+        .created
+        .as_deref()
+        .is_some_and(|c| inkan_formats::vcdm::date_time_stamp(c).is_none())
+    {
+        return Err(ApiError::bad_request(
+            "options.created: must be an XML Schema dateTimeStamp (e.g. 2026-01-01T00:00:00Z)",
+        ));
+    }
+    let suite = match &options.cryptosuite {
+        Some(name) => Some(
+            Cryptosuite::from_name(name)
+                .map_err(|_| ApiError::bad_request(format!("options.cryptosuite: use {SUITES}")))?,
+        ),
+        None => None,
+    };
+    let mut credential = request.credential;
+    // The data model first (criteria 2.2.3(1)A; VCDM 2.0): a credential that names its issuer
+    // is checked as it is; one without is checked once the key's did:key is filled in.
+    let named_issuer = issuer::w3c_issuer(&credential)
+        .map_err(issuer_error)?
+        .map(str::to_owned);
+    if named_issuer.is_some() {
+        inkan_formats::vcdm::validate_credential(&credential, "credential")
+            .map_err(|e| ApiError::data_model(&e))?;
+    }
+    let key = choose_key(state, &caller, &options, named_issuer.as_deref()).await?;
+    if named_issuer.is_none() {
+        let public_key = crate::signing::key_ref(&key)
+            .map_err(signing_error)?
+            .public_key;
+        if let Some(object) = credential.as_object_mut() {
+            object.insert("issuer".into(), public_key.did_key().into());
+        }
+        inkan_formats::vcdm::validate_credential(&credential, "credential")
+            .map_err(|e| ApiError::data_model(&e))?;
+    }
+    let deliver_to = options.deliver_to.clone();
+    super::check_destination(state, &key.owner, deliver_to.as_deref()).await?;
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -105,11 +202,10 @@ pub async fn issue(
         document_type: document_type.into(),
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
-    let mut credential = request.credential;
     // The issuer is one the key stands for (criteria 2.2.3(1)A), checked before anything is
-    // signed; none named is the key's own did:key.
-    match issuer::w3c_issuer(&credential).map_err(issuer_error)? {
-        Some(named) => issuer::check(
+    // signed.
+    if let Some(named) = &named_issuer {
+        issuer::check(
             &*state.service.store,
             &signer.request().key,
             &key_ref.public_key,
@@ -117,12 +213,7 @@ pub async fn issue(
             named,
         )
         .await
-        .map_err(issuer_error)?,
-        None => {
-            if let Some(object) = credential.as_object_mut() {
-                object.insert("issuer".into(), key_ref.public_key.did_key().into());
-            }
-        }
+        .map_err(issuer_error)?;
     }
     // A VCDM 2.0 vc+jwt's claims set is the credential: a top-level `iss` would be read as
     // the JWT's issuer, so it obeys the same rule.
@@ -155,31 +246,43 @@ pub async fn issue(
             })
         }
         _ => {
-            let suite = match &request.options.cryptosuite {
-                Some(name) => Cryptosuite::from_name(name).map_err(format_error)?,
+            let suite = match suite {
+                Some(suite) => suite,
                 None => default_suite(key_ref.algorithm)?,
             };
             if suite == Cryptosuite::EcdsaSd2023 {
+                for (field, given) in [
+                    ("options.challenge", options.challenge.is_some()),
+                    ("options.domain", options.domain.is_some()),
+                ] {
+                    if given {
+                        return Err(ApiError::bad_request(format!(
+                            "{field}: an ecdsa-sd-2023 base proof is an issuer's assertion, made without one"
+                        )));
+                    }
+                }
                 // The base signature is the device's, through the signing module; the HMAC
                 // key and the ephemeral key are made here for this credential only.
                 let options = ecdsa_sd::BaseOptions {
-                    created: request.options.created.clone(),
+                    created: options.created.clone(),
                     verification_method: Some(verification_method(&key_ref.public_key)),
-                    mandatory_pointers: request.options.mandatory_pointers.unwrap_or_default(),
+                    mandatory_pointers: options.mandatory_pointers.clone().unwrap_or_default(),
                 };
                 let secrets = ecdsa_sd::BaseSecrets::generate(&mut rand_core::OsRng);
                 ecdsa_sd::sign_base(&credential, &signer, &key_ref, &options, secrets)
                     .await
                     .map_err(|e| document_error(&signer, e))?
             } else {
-                if request.options.mandatory_pointers.is_some() {
+                if options.mandatory_pointers.is_some() {
                     return Err(ApiError::bad_request(
                         "options.mandatoryPointers is for the ecdsa-sd-2023 cryptosuite",
                     ));
                 }
                 let options = ProofOptions {
-                    created: request.options.created.clone(),
+                    created: options.created.clone(),
                     verification_method: Some(verification_method(&key_ref.public_key)),
+                    challenge: options.challenge.clone(),
+                    domain: options.domain.clone(),
                     ..ProofOptions::assertion(suite)
                 };
                 data_integrity::sign(&credential, &signer, &key_ref, &options)
@@ -188,9 +291,88 @@ pub async fn issue(
             }
         }
     };
-    let mut body = super::after_signing(&state, &signer, &secured, deliver_to.as_deref()).await?;
+    let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
+}
+
+/// How to name the key, for refusals.
+const HOW_TO_CHOOSE: &str = "name the key with options.keyId, or give as credential.issuer \
+     the did:key or did:jwk of a key in the client's scope (GET /v1/keys shows them) or an \
+     identifier bound to one";
+
+/// The key that signs (see [`IssueOptions`]): named, else the one of the client's scope that
+/// `issuer` names, else the only one of its scope. A 400 saying how to choose otherwise.
+async fn choose_key(
+    state: &ApiState,
+    caller: &crate::auth::Caller,
+    options: &IssueOptions,
+    issuer: Option<&str>,
+) -> Result<crate::store::KeyRecord, ApiError> {
+    let legacy = options
+        .credential_id
+        .as_deref()
+        .filter(|id| crate::store::KeyId::parse(id).is_ok());
+    if let Some(id) = options.key_id.as_deref().or(legacy) {
+        return load_key(state, caller, id, Operation::Sign).await;
+    }
+    let scoped: Vec<&str> = caller
+        .scope
+        .as_ref()
+        .map(|scope| {
+            scope
+                .keys
+                .iter()
+                .filter(|g| g.operations.contains(&Operation::Sign))
+                .map(|g| g.key.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    let Some(named) = issuer else {
+        return match scoped.as_slice() {
+            [only] => load_key(state, caller, only, Operation::Sign).await,
+            [] => Err(ApiError::bad_request(
+                "options.keyId: this client's scope names no key it may sign with",
+            )),
+            _ => Err(ApiError::bad_request(format!(
+                "options.keyId: the client's scope names several keys; {HOW_TO_CHOOSE}"
+            ))),
+        };
+    };
+    let mut matching = Vec::new();
+    for id in scoped {
+        let Ok(key_id) = crate::store::KeyId::parse(id) else {
+            continue;
+        };
+        let key = match state.service.registry.get(&key_id).await {
+            Ok(key) => key,
+            Err(crate::keys::KeyError::NotFound(_)) => continue,
+            Err(e) => return Err(AuthError::from(e).into()),
+        };
+        if crate::auth::access::authorize_key(caller, &key, Operation::Sign).is_err() {
+            continue;
+        }
+        let Ok(key_ref) = crate::signing::key_ref(&key) else {
+            continue;
+        };
+        if issuer::stands_for(&*state.service.store, &key, &key_ref.public_key, named)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            matching.push(key);
+        }
+    }
+    match matching.len() {
+        1 => Ok(matching.remove(0)),
+        0 => Err(ApiError::bad_request(format!(
+            "credential.issuer: no key this client may sign with stands for the issuer named; \
+             {HOW_TO_CHOOSE}"
+        ))),
+        _ => Err(ApiError::bad_request(
+            "options.keyId: several keys of the client's scope stand for credential.issuer; \
+             name one with options.keyId",
+        )),
+    }
 }
 
 /// An SD-JWT VC to issue.
@@ -458,7 +640,8 @@ fn format_error(e: inkan_formats::FormatError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 
-/// `/credentials/verify` and `/presentations/verify` options.
+/// `/credentials/verify` and `/presentations/verify` options. Members other
+/// implementations send and Inkan does not use are ignored.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyRequestOptions {
@@ -469,7 +652,16 @@ pub struct VerifyRequestOptions {
     /// The SessionTranscript an mdoc DeviceResponse is bound to: base64url CBOR
     /// (SessionTranscript or SessionTranscriptBytes).
     pub session_transcript: Option<String>,
+    /// The checks the caller asks for (VC API): `proof` (always made) and `validityPeriod`.
+    /// Both when absent. An unknown name is a 400 naming it.
+    pub checks: Option<Vec<String>>,
 }
+
+/// The checks a caller may ask for.
+const KNOWN_CHECKS: [&str; 2] = [
+    inkan_formats::verify::CHECK_PROOF,
+    inkan_formats::verify::CHECK_VALIDITY_PERIOD,
+];
 
 /// `/credentials/verify` request.
 #[derive(Debug, Deserialize)]
@@ -493,24 +685,48 @@ pub struct VerifyPresentationRequest {
     pub options: VerifyRequestOptions,
 }
 
-/// Verifies a credential. No authentication: verifying is public.
+/// Verifies a credential. No authentication: verifying is public. A credential whose issuer
+/// certificate (mdoc `x5chain`, JOSE `x5c`) leads to none of `[verify] trust_anchors` is not
+/// verified: 400 with `issuerTrust: "unauthenticated"` (its proof did verify).
 #[utoipa::path(post, path = "/credentials/verify", tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+    responses((status = 200, description = "{verified: true, checks, ...}"),
+              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only the issuer's certificate is not vouched for)")))]
 pub async fn verify_credential(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyCredentialRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    verify_document(&state, &request.verifiable_credential, &request.options).await
+    verify_document(
+        &state,
+        &request.verifiable_credential,
+        &request.options,
+        Expected::Credential,
+    )
+    .await
 }
 
-/// Verifies a presentation (its `challenge` and `domain` when given).
+/// Verifies a presentation (its `challenge` and `domain` when given) and every credential in
+/// it.
 #[utoipa::path(post, path = "/presentations/verify", tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"), (status = 400, description = "{verified: false, errors}")))]
+    responses((status = 200, description = "{verified: true, checks, ...}"),
+              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only an issuer's certificate is not vouched for)")))]
 pub async fn verify_presentation(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyPresentationRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    verify_document(&state, &request.verifiable_presentation, &request.options).await
+    verify_document(
+        &state,
+        &request.verifiable_presentation,
+        &request.options,
+        Expected::Presentation,
+    )
+    .await
+}
+
+/// What an endpoint verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Credential,
+    Presentation,
 }
 
 /// `/credentials/derive` options (VC API `deriveCredential`).
@@ -569,34 +785,39 @@ pub async fn derive(
 
 /// Verifies on the blocking pool behind the verification gate (JSON-LD canonicalisation and
 /// signature checks are CPU work that would stall the async workers, criteria 2.1.3(12)): 503
-/// at once when the gate is full.
+/// at once when the gate is full. The document is an object (Data Integrity, or an envelope
+/// unwrapped by `inkan_formats::envelope`), or a string holding a JWT, SD-JWT or CBOR text;
+/// a string holding JSON is refused.
 async fn verify_document(
     state: &ApiState,
     document: &Value,
     options: &VerifyRequestOptions,
+    expected: Expected,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let bytes = match document {
-        Value::String(text) => text.clone().into_bytes(),
-        Value::Object(object)
-            if object.get("type").and_then(Value::as_str)
-                == Some("EnvelopedVerifiableCredential")
-                || object.get("type").and_then(Value::as_str)
-                    == Some("EnvelopedVerifiablePresentation") =>
-        {
-            let id = object.get("id").and_then(Value::as_str).unwrap_or_default();
-            match id.split_once(',') {
-                Some((media, token)) if media.starts_with("data:application/") => {
-                    token.as_bytes().to_vec()
-                }
-                _ => {
-                    return Ok(failed(
-                        "the enveloped document's id is not a data: URL".into(),
-                    ));
-                }
+    let mut skip_validity_period = false;
+    if let Some(checks) = &options.checks {
+        for check in checks {
+            if !KNOWN_CHECKS.contains(&check.as_str()) {
+                let named = if !check.is_empty()
+                    && check.len() <= 40
+                    && check
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    format!("`{check}`")
+                } else {
+                    "a name".into()
+                };
+                return Ok(failed(format!(
+                    "options.checks: {named} is not a check this verifier makes (it makes: {})",
+                    KNOWN_CHECKS.join(", ")
+                )));
             }
         }
-        other => other.to_string().into_bytes(),
-    };
+        skip_validity_period = !checks
+            .iter()
+            .any(|c| c == inkan_formats::verify::CHECK_VALIDITY_PERIOD);
+    }
     let session_transcript = match &options.session_transcript {
         Some(text) => {
             use base64::Engine as _;
@@ -604,38 +825,73 @@ async fn verify_document(
                 .decode(text.trim_end_matches('='))
             {
                 Ok(bytes) => Some(bytes),
-                Err(e) => return Ok(failed(format!("options.sessionTranscript: {e}"))),
+                Err(_) => {
+                    return Ok(failed("options.sessionTranscript is not base64url".into()));
+                }
             }
         }
         None => None,
     };
+    // A JWT presentation (VP-JWT, SD-JWT with KB-JWT) is bound by `nonce` and `aud`: the
+    // challenge and domain the caller expects.
     let options = VerifyOptions {
+        nonce: options.challenge.clone(),
+        aud: options.domain.clone(),
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
         session_transcript,
         at: state.auth.now() / 1000,
+        skip_validity_period,
+        trust_anchors: state.verify_anchors.clone(),
         ..VerifyOptions::default()
     };
+    let document = document.clone();
     let verified = state
         .verifying
-        .run(move || verify(&bytes, &options))
+        .run(move || verify_value(&document, &options))
         .await
         .map_err(|e| match e {
             crate::blocking::GateError::Busy(_) => ApiError::busy(e.to_string()),
             crate::blocking::GateError::Failed(_) => ApiError::internal(&e),
         })?;
-    Ok(match verified {
-        Ok(verified) => (
-            StatusCode::OK,
-            Json(json!({
-                "verified": true,
-                "checks": ["proof"],
-                "format": verified.format,
-                "details": verified.details,
-            })),
-        ),
-        Err(e) => failed(e.to_string()),
-    })
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(e) => return Ok(failed(e.to_string())),
+    };
+    if verified.presentation != (expected == Expected::Presentation) {
+        return Ok(failed(match expected {
+            Expected::Credential => {
+                "verifiableCredential is a presentation: use /presentations/verify".into()
+            }
+            Expected::Presentation => {
+                "verifiablePresentation is a credential: use /credentials/verify".into()
+            }
+        }));
+    }
+    let mut body = json!({
+        "checks": verified.checks,
+        "warnings": [],
+        "errors": [],
+        "format": verified.format,
+        "details": verified.details,
+    });
+    match &verified.issuer_trust {
+        IssuerTrust::Unauthenticated { reason } => {
+            body["verified"] = false.into();
+            body["issuerTrust"] = "unauthenticated".into();
+            body["errors"] = json!([format!(
+                "the issuer is unauthenticated: {reason} ([verify] trust_anchors)"
+            )]);
+            Ok((StatusCode::BAD_REQUEST, Json(body)))
+        }
+        trust => {
+            body["verified"] = true.into();
+            if *trust != IssuerTrust::NotApplicable {
+                body["issuerTrust"] = trust.as_str().into();
+            }
+            Ok((StatusCode::OK, Json(body)))
+        }
+    }
 }
 
 fn failed(message: String) -> (StatusCode, Json<Value>) {

@@ -109,6 +109,20 @@ impl SigningStore for PostgresStore {
         found.iter().map(rows::signature).collect()
     }
 
+    async fn indexed_log_indexes(&self, from: u64) -> Result<Vec<u64>, StoreError> {
+        let from = crate::store::log::to_db(from)?;
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT log_index FROM signatures WHERE log_index >= $1 ORDER BY log_index",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .into_iter()
+            .map(|i| crate::store::log::from_db(i, "signature log index"))
+            .collect()
+    }
+
     async fn purge_sads(&self, before: UnixMillis) -> Result<u64, StoreError> {
         let deleted = sqlx::query("DELETE FROM sads WHERE expires_at < $1")
             .bind(before)

@@ -104,6 +104,7 @@ impl SqliteStore {
                 .await?;
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
+                .before_acquire(|connection, _| Box::pin(leave_no_transaction(connection)))
                 .connect_with(options)
                 .await?;
             (pool, writer)
@@ -117,6 +118,25 @@ impl SqliteStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// Whether the writer connection may be used again (`before_acquire`): only outside a
+/// transaction. A dropped transaction's rollback is queued on the connection's worker, so a
+/// connection still in one is pinged first (the ping runs after the rollback). A rollback
+/// that failed because SQLite had already rolled back by itself (after "database or disk is
+/// full", an I/O error) leaves sqlx counting a transaction that does not exist, and every
+/// later `BEGIN` on that connection would fail: it is closed, and the pool opens a fresh one.
+async fn leave_no_transaction(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection as _;
+    if !connection.is_in_transaction() {
+        return Ok(true);
+    }
+    connection.ping().await?;
+    let clean = !connection.is_in_transaction();
+    if !clean {
+        tracing::warn!("the SQLite writer connection was left in a failed transaction: reopened");
+    }
+    Ok(clean)
 }
 
 /// Creates the folder of a new database file and the empty file itself, both owner-only, so
@@ -649,6 +669,44 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::is_memory;
+    use crate::store::operations::OperationsStore as _;
+
+    /// Issue 17 point 5: after "database or disk is full" the writer connection is left clean,
+    /// so the next write succeeds once there is room again, without a restart. The limit is
+    /// the writer connection's `max_page_count` (per connection, as a full disk is per file
+    /// system): the connection that met it is dropped, and its successor has room.
+    #[tokio::test]
+    async fn a_full_database_does_not_poison_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/full.db", dir.path().display());
+        let store = super::SqliteStore::connect(&url).await.unwrap();
+        {
+            let mut writer = store.writer.acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                .fetch_one(&mut *writer)
+                .await
+                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "PRAGMA max_page_count = {}",
+                pages + 2
+            )))
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        }
+        let big = "x".repeat(256 * 1024);
+        let err = store.set_setting("big", &big, 1).await.unwrap_err();
+        assert!(err.to_string().contains("full"), "{err}");
+        store
+            .set_setting("small", "after the disk was freed", 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.setting("small").await.unwrap().unwrap().0,
+            "after the disk was freed"
+        );
+        assert!(store.setting("big").await.unwrap().is_none());
+    }
 
     #[test]
     fn recognises_memory_urls() {

@@ -113,6 +113,20 @@ impl SigningStore for SqliteStore {
         found.iter().map(rows::signature).collect()
     }
 
+    async fn indexed_log_indexes(&self, from: u64) -> Result<Vec<u64>, StoreError> {
+        let from = crate::store::log::to_db(from)?;
+        let found: Vec<i64> = sqlx::query_scalar(
+            "SELECT DISTINCT log_index FROM signatures WHERE log_index >= ? ORDER BY log_index",
+        )
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .into_iter()
+            .map(|i| crate::store::log::from_db(i, "signature log index"))
+            .collect()
+    }
+
     async fn purge_sads(&self, before: UnixMillis) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM sads WHERE expires_at < ?")
