@@ -10,6 +10,7 @@ import {cryptosuite as eddsaRdfc2022} from '@digitalbazaar/eddsa-rdfc-2022-crypt
 import {cryptosuite as ecdsaRdfc2019} from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
 import {createVerifyCryptosuite as eddsaJcs2022} from '@digitalbazaar/eddsa-jcs-2022-cryptosuite';
 import {createVerifyCryptosuite as ecdsaJcs2019} from '@digitalbazaar/ecdsa-jcs-2019-cryptosuite';
+import {createVerifyCryptosuite as ecdsaSd2023} from '@digitalbazaar/ecdsa-sd-2023-cryptosuite';
 
 const args = process.argv.slice(2);
 const file = args[0];
@@ -27,6 +28,7 @@ const suite = [
   new DataIntegrityProof({cryptosuite: ecdsaRdfc2019}),
   new DataIntegrityProof({cryptosuite: eddsaJcs2022()}),
   new DataIntegrityProof({cryptosuite: ecdsaJcs2019()}),
+  new DataIntegrityProof({cryptosuite: ecdsaSd2023()}),
 ];
 const types = [].concat(doc.type ?? []);
 let result;

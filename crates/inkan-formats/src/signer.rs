@@ -8,6 +8,7 @@
 //! | JWS / JWT / SD-JWT / KB-JWT | the JWS signing input `b64(header).b64(payload)` | the algorithm's hash (SHA-256 for ES256/RS256/PS256, SHA-384 for ES384, none for EdDSA) |
 //! | COSE_Sign1 (mdoc MSO, DeviceAuth) | the `Sig_structure` bytes | as above |
 //! | Data Integrity (all four suites) | `hash(proof config) ‖ hash(document)` (64 or 96 bytes) | as above: the suites sign these bytes, which the algorithm hashes again (ECDSA) or signs directly (EdDSA) |
+//! | Data Integrity `ecdsa-sd-2023` base proof | `proofHash ‖ ephemeral public key (Multikey) ‖ mandatoryHash` (99 bytes) | SHA-256 (ES256; the statement signatures are the ephemeral key's, in software) |
 //! | CSC `signHash` | a digest ([`SignInput::Digest`]) | nothing: the digest is signed as is (pre-hash mode) |
 //!
 //! Implementations: [`DeviceSigner`] over any [`inkan_device::CryptoDevice`] (the signing

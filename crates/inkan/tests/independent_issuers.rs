@@ -433,3 +433,62 @@ fn mdoc_device_response_from_auth0_mdl_verifies() {
         "tampered element value",
     );
 }
+
+/// `node interop/di/sd.mjs ARGS` (digitalbazaar's `ecdsa-sd-2023` cryptosuite).
+fn sd_mjs(args: &[&str]) {
+    let dir = repo_root().join("interop/di");
+    assert!(
+        dir.join("node_modules/@digitalbazaar/ecdsa-sd-2023-cryptosuite")
+            .exists(),
+        "interop/di/node_modules is missing: run `bash .ci/run` (or `npm ci --prefix interop/di`) first"
+    );
+    let out = Command::new("node")
+        .arg(dir.join("sd.mjs"))
+        .args(args)
+        .output()
+        .expect("node is installed");
+    assert!(
+        out.status.success(),
+        "interop/di/sd.mjs {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn ecdsa_sd_2023_disclosure_from_digitalbazaar_verifies_and_its_base_proof_does_not() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+    let unsigned = write(
+        dir,
+        "unsigned.json",
+        r#"{
+  "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+  "type": ["VerifiableCredential", "ExampleSailorCredential"],
+  "validFrom": "2024-01-01T00:00:00Z",
+  "credentialSubject": {"sailNumber": "Earth101", "boards": [{"boardName": "CompFoil170", "year": 2022}, {"boardName": "Kanaha Custom", "year": 2019}]}
+}"#,
+    );
+    let base = dir.join("base.json");
+    let derived = dir.join("derived.json");
+    let (unsigned, base_s, derived_s) = (
+        unsigned.to_str().unwrap(),
+        base.to_str().unwrap(),
+        derived.to_str().unwrap(),
+    );
+    sd_mjs(&["issue", unsigned, r#"["/issuer", "/validFrom"]"#, base_s]);
+    sd_mjs(&[
+        "derive",
+        base_s,
+        r#"["/credentialSubject/boards/1"]"#,
+        derived_s,
+    ]);
+    assert_valid(&derived, &[], "Data Integrity credential (ecdsa-sd-2023)");
+    // A base proof is the holder's: a verifier is told to verify a derived credential.
+    let text = assert_refused(&base, &[], "a base proof");
+    assert!(text.contains("base proof"), "{text}");
+    let mut tampered = read_json(&derived);
+    tampered["credentialSubject"]["boards"][0]["year"] = 2020.into();
+    let tampered = write(dir, "tampered.json", &tampered.to_string());
+    assert_refused(&tampered, &[], "a disclosed value changed");
+}

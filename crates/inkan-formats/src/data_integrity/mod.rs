@@ -15,6 +15,9 @@
 //! 5. `proofValue` is `z` + base58btc of the raw signature. The `-jcs-` suites keep `@context`
 //!    in the proof, the `-rdfc-` suites do not.
 //!
+//! `ecdsa-sd-2023` (selective disclosure: base proofs, derived proofs and their verification)
+//! lives in [`ecdsa_sd`]; [`sign`] refuses it and [`verify`] hands its proofs there.
+//!
 //! Verification resolves `did:key` and `did:jwk` verification methods from the DID itself
 //! ([`keys`]) and, unless [`VerifyOptions::proof_only`], checks that the issuer (credential)
 //! or the holder (presentation, when it names one) is the DID controlling the key. Proof sets
@@ -22,6 +25,7 @@
 //! made with [`add_proof`]. No private key is ever held here.
 
 pub mod canon;
+pub mod ecdsa_sd;
 pub mod keys;
 pub mod rdfc;
 
@@ -49,6 +53,8 @@ pub enum Cryptosuite {
     EcdsaRdfc2019,
     /// `ecdsa-jcs-2019`: ECDSA P-256/P-384 over JCS.
     EcdsaJcs2019,
+    /// `ecdsa-sd-2023`: selectively disclosable ECDSA P-256 over RDFC-1.0 ([`ecdsa_sd`]).
+    EcdsaSd2023,
 }
 
 impl Cryptosuite {
@@ -67,6 +73,7 @@ impl Cryptosuite {
             Cryptosuite::EddsaJcs2022 => "eddsa-jcs-2022",
             Cryptosuite::EcdsaRdfc2019 => "ecdsa-rdfc-2019",
             Cryptosuite::EcdsaJcs2019 => "ecdsa-jcs-2019",
+            Cryptosuite::EcdsaSd2023 => ecdsa_sd::NAME,
         }
     }
 
@@ -74,6 +81,7 @@ impl Cryptosuite {
     pub fn from_name(name: &str) -> Result<Self, FormatError> {
         Self::ALL
             .into_iter()
+            .chain([Cryptosuite::EcdsaSd2023])
             .find(|s| s.as_str() == name)
             .ok_or_else(|| {
                 FormatError::Unsupported(format!(
@@ -87,7 +95,7 @@ impl Cryptosuite {
     pub fn is_rdfc(self) -> bool {
         matches!(
             self,
-            Cryptosuite::EddsaRdfc2022 | Cryptosuite::EcdsaRdfc2019
+            Cryptosuite::EddsaRdfc2022 | Cryptosuite::EcdsaRdfc2019 | Cryptosuite::EcdsaSd2023
         )
     }
 
@@ -98,6 +106,7 @@ impl Cryptosuite {
             Cryptosuite::EcdsaRdfc2019 | Cryptosuite::EcdsaJcs2019 => {
                 matches!(alg, Algorithm::Es256 | Algorithm::Es384)
             }
+            Cryptosuite::EcdsaSd2023 => alg == Algorithm::Es256,
         }
     }
 
@@ -399,6 +408,11 @@ async fn make_proof(
     options: &ProofOptions,
 ) -> Result<Value, FormatError> {
     let suite = options.cryptosuite;
+    if suite == Cryptosuite::EcdsaSd2023 {
+        return Err(FormatError::Unsupported(
+            "ecdsa-sd-2023 base proofs are made by data_integrity::ecdsa_sd::sign_base".into(),
+        ));
+    }
     if !suite.fits(key.algorithm) {
         return Err(FormatError::Unsupported(format!(
             "{suite} with a {} key",
@@ -674,61 +688,11 @@ fn verify_proof(
         Some(_) => return Err(FormatError::malformed(WHAT, "created is not a string")),
         None => None,
     };
-    let proof_value = string_member(proof, "proofValue")?;
-    let signature = proof_value
-        .strip_prefix('z')
-        .ok_or_else(|| FormatError::malformed(WHAT, "proofValue is not multibase base58btc"))
-        .and_then(|v| {
-            bs58::decode(v)
-                .into_vec()
-                .map_err(|e| FormatError::malformed(WHAT, format!("proofValue: {e}")))
-        })?;
-
-    // The unsecured document, and the proof configuration with the document's context.
-    let mut unsecured = input.clone();
-    let mut config = proof.clone();
-    config.remove("proofValue");
-    if let Some(proof_context) = config.get("@context") {
-        let doc_context = object.get("@context");
-        let starts_with = match (proof_context, doc_context) {
-            (Value::Array(p), Some(Value::Array(d))) => d.starts_with(p),
-            (p, Some(Value::Array(d))) => d.first() == Some(p),
-            (p, Some(d)) => p == d,
-            (_, None) => false,
-        };
-        if !starts_with {
-            return Err(FormatError::InvalidSignature(
-                "the proof's @context is not the start of the document's @context".into(),
-            ));
-        }
-        unsecured.insert("@context".into(), proof_context.clone());
-    } else if let Some(context) = object.get("@context") {
-        config.insert("@context".into(), context.clone());
-    }
-
-    let resolved = resolve_verification_method(&method)?;
-    let alg = match resolved.public_key.spec() {
-        inkan_device::KeySpec::Ed25519 => Algorithm::EdDsa,
-        inkan_device::KeySpec::P256 => Algorithm::Es256,
-        inkan_device::KeySpec::P384 => Algorithm::Es384,
-        other => {
-            return Err(FormatError::Unsupported(format!(
-                "{other} keys in Data Integrity proofs"
-            )));
-        }
+    let resolved = if suite == Cryptosuite::EcdsaSd2023 {
+        ecdsa_sd::verify_derived(input, proof, &method)?
+    } else {
+        verify_signature(object, input, proof, suite, &method)?
     };
-    if !suite.fits(alg) {
-        return Err(FormatError::InvalidSignature(format!(
-            "{suite} with a {} key",
-            resolved.public_key.spec()
-        )));
-    }
-    let unsecured = Value::Object(unsecured);
-    let hashes = hash_data(suite, alg, &unsecured, &Value::Object(config))?;
-    resolved
-        .public_key
-        .verify(alg, &hashes.combined(), &signature)
-        .map_err(|e| FormatError::InvalidSignature(format!("{suite} proof: {e}")))?;
 
     // Checks beyond the signature.
     if let Some(expected) = options.purpose
@@ -795,6 +759,74 @@ fn verify_proof(
         proof_count: 1,
         other_methods: Vec::new(),
     })
+}
+
+/// Checks the signature of a single-signature suite's proof over `input` (the document
+/// without proofs, plus for a chain the proofs this one names); returns the resolved method.
+fn verify_signature(
+    object: &Map<String, Value>,
+    input: &Map<String, Value>,
+    proof: &Map<String, Value>,
+    suite: Cryptosuite,
+    method: &str,
+) -> Result<ResolvedMethod, FormatError> {
+    let proof_value = string_member(proof, "proofValue")?;
+    let signature = proof_value
+        .strip_prefix('z')
+        .ok_or_else(|| FormatError::malformed(WHAT, "proofValue is not multibase base58btc"))
+        .and_then(|v| {
+            bs58::decode(v)
+                .into_vec()
+                .map_err(|e| FormatError::malformed(WHAT, format!("proofValue: {e}")))
+        })?;
+
+    // The unsecured document, and the proof configuration with the document's context.
+    let mut unsecured = input.clone();
+    let mut config = proof.clone();
+    config.remove("proofValue");
+    if let Some(proof_context) = config.get("@context") {
+        let doc_context = object.get("@context");
+        let starts_with = match (proof_context, doc_context) {
+            (Value::Array(p), Some(Value::Array(d))) => d.starts_with(p),
+            (p, Some(Value::Array(d))) => d.first() == Some(p),
+            (p, Some(d)) => p == d,
+            (_, None) => false,
+        };
+        if !starts_with {
+            return Err(FormatError::InvalidSignature(
+                "the proof's @context is not the start of the document's @context".into(),
+            ));
+        }
+        unsecured.insert("@context".into(), proof_context.clone());
+    } else if let Some(context) = object.get("@context") {
+        config.insert("@context".into(), context.clone());
+    }
+
+    let resolved = resolve_verification_method(method)?;
+    let alg = match resolved.public_key.spec() {
+        inkan_device::KeySpec::Ed25519 => Algorithm::EdDsa,
+        inkan_device::KeySpec::P256 => Algorithm::Es256,
+        inkan_device::KeySpec::P384 => Algorithm::Es384,
+        other => {
+            return Err(FormatError::Unsupported(format!(
+                "{other} keys in Data Integrity proofs"
+            )));
+        }
+    };
+    if !suite.fits(alg) {
+        return Err(FormatError::InvalidSignature(format!(
+            "{suite} with a {} key",
+            resolved.public_key.spec()
+        )));
+    }
+    let unsecured = Value::Object(unsecured);
+    let hashes = hash_data(suite, alg, &unsecured, &Value::Object(config))?;
+    resolved
+        .public_key
+        .verify(alg, &hashes.combined(), &signature)
+        .map_err(|e| FormatError::InvalidSignature(format!("{suite} proof: {e}")))?;
+
+    Ok(resolved)
 }
 
 /// Checks the shape of an XML Schema `dateTime` in UTC or with an offset

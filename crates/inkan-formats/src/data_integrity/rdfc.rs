@@ -388,9 +388,50 @@ fn next_permutation(items: &mut [String]) -> bool {
 /// The RDFC-1.0 canonical N-Quads of `quads` (a set: duplicates are written once), hashing
 /// with `hash`.
 pub fn canonicalize(quads: &[Quad], hash: HashAlgorithm) -> Result<String, FormatError> {
+    let canonical = canonical_labels(quads, hash)?;
+    let label = |b: &str| {
+        canonical
+            .labels
+            .get(b)
+            .cloned()
+            .unwrap_or_else(|| b.to_owned())
+    };
+    let mut lines: Vec<String> = canonical
+        .quads
+        .iter()
+        .map(|q| serialize_quad(q, &label))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    Ok(lines.concat())
+}
+
+/// A dataset with the canonical blank node labels RDFC-1.0 issued for it.
+#[derive(Debug, Clone)]
+pub struct Canonical {
+    /// The quads of the dataset, each once, with their input labels.
+    pub quads: Vec<Quad>,
+    /// Input blank node label → canonical label (`c14n0`, `c14n1`, …).
+    pub labels: HashMap<String, String>,
+}
+
+/// Runs RDFC-1.0 over `quads` and returns the canonical issuer's map (input label → `c14nN`)
+/// with the deduplicated quads: what the selective disclosure suites relabel from.
+pub fn canonical_labels(quads: &[Quad], hash: HashAlgorithm) -> Result<Canonical, FormatError> {
     let mut seen = std::collections::HashSet::new();
     let unique: Vec<Quad> = quads.iter().filter(|q| seen.insert(*q)).cloned().collect();
-    let quads = unique.as_slice();
+    let labels = issue_canonical(&unique, hash)?;
+    Ok(Canonical {
+        quads: unique,
+        labels,
+    })
+}
+
+/// The canonical labels of the blank nodes of `quads` (already deduplicated).
+fn issue_canonical(
+    quads: &[Quad],
+    hash: HashAlgorithm,
+) -> Result<HashMap<String, String>, FormatError> {
     let mut node_quads: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, quad) in quads.iter().enumerate() {
         for term in [Some(&quad.subject), Some(&quad.object), quad.graph.as_ref()] {
@@ -445,12 +486,12 @@ pub fn canonicalize(quads: &[Quad], hash: HashAlgorithm) -> Result<String, Forma
             }
         }
     }
-    let canonical = &state.canonical;
-    let label = |b: &str| canonical.get(b).cloned().unwrap_or_else(|| b.to_owned());
-    let mut lines: Vec<String> = quads.iter().map(|q| serialize_quad(q, &label)).collect();
-    lines.sort();
-    lines.dedup();
-    Ok(lines.concat())
+    Ok(state.canonical.issued)
+}
+
+/// One quad as a canonical N-Quads line (with its newline), blank nodes relabelled by `label`.
+pub fn nquad_line(quad: &Quad, label: &dyn Fn(&str) -> String) -> String {
+    serialize_quad(quad, label)
 }
 
 /// A strict reader of N-Quads documents (RDF 1.1): IRIs, blank nodes, literals with `\`

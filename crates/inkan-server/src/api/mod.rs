@@ -103,6 +103,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route(TOKEN_PATH, post(auth::token))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))
+        .route("/credentials/derive", post(vc::derive))
         .route("/v1/credentials/sd-jwt", post(vc::issue_sd_jwt))
         .route("/v1/credentials/mdoc", post(vc::issue_mdoc))
         .route("/presentations/verify", post(vc::verify_presentation))

@@ -24,7 +24,7 @@ use utoipa::OpenApi;
         keys::me, keys::create_key, keys::list_keys, keys::get_key, keys::set_pin, keys::renew_key, keys::set_status_source,
         csc::info, csc::credentials_list, csc::credentials_info, csc::credentials_authorize,
         csc::activation_nonce, csc::sign_hash,
-        vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::verify_presentation,
+        vc::issue, vc::issue_sd_jwt, vc::issue_mdoc, vc::verify_credential, vc::derive, vc::verify_presentation,
         present::prepare, present::sign,
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
         delivery::get_document,
@@ -91,6 +91,7 @@ mod tests {
             ("post", "/csc/v2/signatures/signHash"),
             ("post", "/credentials/issue"),
             ("post", "/credentials/verify"),
+            ("post", "/credentials/derive"),
             ("post", "/presentations/verify"),
             ("post", "/v1/holder/prepare"),
             ("post", "/v1/holder/sign"),
@@ -125,6 +126,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 52);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 53);
     }
 }

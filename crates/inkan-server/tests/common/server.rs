@@ -816,3 +816,20 @@ pub async fn mtls_system_client(
         .unwrap();
     (mtls, token["access_token"].as_str().unwrap().to_owned())
 }
+
+/// A fresh SoftHSM token (its user PIN in a file under `dir`) and the `[device]` section that
+/// opens it, for [`Harness::start_with_device`]. The module is `INKAN_TEST_PKCS11_MODULE`
+/// (Debian's SoftHSM when unset).
+pub fn softhsm_device(dir: &std::path::Path) -> String {
+    let module = std::env::var("INKAN_TEST_PKCS11_MODULE")
+        .unwrap_or_else(|_| "/usr/lib/softhsm/libsofthsm2.so".into());
+    let label = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let (so_pin, user_pin) = ("e2e-test-so", "e2e-test-user");
+    inkan_device::pkcs11::init_test_token(module.as_ref(), &label, so_pin, user_pin).unwrap();
+    let pin_file = dir.join("user.pin");
+    std::fs::write(&pin_file, user_pin).unwrap();
+    format!(
+        "[device]\nkind = \"pkcs11\"\nmodule = \"{module}\"\ntoken_label = \"{label}\"\nuser_pin_file = \"{}\"",
+        pin_file.display()
+    )
+}

@@ -1,5 +1,6 @@
-//! W3C VC API (criteria 2.2.3): `POST /credentials/issue`, `/credentials/verify` and
-//! `/presentations/verify`, so W3C test suites and issuers' systems can drive Inkan.
+//! W3C VC API (criteria 2.2.3): `POST /credentials/issue`, `/credentials/verify`,
+//! `/presentations/verify` and `/credentials/derive` (`ecdsa-sd-2023` disclosures), so W3C
+//! test suites and issuers' systems can drive Inkan.
 //!
 //! Inkan builds what is signed from the document itself (a VCDM 2.0 `vc+jwt`, or a Data
 //! Integrity proof with the cryptosuite asked for), so the log records the digest of the real
@@ -26,7 +27,7 @@ use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
+use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions, ecdsa_sd};
 use inkan_formats::jose::{KeyHint, vc_jwt};
 use inkan_formats::trust::IssuerTrust;
 use inkan_formats::verify::{VerifyOptions, verify_value};
@@ -56,7 +57,8 @@ pub struct IssueOptions {
     /// `ldp_vc` (Data Integrity, the default) or `vc+jwt` (VCDM 2.0 secured with JOSE).
     pub format: Option<String>,
     /// For `ldp_vc`: the cryptosuite (default `ecdsa-rdfc-2019` for EC keys,
-    /// `eddsa-rdfc-2022` for Ed25519).
+    /// `eddsa-rdfc-2022` for Ed25519; `ecdsa-sd-2023` for a selectively disclosable base proof
+    /// on a P-256 key, with `mandatoryPointers`).
     pub cryptosuite: Option<String>,
     /// The proof's `created` (XML Schema dateTime); now when absent.
     pub created: Option<String>,
@@ -66,6 +68,9 @@ pub struct IssueOptions {
     pub domain: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
+    /// For `ecdsa-sd-2023`: JSON pointers (RFC 6901) of what every disclosure derived from the
+    /// credential must reveal (the VC API's `mandatoryPointers`).
+    pub mandatory_pointers: Option<Vec<String>>,
 }
 
 /// `/credentials/issue` request.
@@ -80,7 +85,8 @@ pub struct IssueRequest {
 }
 
 /// The cryptosuites `options.cryptosuite` may name.
-const SUITES: &str = "eddsa-rdfc-2022, eddsa-jcs-2022, ecdsa-rdfc-2019 or ecdsa-jcs-2019";
+const SUITES: &str =
+    "eddsa-rdfc-2022, eddsa-jcs-2022, ecdsa-rdfc-2019, ecdsa-jcs-2019 or ecdsa-sd-2023";
 
 /// Issues a credential: an organisation's system client e-seals it with one of its keys.
 /// Refusals carry problem details (RFC 9457; VCDM 2.0 §7.2 for the data model).
@@ -129,6 +135,10 @@ async fn issue_credential(
             ("options.created", options.created.is_some()),
             ("options.challenge", options.challenge.is_some()),
             ("options.domain", options.domain.is_some()),
+            (
+                "options.mandatoryPointers",
+                options.mandatory_pointers.is_some(),
+            ),
         ] {
             if given {
                 return Err(ApiError::bad_request(format!(
@@ -240,16 +250,45 @@ async fn issue_credential(
                 Some(suite) => suite,
                 None => default_suite(key_ref.algorithm)?,
             };
-            let options = ProofOptions {
-                created: options.created.clone(),
-                verification_method: Some(verification_method(&key_ref.public_key)),
-                challenge: options.challenge.clone(),
-                domain: options.domain.clone(),
-                ..ProofOptions::assertion(suite)
-            };
-            data_integrity::sign(&credential, &signer, &key_ref, &options)
-                .await
-                .map_err(|e| document_error(&signer, e))?
+            if suite == Cryptosuite::EcdsaSd2023 {
+                for (field, given) in [
+                    ("options.challenge", options.challenge.is_some()),
+                    ("options.domain", options.domain.is_some()),
+                ] {
+                    if given {
+                        return Err(ApiError::bad_request(format!(
+                            "{field}: an ecdsa-sd-2023 base proof is an issuer's assertion, made without one"
+                        )));
+                    }
+                }
+                // The base signature is the device's, through the signing module; the HMAC
+                // key and the ephemeral key are made here for this credential only.
+                let options = ecdsa_sd::BaseOptions {
+                    created: options.created.clone(),
+                    verification_method: Some(verification_method(&key_ref.public_key)),
+                    mandatory_pointers: options.mandatory_pointers.clone().unwrap_or_default(),
+                };
+                let secrets = ecdsa_sd::BaseSecrets::generate(&mut rand_core::OsRng);
+                ecdsa_sd::sign_base(&credential, &signer, &key_ref, &options, secrets)
+                    .await
+                    .map_err(|e| document_error(&signer, e))?
+            } else {
+                if options.mandatory_pointers.is_some() {
+                    return Err(ApiError::bad_request(
+                        "options.mandatoryPointers is for the ecdsa-sd-2023 cryptosuite",
+                    ));
+                }
+                let options = ProofOptions {
+                    created: options.created.clone(),
+                    verification_method: Some(verification_method(&key_ref.public_key)),
+                    challenge: options.challenge.clone(),
+                    domain: options.domain.clone(),
+                    ..ProofOptions::assertion(suite)
+                };
+                data_integrity::sign(&credential, &signer, &key_ref, &options)
+                    .await
+                    .map_err(|e| document_error(&signer, e))?
+            }
         }
     };
     let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
@@ -688,6 +727,60 @@ pub async fn verify_presentation(
 enum Expected {
     Credential,
     Presentation,
+}
+
+/// `/credentials/derive` options (VC API `deriveCredential`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeriveOptions {
+    /// JSON pointers (RFC 6901) of what to disclose beyond the mandatory statements.
+    #[serde(default)]
+    pub selective_pointers: Vec<String>,
+}
+
+/// `/credentials/derive` request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeriveRequest {
+    /// A credential with an `ecdsa-sd-2023` base proof.
+    pub verifiable_credential: Value,
+    /// What to disclose.
+    #[serde(default)]
+    pub options: DeriveOptions,
+}
+
+/// Derives a selective disclosure from a credential with an `ecdsa-sd-2023` base proof (VC API
+/// `deriveCredential`, a holder service). It needs no private key and signs nothing, so no
+/// signing authority: any authenticated caller (a holder, or an organisation's client) may
+/// ask, as the VC API authorises its holder endpoints; the base proof is checked first and
+/// nothing of the credential is logged. CPU work, on the blocking pool behind the
+/// verification gate (503 at once when it is full).
+#[utoipa::path(post, path = "/credentials/derive", tag = "vc",
+    responses((status = 201, description = "{verifiableCredential}: the derived credential"),
+              (status = 400, description = "Not an ecdsa-sd-2023 base proof, a pointer that selects nothing, or a base proof that does not verify"),
+              (status = 401, description = "Not authenticated"), (status = 503, description = "Verification gate full")))]
+pub async fn derive(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(_caller): Authenticated,
+    JsonBody(request): JsonBody<DeriveRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let DeriveRequest {
+        verifiable_credential,
+        options,
+    } = request;
+    let derived = state
+        .verifying
+        .run(move || ecdsa_sd::derive(&verifiable_credential, &options.selective_pointers))
+        .await
+        .map_err(|e| match e {
+            crate::blocking::GateError::Busy(_) => ApiError::busy(e.to_string()),
+            crate::blocking::GateError::Failed(_) => ApiError::internal(&e),
+        })?
+        .map_err(format_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "verifiableCredential": derived })),
+    ))
 }
 
 /// Verifies on the blocking pool behind the verification gate (JSON-LD canonicalisation and
