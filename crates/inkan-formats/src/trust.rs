@@ -136,6 +136,28 @@ where
         .map_err(|_| rejected(format!("extension {} is not well-formed", E::OID)))
 }
 
+/// Whether the leaf certificate `leaf` (DER) names `issuer` in its subject alternative names:
+/// as a URI, or, for an `https` issuer, as the DNS name of its host.
+pub fn names_issuer(leaf: &[u8], issuer: &str) -> Result<bool, FormatError> {
+    use x509_cert::ext::pkix::SubjectAltName;
+    use x509_cert::ext::pkix::name::GeneralName;
+    let cert = Certificate::from_der(leaf).map_err(|_| rejected("the leaf is not DER"))?;
+    let Some(SubjectAltName(names)) = extension::<SubjectAltName>(&cert)? else {
+        return Ok(false);
+    };
+    let host = issuer
+        .strip_prefix("https://")
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default())
+        .filter(|host| !host.is_empty() && !host.contains(['@', ':']));
+    Ok(names.iter().any(|name| match name {
+        GeneralName::UniformResourceIdentifier(uri) => uri.as_str() == issuer,
+        GeneralName::DnsName(dns) => {
+            host.is_some_and(|host| dns.as_str().eq_ignore_ascii_case(host))
+        }
+        _ => false,
+    }))
+}
+
 fn public_key(cert: &Certificate) -> Result<PublicKey, FormatError> {
     let spki = cert
         .tbs_certificate

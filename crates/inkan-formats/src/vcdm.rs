@@ -649,7 +649,8 @@ pub fn date_time_stamp(text: &str) -> Option<i64> {
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (year_text, rest) = rest.split_once('-')?;
-    if !digits(year_text) || year_text.len() < 4 {
+    // At most nine digits: the seconds since 1970 of any such year fit an i64.
+    if !digits(year_text) || year_text.len() < 4 || year_text.len() > 9 {
         return None;
     }
     // Four digits may start with 0; more than four may not.
@@ -1094,6 +1095,10 @@ mod tests {
         assert_eq!(date_time_stamp("1969-12-31T23:00:00-01:00"), Some(0));
         assert_eq!(date_time_stamp("1970-01-01T24:00:00Z"), Some(86_400));
         assert!(date_time_stamp("2023-02-24T23:36:38.123456Z").is_some());
+        // Years beyond nine digits are refused rather than overflowing the seconds.
+        assert!(date_time_stamp("999999999-12-31T23:59:59Z").is_some());
+        assert!(date_time_stamp("99999999999999-01-01T00:00:00Z").is_none());
+        assert!(date_time_stamp("-99999999999999-01-01T00:00:00Z").is_none());
         assert!(date_time_stamp("12026-01-01T00:00:00+14:00").is_some());
         assert!(date_time_stamp("-0001-01-01T00:00:00Z").is_some());
         for bad in [

@@ -51,6 +51,9 @@ pub struct VerifyOptions {
     pub session_transcript: Option<Vec<u8>>,
     /// Check the cryptographic proof only, not that the issuer controls the key.
     pub proof_only: bool,
+    /// The purpose a Data Integrity credential's proofs must have (VC API
+    /// `expectedProofPurpose`); `assertionMethod` when `None`.
+    pub proof_purpose: Option<crate::data_integrity::ProofPurpose>,
     /// Verify as of this time (Unix seconds).
     pub at: i64,
     /// Skip the validity period of credentials: Data Integrity (`validFrom`/`validUntil`)
@@ -426,11 +429,18 @@ fn verify_di_credential(value: &Value, options: &VerifyOptions) -> Result<Verifi
             "a presentation where a credential was expected".into(),
         ));
     }
+    // The caller's challenge and domain, if any, bind a credential's proof too (a credential
+    // inside a presentation is verified without the holder's: `verify_credentials`).
     let di_options = di::VerifyOptions {
         proof_only: options.proof_only,
-        purpose: Some(ProofPurpose::AssertionMethod),
-        challenge: None,
-        domain: None,
+        purpose: Some(
+            options
+                .proof_purpose
+                .unwrap_or(ProofPurpose::AssertionMethod),
+        ),
+        challenge: options.challenge.clone(),
+        domain: options.domain.clone(),
+        at: Some(options.at),
     };
     crate::vcdm::validate_credential(value, "credential")?;
     let verified = di::verify(value, &di_options)?;
@@ -467,9 +477,14 @@ fn verify_di_presentation(
     use crate::data_integrity::{self as di, ProofPurpose};
     let di_options = di::VerifyOptions {
         proof_only: options.proof_only,
-        purpose: Some(ProofPurpose::Authentication),
+        purpose: Some(
+            options
+                .proof_purpose
+                .unwrap_or(ProofPurpose::Authentication),
+        ),
         challenge: options.challenge.clone(),
         domain: options.domain.clone(),
+        at: Some(options.at),
     };
     crate::vcdm::validate_presentation(value, "presentation")?;
     let verified = di::verify(value, &di_options)?;
@@ -516,6 +531,7 @@ fn verify_credentials(
         aud: None,
         challenge: None,
         domain: None,
+        proof_purpose: None,
         session_transcript: None,
         ..options.clone()
     };
@@ -870,12 +886,21 @@ fn jws_key(
     if header.contains_key("x5c") {
         // The signature first: a chain is only worth checking for a signed token.
         jws.verify(&key)?;
-        let trust = trust::check_chain(
-            &x5c_chain(header)?,
-            &options.trust_anchors,
-            options.at,
-            Profile::Generic,
-        )?;
+        let chain = x5c_chain(header)?;
+        let mut trust =
+            trust::check_chain(&chain, &options.trust_anchors, options.at, Profile::Generic)?;
+        // The issuer the token names must be the certificate's (SD-JWT VC §3.5: a SAN URI, or
+        // the DNS name of an https issuer); otherwise the anchor vouches for someone else.
+        if let (Some(named), Some(leaf)) = (issuer, chain.first())
+            && !matches!(trust, IssuerTrust::NotApplicable)
+            && !trust::names_issuer(leaf, named)?
+        {
+            trust = IssuerTrust::Unauthenticated {
+                reason: "the issuer the token names is not among its certificate's subject \
+                         alternative names"
+                    .into(),
+            };
+        }
         return Ok((key, "x5c leaf certificate".into(), trust));
     }
     if header.contains_key("jwk") {

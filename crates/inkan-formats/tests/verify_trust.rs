@@ -102,7 +102,8 @@ impl Ca {
     /// A document signer certificate for `key` (with the mdoc extended key usage when
     /// `mdoc_eku`), valid until `until_year`.
     fn certify(&self, key: &KeyRef, mdoc_eku: bool, until_year: i32) -> Vec<u8> {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // (The DNS name the SD-JWT VC cases' `https://issuer.example` issuer needs.)
+        let mut params = CertificateParams::new(vec!["issuer.example".to_owned()]).unwrap();
         params.distinguished_name = name("Inkan Test Document Signer");
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -318,6 +319,49 @@ async fn an_sd_jwt_vc_with_x5c_is_authenticated_through_its_chain() {
     );
     let found = verify(text.as_bytes(), &options(anchors(&[]))).unwrap();
     assert!(found.issuer_trust.is_unauthenticated());
+
+    // The chain vouches only for the issuer its leaf names: another `iss` under the same
+    // certificate is not authenticated.
+    let other = SdJwtVcIssue {
+        issuer: Some("https://victim.example".into()),
+        ..issue()
+    };
+    let issued = issue_sd_jwt_vc(&s.signer, &s.issuer, &other, &mut rand_core::OsRng)
+        .await
+        .unwrap();
+    let found = verify(
+        issued.serialized.as_bytes(),
+        &options(anchors(&[&root.der])),
+    )
+    .unwrap();
+    assert!(
+        found.issuer_trust.is_unauthenticated(),
+        "{:?}",
+        found.issuer_trust
+    );
+
+    // A header that adds a `jwk` of another key beside the trusted chain is refused: the
+    // chain never vouches for a key other than its leaf's.
+    let (issuer_jws, rest) = text.split_once('~').unwrap();
+    let mut parts = issuer_jws.splitn(3, '.');
+    let (header, payload) = (parts.next().unwrap(), parts.next().unwrap());
+    let mut header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap(),
+    )
+    .unwrap();
+    let attacker = inkan_formats::jose::public_key_from_jwk(&serde_json::json!({
+        "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    }))
+    .unwrap();
+    header["jwk"] = attacker.to_jwk();
+    let forged = format!(
+        "{}.{payload}.c2ln~{rest}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(header.to_string())
+    );
+    let err = verify(forged.as_bytes(), &options(anchors(&[&root.der]))).unwrap_err();
+    assert!(err.to_string().contains("twice"), "{err}");
 
     // An intermediate that is not a CA breaks the chain.
     let not_ca = root.intermediate("Inkan Test Not A CA", false);

@@ -259,6 +259,22 @@ async fn soft_token(engine: Engine) {
     let work = tempfile::tempdir().unwrap();
     round_trip(&h, &who, work.path()).await;
 
+    // Who issued it and when it is valid are always mandatory: a holder cannot disclose a
+    // credential without them, whatever the issuer's system asked for (review of issue 15).
+    let issued = issue(&h, &who, &who.key_id, &["/credentialSubject/sailNumber"]).await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let base: Value = issued.json().await.unwrap();
+    let base = base["verifiableCredential"].clone();
+    let least = derive(&h, &who.user, &base, &[]).await;
+    assert_eq!(least.status(), StatusCode::CREATED);
+    let least: Value = least.json().await.unwrap();
+    let least = &least["verifiableCredential"];
+    assert_eq!(least["issuer"], base["issuer"], "{least}");
+    assert_eq!(least["validFrom"], base["validFrom"], "{least}");
+    assert!(least["credentialSubject"].get("sails").is_none(), "{least}");
+    let (status, answer) = verify(&h, least).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+
     // Refusals name the field and never echo its value.
     let bad = issue(
         &h,

@@ -720,3 +720,76 @@ async fn issuer_certificates_need_a_configured_anchor() {
     assert!(error(&body).contains("no trust anchor"), "{body}");
     h.stop().await;
 }
+
+/// VC Data Integrity 1.0 §4.3 and the VC API verify options (review of issue 15): a proof past
+/// its `expires` is refused, a malformed one too; `expectedProofPurpose` is honoured; a
+/// credential proof bound to a `domain` verifies with the caller's expected domain, and is
+/// refused with another.
+#[tokio::test]
+async fn proof_expiry_purpose_and_domain() {
+    let (h, _anchors) = server(&[]).await;
+    let wallet = Wallet::new();
+    let issuer = wallet.key(KeySpec::Ed25519);
+    let document = credential(&issuer.public_key.did_key());
+    let sign = |expires: Option<&str>, domain: Option<&str>| {
+        let options = ProofOptions {
+            expires: expires.map(str::to_owned),
+            domain: domain.map(str::to_owned),
+            ..ProofOptions::assertion(Cryptosuite::EddsaRdfc2022)
+        };
+        let (wallet, issuer, document) = (&wallet, &issuer, &document);
+        async move { wallet.sign(document, issuer, &options).await }
+    };
+
+    let fresh = sign(Some("2099-01-01T00:00:00Z"), None).await;
+    let (status, body) = verify_credential(&h, fresh.clone(), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stale = sign(Some("2026-01-01T00:00:00Z"), None).await;
+    let (status, body) = verify_credential(&h, stale, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("expired"), "{body}");
+    // An `expires` without a time zone is not a dateTimeStamp (the signature is not reached).
+    let mut no_offset = fresh.clone();
+    no_offset["proof"]["expires"] = "2099-01-01T00:00:00".into();
+    let (status, body) = verify_credential(&h, no_offset, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("expires"), "{body}");
+
+    // The purpose the caller expects.
+    let (status, body) = verify_credential(
+        &h,
+        fresh.clone(),
+        json!({"expectedProofPurpose": "assertionMethod"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = verify_credential(
+        &h,
+        fresh.clone(),
+        json!({"expectedProofPurpose": "authentication"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("proof purpose"), "{body}");
+    let (status, body) = verify_credential(
+        &h,
+        fresh,
+        json!({"expectedProofPurpose": "capabilityDelegation"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("expectedProofPurpose"), "{body}");
+
+    // A credential proof bound to a domain: verified as it is, and with that domain; refused
+    // with another.
+    let bound = sign(None, Some("https://verifier.example")).await;
+    for options in [json!({}), json!({"domain": "https://verifier.example"})] {
+        let (status, body) = verify_credential(&h, bound.clone(), options).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) =
+        verify_credential(&h, bound, json!({"domain": "https://other.example"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error(&body).contains("domain"), "{body}");
+    h.stop().await;
+}

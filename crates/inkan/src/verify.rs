@@ -107,6 +107,7 @@ fn check(args: VerifyArgs) -> Result<ExitCode, String> {
         proof_only: args.proof_only,
         at,
         skip_validity_period: false,
+        proof_purpose: None,
         trust_anchors: Arc::new(trust_anchors),
     };
     // A closed pipe (`inkan verify F | head`) is not an error of the verification.

@@ -251,14 +251,21 @@ impl DecodedJws {
         }
     }
 
-    /// The key the header carries itself (`jwk`, `x5c` leaf, or a `kid` that is a `did:jwk`
-    /// or `did:key` URL), if any. Whether that key is trusted is the caller's decision.
+    /// The key the header carries itself (`x5c` leaf, `jwk`, or a `kid` that is a `did:jwk`
+    /// or `did:key` URL), if any. Whether that key is trusted is the caller's decision. A
+    /// header naming a key twice (`x5c` and `jwk`) is refused: a chain must never vouch for a
+    /// key other than its own leaf's.
     pub fn header_key(&self) -> Result<Option<PublicKey>, FormatError> {
+        if let Some(x5c) = self.header.get("x5c") {
+            if self.header.contains_key("jwk") {
+                return Err(FormatError::Rejected(
+                    "the header names its key twice (`x5c` and `jwk`)".into(),
+                ));
+            }
+            return public_key_from_x5c(x5c).map(Some);
+        }
         if let Some(jwk) = self.header.get("jwk") {
             return public_key_from_jwk(jwk).map(Some);
-        }
-        if let Some(x5c) = self.header.get("x5c") {
-            return public_key_from_x5c(x5c).map(Some);
         }
         match self.header.get("kid").and_then(Value::as_str) {
             Some(kid) if kid.starts_with("did:jwk:") || kid.starts_with("did:key:") => {

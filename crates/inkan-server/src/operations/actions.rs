@@ -424,7 +424,7 @@ impl Operations {
             }
             Action::BindIssuer { key, identifier } => self.check_binding(key, identifier).await?,
             Action::ApproveRestore { .. } => {
-                self.restore_to_approve(action)?;
+                self.restore_to_approve(action).await?;
             }
         }
         Ok(())
@@ -457,9 +457,10 @@ impl Operations {
         Ok(())
     }
 
-    /// The seal `action` (a [`Action::ApproveRestore`]) would lift: this deployment's, and
-    /// only when the request names its backup and how it was restored.
-    fn restore_to_approve(
+    /// The seal `action` (a [`Action::ApproveRestore`]) would lift: the one the store holds
+    /// now (not this process's view, which another node or a later restore may have
+    /// outdated), and only when the request names its backup and how it was restored.
+    async fn restore_to_approve(
         &self,
         action: &Action,
     ) -> Result<crate::backup::seal::RestoreRecord, AuthError> {
@@ -472,7 +473,10 @@ impl Operations {
             return Err(AuthError::Internal("not a restore approval".into()));
         };
         check_reason(reason)?;
-        let Some(record) = self.service.seal.sealed() else {
+        let Some(record) = crate::backup::seal::Seal::load(&*self.store)
+            .await?
+            .sealed()
+        else {
             return Err(AuthError::Conflict(
                 "this deployment is not sealed by a restore".into(),
             ));
@@ -680,7 +684,7 @@ impl Operations {
             }
             Action::ApproveRestore { backup, .. } => {
                 // Checked again: the seal may have been lifted by another request meanwhile.
-                let record = self.restore_to_approve(action)?;
+                let record = self.restore_to_approve(action).await?;
                 let lifted = crate::backup::seal::RestoreRecord {
                     sealed: false,
                     lifted_by: Some(approval.into()),

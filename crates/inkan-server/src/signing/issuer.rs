@@ -147,6 +147,60 @@ fn refuse_issuer_aliases(credential: &Value) -> Result<(), IssuerError> {
             "members named by an IRI are refused: use the contexts' terms",
         ));
     }
+    let own_id = credential.get("id").and_then(Value::as_str);
+    if let Some(object) = credential.as_object() {
+        for (member, value) in object {
+            if matches!(member.as_str(), "@included" | "@graph" | "@reverse") {
+                return Err(refused(
+                    &format!("credential.{member}"),
+                    "@included, @graph and @reverse are refused: they put other nodes beside \
+                     the credential",
+                ));
+            }
+            refuse_nested_aliases(value, &format!("credential.{member}"), own_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Below the top level: no node object that names the credential itself (JSON-LD merges
+/// nodes by `id`, so its members, an `issuer` among them, would become the credential's), no
+/// inline context, and no `@included`, `@graph` or `@reverse`, which put nodes beside the
+/// credential. `path` names the member for the refusal, never its value.
+fn refuse_nested_aliases(
+    value: &Value,
+    path: &str,
+    own_id: Option<&str>,
+) -> Result<(), IssuerError> {
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                refuse_nested_aliases(item, &format!("{path}[{i}]"), own_id)?;
+            }
+        }
+        Value::Object(object) => {
+            if own_id.is_some() && object.get("id").and_then(Value::as_str) == own_id {
+                return Err(refused(
+                    &format!("{path}.id"),
+                    "a nested object may not name the credential itself",
+                ));
+            }
+            for (member, inner) in object {
+                if matches!(
+                    member.as_str(),
+                    "@context" | "@included" | "@graph" | "@reverse"
+                ) {
+                    return Err(refused(
+                        &format!("{path}.{member}"),
+                        "inline contexts and @included, @graph or @reverse are refused inside \
+                         a credential",
+                    ));
+                }
+                refuse_nested_aliases(inner, &format!("{path}.{member}"), own_id)?;
+            }
+        }
+        _ => {}
+    }
     Ok(())
 }
 
@@ -294,6 +348,22 @@ mod tests {
             (
                 json!({"@context": {"@vocab": "https://x.example/"}}),
                 "credential.@context",
+            ),
+            // A nested node that is the credential itself: its `issuer` would be merged in.
+            (
+                json!({"@context": [v2], "id": "urn:uuid:1", "issuer": "did:key:z6Mk",
+                       "credentialSubject": {"id": "urn:uuid:1", "issuer": "did:web:victim"}}),
+                "credential.credentialSubject.id",
+            ),
+            (
+                json!({"@context": [v2], "id": "urn:uuid:1",
+                       "@included": [{"id": "urn:uuid:1", "issuer": "did:web:victim"}]}),
+                "credential.@included",
+            ),
+            (
+                json!({"@context": [v2], "evidence": [{"type": "E",
+                       "@context": {"x": "https://www.w3.org/2018/credentials#issuer"}}]}),
+                "credential.evidence[0].@context",
             ),
         ] {
             match w3c_issuer(&credential) {

@@ -123,6 +123,7 @@ pub(crate) fn bitstring(
             purpose: Some(ProofPurpose::AssertionMethod),
             challenge: None,
             domain: None,
+            at: Some(now),
         };
         // A list credential is a credential: the VC Data Model as for any other (vc+jwt lists
         // are checked inside `verify_vc_jwt`).

@@ -82,7 +82,9 @@ impl TestCa {
         crl_url: Option<&str>,
         ocsp_url: Option<&str>,
     ) -> String {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // The DNS name of the `https://issuer.example` issuers the tests' tokens name: an
+        // `x5c` chain vouches only for the issuer its leaf names.
+        let mut params = CertificateParams::new(vec!["issuer.example".to_owned()]).unwrap();
         params.distinguished_name = test_name(cn);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];

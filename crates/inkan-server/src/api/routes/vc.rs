@@ -266,7 +266,10 @@ async fn issue_credential(
                 let options = ecdsa_sd::BaseOptions {
                     created: options.created.clone(),
                     verification_method: Some(verification_method(&key_ref.public_key)),
-                    mandatory_pointers: options.mandatory_pointers.clone().unwrap_or_default(),
+                    mandatory_pointers: with_mandatory_members(
+                        &credential,
+                        options.mandatory_pointers.clone().unwrap_or_default(),
+                    ),
                 };
                 let secrets = ecdsa_sd::BaseSecrets::generate(&mut rand_core::OsRng);
                 ecdsa_sd::sign_base(&credential, &signer, &key_ref, &options, secrets)
@@ -373,6 +376,28 @@ async fn choose_key(
              name one with options.keyId",
         )),
     }
+}
+
+/// The members of a credential a holder may never leave out of an `ecdsa-sd-2023` disclosure,
+/// added to the issuer's mandatory pointers when the credential has them: who issued it, when
+/// it is valid, and where its status is (a derived credential without `credentialStatus`
+/// could never be revoked, one without `validUntil` would never expire).
+const ALWAYS_MANDATORY: [&str; 6] = [
+    "/issuer",
+    "/validFrom",
+    "/validUntil",
+    "/issuanceDate",
+    "/expirationDate",
+    "/credentialStatus",
+];
+
+fn with_mandatory_members(credential: &Value, mut pointers: Vec<String>) -> Vec<String> {
+    for pointer in ALWAYS_MANDATORY {
+        if credential.pointer(pointer).is_some() && !pointers.iter().any(|p| p == pointer) {
+            pointers.push(pointer.to_owned());
+        }
+    }
+    pointers
 }
 
 /// An SD-JWT VC to issue.
@@ -655,6 +680,9 @@ pub struct VerifyRequestOptions {
     /// The checks the caller asks for (VC API): `proof` (always made) and `validityPeriod`.
     /// Both when absent. An unknown name is a 400 naming it.
     pub checks: Option<Vec<String>>,
+    /// The proof purpose expected (VC API, Data Integrity): `assertionMethod` for credentials
+    /// and `authentication` for presentations when absent.
+    pub expected_proof_purpose: Option<String>,
 }
 
 /// The checks a caller may ask for.
@@ -818,6 +846,17 @@ async fn verify_document(
             .iter()
             .any(|c| c == inkan_formats::verify::CHECK_VALIDITY_PERIOD);
     }
+    let proof_purpose = match options.expected_proof_purpose.as_deref() {
+        None => None,
+        Some(name) => match inkan_formats::data_integrity::ProofPurpose::from_name(name) {
+            Ok(purpose) => Some(purpose),
+            Err(_) => {
+                return Ok(failed(
+                    "options.expectedProofPurpose: assertionMethod or authentication".into(),
+                ));
+            }
+        },
+    };
     let session_transcript = match &options.session_transcript {
         Some(text) => {
             use base64::Engine as _;
@@ -842,6 +881,7 @@ async fn verify_document(
         session_transcript,
         at: state.auth.now() / 1000,
         skip_validity_period,
+        proof_purpose,
         trust_anchors: state.verify_anchors.clone(),
         ..VerifyOptions::default()
     };
