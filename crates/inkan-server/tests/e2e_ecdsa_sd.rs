@@ -22,7 +22,7 @@ use sha2::Digest as _;
 use std::path::Path;
 
 /// The specification's windsurf racing example as a VCDM 2.0 credential; its terms come from
-/// the examples context's `@vocab` (the issue route refuses inline contexts).
+/// the examples context's `@vocab`.
 fn windsurf() -> Value {
     json!({
         "@context": ["https://www.w3.org/ns/credentials/v2",

@@ -180,6 +180,49 @@ async fn another_identity_is_refused(engine: Engine) {
         sd_jwt_iss(sd_jwt(&h, &seal, None).await).await,
         json!(own_key)
     );
+
+    // An inline context is accepted when, expanded, the credential says what its `issuer`
+    // says (the W3C suites issue such credentials); one that makes another term mean
+    // `issuer` is refused, in both formats, with nothing signed.
+    let inline = |extra: Value, issuer: Value| {
+        let mut credential = credential(Some(issuer));
+        credential["@context"] = json!([
+            "https://www.w3.org/ns/credentials/v2",
+            "https://www.w3.org/ns/credentials/examples/v2",
+            {"ExampleVerifiableCredential": "https://example.org/#ExampleVerifiableCredential",
+             "boss": {"@id": "https://www.w3.org/2018/credentials#issuer", "@type": "@id"}}
+        ]);
+        credential["type"] = json!(["VerifiableCredential", "ExampleVerifiableCredential"]);
+        if let (Some(object), Value::Object(extra)) = (credential.as_object_mut(), extra) {
+            object.extend(extra);
+        }
+        credential
+    };
+    for format in ["ldp_vc", "vc+jwt"] {
+        let issued = h
+            .call(
+                &seal.client,
+                Method::POST,
+                "/credentials/issue",
+                Some(json!({"credential": inline(json!({}), json!(own_key)),
+                            "options": {"credentialId": seal.key_id, "format": format}})),
+            )
+            .await;
+        assert_eq!(issued.status(), StatusCode::CREATED, "{format}");
+        let before = h.log_entries().await.len();
+        let refused = h
+            .call(
+                &seal.client,
+                Method::POST,
+                "/credentials/issue",
+                Some(
+                    json!({"credential": inline(json!({"boss": OTHER_ORG}), json!(own_key)),
+                            "options": {"credentialId": seal.key_id, "format": format}}),
+                ),
+            )
+            .await;
+        assert_refused(&h, refused, "credential.@context", before).await;
+    }
     h.stop().await;
 }
 

@@ -122,21 +122,23 @@ pub fn w3c_issuer(credential: &Value) -> Result<Option<&str>, IssuerError> {
 }
 
 /// Refuses what could give the credential a second issuer that the member `issuer` does not
-/// show once JSON-LD is expanded: an inline (object) context, which can make any term mean
-/// `https://www.w3.org/2018/credentials#issuer`, and a top-level member named by an absolute
-/// or compact IRI. Only the contexts' URLs (checked against the bundled ones when signed) and
-/// plain terms remain, and among those only `issuer` means the issuer.
+/// show once JSON-LD is expanded: an inline (object) context that makes another term mean
+/// `https://www.w3.org/2018/credentials#issuer` (checked by expanding the credential,
+/// [`check_expanded_issuer`]), a top-level member named by an absolute or compact IRI, and
+/// nested nodes that merge into the credential ([`refuse_nested_aliases`]).
 fn refuse_issuer_aliases(credential: &Value) -> Result<(), IssuerError> {
     let inline = match credential.get("@context") {
         Some(Value::Array(contexts)) => contexts.iter().any(|c| !c.is_string()),
         Some(Value::String(_)) | None => false,
-        Some(_) => true,
+        Some(_) => {
+            return Err(refused(
+                "credential.@context",
+                "a list of context URLs and objects",
+            ));
+        }
     };
     if inline {
-        return Err(refused(
-            "credential.@context",
-            "inline contexts are refused: give the contexts by URL",
-        ));
+        check_expanded_issuer(credential)?;
     }
     if let Some(member) = credential
         .as_object()
@@ -161,6 +163,49 @@ fn refuse_issuer_aliases(credential: &Value) -> Result<(), IssuerError> {
         }
     }
     Ok(())
+}
+
+/// The predicate every VCDM context maps `issuer` to.
+const ISSUER_IRI: &str = "https://www.w3.org/2018/credentials#issuer";
+
+/// A credential with inline (object) contexts, which can give any term the meaning of
+/// `issuer`, is expanded as JSON-LD (the bundled contexts and its own, nothing fetched; the
+/// VCDM contexts are `@protected`, so `issuer` itself cannot be redefined) and must then say
+/// exactly what its `issuer` member says: one `cred:issuer` statement naming that issuer, or
+/// none when it names none.
+fn check_expanded_issuer(credential: &Value) -> Result<(), IssuerError> {
+    const FIELD: &str = "credential.@context";
+    let named = match credential.get("issuer") {
+        None => None,
+        Some(Value::String(id)) => Some(id.as_str()),
+        Some(Value::Object(object)) => object.get("id").and_then(Value::as_str),
+        Some(_) => None,
+    };
+    let quads = inkan_formats::data_integrity::canon::to_quads(credential).map_err(|_| {
+        refused(
+            FIELD,
+            "the credential does not expand as JSON-LD with its contexts (inline contexts \
+             must not redefine the VC Data Model's terms)",
+        )
+    })?;
+    let issuers: Vec<&inkan_formats::data_integrity::rdfc::Term> = quads
+        .iter()
+        .filter(|q| q.predicate == ISSUER_IRI)
+        .map(|q| &q.object)
+        .collect();
+    let agrees = match (issuers.as_slice(), named) {
+        ([], None) => true,
+        ([inkan_formats::data_integrity::rdfc::Term::Iri(iri)], Some(named)) => iri == named,
+        _ => false,
+    };
+    if agrees {
+        Ok(())
+    } else {
+        Err(refused(
+            FIELD,
+            "an inline context gives the credential another issuer than its `issuer` member",
+        ))
+    }
 }
 
 /// Below the top level: no node object that names the credential itself (JSON-LD merges
