@@ -141,7 +141,9 @@ fn ca(cn: &str) -> Ca {
 impl Ca {
     /// A document signer certificate for `key` (with id-mdl-kp-mdlDS).
     fn certify(&self, key: &KeyRef, cn: &str) -> Vec<u8> {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        // (The DNS name of the `https://issuer.example` issuer the SD-JWT VC names: a chain
+        // vouches only for the issuer its leaf names.)
+        let mut params = CertificateParams::new(vec!["issuer.example".to_owned()]).unwrap();
         params.distinguished_name = name(cn);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
