@@ -288,7 +288,7 @@ async fn round_trip(engine: Engine) {
         )
     };
     assert_eq!(
-        ask("bkp_other".into(), false).await.status(),
+        ask("bak_other".into(), false).await.status(),
         StatusCode::CONFLICT
     );
     assert_eq!(

@@ -25,7 +25,7 @@ pub const SETTING: &str = "restore";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RestoreRecord {
-    /// The backup restored (`bkp_…`).
+    /// The backup restored (`bak_…`).
     pub backup: String,
     /// The log size the backup was taken at.
     pub log_size: u64,

@@ -102,7 +102,7 @@ pub enum Action {
     /// know whether keys destroyed since the backup may have come back.
     #[serde(rename = "backup.restore")]
     ApproveRestore {
-        /// The backup restored (`bkp_…`).
+        /// The backup restored (`bak_…`).
         backup: String,
         /// The restore was made without the later log.
         without_later_log: bool,
