@@ -100,6 +100,26 @@ fn index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
+/// A member that holds one item or a non-empty array of them: `check` for each, at its own
+/// path (`path[i]` in an array); an empty array is refused with `empty_rule`.
+fn one_or_more(
+    value: &Value,
+    path: &str,
+    empty_rule: &str,
+    check: impl Fn(&Value, &str) -> Result<(), VcdmError>,
+) -> Result<(), VcdmError> {
+    match value {
+        Value::Array(items) if items.is_empty() => {
+            Err(err(path, Problem::MalformedValue, empty_rule))
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, item)| check(item, &index(path, i))),
+        one => check(one, path),
+    }
+}
+
 /// The verifiable credential types that name a secured envelope.
 const ENVELOPED_CREDENTIAL: &str = "EnvelopedVerifiableCredential";
 const ENVELOPED_PRESENTATION: &str = "EnvelopedVerifiablePresentation";
@@ -393,16 +413,7 @@ fn subjects(object: &Map<String, Value>, path: &str) -> Result<(), VcdmError> {
     };
     match object.get("credentialSubject") {
         None => Err(err(&here, Problem::Parsing, "is required")),
-        Some(Value::Array(items)) if items.is_empty() => Err(err(
-            &here,
-            Problem::MalformedValue,
-            "must name at least one subject",
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| subject(item, &index(&here, i))),
-        Some(one) => subject(one, &here),
+        Some(value) => one_or_more(value, &here, "must name at least one subject", subject),
     }
 }
 
@@ -565,16 +576,7 @@ fn typed_objects(
     };
     match object.get(member) {
         None => Ok(()),
-        Some(Value::Array(items)) if items.is_empty() => Err(err(
-            &here,
-            Problem::MalformedValue,
-            "must hold at least one object",
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| one(item, &index(&here, i))),
-        Some(value) => one(value, &here),
+        Some(value) => one_or_more(value, &here, "must hold at least one object", one),
     }
 }
 
@@ -604,16 +606,7 @@ fn related_resources(object: &Map<String, Value>, path: &str) -> Result<(), Vcdm
     };
     match object.get("relatedResource") {
         None => Ok(()),
-        Some(Value::Array(items)) if items.is_empty() => Err(err(
-            &here,
-            Problem::MalformedValue,
-            "must hold at least one object",
-        )),
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(i, item)| one(item, &index(&here, i))),
-        Some(value) => one(value, &here),
+        Some(value) => one_or_more(value, &here, "must hold at least one object", one),
     }
 }
 
