@@ -887,11 +887,7 @@ fn unix_now() -> i64 {
 
 /// The current time as `YYYY-MM-DDThh:mm:ssZ`.
 fn now_date_time() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
-    let secs = i64::try_from(secs).unwrap_or_default();
+    let secs = unix_now();
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
     let z = days + 719_468;
