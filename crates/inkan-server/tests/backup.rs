@@ -21,6 +21,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> StatusCode {
+    issue_response(h, client, key).await.status()
+}
+
+async fn issue_response(
+    h: &Harness,
+    client: &common::server::Session,
+    key: &str,
+) -> reqwest::Response {
     h.call(
         client,
         Method::POST,
@@ -35,7 +43,6 @@ async fn issue(h: &Harness, client: &common::server::Session, key: &str) -> Stat
         })),
     )
     .await
-    .status()
 }
 
 /// A fresh SoftHSM token with the backup wrapping key, and its `[device]` section.
@@ -251,21 +258,7 @@ async fn round_trip(engine: Engine) {
     let client = system_client(&h, &registrar, &issuer, &kept).await;
     // Sealed: the restored key signs nothing until the restore is approved, and the refusal
     // says why.
-    let refused = h
-        .call(
-            &client,
-            Method::POST,
-            "/credentials/issue",
-            Some(json!({
-                "credential": {
-                    "@context": ["https://www.w3.org/ns/credentials/v2"],
-                    "type": ["VerifiableCredential"],
-                    "credentialSubject": {"id": "did:example:subject"}
-                },
-                "options": {"credentialId": kept, "format": "vc+jwt"}
-            })),
-        )
-        .await;
+    let refused = issue_response(&h, &client, &kept).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     assert!(
         refused.text().await.unwrap().contains("sealed"),
