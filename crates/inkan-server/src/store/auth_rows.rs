@@ -135,6 +135,7 @@ pub(crate) trait Columns {
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
     fn int_opt(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
     fn bytes_opt(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error>;
     fn flag(&self, column: &str) -> Result<bool, sqlx::Error>;
 }
 
@@ -154,6 +155,9 @@ macro_rules! impl_columns {
                 self.try_get(column)
             }
             fn bytes_opt(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
                 self.try_get(column)
             }
             fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {

@@ -1,0 +1,402 @@
+//! The two engines behind one way of running SQL: what lets the store's SQL be written once.
+//!
+//! Owns [`Db`] (the connections of one store), [`Tx`] (a transaction), [`Sql`] (a statement and
+//! its bound values) and [`Row`] (a result row, read through [`Columns`]). A statement is written
+//! once with `$n` placeholders, which both drivers bind (SQLite reads `$1` as parameter 1), and
+//! run on either engine; the values are a closed set of portable types ([`Param`]).
+//!
+//! What differs between the engines is here and nowhere else, each difference a named hook:
+//! - connecting and the pools ([`sqlite`], [`postgres`]);
+//! - starting a write ([`Db::begin_write`]: SQLite `BEGIN IMMEDIATE` on the one writer
+//!   connection, which holds the database's write lock from the first read; PostgreSQL a plain
+//!   transaction whose statements lock the rows they check);
+//! - row locks: statements say `FOR UPDATE` (`SKIP LOCKED`) as PostgreSQL needs; SQLite, which
+//!   has no row locks, drops the clause, its write transaction already excluding every other
+//!   writer;
+//! - named locks held to the end of a transaction ([`Tx::lock`]: PostgreSQL advisory locks; on
+//!   SQLite the write transaction holds them already);
+//! - lists of values expanded into rows ([`Db::hex_list`], [`Db::int_list`]);
+//! - the migrations' DDL (`store::migrate`).
+//!
+//! Must never: splice a value into SQL (values are always bound; a statement's text is a
+//! constant, or built from constant column names only), or hold business rules (those are in
+//! `store/sql/`, written once).
+
+pub(crate) mod postgres;
+pub(crate) mod sqlite;
+
+use super::auth_rows::Columns;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use std::borrow::Cow;
+
+/// A value bound to a placeholder: the portable types both engines store alike.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Param<'a> {
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Bytes(Option<&'a [u8]>),
+    Flag(bool),
+}
+
+macro_rules! param_from {
+    ($($t:ty => |$v:ident| $e:expr),+ $(,)?) => {$(
+        impl<'a> From<$t> for Param<'a> {
+            fn from($v: $t) -> Self {
+                $e
+            }
+        }
+    )+};
+}
+
+param_from! {
+    &'a str => |v| Param::Text(Some(v)),
+    Option<&'a str> => |v| Param::Text(v),
+    &'a String => |v| Param::Text(Some(v.as_str())),
+    &'a Option<String> => |v| Param::Text(v.as_deref()),
+    i64 => |v| Param::Int(Some(v)),
+    Option<i64> => |v| Param::Int(v),
+    i32 => |v| Param::Int(Some(i64::from(v))),
+    u32 => |v| Param::Int(Some(i64::from(v))),
+    &'a [u8] => |v| Param::Bytes(Some(v)),
+    Option<&'a [u8]> => |v| Param::Bytes(v),
+    &'a Vec<u8> => |v| Param::Bytes(Some(v.as_slice())),
+    bool => |v| Param::Flag(v),
+}
+
+/// One statement and the values for its placeholders, in order (`$1` first).
+#[derive(Debug)]
+#[must_use = "a statement does nothing until it is run"]
+pub(crate) struct Sql<'a> {
+    text: Cow<'static, str>,
+    params: Vec<Param<'a>>,
+}
+
+impl<'a> Sql<'a> {
+    /// A statement written once for both engines.
+    pub(crate) fn new(text: &'static str) -> Self {
+        Sql {
+            text: Cow::Borrowed(text),
+            params: Vec::new(),
+        }
+    }
+
+    /// A statement assembled at run time from constant parts (column names, placeholders):
+    /// never from values.
+    pub(crate) fn assembled(text: String) -> Self {
+        Sql {
+            text: Cow::Owned(text),
+            params: Vec::new(),
+        }
+    }
+
+    /// Binds the next placeholder.
+    pub(crate) fn bind(mut self, value: impl Into<Param<'a>>) -> Self {
+        self.params.push(value.into());
+        self
+    }
+
+    /// Runs the statement; how many rows it changed.
+    pub(crate) async fn execute(self, on: &mut impl Executor) -> Result<u64, sqlx::Error> {
+        match on.connection() {
+            Connection::Sqlite(c) => Ok(sqlite::query(self).execute(c).await?.rows_affected()),
+            Connection::Postgres(c) => Ok(postgres::query(self).execute(c).await?.rows_affected()),
+        }
+    }
+
+    /// The first row, if any.
+    pub(crate) async fn fetch_optional(
+        self,
+        on: &mut impl Executor,
+    ) -> Result<Option<Row>, sqlx::Error> {
+        match on.connection() {
+            Connection::Sqlite(c) => Ok(sqlite::query(self)
+                .fetch_optional(c)
+                .await?
+                .map(Row::Sqlite)),
+            Connection::Postgres(c) => Ok(postgres::query(self)
+                .fetch_optional(c)
+                .await?
+                .map(Row::Postgres)),
+        }
+    }
+
+    /// Exactly one row ([`sqlx::Error::RowNotFound`] otherwise).
+    pub(crate) async fn fetch_one(self, on: &mut impl Executor) -> Result<Row, sqlx::Error> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Every row.
+    pub(crate) async fn fetch_all(self, on: &mut impl Executor) -> Result<Vec<Row>, sqlx::Error> {
+        match on.connection() {
+            Connection::Sqlite(c) => Ok(sqlite::query(self)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect()),
+            Connection::Postgres(c) => Ok(postgres::query(self)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect()),
+        }
+    }
+
+    /// The text and the values, for an engine's hook to bind.
+    fn into_parts(self) -> (Cow<'static, str>, Vec<Param<'a>>) {
+        (self.text, self.params)
+    }
+}
+
+/// A lock that serialises one kind of change across nodes (see [`Tx::lock`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Lock<'a> {
+    /// The transparency log's write lock: appends integrate the tree one at a time.
+    Log,
+    /// The binding of one issuer identifier to keys.
+    Issuer(&'a str),
+}
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Engine {
+    /// The engine's name, for logs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+        }
+    }
+}
+
+/// A connection a statement runs on: in a transaction, or on its own (one statement,
+/// committed by itself).
+pub(crate) enum Connection<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Where [`Sql`] runs: a [`Tx`] or a [`Pooled`] connection.
+pub(crate) trait Executor: Send {
+    fn connection(&mut self) -> Connection<'_>;
+}
+
+/// A transaction. Dropped without [`Tx::commit`], it rolls back.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    /// Takes `lock` until the transaction ends, so that nodes doing the same thing at once take
+    /// turns: a PostgreSQL advisory lock (per schema); on SQLite the write transaction holds the
+    /// whole database already.
+    pub(crate) async fn lock(&mut self, lock: Lock<'_>) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(tx) => postgres::lock(tx, lock).await,
+        }
+    }
+}
+
+impl Executor for Tx {
+    fn connection(&mut self) -> Connection<'_> {
+        match self {
+            Tx::Sqlite(tx) => Connection::Sqlite(&mut *tx),
+            Tx::Postgres(tx) => Connection::Postgres(&mut *tx),
+        }
+    }
+}
+
+/// A connection from a pool, for a statement outside a transaction.
+pub(crate) enum Pooled {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl Executor for Pooled {
+    fn connection(&mut self) -> Connection<'_> {
+        match self {
+            Pooled::Sqlite(c) => Connection::Sqlite(&mut *c),
+            Pooled::Postgres(c) => Connection::Postgres(&mut *c),
+        }
+    }
+}
+
+/// The connections of one store.
+#[derive(Debug, Clone)]
+pub(crate) enum Db {
+    /// `pool` for reads; `writer`, one connection, for every write of this process, so
+    /// writers queue for it without sleeping instead of contending for SQLite's lock (whose
+    /// busy handler sleeps in steps of up to 25 ms). Other processes on the same file still
+    /// meet the busy timeout. For an in-memory database both are the same one connection.
+    Sqlite {
+        pool: SqlitePool,
+        writer: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+    },
+}
+
+impl Db {
+    pub(crate) fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite { .. } => Engine::Sqlite,
+            Db::Postgres { .. } => Engine::Postgres,
+        }
+    }
+
+    /// A connection for reads.
+    pub(crate) async fn read(&self) -> Result<Pooled, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { pool, .. } => Pooled::Sqlite(pool.acquire().await?),
+            Db::Postgres { pool } => Pooled::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// A connection for one write statement that commits by itself.
+    pub(crate) async fn write(&self) -> Result<Pooled, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => Pooled::Sqlite(writer.acquire().await?),
+            Db::Postgres { pool } => Pooled::Postgres(pool.acquire().await?),
+        })
+    }
+
+    /// A transaction for reads that must see one snapshot.
+    pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { pool, .. } => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres { pool } => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// A write transaction. On SQLite it holds the database's write lock from its first
+    /// statement (`BEGIN IMMEDIATE`), so a check and the change it allows cannot be split by
+    /// another writer; on PostgreSQL the statements lock what they check
+    /// ([`Sql::for_update`], conditional `UPDATE`s).
+    pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres { pool } => Tx::Postgres(pool.begin().await?),
+        })
+    }
+}
+
+/// A result row of either engine.
+pub(crate) enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+impl Columns for Row {
+    fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.text(column),
+            Row::Postgres(r) => r.text(column),
+        }
+    }
+    fn text_opt(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.text_opt(column),
+            Row::Postgres(r) => r.text_opt(column),
+        }
+    }
+    fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.int(column),
+            Row::Postgres(r) => r.int(column),
+        }
+    }
+    fn int_opt(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.int_opt(column),
+            Row::Postgres(r) => r.int_opt(column),
+        }
+    }
+    fn bytes_opt(&self, column: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.bytes_opt(column),
+            Row::Postgres(r) => r.bytes_opt(column),
+        }
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.bytes(column),
+            Row::Postgres(r) => r.bytes(column),
+        }
+    }
+    fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        match self {
+            Row::Sqlite(r) => r.flag(column),
+            Row::Postgres(r) => r.flag(column),
+        }
+    }
+}
+
+impl Engine {
+    /// A row source for the JSON array of lowercase hex strings bound at `$n` (see
+    /// [`hex_array`]): rows `(ord, v)`, `ord` counting from 0 in the array's order, `v` the
+    /// decoded bytes. A list is one parameter, so a batch is a few constant statements whatever
+    /// its length.
+    pub(crate) fn hex_rows(self, n: u8) -> String {
+        match self {
+            Engine::Sqlite => format!("SELECT key AS ord, unhex(value) AS v FROM json_each(${n})"),
+            Engine::Postgres => format!(
+                "SELECT t.ord - 1 AS ord, decode(t.v, 'hex') AS v \
+                 FROM json_array_elements_text(CAST(${n} AS json)) WITH ORDINALITY AS t(v, ord)"
+            ),
+        }
+    }
+
+    /// A row source for the JSON array of integers bound at `$n` (see [`int_array`]): rows
+    /// `(v)`.
+    pub(crate) fn int_rows(self, n: u8) -> String {
+        match self {
+            Engine::Sqlite => format!("SELECT value AS v FROM json_each(${n})"),
+            Engine::Postgres => format!(
+                "SELECT CAST(t.v AS BIGINT) AS v \
+                 FROM json_array_elements_text(CAST(${n} AS json)) AS t(v)"
+            ),
+        }
+    }
+}
+
+/// A JSON array of lowercase hex strings, for [`Engine::hex_rows`].
+pub(crate) fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut json = String::from("[");
+    for (i, item) in items.enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push('"');
+        json.push_str(&hex::encode(item));
+        json.push('"');
+    }
+    json.push(']');
+    json
+}
+
+/// A JSON array of integers, for [`Engine::int_rows`].
+pub(crate) fn int_array(items: &[i64]) -> String {
+    let parts: Vec<String> = items.iter().map(i64::to_string).collect();
+    format!("[{}]", parts.join(","))
+}
