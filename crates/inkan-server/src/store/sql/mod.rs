@@ -19,6 +19,8 @@
 //! spliced in), branch on the engine (a difference is a hook in `store::engine`), or decode stored
 //! names itself (that is `store/*_rows.rs` and `StoredKey::decode` in `store/keys.rs`).
 
+mod keys;
+mod log;
 mod operations;
 
 use super::StoreError;
