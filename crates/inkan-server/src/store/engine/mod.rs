@@ -13,6 +13,9 @@
 //! - row locks: statements say `FOR UPDATE` (`SKIP LOCKED`) as PostgreSQL needs; SQLite, which
 //!   has no row locks, drops the clause, its write transaction already excluding every other
 //!   writer;
+//! - byte order of text: statements say `COLLATE "C"` as PostgreSQL needs (whatever the
+//!   database's collation); SQLite's connections register a collation of that name, byte order
+//!   as its default `BINARY`;
 //! - named locks held to the end of a transaction ([`Tx::lock`]: PostgreSQL advisory locks; on
 //!   SQLite the write transaction holds them already);
 //! - lists of values expanded into rows ([`Db::hex_list`], [`Db::int_list`]);

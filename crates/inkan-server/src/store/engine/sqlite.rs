@@ -1,5 +1,5 @@
 //! SQLite's hooks: connecting (WAL, `synchronous=FULL`, foreign keys, busy timeout, the one
-//! writer connection) and binding a statement.
+//! writer connection, PostgreSQL's `"C"` collation) and binding a statement.
 //!
 //! Must never: relax durability (`synchronous=FULL`: a registered key must survive a power
 //! cut), or leave the writer connection inside a failed transaction.
@@ -21,6 +21,17 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// connections only let reads proceed while a write is in progress (WAL).
 const MAX_CONNECTIONS: u32 = 8;
 
+/// The name statements give byte order by (`ORDER BY id COLLATE "C"`), as PostgreSQL names it:
+/// there it is byte order whatever the database's collation; SQLite knows no such name, so every
+/// connection registers it, as [`byte_order`].
+const BYTE_ORDER: &str = "C";
+
+/// PostgreSQL's `"C"` collation on SQLite: the byte order of the UTF-8 text, as SQLite's own
+/// `BINARY` (the default) compares it.
+fn byte_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.as_bytes().cmp(b.as_bytes())
+}
+
 /// Opens (creating it if missing) the database at `url` and brings its schema up to date.
 ///
 /// `sqlite://PATH` (or `sqlite:PATH`) opens a file in WAL mode with `synchronous=FULL`.
@@ -32,7 +43,8 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
         .map_err(|e| StoreError::Config(format!("invalid SQLite URL {url:?}: {e}")))?
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT)
-        .synchronous(SqliteSynchronous::Full);
+        .synchronous(SqliteSynchronous::Full)
+        .collation(BYTE_ORDER, byte_order);
     let (pool, writer) = if is_memory(url) {
         let pool = SqlitePoolOptions::new()
             .max_connections(1)

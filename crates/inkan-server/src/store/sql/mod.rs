@@ -19,9 +19,12 @@
 //! spliced in), branch on the engine (a difference is a hook in `store::engine`), or decode stored
 //! names itself (that is `store/*_rows.rs` and `StoredKey::decode` in `store/keys.rs`).
 
+mod auth;
+mod issuers;
 mod keys;
 mod log;
 mod operations;
+mod signing;
 
 use super::StoreError;
 use super::engine::{self, Db};
