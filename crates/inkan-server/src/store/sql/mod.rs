@@ -19,7 +19,10 @@
 //! spliced in), branch on the engine (a difference is a hook in `store::engine`), or decode stored
 //! names itself (that is `store/*_rows.rs` and `StoredKey::decode` in `store/keys.rs`).
 
+mod backup;
+mod delivery;
 mod operations;
+mod status;
 
 use super::StoreError;
 use super::engine::{self, Db};
