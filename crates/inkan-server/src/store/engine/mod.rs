@@ -19,6 +19,9 @@
 //! - named locks held to the end of a transaction ([`Tx::lock`]: PostgreSQL advisory locks; on
 //!   SQLite the write transaction holds them already);
 //! - lists of values expanded into rows ([`Db::hex_list`], [`Db::int_list`]);
+//! - what a backup and a restore need of the schema: a table's columns ([`Tx::columns`]),
+//!   writing the backup's values into identity columns ([`Engine::keeping_identity`]) and
+//!   continuing the identities after them ([`Tx::continue_identities`]);
 //! - the migrations' DDL (`store::migrate`).
 //!
 //! Must never: splice a value into SQL (values are always bound; a statement's text is a
@@ -164,6 +167,41 @@ pub(crate) enum Lock<'a> {
     Log,
     /// The binding of one issuer identifier to keys.
     Issuer(&'a str),
+    /// A restore: one at a time, and never beside a writer of the keys, the accounts or the
+    /// log (PostgreSQL: those tables locked in `EXCLUSIVE` mode, which lets reads through).
+    Restore,
+}
+
+/// A column's type, as [`Tx::columns`] reports it: how a backup reads the column's values and
+/// a restore binds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ColumnType {
+    /// A 64-bit integer (SQLite `INTEGER`, PostgreSQL `BIGINT`).
+    Int,
+    /// A 32-bit integer (PostgreSQL `INTEGER`; SQLite has none).
+    Int32,
+    /// Text.
+    Text,
+    /// Bytes (SQLite `BLOB`, PostgreSQL `BYTEA`).
+    Bytes,
+    /// A boolean (PostgreSQL `BOOLEAN`; SQLite stores booleans in `INTEGER` columns).
+    Flag,
+    /// Any other type, by its engine's name: the store has none.
+    Other(String),
+}
+
+impl ColumnType {
+    /// The type's name, for errors.
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            ColumnType::Int => "integer",
+            ColumnType::Int32 => "32-bit integer",
+            ColumnType::Text => "text",
+            ColumnType::Bytes => "bytes",
+            ColumnType::Flag => "boolean",
+            ColumnType::Other(name) => name,
+        }
+    }
 }
 
 /// Which engine a store runs on.
@@ -210,12 +248,35 @@ impl Tx {
     }
 
     /// Takes `lock` until the transaction ends, so that nodes doing the same thing at once take
-    /// turns: a PostgreSQL advisory lock (per schema); on SQLite the write transaction holds the
-    /// whole database already.
+    /// turns: a PostgreSQL advisory lock (per schema), or for a restore table locks; on SQLite
+    /// the write transaction holds the whole database already.
     pub(crate) async fn lock(&mut self, lock: Lock<'_>) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(_) => Ok(()),
             Tx::Postgres(tx) => postgres::lock(tx, lock).await,
+        }
+    }
+
+    /// The columns of `table`, in their order, with their types, for a backup (which reads
+    /// them) and a restore (which binds them): SQLite's `pragma_table_info`, PostgreSQL's
+    /// `information_schema.columns` (of the current schema). Empty when there is no such table.
+    pub(crate) async fn columns(
+        &mut self,
+        table: &str,
+    ) -> Result<Vec<(String, ColumnType)>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::columns(tx, table).await,
+            Tx::Postgres(tx) => postgres::columns(tx, table).await,
+        }
+    }
+
+    /// After a restore wrote the backup's values into identity columns, makes the identities
+    /// of `tables` continue after the highest value restored: PostgreSQL's identity sequences
+    /// are set (`setval`); SQLite's `INTEGER PRIMARY KEY` continues after the highest by itself.
+    pub(crate) async fn continue_identities(&mut self, tables: &[&str]) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(_) => Ok(()),
+            Tx::Postgres(tx) => postgres::continue_identities(tx, tables).await,
         }
     }
 }
@@ -284,11 +345,16 @@ impl Db {
         })
     }
 
-    /// A transaction for reads that must see one snapshot.
+    /// A transaction for reads that must see one snapshot: on SQLite a deferred transaction,
+    /// whose first read fixes its snapshot (WAL); on PostgreSQL `REPEATABLE READ READ ONLY`
+    /// (the default, READ COMMITTED, takes a new snapshot for every statement).
     pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Db::Sqlite { pool, .. } => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres { pool } => Tx::Postgres(pool.begin().await?),
+            Db::Postgres { pool } => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
         })
     }
 
@@ -367,6 +433,18 @@ impl Engine {
                 "SELECT t.ord - 1 AS ord, decode(t.v, 'hex') AS v \
                  FROM json_array_elements_text(CAST(${n} AS json)) WITH ORDINALITY AS t(v, ord)"
             ),
+        }
+    }
+
+    /// `insert` (an `INSERT INTO t (…) VALUES (…)` of a restore), made to write the values it is
+    /// given into identity columns too, so that the backup's ids are kept: PostgreSQL's identity
+    /// columns are `GENERATED ALWAYS` and need `OVERRIDING SYSTEM VALUE`; SQLite's
+    /// `INTEGER PRIMARY KEY` takes the value given as it is. See also
+    /// [`Tx::continue_identities`].
+    pub(crate) fn keeping_identity(self, insert: String) -> String {
+        match self {
+            Engine::Sqlite => insert,
+            Engine::Postgres => postgres::keeping_identity(insert),
         }
     }
 

@@ -1,12 +1,13 @@
 //! PostgreSQL's hooks: connecting (TLS as the URL says, done by sqlx with rustls), binding a
-//! statement, and the log's advisory lock.
+//! statement, the advisory locks (and a restore's table locks), and what a backup and a restore
+//! need of the schema (a table's columns, identity columns and their sequences).
 //!
 //! Tables are unqualified: they live in the first schema of the connection's `search_path`, so
 //! a deployment (or a test) picks its schema in the URL (`options[search_path]=...`).
 //!
 //! Must never: log the URL (it may hold a password).
 
-use super::{Db, Lock, Param, Sql};
+use super::{ColumnType, Db, Lock, Param, Sql};
 use crate::store::{StoreError, migrate};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, Row as _};
@@ -79,7 +80,76 @@ pub(super) async fn lock(conn: &mut PgConnection, lock: Lock<'_>) -> Result<(), 
         Lock::Issuer(id) => {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext('inkan.issuer:' || $1))").bind(id)
         }
+        Lock::Restore => sqlx::query("LOCK TABLE keys, accounts, log_entries IN EXCLUSIVE MODE"),
     };
     query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The columns of `table` in the current schema (`Tx::columns`), by their types' names
+/// (`udt_name`: `int8`, `int4`, `text`, `bytea`, `bool`).
+pub(super) async fn columns(
+    conn: &mut PgConnection,
+    table: &str,
+) -> Result<Vec<(String, ColumnType)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT column_name::TEXT AS name, udt_name::TEXT AS type \
+         FROM information_schema.columns \
+         WHERE table_name = $1 AND table_schema = current_schema() \
+         ORDER BY ordinal_position",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let udt: String = row.try_get("type")?;
+            let kind = match udt.as_str() {
+                "int8" => ColumnType::Int,
+                "int4" => ColumnType::Int32,
+                "text" => ColumnType::Text,
+                "bytea" => ColumnType::Bytes,
+                "bool" => ColumnType::Flag,
+                _ => ColumnType::Other(udt),
+            };
+            Ok((row.try_get("name")?, kind))
+        })
+        .collect()
+}
+
+/// A restore's `INSERT … VALUES (…)`, writing the values given into `GENERATED ALWAYS` identity
+/// columns too (`Engine::keeping_identity`).
+pub(super) fn keeping_identity(insert: String) -> String {
+    insert.replacen(") VALUES (", ") OVERRIDING SYSTEM VALUE VALUES (", 1)
+}
+
+/// Sets the sequence of every identity column of `tables` in the current schema to continue
+/// after the column's highest value (or to start at 1 on an empty table), after a restore
+/// (`Tx::continue_identities`). Table and column names come from the catalogue, and only
+/// those of `tables` written in lowercase letters and `_` go into the statement.
+pub(super) async fn continue_identities(
+    conn: &mut PgConnection,
+    tables: &[&str],
+) -> Result<(), sqlx::Error> {
+    let identities = sqlx::query(
+        "SELECT table_name::TEXT AS t, column_name::TEXT AS c FROM information_schema.columns \
+         WHERE is_identity = 'YES' AND table_schema = current_schema()",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &identities {
+        let (table, column): (String, String) = (row.try_get("t")?, row.try_get("c")?);
+        if !tables.contains(&table.as_str())
+            || !column.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            continue;
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', '{column}'), \
+             COALESCE(MAX({column}), 1), MAX({column}) IS NOT NULL) FROM {table}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }

@@ -1,15 +1,16 @@
 //! SQLite's hooks: connecting (WAL, `synchronous=FULL`, foreign keys, busy timeout, the one
-//! writer connection, PostgreSQL's `"C"` collation) and binding a statement.
+//! writer connection, PostgreSQL's `"C"` collation), binding a statement, and listing a
+//! table's columns (for a backup and a restore).
 //!
 //! Must never: relax durability (`synchronous=FULL`: a registered key must survive a power
 //! cut), or leave the writer connection inside a failed transaction.
 
-use super::{Db, Param, Sql};
+use super::{ColumnType, Db, Param, Sql};
 use crate::store::{StoreError, migrate};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, Row as _, Sqlite, SqliteConnection};
 use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
@@ -98,6 +99,31 @@ pub(super) fn query(sql: Sql<'_>) -> sqlx::query::Query<'_, Sqlite, SqliteArgume
         };
     }
     query
+}
+
+/// The columns of `table` (`Tx::columns`), by their declared types: the store's tables are
+/// `STRICT`, so a column holds values of its declared type only (`INTEGER`, `TEXT`, `BLOB`;
+/// booleans are `INTEGER`).
+pub(super) async fn columns(
+    conn: &mut SqliteConnection,
+    table: &str,
+) -> Result<Vec<(String, ColumnType)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name, type FROM pragma_table_info($1) ORDER BY cid")
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let declared: String = row.try_get("type")?;
+            let kind = match declared.to_ascii_uppercase().as_str() {
+                "INTEGER" => ColumnType::Int,
+                "TEXT" => ColumnType::Text,
+                "BLOB" => ColumnType::Bytes,
+                _ => ColumnType::Other(declared),
+            };
+            Ok((row.try_get("name")?, kind))
+        })
+        .collect()
 }
 
 /// Whether the writer connection may be used again (`before_acquire`): only outside a

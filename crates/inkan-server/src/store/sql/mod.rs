@@ -20,11 +20,14 @@
 //! names itself (that is `store/*_rows.rs` and `StoredKey::decode` in `store/keys.rs`).
 
 mod auth;
+mod backup;
+mod delivery;
 mod issuers;
 mod keys;
 mod log;
 mod operations;
 mod signing;
+mod status;
 
 use super::StoreError;
 use super::engine::{self, Db};
