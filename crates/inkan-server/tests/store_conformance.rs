@@ -15,8 +15,8 @@ use inkan_log::Hash;
 use inkan_log::hash::{empty_root, leaf_hash, node_hash};
 use inkan_log::tree::{inclusion_proof, inclusion_proof_indexes, stored_hash_index};
 use inkan_server::environment::Environment;
+use inkan_server::store::SqlStore;
 use inkan_server::store::log::{MAX_CHECKPOINTS_PAGE, MAX_ENTRIES_PAGE};
-use inkan_server::store::postgres::PostgresStore;
 use inkan_server::store::{
     self, KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, LogHead, StateChange, Store, StoreError,
 };
@@ -713,7 +713,7 @@ async fn tls_require_encrypts_the_session(db: Ctx) {
     // The Debian cluster runs with ssl=on (snakeoil certificate): `require` encrypts without
     // verifying, and the server must see the session as TLS.
     let url = with_param(&db.url, "sslmode=require");
-    let tls = PostgresStore::connect(&url).await.unwrap_or_else(|e| {
+    let tls = SqlStore::connect(&url).await.unwrap_or_else(|e| {
         panic!("sslmode=require: {e} (is ssl=on? `bash .ci/run` sets the cluster up)")
     });
     assert!(
@@ -725,7 +725,7 @@ async fn tls_require_encrypts_the_session(db: Ctx) {
     assert_eq!(tls.get_key(&key.id).await.unwrap(), Some(key));
 
     // And the check can tell the difference.
-    let plain = PostgresStore::connect(&with_param(&db.url, "sslmode=disable"))
+    let plain = SqlStore::connect(&with_param(&db.url, "sslmode=disable"))
         .await
         .unwrap();
     assert!(!plain.session_encrypted().await.unwrap());

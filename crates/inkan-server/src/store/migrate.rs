@@ -152,7 +152,7 @@ const POSTGRES_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 
 /// The first key of the PostgreSQL advisory lock taken while migrating ("Inka"); the second
 /// is a hash of the schema, so deployments in different schemas of one database do not wait
-/// for each other. (The log's write lock uses another class, `postgres::LOG_LOCK_CLASS`.)
+/// for each other. (The log's write lock uses another class, `engine::postgres::LOG_LOCK_CLASS`.)
 const PG_LOCK_CLASS: i32 = 0x496e_6b61;
 
 /// Brings a SQLite database up to date. Returns how many migrations were applied.

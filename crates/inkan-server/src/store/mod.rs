@@ -1,10 +1,11 @@
 //! The store: everything Inkan remembers, behind one narrow trait.
 //!
-//! One [`Store`] trait, one implementation per engine: [`sqlite`] (the embedded default) and
-//! [`postgres`] (production and several nodes). Both pass the same conformance suite
-//! (`tests/store_conformance.rs`). Business code sees only the trait; [`connect`] is the one
-//! place that looks at the URL scheme. Every change that must not half-happen is one
-//! transaction inside an implementation.
+//! One [`Store`] trait and one implementation, [`SqlStore`] (`store/sql/`), whose SQL is written
+//! once and runs on both engines through `store/engine/`: SQLite (the embedded default) and
+//! PostgreSQL (production and several nodes). Both engines pass the same conformance suites
+//! (`tests/*store_conformance.rs`). Business code sees only the trait; [`SqlStore::connect`] is
+//! the one place that looks at the URL scheme. Every change that must not half-happen is one
+//! transaction.
 //!
 //! The store holds the key registry (criteria 2.1.1(7), 2.1.3(16)), the transparency log's
 //! entries, stored hashes and checkpoints ([`log`]; criteria 2.2.3(2), 2.2.3(3)C), and the
@@ -36,11 +37,9 @@ pub mod log;
 mod migrate;
 pub mod operations;
 mod operations_rows;
-pub mod postgres;
 pub mod signing;
-mod sql;
 mod signing_rows;
-pub mod sqlite;
+mod sql;
 pub mod status;
 mod status_rows;
 
@@ -55,6 +54,7 @@ pub use delivery::{
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
 pub use log::{Appended, LogHead, StoredCheckpoint};
 pub use signing::{SadRecord, SignatureRecord, SigningStore};
+pub use sql::SqlStore;
 pub use status::{
     KeyStatusRecord, KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore,
 };
@@ -182,13 +182,5 @@ pub trait Store:
 /// Opens the store at `url` (`sqlite://PATH` or `sqlite::memory:`, `postgres://…`), running
 /// its migrations.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
-    } else {
-        Err(StoreError::Config(
-            "the store URL must start with sqlite: or postgres://".into(),
-        ))
-    }
+    Ok(Arc::new(SqlStore::connect(url).await?))
 }

@@ -32,6 +32,8 @@ pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 use super::auth_rows::Columns;
+#[cfg(test)]
+use sqlx::AssertSqlSafe;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -480,4 +482,26 @@ pub(crate) fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
 pub(crate) fn int_array(items: &[i64]) -> String {
     let parts: Vec<String> = items.iter().map(i64::to_string).collect();
     format!("[{}]", parts.join(","))
+}
+
+#[cfg(test)]
+impl Db {
+    /// Caps the SQLite writer connection's database at its size plus `spare` pages, as a full
+    /// disk would (`PRAGMA max_page_count`, per connection).
+    pub(crate) async fn limit_pages_for_test(&self, spare: i64) -> Result<(), sqlx::Error> {
+        let Db::Sqlite { writer, .. } = self else {
+            panic!("only SQLite has a page limit");
+        };
+        let mut writer = writer.acquire().await?;
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&mut *writer)
+            .await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "PRAGMA max_page_count = {}",
+            pages + spare
+        )))
+        .execute(&mut *writer)
+        .await?;
+        Ok(())
+    }
 }

@@ -150,10 +150,14 @@ impl Store for SqlStore {
 
     async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
         let mut tx = self.db.begin_read().await?;
-        let row = Sql::new(concat!("SELECT ", key_columns!(), " FROM keys WHERE id = $1"))
-            .bind(id.as_str())
-            .fetch_optional(&mut tx)
-            .await?;
+        let row = Sql::new(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM keys WHERE id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut tx)
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };

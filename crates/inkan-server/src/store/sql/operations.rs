@@ -6,10 +6,10 @@
 //! (that is `store/operations_rows.rs`).
 
 use super::SqlStore;
-use crate::store::auth_rows::Columns as _;
-use crate::store::engine::Sql;
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
+use crate::store::auth_rows::Columns as _;
+use crate::store::engine::Sql;
 use crate::store::operations::{
     OperationsStore, OperatorRole, OperatorRoleRecord, TerminalRecord, Termination, WorkflowKind,
     WorkflowRecord,
@@ -336,5 +336,35 @@ impl OperationsStore for SqlStore {
             clients,
             sessions,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SqlStore;
+    use crate::store::operations::OperationsStore as _;
+
+    /// Issue 17 point 5: after "database or disk is full" the SQLite writer connection is left
+    /// clean, so the next write succeeds once there is room again, without a restart. The limit
+    /// is the writer connection's `max_page_count` (per connection, as a full disk is per file
+    /// system): the connection that met it is dropped, and its successor has room.
+    #[tokio::test]
+    async fn a_full_database_does_not_poison_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/full.db", dir.path().display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        store.db.limit_pages_for_test(2).await.unwrap();
+        let big = "x".repeat(256 * 1024);
+        let err = store.set_setting("big", &big, 1).await.unwrap_err();
+        assert!(err.to_string().contains("full"), "{err}");
+        store
+            .set_setting("small", "after the disk was freed", 2)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.setting("small").await.unwrap().unwrap().0,
+            "after the disk was freed"
+        );
+        assert!(store.setting("big").await.unwrap().is_none());
     }
 }
