@@ -85,6 +85,7 @@ conformance!(
         log_hashes_missing_are_not_found,
         log_checkpoints_one_per_size_never_back,
         log_concurrent_appends_serialize,
+        log_batch_writes_index_rows_and_reads_keys,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -868,6 +869,70 @@ async fn log_append_and_read(db: Ctx) {
     let hashes = store.log_hashes(&asked).await.unwrap();
     assert_eq!(hashes[0], hashes[2]);
     assert_eq!(hashes[1], leaf_hash(&expected[0]));
+}
+
+/// Issue 17: one group commit writes the entries, the index rows of its `signature.made`
+/// entries (their log index from their position) and reads the keys' committed state, in one
+/// transaction; a row naming a position outside the batch writes nothing at all.
+async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
+    let store = db.connect().await;
+    let key = new_key("sub_batch", T0);
+    store.insert_key(&key).await.unwrap();
+    let gone = KeyId::random();
+    store.append_log_entries(&log_entries(0, 3)).await.unwrap();
+    let record = |digest: &str| store::SignatureRecord {
+        digest: digest.into(),
+        key_id: key.id.to_string(),
+        subscriber: key.owner.clone(),
+        document_type: "vc+jwt".into(),
+        log_index: 0,
+        created_at: T0,
+    };
+
+    let refused = store::LogBatch {
+        entries: log_entries(3, 2),
+        signatures: vec![(2, record("sha-256:00"))],
+        keys: vec![],
+    };
+    assert!(matches!(
+        store.append_log_batch(&refused).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.log_size().await.unwrap(), 3);
+
+    let batch = store::LogBatch {
+        entries: log_entries(3, 4),
+        signatures: vec![
+            (1, record("sha-256:aa")),
+            (3, record("sha-256:bb")),
+            (3, record("sha-256:cc")),
+        ],
+        keys: vec![key.id.clone(), gone.clone()],
+    };
+    let committed = store.append_log_batch(&batch).await.unwrap();
+    assert_eq!(committed.appended.first_index, 3);
+    assert_eq!(committed.appended.head.size, 7);
+    assert_eq!(
+        committed.keys.get(&key.id),
+        Some(&(KeyState::Active, key.handle.as_str().to_owned()))
+    );
+    assert!(!committed.keys.contains_key(&gone));
+    // The hashes it returns are the ones stored, from the first new stored index on.
+    let first = inkan_log::tree::stored_hash_count(3);
+    let indexes: Vec<u64> = (first..first + committed.hashes.len() as u64).collect();
+    assert_eq!(store.log_hashes(&indexes).await.unwrap(), committed.hashes);
+    let found = |digest: &'static str| {
+        let store = store.clone();
+        let owner = key.owner.clone();
+        async move { store.signatures_by_digest(&owner, digest).await.unwrap() }
+    };
+    assert_eq!(found("sha-256:aa").await[0].log_index, 4);
+    assert_eq!(found("sha-256:bb").await[0].log_index, 6);
+    assert_eq!(found("sha-256:cc").await[0].log_index, 6);
+    assert!(found("sha-256:00").await.is_empty());
+    let mut expected = log_entries(0, 3);
+    expected.extend(log_entries(3, 4));
+    check_log(&*store, &expected).await;
 }
 
 async fn log_large_batch(db: Ctx) {

@@ -15,7 +15,7 @@
 //! Must never: sign a root not recomputed from the stored hashes, or call the signer on an
 //! async worker thread.
 
-use super::{CheckpointPolicy, LogError, Shared, stored_root};
+use super::{CheckpointPolicy, LogError, Shared};
 use crate::store::{StoreError, StoredCheckpoint};
 use inkan_log::checkpoint::Checkpoint;
 use std::sync::Arc;
@@ -81,9 +81,11 @@ impl Shared {
         {
             latest.size = Some(stored.size);
             latest.at = stored.created_at.min(self.clock.now());
+            self.remember(&stored);
             return Ok(stored);
         }
-        let root = stored_root(&*self.store, head.size).await?;
+        let wanted = inkan_log::tree::tree_hash_indexes(head.size);
+        let root = inkan_log::tree::tree_hash(head.size, &self.hashes(&wanted).await?)?;
         if root != head.root {
             return Err(LogError::Inconsistent(format!(
                 "the log head (size {}) names a root the stored hashes do not give",
@@ -117,6 +119,7 @@ impl Shared {
         latest.size = Some(issued.size);
         // Another node's clock may run ahead of ours: never wait for a time in our future.
         latest.at = issued.created_at.min(self.clock.now());
+        self.remember(&issued);
         tracing::debug!(size = issued.size, "checkpoint issued");
         Ok(issued)
     }

@@ -34,18 +34,20 @@
 
 mod checkpoints;
 mod export;
+mod recent;
 mod writer;
 
 pub use export::ExportSummary;
 
 use crate::clock::{Clock, UnixMillis};
-use crate::store::{Store, StoreError, StoredCheckpoint};
+use crate::store::{KeyId, KeyState, SignatureRecord, Store, StoreError, StoredCheckpoint};
 use inkan_log::Hash;
 use inkan_log::checkpoint::Checkpoint;
 use inkan_log::entry::Entry;
 use inkan_log::note::NoteSigner;
 use inkan_log::receipt::Receipt;
 use inkan_log::tree::{inclusion_proof, inclusion_proof_indexes, stored_hash_index};
+use recent::Recent;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,8 +129,21 @@ impl Default for CheckpointPolicy {
 struct Request {
     /// The entry's canonical bytes.
     entry: Vec<u8>,
-    /// Where the writer sends the index (or the batch's failure).
-    reply: oneshot::Sender<Result<u64, LogError>>,
+    /// Signature index rows to write with the entry (its `log_index` is set by the store).
+    signatures: Vec<SignatureRecord>,
+    /// A key whose committed state the caller needs once the entry is committed.
+    key: Option<KeyId>,
+    /// Where the writer sends the result (or the batch's failure).
+    reply: oneshot::Sender<Result<Committed, LogError>>,
+}
+
+/// What the writer answers an append.
+#[derive(Debug)]
+struct Committed {
+    index: u64,
+    /// For an append that named a key: its state and device handle as committed with the
+    /// entry (`None` inside when the key does not exist).
+    key: Option<Option<(KeyState, String)>>,
 }
 
 /// What the writer and the checkpoint task share with the handle.
@@ -140,6 +155,10 @@ struct Shared {
     clock: Arc<dyn Clock>,
     /// The latest checkpoint this node knows of; the lock serialises issuing in this node.
     latest: tokio::sync::Mutex<Latest>,
+    /// The latest checkpoint this node issued or read, for receipts.
+    newest: std::sync::Mutex<Option<StoredCheckpoint>>,
+    /// Entries and stored hashes committed or read lately.
+    recent: Arc<Recent>,
 }
 
 /// The latest checkpoint known: its size (none yet: `None`) and when it was made (or, before
@@ -148,6 +167,35 @@ struct Shared {
 struct Latest {
     size: Option<u64>,
     at: UnixMillis,
+}
+
+impl Shared {
+    /// The stored hashes at `wanted`: those kept in memory, the others read from the store
+    /// (and kept).
+    async fn hashes(&self, wanted: &[u64]) -> Result<HashMap<u64, Hash>, LogError> {
+        let (mut found, missing) = self.recent.hashes(wanted);
+        if !missing.is_empty() {
+            let read = self.store.log_hashes(&missing).await?;
+            let read: HashMap<u64, Hash> = missing.into_iter().zip(read).collect();
+            self.recent.read(&read);
+            found.extend(read);
+        }
+        Ok(found)
+    }
+
+    /// Remembers `checkpoint` for receipts if it is larger than the one remembered.
+    fn remember(&self, checkpoint: &StoredCheckpoint) {
+        let mut newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+        if newest.as_ref().is_none_or(|n| n.size < checkpoint.size) {
+            *newest = Some(checkpoint.clone());
+        }
+    }
+
+    /// The remembered checkpoint, if it covers entry `index`.
+    fn covering(&self, index: u64) -> Option<StoredCheckpoint> {
+        let newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+        newest.as_ref().filter(|c| c.size > index).cloned()
+    }
 }
 
 impl std::fmt::Debug for Shared {
@@ -220,10 +268,17 @@ impl TransparencyLog {
             policy,
             clock,
             latest: tokio::sync::Mutex::new(known),
+            newest: std::sync::Mutex::new(latest),
+            recent: Arc::new(Recent::default()),
         });
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let (sizes, sizes_seen) = watch::channel(head.size);
-        let writer = tokio::spawn(writer::run(shared.store.clone(), queue, sizes));
+        let writer = tokio::spawn(writer::run(
+            shared.store.clone(),
+            shared.recent.clone(),
+            queue,
+            sizes,
+        ));
         let checkpointer = tokio::spawn(checkpoints::run(shared.clone(), sizes_seen));
         tracing::info!(
             origin = %shared.origin,
@@ -251,6 +306,39 @@ impl TransparencyLog {
     /// Cancelling the returned future does not withdraw an entry already queued: it may still
     /// be appended.
     pub async fn append(&self, entry: &Entry) -> Result<u64, LogError> {
+        Ok(self.send(entry, Vec::new(), None).await?.index)
+    }
+
+    /// As [`append`](Self::append), and returns the state and device handle of `key` as
+    /// committed in the same transaction as the entry (`None` if the key does not exist): what
+    /// the signing module checks after its write-ahead entry, so that a key closed before its
+    /// own entry is seen closed by every request logged after that entry (criteria 2.2.2(3)).
+    pub async fn append_reading_key(
+        &self,
+        entry: &Entry,
+        key: &KeyId,
+    ) -> Result<(u64, Option<(KeyState, String)>), LogError> {
+        let committed = self.send(entry, Vec::new(), Some(key.clone())).await?;
+        Ok((committed.index, committed.key.flatten()))
+    }
+
+    /// As [`append`](Self::append) for a `signature.made` entry, writing the signature index
+    /// rows `signatures` in the same transaction (their `log_index` becomes the entry's), so a
+    /// signature in the log is always found by its digest (criteria 2.2.3(3)C).
+    pub async fn append_signature_made(
+        &self,
+        entry: &Entry,
+        signatures: Vec<SignatureRecord>,
+    ) -> Result<u64, LogError> {
+        Ok(self.send(entry, signatures, None).await?.index)
+    }
+
+    async fn send(
+        &self,
+        entry: &Entry,
+        signatures: Vec<SignatureRecord>,
+        key: Option<KeyId>,
+    ) -> Result<Committed, LogError> {
         let entry = entry.encode();
         if entry.len() > MAX_ENTRY_BYTES {
             return Err(LogError::Invalid(format!(
@@ -261,7 +349,12 @@ impl TransparencyLog {
         let requests = self.requests.as_ref().ok_or(LogError::Closed)?;
         let (reply, answer) = oneshot::channel();
         requests
-            .send(Request { entry, reply })
+            .send(Request {
+                entry,
+                signatures,
+                key,
+                reply,
+            })
             .await
             .map_err(|_| LogError::Closed)?;
         answer.await.map_err(|_| LogError::Closed)?
@@ -312,15 +405,21 @@ impl TransparencyLog {
     /// a checkpoint first if none covers the entry yet.
     pub async fn receipt(&self, index: u64) -> Result<Receipt, LogError> {
         let store = &self.shared.store;
-        let checkpoint = match store.latest_checkpoint().await? {
-            Some(latest) if latest.size > index => latest,
-            _ => {
-                let size = store.log_size().await?;
-                if index >= size {
-                    return Err(LogError::NoSuchEntry { index, size });
+        let checkpoint = match self.shared.covering(index) {
+            Some(known) => known,
+            None => match store.latest_checkpoint().await? {
+                Some(latest) if latest.size > index => {
+                    self.shared.remember(&latest);
+                    latest
                 }
-                self.shared.issue_covering(Some(index + 1)).await?
-            }
+                _ => {
+                    let size = store.log_size().await?;
+                    if index >= size {
+                        return Err(LogError::NoSuchEntry { index, size });
+                    }
+                    self.shared.issue_covering(Some(index + 1)).await?
+                }
+            },
         };
         let signed = parse_stored(&checkpoint)?;
         if signed.size <= index {
@@ -332,8 +431,7 @@ impl TransparencyLog {
         let mut wanted = inclusion_proof_indexes(signed.size, index)?;
         let leaf_index = stored_hash_index(0, index);
         wanted.push(leaf_index);
-        let hashes = store.log_hashes(&wanted).await?;
-        let known: HashMap<u64, Hash> = wanted.iter().copied().zip(hashes).collect();
+        let known = self.shared.hashes(&wanted).await?;
         let proof = inclusion_proof(signed.size, index, &known)?;
         let leaf = known
             .get(&leaf_index)
@@ -354,13 +452,16 @@ impl TransparencyLog {
     /// be verified offline with nothing but the log's public key.
     pub async fn receipt_with_entry(&self, index: u64) -> Result<Receipt, LogError> {
         let mut receipt = self.receipt(index).await?;
-        receipt.extra = self
-            .shared
-            .store
-            .log_entries(index, 1)
-            .await?
-            .into_iter()
-            .next();
+        receipt.extra = match self.shared.recent.entry(index) {
+            Some(entry) => Some(entry),
+            None => self
+                .shared
+                .store
+                .log_entries(index, 1)
+                .await?
+                .into_iter()
+                .next(),
+        };
         Ok(receipt)
     }
 

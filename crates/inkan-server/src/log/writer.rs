@@ -6,11 +6,18 @@
 //! the next batch. So under load a commit (and its fsync) is shared by many appends, and with
 //! one caller at a time each append is one transaction, without waiting for company.
 //!
+//! A batch carries what its appends bring besides their entries: the signature index rows of
+//! `signature.made` entries, written in the same transaction, and the keys whose committed
+//! state a write-ahead entry's caller must see, read in it (`Store::append_log_batch`). So one
+//! transaction per batch holds the write-ahead entries of the requests that just arrived, the
+//! result entries and index rows of those that were signed meanwhile, and their key checks.
+//!
 //! Owns the batching and the answers. Must never answer an append before its batch committed,
 //! answer success to any append of a batch that failed, or stop because one batch failed.
 
-use super::{LogError, MAX_BATCH, Request};
-use crate::store::Store;
+use super::recent::Recent;
+use super::{Committed, LogError, MAX_BATCH, Request};
+use crate::store::{LogBatch, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
@@ -18,19 +25,43 @@ use tokio::sync::{mpsc, watch};
 /// `sizes`.
 pub(super) async fn run(
     store: Arc<dyn Store>,
+    recent: Arc<Recent>,
     mut queue: mpsc::Receiver<Request>,
     sizes: watch::Sender<u64>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (entries, replies): (Vec<Vec<u8>>, Vec<_>) =
-            batch.drain(..).map(|r| (r.entry, r.reply)).unzip();
-        match store.append_log_entries(&entries).await {
-            Ok(appended) => {
-                for (offset, reply) in (0u64..).zip(replies) {
+    let mut requests = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut requests, MAX_BATCH).await > 0 {
+        let mut batch = LogBatch::default();
+        let mut replies = Vec::with_capacity(requests.len());
+        for (position, request) in requests.drain(..).enumerate() {
+            batch.entries.push(request.entry);
+            batch
+                .signatures
+                .extend(request.signatures.into_iter().map(|r| (position, r)));
+            if let Some(key) = &request.key
+                && !batch.keys.contains(key)
+            {
+                batch.keys.push(key.clone());
+            }
+            replies.push((request.key, request.reply));
+        }
+        match store.append_log_batch(&batch).await {
+            Ok(committed) => {
+                let appended = committed.appended;
+                for (offset, (key, reply)) in (0u64..).zip(replies) {
+                    let key = key.map(|id| committed.keys.get(&id).cloned());
                     // A caller that went away does not need its index.
-                    let _ = reply.send(Ok(appended.first_index + offset));
+                    let _ = reply.send(Ok(Committed {
+                        index: appended.first_index + offset,
+                        key,
+                    }));
                 }
+                recent.committed(
+                    appended.first_index,
+                    batch.entries,
+                    inkan_log::tree::stored_hash_count(appended.first_index),
+                    &committed.hashes,
+                );
                 sizes.send_if_modified(|size| {
                     let grew = appended.head.size > *size;
                     if grew {
@@ -42,11 +73,11 @@ pub(super) async fn run(
             Err(error) => {
                 tracing::error!(
                     %error,
-                    appends = entries.len(),
+                    appends = batch.entries.len(),
                     "log append failed: every append of the batch fails"
                 );
                 let error = Arc::new(error);
-                for reply in replies {
+                for (_, reply) in replies {
                     let _ = reply.send(Err(LogError::Store(error.clone())));
                 }
             }

@@ -1,73 +1,23 @@
-//! Group commit for the signature index (criteria 2.2.3(3)C): the records of concurrent
-//! signatures go to the store in one transaction, the way the log's appends do, so that
-//! indexing costs one commit per batch rather than one per signature.
+//! The signature index's repair (criteria 2.2.3(3)C). The index rows of a signature are
+//! written in the same transaction as its `signature.made` entry (`TransparencyLog::
+//! append_signature_made`), so they cannot be lost apart from it; the log is the record and the
+//! index a lookup over it, so [`rebuild`] still checks at start that every `signature.made`
+//! entry appended since the last check has its rows (a database written by an older version,
+//! or rows removed by hand), and gives them back from the entry itself before the service
+//! answers anyone.
 //!
-//! Owns the batching, and the index's repair at start ([`rebuild`]): the log is the record, the
-//! index a lookup over it, so a `signature.made` entry whose rows were lost (a crash or a store
-//! error between the entry and its batch) gets them back from the entry itself before the
-//! service answers anyone. Must never answer a caller before its records are committed, or
-//! answer success when the batch failed.
+//! Must never: write a row for an entry that is not a committed `signature.made`.
 
 use crate::store::signing::SignatureRecord;
 use crate::store::{KeyId, Store, StoreError};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+
+/// Most records repaired in one transaction.
+const REPAIR_BATCH: usize = 512;
 
 /// The deployment setting holding the log size the index was last checked against.
 const CHECKED_SETTING: &str = "signature_index.checked";
-
-/// Most records in one transaction.
-const MAX_BATCH: usize = 512;
-
-type Request = (
-    Vec<SignatureRecord>,
-    oneshot::Sender<Result<(), Arc<StoreError>>>,
-);
-
-/// The sending side; the writer task runs while one exists.
-#[derive(Debug, Clone)]
-pub(super) struct IndexWriter {
-    queue: mpsc::Sender<Request>,
-}
-
-impl IndexWriter {
-    /// Starts the writer task over `store`.
-    pub(super) fn start(store: Arc<dyn Store>) -> Self {
-        let (queue, mut requests) = mpsc::channel::<Request>(4 * MAX_BATCH);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while requests.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (records, replies): (Vec<Vec<SignatureRecord>>, Vec<_>) =
-                    batch.drain(..).unzip();
-                let records: Vec<SignatureRecord> = records.into_iter().flatten().collect();
-                let result = store.insert_signatures(&records).await.map_err(Arc::new);
-                if let Err(e) = &result {
-                    tracing::error!(error = %e, records = records.len(), "signature index write failed");
-                }
-                for reply in replies {
-                    let _ = reply.send(result.clone());
-                }
-            }
-        });
-        IndexWriter { queue }
-    }
-
-    /// Writes `records`, returning once they are committed.
-    pub(super) async fn write(&self, records: Vec<SignatureRecord>) -> Result<(), StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let closed = || StoreError::Config("the signature index writer has stopped".into());
-        self.queue
-            .send((records, reply))
-            .await
-            .map_err(|_| closed())?;
-        match answer.await.map_err(|_| closed())? {
-            Ok(()) => Ok(()),
-            Err(e) => Err(StoreError::Config(format!("the signature index: {e}"))),
-        }
-    }
-}
 
 /// Gives every `signature.made` entry appended since the last check its index rows, if it has
 /// none (criteria 2.2.3(3)C: a signature in the log is found by its digest), and records the
@@ -134,7 +84,7 @@ pub async fn rebuild(store: &dyn Store, now: i64) -> Result<u64, StoreError> {
                 created_at: entry.time,
             }));
         }
-        for batch in records.chunks(MAX_BATCH) {
+        for batch in records.chunks(REPAIR_BATCH) {
             store.insert_signatures(batch).await?;
         }
         at += page.len() as u64;

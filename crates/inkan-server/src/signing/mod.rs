@@ -13,13 +13,14 @@
 //! 3. **write-ahead**: a `signature.requested` entry with the digests, the caller, how they
 //!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
 //!    written, nothing is signed.
-//!    Then the key is read again: a destruction, renewal, termination or decommission closes a
-//!    key (state `disabled`) before it writes its own entry, so a request whose entry comes
-//!    after that one is refused here and never reaches the device.
+//!    Then the key is read again, as committed in the entry's own transaction
+//!    (`TransparencyLog::append_reading_key`): a destruction, renewal, termination or
+//!    decommission closes a key (state `disabled`) before it writes its own entry, so a request
+//!    whose entry comes after that one is refused here and never reaches the device.
 //! 4. **the device signs** (on a blocking thread).
-//! 5. **the result**: a `signature.made` entry, the signature index by digest, and the entry's
-//!    index for the receipt (2.2.3(3)C). A signature whose result cannot be logged is not
-//!    returned.
+//! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
+//!    transaction (`TransparencyLog::append_signature_made`), and the entry's index for the
+//!    receipt (2.2.3(3)C). A signature whose result cannot be logged is not returned.
 //!
 //! The device signs a subscriber's key only with a [`SignPermit`], which only this module can
 //! make (see `crate::device`). Format code reaches it only through [`ActivatedSigner`], an `inkan_formats::Signer`, so
@@ -192,14 +193,27 @@ pub struct SigningModule {
     environment: Environment,
     /// Standing approvals' signatures per (client, key) and minute.
     rates: crate::auth::limiter::Limiter<(String, String)>,
-    /// The signature index, written in batches.
-    index: index::IndexWriter,
     /// Status lists, checked at step 2 (criteria 2.2.3(1)B).
     status: Arc<StatusChecker>,
     /// Whether keys without a status source may sign.
     allow_keys_without_status: bool,
     /// Set while a restored deployment awaits its approved `backup.restore`.
     seal: crate::backup::seal::Seal,
+}
+
+/// Step 3b: the key's state and handle as committed with the write-ahead entry.
+fn still_active(key: &KeyRecord, now: Option<(KeyState, String)>) -> Result<(), SigningError> {
+    match now {
+        Some((KeyState::Active, handle)) if handle == key.handle.as_str() => Ok(()),
+        Some((KeyState::Active, _)) => Err(SigningError::KeyUnusable(
+            "its device handle changed while the request was being logged".into(),
+        )),
+        Some((state, _)) => Err(SigningError::KeyUnusable(format!(
+            "it became {} while the request was being logged",
+            state.as_str()
+        ))),
+        None => Err(SigningError::KeyUnusable("it no longer exists".into())),
+    }
 }
 
 /// The SHA-256 of a SAD value, as the store keeps it (like every random secret).
@@ -209,7 +223,7 @@ pub fn sad_hash(sad: &str) -> String {
 
 impl SigningModule {
     /// The module over the service's store, device, log, clock, environment and restore
-    /// seal (starts the index writer: call inside a Tokio runtime).
+    /// seal.
     pub fn new(
         service: &crate::service::Service,
         status: Arc<StatusChecker>,
@@ -219,7 +233,6 @@ impl SigningModule {
             seal: service.seal.clone(),
             status,
             allow_keys_without_status,
-            index: index::IndexWriter::start(service.store.clone()),
             store: service.store.clone(),
             device: service.device.clone(),
             log: service.log.clone(),
@@ -261,18 +274,21 @@ impl SigningModule {
             return Err(e);
         }
         // 3. Write-ahead: nothing is signed unless this is durable.
-        self.append(
+        let requested = self.entry(
             request,
             EntryKind::SignatureRequested,
             &labels,
             &approval,
             Outcome::Pending,
-        )
-        .await?;
-        // 3b. The key again, now that the request is durable: a destruction, renewal,
+        );
+        let (_, key_now) = self
+            .log
+            .append_reading_key(&requested, &request.key.id)
+            .await?;
+        // 3b. The key again, as committed with the request's entry: a destruction, renewal,
         // termination or decommission closes the key before it writes its own entry, so a
         // request logged after that entry finds it closed here (criteria 2.2.2(3)).
-        if let Err(e) = self.check_still_active(&request.key).await {
+        if let Err(e) = still_active(&request.key, key_now) {
             self.refused(request, &labels, Some(&approval), &e).await;
             return Err(e);
         }
@@ -284,17 +300,14 @@ impl SigningModule {
                 return Err(e);
             }
         };
-        // 5. The result: logged before anything is returned.
-        let log_index = self
-            .append(
-                request,
-                EntryKind::SignatureMade,
-                &labels,
-                &approval,
-                Outcome::Succeeded,
-            )
-            .await?;
-        let now = self.clock.now();
+        // 5. The result and its index rows, in one transaction, before anything is returned.
+        let made = self.entry(
+            request,
+            EntryKind::SignatureMade,
+            &labels,
+            &approval,
+            Outcome::Succeeded,
+        );
         let records: Vec<SignatureRecord> = labels
             .iter()
             .map(|digest| SignatureRecord {
@@ -302,11 +315,12 @@ impl SigningModule {
                 key_id: request.key.id.to_string(),
                 subscriber: request.key.owner.clone(),
                 document_type: request.document_type.clone(),
-                log_index,
-                created_at: now,
+                // Set by the store to the entry's index.
+                log_index: 0,
+                created_at: made.time,
             })
             .collect();
-        self.index.write(records).await?;
+        let log_index = self.log.append_signature_made(&made, records).await?;
         Ok(Signed {
             signatures,
             log_index,
@@ -406,18 +420,6 @@ impl SigningModule {
         Ok(())
     }
 
-    /// Step 3b: the key as the store holds it now, after the write-ahead entry.
-    async fn check_still_active(&self, key: &KeyRecord) -> Result<(), SigningError> {
-        match self.store.get_key(&key.id).await? {
-            Some(now) if now.state == KeyState::Active && now.handle == key.handle => Ok(()),
-            Some(now) => Err(SigningError::KeyUnusable(format!(
-                "it became {} while the request was being logged",
-                now.state.as_str()
-            ))),
-            None => Err(SigningError::KeyUnusable("it no longer exists".into())),
-        }
-    }
-
     /// The key's status now, as step 2 sees it (for the key API and CSC `credentials/info`).
     pub async fn key_status(
         &self,
@@ -462,15 +464,15 @@ impl SigningModule {
             .map_err(|e| SigningError::Device(e.to_string()))
     }
 
-    async fn append(
+    fn entry(
         &self,
         request: &SignRequest,
         kind: EntryKind,
         labels: &[String],
         approval: &str,
         outcome: Outcome,
-    ) -> Result<u64, SigningError> {
-        let entry = Entry {
+    ) -> Entry {
+        Entry {
             kind,
             time: self.clock.now(),
             environment: self.environment.as_str().into(),
@@ -480,8 +482,7 @@ impl SigningModule {
             approval: Some(approval.into()),
             outcome,
             note: Some(request.document_type.clone()),
-        };
-        Ok(self.log.append(&entry).await?)
+        }
     }
 
     /// Logs a refusal; if even that fails, the refusal stands and the failure is logged.

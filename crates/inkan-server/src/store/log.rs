@@ -8,8 +8,15 @@
 //! the stored hashes the new leaves need (`hashes_needed`), compute the new hashes and root
 //! (`integrate`), write entries, hashes and head, commit.
 //!
+//! A group commit may carry more than entries ([`LogBatch`]): the signature index rows of the
+//! `signature.made` entries it appends, written in the same transaction (so a signature in the
+//! log is never without its index rows), and the keys whose state the signing module must see
+//! as it stands once the batch's write-ahead entries are committed (read in the same
+//! transaction, after the append, so a key closed before its own log entry is seen closed by
+//! every request logged after that entry).
+//!
 //! This module owns the arithmetic between "what is stored" and "what to store"; the SQL is in
-//! `sqlite/mod.rs` and `postgres/mod.rs`. Must never: rewrite or delete a stored entry, hash or
+//! `sql/log.rs`. Must never: rewrite or delete a stored entry, hash or
 //! checkpoint (the tables are append-only; triggers refuse it too), or interpret the entry
 //! bytes (that is `inkan_log`'s).
 
@@ -47,6 +54,32 @@ pub struct Appended {
     pub first_index: u64,
     /// The log after the append.
     pub head: LogHead,
+}
+
+/// What one group commit writes, in one transaction ([`Store::append_log_batch`]).
+///
+/// [`Store::append_log_batch`]: super::Store::append_log_batch
+#[derive(Debug, Default)]
+pub struct LogBatch {
+    /// The entries, numbered in this order.
+    pub entries: Vec<Vec<u8>>,
+    /// Signature index rows, each with the position in `entries` of its `signature.made`
+    /// entry; the store sets `log_index` from that position.
+    pub signatures: Vec<(usize, super::SignatureRecord)>,
+    /// Keys whose state to read after the append, in the same transaction.
+    pub keys: Vec<super::KeyId>,
+}
+
+/// What [`LogBatch`] committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchCommitted {
+    /// The entries' place in the log.
+    pub appended: Appended,
+    /// The stored hashes the append added, from stored-hash index
+    /// `inkan_log::tree::stored_hash_count(appended.first_index)` on.
+    pub hashes: Vec<Hash>,
+    /// The state and device handle of each key asked for that exists, as committed.
+    pub keys: HashMap<super::KeyId, (super::KeyState, String)>,
 }
 
 /// A signed checkpoint as stored.

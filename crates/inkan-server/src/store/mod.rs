@@ -52,7 +52,7 @@ pub use delivery::{
     AttemptFailure, DeliveryRecord, DeliveryState, DeliveryStore, DestinationRecord, RetainedRecord,
 };
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
-pub use log::{Appended, LogHead, StoredCheckpoint};
+pub use log::{Appended, BatchCommitted, LogBatch, LogHead, StoredCheckpoint};
 pub use signing::{SadRecord, SignatureRecord, SigningStore};
 pub use sql::SqlStore;
 pub use status::{
@@ -138,6 +138,12 @@ pub trait Store:
     /// database, so several nodes appending at once take turns. Returns the first index and
     /// the head after the append. An empty `entries` writes nothing and returns the head.
     async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError>;
+
+    /// As [`append_log_entries`](Store::append_log_entries), in the same transaction writing the
+    /// batch's signature index rows (their `log_index` set from their entry's position) and then
+    /// reading the state and handle of the keys the batch names. `Conflict` (nothing written)
+    /// if a signature row's position is outside the batch.
+    async fn append_log_batch(&self, batch: &LogBatch) -> Result<BatchCommitted, StoreError>;
 
     /// The size and root of the log as last committed.
     async fn log_head(&self) -> Result<LogHead, StoreError>;

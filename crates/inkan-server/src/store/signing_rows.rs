@@ -95,11 +95,6 @@ pub(crate) fn sad_digests(sad: &SadRecord) -> Result<String, StoreError> {
         .map_err(|e| StoreError::Conflict(format!("SAD {}: digests: {e}", sad.id)))
 }
 
-/// `insert_signatures`: the log indexes as stored, all checked before anything is written.
-pub(crate) fn log_indexes(records: &[SignatureRecord]) -> Result<Vec<i64>, StoreError> {
-    records.iter().map(|r| log::to_db(r.log_index)).collect()
-}
-
 /// Why `consume_sad` changed nothing, from the row (`id, used_at, expires_at`) read after its
 /// conditional update matched none: `NotFound` without a row, else `Conflict` saying why.
 pub(crate) fn consume_refusal(found: Option<&impl Columns>, now: UnixMillis) -> StoreError {

@@ -463,6 +463,30 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// A row source for the JSON array of strings bound at `$n`: rows `(v)`, `v` text.
+    pub(crate) fn text_rows(self, n: u8) -> String {
+        match self {
+            Engine::Sqlite => format!("SELECT value AS v FROM json_each(${n})"),
+            Engine::Postgres => {
+                format!("SELECT t.v FROM json_array_elements_text(CAST(${n} AS json)) AS t(v)")
+            }
+        }
+    }
+
+    /// A row source for the JSON array of objects bound at `$n`: rows `(v)`, each an object
+    /// whose members both engines read with `v ->> 'name'` (text; `CAST` for numbers). A batch
+    /// of rows is then one statement.
+    pub(crate) fn object_rows(self, n: u8) -> String {
+        match self {
+            Engine::Sqlite => format!("SELECT value AS v FROM json_each(${n})"),
+            Engine::Postgres => {
+                format!("SELECT t.v FROM json_array_elements(CAST(${n} AS json)) AS t(v)")
+            }
+        }
+    }
+}
+
 /// A JSON array of lowercase hex strings, for [`Engine::hex_rows`].
 pub(crate) fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
     let mut json = String::from("[");

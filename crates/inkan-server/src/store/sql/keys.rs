@@ -18,7 +18,7 @@ use crate::clock::UnixMillis;
 use crate::store::auth_rows::Columns;
 use crate::store::engine::{Executor, Sql, Tx};
 use crate::store::keys::StoredKey;
-use crate::store::log::{self, Appended, LogHead, StoredCheckpoint};
+use crate::store::log::{self, Appended, BatchCommitted, LogBatch, LogHead, StoredCheckpoint};
 use crate::store::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError};
 use inkan_log::Hash;
 use std::collections::HashMap;
@@ -149,22 +149,25 @@ impl Store for SqlStore {
     }
 
     async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError> {
-        let mut tx = self.db.begin_read().await?;
-        let row = Sql::new(concat!(
+        // One statement (one snapshot, one round trip): the key's columns on every row, one row
+        // per certificate in chain order, or one row with no certificate.
+        let rows = Sql::new(concat!(
             "SELECT ",
             key_columns!(),
-            " FROM keys WHERE id = $1"
+            ", c.der AS der FROM keys LEFT JOIN key_certificates c ON c.key_id = keys.id \
+             WHERE keys.id = $1 ORDER BY c.position"
         ))
         .bind(id.as_str())
-        .fetch_optional(&mut tx)
+        .fetch_all(&mut self.db.read().await?)
         .await?;
-        let Some(row) = row else {
+        let Some(first) = rows.first() else {
             return Ok(None);
         };
-        let chain = load_chain(&mut tx, id.as_str()).await?;
-        let stored = stored_key(&row, chain)?;
-        tx.commit().await?;
-        stored.decode().map(Some)
+        let chain = rows
+            .iter()
+            .filter_map(|row| row.bytes_opt("der").transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        stored_key(first, chain)?.decode().map(Some)
     }
 
     async fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError> {
@@ -289,7 +292,13 @@ impl Store for SqlStore {
     }
 
     async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError> {
-        log_rows::append(&self.db, entries).await
+        Ok(log_rows::append(&self.db, entries, &[], &[])
+            .await?
+            .appended)
+    }
+
+    async fn append_log_batch(&self, batch: &LogBatch) -> Result<BatchCommitted, StoreError> {
+        log_rows::append(&self.db, &batch.entries, &batch.signatures, &batch.keys).await
     }
 
     async fn log_head(&self) -> Result<LogHead, StoreError> {

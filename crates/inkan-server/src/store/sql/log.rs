@@ -13,7 +13,8 @@
 use crate::store::StoreError;
 use crate::store::auth_rows::Columns;
 use crate::store::engine::{Db, Engine, Executor, Lock, Sql, Tx, hex_array, int_array};
-use crate::store::log::{self, Appended, LogHead, StoredCheckpoint};
+use crate::store::log::{self, Appended, BatchCommitted, LogHead, StoredCheckpoint};
+use crate::store::{KeyId, KeyState, SignatureRecord};
 use inkan_log::Hash;
 use std::collections::HashMap;
 
@@ -119,38 +120,98 @@ async fn insert_rows(
     Ok(())
 }
 
-/// Appends `entries` in one transaction under the log's lock (`Store::append_log_entries`).
-pub(super) async fn append(db: &Db, entries: &[Vec<u8>]) -> Result<Appended, StoreError> {
+/// Appends `entries` in one transaction under the log's lock, with the index rows of
+/// `signatures` (each the position of its entry in `entries`), then reads the state of `keys`
+/// in the same transaction (`Store::append_log_batch`).
+pub(super) async fn append(
+    db: &Db,
+    entries: &[Vec<u8>],
+    signatures: &[(usize, SignatureRecord)],
+    keys: &[KeyId],
+) -> Result<BatchCommitted, StoreError> {
+    if let Some((position, _)) = signatures.iter().find(|(p, _)| *p >= entries.len()) {
+        return Err(StoreError::Conflict(format!(
+            "a signature index row names entry {position} of a batch of {}",
+            entries.len()
+        )));
+    }
     let mut tx = db.begin_write().await?;
     tx.lock(Lock::Log).await?;
     let head = read_head(&mut tx).await?;
+    let (appended, hashes) = append_entries(db.engine(), &mut tx, head, entries).await?;
+    let rows: Vec<(u64, &SignatureRecord)> = signatures
+        .iter()
+        .map(|(position, record)| (appended.first_index + *position as u64, record))
+        .collect();
+    super::signing::insert_signature_rows(db.engine(), &mut tx, &rows).await?;
+    let keys = read_key_states(db.engine(), &mut tx, keys).await?;
+    tx.commit().await?;
+    Ok(BatchCommitted {
+        appended,
+        hashes,
+        keys,
+    })
+}
+
+/// The state and handle of each of `keys` that exists, read in `tx`.
+async fn read_key_states(
+    engine: Engine,
+    tx: &mut Tx,
+    keys: &[KeyId],
+) -> Result<HashMap<KeyId, (KeyState, String)>, StoreError> {
+    let mut found = HashMap::with_capacity(keys.len());
+    if keys.is_empty() {
+        return Ok(found);
+    }
+    let ids: Vec<&str> = keys.iter().map(KeyId::as_str).collect();
+    let list = serde_json::to_string(&ids)
+        .map_err(|e| StoreError::Config(format!("encoding key ids: {e}")))?;
+    let rows = Sql::assembled(format!(
+        "SELECT id, state, handle FROM keys WHERE id IN (SELECT v FROM ({}) AS l)",
+        engine.text_rows(1)
+    ))
+    .bind(&list)
+    .fetch_all(tx)
+    .await?;
+    for row in &rows {
+        let id = row.text("id")?;
+        let state = row.text("state")?;
+        let state = KeyState::parse(&state).ok_or_else(|| {
+            StoreError::Corrupt(format!("key {id:?}, state: unknown value {state:?}"))
+        })?;
+        let id = KeyId::parse(&id).map_err(StoreError::Corrupt)?;
+        found.insert(id, (state, row.text("handle")?));
+    }
+    Ok(found)
+}
+
+/// Integrates `entries` into the tree whose head is `head` and writes entries, hashes and the
+/// new head in `tx`, which holds the log's lock. Returns the append and the hashes it stored.
+async fn append_entries(
+    engine: Engine,
+    tx: &mut Tx,
+    head: LogHead,
+    entries: &[Vec<u8>],
+) -> Result<(Appended, Vec<Hash>), StoreError> {
     if entries.is_empty() {
-        tx.commit().await?;
-        return Ok(Appended {
+        let appended = Appended {
             first_index: head.size,
             head,
-        });
+        };
+        return Ok((appended, Vec::new()));
     }
     let count = entries.len() as u64;
     let needed = log::hashes_needed(head.size, count)?;
-    let known = read_hashes(db.engine(), &mut tx, &needed).await?;
+    let known = read_hashes(engine, tx, &needed).await?;
     let integrated = log::integrate(head.size, entries, known)?;
     let new_size = head.size + count;
 
     let entry_bytes: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-    insert_rows(
-        db.engine(),
-        &mut tx,
-        "log_entries",
-        "entry",
-        head.size,
-        &entry_bytes,
-    )
-    .await?;
+    insert_rows(engine, tx, "log_entries", "entry", head.size, &entry_bytes).await?;
     let hash_bytes: Vec<&[u8]> = integrated.hashes.iter().map(|h| h.as_slice()).collect();
     insert_rows(
-        db.engine(),
-        &mut tx,
+        engine,
+        tx,
         "log_hashes",
         "hash",
         inkan_log::tree::stored_hash_count(head.size),
@@ -161,21 +222,21 @@ pub(super) async fn append(db: &Db, entries: &[Vec<u8>]) -> Result<Appended, Sto
         .bind(log::to_db(new_size)?)
         .bind(integrated.root.as_slice())
         .bind(log::to_db(head.size)?)
-        .execute(&mut tx)
+        .execute(tx)
         .await?;
     if updated != 1 {
         return Err(StoreError::Corrupt(
             "the log head changed under the write lock".into(),
         ));
     }
-    tx.commit().await?;
-    Ok(Appended {
+    let appended = Appended {
         first_index: head.size,
         head: LogHead {
             size: new_size,
             root: integrated.root,
         },
-    })
+    };
+    Ok((appended, integrated.hashes))
 }
 
 pub(super) fn checkpoint(row: &impl Columns) -> Result<StoredCheckpoint, StoreError> {

@@ -18,7 +18,8 @@ use super::SqlStore;
 use crate::clock::UnixMillis;
 use crate::store::StoreError;
 use crate::store::auth_rows::{Columns as _, write_error};
-use crate::store::engine::Sql;
+use crate::store::engine::{Engine, Sql, Tx};
+use crate::store::log;
 use crate::store::signing::{SadRecord, SignatureRecord, SigningStore};
 use crate::store::signing_rows::{self as rows, SIGNATURES_PAGE, sad_columns, signature_columns};
 
@@ -68,27 +69,12 @@ impl SigningStore for SqlStore {
     }
 
     async fn insert_signatures(&self, records: &[SignatureRecord]) -> Result<(), StoreError> {
-        let log_indexes = rows::log_indexes(records)?;
         if records.is_empty() {
             return Ok(());
         }
         let mut tx = self.db.begin_write().await?;
-        for (record, log_index) in records.iter().zip(log_indexes) {
-            Sql::new(concat!(
-                "INSERT INTO signatures (",
-                signature_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6)"
-            ))
-            .bind(record.digest.as_str())
-            .bind(record.key_id.as_str())
-            .bind(record.subscriber.as_str())
-            .bind(record.document_type.as_str())
-            .bind(log_index)
-            .bind(record.created_at)
-            .execute(&mut tx)
-            .await
-            .map_err(|e| write_error(&format!("signature by key {}", record.key_id), e))?;
-        }
+        let rows: Vec<(u64, &SignatureRecord)> = records.iter().map(|r| (r.log_index, r)).collect();
+        insert_signature_rows(self.db.engine(), &mut tx, &rows).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -133,4 +119,50 @@ impl SigningStore for SqlStore {
             .await?;
         Ok(deleted)
     }
+}
+
+/// Writes index rows in `tx`, each record at the log index given beside it (not its own
+/// `log_index`), as few statements as the rows' size allows (`sql/log.rs`'s
+/// `STATEMENT_BYTES`).
+pub(super) async fn insert_signature_rows(
+    engine: Engine,
+    tx: &mut Tx,
+    records: &[(u64, &SignatureRecord)],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        concat!(
+            "INSERT INTO signatures (",
+            signature_columns!(),
+            ") SELECT l.v ->> 'digest', l.v ->> 'key_id', l.v ->> 'subscriber', \
+             l.v ->> 'document_type', CAST(l.v ->> 'log_index' AS BIGINT), \
+             CAST(l.v ->> 'created_at' AS BIGINT) FROM ({}) AS l"
+        ),
+        engine.object_rows(1)
+    );
+    let mut rows = Vec::new();
+    let mut bytes = 0;
+    for (i, (log_index, record)) in records.iter().enumerate() {
+        let row = serde_json::json!({
+            "digest": record.digest,
+            "key_id": record.key_id,
+            "subscriber": record.subscriber,
+            "document_type": record.document_type,
+            "log_index": log::to_db(*log_index)?,
+            "created_at": record.created_at,
+        })
+        .to_string();
+        bytes += row.len() + 1;
+        rows.push(row);
+        if bytes >= super::log::STATEMENT_BYTES / 2 || i + 1 == records.len() {
+            let list = format!("[{}]", rows.join(","));
+            Sql::assembled(sql.clone())
+                .bind(&list)
+                .execute(tx)
+                .await
+                .map_err(|e| write_error(&format!("signature by key {}", record.key_id), e))?;
+            rows.clear();
+            bytes = 0;
+        }
+    }
+    Ok(())
 }
