@@ -74,8 +74,23 @@ impl Shared {
         size: Option<u64>,
     ) -> Result<StoredCheckpoint, LogError> {
         let mut latest = self.latest.lock().await;
+        // Those who waited for the lock usually find that the one before them issued what
+        // they need.
+        if let Some(size) = size
+            && let Some(known) = self.covering(size - 1)
+        {
+            return Ok(known);
+        }
         let head = self.store.log_head().await?;
-        let needed = size.unwrap_or(head.size).min(head.size);
+        if let Some(size) = size
+            && size > head.size
+        {
+            return Err(LogError::NoSuchEntry {
+                index: size - 1,
+                size: head.size,
+            });
+        }
+        let needed = size.unwrap_or(head.size);
         if let Some(stored) = self.store.latest_checkpoint().await?
             && stored.size >= needed
         {

@@ -404,22 +404,9 @@ impl TransparencyLog {
     /// The receipt of entry `index`: its inclusion proof under the latest checkpoint, issuing
     /// a checkpoint first if none covers the entry yet.
     pub async fn receipt(&self, index: u64) -> Result<Receipt, LogError> {
-        let store = &self.shared.store;
         let checkpoint = match self.shared.covering(index) {
             Some(known) => known,
-            None => match store.latest_checkpoint().await? {
-                Some(latest) if latest.size > index => {
-                    self.shared.remember(&latest);
-                    latest
-                }
-                _ => {
-                    let size = store.log_size().await?;
-                    if index >= size {
-                        return Err(LogError::NoSuchEntry { index, size });
-                    }
-                    self.shared.issue_covering(Some(index + 1)).await?
-                }
-            },
+            None => self.shared.issue_covering(Some(index + 1)).await?,
         };
         let signed = parse_stored(&checkpoint)?;
         if signed.size <= index {

@@ -28,6 +28,23 @@
 //! constant, or built from constant column names only), or hold business rules (those are in
 //! `store/sql/`, written once).
 
+/// `query` with each of `params` bound in order: the one binding loop, expanded for each
+/// engine's query type.
+macro_rules! bind_all {
+    ($query:expr, $params:expr) => {{
+        let mut query = $query;
+        for param in $params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+                Param::Bytes(v) => query.bind(v),
+                Param::Flag(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
 pub(crate) mod postgres;
 pub(crate) mod sqlite;
 

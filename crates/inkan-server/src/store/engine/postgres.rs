@@ -56,16 +56,7 @@ pub(crate) async fn session_encrypted(pool: &PgPool) -> Result<bool, StoreError>
 /// The statement with its values bound, for PostgreSQL.
 pub(super) fn query(sql: Sql<'_>) -> sqlx::query::Query<'_, Postgres, PgArguments> {
     let (text, params) = sql.into_parts();
-    let mut query = sqlx::query(AssertSqlSafe(text));
-    for param in params {
-        query = match param {
-            Param::Text(v) => query.bind(v),
-            Param::Int(v) => query.bind(v),
-            Param::Bytes(v) => query.bind(v),
-            Param::Flag(v) => query.bind(v),
-        };
-    }
-    query
+    bind_all!(sqlx::query(AssertSqlSafe(text)), params)
 }
 
 /// Takes `lock` until the end of the transaction: an advisory lock keyed by the lock's class

@@ -89,16 +89,7 @@ pub(super) fn query(sql: Sql<'_>) -> sqlx::query::Query<'_, Sqlite, SqliteArgume
     } else {
         text
     };
-    let mut query = sqlx::query(AssertSqlSafe(text));
-    for param in params {
-        query = match param {
-            Param::Text(v) => query.bind(v),
-            Param::Int(v) => query.bind(v),
-            Param::Bytes(v) => query.bind(v),
-            Param::Flag(v) => query.bind(v),
-        };
-    }
-    query
+    bind_all!(sqlx::query(AssertSqlSafe(text)), params)
 }
 
 /// The columns of `table` (`Tx::columns`), by their declared types: the store's tables are
