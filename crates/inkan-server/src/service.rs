@@ -10,7 +10,7 @@ use crate::device::Device;
 use crate::environment::Environment;
 use crate::keys::log_key::{self, DeviceNoteSigner};
 use crate::keys::{KeyError, KeyRegistry, sha256_digest};
-use crate::log::{CheckpointPolicy, TransparencyLog};
+use crate::log::{CheckpointPolicy, Event, Recorder, TransparencyLog};
 use crate::store::{KeyRecord, Store};
 use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
 use std::sync::Arc;
@@ -67,6 +67,8 @@ pub struct Service {
     pub device: Device,
     /// The transparency log.
     pub log: Arc<TransparencyLog>,
+    /// What writes this deployment's events and changes to the log.
+    pub recorder: Recorder,
     /// The key registry (every change logged).
     pub registry: KeyRegistry,
     /// The log key in the registry.
@@ -112,19 +114,13 @@ impl Service {
             )
             .await?,
         );
+        let recorder = Recorder::new(log.clone(), clock.clone(), environment);
         if created {
-            let entry = Entry {
-                kind: EntryKind::KeyGenerated,
-                time: clock.now(),
-                environment: environment.as_str().into(),
-                actor: system_actor(),
-                key_id: Some(log_key.id.to_string()),
-                digests: vec![sha256_digest(&log_key.public_key_spki)],
-                approval: None,
-                outcome: Outcome::Succeeded,
-                note: Some("transparency log key, made before the log could record it".into()),
-            };
-            log.append(&entry).await?;
+            let event = Event::new(EntryKind::KeyGenerated, system_actor())
+                .key(&log_key.id)
+                .digests(vec![sha256_digest(&log_key.public_key_spki)])
+                .note("transparency log key, made before the log could record it");
+            recorder.record(event, Outcome::Succeeded).await?;
         }
         let registry = KeyRegistry::new(
             device.clone(),
@@ -138,6 +134,7 @@ impl Service {
             store,
             device,
             log,
+            recorder,
             registry,
             log_key,
             environment,
@@ -159,19 +156,10 @@ impl Service {
         approval: Option<&str>,
         note: String,
     ) -> Result<u64, crate::log::LogError> {
-        self.log
-            .append(&Entry {
-                kind: EntryKind::OperatorAction,
-                time: self.now(),
-                environment: self.environment.as_str().into(),
-                actor: actor.clone(),
-                key_id: None,
-                digests: Vec::new(),
-                approval: approval.map(str::to_owned),
-                outcome: Outcome::Succeeded,
-                note: Some(note),
-            })
-            .await
+        let event = Event::new(EntryKind::OperatorAction, actor.clone())
+            .approval(approval)
+            .note(note);
+        self.recorder.record(event, Outcome::Succeeded).await
     }
 
     /// The log's verifier key (C2SP vkey) for offline verification of checkpoints and

@@ -21,7 +21,7 @@ use crate::auth::access::{Operation, authorize_key};
 use crate::auth::{Auth, AuthError, Caller, CallerKind, password};
 use crate::clock::Clock;
 use crate::environment::Environment;
-use crate::log::TransparencyLog;
+use crate::log::{Event, Recorder, TransparencyLog};
 use crate::signing::sad_hash;
 use crate::store::auth::new_id;
 use crate::store::signing::SadRecord;
@@ -30,7 +30,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
 use inkan_formats::jose::jwe::{self, JweRecipientKey};
-use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_log::entry::{EntryKind, Outcome};
 use nonce::{IssuedNonce, Nonces};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -244,9 +244,8 @@ impl ConfirmedChange {
 pub struct ActivationService {
     store: Arc<dyn Store>,
     auth: Arc<Auth>,
-    log: Arc<TransparencyLog>,
+    recorder: Recorder,
     clock: Arc<dyn Clock>,
-    environment: Environment,
     key: JweRecipientKey,
     nonces: Nonces,
     sad_seconds: u64,
@@ -270,9 +269,8 @@ impl ActivationService {
             nonces: Nonces::new(seal, store.clone(), clock.clone()),
             store,
             auth,
-            log,
+            recorder: Recorder::new(log, clock.clone(), environment),
             clock,
-            environment,
             key,
             sad_seconds,
         }
@@ -348,15 +346,9 @@ impl ActivationService {
             used_at: None,
         };
         self.store.insert_sad(&record).await?;
-        let entry = self.entry(
-            Purpose::Authorize,
-            caller,
-            key,
-            digests,
-            Some(&record.id),
-            Outcome::Succeeded,
-        );
-        self.log.append(&entry).await?;
+        let event =
+            Self::event(Purpose::Authorize, caller, key, digests).approval(Some(&record.id));
+        self.recorder.record(event, Outcome::Succeeded).await?;
         Ok(IssuedSad {
             sad,
             expires_in: self.sad_seconds,
@@ -480,26 +472,11 @@ impl ActivationService {
         Ok(())
     }
 
-    fn entry(
-        &self,
-        purpose: Purpose,
-        caller: &Caller,
-        key: &KeyRecord,
-        digests: &[String],
-        approval: Option<&str>,
-        outcome: Outcome,
-    ) -> Entry {
-        Entry {
-            kind: purpose.entry_kind(),
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: caller.actor(),
-            key_id: Some(key.id.to_string()),
-            digests: digests.to_vec(),
-            approval: approval.map(str::to_owned),
-            outcome,
-            note: None,
-        }
+    /// The event of an activation of `key` for `purpose` by `caller`, for `digests`.
+    fn event(purpose: Purpose, caller: &Caller, key: &KeyRecord, digests: &[String]) -> Event {
+        Event::new(purpose.entry_kind(), caller.actor())
+            .key(&key.id)
+            .digests(digests.to_vec())
     }
 
     async fn record(
@@ -510,8 +487,8 @@ impl ActivationService {
         digests: &[String],
         outcome: Outcome,
     ) {
-        let entry = self.entry(purpose, caller, key, digests, None, outcome);
-        if let Err(e) = self.log.append(&entry).await {
+        let event = Self::event(purpose, caller, key, digests);
+        if let Err(e) = self.recorder.record(event, outcome).await {
             tracing::error!(error = %e, "could not log a refused activation");
         }
     }

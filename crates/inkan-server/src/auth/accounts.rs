@@ -20,6 +20,7 @@ use super::{
     Auth, AuthError, Caller, claimed_actor, hash_in, password, random_secret, secret_hash, totp,
 };
 use crate::clock::UnixMillis;
+use crate::log::Event;
 use crate::store::StoreError;
 use crate::store::auth::{
     AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, SubscriberKind,
@@ -211,15 +212,16 @@ impl Auth {
             state: SubscriberState::Active,
             created_at: self.now(),
         };
-        let event = self.event(
-            EntryKind::SubscriberCreated,
-            operator.actor(),
-            Some(format!("{} {}", kind.as_str(), subscriber.id)),
-        );
-        self.write_ahead(event, async {
-            Ok(self.store.insert_subscriber(&subscriber).await?)
-        })
-        .await?;
+        let event = Event::new(EntryKind::SubscriberCreated, operator.actor()).note(format!(
+            "{} {}",
+            kind.as_str(),
+            subscriber.id
+        ));
+        self.recorder
+            .write_ahead(event, async {
+                Ok::<_, AuthError>(self.store.insert_subscriber(&subscriber).await?)
+            })
+            .await?;
         Ok(subscriber)
     }
 
@@ -425,12 +427,9 @@ impl Auth {
             )));
         }
         let (code, record) = self.new_activation_code(&account.id, self.now(), second_half_hash);
-        let mut event = self.event(
-            EntryKind::AccountCreated,
-            actor,
-            Some(format!("activation code reissued for {}", account.id)),
-        );
-        event.approval = approval.map(Into::into);
+        let event = Event::new(EntryKind::AccountCreated, actor)
+            .approval(approval)
+            .note(format!("activation code reissued for {}", account.id));
         let change = async {
             self.store
                 .replace_activation_code(&record)
@@ -443,7 +442,7 @@ impl Auth {
                     other => other.into(),
                 })
         };
-        self.write_ahead(event, change).await?;
+        self.recorder.write_ahead(event, change).await?;
         Ok(NewAccount {
             account_id: account.id.clone(),
             username: account.username.clone(),
@@ -478,11 +477,11 @@ impl Auth {
             updated_at: now,
         };
         let (code, record) = self.new_activation_code(&account.id, now, second_half_hash);
-        let event = self.event(
-            EntryKind::AccountCreated,
-            actor,
-            Some(format!("{} {}", role.as_str(), account.id)),
-        );
+        let event = Event::new(EntryKind::AccountCreated, actor).note(format!(
+            "{} {}",
+            role.as_str(),
+            account.id
+        ));
         let change = async {
             self.store
                 .insert_account(&account, &record)
@@ -494,7 +493,7 @@ impl Auth {
                     other => other.into(),
                 })
         };
-        self.write_ahead(event, change).await?;
+        self.recorder.write_ahead(event, change).await?;
         Ok(NewAccount {
             account_id: account.id,
             username: username.into(),
@@ -627,13 +626,10 @@ impl Auth {
                 .await?;
         }
         self.source_succeeded(source);
-        self.record(
-            EntryKind::AccountActivated,
-            claimed_actor(kind, &activated.id, "activation-code+totp"),
-            Outcome::Succeeded,
-            None,
-        )
-        .await
+        let actor = claimed_actor(kind, &activated.id, "activation-code+totp");
+        let event = Event::new(EntryKind::AccountActivated, actor);
+        self.recorder.record(event, Outcome::Succeeded).await?;
+        Ok(())
     }
 
     /// Counts an attempt from `source` before anything of it is checked or written; refused
@@ -882,11 +878,8 @@ impl Auth {
     /// Clears an account's lock (an operator's action).
     pub async fn unlock(&self, operator: &Caller, account_id: &str) -> Result<(), AuthError> {
         self.managed_account(operator, account_id).await?;
-        let event = self.event(
-            EntryKind::AccountLocked,
-            operator.actor(),
-            Some(format!("unlocked {account_id}")),
-        );
+        let event = Event::new(EntryKind::AccountLocked, operator.actor())
+            .note(format!("unlocked {account_id}"));
         let change = async {
             match self.store.unlock_account(account_id, self.now()).await {
                 Ok(()) => Ok(()),
@@ -896,6 +889,6 @@ impl Auth {
                 Err(e) => Err(e.into()),
             }
         };
-        self.write_ahead(event, change).await
+        self.recorder.write_ahead(event, change).await
     }
 }

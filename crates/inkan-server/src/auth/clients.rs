@@ -11,11 +11,12 @@
 
 use super::sessions::{Binding, SessionOwner};
 use super::{Auth, AuthError, RequestCredentials, Scope, TokenResponse, proof};
+use crate::log::Event;
 use crate::store::auth::{
     ClientAuthMethod, ClientRecord, SubscriberKind, SubscriberState, is_id, new_id,
 };
 use crate::store::{KeyId, StoreError};
-use inkan_log::entry::{Actor, ActorKind, Entry, EntryKind, Outcome};
+use inkan_log::entry::{Actor, ActorKind, EntryKind, Outcome};
 use serde_json::Value;
 
 /// The client assertion type of RFC 7523.
@@ -120,23 +121,15 @@ impl Auth {
         approval: Option<&str>,
         client: ClientRecord,
     ) -> Result<ClientRecord, AuthError> {
-        let entry = Entry {
-            kind: EntryKind::ClientRegistered,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor,
-            key_id: None,
-            digests: Vec::new(),
-            approval: approval.map(str::to_owned),
-            outcome: Outcome::Succeeded,
-            note: Some(format!(
+        let event = Event::new(EntryKind::ClientRegistered, actor)
+            .approval(approval)
+            .note(format!(
                 "{} {} of {} scope {}",
                 client.auth_method.as_str(),
                 client.id,
                 client.subscriber,
                 client.scope
-            )),
-        };
+            ));
         // Written ahead (criteria 2.1.3(12)): no client exists unless its entry is logged first.
         let change = async {
             self.store
@@ -149,7 +142,7 @@ impl Auth {
                     other => other.into(),
                 })
         };
-        self.write_ahead(entry, change).await?;
+        self.recorder.write_ahead(event, change).await?;
         Ok(client)
     }
 
@@ -266,13 +259,9 @@ impl Auth {
         };
         let (session, tokens) = self.start_session(owner, binding, false).await?;
         let caller = self.caller_of(&session, creds.client_certificate)?;
-        self.record(
-            EntryKind::TokenIssued,
-            caller.actor(),
-            Outcome::Succeeded,
-            tokens.scope.clone(),
-        )
-        .await?;
+        let mut event = Event::new(EntryKind::TokenIssued, caller.actor());
+        event.note = tokens.scope.clone();
+        self.recorder.record(event, Outcome::Succeeded).await?;
         Ok(tokens)
     }
 

@@ -35,12 +35,12 @@ use crate::clock::{Clock, UnixMillis};
 use crate::config::AuthConfig;
 use crate::environment::Environment;
 use crate::keys::KeyError;
-use crate::log::{LogError, TransparencyLog};
+use crate::log::{Event, FailureCategory, LogError, Recorder, TransparencyLog};
 use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
-use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
+use inkan_log::entry::{Actor, ActorKind, Authentication, EntryKind, Outcome};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
@@ -95,9 +95,8 @@ pub enum AuthError {
     Internal(String),
 }
 
-impl AuthError {
-    /// A short category for the log's `failure` member: never the message, which may name
-    /// what the caller sent.
+impl FailureCategory for AuthError {
+    /// Never the message, which may name what the caller sent.
     fn category(&self) -> &'static str {
         match self {
             AuthError::BadRequest(_) => "bad request",
@@ -172,7 +171,8 @@ impl Caller {
 #[derive(Debug)]
 pub struct Auth {
     store: Arc<dyn Store>,
-    log: Arc<TransparencyLog>,
+    /// Every event and change goes to the log through it.
+    recorder: Recorder,
     clock: Arc<dyn Clock>,
     config: AuthConfig,
     environment: Environment,
@@ -201,7 +201,7 @@ impl Auth {
             crate::blocking::Gate::sized("password and PIN checks", config.concurrent_hashes);
         Auth {
             store,
-            log,
+            recorder: Recorder::new(log, clock.clone(), environment),
             clock,
             config,
             environment,
@@ -233,81 +233,6 @@ impl Auth {
         self.clock.now()
     }
 
-    /// An event of this environment, now, succeeded (set `outcome` to change that).
-    fn event(&self, kind: EntryKind, actor: Actor, note: Option<String>) -> Entry {
-        Entry {
-            kind,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor,
-            key_id: None,
-            digests: Vec::new(),
-            approval: None,
-            outcome: Outcome::Succeeded,
-            note,
-        }
-    }
-
-    /// Appends an event; `Err` if it could not be logged.
-    async fn record(
-        &self,
-        kind: EntryKind,
-        actor: Actor,
-        outcome: Outcome,
-        note: Option<String>,
-    ) -> Result<(), AuthError> {
-        let entry = Entry {
-            outcome,
-            ..self.event(kind, actor, note)
-        };
-        self.log.append(&entry).await?;
-        Ok(())
-    }
-
-    /// Makes a change written ahead (criteria 2.1.3(12), 2.3.3(5)): `event` is logged
-    /// `pending` first, and if that cannot be written `change` does not run; then `change`
-    /// runs and `event` is logged again with its result. See
-    /// [`TransparencyLog::written_ahead`].
-    pub(crate) async fn write_ahead<T>(
-        &self,
-        event: Entry,
-        change: impl std::future::Future<Output = Result<T, AuthError>>,
-    ) -> Result<T, AuthError> {
-        let (value, _) = self
-            .log
-            .written_ahead(
-                event,
-                change,
-                |_| Vec::new(),
-                |e: &AuthError| e.category().into(),
-            )
-            .await?;
-        Ok(value)
-    }
-
-    /// Appends an event about `key`; `Err` if it could not be logged.
-    async fn record_key_event(
-        &self,
-        kind: EntryKind,
-        caller: &Caller,
-        key: &crate::store::KeyRecord,
-        outcome: Outcome,
-    ) -> Result<(), AuthError> {
-        let entry = Entry {
-            kind,
-            time: self.now(),
-            environment: self.environment.as_str().into(),
-            actor: caller.actor(),
-            key_id: Some(key.id.to_string()),
-            digests: Vec::new(),
-            approval: None,
-            outcome,
-            note: None,
-        };
-        self.log.append(&entry).await?;
-        Ok(())
-    }
-
     /// Makes an operator's change to a key (e.g. its status source), under the dual-control
     /// request `approval`, written ahead: nothing changes unless its `pending` entry is logged
     /// first (criteria 2.1.3(12)).
@@ -319,18 +244,19 @@ impl Auth {
         note: &str,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
-        let event = Entry {
-            key_id: Some(key.id.to_string()),
-            approval: approval.map(str::to_owned),
-            ..self.event(EntryKind::OperatorAction, actor, Some(note.into()))
-        };
-        self.write_ahead(event, change).await
+        let event = Event::new(EntryKind::OperatorAction, actor)
+            .key(&key.id)
+            .approval(approval)
+            .note(note);
+        self.recorder.write_ahead(event, change).await
     }
 
     /// Appends the event of a refusal; a log failure is itself logged and the refusal stands.
     async fn record_refusal(&self, kind: EntryKind, actor: Actor, reason: &str) {
+        let event = Event::new(kind, actor);
         if let Err(e) = self
-            .record(kind, actor, Outcome::Failed(reason.into()), None)
+            .recorder
+            .record(event, Outcome::Failed(reason.into()))
             .await
         {
             tracing::error!(error = %e, kind = kind.as_str(), "could not log a refusal");
@@ -346,11 +272,10 @@ impl Auth {
         note: &str,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
-        let event = Entry {
-            key_id: Some(key.id.to_string()),
-            ..self.event(EntryKind::KeyStateChanged, actor, Some(note.into()))
-        };
-        self.write_ahead(event, change).await
+        let event = Event::new(EntryKind::KeyStateChanged, actor)
+            .key(&key.id)
+            .note(note);
+        self.recorder.write_ahead(event, change).await
     }
 
     /// Records that access control refused `caller` the use of `key` (criteria 2.2.1(1)); a
@@ -361,9 +286,10 @@ impl Auth {
         key: &crate::store::KeyRecord,
         reason: &str,
     ) {
-        let outcome = Outcome::Failed(reason.into());
+        let event = Event::new(EntryKind::AccessRefused, caller.actor()).key(&key.id);
         if let Err(e) = self
-            .record_key_event(EntryKind::AccessRefused, caller, key, outcome)
+            .recorder
+            .record(event, Outcome::Failed(reason.into()))
             .await
         {
             tracing::error!(error = %e, "could not log an access refusal");

@@ -14,10 +14,11 @@
 
 use super::accounts::NewAccount;
 use super::{AuthError, Caller, CallerKind};
+use crate::log::Event;
 use crate::store::StoreError;
 use crate::store::auth::{AccountRole, AccountState};
 use crate::store::operations::{OperatorRoleRecord, TerminalRecord};
-use inkan_log::entry::{Actor, EntryKind};
+use inkan_log::entry::{Actor, EntryKind, Outcome};
 
 pub use crate::store::operations::OperatorRole;
 
@@ -296,11 +297,10 @@ impl super::Auth {
         approval: Option<&str>,
         note: String,
     ) -> Result<(), AuthError> {
-        let entry = inkan_log::entry::Entry {
-            approval: approval.map(str::to_owned),
-            ..self.event(EntryKind::OperatorAction, actor, Some(note))
-        };
-        self.log.append(&entry).await?;
+        let event = Event::new(EntryKind::OperatorAction, actor)
+            .approval(approval)
+            .note(note);
+        self.recorder.record(event, Outcome::Succeeded).await?;
         Ok(())
     }
 
@@ -314,10 +314,9 @@ impl super::Auth {
         note: String,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
-        let event = inkan_log::entry::Entry {
-            approval: approval.map(str::to_owned),
-            ..self.event(EntryKind::OperatorAction, actor, Some(note))
-        };
-        self.write_ahead(event, change).await
+        let event = Event::new(EntryKind::OperatorAction, actor)
+            .approval(approval)
+            .note(note);
+        self.recorder.write_ahead(event, change).await
     }
 }

@@ -8,9 +8,10 @@
 
 use super::{Auth, AuthError, Caller, CallerKind, hash_in, password};
 use crate::activation::{ConfirmedChange, Purpose};
+use crate::log::Event;
 use crate::store::KeyRecord;
 use crate::store::auth::KeyPinRecord;
-use inkan_log::entry::{Entry, EntryKind};
+use inkan_log::entry::EntryKind;
 use secrecy::SecretString;
 
 impl Auth {
@@ -71,10 +72,7 @@ impl Auth {
             .await?
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         // Written ahead (criteria 2.1.3(12)): no PIN changes unless its entry is logged first.
-        let event = Entry {
-            key_id: Some(key.id.to_string()),
-            ..self.event(EntryKind::KeyPinSet, caller.actor(), None)
-        };
+        let event = Event::new(EntryKind::KeyPinSet, caller.actor()).key(&key.id);
         let change = async {
             let record = KeyPinRecord {
                 key_id: key.id.to_string(),
@@ -83,7 +81,7 @@ impl Auth {
             };
             Ok(self.store.set_key_pin(&record).await?)
         };
-        self.write_ahead(event, change).await
+        self.recorder.write_ahead(event, change).await
     }
 
     /// Whether `key` has a PIN.

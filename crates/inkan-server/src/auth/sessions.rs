@@ -18,6 +18,7 @@ use super::{
     Auth, AuthError, Caller, CallerKind, Scope, accounts::LoginAttempt, random_secret, secret_hash,
 };
 use crate::clock::UnixMillis;
+use crate::log::Event;
 use crate::store::StoreError;
 use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
@@ -311,8 +312,8 @@ impl Auth {
         };
         let (session, tokens) = self.start_session(owner, binding, remember_me).await?;
         let caller = self.caller_of(&session, creds.client_certificate)?;
-        self.record(EntryKind::Login, caller.actor(), Outcome::Succeeded, None)
-            .await?;
+        let event = Event::new(EntryKind::Login, caller.actor());
+        self.recorder.record(event, Outcome::Succeeded).await?;
         Ok(tokens)
     }
 
@@ -357,13 +358,8 @@ impl Auth {
             .await?
         {
             Rotation::Rotated(_) => {
-                self.record(
-                    EntryKind::TokenRefreshed,
-                    caller.actor(),
-                    Outcome::Succeeded,
-                    None,
-                )
-                .await?;
+                let event = Event::new(EntryKind::TokenRefreshed, caller.actor());
+                self.recorder.record(event, Outcome::Succeeded).await?;
                 Ok(response)
             }
             Rotation::Reused(_) => {
@@ -533,14 +529,14 @@ impl Auth {
 
     /// Ends the caller's own session (logout; CSC `auth/revoke` of the caller's token).
     pub async fn logout(&self, caller: &Caller) -> Result<(), AuthError> {
-        let event = self.event(EntryKind::Logout, caller.actor(), None);
+        let event = Event::new(EntryKind::Logout, caller.actor());
         let change = async {
             self.store
                 .revoke_session(&caller.session, "logout", self.now())
                 .await?;
             Ok(())
         };
-        self.write_ahead(event, change).await
+        self.recorder.write_ahead(event, change).await
     }
 
     /// Ends every session of a subscriber's users and clients (an operator's action).
@@ -553,18 +549,20 @@ impl Auth {
         let subscriber = self.subscriber(subscriber).await?;
         // Written ahead; the count revoked is in the server's own log (the entry's note is
         // fixed before the change).
-        let event = self.event(
-            EntryKind::SessionsRevoked,
-            operator.actor(),
-            Some(format!("sessions of {}", subscriber.id)),
-        );
+        let event = Event::new(EntryKind::SessionsRevoked, operator.actor())
+            .note(format!("sessions of {}", subscriber.id));
         let change = async {
-            Ok(self
-                .store
-                .revoke_subscriber_sessions(&subscriber.id, "revoked by an operator", self.now())
-                .await?)
+            Ok::<_, AuthError>(
+                self.store
+                    .revoke_subscriber_sessions(
+                        &subscriber.id,
+                        "revoked by an operator",
+                        self.now(),
+                    )
+                    .await?,
+            )
         };
-        let count = self.write_ahead(event, change).await?;
+        let count = self.recorder.write_ahead(event, change).await?;
         tracing::info!(subscriber = %subscriber.id, count, "sessions revoked");
         Ok(count)
     }

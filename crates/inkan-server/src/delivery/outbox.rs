@@ -34,12 +34,12 @@ use crate::clock::Clock;
 use crate::config::DeliveryConfig;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
-use crate::log::TransparencyLog;
+use crate::log::{Event, Recorder, TransparencyLog};
 use crate::store::auth::{SubscriberState, is_id, new_id};
 use crate::store::delivery::{AttemptFailure, DeliveryRecord, DeliveryState, DestinationRecord};
 use crate::store::{Store, StoreError};
 use inkan_device::sealing::SealingKey;
-use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_log::entry::{EntryKind, Outcome};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -69,7 +69,8 @@ const MAX_ERROR: usize = 300;
 #[derive(Debug)]
 pub struct Delivery {
     store: Arc<dyn Store>,
-    log: Arc<TransparencyLog>,
+    /// Registrations and final outcomes go to the log through it.
+    recorder: Recorder,
     clock: Arc<dyn Clock>,
     environment: Environment,
     seal: SealingKey,
@@ -125,7 +126,7 @@ impl Delivery {
         .map_err(DeliveryError::Internal)?;
         Ok(Delivery {
             store,
-            log,
+            recorder: Recorder::new(log, clock.clone(), environment),
             clock,
             environment,
             seal,
@@ -178,21 +179,11 @@ impl Delivery {
             created_at: self.clock.now(),
         };
         self.store.insert_destination(&destination).await?;
-        let entry = Entry {
-            kind: EntryKind::OperatorAction,
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: operator.actor(),
-            key_id: None,
-            digests: Vec::new(),
-            approval: None,
-            outcome: Outcome::Succeeded,
-            note: Some(format!(
-                "delivery destination {} registered for {}",
-                destination.id, destination.subscriber
-            )),
-        };
-        self.log.append(&entry).await?;
+        let event = Event::new(EntryKind::OperatorAction, operator.actor()).note(format!(
+            "delivery destination {} registered for {}",
+            destination.id, destination.subscriber
+        ));
+        self.recorder.record(event, Outcome::Succeeded).await?;
         tracing::info!(destination = %destination.id, subscriber = %destination.subscriber, "delivery destination registered");
         Ok(destination)
     }
@@ -481,16 +472,9 @@ impl Delivery {
 
     /// Appends a final outcome to the transparency log; a failure to do so is logged.
     async fn record(&self, delivery: &DeliveryRecord, outcome: Outcome) {
-        let entry = Entry {
-            kind: EntryKind::DocumentDelivered,
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: crate::service::system_actor(),
-            key_id: None,
-            digests: vec![delivery.document_digest.clone()],
-            approval: None,
-            outcome,
-            note: Some(format!(
+        let event = Event::new(EntryKind::DocumentDelivered, crate::service::system_actor())
+            .digests(vec![delivery.document_digest.clone()])
+            .note(format!(
                 "delivery {} of {} {} (signature at log index {}) to destination {}, {} attempts",
                 delivery.id,
                 delivery.subscriber,
@@ -498,9 +482,8 @@ impl Delivery {
                 delivery.log_index,
                 delivery.destination_id,
                 delivery.attempts
-            )),
-        };
-        if let Err(e) = self.log.append(&entry).await {
+            ));
+        if let Err(e) = self.recorder.record(event, outcome).await {
             tracing::error!(delivery = %delivery.id, error = %e, "could not log a delivery's outcome");
         }
     }

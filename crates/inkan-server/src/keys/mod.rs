@@ -22,16 +22,15 @@ pub mod retire;
 use crate::clock::Clock;
 use crate::device::Device;
 use crate::environment::Environment;
-use crate::log::TransparencyLog;
+use crate::log::{Event, FailureCategory, Recorder, TransparencyLog};
 use crate::store::{
     KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
 };
 use inkan_device::cert::CertificateChain;
 use inkan_device::import::WrappingAlgorithm;
 use inkan_device::{Algorithm, DeviceError, DeviceKey, PublicKey};
-use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use inkan_log::entry::{Actor, EntryKind};
 use sha2::Digest as _;
-use std::future::Future;
 use std::sync::Arc;
 
 /// Longest label and owner accepted.
@@ -81,8 +80,8 @@ pub enum KeyError {
     Log(#[from] crate::log::LogError),
 }
 
-impl KeyError {
-    /// A short category for the log: never the message, which may quote input.
+impl FailureCategory for KeyError {
+    /// Never the message, which may quote input.
     fn category(&self) -> &'static str {
         match self {
             KeyError::NotFound(_) => "not found",
@@ -153,7 +152,8 @@ pub struct KeyRegistry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     environment: Environment,
-    log: Arc<TransparencyLog>,
+    /// Every change goes to the log through it, written ahead.
+    recorder: Recorder,
 }
 
 impl KeyRegistry {
@@ -168,78 +168,10 @@ impl KeyRegistry {
         KeyRegistry {
             device,
             store,
+            recorder: Recorder::new(log, clock.clone(), environment),
             clock,
             environment,
-            log,
         }
-    }
-
-    /// An entry of this environment, now.
-    fn entry(
-        &self,
-        kind: EntryKind,
-        actor: &Actor,
-        key: Option<&KeyId>,
-        digests: Vec<String>,
-        outcome: Outcome,
-        note: Option<String>,
-    ) -> Entry {
-        Entry {
-            kind,
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: actor.clone(),
-            key_id: key.map(|k| k.to_string()),
-            digests,
-            approval: None,
-            outcome,
-            note,
-        }
-    }
-
-    /// Runs `action` between a write-ahead `pending` entry and an entry with its result. If
-    /// the first entry cannot be written the action does not run; if the second cannot, the
-    /// error is returned (the pending entry stays as evidence that the action may have run).
-    #[allow(clippy::too_many_arguments)]
-    async fn logged<T, F>(
-        &self,
-        actor: &Actor,
-        kind: EntryKind,
-        key: &KeyId,
-        ahead: Vec<String>,
-        note: Option<String>,
-        action: F,
-        result_digests: impl FnOnce(&T) -> Vec<String>,
-    ) -> Result<T, KeyError>
-    where
-        F: Future<Output = Result<T, KeyError>>,
-    {
-        self.logged_at(actor, kind, key, ahead, note, action, result_digests)
-            .await
-            .map(|(value, _)| value)
-    }
-
-    /// [`logged`](Self::logged), also returning the log index of the result entry.
-    #[allow(clippy::too_many_arguments)]
-    async fn logged_at<T, F>(
-        &self,
-        actor: &Actor,
-        kind: EntryKind,
-        key: &KeyId,
-        ahead: Vec<String>,
-        note: Option<String>,
-        action: F,
-        result_digests: impl FnOnce(&T) -> Vec<String>,
-    ) -> Result<(T, u64), KeyError>
-    where
-        F: Future<Output = Result<T, KeyError>>,
-    {
-        let entry = self.entry(kind, actor, Some(key), ahead, Outcome::Pending, note);
-        self.log
-            .written_ahead(entry, action, result_digests, |e: &KeyError| {
-                e.category().into()
-            })
-            .await
     }
 
     /// The device.
@@ -280,16 +212,12 @@ impl KeyRegistry {
             )
             .await
         };
-        self.logged(
-            actor,
-            EntryKind::KeyGenerated,
-            &id,
-            Vec::new(),
-            None,
-            action,
-            |k| vec![sha256_digest(&k.public_key_spki)],
-        )
-        .await
+        let event = Event::new(EntryKind::KeyGenerated, actor.clone()).key(&id);
+        let (key, _) = self
+            .recorder
+            .write_ahead_with(event, action, |k| vec![sha256_digest(&k.public_key_spki)])
+            .await?;
+        Ok(key)
     }
 
     /// Imports a wrapped key after proving it matches the public key or certificate given
@@ -330,16 +258,14 @@ impl KeyRegistry {
             )
             .await
         };
-        self.logged(
-            actor,
-            EntryKind::KeyImported,
-            &id,
-            ahead,
-            None,
-            action,
-            |k| vec![sha256_digest(&k.public_key_spki)],
-        )
-        .await
+        let event = Event::new(EntryKind::KeyImported, actor.clone())
+            .key(&id)
+            .digests(ahead);
+        let (key, _) = self
+            .recorder
+            .write_ahead_with(event, action, |k| vec![sha256_digest(&k.public_key_spki)])
+            .await?;
+        Ok(key)
     }
 
     /// Records a key the device now holds; destroys it again if the store refuses.
@@ -468,39 +394,15 @@ impl KeyRegistry {
         let action = self.on_device(move |d| {
             d.certification_request(&record.handle, record.algorithm, &subject)
         });
-        let ahead = self.entry(
-            EntryKind::SignatureRequested,
-            actor,
-            Some(id),
-            Vec::new(),
-            Outcome::Pending,
-            Some(CSR_NOTE.into()),
-        );
-        self.log.append(&ahead).await?;
-        let result = action.await;
-        let (kind, digests, outcome) = match &result {
-            Ok(pem) => (
-                EntryKind::SignatureMade,
-                vec![sha256_digest(pem.as_bytes())],
-                Outcome::Succeeded,
-            ),
-            Err(e) => (
-                EntryKind::SignatureRefused,
-                Vec::new(),
-                Outcome::Failed(e.category().into()),
-            ),
-        };
-        self.log
-            .append(&self.entry(
-                kind,
-                actor,
-                Some(id),
-                digests,
-                outcome,
-                Some(CSR_NOTE.into()),
-            ))
+        let event = Event::new(EntryKind::SignatureRequested, actor.clone())
+            .key(id)
+            .note(CSR_NOTE)
+            .resulting_in(EntryKind::SignatureMade, EntryKind::SignatureRefused);
+        let (pem, _) = self
+            .recorder
+            .write_ahead_with(event, action, |pem| vec![sha256_digest(pem.as_bytes())])
             .await?;
-        result
+        Ok(pem)
     }
 
     /// Attaches a certificate chain whose leaf certifies the key; refused otherwise.
@@ -521,26 +423,25 @@ impl KeyRegistry {
         let action = async {
             let chain = CertificateChain::parse(chain)?;
             chain.check_certifies(&PublicKey::from_spki_der(&record.public_key_spki)?)?;
-            Ok(self
-                .store
-                .set_certificate_chain(id, &chain.to_der_list(), self.clock.now())
-                .await?)
+            Ok::<_, KeyError>(
+                self.store
+                    .set_certificate_chain(id, &chain.to_der_list(), self.clock.now())
+                    .await?,
+            )
         };
-        self.logged(
-            actor,
-            EntryKind::KeyCertificateAttached,
-            id,
-            ahead,
-            None,
-            action,
-            |k: &KeyRecord| {
+        let event = Event::new(EntryKind::KeyCertificateAttached, actor.clone())
+            .key(id)
+            .digests(ahead);
+        let (key, _) = self
+            .recorder
+            .write_ahead_with(event, action, |k: &KeyRecord| {
                 k.certificate_chain
                     .iter()
                     .map(|der| sha256_digest(der))
                     .collect()
-            },
-        )
-        .await
+            })
+            .await?;
+        Ok(key)
     }
 
     /// Destroys a key (criteria 2.2.2(3)): disabled first so it cannot sign, destroyed in the
@@ -599,18 +500,15 @@ impl KeyRegistry {
                 )
                 .await?;
             tracing::info!(key = %id, "key destroyed");
-            Ok(destroyed)
+            Ok::<_, KeyError>(destroyed)
         };
+        let event = Event::new(EntryKind::KeyDestroyed, actor.clone())
+            .key(id)
+            .digests(ahead.clone())
+            .note(reason);
         let (record, log_index) = self
-            .logged_at(
-                actor,
-                EntryKind::KeyDestroyed,
-                id,
-                ahead.clone(),
-                Some(reason.to_owned()),
-                action,
-                |_| ahead,
-            )
+            .recorder
+            .write_ahead_with(event, action, |_| ahead)
             .await?;
         Ok(Destroyed { record, log_index })
     }

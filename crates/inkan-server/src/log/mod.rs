@@ -35,9 +35,11 @@
 mod checkpoints;
 mod export;
 mod recent;
+mod recorder;
 mod writer;
 
 pub use export::ExportSummary;
+pub use recorder::{Event, FailureCategory, Recorder, ResultKinds};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::store::{KeyId, KeyState, SignatureRecord, Store, StoreError, StoredCheckpoint};
@@ -358,41 +360,6 @@ impl TransparencyLog {
             .await
             .map_err(|_| LogError::Closed)?;
         answer.await.map_err(|_| LogError::Closed)?
-    }
-
-    /// Runs `change` written ahead (criteria 2.1.3(12), 2.3.3(5)): `entry` is appended as
-    /// `pending` first, and if that fails `change` never runs and the log's error is returned;
-    /// then `change` runs, and `entry` is appended again, stamped now, with its result:
-    /// `succeeded` and `result_digests` of the value, or `failed` with `failure` of the error
-    /// (a short category, never a secret) and the digests given. If that second entry cannot
-    /// be written its error is returned; the pending entry stays as evidence that the change
-    /// may have happened. Returns the value and the index of the result entry.
-    ///
-    /// `change` is a future, so nothing in it runs before the pending entry is committed.
-    pub async fn written_ahead<T, E, F>(
-        &self,
-        mut entry: Entry,
-        change: F,
-        result_digests: impl FnOnce(&T) -> Vec<String>,
-        failure: impl FnOnce(&E) -> String,
-    ) -> Result<(T, u64), E>
-    where
-        F: std::future::Future<Output = Result<T, E>>,
-        E: From<LogError>,
-    {
-        entry.outcome = inkan_log::entry::Outcome::Pending;
-        self.append(&entry).await?;
-        let result = change.await;
-        match &result {
-            Ok(value) => {
-                entry.digests = result_digests(value);
-                entry.outcome = inkan_log::entry::Outcome::Succeeded;
-            }
-            Err(e) => entry.outcome = inkan_log::entry::Outcome::Failed(failure(e)),
-        }
-        entry.time = self.shared.clock.now();
-        let index = self.append(&entry).await?;
-        result.map(|value| (value, index))
     }
 
     /// Issues a checkpoint for the log as it is now, unless the latest checkpoint already

@@ -10,8 +10,9 @@
 use crate::auth::AuthError;
 use crate::config::Config;
 use crate::environment::Environment;
+use crate::log::Event;
 use crate::service::Service;
-use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_log::entry::{EntryKind, Outcome};
 use sha2::{Digest as _, Sha256};
 
 /// The setting that holds the last digest.
@@ -57,24 +58,17 @@ pub async fn check_at_start(service: &Service, config: &Config) -> Result<(), Au
         }
         approval = Some(request.id);
     }
-    service
-        .log
-        .append(&Entry {
-            kind: EntryKind::ConfigurationChanged,
-            time: now,
-            environment: service.environment.as_str().into(),
-            actor: crate::service::system_actor(),
-            key_id: None,
-            digests: Vec::new(),
-            approval: approval.clone(),
-            outcome: Outcome::Succeeded,
-            note: Some(format!(
-                "configuration {digest} (was {})",
-                last.as_ref()
-                    .map_or("none: first start", |(d, _)| d.as_str())
-            )),
-        })
-        .await?;
+    let event = Event::new(
+        EntryKind::ConfigurationChanged,
+        crate::service::system_actor(),
+    )
+    .approval(approval.as_deref())
+    .note(format!(
+        "configuration {digest} (was {})",
+        last.as_ref()
+            .map_or("none: first start", |(d, _)| d.as_str())
+    ));
+    service.recorder.record(event, Outcome::Succeeded).await?;
     service.store.set_setting(SETTING, &digest, now).await?;
     Ok(())
 }
