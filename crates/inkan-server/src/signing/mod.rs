@@ -14,12 +14,12 @@
 //!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
 //!    written, nothing is signed.
 //!    Then the key is read again, as committed in the entry's own transaction
-//!    (`TransparencyLog::append_reading_key`): a destruction, renewal, termination or
+//!    (`Recorder::signature_requested`): a destruction, renewal, termination or
 //!    decommission closes a key (state `disabled`) before it writes its own entry, so a request
 //!    whose entry comes after that one is refused here and never reaches the device.
 //! 4. **the device signs** (on a blocking thread).
 //! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
-//!    transaction (`TransparencyLog::append_signature_made`), and the entry's index for the
+//!    transaction (`Recorder::signature_made`), and the entry's index for the
 //!    receipt (2.2.3(3)C). A signature whose result cannot be logged is not returned.
 //!
 //! The device signs a subscriber's key only with a [`SignPermit`], which only this module can
@@ -38,7 +38,7 @@ use crate::clock::Clock;
 use crate::device::Device;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
-use crate::log::{LogError, TransparencyLog};
+use crate::log::{Event, LogError, Recorder};
 use crate::status::StatusChecker;
 use crate::store::signing::{SadRecord, SignatureRecord};
 use crate::store::status::{KeyStatusValue, StatusSourceKind};
@@ -46,7 +46,7 @@ use crate::store::{KeyRecord, KeyState, Store, StoreError};
 use inkan_device::{Algorithm, KeyHandle, PublicKey};
 use inkan_formats::signer::SignInput;
 use inkan_formats::{FormatError, KeyRef, Signer};
-use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_log::entry::{EntryKind, Outcome};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -188,7 +188,7 @@ pub struct Signed {
 pub struct SigningModule {
     store: Arc<dyn Store>,
     device: Device,
-    log: Arc<TransparencyLog>,
+    recorder: Recorder,
     clock: Arc<dyn Clock>,
     environment: Environment,
     /// Standing approvals' signatures per (client, key) and minute.
@@ -235,7 +235,7 @@ impl SigningModule {
             allow_keys_without_status,
             store: service.store.clone(),
             device: service.device.clone(),
-            log: service.log.clone(),
+            recorder: service.recorder.clone(),
             clock: service.clock.clone(),
             environment: service.environment,
             // Only `try_take` is used, with each grant's own maximum.
@@ -274,16 +274,15 @@ impl SigningModule {
             return Err(e);
         }
         // 3. Write-ahead: nothing is signed unless this is durable.
-        let requested = self.entry(
+        let requested = Self::event(
             request,
             EntryKind::SignatureRequested,
             &labels,
-            &approval,
-            Outcome::Pending,
+            Some(&approval),
         );
         let (_, key_now) = self
-            .log
-            .append_reading_key(&requested, &request.key.id)
+            .recorder
+            .signature_requested(requested, &request.key.id)
             .await?;
         // 3b. The key again, as committed with the request's entry: a destruction, renewal,
         // termination or decommission closes the key before it writes its own entry, so a
@@ -301,13 +300,7 @@ impl SigningModule {
             }
         };
         // 5. The result and its index rows, in one transaction, before anything is returned.
-        let made = self.entry(
-            request,
-            EntryKind::SignatureMade,
-            &labels,
-            &approval,
-            Outcome::Succeeded,
-        );
+        let made = Self::event(request, EntryKind::SignatureMade, &labels, Some(&approval));
         let records: Vec<SignatureRecord> = labels
             .iter()
             .map(|digest| SignatureRecord {
@@ -315,12 +308,12 @@ impl SigningModule {
                 key_id: request.key.id.to_string(),
                 subscriber: request.key.owner.clone(),
                 document_type: request.document_type.clone(),
-                // Set by the store to the entry's index.
+                // The entry's index and time, set when it is appended.
                 log_index: 0,
-                created_at: made.time,
+                created_at: 0,
             })
             .collect();
-        let log_index = self.log.append_signature_made(&made, records).await?;
+        let log_index = self.recorder.signature_made(made, records).await?;
         Ok(Signed {
             signatures,
             log_index,
@@ -464,25 +457,18 @@ impl SigningModule {
             .map_err(|e| SigningError::Device(e.to_string()))
     }
 
-    fn entry(
-        &self,
+    /// What the log says of `request`, of `kind`, with `approval`.
+    fn event(
         request: &SignRequest,
         kind: EntryKind,
         labels: &[String],
-        approval: &str,
-        outcome: Outcome,
-    ) -> Entry {
-        Entry {
-            kind,
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: request.caller.actor(),
-            key_id: Some(request.key.id.to_string()),
-            digests: labels.to_vec(),
-            approval: Some(approval.into()),
-            outcome,
-            note: Some(request.document_type.clone()),
-        }
+        approval: Option<&str>,
+    ) -> Event {
+        Event::new(kind, request.caller.actor())
+            .key(&request.key.id)
+            .digests(labels.to_vec())
+            .approval(approval)
+            .note(request.document_type.clone())
     }
 
     /// Logs a refusal; if even that fails, the refusal stands and the failure is logged.
@@ -493,18 +479,12 @@ impl SigningModule {
         approval: Option<&str>,
         why: &SigningError,
     ) {
-        let entry = Entry {
-            kind: EntryKind::SignatureRefused,
-            time: self.clock.now(),
-            environment: self.environment.as_str().into(),
-            actor: request.caller.actor(),
-            key_id: Some(request.key.id.to_string()),
-            digests: labels.to_vec(),
-            approval: approval.map(str::to_owned),
-            outcome: Outcome::Failed(why.to_string()),
-            note: Some(request.document_type.clone()),
-        };
-        if let Err(e) = self.log.append(&entry).await {
+        let event = Self::event(request, EntryKind::SignatureRefused, labels, approval);
+        if let Err(e) = self
+            .recorder
+            .record(event, Outcome::Failed(why.to_string()))
+            .await
+        {
             tracing::error!(error = %e, "could not log a refused signature");
         }
     }
