@@ -18,9 +18,9 @@ use super::{
     Auth, AuthError, Caller, CallerKind, Scope, accounts::LoginAttempt, random_secret, secret_hash,
 };
 use crate::clock::UnixMillis;
-use crate::store::StoreError;
-use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
+use inkan_store::StoreError;
+use inkan_store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use serde::Serialize;
 
 /// Random bytes in a token.
