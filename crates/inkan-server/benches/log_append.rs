@@ -21,7 +21,7 @@ use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outco
 use inkan_log::note::NoteSigner;
 use inkan_server::clock::SystemClock;
 use inkan_server::log::{CheckpointPolicy, TransparencyLog};
-use inkan_server::store::{self, Store};
+use inkan_store::{self as store, Store};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

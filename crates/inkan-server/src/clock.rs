@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// Milliseconds since the Unix epoch.
-pub type UnixMillis = i64;
+/// Milliseconds since the Unix epoch (defined by the store, which records them).
+pub use inkan_store::UnixMillis;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -15,10 +15,10 @@
 use crate::keys::KeyError;
 use crate::keys::log_key::LOG_KEY_OWNER;
 use crate::service::Service;
-use crate::store::{KeyFilter, KeyState, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use inkan_log::entry::{Actor, Entry};
+use inkan_store::{KeyFilter, KeyState, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
@@ -240,7 +240,7 @@ pub async fn decommission(
         store
             .change_key_state(
                 &key.id,
-                &crate::store::StateChange {
+                &inkan_store::StateChange {
                     from: vec![KeyState::Active],
                     to: KeyState::Disabled,
                     reason: cause.clone(),
@@ -253,7 +253,7 @@ pub async fn decommission(
     let mut subscribers = Vec::new();
     for subscriber in store.list_subscribers().await? {
         if subscriber.environment == service.environment.as_str()
-            && subscriber.state == crate::store::auth::SubscriberState::Active
+            && subscriber.state == inkan_store::auth::SubscriberState::Active
         {
             store
                 .terminate_subscriber(&subscriber.id, &cause, service.now())

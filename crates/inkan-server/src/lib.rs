@@ -2,8 +2,8 @@
 //!
 //! Folders follow the path a request takes (see ARCHITECTURE.md). So far: [`service`]
 //! (opening everything from the configuration), [`keys`] (the key registry: device and store
-//! together, every change logged), [`log`] (the transparency log service), [`store`] (what
-//! Inkan remembers), [`config`], [`environment`] and [`clock`].
+//! together, every change logged), [`log`] (the transparency log service), [`config`],
+//! [`environment`] and [`clock`]. What Inkan remembers is the store, in the `inkan-store` crate.
 
 pub mod activation;
 pub mod api;
@@ -24,4 +24,3 @@ pub mod operations;
 pub mod service;
 pub mod signing;
 pub mod status;
-pub mod store;

@@ -11,8 +11,8 @@ use crate::environment::Environment;
 use crate::keys::log_key::{self, DeviceNoteSigner};
 use crate::keys::{KeyError, KeyRegistry, sha256_digest};
 use crate::log::{CheckpointPolicy, Event, Recorder, TransparencyLog};
-use crate::store::{KeyRecord, Store};
 use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
+use inkan_store::{KeyRecord, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +21,7 @@ use std::time::Duration;
 pub enum StartError {
     /// The store could not be opened.
     #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] inkan_store::StoreError),
     /// The device could not be opened.
     #[error(transparent)]
     Device(#[from] inkan_device::DeviceError),
@@ -87,7 +87,7 @@ impl Service {
     /// and records its creation as the log's first entry.
     pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Service, StartError> {
         let environment = config.environment;
-        let store = crate::store::connect(&config.store.url).await?;
+        let store = inkan_store::connect(&config.store.url).await?;
         let device = config.open_device()?;
         if !device.is_certified() && environment == Environment::Production {
             tracing::warn!(

@@ -16,7 +16,7 @@ use inkan_server::backup::{self, LaterLog};
 use inkan_server::clock::Clock as _;
 use inkan_server::config::Config;
 use inkan_server::service::host_operator;
-use inkan_server::store::{KeyId, KeyState};
+use inkan_store::{KeyId, KeyState};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

@@ -382,7 +382,7 @@ async fn mdoc_names_the_certificates_issuer() {
         .registry
         .attach_certificate(
             &inkan_server::service::system_actor(),
-            &inkan_server::store::KeyId::parse(&seal.key_id).unwrap(),
+            &inkan_store::KeyId::parse(&seal.key_id).unwrap(),
             certify(&seal.jwk).as_bytes(),
         )
         .await

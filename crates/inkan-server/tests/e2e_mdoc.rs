@@ -222,7 +222,7 @@ async fn mdoc_flows(engine: Engine) {
         .registry
         .attach_certificate(
             &inkan_server::service::system_actor(),
-            &inkan_server::store::KeyId::parse(&seal_key).unwrap(),
+            &inkan_store::KeyId::parse(&seal_key).unwrap(),
             ds_pem.as_bytes(),
         )
         .await

@@ -160,11 +160,11 @@ async fn signing_follows_the_certificate_crl_and_revocation_destroys_the_key() {
     let (status, text) = set_x509(seal.clone()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("has none"), "{text}");
-    let id = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let id = inkan_store::KeyId::parse(&seal).unwrap();
     let service = &h.server().service;
     let actor = inkan_server::service::system_actor();
     let (other, other_jwk) = key(&h, &clerk_session, "ES256", "246802").await;
-    let other_id = inkan_server::store::KeyId::parse(&other).unwrap();
+    let other_id = inkan_store::KeyId::parse(&other).unwrap();
     service
         .registry
         .attach_certificate(
@@ -326,7 +326,7 @@ async fn signing_follows_the_ocsp_responder_the_certificate_names() {
         Some(&lists.url(crl_path)),
         Some(&lists.url(ocsp_path)),
     );
-    let id = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let id = inkan_store::KeyId::parse(&seal).unwrap();
     let service = &h.server().service;
     service
         .registry
@@ -419,7 +419,7 @@ async fn renewal_replaces_the_key_and_destroys_the_old_one() {
     // Not with the wrong PIN: nothing changes.
     assert_eq!(renew("000000").await.status(), StatusCode::FORBIDDEN);
     let service = &h.server().service;
-    let old_id = inkan_server::store::KeyId::parse(&old).unwrap();
+    let old_id = inkan_store::KeyId::parse(&old).unwrap();
     let old_handle = service.registry.get(&old_id).await.unwrap().handle;
     assert!(service.device.contains(&old_handle).unwrap());
     // Nor by the organisation's system client.
@@ -553,7 +553,7 @@ async fn a_destruction_racing_signatures_stops_every_later_request() {
         id: "inkan".into(),
         auth: Default::default(),
     };
-    let id = inkan_server::store::KeyId::parse(&s.seal).unwrap();
+    let id = inkan_store::KeyId::parse(&s.seal).unwrap();
     s.h.server()
         .service
         .registry
@@ -618,7 +618,7 @@ async fn a_destruction_racing_signatures_stops_every_later_request() {
 async fn the_monitor_destroys_a_key_whose_certificate_has_expired() {
     let s = Setup::start().await;
     let service = &s.h.server().service;
-    let id = inkan_server::store::KeyId::parse(&s.seal).unwrap();
+    let id = inkan_store::KeyId::parse(&s.seal).unwrap();
     let certificate = s.ca.certify(&s.jwk, "Seal", SERIAL, None);
     service
         .registry

@@ -127,7 +127,7 @@ async fn key_destruction_needs_m_approvals_by_other_key_officers() {
     assert_eq!(done["state"], "executed");
     assert_eq!(done["result"]["destroyed"][0], seal.as_str());
     assert_eq!(key_state(&h, &clerk, &seal).await, "destroyed");
-    let id_parsed = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let id_parsed = inkan_store::KeyId::parse(&seal).unwrap();
     let record = h
         .server()
         .service
@@ -192,7 +192,7 @@ async fn terminate(engine: Engine) {
     let (seal, _) = key(&h, &clerk, "ES256", "135791").await;
     let (other, _) = key(&h, &clerk, "EdDSA", "135791").await;
     let handle = |id: &str| {
-        let id = inkan_server::store::KeyId::parse(id).unwrap();
+        let id = inkan_store::KeyId::parse(id).unwrap();
         let store = h.server().service.store.clone();
         async move { store.get_key(&id).await.unwrap().unwrap().handle }
     };
@@ -676,7 +676,7 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
         .unwrap();
     assert_eq!(orphan.state.as_str(), "terminated");
     let keys = store
-        .list_keys(&inkan_server::store::KeyFilter {
+        .list_keys(&inkan_store::KeyFilter {
             owner: Some(orphan.id),
             ..Default::default()
         })
@@ -684,7 +684,7 @@ async fn enrolment_needs_proofing_a_mandate_and_a_second_officer() {
         .unwrap();
     assert!(
         keys.iter()
-            .all(|k| k.state == inkan_server::store::KeyState::Destroyed)
+            .all(|k| k.state == inkan_store::KeyState::Destroyed)
     );
 
     // The auditor reads them; reads of personal data are logged.

@@ -874,7 +874,7 @@ async fn signing_follows_the_key_status_list() {
     assert_eq!(status, reqwest::StatusCode::FORBIDDEN);
     assert!(text.contains("revoked"), "{text}");
     let service = &h.server().service;
-    let id = inkan_server::store::KeyId::parse(&seal).unwrap();
+    let id = inkan_store::KeyId::parse(&seal).unwrap();
     let handle = service.registry.get(&id).await.unwrap().handle;
     assert!(service.device.contains(&handle).unwrap());
     let report = h.server().monitor_now().await;

@@ -20,7 +20,7 @@ use inkan_log::receipt::Receipt;
 use inkan_log::verify::{VerifyReport, verify_export};
 use inkan_server::clock::{Clock, ManualClock, SystemClock};
 use inkan_server::log::{CheckpointPolicy, LogError, TransparencyLog};
-use inkan_server::store::{self, Store, StoreError, StoredCheckpoint};
+use inkan_store::{self as store, Store, StoreError, StoredCheckpoint};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;

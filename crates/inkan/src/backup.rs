@@ -11,7 +11,7 @@ use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
 use inkan_server::keys::log_key::{LOG_KEY_LABEL, LOG_KEY_OWNER};
 use inkan_server::service::{Service, host_operator};
-use inkan_server::store::{KeyFilter, KeyState};
+use inkan_store::{KeyFilter, KeyState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -333,7 +333,7 @@ fn spki_from_pem(path: &Path) -> Result<Vec<u8>, String> {
 /// The log key's public key as this deployment's store records it (without opening the
 /// device, so a verify changes nothing).
 async fn deployment_log_key(config: &Config) -> Result<Vec<u8>, String> {
-    let store = inkan_server::store::connect(&config.store.url)
+    let store = inkan_store::connect(&config.store.url)
         .await
         .map_err(|e| e.to_string())?;
     let keys = store

@@ -490,7 +490,7 @@ async fn mdoc(
         .registry
         .attach_certificate(
             &inkan_server::service::host_operator("demo"),
-            &inkan_server::store::KeyId::parse(seal_id)?,
+            &inkan_store::KeyId::parse(seal_id)?,
             leaf_pem.as_bytes(),
         )
         .await

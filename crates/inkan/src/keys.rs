@@ -7,7 +7,7 @@ use inkan_server::config::Config;
 use inkan_server::keys::{ExpectedPublicKey, ImportKey, NewKey, key_view};
 use inkan_server::operations::Action;
 use inkan_server::service::Service;
-use inkan_server::store::{KeyFilter, KeyId, KeyRecord, KeyState};
+use inkan_store::{KeyFilter, KeyId, KeyRecord, KeyState};
 use std::path::{Path, PathBuf};
 
 /// Largest file the key commands read (wrapped keys, public keys, certificate chains).

@@ -10,10 +10,10 @@
 
 use crate::auth::{AuthError, Caller, CallerKind, random_secret, secret_hash};
 use crate::clock::{Clock, UnixMillis};
-use crate::store::Store;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
+use inkan_store::Store;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -148,7 +148,7 @@ mod tests {
 
     async fn service() -> (Nonces, Arc<ManualClock>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));
-        let store = crate::store::connect("sqlite::memory:").await.unwrap();
+        let store = inkan_store::connect("sqlite::memory:").await.unwrap();
         let seal = SealingKey::new(&[7; 32], "test").unwrap();
         (Nonces::new(seal, store, clock.clone()), clock)
     }

@@ -8,7 +8,7 @@
 //! of what the client was registered with.
 
 use super::{AuthError, Caller, CallerKind};
-use crate::store::{KeyRecord, KeyState};
+use inkan_store::{KeyRecord, KeyState};
 use serde::{Deserialize, Serialize};
 
 /// What may be done with a key.
@@ -79,7 +79,7 @@ impl Scope {
         }
         let mut seen = std::collections::HashSet::new();
         for grant in &self.keys {
-            crate::store::KeyId::parse(&grant.key).map_err(AuthError::BadRequest)?;
+            inkan_store::KeyId::parse(&grant.key).map_err(AuthError::BadRequest)?;
             if grant.max_per_minute == Some(0) {
                 return Err(AuthError::BadRequest(format!(
                     "max_per_minute for {} must be at least 1",

@@ -21,12 +21,12 @@ use super::{
 };
 use crate::clock::UnixMillis;
 use crate::log::Event;
-use crate::store::StoreError;
-use crate::store::auth::{
+use inkan_log::entry::{ActorKind, EntryKind, Outcome};
+use inkan_store::StoreError;
+use inkan_store::auth::{
     AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, SubscriberKind,
     SubscriberRecord, SubscriberState, new_id,
 };
-use inkan_log::entry::{ActorKind, EntryKind, Outcome};
 use secrecy::SecretString;
 use std::net::IpAddr;
 use zeroize::Zeroizing;
@@ -242,7 +242,7 @@ impl Auth {
     /// The subscriber, if it exists in this environment.
     pub async fn subscriber(&self, id: &str) -> Result<SubscriberRecord, AuthError> {
         let not_found = || AuthError::NotFound(format!("no subscriber {id}"));
-        if !crate::store::auth::is_id(id, "sub") {
+        if !inkan_store::auth::is_id(id, "sub") {
             return Err(not_found());
         }
         match self.store.get_subscriber(id).await? {
@@ -328,7 +328,7 @@ impl Auth {
     /// active.
     pub async fn reissuable_account(&self, account_id: &str) -> Result<AccountRecord, AuthError> {
         let not_found = || AuthError::NotFound(format!("no account {account_id}"));
-        if !crate::store::auth::is_id(account_id, "acc") {
+        if !inkan_store::auth::is_id(account_id, "acc") {
             return Err(not_found());
         }
         let account = self
@@ -800,7 +800,7 @@ impl Auth {
     pub async fn verify_pin_and_otp(
         &self,
         caller: &Caller,
-        key: &crate::store::KeyRecord,
+        key: &inkan_store::KeyRecord,
         pin: Option<SecretString>,
         otp: &str,
     ) -> Result<Result<(), String>, AuthError> {
@@ -861,9 +861,9 @@ impl Auth {
         &self,
         operator: &Caller,
         account_id: &str,
-    ) -> Result<crate::store::auth::AccountRecord, AuthError> {
+    ) -> Result<inkan_store::auth::AccountRecord, AuthError> {
         let not_found = || AuthError::NotFound(format!("no account {account_id}"));
-        if !crate::store::auth::is_id(account_id, "acc") {
+        if !inkan_store::auth::is_id(account_id, "acc") {
             return Err(not_found());
         }
         let account = self

@@ -12,11 +12,11 @@
 use super::sessions::{Binding, SessionOwner};
 use super::{Auth, AuthError, RequestCredentials, Scope, TokenResponse, proof};
 use crate::log::Event;
-use crate::store::auth::{
+use inkan_log::entry::{Actor, ActorKind, EntryKind, Outcome};
+use inkan_store::auth::{
     ClientAuthMethod, ClientRecord, SubscriberKind, SubscriberState, is_id, new_id,
 };
-use crate::store::{KeyId, StoreError};
-use inkan_log::entry::{Actor, ActorKind, EntryKind, Outcome};
+use inkan_store::{KeyId, StoreError};
 use serde_json::Value;
 
 /// The client assertion type of RFC 7523.

@@ -36,11 +36,11 @@ use crate::config::AuthConfig;
 use crate::environment::Environment;
 use crate::keys::KeyError;
 use crate::log::{Event, FailureCategory, LogError, Recorder, TransparencyLog};
-use crate::store::{Store, StoreError};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
 use inkan_log::entry::{Actor, ActorKind, Authentication, EntryKind, Outcome};
+use inkan_store::{Store, StoreError};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
@@ -240,7 +240,7 @@ impl Auth {
         &self,
         actor: Actor,
         approval: Option<&str>,
-        key: &crate::store::KeyRecord,
+        key: &inkan_store::KeyRecord,
         note: &str,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
@@ -268,7 +268,7 @@ impl Auth {
     pub(crate) async fn key_state_change<T>(
         &self,
         actor: Actor,
-        key: &crate::store::KeyRecord,
+        key: &inkan_store::KeyRecord,
         note: &str,
         change: impl std::future::Future<Output = Result<T, AuthError>>,
     ) -> Result<T, AuthError> {
@@ -283,7 +283,7 @@ impl Auth {
     pub async fn record_access_refused(
         &self,
         caller: &Caller,
-        key: &crate::store::KeyRecord,
+        key: &inkan_store::KeyRecord,
         reason: &str,
     ) {
         let event = Event::new(EntryKind::AccessRefused, caller.actor()).key(&key.id);

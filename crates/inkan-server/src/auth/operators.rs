@@ -15,14 +15,14 @@
 use super::accounts::NewAccount;
 use super::{AuthError, Caller, CallerKind};
 use crate::log::Event;
-use crate::store::StoreError;
-use crate::store::auth::{AccountRole, AccountState};
-use crate::store::operations::{OperatorRoleRecord, TerminalRecord};
 use inkan_log::entry::{Actor, EntryKind, Outcome};
+use inkan_store::StoreError;
+use inkan_store::auth::{AccountRole, AccountState};
+use inkan_store::operations::{OperatorRoleRecord, TerminalRecord};
 
-pub use crate::store::operations::OperatorRole;
+pub use inkan_store::operations::OperatorRole;
 
-/// What an operator may do. Each role holds the permissions [`OperatorRole::allows`] lists.
+/// What an operator may do. Each role holds the permissions [`RolePermissions::allows`] lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Create operators, change roles, register and revoke terminals.
@@ -39,10 +39,15 @@ pub enum Permission {
     Read,
 }
 
-impl OperatorRole {
+/// The one table of which [`OperatorRole`] (a store record) holds which [`Permission`].
+pub trait RolePermissions {
     /// Whether the role holds `permission` (separation of duties: nobody but an admin manages
     /// operators, nobody but a key officer manages keys, an auditor changes nothing).
-    pub fn allows(self, permission: Permission) -> bool {
+    fn allows(self, permission: Permission) -> bool;
+}
+
+impl RolePermissions for OperatorRole {
+    fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         matches!(
             (self, permission),

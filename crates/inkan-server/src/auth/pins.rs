@@ -9,9 +9,9 @@
 use super::{Auth, AuthError, Caller, CallerKind, hash_in, password};
 use crate::activation::{ConfirmedChange, Purpose};
 use crate::log::Event;
-use crate::store::KeyRecord;
-use crate::store::auth::KeyPinRecord;
 use inkan_log::entry::EntryKind;
+use inkan_store::KeyRecord;
+use inkan_store::auth::KeyPinRecord;
 use secrecy::SecretString;
 
 impl Auth {

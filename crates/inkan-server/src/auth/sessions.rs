@@ -19,9 +19,9 @@ use super::{
 };
 use crate::clock::UnixMillis;
 use crate::log::Event;
-use crate::store::StoreError;
-use crate::store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
+use inkan_store::StoreError;
+use inkan_store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use serde::Serialize;
 
 /// Random bytes in a token.

@@ -12,10 +12,10 @@
 
 use super::BackupError;
 use crate::environment::Environment;
-use crate::store::backup::TableRows;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use inkan_device::sealing::SealingKey;
+use inkan_store::backup::TableRows;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;

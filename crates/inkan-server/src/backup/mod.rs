@@ -24,14 +24,14 @@ use crate::clock::Clock;
 use crate::config::{Config, DeviceConfig};
 use crate::keys::KeyError;
 use crate::service::{Service, StartError};
-use crate::store::backup::{Cell, TABLES};
-use crate::store::{Store, StoreError};
 use archive::{Archive, FileEntry, Manifest, Payload, Share};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use inkan_device::{Algorithm, DeviceError, PublicKey};
 use inkan_log::entry::{Actor, Entry, EntryKind};
 use inkan_log::verify::ExportLine;
+use inkan_store::backup::{Cell, TABLES};
+use inkan_store::{Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -144,8 +144,8 @@ struct LiveKey {
 }
 
 /// The live keys of a snapshot's `keys` table.
-fn live_keys(tables: &[crate::store::backup::TableRows]) -> Vec<LiveKey> {
-    let text = |row: &crate::store::backup::Row, column: &str| match row.get(column) {
+fn live_keys(tables: &[inkan_store::backup::TableRows]) -> Vec<LiveKey> {
+    let text = |row: &inkan_store::backup::Row, column: &str| match row.get(column) {
         Some(Cell::Text(t)) => Some(t.clone()),
         Some(Cell::Bytes(b)) => Some(b.clone()),
         _ => None,
@@ -177,7 +177,7 @@ pub async fn create(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Created, BackupError> {
     let paths = paths(config)?;
-    let id = crate::store::auth::new_id("bak");
+    let id = inkan_store::auth::new_id("bak");
     let (key, shares) = archive::split(&id, threshold, shares)?;
     progress("reading the store (one snapshot)");
     let log_size = service.store.log_size().await?;
@@ -424,7 +424,7 @@ pub async fn restore(
     progress("opening the archive");
     let mut payload = archive::open(&key, &archive)?;
     check_payload(&manifest, &payload)?;
-    let store = crate::store::connect(&config.store.url).await?;
+    let store = inkan_store::connect(&config.store.url).await?;
     if store.engine() != manifest.engine {
         return Err(BackupError::Refused(format!(
             "the backup is of a {} store; this one is {}",
@@ -641,7 +641,7 @@ fn later_log(
     manifest: &Manifest,
     spki: &[u8],
     export: &[u8],
-    tables: &[crate::store::backup::TableRows],
+    tables: &[inkan_store::backup::TableRows],
 ) -> Result<Later, BackupError> {
     let PublicKey::Ed25519(key) = PublicKey::from_spki_der(spki)? else {
         return Err(BackupError::Invalid("the log key is not Ed25519".into()));

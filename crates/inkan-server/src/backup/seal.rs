@@ -13,8 +13,8 @@
 //! never: lift the seal except through an approved `backup.restore` (`operations::actions`),
 //! or let a store error read as "not sealed" (opening the service fails instead).
 
-use crate::store::backup::{Cell, Row, TableRows};
-use crate::store::{Store, StoreError};
+use inkan_store::backup::{Cell, Row, TableRows};
+use inkan_store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, RwLock};
 

@@ -26,8 +26,8 @@ pub use retention::{RetainedDocument, Retention};
 
 use crate::auth::{Caller, CallerKind};
 use crate::log::LogError;
-use crate::store::{KeyId, Store, StoreError};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_store::{KeyId, Store, StoreError};
 use serde_json::Value;
 use std::sync::Arc;
 

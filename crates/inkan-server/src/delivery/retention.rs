@@ -13,10 +13,10 @@
 use super::{DeliveryError, acts_for, check_document_type};
 use crate::auth::Caller;
 use crate::clock::{Clock, UnixMillis};
-use crate::store::Store;
-use crate::store::auth::{is_id, new_id};
-use crate::store::delivery::RetainedRecord;
 use inkan_device::sealing::SealingKey;
+use inkan_store::Store;
+use inkan_store::auth::{is_id, new_id};
+use inkan_store::delivery::RetainedRecord;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;

@@ -9,10 +9,10 @@
 use crate::clock::Clock;
 use crate::device::{Device, OwnKeyUse};
 use crate::environment::Environment;
-use crate::store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, Store};
 use inkan_device::{Algorithm, KeyHandle, KeySpec, PublicKey};
 use inkan_log::LogError;
 use inkan_log::note::NoteSigner;
+use inkan_store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, Store};
 use std::sync::Arc;
 
 /// The owner of Inkan's own keys in the registry.
@@ -81,7 +81,7 @@ pub(crate) async fn find_or_create(
 /// // Outside this module an own key cannot be made from a subscriber's handle:
 /// fn forge(handle: inkan_device::KeyHandle) -> inkan_server::keys::log_key::OwnKey {
 ///     inkan_server::keys::log_key::OwnKey {
-///         id: inkan_server::store::KeyId::random(),
+///         id: inkan_store::KeyId::random(),
 ///         handle,
 ///         algorithm: inkan_device::Algorithm::EdDsa,
 ///     }

@@ -23,13 +23,13 @@ use crate::clock::Clock;
 use crate::device::Device;
 use crate::environment::Environment;
 use crate::log::{Event, FailureCategory, Recorder, TransparencyLog};
-use crate::store::{
-    KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
-};
 use inkan_device::cert::CertificateChain;
 use inkan_device::import::WrappingAlgorithm;
 use inkan_device::{Algorithm, DeviceError, DeviceKey, PublicKey};
 use inkan_log::entry::{Actor, EntryKind};
+use inkan_store::{
+    KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange, Store, StoreError,
+};
 use sha2::Digest as _;
 use std::sync::Arc;
 
@@ -306,7 +306,7 @@ impl KeyRegistry {
     /// 2.2.3(1)B). Issuers' keys get theirs from an operator. Part of the registration (the
     /// same log entries); if it cannot be recorded the key is destroyed again.
     async fn set_registry_status_source(&self, record: &KeyRecord) -> Result<(), KeyError> {
-        use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+        use inkan_store::status::{StatusSourceKind, StatusSourceRecord};
         // A store failure here leaves the key without a source: it then cannot sign outside
         // `test` (fail closed).
         let holder = crate::status::registry_may_cover(self.store.as_ref(), record)

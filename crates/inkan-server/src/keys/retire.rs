@@ -10,8 +10,8 @@
 
 use super::{Destroyed, KeyError, KeyRegistry};
 use crate::delivery::Delivery;
-use crate::store::KeyRecord;
 use inkan_log::entry::Actor;
+use inkan_store::KeyRecord;
 use serde_json::{Value, json};
 
 /// The type of the notice sent to a subscriber's destinations when one of its keys is

@@ -16,8 +16,8 @@
 //! async worker thread.
 
 use super::{CheckpointPolicy, LogError, Shared};
-use crate::store::{StoreError, StoredCheckpoint};
 use inkan_log::checkpoint::Checkpoint;
+use inkan_store::{StoreError, StoredCheckpoint};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

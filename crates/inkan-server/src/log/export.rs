@@ -9,9 +9,9 @@
 //! `inkan_log::verify::{entry_line, checkpoint_line}`.
 
 use super::LogError;
-use crate::store::Store;
-use crate::store::log::MAX_CHECKPOINTS_PAGE;
 use inkan_log::verify::{checkpoint_line, entry_line};
+use inkan_store::Store;
+use inkan_store::log::MAX_CHECKPOINTS_PAGE;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 /// Entries read per store call.

@@ -42,13 +42,13 @@ pub use export::ExportSummary;
 pub use recorder::{Event, FailureCategory, Recorder, ResultKinds};
 
 use crate::clock::{Clock, UnixMillis};
-use crate::store::{KeyId, KeyState, SignatureRecord, Store, StoreError, StoredCheckpoint};
 use inkan_log::Hash;
 use inkan_log::checkpoint::Checkpoint;
 use inkan_log::entry::Entry;
 use inkan_log::note::NoteSigner;
 use inkan_log::receipt::Receipt;
 use inkan_log::tree::{inclusion_proof, inclusion_proof_indexes, stored_hash_index};
+use inkan_store::{KeyId, KeyState, SignatureRecord, Store, StoreError, StoredCheckpoint};
 use recent::Recent;
 use std::collections::HashMap;
 use std::sync::Arc;

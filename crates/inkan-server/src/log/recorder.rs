@@ -22,8 +22,8 @@
 use super::{LogError, TransparencyLog};
 use crate::clock::Clock;
 use crate::environment::Environment;
-use crate::store::{KeyId, KeyState, SignatureRecord};
 use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
+use inkan_store::{KeyId, KeyState, SignatureRecord};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -243,8 +243,8 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::log::CheckpointPolicy;
-    use crate::store::Store;
     use inkan_log::note::NoteSigner;
+    use inkan_store::Store;
     use sqlx::{AssertSqlSafe, Connection as _, Executor as _, SqliteConnection};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
@@ -293,7 +293,7 @@ mod tests {
     /// its store and its URL.
     async fn recorder(dir: &tempfile::TempDir) -> (Recorder, Arc<dyn Store>, String) {
         let url = format!("sqlite://{}", dir.path().join("inkan.db").display());
-        let store = crate::store::connect(&url).await.unwrap();
+        let store = inkan_store::connect(&url).await.unwrap();
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(T0));
         let policy = CheckpointPolicy {
             every_entries: u64::MAX,

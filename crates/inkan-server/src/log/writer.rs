@@ -17,7 +17,7 @@
 
 use super::recent::Recent;
 use super::{Committed, LogError, MAX_BATCH, Request};
-use crate::store::{LogBatch, Store};
+use inkan_store::{LogBatch, Store};
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 

@@ -13,11 +13,11 @@ use crate::auth::clients::ClientCredential;
 use crate::auth::operators::{OperatorRole, Permission};
 use crate::auth::{AuthError, Scope};
 use crate::keys::retire::retire;
-use crate::store::auth::{AccountRole, SubscriberState};
-use crate::store::issuers::IssuerBindingRecord;
-use crate::store::status::StatusSourceRecord;
-use crate::store::{KeyFilter, KeyId, KeyState, StoreError};
 use inkan_log::entry::Actor;
+use inkan_store::auth::{AccountRole, SubscriberState};
+use inkan_store::issuers::IssuerBindingRecord;
+use inkan_store::status::StatusSourceRecord;
+use inkan_store::{KeyFilter, KeyId, KeyState, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -501,7 +501,7 @@ impl Operations {
     async fn client_to_register(
         &self,
         action: &Action,
-    ) -> Result<crate::store::auth::ClientRecord, AuthError> {
+    ) -> Result<inkan_store::auth::ClientRecord, AuthError> {
         let Action::RegisterClient {
             subscriber,
             name,
@@ -533,7 +533,7 @@ impl Operations {
         &self,
         action: &Action,
         set_by: &str,
-    ) -> Result<(crate::store::KeyRecord, StatusSourceRecord), AuthError> {
+    ) -> Result<(inkan_store::KeyRecord, StatusSourceRecord), AuthError> {
         let Action::SetStatusSource {
             key,
             kind,
@@ -545,7 +545,7 @@ impl Operations {
             return Err(AuthError::Internal("not a status source".into()));
         };
         let record = self.key(key).await?;
-        if kind == crate::store::status::StatusSourceKind::Registry.as_str()
+        if kind == inkan_store::status::StatusSourceKind::Registry.as_str()
             && !crate::status::registry_may_cover(self.store.as_ref(), &record).await?
         {
             return Err(AuthError::BadRequest(
@@ -565,7 +565,7 @@ impl Operations {
         Ok((record, source))
     }
 
-    async fn key(&self, id: &str) -> Result<crate::store::KeyRecord, AuthError> {
+    async fn key(&self, id: &str) -> Result<inkan_store::KeyRecord, AuthError> {
         let not_found = || AuthError::NotFound(format!("no key {id}"));
         let id = KeyId::parse(id).map_err(|_| not_found())?;
         match self.store.get_key(&id).await? {

@@ -15,15 +15,16 @@
 
 use super::actions::Action;
 use super::records::Workflow;
+use crate::auth::operators::RolePermissions as _;
 use crate::auth::{Auth, AuthError, Caller, CallerKind};
 use crate::clock::{Clock, UnixMillis};
 use crate::config::OperationsConfig;
 use crate::delivery::Delivery;
 use crate::environment::Environment;
 use crate::service::Service;
-use crate::store::Store;
-use crate::store::auth::new_id;
-use crate::store::operations::{WorkflowKind, WorkflowRecord};
+use inkan_store::Store;
+use inkan_store::auth::new_id;
+use inkan_store::operations::{WorkflowKind, WorkflowRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;

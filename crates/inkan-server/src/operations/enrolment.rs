@@ -29,9 +29,9 @@ use crate::auth::operators::Permission;
 use crate::auth::{AuthError, Caller};
 use crate::clock::UnixMillis;
 use crate::keys::NewKey;
-use crate::store::auth::{AccountRole, SubscriberKind, SubscriberState, new_id};
-use crate::store::operations::WorkflowKind;
 use inkan_device::Algorithm;
+use inkan_store::auth::{AccountRole, SubscriberKind, SubscriberState, new_id};
+use inkan_store::operations::WorkflowKind;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -567,7 +567,7 @@ impl Operations {
     async fn pending(
         &self,
         id: &str,
-    ) -> Result<(crate::store::operations::WorkflowRecord, Application), AuthError> {
+    ) -> Result<(inkan_store::operations::WorkflowRecord, Application), AuthError> {
         let (record, application) = self.load_record::<Application>(id).await?;
         if application.state != ApplicationState::Pending {
             return Err(AuthError::Conflict(format!(
@@ -581,7 +581,7 @@ impl Operations {
     async fn active_subscriber(
         &self,
         id: &str,
-    ) -> Result<crate::store::auth::SubscriberRecord, AuthError> {
+    ) -> Result<inkan_store::auth::SubscriberRecord, AuthError> {
         let subscriber = self.auth.subscriber(id).await?;
         if subscriber.state != SubscriberState::Active {
             return Err(AuthError::Conflict(format!(
@@ -694,7 +694,7 @@ impl Operations {
     async fn undo(&self, caller: &Caller, application: &Application, made: &Made) {
         let reason = format!("application {} failed", application.id);
         for key in &made.keys {
-            let Ok(id) = crate::store::KeyId::parse(key) else {
+            let Ok(id) = inkan_store::KeyId::parse(key) else {
                 continue;
             };
             if let Err(e) = self

@@ -7,8 +7,8 @@
 
 use super::Operations;
 use crate::auth::AuthError;
-use crate::store::Store;
-use crate::store::operations::{WorkflowKind, WorkflowRecord};
+use inkan_store::Store;
+use inkan_store::operations::{WorkflowKind, WorkflowRecord};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -88,7 +88,7 @@ pub(super) async fn load<T: Workflow>(
     id: &str,
 ) -> Result<(WorkflowRecord, T), AuthError> {
     let not_found = || AuthError::NotFound(format!("no {} {id}", T::NOUN));
-    if !crate::store::auth::is_id(id, T::PREFIX) {
+    if !inkan_store::auth::is_id(id, T::PREFIX) {
         return Err(not_found());
     }
     let record = store

@@ -8,9 +8,9 @@
 //!
 //! Must never: write a row for an entry that is not a committed `signature.made`.
 
-use crate::store::signing::SignatureRecord;
-use crate::store::{KeyId, Store, StoreError};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
+use inkan_store::signing::SignatureRecord;
+use inkan_store::{KeyId, Store, StoreError};
 use std::collections::{BTreeSet, HashMap};
 
 /// Most records repaired in one transaction.

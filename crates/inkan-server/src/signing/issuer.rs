@@ -21,11 +21,11 @@
 //! the signing module, so a refused request leaves no `signature.requested` entry), or accept
 //! an identifier another subscriber's key is bound to.
 
-use crate::store::issuers::IssuerStore;
-use crate::store::{KeyRecord, StoreError};
 use der::asn1::ObjectIdentifier;
 use der::{Decode as _, Tag, Tagged as _};
 use inkan_device::PublicKey;
+use inkan_store::issuers::IssuerStore;
+use inkan_store::{KeyRecord, StoreError};
 use serde_json::{Map, Value};
 
 /// Longest issuer identifier operators may bind, bytes.

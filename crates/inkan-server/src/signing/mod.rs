@@ -40,13 +40,13 @@ use crate::environment::Environment;
 use crate::keys::sha256_digest;
 use crate::log::{Event, LogError, Recorder};
 use crate::status::StatusChecker;
-use crate::store::signing::{SadRecord, SignatureRecord};
-use crate::store::status::{KeyStatusValue, StatusSourceKind};
-use crate::store::{KeyRecord, KeyState, Store, StoreError};
 use inkan_device::{Algorithm, KeyHandle, PublicKey};
 use inkan_formats::signer::SignInput;
 use inkan_formats::{FormatError, KeyRef, Signer};
 use inkan_log::entry::{EntryKind, Outcome};
+use inkan_store::signing::{SadRecord, SignatureRecord};
+use inkan_store::status::{KeyStatusValue, StatusSourceKind};
+use inkan_store::{KeyRecord, KeyState, Store, StoreError};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 

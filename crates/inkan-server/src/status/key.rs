@@ -16,8 +16,8 @@
 
 use super::{Evidence, KeyStatus, StatusChecker, StatusSource};
 use crate::clock::UnixMillis;
-use crate::store::status::{KeyStatusValue, StatusSourceKind, StatusStore};
-use crate::store::{KeyRecord, StoreError};
+use inkan_store::status::{KeyStatusValue, StatusSourceKind, StatusStore};
+use inkan_store::{KeyRecord, StoreError};
 
 /// What is known of a key's status now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl LiveStatus {
 
     /// What the registry itself says of a key no outside list covers: valid while active.
     fn from_registry(key: &KeyRecord, checked_at: UnixMillis) -> Self {
-        let active = key.state == crate::store::KeyState::Active;
+        let active = key.state == inkan_store::KeyState::Active;
         LiveStatus {
             value: if active {
                 KeyStatusValue::Valid

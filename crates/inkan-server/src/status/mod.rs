@@ -84,25 +84,25 @@ pub struct CrlEntry {
 /// which no outside list covers; an issuer's key answers to an outside list (criteria
 /// 2.2.3(1)B).
 pub(crate) async fn registry_may_cover(
-    store: &dyn crate::store::Store,
-    key: &crate::store::KeyRecord,
-) -> Result<bool, crate::store::StoreError> {
+    store: &dyn inkan_store::Store,
+    key: &inkan_store::KeyRecord,
+) -> Result<bool, inkan_store::StoreError> {
     Ok(matches!(
         store.get_subscriber(&key.owner).await?,
-        Some(s) if s.kind == crate::store::auth::SubscriberKind::Holder
+        Some(s) if s.kind == inkan_store::auth::SubscriberKind::Holder
     ))
 }
 
 pub fn source_record(
-    key: &crate::store::KeyRecord,
+    key: &inkan_store::KeyRecord,
     kind: &str,
     url: Option<String>,
     index: Option<u64>,
     purpose: Option<String>,
     set_by: &str,
     now: UnixMillis,
-) -> Result<crate::store::status::StatusSourceRecord, String> {
-    use crate::store::status::{StatusSourceKind, StatusSourceRecord};
+) -> Result<inkan_store::status::StatusSourceRecord, String> {
+    use inkan_store::status::{StatusSourceKind, StatusSourceRecord};
     let kind = StatusSourceKind::parse(kind)
         .ok_or("kind must be x509, bitstring, token, registry or none")?;
     if let Some(url) = &url
@@ -144,10 +144,10 @@ impl StatusSource {
     /// (saying why) for a source that names no list it can be checked in — an incomplete one,
     /// or `x509` for a key whose certificate names no `https://` CRL distribution point.
     pub fn from_record(
-        record: &crate::store::status::StatusSourceRecord,
-        key: &crate::store::KeyRecord,
+        record: &inkan_store::status::StatusSourceRecord,
+        key: &inkan_store::KeyRecord,
     ) -> Result<Option<StatusSource>, String> {
-        use crate::store::status::StatusSourceKind;
+        use inkan_store::status::StatusSourceKind;
         match (record.kind, &record.url, record.index) {
             (StatusSourceKind::None | StatusSourceKind::Registry, _, _) => Ok(None),
             (StatusSourceKind::X509, _, _) => {

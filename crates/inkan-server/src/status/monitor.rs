@@ -18,8 +18,8 @@ use super::{LiveStatus, StatusChecker};
 use crate::delivery::Delivery;
 use crate::keys::retire::retire;
 use crate::service::{Service, system_actor};
-use crate::store::status::{KeyStatusRecord, KeyStatusValue, StatusSourceKind};
-use crate::store::{KeyFilter, KeyState};
+use inkan_store::status::{KeyStatusRecord, KeyStatusValue, StatusSourceKind};
+use inkan_store::{KeyFilter, KeyState};
 use serde_json::{Value, json};
 
 /// What one round did.

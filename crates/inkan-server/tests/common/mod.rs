@@ -1,53 +1,15 @@
-//! The test databases of the store and log suites: one isolated database per test, on every
-//! engine (a SQLite file, SQLite in memory, a fresh schema on the test PostgreSQL), dropped
-//! afterwards even when the test fails. PostgreSQL is never skipped: without it the tests fail
-//! and say how to start it.
+//! The test databases of the server's suites (the log, backup, end-to-end): one isolated
+//! database per test, on every engine (a SQLite file, SQLite in memory, a fresh schema on the
+//! test PostgreSQL), dropped afterwards even when the test fails. PostgreSQL is never skipped:
+//! without it the tests fail and say how to start it.
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
-/// Runs each case on every engine as `<engine>::<case>`; `outside` cases reach the database
-/// behind the store's back (not possible with `sqlite::memory:`).
-macro_rules! conformance {
-    (every_engine: [$($case:ident),* $(,)?], outside: [$($outside:ident),* $(,)?] $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::SqliteFile, super::$case).await }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $outside() {
-                    super::run(super::Engine::SqliteFile, super::$outside).await
-                }
-            )*
-        }
-        mod sqlite_memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::SqliteMemory, super::$case).await }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() { super::run(super::Engine::Postgres, super::$case).await }
-            )*
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $outside() {
-                    super::run(super::Engine::Postgres, super::$outside).await
-                }
-            )*
-        }
-    };
-}
-
 pub mod interop;
-pub mod records;
 pub mod server;
 pub mod status_server;
 pub mod x509;
 
-use inkan_server::store::{self, Store, StoreError};
+use inkan_store::{self as store, Store, StoreError};
 use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection, Row, SqliteConnection};
 use std::future::Future;
 use std::sync::Arc;
@@ -118,7 +80,7 @@ impl TestDb {
         }
     }
 
-    /// Opens the store through `inkan_server::store::connect`, as the service does.
+    /// Opens the store through `inkan_store::connect`, as the service does.
     pub async fn try_connect(&self) -> Result<Arc<dyn Store>, StoreError> {
         store::connect(&self.url).await
     }
@@ -150,26 +112,6 @@ impl TestDb {
                 let mut conn = PgConnection::connect(&self.url).await.unwrap();
                 conn.execute(AssertSqlSafe(sql)).await.unwrap();
                 conn.close().await.unwrap();
-            }
-            Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
-        }
-    }
-
-    /// Runs `sql` on this test's database behind the store's back; the database's answer.
-    pub async fn try_exec(&self, sql: impl Into<String>) -> Result<(), sqlx::Error> {
-        let sql: String = sql.into();
-        match self.engine {
-            Engine::SqliteFile => {
-                let mut conn = SqliteConnection::connect(&self.url).await?;
-                let result = conn.execute(AssertSqlSafe(sql)).await.map(drop);
-                conn.close().await?;
-                result
-            }
-            Engine::Postgres => {
-                let mut conn = PgConnection::connect(&self.url).await?;
-                let result = conn.execute(AssertSqlSafe(sql)).await.map(drop);
-                conn.close().await?;
-                result
             }
             Engine::SqliteMemory => panic!("an in-memory database cannot be reached from outside"),
         }

@@ -42,7 +42,7 @@ pub async fn ready_details(State(state): State<Arc<ApiState>>) -> impl IntoRespo
     }
 }
 
-fn unavailable(e: &crate::store::StoreError) -> (StatusCode, Json<serde_json::Value>) {
+fn unavailable(e: &inkan_store::StoreError) -> (StatusCode, Json<serde_json::Value>) {
     tracing::warn!(error = %e, "readiness check: the store does not answer");
     (
         StatusCode::SERVICE_UNAVAILABLE,

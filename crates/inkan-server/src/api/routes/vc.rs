@@ -311,11 +311,11 @@ async fn choose_key(
     caller: &crate::auth::Caller,
     options: &IssueOptions,
     issuer: Option<&str>,
-) -> Result<crate::store::KeyRecord, ApiError> {
+) -> Result<inkan_store::KeyRecord, ApiError> {
     let legacy = options
         .credential_id
         .as_deref()
-        .filter(|id| crate::store::KeyId::parse(id).is_ok());
+        .filter(|id| inkan_store::KeyId::parse(id).is_ok());
     if let Some(id) = options.key_id.as_deref().or(legacy) {
         return load_key(state, caller, id, Operation::Sign).await;
     }
@@ -344,7 +344,7 @@ async fn choose_key(
     };
     let mut matching = Vec::new();
     for id in scoped {
-        let Ok(key_id) = crate::store::KeyId::parse(id) else {
+        let Ok(key_id) = inkan_store::KeyId::parse(id) else {
             continue;
         };
         let key = match state.service.registry.get(&key_id).await {

@@ -1,0 +1,200 @@
+//! The store: everything Inkan remembers, behind one narrow trait.
+//!
+//! One [`Store`] trait and one implementation, [`SqlStore`] (`src/sql/`), whose SQL is written
+//! once and runs on both engines through `src/engine/`: SQLite (the embedded default) and
+//! PostgreSQL (production and several nodes). Both engines pass the same conformance suites
+//! (`tests/*store_conformance.rs`). Business code sees only the trait; [`SqlStore::connect`] is
+//! the one place that looks at the URL scheme. Every change that must not half-happen is one
+//! transaction.
+//!
+//! The store holds the key registry (criteria 2.1.1(7), 2.1.3(16)), the transparency log's
+//! entries, stored hashes and checkpoints ([`log`]; criteria 2.2.3(2), 2.2.3(3)C), and the
+//! authentication records ([`auth`]; criteria 2.2.1): subscribers, accounts and their
+//! activation, sessions and tokens, system clients, the replay cache of one-time proof ids and
+//! the keys' signing PINs. [`Store`] includes [`AuthStore`]; both engines pass
+//! `tests/auth_store_conformance.rs` too. It also holds the signing records ([`signing`];
+//! criteria 2.2.3): signature activation data, used up once across every node, and the index of
+//! the signatures made, by digest. [`Store`] includes [`SigningStore`]; both engines pass
+//! `tests/signing_store_conformance.rs`. And it holds what happens to signed documents after
+//! signing ([`delivery`]; criteria 2.2.3(3)A, B): delivery destinations, the outbox of
+//! deliveries, and documents kept under the retention policy. [`Store`] includes
+//! [`DeliveryStore`]; both engines pass `tests/delivery_store_conformance.rs`. And it holds
+//! keys' status ([`status`]; criteria 2.2.3(1)B, 2.2.2(3)B): where each key's status is
+//! published and what the last check found, with its evidence. [`Store`] includes
+//! [`StatusStore`]; both engines pass `tests/status_store_conformance.rs`. And the issuer
+//! identifiers bound to keys ([`issuers`]; criteria 2.2.3(1)A): [`Store`] includes
+//! [`issuers::IssuerStore`]; both engines pass `tests/issuer_store_conformance.rs`.
+//!
+//! The store knows nothing of the service: what its records carry from it, the deployment's
+//! [`Environment`] and times as [`UnixMillis`], is defined here, and `inkan-server` re-exports
+//! both (`inkan_server::environment`, `inkan_server::clock`).
+
+pub mod auth;
+mod auth_rows;
+pub mod backup;
+pub mod delivery;
+mod delivery_rows;
+mod engine;
+mod environment;
+pub mod issuers;
+mod keys;
+pub mod log;
+mod migrate;
+pub mod operations;
+mod operations_rows;
+pub mod signing;
+mod signing_rows;
+mod sql;
+pub mod status;
+mod status_rows;
+
+pub use auth::{
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, Attempt, AuthStore,
+    ClientAuthMethod, ClientRecord, KeyPinRecord, Rotation, SessionRecord, SubscriberKind,
+    SubscriberRecord, SubscriberState, TokenKind, TokenRecord,
+};
+pub use delivery::{
+    AttemptFailure, DeliveryRecord, DeliveryState, DeliveryStore, DestinationRecord, RetainedRecord,
+};
+pub use environment::Environment;
+pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
+pub use log::{Appended, BatchCommitted, LogBatch, LogHead, StoredCheckpoint};
+pub use signing::{SadRecord, SignatureRecord, SigningStore};
+pub use sql::SqlStore;
+pub use status::{
+    KeyStatusRecord, KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore,
+};
+
+use inkan_log::Hash;
+use std::sync::Arc;
+
+/// Milliseconds since the Unix epoch: every time the store records.
+pub type UnixMillis = i64;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such record.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The change conflicts with the current state (duplicate id, a transition not allowed
+    /// from the state the record is in).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored value could not be decoded (the database holds something this version does
+    /// not understand).
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The store URL or options are wrong.
+    #[error("store configuration: {0}")]
+    Config(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// What Inkan remembers. Implementations are cheap to clone behind an `Arc` and safe to use
+/// from many tasks at once.
+#[async_trait::async_trait]
+pub trait Store:
+    auth::AuthStore
+    + signing::SigningStore
+    + delivery::DeliveryStore
+    + status::StatusStore
+    + operations::OperationsStore
+    + issuers::IssuerStore
+    + backup::BackupStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
+    /// The engine's name, for logs: `sqlite` or `postgres`.
+    fn engine(&self) -> &'static str;
+
+    /// Adds a key to the registry. Fails with [`StoreError::Conflict`] if the id, or the
+    /// device handle on the same device, is already registered.
+    async fn insert_key(&self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// The key with this id, whatever its state.
+    async fn get_key(&self, id: &KeyId) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Keys matching `filter`, oldest first.
+    async fn list_keys(&self, filter: &KeyFilter) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Attaches a certificate chain (DER, leaf first) to an `active` key. The caller has
+    /// checked that the leaf certifies the key.
+    async fn set_certificate_chain(
+        &self,
+        id: &KeyId,
+        chain: &[Vec<u8>],
+        at: UnixMillis,
+    ) -> Result<KeyRecord, StoreError>;
+
+    /// Moves a key from one of `change.from` to `change.to`, recording the reason and time,
+    /// atomically: fails with [`StoreError::Conflict`] when the key is in another state.
+    async fn change_key_state(
+        &self,
+        id: &KeyId,
+        change: &StateChange,
+    ) -> Result<KeyRecord, StoreError>;
+
+    // -- The transparency log ([`log`]) ------------------------------------------------------
+
+    /// Appends `entries` (opaque bytes, numbered in the order given) to the log in one
+    /// transaction under the log's write lock: the entries, the new stored hashes and the new
+    /// head are committed together or not at all, and the indexes are assigned inside the
+    /// database, so several nodes appending at once take turns. Returns the first index and
+    /// the head after the append. An empty `entries` writes nothing and returns the head.
+    async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError>;
+
+    /// As [`append_log_entries`](Store::append_log_entries), in the same transaction writing the
+    /// batch's signature index rows (their `log_index` set from their entry's position) and then
+    /// reading the state and handle of the keys the batch names. `Conflict` (nothing written)
+    /// if a signature row's position is outside the batch.
+    async fn append_log_batch(&self, batch: &LogBatch) -> Result<BatchCommitted, StoreError>;
+
+    /// The size and root of the log as last committed.
+    async fn log_head(&self) -> Result<LogHead, StoreError>;
+
+    /// How many entries the log holds.
+    async fn log_size(&self) -> Result<u64, StoreError> {
+        Ok(self.log_head().await?.size)
+    }
+
+    /// Up to `limit` (at most [`log::MAX_ENTRIES_PAGE`]) entries from index `from` on, in index
+    /// order: entry `i` of the result is log entry `from + i`. Fewer (or none) at the end of
+    /// the log.
+    async fn log_entries(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, StoreError>;
+
+    /// The stored hashes at `indexes` (see `inkan_log::tree::stored_hash_index`), in the order
+    /// asked; [`StoreError::NotFound`] if one is not stored.
+    async fn log_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StoreError>;
+
+    /// Stores a signed checkpoint for tree size `size`. Fails with [`StoreError::Conflict`]
+    /// if `size` exceeds the log's size or is not larger than the latest stored checkpoint's
+    /// (one checkpoint per size; sizes never go back). The caller has checked that the note
+    /// commits to the log's root at `size`.
+    async fn insert_checkpoint(
+        &self,
+        size: u64,
+        note: &str,
+        at: UnixMillis,
+    ) -> Result<(), StoreError>;
+
+    /// The checkpoint of the largest size, if any.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Up to `limit` (at most [`log::MAX_CHECKPOINTS_PAGE`]) checkpoints of size `from_size` or
+    /// more, smallest size first.
+    async fn checkpoints(
+        &self,
+        from_size: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredCheckpoint>, StoreError>;
+}
+
+/// Opens the store at `url` (`sqlite://PATH` or `sqlite::memory:`, `postgres://…`), running
+/// its migrations.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(Arc::new(SqlStore::connect(url).await?))
+}
