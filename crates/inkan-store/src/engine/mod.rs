@@ -54,8 +54,9 @@ use sqlx::AssertSqlSafe;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, PgPool, Postgres, SqliteConnection};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// A value bound to a placeholder: the portable types both engines store alike.
 #[derive(Debug, Clone, Copy)]
@@ -254,7 +255,7 @@ pub(crate) trait Executor: Send {
 
 /// A transaction. Dropped without [`Tx::commit`], it rolls back.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(sqlite::SqliteTx),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -284,7 +285,7 @@ impl Tx {
         table: &str,
     ) -> Result<Vec<(String, ColumnType)>, sqlx::Error> {
         match self {
-            Tx::Sqlite(tx) => sqlite::columns(tx, table).await,
+            Tx::Sqlite(tx) => sqlite::columns(tx.connection(), table).await,
             Tx::Postgres(tx) => postgres::columns(tx, table).await,
         }
     }
@@ -303,22 +304,22 @@ impl Tx {
 impl Executor for Tx {
     fn connection(&mut self) -> Connection<'_> {
         match self {
-            Tx::Sqlite(tx) => Connection::Sqlite(&mut *tx),
+            Tx::Sqlite(tx) => Connection::Sqlite(tx.connection()),
             Tx::Postgres(tx) => Connection::Postgres(&mut *tx),
         }
     }
 }
 
-/// A connection from a pool, for a statement outside a transaction.
+/// A connection of its own, for a statement outside a transaction.
 pub(crate) enum Pooled {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(sqlite::Lease),
     Postgres(PoolConnection<Postgres>),
 }
 
 impl Executor for Pooled {
     fn connection(&mut self) -> Connection<'_> {
         match self {
-            Pooled::Sqlite(c) => Connection::Sqlite(&mut *c),
+            Pooled::Sqlite(c) => Connection::Sqlite(c.connection()),
             Pooled::Postgres(c) => Connection::Postgres(&mut *c),
         }
     }
@@ -327,13 +328,13 @@ impl Executor for Pooled {
 /// The connections of one store.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    /// `pool` for reads; `writer`, one connection, for every write of this process, so
-    /// writers queue for it without sleeping instead of contending for SQLite's lock (whose
-    /// busy handler sleeps in steps of up to 25 ms). Other processes on the same file still
-    /// meet the busy timeout. For an in-memory database both are the same one connection.
+    /// `reads`; `writer`, one connection, for every write of this process, so writers queue
+    /// for it without sleeping instead of contending for SQLite's lock (whose busy handler
+    /// sleeps in steps of up to 25 ms). Other processes on the same file still meet the busy
+    /// timeout. For an in-memory database both are the same one connection.
     Sqlite {
-        pool: SqlitePool,
-        writer: SqlitePool,
+        reads: Arc<sqlite::Connections>,
+        writer: Arc<sqlite::Connections>,
     },
     Postgres {
         pool: PgPool,
@@ -351,7 +352,7 @@ impl Db {
     /// A connection for reads.
     pub(crate) async fn read(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { pool, .. } => Pooled::Sqlite(pool.acquire().await?),
+            Db::Sqlite { reads, .. } => Pooled::Sqlite(reads.lend().await?),
             Db::Postgres { pool } => Pooled::Postgres(pool.acquire().await?),
         })
     }
@@ -359,7 +360,7 @@ impl Db {
     /// A connection for one write statement that commits by itself.
     pub(crate) async fn write(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Pooled::Sqlite(writer.acquire().await?),
+            Db::Sqlite { writer, .. } => Pooled::Sqlite(writer.lend().await?),
             Db::Postgres { pool } => Pooled::Postgres(pool.acquire().await?),
         })
     }
@@ -369,7 +370,9 @@ impl Db {
     /// (the default, READ COMMITTED, takes a new snapshot for every statement).
     pub(crate) async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { pool, .. } => Tx::Sqlite(pool.begin().await?),
+            Db::Sqlite { reads, .. } => {
+                Tx::Sqlite(sqlite::SqliteTx::begin(reads.lend().await?, "BEGIN").await?)
+            }
             Db::Postgres { pool } => Tx::Postgres(
                 pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                     .await?,
@@ -383,7 +386,9 @@ impl Db {
     /// ([`Sql::for_update`], conditional `UPDATE`s).
     pub(crate) async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite { writer, .. } => Tx::Sqlite(writer.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite { writer, .. } => {
+                Tx::Sqlite(sqlite::SqliteTx::begin(writer.lend().await?, "BEGIN IMMEDIATE").await?)
+            }
             Db::Postgres { pool } => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -533,16 +538,29 @@ impl Db {
         let Db::Sqlite { writer, .. } = self else {
             panic!("only SQLite has a page limit");
         };
-        let mut writer = writer.acquire().await?;
+        let mut writer = writer.lend().await?;
         let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut *writer)
+            .fetch_one(writer.connection())
             .await?;
         sqlx::query(AssertSqlSafe(format!(
             "PRAGMA max_page_count = {}",
             pages + spare
         )))
-        .execute(&mut *writer)
+        .execute(writer.connection())
         .await?;
+        Ok(())
+    }
+
+    /// Lifts the limit [`limit_pages_for_test`](Self::limit_pages_for_test) set, as freeing
+    /// space on a full disk would.
+    pub(crate) async fn free_pages_for_test(&self) -> Result<(), sqlx::Error> {
+        let Db::Sqlite { writer, .. } = self else {
+            panic!("only SQLite has a page limit");
+        };
+        let mut writer = writer.lend().await?;
+        sqlx::query("PRAGMA max_page_count = 4294967294")
+            .execute(writer.connection())
+            .await?;
         Ok(())
     }
 }

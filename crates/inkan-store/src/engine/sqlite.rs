@@ -1,31 +1,35 @@
 //! SQLite's hooks: connecting (WAL, `synchronous=FULL`, foreign keys, busy timeout, the one
-//! writer connection, PostgreSQL's `"C"` collation), binding a statement, and listing a
-//! table's columns (for a backup and a restore).
+//! writer connection, PostgreSQL's `"C"` collation), lending connections ([`Connections`]) and
+//! running transactions on them ([`SqliteTx`]), binding a statement, and listing a table's
+//! columns (for a backup and a restore).
+//!
+//! Connections are lent by this module, not by sqlx's pool: the pool pings a connection every
+//! time it is returned, and on SQLite each ping is a round trip to the connection's worker
+//! thread, as many as the statements themselves on the signing path (measured with `perf` under
+//! `inkan bench`). A connection to a local file has no server that could have dropped it; one
+//! whose transaction could not be rolled back is closed instead of lent again.
 //!
 //! Must never: relax durability (`synchronous=FULL`: a registered key must survive a power
-//! cut), or leave the writer connection inside a failed transaction.
+//! cut), or lend a connection that may still be inside a transaction.
 
 use super::{ColumnType, Db, Param, Sql};
 use crate::{StoreError, migrate};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Row as _, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, Row as _, Sqlite, SqliteConnection};
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a writer waits for another's lock before failing with "database is locked".
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections to a database file. SQLite has one writer at a time whatever this is; more
-/// connections only let reads proceed while a write is in progress (WAL).
-///
-/// Every pool is opened with `test_before_acquire(false)`: a connection to a local file cannot
-/// have been dropped by a server, and sqlx's default ping on every acquire is one more round
-/// trip to the connection's worker thread per statement (a third of the signing path's
-/// thread hand-offs, measured with `perf` under `inkan bench`).
-const MAX_CONNECTIONS: u32 = 8;
+/// Connections for reads of a database file. SQLite has one writer at a time whatever this
+/// is; more connections only let reads proceed while a write is in progress (WAL).
+const MAX_READERS: usize = 8;
 
 /// The name statements give byte order by (`ORDER BY id COLLATE "C"`), as PostgreSQL names it:
 /// there it is byte order whatever the database's collation; SQLite knows no such name, so every
@@ -51,37 +55,177 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
         .busy_timeout(BUSY_TIMEOUT)
         .synchronous(SqliteSynchronous::Full)
         .collation(BYTE_ORDER, byte_order);
-    let (pool, writer) = if is_memory(url) {
-        let pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .connect_with(options)
-            .await?;
-        (pool.clone(), pool)
+    let memory = is_memory(url);
+    let options = if memory {
+        options
     } else {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal);
         create_parent_folder(options.get_filename())?;
-        let pool = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options.clone())
-            .await?;
-        let writer = SqlitePoolOptions::new()
-            .test_before_acquire(false)
-            .max_connections(1)
-            .before_acquire(|connection, _| Box::pin(leave_no_transaction(connection)))
-            .connect_with(options)
-            .await?;
-        (pool, writer)
+        options
     };
-    let applied = migrate::sqlite(&writer).await?;
+    // The schema is brought up to date through one connection, which then becomes the writer
+    // (for an in-memory database, the only connection there is).
+    let migrating = SqlitePoolOptions::new()
+        .max_connections(1)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options.clone())
+        .await?;
+    let applied = migrate::sqlite(&migrating).await?;
+    let first = migrating.acquire().await?.detach();
+    migrating.close().await;
     tracing::debug!(applied, "SQLite store ready");
-    Ok(Db::Sqlite { pool, writer })
+    let writer = Arc::new(Connections::new(
+        first,
+        1,
+        (!memory).then(|| options.clone()),
+    ));
+    let reads = if memory {
+        writer.clone()
+    } else {
+        Arc::new(Connections::empty(MAX_READERS, options))
+    };
+    Ok(Db::Sqlite { reads, writer })
+}
+
+/// Connections to one database, lent one at a time ([`Connections::lend`]) up to a limit and
+/// opened as needed (an in-memory database has exactly one, opened at start).
+#[derive(Debug)]
+pub(crate) struct Connections {
+    idle: Mutex<Vec<SqliteConnection>>,
+    permits: Arc<Semaphore>,
+    /// How to open another; `None` for an in-memory database, which no other connection sees.
+    open: Option<SqliteConnectOptions>,
+}
+
+impl Connections {
+    fn new(first: SqliteConnection, limit: usize, open: Option<SqliteConnectOptions>) -> Self {
+        Connections {
+            idle: Mutex::new(vec![first]),
+            permits: Arc::new(Semaphore::new(limit)),
+            open,
+        }
+    }
+
+    fn empty(limit: usize, open: SqliteConnectOptions) -> Self {
+        Connections {
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(limit)),
+            open: Some(open),
+        }
+    }
+
+    /// A connection of its own for the caller, waiting while all are lent.
+    pub(crate) async fn lend(self: &Arc<Self>) -> Result<Lease, sqlx::Error> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let connection = match (idle, &self.open) {
+            (Some(connection), _) => connection,
+            (None, Some(open)) => open.connect().await?,
+            (None, None) => return Err(sqlx::Error::PoolClosed),
+        };
+        Ok(Lease {
+            connection: Some(connection),
+            home: self.clone(),
+            _permit: permit,
+        })
+    }
+}
+
+/// A lent connection; back with its [`Connections`] when dropped.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    connection: Option<SqliteConnection>,
+    home: Arc<Connections>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    pub(super) fn connection(&mut self) -> &mut SqliteConnection {
+        self.connection
+            .as_mut()
+            .expect("a lease holds its connection until dropped")
+    }
+
+    /// Closes the connection instead of lending it again (a file database opens another when
+    /// needed; the one connection of an in-memory database is kept, there being no other).
+    fn discard(mut self) {
+        if self.home.open.is_some() {
+            self.connection.take();
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            self.home
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(connection);
+        }
+    }
+}
+
+/// A transaction on a lent connection: `BEGIN` … `COMMIT`, or rolled back when dropped
+/// uncommitted (on a task of its own, which returns the connection once it is out of the
+/// transaction, or closes it if the rollback fails).
+#[derive(Debug)]
+pub(crate) struct SqliteTx {
+    lease: Option<Lease>,
+}
+
+impl SqliteTx {
+    /// Starts a transaction with `begin` (`BEGIN` or `BEGIN IMMEDIATE`).
+    pub(super) async fn begin(mut lease: Lease, begin: &'static str) -> Result<Self, sqlx::Error> {
+        sqlx::raw_sql(begin).execute(lease.connection()).await?;
+        Ok(SqliteTx { lease: Some(lease) })
+    }
+
+    pub(super) fn connection(&mut self) -> &mut SqliteConnection {
+        self.lease
+            .as_mut()
+            .expect("a transaction holds its lease until it ends")
+            .connection()
+    }
+
+    /// Commits; on failure the transaction is rolled back (on drop).
+    pub(super) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        sqlx::raw_sql("COMMIT").execute(self.connection()).await?;
+        self.lease.take();
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        let Some(mut lease) = self.lease.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = sqlx::raw_sql("ROLLBACK").execute(lease.connection()).await
+                    {
+                        // SQLite may have rolled back by itself (a full disk, an I/O error):
+                        // whatever state the connection is in, it is not lent again.
+                        tracing::warn!(%error, "a SQLite rollback failed: the connection is closed");
+                        lease.discard();
+                    }
+                });
+            }
+            // No runtime to roll back on: closing the connection rolls back.
+            Err(_) => lease.discard(),
+        }
+    }
 }
 
 /// The statement with its values bound, for SQLite. Row-lock clauses (`FOR UPDATE`,
@@ -123,25 +267,6 @@ pub(super) async fn columns(
             Ok((row.try_get("name")?, kind))
         })
         .collect()
-}
-
-/// Whether the writer connection may be used again (`before_acquire`): only outside a
-/// transaction. A dropped transaction's rollback is queued on the connection's worker, so a
-/// connection still in one is pinged first (the ping runs after the rollback). A rollback
-/// that failed because SQLite had already rolled back by itself (after "database or disk is
-/// full", an I/O error) leaves sqlx counting a transaction that does not exist, and every
-/// later `BEGIN` on that connection would fail: it is closed, and the pool opens a fresh one.
-async fn leave_no_transaction(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
-    use sqlx::Connection as _;
-    if !connection.is_in_transaction() {
-        return Ok(true);
-    }
-    connection.ping().await?;
-    let clean = !connection.is_in_transaction();
-    if !clean {
-        tracing::warn!("the SQLite writer connection was left in a failed transaction: reopened");
-    }
-    Ok(clean)
 }
 
 /// Creates the folder of a new database file and the empty file itself, both owner-only, so

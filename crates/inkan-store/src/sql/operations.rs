@@ -344,10 +344,9 @@ mod tests {
     use super::SqlStore;
     use crate::operations::OperationsStore as _;
 
-    /// Issue 17 point 5: after "database or disk is full" the SQLite writer connection is left
-    /// clean, so the next write succeeds once there is room again, without a restart. The limit
-    /// is the writer connection's `max_page_count` (per connection, as a full disk is per file
-    /// system): the connection that met it is dropped, and its successor has room.
+    /// Issue 17 point 5: after "database or disk is full" the SQLite writer is left clean, so
+    /// the next write succeeds once there is room again, without a restart. The full disk is
+    /// the writer connection's `max_page_count`; freeing space lifts it.
     #[tokio::test]
     async fn a_full_database_does_not_poison_the_writer() {
         let dir = tempfile::tempdir().unwrap();
@@ -357,6 +356,7 @@ mod tests {
         let big = "x".repeat(256 * 1024);
         let err = store.set_setting("big", &big, 1).await.unwrap_err();
         assert!(err.to_string().contains("full"), "{err}");
+        store.db.free_pages_for_test().await.unwrap();
         store
             .set_setting("small", "after the disk was freed", 2)
             .await
