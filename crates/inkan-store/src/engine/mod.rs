@@ -509,19 +509,43 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The most bytes of values one statement carries (a single larger value goes alone).
+    ///
+    /// PostgreSQL: 8 KiB. sqlx 0.9.0 does not set `TCP_NODELAY` on its connections
+    /// (transact-rs/sqlx#4335); a message larger than the socket's send buffer (16 KiB to start
+    /// with, `net.ipv4.tcp_wmem`) leaves in two writes, and Nagle's algorithm holds the second
+    /// until the server acknowledges the first, which it delays: 40 ms per statement (measured:
+    /// a batch of 64 entries of 400 bytes took 49 ms in one statement, 3 ms for 32).
+    /// SQLite: 256 KiB, a statement being a call in the same process.
+    pub(crate) fn statement_bytes(self) -> usize {
+        match self {
+            Engine::Sqlite => 256 * 1024,
+            Engine::Postgres => 8 * 1024,
+        }
+    }
+}
+
 /// A JSON array of lowercase hex strings, for [`Engine::hex_rows`].
-pub(crate) fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]>) -> String {
-    let mut json = String::from("[");
+pub(crate) fn hex_array<'a>(items: impl Iterator<Item = &'a [u8]> + Clone) -> String {
+    let length: usize = items.clone().map(|item| 2 * item.len() + 3).sum();
+    let mut json = Vec::with_capacity(length + 2);
+    json.push(b'[');
+    let mut digits = Vec::new();
     for (i, item) in items.enumerate() {
         if i > 0 {
-            json.push(',');
+            json.push(b',');
         }
-        json.push('"');
-        json.push_str(&hex::encode(item));
-        json.push('"');
+        digits.resize(2 * item.len(), 0);
+        // Cannot fail: `digits` is exactly twice as long as `item`.
+        let _ = hex::encode_to_slice(item, &mut digits);
+        json.push(b'"');
+        json.extend_from_slice(&digits);
+        json.push(b'"');
     }
-    json.push(']');
-    json
+    json.push(b']');
+    // Only ASCII was written.
+    String::from_utf8(json).unwrap_or_default()
 }
 
 /// A JSON array of integers, for [`Engine::int_rows`].

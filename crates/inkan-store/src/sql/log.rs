@@ -5,7 +5,7 @@
 //! nodes sharing the database take turns integrating the tree; every later statement of the
 //! transaction sees what the previous holder committed. Lists travel as one JSON parameter
 //! expanded by the engine ([`Engine::hex_rows`], [`Engine::int_rows`]), in statements of at
-//! most [`STATEMENT_BYTES`] each, so a batch is a few statements whatever its length.
+//! most [`Engine::statement_bytes`] each, so a batch is a few statements whatever its length.
 //!
 //! Must never: write entries, hashes and the head other than together in one transaction, or
 //! decide what the tree's hashes are (that is `store::log` and `inkan_log`).
@@ -18,29 +18,19 @@ use crate::{KeyId, KeyState, SignatureRecord};
 use inkan_log::Hash;
 use std::collections::HashMap;
 
-/// The most value bytes (hex-encoded) one statement carries; a single larger item goes alone.
-///
-/// sqlx 0.9.0 does not set `TCP_NODELAY` on PostgreSQL connections (transact-rs/sqlx#4335). A
-/// statement whose message is larger than the socket's send buffer (16 KiB to start with,
-/// `net.ipv4.tcp_wmem`) leaves in two writes; Nagle's algorithm holds the second until the
-/// server acknowledges the first, and the server delays that acknowledgement because it has no
-/// complete message to answer: 40 ms per statement. Measured: a batch of 64 entries of 400 bytes
-/// took 49 ms in one statement, 3 ms for 32. Statements kept under 8 KiB never split.
-pub(super) const STATEMENT_BYTES: usize = 8 * 1024;
-
 /// The most hash indexes one read carries (at most 20 bytes each in the JSON list), so the
-/// message stays under [`STATEMENT_BYTES`].
+/// message stays under PostgreSQL's [`Engine::statement_bytes`].
 const READ_CHUNK: usize = 400;
 
-/// Splits `items` into runs of at most [`log::STATEMENT_CHUNK`] items and [`STATEMENT_BYTES`]
-/// bytes once hex-encoded (at least one item each).
-pub(super) fn statement_chunks<'a, 'b>(items: &'b [&'a [u8]]) -> Vec<&'b [&'a [u8]]> {
+/// Splits `items` into runs of at most [`log::STATEMENT_CHUNK`] items and `limit` bytes once
+/// hex-encoded (at least one item each).
+pub(super) fn statement_chunks<'a, 'b>(items: &'b [&'a [u8]], limit: usize) -> Vec<&'b [&'a [u8]]> {
     let mut chunks = Vec::new();
     let mut start = 0;
     let mut bytes = 0;
     for (i, item) in items.iter().enumerate() {
         let encoded = 2 * item.len() + 3;
-        let full = i - start == log::STATEMENT_CHUNK || bytes + encoded > STATEMENT_BYTES;
+        let full = i - start == log::STATEMENT_CHUNK || bytes + encoded > limit;
         if i > start && full {
             chunks.push(&items[start..i]);
             start = i;
@@ -109,7 +99,7 @@ async fn insert_rows(
         engine.hex_rows(2)
     );
     let mut index = first;
-    for chunk in statement_chunks(items) {
+    for chunk in statement_chunks(items, engine.statement_bytes()) {
         Sql::assembled(sql.clone())
             .bind(log::to_db(index)?)
             .bind(&hex_array(chunk.iter().copied()))
@@ -249,7 +239,8 @@ pub(super) fn checkpoint(row: &impl Columns) -> Result<StoredCheckpoint, StoreEr
 
 #[cfg(test)]
 mod tests {
-    use super::{STATEMENT_BYTES, statement_chunks};
+    use super::statement_chunks;
+    const STATEMENT_BYTES: usize = 8 * 1024;
 
     #[test]
     fn statements_stay_small_and_keep_every_item_in_order() {
@@ -268,7 +259,7 @@ mod tests {
             ],
             vec![hash.as_slice(); 5_000],
         ] {
-            let chunks = statement_chunks(&items);
+            let chunks = statement_chunks(&items, STATEMENT_BYTES);
             let rejoined: Vec<&[u8]> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
             assert_eq!(rejoined, items);
             for chunk in &chunks {

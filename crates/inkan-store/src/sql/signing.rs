@@ -122,8 +122,7 @@ impl SigningStore for SqlStore {
 }
 
 /// Writes index rows in `tx`, each record at the log index given beside it (not its own
-/// `log_index`), as few statements as the rows' size allows (`sql/log.rs`'s
-/// `STATEMENT_BYTES`).
+/// `log_index`), as few statements as the rows' size allows ([`Engine::statement_bytes`]).
 pub(super) async fn insert_signature_rows(
     engine: Engine,
     tx: &mut Tx,
@@ -153,7 +152,7 @@ pub(super) async fn insert_signature_rows(
         .to_string();
         bytes += row.len() + 1;
         rows.push(row);
-        if bytes >= super::log::STATEMENT_BYTES / 2 || i + 1 == records.len() {
+        if bytes >= engine.statement_bytes() / 2 || i + 1 == records.len() {
             let list = format!("[{}]", rows.join(","));
             Sql::assembled(sql.clone())
                 .bind(&list)
