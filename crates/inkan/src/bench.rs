@@ -12,12 +12,17 @@
 //! client makes over the same connections (`GET /v1/me`: the token checked, no signature, no
 //! log), measured the same way right after: issuance is reported as a ratio to both.
 //!
+//! `--scenario di-eddsa` issues a fixed VCDM 2.0 credential as `ldp_vc` with an
+//! `eddsa-rdfc-2022` Data Integrity proof (an Ed25519 key) instead, and reports the same fields;
+//! `--credential-out` writes the credential it issued so that another issuer can be measured on
+//! the very same one (`interop/di/bench-digitalbazaar.mjs`).
+//!
 //! Must never: run against a production or staging configuration (it activates the bootstrap
 //! operator and makes accounts, keys and clients), or sign with a registered key outside the
 //! signing module (the baseline key is made for it, never registered, and destroyed).
 
 use crate::api_client::{Account, Client, Session, new_operator};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use inkan_device::Algorithm;
 use inkan_server::api::server::Server;
 use inkan_server::auth::operators::OperatorRole;
@@ -45,9 +50,16 @@ pub struct BenchArgs {
     /// With --url: the key to issue with (key_…).
     #[arg(long)]
     key_id: Option<String>,
-    /// The key's algorithm when the bench makes it.
-    #[arg(long, default_value = "ES256")]
-    alg: Algorithm,
+    /// What is issued: VC-JWT (the default) or a Data Integrity `eddsa-rdfc-2022` credential.
+    #[arg(long, value_enum, default_value_t = Scenario::VcJwt)]
+    scenario: Scenario,
+    /// The key's algorithm when the bench makes it (ES256 for vc-jwt; di-eddsa needs EdDSA,
+    /// its default).
+    #[arg(long)]
+    alg: Option<Algorithm>,
+    /// di-eddsa: write the credential issued (JSON, with its proof) to this file.
+    #[arg(long)]
+    credential_out: Option<PathBuf>,
     /// How long to measure, after a one-second warm-up.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -59,9 +71,91 @@ pub struct BenchArgs {
     json: bool,
 }
 
+/// What the load issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `vc+jwt` with the key's algorithm.
+    #[value(name = "vc-jwt")]
+    VcJwt,
+    /// `ldp_vc` with an `eddsa-rdfc-2022` proof (RDFC-1.0 canonicalisation, Ed25519).
+    #[value(name = "di-eddsa")]
+    DiEddsa,
+}
+
+impl Scenario {
+    /// The key algorithm the scenario signs with, `--alg` when it fits.
+    fn algorithm(self, asked: Option<Algorithm>) -> Result<Algorithm, String> {
+        match (self, asked) {
+            (Scenario::VcJwt, asked) => Ok(asked.unwrap_or(Algorithm::Es256)),
+            (Scenario::DiEddsa, None | Some(Algorithm::EdDsa)) => Ok(Algorithm::EdDsa),
+            (Scenario::DiEddsa, Some(other)) => Err(format!(
+                "--scenario di-eddsa signs with an Ed25519 key (--alg EdDSA), not {}",
+                other.as_str()
+            )),
+        }
+    }
+
+    /// The `scenario` of the report.
+    fn describe(self) -> &'static str {
+        match self {
+            Scenario::VcJwt => {
+                "vc+jwt issuance over HTTPS (mTLS system client, durable log, receipts)"
+            }
+            Scenario::DiEddsa => {
+                "di-eddsa: ldp_vc eddsa-rdfc-2022 issuance over HTTPS (mTLS system client, \
+                 durable log, receipts)"
+            }
+        }
+    }
+
+    /// The body of `POST /credentials/issue`.
+    fn issuance(self, key_id: &str) -> serde_json::Value {
+        match self {
+            Scenario::VcJwt => json!({
+                "credential": {
+                    "@context": ["https://www.w3.org/ns/credentials/v2"],
+                    "type": ["VerifiableCredential"],
+                    "validFrom": "2026-01-01T00:00:00Z",
+                    "credentialSubject": {"id": "did:example:subject", "degree": "BSc"}
+                },
+                "options": {"credentialId": key_id, "format": "vc+jwt"}
+            }),
+            // The issuer is filled in by the service: the key's did:key.
+            Scenario::DiEddsa => json!({
+                "credential": {
+                    "@context": [
+                        "https://www.w3.org/ns/credentials/v2",
+                        "https://www.w3.org/ns/credentials/examples/v2"
+                    ],
+                    "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
+                    "type": ["VerifiableCredential", "ExampleDegreeCredential"],
+                    "validFrom": "2026-01-01T00:00:00Z",
+                    "validUntil": "2036-01-01T00:00:00Z",
+                    "credentialSubject": {
+                        "id": "did:example:ebfeb1f712ebc6f1c276e12ec21",
+                        "degree": {
+                            "type": "ExampleBachelorDegree",
+                            "name": "Bachelor of Science and Arts"
+                        }
+                    }
+                },
+                "options": {
+                    "keyId": key_id,
+                    "format": "ldp_vc",
+                    "cryptosuite": "eddsa-rdfc-2022"
+                }
+            }),
+        }
+    }
+}
+
 const PASSWORD: &str = "bench password, not for production";
 
 pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), String> {
+    let alg = args.scenario.algorithm(args.alg)?;
+    if args.credential_out.is_some() && args.scenario != Scenario::DiEddsa {
+        return Err("--credential-out is for --scenario di-eddsa".into());
+    }
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let (client, key_id, server) = match &args.url {
         Some(url) => {
@@ -82,7 +176,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 .await
                 .map_err(|e| e.to_string())?;
             let cert = std::fs::read(&config.server.tls_certificate).map_err(|e| e.to_string())?;
-            let (client, key_id) = provision(&server, &cert, args.alg).await?;
+            let (client, key_id) = provision(&server, &cert, alg).await?;
             (client, key_id, Some((server, config)))
         }
     };
@@ -90,17 +184,25 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     let issuance = Request {
         method: Method::POST,
         path: "/credentials/issue",
-        body: Some(json!({
-            "credential": {
-                "@context": ["https://www.w3.org/ns/credentials/v2"],
-                "type": ["VerifiableCredential"],
-                "validFrom": "2026-01-01T00:00:00Z",
-                "credentialSubject": {"id": "did:example:subject", "degree": "BSc"}
-            },
-            "options": {"credentialId": key_id, "format": "vc+jwt"}
-        })),
+        body: Some(args.scenario.issuance(&key_id)),
         expect: StatusCode::CREATED,
     };
+    if let Some(out) = &args.credential_out {
+        let issued = client
+            .call(
+                &session,
+                issuance.method.clone(),
+                issuance.path,
+                issuance.body.as_ref(),
+                issuance.expect,
+            )
+            .await?;
+        let credential = issued
+            .get("verifiableCredential")
+            .ok_or("the issuance answer has no verifiableCredential")?;
+        let text = serde_json::to_string_pretty(credential).map_err(|e| e.to_string())?;
+        std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
+    }
     let load = measure_load(&client, &session, Arc::new(issuance), &args).await?;
     let floor = Request {
         method: Method::GET,
@@ -111,14 +213,14 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     let floor = measure_load(&client, &session, Arc::new(floor), &args).await?;
     // The raw rate of the same device and algorithm, in the same run.
     let raw = match &server {
-        Some((server, _)) => Some(raw_rate(server.service.device.clone(), args.alg).await?),
+        Some((server, _)) => Some(raw_rate(server.service.device.clone(), alg).await?),
         None => match config_path {
             Some(path) => {
                 let config =
                     Config::load(Some(path), std::env::vars()).map_err(|e| e.to_string())?;
                 refuse_unless_test(&config)?;
                 let device = config.open_device().map_err(|e| e.to_string())?;
-                Some(raw_rate(device, args.alg).await?)
+                Some(raw_rate(device, alg).await?)
             }
             None => None,
         },
@@ -126,7 +228,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     if let Some((server, _)) = server {
         server.stop().await.map_err(|e| e.to_string())?;
     }
-    report(&load, &floor, raw, &args);
+    report(&load, &floor, raw, alg, &args);
     Ok(())
 }
 
@@ -397,7 +499,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn report(load: &Load, floor: &Load, raw: Option<f64>, args: &BenchArgs) {
+fn report(load: &Load, floor: &Load, raw: Option<f64>, alg: Algorithm, args: &BenchArgs) {
     let throughput = load.ok as f64 / load.seconds;
     let p50 = percentile(&load.latencies_ms, 50.0);
     let p99 = percentile(&load.latencies_ms, 99.0);
@@ -411,8 +513,8 @@ fn report(load: &Load, floor: &Load, raw: Option<f64>, args: &BenchArgs) {
     };
     if args.json {
         let out = json!({
-            "scenario": "vc+jwt issuance over HTTPS (mTLS system client, durable log, receipts)",
-            "alg": args.alg.as_str(),
+            "scenario": args.scenario.describe(),
+            "alg": alg.as_str(),
             "concurrency": args.concurrency,
             "seconds": load.seconds,
             "requests_ok": load.ok,
@@ -433,8 +535,10 @@ fn report(load: &Load, floor: &Load, raw: Option<f64>, args: &BenchArgs) {
         return;
     }
     println!(
-        "vc+jwt issuance over HTTPS, {} in flight, {:.1} s:",
-        args.concurrency, load.seconds
+        "{}, {} in flight, {:.1} s:",
+        args.scenario.describe(),
+        args.concurrency,
+        load.seconds
     );
     println!(
         "  {throughput:.0} issuances/s ({} ok, {} errors); latency p50 {p50:.1} ms, p99 {p99:.1} ms",

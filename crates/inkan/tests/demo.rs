@@ -220,3 +220,55 @@ fn bench_reports_throughput_against_the_raw_rate() {
     assert_eq!(report["floor_errors"], 0);
     assert!(!cwd.path().join("inkan-data").exists());
 }
+
+/// `inkan bench --scenario di-eddsa` issues `eddsa-rdfc-2022` credentials over HTTPS, names the
+/// scenario in its report, and writes the credential it issued; digitalbazaar's verifier
+/// accepts that credential, and the comparison script issues the same one in-process (a smoke
+/// test: no figure is judged).
+#[test]
+fn bench_di_eddsa_scenario_writes_a_credential_others_verify() {
+    let cwd = tempfile::tempdir().unwrap();
+    let out = cwd.path().join("credential.json");
+    let out_arg = out.to_str().unwrap();
+    let (ok, text) = inkan(
+        cwd.path(),
+        &[
+            "bench",
+            "--scenario",
+            "di-eddsa",
+            "--seconds",
+            "1",
+            "--concurrency",
+            "4",
+            "--json",
+            "--credential-out",
+            out_arg,
+        ],
+    );
+    assert!(ok, "{text}");
+    let line = text.lines().find(|l| l.starts_with('{')).unwrap();
+    let report: Value = serde_json::from_str(line).unwrap();
+    assert!(
+        report["scenario"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("di-eddsa")),
+        "{report}"
+    );
+    assert_eq!(report["alg"], "EdDSA");
+    assert_eq!(report["errors"], 0);
+    assert!(report["throughput_per_s"].as_f64().is_some_and(|v| v > 0.0));
+    let credential: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(credential["proof"]["cryptosuite"], "eddsa-rdfc-2022");
+    let (ok, text) = node(interop("di").join("verify.mjs"), &[out_arg]);
+    assert!(ok, "digitalbazaar verifies the bench's credential: {text}");
+    let (ok, text) = node(
+        interop("di").join("bench-digitalbazaar.mjs"),
+        &["--credential", out_arg, "--seconds", "1"],
+    );
+    assert!(ok, "{text}");
+    let js: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(
+        js["issuances_per_s"].as_f64().is_some_and(|v| v > 0.0),
+        "{js}"
+    );
+}

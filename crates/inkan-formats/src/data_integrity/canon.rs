@@ -9,10 +9,14 @@
 //! invalid IRI, is an error instead of being dropped silently (a dropped term would be outside
 //! the signature while still shown to the reader).
 
+use super::context_cache::{self, ActiveContext};
 use super::rdfc::{self, HashAlgorithm, Quad, Term};
 use crate::FormatError;
 use iref::IriBuf;
-use json_ld::{JsonLdProcessor as _, RemoteDocument};
+use json_ld::Process as _;
+use json_ld::RemoteDocument;
+use json_ld::rdf::RdfQuads as _;
+use json_ld::syntax::TryFromJson as _;
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -152,28 +156,61 @@ pub fn to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatError> 
 
 fn expand_to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatError> {
     let loader = loader()?;
-    let input = RemoteDocument::new(
-        None,
-        None,
-        json_syntax::Value::from_serde_json(document.clone()),
-    );
-    let options = json_ld::Options {
+    let options = json_ld::Options::<IriBuf> {
         expansion_policy: json_ld::expansion::Policy {
             invalid: json_ld::expansion::Action::Reject,
             allow_undefined: false,
             ..Default::default()
         },
         ..Default::default()
+    }
+    // What `to_rdf` does: expansion need not order keys, RDFC-1.0 sorts afterwards.
+    .unordered();
+    let failed = |e: json_ld::expansion::Error| {
+        let e = json_ld::ToRdfError::Expand(json_ld::ExpandError::Expansion(e));
+        FormatError::malformed("JSON-LD document", e.to_string())
     };
+    // The JSON-LD expansion of a document whose top-level `@context` was processed first: the
+    // algorithm's first step on the top-level object, done here once per distinct `@context`
+    // and kept ([`context_cache`]), instead of on every call.
+    let (active_context, body) = match document.as_object() {
+        Some(object) if object.contains_key("@context") => {
+            let mut body = object.clone();
+            let context = body.remove("@context").unwrap_or_default();
+            let active = top_level_context(&context, loader, &options).map_err(failed)?;
+            (active, serde_json::Value::Object(body))
+        }
+        _ => (json_ld::Context::new(None), document.clone()),
+    };
+    let body = json_syntax::Value::from_serde_json(body);
+    let mut expanded = run_ready(json_ld::Expand::expand_full(
+        &body,
+        &mut (),
+        active_context,
+        None,
+        loader,
+        options.expansion_options(),
+        (),
+    ))?
+    .map_err(failed)?;
     let mut generator = rdf_types::generator::Blank::new();
-    let mut rdf = run_ready(input.to_rdf_using(&mut generator, loader, options))?
-        .map_err(|e| FormatError::malformed("JSON-LD document", e.to_string()))?;
+    expanded.relabel_and_canonicalize_with(&mut (), &mut generator);
+    let rdf_quads: Vec<json_ld::rdf::Quad<IriBuf, rdf_types::BlankIdBuf, rdf_types::Literal>> =
+        expanded
+            .rdf_quads_full(
+                &mut (),
+                &mut generator,
+                options.rdf_direction,
+                options.produce_generalized_rdf,
+            )
+            .cloned()
+            .collect();
     let id = |id: rdf_types::Id| match id {
         rdf_types::Id::Iri(iri) => Term::Iri(iri.into_string()),
         rdf_types::Id::Blank(b) => Term::Blank(b.suffix().to_owned()),
     };
     let mut quads = Vec::new();
-    for rdf_types::Quad(subject, predicate, object, graph) in rdf.cloned_quads() {
+    for rdf_types::Quad(subject, predicate, object, graph) in rdf_quads {
         let predicate = match predicate {
             rdf_types::Id::Iri(iri) => iri.into_string(),
             rdf_types::Id::Blank(b) => {
@@ -206,6 +243,41 @@ fn expand_to_quads(document: &serde_json::Value) -> Result<Vec<Quad>, FormatErro
         });
     }
     Ok(quads)
+}
+
+/// The active context of a top-level `@context` value: kept from an earlier call, or processed
+/// now (over the bundled loader, no base IRI, the expansion's options) and kept.
+fn top_level_context(
+    context: &serde_json::Value,
+    loader: &BTreeMap<IriBuf, RemoteDocument>,
+    options: &json_ld::Options<IriBuf>,
+) -> Result<ActiveContext, json_ld::expansion::Error> {
+    let key = context_cache::key(context);
+    if let Some(active) = key.as_deref().and_then(context_cache::get) {
+        return Ok(active);
+    }
+    let local = json_ld::syntax::context::Context::try_from_json(
+        json_syntax::Value::from_serde_json(context.clone()),
+    )?;
+    let processing: json_ld::context_processing::Options = options.expansion_options().into();
+    let active = run_ready(local.process_with(
+        &mut (),
+        &json_ld::Context::new(None),
+        loader,
+        None,
+        processing,
+    ))
+    .map_err(|_| {
+        json_ld::expansion::Error::ContextProcessing(
+            json_ld::context_processing::Error::LoadingDocumentFailed,
+        )
+    })?
+    .map_err(json_ld::expansion::Error::ContextProcessing)?
+    .into_processed();
+    if let Some(key) = key {
+        context_cache::insert(key, &active);
+    }
+    Ok(active)
 }
 
 const RDF_LANG_STRING: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString";

@@ -25,6 +25,7 @@
 //! made with [`add_proof`]. No private key is ever held here.
 
 pub mod canon;
+pub mod context_cache;
 pub mod ecdsa_sd;
 pub mod keys;
 pub mod rdfc;
