@@ -67,12 +67,7 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
     };
     // The schema is brought up to date through one connection, which then becomes the writer
     // (for an in-memory database, the only connection there is).
-    let migrating = SqlitePoolOptions::new()
-        .max_connections(1)
-        .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options.clone())
-        .await?;
+    let migrating = open_first(&options).await?;
     let applied = migrate::sqlite(&migrating).await?;
     let first = migrating.acquire().await?.detach();
     migrating.close().await;
@@ -88,6 +83,29 @@ pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
         Arc::new(Connections::empty(MAX_READERS, options))
     };
     Ok(Db::Sqlite { reads, writer })
+}
+
+/// The first connection, in a pool of one for the migrations. Processes opening a new file at
+/// once race to switch it to WAL, which takes the file's lock without waiting for it: the
+/// losers see "database is locked" and try again, for as long as the busy timeout.
+async fn open_first(options: &SqliteConnectOptions) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    let started = std::time::Instant::now();
+    loop {
+        let opened = SqlitePoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options.clone())
+            .await;
+        match opened {
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("5") && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Connections to one database, lent one at a time ([`Connections::lend`]) up to a limit and
