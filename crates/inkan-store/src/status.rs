@@ -106,10 +106,6 @@ pub trait StatusStore: Send + Sync {
     /// `revocation` or `suspension`; `token` a non-empty `url` and an `index` and no `purpose`;
     /// `x509` and `none` no `url`, `index` or `purpose`; or if `index` is above `i64::MAX`.
     /// Nothing changes then (a source already set stays as it was).
-    ///
-    /// In the same transaction the key's `updated_at` moves forward (to `source.set_at`, or by
-    /// one if it was not behind it), so the pair (key id, `updated_at`) of a key read after the
-    /// change never names the source it had before: a reader may keep sources by that pair.
     async fn set_status_source(&self, source: &StatusSourceRecord) -> Result<(), StoreError>;
 
     /// The key's status source, if one was set.

@@ -10,58 +10,14 @@
 //! Keys no outside list covers (holders' keys) have the source `registry`: valid while the
 //! registry holds them active.
 //!
-//! A key's status source is read once and kept ([`Sources`]) under the key's id and its
-//! `updated_at` as the caller read it: changing a source moves the key's `updated_at` forward in
-//! the same transaction (`StatusStore::set_status_source`), so a key read after a change, on any
-//! node, misses what was kept and the source is read again. The signing path then needs no read
-//! of its own for it.
-//!
 //! What it must never do: answer from the monitor's last record (that is history, kept for the
 //! evidence), or call a key without a status source `valid` (it is `unknown`; whether such a
 //! key may sign is the signing policy's decision, not this module's).
 
 use super::{Evidence, KeyStatus, StatusChecker, StatusSource};
 use crate::clock::UnixMillis;
-use inkan_store::status::{KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore};
+use inkan_store::status::{KeyStatusValue, StatusSourceKind, StatusStore};
 use inkan_store::{KeyRecord, StoreError};
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-/// Most keys whose source is kept; past it, all are forgotten and read again.
-const MAX_SOURCES: usize = 16_384;
-
-/// Keys' status sources as last read: key id → (the key's `updated_at` at the read, the source).
-#[derive(Debug, Default)]
-pub(super) struct Sources(Mutex<HashMap<String, (UnixMillis, Option<StatusSourceRecord>)>>);
-
-impl Sources {
-    /// The source of `key` as it stands for this record of it: kept, or read from `store`.
-    async fn of(
-        &self,
-        store: &dyn StatusStore,
-        key: &KeyRecord,
-    ) -> Result<Option<StatusSourceRecord>, StoreError> {
-        let id = key.id.as_str();
-        if let Some((at, source)) = self.lock().get(id)
-            && *at == key.updated_at
-        {
-            return Ok(source.clone());
-        }
-        let source = store.get_status_source(id).await?;
-        let mut kept = self.lock();
-        if kept.len() >= MAX_SOURCES {
-            kept.clear();
-        }
-        kept.insert(id.to_owned(), (key.updated_at, source.clone()));
-        Ok(source)
-    }
-
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, (UnixMillis, Option<StatusSourceRecord>)>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
 
 /// What is known of a key's status now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +96,7 @@ impl StatusChecker {
         store: &dyn StatusStore,
         key: &KeyRecord,
     ) -> Result<LiveStatus, StoreError> {
-        let source = self.sources.of(store, key).await?;
+        let source = store.get_status_source(key.id.as_str()).await?;
         let kind = source.as_ref().map_or(StatusSourceKind::None, |s| s.kind);
         let checked_at = self.clock.now();
         if !key.certificate_chain.is_empty() {

@@ -397,9 +397,6 @@ pub struct StatusChecker {
     max_list_bytes: usize,
     max_cache_ms: i64,
     slots: Mutex<HashMap<(Kind, String), Arc<Slot>>>,
-    /// Keys' status sources as last read, by key id with the key's `updated_at` then (see
-    /// `key.rs`).
-    sources: key::Sources,
 }
 
 impl StatusChecker {
@@ -424,7 +421,6 @@ impl StatusChecker {
                 .unwrap_or(i64::MAX / 1000)
                 .saturating_mul(1000),
             slots: Mutex::new(HashMap::new()),
-            sources: key::Sources::default(),
         })
     }
 

@@ -20,7 +20,6 @@ use crate::status_rows::{self as rows, key_status_columns, status_source_columns
 impl StatusStore for SqlStore {
     async fn set_status_source(&self, source: &StatusSourceRecord) -> Result<(), StoreError> {
         let index = rows::source_index(source)?;
-        let mut tx = self.db.begin_write().await?;
         Sql::new(concat!(
             "INSERT INTO key_status_sources (",
             status_source_columns!(),
@@ -36,18 +35,9 @@ impl StatusStore for SqlStore {
         .bind(source.purpose.as_deref())
         .bind(source.set_at)
         .bind(source.set_by.as_str())
-        .execute(&mut tx)
+        .execute(&mut self.db.write().await?)
         .await
         .map_err(|e| rows::write_error("status source", &source.key_id, e))?;
-        Sql::new(
-            "UPDATE keys SET updated_at = \
-             CASE WHEN updated_at >= $2 THEN updated_at + 1 ELSE $2 END WHERE id = $1",
-        )
-        .bind(source.key_id.as_str())
-        .bind(source.set_at)
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await?;
         Ok(())
     }
 
