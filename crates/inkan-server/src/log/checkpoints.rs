@@ -15,7 +15,7 @@
 //! Must never: sign a root not recomputed from the stored hashes, or call the signer on an
 //! async worker thread.
 
-use super::{CheckpointPolicy, LogError, Shared};
+use super::{CheckpointPolicy, LogError, Shared, stored_root};
 use inkan_log::checkpoint::Checkpoint;
 use inkan_store::{StoreError, StoredCheckpoint};
 use std::sync::Arc;
@@ -99,8 +99,9 @@ impl Shared {
             self.remember(&stored);
             return Ok(stored);
         }
-        let wanted = inkan_log::tree::tree_hash_indexes(head.size);
-        let root = inkan_log::tree::tree_hash(head.size, &self.hashes(&wanted).await?)?;
+        // From the store, not the node's memory of what it wrote: the signed root must be the
+        // stored tree's.
+        let root = stored_root(&*self.store, head.size).await?;
         if root != head.root {
             return Err(LogError::Inconsistent(format!(
                 "the log head (size {}) names a root the stored hashes do not give",

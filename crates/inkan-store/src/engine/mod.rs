@@ -126,10 +126,17 @@ impl<'a> Sql<'a> {
 
     /// Runs the statement; how many rows it changed.
     pub(crate) async fn execute(self, on: &mut impl Executor) -> Result<u64, sqlx::Error> {
-        match on.connection() {
-            Connection::Sqlite(c) => Ok(sqlite::query(self).execute(c).await?.rows_affected()),
-            Connection::Postgres(c) => Ok(postgres::query(self).execute(c).await?.rows_affected()),
-        }
+        let result = match on.connection() {
+            Connection::Sqlite(c) => sqlite::query(self)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+            Connection::Postgres(c) => postgres::query(self)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()),
+        };
+        on.seen(result)
     }
 
     /// The first row, if any.
@@ -137,16 +144,17 @@ impl<'a> Sql<'a> {
         self,
         on: &mut impl Executor,
     ) -> Result<Option<Row>, sqlx::Error> {
-        match on.connection() {
-            Connection::Sqlite(c) => Ok(sqlite::query(self)
+        let result = match on.connection() {
+            Connection::Sqlite(c) => sqlite::query(self)
                 .fetch_optional(c)
-                .await?
-                .map(Row::Sqlite)),
-            Connection::Postgres(c) => Ok(postgres::query(self)
+                .await
+                .map(|r| r.map(Row::Sqlite)),
+            Connection::Postgres(c) => postgres::query(self)
                 .fetch_optional(c)
-                .await?
-                .map(Row::Postgres)),
-        }
+                .await
+                .map(|r| r.map(Row::Postgres)),
+        };
+        on.seen(result)
     }
 
     /// Exactly one row ([`sqlx::Error::RowNotFound`] otherwise).
@@ -158,20 +166,17 @@ impl<'a> Sql<'a> {
 
     /// Every row.
     pub(crate) async fn fetch_all(self, on: &mut impl Executor) -> Result<Vec<Row>, sqlx::Error> {
-        match on.connection() {
-            Connection::Sqlite(c) => Ok(sqlite::query(self)
+        let result = match on.connection() {
+            Connection::Sqlite(c) => sqlite::query(self)
                 .fetch_all(c)
-                .await?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect()),
-            Connection::Postgres(c) => Ok(postgres::query(self)
+                .await
+                .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+            Connection::Postgres(c) => postgres::query(self)
                 .fetch_all(c)
-                .await?
-                .into_iter()
-                .map(Row::Postgres)
-                .collect()),
-        }
+                .await
+                .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+        };
+        on.seen(result)
     }
 
     /// The text and the values, for an engine's hook to bind.
@@ -251,6 +256,12 @@ pub(crate) enum Connection<'c> {
 /// Where [`Sql`] runs: a [`Tx`] or a [`Pooled`] connection.
 pub(crate) trait Executor: Send {
     fn connection(&mut self) -> Connection<'_>;
+
+    /// Hands `result` back, first noting a failure that leaves the connection unusable (its
+    /// worker gone, its I/O failed), so that it is closed instead of lent again.
+    fn seen<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        result
+    }
 }
 
 /// A transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -308,6 +319,13 @@ impl Executor for Tx {
             Tx::Postgres(tx) => Connection::Postgres(&mut *tx),
         }
     }
+
+    fn seen<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let (Tx::Sqlite(tx), Err(error)) = (&mut *self, &result) {
+            tx.note(error);
+        }
+        result
+    }
 }
 
 /// A connection of its own, for a statement outside a transaction.
@@ -322,6 +340,13 @@ impl Executor for Pooled {
             Pooled::Sqlite(c) => Connection::Sqlite(c.connection()),
             Pooled::Postgres(c) => Connection::Postgres(&mut *c),
         }
+    }
+
+    fn seen<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if let (Pooled::Sqlite(lease), Err(error)) = (&mut *self, &result) {
+            lease.note(error);
+        }
+        result
     }
 }
 
@@ -389,7 +414,12 @@ impl Db {
             Db::Sqlite { writer, .. } => {
                 Tx::Sqlite(sqlite::SqliteTx::begin(writer.lend().await?, "BEGIN IMMEDIATE").await?)
             }
-            Db::Postgres { pool } => Tx::Postgres(pool.begin().await?),
+            // READ COMMITTED whatever the database's default: a statement after the log's
+            // advisory lock must see what the lock's previous holder committed.
+            Db::Postgres { pool } => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    .await?,
+            ),
         })
     }
 }

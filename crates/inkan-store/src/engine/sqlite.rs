@@ -151,6 +151,7 @@ impl Connections {
         };
         Ok(Lease {
             connection: Some(connection),
+            broken: false,
             home: self.clone(),
             _permit: permit,
         })
@@ -161,6 +162,8 @@ impl Connections {
 #[derive(Debug)]
 pub(crate) struct Lease {
     connection: Option<SqliteConnection>,
+    /// A statement failed in a way that leaves the connection unusable: closed, not lent again.
+    broken: bool,
     home: Arc<Connections>,
     _permit: OwnedSemaphorePermit,
 }
@@ -170,6 +173,17 @@ impl Lease {
         self.connection
             .as_mut()
             .expect("a lease holds its connection until dropped")
+    }
+
+    /// Notes a failed statement's error: a connection whose worker is gone or whose I/O failed
+    /// is closed when the lease ends.
+    pub(super) fn note(&mut self, error: &sqlx::Error) {
+        if matches!(
+            error,
+            sqlx::Error::WorkerCrashed | sqlx::Error::Io(_) | sqlx::Error::Protocol(_)
+        ) {
+            self.broken = true;
+        }
     }
 
     /// Closes the connection instead of lending it again (a file database opens another when
@@ -183,6 +197,10 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.broken && self.home.open.is_some() {
+            tracing::warn!("a SQLite connection failed: it is closed, another opens when needed");
+            self.connection.take();
+        }
         if let Some(connection) = self.connection.take() {
             self.home
                 .idle
@@ -202,10 +220,29 @@ pub(crate) struct SqliteTx {
 }
 
 impl SqliteTx {
-    /// Starts a transaction with `begin` (`BEGIN` or `BEGIN IMMEDIATE`).
-    pub(super) async fn begin(mut lease: Lease, begin: &'static str) -> Result<Self, sqlx::Error> {
-        sqlx::raw_sql(begin).execute(lease.connection()).await?;
-        Ok(SqliteTx { lease: Some(lease) })
+    /// Starts a transaction with `begin` (`BEGIN` or `BEGIN IMMEDIATE`). The lease is the
+    /// transaction's before `BEGIN` is sent: if this future is dropped while it waits (a request
+    /// timed out behind another process's write lock), the `BEGIN` the connection's worker may
+    /// still run is rolled back before the connection is lent again. A `BEGIN` that failed
+    /// leaves the connection outside any transaction, and it is lent again as it is.
+    pub(super) async fn begin(lease: Lease, begin: &'static str) -> Result<Self, sqlx::Error> {
+        let mut tx = SqliteTx { lease: Some(lease) };
+        match sqlx::raw_sql(begin).execute(tx.connection()).await {
+            Ok(_) => Ok(tx),
+            Err(error) => {
+                if let Some(mut lease) = tx.lease.take() {
+                    lease.note(&error);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Notes a failed statement's error on the lease (see [`Lease::note`]).
+    pub(super) fn note(&mut self, error: &sqlx::Error) {
+        if let Some(lease) = self.lease.as_mut() {
+            lease.note(error);
+        }
     }
 
     pub(super) fn connection(&mut self) -> &mut SqliteConnection {

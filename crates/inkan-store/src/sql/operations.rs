@@ -367,4 +367,38 @@ mod tests {
         );
         assert!(store.setting("big").await.unwrap().is_none());
     }
+
+    /// A write dropped while its `BEGIN IMMEDIATE` waits for another process's lock (a request
+    /// timing out) leaves no transaction behind on the writer: the next write commits, as
+    /// another connection sees.
+    #[tokio::test]
+    async fn a_write_dropped_while_it_waits_for_the_lock_leaves_no_transaction() {
+        use sqlx::Connection as _;
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/busy.db", dir.path().display());
+        let store = SqlStore::connect(&url).await.unwrap();
+        let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut other)
+            .await
+            .unwrap();
+        let waited = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            store.set_setting("dropped", "never", 1),
+        )
+        .await;
+        assert!(
+            waited.is_err(),
+            "the write should still be waiting for the lock"
+        );
+        sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+        store.set_setting("after", "committed", 2).await.unwrap();
+        let seen: Option<String> =
+            sqlx::query_scalar("SELECT value FROM deployment_settings WHERE name = 'after'")
+                .fetch_optional(&mut other)
+                .await
+                .unwrap();
+        assert_eq!(seen.as_deref(), Some("committed"));
+        assert!(store.setting("dropped").await.unwrap().is_none());
+    }
 }
