@@ -14,9 +14,11 @@
 //!    authenticated and the approval id is appended durably (2.2.3(2)A-3). If the log cannot be
 //!    written, nothing is signed.
 //!    Then the key is read again, as committed in the entry's own transaction
-//!    (`Recorder::signature_requested`): a destruction, renewal, termination or
-//!    decommission closes a key (state `disabled`) before it writes its own entry, so a request
-//!    whose entry comes after that one is refused here and never reaches the device.
+//!    (`Recorder::signature_requested`): a destruction (and with it a termination or
+//!    decommission) closes a key (state `disabled`) before it writes its own entry, so a request
+//!    whose entry comes after that one is refused here and never reaches the device. A renewal
+//!    closes the old key just after its own pending entry (written ahead), and destroys it,
+//!    closed first, once the new key exists.
 //! 4. **the device signs** (on a blocking thread).
 //! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
 //!    transaction (`Recorder::signature_made`), and the entry's index for the
@@ -284,9 +286,9 @@ impl SigningModule {
             .recorder
             .signature_requested(requested, &request.key.id)
             .await?;
-        // 3b. The key again, as committed with the request's entry: a destruction, renewal,
-        // termination or decommission closes the key before it writes its own entry, so a
-        // request logged after that entry finds it closed here (criteria 2.2.2(3)).
+        // 3b. The key again, as committed with the request's entry: a destruction closes the
+        // key before it writes its own entry, so a request logged after that entry finds it
+        // closed here (criteria 2.2.2(3)).
         if let Err(e) = still_active(&request.key, key_now) {
             self.refused(request, &labels, Some(&approval), &e).await;
             return Err(e);
