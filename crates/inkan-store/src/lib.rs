@@ -58,7 +58,7 @@ pub use delivery::{
 };
 pub use environment::Environment;
 pub use keys::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, StateChange};
-pub use log::{Appended, BatchCommitted, LogBatch, LogHead, StoredCheckpoint};
+pub use log::{Appended, BatchCommitted, CheckpointSigner, LogBatch, LogHead, StoredCheckpoint};
 pub use signing::{SadRecord, SignatureRecord, SigningStore};
 pub use sql::SqlStore;
 pub use status::{
@@ -149,8 +149,10 @@ pub trait Store:
 
     /// As [`append_log_entries`](Store::append_log_entries), in the same transaction writing the
     /// batch's signature index rows (their `log_index` set from their entry's position) and then
-    /// reading the state and handle of the keys the batch names. `Conflict` (nothing written)
-    /// if a signature row's position is outside the batch.
+    /// reading the state and handle of the keys the batch names, and, if the batch asks for
+    /// it and has entries, storing the checkpoint of the new tree signed by its
+    /// [`CheckpointSigner`]. `Conflict` (nothing written) if a signature row's position is
+    /// outside the batch.
     async fn append_log_batch(&self, batch: &LogBatch) -> Result<BatchCommitted, StoreError>;
 
     /// The size and root of the log as last committed.

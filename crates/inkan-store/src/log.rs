@@ -68,6 +68,20 @@ pub struct LogBatch {
     pub signatures: Vec<(usize, super::SignatureRecord)>,
     /// Keys whose state to read after the append, in the same transaction.
     pub keys: Vec<super::KeyId>,
+    /// Who signs a checkpoint of the tree the batch makes, stored in the same transaction, so
+    /// that the batch's entries have their receipts at once; none: no checkpoint.
+    pub checkpoint: Option<std::sync::Arc<dyn CheckpointSigner>>,
+}
+
+/// Signs the checkpoint a batch carries ([`LogBatch::checkpoint`]). Called inside the batch's
+/// transaction, under the log's lock, with the size and root of the tree the batch makes:
+/// computed from the hashes stored before it and those it adds, so they are the stored tree's
+/// once it commits.
+#[async_trait::async_trait]
+pub trait CheckpointSigner: Send + Sync + std::fmt::Debug {
+    /// The signed note for the tree of `size` leaves with root `root`, and the time to store
+    /// with it. On an error the batch commits without a checkpoint.
+    async fn sign(&self, size: u64, root: Hash) -> Result<(String, UnixMillis), String>;
 }
 
 /// What [`LogBatch`] committed.
@@ -80,6 +94,8 @@ pub struct BatchCommitted {
     pub hashes: Vec<Hash>,
     /// The state and device handle of each key asked for that exists, as committed.
     pub keys: HashMap<super::KeyId, (super::KeyState, String)>,
+    /// The checkpoint stored with the batch, if it asked for one and it could be signed.
+    pub checkpoint: Option<StoredCheckpoint>,
 }
 
 /// A signed checkpoint as stored.

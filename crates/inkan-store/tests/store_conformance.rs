@@ -871,9 +871,27 @@ async fn log_append_and_read(db: Ctx) {
     assert_eq!(hashes[1], leaf_hash(&expected[0]));
 }
 
+/// Signs a batch's checkpoint as `size root-hex` (the store does not read notes), or fails.
+#[derive(Debug)]
+struct NoteOfRoot {
+    fails: bool,
+}
+
+#[async_trait::async_trait]
+impl inkan_store::CheckpointSigner for NoteOfRoot {
+    async fn sign(&self, size: u64, root: inkan_log::Hash) -> Result<(String, i64), String> {
+        if self.fails {
+            return Err("the log key is unreachable".into());
+        }
+        Ok((format!("{size} {}", hex::encode(root)), T0 + 5))
+    }
+}
+
 /// Issue 17: one group commit writes the entries, the index rows of its `signature.made`
-/// entries (their log index from their position) and reads the keys' committed state, in one
-/// transaction; a row naming a position outside the batch writes nothing at all.
+/// entries (their log index from their position), the checkpoint of the tree it makes (signed
+/// with the root it computed) and reads the keys' committed state, in one transaction; a row
+/// naming a position outside the batch writes nothing at all; a checkpoint that cannot be
+/// signed leaves the batch without one.
 async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
     let store = db.connect().await;
     let key = new_key("sub_batch", T0);
@@ -893,6 +911,7 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
         entries: log_entries(3, 2),
         signatures: vec![(2, record("sha-256:00"))],
         keys: vec![],
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: false })),
     };
     assert!(matches!(
         store.append_log_batch(&refused).await,
@@ -908,10 +927,18 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
             (3, record("sha-256:cc")),
         ],
         keys: vec![key.id.clone(), gone.clone()],
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: false })),
     };
     let committed = store.append_log_batch(&batch).await.unwrap();
     assert_eq!(committed.appended.first_index, 3);
     assert_eq!(committed.appended.head.size, 7);
+    let checkpoint = inkan_store::StoredCheckpoint {
+        size: 7,
+        note: format!("7 {}", hex::encode(committed.appended.head.root)),
+        created_at: T0 + 5,
+    };
+    assert_eq!(committed.checkpoint.as_ref(), Some(&checkpoint));
+    assert_eq!(store.latest_checkpoint().await.unwrap(), Some(checkpoint));
     assert_eq!(
         committed.keys.get(&key.id),
         Some(&(KeyState::Active, key.handle.as_str().to_owned()))
@@ -930,8 +957,17 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
     assert_eq!(found("sha-256:bb").await[0].log_index, 6);
     assert_eq!(found("sha-256:cc").await[0].log_index, 6);
     assert!(found("sha-256:00").await.is_empty());
+    let unsigned = inkan_store::LogBatch {
+        entries: log_entries(7, 1),
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: true })),
+        ..Default::default()
+    };
+    let committed = store.append_log_batch(&unsigned).await.unwrap();
+    assert_eq!(committed.appended.head.size, 8);
+    assert_eq!(committed.checkpoint, None);
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, 7);
     let mut expected = log_entries(0, 3);
-    expected.extend(log_entries(3, 4));
+    expected.extend(log_entries(3, 5));
     check_log(&*store, &expected).await;
 }
 

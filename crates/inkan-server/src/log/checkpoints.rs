@@ -12,10 +12,16 @@
 //! HSM call), and store it. If another node stored one meanwhile, the store refuses ours
 //! (one checkpoint per size, sizes never go back) and theirs is the answer.
 //!
-//! Must never: sign a root not recomputed from the stored hashes, or call the signer on an
+//! A batch of the writer that carries signature results also carries a checkpoint
+//! ([`inkan_store::CheckpointSigner`], implemented here): the store computes the new tree's
+//! root from the hashes stored before the batch and those it adds, in the batch's
+//! transaction, and stores the note signed here with the entries.
+//!
+//! Must never: sign a root not computed from the stored hashes, or call the signer on an
 //! async worker thread.
 
 use super::{CheckpointPolicy, LogError, Shared, stored_root};
+use crate::clock::UnixMillis;
 use inkan_log::checkpoint::Checkpoint;
 use inkan_store::{StoreError, StoredCheckpoint};
 use std::sync::Arc;
@@ -51,7 +57,9 @@ impl Shared {
     /// Whether a checkpoint is due for a log of `size` entries.
     async fn due(&self, size: u64) -> bool {
         let latest = *self.latest.lock().await;
-        let covered = latest.size.unwrap_or(0);
+        // The writer's batches store checkpoints too (`remember`).
+        let batched = self.newest_size();
+        let covered = latest.size.unwrap_or(0).max(batched.unwrap_or(0));
         if size <= covered {
             return false;
         }
@@ -113,11 +121,7 @@ impl Shared {
             size: head.size,
             root,
         };
-        let signer = self.signer.clone();
-        let note = tokio::task::spawn_blocking(move || checkpoint.sign(&*signer))
-            .await
-            .map_err(|e| LogError::Signer(format!("the signing task failed: {e}")))?
-            .map_err(|e| LogError::Signer(e.to_string()))?;
+        let note = self.sign(checkpoint).await?;
         let at = self.clock.now();
         let issued = match self.store.insert_checkpoint(head.size, &note, at).await {
             Ok(()) => StoredCheckpoint {
@@ -138,5 +142,31 @@ impl Shared {
         self.remember(&issued);
         tracing::debug!(size = issued.size, "checkpoint issued");
         Ok(issued)
+    }
+}
+
+impl Shared {
+    /// Signs `checkpoint` with the log key, on a blocking thread (the signer may be an HSM).
+    async fn sign(&self, checkpoint: Checkpoint) -> Result<String, LogError> {
+        let signer = self.signer.clone();
+        tokio::task::spawn_blocking(move || checkpoint.sign(&*signer))
+            .await
+            .map_err(|e| LogError::Signer(format!("the signing task failed: {e}")))?
+            .map_err(|e| LogError::Signer(e.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl inkan_store::CheckpointSigner for Shared {
+    async fn sign(&self, size: u64, root: inkan_log::Hash) -> Result<(String, UnixMillis), String> {
+        let checkpoint = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        };
+        let note = Shared::sign(self, checkpoint)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((note, self.clock.now()))
     }
 }

@@ -193,6 +193,12 @@ impl Shared {
         }
     }
 
+    /// The size of the remembered checkpoint.
+    fn newest_size(&self) -> Option<u64> {
+        let newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
+        newest.as_ref().map(|c| c.size)
+    }
+
     /// The remembered checkpoint, if it covers entry `index`.
     fn covering(&self, index: u64) -> Option<StoredCheckpoint> {
         let newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
@@ -275,12 +281,7 @@ impl TransparencyLog {
         });
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let (sizes, sizes_seen) = watch::channel(head.size);
-        let writer = tokio::spawn(writer::run(
-            shared.store.clone(),
-            shared.recent.clone(),
-            queue,
-            sizes,
-        ));
+        let writer = tokio::spawn(writer::run(shared.clone(), queue, sizes));
         let checkpointer = tokio::spawn(checkpoints::run(shared.clone(), sizes_seen));
         tracing::info!(
             origin = %shared.origin,

@@ -11,21 +11,22 @@
 //! state a write-ahead entry's caller must see, read in it (`Store::append_log_batch`). So one
 //! transaction per batch holds the write-ahead entries of the requests that just arrived, the
 //! result entries and index rows of those that were signed meanwhile, and their key checks.
+//! A batch with results also stores a checkpoint of the tree it makes (signed inside the
+//! transaction, `checkpoints`), so their receipts are ready when their callers are answered,
+//! without a checkpoint round of their own.
 //!
 //! Owns the batching and the answers. Must never answer an append before its batch committed,
 //! answer success to any append of a batch that failed, or stop because one batch failed.
 
-use super::recent::Recent;
-use super::{Committed, LogError, MAX_BATCH, Request};
-use inkan_store::{LogBatch, Store};
+use super::{Committed, LogError, MAX_BATCH, Request, Shared};
+use inkan_store::LogBatch;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
 /// Runs until the queue is closed and drained; publishes the log size after every commit on
 /// `sizes`.
 pub(super) async fn run(
-    store: Arc<dyn Store>,
-    recent: Arc<Recent>,
+    shared: Arc<Shared>,
     mut queue: mpsc::Receiver<Request>,
     sizes: watch::Sender<u64>,
 ) {
@@ -45,8 +46,14 @@ pub(super) async fn run(
             }
             replies.push((request.key, request.reply));
         }
-        match store.append_log_batch(&batch).await {
+        if !batch.signatures.is_empty() {
+            batch.checkpoint = Some(shared.clone());
+        }
+        match shared.store.append_log_batch(&batch).await {
             Ok(committed) => {
+                if let Some(checkpoint) = &committed.checkpoint {
+                    shared.remember(checkpoint);
+                }
                 let appended = committed.appended;
                 for (offset, (key, reply)) in (0u64..).zip(replies) {
                     let key = key.map(|id| committed.keys.get(&id).cloned());
@@ -56,7 +63,7 @@ pub(super) async fn run(
                         key,
                     }));
                 }
-                recent.committed(
+                shared.recent.committed(
                     appended.first_index,
                     batch.entries,
                     inkan_log::tree::stored_hash_count(appended.first_index),

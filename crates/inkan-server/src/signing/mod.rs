@@ -19,7 +19,8 @@
 //!    whose entry comes after that one is refused here and never reaches the device. A renewal
 //!    closes the old key just after its own pending entry (written ahead), and destroys it,
 //!    closed first, once the new key exists.
-//! 4. **the device signs** (on a blocking thread).
+//! 4. **the device signs** (on a blocking thread, but for the software token's elliptic-curve
+//!    keys, which sign in memory in microseconds).
 //! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
 //!    transaction (`Recorder::signature_made`), and the entry's index for the
 //!    receipt (2.2.3(3)C). A signature whose result cannot be logged is not returned.
@@ -453,6 +454,16 @@ impl SigningModule {
             inputs: inputs.to_vec(),
         };
         let device = self.device.clone();
+        // The software token's elliptic-curve signatures are made in memory in microseconds,
+        // less than a hand-off to a blocking thread costs; a PKCS#11 call or an RSA signature
+        // (milliseconds) must not hold an async worker.
+        let inline = device.kind() == inkan_device::DeviceKind::Soft
+            && !matches!(key.algorithm, Algorithm::Rs256 | Algorithm::Ps256);
+        if inline {
+            return device
+                .sign_for_subscriber(permit)
+                .map_err(|e| SigningError::Device(e.to_string()));
+        }
         tokio::task::spawn_blocking(move || device.sign_for_subscriber(permit))
             .await
             .map_err(|e| SigningError::Device(e.to_string()))?

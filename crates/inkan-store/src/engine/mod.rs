@@ -16,6 +16,8 @@
 //! - byte order of text: statements say `COLLATE "C"` as PostgreSQL needs (whatever the
 //!   database's collation); SQLite's connections register a collation of that name, byte order
 //!   as its default `BINARY`;
+//! - several statements in one round trip ([`Tx::run_together`]: one multi-statement query on
+//!   SQLite, one after the other on PostgreSQL);
 //! - named locks held to the end of a transaction ([`Tx::lock`]: PostgreSQL advisory locks; on
 //!   SQLite the write transaction holds them already);
 //! - lists of values expanded into rows ([`Db::hex_list`], [`Db::int_list`]);
@@ -285,6 +287,28 @@ impl Tx {
         match self {
             Tx::Sqlite(_) => Ok(()),
             Tx::Postgres(tx) => postgres::lock(tx, lock).await,
+        }
+    }
+
+    /// Runs `statements` in order in this transaction, in one round trip where the engine can,
+    /// and returns the rows of all of them in order (a caller tells them apart by their
+    /// columns). SQLite runs them as one multi-statement query ([`sqlite::joined`]);
+    /// PostgreSQL's extended protocol takes one statement per message, so there they run one
+    /// after the other. A failing statement fails the call with the ones before it done: the
+    /// caller drops the transaction, which rolls them back.
+    pub(crate) async fn run_together(
+        &mut self,
+        statements: Vec<Sql<'_>>,
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(_) => sqlite::joined(statements).fetch_all(self).await,
+            Tx::Postgres(_) => {
+                let mut rows = Vec::new();
+                for statement in statements {
+                    rows.extend(statement.fetch_all(self).await?);
+                }
+                Ok(rows)
+            }
         }
     }
 

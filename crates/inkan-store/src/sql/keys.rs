@@ -292,13 +292,20 @@ impl Store for SqlStore {
     }
 
     async fn append_log_entries(&self, entries: &[Vec<u8>]) -> Result<Appended, StoreError> {
-        Ok(log_rows::append(&self.db, entries, &[], &[])
+        Ok(log_rows::append(&self.db, entries, &[], &[], None)
             .await?
             .appended)
     }
 
     async fn append_log_batch(&self, batch: &LogBatch) -> Result<BatchCommitted, StoreError> {
-        log_rows::append(&self.db, &batch.entries, &batch.signatures, &batch.keys).await
+        log_rows::append(
+            &self.db,
+            &batch.entries,
+            &batch.signatures,
+            &batch.keys,
+            batch.checkpoint.as_deref(),
+        )
+        .await
     }
 
     async fn log_head(&self) -> Result<LogHead, StoreError> {

@@ -12,8 +12,9 @@
 
 use crate::StoreError;
 use crate::auth_rows::Columns;
-use crate::engine::{Db, Engine, Executor, Lock, Sql, Tx, hex_array, int_array};
-use crate::log::{self, Appended, BatchCommitted, LogHead, StoredCheckpoint};
+use crate::auth_rows::write_error;
+use crate::engine::{Db, Engine, Executor, Lock, Sql, hex_array, int_array};
+use crate::log::{self, Appended, BatchCommitted, CheckpointSigner, LogHead, StoredCheckpoint};
 use crate::{KeyId, KeyState, SignatureRecord};
 use inkan_log::Hash;
 use std::collections::HashMap;
@@ -84,40 +85,35 @@ pub(super) async fn read_hashes(
     Ok(found)
 }
 
-/// Writes `items` into `table` (`log_entries` or `log_hashes`, its value column `column`) at
-/// indexes `first, first + 1, …`.
-async fn insert_rows(
+/// `items` as JSON lists for [`Engine::hex_rows`], each beside the log index of its first
+/// item, cut so that each statement stays within [`Engine::statement_bytes`].
+fn hex_lists(
     engine: Engine,
-    tx: &mut Tx,
-    table: &'static str,
-    column: &'static str,
     first: u64,
     items: &[&[u8]],
-) -> Result<(), StoreError> {
-    let sql = format!(
-        "INSERT INTO {table} (idx, {column}) SELECT $1 + l.ord, l.v FROM ({}) AS l",
-        engine.hex_rows(2)
-    );
+) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut lists = Vec::new();
     let mut index = first;
     for chunk in statement_chunks(items, engine.statement_bytes()) {
-        Sql::assembled(sql.clone())
-            .bind(log::to_db(index)?)
-            .bind(&hex_array(chunk.iter().copied()))
-            .execute(tx)
-            .await?;
+        lists.push((log::to_db(index)?, hex_array(chunk.iter().copied())));
         index += chunk.len() as u64;
     }
-    Ok(())
+    Ok(lists)
 }
 
 /// Appends `entries` in one transaction under the log's lock, with the index rows of
 /// `signatures` (each the position of its entry in `entries`), then reads the state of `keys`
-/// in the same transaction (`Store::append_log_batch`).
+/// in the same transaction (`Store::append_log_batch`), with the checkpoint of the new tree if
+/// `checkpoint` signs one. After the head and the stored hashes the tree needs are read, every
+/// write and the key states go in one round trip ([`Tx::run_together`]): entries, hashes, the
+/// new head (only if the head is still the one read, which the log's lock guarantees), the
+/// checkpoint, index rows, key states.
 pub(super) async fn append(
     db: &Db,
     entries: &[Vec<u8>],
     signatures: &[(usize, SignatureRecord)],
     keys: &[KeyId],
+    checkpoint: Option<&dyn CheckpointSigner>,
 ) -> Result<BatchCommitted, StoreError> {
     if let Some((position, _)) = signatures.iter().find(|(p, _)| *p >= entries.len()) {
         return Err(StoreError::Conflict(format!(
@@ -125,114 +121,145 @@ pub(super) async fn append(
             entries.len()
         )));
     }
+    let engine = db.engine();
     let mut tx = db.begin_write().await?;
     tx.lock(Lock::Log).await?;
     let head = read_head(&mut tx).await?;
-    let (appended, hashes) = append_entries(db.engine(), &mut tx, head, entries).await?;
-    let rows: Vec<(u64, &SignatureRecord)> = signatures
+    let count = entries.len() as u64;
+    let needed = log::hashes_needed(head.size, count)?;
+    let known = read_hashes(engine, &mut tx, &needed).await?;
+    let integrated = log::integrate(head.size, entries, known)?;
+    let appended = Appended {
+        first_index: head.size,
+        head: LogHead {
+            size: head.size + count,
+            root: integrated.root,
+        },
+    };
+    let checkpoint = match checkpoint {
+        Some(signer) if count > 0 => match signer.sign(appended.head.size, integrated.root).await {
+            Ok((note, created_at)) => Some(StoredCheckpoint {
+                size: appended.head.size,
+                note,
+                created_at,
+            }),
+            Err(reason) => {
+                tracing::warn!(%reason, "a batch's checkpoint could not be signed; the batch goes without");
+                None
+            }
+        },
+        _ => None,
+    };
+    // The values first: the statements borrow them.
+    let entry_items: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
+    let entry_lists = hex_lists(engine, head.size, &entry_items)?;
+    let hash_items: Vec<&[u8]> = integrated.hashes.iter().map(|h| h.as_slice()).collect();
+    let hash_lists = hex_lists(
+        engine,
+        inkan_log::tree::stored_hash_count(head.size),
+        &hash_items,
+    )?;
+    let index_rows: Vec<(u64, &SignatureRecord)> = signatures
         .iter()
         .map(|(position, record)| (appended.first_index + *position as u64, record))
         .collect();
-    super::signing::insert_signature_rows(db.engine(), &mut tx, &rows).await?;
-    let keys = read_key_states(db.engine(), &mut tx, keys).await?;
-    tx.commit().await?;
-    Ok(BatchCommitted {
-        appended,
-        hashes,
-        keys,
-    })
-}
-
-/// The state and handle of each of `keys` that exists, read in `tx`.
-async fn read_key_states(
-    engine: Engine,
-    tx: &mut Tx,
-    keys: &[KeyId],
-) -> Result<HashMap<KeyId, (KeyState, String)>, StoreError> {
-    let mut found = HashMap::with_capacity(keys.len());
-    if keys.is_empty() {
-        return Ok(found);
-    }
-    let ids: Vec<&str> = keys.iter().map(KeyId::as_str).collect();
-    let list = serde_json::to_string(&ids)
+    let signature_lists = super::signing::signature_lists(engine, &index_rows)?;
+    let key_ids: Vec<&str> = keys.iter().map(KeyId::as_str).collect();
+    let key_list = serde_json::to_string(&key_ids)
         .map_err(|e| StoreError::Config(format!("encoding key ids: {e}")))?;
-    let rows = Sql::assembled(format!(
-        "SELECT id, state, handle FROM keys WHERE id IN (SELECT v FROM ({}) AS l)",
-        engine.text_rows(1)
-    ))
-    .bind(&list)
-    .fetch_all(tx)
-    .await?;
-    for row in &rows {
-        let id = row.text("id")?;
-        let state = row.text("state")?;
-        // A row this version cannot read (a state a newer version wrote) answers "not found"
-        // for that key alone, which refuses its signature, rather than failing the batch and
-        // with it the other callers' entries.
-        let (Some(state), Some(key)) = (
-            KeyState::parse(&state),
-            keys.iter().find(|k| k.as_str() == id),
-        ) else {
-            tracing::warn!(key = %id, %state, "a key's state could not be read: its signature is refused");
-            continue;
-        };
-        found.insert(key.clone(), (state, row.text("handle")?));
-    }
-    Ok(found)
-}
+    let (old_size, new_size) = (log::to_db(head.size)?, log::to_db(appended.head.size)?);
 
-/// Integrates `entries` into the tree whose head is `head` and writes entries, hashes and the
-/// new head in `tx`, which holds the log's lock. Returns the append and the hashes it stored.
-async fn append_entries(
-    engine: Engine,
-    tx: &mut Tx,
-    head: LogHead,
-    entries: &[Vec<u8>],
-) -> Result<(Appended, Vec<Hash>), StoreError> {
-    if entries.is_empty() {
-        let appended = Appended {
-            first_index: head.size,
-            head,
-        };
-        return Ok((appended, Vec::new()));
+    let mut statements = Vec::new();
+    for (table, column, lists) in [
+        ("log_entries", "entry", &entry_lists),
+        ("log_hashes", "hash", &hash_lists),
+    ] {
+        let sql = format!(
+            "INSERT INTO {table} (idx, {column}) SELECT $1 + l.ord, l.v FROM ({}) AS l",
+            engine.hex_rows(2)
+        );
+        for (first, list) in lists {
+            statements.push(Sql::assembled(sql.clone()).bind(*first).bind(list));
+        }
     }
-    let count = entries.len() as u64;
-    let needed = log::hashes_needed(head.size, count)?;
-    let known = read_hashes(engine, tx, &needed).await?;
-    let integrated = log::integrate(head.size, entries, known)?;
-    let new_size = head.size + count;
-
-    let entry_bytes: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
-    insert_rows(engine, tx, "log_entries", "entry", head.size, &entry_bytes).await?;
-    let hash_bytes: Vec<&[u8]> = integrated.hashes.iter().map(|h| h.as_slice()).collect();
-    insert_rows(
-        engine,
-        tx,
-        "log_hashes",
-        "hash",
-        inkan_log::tree::stored_hash_count(head.size),
-        &hash_bytes,
-    )
-    .await?;
-    let updated = Sql::new("UPDATE log_head SET size = $1, root = $2 WHERE id = 1 AND size = $3")
-        .bind(log::to_db(new_size)?)
+    statements.push(
+        Sql::new(
+            "UPDATE log_head SET size = $1, root = $2 WHERE id = 1 AND size = $3 \
+             RETURNING 'head' AS what",
+        )
+        .bind(new_size)
         .bind(integrated.root.as_slice())
-        .bind(log::to_db(head.size)?)
-        .execute(tx)
-        .await?;
-    if updated != 1 {
+        .bind(old_size),
+    );
+    if let Some(checkpoint) = &checkpoint {
+        statements.push(
+            Sql::new("INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3)")
+                .bind(new_size)
+                .bind(&checkpoint.note)
+                .bind(checkpoint.created_at),
+        );
+    }
+    let signatures_sql = super::signing::insert_signatures_sql(engine);
+    for list in &signature_lists {
+        statements.push(Sql::assembled(signatures_sql.clone()).bind(list));
+    }
+    if !keys.is_empty() {
+        statements.push(
+            Sql::assembled(format!(
+                "SELECT 'key' AS what, id, state, handle FROM keys \
+                 WHERE id IN (SELECT v FROM ({}) AS l)",
+                engine.text_rows(1)
+            ))
+            .bind(&key_list),
+        );
+    }
+    let rows = tx
+        .run_together(statements)
+        .await
+        .map_err(|e| write_error("a log batch", e))?;
+    let mut moved = false;
+    let mut found = HashMap::with_capacity(keys.len());
+    for row in &rows {
+        if row.text("what")? == "head" {
+            moved = true;
+        } else {
+            key_state(row, keys, &mut found)?;
+        }
+    }
+    if !moved {
         return Err(StoreError::Corrupt(
             "the log head changed under the write lock".into(),
         ));
     }
-    let appended = Appended {
-        first_index: head.size,
-        head: LogHead {
-            size: new_size,
-            root: integrated.root,
-        },
+    tx.commit().await?;
+    Ok(BatchCommitted {
+        appended,
+        hashes: integrated.hashes,
+        keys: found,
+        checkpoint,
+    })
+}
+
+/// A key's state and handle from a row of the batch's key read, into `found`.
+fn key_state(
+    row: &impl Columns,
+    keys: &[KeyId],
+    found: &mut HashMap<KeyId, (KeyState, String)>,
+) -> Result<(), StoreError> {
+    let id = row.text("id")?;
+    let state = row.text("state")?;
+    // A row this version cannot read (a state a newer version wrote) answers "not found" for
+    // that key alone, which refuses its signature, rather than failing the batch and with it
+    // the other callers' entries.
+    let (Some(state), Some(key)) = (
+        KeyState::parse(&state),
+        keys.iter().find(|k| k.as_str() == id),
+    ) else {
+        tracing::warn!(key = %id, %state, "a key's state could not be read: its signature is refused");
+        return Ok(());
     };
-    Ok((appended, integrated.hashes))
+    found.insert(key.clone(), (state, row.text("handle")?));
+    Ok(())
 }
 
 pub(super) fn checkpoint(row: &impl Columns) -> Result<StoredCheckpoint, StoreError> {

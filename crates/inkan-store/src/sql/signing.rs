@@ -128,7 +128,20 @@ pub(super) async fn insert_signature_rows(
     tx: &mut Tx,
     records: &[(u64, &SignatureRecord)],
 ) -> Result<(), StoreError> {
-    let sql = format!(
+    let sql = insert_signatures_sql(engine);
+    for list in signature_lists(engine, records)? {
+        Sql::assembled(sql.clone())
+            .bind(&list)
+            .execute(tx)
+            .await
+            .map_err(|e| write_error("signature index row", e))?;
+    }
+    Ok(())
+}
+
+/// The statement that writes the signature index rows of one list of [`signature_lists`].
+pub(super) fn insert_signatures_sql(engine: Engine) -> String {
+    format!(
         concat!(
             "INSERT INTO signatures (",
             signature_columns!(),
@@ -137,7 +150,15 @@ pub(super) async fn insert_signature_rows(
              CAST(l.v ->> 'created_at' AS BIGINT) FROM ({}) AS l"
         ),
         engine.object_rows(1)
-    );
+    )
+}
+
+/// `records` as JSON lists of rows, each list at most half of [`Engine::statement_bytes`].
+pub(super) fn signature_lists(
+    engine: Engine,
+    records: &[(u64, &SignatureRecord)],
+) -> Result<Vec<String>, StoreError> {
+    let mut lists = Vec::new();
     let mut rows = Vec::new();
     let mut bytes = 0;
     for (i, (log_index, record)) in records.iter().enumerate() {
@@ -153,15 +174,10 @@ pub(super) async fn insert_signature_rows(
         bytes += row.len() + 1;
         rows.push(row);
         if bytes >= engine.statement_bytes() / 2 || i + 1 == records.len() {
-            let list = format!("[{}]", rows.join(","));
-            Sql::assembled(sql.clone())
-                .bind(&list)
-                .execute(tx)
-                .await
-                .map_err(|e| write_error(&format!("signature by key {}", record.key_id), e))?;
+            lists.push(format!("[{}]", rows.join(",")));
             rows.clear();
             bytes = 0;
         }
     }
-    Ok(())
+    Ok(lists)
 }
