@@ -56,6 +56,7 @@ every_engine!(
     checkpoints_by_time,
     checkpoint_now_never_repeats_a_size,
     receipts_verify_offline,
+    signature_results_bring_their_checkpoint,
     store_failure_fails_the_waiting_appends,
     signer_failure_does_not_stop_appends,
     two_nodes_make_one_log,
@@ -505,6 +506,92 @@ async fn receipts_verify_offline(db: Ctx) {
         }) => {}
         other => panic!("a receipt for an entry not in the log: {other:?}"),
     }
+}
+
+/// Issue 17: a batch that carries a signature's result stores the checkpoint of the tree it
+/// makes, in its transaction, so the signature's receipt needs no checkpoint round of its own;
+/// a plain append brings none, and with the log key failing the result is still logged, without
+/// a checkpoint, and its receipt issues one as before.
+async fn signature_results_bring_their_checkpoint(db: Ctx) {
+    let store = db.connect().await;
+    let key = store::KeyRecord {
+        id: store::KeyId::random(),
+        owner: "sub_receipts".into(),
+        label: "issuer".into(),
+        algorithm: inkan_device::Algorithm::Es256,
+        spec: inkan_device::KeySpec::P256,
+        device: inkan_device::DeviceKind::Soft,
+        handle: inkan_device::KeyHandle::new("soft-receipts".to_owned()),
+        public_key_spki: vec![0x30, 0x59],
+        certificate_chain: Vec::new(),
+        origin: store::KeyOrigin::Generated,
+        environment: store::Environment::Test,
+        state: store::KeyState::Active,
+        state_reason: None,
+        state_changed_at: None,
+        created_at: T0,
+        updated_at: T0,
+    };
+    store.insert_key(&key).await.unwrap();
+    let record = |digest: &str| store::SignatureRecord {
+        digest: digest.into(),
+        key_id: key.id.to_string(),
+        subscriber: key.owner.clone(),
+        document_type: "vc+jwt".into(),
+        log_index: 0,
+        created_at: T0,
+    };
+    let signer = signer();
+    let log = open_log(
+        store.clone(),
+        signer.clone(),
+        manual_only(),
+        Arc::new(ManualClock::new(T0)),
+    )
+    .await;
+    log.append(&entry(9, 0)).await.unwrap();
+    assert!(all_checkpoints(&*store).await.is_empty());
+
+    let made = log
+        .append_signature_made(&entry(9, 1), vec![record("sha-256:01")])
+        .await
+        .unwrap();
+    assert_eq!(made, 1);
+    // Stored with the batch, before any receipt was asked for.
+    let stored = all_checkpoints(&*store).await;
+    assert_eq!(stored.iter().map(|c| c.size).collect::<Vec<_>>(), vec![2]);
+    let receipt = log.receipt(made).await.unwrap();
+    let checkpoint = receipt
+        .verify(&entry(9, 1).encode(), &verifier(), ORIGIN)
+        .unwrap();
+    assert_eq!(checkpoint.size, 2);
+    assert_eq!(all_checkpoints(&*store).await.len(), 1);
+
+    log.append(&entry(9, 2)).await.unwrap();
+    assert_eq!(all_checkpoints(&*store).await.len(), 1);
+
+    signer.fail.store(true, Ordering::SeqCst);
+    let made = log
+        .append_signature_made(&entry(9, 3), vec![record("sha-256:03")])
+        .await
+        .unwrap();
+    assert_eq!(made, 3);
+    assert_eq!(all_checkpoints(&*store).await.len(), 1);
+    signer.fail.store(false, Ordering::SeqCst);
+    let receipt = log.receipt(made).await.unwrap();
+    let checkpoint = receipt
+        .verify(&entry(9, 3).encode(), &verifier(), ORIGIN)
+        .unwrap();
+    assert_eq!(checkpoint.size, 4);
+    assert_eq!(all_checkpoints(&*store).await.len(), 2);
+    assert_eq!(
+        store
+            .signatures_by_digest("sub_receipts", "sha-256:03")
+            .await
+            .unwrap()[0]
+            .log_index,
+        3
+    );
 }
 
 async fn store_failure_fails_the_waiting_appends(db: Ctx) {
