@@ -871,15 +871,18 @@ async fn log_append_and_read(db: Ctx) {
     assert_eq!(hashes[1], leaf_hash(&expected[0]));
 }
 
-/// Signs a batch's checkpoint as `size root-hex` (the store does not read notes), or fails.
-#[derive(Debug)]
+/// Signs a batch's checkpoint as `size root-hex` (the store does not read notes), or fails;
+/// counts what it was asked to sign.
+#[derive(Debug, Default)]
 struct NoteOfRoot {
     fails: bool,
+    asked: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait::async_trait]
 impl inkan_store::CheckpointSigner for NoteOfRoot {
     async fn sign(&self, size: u64, root: inkan_log::Hash) -> Result<(String, i64), String> {
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.fails {
             return Err("the log key is unreachable".into());
         }
@@ -891,7 +894,8 @@ impl inkan_store::CheckpointSigner for NoteOfRoot {
 /// entries (their log index from their position), the checkpoint of the tree it makes (signed
 /// with the root it computed) and reads the keys' committed state, in one transaction; a row
 /// naming a position outside the batch writes nothing at all; a checkpoint that cannot be
-/// signed leaves the batch without one.
+/// signed leaves the batch without one; a batch that fails part-way (an index row for an
+/// unknown key) writes nothing and has nothing signed.
 async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
     let store = db.connect().await;
     let key = new_key("sub_batch", T0);
@@ -911,7 +915,7 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
         entries: log_entries(3, 2),
         signatures: vec![(2, record("sha-256:00"))],
         keys: vec![],
-        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: false })),
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot::default())),
     };
     assert!(matches!(
         store.append_log_batch(&refused).await,
@@ -927,7 +931,7 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
             (3, record("sha-256:cc")),
         ],
         keys: vec![key.id.clone(), gone.clone()],
-        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: false })),
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot::default())),
     };
     let committed = store.append_log_batch(&batch).await.unwrap();
     assert_eq!(committed.appended.first_index, 3);
@@ -959,13 +963,34 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
     assert!(found("sha-256:00").await.is_empty());
     let unsigned = inkan_store::LogBatch {
         entries: log_entries(7, 1),
-        checkpoint: Some(std::sync::Arc::new(NoteOfRoot { fails: true })),
+        checkpoint: Some(std::sync::Arc::new(NoteOfRoot {
+            fails: true,
+            ..Default::default()
+        })),
         ..Default::default()
     };
     let committed = store.append_log_batch(&unsigned).await.unwrap();
     assert_eq!(committed.appended.head.size, 8);
     assert_eq!(committed.checkpoint, None);
     assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, 7);
+    let signer = std::sync::Arc::new(NoteOfRoot::default());
+    let failing = inkan_store::LogBatch {
+        entries: log_entries(8, 2),
+        signatures: vec![(
+            1,
+            inkan_store::SignatureRecord {
+                key_id: KeyId::random().to_string(),
+                ..record("sha-256:dd")
+            },
+        )],
+        checkpoint: Some(signer.clone()),
+        ..Default::default()
+    };
+    assert!(store.append_log_batch(&failing).await.is_err());
+    assert_eq!(signer.asked.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(store.log_size().await.unwrap(), 8);
+    assert_eq!(store.latest_checkpoint().await.unwrap().unwrap().size, 7);
+    assert!(found("sha-256:dd").await.is_empty());
     let mut expected = log_entries(0, 3);
     expected.extend(log_entries(3, 5));
     check_log(&*store, &expected).await;

@@ -12,10 +12,11 @@
 //! HSM call), and store it. If another node stored one meanwhile, the store refuses ours
 //! (one checkpoint per size, sizes never go back) and theirs is the answer.
 //!
-//! A batch of the writer that carries signature results also carries a checkpoint
-//! ([`inkan_store::CheckpointSigner`], implemented here): the store computes the new tree's
-//! root from the hashes stored before the batch and those it adds, in the batch's
-//! transaction, and stores the note signed here with the entries.
+//! A batch of the writer that carries signature results also asks for a checkpoint
+//! ([`inkan_store::CheckpointSigner`], implemented here): once the batch's transaction has
+//! committed, with the new tree's root read back from the stored hashes inside it, the store
+//! has the tree signed here (within [`BATCH_SIGN_WITHIN`], else the batch goes without) and
+//! stores the checkpoint unless a larger one is there.
 //!
 //! Must never: sign a root not computed from the stored hashes, or call the signer on an
 //! async worker thread.
@@ -27,6 +28,10 @@ use inkan_store::{StoreError, StoredCheckpoint};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// How long a batch waits for the log key to sign its checkpoint: a slow or hung device delays
+/// the batch's answers by this much at most (their receipts then issue a checkpoint).
+const BATCH_SIGN_WITHIN: Duration = Duration::from_secs(2);
 
 /// How often the task looks at the clock when no commit wakes it.
 fn tick(policy: &CheckpointPolicy) -> Duration {
@@ -56,10 +61,17 @@ pub(super) async fn run(shared: Arc<Shared>, mut sizes: watch::Receiver<u64>) {
 impl Shared {
     /// Whether a checkpoint is due for a log of `size` entries.
     async fn due(&self, size: u64) -> bool {
-        let latest = *self.latest.lock().await;
-        // The writer's batches store checkpoints too (`remember`).
-        let batched = self.newest_size();
-        let covered = latest.size.unwrap_or(0).max(batched.unwrap_or(0));
+        let mut latest = *self.latest.lock().await;
+        // The writer's batches store checkpoints too (`remember`): the larger one counts.
+        if let Some((batched, at)) = self.newest_size()
+            && Some(batched) > latest.size
+        {
+            latest = super::Latest {
+                size: Some(batched),
+                at: at.min(self.clock.now()),
+            };
+        }
+        let covered = latest.size.unwrap_or(0);
         if size <= covered {
             return false;
         }
@@ -164,8 +176,9 @@ impl inkan_store::CheckpointSigner for Shared {
             size,
             root,
         };
-        let note = Shared::sign(self, checkpoint)
+        let note = tokio::time::timeout(BATCH_SIGN_WITHIN, Shared::sign(self, checkpoint))
             .await
+            .map_err(|_| format!("the log key did not sign within {BATCH_SIGN_WITHIN:?}"))?
             .map_err(|e| e.to_string())?;
         Ok((note, self.clock.now()))
     }

@@ -9,7 +9,7 @@
 //!
 //! - **Group commit** (`writer.rs`): one writer task per node, fed by a bounded channel, takes
 //!   whatever appends are queued (up to [`MAX_BATCH`]) and writes them in one store
-//!   transaction (`Store::append_log_entries`), so concurrent callers share one commit (one
+//!   transaction (`Store::append_log_batch`), so concurrent callers share one commit (one
 //!   fsync) instead of paying one each. If that transaction fails, every append of the batch
 //!   fails; the writer goes on with the next batch. Indexes are assigned inside the database
 //!   under the log's write lock, so several nodes on one PostgreSQL take turns integrating the
@@ -18,9 +18,12 @@
 //!   signed through a [`NoteSigner`] (in production backed by the crypto device; it may block,
 //!   so it runs on `spawn_blocking`), issued when [`CheckpointPolicy::every_entries`] entries
 //!   arrived since the last one or [`CheckpointPolicy::every`] passed with new entries,
-//!   whichever first, and on demand ([`TransparencyLog::checkpoint_now`]). The root signed is
-//!   recomputed from the stored hashes first. The store keeps at most one checkpoint per size
-//!   and sizes never go back.
+//!   whichever first, on demand ([`TransparencyLog::checkpoint_now`]), and after every batch
+//!   that carries signature results, so that their receipts are ready when their callers are
+//!   answered (the store signs the batch's tree once it is committed, its root read back from
+//!   the stored hashes, `inkan_store::CheckpointSigner`). The root signed is always recomputed
+//!   from the stored hashes of a committed tree. The store keeps at most one checkpoint per
+//!   size and sizes never go back.
 //! - **Receipts** ([`TransparencyLog::receipt`]): a C2SP `tlog-proof` bundle (checkpoint, index,
 //!   inclusion proof) for one entry, checked before it is handed out.
 //! - **Export** (`export.rs`): the JSON Lines format of `inkan_log::verify`, streamed in pages,
@@ -193,10 +196,10 @@ impl Shared {
         }
     }
 
-    /// The size of the remembered checkpoint.
-    fn newest_size(&self) -> Option<u64> {
+    /// The size of the remembered checkpoint and when it was made.
+    fn newest_size(&self) -> Option<(u64, UnixMillis)> {
         let newest = self.newest.lock().unwrap_or_else(|e| e.into_inner());
-        newest.as_ref().map(|c| c.size)
+        newest.as_ref().map(|c| (c.size, c.created_at))
     }
 
     /// The remembered checkpoint, if it covers entry `index`.

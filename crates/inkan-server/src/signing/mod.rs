@@ -20,7 +20,7 @@
 //!    closes the old key just after its own pending entry (written ahead), and destroys it,
 //!    closed first, once the new key exists.
 //! 4. **the device signs** (on a blocking thread, but for the software token's elliptic-curve
-//!    keys, which sign in memory in microseconds).
+//!    keys and small messages, which sign in memory in microseconds).
 //! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
 //!    transaction (`Recorder::signature_made`), and the entry's index for the
 //!    receipt (2.2.3(3)C). A signature whose result cannot be logged is not returned.
@@ -52,6 +52,9 @@ use inkan_store::status::{KeyStatusValue, StatusSourceKind};
 use inkan_store::{KeyRecord, KeyState, Store, StoreError};
 use std::sync::Arc;
 use zeroize::Zeroizing;
+
+/// The largest message the software token signs on an async worker (see `device_sign`).
+const INLINE_MESSAGE_BYTES: usize = 16 * 1024;
 
 /// Why nothing was signed. The message names the reason without leaking a secret.
 #[derive(Debug, thiserror::Error)]
@@ -454,11 +457,17 @@ impl SigningModule {
             inputs: inputs.to_vec(),
         };
         let device = self.device.clone();
-        // The software token's elliptic-curve signatures are made in memory in microseconds,
-        // less than a hand-off to a blocking thread costs; a PKCS#11 call or an RSA signature
-        // (milliseconds) must not hold an async worker.
+        // The software token's elliptic-curve signature of a small message is made in memory
+        // in tens of microseconds, less than a hand-off to a blocking thread costs. A PKCS#11
+        // call, an RSA signature, a large input or a digest (whose path parses the key each
+        // time) must not hold an async worker. (A key's first use after start reads and
+        // unseals its file: once per key, about a millisecond.)
         let inline = device.kind() == inkan_device::DeviceKind::Soft
-            && !matches!(key.algorithm, Algorithm::Rs256 | Algorithm::Ps256);
+            && !matches!(key.algorithm, Algorithm::Rs256 | Algorithm::Ps256)
+            && inputs.len() <= 2
+            && inputs
+                .iter()
+                .all(|i| matches!(i, Input::Message(m) if m.len() <= INLINE_MESSAGE_BYTES));
         if inline {
             return device
                 .sign_for_subscriber(permit)

@@ -25,14 +25,30 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// other.
 pub(crate) const LOG_LOCK_CLASS: i32 = 0x496e_6b4c;
 
+/// How long a pooled connection may sit idle before it is pinged again before use.
+const PING_IDLE_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Connects to `url` (`postgres://` or `postgresql://`, libpq-style parameters such as
 /// `sslmode`, `sslrootcert`, `options`) and brings the schema up to date.
 pub(crate) async fn connect(url: &str) -> Result<Db, StoreError> {
     // sqlx's parse errors do not repeat the URL, which may hold a password.
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("invalid PostgreSQL URL: {e}")))?;
+    // No ping before lending a connection that was used in the last `PING_IDLE_AFTER` (the
+    // default pings every time: a round trip on every statement's path). sqlx pings each
+    // connection when it comes back and closes it if that fails; one idle for longer (whose
+    // server, or a proxy or NAT between, may have dropped it meanwhile) is pinged first.
     let pool = PgPoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
+        .test_before_acquire(false)
+        .before_acquire(|connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IDLE_AFTER {
+                    sqlx::Connection::ping(connection).await?;
+                }
+                Ok(true)
+            })
+        })
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_with(options)
         .await?;

@@ -314,18 +314,24 @@ pub(super) fn joined(statements: Vec<Sql<'_>>) -> Sql<'_> {
             text.push_str(";\n");
         }
         let mut rest = part.as_ref();
+        let mut highest = 0;
         while let Some(at) = rest.find('$') {
             let digits = rest[at + 1..]
                 .find(|c: char| !c.is_ascii_digit())
                 .unwrap_or(rest.len() - at - 1);
             text.push_str(&rest[..=at]);
             match rest[at + 1..at + 1 + digits].parse::<usize>() {
-                Ok(n) => text.push_str(&(n + params.len()).to_string()),
+                Ok(n) => {
+                    highest = highest.max(n);
+                    text.push_str(&(n + params.len()).to_string());
+                }
                 Err(_) => text.push_str(&rest[at + 1..at + 1 + digits]),
             }
             rest = &rest[at + 1 + digits..];
         }
         text.push_str(rest);
+        // A statement given fewer values than it names would take the next one's.
+        debug_assert_eq!(highest, values.len(), "values for {part}");
         params.extend(values);
     }
     Sql {
@@ -419,6 +425,16 @@ mod tests {
             Sql::new("SELECT 1"),
             Sql::new("SELECT $1 AS v").bind("last"),
         ]);
+        let many = (1..=10).fold(
+            Sql::new("SELECT $10, $1, $2, $3, $4, $5, $6, $7, $8, $9"),
+            |sql, n| sql.bind(i64::from(n)),
+        );
+        let twice = joined(vec![Sql::new("SELECT $1").bind(0i64), many]);
+        assert_eq!(
+            twice.text,
+            "SELECT $1;\nSELECT $11, $2, $3, $4, $5, $6, $7, $8, $9, $10"
+        );
+        assert!(matches!(twice.params[10], Param::Int(Some(10))));
         assert_eq!(
             script.text,
             "INSERT INTO t (a, b) SELECT $1 + l.ord, l.v FROM (x($2)) AS l;\n\

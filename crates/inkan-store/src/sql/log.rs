@@ -103,11 +103,15 @@ fn hex_lists(
 
 /// Appends `entries` in one transaction under the log's lock, with the index rows of
 /// `signatures` (each the position of its entry in `entries`), then reads the state of `keys`
-/// in the same transaction (`Store::append_log_batch`), with the checkpoint of the new tree if
-/// `checkpoint` signs one. After the head and the stored hashes the tree needs are read, every
-/// write and the key states go in one round trip ([`Tx::run_together`]): entries, hashes, the
-/// new head (only if the head is still the one read, which the log's lock guarantees), the
-/// checkpoint, index rows, key states.
+/// in the same transaction (`Store::append_log_batch`). After the head and the stored hashes
+/// the tree needs are read, every write and the reads after them go in one round trip
+/// ([`Tx::run_together`]): entries, hashes, the new head (only if the head is still the one
+/// read, which the log's lock guarantees), index rows, key states, and the new tree's root
+/// hashes as stored, from which its root is computed again before the commit.
+///
+/// Then, with the tree committed, `checkpoint` (if any) signs it and the checkpoint is stored
+/// on its own, unless one as large is there already (another node's): a checkpoint only ever
+/// names a committed tree, whose root was read back from the stored hashes.
 pub(super) async fn append(
     db: &Db,
     entries: &[Vec<u8>],
@@ -125,6 +129,34 @@ pub(super) async fn append(
     let mut tx = db.begin_write().await?;
     tx.lock(Lock::Log).await?;
     let head = read_head(&mut tx).await?;
+    let key_ids: Vec<&str> = keys.iter().map(KeyId::as_str).collect();
+    let key_list = serde_json::to_string(&key_ids)
+        .map_err(|e| StoreError::Config(format!("encoding key ids: {e}")))?;
+    let read_keys = Sql::assembled(format!(
+        "SELECT CAST('key' AS TEXT) AS what, id, state, handle FROM keys \
+         WHERE id IN (SELECT v FROM ({}) AS l)",
+        engine.text_rows(1)
+    ))
+    .bind(&key_list);
+    if entries.is_empty() {
+        // Nothing to append: the keys alone.
+        let rows = read_keys.fetch_all(&mut tx).await?;
+        let mut found = HashMap::with_capacity(keys.len());
+        for row in &rows {
+            key_state(row, keys, &mut found)?;
+        }
+        tx.commit().await?;
+        let appended = Appended {
+            first_index: head.size,
+            head,
+        };
+        return Ok(BatchCommitted {
+            appended,
+            hashes: Vec::new(),
+            keys: found,
+            checkpoint: None,
+        });
+    }
     let count = entries.len() as u64;
     let needed = log::hashes_needed(head.size, count)?;
     let known = read_hashes(engine, &mut tx, &needed).await?;
@@ -135,20 +167,6 @@ pub(super) async fn append(
             size: head.size + count,
             root: integrated.root,
         },
-    };
-    let checkpoint = match checkpoint {
-        Some(signer) if count > 0 => match signer.sign(appended.head.size, integrated.root).await {
-            Ok((note, created_at)) => Some(StoredCheckpoint {
-                size: appended.head.size,
-                note,
-                created_at,
-            }),
-            Err(reason) => {
-                tracing::warn!(%reason, "a batch's checkpoint could not be signed; the batch goes without");
-                None
-            }
-        },
-        _ => None,
     };
     // The values first: the statements borrow them.
     let entry_items: Vec<&[u8]> = entries.iter().map(Vec::as_slice).collect();
@@ -164,9 +182,11 @@ pub(super) async fn append(
         .map(|(position, record)| (appended.first_index + *position as u64, record))
         .collect();
     let signature_lists = super::signing::signature_lists(engine, &index_rows)?;
-    let key_ids: Vec<&str> = keys.iter().map(KeyId::as_str).collect();
-    let key_list = serde_json::to_string(&key_ids)
-        .map_err(|e| StoreError::Config(format!("encoding key ids: {e}")))?;
+    let roots = inkan_log::tree::tree_hash_indexes(appended.head.size)
+        .into_iter()
+        .map(log::to_db)
+        .collect::<Result<Vec<_>, _>>()?;
+    let root_list = int_array(&roots);
     let (old_size, new_size) = (log::to_db(head.size)?, log::to_db(appended.head.size)?);
 
     let mut statements = Vec::new();
@@ -185,45 +205,45 @@ pub(super) async fn append(
     statements.push(
         Sql::new(
             "UPDATE log_head SET size = $1, root = $2 WHERE id = 1 AND size = $3 \
-             RETURNING 'head' AS what",
+             RETURNING CAST('head' AS TEXT) AS what",
         )
         .bind(new_size)
         .bind(integrated.root.as_slice())
         .bind(old_size),
     );
-    if let Some(checkpoint) = &checkpoint {
-        statements.push(
-            Sql::new("INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3)")
-                .bind(new_size)
-                .bind(&checkpoint.note)
-                .bind(checkpoint.created_at),
-        );
-    }
     let signatures_sql = super::signing::insert_signatures_sql(engine);
     for list in &signature_lists {
         statements.push(Sql::assembled(signatures_sql.clone()).bind(list));
     }
     if !keys.is_empty() {
-        statements.push(
-            Sql::assembled(format!(
-                "SELECT 'key' AS what, id, state, handle FROM keys \
-                 WHERE id IN (SELECT v FROM ({}) AS l)",
-                engine.text_rows(1)
-            ))
-            .bind(&key_list),
-        );
+        statements.push(read_keys);
     }
+    statements.push(
+        Sql::assembled(format!(
+            "SELECT CAST('root' AS TEXT) AS what, idx, hash FROM log_hashes \
+             WHERE idx IN (SELECT v FROM ({}) AS l)",
+            engine.int_rows(1)
+        ))
+        .bind(&root_list),
+    );
     let rows = tx
         .run_together(statements)
         .await
         .map_err(|e| write_error("a log batch", e))?;
     let mut moved = false;
     let mut found = HashMap::with_capacity(keys.len());
+    let mut stored_roots = HashMap::new();
     for row in &rows {
-        if row.text("what")? == "head" {
-            moved = true;
-        } else {
-            key_state(row, keys, &mut found)?;
+        match row.text("what")?.as_str() {
+            "head" => moved = true,
+            "root" => {
+                let idx = log::from_db(row.int("idx")?, "stored hash index")?;
+                stored_roots.insert(
+                    idx,
+                    log::hash_from_db(&row.bytes("hash")?, "a stored hash")?,
+                );
+            }
+            _ => key_state(row, keys, &mut found)?,
         }
     }
     if !moved {
@@ -231,13 +251,66 @@ pub(super) async fn append(
             "the log head changed under the write lock".into(),
         ));
     }
+    let stored_root = inkan_log::tree::tree_hash(appended.head.size, &stored_roots)
+        .map_err(|e| StoreError::Corrupt(format!("the appended tree as stored: {e}")))?;
+    if stored_root != integrated.root {
+        return Err(StoreError::Corrupt(
+            "the appended tree as stored does not give the root computed for it".into(),
+        ));
+    }
     tx.commit().await?;
+    let checkpoint = match checkpoint {
+        Some(signer) => store_checkpoint(db, signer, &appended.head).await,
+        None => None,
+    };
     Ok(BatchCommitted {
         appended,
         hashes: integrated.hashes,
         keys: found,
         checkpoint,
     })
+}
+
+/// Signs the committed tree `head` with `signer` and stores the checkpoint unless one at least
+/// as large is stored already. `None` (logged) if it could not be signed or stored: the batch
+/// stands without it, and a receipt then issues a checkpoint of its own.
+async fn store_checkpoint(
+    db: &Db,
+    signer: &dyn CheckpointSigner,
+    head: &LogHead,
+) -> Option<StoredCheckpoint> {
+    let (note, created_at) = match signer.sign(head.size, head.root).await {
+        Ok(signed) => signed,
+        Err(reason) => {
+            tracing::warn!(%reason, size = head.size, "a batch's checkpoint could not be signed");
+            return None;
+        }
+    };
+    let size = log::to_db(head.size).ok()?;
+    let stored = async {
+        Sql::new(
+            "INSERT INTO log_checkpoints (size, note, created_at) SELECT $1, $2, $3 \
+             WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints WHERE size >= $1)",
+        )
+        .bind(size)
+        .bind(note.as_str())
+        .bind(created_at)
+        .execute(&mut db.write().await?)
+        .await
+    };
+    match stored.await {
+        Ok(1) => Some(StoredCheckpoint {
+            size: head.size,
+            note,
+            created_at,
+        }),
+        // Another node stored one as large meanwhile: a receipt finds it.
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, size = head.size, "a batch's checkpoint could not be stored");
+            None
+        }
+    }
 }
 
 /// A key's state and handle from a row of the batch's key read, into `found`.
