@@ -16,6 +16,7 @@ pub mod config;
 pub mod delivery;
 pub mod device;
 pub mod environment;
+pub mod epoch;
 pub mod evidence;
 pub mod https_client;
 pub mod keys;

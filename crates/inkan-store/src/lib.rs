@@ -158,6 +158,12 @@ pub trait Store:
     /// The size and root of the log as last committed.
     async fn log_head(&self) -> Result<LogHead, StoreError>;
 
+    /// The cache epoch: moved by every change of a key, its certificates or its status source
+    /// (by trigger, `migrations/*/0011_cache_epoch.sql`), never back. What a node keeps of
+    /// those in memory is tagged with the epoch read before it, and a log batch reports the
+    /// epoch as of its commit ([`BatchCommitted::epoch`]).
+    async fn cache_epoch(&self) -> Result<u64, StoreError>;
+
     /// How many entries the log holds.
     async fn log_size(&self) -> Result<u64, StoreError> {
         Ok(self.log_head().await?.size)

@@ -96,6 +96,9 @@ pub struct BatchCommitted {
     pub keys: HashMap<super::KeyId, (super::KeyState, String)>,
     /// The checkpoint stored with the batch, if it asked for one and it could be signed.
     pub checkpoint: Option<StoredCheckpoint>,
+    /// The cache epoch as the batch's transaction saw it, read under a lock that a change
+    /// moving it waits for (none for a batch without entries).
+    pub epoch: Option<u64>,
 }
 
 /// A signed checkpoint as stored.

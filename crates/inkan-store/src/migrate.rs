@@ -82,6 +82,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "issuer_bindings",
         sql: include_str!("../migrations/sqlite/0010_issuer_bindings.sql"),
     },
+    Migration {
+        version: 11,
+        name: "cache_epoch",
+        sql: include_str!("../migrations/sqlite/0011_cache_epoch.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -135,6 +140,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 10,
         name: "issuer_bindings",
         sql: include_str!("../migrations/postgres/0010_issuer_bindings.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "cache_epoch",
+        sql: include_str!("../migrations/postgres/0011_cache_epoch.sql"),
     },
 ];
 

@@ -86,6 +86,7 @@ conformance!(
         log_checkpoints_one_per_size_never_back,
         log_concurrent_appends_serialize,
         log_batch_writes_index_rows_and_reads_keys,
+        cache_epoch_moves_with_every_key_change,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -994,6 +995,75 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
     let mut expected = log_entries(0, 3);
     expected.extend(log_entries(3, 5));
     check_log(&*store, &expected).await;
+}
+
+/// Issue 17: every change of a key, its certificates or its status source moves the cache
+/// epoch (by trigger, whatever the code path: here a plain SQL statement too), a new key does
+/// not, and a log batch reports the epoch as of its transaction.
+async fn cache_epoch_moves_with_every_key_change(db: Ctx) {
+    let store = db.connect().await;
+    let mut last = store.cache_epoch().await.unwrap();
+    let key = new_key("org:epoch", T0);
+    store.insert_key(&key).await.unwrap();
+    assert_eq!(store.cache_epoch().await.unwrap(), last);
+    let mut moved = |what: &str, now: u64| {
+        assert!(
+            now > last,
+            "{what} did not move the epoch ({last} -> {now})"
+        );
+        last = now;
+    };
+    store
+        .set_certificate_chain(&key.id, &chain(2, 7), T0 + 1)
+        .await
+        .unwrap();
+    moved("a certificate chain", store.cache_epoch().await.unwrap());
+    let source = inkan_store::status::StatusSourceRecord {
+        key_id: key.id.to_string(),
+        kind: inkan_store::status::StatusSourceKind::Token,
+        url: Some("https://status.example.org/lists/1".into()),
+        index: Some(3),
+        purpose: None,
+        set_at: T0 + 2,
+        set_by: "acc_operator".into(),
+    };
+    store.set_status_source(&source).await.unwrap();
+    moved("a new status source", store.cache_epoch().await.unwrap());
+    let source = inkan_store::status::StatusSourceRecord {
+        index: Some(4),
+        ..source
+    };
+    store.set_status_source(&source).await.unwrap();
+    moved(
+        "a changed status source",
+        store.cache_epoch().await.unwrap(),
+    );
+    store
+        .change_key_state(
+            &key.id,
+            &change(&[KeyState::Active], KeyState::Disabled, "suspended", T0 + 3),
+        )
+        .await
+        .unwrap();
+    moved("a state change", store.cache_epoch().await.unwrap());
+    if db.engine != Engine::SqliteMemory {
+        db.exec("DELETE FROM key_status_sources").await;
+        moved(
+            "a source deleted by hand",
+            store.cache_epoch().await.unwrap(),
+        );
+    }
+    let batch = inkan_store::LogBatch {
+        entries: log_entries(0, 1),
+        ..Default::default()
+    };
+    let committed = store.append_log_batch(&batch).await.unwrap();
+    assert_eq!(committed.epoch, Some(last));
+    let empty = store
+        .append_log_batch(&inkan_store::LogBatch::default())
+        .await
+        .unwrap();
+    assert_eq!(empty.epoch, None);
 }
 
 async fn log_large_batch(db: Ctx) {

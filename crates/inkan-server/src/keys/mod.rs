@@ -154,6 +154,8 @@ pub struct KeyRegistry {
     environment: Environment,
     /// Every change goes to the log through it, written ahead.
     recorder: Recorder,
+    /// Keys read for signing, with the cache epoch they were read at (`get_for_signing`).
+    signing_keys: Arc<crate::epoch::EpochCache<KeyRecord>>,
 }
 
 impl KeyRegistry {
@@ -171,6 +173,7 @@ impl KeyRegistry {
             recorder: Recorder::new(log, clock.clone(), environment),
             clock,
             environment,
+            signing_keys: Arc::default(),
         }
     }
 
@@ -362,6 +365,23 @@ impl KeyRegistry {
             });
         }
         Ok(record)
+    }
+
+    /// As [`get`](Self::get) for a signature, from memory when the record was read at the
+    /// newest cache epoch the log's batches have seen, with the epoch it was read at: the
+    /// signing module confirms it at the request's write-ahead batch and reads the key again if
+    /// the batch saw another (`crate::epoch`, `SignRequest::checked_at`). Only for a
+    /// `SignRequest`: nothing else confirms the epoch.
+    pub async fn get_for_signing(&self, id: &KeyId) -> Result<(KeyRecord, u64), KeyError> {
+        let epoch = self.recorder.epoch();
+        if let Some(cached) = self.signing_keys.get(id.as_str(), epoch) {
+            return Ok(cached);
+        }
+        let read_at = self.store.cache_epoch().await?;
+        epoch.observe(read_at);
+        let record = self.get(id).await?;
+        self.signing_keys.put(id.as_str(), read_at, record.clone());
+        Ok((record, read_at))
     }
 
     async fn get_active(&self, id: &KeyId) -> Result<KeyRecord, KeyError> {

@@ -45,6 +45,7 @@ pub use export::ExportSummary;
 pub use recorder::{Event, FailureCategory, Recorder, ResultKinds};
 
 use crate::clock::{Clock, UnixMillis};
+use crate::epoch::Epoch;
 use inkan_log::Hash;
 use inkan_log::checkpoint::Checkpoint;
 use inkan_log::entry::Entry;
@@ -149,6 +150,19 @@ struct Committed {
     /// For an append that named a key: its state and device handle as committed with the
     /// entry (`None` inside when the key does not exist).
     key: Option<Option<(KeyState, String)>>,
+    /// The cache epoch the batch saw.
+    epoch: Option<u64>,
+}
+
+/// What a write-ahead append that named a key learns ([`TransparencyLog::append_reading_key`]).
+#[derive(Debug, Clone)]
+pub struct KeyAsLogged {
+    /// The entry's index.
+    pub index: u64,
+    /// The key's state and device handle as committed with the entry (`None`: no such key).
+    pub key: Option<(KeyState, String)>,
+    /// The cache epoch the entry's batch saw (`crate::epoch`).
+    pub epoch: Option<u64>,
 }
 
 /// What the writer and the checkpoint task share with the handle.
@@ -164,6 +178,8 @@ struct Shared {
     newest: std::sync::Mutex<Option<StoredCheckpoint>>,
     /// Entries and stored hashes committed or read lately.
     recent: Arc<Recent>,
+    /// The newest cache epoch the batches saw.
+    epoch: Arc<Epoch>,
 }
 
 /// The latest checkpoint known: its size (none yet: `None`) and when it was made (or, before
@@ -281,6 +297,7 @@ impl TransparencyLog {
             latest: tokio::sync::Mutex::new(known),
             newest: std::sync::Mutex::new(latest),
             recent: Arc::new(Recent::default()),
+            epoch: Arc::new(Epoch::default()),
         });
         let (requests, queue) = mpsc::channel(QUEUE_DEPTH);
         let (sizes, sizes_seen) = watch::channel(head.size);
@@ -319,13 +336,23 @@ impl TransparencyLog {
     /// committed in the same transaction as the entry (`None` if the key does not exist): what
     /// the signing module checks after its write-ahead entry, so that a key closed before its
     /// own entry is seen closed by every request logged after that entry (criteria 2.2.2(3)).
+    /// With them, the cache epoch the batch's transaction saw (see `crate::epoch`).
     pub async fn append_reading_key(
         &self,
         entry: &Entry,
         key: &KeyId,
-    ) -> Result<(u64, Option<(KeyState, String)>), LogError> {
+    ) -> Result<KeyAsLogged, LogError> {
         let committed = self.send(entry, Vec::new(), Some(key.clone())).await?;
-        Ok((committed.index, committed.key.flatten()))
+        Ok(KeyAsLogged {
+            index: committed.index,
+            key: committed.key.flatten(),
+            epoch: committed.epoch,
+        })
+    }
+
+    /// The newest cache epoch this node's batches have seen (`crate::epoch`).
+    pub fn epoch(&self) -> &Arc<Epoch> {
+        &self.shared.epoch
     }
 
     /// As [`append`](Self::append) for a `signature.made` entry, writing the signature index

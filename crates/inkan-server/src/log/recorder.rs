@@ -23,7 +23,7 @@ use super::{LogError, TransparencyLog};
 use crate::clock::Clock;
 use crate::environment::Environment;
 use inkan_log::entry::{Actor, Entry, EntryKind, Outcome};
-use inkan_store::{KeyId, KeyState, SignatureRecord};
+use inkan_store::{KeyId, SignatureRecord};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -200,9 +200,14 @@ impl Recorder {
         &self,
         event: Event,
         key: &KeyId,
-    ) -> Result<(u64, Option<(KeyState, String)>), LogError> {
+    ) -> Result<super::KeyAsLogged, LogError> {
         let entry = self.entry(event, Outcome::Pending);
         self.log.append_reading_key(&entry, key).await
+    }
+
+    /// The newest cache epoch the log's batches have seen (`crate::epoch`).
+    pub fn epoch(&self) -> &Arc<crate::epoch::Epoch> {
+        self.log.epoch()
     }
 
     /// The signing module's result (step 5): appends `event` `succeeded` with the index rows of

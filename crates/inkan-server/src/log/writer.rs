@@ -54,6 +54,9 @@ pub(super) async fn run(
                 if let Some(checkpoint) = &committed.checkpoint {
                     shared.remember(checkpoint);
                 }
+                if let Some(epoch) = committed.epoch {
+                    shared.epoch.observe(epoch);
+                }
                 let appended = committed.appended;
                 for (offset, (key, reply)) in (0u64..).zip(replies) {
                     let key = key.map(|id| committed.keys.get(&id).cloned());
@@ -61,6 +64,7 @@ pub(super) async fn run(
                     let _ = reply.send(Ok(Committed {
                         index: appended.first_index + offset,
                         key,
+                        epoch: committed.epoch,
                     }));
                 }
                 shared.recent.committed(

@@ -18,7 +18,9 @@
 //!    decommission) closes a key (state `disabled`) before it writes its own entry, so a request
 //!    whose entry comes after that one is refused here and never reaches the device. A renewal
 //!    closes the old key just after its own pending entry (written ahead), and destroys it,
-//!    closed first, once the new key exists.
+//!    closed first, once the new key exists. A key record or status source that came from
+//!    memory (`crate::epoch`) was read at a cache epoch; if the entry's batch saw another, both
+//!    are read again from the store and checked before the device signs.
 //! 4. **the device signs** (on a blocking thread, but for the software token's elliptic-curve
 //!    keys and small messages, which sign in memory in microseconds).
 //! 5. **the result**: a `signature.made` entry with the signature index rows by digest, in one
@@ -109,6 +111,10 @@ pub struct SignRequest {
     pub activation: Activation,
     /// What is being signed: `csc.signHash`, `vc+jwt`, `dc+sd-jwt`, … (recorded).
     pub document_type: String,
+    /// The cache epoch `key` was read at, if it came from memory
+    /// (`KeyRegistry::get_for_signing`): confirmed at step 3 (`crate::epoch`). `None`: read
+    /// from the store for this request.
+    pub checked_at: Option<u64>,
 }
 
 /// What to sign, with the name the log records it by.
@@ -272,13 +278,17 @@ impl SigningModule {
             .map_err(SigningError::KeyUnusable)
             .and_then(|()| self.check_key(&request.key, inputs))
         {
-            Ok(()) => self.check_status(&request.key).await,
+            Ok(()) => self.check_status(&request.key, true).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = checked {
-            self.refused(request, &labels, Some(&approval), &e).await;
-            return Err(e);
-        }
+        // The oldest cache epoch of what was read from memory (the key, its status source).
+        let cached_at = match checked {
+            Ok(status_at) => request.checked_at.into_iter().chain(status_at).min(),
+            Err(e) => {
+                self.refused(request, &labels, Some(&approval), &e).await;
+                return Err(e);
+            }
+        };
         // 3. Write-ahead: nothing is signed unless this is durable.
         let requested = Self::event(
             request,
@@ -286,14 +296,23 @@ impl SigningModule {
             &labels,
             Some(&approval),
         );
-        let (_, key_now) = self
+        let logged = self
             .recorder
             .signature_requested(requested, &request.key.id)
             .await?;
         // 3b. The key again, as committed with the request's entry: a destruction closes the
         // key before it writes its own entry, so a request logged after that entry finds it
         // closed here (criteria 2.2.2(3)).
-        if let Err(e) = still_active(&request.key, key_now) {
+        // 3c. What came from memory was read at an epoch the entry's batch no longer saw: the
+        // key and its status again, from the store (a change committed before the entry is
+        // seen before the device signs).
+        let rechecked = match still_active(&request.key, logged.key) {
+            Ok(()) if cached_at.is_some() && cached_at != logged.epoch => {
+                self.recheck(&request.key).await
+            }
+            other => other,
+        };
+        if let Err(e) = rechecked {
             self.refused(request, &labels, Some(&approval), &e).await;
             return Err(e);
         }
@@ -427,17 +446,51 @@ impl SigningModule {
         Ok(self.status.key_status(self.store.as_ref(), key).await?)
     }
 
+    /// Step 3c: `key` as the store has it now must be the one the request was checked with,
+    /// and its status must still say it may sign.
+    async fn recheck(&self, key: &KeyRecord) -> Result<(), SigningError> {
+        let now = self
+            .store
+            .get_key(&key.id)
+            .await?
+            .ok_or_else(|| SigningError::KeyUnusable("it no longer exists".into()))?;
+        let same = now.state == key.state
+            && now.handle == key.handle
+            && now.algorithm == key.algorithm
+            && now.public_key_spki == key.public_key_spki
+            && now.certificate_chain == key.certificate_chain
+            && now.environment == key.environment
+            && now.owner == key.owner;
+        if !same {
+            return Err(SigningError::KeyUnusable(
+                "it changed while the request was being logged".into(),
+            ));
+        }
+        self.check_status(&now, false).await.map(drop)
+    }
+
     /// Step 2, the status: the key's status list must say valid, freshly and verifiably
     /// (criteria 2.2.3(1)B). A suspension refuses while it lasts; a revocation refuses (the
     /// status monitor destroys the key); no fresh, verified answer refuses (fail closed). A key
-    /// without a source signs only if the policy allows it.
-    async fn check_status(&self, key: &KeyRecord) -> Result<(), SigningError> {
-        let live = self.key_status(key).await?;
+    /// without a source signs only if the policy allows it. With `from_memory`, the key's
+    /// status source may come from memory: returns the cache epoch it was read at, for step 3c.
+    async fn check_status(
+        &self,
+        key: &KeyRecord,
+        from_memory: bool,
+    ) -> Result<Option<u64>, SigningError> {
+        let (live, read_at) = if from_memory {
+            self.status
+                .key_status_for_signing(self.store.as_ref(), self.recorder.epoch(), key)
+                .await?
+        } else {
+            (self.key_status(key).await?, None)
+        };
         let reason = || live.reason.clone().unwrap_or_default();
         match (live.value, live.source) {
-            (KeyStatusValue::Valid, _) => Ok(()),
+            (KeyStatusValue::Valid, _) => Ok(read_at),
             (KeyStatusValue::Expired, _) => Err(SigningError::KeyUnusable(reason())),
-            (_, StatusSourceKind::None) if self.allow_keys_without_status => Ok(()),
+            (_, StatusSourceKind::None) if self.allow_keys_without_status => Ok(read_at),
             (_, StatusSourceKind::None) => Err(SigningError::KeyUnusable(
                 "it has no status source and the policy requires one".into(),
             )),

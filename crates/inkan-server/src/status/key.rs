@@ -97,6 +97,38 @@ impl StatusChecker {
         key: &KeyRecord,
     ) -> Result<LiveStatus, StoreError> {
         let source = store.get_status_source(key.id.as_str()).await?;
+        self.status_from(source, key).await
+    }
+
+    /// As [`key_status`](Self::key_status) for the signing module, the key's status source
+    /// from memory when it was read at the newest cache epoch `epoch` has seen; returns the
+    /// epoch it was read at, which the signing module confirms at its write-ahead batch
+    /// (`crate::epoch`).
+    pub async fn key_status_for_signing(
+        &self,
+        store: &dyn inkan_store::Store,
+        epoch: &crate::epoch::Epoch,
+        key: &KeyRecord,
+    ) -> Result<(LiveStatus, Option<u64>), StoreError> {
+        let (source, read_at) = match self.sources.get(key.id.as_str(), epoch) {
+            Some(cached) => cached,
+            None => {
+                let read_at = store.cache_epoch().await?;
+                epoch.observe(read_at);
+                let source = store.get_status_source(key.id.as_str()).await?;
+                self.sources.put(key.id.as_str(), read_at, source.clone());
+                (source, read_at)
+            }
+        };
+        Ok((self.status_from(source, key).await?, Some(read_at)))
+    }
+
+    /// What `source`, the status source of `key`, says now.
+    async fn status_from(
+        &self,
+        source: Option<inkan_store::status::StatusSourceRecord>,
+        key: &KeyRecord,
+    ) -> Result<LiveStatus, StoreError> {
         let kind = source.as_ref().map_or(StatusSourceKind::None, |s| s.kind);
         let checked_at = self.clock.now();
         if !key.certificate_chain.is_empty() {

@@ -397,6 +397,9 @@ pub struct StatusChecker {
     max_list_bytes: usize,
     max_cache_ms: i64,
     slots: Mutex<HashMap<(Kind, String), Arc<Slot>>>,
+    /// Keys' status sources read for signing, by key id, with the cache epoch they were read
+    /// at (`crate::epoch`; `key_status_for_signing`).
+    sources: crate::epoch::EpochCache<Option<inkan_store::status::StatusSourceRecord>>,
 }
 
 impl StatusChecker {
@@ -421,6 +424,7 @@ impl StatusChecker {
                 .unwrap_or(i64::MAX / 1000)
                 .saturating_mul(1000),
             slots: Mutex::new(HashMap::new()),
+            sources: crate::epoch::EpochCache::default(),
         })
     }
 

@@ -10,7 +10,7 @@
 //! - starting a write ([`Db::begin_write`]: SQLite `BEGIN IMMEDIATE` on the one writer
 //!   connection, which holds the database's write lock from the first read; PostgreSQL a plain
 //!   transaction whose statements lock the rows they check);
-//! - row locks: statements say `FOR UPDATE` (`SKIP LOCKED`) as PostgreSQL needs; SQLite, which
+//! - row locks: statements say `FOR UPDATE` (`SKIP LOCKED`) or `FOR SHARE` as PostgreSQL needs; SQLite, which
 //!   has no row locks, drops the clause, its write transaction already excluding every other
 //!   writer;
 //! - byte order of text: statements say `COLLATE "C"` as PostgreSQL needs (whatever the

@@ -284,14 +284,15 @@ impl Drop for SqliteTx {
 }
 
 /// The statement with its values bound, for SQLite. Row-lock clauses (`FOR UPDATE`,
-/// `FOR UPDATE SKIP LOCKED`) are dropped: SQLite has none, and the write transaction they run
-/// in holds the database's write lock from its first statement.
+/// `FOR UPDATE SKIP LOCKED`, `FOR SHARE`) are dropped: SQLite has none, and the write
+/// transaction they run in holds the database's write lock from its first statement.
 pub(super) fn query(sql: Sql<'_>) -> sqlx::query::Query<'_, Sqlite, SqliteArguments> {
     let (text, params) = sql.into_parts();
-    let text = if text.contains(" FOR UPDATE") {
+    let text = if text.contains(" FOR UPDATE") || text.contains(" FOR SHARE") {
         Cow::Owned(
             text.replace(" FOR UPDATE SKIP LOCKED", "")
-                .replace(" FOR UPDATE", ""),
+                .replace(" FOR UPDATE", "")
+                .replace(" FOR SHARE", ""),
         )
     } else {
         text

@@ -308,6 +308,13 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn cache_epoch(&self) -> Result<u64, StoreError> {
+        let row = Sql::new("SELECT value FROM cache_epoch WHERE id = 1")
+            .fetch_one(&mut self.db.read().await?)
+            .await?;
+        log::from_db(row.int("value")?, "cache epoch")
+    }
+
     async fn log_head(&self) -> Result<LogHead, StoreError> {
         log_rows::read_head(&mut self.db.read().await?).await
     }

@@ -106,8 +106,8 @@ fn hex_lists(
 /// in the same transaction (`Store::append_log_batch`). After the head and the stored hashes
 /// the tree needs are read, every write and the reads after them go in one round trip
 /// ([`Tx::run_together`]): entries, hashes, the new head (only if the head is still the one
-/// read, which the log's lock guarantees), index rows, key states, and the new tree's root
-/// hashes as stored, from which its root is computed again before the commit.
+/// read, which the log's lock guarantees), index rows, key states, the cache epoch, and the new
+/// tree's root hashes as stored, from which its root is computed again before the commit.
 ///
 /// Then, with the tree committed, `checkpoint` (if any) signs it and the checkpoint is stored
 /// on its own, unless one as large is there already (another node's): a checkpoint only ever
@@ -155,6 +155,7 @@ pub(super) async fn append(
             hashes: Vec::new(),
             keys: found,
             checkpoint: None,
+            epoch: None,
         });
     }
     let count = entries.len() as u64;
@@ -218,6 +219,11 @@ pub(super) async fn append(
     if !keys.is_empty() {
         statements.push(read_keys);
     }
+    // Locked to the commit (PostgreSQL): a change that moves the epoch commits before this
+    // read, and is seen, or waits for the batch.
+    statements.push(Sql::new(
+        "SELECT CAST('epoch' AS TEXT) AS what, value FROM cache_epoch WHERE id = 1 FOR SHARE",
+    ));
     statements.push(
         Sql::assembled(format!(
             "SELECT CAST('root' AS TEXT) AS what, idx, hash FROM log_hashes \
@@ -233,9 +239,11 @@ pub(super) async fn append(
     let mut moved = false;
     let mut found = HashMap::with_capacity(keys.len());
     let mut stored_roots = HashMap::new();
+    let mut epoch = None;
     for row in &rows {
         match row.text("what")?.as_str() {
             "head" => moved = true,
+            "epoch" => epoch = Some(log::from_db(row.int("value")?, "cache epoch")?),
             "root" => {
                 let idx = log::from_db(row.int("idx")?, "stored hash index")?;
                 stored_roots.insert(
@@ -268,6 +276,7 @@ pub(super) async fn append(
         hashes: integrated.hashes,
         keys: found,
         checkpoint,
+        epoch,
     })
 }
 

@@ -523,6 +523,7 @@ pub async fn sign_hash(
         key,
         activation,
         document_type: "csc.signHash".into(),
+        checked_at: None,
     };
     let signed = state
         .signing

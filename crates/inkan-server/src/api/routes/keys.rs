@@ -368,10 +368,39 @@ pub async fn load_key(
     id: &str,
     op: Operation,
 ) -> Result<KeyRecord, ApiError> {
+    Ok(load(state, caller, id, op, false).await?.0)
+}
+
+/// As [`load_key`] for a signature (`Operation::Sign`), the record possibly from memory, with
+/// the cache epoch it was read at for `SignRequest::checked_at` (`KeyRegistry::get_for_signing`).
+pub async fn load_signing_key(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(KeyRecord, Option<u64>), ApiError> {
+    load(state, caller, id, Operation::Sign, true).await
+}
+
+async fn load(
+    state: &ApiState,
+    caller: &Caller,
+    id: &str,
+    op: Operation,
+    for_signing: bool,
+) -> Result<(KeyRecord, Option<u64>), ApiError> {
     let not_found = || ApiError::not_found(format!("no key {id}"));
     let id = KeyId::parse(id).map_err(|_| not_found())?;
-    let key = match state.service.registry.get(&id).await {
-        Ok(key) => key,
+    let registry = &state.service.registry;
+    let found = if for_signing {
+        registry
+            .get_for_signing(&id)
+            .await
+            .map(|(k, at)| (k, Some(at)))
+    } else {
+        registry.get(&id).await.map(|k| (k, None))
+    };
+    let (key, read_at) = match found {
+        Ok(found) => found,
         Err(crate::keys::KeyError::NotFound(_)) => return Err(not_found()),
         Err(e) => return Err(AuthError::from(e).into()),
     };
@@ -382,7 +411,7 @@ pub async fn load_key(
             .await;
         return Err(refusal.into());
     }
-    Ok(key)
+    Ok((key, read_at))
 }
 
 /// One key's public record.

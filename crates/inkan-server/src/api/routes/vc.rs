@@ -19,7 +19,7 @@ use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use super::csc::{document_error, signing_error};
-use super::keys::load_key;
+use super::keys::load_signing_key;
 use crate::auth::access::Operation;
 use crate::auth::{AuthError, CallerKind};
 use crate::signing::issuer::{self, IssuerError};
@@ -182,7 +182,7 @@ async fn issue_credential(
         inkan_formats::vcdm::validate_credential(&credential, "credential")
             .map_err(|e| ApiError::data_model(&e))?;
     }
-    let key = choose_key(state, &caller, &options, named_issuer.as_deref()).await?;
+    let (key, checked_at) = choose_key(state, &caller, &options, named_issuer.as_deref()).await?;
     if named_issuer.is_none() {
         let public_key = crate::signing::key_ref(&key)
             .map_err(signing_error)?
@@ -200,6 +200,7 @@ async fn issue_credential(
         key,
         activation: Activation::Standing,
         document_type: document_type.into(),
+        checked_at,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // The issuer is one the key stands for (criteria 2.2.3(1)A), checked before anything is
@@ -311,13 +312,13 @@ async fn choose_key(
     caller: &crate::auth::Caller,
     options: &IssueOptions,
     issuer: Option<&str>,
-) -> Result<inkan_store::KeyRecord, ApiError> {
+) -> Result<(inkan_store::KeyRecord, Option<u64>), ApiError> {
     let legacy = options
         .credential_id
         .as_deref()
         .filter(|id| inkan_store::KeyId::parse(id).is_ok());
     if let Some(id) = options.key_id.as_deref().or(legacy) {
-        return load_key(state, caller, id, Operation::Sign).await;
+        return load_signing_key(state, caller, id).await;
     }
     let scoped: Vec<&str> = caller
         .scope
@@ -333,7 +334,7 @@ async fn choose_key(
         .unwrap_or_default();
     let Some(named) = issuer else {
         return match scoped.as_slice() {
-            [only] => load_key(state, caller, only, Operation::Sign).await,
+            [only] => load_signing_key(state, caller, only).await,
             [] => Err(ApiError::bad_request(
                 "options.keyId: this client's scope names no key it may sign with",
             )),
@@ -366,7 +367,7 @@ async fn choose_key(
         }
     }
     match matching.len() {
-        1 => Ok(matching.remove(0)),
+        1 => Ok((matching.remove(0), None)),
         0 => Err(ApiError::bad_request(format!(
             "credential.issuer: no key this client may sign with stands for the issuer named; \
              {HOW_TO_CHOOSE}"
@@ -441,7 +442,7 @@ pub async fn issue_sd_jwt(
         )
         .into());
     }
-    let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
+    let (key, checked_at) = load_signing_key(&state, &caller, &request.credential_id).await?;
     let holder_key = request
         .holder_jwk
         .as_ref()
@@ -455,6 +456,7 @@ pub async fn issue_sd_jwt(
         key,
         activation: Activation::Standing,
         document_type: "dc+sd-jwt".into(),
+        checked_at,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // `iss` is one the key stands for (criteria 2.2.3(1)A); none named is its did:key.
@@ -561,7 +563,7 @@ pub async fn issue_mdoc(
         )
         .into());
     }
-    let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
+    let (key, checked_at) = load_signing_key(&state, &caller, &request.credential_id).await?;
     if key.certificate_chain.is_empty() {
         return Err(ApiError::bad_request(format!(
             "the issuer key {} has no certificate: an mdoc carries its document signer \
@@ -618,6 +620,7 @@ pub async fn issue_mdoc(
         key,
         activation: Activation::Standing,
         document_type: "mso_mdoc".into(),
+        checked_at,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // The issuer is the key's own document signer certificate, and the data elements naming
