@@ -315,3 +315,111 @@ async fn standing_approval_limits_formats_and_rate() {
     assert_eq!(refused, 2);
     h.stop().await;
 }
+
+/// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a
+/// change made behind the node's back (here by hand in the database) moves the epoch, so the
+/// next request's write-ahead batch sees another epoch than its key's tag and the signing
+/// module reads the key again before the device signs: the request is refused, logged, and
+/// the one after it is checked against the key as it now is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
+    let h = Harness::start(Engine::SqliteFile, "").await;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session: Session = h.login(&clerk).await;
+    let key: Value = h
+        .call(
+            &clerk_session,
+            Method::POST,
+            "/v1/keys",
+            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let (cert_pem, key_pem) = client_certificate();
+    let registered = h
+        .call(
+            &operator,
+            Method::POST,
+            &format!("/v1/subscribers/{issuer}/clients"),
+            Some(json!({
+                "name": "issuing system", "certificate_pem": cert_pem,
+                "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}
+            })),
+        )
+        .await;
+    h.approve_request(
+        registered,
+        OperatorRole::RaOfficer,
+        Some((&operator, &issuer)),
+    )
+    .await;
+    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
+    let mtls = reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
+        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let token: Value = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let issue = || {
+        mtls.post(format!("{}/credentials/issue", h.url))
+            .bearer_auth(&access)
+            .json(&json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt"}}))
+            .send()
+    };
+    // Twice: the second from memory.
+    assert_eq!(issue().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(issue().await.unwrap().status(), StatusCode::CREATED);
+
+    h.db.exec(format!(
+        "UPDATE keys SET owner = 'sub_elsewhere' WHERE id = '{key_id}'"
+    ))
+    .await;
+    let refused = issue().await.unwrap();
+    assert_ne!(refused.status(), StatusCode::CREATED);
+    let text = refused.text().await.unwrap();
+    assert!(
+        text.contains("changed while the request was being logged"),
+        "{text}"
+    );
+    // The next request reads the key as it is now: another subscriber's, which this client
+    // is not shown.
+    let after = issue().await.unwrap();
+    assert_eq!(after.status(), StatusCode::NOT_FOUND);
+    let entries = h.log_entries().await;
+    let kinds: Vec<EntryKind> = entries
+        .iter()
+        .filter(|e| e.key_id.as_deref() == Some(key_id.as_str()))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == EntryKind::SignatureMade)
+            .count(),
+        2
+    );
+    // The refused one was written ahead, then refused; the last was refused at access.
+    assert!(
+        kinds.ends_with(&[
+            EntryKind::SignatureRequested,
+            EntryKind::SignatureRefused,
+            EntryKind::AccessRefused
+        ]),
+        "{kinds:?}"
+    );
+    h.stop().await;
+}
