@@ -316,13 +316,9 @@ async fn standing_approval_limits_formats_and_rate() {
     h.stop().await;
 }
 
-/// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a
-/// change made behind the node's back (here by hand in the database) moves the epoch, so the
-/// next request's write-ahead batch sees another epoch than its key's tag and the signing
-/// module reads the key again before the device signs: the request is refused, logged, and
-/// the one after it is checked against the key as it now is.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
+/// A running server with an issuer, one ES256 key and a system client (mTLS) whose scope signs
+/// with it: the client, the key's id and a fresh access token of the client.
+async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
     let h = Harness::start(Engine::SqliteFile, "").await;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
@@ -374,6 +370,17 @@ async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
         .await
         .unwrap();
     let access = token["access_token"].as_str().unwrap().to_owned();
+    (h, mtls, key_id, access)
+}
+
+/// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a
+/// change made behind the node's back (here by hand in the database) moves the epoch, so the
+/// next request's write-ahead batch sees another epoch than its key's tag and the signing
+/// module reads the key again before the device signs: the request is refused, logged, and
+/// the one after it is checked against the key as it now is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
+    let (h, mtls, key_id, access) = issuing_client().await;
     let issue = || {
         mtls.post(format!("{}/credentials/issue", h.url))
             .bearer_auth(&access)
@@ -421,5 +428,37 @@ async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
         ]),
         "{kinds:?}"
     );
+    h.stop().await;
+}
+
+/// Issue 17: a system client's token and session come from memory for signing; a session ended
+/// behind the node's back (by hand in the database: the trigger moves the epoch) is seen by
+/// the signing module before the device signs, and the next request is refused at the door.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_ended_behind_the_cache_signs_nothing() {
+    let (h, mtls, key_id, access) = issuing_client().await;
+    let issue = || {
+        mtls.post(format!("{}/credentials/issue", h.url))
+            .bearer_auth(&access)
+            .json(&json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt"}}))
+            .send()
+    };
+    assert_eq!(issue().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(issue().await.unwrap().status(), StatusCode::CREATED);
+    h.db.exec("UPDATE sessions SET revoked_at = 1, revoked_reason = 'by hand' WHERE client_id IS NOT NULL")
+        .await;
+    let refused = issue().await.unwrap();
+    let status = refused.status();
+    let text = refused.text().await.unwrap();
+    assert_ne!(status, StatusCode::CREATED, "{text}");
+    assert!(text.contains("session has ended"), "{status} {text}");
+    assert_eq!(issue().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let made = h
+        .log_entries()
+        .await
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::SignatureMade)
+        .count();
+    assert_eq!(made, 2);
     h.stop().await;
 }

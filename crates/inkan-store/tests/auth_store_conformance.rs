@@ -50,6 +50,7 @@ conformance!(
         rotate_refuses_expired_and_foreign_tokens,
         concurrent_rotations_one_wins,
         revoke_session_is_idempotent,
+        cache_epoch_moves_when_a_session_or_token_changes,
         revoke_subscriber_sessions_counts_accounts_and_clients,
         purge_sessions_deletes_what_ended,
         remember_once_new_replay_expired,
@@ -1538,6 +1539,39 @@ async fn revoke_session_is_idempotent(db: Ctx) {
             .revoke_session(&new_id("ses"), "logout", T0)
             .await
             .unwrap()
+    );
+}
+
+/// Issue 17: ending a session, rotating or purging tokens moves the cache epoch (by trigger),
+/// so a node's token check from memory is confirmed from the store; a session's touch (every
+/// second of use) and a new session do not.
+async fn cache_epoch_moves_when_a_session_or_token_changes(db: Ctx) {
+    let store = db.connect().await;
+    let before = store.cache_epoch().await.unwrap();
+    let (_, session, tokens) = user_session(&*store).await;
+    store.touch_session(&session.id, T0 + 5).await.unwrap();
+    assert_eq!(
+        store.cache_epoch().await.unwrap(),
+        before,
+        "a new session or a touch"
+    );
+    let rotated = pair(&session, T0 + 6);
+    store
+        .rotate_refresh_token(&tokens[1].token_hash, &rotated, T0 + 6)
+        .await
+        .unwrap();
+    let after_rotation = store.cache_epoch().await.unwrap();
+    assert!(after_rotation > before, "a rotation");
+    store
+        .revoke_session(&session.id, "logout", T0 + 10)
+        .await
+        .unwrap();
+    let after_revocation = store.cache_epoch().await.unwrap();
+    assert!(after_revocation > after_rotation, "a revocation");
+    store.purge_sessions(T0 + 3_600_000).await.unwrap();
+    assert!(
+        store.cache_epoch().await.unwrap() > after_revocation,
+        "a purge"
     );
 }
 

@@ -1,7 +1,8 @@
 //! Extractors: what handlers get from a request besides its body.
 //!
 //! [`Authenticated`] runs the whole token check (`Auth::authenticate`: token, session,
-//! DPoP or certificate binding) before a handler sees the request; [`Source`] is the caller's
+//! DPoP or certificate binding) before a handler sees the request ([`AuthenticatedForSigning`]
+//! the same, possibly from memory, confirmed by the signing module); [`Source`] is the caller's
 //! address for rate limits; [`JsonBody`] parses a JSON body strictly and turns a parse error
 //! into a clear 400. Must never let a handler run for a protected route without a
 //! [`Caller`].
@@ -82,6 +83,25 @@ impl FromRequestParts<Arc<ApiState>> for Authenticated {
     ) -> Result<Self, Self::Rejection> {
         let creds = credentials(parts)?;
         Ok(Authenticated(state.auth.authenticate(&creds).await?))
+    }
+}
+
+/// The authenticated caller of a route that signs (`Auth::authenticate_for_signing`): what was
+/// taken from memory comes with it, for the `SignRequest` (`SignRequest::token`), whose
+/// write-ahead batch confirms it. Only for handlers that hand the check to the signing module.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedForSigning(pub Caller, pub Option<crate::auth::TokenCheck>);
+
+impl FromRequestParts<Arc<ApiState>> for AuthenticatedForSigning {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ApiState>,
+    ) -> Result<Self, Self::Rejection> {
+        let creds = credentials(parts)?;
+        let (caller, token) = state.auth.authenticate_for_signing(&creds).await?;
+        Ok(AuthenticatedForSigning(caller, token))
     }
 }
 

@@ -173,6 +173,7 @@ impl Server {
         );
         let signing = Arc::new(SigningModule::new(
             &service,
+            auth.clone(),
             status.clone(),
             config
                 .status

@@ -29,7 +29,7 @@ pub mod sessions;
 pub mod totp;
 
 pub use access::{Operation, Scope};
-pub use sessions::{RequestCredentials, TokenResponse};
+pub use sessions::{RequestCredentials, TokenCheck, TokenResponse};
 
 use crate::clock::{Clock, UnixMillis};
 use crate::config::AuthConfig;
@@ -182,6 +182,12 @@ pub struct Auth {
     /// At most `concurrent_hashes` Argon2 hashes at once (default: one per core), a few more
     /// waiting; beyond, `Busy`.
     hashing: crate::blocking::Gate,
+    /// System clients' access tokens and sessions read for signing, by token hash, with the
+    /// cache epoch they were read at (`authenticate_for_signing`).
+    tokens: crate::epoch::EpochCache<(
+        inkan_store::auth::TokenRecord,
+        inkan_store::auth::SessionRecord,
+    )>,
 }
 
 impl Auth {
@@ -209,6 +215,7 @@ impl Auth {
             public_url,
             sources,
             hashing,
+            tokens: crate::epoch::EpochCache::default(),
         }
     }
 

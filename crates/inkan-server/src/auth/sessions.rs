@@ -24,6 +24,28 @@ use inkan_store::StoreError;
 use inkan_store::auth::{AccountRole, Rotation, SessionRecord, TokenKind, TokenRecord, new_id};
 use serde::Serialize;
 
+/// What [`Auth::authenticate_for_signing`] took from memory, for the signing module to confirm
+/// at its write-ahead batch ([`Auth::confirm`]).
+#[derive(Clone)]
+pub struct TokenCheck {
+    /// The cache epoch the token and its session were read at.
+    pub read_at: u64,
+    token_hash: String,
+}
+
+impl std::fmt::Debug for TokenCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCheck")
+            .field("read_at", &self.read_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The refusal of a token that is not a valid access token (no more said).
+fn invalid() -> AuthError {
+    AuthError::Unauthenticated("the access token is not valid".into())
+}
+
 /// Random bytes in a token.
 const TOKEN_BYTES: usize = 32;
 /// Longest token accepted (ours are 43 characters after a prefix and the environment).
@@ -377,9 +399,12 @@ impl Auth {
         }
     }
 
-    /// The caller of a request with an access token, after checking the token, its session
-    /// and its binding.
-    pub async fn authenticate(&self, creds: &RequestCredentials<'_>) -> Result<Caller, AuthError> {
+    /// The access token of a request: its scheme and value, checked for length and
+    /// environment before any lookup.
+    fn access_token<'c>(
+        &self,
+        creds: &RequestCredentials<'c>,
+    ) -> Result<(&'c str, &'c str), AuthError> {
         let header = creds.authorization.ok_or_else(|| {
             AuthError::Unauthenticated("an access token is required (Authorization: DPoP …)".into())
         })?;
@@ -392,9 +417,112 @@ impl Auth {
             return Err(invalid());
         }
         self.check_token_environment(token, ACCESS_PREFIX)?;
-        let Some((record, session)) = self.store.get_token(&secret_hash(token)).await? else {
+        Ok((scheme, token))
+    }
+
+    /// The caller of a request with an access token, after checking the token, its session
+    /// and its binding.
+    pub async fn authenticate(&self, creds: &RequestCredentials<'_>) -> Result<Caller, AuthError> {
+        let (scheme, token) = self.access_token(creds)?;
+        let Some((record, mut session)) = self.store.get_token(&secret_hash(token)).await? else {
             return Err(invalid());
         };
+        self.accept(creds, scheme, token, &record, &mut session)
+            .await
+    }
+
+    /// As [`authenticate`](Self::authenticate), for a route whose signature the signing module
+    /// confirms at its write-ahead batch (`SignRequest::token`): the token and session of a
+    /// system client's certificate-bound session come from memory when they were read at the
+    /// newest cache epoch (`crate::epoch`; `tokens` and `sessions` move it by trigger), and
+    /// the returned [`TokenCheck`] lets the signing module confirm them ([`Auth::confirm`]).
+    /// Anything refused from memory is decided again from the store. DPoP-bound sessions (a
+    /// proof to check and remember on every request) are always read from the store.
+    pub async fn authenticate_for_signing(
+        &self,
+        creds: &RequestCredentials<'_>,
+    ) -> Result<(Caller, Option<TokenCheck>), AuthError> {
+        let (scheme, token) = self.access_token(creds)?;
+        let token_hash = secret_hash(token);
+        let epoch = self.recorder.epoch();
+        if let Some(((record, mut session), read_at)) = self.tokens.get(&token_hash, epoch) {
+            let seen = session.last_seen_at;
+            if let Ok(caller) = self
+                .accept(creds, scheme, token, &record, &mut session)
+                .await
+            {
+                if session.last_seen_at != seen {
+                    self.tokens.put(&token_hash, read_at, (record, session));
+                }
+                return Ok((
+                    caller,
+                    Some(TokenCheck {
+                        read_at,
+                        token_hash,
+                    }),
+                ));
+            }
+        }
+        let read_at = self.store.cache_epoch().await?;
+        epoch.observe(read_at);
+        let Some((record, mut session)) = self.store.get_token(&token_hash).await? else {
+            return Err(invalid());
+        };
+        let caller = self
+            .accept(creds, scheme, token, &record, &mut session)
+            .await?;
+        if session.jkt.is_some() || caller.kind != CallerKind::Client {
+            return Ok((caller, None));
+        }
+        self.tokens.put(&token_hash, read_at, (record, session));
+        Ok((
+            caller,
+            Some(TokenCheck {
+                read_at,
+                token_hash,
+            }),
+        ))
+    }
+
+    /// Confirms, from the store as it is now, what [`authenticate_for_signing`]
+    /// (Self::authenticate_for_signing) took from memory for `caller`: the token is still a
+    /// valid access token, its session has not ended, is still bound to the certificate the
+    /// request presented and still stands for the same caller with the same scope.
+    pub async fn confirm(&self, check: &TokenCheck, caller: &Caller) -> Result<(), AuthError> {
+        let Some((record, session)) = self.store.get_token(&check.token_hash).await? else {
+            return Err(invalid());
+        };
+        let now = self.now();
+        if record.kind != TokenKind::Access || now >= record.expires_at {
+            return Err(invalid());
+        }
+        if let Some(reason) = self.session_ended(&session, now) {
+            return Err(AuthError::Unauthenticated(reason.into()));
+        }
+        let bound = session.jkt.is_none()
+            && session.x5t.is_some()
+            && session.x5t.as_deref() == caller.terminal.as_deref();
+        if !bound || self.caller_of(&session, caller.terminal.as_deref())? != *caller {
+            return Err(AuthError::Unauthenticated(
+                "the session changed while the request was being logged".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The checks of a token `record` of `session` for a request with `creds`: the token is a
+    /// valid access token, the session has not ended, the request shows the session's binding;
+    /// the session's last use is recorded (at most every [`TOUCH_EVERY`] ms; `session` is
+    /// updated). Returns the caller.
+    async fn accept(
+        &self,
+        creds: &RequestCredentials<'_>,
+        scheme: &str,
+        token: &str,
+        record: &TokenRecord,
+        session: &mut SessionRecord,
+    ) -> Result<Caller, AuthError> {
+        let invalid = || AuthError::Unauthenticated("the access token is not valid".into());
         let now = self.now();
         if record.kind != TokenKind::Access {
             return Err(invalid());
@@ -404,7 +532,7 @@ impl Auth {
                 "the access token has expired".into(),
             ));
         }
-        if let Some(reason) = self.session_ended(&session, now) {
+        if let Some(reason) = self.session_ended(session, now) {
             return Err(AuthError::Unauthenticated(reason.into()));
         }
         match (&session.jkt, &session.x5t) {
@@ -456,8 +584,9 @@ impl Auth {
                 Err(StoreError::NotFound(_)) => return Err(invalid()),
                 Err(e) => return Err(e.into()),
             }
+            session.last_seen_at = now;
         }
-        let mut caller = self.caller_of(&session, creds.client_certificate)?;
+        let mut caller = self.caller_of(session, creds.client_certificate)?;
         if caller.kind == CallerKind::Operator {
             if let Err(reason) = self
                 .operator_terminal(&caller.id, creds.client_certificate)

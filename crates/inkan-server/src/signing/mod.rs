@@ -115,6 +115,9 @@ pub struct SignRequest {
     /// (`KeyRegistry::get_for_signing`): confirmed at step 3 (`crate::epoch`). `None`: read
     /// from the store for this request.
     pub checked_at: Option<u64>,
+    /// What the caller's authentication took from memory
+    /// (`Auth::authenticate_for_signing`), confirmed at step 3 like `checked_at`.
+    pub token: Option<crate::auth::TokenCheck>,
 }
 
 /// What to sign, with the name the log records it by.
@@ -211,6 +214,8 @@ pub struct SigningModule {
     allow_keys_without_status: bool,
     /// Set while a restored deployment awaits its approved `backup.restore`.
     seal: crate::backup::seal::Seal,
+    /// Confirms, at step 3c, a caller's authentication taken from memory.
+    auth: Arc<crate::auth::Auth>,
 }
 
 /// Step 3b: the key's state and handle as committed with the write-ahead entry.
@@ -235,13 +240,15 @@ pub fn sad_hash(sad: &str) -> String {
 
 impl SigningModule {
     /// The module over the service's store, device, log, clock, environment and restore
-    /// seal.
+    /// seal, with the authentication it confirms cached checks with.
     pub fn new(
         service: &crate::service::Service,
+        auth: Arc<crate::auth::Auth>,
         status: Arc<StatusChecker>,
         allow_keys_without_status: bool,
     ) -> Self {
         SigningModule {
+            auth,
             seal: service.seal.clone(),
             status,
             allow_keys_without_status,
@@ -283,7 +290,12 @@ impl SigningModule {
         };
         // The oldest cache epoch of what was read from memory (the key, its status source).
         let cached_at = match checked {
-            Ok(status_at) => request.checked_at.into_iter().chain(status_at).min(),
+            Ok(status_at) => request
+                .checked_at
+                .into_iter()
+                .chain(status_at)
+                .chain(request.token.as_ref().map(|t| t.read_at))
+                .min(),
             Err(e) => {
                 self.refused(request, &labels, Some(&approval), &e).await;
                 return Err(e);
@@ -308,7 +320,7 @@ impl SigningModule {
         // seen before the device signs).
         let rechecked = match still_active(&request.key, logged.key) {
             Ok(()) if cached_at.is_some() && cached_at != logged.epoch => {
-                self.recheck(&request.key).await
+                self.recheck(request).await
             }
             other => other,
         };
@@ -446,9 +458,17 @@ impl SigningModule {
         Ok(self.status.key_status(self.store.as_ref(), key).await?)
     }
 
-    /// Step 3c: `key` as the store has it now must be the one the request was checked with,
-    /// and its status must still say it may sign.
-    async fn recheck(&self, key: &KeyRecord) -> Result<(), SigningError> {
+    /// Step 3c: the caller's token and session (if they came from memory) must still stand for
+    /// the caller, the key as the store has it now must be the one the request was checked
+    /// with, and its status must still say it may sign.
+    async fn recheck(&self, request: &SignRequest) -> Result<(), SigningError> {
+        if let Some(token) = &request.token {
+            self.auth
+                .confirm(token, &request.caller)
+                .await
+                .map_err(|e| SigningError::Refused(e.to_string()))?;
+        }
+        let key = &request.key;
         let now = self
             .store
             .get_key(&key.id)

@@ -524,6 +524,7 @@ pub async fn sign_hash(
         activation,
         document_type: "csc.signHash".into(),
         checked_at: None,
+        token: None,
     };
     let signed = state
         .signing

@@ -405,6 +405,7 @@ pub async fn sign(
         activation: Activation::Sad(Zeroizing::new(request.sad)),
         document_type: kind.into(),
         checked_at: None,
+        token: None,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     let document = request

@@ -17,7 +17,7 @@
 
 use super::super::ApiState;
 use super::super::error::ApiError;
-use super::super::extract::{Authenticated, JsonBody};
+use super::super::extract::{Authenticated, AuthenticatedForSigning, JsonBody};
 use super::csc::{document_error, signing_error};
 use super::keys::load_signing_key;
 use crate::auth::access::Operation;
@@ -95,11 +95,11 @@ const SUITES: &str =
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue(
     State(state): State<Arc<ApiState>>,
-    Authenticated(caller): Authenticated,
+    AuthenticatedForSigning(caller, token): AuthenticatedForSigning,
     request: Result<JsonBody<IssueRequest>, ApiError>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let JsonBody(request) = request.map_err(ApiError::with_problem_details)?;
-    issue_credential(&state, caller, request)
+    issue_credential(&state, caller, token, request)
         .await
         .map_err(ApiError::with_problem_details)
 }
@@ -107,6 +107,7 @@ pub async fn issue(
 async fn issue_credential(
     state: &Arc<ApiState>,
     caller: crate::auth::Caller,
+    token: Option<crate::auth::TokenCheck>,
     request: IssueRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if caller.kind != CallerKind::Client {
@@ -201,6 +202,7 @@ async fn issue_credential(
         activation: Activation::Standing,
         document_type: document_type.into(),
         checked_at,
+        token,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // The issuer is one the key stands for (criteria 2.2.3(1)A), checked before anything is
@@ -433,7 +435,7 @@ pub struct SdJwtIssueRequest {
     responses((status = 201, description = "{credential, receipts}"), (status = 400, description = "Invalid claims")))]
 pub async fn issue_sd_jwt(
     State(state): State<Arc<ApiState>>,
-    Authenticated(caller): Authenticated,
+    AuthenticatedForSigning(caller, token): AuthenticatedForSigning,
     JsonBody(request): JsonBody<SdJwtIssueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     if caller.kind != CallerKind::Client {
@@ -457,6 +459,7 @@ pub async fn issue_sd_jwt(
         activation: Activation::Standing,
         document_type: "dc+sd-jwt".into(),
         checked_at,
+        token,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // `iss` is one the key stands for (criteria 2.2.3(1)A); none named is its did:key.
@@ -553,7 +556,7 @@ fn unix_seconds(field: &str, value: &Value) -> Result<i64, ApiError> {
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue_mdoc(
     State(state): State<Arc<ApiState>>,
-    Authenticated(caller): Authenticated,
+    AuthenticatedForSigning(caller, token): AuthenticatedForSigning,
     JsonBody(request): JsonBody<MdocIssueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     use base64::Engine as _;
@@ -621,6 +624,7 @@ pub async fn issue_mdoc(
         activation: Activation::Standing,
         document_type: "mso_mdoc".into(),
         checked_at,
+        token,
     });
     let key_ref = signer.key_ref().map_err(signing_error)?;
     // The issuer is the key's own document signer certificate, and the data elements naming
