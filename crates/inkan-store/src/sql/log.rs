@@ -296,16 +296,22 @@ async fn store_checkpoint(
         }
     };
     let size = log::to_db(head.size).ok()?;
+    // Under the log's lock, as every checkpoint is stored: of two nodes storing theirs at once,
+    // the smaller one is not stored after the larger (sizes never go back).
     let stored = async {
-        Sql::new(
+        let mut tx = db.begin_write().await?;
+        tx.lock(Lock::Log).await?;
+        let inserted = Sql::new(
             "INSERT INTO log_checkpoints (size, note, created_at) SELECT $1, $2, $3 \
              WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints WHERE size >= $1)",
         )
         .bind(size)
         .bind(note.as_str())
         .bind(created_at)
-        .execute(&mut db.write().await?)
-        .await
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(inserted)
     };
     match stored.await {
         Ok(1) => Some(StoredCheckpoint {
