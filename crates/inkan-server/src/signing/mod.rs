@@ -288,14 +288,14 @@ impl SigningModule {
             Ok(()) => self.check_status(&request.key, true).await,
             Err(e) => Err(e),
         };
-        // The oldest cache epoch of what was read from memory (the key, its status source).
-        let cached_at = match checked {
+        // The cache epochs of what was read from memory (token, key, status source).
+        let read_at: Vec<u64> = match checked {
             Ok(status_at) => request
                 .checked_at
                 .into_iter()
                 .chain(status_at)
                 .chain(request.token.as_ref().map(|t| t.read_at))
-                .min(),
+                .collect(),
             Err(e) => {
                 self.refused(request, &labels, Some(&approval), &e).await;
                 return Err(e);
@@ -319,7 +319,7 @@ impl SigningModule {
         // key and its status again, from the store (a change committed before the entry is
         // seen before the device signs).
         let rechecked = match still_active(&request.key, logged.key) {
-            Ok(()) if cached_at.is_some() && cached_at != logged.epoch => {
+            Ok(()) if read_at.iter().any(|at| Some(*at) != logged.epoch) => {
                 self.recheck(request).await
             }
             other => other,
@@ -474,13 +474,20 @@ impl SigningModule {
             .get_key(&key.id)
             .await?
             .ok_or_else(|| SigningError::KeyUnusable("it no longer exists".into()))?;
+        // Everything but its times (a renewal of its certificate moves `updated_at` too, and
+        // then the chain differs).
         let same = now.state == key.state
             && now.handle == key.handle
             && now.algorithm == key.algorithm
+            && now.spec == key.spec
+            && now.device == key.device
+            && now.origin == key.origin
+            && now.label == key.label
             && now.public_key_spki == key.public_key_spki
             && now.certificate_chain == key.certificate_chain
             && now.environment == key.environment
-            && now.owner == key.owner;
+            && now.owner == key.owner
+            && now.state_reason == key.state_reason;
         if !same {
             return Err(SigningError::KeyUnusable(
                 "it changed while the request was being logged".into(),
