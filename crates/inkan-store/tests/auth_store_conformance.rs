@@ -1542,32 +1542,39 @@ async fn revoke_session_is_idempotent(db: Ctx) {
     );
 }
 
-/// Issue 17: ending a session, rotating or purging tokens moves the cache epoch (by trigger),
-/// so a node's token check from memory is confirmed from the store; a session's touch (every
-/// second of use) and a new session do not.
+/// Issue 17: ending a session, a refresh token's reuse or purging tokens moves the cache epoch
+/// (by trigger), so a node's token check from memory is confirmed from the store; a session's
+/// touch (every second of use), a new session and a rotation (which leaves the access tokens
+/// as they were) do not.
 async fn cache_epoch_moves_when_a_session_or_token_changes(db: Ctx) {
     let store = db.connect().await;
     let before = store.cache_epoch().await.unwrap();
     let (_, session, tokens) = user_session(&*store).await;
     store.touch_session(&session.id, T0 + 5).await.unwrap();
-    assert_eq!(
-        store.cache_epoch().await.unwrap(),
-        before,
-        "a new session or a touch"
-    );
     let rotated = pair(&session, T0 + 6);
     store
         .rotate_refresh_token(&tokens[1].token_hash, &rotated, T0 + 6)
         .await
         .unwrap();
-    let after_rotation = store.cache_epoch().await.unwrap();
-    assert!(after_rotation > before, "a rotation");
+    assert_eq!(
+        store.cache_epoch().await.unwrap(),
+        before,
+        "a new session, a touch or a rotation"
+    );
+    // The old refresh token again: a reuse, which revokes the session.
     store
-        .revoke_session(&session.id, "logout", T0 + 10)
+        .rotate_refresh_token(&tokens[1].token_hash, &pair(&session, T0 + 7), T0 + 7)
+        .await
+        .unwrap();
+    let after_reuse = store.cache_epoch().await.unwrap();
+    assert!(after_reuse > before, "a reuse");
+    let (_, other, _) = user_session(&*store).await;
+    store
+        .revoke_session(&other.id, "logout", T0 + 10)
         .await
         .unwrap();
     let after_revocation = store.cache_epoch().await.unwrap();
-    assert!(after_revocation > after_rotation, "a revocation");
+    assert!(after_revocation > after_reuse, "a revocation");
     store.purge_sessions(T0 + 3_600_000).await.unwrap();
     assert!(
         store.cache_epoch().await.unwrap() > after_revocation,

@@ -11,9 +11,11 @@
 -- batch), and a request whose tag is not the batch's is checked from the store again before
 -- anything is signed (inkan-server `signing`). Every change of what those reads return moves
 -- the epoch, by trigger (once per statement), so no code path can change a key, its
--- certificates, its status source, a token or what a session stands for without it. A
--- session's `last_seen_at` is not watched (it changes every second of use): a node checks the
--- idle timeout against its own touches and decides any refusal from the store. Never
+-- certificates, its status source, a token or what a session stands for without it. Not
+-- watched: a session's `last_seen_at` (it changes every second of use: a node checks the idle
+-- timeout against its own touches and decides any refusal from the store) and a refresh
+-- token's `used_at` (set by a rotation; it decides nothing about an access token, and a reuse
+-- revokes the session). Never
 -- decreases; not part of a backup.
 
 CREATE TABLE cache_epoch (
@@ -36,7 +38,8 @@ CREATE TRIGGER key_certificates_epoch AFTER INSERT OR UPDATE OR DELETE ON key_ce
     FOR EACH STATEMENT EXECUTE FUNCTION inkan_cache_epoch_bump();
 CREATE TRIGGER key_status_sources_epoch AFTER INSERT OR UPDATE OR DELETE ON key_status_sources
     FOR EACH STATEMENT EXECUTE FUNCTION inkan_cache_epoch_bump();
-CREATE TRIGGER tokens_epoch AFTER UPDATE OR DELETE ON tokens
+CREATE TRIGGER tokens_epoch AFTER UPDATE OF token_hash, session_id, kind, expires_at OR DELETE
+    ON tokens
     FOR EACH STATEMENT EXECUTE FUNCTION inkan_cache_epoch_bump();
 CREATE TRIGGER sessions_epoch AFTER UPDATE OF
     revoked_at, revoked_reason, expires_at, scope, jkt, x5t, method, subscriber, account_id,

@@ -10,9 +10,10 @@
 -- again, and a request whose tag is not the batch's is checked from the store again before
 -- anything is signed (inkan-server `signing`). Every change of what those reads return moves
 -- the epoch, by trigger, so no code path can change a key, its certificates, its status
--- source, a token or what a session stands for without it. A session's `last_seen_at` is not
--- watched (it changes every second of use): a node checks the idle timeout against its own
--- touches and decides any refusal from the store. Never decreases; not part of a backup (a
+-- source, a token or what a session stands for without it. Not watched: a session's
+-- `last_seen_at` (it changes every second of use: a node checks the idle timeout against its
+-- own touches and decides any refusal from the store) and a refresh token's `used_at` (set by
+-- a rotation; it decides nothing about an access token, and a reuse revokes the session). Never decreases; not part of a backup (a
 -- restore fills a new store).
 
 CREATE TABLE cache_epoch (
@@ -38,7 +39,8 @@ CREATE TRIGGER key_status_sources_update_epoch AFTER UPDATE ON key_status_source
 BEGIN UPDATE cache_epoch SET value = value + 1 WHERE id = 1; END;
 CREATE TRIGGER key_status_sources_delete_epoch AFTER DELETE ON key_status_sources
 BEGIN UPDATE cache_epoch SET value = value + 1 WHERE id = 1; END;
-CREATE TRIGGER tokens_update_epoch AFTER UPDATE ON tokens
+CREATE TRIGGER tokens_update_epoch AFTER UPDATE OF token_hash, session_id, kind, expires_at
+    ON tokens
 BEGIN UPDATE cache_epoch SET value = value + 1 WHERE id = 1; END;
 CREATE TRIGGER tokens_delete_epoch AFTER DELETE ON tokens
 BEGIN UPDATE cache_epoch SET value = value + 1 WHERE id = 1; END;
