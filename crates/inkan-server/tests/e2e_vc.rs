@@ -37,55 +37,14 @@ fn client_certificate() -> (String, String) {
 }
 
 async fn issue_and_verify(engine: Engine) {
-    let h = Harness::start(engine, "").await;
-    let (_, operator) = h.operator().await;
-    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session: Session = h.login(&clerk).await;
-    let created = h
-        .call(
-            &clerk_session,
-            Method::POST,
-            "/v1/keys",
-            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
-        )
-        .await;
-    let key: Value = created.json().await.unwrap();
-    let key_id = key["id"].as_str().unwrap().to_owned();
-    let (cert_pem, key_pem) = client_certificate();
-    let registered = h
-        .call(
-            &operator,
-            Method::POST,
-            &format!("/v1/subscribers/{issuer}/clients"),
-            Some(json!({
-                "name": "issuing system", "certificate_pem": cert_pem,
-                "scope": {"keys": [{"key": key_id, "operations": ["read", "sign"]}]}
-            })),
-        )
-        .await;
-    h.approve_request(
-        registered,
-        OperatorRole::RaOfficer,
-        Some((&operator, &issuer)),
-    )
-    .await;
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let Issuing {
+        h,
+        clerk: clerk_session,
+        mtls,
+        key,
+        key_id,
+        access,
+    } = issuing_client(engine, json!({"operations": ["read", "sign"]})).await;
     let vkey = h.server().service.log_vkey().unwrap();
     let origin = h.server().service.log.origin().to_owned();
     let work = tempfile::tempdir().unwrap();
@@ -236,52 +195,17 @@ async fn issue_and_verify_postgres() {
 /// A standing approval covers the formats and the rate its scope names, no more.
 #[tokio::test]
 async fn standing_approval_limits_formats_and_rate() {
-    let h = Harness::start(Engine::SqliteFile, "").await;
-    let (_, operator) = h.operator().await;
-    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session: Session = h.login(&clerk).await;
-    let key: Value = h
-        .call(
-            &clerk_session,
-            Method::POST,
-            "/v1/keys",
-            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key_id = key["id"].as_str().unwrap().to_owned();
-    let (cert_pem, key_pem) = client_certificate();
-    let registered = h
-        .call(&operator, Method::POST, &format!("/v1/subscribers/{issuer}/clients"), Some(json!({
-            "name": "limited system", "certificate_pem": cert_pem,
-            "scope": {"keys": [{"key": key_id, "operations": ["sign"], "formats": ["vc+jwt"], "max_per_minute": 2}]}
-        })))
-        .await;
-    h.approve_request(
-        registered,
-        OperatorRole::RaOfficer,
-        Some((&operator, &issuer)),
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(
+        Engine::SqliteFile,
+        json!({"operations": ["sign"], "formats": ["vc+jwt"], "max_per_minute": 2}),
     )
     .await;
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().unwrap().to_owned();
     let issue = |format: &'static str| {
         mtls.post(format!("{}/credentials/issue", h.url))
             .bearer_auth(&access)
@@ -316,16 +240,27 @@ async fn standing_approval_limits_formats_and_rate() {
     h.stop().await;
 }
 
-/// A running server with an issuer, one ES256 key and a system client (mTLS) whose scope signs
-/// with it: the client, the key's id and a fresh access token of the client.
-async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
-    let h = Harness::start(Engine::SqliteFile, "").await;
+/// A running server with an issuer (its clerk logged in), one ES256 key and a system client
+/// (mTLS) whose scope gives `grant` (the key's entry, without `key`) on it, with a fresh access
+/// token of the client.
+struct Issuing {
+    h: Harness,
+    clerk: Session,
+    mtls: reqwest::Client,
+    /// The key as `POST /v1/keys` answered.
+    key: Value,
+    key_id: String,
+    access: String,
+}
+
+async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
+    let h = Harness::start(engine, "").await;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session: Session = h.login(&clerk).await;
+    let clerk: Session = h.login(&clerk).await;
     let key: Value = h
         .call(
-            &clerk_session,
+            &clerk,
             Method::POST,
             "/v1/keys",
             Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
@@ -335,6 +270,7 @@ async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
         .await
         .unwrap();
     let key_id = key["id"].as_str().unwrap().to_owned();
+    grant["key"] = key_id.clone().into();
     let (cert_pem, key_pem) = client_certificate();
     let registered = h
         .call(
@@ -343,7 +279,7 @@ async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
             &format!("/v1/subscribers/{issuer}/clients"),
             Some(json!({
                 "name": "issuing system", "certificate_pem": cert_pem,
-                "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}
+                "scope": {"keys": [grant]}
             })),
         )
         .await;
@@ -370,7 +306,14 @@ async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
         .await
         .unwrap();
     let access = token["access_token"].as_str().unwrap().to_owned();
-    (h, mtls, key_id, access)
+    Issuing {
+        h,
+        clerk,
+        mtls,
+        key,
+        key_id,
+        access,
+    }
 }
 
 /// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a
@@ -380,7 +323,13 @@ async fn issuing_client() -> (Harness, reqwest::Client, String, String) {
 /// the one after it is checked against the key as it now is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
-    let (h, mtls, key_id, access) = issuing_client().await;
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
     let issue = || {
         mtls.post(format!("{}/credentials/issue", h.url))
             .bearer_auth(&access)
@@ -436,7 +385,13 @@ async fn a_key_changed_behind_the_cache_is_read_again_before_signing() {
 /// the signing module before the device signs, and the next request is refused at the door.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_session_ended_behind_the_cache_signs_nothing() {
-    let (h, mtls, key_id, access) = issuing_client().await;
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
     let issue = || {
         mtls.post(format!("{}/credentials/issue", h.url))
             .bearer_auth(&access)
