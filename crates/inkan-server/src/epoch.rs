@@ -13,6 +13,7 @@
 //! Must never: answer with a value tagged older than the newest epoch seen, or serve a path
 //! that does not confirm the tag at its write-ahead batch (key and status APIs read the store).
 
+use inkan_store::StoreError;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +31,14 @@ impl Epoch {
     /// The newest epoch seen.
     pub fn newest(&self) -> u64 {
         self.0.load(Ordering::Acquire)
+    }
+
+    /// The store's epoch now, noted: read it *before* the value it will tag, so that a tag is
+    /// never newer than its value.
+    pub async fn read(&self, store: &dyn inkan_store::Store) -> Result<u64, StoreError> {
+        let epoch = store.cache_epoch().await?;
+        self.observe(epoch);
+        Ok(epoch)
     }
 }
 

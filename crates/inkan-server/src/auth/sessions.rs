@@ -463,8 +463,7 @@ impl Auth {
                 ));
             }
         }
-        let read_at = self.store.cache_epoch().await?;
-        epoch.observe(read_at);
+        let read_at = epoch.read(self.store.as_ref()).await?;
         let Some((record, mut session)) = self.store.get_token(&token_hash).await? else {
             return Err(invalid());
         };

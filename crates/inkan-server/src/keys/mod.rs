@@ -377,8 +377,7 @@ impl KeyRegistry {
         if let Some(cached) = self.signing_keys.get(id.as_str(), epoch) {
             return Ok(cached);
         }
-        let read_at = self.store.cache_epoch().await?;
-        epoch.observe(read_at);
+        let read_at = epoch.read(self.store.as_ref()).await?;
         let record = self.get(id).await?;
         self.signing_keys.put(id.as_str(), read_at, record.clone());
         Ok((record, read_at))

@@ -113,8 +113,7 @@ impl StatusChecker {
         let (source, read_at) = match self.sources.get(key.id.as_str(), epoch) {
             Some(cached) => cached,
             None => {
-                let read_at = store.cache_epoch().await?;
-                epoch.observe(read_at);
+                let read_at = epoch.read(store).await?;
                 let source = store.get_status_source(key.id.as_str()).await?;
                 self.sources.put(key.id.as_str(), read_at, source.clone());
                 (source, read_at)
