@@ -350,24 +350,7 @@ impl Store for SqlStore {
         note: &str,
         at: UnixMillis,
     ) -> Result<(), StoreError> {
-        let mut tx = self.db.begin_write().await?;
-        tx.lock(crate::engine::Lock::Log).await?;
-        let head = log_rows::read_head(&mut tx).await?;
-        let latest = Sql::new("SELECT max(size) AS size FROM log_checkpoints")
-            .fetch_one(&mut tx)
-            .await?
-            .int_opt("size")?
-            .map(|s| log::from_db(s, "checkpoint size"))
-            .transpose()?;
-        log::check_checkpoint(size, head.size, latest)?;
-        Sql::new("INSERT INTO log_checkpoints (size, note, created_at) VALUES ($1, $2, $3)")
-            .bind(log::to_db(size)?)
-            .bind(note)
-            .bind(at)
-            .execute(&mut tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        log_rows::insert_checkpoint(&self.db, size, note, at).await
     }
 
     async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {

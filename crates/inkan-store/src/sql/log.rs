@@ -11,6 +11,7 @@
 //! decide what the tree's hashes are (that is `store::log` and `inkan_log`).
 
 use crate::StoreError;
+use crate::UnixMillis;
 use crate::auth_rows::Columns;
 use crate::auth_rows::write_error;
 use crate::engine::{Db, Engine, Executor, Lock, Sql, hex_array, int_array};
@@ -295,37 +296,58 @@ async fn store_checkpoint(
             return None;
         }
     };
-    let size = log::to_db(head.size).ok()?;
-    // Under the log's lock, as every checkpoint is stored: of two nodes storing theirs at once,
-    // the smaller one is not stored after the larger (sizes never go back).
-    let stored = async {
-        let mut tx = db.begin_write().await?;
-        tx.lock(Lock::Log).await?;
-        let inserted = Sql::new(
-            "INSERT INTO log_checkpoints (size, note, created_at) SELECT $1, $2, $3 \
-             WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints WHERE size >= $1)",
-        )
-        .bind(size)
-        .bind(note.as_str())
-        .bind(created_at)
-        .execute(&mut tx)
-        .await?;
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(inserted)
-    };
-    match stored.await {
-        Ok(1) => Some(StoredCheckpoint {
+    match insert_checkpoint(db, head.size, &note, created_at).await {
+        Ok(()) => Some(StoredCheckpoint {
             size: head.size,
             note,
             created_at,
         }),
         // Another node stored one as large meanwhile: a receipt finds it.
-        Ok(_) => None,
+        Err(StoreError::Conflict(_)) => None,
         Err(error) => {
             tracing::warn!(%error, size = head.size, "a batch's checkpoint could not be stored");
             None
         }
     }
+}
+
+/// Stores the checkpoint of size `size` (`Store::insert_checkpoint`), under the log's lock, as
+/// every checkpoint is stored: only if the log holds `size` entries and no checkpoint at least
+/// as large is stored (so sizes never go back, whichever node stores), in one conditional
+/// statement; a refusal is explained by [`log::check_checkpoint`].
+pub(super) async fn insert_checkpoint(
+    db: &Db,
+    size: u64,
+    note: &str,
+    at: UnixMillis,
+) -> Result<(), StoreError> {
+    let mut tx = db.begin_write().await?;
+    tx.lock(Lock::Log).await?;
+    let inserted = Sql::new(
+        "INSERT INTO log_checkpoints (size, note, created_at) SELECT $1, $2, $3 \
+         WHERE $1 <= (SELECT size FROM log_head WHERE id = 1) \
+         AND NOT EXISTS (SELECT 1 FROM log_checkpoints WHERE size >= $1)",
+    )
+    .bind(log::to_db(size)?)
+    .bind(note)
+    .bind(at)
+    .execute(&mut tx)
+    .await?;
+    if inserted == 0 {
+        let head = read_head(&mut tx).await?;
+        let latest = Sql::new("SELECT max(size) AS size FROM log_checkpoints")
+            .fetch_one(&mut tx)
+            .await?
+            .int_opt("size")?
+            .map(|s| log::from_db(s, "checkpoint size"))
+            .transpose()?;
+        log::check_checkpoint(size, head.size, latest)?;
+        return Err(StoreError::Corrupt(format!(
+            "the checkpoint for size {size} was not stored, though the log allows it"
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A key's state and handle from a row of the batch's key read, into `found`.
