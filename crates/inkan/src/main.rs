@@ -24,6 +24,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// The process's allocator. Under load the service allocates on many threads at once, and
+/// glibc's arena locks cost a tenth of the signing path's CPU (docs/benchmarks.md); mimalloc
+/// keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Inkan: a remote signing service for Verifiable Credentials.
 #[derive(Debug, Parser)]
 #[command(name = "inkan", version, about)]

@@ -13,10 +13,10 @@
 //! (one checkpoint per size, sizes never go back) and theirs is the answer.
 //!
 //! A batch of the writer that carries signature results also asks for a checkpoint
-//! ([`inkan_store::CheckpointSigner`], implemented here): once the batch's transaction has
-//! committed, with the new tree's root read back from the stored hashes inside it, the store
-//! has the tree signed here (within [`BATCH_SIGN_WITHIN`], else the batch goes without) and
-//! stores the checkpoint unless a larger one is there.
+//! ([`inkan_store::CheckpointSigner`], implemented here): inside the batch's transaction,
+//! under the log's lock, the store has the new tree signed here (within [`BATCH_SIGN_WITHIN`],
+//! else the batch goes without) and stores the checkpoint with the tree, which commits only if
+//! its root read back from the stored hashes is the one signed.
 //!
 //! Must never: sign a root not computed from the stored hashes, or call the signer on an
 //! async worker thread.

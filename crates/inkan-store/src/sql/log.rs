@@ -110,9 +110,10 @@ fn hex_lists(
 /// read, which the log's lock guarantees), index rows, key states, the cache epoch, and the new
 /// tree's root hashes as stored, from which its root is computed again before the commit.
 ///
-/// Then, with the tree committed, `checkpoint` (if any) signs it and the checkpoint is stored
-/// on its own, unless one as large is there already (another node's): a checkpoint only ever
-/// names a committed tree, whose root was read back from the stored hashes.
+/// `checkpoint` (if any) signs the new tree before that round trip, under the log's lock, and
+/// the checkpoint goes in the same round trip: it commits with the tree it names or not at
+/// all (a root read back that differs fails the whole transaction). A signer's failure leaves
+/// the batch without a checkpoint.
 pub(super) async fn append(
     db: &Db,
     entries: &[Vec<u8>],
@@ -190,6 +191,10 @@ pub(super) async fn append(
         .collect::<Result<Vec<_>, _>>()?;
     let root_list = int_array(&roots);
     let (old_size, new_size) = (log::to_db(head.size)?, log::to_db(appended.head.size)?);
+    let signed = match checkpoint {
+        Some(signer) => sign_checkpoint(signer, &appended.head).await,
+        None => None,
+    };
 
     let mut statements = Vec::new();
     for (table, column, lists) in [
@@ -217,6 +222,20 @@ pub(super) async fn append(
     for list in &signature_lists {
         statements.push(Sql::assembled(signatures_sql.clone()).bind(list));
     }
+    if let Some((note, created_at)) = &signed {
+        // Under the log's lock no checkpoint as large can be there; the condition keeps the
+        // rule of [`insert_checkpoint`] in this statement too.
+        statements.push(
+            Sql::new(
+                "INSERT INTO log_checkpoints (size, note, created_at) SELECT $1, $2, $3 \
+                 WHERE NOT EXISTS (SELECT 1 FROM log_checkpoints WHERE size >= $1) \
+                 RETURNING CAST('checkpoint' AS TEXT) AS what",
+            )
+            .bind(new_size)
+            .bind(note.as_str())
+            .bind(*created_at),
+        );
+    }
     if !keys.is_empty() {
         statements.push(read_keys);
     }
@@ -238,12 +257,14 @@ pub(super) async fn append(
         .await
         .map_err(|e| write_error("a log batch", e))?;
     let mut moved = false;
+    let mut checkpoint_stored = false;
     let mut found = HashMap::with_capacity(keys.len());
     let mut stored_roots = HashMap::new();
     let mut epoch = None;
     for row in &rows {
         match row.text("what")?.as_str() {
             "head" => moved = true,
+            "checkpoint" => checkpoint_stored = true,
             "epoch" => epoch = Some(log::from_db(row.int("value")?, "cache epoch")?),
             "root" => {
                 let idx = log::from_db(row.int("idx")?, "stored hash index")?;
@@ -268,10 +289,19 @@ pub(super) async fn append(
         ));
     }
     tx.commit().await?;
-    let checkpoint = match checkpoint {
-        Some(signer) => store_checkpoint(db, signer, &appended.head).await,
-        None => None,
-    };
+    if signed.is_some() && !checkpoint_stored {
+        tracing::warn!(
+            size = appended.head.size,
+            "a checkpoint at least as large as the log was stored already: the batch goes without"
+        );
+    }
+    let checkpoint = signed
+        .filter(|_| checkpoint_stored)
+        .map(|(note, created_at)| StoredCheckpoint {
+            size: appended.head.size,
+            note,
+            created_at,
+        });
     Ok(BatchCommitted {
         appended,
         hashes: integrated.hashes,
@@ -281,34 +311,20 @@ pub(super) async fn append(
     })
 }
 
-/// Signs the committed tree `head` with `signer` and stores the checkpoint unless one at least
-/// as large is stored already. `None` (logged) if it could not be signed or stored: the batch
-/// stands without it, and a receipt then issues a checkpoint of its own.
-async fn store_checkpoint(
-    db: &Db,
+/// The checkpoint of the tree `head` signed by `signer`, with the time to store with it;
+/// `None` (logged) if it could not be signed: the batch then goes without, and a receipt
+/// issues a checkpoint of its own.
+async fn sign_checkpoint(
     signer: &dyn CheckpointSigner,
     head: &LogHead,
-) -> Option<StoredCheckpoint> {
-    let (note, created_at) = match signer.sign(head.size, head.root).await {
-        Ok(signed) => signed,
-        Err(reason) => {
+) -> Option<(String, UnixMillis)> {
+    signer
+        .sign(head.size, head.root)
+        .await
+        .inspect_err(|reason| {
             tracing::warn!(%reason, size = head.size, "a batch's checkpoint could not be signed");
-            return None;
-        }
-    };
-    match insert_checkpoint(db, head.size, &note, created_at).await {
-        Ok(()) => Some(StoredCheckpoint {
-            size: head.size,
-            note,
-            created_at,
-        }),
-        // Another node stored one as large meanwhile: a receipt finds it.
-        Err(StoreError::Conflict(_)) => None,
-        Err(error) => {
-            tracing::warn!(%error, size = head.size, "a batch's checkpoint could not be stored");
-            None
-        }
-    }
+        })
+        .ok()
 }
 
 /// Stores the checkpoint of size `size` (`Store::insert_checkpoint`), under the log's lock, as
