@@ -294,6 +294,13 @@ fn status_list_cwt_example_is_read() {
         .unwrap();
     StatusListToken::check_cwt_typ(typ).unwrap();
     assert_eq!(typ, CWT_TYP);
+    // The COSE reader the status checker uses finds the same `typ` in the tagged structure.
+    let sign1 = inkan_formats::mdoc::cose::parse(&vector_hex("status_list_cwt.md")).unwrap();
+    assert_eq!(
+        inkan_formats::mdoc::cose::typ(&sign1).unwrap(),
+        Some(CWT_TYP)
+    );
+    assert_eq!(sign1.payload.as_deref(), Some(payload.as_slice()));
     let token = StatusListToken::from_cwt_claims(&payload).unwrap();
     assert_eq!(token.sub, "https://example.com/statuslists/1");
     assert_eq!(token.iat, 1686920170);

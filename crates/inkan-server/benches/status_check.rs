@@ -107,6 +107,7 @@ fn main() {
     std::fs::write(&anchor, key.public_key.to_pem()).expect("anchor");
     let token_url = format!("{base}/token");
     let w3c_url = format!("{base}/w3c");
+    let w3c_url_for_lookup = w3c_url.clone();
     rt.block_on(async {
         let token = StatusListToken {
             sub: token_url.clone(),
@@ -180,6 +181,35 @@ fn main() {
     });
     group.bench_function("w3c_bitstring_status_list", |b| {
         b.iter(|| rt.block_on(checker.check(&w3c)))
+    });
+    group.finish();
+
+    // The W3C lookup alone, as the checker made it before issue 16 (the 131,072-entry list
+    // decompressed on every check) and as it makes it now (decoded once at fetch time, kept in
+    // the cache), on the same list credential.
+    let list = BitstringStatusList::new(MIN_ENTRIES, 1).expect("list");
+    let document = BitstringStatusListCredential::unsigned(
+        &w3c_url_for_lookup,
+        "did:example:lists",
+        &StatusPurpose::Revocation,
+        &list,
+        None,
+        None,
+        Some(3_600_000),
+    )
+    .expect("credential");
+    let credential =
+        BitstringStatusListCredential::from_verified_json(&document).expect("list credential");
+    let StatusSource::Bitstring(entry) = &w3c else {
+        unreachable!("the W3C source is a Bitstring entry")
+    };
+    let decoded = credential.list(1).expect("decoded");
+    let mut group = c.benchmark_group("w3c_entry_lookup");
+    group.bench_function("decompressed_each_check", |b| {
+        b.iter(|| credential.check(entry).expect("check"))
+    });
+    group.bench_function("decoded_once", |b| {
+        b.iter(|| credential.check_decoded(&decoded, entry).expect("check"))
     });
     group.finish();
 

@@ -3,7 +3,7 @@
 //! ca_files`), serving lists the test signs itself with a key in a software token, configured as
 //! the checker's trust anchor.
 //!
-//! - IETF Token Status List and W3C Bitstring Status List (as `vc+jwt` and with a Data Integrity
+//! - IETF Token Status List (`statuslist+jwt` and `statuslist+cwt`) and W3C Bitstring Status List (as `vc+jwt` and with a Data Integrity
 //!   proof): the server's content changes mid-run (valid → suspended → valid → revoked), each
 //!   change seen once the cache has expired on the manual clock and not before; a fresh cache
 //!   makes no request (the server counts them).
@@ -22,9 +22,10 @@ use inkan_device::{Algorithm, CryptoDevice, KeySpec};
 use inkan_formats::KeyRef;
 use inkan_formats::data_integrity::{self as di, Cryptosuite, ProofOptions};
 use inkan_formats::jose::{KeyHint, sign_compact, vc_jwt};
+use inkan_formats::mdoc::cose;
 use inkan_formats::signer::DeviceSigner;
 use inkan_formats::status::bitstring::MIN_ENTRIES;
-use inkan_formats::status::token::JWT_TYP;
+use inkan_formats::status::token::{CWT_TYP, JWT_TYP};
 use inkan_formats::status::{
     BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
     StatusListReference, StatusListToken, StatusPurpose, TokenStatusList,
@@ -127,6 +128,33 @@ impl Issuer {
         .await
         .unwrap()
         .into_bytes()
+    }
+
+    /// A signed `application/statuslist+cwt` (untagged `COSE_Sign1`, protected `typ` as given)
+    /// for `sub`, with `statuses` (2 bits per entry) at iat = now.
+    async fn token_cwt(
+        &self,
+        sub: &str,
+        statuses: &[(u64, u8)],
+        ttl: Option<u64>,
+        typ: &str,
+    ) -> Vec<u8> {
+        let mut list = TokenStatusList::new(64, 2).unwrap();
+        for (index, value) in statuses {
+            list.set(*index, *value).unwrap();
+        }
+        let token = StatusListToken {
+            sub: sub.to_string(),
+            iat: u64::try_from(START / 1000).unwrap(),
+            exp: None,
+            ttl,
+            status_list: list,
+        };
+        let claims = token.to_cwt_claims().unwrap();
+        let sign1 = cose::sign_typed(&self.signer, &self.key, &claims, typ)
+            .await
+            .unwrap();
+        cose::to_bytes(sign1).unwrap()
     }
 
     fn credential(
@@ -249,6 +277,7 @@ fn unknown_reason(check: &StatusCheck) -> &str {
 }
 
 const TOKEN_TYPE: &str = "application/statuslist+jwt";
+const TOKEN_CWT_TYPE: &str = "application/statuslist+cwt";
 const VC_JWT_TYPE: &str = "application/vc+jwt";
 const VC_TYPE: &str = "application/vc";
 
@@ -314,6 +343,89 @@ async fn token_status_changes_are_seen_once_the_cache_expires() {
         hex::encode(Sha256::digest(&revoked_body))
     );
     assert_eq!(s.server.requests(path), 4);
+}
+
+/// Issue 16 (5): CWT Status List Tokens are read as JWT ones are — tagged or not, signed by a
+/// trust anchor, typed `application/statuslist+cwt`, for the URL fetched, followed as they
+/// change; one of another type, or signed by another key, is `Unknown`.
+#[tokio::test]
+async fn cwt_status_lists_are_verified_and_followed() {
+    let s = setup().await;
+    let path = "/tokens/cwt";
+    let url = s.server.url(path);
+    let source = token_ref(&url, 5);
+    let body = s.issuer.token_cwt(&url, &[(1, 1)], Some(60), CWT_TYP).await;
+    s.server.put(path, body.clone(), TOKEN_CWT_TYPE, None);
+    let first = s.checker.check(&source).await;
+    assert_eq!(first.status, KeyStatus::Valid);
+    let evidence = first.evidence.unwrap();
+    assert_eq!(evidence.list_sha256, hex::encode(Sha256::digest(&body)));
+    assert_eq!(evidence.ttl_ms, Some(60_000));
+    assert_eq!(
+        s.checker.check(&token_ref(&url, 1)).await.status,
+        KeyStatus::Revoked
+    );
+    assert_eq!(s.server.requests(path), 1);
+
+    // Suspended, served tagged (CBOR tag 18) this time: seen once the cache expires.
+    let mut tagged = vec![0xd2];
+    tagged.extend(s.issuer.token_cwt(&url, &[(5, 2)], Some(60), CWT_TYP).await);
+    s.server.put(path, tagged, TOKEN_CWT_TYPE, None);
+    s.clock.advance(30 * SECOND);
+    assert_eq!(s.checker.check(&source).await.status, KeyStatus::Valid);
+    s.clock.advance(31 * SECOND);
+    assert_eq!(s.checker.check(&source).await.status, KeyStatus::Suspended);
+    assert_eq!(s.server.requests(path), 2);
+
+    // Another CWT type signed by the anchor, a list signed by another key, a CWT for another
+    // URL: each Unknown.
+    let other_type = s.server.url("/tokens/cwt-typ");
+    s.server.put(
+        "/tokens/cwt-typ",
+        s.issuer
+            .token_cwt(&other_type, &[], None, "application/cwt")
+            .await,
+        TOKEN_CWT_TYPE,
+        None,
+    );
+    let check = s.checker.check(&token_ref(&other_type, 0)).await;
+    assert!(
+        unknown_reason(&check).contains("statuslist+cwt"),
+        "{check:?}"
+    );
+    let impostor = Issuer::new("impostor");
+    let signed_elsewhere = s.server.url("/tokens/cwt-impostor");
+    s.server.put(
+        "/tokens/cwt-impostor",
+        impostor
+            .token_cwt(&signed_elsewhere, &[], None, CWT_TYP)
+            .await,
+        TOKEN_CWT_TYPE,
+        None,
+    );
+    let check = s.checker.check(&token_ref(&signed_elsewhere, 0)).await;
+    assert!(unknown_reason(&check).contains("trust anchor"), "{check:?}");
+    let moved = s.server.url("/tokens/cwt-moved");
+    s.server.put(
+        "/tokens/cwt-moved",
+        s.issuer.token_cwt(&url, &[], None, CWT_TYP).await,
+        TOKEN_CWT_TYPE,
+        None,
+    );
+    let check = s.checker.check(&token_ref(&moved, 0)).await;
+    assert!(unknown_reason(&check).contains("sub"), "{check:?}");
+    // Bytes that are neither a JWT nor a COSE_Sign1.
+    s.server.put(
+        "/tokens/junk",
+        b"\x01\x02junk".to_vec(),
+        TOKEN_CWT_TYPE,
+        None,
+    );
+    let check = s
+        .checker
+        .check(&token_ref(&s.server.url("/tokens/junk"), 0))
+        .await;
+    assert!(unknown_reason(&check).contains("neither"), "{check:?}");
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ use inkan_device::{Algorithm, PublicKey};
 
 /// COSE header label of `x5chain` (RFC 9360).
 pub const X5CHAIN: i64 = 33;
+/// COSE header label of `typ`, the content's media type (RFC 9596).
+pub const TYP: i64 = 16;
 /// CBOR tag of a tagged `COSE_Sign1`.
 pub const TAG_COSE_SIGN1: u64 = 18;
 
@@ -49,8 +51,54 @@ pub async fn sign(
     payload: &[u8],
     detached: bool,
 ) -> Result<CoseSign1, FormatError> {
+    sign_with(signer, key, payload, detached, None).await
+}
+
+/// Signs `payload` as a `COSE_Sign1` (attached) with the media type `typ` in the protected
+/// header (label 16, RFC 9596), as a CWT that names its type wants (a Status List Token
+/// `application/statuslist+cwt`).
+pub async fn sign_typed(
+    signer: &dyn Signer,
+    key: &KeyRef,
+    payload: &[u8],
+    typ: &str,
+) -> Result<CoseSign1, FormatError> {
+    sign_with(signer, key, payload, false, Some(typ)).await
+}
+
+/// The protected `typ` header (label 16, RFC 9596) as text, if present. A `typ` that is not
+/// text (a CoAP content format number) is refused.
+pub fn typ(sign1: &CoseSign1) -> Result<Option<&str>, FormatError> {
+    let label = coset::Label::Int(TYP);
+    match sign1
+        .protected
+        .header
+        .rest
+        .iter()
+        .find(|(l, _)| *l == label)
+    {
+        None => Ok(None),
+        Some((_, Value::Text(typ))) => Ok(Some(typ)),
+        Some(_) => Err(FormatError::malformed(
+            "COSE_Sign1",
+            "the `typ` header (16) is not a media type string",
+        )),
+    }
+}
+
+async fn sign_with(
+    signer: &dyn Signer,
+    key: &KeyRef,
+    payload: &[u8],
+    detached: bool,
+    typ: Option<&str>,
+) -> Result<CoseSign1, FormatError> {
     let alg = cose_algorithm(key.algorithm)?;
-    let protected = HeaderBuilder::new().algorithm(alg).build();
+    let mut protected = HeaderBuilder::new().algorithm(alg);
+    if let Some(typ) = typ {
+        protected = protected.value(TYP, Value::Text(typ.to_owned()));
+    }
+    let protected = protected.build();
     let mut unprotected = HeaderBuilder::new();
     match key.certificate_chain.as_slice() {
         [] => {}

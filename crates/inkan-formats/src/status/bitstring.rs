@@ -681,6 +681,25 @@ impl BitstringStatusListCredential {
     /// Mismatches are [`FormatError::Rejected`] (`STATUS_VERIFICATION_ERROR`); a short list or
     /// an index outside it is [`FormatError::Malformed`].
     pub fn check(&self, entry: &BitstringStatusListEntry) -> Result<BitstringStatus, FormatError> {
+        self.check_with(entry, None)
+    }
+
+    /// [`check`](Self::check), reading the value from `decoded`, this credential's list decoded
+    /// once (a cache keeps it, so a check does not decompress the list again), when its status
+    /// size is the entry's; otherwise as `check`.
+    pub fn check_decoded(
+        &self,
+        decoded: &BitstringStatusList,
+        entry: &BitstringStatusListEntry,
+    ) -> Result<BitstringStatus, FormatError> {
+        self.check_with(entry, Some(decoded))
+    }
+
+    fn check_with(
+        &self,
+        entry: &BitstringStatusListEntry,
+        decoded: Option<&BitstringStatusList>,
+    ) -> Result<BitstringStatus, FormatError> {
         if let Some(id) = &self.id
             && id != &entry.status_list_credential
         {
@@ -703,9 +722,14 @@ impl BitstringStatusListCredential {
                 entry.status_size
             )));
         }
-        let status = self
-            .list(entry.status_size)?
-            .status(entry.status_list_index)?;
+        let status = match decoded {
+            Some(list) if list.status_size() == entry.status_size => {
+                list.status(entry.status_list_index)?
+            }
+            _ => self
+                .list(entry.status_size)?
+                .status(entry.status_list_index)?,
+        };
         let message = entry
             .status_messages
             .iter()

@@ -1,7 +1,7 @@
 //! Verifying a fetched status list and reading what the checker keeps of it.
 //!
 //! What it owns: the decision whether fetched bytes are a list Inkan may rely on (criteria
-//! 2.2.3(1)B) — an IETF Status List Token (`statuslist+jwt`) or a W3C
+//! 2.2.3(1)B) — an IETF Status List Token (`statuslist+jwt` or `statuslist+cwt`) or a W3C
 //! `BitstringStatusListCredential` secured as `vc+jwt` or with a Data Integrity proof — signed
 //! by one of the trust anchors, for the URL it was fetched from, within its validity period.
 //! Signatures and parsing are the formats crate's (`inkan_formats::jose`,
@@ -16,8 +16,9 @@ use inkan_device::PublicKey;
 use inkan_formats::FormatError;
 use inkan_formats::data_integrity::{self as di, ProofPurpose};
 use inkan_formats::jose::{DecodedJws, decode_compact, parse_rfc3339, vc_jwt};
-use inkan_formats::status::bitstring::BitstringStatusListCredential;
-use inkan_formats::status::token::StatusListToken;
+use inkan_formats::mdoc::cose;
+use inkan_formats::status::bitstring::{BitstringStatusList, BitstringStatusListCredential};
+use inkan_formats::status::token::{CWT_TYP, StatusListToken};
 use serde_json::Value;
 
 /// A verified list, as kept in the cache.
@@ -25,12 +26,20 @@ use serde_json::Value;
 pub(crate) enum VerifiedList {
     /// An IETF Status List Token.
     Token(StatusListToken),
-    /// A W3C Bitstring Status List credential.
-    Bitstring(BitstringStatusListCredential),
+    /// A W3C Bitstring Status List credential, with its list decoded once at fetch time (a
+    /// check reads the bit, it does not decompress the list again).
+    Bitstring(Box<DecodedBitstring>),
     /// An X.509 CRL.
     Crl(super::crl::VerifiedCrl),
     /// An OCSP answer about one certificate.
     Ocsp(super::ocsp::OcspStatus),
+}
+
+/// A verified W3C list credential and its list, decoded with the credential's `statusSize`.
+#[derive(Debug)]
+pub(crate) struct DecodedBitstring {
+    pub credential: BitstringStatusListCredential,
+    pub list: BitstringStatusList,
 }
 
 /// A verified list and its times.
@@ -60,7 +69,7 @@ fn anchor_for(jws: &DecodedJws, anchors: &[PublicKey]) -> Result<PublicKey, Stri
 fn text(bytes: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(bytes)
         .map(str::trim)
-        .map_err(|_| "the list is not text (a CWT status list is not supported yet)".into())
+        .map_err(|_| "the list is not UTF-8 text".into())
 }
 
 fn formats(e: FormatError) -> String {
@@ -78,17 +87,20 @@ fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
-/// An IETF Status List Token (`typ` `statuslist+jwt`) fetched from `url`, at `now` (seconds).
+/// An IETF Status List Token fetched from `url`, at `now` (seconds): a `statuslist+jwt`
+/// (compact JWS text, which starts `ey`) or an `application/statuslist+cwt` (a `COSE_Sign1`,
+/// tagged or not).
 pub(crate) fn token(
     bytes: &[u8],
     url: &str,
     anchors: &[PublicKey],
     now: i64,
 ) -> Result<Verified, String> {
-    let jws = decode_compact(text(bytes)?).map_err(formats)?;
-    StatusListToken::check_jwt_header(&Value::Object(jws.header.clone())).map_err(formats)?;
-    anchor_for(&jws, anchors)?;
-    let token = StatusListToken::from_jwt_payload(&jws.payload).map_err(formats)?;
+    let token = if bytes.trim_ascii_start().starts_with(b"ey") {
+        token_jwt(bytes, anchors)?
+    } else {
+        token_cwt(bytes, anchors)?
+    };
     if token.sub != url {
         return Err(format!(
             "the token's `sub` is {:?}, not the URL it was fetched from",
@@ -104,6 +116,44 @@ pub(crate) fn token(
         ttl_ms: token.ttl.map(|t| t.saturating_mul(1000)),
         list: VerifiedList::Token(token),
     })
+}
+
+/// The claims of a `statuslist+jwt` signed by a trust anchor.
+fn token_jwt(bytes: &[u8], anchors: &[PublicKey]) -> Result<StatusListToken, String> {
+    let jws = decode_compact(text(bytes)?).map_err(formats)?;
+    StatusListToken::check_jwt_header(&Value::Object(jws.header.clone())).map_err(formats)?;
+    anchor_for(&jws, anchors)?;
+    StatusListToken::from_jwt_payload(&jws.payload).map_err(formats)
+}
+
+/// The claims of an `application/statuslist+cwt` signed by a trust anchor: its protected `typ`
+/// (16) names the type, as the draft requires, so a CWT of another kind signed by the same key
+/// is not read as a status list.
+fn token_cwt(bytes: &[u8], anchors: &[PublicKey]) -> Result<StatusListToken, String> {
+    let sign1 = cose::parse(bytes)
+        .map_err(|e| format!("the list is neither a statuslist+jwt nor a statuslist+cwt: {e}"))?;
+    match cose::typ(&sign1).map_err(formats)? {
+        Some(typ) => StatusListToken::check_cwt_typ(typ).map_err(formats)?,
+        None => {
+            return Err(format!(
+                "the status list CWT has no `typ` header (16), expected {CWT_TYP}"
+            ));
+        }
+    }
+    if anchors.is_empty() {
+        return Err("no trust anchors are configured ([status] trust_anchors)".into());
+    }
+    if !anchors
+        .iter()
+        .any(|key| cose::verify(&sign1, key, None).is_ok())
+    {
+        return Err("the list's signature does not verify with any trust anchor".into());
+    }
+    let claims = sign1
+        .payload
+        .as_deref()
+        .ok_or("the status list CWT carries no claims (a detached payload)")?;
+    StatusListToken::from_cwt_claims(claims).map_err(formats)
 }
 
 /// A W3C `BitstringStatusListCredential` fetched from `url` (a `vc+jwt`, or JSON with a Data
@@ -178,14 +228,15 @@ pub(crate) fn bitstring(
             "the list credential's `id` is {id:?}, not the URL it was fetched from"
         ));
     }
-    // Decoded once here so a malformed list is refused at fetch time, not at each check.
-    credential
+    // Decoded once here: a malformed list is refused at fetch time, and checks read the kept
+    // list instead of decompressing it each time.
+    let list = credential
         .list(credential.status_size.unwrap_or(1))
         .map_err(formats)?;
     Ok(Verified {
         issued_at,
         expires_at,
         ttl_ms: Some(credential.ttl_ms()),
-        list: VerifiedList::Bitstring(credential),
+        list: VerifiedList::Bitstring(Box::new(DecodedBitstring { credential, list })),
     })
 }

@@ -485,7 +485,8 @@ impl StatusChecker {
         let max = self.max_list_bytes;
         let fetched = match source {
             StatusSource::Token(_) => {
-                fetch::get(&self.http, url, "application/statuslist+jwt", max).await?
+                let accept = "application/statuslist+jwt, application/statuslist+cwt";
+                fetch::get(&self.http, url, accept, max).await?
             }
             StatusSource::Bitstring(_) => {
                 let accept = "application/vc+jwt, application/vc, application/vc+ld+json, \
@@ -554,14 +555,15 @@ impl StatusChecker {
                     Err(e) => KeyStatus::Unknown(format!("{url}: {e}")),
                 }
             }
-            (VerifiedList::Bitstring(credential), StatusSource::Bitstring(entry)) => {
+            (VerifiedList::Bitstring(decoded), StatusSource::Bitstring(entry)) => {
                 if entry.status_size != 1 {
                     KeyStatus::Unknown(format!(
                         "{url}: statusSize {} is not supported for key status (1 only)",
                         entry.status_size
                     ))
                 } else {
-                    match (credential.check(entry), &entry.status_purpose) {
+                    let checked = decoded.credential.check_decoded(&decoded.list, entry);
+                    match (checked, &entry.status_purpose) {
                         (Ok(s), StatusPurpose::Revocation | StatusPurpose::Suspension)
                             if s.is_valid() =>
                         {
