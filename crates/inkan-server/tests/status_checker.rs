@@ -646,6 +646,107 @@ async fn bad_lists_and_urls_are_unknown() {
     assert!(unknown_reason(&check).contains("connect"), "{check:?}");
 }
 
+/// The issuer's Ed25519 key as rcgen certifies it.
+struct Ed25519Key(Vec<u8>);
+
+impl rcgen::PublicKeyData for Ed25519Key {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ED25519
+    }
+}
+
+/// Issue 16 (5): a trust anchor given as a certificate vouches only within its validity
+/// period: an expired one verifies nothing, and a list it verified is cached no longer than
+/// the certificate lasts, then refused.
+#[tokio::test]
+async fn an_anchor_certificate_vouches_only_while_it_is_valid() {
+    use base64::Engine as _;
+    let server = StatusServer::start().await;
+    let issuer = Issuer::new("lists");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = common::x509::TestCa::new("lists CA");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(issuer.key.public_key.to_jwk()["x"].as_str().unwrap())
+        .unwrap();
+    let start = rcgen::date_time_ymd(2026, 11, 26);
+    let certificate = |file: &str, not_before, not_after| {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = common::x509::test_name("lists");
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let pem = params
+            .signed_by(
+                &Ed25519Key(raw.clone()),
+                &rcgen::Issuer::from_params(&ca.params, &ca.key),
+            )
+            .unwrap()
+            .pem();
+        let path = dir.path().join(file);
+        std::fs::write(&path, pem).unwrap();
+        path
+    };
+    let expired = certificate(
+        "expired.pem",
+        rcgen::date_time_ymd(2020, 1, 1),
+        rcgen::date_time_ymd(2026, 6, 1),
+    );
+    let ends_soon = certificate(
+        "ends-soon.pem",
+        rcgen::date_time_ymd(2020, 1, 1),
+        start + Duration::from_secs(600),
+    );
+    let checker = |anchor: PathBuf, clock: Arc<ManualClock>| {
+        let config = StatusConfig {
+            ca_files: vec![server.ca_file.clone()],
+            trust_anchors: vec![anchor],
+            fetch_timeout_seconds: 5,
+            max_cache_seconds: 86_400,
+            ..StatusConfig::default()
+        };
+        StatusChecker::new(&config, clock).unwrap()
+    };
+    let path = "/tokens/anchored";
+    let url = server.url(path);
+    server.put(
+        path,
+        issuer.token(&url, &[], Some(3600), None).await,
+        TOKEN_TYPE,
+        None,
+    );
+
+    let clock = Arc::new(ManualClock::new(START));
+    let check = checker(expired, clock.clone())
+        .check(&token_ref(&url, 0))
+        .await;
+    assert!(unknown_reason(&check).contains("trust anchor"), "{check:?}");
+
+    let checker = checker(ends_soon, clock.clone());
+    assert_eq!(
+        checker.check(&token_ref(&url, 0)).await.status,
+        KeyStatus::Valid
+    );
+    assert_eq!(server.requests(path), 2);
+    // The list says an hour; the anchor's certificate ends in ten minutes.
+    clock.advance(599 * SECOND);
+    assert_eq!(
+        checker.check(&token_ref(&url, 0)).await.status,
+        KeyStatus::Valid
+    );
+    assert_eq!(
+        server.requests(path),
+        2,
+        "still fresh before the certificate ends"
+    );
+    clock.advance(SECOND);
+    let check = checker.check(&token_ref(&url, 0)).await;
+    assert!(unknown_reason(&check).contains("trust anchor"), "{check:?}");
+    assert_eq!(server.requests(path), 3);
+}
+
 #[tokio::test]
 async fn a_checker_without_trust_anchors_knows_nothing() {
     let s = setup_with(|c| c.trust_anchors.clear()).await;

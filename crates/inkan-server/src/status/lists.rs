@@ -80,7 +80,8 @@ fn seconds(claims: &serde_json::Map<String, Value>, name: &str) -> Option<i64> {
     claims.get(name).and_then(Value::as_i64)
 }
 
-fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+/// The earlier of two optional times.
+pub(super) fn min_opt(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -392,7 +392,7 @@ impl Slot {
 #[derive(Debug)]
 pub struct StatusChecker {
     http: reqwest::Client,
-    anchors: Vec<PublicKey>,
+    anchors: Vec<anchors::Anchor>,
     clock: Arc<dyn Clock>,
     max_list_bytes: usize,
     max_cache_ms: i64,
@@ -504,7 +504,7 @@ impl StatusChecker {
         };
         let fetched_at = self.clock.now();
         let now_seconds = fetched_at.div_euclid(1000);
-        let anchors = &self.anchors;
+        let anchors = &anchors::keys_at(&self.anchors, now_seconds);
         let verified = match source {
             StatusSource::Token(_) => lists::token(&fetched.bytes, url, anchors, now_seconds)?,
             StatusSource::Bitstring(_) => {
@@ -519,7 +519,10 @@ impl StatusChecker {
                 .into_iter()
                 .flatten()
                 .min(),
-            verified.expires_at,
+            lists::min_opt(
+                verified.expires_at,
+                anchors::valid_until(&self.anchors, now_seconds),
+            ),
             self.max_cache_ms,
         );
         Ok(Cached {
