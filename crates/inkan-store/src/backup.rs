@@ -37,6 +37,8 @@ pub const TABLES: &[&str] = &[
     "workflows",
     "deployment_settings",
     "issuer_bindings",
+    "status_lists",
+    "status_list_entries",
 ];
 
 /// One value.

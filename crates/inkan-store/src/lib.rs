@@ -46,6 +46,7 @@ pub mod signing;
 mod signing_rows;
 mod sql;
 pub mod status;
+pub mod status_lists;
 mod status_rows;
 
 pub use auth::{
@@ -63,6 +64,9 @@ pub use signing::{SadRecord, SignatureRecord, SigningStore};
 pub use sql::SqlStore;
 pub use status::{
     KeyStatusRecord, KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore,
+};
+pub use status_lists::{
+    ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
 };
 
 use inkan_log::Hash;
@@ -101,6 +105,7 @@ pub trait Store:
     + signing::SigningStore
     + delivery::DeliveryStore
     + status::StatusStore
+    + status_lists::StatusListStore
     + operations::OperationsStore
     + issuers::IssuerStore
     + backup::BackupStore

@@ -87,6 +87,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "cache_epoch",
         sql: include_str!("../migrations/sqlite/0011_cache_epoch.sql"),
     },
+    Migration {
+        version: 12,
+        name: "status_lists",
+        sql: include_str!("../migrations/sqlite/0012_status_lists.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -145,6 +150,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 11,
         name: "cache_epoch",
         sql: include_str!("../migrations/postgres/0011_cache_epoch.sql"),
+    },
+    Migration {
+        version: 12,
+        name: "status_lists",
+        sql: include_str!("../migrations/postgres/0012_status_lists.sql"),
     },
 ];
 

@@ -28,6 +28,7 @@ mod log;
 mod operations;
 mod signing;
 mod status;
+mod status_lists;
 
 use super::StoreError;
 use super::engine::{self, Db};

@@ -1,0 +1,310 @@
+//! [`StatusListStore`] in SQL, for both engines (`migrations/*/0012_status_lists.sql`), with
+//! the decoding of its rows.
+//!
+//! Every change is one statement, atomic on its own whichever node runs it:
+//! - handing out indexes is one `INSERT … SELECT` of the candidates that are inside the list
+//!   and not taken, `ON CONFLICT DO NOTHING`: on PostgreSQL a concurrent insert of the same
+//!   index waits for the other and then does nothing; on SQLite writers take turns. The
+//!   primary key `(list_id, idx)` alone guarantees that an index is handed out once. Every
+//!   caller inserts its candidates in ascending order, so two callers never wait for each
+//!   other's indexes in a cycle (a deadlock PostgreSQL would break by failing one of them);
+//! - binding an entry to its credential and changing a value are conditional `UPDATE`s
+//!   (`… WHERE digest IS NULL`, `… WHERE is_final = 0`); a refusal is explained by reading the
+//!   entry afterwards.
+//!
+//! Must never: build SQL from values (all values are bound), delete an entry, or change a final
+//! value.
+
+use super::SqlStore;
+use crate::StoreError;
+use crate::auth_rows::{Columns, write_error};
+use crate::engine::{Sql, int_array};
+use crate::status_lists::{
+    ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
+};
+
+macro_rules! list_columns {
+    () => {
+        "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by"
+    };
+}
+
+macro_rules! entry_columns {
+    () => {
+        "list_id, idx, value, is_final, digest, log_index, reserved_at, changed_at, changed_by"
+    };
+}
+
+fn corrupt(record: &str, column: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{record}, {column}: {detail}"))
+}
+
+fn unsigned(value: i64, record: &str, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt(record, column, format!("negative ({value})")))
+}
+
+fn byte(value: i64, record: &str, column: &str) -> Result<u8, StoreError> {
+    u8::try_from(value).map_err(|_| corrupt(record, column, format!("out of range ({value})")))
+}
+
+fn index(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Conflict(format!("index {value} is too large")))
+}
+
+fn list(row: &impl Columns) -> Result<StatusListRecord, StoreError> {
+    let id = row.text("id")?;
+    let record = format!("status list {id:?}");
+    let format = row.text("format")?;
+    Ok(StatusListRecord {
+        format: ListFormat::parse(&format)
+            .ok_or_else(|| corrupt(&record, "format", format!("unknown value {format:?}")))?,
+        owner: row.text("owner")?,
+        key_id: row.text("key_id")?,
+        purpose: row.text_opt("purpose")?,
+        bits: byte(row.int("bits")?, &record, "bits")?,
+        size: unsigned(row.int("size")?, &record, "size")?,
+        messages: row.text_opt("messages")?,
+        ttl_ms: row.int("ttl_ms")?,
+        created_at: row.int("created_at")?,
+        created_by: row.text("created_by")?,
+        id,
+    })
+}
+
+fn entry(row: &impl Columns) -> Result<StatusEntryRecord, StoreError> {
+    let list_id = row.text("list_id")?;
+    let idx = row.int("idx")?;
+    let record = format!("status entry {idx} of list {list_id:?}");
+    Ok(StatusEntryRecord {
+        index: unsigned(idx, &record, "idx")?,
+        value: byte(row.int("value")?, &record, "value")?,
+        is_final: row.int("is_final")? != 0,
+        digest: row.text_opt("digest")?,
+        log_index: row
+            .int_opt("log_index")?
+            .map(|i| unsigned(i, &record, "log_index"))
+            .transpose()?,
+        reserved_at: row.int("reserved_at")?,
+        changed_at: row.int_opt("changed_at")?,
+        changed_by: row.text_opt("changed_by")?,
+        list_id,
+    })
+}
+
+impl SqlStore {
+    /// The entry, or why there is none.
+    async fn existing_entry(
+        &self,
+        list_id: &str,
+        idx: u64,
+    ) -> Result<StatusEntryRecord, StoreError> {
+        self.status_entry(list_id, idx).await?.ok_or_else(|| {
+            StoreError::NotFound(format!(
+                "index {idx} of status list {list_id} (not handed out)"
+            ))
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl StatusListStore for SqlStore {
+    async fn insert_status_list(&self, list: &StatusListRecord) -> Result<(), StoreError> {
+        Sql::new(concat!(
+            "INSERT INTO status_lists (",
+            list_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(list.id.as_str())
+        .bind(list.owner.as_str())
+        .bind(list.key_id.as_str())
+        .bind(list.format.as_str())
+        .bind(list.purpose.as_deref())
+        .bind(i64::from(list.bits))
+        .bind(index(list.size)?)
+        .bind(list.messages.as_deref())
+        .bind(list.ttl_ms)
+        .bind(list.created_at)
+        .bind(list.created_by.as_str())
+        .execute(&mut self.db.write().await?)
+        .await
+        .map_err(|e| write_error(&format!("status list {}", list.id), e))?;
+        Ok(())
+    }
+
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            list_columns!(),
+            " FROM status_lists WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut self.db.read().await?)
+        .await?;
+        found.as_ref().map(list).transpose()
+    }
+
+    async fn status_lists_of(&self, owner: &str) -> Result<Vec<StatusListRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            list_columns!(),
+            " FROM status_lists WHERE owner = $1 ORDER BY created_at, id COLLATE \"C\""
+        ))
+        .bind(owner)
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        found.iter().map(list).collect()
+    }
+
+    async fn reserve_status_indexes(
+        &self,
+        list_id: &str,
+        candidates: &[u64],
+        wanted: usize,
+        at: i64,
+    ) -> Result<Vec<u64>, StoreError> {
+        if self.get_status_list(list_id).await?.is_none() {
+            return Err(StoreError::NotFound(format!("status list {list_id}")));
+        }
+        let mut distinct = candidates
+            .iter()
+            .map(|c| index(*c))
+            .collect::<Result<Vec<_>, _>>()?;
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.is_empty() || wanted == 0 {
+            return Ok(Vec::new());
+        }
+        let wanted = i64::try_from(wanted).unwrap_or(i64::MAX);
+        let rows = Sql::assembled(format!(
+            "INSERT INTO status_list_entries (list_id, idx, reserved_at) \
+             SELECT $1, l.v, $2 FROM ({}) AS l \
+             WHERE l.v < (SELECT size FROM status_lists WHERE id = $1) \
+             AND NOT EXISTS (SELECT 1 FROM status_list_entries e \
+                             WHERE e.list_id = $1 AND e.idx = l.v) \
+             ORDER BY l.v LIMIT $4 \
+             ON CONFLICT (list_id, idx) DO NOTHING RETURNING idx",
+            self.db.engine().int_rows(3)
+        ))
+        .bind(list_id)
+        .bind(at)
+        .bind(&int_array(&distinct))
+        .bind(wanted)
+        .fetch_all(&mut self.db.write().await?)
+        .await
+        .map_err(|e| write_error(&format!("indexes of status list {list_id}"), e))?;
+        let record = format!("status list {list_id:?}");
+        rows.iter()
+            .map(|row| unsigned(row.int("idx")?, &record, "idx"))
+            .collect()
+    }
+
+    async fn bind_status_entry(
+        &self,
+        list_id: &str,
+        idx: u64,
+        digest: &str,
+        log_index: u64,
+    ) -> Result<(), StoreError> {
+        let bound = Sql::new(
+            "UPDATE status_list_entries SET digest = $3, log_index = $4 \
+             WHERE list_id = $1 AND idx = $2 AND digest IS NULL",
+        )
+        .bind(list_id)
+        .bind(index(idx)?)
+        .bind(digest)
+        .bind(index(log_index)?)
+        .execute(&mut self.db.write().await?)
+        .await?;
+        if bound == 1 {
+            return Ok(());
+        }
+        self.existing_entry(list_id, idx).await?;
+        Err(StoreError::Conflict(format!(
+            "index {idx} of status list {list_id} went to a credential already"
+        )))
+    }
+
+    async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError> {
+        let changed = Sql::new(concat!(
+            "UPDATE status_list_entries SET value = $3, is_final = $4, changed_at = $5, \
+             changed_by = $6 WHERE list_id = $1 AND idx = $2 AND is_final = 0 RETURNING ",
+            entry_columns!()
+        ))
+        .bind(change.list_id.as_str())
+        .bind(index(change.index)?)
+        .bind(i64::from(change.value))
+        .bind(i64::from(change.make_final))
+        .bind(change.at)
+        .bind(change.by.as_str())
+        .fetch_optional(&mut self.db.write().await?)
+        .await?;
+        if let Some(row) = changed {
+            return entry(&row);
+        }
+        let current = self.existing_entry(&change.list_id, change.index).await?;
+        Err(StoreError::Conflict(format!(
+            "index {} of status list {} has the final value {}: it does not change again",
+            change.index, change.list_id, current.value
+        )))
+    }
+
+    async fn status_entry(
+        &self,
+        list_id: &str,
+        idx: u64,
+    ) -> Result<Option<StatusEntryRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM status_list_entries WHERE list_id = $1 AND idx = $2"
+        ))
+        .bind(list_id)
+        .bind(index(idx)?)
+        .fetch_optional(&mut self.db.read().await?)
+        .await?;
+        found.as_ref().map(entry).transpose()
+    }
+
+    async fn status_entries_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Vec<StatusEntryRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM status_list_entries WHERE digest = $1 ORDER BY list_id COLLATE \"C\", idx"
+        ))
+        .bind(digest)
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        found.iter().map(entry).collect()
+    }
+
+    async fn status_values(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError> {
+        let found = Sql::new(
+            "SELECT idx, value FROM status_list_entries \
+             WHERE list_id = $1 AND value <> 0 ORDER BY idx",
+        )
+        .bind(list_id)
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        let record = format!("status list {list_id:?}");
+        found
+            .iter()
+            .map(|row| {
+                Ok((
+                    unsigned(row.int("idx")?, &record, "idx")?,
+                    byte(row.int("value")?, &record, "value")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError> {
+        let row = Sql::new("SELECT count(*) AS n FROM status_list_entries WHERE list_id = $1")
+            .bind(list_id)
+            .fetch_one(&mut self.db.read().await?)
+            .await?;
+        unsigned(row.int("n")?, &format!("status list {list_id:?}"), "count")
+    }
+}

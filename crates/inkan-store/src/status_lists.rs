@@ -1,0 +1,164 @@
+//! Status lists that Inkan keeps for the issuers it signs for (issue 16): each list, and each
+//! index of it handed out to a credential with that entry's status.
+//!
+//! An index is handed out once and never again: the caller proposes indexes chosen at random
+//! (herd privacy: an index says nothing about when a credential was issued) and the store takes
+//! those no one has taken, atomically, whichever node asks ([`StatusListStore::reserve_status_indexes`]).
+//! An entry is never deleted, so an index reserved for a signature that then failed stays
+//! taken. A status that is final (a revocation) never changes again.
+//!
+//! Records only: what a value means (revoked, suspended, a message), who may change it, the
+//! write-ahead log of each change and the signed lists published are the server's.
+
+use super::StoreError;
+use crate::UnixMillis;
+
+/// What a list is published as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ListFormat {
+    /// A W3C Bitstring Status List credential (for Data Integrity and `vc+jwt` credentials).
+    Bitstring,
+    /// An IETF Token Status List (`statuslist+jwt` / `statuslist+cwt`, for SD-JWT VCs and
+    /// mdocs).
+    Token,
+}
+
+impl ListFormat {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListFormat::Bitstring => "bitstring",
+            ListFormat::Token => "token",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "bitstring" => Some(ListFormat::Bitstring),
+            "token" => Some(ListFormat::Token),
+            _ => None,
+        }
+    }
+}
+
+/// A status list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusListRecord {
+    /// `sl_` and random characters.
+    pub id: String,
+    /// The issuer (subscriber) it belongs to.
+    pub owner: String,
+    /// The issuer's key that signs it.
+    pub key_id: String,
+    pub format: ListFormat,
+    /// W3C `statusPurpose` (`revocation`, `suspension`, `message`); none for a token list.
+    pub purpose: Option<String>,
+    /// Bits per entry: W3C `statusSize` (1 unless the purpose is `message`), IETF `bits`;
+    /// 1, 2, 4 or 8.
+    pub bits: u8,
+    /// Entries in the list.
+    pub size: u64,
+    /// For the `message` purpose, the JSON of the W3C `statusMessage` array.
+    pub messages: Option<String>,
+    /// How long a verifier may cache the published list.
+    pub ttl_ms: i64,
+    pub created_at: UnixMillis,
+    /// Who created it (a client or account id).
+    pub created_by: String,
+}
+
+/// One index of a list that was handed out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusEntryRecord {
+    pub list_id: String,
+    pub index: u64,
+    /// The status value (0: valid, or no message).
+    pub value: u8,
+    /// The value may no longer change (a revocation).
+    pub is_final: bool,
+    /// The digest of the credential the index went to, once it is signed.
+    pub digest: Option<String>,
+    /// The log index of the write-ahead entry of that credential's signature.
+    pub log_index: Option<u64>,
+    pub reserved_at: UnixMillis,
+    /// The last change of `value`, and who made it.
+    pub changed_at: Option<UnixMillis>,
+    pub changed_by: Option<String>,
+}
+
+/// A change of one entry's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub list_id: String,
+    pub index: u64,
+    pub value: u8,
+    /// The new value is final: no later change is accepted.
+    pub make_final: bool,
+    pub at: UnixMillis,
+    /// Who asked (a client or account id).
+    pub by: String,
+}
+
+/// Status lists in the store.
+#[async_trait::async_trait]
+pub trait StatusListStore: Send + Sync {
+    /// Stores a new list. [`StoreError::Conflict`] for an id that exists or a key that does
+    /// not.
+    async fn insert_status_list(&self, list: &StatusListRecord) -> Result<(), StoreError>;
+
+    /// The list `id`, if there is one.
+    async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError>;
+
+    /// The lists of `owner`, oldest first.
+    async fn status_lists_of(&self, owner: &str) -> Result<Vec<StatusListRecord>, StoreError>;
+
+    /// Hands out at most `wanted` of `candidates` (indexes the caller chose at random) that
+    /// are inside the list and not handed out before, in one statement, and returns them (in
+    /// no particular order). Fewer than `wanted` when some were taken: the caller asks again
+    /// with other candidates. Concurrent callers, on any node, never get the same index.
+    /// [`StoreError::NotFound`] for an unknown list.
+    async fn reserve_status_indexes(
+        &self,
+        list_id: &str,
+        candidates: &[u64],
+        wanted: usize,
+        at: UnixMillis,
+    ) -> Result<Vec<u64>, StoreError>;
+
+    /// Records which credential (`digest`) and which write-ahead entry (`log_index`) a reserved
+    /// index went to, once. [`StoreError::NotFound`] for an index not handed out;
+    /// [`StoreError::Conflict`] if it went to a credential already.
+    async fn bind_status_entry(
+        &self,
+        list_id: &str,
+        index: u64,
+        digest: &str,
+        log_index: u64,
+    ) -> Result<(), StoreError>;
+
+    /// Sets an entry's value and returns the entry as changed, in one conditional statement.
+    /// [`StoreError::NotFound`] for an index not handed out; [`StoreError::Conflict`] if the
+    /// entry's value is final.
+    async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError>;
+
+    /// The entry at `index` of `list_id`, if it was handed out.
+    async fn status_entry(
+        &self,
+        list_id: &str,
+        index: u64,
+    ) -> Result<Option<StatusEntryRecord>, StoreError>;
+
+    /// The entries that went to the credential with `digest` (in any of the lists).
+    async fn status_entries_by_digest(
+        &self,
+        digest: &str,
+    ) -> Result<Vec<StatusEntryRecord>, StoreError>;
+
+    /// `(index, value)` of every entry of `list_id` whose value is not 0, by index: what the
+    /// published list sets.
+    async fn status_values(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError>;
+
+    /// How many indexes of `list_id` were handed out.
+    async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError>;
+}

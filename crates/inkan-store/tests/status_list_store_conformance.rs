@@ -1,0 +1,307 @@
+//! The status lists Inkan keeps for issuers (`StatusListStore`, issue 16): every case is
+//! written once against `Arc<dyn Store>` and runs on every engine (`sqlite::<case>`,
+//! `sqlite_memory::<case>`, `postgres::<case>`; see `status_store_conformance.rs`). No
+//! PostgreSQL is a failure, never a skip: `bash .ci/run` starts it.
+//!
+//! What they hold the store to: an index is handed out once, whoever asks and however many ask
+//! at once (two stores on one database stand for two nodes); an index outside the list is never
+//! handed out; a final value never changes; an entry goes to one credential.
+
+#![allow(clippy::unwrap_used)]
+
+use inkan_store::{
+    ListFormat, StatusChange, StatusListRecord, StatusListStore as _, Store, StoreError,
+};
+
+#[macro_use]
+mod common;
+
+use common::records::{T0, assert_conflict, assert_not_found, new_key};
+use common::{Ctx, Engine, run};
+
+conformance!(
+    every_engine: [
+        lists_are_stored_once_for_a_registered_key,
+        indexes_are_handed_out_once_and_only_inside_the_list,
+        two_nodes_reserving_at_once_never_share_an_index,
+        entries_bind_once_and_final_values_never_change,
+    ],
+    outside: [
+        the_schema_refuses_lists_without_the_fields_of_their_format,
+    ],
+);
+
+async fn new_list(store: &dyn Store, format: ListFormat, size: u64) -> StatusListRecord {
+    new_list_at(store, format, size, T0).await
+}
+
+async fn new_list_at(
+    store: &dyn Store,
+    format: ListFormat,
+    size: u64,
+    created_at: i64,
+) -> StatusListRecord {
+    let key = new_key("sub_lists");
+    store.insert_key(&key).await.unwrap();
+    let list = StatusListRecord {
+        id: format!("sl_{}", uuid::Uuid::new_v4().simple()),
+        owner: "sub_lists".into(),
+        key_id: key.id.to_string(),
+        format,
+        purpose: (format == ListFormat::Bitstring).then(|| "revocation".into()),
+        bits: if format == ListFormat::Token { 2 } else { 1 },
+        size,
+        messages: None,
+        ttl_ms: 300_000,
+        created_at,
+        created_by: "cli_issuer".into(),
+    };
+    store.insert_status_list(&list).await.unwrap();
+    list
+}
+
+async fn lists_are_stored_once_for_a_registered_key(db: Ctx) {
+    let store = db.connect().await;
+    let first = new_list(&*store, ListFormat::Bitstring, 131_072).await;
+    let second = new_list_at(&*store, ListFormat::Token, 1024, T0 + 1).await;
+    assert_eq!(
+        store.get_status_list(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_status_list("sl_none").await.unwrap(), None);
+    assert_eq!(
+        store.status_lists_of("sub_lists").await.unwrap(),
+        vec![first.clone(), second]
+    );
+    assert!(store.status_lists_of("sub_other").await.unwrap().is_empty());
+    assert_conflict(store.insert_status_list(&first).await);
+    let unknown_key = StatusListRecord {
+        id: "sl_unknown_key".into(),
+        key_id: "key_none".into(),
+        ..first
+    };
+    assert_conflict(store.insert_status_list(&unknown_key).await);
+}
+
+async fn indexes_are_handed_out_once_and_only_inside_the_list(db: Ctx) {
+    let store = db.connect().await;
+    let list = new_list(&*store, ListFormat::Bitstring, 100).await;
+    // Duplicates count once; 100 and beyond are outside the list.
+    let taken = store
+        .reserve_status_indexes(&list.id, &[7, 7, 3, 100, 5000], 10, T0)
+        .await
+        .unwrap();
+    assert_eq!(sorted(taken), vec![3, 7]);
+    // Taken ones are skipped; at most `wanted` are handed out.
+    let taken = store
+        .reserve_status_indexes(&list.id, &[3, 7, 8, 9, 10], 2, T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    assert!(taken.iter().all(|i| [8, 9, 10].contains(i)), "{taken:?}");
+    assert_eq!(store.reserved_status_count(&list.id).await.unwrap(), 4);
+    let entry = store.status_entry(&list.id, 3).await.unwrap().unwrap();
+    assert_eq!(
+        (entry.value, entry.is_final, entry.reserved_at),
+        (0, false, T0)
+    );
+    assert_eq!((entry.digest, entry.log_index), (None, None));
+    assert_eq!(store.status_entry(&list.id, 4).await.unwrap(), None);
+    assert!(
+        store
+            .reserve_status_indexes(&list.id, &[3, 7], 5, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_not_found(store.reserve_status_indexes("sl_none", &[1], 1, T0).await);
+    // Every index of a small list, and then none is left.
+    let small = new_list(&*store, ListFormat::Token, 8).await;
+    let all: Vec<u64> = (0..16).collect();
+    let taken = store
+        .reserve_status_indexes(&small.id, &all, 16, T0)
+        .await
+        .unwrap();
+    assert_eq!(sorted(taken), (0..8).collect::<Vec<_>>());
+    assert!(
+        store
+            .reserve_status_indexes(&small.id, &all, 16, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn two_nodes_reserving_at_once_never_share_an_index(db: Ctx) {
+    let first = db.connect().await;
+    // An in-memory database is one process's own: there the two callers share one store.
+    let second = match db.engine {
+        Engine::SqliteMemory => first.clone(),
+        _ => db.connect().await,
+    };
+    // Three rounds, each on a fresh list: eight callers on each node ask for the same
+    // overlapping candidates at once (in different orders).
+    for _ in 0..3 {
+        reserve_at_once(&first, &second).await;
+    }
+}
+
+async fn reserve_at_once(first: &std::sync::Arc<dyn Store>, second: &std::sync::Arc<dyn Store>) {
+    let list = new_list(&**first, ListFormat::Token, 64).await;
+    let mut tasks = Vec::new();
+    for caller in 0..16u64 {
+        let store = if caller % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let id = list.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let candidates: Vec<u64> = (0..64).map(|i| (i * 7 + caller) % 64).collect();
+            store
+                .reserve_status_indexes(&id, &candidates, 6, T0)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        let taken = task.await.unwrap();
+        assert!(taken.len() <= 6);
+        all.extend(taken);
+    }
+    let handed_out = all.len();
+    assert_eq!(
+        sorted(all).len(),
+        handed_out,
+        "an index was handed out twice"
+    );
+    assert_eq!(
+        first.reserved_status_count(&list.id).await.unwrap(),
+        handed_out as u64
+    );
+}
+
+async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
+    let store = db.connect().await;
+    let list = new_list(&*store, ListFormat::Token, 1000).await;
+    let taken = store
+        .reserve_status_indexes(&list.id, &[11, 12], 2, T0)
+        .await
+        .unwrap();
+    assert_eq!(sorted(taken), vec![11, 12]);
+    store
+        .bind_status_entry(&list.id, 11, "sha-256:aa", 40)
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .bind_status_entry(&list.id, 11, "sha-256:bb", 41)
+            .await,
+    );
+    assert_not_found(
+        store
+            .bind_status_entry(&list.id, 13, "sha-256:cc", 42)
+            .await,
+    );
+    let bound = store.status_entries_by_digest("sha-256:aa").await.unwrap();
+    assert_eq!(bound.len(), 1);
+    assert_eq!((bound[0].index, bound[0].log_index), (11, Some(40)));
+
+    let change = |index, value, make_final, at| StatusChange {
+        list_id: list.id.clone(),
+        index,
+        value,
+        make_final,
+        at,
+        by: "cli_issuer".into(),
+    };
+    // Suspended, then valid again, then revoked for good.
+    let suspended = store
+        .change_status(&change(11, 2, false, T0 + 1))
+        .await
+        .unwrap();
+    assert_eq!((suspended.value, suspended.is_final), (2, false));
+    assert_eq!(suspended.changed_at, Some(T0 + 1));
+    assert_eq!(suspended.changed_by.as_deref(), Some("cli_issuer"));
+    assert_eq!(store.status_values(&list.id).await.unwrap(), vec![(11, 2)]);
+    store
+        .change_status(&change(11, 0, false, T0 + 2))
+        .await
+        .unwrap();
+    assert!(store.status_values(&list.id).await.unwrap().is_empty());
+    store
+        .change_status(&change(12, 1, true, T0 + 3))
+        .await
+        .unwrap();
+    match store.change_status(&change(12, 0, false, T0 + 4)).await {
+        Err(StoreError::Conflict(reason)) => assert!(reason.contains("final"), "{reason}"),
+        other => panic!("expected Conflict, got {other:?}"),
+    }
+    assert_conflict(store.change_status(&change(12, 1, true, T0 + 5)).await);
+    assert_not_found(store.change_status(&change(13, 1, true, T0 + 6)).await);
+    let revoked = store.status_entry(&list.id, 12).await.unwrap().unwrap();
+    assert_eq!((revoked.value, revoked.is_final), (1, true));
+    assert_eq!(revoked.changed_at, Some(T0 + 3));
+    store
+        .change_status(&change(11, 3, false, T0 + 7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.status_values(&list.id).await.unwrap(),
+        vec![(11, 3), (12, 1)]
+    );
+}
+
+async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
+    let store = db.connect().await;
+    let list = new_list(&*store, ListFormat::Bitstring, 16).await;
+    let refused = [
+        // a token list with a purpose
+        format!(
+            "INSERT INTO status_lists VALUES ('sl_a', 'o', '{}', 'token', 'revocation', 2, 16, \
+             NULL, 1000, 0, 'x')",
+            list.key_id
+        ),
+        // a message list without its messages
+        format!(
+            "INSERT INTO status_lists VALUES ('sl_b', 'o', '{}', 'bitstring', 'message', 2, 16, \
+             NULL, 1000, 0, 'x')",
+            list.key_id
+        ),
+        // a revocation list of two bits per entry
+        format!(
+            "INSERT INTO status_lists VALUES ('sl_c', 'o', '{}', 'bitstring', 'revocation', 2, \
+             16, NULL, 1000, 0, 'x')",
+            list.key_id
+        ),
+        // three bits
+        format!(
+            "INSERT INTO status_lists VALUES ('sl_d', 'o', '{}', 'token', NULL, 3, 16, NULL, \
+             1000, 0, 'x')",
+            list.key_id
+        ),
+        // a value over a byte
+        format!(
+            "INSERT INTO status_list_entries (list_id, idx, value, reserved_at) \
+             VALUES ('{}', 1, 256, 0)",
+            list.id
+        ),
+    ];
+    for sql in refused {
+        assert!(db.try_exec(sql.clone()).await.is_err(), "accepted: {sql}");
+    }
+    // A message list with its messages is accepted.
+    db.exec(format!(
+        "INSERT INTO status_lists VALUES ('sl_e', 'o', '{}', 'bitstring', 'message', 2, 16, \
+         '[]', 1000, 0, 'x')",
+        list.key_id
+    ))
+    .await;
+}
+
+fn sorted(mut indexes: Vec<u64>) -> Vec<u64> {
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes
+}
