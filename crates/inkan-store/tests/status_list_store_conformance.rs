@@ -9,9 +9,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use inkan_store::{
-    ListFormat, StatusChange, StatusListRecord, StatusListStore as _, Store, StoreError,
-};
+use inkan_store::{ListFormat, StatusChange, StatusListRecord, Store, StoreError};
 
 #[macro_use]
 mod common;
