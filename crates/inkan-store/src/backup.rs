@@ -39,6 +39,7 @@ pub const TABLES: &[&str] = &[
     "issuer_bindings",
     "status_lists",
     "status_list_entries",
+    "status_list_versions",
 ];
 
 /// One value.

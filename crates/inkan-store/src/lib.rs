@@ -67,6 +67,7 @@ pub use status::{
 };
 pub use status_lists::{
     ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
+    StatusListVersion, StatusSnapshot,
 };
 
 use inkan_log::Hash;

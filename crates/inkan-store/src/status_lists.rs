@@ -66,6 +66,34 @@ pub struct StatusListRecord {
     pub created_at: UnixMillis,
     /// Who created it (a client or account id).
     pub created_by: String,
+    /// How many times a value changed (0 when stored; the store counts).
+    pub changes: u64,
+}
+
+/// What a list shows now: its values that are not 0 (by index), and how many changes made them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSnapshot {
+    pub changes: u64,
+    pub values: Vec<(u64, u8)>,
+}
+
+/// A signed list as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusListVersion {
+    pub list_id: String,
+    /// From 1, without gaps.
+    pub version: u64,
+    /// The list's `changes` count it shows.
+    pub covers: u64,
+    /// `application/vc+jwt`, `application/statuslist+jwt`, ….
+    pub media_type: String,
+    /// The signed list, as served.
+    pub document: String,
+    pub valid_from: UnixMillis,
+    pub valid_until: UnixMillis,
+    /// The write-ahead entry of its signature.
+    pub log_index: Option<u64>,
+    pub published_at: UnixMillis,
 }
 
 /// One index of a list that was handed out.
@@ -137,7 +165,8 @@ pub trait StatusListStore: Send + Sync {
         log_index: u64,
     ) -> Result<(), StoreError>;
 
-    /// Sets an entry's value and returns the entry as changed, in one conditional statement.
+    /// Sets an entry's value and counts the change in the list (one transaction), and returns
+    /// the entry as changed.
     /// [`StoreError::NotFound`] for an index not handed out; [`StoreError::Conflict`] if the
     /// entry's value is final.
     async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError>;
@@ -155,9 +184,29 @@ pub trait StatusListStore: Send + Sync {
         digest: &str,
     ) -> Result<Vec<StatusEntryRecord>, StoreError>;
 
-    /// `(index, value)` of every entry of `list_id` whose value is not 0, by index: what the
-    /// published list sets.
-    async fn status_values(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError>;
+    /// What `list_id` shows now, read in one snapshot: what a published version signs.
+    async fn status_snapshot(&self, list_id: &str) -> Result<StatusSnapshot, StoreError>;
+
+    /// Stores `version` if it is the next one of its list (the latest + 1, from 1) and covers no
+    /// more changes than the list has: [`StoreError::Conflict`] otherwise (another node
+    /// published it first).
+    async fn insert_status_list_version(
+        &self,
+        version: &StatusListVersion,
+    ) -> Result<(), StoreError>;
+
+    /// The latest published version of `list_id`, if any.
+    async fn latest_status_list_version(
+        &self,
+        list_id: &str,
+    ) -> Result<Option<StatusListVersion>, StoreError>;
+
+    /// The lists to publish (at most 100): never published, changed since their latest
+    /// version, or whose latest version is valid until `renew_at` or earlier.
+    async fn status_lists_to_publish(
+        &self,
+        renew_at: UnixMillis,
+    ) -> Result<Vec<StatusListRecord>, StoreError>;
 
     /// How many indexes of `list_id` were handed out.
     async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError>;

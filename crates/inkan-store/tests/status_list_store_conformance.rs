@@ -9,7 +9,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-use inkan_store::{ListFormat, StatusChange, StatusListRecord, Store, StoreError};
+use inkan_store::{
+    ListFormat, StatusChange, StatusListRecord, StatusListVersion, StatusSnapshot, Store,
+    StoreError,
+};
 
 #[macro_use]
 mod common;
@@ -23,6 +26,7 @@ conformance!(
         indexes_are_handed_out_once_and_only_inside_the_list,
         two_nodes_reserving_at_once_never_share_an_index,
         entries_bind_once_and_final_values_never_change,
+        versions_are_published_in_order_once_each,
     ],
     outside: [
         the_schema_refuses_lists_without_the_fields_of_their_format,
@@ -53,6 +57,7 @@ async fn new_list_at(
         ttl_ms: 300_000,
         created_at,
         created_by: "cli_issuer".into(),
+        changes: 0,
     };
     store.insert_status_list(&list).await.unwrap();
     list
@@ -222,12 +227,19 @@ async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
     assert_eq!((suspended.value, suspended.is_final), (2, false));
     assert_eq!(suspended.changed_at, Some(T0 + 1));
     assert_eq!(suspended.changed_by.as_deref(), Some("cli_issuer"));
-    assert_eq!(store.status_values(&list.id).await.unwrap(), vec![(11, 2)]);
+    let values = |changes, values| StatusSnapshot { changes, values };
+    assert_eq!(
+        store.status_snapshot(&list.id).await.unwrap(),
+        values(1, vec![(11, 2)])
+    );
     store
         .change_status(&change(11, 0, false, T0 + 2))
         .await
         .unwrap();
-    assert!(store.status_values(&list.id).await.unwrap().is_empty());
+    assert_eq!(
+        store.status_snapshot(&list.id).await.unwrap(),
+        values(2, vec![])
+    );
     store
         .change_status(&change(12, 1, true, T0 + 3))
         .await
@@ -245,11 +257,104 @@ async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
         .change_status(&change(11, 3, false, T0 + 7))
         .await
         .unwrap();
+    // Refused changes are not counted.
     assert_eq!(
-        store.status_values(&list.id).await.unwrap(),
-        vec![(11, 3), (12, 1)]
+        store.status_snapshot(&list.id).await.unwrap(),
+        values(4, vec![(11, 3), (12, 1)])
+    );
+    assert_not_found(store.status_snapshot("sl_none").await);
+}
+
+async fn versions_are_published_in_order_once_each(db: Ctx) {
+    let store = db.connect().await;
+    let list = new_list(&*store, ListFormat::Bitstring, 100).await;
+    let quiet = new_list_at(&*store, ListFormat::Token, 100, T0 + 1).await;
+    let to_publish = |renew_at| {
+        let store = store.clone();
+        async move {
+            let lists = store.status_lists_to_publish(renew_at).await.unwrap();
+            lists.into_iter().map(|l| l.id).collect::<Vec<_>>()
+        }
+    };
+    let mut both = vec![list.id.clone(), quiet.id.clone()];
+    both.sort();
+    assert_eq!(to_publish(T0).await, both, "never published");
+    let version = |number, covers, valid_until| StatusListVersion {
+        list_id: list.id.clone(),
+        version: number,
+        covers,
+        media_type: "application/vc+jwt".into(),
+        document: format!("signed-{number}"),
+        valid_from: T0,
+        valid_until,
+        log_index: Some(number + 100),
+        published_at: T0,
+    };
+    assert_conflict(
+        store
+            .insert_status_list_version(&version(2, 0, T0 + 10))
+            .await,
+    );
+    assert_conflict(
+        store
+            .insert_status_list_version(&version(1, 1, T0 + 10))
+            .await,
+    );
+    store
+        .insert_status_list_version(&version(1, 0, T0 + 10))
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .insert_status_list_version(&version(1, 0, T0 + 10))
+            .await,
+    );
+    assert_eq!(
+        store.latest_status_list_version(&list.id).await.unwrap(),
+        Some(version(1, 0, T0 + 10))
+    );
+    assert_eq!(
+        store.latest_status_list_version(&quiet.id).await.unwrap(),
+        None
+    );
+    assert_eq!(to_publish(T0).await, vec![quiet.id.clone()]);
+    assert_eq!(to_publish(T0 + 10).await, both, "its validity ends");
+    // A change makes it due again, until a version covers it.
+    store
+        .reserve_status_indexes(&list.id, &[5], 1, T0)
+        .await
+        .unwrap();
+    store
+        .change_status(&StatusChange {
+            list_id: list.id.clone(),
+            index: 5,
+            value: 1,
+            make_final: true,
+            at: T0,
+            by: "cli_issuer".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(to_publish(T0).await, both);
+    store
+        .insert_status_list_version(&version(2, 1, T0 + 20))
+        .await
+        .unwrap();
+    assert_eq!(to_publish(T0 + 10).await, vec![quiet.id.clone()]);
+    assert_eq!(
+        store
+            .latest_status_list_version(&list.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
     );
 }
+
+/// The columns a row of `status_lists` is written with by hand (`changes` has its default).
+const LIST_COLUMNS: &str =
+    "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by";
 
 async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
     let store = db.connect().await;
@@ -257,25 +362,25 @@ async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
     let refused = [
         // a token list with a purpose
         format!(
-            "INSERT INTO status_lists VALUES ('sl_a', 'o', '{}', 'token', 'revocation', 2, 16, \
+            "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_a', 'o', '{}', 'token', 'revocation', 2, 16, \
              NULL, 1000, 0, 'x')",
             list.key_id
         ),
         // a message list without its messages
         format!(
-            "INSERT INTO status_lists VALUES ('sl_b', 'o', '{}', 'bitstring', 'message', 2, 16, \
+            "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_b', 'o', '{}', 'bitstring', 'message', 2, 16, \
              NULL, 1000, 0, 'x')",
             list.key_id
         ),
         // a revocation list of two bits per entry
         format!(
-            "INSERT INTO status_lists VALUES ('sl_c', 'o', '{}', 'bitstring', 'revocation', 2, \
+            "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_c', 'o', '{}', 'bitstring', 'revocation', 2, \
              16, NULL, 1000, 0, 'x')",
             list.key_id
         ),
         // three bits
         format!(
-            "INSERT INTO status_lists VALUES ('sl_d', 'o', '{}', 'token', NULL, 3, 16, NULL, \
+            "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_d', 'o', '{}', 'token', NULL, 3, 16, NULL, \
              1000, 0, 'x')",
             list.key_id
         ),
@@ -291,7 +396,7 @@ async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
     }
     // A message list with its messages is accepted.
     db.exec(format!(
-        "INSERT INTO status_lists VALUES ('sl_e', 'o', '{}', 'bitstring', 'message', 2, 16, \
+        "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_e', 'o', '{}', 'bitstring', 'message', 2, 16, \
          '[]', 1000, 0, 'x')",
         list.key_id
     ))

@@ -16,7 +16,15 @@
 -- even when the signature it was reserved for failed). `value` is the entry's status (0: valid
 -- or no message), `is_final` is set when the value may no longer change (a revocation), `digest`
 -- and `log_index` name the credential and the write-ahead entry that the index went to, once
--- known. Times are Unix milliseconds (INTEGER). STRICT tables refuse values of the wrong type.
+-- known. `changes` counts the changes of values, so that a published version says which
+-- changes it shows (`covers`).
+--
+-- `status_list_versions` holds each signed list as published (`document`, of `media_type`),
+-- numbered from 1 without gaps: a version is stored only as the next one, so two nodes never
+-- publish the same version twice, and the public URL serves the latest. `log_index` is the
+-- write-ahead entry of its signature.
+--
+-- Times are Unix milliseconds (INTEGER). STRICT tables refuse values of the wrong type.
 
 CREATE TABLE status_lists (
     id         TEXT    NOT NULL PRIMARY KEY CONSTRAINT status_lists_id_check CHECK (id <> ''),
@@ -34,6 +42,7 @@ CREATE TABLE status_lists (
     ttl_ms     INTEGER NOT NULL CONSTRAINT status_lists_ttl_check CHECK (ttl_ms > 0),
     created_at INTEGER NOT NULL,
     created_by TEXT    NOT NULL,
+    changes    INTEGER NOT NULL DEFAULT 0 CONSTRAINT status_lists_changes_check CHECK (changes >= 0),
     CONSTRAINT status_lists_fields_check CHECK (
         (format = 'bitstring' AND purpose IS NOT NULL
             AND (messages IS NOT NULL) = (purpose = 'message')
@@ -60,3 +69,17 @@ CREATE TABLE status_list_entries (
 ) STRICT;
 
 CREATE INDEX status_list_entries_digest ON status_list_entries (digest) WHERE digest IS NOT NULL;
+
+CREATE TABLE status_list_versions (
+    list_id      TEXT    NOT NULL REFERENCES status_lists (id),
+    version      INTEGER NOT NULL CONSTRAINT status_list_versions_version_check CHECK (version >= 1),
+    covers       INTEGER NOT NULL CONSTRAINT status_list_versions_covers_check CHECK (covers >= 0),
+    media_type   TEXT    NOT NULL,
+    document     TEXT    NOT NULL CONSTRAINT status_list_versions_document_check CHECK (document <> ''),
+    valid_from   INTEGER NOT NULL,
+    valid_until  INTEGER NOT NULL,
+    log_index    INTEGER CONSTRAINT status_list_versions_log_index_check CHECK (log_index >= 0),
+    published_at INTEGER NOT NULL,
+    CONSTRAINT status_list_versions_validity_check CHECK (valid_until > valid_from),
+    PRIMARY KEY (list_id, version)
+) STRICT;

@@ -21,11 +21,20 @@ use crate::auth_rows::{Columns, write_error};
 use crate::engine::{Sql, int_array};
 use crate::status_lists::{
     ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
+    StatusListVersion, StatusSnapshot,
 };
 
 macro_rules! list_columns {
     () => {
-        "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by"
+        "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by, \
+         changes"
+    };
+}
+
+macro_rules! version_columns {
+    () => {
+        "list_id, version, covers, media_type, document, valid_from, valid_until, log_index, \
+         published_at"
     };
 }
 
@@ -67,7 +76,27 @@ fn list(row: &impl Columns) -> Result<StatusListRecord, StoreError> {
         ttl_ms: row.int("ttl_ms")?,
         created_at: row.int("created_at")?,
         created_by: row.text("created_by")?,
+        changes: unsigned(row.int("changes")?, &record, "changes")?,
         id,
+    })
+}
+
+fn version(row: &impl Columns) -> Result<StatusListVersion, StoreError> {
+    let list_id = row.text("list_id")?;
+    let record = format!("a published version of status list {list_id:?}");
+    Ok(StatusListVersion {
+        version: unsigned(row.int("version")?, &record, "version")?,
+        covers: unsigned(row.int("covers")?, &record, "covers")?,
+        media_type: row.text("media_type")?,
+        document: row.text("document")?,
+        valid_from: row.int("valid_from")?,
+        valid_until: row.int("valid_until")?,
+        log_index: row
+            .int_opt("log_index")?
+            .map(|i| unsigned(i, &record, "log_index"))
+            .transpose()?,
+        published_at: row.int("published_at")?,
+        list_id,
     })
 }
 
@@ -112,7 +141,7 @@ impl StatusListStore for SqlStore {
         Sql::new(concat!(
             "INSERT INTO status_lists (",
             list_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)"
         ))
         .bind(list.id.as_str())
         .bind(list.owner.as_str())
@@ -225,6 +254,7 @@ impl StatusListStore for SqlStore {
     }
 
     async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError> {
+        let mut tx = self.db.begin_write().await?;
         let changed = Sql::new(concat!(
             "UPDATE status_list_entries SET value = $3, is_final = $4, changed_at = $5, \
              changed_by = $6 WHERE list_id = $1 AND idx = $2 AND is_final = 0 RETURNING ",
@@ -236,11 +266,17 @@ impl StatusListStore for SqlStore {
         .bind(i64::from(change.make_final))
         .bind(change.at)
         .bind(change.by.as_str())
-        .fetch_optional(&mut self.db.write().await?)
+        .fetch_optional(&mut tx)
         .await?;
         if let Some(row) = changed {
+            Sql::new("UPDATE status_lists SET changes = changes + 1 WHERE id = $1")
+                .bind(change.list_id.as_str())
+                .execute(&mut tx)
+                .await?;
+            tx.commit().await?;
             return entry(&row);
         }
+        drop(tx);
         let current = self.existing_entry(&change.list_id, change.index).await?;
         Err(StoreError::Conflict(format!(
             "index {} of status list {} has the final value {}: it does not change again",
@@ -280,16 +316,23 @@ impl StatusListStore for SqlStore {
         found.iter().map(entry).collect()
     }
 
-    async fn status_values(&self, list_id: &str) -> Result<Vec<(u64, u8)>, StoreError> {
+    async fn status_snapshot(&self, list_id: &str) -> Result<StatusSnapshot, StoreError> {
+        let mut tx = self.db.begin_read().await?;
+        let changes = Sql::new("SELECT changes FROM status_lists WHERE id = $1")
+            .bind(list_id)
+            .fetch_optional(&mut tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("status list {list_id}")))?
+            .int("changes")?;
         let found = Sql::new(
             "SELECT idx, value FROM status_list_entries \
              WHERE list_id = $1 AND value <> 0 ORDER BY idx",
         )
         .bind(list_id)
-        .fetch_all(&mut self.db.read().await?)
+        .fetch_all(&mut tx)
         .await?;
         let record = format!("status list {list_id:?}");
-        found
+        let values = found
             .iter()
             .map(|row| {
                 Ok((
@@ -297,7 +340,80 @@ impl StatusListStore for SqlStore {
                     byte(row.int("value")?, &record, "value")?,
                 ))
             })
-            .collect()
+            .collect::<Result<_, StoreError>>()?;
+        Ok(StatusSnapshot {
+            changes: unsigned(changes, &record, "changes")?,
+            values,
+        })
+    }
+
+    async fn insert_status_list_version(
+        &self,
+        published: &StatusListVersion,
+    ) -> Result<(), StoreError> {
+        let inserted = Sql::new(concat!(
+            "INSERT INTO status_list_versions (",
+            version_columns!(),
+            ") SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 \
+             WHERE $2 = 1 + (SELECT coalesce(max(version), 0) FROM status_list_versions \
+                             WHERE list_id = $1) \
+             AND $3 <= (SELECT changes FROM status_lists WHERE id = $1) \
+             ON CONFLICT (list_id, version) DO NOTHING"
+        ))
+        .bind(published.list_id.as_str())
+        .bind(index(published.version)?)
+        .bind(index(published.covers)?)
+        .bind(published.media_type.as_str())
+        .bind(published.document.as_str())
+        .bind(published.valid_from)
+        .bind(published.valid_until)
+        .bind(published.log_index.map(index).transpose()?)
+        .bind(published.published_at)
+        .execute(&mut self.db.write().await?)
+        .await
+        .map_err(|e| write_error(&format!("status list {}", published.list_id), e))?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        Err(StoreError::Conflict(format!(
+            "version {} of status list {} is not the next one (or covers changes it does not \
+             have)",
+            published.version, published.list_id
+        )))
+    }
+
+    async fn latest_status_list_version(
+        &self,
+        list_id: &str,
+    ) -> Result<Option<StatusListVersion>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM status_list_versions WHERE list_id = $1 ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(list_id)
+        .fetch_optional(&mut self.db.read().await?)
+        .await?;
+        found.as_ref().map(version).transpose()
+    }
+
+    async fn status_lists_to_publish(
+        &self,
+        renew_at: i64,
+    ) -> Result<Vec<StatusListRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            list_columns!(),
+            " FROM status_lists LEFT JOIN status_list_versions \
+             ON list_id = id AND version = (SELECT max(version) FROM status_list_versions \
+                                            WHERE list_id = id) \
+             WHERE list_id IS NULL OR covers < changes OR valid_until <= $1 \
+             ORDER BY id COLLATE \"C\" LIMIT 100"
+        ))
+        .bind(renew_at)
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        found.iter().map(list).collect()
     }
 
     async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError> {
