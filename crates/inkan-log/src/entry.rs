@@ -101,11 +101,16 @@ pub enum EntryKind {
     /// A key was closed or re-opened outside its generation and destruction (a renewal
     /// closes the old key first, and re-opens it if the renewal fails).
     KeyStateChanged,
+    /// A status list was created for an issuer's credentials (issue 16).
+    StatusListCreated,
+    /// The status of an issued credential's entry in a status list changed (revoked,
+    /// suspended, reinstated).
+    CredentialStatusChanged,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 26] = [
+    pub const ALL: [EntryKind; 28] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -132,6 +137,8 @@ impl EntryKind {
         EntryKind::SignatureActivated,
         EntryKind::DocumentDelivered,
         EntryKind::KeyStateChanged,
+        EntryKind::StatusListCreated,
+        EntryKind::CredentialStatusChanged,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -163,6 +170,8 @@ impl EntryKind {
             EntryKind::SignatureActivated => "signature.activated",
             EntryKind::DocumentDelivered => "document.delivered",
             EntryKind::KeyStateChanged => "key.state_changed",
+            EntryKind::StatusListCreated => "status_list.created",
+            EntryKind::CredentialStatusChanged => "credential.status_changed",
         }
     }
 }

@@ -85,6 +85,59 @@ pub struct Config {
     /// The public verify endpoints (`/credentials/verify`, `/presentations/verify`).
     #[serde(default)]
     pub verify: VerifyConfig,
+    /// The status lists Inkan keeps for issuers' credentials.
+    #[serde(default)]
+    pub status_lists: StatusListsConfig,
+}
+
+/// `[status_lists]`: how the status lists Inkan keeps for issuers are published (issue 16).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusListsConfig {
+    /// How often each node signs a new version of the lists that changed: a status change is
+    /// public within about this long, and a thousand changes in that time make one signature.
+    #[serde(default = "default_publish_every")]
+    pub publish_every_seconds: u64,
+    /// How long a published version is valid (`validUntil`); a new one is signed half-way.
+    #[serde(default = "default_list_valid_for")]
+    pub valid_for_seconds: u64,
+}
+
+fn default_publish_every() -> u64 {
+    60
+}
+
+fn default_list_valid_for() -> u64 {
+    86_400
+}
+
+impl Default for StatusListsConfig {
+    fn default() -> Self {
+        StatusListsConfig {
+            publish_every_seconds: default_publish_every(),
+            valid_for_seconds: default_list_valid_for(),
+        }
+    }
+}
+
+impl StatusListsConfig {
+    /// The publication policy; refuses a version that would expire before the next round
+    /// could renew it.
+    pub fn policy(&self) -> Result<crate::status_lists::PublishPolicy, String> {
+        if self.publish_every_seconds == 0 || self.publish_every_seconds > 86_400 {
+            return Err("[status_lists] publish_every_seconds: from 1 to 86400".into());
+        }
+        if self.valid_for_seconds < 4 * self.publish_every_seconds {
+            return Err(
+                "[status_lists] valid_for_seconds: at least four times publish_every_seconds"
+                    .into(),
+            );
+        }
+        Ok(crate::status_lists::PublishPolicy {
+            every: std::time::Duration::from_secs(self.publish_every_seconds),
+            valid_for: std::time::Duration::from_secs(self.valid_for_seconds),
+        })
+    }
 }
 
 /// `[verify]`: what the public verify endpoints trust (issue 15). A credential that carries

@@ -25,3 +25,4 @@ pub mod operations;
 pub mod service;
 pub mod signing;
 pub mod status;
+pub mod status_lists;

@@ -10,10 +10,13 @@ mod common;
 use common::Engine;
 use common::interop::{interop, node};
 use common::server::{Harness, Session};
-use inkan_log::entry::{Entry, EntryKind};
+use inkan_formats::status::BitstringStatusListEntry;
+use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
 use inkan_server::auth::operators::OperatorRole;
+use inkan_server::config::StatusConfig;
+use inkan_server::status::{KeyStatus, StatusChecker, StatusSource};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -314,6 +317,197 @@ async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
         key_id,
         access,
     }
+}
+
+/// The `credentialStatus` of a VC-JWT issued with `options.credentialStatus`.
+fn status_entry_of(issued: &Value) -> Value {
+    use base64::Engine as _;
+    let id = issued["verifiableCredential"]["id"].as_str().unwrap();
+    let jwt = id.strip_prefix("data:application/vc+jwt,").unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["credentialStatus"].clone()
+}
+
+/// Inkan's own status check (the one it runs before signing) of `entry`, against the list as
+/// published now, trusting the issuer's key `key` (fresh: nothing cached).
+async fn inkan_status_of(h: &Harness, key: &Value, entry: &Value) -> KeyStatus {
+    let anchor = h
+        ._dir
+        .path()
+        .join(format!("anchor-{}.pem", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&anchor, key["public_key_pem"].as_str().unwrap()).unwrap();
+    let config = StatusConfig {
+        ca_files: vec![h._dir.path().join("tls/server.crt")],
+        trust_anchors: vec![anchor],
+        fetch_timeout_seconds: 5,
+        ..StatusConfig::default()
+    };
+    let checker = StatusChecker::new(&config, h.clock.clone()).unwrap();
+    let entry = BitstringStatusListEntry::from_json(entry).unwrap();
+    checker.check(&StatusSource::Bitstring(entry)).await.status
+}
+
+/// Issue 16: an issuer's client creates a revocation list for its key (published at once at
+/// a public URL); VC-JWTs issued with `options.credentialStatus` carry entries of it at
+/// different indexes; revoking one is written ahead, final, and public after the next
+/// publication round, which signs one new version for any number of changes; Inkan's own
+/// status check reads the published list, signed by the issuer's key, as it says.
+#[tokio::test]
+async fn issued_credentials_carry_status_entries_that_the_published_list_follows() {
+    let Issuing {
+        h,
+        mtls,
+        key,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    let post = |path: String, body: Value| {
+        mtls.post(format!("{}{path}", h.url))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+    };
+    let created = post(
+        "/v1/status-lists".into(),
+        json!({"keyId": key_id, "purpose": "revocation"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let list: Value = created.json().await.unwrap();
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let url = list["url"].as_str().unwrap().to_owned();
+    assert_eq!(url, format!("{}/status-lists/{list_id}", h.url));
+    assert_eq!(list["size"], 131_072);
+    let public = h.http.get(&url).send().await.unwrap();
+    assert_eq!(public.status(), StatusCode::OK);
+    assert_eq!(public.headers()["content-type"], "application/vc+jwt");
+    assert_eq!(public.headers()["cache-control"], "public, max-age=300");
+    let first_version = public.text().await.unwrap();
+
+    let issue = |status: Value| {
+        post(
+            "/credentials/issue".into(),
+            json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt",
+                   "credentialStatus": status}}),
+        )
+    };
+    let mut entries = Vec::new();
+    for _ in 0..2 {
+        let issued = issue(json!({"statusList": list_id})).await.unwrap();
+        assert_eq!(issued.status(), StatusCode::CREATED);
+        let entry = status_entry_of(&issued.json().await.unwrap());
+        assert_eq!(entry["type"], "BitstringStatusListEntry");
+        assert_eq!(entry["statusPurpose"], "revocation");
+        assert_eq!(entry["statusListCredential"], url.as_str());
+        entries.push(entry);
+    }
+    let index = |entry: &Value| {
+        entry["statusListIndex"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    assert_ne!(index(&entries[0]), index(&entries[1]));
+    // Another list than the key's, and a credential that brings its own entry, are refused.
+    let refused = issue(json!({"statusList": "sl_none"})).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    for entry in &entries {
+        assert_eq!(inkan_status_of(&h, &key, entry).await, KeyStatus::Valid);
+    }
+
+    let change = |index: u64, status: &str| {
+        post(
+            format!("/v1/status-lists/{list_id}/entries/{index}"),
+            json!({"status": status}),
+        )
+    };
+    let revoked = change(index(&entries[0]), "revoked").await.unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let revoked: Value = revoked.json().await.unwrap();
+    assert_eq!(
+        (revoked["value"].clone(), revoked["isFinal"].clone()),
+        (json!(1), json!(true))
+    );
+    assert!(revoked["digest"].as_str().unwrap().starts_with("sha-256:"));
+    // Final: neither back to valid nor revoked again; an index never handed out is unknown.
+    for status in ["valid", "revoked"] {
+        let again = change(index(&entries[0]), status).await.unwrap();
+        assert_eq!(again.status(), StatusCode::CONFLICT, "{status}");
+    }
+    let unknown = (0..131_072u64)
+        .find(|i| *i != index(&entries[0]) && *i != index(&entries[1]))
+        .unwrap();
+    assert_eq!(
+        change(unknown, "revoked").await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // Not public before the publication round; then one new version, once.
+    assert_eq!(
+        h.http.get(&url).send().await.unwrap().text().await.unwrap(),
+        first_version
+    );
+    let lists = &h.server().status_lists;
+    assert_eq!(lists.publish_due().await.published, vec![list_id.clone()]);
+    assert!(lists.publish_due().await.published.is_empty());
+    assert_ne!(
+        h.http.get(&url).send().await.unwrap().text().await.unwrap(),
+        first_version
+    );
+    assert_eq!(
+        inkan_status_of(&h, &key, &entries[0]).await,
+        KeyStatus::Revoked
+    );
+    assert_eq!(
+        inkan_status_of(&h, &key, &entries[1]).await,
+        KeyStatus::Valid
+    );
+
+    // In the log: the list's creation and each attempt to change an entry, written ahead, by
+    // the client (the way back to valid is refused before, as no status of the list); and the
+    // list's two versions signed with the key like any signature.
+    let log = h.log_entries().await;
+    let client = log
+        .iter()
+        .find(|e| e.kind == EntryKind::StatusListCreated)
+        .map(|e| e.actor.id.clone())
+        .unwrap();
+    assert!(client.starts_with("cli_"), "{client}");
+    let outcomes = |kind: EntryKind| -> Vec<Outcome> {
+        log.iter()
+            .filter(|e| e.kind == kind)
+            .inspect(|e| assert_eq!(e.actor.id, client))
+            .map(|e| e.outcome.clone())
+            .collect()
+    };
+    assert_eq!(
+        outcomes(EntryKind::StatusListCreated),
+        vec![Outcome::Pending, Outcome::Succeeded]
+    );
+    assert_eq!(
+        outcomes(EntryKind::CredentialStatusChanged),
+        vec![
+            Outcome::Pending,
+            Outcome::Succeeded,
+            Outcome::Pending,
+            Outcome::Failed("conflict".into()),
+            Outcome::Pending,
+            Outcome::Failed("not found".into()),
+        ]
+    );
+    let made = log
+        .iter()
+        .filter(|e| e.kind == EntryKind::SignatureMade && e.key_id.as_deref() == Some(&key_id))
+        .count();
+    assert_eq!(made, 4, "two credentials and two versions of the list");
 }
 
 /// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a

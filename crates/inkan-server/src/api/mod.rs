@@ -65,6 +65,8 @@ pub struct ApiState {
     /// The certificates that may vouch for an issuer certificate a verified document
     /// carries (`[verify] trust_anchors`).
     pub verify_anchors: Arc<inkan_formats::trust::TrustAnchors>,
+    /// The status lists kept for issuers' credentials.
+    pub status_lists: Arc<crate::status_lists::StatusLists>,
 }
 
 /// Limits applied to every request.
@@ -78,7 +80,9 @@ pub struct Limits {
 
 /// The application: every route, with the body limit, the timeout and request metrics.
 pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
-    use routes::{admin, auth, csc, delivery, keys, operations, present, signatures, system, vc};
+    use routes::{
+        admin, auth, csc, delivery, keys, operations, present, signatures, status_lists, system, vc,
+    };
     Router::new()
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
@@ -110,6 +114,16 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/v1/holder/prepare", post(present::prepare))
         .route("/v1/holder/sign", post(present::sign))
         .route("/v1/signatures", get(signatures::by_digest))
+        .route(
+            "/v1/status-lists",
+            post(status_lists::create).get(status_lists::list_all),
+        )
+        .route("/v1/status-lists/{id}", get(status_lists::get_one))
+        .route(
+            "/v1/status-lists/{id}/entries/{index}",
+            post(status_lists::change),
+        )
+        .route("/status-lists/{id}", get(status_lists::published))
         .route("/v1/log/key", get(signatures::log_key))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))

@@ -2,7 +2,7 @@
 //! it cannot drift from the handlers' types.
 
 use super::routes::{
-    admin, auth, csc, delivery, keys, operations, present, signatures, system, vc,
+    admin, auth, csc, delivery, keys, operations, present, signatures, status_lists, system, vc,
 };
 use utoipa::OpenApi;
 
@@ -29,6 +29,8 @@ use utoipa::OpenApi;
         delivery::register_destination, delivery::list_destinations, delivery::get_delivery,
         delivery::get_document,
         signatures::by_digest, signatures::log_key,
+        status_lists::create, status_lists::list_all, status_lists::get_one, status_lists::change,
+        status_lists::published,
         operations::request, operations::approve, operations::consent, operations::get_request,
         operations::list_requests, operations::list_operators, operations::revoke_terminal,
         operations::apply, operations::list_applications, operations::get_application,
@@ -44,6 +46,7 @@ use utoipa::OpenApi;
         (name = "vc", description = "W3C VC API"),
         (name = "delivery", description = "Signed documents after signing: delivery destinations, deliveries, retained documents"),
         (name = "signatures", description = "Confirming signatures afterwards"),
+        (name = "status-lists", description = "Issuers' status lists: create, change a credential's status, read the published list"),
         (name = "holder", description = "Holders' presentations and key proofs (prepare, then sign with a SAD)"),
     )
 )]
@@ -76,6 +79,11 @@ mod tests {
             ("get", "/v1/keys/{id}"),
             ("put", "/v1/keys/{id}/pin"),
             ("put", "/v1/keys/{id}/status-source"),
+            ("post", "/v1/status-lists"),
+            ("get", "/v1/status-lists"),
+            ("get", "/v1/status-lists/{id}"),
+            ("post", "/v1/status-lists/{id}/entries/{index}"),
+            ("get", "/status-lists/{id}"),
             ("post", "/v1/subscribers"),
             ("get", "/v1/subscribers/{id}"),
             ("post", "/v1/subscribers/{id}/users"),
@@ -105,6 +113,11 @@ mod tests {
             ("post", "/v1/credentials/mdoc"),
             ("post", "/v1/keys/{id}/renew"),
             ("put", "/v1/keys/{id}/status-source"),
+            ("post", "/v1/status-lists"),
+            ("get", "/v1/status-lists"),
+            ("get", "/v1/status-lists/{id}"),
+            ("post", "/v1/status-lists/{id}/entries/{index}"),
+            ("get", "/status-lists/{id}"),
             ("post", "/v1/approvals"),
             ("get", "/v1/approvals"),
             ("get", "/v1/approvals/{id}"),

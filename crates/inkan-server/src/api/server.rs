@@ -100,7 +100,10 @@ pub struct Server {
     metrics: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     housekeeping: JoinHandle<()>,
     monitor: JoinHandle<()>,
+    publisher: JoinHandle<()>,
     status: Arc<crate::status::StatusChecker>,
+    /// The status lists kept for issuers, shared with the handlers.
+    pub status_lists: Arc<crate::status_lists::StatusLists>,
 }
 
 /// The process-wide metrics recorder (installed once; later servers in the same process share
@@ -206,6 +209,12 @@ impl Server {
             config.operations.clone(),
         ));
         let verify_anchors = Arc::new(config.verify.load_anchors().map_err(ServeError::Verify)?);
+        let status_lists = Arc::new(crate::status_lists::StatusLists::new(
+            service.clone(),
+            signing.clone(),
+            &public_url,
+            config.status_lists.policy().map_err(ServeError::Status)?,
+        ));
         let state = Arc::new(ApiState {
             operations,
             service: service.clone(),
@@ -219,6 +228,7 @@ impl Server {
                 config.server.concurrent_verifications,
             ),
             verify_anchors,
+            status_lists: status_lists.clone(),
         });
         let metrics = match config.server.metrics_listen {
             Some(address) => {
@@ -258,6 +268,7 @@ impl Server {
         let housekeeping =
             tokio::spawn(housekeeping(service.clone(), after.clone(), clock.clone()));
         let delivery_worker = delivery.start_worker();
+        let publisher = tokio::spawn(publish_status_lists(status_lists.clone()));
         let monitor = tokio::spawn(monitor(
             service.clone(),
             status.clone(),
@@ -290,7 +301,9 @@ impl Server {
             task,
             housekeeping,
             monitor,
+            publisher,
             status,
+            status_lists,
         })
     }
 
@@ -306,6 +319,7 @@ impl Server {
         }
         self.housekeeping.abort();
         self.monitor.abort();
+        self.publisher.abort();
         self.delivery_worker.stop().await;
         match self.task.await {
             Ok(result) => result,
@@ -322,6 +336,20 @@ impl Server {
     /// Runs the housekeeping round now (as the housekeeping task does every ten minutes).
     pub async fn housekeeping_now(&self) {
         housekeep(&self.service, &self.after, &*self.clock).await;
+    }
+}
+
+/// Publishes the status lists that changed, every `[status_lists] publish_every_seconds`
+/// (issue 16).
+async fn publish_status_lists(lists: Arc<crate::status_lists::StatusLists>) {
+    let mut tick = tokio::time::interval(lists.policy().every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let report = lists.publish_due().await;
+        if !report.published.is_empty() || !report.failed.is_empty() {
+            tracing::info!(?report, "status lists publication round");
+        }
     }
 }
 

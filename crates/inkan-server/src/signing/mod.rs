@@ -669,7 +669,9 @@ pub fn verification_method(public_key: &PublicKey) -> String {
 pub struct ActivatedSigner {
     module: Arc<SigningModule>,
     request: SignRequest,
-    made: std::sync::Mutex<Vec<u64>>,
+    /// Each signature made: the log index of its `signature.made` entry and the digest of its
+    /// signing input (as the log and the signature index name it).
+    made: std::sync::Mutex<Vec<(u64, String)>>,
     /// Why the last signature failed: format code sees only a `FormatError::Signer`, the
     /// HTTP edge needs to tell a refusal from a failure inside.
     failure: std::sync::Mutex<Option<SigningError>>,
@@ -693,6 +695,15 @@ impl ActivatedSigner {
 
     /// The log indexes of the signatures made so far.
     pub fn log_indexes(&self) -> Vec<u64> {
+        self.signatures()
+            .into_iter()
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// The signatures made so far: the log index of each one's `signature.made` entry and the
+    /// digest of its signing input (`sha-256:…`).
+    pub fn signatures(&self) -> Vec<(u64, String)> {
         self.made
             .lock()
             .map(|m| m.clone())
@@ -718,6 +729,7 @@ impl Signer for ActivatedSigner {
                 },
             },
         };
+        let label = input.label();
         let signed = match self
             .module
             .sign(&self.request, std::slice::from_ref(&input))
@@ -733,7 +745,7 @@ impl Signer for ActivatedSigner {
             }
         };
         if let Ok(mut made) = self.made.lock() {
-            made.push(signed.log_index);
+            made.push((signed.log_index, label));
         }
         signed
             .signatures

@@ -3,7 +3,7 @@
 //! activation and signHash), [`vc`] (W3C VC API and issuance), [`present`] (holders'
 //! presentations and key proofs), [`signatures`] (confirming a signature afterwards),
 //! [`delivery`] (destinations, deliveries, retained documents), [`operations`] (dual control,
-//! operators, terminals).
+//! operators, terminals), [`status_lists`] (issuers' status lists, and their public URLs).
 //!
 //! Every route parses strictly and hands over to `auth`, `activation`, `signing` or
 //! `delivery`. No route may sign except through the signing module, hold a business rule of
@@ -17,6 +17,7 @@ pub mod keys;
 pub mod operations;
 pub mod present;
 pub mod signatures;
+pub mod status_lists;
 pub mod system;
 pub mod vc;
 

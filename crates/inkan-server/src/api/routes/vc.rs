@@ -71,6 +71,18 @@ pub struct IssueOptions {
     /// For `ecdsa-sd-2023`: JSON pointers (RFC 6901) of what every disclosure derived from the
     /// credential must reveal (the VC API's `mandatoryPointers`).
     pub mandatory_pointers: Option<Vec<String>>,
+    /// Give the credential an entry in one of the signing key's status lists (Inkan extension;
+    /// `POST /v1/status-lists`): Inkan hands out an index at random and adds the
+    /// `credentialStatus` (`BitstringStatusListEntry`).
+    pub credential_status: Option<CredentialStatusOption>,
+}
+
+/// `options.credentialStatus`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialStatusOption {
+    /// The list (`sl_…`).
+    pub status_list: String,
 }
 
 /// `/credentials/issue` request.
@@ -196,6 +208,26 @@ async fn issue_credential(
     }
     let deliver_to = options.deliver_to.clone();
     super::check_destination(state, &key.owner, deliver_to.as_deref()).await?;
+    // The status entry last, once the request is otherwise sound: an index handed out is never
+    // handed out again, even if the signature then fails.
+    let status_entry = match &options.credential_status {
+        Some(status) => {
+            if credential.get("credentialStatus").is_some() {
+                return Err(ApiError::bad_request(
+                    "credential.credentialStatus: Inkan adds the entry that                      options.credentialStatus asks for; give one or the other",
+                ));
+            }
+            let (index, entry) = state
+                .status_lists
+                .entry_for(&key, &status.status_list)
+                .await?;
+            if let Some(object) = credential.as_object_mut() {
+                object.insert("credentialStatus".into(), entry);
+            }
+            Some((status.status_list.clone(), index))
+        }
+        None => None,
+    };
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -297,6 +329,14 @@ async fn issue_credential(
             }
         }
     };
+    if let Some((list, index)) = &status_entry
+        && let Some((log_index, digest)) = signer.signatures().last()
+    {
+        state
+            .status_lists
+            .bind(list, *index, digest, *log_index)
+            .await?;
+    }
     let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
