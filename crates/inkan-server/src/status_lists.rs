@@ -51,13 +51,22 @@ pub const VC_JWT: &str = "application/vc+jwt";
 /// The most entries a list may have (2 MiB of bits).
 pub const MAX_ENTRIES: u64 = 16_777_216;
 
+/// What the signing module records a list's signature as.
+const LIST_DOCUMENT_TYPE: &str = "vc+jwt";
+
+/// How far back a version's `validFrom` is set.
+const VALID_FROM_SLACK_MS: i64 = 60_000;
+
+/// How many rounds a list whose publication failed waits before the next try.
+const FAILED_WAIT_ROUNDS: i64 = 10;
+
 /// The time to live of a list when its creator names none.
 const DEFAULT_TTL_SECONDS: u64 = 300;
 
-/// How many random candidates one attempt to hand out an index proposes, and how many attempts
-/// are made before a list is called full.
-const CANDIDATES: usize = 16;
-const ATTEMPTS: usize = 8;
+/// How many random indexes are tried, one statement each, before a list is called full (at
+/// 90% full the chance of that is 0.1%). One candidate a statement keeps every index equally
+/// likely: picking among several would favour some (the store inserts in ascending order).
+const ATTEMPTS: usize = 64;
 
 /// Why a status list operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +107,13 @@ impl From<AuthError> for StatusListError {
             AuthError::NotFound(m) => StatusListError::NotFound(m),
             AuthError::BadRequest(m) => StatusListError::BadRequest(m),
             AuthError::Conflict(m) => StatusListError::Conflict(m),
-            other => StatusListError::Forbidden(other.to_string()),
+            AuthError::Forbidden(m) | AuthError::Unauthenticated(m) => {
+                StatusListError::Forbidden(m)
+            }
+            AuthError::Store(e) => StatusListError::Store(e),
+            AuthError::Log(e) => StatusListError::Log(e),
+            // Inside failures stay inside (a 500 whose detail is logged).
+            other => StatusListError::Signing(other.to_string()),
         }
     }
 }
@@ -189,7 +204,7 @@ impl StatusLists {
                 "a status list is created by an issuer's system client".into(),
             ));
         }
-        let key = self.signing_key(caller, &new.key_id).await?;
+        let key = self.signing_key(caller, &new.key_id, true).await?;
         let purpose = match new.purpose.as_str() {
             "revocation" | "suspension" => new.purpose.clone(),
             other => {
@@ -243,17 +258,19 @@ impl StatusLists {
                 Ok::<_, StatusListError>(())
             })
             .await?;
-        if let Err(error) = self.publish(&list, caller.clone(), key).await {
-            // The list exists; the publisher task signs it on its next round.
-            tracing::warn!(list = %list.id, %error, "the first version of a status list was not published");
-        }
+        // The first version now, so that entries never point to nothing. If it fails the list
+        // stays (unused: no entry is handed out before it is published) and the publisher
+        // tries again later.
+        self.claim_and_publish(&list, caller.clone(), key).await?;
         Ok(list)
     }
 
-    /// The lists of the caller's subscriber.
+    /// The lists of the caller's subscriber (for a system client, of the keys its scope
+    /// names).
     pub async fn lists(&self, caller: &Caller) -> Result<Vec<StatusListRecord>, StatusListError> {
         let subscriber = subscriber_of(caller)?;
-        Ok(self.service.store.status_lists_of(subscriber).await?)
+        let lists = self.service.store.status_lists_of(subscriber).await?;
+        Ok(lists.into_iter().filter(|l| in_scope(caller, l)).collect())
     }
 
     /// The list `id` if it is the caller's subscriber's (`NotFound` otherwise).
@@ -264,7 +281,7 @@ impl StatusLists {
     ) -> Result<StatusListRecord, StatusListError> {
         let subscriber = subscriber_of(caller)?;
         match self.service.store.get_status_list(id).await? {
-            Some(list) if list.owner == subscriber => Ok(list),
+            Some(list) if list.owner == subscriber && in_scope(caller, &list) => Ok(list),
             _ => Err(StatusListError::NotFound(format!("no status list {id}"))),
         }
     }
@@ -286,16 +303,26 @@ impl StatusLists {
                 )));
             }
         };
+        if self
+            .service
+            .store
+            .latest_status_list_version(&list.id)
+            .await?
+            .is_none()
+        {
+            return Err(StatusListError::Conflict(format!(
+                "status list {} is not published yet: its entries would point to nothing",
+                list.id
+            )));
+        }
         let purpose = StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default());
         let now = self.service.clock.now();
         for _ in 0..ATTEMPTS {
-            let candidates: Vec<u64> = (0..CANDIDATES)
-                .map(|_| rand_core::OsRng.next_u64() % list.size)
-                .collect();
+            let candidate = rand_core::OsRng.next_u64() % list.size;
             let taken = self
                 .service
                 .store
-                .reserve_status_indexes(&list.id, &candidates, 1, now)
+                .reserve_status_indexes(&list.id, &[candidate], 1, now)
                 .await?;
             if let Some(&index) = taken.first() {
                 let url = self.url(&list.id);
@@ -344,8 +371,21 @@ impl StatusLists {
         index: u64,
         status: &str,
     ) -> Result<StatusEntryRecord, StatusListError> {
+        if caller.kind != CallerKind::Client {
+            return Err(StatusListError::Forbidden(
+                "a credential's status is changed by an issuer's system client".into(),
+            ));
+        }
         let list = self.list(caller, list_id).await?;
-        self.signing_key(caller, &list.key_id).await?;
+        // Granted the key for the list's signatures, whatever state the key is in now: an
+        // issuer must be able to revoke after its key was closed or renewed.
+        self.key_granted(caller, &list.key_id, true).await?;
+        if index >= list.size {
+            return Err(StatusListError::NotFound(format!(
+                "index {index} is outside status list {list_id} ({} entries)",
+                list.size
+            )));
+        }
         let (value, make_final) = match (list.purpose.as_deref(), status) {
             (Some("revocation"), "revoked") => (1, true),
             (Some("revocation"), "valid") => {
@@ -401,8 +441,14 @@ impl StatusLists {
     pub async fn publish_due(&self) -> PublishReport {
         let mut report = PublishReport::default();
         let half = i64::try_from(self.policy.valid_for.as_millis() / 2).unwrap_or(i64::MAX);
-        let renew_at = self.service.clock.now().saturating_add(half);
-        let due = match self.service.store.status_lists_to_publish(renew_at).await {
+        let now = self.service.clock.now();
+        let renew_at = now.saturating_add(half);
+        let due = match self
+            .service
+            .store
+            .status_lists_to_publish(renew_at, now)
+            .await
+        {
             Ok(due) => due,
             Err(error) => {
                 tracing::error!(%error, "could not read the status lists due for publication");
@@ -415,11 +461,51 @@ impl StatusLists {
                 Ok(false) => {}
                 Err(error) => {
                     tracing::warn!(list = %list.id, %error, "a status list was not published");
+                    // Held back, so that a list that keeps failing does not take the place of
+                    // others in every round.
+                    let until = self
+                        .service
+                        .clock
+                        .now()
+                        .saturating_add(self.lease_ms().saturating_mul(FAILED_WAIT_ROUNDS));
+                    if let Err(error) = self.service.store.hold_status_list(&list.id, until).await {
+                        tracing::error!(list = %list.id, %error, "could not hold a failing status list back");
+                    }
                     report.failed.push(list.id);
                 }
             }
         }
         report
+    }
+
+    /// How long a node holds a list it claimed: one round.
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.policy.every.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// Claims `list` for this round and publishes it for `caller`: `false` if another node
+    /// holds it.
+    async fn claim_and_publish(
+        &self,
+        list: &StatusListRecord,
+        caller: Caller,
+        key: KeyRecord,
+    ) -> Result<bool, StatusListError> {
+        let now = self.service.clock.now();
+        let until = now.saturating_add(self.lease_ms());
+        if !self
+            .service
+            .store
+            .claim_status_list(&list.id, now, until)
+            .await?
+        {
+            return Ok(false);
+        }
+        match self.publish(list, caller, key).await {
+            Ok(_) => Ok(true),
+            Err(StatusListError::Conflict(_)) => Ok(false),
+            Err(other) => Err(other),
+        }
     }
 
     /// [`publish`](Self::publish) under the standing approval of the client that created
@@ -451,12 +537,8 @@ impl StatusLists {
             terminal: None,
             role: None,
         };
-        let key = self.signing_key(&caller, &list.key_id).await?;
-        match self.publish(list, caller, key).await {
-            Ok(_) => Ok(true),
-            Err(StatusListError::Conflict(_)) => Ok(false),
-            Err(other) => Err(other),
-        }
+        let key = self.signing_key(&caller, &list.key_id, true).await?;
+        self.claim_and_publish(list, caller, key).await
     }
 
     /// Signs and stores the next version of `list` as the store has it now, through the signing
@@ -469,11 +551,14 @@ impl StatusLists {
         key: KeyRecord,
     ) -> Result<StatusListVersion, StatusListError> {
         let store = &self.service.store;
-        let snapshot = store.status_snapshot(&list.id).await?;
+        // The latest version first, then the state: a version stored meanwhile by another node
+        // takes this one's number, never a newer number over an older state (the store also
+        // refuses a version covering fewer changes than the latest).
         let next = store
             .latest_status_list_version(&list.id)
             .await?
             .map_or(1, |v| v.version + 1);
+        let snapshot = store.status_snapshot(&list.id).await?;
         let size = usize::try_from(list.size)
             .map_err(|_| StatusListError::BadRequest("the list is too large".into()))?;
         let mut bits = BitstringStatusList::new(size, 1)
@@ -484,7 +569,8 @@ impl StatusLists {
         }
         let now = self.service.clock.now();
         let valid_for = i64::try_from(self.policy.valid_for.as_millis()).unwrap_or(i64::MAX);
-        let (valid_from, valid_until) = (now, now.saturating_add(valid_for));
+        // `validFrom` a minute back, for verifiers whose clock is a little behind.
+        let (valid_from, valid_until) = (now - VALID_FROM_SLACK_MS, now.saturating_add(valid_for));
         let public_key = crate::signing::key_ref(&key)
             .map_err(|e| StatusListError::Signing(e.to_string()))?
             .public_key;
@@ -503,7 +589,7 @@ impl StatusLists {
             caller,
             key,
             activation: Activation::Standing,
-            document_type: "vc+jwt".into(),
+            document_type: LIST_DOCUMENT_TYPE.into(),
             checked_at: None,
             token: None,
         });
@@ -538,21 +624,45 @@ impl StatusLists {
         Ok(version)
     }
 
-    /// The key `key_id`, active and granted to `caller` for signing.
+    /// The key `key_id`, granted to `caller` for signing (and, with `lists`, for signing
+    /// `vc+jwt` documents, which its lists are), in whatever state it is.
+    async fn key_granted(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        lists: bool,
+    ) -> Result<KeyRecord, StatusListError> {
+        let id =
+            KeyId::parse(key_id).map_err(|e| StatusListError::BadRequest(format!("keyId: {e}")))?;
+        let key = self.service.registry.get(&id).await.map_err(|e| match e {
+            crate::keys::KeyError::NotFound(_) => {
+                StatusListError::NotFound(format!("no key {key_id}"))
+            }
+            other => StatusListError::Signing(other.to_string()),
+        })?;
+        authorize_key(caller, &key, Operation::Sign)?;
+        let formats = caller
+            .scope
+            .as_ref()
+            .and_then(|s| s.grant(key.id.as_str()))
+            .and_then(|g| g.formats.as_ref());
+        if lists && formats.is_some_and(|f| !f.iter().any(|f| f == LIST_DOCUMENT_TYPE)) {
+            return Err(StatusListError::Forbidden(format!(
+                "the client's grant of {key_id} does not cover {LIST_DOCUMENT_TYPE} documents, \
+                 which its status lists are"
+            )));
+        }
+        Ok(key)
+    }
+
+    /// [`key_granted`](Self::key_granted), and active.
     async fn signing_key(
         &self,
         caller: &Caller,
         key_id: &str,
+        lists: bool,
     ) -> Result<KeyRecord, StatusListError> {
-        let id =
-            KeyId::parse(key_id).map_err(|e| StatusListError::BadRequest(format!("keyId: {e}")))?;
-        let key = self
-            .service
-            .registry
-            .get(&id)
-            .await
-            .map_err(|_| StatusListError::NotFound(format!("no key {key_id}")))?;
-        authorize_key(caller, &key, Operation::Sign)?;
+        let key = self.key_granted(caller, key_id, lists).await?;
         if key.state != KeyState::Active {
             return Err(StatusListError::Conflict(format!(
                 "key {key_id} is {}",
@@ -560,6 +670,15 @@ impl StatusLists {
             )));
         }
         Ok(key)
+    }
+}
+
+/// Whether `caller` may see `list`: anyone of its subscriber, a system client only for a key
+/// its scope names.
+fn in_scope(caller: &Caller, list: &StatusListRecord) -> bool {
+    match (&caller.kind, &caller.scope) {
+        (CallerKind::Client, Some(scope)) => scope.grant(&list.key_id).is_some(),
+        _ => true,
     }
 }
 

@@ -362,11 +362,11 @@ async fn inkan_status_of(h: &Harness, key: &Value, entry: &Value) -> KeyStatus {
 async fn issued_credentials_carry_status_entries_that_the_published_list_follows() {
     let Issuing {
         h,
+        clerk,
         mtls,
         key,
         key_id,
         access,
-        ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
     let post = |path: String, body: Value| {
         mtls.post(format!("{}{path}", h.url))
@@ -450,12 +450,25 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         change(unknown, "revoked").await.unwrap().status(),
         StatusCode::NOT_FOUND
     );
+    // A person of the issuer does not change statuses: its client does.
+    let by_person = h
+        .call(
+            &clerk,
+            Method::POST,
+            &format!("/v1/status-lists/{list_id}/entries/{}", index(&entries[1])),
+            Some(json!({"status": "revoked"})),
+        )
+        .await;
+    assert_eq!(by_person.status(), StatusCode::FORBIDDEN);
     // Not public before the publication round; then one new version, once.
     assert_eq!(
         h.http.get(&url).send().await.unwrap().text().await.unwrap(),
         first_version
     );
     let lists = &h.server().status_lists;
+    // The node that created the list holds it for a round.
+    assert!(lists.publish_due().await.published.is_empty());
+    h.clock.advance(60_000);
     assert_eq!(lists.publish_due().await.published, vec![list_id.clone()]);
     assert!(lists.publish_due().await.published.is_empty());
     assert_ne!(

@@ -187,9 +187,9 @@ pub trait StatusListStore: Send + Sync {
     /// What `list_id` shows now, read in one snapshot: what a published version signs.
     async fn status_snapshot(&self, list_id: &str) -> Result<StatusSnapshot, StoreError>;
 
-    /// Stores `version` if it is the next one of its list (the latest + 1, from 1) and covers no
-    /// more changes than the list has: [`StoreError::Conflict`] otherwise (another node
-    /// published it first).
+    /// Stores `version` if it is the next one of its list (the latest + 1, from 1), covers no
+    /// more changes than the list has and no fewer than the latest version: [`StoreError::Conflict`]
+    /// otherwise (another node published it first, from a newer state).
     async fn insert_status_list_version(
         &self,
         version: &StatusListVersion,
@@ -201,12 +201,28 @@ pub trait StatusListStore: Send + Sync {
         list_id: &str,
     ) -> Result<Option<StatusListVersion>, StoreError>;
 
-    /// The lists to publish (at most 100): never published, changed since their latest
-    /// version, or whose latest version is valid until `renew_at` or earlier.
+    /// The lists to publish at `now` (at most 100, those waiting longest first): never
+    /// published, changed since their latest version, or whose latest version is valid until
+    /// `renew_at` or earlier; and not held until after `now` ([`claim_status_list`]).
+    ///
+    /// [`claim_status_list`]: StatusListStore::claim_status_list
     async fn status_lists_to_publish(
         &self,
         renew_at: UnixMillis,
+        now: UnixMillis,
     ) -> Result<Vec<StatusListRecord>, StoreError>;
+
+    /// Claims `list_id` for publication at `now` until `until`, in one conditional statement:
+    /// `false` if another node holds it (or it waits after a failure) until after `now`.
+    async fn claim_status_list(
+        &self,
+        list_id: &str,
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Holds `list_id` back from publication until `until` (after a failed try).
+    async fn hold_status_list(&self, list_id: &str, until: UnixMillis) -> Result<(), StoreError>;
 
     /// How many indexes of `list_id` were handed out.
     async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError>;

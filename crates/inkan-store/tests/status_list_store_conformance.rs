@@ -272,7 +272,7 @@ async fn versions_are_published_in_order_once_each(db: Ctx) {
     let to_publish = |renew_at| {
         let store = store.clone();
         async move {
-            let lists = store.status_lists_to_publish(renew_at).await.unwrap();
+            let lists = store.status_lists_to_publish(renew_at, T0).await.unwrap();
             lists.into_iter().map(|l| l.id).collect::<Vec<_>>()
         }
     };
@@ -341,6 +341,55 @@ async fn versions_are_published_in_order_once_each(db: Ctx) {
         .await
         .unwrap();
     assert_eq!(to_publish(T0 + 10).await, vec![quiet.id.clone()]);
+    // A version from an older state than the latest one is refused.
+    assert_conflict(
+        store
+            .insert_status_list_version(&version(3, 0, T0 + 30))
+            .await,
+    );
+    // One node claims a list for a round; the others skip it until the claim ends, and a list
+    // held back after a failure waits.
+    assert!(
+        store
+            .claim_status_list(&quiet.id, T0, T0 + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_status_list(&quiet.id, T0 + 59, T0 + 120)
+            .await
+            .unwrap()
+    );
+    assert!(to_publish(T0).await.is_empty());
+    assert_eq!(
+        store
+            .status_lists_to_publish(T0, T0 + 60)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .claim_status_list(&quiet.id, T0 + 60, T0 + 120)
+            .await
+            .unwrap()
+    );
+    store.hold_status_list(&quiet.id, T0 + 1000).await.unwrap();
+    assert!(
+        !store
+            .claim_status_list(&quiet.id, T0 + 999, T0 + 1060)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .status_lists_to_publish(T0, T0 + 999)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .latest_status_list_version(&list.id)

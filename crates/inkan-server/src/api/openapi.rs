@@ -139,6 +139,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 53);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 57);
     }
 }

@@ -18,7 +18,9 @@
 -- or no message), `is_final` is set when the value may no longer change (a revocation), `digest`
 -- and `log_index` name the credential and the write-ahead entry that the index went to, once
 -- known. `changes` counts the changes of values, so that a published version says which
--- changes it shows (`covers`).
+-- changes it shows (`covers`). `publish_after` is when a node may next try to publish the list:
+-- a node claims a list by moving it ahead (one conditional `UPDATE`, so one node signs a given
+-- round), and a list whose publication failed waits longer before the next try.
 --
 -- `status_list_versions` holds each signed list as published (`document`, of `media_type`),
 -- numbered from 1 without gaps: a version is stored only as the next one, so two nodes never
@@ -44,6 +46,7 @@ CREATE TABLE status_lists (
     created_at BIGINT  NOT NULL,
     created_by TEXT    NOT NULL,
     changes    BIGINT  NOT NULL DEFAULT 0 CONSTRAINT status_lists_changes_check CHECK (changes >= 0),
+    publish_after BIGINT NOT NULL DEFAULT 0,
     CONSTRAINT status_lists_fields_check CHECK (
         (format = 'bitstring' AND purpose IS NOT NULL
             AND (messages IS NOT NULL) = (purpose = 'message')

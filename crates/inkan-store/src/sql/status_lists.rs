@@ -358,6 +358,8 @@ impl StatusListStore for SqlStore {
              WHERE $2 = 1 + (SELECT coalesce(max(version), 0) FROM status_list_versions \
                              WHERE list_id = $1) \
              AND $3 <= (SELECT changes FROM status_lists WHERE id = $1) \
+             AND $3 >= (SELECT coalesce(max(covers), 0) FROM status_list_versions \
+                        WHERE list_id = $1) \
              ON CONFLICT (list_id, version) DO NOTHING"
         ))
         .bind(published.list_id.as_str())
@@ -400,6 +402,7 @@ impl StatusListStore for SqlStore {
     async fn status_lists_to_publish(
         &self,
         renew_at: i64,
+        now: i64,
     ) -> Result<Vec<StatusListRecord>, StoreError> {
         let found = Sql::new(concat!(
             "SELECT ",
@@ -407,13 +410,41 @@ impl StatusListStore for SqlStore {
             " FROM status_lists LEFT JOIN status_list_versions \
              ON list_id = id AND version = (SELECT max(version) FROM status_list_versions \
                                             WHERE list_id = id) \
-             WHERE list_id IS NULL OR covers < changes OR valid_until <= $1 \
-             ORDER BY id COLLATE \"C\" LIMIT 100"
+             WHERE publish_after <= $2 \
+             AND (list_id IS NULL OR covers < changes OR valid_until <= $1) \
+             ORDER BY publish_after, id COLLATE \"C\" LIMIT 100"
         ))
         .bind(renew_at)
+        .bind(now)
         .fetch_all(&mut self.db.read().await?)
         .await?;
         found.iter().map(list).collect()
+    }
+
+    async fn claim_status_list(
+        &self,
+        list_id: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let claimed = Sql::new(
+            "UPDATE status_lists SET publish_after = $3 WHERE id = $1 AND publish_after <= $2",
+        )
+        .bind(list_id)
+        .bind(now)
+        .bind(until)
+        .execute(&mut self.db.write().await?)
+        .await?;
+        Ok(claimed == 1)
+    }
+
+    async fn hold_status_list(&self, list_id: &str, until: i64) -> Result<(), StoreError> {
+        Sql::new("UPDATE status_lists SET publish_after = $2 WHERE id = $1")
+            .bind(list_id)
+            .bind(until)
+            .execute(&mut self.db.write().await?)
+            .await?;
+        Ok(())
     }
 
     async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError> {

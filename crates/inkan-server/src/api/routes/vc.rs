@@ -208,26 +208,6 @@ async fn issue_credential(
     }
     let deliver_to = options.deliver_to.clone();
     super::check_destination(state, &key.owner, deliver_to.as_deref()).await?;
-    // The status entry last, once the request is otherwise sound: an index handed out is never
-    // handed out again, even if the signature then fails.
-    let status_entry = match &options.credential_status {
-        Some(status) => {
-            if credential.get("credentialStatus").is_some() {
-                return Err(ApiError::bad_request(
-                    "credential.credentialStatus: Inkan adds the entry that                      options.credentialStatus asks for; give one or the other",
-                ));
-            }
-            let (index, entry) = state
-                .status_lists
-                .entry_for(&key, &status.status_list)
-                .await?;
-            if let Some(object) = credential.as_object_mut() {
-                object.insert("credentialStatus".into(), entry);
-            }
-            Some((status.status_list.clone(), index))
-        }
-        None => None,
-    };
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
@@ -269,6 +249,7 @@ async fn issue_credential(
         .await
         .map_err(issuer_error)?;
     }
+    let status_entry = status_entry(state, &signer, &mut credential, &options).await?;
     let secured = match document_type {
         "vc+jwt" => {
             let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
@@ -331,15 +312,83 @@ async fn issue_credential(
     };
     if let Some((list, index)) = &status_entry
         && let Some((log_index, digest)) = signer.signatures().last()
-    {
-        state
+        && let Err(error) = state
             .status_lists
             .bind(list, *index, digest, *log_index)
-            .await?;
+            .await
+    {
+        // The credential is signed and logged: it is answered; the entry stays reserved, and
+        // the signature index still finds the credential by its digest.
+        tracing::error!(list = %list, index, %error, "a status entry could not be bound to its credential");
     }
     let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
+}
+
+/// The `credentialStatus` entry that `options.credentialStatus` asks for, added to
+/// `credential` once every other check of the request has passed (an index handed out is never
+/// handed out again, even if the signature then fails): the list and the index. Refuses a
+/// credential that brings an entry of its own in one of Inkan's lists (its index would not be
+/// handed out), asks for one on a VCDM 1.1 credential (whose context does not define the entry),
+/// or names an issuer other than the key's `did:key`, which signs the list (verifiers match the
+/// two).
+async fn status_entry(
+    state: &ApiState,
+    signer: &crate::signing::ActivatedSigner,
+    credential: &mut Value,
+    options: &IssueOptions,
+) -> Result<Option<(String, u64)>, ApiError> {
+    let lists_url = state.status_lists.url("");
+    if let Some(given) = credential.get("credentialStatus") {
+        if options.credential_status.is_some() {
+            return Err(ApiError::bad_request(
+                "credential.credentialStatus: Inkan adds the entry that options.credentialStatus \
+                 asks for; give one or the other",
+            ));
+        }
+        if given.to_string().contains(&lists_url) {
+            return Err(ApiError::bad_request(
+                "credential.credentialStatus: an entry in a list Inkan keeps is added by Inkan \
+                 (options.credentialStatus), never given",
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(status) = &options.credential_status else {
+        return Ok(None);
+    };
+    let v2 = credential
+        .get("@context")
+        .and_then(|c| c.get(0))
+        .and_then(Value::as_str)
+        == Some("https://www.w3.org/ns/credentials/v2");
+    if !v2 {
+        return Err(ApiError::bad_request(
+            "options.credentialStatus: a BitstringStatusListEntry needs a VCDM 2.0 credential \
+             (@context https://www.w3.org/ns/credentials/v2)",
+        ));
+    }
+    let key = &signer.request().key;
+    let did = crate::signing::key_ref(key)
+        .map_err(signing_error)?
+        .public_key
+        .did_key();
+    let issuer = issuer::w3c_issuer(credential).map_err(issuer_error)?;
+    if issuer.is_some_and(|named| named != did) {
+        return Err(ApiError::bad_request(
+            "options.credentialStatus: the key's status lists are issued by its did:key; a \
+             credential with another issuer would fail verifiers that match the two",
+        ));
+    }
+    let (index, entry) = state
+        .status_lists
+        .entry_for(key, &status.status_list)
+        .await?;
+    if let Some(object) = credential.as_object_mut() {
+        object.insert("credentialStatus".into(), entry);
+    }
+    Ok(Some((status.status_list.clone(), index)))
 }
 
 /// How to name the key, for refusals.
