@@ -107,7 +107,17 @@ fn main() {
     std::fs::write(&anchor, key.public_key.to_pem()).expect("anchor");
     let token_url = format!("{base}/token");
     let w3c_url = format!("{base}/w3c");
-    let w3c_url_for_lookup = w3c_url.clone();
+    // The W3C list credential served (131,072 entries, all valid), also read directly below.
+    let w3c_document = BitstringStatusListCredential::unsigned(
+        &w3c_url,
+        "did:example:lists",
+        &StatusPurpose::Revocation,
+        &BitstringStatusList::new(MIN_ENTRIES, 1).expect("list"),
+        None,
+        None,
+        Some(3_600_000),
+    )
+    .expect("credential");
     rt.block_on(async {
         let token = StatusListToken {
             sub: token_url.clone(),
@@ -127,18 +137,7 @@ fn main() {
         )
         .await
         .expect("sign");
-        let list = BitstringStatusList::new(MIN_ENTRIES, 1).expect("list");
-        let credential = BitstringStatusListCredential::unsigned(
-            &w3c_url,
-            "did:example:lists",
-            &StatusPurpose::Revocation,
-            &list,
-            None,
-            None,
-            Some(3_600_000),
-        )
-        .expect("credential");
-        let vc = vc_jwt::issue_vc_jwt(&signer, &key, &credential, KeyHint::Kid)
+        let vc = vc_jwt::issue_vc_jwt(&signer, &key, &w3c_document, KeyHint::Kid)
             .await
             .expect("vc");
         let mut docs = documents.lock().expect("documents");
@@ -187,19 +186,8 @@ fn main() {
     // The W3C lookup alone, as the checker made it before issue 16 (the 131,072-entry list
     // decompressed on every check) and as it makes it now (decoded once at fetch time, kept in
     // the cache), on the same list credential.
-    let list = BitstringStatusList::new(MIN_ENTRIES, 1).expect("list");
-    let document = BitstringStatusListCredential::unsigned(
-        &w3c_url_for_lookup,
-        "did:example:lists",
-        &StatusPurpose::Revocation,
-        &list,
-        None,
-        None,
-        Some(3_600_000),
-    )
-    .expect("credential");
     let credential =
-        BitstringStatusListCredential::from_verified_json(&document).expect("list credential");
+        BitstringStatusListCredential::from_verified_json(&w3c_document).expect("list credential");
     let StatusSource::Bitstring(entry) = &w3c else {
         unreachable!("the W3C source is a Bitstring entry")
     };
