@@ -319,12 +319,16 @@ async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
     }
 }
 
+/// The VC-JWT of an enveloped credential as `/credentials/issue` answers it.
+fn vc_jwt_of(issued: &Value) -> &str {
+    let id = issued["verifiableCredential"]["id"].as_str().unwrap();
+    id.strip_prefix("data:application/vc+jwt,").unwrap()
+}
+
 /// The `credentialStatus` of a VC-JWT issued with `options.credentialStatus`.
 fn status_entry_of(issued: &Value) -> Value {
     use base64::Engine as _;
-    let id = issued["verifiableCredential"]["id"].as_str().unwrap();
-    let jwt = id.strip_prefix("data:application/vc+jwt,").unwrap();
-    let payload = jwt.split('.').nth(1).unwrap();
+    let payload = vc_jwt_of(issued).split('.').nth(1).unwrap();
     let claims: Value = serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
@@ -400,10 +404,13 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         )
     };
     let mut entries = Vec::new();
+    let mut jwts = Vec::new();
     for _ in 0..2 {
         let issued = issue(json!({"statusList": list_id})).await.unwrap();
         assert_eq!(issued.status(), StatusCode::CREATED);
-        let entry = status_entry_of(&issued.json().await.unwrap());
+        let issued: Value = issued.json().await.unwrap();
+        jwts.push(vc_jwt_of(&issued).to_owned());
+        let entry = status_entry_of(&issued);
         assert_eq!(entry["type"], "BitstringStatusListEntry");
         assert_eq!(entry["statusPurpose"], "revocation");
         assert_eq!(entry["statusListCredential"], url.as_str());
@@ -422,6 +429,33 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     for entry in &entries {
         assert_eq!(inkan_status_of(&h, &key, entry).await, KeyStatus::Valid);
+    }
+    // The same, by digitalbazaar's status list library on the published list (ES256 checked
+    // with Node's crypto).
+    let independent = |jwt: String| {
+        let dir = h._dir.path().to_owned();
+        let (key, url) = (key["public_jwk"].to_string(), url.clone());
+        let list = h.http.get(url.clone()).send();
+        async move {
+            let list = list.await.unwrap().text().await.unwrap();
+            let name = uuid::Uuid::new_v4().simple().to_string();
+            let file = |what: &str, text: &str| {
+                let path = dir.join(format!("{name}-{what}"));
+                std::fs::write(&path, text).unwrap();
+                path.display().to_string()
+            };
+            let (credential, list, jwk) =
+                (file("vc", &jwt), file("list", &list), file("jwk", &key));
+            let out = node(
+                interop("di").join("status-list.mjs"),
+                &[&credential, &list, &url, &jwk],
+            )
+            .unwrap_or_else(|e| panic!("digitalbazaar refused the status entry: {e}"));
+            serde_json::from_str::<Value>(&out).unwrap()["status"].clone()
+        }
+    };
+    for jwt in &jwts {
+        assert_eq!(independent(jwt.clone()).await, json!(0));
     }
 
     let change = |index: u64, status: &str| {
@@ -483,6 +517,8 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         inkan_status_of(&h, &key, &entries[1]).await,
         KeyStatus::Valid
     );
+    assert_eq!(independent(jwts[0].clone()).await, json!(1));
+    assert_eq!(independent(jwts[1].clone()).await, json!(0));
 
     // In the log: the list's creation and each attempt to change an entry, written ahead, by
     // the client (the way back to valid is refused before, as no status of the list); and the

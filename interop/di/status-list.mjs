@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Independent check of a credential's W3C Bitstring Status List entry against the list Inkan
+// publishes, with digitalbazaar's `@digitalbazaar/vc-bitstring-status-list` (`checkStatus`:
+// the entry's form, the list's type and purpose, the issuers matching, the list decoded and
+// the entry's bit read). Both are VC-JWTs (`application/vc+jwt`); their ES256 signatures are
+// checked here with Node's own crypto against the issuer's JWK, so the library is given the
+// verified claims and told not to verify the list as a Data Integrity credential.
+// Used by crates/inkan-server/tests/e2e_vc.rs.
+//
+//   node status-list.mjs CREDENTIAL_JWT_FILE LIST_JWT_FILE LIST_URL JWK_FILE
+//
+// Prints {"status": 0|1} (the entry's value) and exits 0 when every check passes.
+import { readFileSync } from 'node:fs';
+import { createPublicKey, verify } from 'node:crypto';
+import { checkStatus } from '@digitalbazaar/vc-bitstring-status-list';
+
+function fail(message) {
+  process.stderr.write(`status-list.mjs: ${message}\n`);
+  process.exit(1);
+}
+
+const [credentialFile, listFile, listUrl, jwkFile] = process.argv.slice(2);
+if (!credentialFile || !listFile || !listUrl || !jwkFile) {
+  fail('usage: status-list.mjs CREDENTIAL_JWT_FILE LIST_JWT_FILE LIST_URL JWK_FILE');
+}
+const key = createPublicKey({ key: JSON.parse(readFileSync(jwkFile, 'utf8')), format: 'jwk' });
+
+// The claims of a compact JWS signed with ES256 by `key`, typed `vc+jwt`.
+function verifiedClaims(file) {
+  const token = readFileSync(file, 'utf8').trim();
+  const parts = token.split('.');
+  if (parts.length !== 3) fail(`${file}: not a compact JWS`);
+  const header = JSON.parse(Buffer.from(parts[0], 'base64url'));
+  if (header.alg !== 'ES256') fail(`${file}: alg ${header.alg}, expected ES256`);
+  if (header.typ !== 'vc+jwt') fail(`${file}: typ ${header.typ}, expected vc+jwt`);
+  const signed = Buffer.from(`${parts[0]}.${parts[1]}`);
+  const signature = Buffer.from(parts[2], 'base64url');
+  if (!verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature)) {
+    fail(`${file}: the signature does not verify with the issuer's key`);
+  }
+  return JSON.parse(Buffer.from(parts[1], 'base64url'));
+}
+
+const credential = verifiedClaims(credentialFile);
+const list = verifiedClaims(listFile);
+const documentLoader = async (url) => {
+  if (url !== listUrl) throw new Error(`unexpected URL ${url}`);
+  return { documentUrl: url, document: list };
+};
+const result = await checkStatus({
+  credential,
+  documentLoader,
+  verifyBitstringStatusListCredential: false,
+  verifyMatchingIssuers: true,
+});
+if (!result.verified) fail(`checkStatus: ${result.error?.message ?? JSON.stringify(result)}`);
+const [entry] = result.results;
+process.stdout.write(`${JSON.stringify({ status: entry.status ? 1 : 0 })}\n`);
