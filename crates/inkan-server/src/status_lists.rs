@@ -427,6 +427,37 @@ impl StatusLists {
             .await
     }
 
+    /// [`change`](Self::change) of every entry that went to the credential whose signing input
+    /// has `digest` (as the signature index names it, `sha-256:…`), in the lists the caller
+    /// may see whose purpose knows `status`. `NotFound` if there is none.
+    pub async fn change_by_digest(
+        &self,
+        caller: &Caller,
+        digest: &str,
+        status: &str,
+    ) -> Result<Vec<StatusEntryRecord>, StatusListError> {
+        let entries = self.service.store.status_entries_by_digest(digest).await?;
+        let mut changed = Vec::new();
+        for entry in entries {
+            let Ok(list) = self.list(caller, &entry.list_id).await else {
+                continue;
+            };
+            let known = matches!(
+                (list.purpose.as_deref(), status),
+                (Some("revocation"), "revoked") | (Some("suspension"), "suspended" | "valid")
+            );
+            if known {
+                changed.push(self.change(caller, &list.id, entry.index, status).await?);
+            }
+        }
+        if changed.is_empty() {
+            return Err(StatusListError::NotFound(format!(
+                "no entry for {digest} in a list whose purpose knows {status:?}"
+            )));
+        }
+        Ok(changed)
+    }
+
     /// The latest published version of list `id`, for its public URL.
     pub async fn published(&self, id: &str) -> Result<StatusListVersion, StatusListError> {
         self.service

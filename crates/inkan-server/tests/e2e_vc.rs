@@ -520,6 +520,41 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
     assert_eq!(independent(jwts[0].clone()).await, json!(1));
     assert_eq!(independent(jwts[1].clone()).await, json!(0));
 
+    // By the credential's digest (its signing input's, as `GET /v1/signatures` knows it).
+    let digest = |jwt: &str| {
+        use sha2::Digest as _;
+        let signing_input = jwt.rsplit_once('.').unwrap().0;
+        format!(
+            "sha-256:{}",
+            hex::encode(sha2::Sha256::digest(signing_input.as_bytes()))
+        )
+    };
+    let by_digest = |digest: String| {
+        post(
+            "/v1/status-lists/by-digest".into(),
+            json!({"digest": digest, "status": "revoked"}),
+        )
+    };
+    let revoked: Value = by_digest(digest(&jwts[1]))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(revoked["entries"][0]["index"], index(&entries[1]));
+    assert_eq!(revoked["entries"][0]["isFinal"], true);
+    assert_eq!(
+        by_digest(format!("sha-256:{}", "0".repeat(64)))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        by_digest("sha-256:beef".into()).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+
     // In the log: the list's creation and each attempt to change an entry, written ahead, by
     // the client (the way back to valid is refused before, as no status of the list); and the
     // list's two versions signed with the key like any signature.
@@ -550,6 +585,8 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
             Outcome::Failed("conflict".into()),
             Outcome::Pending,
             Outcome::Failed("not found".into()),
+            Outcome::Pending,
+            Outcome::Succeeded,
         ]
     );
     let made = log

@@ -118,6 +118,10 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             "/v1/status-lists",
             post(status_lists::create).get(status_lists::list_all),
         )
+        .route(
+            "/v1/status-lists/by-digest",
+            post(status_lists::change_by_digest),
+        )
         .route("/v1/status-lists/{id}", get(status_lists::get_one))
         .route(
             "/v1/status-lists/{id}/entries/{index}",

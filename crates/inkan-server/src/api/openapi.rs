@@ -30,7 +30,7 @@ use utoipa::OpenApi;
         delivery::get_document,
         signatures::by_digest, signatures::log_key,
         status_lists::create, status_lists::list_all, status_lists::get_one, status_lists::change,
-        status_lists::published,
+        status_lists::change_by_digest, status_lists::published,
         operations::request, operations::approve, operations::consent, operations::get_request,
         operations::list_requests, operations::list_operators, operations::revoke_terminal,
         operations::apply, operations::list_applications, operations::get_application,
@@ -83,6 +83,7 @@ mod tests {
             ("get", "/v1/status-lists"),
             ("get", "/v1/status-lists/{id}"),
             ("post", "/v1/status-lists/{id}/entries/{index}"),
+            ("post", "/v1/status-lists/by-digest"),
             ("get", "/status-lists/{id}"),
             ("post", "/v1/subscribers"),
             ("get", "/v1/subscribers/{id}"),
@@ -117,6 +118,7 @@ mod tests {
             ("get", "/v1/status-lists"),
             ("get", "/v1/status-lists/{id}"),
             ("post", "/v1/status-lists/{id}/entries/{index}"),
+            ("post", "/v1/status-lists/by-digest"),
             ("get", "/status-lists/{id}"),
             ("post", "/v1/approvals"),
             ("get", "/v1/approvals"),
@@ -139,6 +141,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 57);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 58);
     }
 }

@@ -203,6 +203,55 @@ pub async fn change(
     Ok(Json(entry.into()))
 }
 
+/// A status change of a credential named by its digest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DigestStatusBody {
+    /// The digest of the credential's signing input, as `GET /v1/signatures` knows it
+    /// (`sha-256:` and 64 hex digits).
+    pub digest: String,
+    /// `revoked` (its entry in a revocation list; final), `suspended` or `valid` (its entry in a
+    /// suspension list).
+    pub status: String,
+}
+
+/// The entries changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntriesBody {
+    pub entries: Vec<EntryBody>,
+}
+
+/// Changes the status of a credential found by its digest: its entries in the caller's lists
+/// whose purpose knows the status (each written ahead to the log).
+#[utoipa::path(post, path = "/v1/status-lists/by-digest", tag = "status-lists",
+    request_body = DigestStatusBody,
+    responses((status = 200, body = EntriesBody), (status = 400, description = "Not a digest"),
+        (status = 404, description = "No entry of that credential in such a list of the caller's"),
+        (status = 409, description = "The entry is revoked: final")))]
+pub async fn change_by_digest(
+    State(state): State<Arc<ApiState>>,
+    Authenticated(caller): Authenticated,
+    JsonBody(body): JsonBody<DigestStatusBody>,
+) -> Result<Json<EntriesBody>, ApiError> {
+    let well_formed = body
+        .digest
+        .strip_prefix("sha-256:")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return Err(ApiError::bad_request(
+            "digest: sha-256: and 64 hex digits (the signing input's digest)",
+        ));
+    }
+    let digest = body.digest.to_ascii_lowercase();
+    let changed = state
+        .status_lists
+        .change_by_digest(&caller, &digest, &body.status)
+        .await?;
+    Ok(Json(EntriesBody {
+        entries: changed.into_iter().map(Into::into).collect(),
+    }))
+}
+
 /// The latest published version of a status list, as signed (public, no authentication).
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
