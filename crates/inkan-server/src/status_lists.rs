@@ -1,12 +1,14 @@
-//! The status lists Inkan keeps for the issuers it signs for (issue 16; W3C Bitstring Status
-//! List, `statusPurpose` `revocation` or `suspension`).
+//! The status lists Inkan keeps for the issuers it signs for (issue 16): W3C Bitstring Status
+//! Lists (`statusPurpose` `revocation` or `suspension`, for VC-JWT and Data Integrity
+//! credentials, published as `vc+jwt`) and IETF Token Status Lists (1, 2, 4 or 8 bits, for
+//! SD-JWT VCs, published as `statuslist+jwt`).
 //!
 //! An issuer's system client creates a list for one of its keys ([`StatusLists::create`]);
 //! issuance then gives a credential an entry of it ([`StatusLists::entry_for`]: an index chosen
 //! at random and handed out by the store once, never again, even if the signature fails); the
 //! client changes an entry's status ([`StatusLists::change`]; a revocation is final), and the
-//! list is published at a public URL of Inkan as a `BitstringStatusListCredential` secured as
-//! `vc+jwt`, signed with the issuer's key through the signing module.
+//! list is published at a public URL of Inkan, signed with the issuer's key through the signing
+//! module.
 //!
 //! Publication is batched: a change only counts in the store; every node runs
 //! [`StatusLists::publish_due`] every [`PublishPolicy::every`], which signs one new version of
@@ -31,10 +33,12 @@ use crate::log::LogError;
 use crate::log::{Event, FailureCategory};
 use crate::service::Service;
 use crate::signing::{Activation, SignRequest, SigningModule};
-use inkan_formats::jose::{KeyHint, format_rfc3339, vc_jwt};
+use inkan_formats::jose::{KeyHint, format_rfc3339, sign_compact, vc_jwt};
 use inkan_formats::status::bitstring::MIN_ENTRIES;
+use inkan_formats::status::token::JWT_TYP;
 use inkan_formats::status::{
-    BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry, StatusPurpose,
+    BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry, StatusListToken,
+    StatusPurpose, TokenStatusList,
 };
 use inkan_log::entry::EntryKind;
 use inkan_store::{
@@ -45,14 +49,22 @@ use rand_core::RngCore as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The media type of a published list.
+/// The media type of a published W3C list.
 pub const VC_JWT: &str = "application/vc+jwt";
+
+/// The media type of a published token list.
+pub const STATUSLIST_JWT: &str = "application/statuslist+jwt";
 
 /// The most entries a list may have (2 MiB of bits).
 pub const MAX_ENTRIES: u64 = 16_777_216;
 
-/// What the signing module records a list's signature as.
-const LIST_DOCUMENT_TYPE: &str = "vc+jwt";
+/// What the signing module records a list's signature as (what a client's grant must cover).
+fn document_type(format: ListFormat) -> &'static str {
+    match format {
+        ListFormat::Bitstring => "vc+jwt",
+        ListFormat::Token => "statuslist+jwt",
+    }
+}
 
 /// How far back a version's `validFrom` is set.
 const VALID_FROM_SLACK_MS: i64 = 60_000;
@@ -123,8 +135,12 @@ impl From<AuthError> for StatusListError {
 pub struct NewList {
     /// The key that signs the list and the credentials with entries in it.
     pub key_id: String,
-    /// `revocation` or `suspension`.
-    pub purpose: String,
+    /// `bitstring` (W3C, the default) or `token` (IETF Token Status List).
+    pub format: Option<String>,
+    /// W3C: `revocation` or `suspension`; none for a token list.
+    pub purpose: Option<String>,
+    /// Token list: bits per entry, 1 (valid, invalid), 2 (the default: also suspended), 4 or 8.
+    pub bits: Option<u8>,
     /// Entries (default and minimum 131,072, the W3C minimum for herd privacy).
     pub size: Option<u64>,
     /// How long verifiers may cache the list (default 300 s).
@@ -204,12 +220,45 @@ impl StatusLists {
                 "a status list is created by an issuer's system client".into(),
             ));
         }
-        let key = self.signing_key(caller, &new.key_id, true).await?;
-        let purpose = match new.purpose.as_str() {
-            "revocation" | "suspension" => new.purpose.clone(),
+        let format = match new.format.as_deref().unwrap_or("bitstring") {
+            "bitstring" => ListFormat::Bitstring,
+            "token" => ListFormat::Token,
             other => {
                 return Err(StatusListError::BadRequest(format!(
+                    "format: {other:?} is not bitstring or token"
+                )));
+            }
+        };
+        let key = self
+            .signing_key(caller, &new.key_id, Some(document_type(format)))
+            .await?;
+        let (purpose, bits) = match (format, new.purpose.as_deref(), new.bits) {
+            (ListFormat::Bitstring, Some(p @ ("revocation" | "suspension")), None | Some(1)) => {
+                (Some(p.to_owned()), 1)
+            }
+            (ListFormat::Bitstring, Some(p @ ("revocation" | "suspension")), Some(_)) => {
+                return Err(StatusListError::BadRequest(format!(
+                    "bits: a {p} list has one bit per entry"
+                )));
+            }
+            (ListFormat::Bitstring, other, _) => {
+                return Err(StatusListError::BadRequest(format!(
                     "purpose: {other:?} is not revocation or suspension"
+                )));
+            }
+            (ListFormat::Token, Some(_), _) => {
+                return Err(StatusListError::BadRequest(
+                    "purpose: a token list has none (its values say valid, invalid or \
+                     suspended)"
+                        .into(),
+                ));
+            }
+            (ListFormat::Token, None, bits @ (None | Some(1 | 2 | 4 | 8))) => {
+                (None, bits.unwrap_or(2))
+            }
+            (ListFormat::Token, None, Some(other)) => {
+                return Err(StatusListError::BadRequest(format!(
+                    "bits: {other} is not 1, 2, 4 or 8"
                 )));
             }
         };
@@ -230,9 +279,9 @@ impl StatusLists {
             id: inkan_store::auth::new_id("sl"),
             owner: key.owner.clone(),
             key_id: key.id.to_string(),
-            format: ListFormat::Bitstring,
-            purpose: Some(purpose),
-            bits: 1,
+            format,
+            purpose,
+            bits,
             size,
             messages: None,
             ttl_ms: i64::try_from(ttl_seconds * 1000).unwrap_or(i64::MAX),
@@ -243,10 +292,12 @@ impl StatusLists {
         let event = Event::new(EntryKind::StatusListCreated, caller.actor())
             .key(&key.id)
             .note(format!(
-                "status list {} ({}, {} entries) at {}",
+                "status list {} ({} {}, {} entries of {} bits) at {}",
                 list.id,
+                list.format.as_str(),
                 list.purpose.as_deref().unwrap_or_default(),
                 list.size,
+                list.bits,
                 self.url(&list.id)
             ));
         let store = self.service.store.clone();
@@ -293,16 +344,23 @@ impl StatusLists {
         &self,
         key: &KeyRecord,
         list_id: &str,
+        format: ListFormat,
     ) -> Result<(u64, serde_json::Value), StatusListError> {
         let list = match self.service.store.get_status_list(list_id).await? {
             Some(list) if list.owner == key.owner && list.key_id == key.id.as_str() => list,
             _ => {
                 return Err(StatusListError::BadRequest(format!(
-                    "options.credentialStatus.statusList: {list_id} is not a status list of the \
-                     signing key"
+                    "statusList: {list_id} is not a status list of the signing key"
                 )));
             }
         };
+        if list.format != format {
+            return Err(StatusListError::BadRequest(format!(
+                "statusList: {list_id} is a {} list; this credential takes a {} list",
+                list.format.as_str(),
+                format.as_str()
+            )));
+        }
         if self
             .service
             .store
@@ -326,16 +384,23 @@ impl StatusLists {
                 .await?;
             if let Some(&index) = taken.first() {
                 let url = self.url(&list.id);
-                let entry = BitstringStatusListEntry {
-                    id: Some(format!("{url}#{index}")),
-                    status_purpose: purpose,
-                    status_list_index: index,
-                    status_list_credential: url,
-                    status_size: 1,
-                    status_messages: Vec::new(),
-                    status_reference: Vec::new(),
+                let entry = match list.format {
+                    ListFormat::Bitstring => BitstringStatusListEntry {
+                        id: Some(format!("{url}#{index}")),
+                        status_purpose: purpose,
+                        status_list_index: index,
+                        status_list_credential: url,
+                        status_size: 1,
+                        status_messages: Vec::new(),
+                        status_reference: Vec::new(),
+                    }
+                    .to_json(),
+                    // The Referenced Token's `status` claim.
+                    ListFormat::Token => serde_json::json!({
+                        "status_list": {"idx": index, "uri": url}
+                    }),
                 };
-                return Ok((index, entry.to_json()));
+                return Ok((index, entry));
             }
         }
         Err(StatusListError::Conflict(format!(
@@ -379,27 +444,25 @@ impl StatusLists {
         let list = self.list(caller, list_id).await?;
         // Granted the key for the list's signatures, whatever state the key is in now: an
         // issuer must be able to revoke after its key was closed or renewed.
-        self.key_granted(caller, &list.key_id, true).await?;
+        self.key_granted(caller, &list.key_id, Some(document_type(list.format)))
+            .await?;
         if index >= list.size {
             return Err(StatusListError::NotFound(format!(
                 "index {index} is outside status list {list_id} ({} entries)",
                 list.size
             )));
         }
-        let (value, make_final) = match (list.purpose.as_deref(), status) {
-            (Some("revocation"), "revoked") => (1, true),
-            (Some("revocation"), "valid") => {
+        let (value, make_final) = match value_of(&list, status) {
+            Some(value) => value,
+            None if list.purpose.as_deref() == Some("revocation") && status == "valid" => {
                 return Err(StatusListError::Conflict(
                     "a revocation is final: a revocation list knows no way back to valid".into(),
                 ));
             }
-            (Some("suspension"), "suspended") => (1, false),
-            (Some("suspension"), "valid") => (0, false),
-            (purpose, other) => {
+            None => {
                 return Err(StatusListError::BadRequest(format!(
-                    "status: {other:?} is not a status of a {} list (revoked; suspended or \
-                     valid)",
-                    purpose.unwrap_or("token")
+                    "status: {status:?} is not a status of this list ({})",
+                    statuses_of(&list)
                 )));
             }
         };
@@ -442,11 +505,7 @@ impl StatusLists {
             let Ok(list) = self.list(caller, &entry.list_id).await else {
                 continue;
             };
-            let known = matches!(
-                (list.purpose.as_deref(), status),
-                (Some("revocation"), "revoked") | (Some("suspension"), "suspended" | "valid")
-            );
-            if known {
+            if value_of(&list, status).is_some() {
                 changed.push(self.change(caller, &list.id, entry.index, status).await?);
             }
         }
@@ -568,7 +627,9 @@ impl StatusLists {
             terminal: None,
             role: None,
         };
-        let key = self.signing_key(&caller, &list.key_id, true).await?;
+        let key = self
+            .signing_key(&caller, &list.key_id, Some(document_type(list.format)))
+            .await?;
         self.claim_and_publish(list, caller, key).await
     }
 
@@ -592,53 +653,80 @@ impl StatusLists {
         let snapshot = store.status_snapshot(&list.id).await?;
         let size = usize::try_from(list.size)
             .map_err(|_| StatusListError::BadRequest("the list is too large".into()))?;
-        let mut bits = BitstringStatusList::new(size, 1)
-            .map_err(|e| StatusListError::BadRequest(e.to_string()))?;
-        for (index, value) in &snapshot.values {
-            bits.set(*index, *value)
-                .map_err(|e| StatusListError::Signing(e.to_string()))?;
-        }
         let now = self.service.clock.now();
         let valid_for = i64::try_from(self.policy.valid_for.as_millis()).unwrap_or(i64::MAX);
-        // `validFrom` a minute back, for verifiers whose clock is a little behind.
+        // `validFrom` (`iat`) a minute back, for verifiers whose clock is a little behind.
         let (valid_from, valid_until) = (now - VALID_FROM_SLACK_MS, now.saturating_add(valid_for));
-        let public_key = crate::signing::key_ref(&key)
-            .map_err(|e| StatusListError::Signing(e.to_string()))?
-            .public_key;
         let url = self.url(&list.id);
-        let credential = BitstringStatusListCredential::unsigned(
-            &url,
-            &public_key.did_key(),
-            &StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default()),
-            &bits,
-            Some(&format_rfc3339(valid_from.div_euclid(1000))),
-            Some(&format_rfc3339(valid_until.div_euclid(1000))),
-            u64::try_from(list.ttl_ms).ok(),
-        )
-        .map_err(|e| StatusListError::Signing(e.to_string()))?;
         let signer = self.signing.signer(SignRequest {
             caller,
             key,
             activation: Activation::Standing,
-            document_type: LIST_DOCUMENT_TYPE.into(),
+            document_type: document_type(list.format).into(),
             checked_at: None,
             token: None,
         });
         let key_ref = signer
             .key_ref()
             .map_err(|e| StatusListError::Signing(e.to_string()))?;
-        let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
-            .await
-            .map_err(|e| match signer.take_failure() {
-                Some(failure) => StatusListError::Signing(failure.to_string()),
-                None => StatusListError::Signing(e.to_string()),
-            })?;
+        let built = |e: inkan_formats::FormatError| StatusListError::Signing(e.to_string());
+        let signed = match list.format {
+            ListFormat::Bitstring => {
+                let mut bits = BitstringStatusList::new(size, 1).map_err(built)?;
+                for (index, value) in &snapshot.values {
+                    bits.set(*index, *value).map_err(built)?;
+                }
+                let credential = BitstringStatusListCredential::unsigned(
+                    &url,
+                    &key_ref.public_key.did_key(),
+                    &StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default()),
+                    &bits,
+                    Some(&format_rfc3339(valid_from.div_euclid(1000))),
+                    Some(&format_rfc3339(valid_until.div_euclid(1000))),
+                    u64::try_from(list.ttl_ms).ok(),
+                )
+                .map_err(built)?;
+                vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid).await
+            }
+            ListFormat::Token => {
+                let mut statuses = TokenStatusList::new(size, list.bits).map_err(built)?;
+                for (index, value) in &snapshot.values {
+                    statuses.set(*index, *value).map_err(built)?;
+                }
+                let token = StatusListToken {
+                    sub: url.clone(),
+                    iat: u64::try_from(valid_from.div_euclid(1000)).unwrap_or(0),
+                    exp: u64::try_from(valid_until.div_euclid(1000)).ok(),
+                    ttl: u64::try_from(list.ttl_ms / 1000).ok(),
+                    status_list: statuses,
+                };
+                let claims = serde_json::to_vec(&token.to_jwt_claims().map_err(built)?)
+                    .map_err(|e| StatusListError::Signing(e.to_string()))?;
+                sign_compact(
+                    &signer,
+                    &key_ref,
+                    Some(JWT_TYP),
+                    KeyHint::Kid,
+                    &serde_json::Map::new(),
+                    &claims,
+                )
+                .await
+            }
+        };
+        let document = signed.map_err(|e| match signer.take_failure() {
+            Some(failure) => StatusListError::Signing(failure.to_string()),
+            None => StatusListError::Signing(e.to_string()),
+        })?;
         let version = StatusListVersion {
             list_id: list.id.clone(),
             version: next,
             covers: snapshot.changes,
-            media_type: VC_JWT.into(),
-            document: jwt,
+            media_type: match list.format {
+                ListFormat::Bitstring => VC_JWT,
+                ListFormat::Token => STATUSLIST_JWT,
+            }
+            .into(),
+            document,
             valid_from,
             valid_until,
             log_index: signer.log_indexes().last().copied(),
@@ -655,13 +743,13 @@ impl StatusLists {
         Ok(version)
     }
 
-    /// The key `key_id`, granted to `caller` for signing (and, with `lists`, for signing
-    /// `vc+jwt` documents, which its lists are), in whatever state it is.
+    /// The key `key_id`, granted to `caller` for signing (and for signing `document_type`
+    /// documents, what a list is signed as, when given), in whatever state it is.
     async fn key_granted(
         &self,
         caller: &Caller,
         key_id: &str,
-        lists: bool,
+        document_type: Option<&str>,
     ) -> Result<KeyRecord, StatusListError> {
         let id =
             KeyId::parse(key_id).map_err(|e| StatusListError::BadRequest(format!("keyId: {e}")))?;
@@ -677,10 +765,12 @@ impl StatusLists {
             .as_ref()
             .and_then(|s| s.grant(key.id.as_str()))
             .and_then(|g| g.formats.as_ref());
-        if lists && formats.is_some_and(|f| !f.iter().any(|f| f == LIST_DOCUMENT_TYPE)) {
+        if let Some(wanted) = document_type
+            && formats.is_some_and(|f| !f.iter().any(|f| f == wanted))
+        {
             return Err(StatusListError::Forbidden(format!(
-                "the client's grant of {key_id} does not cover {LIST_DOCUMENT_TYPE} documents, \
-                 which its status lists are"
+                "the client's grant of {key_id} does not cover {wanted} documents, which this \
+                 status list is signed as"
             )));
         }
         Ok(key)
@@ -691,9 +781,9 @@ impl StatusLists {
         &self,
         caller: &Caller,
         key_id: &str,
-        lists: bool,
+        document_type: Option<&str>,
     ) -> Result<KeyRecord, StatusListError> {
-        let key = self.key_granted(caller, key_id, lists).await?;
+        let key = self.key_granted(caller, key_id, document_type).await?;
         if key.state != KeyState::Active {
             return Err(StatusListError::Conflict(format!(
                 "key {key_id} is {}",
@@ -701,6 +791,32 @@ impl StatusLists {
             )));
         }
         Ok(key)
+    }
+}
+
+/// The value `status` sets in `list`, and whether it is final; `None` if the list has no such
+/// status. W3C: `revoked` (final) in a revocation list, `suspended` or `valid` in a suspension
+/// list. Token list (draft-ietf-oauth-status-list): `revoked` is INVALID (0x01, final),
+/// `suspended` SUSPENDED (0x02, two bits or more), `valid` VALID (0x00).
+fn value_of(list: &StatusListRecord, status: &str) -> Option<(u8, bool)> {
+    match (list.format, list.purpose.as_deref(), status) {
+        (ListFormat::Bitstring, Some("revocation"), "revoked") => Some((1, true)),
+        (ListFormat::Bitstring, Some("suspension"), "suspended") => Some((1, false)),
+        (ListFormat::Bitstring, Some("suspension"), "valid") => Some((0, false)),
+        (ListFormat::Token, None, "revoked") => Some((1, true)),
+        (ListFormat::Token, None, "suspended") if list.bits >= 2 => Some((2, false)),
+        (ListFormat::Token, None, "valid") => Some((0, false)),
+        _ => None,
+    }
+}
+
+/// The statuses `list` knows, for refusals.
+fn statuses_of(list: &StatusListRecord) -> &'static str {
+    match (list.format, list.purpose.as_deref()) {
+        (ListFormat::Bitstring, Some("revocation")) => "revoked",
+        (ListFormat::Bitstring, _) => "suspended or valid",
+        (ListFormat::Token, _) if list.bits >= 2 => "revoked, suspended or valid",
+        (ListFormat::Token, _) => "revoked or valid",
     }
 }
 

@@ -10,7 +10,7 @@ mod common;
 use common::Engine;
 use common::interop::{interop, node};
 use common::server::{Harness, Session};
-use inkan_formats::status::BitstringStatusListEntry;
+use inkan_formats::status::{BitstringStatusListEntry, StatusListReference};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
@@ -317,6 +317,179 @@ async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
         key_id,
         access,
     }
+}
+
+/// Issue 16: a token status list (two bits) for SD-JWT VCs. Issuance with `statusList` sets the
+/// `status` claim (`status_list.idx`, `uri`) at different indexes; the list is published as a
+/// `statuslist+jwt`; suspension, reinstatement and revocation are seen by Inkan's own status
+/// check after each publication round; a revocation is final; a W3C list is refused here.
+#[tokio::test]
+async fn sd_jwt_vcs_carry_token_status_list_entries() {
+    let Issuing {
+        h,
+        mtls,
+        key,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    let post = |path: String, body: Value| {
+        mtls.post(format!("{}{path}", h.url))
+            .bearer_auth(&access)
+            .json(&body)
+            .send()
+    };
+    let create = |body: Value| post("/v1/status-lists".into(), body);
+    let refused = create(json!({"keyId": key_id, "format": "token", "purpose": "revocation"}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused = create(json!({"keyId": key_id, "format": "token", "bits": 3}))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let list: Value = create(json!({"keyId": key_id, "format": "token"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (list["format"].clone(), list["bits"].clone()),
+        (json!("token"), json!(2))
+    );
+    let (list_id, url) = (
+        list["id"].as_str().unwrap().to_owned(),
+        list["url"].as_str().unwrap().to_owned(),
+    );
+    let w3c: Value = create(json!({"keyId": key_id, "purpose": "revocation"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public = h.http.get(&url).send().await.unwrap();
+    assert_eq!(
+        public.headers()["content-type"],
+        "application/statuslist+jwt"
+    );
+
+    let issue = |list: &str| {
+        post(
+            "/v1/credentials/sd-jwt".into(),
+            json!({"credentialID": key_id, "vct": "https://credentials.example/degree",
+                   "claims": {"given_name": "Hana"}, "statusList": list}),
+        )
+    };
+    assert_eq!(
+        issue(w3c["id"].as_str().unwrap()).await.unwrap().status(),
+        StatusCode::BAD_REQUEST,
+        "a W3C list for an SD-JWT VC"
+    );
+    let mut references = Vec::new();
+    let mut credentials = Vec::new();
+    for _ in 0..2 {
+        let issued = issue(&list_id).await.unwrap();
+        assert_eq!(issued.status(), StatusCode::CREATED);
+        let issued: Value = issued.json().await.unwrap();
+        credentials.push(issued["credential"].as_str().unwrap().to_owned());
+        let jwt = issued["credential"]
+            .as_str()
+            .unwrap()
+            .split('~')
+            .next()
+            .unwrap();
+        let payload = jwt.split('.').nth(1).unwrap();
+        use base64::Engine as _;
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        let reference = claims["status"]["status_list"].clone();
+        assert_eq!(reference["uri"], url.as_str());
+        references.push(reference["idx"].as_u64().unwrap());
+    }
+    assert_ne!(references[0], references[1]);
+
+    let status_of = |idx: u64| {
+        let anchor = h
+            ._dir
+            .path()
+            .join(format!("anchor-{}.pem", uuid::Uuid::new_v4().simple()));
+        std::fs::write(&anchor, key["public_key_pem"].as_str().unwrap()).unwrap();
+        let config = StatusConfig {
+            ca_files: vec![h._dir.path().join("tls/server.crt")],
+            trust_anchors: vec![anchor],
+            fetch_timeout_seconds: 5,
+            ..StatusConfig::default()
+        };
+        let checker = StatusChecker::new(&config, h.clock.clone()).unwrap();
+        let source = StatusSource::Token(StatusListReference {
+            idx,
+            uri: url.clone(),
+        });
+        async move { checker.check(&source).await.status }
+    };
+    let change = |idx: u64, status: &str| {
+        post(
+            format!("/v1/status-lists/{list_id}/entries/{idx}"),
+            json!({"status": status}),
+        )
+    };
+    // The same, by the OpenWallet Foundation's status list library and `jose`.
+    let independent = |credential: String| {
+        let dir = h._dir.path().to_owned();
+        let now = inkan_server::clock::Clock::now(&*h.clock) / 1000;
+        let key = key["public_jwk"].to_string();
+        let list = h.http.get(url.clone()).send();
+        async move {
+            let list = list.await.unwrap().text().await.unwrap();
+            let name = uuid::Uuid::new_v4().simple().to_string();
+            let file = |what: &str, text: &str| {
+                let path = dir.join(format!("{name}-{what}"));
+                std::fs::write(&path, text).unwrap();
+                path.display().to_string()
+            };
+            let args = [
+                file("sd-jwt", &credential),
+                file("list", &list),
+                file("jwk", &key),
+            ];
+            let out = node(
+                interop("jose").join("status-list.mjs"),
+                &[&args[0], &args[1], &args[2], &now.to_string()],
+            )
+            .unwrap_or_else(|e| panic!("@sd-jwt/jwt-status-list refused the reference: {e}"));
+            serde_json::from_str::<Value>(&out).unwrap()["status"].clone()
+        }
+    };
+    let lists = &h.server().status_lists;
+    let round = || async {
+        h.clock.advance(60_000);
+        lists.publish_due().await.published
+    };
+    assert_eq!(status_of(references[0]).await, KeyStatus::Valid);
+    assert_eq!(independent(credentials[0].clone()).await, json!(0));
+    for (status, seen, value) in [
+        ("suspended", KeyStatus::Suspended, 2),
+        ("valid", KeyStatus::Valid, 0),
+        ("revoked", KeyStatus::Revoked, 1),
+    ] {
+        let changed = change(references[0], status).await.unwrap();
+        assert_eq!(changed.status(), StatusCode::OK, "{status}");
+        assert!(round().await.contains(&list_id));
+        assert_eq!(status_of(references[0]).await, seen, "{status}");
+        assert_eq!(status_of(references[1]).await, KeyStatus::Valid);
+        assert_eq!(independent(credentials[0].clone()).await, json!(value));
+        assert_eq!(independent(credentials[1].clone()).await, json!(0));
+    }
+    assert_eq!(
+        change(references[0], "valid").await.unwrap().status(),
+        StatusCode::CONFLICT,
+        "a revocation is final"
+    );
 }
 
 /// The VC-JWT of an enveloped credential as `/credentials/issue` answers it.

@@ -36,8 +36,13 @@ impl From<StatusListError> for ApiError {
 pub struct NewListBody {
     /// The key (`key_…`) that signs the list and the credentials with entries in it.
     pub key_id: String,
-    /// `revocation` (final) or `suspension` (reversible).
-    pub purpose: String,
+    /// `bitstring` (W3C Bitstring Status List, the default: VC-JWT and Data Integrity
+    /// credentials) or `token` (IETF Token Status List: SD-JWT VCs).
+    pub format: Option<String>,
+    /// W3C lists: `revocation` (final) or `suspension` (reversible). Token lists have none.
+    pub purpose: Option<String>,
+    /// Token lists: bits per entry, 1, 2 (the default: valid, invalid, suspended), 4 or 8.
+    pub bits: Option<u8>,
     /// Entries: from 131,072 (the default, the W3C minimum for herd privacy) to 16,777,216.
     pub size: Option<u64>,
     /// How long verifiers may cache the list, seconds (default 300).
@@ -53,9 +58,11 @@ pub struct ListBody {
     /// Where the signed list is published (the `statusListCredential` of its entries).
     pub url: String,
     pub key_id: String,
-    /// `bitstring` (W3C Bitstring Status List).
+    /// `bitstring` (W3C Bitstring Status List) or `token` (IETF Token Status List).
     pub format: &'static str,
     pub purpose: Option<String>,
+    /// Bits per entry.
+    pub bits: u8,
     pub size: u64,
     pub ttl_seconds: i64,
     /// Unix milliseconds.
@@ -72,6 +79,7 @@ impl ListBody {
             key_id: list.key_id,
             format: list.format.as_str(),
             purpose: list.purpose,
+            bits: list.bits,
             size: list.size,
             ttl_seconds: list.ttl_ms / 1000,
             created_at: list.created_at,
@@ -91,7 +99,9 @@ pub struct ListsBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
-    /// `revoked` (revocation list; final), `suspended` or `valid` (suspension list).
+    /// `revoked` (final), `suspended` or `valid`, as the list knows them: a W3C revocation
+    /// list `revoked`, a suspension list `suspended` and `valid`, a token list all three
+    /// (`suspended` with two bits or more).
     pub status: String,
 }
 
@@ -137,7 +147,9 @@ pub async fn create(
             &caller,
             NewList {
                 key_id: body.key_id,
+                format: body.format,
                 purpose: body.purpose,
+                bits: body.bits,
                 size: body.size,
                 ttl_seconds: body.ttl_seconds,
             },
@@ -255,7 +267,7 @@ pub async fn change_by_digest(
 /// The latest published version of a status list, as signed (public, no authentication).
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
-    responses((status = 200, description = "The signed list (application/vc+jwt)"),
+    responses((status = 200, description = "The signed list (application/vc+jwt, or application/statuslist+jwt for a token list)"),
         (status = 404, description = "No such published list")))]
 pub async fn published(
     State(state): State<Arc<ApiState>>,
@@ -268,12 +280,11 @@ pub async fn published(
         Ok(None) => 0,
         Err(e) => return Err(ApiError::internal(&e)),
     };
-    let mut response = version.document.into_response();
+    let mut response = version.document.clone().into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(crate::status_lists::VC_JWT),
-    );
+    if let Ok(value) = HeaderValue::from_str(&version.media_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
     if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={ttl}")) {
         headers.insert(header::CACHE_CONTROL, value);
     }

@@ -310,17 +310,7 @@ async fn issue_credential(
             }
         }
     };
-    if let Some((list, index)) = &status_entry
-        && let Some((log_index, digest)) = signer.signatures().last()
-        && let Err(error) = state
-            .status_lists
-            .bind(list, *index, digest, *log_index)
-            .await
-    {
-        // The credential is signed and logged: it is answered; the entry stays reserved, and
-        // the signature index still finds the credential by its digest.
-        tracing::error!(list = %list, index, %error, "a status entry could not be bound to its credential");
-    }
+    bind_status_entry(state, &signer, status_entry.as_ref()).await;
     let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
@@ -383,12 +373,31 @@ async fn status_entry(
     }
     let (index, entry) = state
         .status_lists
-        .entry_for(key, &status.status_list)
+        .entry_for(key, &status.status_list, inkan_store::ListFormat::Bitstring)
         .await?;
     if let Some(object) = credential.as_object_mut() {
         object.insert("credentialStatus".into(), entry);
     }
     Ok(Some((status.status_list.clone(), index)))
+}
+
+/// Binds the status entry `entry` (list, index) to the credential `signer` signed last.
+async fn bind_status_entry(
+    state: &ApiState,
+    signer: &crate::signing::ActivatedSigner,
+    entry: Option<&(String, u64)>,
+) {
+    if let Some((list, index)) = entry
+        && let Some((log_index, digest)) = signer.signatures().last()
+        && let Err(error) = state
+            .status_lists
+            .bind(list, *index, digest, *log_index)
+            .await
+    {
+        // The credential is signed and logged: it is answered; the entry stays reserved, and
+        // the signature index still finds the credential by its digest.
+        tracing::error!(list = %list, index, %error, "a status entry could not be bound to its credential");
+    }
 }
 
 /// How to name the key, for refusals.
@@ -515,6 +524,10 @@ pub struct SdJwtIssueRequest {
     pub expires_at: Option<i64>,
     /// The `status` claim (a status list reference).
     pub status: Option<Value>,
+    /// Give the credential an entry in one of the key's token status lists (`sl_…`, Inkan
+    /// extension; `POST /v1/status-lists` with `format` `token`): Inkan hands out an index at
+    /// random and sets `status` (`status_list.idx`, `status_list.uri`).
+    pub status_list: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
 }
@@ -563,6 +576,23 @@ pub async fn issue_sd_jwt(
         .await
         .map_err(issuer_error)?;
     }
+    // The status entry last, once the request is otherwise sound (an index handed out is never
+    // handed out again).
+    let (status, status_entry) = match (&request.status_list, request.status) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "status: Inkan sets it for statusList; give one or the other",
+            ));
+        }
+        (Some(list), None) => {
+            let (index, entry) = state
+                .status_lists
+                .entry_for(&signer.request().key, list, inkan_store::ListFormat::Token)
+                .await?;
+            (Some(entry), Some((list.clone(), index)))
+        }
+        (None, status) => (status, None),
+    };
     let issue = inkan_formats::jose::sd_jwt::SdJwtVcIssue {
         vct: request.vct,
         issuer: Some(
@@ -574,7 +604,7 @@ pub async fn issue_sd_jwt(
         not_before: None,
         expires_at: request.expires_at,
         holder_key,
-        status: request.status,
+        status,
         claims: request.claims,
         selectively_disclosable: request.disclosable,
         decoys_per_object: 0,
@@ -588,6 +618,7 @@ pub async fn issue_sd_jwt(
     )
     .await
     .map_err(|e| document_error(&signer, e))?;
+    bind_status_entry(&state, &signer, status_entry.as_ref()).await;
     let credential = Value::String(issued.serialized);
     let mut body =
         super::after_signing(&state, &signer, &credential, deliver_to.as_deref()).await?;
