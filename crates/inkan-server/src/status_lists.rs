@@ -361,20 +361,29 @@ impl StatusLists {
                 format.as_str()
             )));
         }
-        if self
+        let now = self.service.clock.now();
+        match self
             .service
             .store
             .latest_status_list_version(&list.id)
             .await?
-            .is_none()
         {
-            return Err(StatusListError::Conflict(format!(
-                "status list {} is not published yet: its entries would point to nothing",
-                list.id
-            )));
+            Some(latest) if latest.valid_until > now => {}
+            Some(_) => {
+                return Err(StatusListError::Conflict(format!(
+                    "status list {} has not been published again in time (its latest version \
+                     has expired): its entries would not be checked",
+                    list.id
+                )));
+            }
+            None => {
+                return Err(StatusListError::Conflict(format!(
+                    "status list {} is not published yet: its entries would point to nothing",
+                    list.id
+                )));
+            }
         }
         let purpose = StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default());
-        let now = self.service.clock.now();
         for _ in 0..ATTEMPTS {
             let candidate = rand_core::OsRng.next_u64() % list.size;
             let taken = self
@@ -499,11 +508,19 @@ impl StatusLists {
         digest: &str,
         status: &str,
     ) -> Result<Vec<StatusEntryRecord>, StatusListError> {
+        if !["revoked", "suspended", "valid"].contains(&status) {
+            return Err(StatusListError::BadRequest(format!(
+                "status: {status:?} is not revoked, suspended or valid"
+            )));
+        }
         let entries = self.service.store.status_entries_by_digest(digest).await?;
         let mut changed = Vec::new();
         for entry in entries {
-            let Ok(list) = self.list(caller, &entry.list_id).await else {
-                continue;
+            let list = match self.list(caller, &entry.list_id).await {
+                Ok(list) => list,
+                // Not one the caller may see.
+                Err(StatusListError::NotFound(_)) => continue,
+                Err(other) => return Err(other),
             };
             if value_of(&list, status).is_some() {
                 changed.push(self.change(caller, &list.id, entry.index, status).await?);

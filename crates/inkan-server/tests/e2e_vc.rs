@@ -412,6 +412,49 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
         references.push(reference["idx"].as_u64().unwrap());
     }
     assert_ne!(references[0], references[1]);
+    // A `status` the client writes itself into one of Inkan's lists is refused: its index was
+    // never handed out.
+    let forged = post(
+        "/v1/credentials/sd-jwt".into(),
+        json!({"credentialID": key_id, "vct": "https://credentials.example/degree",
+               "claims": {"given_name": "Hana"},
+               "status": {"status_list": {"idx": references[0], "uri": url}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    // A one-bit list knows no suspension.
+    let one_bit: Value = create(json!({"keyId": key_id, "format": "token", "bits": 1}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let one_bit_id = one_bit["id"].as_str().unwrap();
+    let issued: Value = issue(one_bit_id).await.unwrap().json().await.unwrap();
+    let one_bit_index = {
+        use base64::Engine as _;
+        let jwt = issued["credential"]
+            .as_str()
+            .unwrap()
+            .split('~')
+            .next()
+            .unwrap();
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(jwt.split('.').nth(1).unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        claims["status"]["status_list"]["idx"].as_u64().unwrap()
+    };
+    let suspend = post(
+        format!("/v1/status-lists/{one_bit_id}/entries/{one_bit_index}"),
+        json!({"status": "suspended"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(suspend.status(), StatusCode::BAD_REQUEST);
 
     let status_of = |idx: u64| {
         let anchor = h

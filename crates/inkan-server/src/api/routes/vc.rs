@@ -359,6 +359,7 @@ async fn status_entry(
              (@context https://www.w3.org/ns/credentials/v2)",
         ));
     }
+    grant_covers(signer.request())?;
     let key = &signer.request().key;
     let did = crate::signing::key_ref(key)
         .map_err(signing_error)?
@@ -381,6 +382,26 @@ async fn status_entry(
     Ok(Some((status.status_list.clone(), index)))
 }
 
+/// Refuses, before a status index is handed out, a request whose standing approval does not
+/// cover its document type (the signing module would refuse it after, and the index would be
+/// spent).
+fn grant_covers(request: &SignRequest) -> Result<(), ApiError> {
+    let formats = request
+        .caller
+        .scope
+        .as_ref()
+        .and_then(|s| s.grant(request.key.id.as_str()))
+        .and_then(|g| g.formats.as_ref());
+    if formats.is_some_and(|f| !f.contains(&request.document_type)) {
+        return Err(AuthError::Forbidden(format!(
+            "the client's standing approval does not cover {} documents",
+            request.document_type
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// Binds the status entry `entry` (list, index) to the credential `signer` signed last.
 async fn bind_status_entry(
     state: &ApiState,
@@ -394,8 +415,9 @@ async fn bind_status_entry(
             .bind(list, *index, digest, *log_index)
             .await
     {
-        // The credential is signed and logged: it is answered; the entry stays reserved, and
-        // the signature index still finds the credential by its digest.
+        // The credential is signed and logged: it is answered. The entry stays reserved and
+        // unbound: `GET /v1/signatures` still finds the credential by its digest, and its
+        // status is changed by index (not by digest).
         tracing::error!(list = %list, index, %error, "a status entry could not be bound to its credential");
     }
 }
@@ -585,11 +607,27 @@ pub async fn issue_sd_jwt(
             ));
         }
         (Some(list), None) => {
+            if request
+                .issuer
+                .as_deref()
+                .is_some_and(|named| named != key_ref.public_key.did_key())
+            {
+                return Err(ApiError::bad_request(
+                    "statusList: the key's status lists are signed by its did:key; name no \
+                     other issuer with one",
+                ));
+            }
+            grant_covers(signer.request())?;
             let (index, entry) = state
                 .status_lists
                 .entry_for(&signer.request().key, list, inkan_store::ListFormat::Token)
                 .await?;
             (Some(entry), Some((list.clone(), index)))
+        }
+        (None, Some(given)) if given.to_string().contains(&state.status_lists.url("")) => {
+            return Err(ApiError::bad_request(
+                "status: an entry in a list Inkan keeps is set by Inkan (statusList), never given",
+            ));
         }
         (None, status) => (status, None),
     };
