@@ -319,6 +319,105 @@ async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
     }
 }
 
+/// Issue 16: 10,000 status changes in one burst (64 at a time over TLS, each written ahead)
+/// make one new signed version of the list in the next publication round, and it shows every
+/// one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_status_changes_makes_one_list_signature() {
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    let list: Value = mtls
+        .post(format!("{}/v1/status-lists", h.url))
+        .bearer_auth(&access)
+        .json(&json!({"keyId": key_id, "purpose": "revocation"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    // The indexes, handed out as issuance hands them out (10,000 issuances are not the point).
+    const CHANGES: u64 = 10_000;
+    let indexes: Vec<u64> = (0..CHANGES).map(|i| i * 13).collect();
+    let store = h.server().service.store.clone();
+    for chunk in indexes.chunks(500) {
+        let taken = store
+            .reserve_status_indexes(&list_id, chunk, chunk.len(), 0)
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), chunk.len());
+    }
+    let signatures = |log: &[Entry]| {
+        log.iter()
+            .filter(|e| e.kind == EntryKind::SignatureMade)
+            .count()
+    };
+    let before = signatures(&h.log_entries().await);
+    let mut calls = tokio::task::JoinSet::new();
+    let mut pending = indexes.iter().copied();
+    let mut done = 0;
+    loop {
+        while calls.len() < 64
+            && let Some(index) = pending.next()
+        {
+            let request = mtls
+                .post(format!(
+                    "{}/v1/status-lists/{list_id}/entries/{index}",
+                    h.url
+                ))
+                .bearer_auth(&access)
+                .json(&json!({"status": "revoked"}))
+                .send();
+            calls.spawn(async move { request.await.unwrap().status() });
+        }
+        match calls.join_next().await {
+            Some(status) => {
+                assert_eq!(status.unwrap(), StatusCode::OK);
+                done += 1;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(done, CHANGES);
+    h.clock.advance(60_000);
+    let lists = &h.server().status_lists;
+    assert_eq!(lists.publish_due().await.published, vec![list_id.clone()]);
+    let log = h.log_entries().await;
+    assert_eq!(
+        signatures(&log),
+        before + 1,
+        "one list signature for the whole burst"
+    );
+    let changes = log
+        .iter()
+        .filter(|e| e.kind == EntryKind::CredentialStatusChanged && e.outcome == Outcome::Succeeded)
+        .count();
+    assert_eq!(changes as u64, CHANGES);
+    // The published version shows all of them, and nothing else.
+    let published = lists.published(&list_id).await.unwrap();
+    assert_eq!(published.covers, CHANGES);
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(published.document.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let credential =
+        inkan_formats::status::BitstringStatusListCredential::from_verified_json(&claims).unwrap();
+    let bits = credential.list(1).unwrap();
+    let set: Vec<u64> = (0..131_072u64)
+        .filter(|i| bits.status(*i).unwrap() == 1)
+        .collect();
+    assert_eq!(set, indexes);
+}
+
 /// Issue 16: a token status list (two bits) for SD-JWT VCs. Issuance with `statusList` sets the
 /// `status` claim (`status_list.idx`, `uri`) at different indexes; the list is published as a
 /// `statuslist+jwt`; suspension, reinstatement and revocation are seen by Inkan's own status
