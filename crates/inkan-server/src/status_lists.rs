@@ -208,6 +208,12 @@ impl StatusLists {
         format!("{}/status-lists/{id}", self.public_url)
     }
 
+    /// Whether a status entry a caller wrote itself (`credentialStatus`, an SD-JWT `status`)
+    /// names one of the lists Inkan keeps: its index was never handed out, so it is refused.
+    pub fn points_into_a_list(&self, given: &serde_json::Value) -> bool {
+        given.to_string().contains(&self.url(""))
+    }
+
     /// Creates a list for one of the caller's keys (written ahead: `status_list.created`) and
     /// publishes its first version under the caller's standing approval.
     pub async fn create(
@@ -777,13 +783,8 @@ impl StatusLists {
             other => StatusListError::Signing(other.to_string()),
         })?;
         authorize_key(caller, &key, Operation::Sign)?;
-        let formats = caller
-            .scope
-            .as_ref()
-            .and_then(|s| s.grant(key.id.as_str()))
-            .and_then(|g| g.formats.as_ref());
         if let Some(wanted) = document_type
-            && formats.is_some_and(|f| !f.iter().any(|f| f == wanted))
+            && !caller.grant_covers(key.id.as_str(), wanted)
         {
             return Err(StatusListError::Forbidden(format!(
                 "the client's grant of {key_id} does not cover {wanted} documents, which this \

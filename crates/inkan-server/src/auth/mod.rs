@@ -149,6 +149,17 @@ pub enum CallerKind {
 }
 
 impl Caller {
+    /// Whether the caller's standing approval of `key_id` covers `document_type` documents: a
+    /// grant that names no formats covers every type, and so does a caller without a scope.
+    /// (Whether the key is granted at all is `access::authorize_key`'s.)
+    pub fn grant_covers(&self, key_id: &str, document_type: &str) -> bool {
+        self.scope
+            .as_ref()
+            .and_then(|s| s.grant(key_id))
+            .and_then(|g| g.formats.as_ref())
+            .is_none_or(|formats| formats.iter().any(|f| f == document_type))
+    }
+
     /// The caller as the transparency log records it.
     pub fn actor(&self) -> Actor {
         Actor {

@@ -377,9 +377,7 @@ impl SigningModule {
                 }
                 let key_id = request.key.id.as_str();
                 let grant = caller.scope.as_ref().and_then(|s| s.grant(key_id));
-                if let Some(formats) = grant.and_then(|g| g.formats.as_ref())
-                    && !formats.contains(&request.document_type)
-                {
+                if !caller.grant_covers(key_id, &request.document_type) {
                     return Err(SigningError::Refused(format!(
                         "the client's standing approval does not cover {} documents",
                         request.document_type

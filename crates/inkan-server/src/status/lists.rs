@@ -56,12 +56,20 @@ pub(crate) struct Verified {
 
 /// The anchor whose key verifies `jws`.
 fn anchor_for(jws: &DecodedJws, anchors: &[PublicKey]) -> Result<PublicKey, String> {
+    anchor_verifying(anchors, |key| jws.verify(key).is_ok())
+}
+
+/// The anchor whose key `verifies` the list's signature.
+fn anchor_verifying(
+    anchors: &[PublicKey],
+    verifies: impl Fn(&PublicKey) -> bool,
+) -> Result<PublicKey, String> {
     if anchors.is_empty() {
         return Err("no trust anchors are configured ([status] trust_anchors)".into());
     }
     anchors
         .iter()
-        .find(|key| jws.verify(key).is_ok())
+        .find(|key| verifies(key))
         .cloned()
         .ok_or_else(|| "the list's signature does not verify with any trust anchor".into())
 }
@@ -141,15 +149,7 @@ fn token_cwt(bytes: &[u8], anchors: &[PublicKey]) -> Result<StatusListToken, Str
             ));
         }
     }
-    if anchors.is_empty() {
-        return Err("no trust anchors are configured ([status] trust_anchors)".into());
-    }
-    if !anchors
-        .iter()
-        .any(|key| cose::verify(&sign1, key, None).is_ok())
-    {
-        return Err("the list's signature does not verify with any trust anchor".into());
-    }
+    anchor_verifying(anchors, |key| cose::verify(&sign1, key, None).is_ok())?;
     let claims = sign1
         .payload
         .as_deref()

@@ -329,7 +329,6 @@ async fn status_entry(
     credential: &mut Value,
     options: &IssueOptions,
 ) -> Result<Option<(String, u64)>, ApiError> {
-    let lists_url = state.status_lists.url("");
     if let Some(given) = credential.get("credentialStatus") {
         if options.credential_status.is_some() {
             return Err(ApiError::bad_request(
@@ -337,7 +336,7 @@ async fn status_entry(
                  asks for; give one or the other",
             ));
         }
-        if given.to_string().contains(&lists_url) {
+        if state.status_lists.points_into_a_list(given) {
             return Err(ApiError::bad_request(
                 "credential.credentialStatus: an entry in a list Inkan keeps is added by Inkan \
                  (options.credentialStatus), never given",
@@ -386,13 +385,10 @@ async fn status_entry(
 /// cover its document type (the signing module would refuse it after, and the index would be
 /// spent).
 fn grant_covers(request: &SignRequest) -> Result<(), ApiError> {
-    let formats = request
+    if !request
         .caller
-        .scope
-        .as_ref()
-        .and_then(|s| s.grant(request.key.id.as_str()))
-        .and_then(|g| g.formats.as_ref());
-    if formats.is_some_and(|f| !f.contains(&request.document_type)) {
+        .grant_covers(request.key.id.as_str(), &request.document_type)
+    {
         return Err(AuthError::Forbidden(format!(
             "the client's standing approval does not cover {} documents",
             request.document_type
@@ -624,7 +620,7 @@ pub async fn issue_sd_jwt(
                 .await?;
             (Some(entry), Some((list.clone(), index)))
         }
-        (None, Some(given)) if given.to_string().contains(&state.status_lists.url("")) => {
+        (None, Some(given)) if state.status_lists.points_into_a_list(&given) => {
             return Err(ApiError::bad_request(
                 "status: an entry in a list Inkan keeps is set by Inkan (statusList), never given",
             ));
