@@ -331,16 +331,18 @@ async fn a_burst_of_status_changes_makes_one_list_signature() {
         access,
         ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let list: Value = mtls
-        .post(format!("{}/v1/status-lists", h.url))
-        .bearer_auth(&access)
-        .json(&json!({"keyId": key_id, "purpose": "revocation"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = post_as(
+        &mtls,
+        &h.url,
+        &access,
+        "/v1/status-lists",
+        &json!({"keyId": key_id, "purpose": "revocation"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let list_id = list["id"].as_str().unwrap().to_owned();
     // The indexes, handed out as issuance hands them out (10,000 issuances are not the point).
     const CHANGES: u64 = 10_000;
@@ -366,14 +368,13 @@ async fn a_burst_of_status_changes_makes_one_list_signature() {
         while calls.len() < 64
             && let Some(index) = pending.next()
         {
-            let request = mtls
-                .post(format!(
-                    "{}/v1/status-lists/{list_id}/entries/{index}",
-                    h.url
-                ))
-                .bearer_auth(&access)
-                .json(&json!({"status": "revoked"}))
-                .send();
+            let request = post_as(
+                &mtls,
+                &h.url,
+                &access,
+                &format!("/v1/status-lists/{list_id}/entries/{index}"),
+                &json!({"status": "revoked"}),
+            );
             calls.spawn(async move { request.await.unwrap().status() });
         }
         match calls.join_next().await {
@@ -402,13 +403,7 @@ async fn a_burst_of_status_changes_makes_one_list_signature() {
     // The published version shows all of them, and nothing else.
     let published = lists.published(&list_id).await.unwrap();
     assert_eq!(published.covers, CHANGES);
-    use base64::Engine as _;
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(published.document.split('.').nth(1).unwrap())
-            .unwrap(),
-    )
-    .unwrap();
+    let claims = jwt_claims(&published.document);
     let credential =
         inkan_formats::status::BitstringStatusListCredential::from_verified_json(&claims).unwrap();
     let bits = credential.list(1).unwrap();
@@ -432,12 +427,7 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
         access,
         ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let post = |path: String, body: Value| {
-        mtls.post(format!("{}{path}", h.url))
-            .bearer_auth(&access)
-            .json(&body)
-            .send()
-    };
+    let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
     let create = |body: Value| post("/v1/status-lists".into(), body);
     let refused = create(json!({"keyId": key_id, "format": "token", "purpose": "revocation"}))
         .await
@@ -492,20 +482,7 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
         assert_eq!(issued.status(), StatusCode::CREATED);
         let issued: Value = issued.json().await.unwrap();
         credentials.push(issued["credential"].as_str().unwrap().to_owned());
-        let jwt = issued["credential"]
-            .as_str()
-            .unwrap()
-            .split('~')
-            .next()
-            .unwrap();
-        let payload = jwt.split('.').nth(1).unwrap();
-        use base64::Engine as _;
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap();
+        let claims = jwt_claims(issued["credential"].as_str().unwrap());
         let reference = claims["status"]["status_list"].clone();
         assert_eq!(reference["uri"], url.as_str());
         references.push(reference["idx"].as_u64().unwrap());
@@ -531,22 +508,10 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
         .unwrap();
     let one_bit_id = one_bit["id"].as_str().unwrap();
     let issued: Value = issue(one_bit_id).await.unwrap().json().await.unwrap();
-    let one_bit_index = {
-        use base64::Engine as _;
-        let jwt = issued["credential"]
-            .as_str()
-            .unwrap()
-            .split('~')
-            .next()
-            .unwrap();
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(jwt.split('.').nth(1).unwrap())
-                .unwrap(),
-        )
+    let one_bit_index = jwt_claims(issued["credential"].as_str().unwrap())["status"]["status_list"]
+        ["idx"]
+        .as_u64()
         .unwrap();
-        claims["status"]["status_list"]["idx"].as_u64().unwrap()
-    };
     let suspend = post(
         format!("/v1/status-lists/{one_bit_id}/entries/{one_bit_index}"),
         json!({"status": "suspended"}),
@@ -556,23 +521,11 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
     assert_eq!(suspend.status(), StatusCode::BAD_REQUEST);
 
     let status_of = |idx: u64| {
-        let anchor = h
-            ._dir
-            .path()
-            .join(format!("anchor-{}.pem", uuid::Uuid::new_v4().simple()));
-        std::fs::write(&anchor, key["public_key_pem"].as_str().unwrap()).unwrap();
-        let config = StatusConfig {
-            ca_files: vec![h._dir.path().join("tls/server.crt")],
-            trust_anchors: vec![anchor],
-            fetch_timeout_seconds: 5,
-            ..StatusConfig::default()
-        };
-        let checker = StatusChecker::new(&config, h.clock.clone()).unwrap();
         let source = StatusSource::Token(StatusListReference {
             idx,
             uri: url.clone(),
         });
-        async move { checker.check(&source).await.status }
+        inkan_status(&h, &key, source)
     };
     let change = |idx: u64, status: &str| {
         post(
@@ -582,22 +535,15 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
     };
     // The same, by the OpenWallet Foundation's status list library and `jose`.
     let independent = |credential: String| {
-        let dir = h._dir.path().to_owned();
         let now = inkan_server::clock::Clock::now(&*h.clock) / 1000;
-        let key = key["public_jwk"].to_string();
         let list = h.http.get(url.clone()).send();
+        let (h, key) = (&h, &key);
         async move {
             let list = list.await.unwrap().text().await.unwrap();
-            let name = uuid::Uuid::new_v4().simple().to_string();
-            let file = |what: &str, text: &str| {
-                let path = dir.join(format!("{name}-{what}"));
-                std::fs::write(&path, text).unwrap();
-                path.display().to_string()
-            };
             let args = [
-                file("sd-jwt", &credential),
-                file("list", &list),
-                file("jwk", &key),
+                scratch_file(h, &credential),
+                scratch_file(h, &list),
+                scratch_file(h, &key["public_jwk"].to_string()),
             ];
             let out = node(
                 interop("jose").join("status-list.mjs"),
@@ -634,42 +580,75 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
     );
 }
 
+/// A POST of `body` (JSON) to `path` by the issuing client: over its mTLS connection, with its
+/// access token.
+fn post_as(
+    mtls: &reqwest::Client,
+    base: &str,
+    access: &str,
+    path: &str,
+    body: &Value,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + use<> {
+    mtls.post(format!("{base}{path}"))
+        .bearer_auth(access)
+        .json(body)
+        .send()
+}
+
 /// The VC-JWT of an enveloped credential as `/credentials/issue` answers it.
 fn vc_jwt_of(issued: &Value) -> &str {
     let id = issued["verifiableCredential"]["id"].as_str().unwrap();
     id.strip_prefix("data:application/vc+jwt,").unwrap()
 }
 
-/// The `credentialStatus` of a VC-JWT issued with `options.credentialStatus`.
-fn status_entry_of(issued: &Value) -> Value {
+/// The claims of a compact JWS, or of the issuer-signed JWT of an SD-JWT (before its first
+/// `~`), read without checking the signature.
+fn jwt_claims(token: &str) -> Value {
     use base64::Engine as _;
-    let payload = vc_jwt_of(issued).split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
+    let jwt = token.split('~').next().unwrap();
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload)
             .unwrap(),
     )
-    .unwrap();
-    claims["credentialStatus"].clone()
+    .unwrap()
 }
 
-/// Inkan's own status check (the one it runs before signing) of `entry`, against the list as
+/// The `credentialStatus` of a VC-JWT issued with `options.credentialStatus`.
+fn status_entry_of(issued: &Value) -> Value {
+    jwt_claims(vc_jwt_of(issued))["credentialStatus"].clone()
+}
+
+/// Inkan's own status check (the one it runs before signing) of `source`, against the list as
 /// published now, trusting the issuer's key `key` (fresh: nothing cached).
-async fn inkan_status_of(h: &Harness, key: &Value, entry: &Value) -> KeyStatus {
-    let anchor = h
-        ._dir
-        .path()
-        .join(format!("anchor-{}.pem", uuid::Uuid::new_v4().simple()));
-    std::fs::write(&anchor, key["public_key_pem"].as_str().unwrap()).unwrap();
+async fn inkan_status(h: &Harness, key: &Value, source: StatusSource) -> KeyStatus {
+    let anchor = scratch_file(h, key["public_key_pem"].as_str().unwrap());
     let config = StatusConfig {
         ca_files: vec![h._dir.path().join("tls/server.crt")],
-        trust_anchors: vec![anchor],
+        trust_anchors: vec![anchor.into()],
         fetch_timeout_seconds: 5,
         ..StatusConfig::default()
     };
     let checker = StatusChecker::new(&config, h.clock.clone()).unwrap();
+    checker.check(&source).await.status
+}
+
+/// [`inkan_status`] of a W3C `credentialStatus` entry.
+async fn inkan_status_of(h: &Harness, key: &Value, entry: &Value) -> KeyStatus {
     let entry = BitstringStatusListEntry::from_json(entry).unwrap();
-    checker.check(&StatusSource::Bitstring(entry)).await.status
+    inkan_status(h, key, StatusSource::Bitstring(entry)).await
+}
+
+/// Writes `text` to a new file in the harness's folder (for the independent verifiers); its
+/// path.
+fn scratch_file(h: &Harness, text: &str) -> String {
+    let path = h
+        ._dir
+        .path()
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
 }
 
 /// Issue 16: an issuer's client creates a revocation list for its key (published at once at
@@ -687,12 +666,7 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         key_id,
         access,
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let post = |path: String, body: Value| {
-        mtls.post(format!("{}{path}", h.url))
-            .bearer_auth(&access)
-            .json(&body)
-            .send()
-    };
+    let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
     let created = post(
         "/v1/status-lists".into(),
         json!({"keyId": key_id, "purpose": "revocation"}),
@@ -748,19 +722,14 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
     // The same, by digitalbazaar's status list library on the published list (ES256 checked
     // with Node's crypto).
     let independent = |jwt: String| {
-        let dir = h._dir.path().to_owned();
-        let (key, url) = (key["public_jwk"].to_string(), url.clone());
+        let url = url.clone();
         let list = h.http.get(url.clone()).send();
+        let (h, key) = (&h, &key);
         async move {
             let list = list.await.unwrap().text().await.unwrap();
-            let name = uuid::Uuid::new_v4().simple().to_string();
-            let file = |what: &str, text: &str| {
-                let path = dir.join(format!("{name}-{what}"));
-                std::fs::write(&path, text).unwrap();
-                path.display().to_string()
-            };
-            let (credential, list, jwk) =
-                (file("vc", &jwt), file("list", &list), file("jwk", &key));
+            let credential = scratch_file(h, &jwt);
+            let list = scratch_file(h, &list);
+            let jwk = scratch_file(h, &key["public_jwk"].to_string());
             let out = node(
                 interop("di").join("status-list.mjs"),
                 &[&credential, &list, &url, &jwk],
