@@ -323,6 +323,7 @@ fn mdoc(c: &mut Criterion) {
             valid_until: NOW + 30 * DAY,
             expected_update: None,
         },
+        status: None,
     };
     let issue = || {
         rt.block_on(mdoc::issue(

@@ -8,6 +8,7 @@ mod mdoc_support;
 use ciborium::Value;
 use inkan_device::{Algorithm, KeySpec};
 use inkan_formats::FormatError;
+use inkan_formats::status::StatusListReference;
 use inkan_formats::mdoc::{
     DeviceAuth, DeviceResponse, IssuerSigned, IssuerSignedItem, IssuerSignedItemBytes,
     IssuerVerification, ItemsRequest, cose, issue, present,
@@ -83,6 +84,43 @@ async fn issuer_signed_round_trip() {
         })
         .unwrap_err();
     assert!(matches!(err, FormatError::InvalidSignature(_)), "{err}");
+}
+
+/// An MSO may carry where the document's status is published (ISO/IEC 18013-5 second
+/// edition, a Token Status List entry); without one it has no `status` at all.
+#[tokio::test]
+async fn the_mso_carries_a_status_list_entry_when_given() {
+    let s = setup();
+    let reference = StatusListReference {
+        idx: 4_242,
+        uri: "https://issuer.example/status-lists/sl_1".into(),
+    };
+    let mut request = mdl_request(&s.holder, NOW);
+    request.status = Some(reference.clone());
+    let issued = issue(&s.signer, &s.issuer, &request, &mut rng())
+        .await
+        .unwrap();
+    let parsed = IssuerSigned::from_bytes(&issued.to_bytes().unwrap()).unwrap();
+    assert_eq!(parsed.verify(&at(NOW)).unwrap().mso.status, Some(reference));
+    // As CBOR: "status" → {"status_list": {"idx": 4242, "uri": …}}.
+    let mso = parsed.mso().unwrap();
+    assert_eq!(
+        mso.status.as_ref().map(|r| r.to_cbor_status()),
+        Some(Value::Map(vec![(
+            Value::Text("status_list".into()),
+            Value::Map(vec![
+                (Value::Text("idx".into()), Value::Integer(4_242.into())),
+                (
+                    Value::Text("uri".into()),
+                    Value::Text("https://issuer.example/status-lists/sl_1".into())
+                ),
+            ])
+        )]))
+    );
+    let plain = issue(&s.signer, &s.issuer, &mdl_request(&s.holder, NOW), &mut rng())
+        .await
+        .unwrap();
+    assert_eq!(plain.mso().unwrap().status, None);
 }
 
 #[tokio::test]

@@ -584,6 +584,7 @@ async fn mdoc(wallet: &Wallet, issuer: &KeyRef, now: i64) -> String {
             valid_until: now + 86_400,
             expected_update: None,
         },
+        status: None,
     };
     let issued =
         inkan_formats::mdoc::issue(&wallet.signer, issuer, &request, &mut rand_core::OsRng)

@@ -66,7 +66,7 @@ pub use status::{
     KeyStatusRecord, KeyStatusValue, StatusSourceKind, StatusSourceRecord, StatusStore,
 };
 pub use status_lists::{
-    ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
+    ListFormat, SignedAs, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
     StatusListVersion, StatusSnapshot,
 };
 

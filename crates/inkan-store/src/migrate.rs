@@ -92,6 +92,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "status_lists",
         sql: include_str!("../migrations/sqlite/0012_status_lists.sql"),
     },
+    Migration {
+        version: 13,
+        name: "status_list_signed_as",
+        sql: include_str!("../migrations/sqlite/0013_status_list_signed_as.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -155,6 +160,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 12,
         name: "status_lists",
         sql: include_str!("../migrations/postgres/0012_status_lists.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "status_list_signed_as",
+        sql: include_str!("../migrations/postgres/0013_status_list_signed_as.sql"),
     },
 ];
 

@@ -42,6 +42,38 @@ impl ListFormat {
     }
 }
 
+/// How each published version of a list is signed and served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignedAs {
+    /// A JWT: `application/vc+jwt` (W3C list) or `application/statuslist+jwt` (token list).
+    Jwt,
+    /// A CWT: `application/statuslist+cwt` (token list, for mdocs).
+    Cwt,
+    /// A W3C list credential with a Data Integrity proof.
+    DataIntegrity,
+}
+
+impl SignedAs {
+    /// The stored (and API) name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignedAs::Jwt => "jwt",
+            SignedAs::Cwt => "cwt",
+            SignedAs::DataIntegrity => "data-integrity",
+        }
+    }
+
+    /// Parses the stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "jwt" => Some(SignedAs::Jwt),
+            "cwt" => Some(SignedAs::Cwt),
+            "data-integrity" => Some(SignedAs::DataIntegrity),
+            _ => None,
+        }
+    }
+}
+
 /// A status list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusListRecord {
@@ -52,6 +84,8 @@ pub struct StatusListRecord {
     /// The issuer's key that signs it.
     pub key_id: String,
     pub format: ListFormat,
+    /// How its versions are signed (which pairs with `format` make sense is the server's rule).
+    pub signed_as: SignedAs,
     /// W3C `statusPurpose` (`revocation`, `suspension`, `message`); none for a token list.
     pub purpose: Option<String>,
     /// Bits per entry: W3C `statusSize` (1 unless the purpose is `message`), IETF `bits`;

@@ -10,7 +10,7 @@
 #![allow(clippy::unwrap_used)]
 
 use inkan_store::{
-    ListFormat, StatusChange, StatusListRecord, StatusListVersion, StatusSnapshot, Store,
+    ListFormat, SignedAs, StatusChange, StatusListRecord, StatusListVersion, StatusSnapshot, Store,
     StoreError,
 };
 
@@ -50,6 +50,11 @@ async fn new_list_at(
         owner: "sub_lists".into(),
         key_id: key.id.to_string(),
         format,
+        signed_as: if format == ListFormat::Token {
+            SignedAs::Cwt
+        } else {
+            SignedAs::Jwt
+        },
         purpose: (format == ListFormat::Bitstring).then(|| "revocation".into()),
         bits: if format == ListFormat::Token { 2 } else { 1 },
         size,
@@ -431,6 +436,12 @@ async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
         format!(
             "INSERT INTO status_lists ({LIST_COLUMNS}) VALUES ('sl_d', 'o', '{}', 'token', NULL, 3, 16, NULL, \
              1000, 0, 'x')",
+            list.key_id
+        ),
+        // signed as something unknown
+        format!(
+            "INSERT INTO status_lists ({LIST_COLUMNS}, signed_as) VALUES ('sl_f', 'o', '{}', 'token', NULL, 2, \
+             16, NULL, 1000, 0, 'x', 'xml')",
             list.key_id
         ),
         // a value over a byte

@@ -192,6 +192,7 @@ async fn mdoc(f: &Fixture, issuer: &KeyRef) -> String {
             valid_until: now + 86_400,
             expected_update: None,
         },
+        status: None,
     };
     let issued = inkan_formats::mdoc::issue(&f.signer, issuer, &request, &mut rand_core::OsRng)
         .await

@@ -6,6 +6,7 @@
 use super::{cbor, cose};
 use crate::FormatError;
 use crate::signer::{KeyRef, Signer};
+use crate::status::StatusListReference;
 use base64::Engine as _;
 use ciborium::Value;
 use coset::CoseSign1;
@@ -269,6 +270,10 @@ pub struct MobileSecurityObject {
     pub doc_type: String,
     /// `validityInfo`.
     pub validity: ValidityInfo,
+    /// `status`: where the issuer publishes this document's status, an IETF Token Status List
+    /// entry (`{"status_list": {"idx", "uri"}}`, ISO/IEC 18013-5 second edition, as
+    /// draft-ietf-oauth-status-list defines it for CBOR-based tokens).
+    pub status: Option<StatusListReference>,
 }
 
 impl MobileSecurityObject {
@@ -284,7 +289,7 @@ impl MobileSecurityObject {
                 (Value::Text(ns.clone()), Value::Map(ids))
             })
             .collect();
-        Ok(Value::Map(vec![
+        let mut fields = vec![
             (
                 Value::Text("version".into()),
                 Value::Text(self.version.clone()),
@@ -309,7 +314,11 @@ impl MobileSecurityObject {
                 Value::Text("validityInfo".into()),
                 self.validity.to_value()?,
             ),
-        ]))
+        ];
+        if let Some(status) = &self.status {
+            fields.push((Value::Text("status".into()), status.to_cbor_status()));
+        }
+        Ok(Value::Map(fields))
     }
 
     fn from_value(value: &Value) -> Result<Self, FormatError> {
@@ -352,6 +361,10 @@ impl MobileSecurityObject {
             device_key: public_key_from_cose(cbor::require(W, key_info, "deviceKey")?)?,
             doc_type: cbor::as_text(W, cbor::require(W, m, "docType")?)?.to_owned(),
             validity: ValidityInfo::from_value(cbor::require(W, m, "validityInfo")?)?,
+            status: match cbor::get(W, m, "status")? {
+                Some(status) => StatusListReference::from_cbor_status(status)?,
+                None => None,
+            },
         })
     }
 }
@@ -368,6 +381,8 @@ pub struct IssueRequest {
     pub device_key: PublicKey,
     /// `validityInfo`.
     pub validity: ValidityInfo,
+    /// The MSO's `status`, if the issuer keeps a status list entry for the document.
+    pub status: Option<StatusListReference>,
 }
 
 /// IssuerSigned (§8.3.2.1.2.2): the disclosed items per name space and `issuerAuth`.
@@ -449,6 +464,7 @@ impl PreparedIssuerSigned {
             device_key: request.device_key.clone(),
             doc_type: request.doc_type.clone(),
             validity: request.validity,
+            status: request.status.clone(),
         };
         let mso_bytes = cbor::encode(&cbor::tag24(cbor::encode(&mso.to_value()?)?))?;
         Ok(PreparedIssuerSigned {

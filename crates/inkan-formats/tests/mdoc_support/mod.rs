@@ -219,6 +219,7 @@ pub fn mdl_request(holder: &KeyRef, now: i64) -> IssueRequest {
             valid_until: now + 30 * DAY,
             expected_update: None,
         },
+        status: None,
     }
 }
 

@@ -20,14 +20,14 @@ use crate::StoreError;
 use crate::auth_rows::{Columns, write_error};
 use crate::engine::{Sql, int_array};
 use crate::status_lists::{
-    ListFormat, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
+    ListFormat, SignedAs, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
     StatusListVersion, StatusSnapshot,
 };
 
 macro_rules! list_columns {
     () => {
         "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by, \
-         changes"
+         changes, signed_as"
     };
 }
 
@@ -64,9 +64,12 @@ fn list(row: &impl Columns) -> Result<StatusListRecord, StoreError> {
     let id = row.text("id")?;
     let record = format!("status list {id:?}");
     let format = row.text("format")?;
+    let signed_as = row.text("signed_as")?;
     Ok(StatusListRecord {
         format: ListFormat::parse(&format)
             .ok_or_else(|| corrupt(&record, "format", format!("unknown value {format:?}")))?,
+        signed_as: SignedAs::parse(&signed_as)
+            .ok_or_else(|| corrupt(&record, "signed_as", format!("unknown value {signed_as:?}")))?,
         owner: row.text("owner")?,
         key_id: row.text("key_id")?,
         purpose: row.text_opt("purpose")?,
@@ -141,7 +144,7 @@ impl StatusListStore for SqlStore {
         Sql::new(concat!(
             "INSERT INTO status_lists (",
             list_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12)"
         ))
         .bind(list.id.as_str())
         .bind(list.owner.as_str())
@@ -154,6 +157,7 @@ impl StatusListStore for SqlStore {
         .bind(list.ttl_ms)
         .bind(list.created_at)
         .bind(list.created_by.as_str())
+        .bind(list.signed_as.as_str())
         .execute(&mut self.db.write().await?)
         .await
         .map_err(|e| write_error(&format!("status list {}", list.id), e))?;

@@ -769,6 +769,7 @@ pub async fn issue_mdoc(
             valid_until,
             expected_update: None,
         },
+        status: None,
     };
     let deliver_to = request.deliver_to.clone();
     super::check_destination(&state, &key.owner, deliver_to.as_deref()).await?;
