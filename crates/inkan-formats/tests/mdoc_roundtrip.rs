@@ -8,11 +8,11 @@ mod mdoc_support;
 use ciborium::Value;
 use inkan_device::{Algorithm, KeySpec};
 use inkan_formats::FormatError;
-use inkan_formats::status::StatusListReference;
 use inkan_formats::mdoc::{
     DeviceAuth, DeviceResponse, IssuerSigned, IssuerSignedItem, IssuerSignedItemBytes,
     IssuerVerification, ItemsRequest, cose, issue, present,
 };
+use inkan_formats::status::StatusListReference;
 use mdoc_support::*;
 
 fn rng() -> rand_core::OsRng {
@@ -117,9 +117,14 @@ async fn the_mso_carries_a_status_list_entry_when_given() {
             ])
         )]))
     );
-    let plain = issue(&s.signer, &s.issuer, &mdl_request(&s.holder, NOW), &mut rng())
-        .await
-        .unwrap();
+    let plain = issue(
+        &s.signer,
+        &s.issuer,
+        &mdl_request(&s.holder, NOW),
+        &mut rng(),
+    )
+    .await
+    .unwrap();
     assert_eq!(plain.mso().unwrap().status, None);
 }
 

@@ -1,7 +1,7 @@
 //! The status lists Inkan keeps for the issuers it signs for (issue 16): W3C Bitstring Status
 //! Lists (`statusPurpose` `revocation` or `suspension`, for VC-JWT and Data Integrity
-//! credentials, published as `vc+jwt`) and IETF Token Status Lists (1, 2, 4 or 8 bits, for
-//! SD-JWT VCs, published as `statuslist+jwt`).
+//! credentials, published as `vc+jwt`) and IETF Token Status Lists (1, 2, 4 or 8 bits,
+//! published as `statuslist+jwt` for SD-JWT VCs or `statuslist+cwt` for mdocs).
 //!
 //! An issuer's system client creates a list for one of its keys ([`StatusLists::create`]);
 //! issuance then gives a credential an entry of it ([`StatusLists::entry_for`]: an index chosen
@@ -33,36 +33,88 @@ use crate::log::LogError;
 use crate::log::{Event, FailureCategory};
 use crate::service::Service;
 use crate::signing::{Activation, SignRequest, SigningModule};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_formats::jose::{KeyHint, format_rfc3339, sign_compact, vc_jwt};
+use inkan_formats::mdoc::cose;
 use inkan_formats::status::bitstring::MIN_ENTRIES;
-use inkan_formats::status::token::JWT_TYP;
+use inkan_formats::status::token::{CWT_TYP, JWT_TYP};
 use inkan_formats::status::{
     BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry, StatusListToken,
     StatusPurpose, TokenStatusList,
 };
 use inkan_log::entry::EntryKind;
 use inkan_store::{
-    KeyId, KeyRecord, KeyState, ListFormat, StatusChange, StatusEntryRecord, StatusListRecord,
-    StatusListVersion, StoreError,
+    KeyId, KeyRecord, KeyState, ListFormat, SignedAs, StatusChange, StatusEntryRecord,
+    StatusListRecord, StatusListVersion, StoreError,
 };
 use rand_core::RngCore as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The media type of a published W3C list.
+/// The media type of a published W3C list signed as a JWT.
 pub const VC_JWT: &str = "application/vc+jwt";
 
-/// The media type of a published token list.
+/// The media type of a published W3C list with a Data Integrity proof.
+pub const VC_LD: &str = "application/vc";
+
+/// The media type of a published token list signed as a JWT.
 pub const STATUSLIST_JWT: &str = "application/statuslist+jwt";
+
+/// The media type of a published token list signed as a CWT (stored base64url, served as
+/// bytes).
+pub const STATUSLIST_CWT: &str = CWT_TYP;
 
 /// The most entries a list may have (2 MiB of bits).
 pub const MAX_ENTRIES: u64 = 16_777_216;
 
 /// What the signing module records a list's signature as (what a client's grant must cover).
-fn document_type(format: ListFormat) -> &'static str {
-    match format {
-        ListFormat::Bitstring => "vc+jwt",
-        ListFormat::Token => "statuslist+jwt",
+fn document_type(format: ListFormat, signed_as: SignedAs) -> &'static str {
+    match (format, signed_as) {
+        (ListFormat::Token, SignedAs::Cwt) => "statuslist+cwt",
+        (ListFormat::Token, _) => "statuslist+jwt",
+        (ListFormat::Bitstring, SignedAs::DataIntegrity) => "ldp_vc",
+        (ListFormat::Bitstring, _) => "vc+jwt",
+    }
+}
+
+/// The media type a list's versions are published as.
+fn media_type(format: ListFormat, signed_as: SignedAs) -> &'static str {
+    match (format, signed_as) {
+        (ListFormat::Token, SignedAs::Cwt) => STATUSLIST_CWT,
+        (ListFormat::Token, _) => STATUSLIST_JWT,
+        (ListFormat::Bitstring, SignedAs::DataIntegrity) => VC_LD,
+        (ListFormat::Bitstring, _) => VC_JWT,
+    }
+}
+
+/// What a credential being issued takes an entry in: which lists fit it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryFor {
+    /// A W3C credential (VC-JWT or Data Integrity): a `BitstringStatusListEntry`.
+    W3c,
+    /// An SD-JWT VC: the `status` claim, of a token list published as `statuslist+jwt` (what
+    /// its verifiers fetch).
+    SdJwtVc,
+    /// An mdoc: the MSO's `status`, of a token list published as `statuslist+cwt`.
+    Mdoc,
+}
+
+impl EntryFor {
+    /// Why `list` cannot take this credential's entry, if it cannot.
+    fn refusal(self, list: &StatusListRecord) -> Option<&'static str> {
+        match (self, list.format, list.signed_as) {
+            (EntryFor::W3c, ListFormat::Bitstring, _)
+            | (EntryFor::SdJwtVc, ListFormat::Token, SignedAs::Jwt)
+            | (EntryFor::Mdoc, ListFormat::Token, SignedAs::Cwt) => None,
+            (EntryFor::W3c, _, _) => Some("a W3C credential takes a bitstring list"),
+            (EntryFor::SdJwtVc, _, _) => {
+                Some("an SD-JWT VC takes a token list signed as jwt (statuslist+jwt)")
+            }
+            (EntryFor::Mdoc, _, _) => {
+                Some("an mdoc takes a token list signed as cwt (statuslist+cwt)")
+            }
+        }
     }
 }
 
@@ -141,6 +193,8 @@ pub struct NewList {
     pub purpose: Option<String>,
     /// Token list: bits per entry, 1 (valid, invalid), 2 (the default: also suspended), 4 or 8.
     pub bits: Option<u8>,
+    /// How versions are signed: `jwt` (the default), `cwt` (token lists, for mdocs).
+    pub signed_as: Option<String>,
     /// Entries (default and minimum 131,072, the W3C minimum for herd privacy).
     pub size: Option<u64>,
     /// How long verifiers may cache the list (default 300 s).
@@ -235,8 +289,23 @@ impl StatusLists {
                 )));
             }
         };
+        let signed_as = match (format, new.signed_as.as_deref().unwrap_or("jwt")) {
+            (_, "jwt") => SignedAs::Jwt,
+            (ListFormat::Token, "cwt") => SignedAs::Cwt,
+            (_, other) => {
+                return Err(StatusListError::BadRequest(format!(
+                    "signedAs: {other:?} is not jwt{} for a {} list",
+                    if format == ListFormat::Token {
+                        " or cwt"
+                    } else {
+                        ""
+                    },
+                    format.as_str()
+                )));
+            }
+        };
         let key = self
-            .signing_key(caller, &new.key_id, Some(document_type(format)))
+            .signing_key(caller, &new.key_id, Some(document_type(format, signed_as)))
             .await?;
         let (purpose, bits) = match (format, new.purpose.as_deref(), new.bits) {
             (ListFormat::Bitstring, Some(p @ ("revocation" | "suspension")), None | Some(1)) => {
@@ -286,6 +355,7 @@ impl StatusLists {
             owner: key.owner.clone(),
             key_id: key.id.to_string(),
             format,
+            signed_as,
             purpose,
             bits,
             size,
@@ -298,12 +368,13 @@ impl StatusLists {
         let event = Event::new(EntryKind::StatusListCreated, caller.actor())
             .key(&key.id)
             .note(format!(
-                "status list {} ({} {}, {} entries of {} bits) at {}",
+                "status list {} ({} {}, {} entries of {} bits, signed as {}) at {}",
                 list.id,
                 list.format.as_str(),
                 list.purpose.as_deref().unwrap_or_default(),
                 list.size,
                 list.bits,
+                list.signed_as.as_str(),
                 self.url(&list.id)
             ));
         let store = self.service.store.clone();
@@ -350,7 +421,7 @@ impl StatusLists {
         &self,
         key: &KeyRecord,
         list_id: &str,
-        format: ListFormat,
+        credential: EntryFor,
     ) -> Result<(u64, serde_json::Value), StatusListError> {
         let list = match self.service.store.get_status_list(list_id).await? {
             Some(list) if list.owner == key.owner && list.key_id == key.id.as_str() => list,
@@ -360,11 +431,11 @@ impl StatusLists {
                 )));
             }
         };
-        if list.format != format {
+        if let Some(why) = credential.refusal(&list) {
             return Err(StatusListError::BadRequest(format!(
-                "statusList: {list_id} is a {} list; this credential takes a {} list",
+                "statusList: {list_id} is a {} list signed as {}; {why}",
                 list.format.as_str(),
-                format.as_str()
+                list.signed_as.as_str()
             )));
         }
         let now = self.service.clock.now();
@@ -459,8 +530,12 @@ impl StatusLists {
         let list = self.list(caller, list_id).await?;
         // Granted the key for the list's signatures, whatever state the key is in now: an
         // issuer must be able to revoke after its key was closed or renewed.
-        self.key_granted(caller, &list.key_id, Some(document_type(list.format)))
-            .await?;
+        self.key_granted(
+            caller,
+            &list.key_id,
+            Some(document_type(list.format, list.signed_as)),
+        )
+        .await?;
         if index >= list.size {
             return Err(StatusListError::NotFound(format!(
                 "index {index} is outside status list {list_id} ({} entries)",
@@ -547,6 +622,21 @@ impl StatusLists {
             .latest_status_list_version(id)
             .await?
             .ok_or_else(|| StatusListError::NotFound(format!("no published status list {id}")))
+    }
+
+    /// The bytes a published version is served as: a CWT is stored base64url and served as
+    /// CBOR, every other kind as stored.
+    pub fn served(version: &StatusListVersion) -> Result<Vec<u8>, StatusListError> {
+        if version.media_type == STATUSLIST_CWT {
+            URL_SAFE_NO_PAD.decode(&version.document).map_err(|e| {
+                StatusListError::Store(StoreError::Corrupt(format!(
+                    "status list {} version {}: the stored CWT is not base64url ({e})",
+                    version.list_id, version.version
+                )))
+            })
+        } else {
+            Ok(version.document.clone().into_bytes())
+        }
     }
 
     /// Signs a new version of every list that changed since its latest one, or whose latest
@@ -651,7 +741,11 @@ impl StatusLists {
             role: None,
         };
         let key = self
-            .signing_key(&caller, &list.key_id, Some(document_type(list.format)))
+            .signing_key(
+                &caller,
+                &list.key_id,
+                Some(document_type(list.format, list.signed_as)),
+            )
             .await?;
         self.claim_and_publish(list, caller, key).await
     }
@@ -685,7 +779,7 @@ impl StatusLists {
             caller,
             key,
             activation: Activation::Standing,
-            document_type: document_type(list.format).into(),
+            document_type: document_type(list.format, list.signed_as).into(),
             checked_at: None,
             token: None,
         });
@@ -723,17 +817,29 @@ impl StatusLists {
                     ttl: u64::try_from(list.ttl_ms / 1000).ok(),
                     status_list: statuses,
                 };
-                let claims = serde_json::to_vec(&token.to_jwt_claims().map_err(built)?)
-                    .map_err(|e| StatusListError::Signing(e.to_string()))?;
-                sign_compact(
-                    &signer,
-                    &key_ref,
-                    Some(JWT_TYP),
-                    KeyHint::Kid,
-                    &serde_json::Map::new(),
-                    &claims,
-                )
-                .await
+                match list.signed_as {
+                    SignedAs::Cwt => {
+                        let claims = token.to_cwt_claims().map_err(built)?;
+                        match cose::sign_typed(&signer, &key_ref, &claims, CWT_TYP).await {
+                            Ok(sign1) => cose::to_tagged_bytes(sign1)
+                                .map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    _ => {
+                        let claims = serde_json::to_vec(&token.to_jwt_claims().map_err(built)?)
+                            .map_err(|e| StatusListError::Signing(e.to_string()))?;
+                        sign_compact(
+                            &signer,
+                            &key_ref,
+                            Some(JWT_TYP),
+                            KeyHint::Kid,
+                            &serde_json::Map::new(),
+                            &claims,
+                        )
+                        .await
+                    }
+                }
             }
         };
         let document = signed.map_err(|e| match signer.take_failure() {
@@ -744,11 +850,7 @@ impl StatusLists {
             list_id: list.id.clone(),
             version: next,
             covers: snapshot.changes,
-            media_type: match list.format {
-                ListFormat::Bitstring => VC_JWT,
-                ListFormat::Token => STATUSLIST_JWT,
-            }
-            .into(),
+            media_type: media_type(list.format, list.signed_as).into(),
             document,
             valid_from,
             valid_until,

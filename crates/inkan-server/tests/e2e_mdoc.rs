@@ -469,3 +469,206 @@ async fn mdoc_flows_sqlite() {
 async fn mdoc_flows_postgres() {
     mdoc_flows(Engine::Postgres).await;
 }
+
+/// Issue 16: an mdoc issuer's client creates a Token Status List signed as a CWT; mdocs
+/// issued with `statusList` carry the MSO `status` (`status_list.idx`, `uri`) at different
+/// indexes; the list is served as `application/statuslist+cwt`, signed by the document signer
+/// key with its certificate in `x5chain`. Suspension, its reversal and revocation are seen
+/// after a publication round by Inkan's own status check (the one it runs before signing, the
+/// document signer certificate as its trust anchor) and by an independent reader (cose-kit and
+/// cbor-x, `interop/mdoc/status-list.js`, under the IACA); a revocation is final; lists that
+/// do not fit an mdoc are refused.
+#[tokio::test]
+async fn mdocs_carry_token_status_list_entries_published_as_cwt() {
+    use inkan_server::config::StatusConfig;
+    use inkan_server::status::{KeyStatus, StatusChecker, StatusSource};
+    let iaca = TestCa::new("Inkan Test IACA");
+    let h = Harness::start(Engine::SqliteFile, SETTINGS).await;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal_key, seal_jwk) = key(&h, &clerk_session, "ES256", "135791").await;
+    let client = system_client(&h, &operator, &issuer, &seal_key).await;
+    let (root_pem, ds_pem) = certify(&iaca, &seal_jwk);
+    h.server()
+        .service
+        .registry
+        .attach_certificate(
+            &inkan_server::service::system_actor(),
+            &inkan_store::KeyId::parse(&seal_key).unwrap(),
+            ds_pem.as_bytes(),
+        )
+        .await
+        .unwrap();
+    let (_, holder) = h.subscriber(&operator, "holder", "hana").await;
+    let holder_session = h.login(&holder).await;
+    let (_, holder_jwk) = key(&h, &holder_session, "ES256", PIN).await;
+
+    let post = |path: String, body: Value| {
+        let (h, client) = (&h, &client);
+        async move { h.call(client, Method::POST, &path, Some(body)).await }
+    };
+    let create = |body: Value| post("/v1/status-lists".into(), body);
+    assert_eq!(
+        create(json!({"keyId": seal_key, "signedAs": "cwt"}))
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST,
+        "a W3C list is not signed as a CWT"
+    );
+    let list: Value = create(json!({"keyId": seal_key, "format": "token", "signedAs": "cwt"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["signedAs"], "cwt");
+    let (list_id, url) = (
+        list["id"].as_str().unwrap().to_owned(),
+        list["url"].as_str().unwrap().to_owned(),
+    );
+    let jwt_list: Value = create(json!({"keyId": seal_key, "format": "token"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fetch = || async {
+        let served = h.http.get(&url).send().await.unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
+        assert_eq!(
+            served.headers()["content-type"],
+            "application/statuslist+cwt"
+        );
+        served.bytes().await.unwrap().to_vec()
+    };
+    // A tagged COSE_Sign1 (18).
+    assert_eq!(fetch().await[0], 0xd2);
+
+    let issue = |list: &str| {
+        post(
+            "/v1/credentials/mdoc".into(),
+            json!({
+                "credentialID": seal_key, "docType": MDL,
+                "nameSpaces": {NS: {"family_name": "Sato", "given_name": "Hana"}},
+                "deviceKeyJwk": holder_jwk, "statusList": list,
+            }),
+        )
+    };
+    assert_eq!(
+        issue(jwt_list["id"].as_str().unwrap()).await.status(),
+        StatusCode::BAD_REQUEST,
+        "an mdoc takes a list signed as a CWT"
+    );
+    let by_sd_jwt = post(
+        "/v1/credentials/sd-jwt".into(),
+        json!({"credentialID": seal_key, "vct": "https://credentials.example/degree",
+               "claims": {"given_name": "Hana"}, "statusList": list_id}),
+    )
+    .await;
+    assert_eq!(
+        by_sd_jwt.status(),
+        StatusCode::BAD_REQUEST,
+        "an SD-JWT VC takes a list signed as a JWT"
+    );
+    let mut issued = Vec::new();
+    for _ in 0..2 {
+        let response = issue(&list_id).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        let issuer_signed = body["issuerSigned"].as_str().unwrap().to_owned();
+        let mso = inkan_formats::mdoc::IssuerSigned::from_bytes(&unb64(&issuer_signed))
+            .unwrap()
+            .mso()
+            .unwrap();
+        let reference = mso.status.unwrap();
+        assert_eq!(reference.uri, url);
+        issued.push((issuer_signed, reference.idx));
+    }
+    assert_ne!(issued[0].1, issued[1].1);
+
+    // Inkan's own check, with the document signer certificate as the trust anchor (a new
+    // checker each time: one keeps a list for its `ttl`).
+    let scratch = tempfile::tempdir().unwrap();
+    let anchor = scratch.path().join("ds.pem");
+    std::fs::write(&anchor, &ds_pem).unwrap();
+    let inkan_reads = |idx: u64| {
+        let source = StatusSource::Token(inkan_formats::status::StatusListReference {
+            idx,
+            uri: url.clone(),
+        });
+        let checker = StatusChecker::new(
+            &StatusConfig {
+                ca_files: vec![h._dir.path().join("tls/server.crt")],
+                trust_anchors: vec![anchor.clone()],
+                fetch_timeout_seconds: 5,
+                ..StatusConfig::default()
+            },
+            h.clock.clone(),
+        )
+        .unwrap();
+        async move { checker.check(&source).await.status }
+    };
+    // The independent reader, under the IACA root.
+    let root = scratch.path().join("iaca.pem");
+    std::fs::write(&root, &root_pem).unwrap();
+    let independent = |which: usize| {
+        let (issued, root, now) = (&issued, &root, h.now_seconds());
+        let (mdoc, listed) = (
+            scratch.path().join(format!("mdoc{which}")),
+            scratch.path().join(format!("list{which}")),
+        );
+        async move {
+            std::fs::write(&mdoc, &issued[which].0).unwrap();
+            std::fs::write(&listed, fetch().await).unwrap();
+            let out = Command::new("node")
+                .arg(interop_mdoc().join("status-list.js"))
+                .args([&mdoc, &listed, root])
+                .arg(now.to_string())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "cose-kit/cbor-x refused: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let read: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(read["idx"], issued[which].1);
+            read["status"].clone()
+        }
+    };
+    assert_eq!(inkan_reads(issued[0].1).await, KeyStatus::Valid);
+    assert_eq!(independent(0).await, json!(0));
+    let change = |status: &str| {
+        post(
+            format!("/v1/status-lists/{list_id}/entries/{}", issued[0].1),
+            json!({"status": status}),
+        )
+    };
+    for (status, seen, value) in [
+        ("suspended", KeyStatus::Suspended, 2),
+        ("valid", KeyStatus::Valid, 0),
+        ("revoked", KeyStatus::Revoked, 1),
+    ] {
+        assert_eq!(change(status).await.status(), StatusCode::OK, "{status}");
+        h.clock.advance(60_000);
+        let published = h.server().status_lists.publish_due().await.published;
+        assert!(published.contains(&list_id), "{status}");
+        assert_eq!(inkan_reads(issued[0].1).await, seen, "{status}");
+        assert_eq!(inkan_reads(issued[1].1).await, KeyStatus::Valid);
+        assert_eq!(independent(0).await, json!(value), "{status}");
+        assert_eq!(independent(1).await, json!(0));
+    }
+    assert_eq!(
+        change("valid").await.status(),
+        StatusCode::CONFLICT,
+        "a revocation is final"
+    );
+    // Every version is signed with the key like any signature and logged as one: the two
+    // mdocs, the CWT list's four versions and the JWT list's first.
+    let made = h
+        .log_entries()
+        .await
+        .iter()
+        .filter(|e| e.kind == EntryKind::SignatureMade && e.key_id.as_deref() == Some(&seal_key))
+        .count();
+    assert_eq!(made, 2 + 4 + 1);
+}

@@ -205,6 +205,12 @@ pub fn parse(bytes: &[u8]) -> Result<CoseSign1, FormatError> {
     from_value(cbor::parse("COSE_Sign1", bytes)?)
 }
 
+/// Encodes a `COSE_Sign1` tagged (18), as a CWT standing alone is sent (RFC 9052 §4.2; a
+/// Status List Token `application/statuslist+cwt`).
+pub fn to_tagged_bytes(sign1: CoseSign1) -> Result<Vec<u8>, FormatError> {
+    cbor::encode(&Value::Tag(TAG_COSE_SIGN1, Box::new(to_value(sign1)?)))
+}
+
 /// Encodes a `COSE_Sign1`, untagged.
 pub fn to_bytes(sign1: CoseSign1) -> Result<Vec<u8>, FormatError> {
     cbor::encode(&to_value(sign1)?)

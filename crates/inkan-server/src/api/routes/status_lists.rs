@@ -6,7 +6,7 @@ use super::super::ApiState;
 use super::super::error::ApiError;
 use super::super::extract::{Authenticated, JsonBody};
 use crate::auth::AuthError;
-use crate::status_lists::{NewList, StatusListError};
+use crate::status_lists::{NewList, StatusListError, StatusLists};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,12 +37,16 @@ pub struct NewListBody {
     /// The key (`key_…`) that signs the list and the credentials with entries in it.
     pub key_id: String,
     /// `bitstring` (W3C Bitstring Status List, the default: VC-JWT and Data Integrity
-    /// credentials) or `token` (IETF Token Status List: SD-JWT VCs).
+    /// credentials) or `token` (IETF Token Status List: SD-JWT VCs and mdocs).
     pub format: Option<String>,
     /// W3C lists: `revocation` (final) or `suspension` (reversible). Token lists have none.
     pub purpose: Option<String>,
     /// Token lists: bits per entry, 1, 2 (the default: valid, invalid, suspended), 4 or 8.
     pub bits: Option<u8>,
+    /// How each version is signed and served: `jwt` (the default: `application/vc+jwt` for a
+    /// W3C list, `application/statuslist+jwt` for a token list, what SD-JWT VCs point to) or,
+    /// for a token list, `cwt` (`application/statuslist+cwt`, what mdocs point to).
+    pub signed_as: Option<String>,
     /// Entries: from 131,072 (the default, the W3C minimum for herd privacy) to 16,777,216.
     pub size: Option<u64>,
     /// How long verifiers may cache the list, seconds (default 300).
@@ -60,6 +64,8 @@ pub struct ListBody {
     pub key_id: String,
     /// `bitstring` (W3C Bitstring Status List) or `token` (IETF Token Status List).
     pub format: &'static str,
+    /// `jwt` or `cwt`: how its versions are signed.
+    pub signed_as: &'static str,
     pub purpose: Option<String>,
     /// Bits per entry.
     pub bits: u8,
@@ -78,6 +84,7 @@ impl ListBody {
             id: list.id,
             key_id: list.key_id,
             format: list.format.as_str(),
+            signed_as: list.signed_as.as_str(),
             purpose: list.purpose,
             bits: list.bits,
             size: list.size,
@@ -150,6 +157,7 @@ pub async fn create(
                 format: body.format,
                 purpose: body.purpose,
                 bits: body.bits,
+                signed_as: body.signed_as,
                 size: body.size,
                 ttl_seconds: body.ttl_seconds,
             },
@@ -267,7 +275,7 @@ pub async fn change_by_digest(
 /// The latest published version of a status list, as signed (public, no authentication).
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
-    responses((status = 200, description = "The signed list (application/vc+jwt, or application/statuslist+jwt for a token list)"),
+    responses((status = 200, description = "The signed list: application/vc+jwt (a W3C list), application/statuslist+jwt or application/statuslist+cwt (a token list, as it was created)"),
         (status = 404, description = "No such published list")))]
 pub async fn published(
     State(state): State<Arc<ApiState>>,
@@ -280,7 +288,7 @@ pub async fn published(
         Ok(None) => 0,
         Err(e) => return Err(ApiError::internal(&e)),
     };
-    let mut response = version.document.clone().into_response();
+    let mut response = StatusLists::served(&version)?.into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&version.media_type) {
         headers.insert(header::CONTENT_TYPE, value);

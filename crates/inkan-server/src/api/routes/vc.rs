@@ -24,6 +24,7 @@ use crate::auth::access::Operation;
 use crate::auth::{AuthError, CallerKind};
 use crate::signing::issuer::{self, IssuerError};
 use crate::signing::{Activation, SignRequest, verification_method};
+use crate::status_lists::EntryFor;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -373,7 +374,7 @@ async fn status_entry(
     }
     let (index, entry) = state
         .status_lists
-        .entry_for(key, &status.status_list, inkan_store::ListFormat::Bitstring)
+        .entry_for(key, &status.status_list, EntryFor::W3c)
         .await?;
     if let Some(object) = credential.as_object_mut() {
         object.insert("credentialStatus".into(), entry);
@@ -616,7 +617,7 @@ pub async fn issue_sd_jwt(
             grant_covers(signer.request())?;
             let (index, entry) = state
                 .status_lists
-                .entry_for(&signer.request().key, list, inkan_store::ListFormat::Token)
+                .entry_for(&signer.request().key, list, EntryFor::SdJwtVc)
                 .await?;
             (Some(entry), Some((list.clone(), index)))
         }
@@ -682,6 +683,9 @@ pub struct MdocIssueRequest {
     pub valid_until: Option<Value>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
+    /// A status list of the issuer key (`sl_…`, a token list signed as `cwt`): Inkan hands out
+    /// an index of it at random and sets the MSO's `status` (`status_list.idx`, `uri`).
+    pub status_list: Option<String>,
 }
 
 /// Default validity of an mdoc: a year.
@@ -759,7 +763,7 @@ pub async fn issue_mdoc(
         Some(v) => unix_seconds("validUntil", v)?,
         None => valid_from.saturating_add(MDOC_VALIDITY_SECONDS),
     };
-    let issue = inkan_formats::mdoc::IssueRequest {
+    let mut issue = inkan_formats::mdoc::IssueRequest {
         doc_type: request.doc_type,
         namespaces,
         device_key,
@@ -790,9 +794,27 @@ pub async fn issue_mdoc(
         &request.name_spaces,
     )
     .map_err(issuer_error)?;
+    // The status entry last, once the request is otherwise sound (an index handed out is never
+    // handed out again).
+    let status_entry = match &request.status_list {
+        Some(list) => {
+            grant_covers(signer.request())?;
+            let (index, _) = state
+                .status_lists
+                .entry_for(&signer.request().key, list, EntryFor::Mdoc)
+                .await?;
+            issue.status = Some(inkan_formats::status::StatusListReference {
+                idx: index,
+                uri: state.status_lists.url(list),
+            });
+            Some((list.clone(), index))
+        }
+        None => None,
+    };
     let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
         .await
         .map_err(|e| document_error(&signer, e))?;
+    bind_status_entry(&state, &signer, status_entry.as_ref()).await;
     let bytes = issued.to_bytes().map_err(format_error)?;
     let issuer_signed =
         Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
