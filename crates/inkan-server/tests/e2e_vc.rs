@@ -319,6 +319,78 @@ async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
     }
 }
 
+/// Issue 16: two nodes on one PostgreSQL issue credentials with entries of one list at the same
+/// time, each node 16 at a time: every credential gets an index of its own, each index is
+/// bound to the one credential it went to, and no index is spent beyond the credentials
+/// (the store's primary key is what decides, whichever node asks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_issuing_at_once_never_hand_out_one_index_twice() {
+    const PER_NODE: usize = 128;
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::Postgres, json!({"operations": ["sign"]})).await;
+    let list: Value = post_as(
+        &mtls,
+        &h.url,
+        &access,
+        "/v1/status-lists",
+        &json!({"keyId": key_id, "purpose": "revocation"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    let second = h.second_node().await;
+    // Each node: 16 workers, each issuing its share one after another.
+    let mut workers = tokio::task::JoinSet::new();
+    for base in [h.url.clone(), second.public_url.clone()] {
+        for _ in 0..16 {
+            let (mtls, access, base) = (mtls.clone(), access.clone(), base.clone());
+            let body = json!({"credential": credential(),
+                              "options": {"keyId": key_id, "format": "vc+jwt",
+                                          "credentialStatus": {"statusList": list_id}}});
+            workers.spawn(async move {
+                let mut got = Vec::new();
+                for _ in 0..PER_NODE / 16 {
+                    let issued = post_as(&mtls, &base, &access, "/credentials/issue", &body)
+                        .await
+                        .unwrap();
+                    assert_eq!(issued.status(), StatusCode::CREATED);
+                    let issued: Value = issued.json().await.unwrap();
+                    let index = status_entry_of(&issued)["statusListIndex"]
+                        .as_str()
+                        .unwrap()
+                        .parse::<u64>()
+                        .unwrap();
+                    got.push(index);
+                }
+                got
+            });
+        }
+    }
+    let mut indexes: Vec<u64> = workers.join_all().await.into_iter().flatten().collect();
+    second.stop().await.unwrap();
+    indexes.sort_unstable();
+    indexes.dedup();
+    assert_eq!(indexes.len(), 2 * PER_NODE, "an index was handed out twice");
+    let store = &h.server().service.store;
+    assert_eq!(
+        store.reserved_status_count(&list_id).await.unwrap(),
+        (2 * PER_NODE) as u64
+    );
+    let mut digests = std::collections::HashSet::new();
+    for index in indexes {
+        let entry = store.status_entry(&list_id, index).await.unwrap().unwrap();
+        assert!(digests.insert(entry.digest.expect("bound to its credential")));
+    }
+}
+
 /// Issue 16: 10,000 status changes in one burst (64 at a time over TLS, each written ahead)
 /// make one new signed version of the list in the next publication round, and it shows every
 /// one of them.

@@ -178,6 +178,16 @@ activation_key_file = "{d}/activation.key"
         self.server.as_ref().unwrap()
     }
 
+    /// Another node of the same deployment: a server started from this one's configuration
+    /// (the same store, device, secrets and TLS identity) on a port of its own, on the same
+    /// clock. The caller stops it.
+    #[allow(dead_code)]
+    pub async fn second_node(&self) -> Server {
+        let path = self._dir.path().join("inkan.toml");
+        let config = Config::load(Some(&path), std::iter::empty()).unwrap();
+        Server::start(&config, self.clock.clone()).await.unwrap()
+    }
+
     pub fn now_seconds(&self) -> i64 {
         self.clock.now() / 1000
     }
