@@ -5,9 +5,11 @@
 // the entry's bit read). Both are VC-JWTs (`application/vc+jwt`); their ES256 signatures are
 // checked here with Node's own crypto against the issuer's JWK, so the library is given the
 // verified claims and told not to verify the list as a Data Integrity credential.
-// Used by crates/inkan-server/tests/e2e_vc.rs.
+// The credential may instead be a Data Integrity credential (a JSON file): its proof is not
+// checked here (verify.mjs does that), only its entry against the list.
+// Used by crates/inkan-server/tests/e2e_vc.rs and crates/inkan/tests/demo.rs.
 //
-//   node status-list.mjs CREDENTIAL_JWT_FILE LIST_JWT_FILE LIST_URL JWK_FILE
+//   node status-list.mjs CREDENTIAL_FILE LIST_JWT_FILE LIST_URL JWK_FILE
 //
 // Prints {"status": 0|1} (the entry's value) and exits 0 when every check passes.
 import { readFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ function fail(message) {
 
 const [credentialFile, listFile, listUrl, jwkFile] = process.argv.slice(2);
 if (!credentialFile || !listFile || !listUrl || !jwkFile) {
-  fail('usage: status-list.mjs CREDENTIAL_JWT_FILE LIST_JWT_FILE LIST_URL JWK_FILE');
+  fail('usage: status-list.mjs CREDENTIAL_FILE LIST_JWT_FILE LIST_URL JWK_FILE');
 }
 const key = createPublicKey({ key: JSON.parse(readFileSync(jwkFile, 'utf8')), format: 'jwk' });
 
@@ -41,7 +43,8 @@ function verifiedClaims(file) {
   return JSON.parse(Buffer.from(parts[1], 'base64url'));
 }
 
-const credential = verifiedClaims(credentialFile);
+const credentialText = readFileSync(credentialFile, 'utf8').trim();
+const credential = credentialText.startsWith('{') ? JSON.parse(credentialText) : verifiedClaims(credentialFile);
 const list = verifiedClaims(listFile);
 const documentLoader = async (url) => {
   if (url !== listUrl) throw new Error(`unexpected URL ${url}`);

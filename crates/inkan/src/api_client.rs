@@ -183,6 +183,28 @@ impl Client {
         Ok(answer)
     }
 
+    /// GETs `url` (absolute) without authentication, as a verifier fetches a published
+    /// document: its media type and bytes. Fails unless the status is 200.
+    pub async fn get_public_bytes(&self, url: &str) -> Result<(String, Vec<u8>), String> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        if response.status() != StatusCode::OK {
+            return Err(format!("GET {url}: {}", response.status()));
+        }
+        let media_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let bytes = response.bytes().await.map_err(|e| e.to_string())?;
+        Ok((media_type, bytes.to_vec()))
+    }
+
     /// Activates an account with its one-time code: sets the password, enrols the TOTP seed
     /// (returned) and confirms it with a first code.
     pub async fn activate(

@@ -5,7 +5,9 @@
 //! mutual TLS; the holder sees what a presentation would disclose, activates their key (PIN
 //! and OTP encrypted to the activation key) and presents with a KB-JWT; the presentation is
 //! verified, and the receipt checked offline with the log's public key. `--out DIR` writes
-//! every artifact and a `manifest.json` so anyone can check them with other tools.
+//! every artifact and a `manifest.json` so anyone can check them with other tools, and goes on:
+//! a Data Integrity VC and a VC-JWT, an mDL, and credentials with status list entries (one
+//! revoked) with the signed lists as their public URLs serve them.
 //!
 //! The demo plays every person's authenticator app; to stay within seconds it runs the
 //! service in-process on a clock it moves to the next 30-second TOTP step when an account
@@ -64,6 +66,13 @@ impl Artifacts {
         );
         Ok(())
     }
+
+    /// Adds `field` to the manifest's entry `name` (written before).
+    fn describe(&mut self, name: &str, field: &str, value: Value) {
+        if let Some(Value::Object(entry)) = self.manifest.get_mut(name) {
+            entry.insert(field.into(), value);
+        }
+    }
 }
 
 fn step(text: &str) {
@@ -106,8 +115,10 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     }
-    // The clock starts five minutes back, so that after the TOTP steps it moves through, every
-    // timestamp the demo writes is still in the past for tools checking against the real time.
+    // The clock starts five minutes back, so that after the TOTP steps (at most eight, 30 s
+    // each) and the status lists' publication round (a minute) it moves through, every
+    // timestamp the demo writes is still in the past for tools checking against the real
+    // time, and a verifier's five-minute window for the presentation still holds.
     let clock = Arc::new(ManualClock::new(
         inkan_server::clock::SystemClock.now() - 5 * 60_000,
     ));
@@ -460,7 +471,155 @@ async fn story(
             artifacts,
         )
         .await?;
+        status_lists(
+            server,
+            &system,
+            &system_session,
+            &clock,
+            &seal_id,
+            &wallet,
+            artifacts,
+        )
+        .await?;
     }
+    Ok(())
+}
+
+/// The university keeps its credentials' status with Inkan: a W3C revocation list and an IETF
+/// Token Status List, each signed with the e-seal key; a Data Integrity VC and an SD-JWT VC
+/// carry entries of them; the first is revoked, and after the next publication round the
+/// lists are fetched from their public URLs as a verifier would.
+async fn status_lists(
+    server: &Server,
+    system: &Client,
+    system_session: &Session,
+    clock: &ManualClock,
+    seal_id: &str,
+    wallet: &Value,
+    artifacts: &mut Artifacts,
+) -> Result<(), String> {
+    step(
+        "The university keeps its credentials' status with Inkan: two status lists, one revocation",
+    );
+    let create = |body: Value| async move {
+        system
+            .call(
+                system_session,
+                Method::POST,
+                "/v1/status-lists",
+                Some(&body),
+                StatusCode::CREATED,
+            )
+            .await
+    };
+    let w3c = create(json!({"keyId": seal_id, "purpose": "revocation"})).await?;
+    let token = create(json!({"keyId": seal_id, "format": "token"})).await?;
+    let (w3c_id, token_id) = (
+        w3c["id"].as_str().unwrap_or_default(),
+        token["id"].as_str().unwrap_or_default(),
+    );
+    said(&format!(
+        "W3C Bitstring revocation list {w3c_id} and Token Status List {token_id}, {} entries each, \
+         published at once",
+        w3c["size"]
+    ));
+    let unsigned = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+        "type": ["VerifiableCredential", "ExampleAlumniCredential"],
+        "credentialSubject": {"id": "did:example:hana", "alumniOf": "Example University"}
+    });
+    let di = system
+        .call(
+            system_session,
+            Method::POST,
+            "/credentials/issue",
+            Some(&json!({
+                "credential": unsigned,
+                "options": {"credentialId": seal_id, "format": "ldp_vc",
+                            "credentialStatus": {"statusList": w3c_id}},
+            })),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let di = di["verifiableCredential"].clone();
+    let sd_jwt = system
+        .call(
+            system_session,
+            Method::POST,
+            "/v1/credentials/sd-jwt",
+            Some(&json!({
+                "credentialID": seal_id,
+                "vct": "https://credentials.example.com/university_degree",
+                "claims": {"given_name": "Hana", "degree": "BSc Computer Science"},
+                "disclosable": ["/given_name", "/degree"],
+                "holderJwk": wallet["public_jwk"],
+                "statusList": token_id,
+            })),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let sd_jwt = sd_jwt["credential"].as_str().unwrap_or_default().to_owned();
+    let index = di["credentialStatus"]["statusListIndex"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    system
+        .call(
+            system_session,
+            Method::POST,
+            &format!("/v1/status-lists/{w3c_id}/entries/{index}"),
+            Some(&json!({"status": "revoked"})),
+            StatusCode::OK,
+        )
+        .await?;
+    said(&format!(
+        "the Data Integrity VC (index {index}) is revoked: written ahead to the log, final"
+    ));
+    // The publisher runs every minute; the demo runs its round now, a minute on.
+    clock.advance(61_000);
+    let report = server.status_lists.publish_due().await;
+    said(&format!(
+        "the next publication round signed {} new list version(s) through the signing module",
+        report.published.len()
+    ));
+    let body = serde_json::to_vec_pretty(&di).map_err(|e| e.to_string())?;
+    artifacts.write(
+        "data_integrity_vc_with_status",
+        "credential-status.di.json",
+        "Data Integrity VC with a BitstringStatusListEntry (revoked)",
+        &body,
+    )?;
+    artifacts.describe("data_integrity_vc_with_status", "revoked", true.into());
+    artifacts.write(
+        "sd_jwt_vc_with_status",
+        "credential-status.sd-jwt",
+        "SD-JWT VC with a Token Status List status (valid)",
+        sd_jwt.as_bytes(),
+    )?;
+    artifacts.describe("sd_jwt_vc_with_status", "revoked", false.into());
+    for (name, file, list, what) in [
+        (
+            "w3c_status_list",
+            "status-list.w3c.jwt",
+            &w3c,
+            "The W3C BitstringStatusListCredential, signed, as its URL serves it",
+        ),
+        (
+            "token_status_list",
+            "status-list.token.jwt",
+            &token,
+            "The IETF Status List Token, signed, as its URL serves it",
+        ),
+    ] {
+        let url = list["url"].as_str().unwrap_or_default();
+        let (media_type, served) = system.get_public_bytes(url).await?;
+        artifacts.write(name, file, what, &served)?;
+        artifacts.describe(name, "url", url.into());
+        artifacts.describe(name, "mediaType", media_type.into());
+    }
+    said(
+        "both lists fetched from their public URLs (no authentication, Cache-Control: max-age=ttl)",
+    );
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! `inkan demo --out DIR`: the whole story runs, and every artifact it writes checks out with
 //! other tools: the presentation with `inkan verify` and with npm `@sd-jwt/sd-jwt-vc`, the
 //! receipt offline with `inkan log receipt --verify` and the published log key, the Data
-//! Integrity VC with digitalbazaar's verifier.
+//! Integrity VC with digitalbazaar's verifier, and the status list entries (issue 16) against
+//! the lists as served with digitalbazaar's and the OpenWallet Foundation's status list
+//! libraries.
 #![allow(clippy::unwrap_used)]
 
 use serde_json::Value;
@@ -141,6 +143,48 @@ fn demo_runs_and_its_artifacts_check_out_elsewhere() {
         &[&path("data_integrity_vc")],
     );
     assert!(ok, "{text}");
+    // Issue 16: the credentials with status list entries verify, and their entries read
+    // against the lists as served say what the manifest says.
+    let (ok, text) = node(
+        interop("di").join("verify.mjs"),
+        &[&path("data_integrity_vc_with_status"), "--status-elsewhere"],
+    );
+    assert!(ok, "{text}");
+    let revoked = |name: &str| manifest[name]["revoked"].as_bool().unwrap();
+    let url = |name: &str| manifest[name]["url"].as_str().unwrap().to_owned();
+    let (ok, text) = node(
+        interop("di").join("status-list.mjs"),
+        &[
+            &path("data_integrity_vc_with_status"),
+            &path("w3c_status_list"),
+            &url("w3c_status_list"),
+            &path("issuer_jwk"),
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(revoked("data_integrity_vc_with_status"));
+    assert_eq!(text.trim(), r#"{"status":1}"#);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let (ok, text) = node(
+        interop("jose").join("status-list.mjs"),
+        &[
+            &path("sd_jwt_vc_with_status"),
+            &path("token_status_list"),
+            &path("issuer_jwk"),
+            &now,
+        ],
+    );
+    assert!(ok, "{text}");
+    assert!(!revoked("sd_jwt_vc_with_status"));
+    assert_eq!(text.trim(), r#"{"status":0}"#);
+    assert_eq!(
+        manifest["token_status_list"]["mediaType"],
+        "application/statuslist+jwt"
+    );
     let (ok, text) = node(
         interop("mdoc").join("verify.js"),
         &[
