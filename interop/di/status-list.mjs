@@ -6,7 +6,10 @@
 // checked here with Node's own crypto against the issuer's JWK, so the library is given the
 // verified claims and told not to verify the list as a Data Integrity credential.
 // The credential may instead be a Data Integrity credential (a JSON file): its proof is not
-// checked here (verify.mjs does that), only its entry against the list.
+// checked here (verify.mjs does that), only its entry against the list. The list may be a
+// Data Integrity credential too (a JSON file, `signedAs: data-integrity`): then the library
+// verifies it itself (`verifyBitstringStatusListCredential`, digitalbazaar's suites, did:key
+// resolved locally by loader.mjs).
 // Used by crates/inkan-server/tests/e2e_vc.rs and crates/inkan/tests/demo.rs.
 //
 //   node status-list.mjs CREDENTIAL_FILE LIST_JWT_FILE LIST_URL JWK_FILE
@@ -15,6 +18,10 @@
 import { readFileSync } from 'node:fs';
 import { createPublicKey, verify } from 'node:crypto';
 import { checkStatus } from '@digitalbazaar/vc-bitstring-status-list';
+import { DataIntegrityProof } from '@digitalbazaar/data-integrity';
+import { cryptosuite as eddsaRdfc2022 } from '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
+import { cryptosuite as ecdsaRdfc2019 } from '@digitalbazaar/ecdsa-rdfc-2019-cryptosuite';
+import { documentLoader as bundled } from './loader.mjs';
 
 function fail(message) {
   process.stderr.write(`status-list.mjs: ${message}\n`);
@@ -45,15 +52,22 @@ function verifiedClaims(file) {
 
 const credentialText = readFileSync(credentialFile, 'utf8').trim();
 const credential = credentialText.startsWith('{') ? JSON.parse(credentialText) : verifiedClaims(credentialFile);
-const list = verifiedClaims(listFile);
+const listText = readFileSync(listFile, 'utf8').trim();
+const dataIntegrityList = listText.startsWith('{');
+const list = dataIntegrityList ? JSON.parse(listText) : verifiedClaims(listFile);
 const documentLoader = async (url) => {
-  if (url !== listUrl) throw new Error(`unexpected URL ${url}`);
-  return { documentUrl: url, document: list };
+  if (url === listUrl) return { contextUrl: null, documentUrl: url, document: list };
+  if (dataIntegrityList) return bundled(url);
+  throw new Error(`unexpected URL ${url}`);
 };
 const result = await checkStatus({
   credential,
   documentLoader,
-  verifyBitstringStatusListCredential: false,
+  suite: [
+    new DataIntegrityProof({ cryptosuite: eddsaRdfc2022 }),
+    new DataIntegrityProof({ cryptosuite: ecdsaRdfc2019 }),
+  ],
+  verifyBitstringStatusListCredential: dataIntegrityList,
   verifyMatchingIssuers: true,
 });
 if (!result.verified) fail(`checkStatus: ${result.error?.message ?? JSON.stringify(result)}`);

@@ -32,9 +32,10 @@ use crate::auth::{AuthError, Caller, CallerKind};
 use crate::log::LogError;
 use crate::log::{Event, FailureCategory};
 use crate::service::Service;
-use crate::signing::{Activation, SignRequest, SigningModule};
+use crate::signing::{Activation, SignRequest, SigningModule, verification_method};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
 use inkan_formats::jose::{KeyHint, format_rfc3339, sign_compact, vc_jwt};
 use inkan_formats::mdoc::cose;
 use inkan_formats::status::bitstring::MIN_ENTRIES;
@@ -55,7 +56,8 @@ use std::time::Duration;
 /// The media type of a published W3C list signed as a JWT.
 pub const VC_JWT: &str = "application/vc+jwt";
 
-/// The media type of a published W3C list with a Data Integrity proof.
+/// The media type of a published W3C list with a Data Integrity proof (VCDM 2.0 §6.3: a
+/// credential whose proof is embedded).
 pub const VC_LD: &str = "application/vc";
 
 /// The media type of a published token list signed as a JWT.
@@ -292,13 +294,13 @@ impl StatusLists {
         let signed_as = match (format, new.signed_as.as_deref().unwrap_or("jwt")) {
             (_, "jwt") => SignedAs::Jwt,
             (ListFormat::Token, "cwt") => SignedAs::Cwt,
+            (ListFormat::Bitstring, "data-integrity") => SignedAs::DataIntegrity,
             (_, other) => {
                 return Err(StatusListError::BadRequest(format!(
-                    "signedAs: {other:?} is not jwt{} for a {} list",
-                    if format == ListFormat::Token {
-                        " or cwt"
-                    } else {
-                        ""
+                    "signedAs: {other:?} is not {} for a {} list",
+                    match format {
+                        ListFormat::Token => "jwt or cwt",
+                        ListFormat::Bitstring => "jwt or data-integrity",
                     },
                     format.as_str()
                 )));
@@ -307,6 +309,13 @@ impl StatusLists {
         let key = self
             .signing_key(caller, &new.key_id, Some(document_type(format, signed_as)))
             .await?;
+        if signed_as == SignedAs::DataIntegrity && Cryptosuite::default_for(key.algorithm).is_none()
+        {
+            return Err(StatusListError::BadRequest(format!(
+                "signedAs: Data Integrity has no cryptosuite for {} keys; use jwt",
+                key.algorithm
+            )));
+        }
         let (purpose, bits) = match (format, new.purpose.as_deref(), new.bits) {
             (ListFormat::Bitstring, Some(p @ ("revocation" | "suspension")), None | Some(1)) => {
                 (Some(p.to_owned()), 1)
@@ -803,7 +812,22 @@ impl StatusLists {
                     u64::try_from(list.ttl_ms).ok(),
                 )
                 .map_err(built)?;
-                vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid).await
+                match (list.signed_as, Cryptosuite::default_for(key_ref.algorithm)) {
+                    (SignedAs::DataIntegrity, Some(suite)) => {
+                        let options = ProofOptions {
+                            verification_method: Some(verification_method(&key_ref.public_key)),
+                            ..ProofOptions::assertion(suite)
+                        };
+                        data_integrity::sign(&credential, &signer, &key_ref, &options)
+                            .await
+                            .and_then(|signed| {
+                                serde_json::to_string(&signed).map_err(|e| {
+                                    inkan_formats::FormatError::Rejected(e.to_string())
+                                })
+                            })
+                    }
+                    _ => vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid).await,
+                }
             }
             ListFormat::Token => {
                 let mut statuses = TokenStatusList::new(size, list.bits).map_err(built)?;

@@ -652,6 +652,124 @@ async fn sd_jwt_vcs_carry_token_status_list_entries() {
     );
 }
 
+/// Issue 16: a W3C list signed as a Data Integrity credential (`signedAs: data-integrity`) is
+/// served as `application/vc` with an `ecdsa-rdfc-2019` proof by the issuer's key: digitalbazaar
+/// verifies the list credential itself and reads a Data Integrity VC's entry from it, before
+/// and after a suspension and its reversal; Inkan's own check agrees.
+#[tokio::test]
+async fn data_integrity_status_lists_verify_with_digitalbazaar() {
+    let Issuing {
+        h,
+        mtls,
+        key,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    // digitalbazaar checks the list's validity against the real time: the service's clock is
+    // moved to three minutes before it (two publication rounds later it is still behind), and
+    // the client takes a new token.
+    let real_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    h.clock
+        .advance(real_now - 180_000 - inkan_server::clock::Clock::now(&*h.clock));
+    let _ = access;
+    let token: Value = mtls
+        .post(format!("{}/oauth2/token", h.url))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().unwrap().to_owned();
+    let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
+    let refused = post(
+        "/v1/status-lists".into(),
+        json!({"keyId": key_id, "format": "token", "signedAs": "data-integrity"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let list: Value = post(
+        "/v1/status-lists".into(),
+        json!({"keyId": key_id, "purpose": "suspension", "signedAs": "data-integrity"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(list["signedAs"], "data-integrity");
+    let (list_id, url) = (
+        list["id"].as_str().unwrap().to_owned(),
+        list["url"].as_str().unwrap().to_owned(),
+    );
+    let issued: Value = post(
+        "/credentials/issue".into(),
+        json!({"credential": credential(), "options": {"keyId": key_id, "format": "ldp_vc",
+               "credentialStatus": {"statusList": list_id}}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let credential = issued["verifiableCredential"].clone();
+    let entry = credential["credentialStatus"].clone();
+    assert_eq!(entry["statusPurpose"], "suspension");
+    let credential_file = scratch_file(&h, &credential.to_string());
+    node(
+        interop("di").join("verify.mjs"),
+        &[&credential_file, "--status-elsewhere"],
+    )
+    .unwrap_or_else(|e| panic!("digitalbazaar refused the credential's proof: {e}"));
+    let jwk = scratch_file(&h, &key["public_jwk"].to_string());
+    let independent = || async {
+        let served = h.http.get(&url).send().await.unwrap();
+        assert_eq!(served.headers()["content-type"], "application/vc");
+        let list: Value = served.json().await.unwrap();
+        assert_eq!(list["proof"]["cryptosuite"], "ecdsa-rdfc-2019");
+        assert_eq!(list["type"][1], "BitstringStatusListCredential");
+        let list = scratch_file(&h, &list.to_string());
+        let out = node(
+            interop("di").join("status-list.mjs"),
+            &[&credential_file, &list, &url, &jwk],
+        )
+        .unwrap_or_else(|e| panic!("digitalbazaar refused the list or the entry: {e}"));
+        serde_json::from_str::<Value>(&out).unwrap()["status"].clone()
+    };
+    assert_eq!(independent().await, json!(0));
+    assert_eq!(inkan_status_of(&h, &key, &entry).await, KeyStatus::Valid);
+    let index = entry["statusListIndex"].as_str().unwrap();
+    for (status, bit, seen) in [
+        ("suspended", 1, KeyStatus::Suspended),
+        ("valid", 0, KeyStatus::Valid),
+    ] {
+        let changed = post(
+            format!("/v1/status-lists/{list_id}/entries/{index}"),
+            json!({"status": status}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(changed.status(), StatusCode::OK);
+        h.clock.advance(60_000);
+        assert!(
+            h.server()
+                .status_lists
+                .publish_due()
+                .await
+                .published
+                .contains(&list_id)
+        );
+        assert_eq!(independent().await, json!(bit), "{status}");
+        assert_eq!(inkan_status_of(&h, &key, &entry).await, seen, "{status}");
+    }
+}
+
 /// A POST of `body` (JSON) to `path` by the issuing client: over its mTLS connection, with its
 /// access token.
 fn post_as(

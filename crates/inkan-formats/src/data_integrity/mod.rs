@@ -100,6 +100,16 @@ impl Cryptosuite {
         )
     }
 
+    /// The suite a key signing with `alg` uses when none is named: `eddsa-rdfc-2022` for
+    /// Ed25519, `ecdsa-rdfc-2019` for P-256 and P-384; none for other keys.
+    pub fn default_for(alg: Algorithm) -> Option<Self> {
+        match alg {
+            Algorithm::EdDsa => Some(Cryptosuite::EddsaRdfc2022),
+            Algorithm::Es256 | Algorithm::Es384 => Some(Cryptosuite::EcdsaRdfc2019),
+            _ => None,
+        }
+    }
+
     /// Whether a key signing with `alg` fits this suite.
     pub fn fits(self, alg: Algorithm) -> bool {
         match self {

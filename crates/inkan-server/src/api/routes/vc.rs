@@ -826,14 +826,11 @@ pub async fn issue_mdoc(
 }
 
 fn default_suite(alg: inkan_device::Algorithm) -> Result<Cryptosuite, ApiError> {
-    use inkan_device::Algorithm;
-    match alg {
-        Algorithm::EdDsa => Ok(Cryptosuite::EddsaRdfc2022),
-        Algorithm::Es256 | Algorithm::Es384 => Ok(Cryptosuite::EcdsaRdfc2019),
-        other => Err(ApiError::bad_request(format!(
-            "Data Integrity has no cryptosuite for {other} keys; use format vc+jwt"
-        ))),
-    }
+    Cryptosuite::default_for(alg).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Data Integrity has no cryptosuite for {alg} keys; use format vc+jwt"
+        ))
+    })
 }
 
 /// An issuer the key does not stand for: a 400 naming the field; a store failure inside.
