@@ -2,7 +2,11 @@
 //! service (criteria 2.1.3(10)).
 //!
 //! [`export`] writes a folder: the key inventory (`keys.json`), every key lifecycle entry of
-//! the log (`key-events.jsonl`), operators with roles and terminals (`operators.json`), the
+//! the log (`key-events.jsonl`), the status lists Inkan keeps for issuers with every published
+//! version and each changed entry's last change and the version that first showed it
+//! (`status-lists.json`, issue 16), every status list entry of the log (who created a list,
+//! who changed which entry when: `status-events.jsonl`), operators with roles and terminals
+//! (`operators.json`), the
 //! clause map with the tests that show each clause (`compliance.md`), a manifest of their
 //! SHA-256 digests, then — after the manifest's digest is appended to the log and a checkpoint
 //! signed — the log export (`log.jsonl`), its verification (`verification.json`) and the log
@@ -17,8 +21,8 @@ use crate::keys::log_key::LOG_KEY_OWNER;
 use crate::service::Service;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use inkan_log::entry::{Actor, Entry};
-use inkan_store::{KeyFilter, KeyState, StoreError};
+use inkan_log::entry::{Actor, Entry, EntryKind};
+use inkan_store::{KeyFilter, KeyState, Store, StoreError};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::path::Path;
@@ -84,9 +88,8 @@ pub async fn export(
             .map_err(|e| EvidenceError::Io(format!("{}: {e}", out.display())))?;
     }
     let store = &service.store;
-    let keys: Vec<Value> = store
-        .list_keys(&KeyFilter::default())
-        .await?
+    let key_records = store.list_keys(&KeyFilter::default()).await?;
+    let keys: Vec<Value> = key_records
         .iter()
         .map(|k| {
             json!({
@@ -105,7 +108,11 @@ pub async fn export(
             })
         })
         .collect();
-    let mut events = String::new();
+    let mut owners: Vec<&str> = key_records.iter().map(|k| k.owner.as_str()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let status_lists = status_lists(store.as_ref(), &owners).await?;
+    let (mut events, mut status_events) = (String::new(), String::new());
     let mut from = 0u64;
     loop {
         let page = store.log_entries(from, PAGE).await?;
@@ -114,12 +121,17 @@ pub async fn export(
         }
         for (i, bytes) in page.iter().enumerate() {
             let entry = Entry::decode(bytes).map_err(crate::log::LogError::from)?;
-            if entry.kind.as_str().starts_with("key.") {
-                let value: Value = serde_json::from_slice(bytes)
-                    .map_err(|e| EvidenceError::Io(format!("entry {}: {e}", from + i as u64)))?;
-                events.push_str(&json!({"index": from + i as u64, "entry": value}).to_string());
-                events.push('\n');
-            }
+            let file = match entry.kind {
+                EntryKind::StatusListCreated | EntryKind::CredentialStatusChanged => {
+                    &mut status_events
+                }
+                kind if kind.as_str().starts_with("key.") => &mut events,
+                _ => continue,
+            };
+            let value: Value = serde_json::from_slice(bytes)
+                .map_err(|e| EvidenceError::Io(format!("entry {}: {e}", from + i as u64)))?;
+            file.push_str(&json!({"index": from + i as u64, "entry": value}).to_string());
+            file.push('\n');
         }
         from += page.len() as u64;
     }
@@ -145,6 +157,8 @@ pub async fn export(
     for (name, bytes) in [
         ("keys.json", pretty(&Value::Array(keys))),
         ("key-events.jsonl", events.into_bytes()),
+        ("status-lists.json", pretty(&Value::Array(status_lists))),
+        ("status-events.jsonl", status_events.into_bytes()),
         ("operators.json", pretty(&Value::Array(operators))),
         ("compliance.md", compliance_map.as_bytes().to_vec()),
     ] {
@@ -198,6 +212,64 @@ pub async fn export(
         log_entries: report.entries,
         manifest_entry,
     })
+}
+
+/// The bytes a published version was served as.
+fn served(version: &inkan_store::StatusListVersion) -> Result<Vec<u8>, EvidenceError> {
+    crate::status_lists::StatusLists::served(version).map_err(|e| EvidenceError::Io(e.to_string()))
+}
+
+/// The status lists of `owners`, each with its published versions (the SHA-256 of the document
+/// as served, not the document) and its history: every entry ever changed, its last change, and the first
+/// published version that showed it (the first whose `covers` reaches the change's number).
+async fn status_lists(store: &dyn Store, owners: &[&str]) -> Result<Vec<Value>, EvidenceError> {
+    let mut lists = Vec::new();
+    for owner in owners {
+        for list in store.status_lists_of(owner).await? {
+            let mut versions = Vec::new();
+            let mut from = 0;
+            loop {
+                let page = store.status_list_versions(&list.id, from, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                from = last.version + 1;
+                versions.extend(page);
+            }
+            let mut history = Vec::new();
+            let mut from = 0;
+            loop {
+                let page = store.changed_status_entries(&list.id, from, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                from = last.index + 1;
+                for entry in page {
+                    let shown_from = entry.change_seq.and_then(|seq| {
+                        versions.iter().find(|v| v.covers >= seq).map(|v| v.version)
+                    });
+                    history.push(json!({
+                        "index": entry.index, "value": entry.value, "final": entry.is_final,
+                        "changed_at": entry.changed_at, "changed_by": entry.changed_by,
+                        "change_number": entry.change_seq, "shown_from_version": shown_from,
+                        "credential_digest": entry.digest,
+                        "credential_log_index": entry.log_index,
+                    }));
+                }
+            }
+            lists.push(json!({
+                "id": list.id, "owner": list.owner, "key_id": list.key_id,
+                "format": list.format.as_str(), "signed_as": list.signed_as.as_str(),
+                "purpose": list.purpose, "bits": list.bits, "size": list.size,
+                "ttl_ms": list.ttl_ms, "created_at": list.created_at,
+                "created_by": list.created_by, "changes": list.changes,
+                "versions": versions.iter().map(|v| Ok(json!({
+                    "version": v.version, "covers": v.covers, "media_type": v.media_type,
+                    "sha256": hex::encode(Sha256::digest(&served(v)?)),
+                    "valid_from": v.valid_from, "valid_until": v.valid_until,
+                    "log_index": v.log_index, "published_at": v.published_at,
+                }))).collect::<Result<Vec<_>, EvidenceError>>()?,
+                "history": history,
+            }));
+        }
+    }
+    Ok(lists)
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), EvidenceError> {

@@ -1068,6 +1068,71 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         .filter(|e| e.kind == EntryKind::SignatureMade && e.key_id.as_deref() == Some(&key_id))
         .count();
     assert_eq!(made, 4, "two credentials and two versions of the list");
+
+    // The evidence pack carries the list's history: both versions (the SHA-256 of each as
+    // served), each revocation with who made it, the credential it revoked, and the first
+    // version that showed it (none yet for the one made after the last round); and the log's
+    // status entries.
+    let pack = h._dir.path().join("evidence");
+    inkan_server::evidence::export(
+        &h.server().service,
+        &inkan_server::service::system_actor(),
+        &pack,
+        "",
+    )
+    .await
+    .unwrap();
+    let lists: Value =
+        serde_json::from_slice(&std::fs::read(pack.join("status-lists.json")).unwrap()).unwrap();
+    let ours = lists
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == list_id.as_str())
+        .unwrap();
+    let versions = ours["versions"].as_array().unwrap();
+    assert_eq!(versions.len(), 2);
+    let latest = h
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(
+        versions[1]["sha256"],
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&latest))
+    );
+    let history = ours["history"].as_array().unwrap();
+    let of = |entry: &Value| {
+        history
+            .iter()
+            .find(|h| h["index"] == index(entry))
+            .unwrap()
+            .clone()
+    };
+    let (first, second) = (of(&entries[0]), of(&entries[1]));
+    assert_eq!(history.len(), 2);
+    for revoked in [&first, &second] {
+        assert_eq!(
+            (revoked["value"].clone(), revoked["final"].clone()),
+            (json!(1), json!(true))
+        );
+        assert_eq!(revoked["changed_by"], client.as_str());
+    }
+    assert_eq!(first["shown_from_version"], 2);
+    assert_eq!(second["shown_from_version"], Value::Null);
+    assert_eq!(second["credential_digest"], digest(&jwts[1]).as_str());
+    let status_events = std::fs::read_to_string(pack.join("status-events.jsonl")).unwrap();
+    assert_eq!(
+        status_events
+            .lines()
+            .filter(|l| l.contains("credential.status_changed"))
+            .count(),
+        outcomes(EntryKind::CredentialStatusChanged).len()
+    );
 }
 
 /// Issue 17: a signing key's record comes from memory, tagged with the store's cache epoch; a

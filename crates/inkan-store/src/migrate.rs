@@ -94,8 +94,8 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 13,
-        name: "status_list_signed_as",
-        sql: include_str!("../migrations/sqlite/0013_status_list_signed_as.sql"),
+        name: "status_list_publication",
+        sql: include_str!("../migrations/sqlite/0013_status_list_publication.sql"),
     },
 ];
 
@@ -163,8 +163,8 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration {
         version: 13,
-        name: "status_list_signed_as",
-        sql: include_str!("../migrations/postgres/0013_status_list_signed_as.sql"),
+        name: "status_list_publication",
+        sql: include_str!("../migrations/postgres/0013_status_list_publication.sql"),
     },
 ];
 

@@ -147,6 +147,9 @@ pub struct StatusEntryRecord {
     /// The last change of `value`, and who made it.
     pub changed_at: Option<UnixMillis>,
     pub changed_by: Option<String>,
+    /// The list's change count that the last change made: the first published version that
+    /// covers it is the first to show the value.
+    pub change_seq: Option<u64>,
 }
 
 /// A change of one entry's value.
@@ -260,4 +263,22 @@ pub trait StatusListStore: Send + Sync {
 
     /// How many indexes of `list_id` were handed out.
     async fn reserved_status_count(&self, list_id: &str) -> Result<u64, StoreError>;
+
+    /// The entries of `list_id` whose value was ever changed, from index `from` on, at most
+    /// `limit`, by index (the list's history, for the evidence pack).
+    async fn changed_status_entries(
+        &self,
+        list_id: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StatusEntryRecord>, StoreError>;
+
+    /// The published versions of `list_id` from version `from` on, at most `limit`, oldest
+    /// first.
+    async fn status_list_versions(
+        &self,
+        list_id: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StatusListVersion>, StoreError>;
 }

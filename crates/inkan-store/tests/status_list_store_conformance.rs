@@ -268,6 +268,32 @@ async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
         values(4, vec![(11, 3), (12, 1)])
     );
     assert_not_found(store.status_snapshot("sl_none").await);
+    // The history: each changed entry with the change count its last change made (refused
+    // changes take no number), by index, in pages.
+    let history = |from, limit| {
+        let (store, id) = (store.clone(), list.id.clone());
+        async move {
+            store
+                .changed_status_entries(&id, from, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.index, e.value, e.change_seq))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        history(0, 10).await,
+        vec![(11, 3, Some(4)), (12, 1, Some(3))]
+    );
+    assert_eq!(history(0, 1).await, vec![(11, 3, Some(4))]);
+    assert_eq!(history(12, 10).await, vec![(12, 1, Some(3))]);
+    // Reserved but never changed: not in the history.
+    store
+        .reserve_status_indexes(&list.id, &[20], 1, T0)
+        .await
+        .unwrap();
+    assert_eq!(history(13, 10).await, vec![]);
 }
 
 async fn versions_are_published_in_order_once_each(db: Ctx) {
@@ -404,6 +430,17 @@ async fn versions_are_published_in_order_once_each(db: Ctx) {
             .version,
         2
     );
+    // Every version, oldest first, in pages.
+    let versions = |from, limit| {
+        let (store, id) = (store.clone(), list.id.clone());
+        async move { store.status_list_versions(&id, from, limit).await.unwrap() }
+    };
+    assert_eq!(
+        versions(0, 10).await,
+        vec![version(1, 0, T0 + 10), version(2, 1, T0 + 20)]
+    );
+    assert_eq!(versions(2, 1).await, vec![version(2, 1, T0 + 20)]);
+    assert!(versions(3, 10).await.is_empty());
 }
 
 /// The columns a row of `status_lists` is written with by hand (`changes` has its default).

@@ -40,7 +40,8 @@ macro_rules! version_columns {
 
 macro_rules! entry_columns {
     () => {
-        "list_id, idx, value, is_final, digest, log_index, reserved_at, changed_at, changed_by"
+        "list_id, idx, value, is_final, digest, log_index, reserved_at, changed_at, changed_by, \
+         change_seq"
     };
 }
 
@@ -119,6 +120,10 @@ fn entry(row: &impl Columns) -> Result<StatusEntryRecord, StoreError> {
         reserved_at: row.int("reserved_at")?,
         changed_at: row.int_opt("changed_at")?,
         changed_by: row.text_opt("changed_by")?,
+        change_seq: row
+            .int_opt("change_seq")?
+            .map(|i| unsigned(i, &record, "change_seq"))
+            .transpose()?,
         list_id,
     })
 }
@@ -262,9 +267,20 @@ impl StatusListStore for SqlStore {
 
     async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError> {
         let mut tx = self.db.begin_write().await?;
+        // The list's count first: its row lock orders concurrent changes of one list, so each
+        // change gets a number of its own (rolled back with the rest if the entry is final).
+        let seq = Sql::new(
+            "UPDATE status_lists SET changes = changes + 1 WHERE id = $1 RETURNING changes",
+        )
+        .bind(change.list_id.as_str())
+        .fetch_optional(&mut tx)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("status list {}", change.list_id)))?
+        .int("changes")?;
         let changed = Sql::new(concat!(
             "UPDATE status_list_entries SET value = $3, is_final = $4, changed_at = $5, \
-             changed_by = $6 WHERE list_id = $1 AND idx = $2 AND is_final = 0 RETURNING ",
+             changed_by = $6, change_seq = $7 WHERE list_id = $1 AND idx = $2 AND is_final = 0 \
+             RETURNING ",
             entry_columns!()
         ))
         .bind(change.list_id.as_str())
@@ -273,13 +289,10 @@ impl StatusListStore for SqlStore {
         .bind(i64::from(change.make_final))
         .bind(change.at)
         .bind(change.by.as_str())
+        .bind(seq)
         .fetch_optional(&mut tx)
         .await?;
         if let Some(row) = changed {
-            Sql::new("UPDATE status_lists SET changes = changes + 1 WHERE id = $1")
-                .bind(change.list_id.as_str())
-                .execute(&mut tx)
-                .await?;
             tx.commit().await?;
             return entry(&row);
         }
@@ -460,5 +473,45 @@ impl StatusListStore for SqlStore {
             .fetch_one(&mut self.db.read().await?)
             .await?;
         unsigned(row.int("n")?, &format!("status list {list_id:?}"), "count")
+    }
+
+    async fn changed_status_entries(
+        &self,
+        list_id: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StatusEntryRecord>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM status_list_entries WHERE list_id = $1 AND idx >= $2 \
+             AND changed_at IS NOT NULL ORDER BY idx LIMIT $3"
+        ))
+        .bind(list_id)
+        .bind(index(from)?)
+        .bind(i64::from(limit))
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        found.iter().map(entry).collect()
+    }
+
+    async fn status_list_versions(
+        &self,
+        list_id: &str,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<StatusListVersion>, StoreError> {
+        let found = Sql::new(concat!(
+            "SELECT ",
+            version_columns!(),
+            " FROM status_list_versions WHERE list_id = $1 AND version >= $2 \
+             ORDER BY version LIMIT $3"
+        ))
+        .bind(list_id)
+        .bind(index(from)?)
+        .bind(i64::from(limit))
+        .fetch_all(&mut self.db.read().await?)
+        .await?;
+        found.iter().map(version).collect()
     }
 }
