@@ -42,7 +42,7 @@ use inkan_formats::status::bitstring::MIN_ENTRIES;
 use inkan_formats::status::token::{CWT_TYP, JWT_TYP};
 use inkan_formats::status::{
     BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry, StatusListToken,
-    StatusPurpose, TokenStatusList,
+    StatusMessage, StatusPurpose, TokenStatusList,
 };
 use inkan_log::entry::EntryKind;
 use inkan_store::{
@@ -193,8 +193,11 @@ pub struct NewList {
     pub format: Option<String>,
     /// W3C: `revocation` or `suspension`; none for a token list.
     pub purpose: Option<String>,
-    /// Token list: bits per entry, 1 (valid, invalid), 2 (the default: also suspended), 4 or 8.
+    /// Bits per entry. Token list: 1 (valid, invalid), 2 (the default: also suspended), 4 or 8.
+    /// W3C `message` list: its `statusSize`, 1, 2 (the default), 4 or 8.
     pub bits: Option<u8>,
+    /// W3C `message` list: the message of each value, from 0x0 (2^bits of them).
+    pub messages: Option<Vec<String>>,
     /// How versions are signed: `jwt` (the default), `cwt` (token lists, for mdocs).
     pub signed_as: Option<String>,
     /// Entries (default and minimum 131,072, the W3C minimum for herd privacy).
@@ -325,9 +328,17 @@ impl StatusLists {
                     "bits: a {p} list has one bit per entry"
                 )));
             }
+            (ListFormat::Bitstring, Some("message"), bits @ (None | Some(1 | 2 | 4 | 8))) => {
+                (Some("message".to_owned()), bits.unwrap_or(2))
+            }
+            (ListFormat::Bitstring, Some("message"), Some(other)) => {
+                return Err(StatusListError::BadRequest(format!(
+                    "bits: {other} is not 1, 2, 4 or 8"
+                )));
+            }
             (ListFormat::Bitstring, other, _) => {
                 return Err(StatusListError::BadRequest(format!(
-                    "purpose: {other:?} is not revocation or suspension"
+                    "purpose: {other:?} is not revocation, suspension or message"
                 )));
             }
             (ListFormat::Token, Some(_), _) => {
@@ -359,6 +370,7 @@ impl StatusLists {
                 "ttlSeconds: from 1 to 86400".into(),
             ));
         }
+        let messages = status_messages(purpose.as_deref(), bits, new.messages)?;
         let list = StatusListRecord {
             id: inkan_store::auth::new_id("sl"),
             owner: key.owner.clone(),
@@ -368,7 +380,7 @@ impl StatusLists {
             purpose,
             bits,
             size,
-            messages: None,
+            messages,
             ttl_ms: i64::try_from(ttl_seconds * 1000).unwrap_or(i64::MAX),
             created_at: self.service.clock.now(),
             created_by: caller.id.clone(),
@@ -485,8 +497,8 @@ impl StatusLists {
                         status_purpose: purpose,
                         status_list_index: index,
                         status_list_credential: url,
-                        status_size: 1,
-                        status_messages: Vec::new(),
+                        status_size: list.bits,
+                        status_messages: messages_of(&list)?,
                         status_reference: Vec::new(),
                     }
                     .to_json(),
@@ -798,7 +810,7 @@ impl StatusLists {
         let built = |e: inkan_formats::FormatError| StatusListError::Signing(e.to_string());
         let signed = match list.format {
             ListFormat::Bitstring => {
-                let mut bits = BitstringStatusList::new(size, 1).map_err(built)?;
+                let mut bits = BitstringStatusList::new(size, list.bits).map_err(built)?;
                 for (index, value) in &snapshot.values {
                     bits.set(*index, *value).map_err(built)?;
                 }
@@ -947,6 +959,11 @@ fn value_of(list: &StatusListRecord, status: &str) -> Option<(u8, bool)> {
         (ListFormat::Bitstring, Some("revocation"), "revoked") => Some((1, true)),
         (ListFormat::Bitstring, Some("suspension"), "suspended") => Some((1, false)),
         (ListFormat::Bitstring, Some("suspension"), "valid") => Some((0, false)),
+        (ListFormat::Bitstring, Some("message"), value) => value
+            .strip_prefix("0x")
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+            .filter(|v| u16::from(*v) < 1u16 << list.bits)
+            .map(|v| (v, false)),
         (ListFormat::Token, None, "revoked") => Some((1, true)),
         (ListFormat::Token, None, "suspended") if list.bits >= 2 => Some((2, false)),
         (ListFormat::Token, None, "valid") => Some((0, false)),
@@ -955,13 +972,97 @@ fn value_of(list: &StatusListRecord, status: &str) -> Option<(u8, bool)> {
 }
 
 /// The statuses `list` knows, for refusals.
-fn statuses_of(list: &StatusListRecord) -> &'static str {
+fn statuses_of(list: &StatusListRecord) -> String {
     match (list.format, list.purpose.as_deref()) {
-        (ListFormat::Bitstring, Some("revocation")) => "revoked",
-        (ListFormat::Bitstring, _) => "suspended or valid",
-        (ListFormat::Token, _) if list.bits >= 2 => "revoked, suspended or valid",
-        (ListFormat::Token, _) => "revoked or valid",
+        (ListFormat::Bitstring, Some("revocation")) => "revoked".into(),
+        (ListFormat::Bitstring, Some("message")) => format!(
+            "a value from 0x0 to {:#x}, as its statusMessage says",
+            (1u16 << list.bits) - 1
+        ),
+        (ListFormat::Bitstring, _) => "suspended or valid".into(),
+        (ListFormat::Token, _) if list.bits >= 2 => "revoked, suspended or valid".into(),
+        (ListFormat::Token, _) => "revoked or valid".into(),
     }
+}
+
+/// The longest message of a `message` list.
+const MAX_MESSAGE: usize = 256;
+
+/// The stored `statusMessage` of a new list (the JSON of the W3C array: `status` as `0x…`,
+/// `message`): for the `message` purpose, exactly one message per value (W3C Bitstring Status
+/// List §2.1: as many as `statusSize` allows); none otherwise.
+fn status_messages(
+    purpose: Option<&str>,
+    bits: u8,
+    given: Option<Vec<String>>,
+) -> Result<Option<String>, StatusListError> {
+    let wanted = 1usize << bits;
+    match (purpose, given) {
+        (Some("message"), Some(messages)) => {
+            if messages.len() != wanted {
+                return Err(StatusListError::BadRequest(format!(
+                    "messages: a list of {bits} bits per entry has {wanted} values: give one \
+                     message for each, from 0x0 (gave {})",
+                    messages.len()
+                )));
+            }
+            if let Some(bad) = messages
+                .iter()
+                .position(|m| m.trim().is_empty() || m.chars().count() > MAX_MESSAGE)
+            {
+                return Err(StatusListError::BadRequest(format!(
+                    "messages[{bad}]: from 1 to {MAX_MESSAGE} characters"
+                )));
+            }
+            let array: Vec<serde_json::Value> = messages
+                .into_iter()
+                .enumerate()
+                .map(|(value, message)| {
+                    serde_json::json!({"status": format!("{value:#x}"), "message": message})
+                })
+                .collect();
+            Ok(Some(serde_json::Value::Array(array).to_string()))
+        }
+        (Some("message"), None) => Err(StatusListError::BadRequest(format!(
+            "messages: a message list needs one message per value ({wanted})"
+        ))),
+        (_, Some(_)) => Err(StatusListError::BadRequest(
+            "messages: only a message list has messages".into(),
+        )),
+        (_, None) => Ok(None),
+    }
+}
+
+/// The `statusMessage` of `list`'s entries, as stored.
+fn messages_of(list: &StatusListRecord) -> Result<Vec<StatusMessage>, StatusListError> {
+    let Some(stored) = &list.messages else {
+        return Ok(Vec::new());
+    };
+    let corrupt = |detail: String| {
+        StatusListError::Store(StoreError::Corrupt(format!(
+            "status list {}: statusMessage {detail}",
+            list.id
+        )))
+    };
+    let array: Vec<serde_json::Value> =
+        serde_json::from_str(stored).map_err(|e| corrupt(e.to_string()))?;
+    array
+        .iter()
+        .map(|m| {
+            let status = m["status"]
+                .as_str()
+                .and_then(|s| s.strip_prefix("0x"))
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .ok_or_else(|| corrupt(format!("status {}", m["status"])))?;
+            let message = m["message"]
+                .as_str()
+                .ok_or_else(|| corrupt("without a message".into()))?;
+            Ok(StatusMessage {
+                status,
+                message: message.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// Whether `caller` may see `list`: anyone of its subscriber, a system client only for a key

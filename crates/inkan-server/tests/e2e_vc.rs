@@ -770,6 +770,111 @@ async fn data_integrity_status_lists_verify_with_digitalbazaar() {
     }
 }
 
+/// Issue 16: a W3C `message` list (`statusSize` 2) gives each entry its value's messages
+/// (`statusMessage`, one per value); the issuer sets a value by its `0x…` name, and after the
+/// next round the signed list shows it, read by the W3C Validate Algorithm with its message.
+/// Wrong message counts, values beyond the size and messages on other lists are refused.
+#[tokio::test]
+async fn message_lists_carry_a_value_and_its_message_per_entry() {
+    use inkan_formats::status::{BitstringStatusListCredential, BitstringStatusListEntry};
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
+    let messages = json!(["pending review", "accepted", "rejected", "withdrawn"]);
+    for refused in [
+        json!({"keyId": key_id, "purpose": "message", "messages": ["only", "three", "given"]}),
+        json!({"keyId": key_id, "purpose": "message"}),
+        json!({"keyId": key_id, "purpose": "message", "bits": 3, "messages": messages}),
+        json!({"keyId": key_id, "purpose": "revocation", "messages": messages}),
+        json!({"keyId": key_id, "purpose": "message", "messages": ["a", "", "c", "d"]}),
+    ] {
+        let answer = post("/v1/status-lists".into(), refused.clone())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{refused}");
+    }
+    let list: Value = post(
+        "/v1/status-lists".into(),
+        json!({"keyId": key_id, "purpose": "message", "messages": messages}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (list["purpose"].clone(), list["bits"].clone()),
+        (json!("message"), json!(2))
+    );
+    let (list_id, url) = (
+        list["id"].as_str().unwrap().to_owned(),
+        list["url"].as_str().unwrap().to_owned(),
+    );
+    let issued: Value = post(
+        "/credentials/issue".into(),
+        json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt",
+               "credentialStatus": {"statusList": list_id}}}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let entry = status_entry_of(&issued);
+    assert_eq!(entry["statusPurpose"], "message");
+    assert_eq!(entry["statusSize"], 2);
+    assert_eq!(
+        entry["statusMessage"],
+        json!([
+            {"status": "0x0", "message": "pending review"},
+            {"status": "0x1", "message": "accepted"},
+            {"status": "0x2", "message": "rejected"},
+            {"status": "0x3", "message": "withdrawn"},
+        ])
+    );
+    let index = entry["statusListIndex"].as_str().unwrap().to_owned();
+    let set = |status: &str| {
+        post(
+            format!("/v1/status-lists/{list_id}/entries/{index}"),
+            json!({"status": status}),
+        )
+    };
+    for refused in ["0x4", "revoked", "2", "0x"] {
+        assert_eq!(
+            set(refused).await.unwrap().status(),
+            StatusCode::BAD_REQUEST,
+            "{refused}"
+        );
+    }
+    let read = || async {
+        let served = h.http.get(&url).send().await.unwrap().text().await.unwrap();
+        let list = BitstringStatusListCredential::from_verified_json(&jwt_claims(&served)).unwrap();
+        list.check(&BitstringStatusListEntry::from_json(&entry).unwrap())
+            .unwrap()
+    };
+    assert_eq!(read().await.message.as_deref(), Some("pending review"));
+    for (value, message) in [("0x2", "rejected"), ("0x1", "accepted")] {
+        assert_eq!(set(value).await.unwrap().status(), StatusCode::OK);
+        h.clock.advance(60_000);
+        assert!(
+            h.server()
+                .status_lists
+                .publish_due()
+                .await
+                .published
+                .contains(&list_id)
+        );
+        let status = read().await;
+        assert_eq!(status.message.as_deref(), Some(message));
+        assert_eq!(format!("{:#x}", status.status), value);
+    }
+}
+
 /// A POST of `body` (JSON) to `path` by the issuing client: over its mTLS connection, with its
 /// access token.
 fn post_as(

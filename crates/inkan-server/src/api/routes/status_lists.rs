@@ -39,10 +39,15 @@ pub struct NewListBody {
     /// `bitstring` (W3C Bitstring Status List, the default: VC-JWT and Data Integrity
     /// credentials) or `token` (IETF Token Status List: SD-JWT VCs and mdocs).
     pub format: Option<String>,
-    /// W3C lists: `revocation` (final) or `suspension` (reversible). Token lists have none.
+    /// W3C lists: `revocation` (final), `suspension` (reversible) or `message` (a value per
+    /// entry, each with its message). Token lists have none.
     pub purpose: Option<String>,
-    /// Token lists: bits per entry, 1, 2 (the default: valid, invalid, suspended), 4 or 8.
+    /// Bits per entry, 1, 2, 4 or 8: token lists (2, the default: valid, invalid, suspended)
+    /// and W3C `message` lists (`statusSize`, 2 by default).
     pub bits: Option<u8>,
+    /// W3C `message` lists: the message of each value from 0x0, 2^bits of them (the entries'
+    /// `statusMessage`).
+    pub messages: Option<Vec<String>>,
     /// How each version is signed and served: `jwt` (the default: `application/vc+jwt` for a
     /// W3C list, `application/statuslist+jwt` for a token list, what SD-JWT VCs point to) or,
     /// for a token list, `cwt` (`application/statuslist+cwt`, what mdocs point to).
@@ -108,7 +113,8 @@ pub struct ListsBody {
 pub struct StatusBody {
     /// `revoked` (final), `suspended` or `valid`, as the list knows them: a W3C revocation
     /// list `revoked`, a suspension list `suspended` and `valid`, a token list all three
-    /// (`suspended` with two bits or more).
+    /// (`suspended` with two bits or more); a W3C message list the value `0x0`… whose message
+    /// is meant.
     pub status: String,
 }
 
@@ -158,6 +164,7 @@ pub async fn create(
                 purpose: body.purpose,
                 bits: body.bits,
                 signed_as: body.signed_as,
+                messages: body.messages,
                 size: body.size,
                 ttl_seconds: body.ttl_seconds,
             },
