@@ -101,6 +101,14 @@ pub struct StatusListsConfig {
     /// How long a published version is valid (`validUntil`); a new one is signed half-way.
     #[serde(default = "default_list_valid_for")]
     pub valid_for_seconds: u64,
+    /// How many lists one subscriber may keep (each is signed at least twice a day and is up
+    /// to 2 MiB of bits): creating one more is refused.
+    #[serde(default = "default_lists_per_subscriber")]
+    pub max_per_subscriber: u32,
+}
+
+fn default_lists_per_subscriber() -> u32 {
+    100
 }
 
 fn default_publish_every() -> u64 {
@@ -116,6 +124,7 @@ impl Default for StatusListsConfig {
         StatusListsConfig {
             publish_every_seconds: default_publish_every(),
             valid_for_seconds: default_list_valid_for(),
+            max_per_subscriber: default_lists_per_subscriber(),
         }
     }
 }
@@ -136,6 +145,7 @@ impl StatusListsConfig {
         Ok(crate::status_lists::PublishPolicy {
             every: std::time::Duration::from_secs(self.publish_every_seconds),
             valid_for: std::time::Duration::from_secs(self.valid_for_seconds),
+            max_per_subscriber: self.max_per_subscriber,
         })
     }
 }

@@ -206,13 +206,16 @@ pub struct NewList {
     pub ttl_seconds: Option<u64>,
 }
 
-/// How lists are published.
+/// How lists are published, and how many a subscriber may keep.
 #[derive(Debug, Clone, Copy)]
 pub struct PublishPolicy {
     /// How often each node publishes the lists that changed.
     pub every: Duration,
     /// How long a published version is valid (`validUntil`); a new one is signed half-way.
     pub valid_for: Duration,
+    /// The most lists one subscriber keeps (checked when one is created: two created at the
+    /// same moment on two nodes may pass it by one).
+    pub max_per_subscriber: u32,
 }
 
 impl Default for PublishPolicy {
@@ -220,6 +223,7 @@ impl Default for PublishPolicy {
         PublishPolicy {
             every: Duration::from_secs(60),
             valid_for: Duration::from_secs(86_400),
+            max_per_subscriber: 100,
         }
     }
 }
@@ -371,6 +375,13 @@ impl StatusLists {
             ));
         }
         let messages = status_messages(purpose.as_deref(), bits, new.messages)?;
+        let kept = self.service.store.status_lists_of(&key.owner).await?.len();
+        if kept >= self.policy.max_per_subscriber as usize {
+            return Err(StatusListError::Conflict(format!(
+                "the subscriber keeps {kept} status lists, the most this service allows \
+                 ([status_lists] max_per_subscriber): use one of them"
+            )));
+        }
         let list = StatusListRecord {
             id: inkan_store::auth::new_id("sl"),
             owner: key.owner.clone(),

@@ -256,8 +256,13 @@ struct Issuing {
     access: String,
 }
 
-async fn issuing_client(engine: Engine, mut grant: Value) -> Issuing {
-    let h = Harness::start(engine, "").await;
+async fn issuing_client(engine: Engine, grant: Value) -> Issuing {
+    issuing_client_with(engine, grant, "").await
+}
+
+/// [`issuing_client`] on a service with more `[server]` settings (or sections after it).
+async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &str) -> Issuing {
+    let h = Harness::start_tuned(engine, "test", None, settings, "").await;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
     let clerk: Session = h.login(&clerk).await;
@@ -873,6 +878,49 @@ async fn message_lists_carry_a_value_and_its_message_per_entry() {
         assert_eq!(status.message.as_deref(), Some(message));
         assert_eq!(format!("{:#x}", status.status), value);
     }
+}
+
+/// Issue 16: a subscriber keeps at most `[status_lists] max_per_subscriber` lists; one more is
+/// refused (409) and nothing is logged or stored for it.
+#[tokio::test]
+async fn a_subscriber_keeps_at_most_the_configured_number_of_lists() {
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client_with(
+        Engine::SqliteMemory,
+        json!({"operations": ["sign"]}),
+        "[status_lists]\nmax_per_subscriber = 2",
+    )
+    .await;
+    let create = || {
+        post_as(
+            &mtls,
+            &h.url,
+            &access,
+            "/v1/status-lists",
+            &json!({"keyId": key_id, "purpose": "revocation"}),
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(create().await.unwrap().status(), StatusCode::CREATED);
+    }
+    let refused = create().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(
+        refused.text().await.unwrap().contains("max_per_subscriber"),
+        "the refusal names the setting"
+    );
+    let created = h
+        .log_entries()
+        .await
+        .iter()
+        .filter(|e| e.kind == EntryKind::StatusListCreated)
+        .count();
+    assert_eq!(created, 4, "two lists, each written ahead and then done");
 }
 
 /// A POST of `body` (JSON) to `path` by the issuing client: over its mTLS connection, with its
