@@ -2,7 +2,8 @@
 // Independent check of an mdoc's status (the MSO's `status`, ISO/IEC 18013-5 second edition)
 // against the Status List Token Inkan publishes as `application/statuslist+cwt`
 // (draft-ietf-oauth-status-list). The COSE_Sign1 and its x5chain are verified by cose-kit under
-// the issuer's IACA root; the CBOR is read by cbor-x; the list is inflated with node's zlib and
+// the issuer's IACA root, and its signer must be the mdoc's own document signer; the CBOR is
+// read by cbor-x; the list is inflated with node's zlib and
 // the entry read as the draft's section 4.1 lays the bits out. Used by
 // crates/inkan-server/tests/e2e_mdoc.rs.
 //
@@ -60,12 +61,17 @@ async function main() {
   } catch (e) {
     fail(`the list's signature does not verify: ${e.message}`);
   }
+  // The list's signer is the mdoc's: the same document signer certificate leads each chain.
+  if (Buffer.compare(Buffer.from(list.x5chain[0]), Buffer.from(issuerAuth.x5chain[0])) !== 0) {
+    fail("the list's signer is not the mdoc's document signer");
+  }
   const protectedHeader = cbor.decode(list.encodedProtectedHeaders);
   if (protectedHeader.get(16) !== CWT_TYP) fail(`the list's typ (16) is ${protectedHeader.get(16)}, not ${CWT_TYP}`);
   const claims = cbor.decode(list.payload);
   if (claims.get(2) !== uri) fail(`the list's sub ${claims.get(2)} is not the reference's uri ${uri}`);
   if (typeof claims.get(6) !== 'number') fail('the list has no iat');
-  if (claims.has(4) && claims.get(4) <= Number(now)) fail(`the list expired at ${claims.get(4)}`);
+  if (typeof claims.get(4) !== 'number') fail('the list has no exp');
+  if (claims.get(4) <= Number(now)) fail(`the list expired at ${claims.get(4)}`);
   const statusList = claims.get(65533);
   if (!statusList) fail('the list has no status_list claim (65533)');
   const bits = statusList.get('bits');

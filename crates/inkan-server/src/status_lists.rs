@@ -93,8 +93,12 @@ fn media_type(format: ListFormat, signed_as: SignedAs) -> &'static str {
 /// What a credential being issued takes an entry in: which lists fit it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryFor {
-    /// A W3C credential (VC-JWT or Data Integrity): a `BitstringStatusListEntry`.
-    W3c,
+    /// A W3C credential secured as a VC-JWT: a `BitstringStatusListEntry` of a bitstring list
+    /// signed as a JWT (what a JOSE verifier reads).
+    W3cJwt,
+    /// A W3C credential with a Data Integrity proof: a `BitstringStatusListEntry` of a
+    /// bitstring list signed as a Data Integrity credential (what a DI verifier reads).
+    W3cDataIntegrity,
     /// An SD-JWT VC: the `status` claim, of a token list published as `statuslist+jwt` (what
     /// its verifiers fetch).
     SdJwtVc,
@@ -106,10 +110,17 @@ impl EntryFor {
     /// Why `list` cannot take this credential's entry, if it cannot.
     fn refusal(self, list: &StatusListRecord) -> Option<&'static str> {
         match (self, list.format, list.signed_as) {
-            (EntryFor::W3c, ListFormat::Bitstring, _)
+            (EntryFor::W3cJwt, ListFormat::Bitstring, SignedAs::Jwt)
+            | (EntryFor::W3cDataIntegrity, ListFormat::Bitstring, SignedAs::DataIntegrity)
             | (EntryFor::SdJwtVc, ListFormat::Token, SignedAs::Jwt)
             | (EntryFor::Mdoc, ListFormat::Token, SignedAs::Cwt) => None,
-            (EntryFor::W3c, _, _) => Some("a W3C credential takes a bitstring list"),
+            (EntryFor::W3cJwt, _, _) => {
+                Some("a VC-JWT takes a bitstring list signed as jwt (its verifiers read JOSE)")
+            }
+            (EntryFor::W3cDataIntegrity, _, _) => Some(
+                "a Data Integrity credential takes a bitstring list signed as data-integrity \
+                 (its verifiers read Data Integrity)",
+            ),
             (EntryFor::SdJwtVc, _, _) => {
                 Some("an SD-JWT VC takes a token list signed as jwt (statuslist+jwt)")
             }
@@ -213,8 +224,8 @@ pub struct PublishPolicy {
     pub every: Duration,
     /// How long a published version is valid (`validUntil`); a new one is signed half-way.
     pub valid_for: Duration,
-    /// The most lists one subscriber keeps (checked when one is created: two created at the
-    /// same moment on two nodes may pass it by one).
+    /// The most lists one subscriber keeps (checked before a creation is logged, and again by
+    /// the store where creations for one subscriber take turns).
     pub max_per_subscriber: u32,
 }
 
@@ -323,6 +334,15 @@ impl StatusLists {
                 key.algorithm
             )));
         }
+        // A CWT list names its signer only by the certificate in its `x5chain` (as the mdocs
+        // pointing to it do): a key without one could not be told apart by a verifier.
+        if signed_as == SignedAs::Cwt && key.certificate_chain.is_empty() {
+            return Err(StatusListError::BadRequest(format!(
+                "signedAs: a CWT list carries its signer's certificate (x5chain), and {} has \
+                 none: attach the document signer certificate first (inkan keys attach-cert)",
+                key.id
+            )));
+        }
         let (purpose, bits) = match (format, new.purpose.as_deref(), new.bits) {
             (ListFormat::Bitstring, Some(p @ ("revocation" | "suspension")), None | Some(1)) => {
                 (Some(p.to_owned()), 1)
@@ -411,10 +431,19 @@ impl StatusLists {
             ));
         let store = self.service.store.clone();
         let stored = list.clone();
+        let max = self.policy.max_per_subscriber;
         self.service
             .recorder
             .write_ahead(event, async move {
-                store.insert_status_list(&stored).await?;
+                store
+                    .insert_status_list(&stored, max)
+                    .await
+                    .map_err(|e| match e {
+                        StoreError::Conflict(m) => StatusListError::Conflict(format!(
+                            "{m} ([status_lists] max_per_subscriber)"
+                        )),
+                        other => StatusListError::Store(other),
+                    })?;
                 Ok::<_, StatusListError>(())
             })
             .await?;
@@ -849,6 +878,12 @@ impl StatusLists {
                                 })
                             })
                     }
+                    (SignedAs::DataIntegrity, None) => {
+                        Err(inkan_formats::FormatError::Unsupported(format!(
+                            "a Data Integrity proof by a {} key",
+                            key_ref.algorithm
+                        )))
+                    }
                     _ => vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid).await,
                 }
             }
@@ -972,6 +1007,7 @@ fn value_of(list: &StatusListRecord, status: &str) -> Option<(u8, bool)> {
         (ListFormat::Bitstring, Some("suspension"), "valid") => Some((0, false)),
         (ListFormat::Bitstring, Some("message"), value) => value
             .strip_prefix("0x")
+            .filter(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
             .and_then(|hex| u8::from_str_radix(hex, 16).ok())
             .filter(|v| u16::from(*v) < 1u16 << list.bits)
             .map(|v| (v, false)),

@@ -489,6 +489,17 @@ async fn mdocs_carry_token_status_list_entries_published_as_cwt() {
     let clerk_session = h.login(&clerk).await;
     let (seal_key, seal_jwk) = key(&h, &clerk_session, "ES256", "135791").await;
     let client = system_client(&h, &operator, &issuer, &seal_key).await;
+    // A CWT list names its signer by the certificate alone: none yet, refused.
+    let early = h
+        .call(
+            &client,
+            Method::POST,
+            "/v1/status-lists",
+            Some(json!({"keyId": seal_key, "format": "token", "signedAs": "cwt"})),
+        )
+        .await;
+    assert_eq!(early.status(), StatusCode::BAD_REQUEST);
+    assert!(early.text().await.unwrap().contains("x5chain"));
     let (root_pem, ds_pem) = certify(&iaca, &seal_jwk);
     h.server()
         .service

@@ -843,13 +843,40 @@ async fn message_lists_carry_a_value_and_its_message_per_entry() {
         ])
     );
     let index = entry["statusListIndex"].as_str().unwrap().to_owned();
+    // A message list with a Data Integrity proof is published too (its first version at once),
+    // and a VC-JWT takes no entry in it: its verifiers read JOSE.
+    let di: Value = post(
+        "/v1/status-lists".into(),
+        json!({"keyId": key_id, "purpose": "message", "messages": messages,
+               "signedAs": "data-integrity"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let served = h
+        .http
+        .get(di["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.headers()["content-type"], "application/vc");
+    let mixed = post(
+        "/credentials/issue".into(),
+        json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt",
+               "credentialStatus": {"statusList": di["id"]}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(mixed.status(), StatusCode::BAD_REQUEST);
     let set = |status: &str| {
         post(
             format!("/v1/status-lists/{list_id}/entries/{index}"),
             json!({"status": status}),
         )
     };
-    for refused in ["0x4", "revoked", "2", "0x"] {
+    for refused in ["0x4", "revoked", "2", "0x", "0x+1"] {
         assert_eq!(
             set(refused).await.unwrap().status(),
             StatusCode::BAD_REQUEST,

@@ -168,9 +168,15 @@ pub struct StatusChange {
 /// Status lists in the store.
 #[async_trait::async_trait]
 pub trait StatusListStore: Send + Sync {
-    /// Stores a new list. [`StoreError::Conflict`] for an id that exists or a key that does
-    /// not.
-    async fn insert_status_list(&self, list: &StatusListRecord) -> Result<(), StoreError>;
+    /// Stores a new list, if its owner keeps fewer than `most` lists (counted and inserted in
+    /// one transaction that two creations for one owner, on any node, take in turn).
+    /// [`StoreError::Conflict`] for an id that exists, a key that does not, or an owner with
+    /// `most` lists already.
+    async fn insert_status_list(
+        &self,
+        list: &StatusListRecord,
+        most: u32,
+    ) -> Result<(), StoreError>;
 
     /// The list `id`, if there is one.
     async fn get_status_list(&self, id: &str) -> Result<Option<StatusListRecord>, StoreError>;

@@ -25,6 +25,8 @@ conformance!(
         lists_are_stored_once_for_a_registered_key,
         indexes_are_handed_out_once_and_only_inside_the_list,
         two_nodes_reserving_at_once_never_share_an_index,
+        two_nodes_creating_at_once_keep_an_owner_within_the_cap,
+        two_nodes_changing_at_once_number_each_change_once,
         entries_bind_once_and_final_values_never_change,
         versions_are_published_in_order_once_each,
     ],
@@ -64,7 +66,7 @@ async fn new_list_at(
         created_by: "cli_issuer".into(),
         changes: 0,
     };
-    store.insert_status_list(&list).await.unwrap();
+    store.insert_status_list(&list, u32::MAX).await.unwrap();
     list
 }
 
@@ -82,13 +84,13 @@ async fn lists_are_stored_once_for_a_registered_key(db: Ctx) {
         vec![first.clone(), second]
     );
     assert!(store.status_lists_of("sub_other").await.unwrap().is_empty());
-    assert_conflict(store.insert_status_list(&first).await);
+    assert_conflict(store.insert_status_list(&first, u32::MAX).await);
     let unknown_key = StatusListRecord {
         id: "sl_unknown_key".into(),
         key_id: "key_none".into(),
         ..first
     };
-    assert_conflict(store.insert_status_list(&unknown_key).await);
+    assert_conflict(store.insert_status_list(&unknown_key, u32::MAX).await);
 }
 
 async fn indexes_are_handed_out_once_and_only_inside_the_list(db: Ctx) {
@@ -152,6 +154,90 @@ async fn two_nodes_reserving_at_once_never_share_an_index(db: Ctx) {
     for _ in 0..3 {
         reserve_at_once(&first, &second).await;
     }
+}
+
+/// Sixteen creations for one owner at once, half on each node, with room for five: five are
+/// stored, the others refused as conflicts.
+async fn two_nodes_creating_at_once_keep_an_owner_within_the_cap(db: Ctx) {
+    let first = db.connect().await;
+    let second = match db.engine {
+        Engine::SqliteMemory => first.clone(),
+        _ => db.connect().await,
+    };
+    let template = new_list(&*first, ListFormat::Bitstring, 64).await;
+    let mut tasks = Vec::new();
+    for caller in 0..16 {
+        let store = if caller % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let list = StatusListRecord {
+            id: format!("{}_{caller}", template.id),
+            ..template.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            store.insert_status_list(&list, 6).await
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => stored += 1,
+            refused => assert_conflict(refused),
+        }
+    }
+    assert_eq!(stored, 5);
+    assert_eq!(
+        first.status_lists_of(&template.owner).await.unwrap().len(),
+        6
+    );
+}
+
+/// Thirty-two changes of one list at once, half on each node: each takes a number of its own,
+/// from 1 to 32, and the list counts 32.
+async fn two_nodes_changing_at_once_number_each_change_once(db: Ctx) {
+    let first = db.connect().await;
+    let second = match db.engine {
+        Engine::SqliteMemory => first.clone(),
+        _ => db.connect().await,
+    };
+    let list = new_list(&*first, ListFormat::Token, 64).await;
+    let indexes: Vec<u64> = (0..16).collect();
+    first
+        .reserve_status_indexes(&list.id, &indexes, 16, T0)
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for caller in 0..32u64 {
+        let store = if caller % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        let change = StatusChange {
+            list_id: list.id.clone(),
+            index: caller % 16,
+            value: if caller < 16 { 2 } else { 0 },
+            make_final: false,
+            at: T0,
+            by: "cli_issuer".into(),
+        };
+        tasks.push(tokio::spawn(async move {
+            store
+                .change_status(&change)
+                .await
+                .unwrap()
+                .change_seq
+                .unwrap()
+        }));
+    }
+    let mut numbers = Vec::new();
+    for task in tasks {
+        numbers.push(task.await.unwrap());
+    }
+    assert_eq!(sorted(numbers), (1..=32).collect::<Vec<_>>());
+    assert_eq!(first.status_snapshot(&list.id).await.unwrap().changes, 32);
 }
 
 async fn reserve_at_once(first: &std::sync::Arc<dyn Store>, second: &std::sync::Arc<dyn Store>) {
@@ -479,6 +565,17 @@ async fn the_schema_refuses_lists_without_the_fields_of_their_format(db: Ctx) {
         format!(
             "INSERT INTO status_lists ({LIST_COLUMNS}, signed_as) VALUES ('sl_f', 'o', '{}', 'token', NULL, 2, \
              16, NULL, 1000, 0, 'x', 'xml')",
+            list.key_id
+        ),
+        // a W3C list signed as a CWT, a token list with a Data Integrity proof
+        format!(
+            "INSERT INTO status_lists ({LIST_COLUMNS}, signed_as) VALUES ('sl_g', 'o', '{}', 'bitstring', \
+             'revocation', 1, 16, NULL, 1000, 0, 'x', 'cwt')",
+            list.key_id
+        ),
+        format!(
+            "INSERT INTO status_lists ({LIST_COLUMNS}, signed_as) VALUES ('sl_h', 'o', '{}', 'token', NULL, 2, \
+             16, NULL, 1000, 0, 'x', 'data-integrity')",
             list.key_id
         ),
         // a value over a byte

@@ -512,7 +512,9 @@ async fn status_lists(
             )
             .await
     };
-    let w3c = create(json!({"keyId": seal_id, "purpose": "revocation"})).await?;
+    let w3c =
+        create(json!({"keyId": seal_id, "purpose": "revocation", "signedAs": "data-integrity"}))
+            .await?;
     let token = create(json!({"keyId": seal_id, "format": "token"})).await?;
     let (w3c_id, token_id) = (
         w3c["id"].as_str().unwrap_or_default(),
@@ -563,7 +565,7 @@ async fn status_lists(
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    system
+    let changed = system
         .call(
             system_session,
             Method::POST,
@@ -572,6 +574,8 @@ async fn status_lists(
             StatusCode::OK,
         )
         .await?;
+    // As the service answered the change: value 1, final.
+    let revoked = changed["value"] == 1 && changed["isFinal"] == true;
     said(&format!(
         "the Data Integrity VC (index {index}) is revoked: written ahead to the log, final"
     ));
@@ -589,20 +593,21 @@ async fn status_lists(
         "Data Integrity VC with a BitstringStatusListEntry (revoked)",
         &body,
     )?;
-    artifacts.describe("data_integrity_vc_with_status", "revoked", true.into());
+    artifacts.describe("data_integrity_vc_with_status", "revoked", revoked.into());
     artifacts.write(
         "sd_jwt_vc_with_status",
         "credential-status.sd-jwt",
         "SD-JWT VC with a Token Status List status (valid)",
         sd_jwt.as_bytes(),
     )?;
+    // Never changed: valid as issued.
     artifacts.describe("sd_jwt_vc_with_status", "revoked", false.into());
     for (name, file, list, what) in [
         (
             "w3c_status_list",
-            "status-list.w3c.jwt",
+            "status-list.w3c.json",
             &w3c,
-            "The W3C BitstringStatusListCredential, signed, as its URL serves it",
+            "The W3C BitstringStatusListCredential with its Data Integrity proof, as its URL serves it",
         ),
         (
             "token_status_list",

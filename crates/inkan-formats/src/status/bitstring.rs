@@ -757,10 +757,10 @@ impl BitstringStatusListCredential {
         subject.insert("id".into(), json!(format!("{list_url}#list")));
         subject.insert("type".into(), json!("BitstringStatusList"));
         subject.insert("statusPurpose".into(), json!(purpose.as_str()));
+        // `statusSize` is the entries' (Bitstring Status List v1.0 §2.1), never the list's: the
+        // VCDM 2.0 context defines no such term on a BitstringStatusList, so a Data Integrity
+        // proof could not be made over it.
         subject.insert("encodedList".into(), json!(list.encode()?));
-        if list.status_size() != 1 {
-            subject.insert("statusSize".into(), json!(list.status_size()));
-        }
         if let Some(ttl) = ttl {
             subject.insert("ttl".into(), json!(ttl));
         }

@@ -7,15 +7,19 @@
 -- `signed_as` says what each published version of a list is: `jwt` (a W3C list as
 -- `application/vc+jwt`, a token list as `application/statuslist+jwt`), `cwt` (a token list
 -- as `application/statuslist+cwt`, for mdocs) or `data-integrity` (a W3C list credential
--- with a Data Integrity proof). Which pairs of `format` and `signed_as` make sense is the
--- server's rule; every list stored before this migration was signed as `jwt`.
+-- with a Data Integrity proof): `cwt` only for a token list, `data-integrity` only for a W3C
+-- list. Every list stored before this migration was signed as `jwt`.
 --
 -- `change_seq` is the list's `changes` count that an entry's last change made: the first
 -- published version whose `covers` reaches it is the first that shows the entry's value (the
 -- list's history in the evidence pack). Entries changed before this migration have none.
 
 ALTER TABLE status_lists ADD COLUMN signed_as TEXT NOT NULL DEFAULT 'jwt'
-    CONSTRAINT status_lists_signed_as_check CHECK (signed_as IN ('jwt', 'cwt', 'data-integrity'));
+    CONSTRAINT status_lists_signed_as_check CHECK (
+        signed_as = 'jwt'
+        OR (signed_as = 'cwt' AND format = 'token')
+        OR (signed_as = 'data-integrity' AND format = 'bitstring')
+    );
 
 ALTER TABLE status_list_entries ADD COLUMN change_seq BIGINT
     CONSTRAINT status_list_entries_change_seq_check CHECK (change_seq > 0);

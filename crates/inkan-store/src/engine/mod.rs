@@ -194,6 +194,8 @@ pub(crate) enum Lock<'a> {
     Log,
     /// The binding of one issuer identifier to keys.
     Issuer(&'a str),
+    /// The creation of one subscriber's status lists (their number is capped).
+    StatusListsOf(&'a str),
     /// A restore: one at a time, and never beside a writer of the keys, the accounts or the
     /// log (PostgreSQL: those tables locked in `EXCLUSIVE` mode, which lets reads through).
     Restore,

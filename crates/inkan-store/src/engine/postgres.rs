@@ -87,6 +87,10 @@ pub(super) async fn lock(conn: &mut PgConnection, lock: Lock<'_>) -> Result<(), 
         Lock::Issuer(id) => {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtext('inkan.issuer:' || $1))").bind(id)
         }
+        Lock::StatusListsOf(owner) => {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext('inkan.status_lists:' || $1))")
+                .bind(owner)
+        }
         Lock::Restore => sqlx::query("LOCK TABLE keys, accounts, log_entries IN EXCLUSIVE MODE"),
     };
     query.execute(&mut *conn).await?;

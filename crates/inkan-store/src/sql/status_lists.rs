@@ -18,7 +18,7 @@
 use super::SqlStore;
 use crate::StoreError;
 use crate::auth_rows::{Columns, write_error};
-use crate::engine::{Sql, int_array};
+use crate::engine::{Lock, Sql, int_array};
 use crate::status_lists::{
     ListFormat, SignedAs, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
     StatusListVersion, StatusSnapshot,
@@ -145,7 +145,25 @@ impl SqlStore {
 
 #[async_trait::async_trait]
 impl StatusListStore for SqlStore {
-    async fn insert_status_list(&self, list: &StatusListRecord) -> Result<(), StoreError> {
+    async fn insert_status_list(
+        &self,
+        list: &StatusListRecord,
+        most: u32,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        // Two creations for one owner wait for each other (on PostgreSQL, READ COMMITTED would
+        // let both count the same lists); SQLite's write transaction is one at a time already.
+        tx.lock(Lock::StatusListsOf(list.owner.as_str())).await?;
+        let kept = Sql::new("SELECT count(*) AS n FROM status_lists WHERE owner = $1")
+            .bind(list.owner.as_str())
+            .fetch_one(&mut tx)
+            .await?
+            .int("n")?;
+        if kept >= i64::from(most) {
+            return Err(StoreError::Conflict(format!(
+                "the subscriber keeps {kept} status lists, the most allowed"
+            )));
+        }
         Sql::new(concat!(
             "INSERT INTO status_lists (",
             list_columns!(),
@@ -163,9 +181,10 @@ impl StatusListStore for SqlStore {
         .bind(list.created_at)
         .bind(list.created_by.as_str())
         .bind(list.signed_as.as_str())
-        .execute(&mut self.db.write().await?)
+        .execute(&mut tx)
         .await
         .map_err(|e| write_error(&format!("status list {}", list.id), e))?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -49,8 +49,10 @@ pub struct NewListBody {
     /// `statusMessage`).
     pub messages: Option<Vec<String>>,
     /// How each version is signed and served: `jwt` (the default: `application/vc+jwt` for a
-    /// W3C list, `application/statuslist+jwt` for a token list, what SD-JWT VCs point to) or,
-    /// for a token list, `cwt` (`application/statuslist+cwt`, what mdocs point to).
+    /// W3C list, what VC-JWTs point to; `application/statuslist+jwt` for a token list, what
+    /// SD-JWT VCs point to), `data-integrity` for a W3C list (`application/vc` with a Data
+    /// Integrity proof, what Data Integrity credentials point to) or `cwt` for a token list
+    /// (`application/statuslist+cwt`, what mdocs point to; the key needs its certificate).
     pub signed_as: Option<String>,
     /// Entries: from 131,072 (the default, the W3C minimum for herd privacy) to 16,777,216.
     pub size: Option<u64>,
@@ -69,7 +71,7 @@ pub struct ListBody {
     pub key_id: String,
     /// `bitstring` (W3C Bitstring Status List) or `token` (IETF Token Status List).
     pub format: &'static str,
-    /// `jwt` or `cwt`: how its versions are signed.
+    /// How its versions are signed: `jwt`, `cwt` (token lists) or `data-integrity` (W3C lists).
     pub signed_as: &'static str,
     pub purpose: Option<String>,
     /// Bits per entry.
@@ -123,9 +125,10 @@ pub struct StatusBody {
 #[serde(rename_all = "camelCase")]
 pub struct EntryBody {
     pub index: u64,
-    /// The status bit.
+    /// The status value (W3C: the bit, or the message's value; IETF: 0 valid, 1 invalid, 2
+    /// suspended).
     pub value: u8,
-    /// Whether it may still change.
+    /// Whether it is final (a revocation): it never changes again.
     pub is_final: bool,
     /// The digest of the signing input of the credential it went to (`sha-256:…`).
     pub digest: Option<String>,
@@ -282,7 +285,7 @@ pub async fn change_by_digest(
 /// The latest published version of a status list, as signed (public, no authentication).
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
-    responses((status = 200, description = "The signed list: application/vc+jwt (a W3C list), application/statuslist+jwt or application/statuslist+cwt (a token list, as it was created)"),
+    responses((status = 200, description = "The signed list: application/vc+jwt or application/vc (a W3C list signed as a JWT or with a Data Integrity proof), application/statuslist+jwt or application/statuslist+cwt (a token list), as it was created"),
         (status = 404, description = "No such published list")))]
 pub async fn published(
     State(state): State<Arc<ApiState>>,

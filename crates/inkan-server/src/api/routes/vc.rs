@@ -374,7 +374,15 @@ async fn status_entry(
     }
     let (index, entry) = state
         .status_lists
-        .entry_for(key, &status.status_list, EntryFor::W3c)
+        .entry_for(
+            key,
+            &status.status_list,
+            if signer.request().document_type == "vc+jwt" {
+                EntryFor::W3cJwt
+            } else {
+                EntryFor::W3cDataIntegrity
+            },
+        )
         .await?;
     if let Some(object) = credential.as_object_mut() {
         object.insert("credentialStatus".into(), entry);
