@@ -29,6 +29,7 @@
 
 use crate::auth::access::{Operation, Scope, authorize_key};
 use crate::auth::{AuthError, Caller, CallerKind};
+use crate::delivery::{Delivery, DeliveryError};
 use crate::log::LogError;
 use crate::log::{Event, FailureCategory};
 use crate::service::Service;
@@ -213,6 +214,8 @@ pub struct NewList {
     pub signed_as: Option<String>,
     /// Entries (default and minimum 131,072, the W3C minimum for herd privacy).
     pub size: Option<u64>,
+    /// A delivery destination of the subscriber (`dst_…`) each new version is pushed to.
+    pub deliver_to: Option<String>,
     /// How long verifiers may cache the list (default 300 s).
     pub ttl_seconds: Option<u64>,
 }
@@ -253,6 +256,7 @@ pub struct PublishReport {
 pub struct StatusLists {
     service: Arc<Service>,
     signing: Arc<SigningModule>,
+    delivery: Arc<Delivery>,
     public_url: String,
     policy: PublishPolicy,
 }
@@ -261,12 +265,14 @@ impl StatusLists {
     pub fn new(
         service: Arc<Service>,
         signing: Arc<SigningModule>,
+        delivery: Arc<Delivery>,
         public_url: &str,
         policy: PublishPolicy,
     ) -> Self {
         StatusLists {
             service,
             signing,
+            delivery,
             public_url: public_url.trim_end_matches('/').to_owned(),
             policy,
         }
@@ -395,6 +401,15 @@ impl StatusLists {
             ));
         }
         let messages = status_messages(purpose.as_deref(), bits, new.messages)?;
+        if let Some(destination) = &new.deliver_to {
+            self.delivery
+                .destination_of(&key.owner, destination)
+                .await
+                .map_err(|e| match e {
+                    DeliveryError::Store(e) => StatusListError::Store(e),
+                    other => StatusListError::BadRequest(format!("deliverTo: {other}")),
+                })?;
+        }
         let kept = self.service.store.status_lists_of(&key.owner).await?.len();
         if kept >= self.policy.max_per_subscriber as usize {
             return Err(StatusListError::Conflict(format!(
@@ -416,6 +431,7 @@ impl StatusLists {
             created_at: self.service.clock.now(),
             created_by: caller.id.clone(),
             changes: 0,
+            deliver_to: new.deliver_to,
         };
         let event = Event::new(EntryKind::StatusListCreated, caller.actor())
             .key(&key.id)
@@ -947,7 +963,36 @@ impl StatusLists {
                 other => StatusListError::Store(other),
             })?;
         tracing::info!(list = %list.id, version = next, covers = snapshot.changes, "status list published");
+        self.push(list, &version).await;
         Ok(version)
+    }
+
+    /// Queues `version` for the list's delivery destination, if it has one. The version is
+    /// published whatever happens here: a failure is logged, and the next version is pushed.
+    async fn push(&self, list: &StatusListRecord, version: &StatusListVersion) {
+        let (Some(destination), Some(log_index)) = (&list.deliver_to, version.log_index) else {
+            return;
+        };
+        // The document as JSON: a JWT or a CWT (base64url) as a string, a Data Integrity
+        // credential as itself.
+        let document = match list.signed_as {
+            SignedAs::DataIntegrity => serde_json::from_str(&version.document)
+                .unwrap_or_else(|_| serde_json::Value::String(version.document.clone())),
+            _ => serde_json::Value::String(version.document.clone()),
+        };
+        if let Err(error) = self
+            .delivery
+            .enqueue(
+                &list.owner,
+                destination,
+                document_type(list.format, list.signed_as),
+                &document,
+                log_index,
+            )
+            .await
+        {
+            tracing::error!(list = %list.id, version = version.version, %error, "a status list version could not be queued for delivery");
+        }
     }
 
     /// The key `key_id`, granted to `caller` for signing (and for signing `document_type`

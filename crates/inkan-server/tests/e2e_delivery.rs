@@ -627,6 +627,113 @@ async fn delivery(engine: Engine) {
     dead.stop();
 }
 
+/// Issue 16: a status list created with `deliverTo` pushes every version it publishes to that
+/// destination (its first at creation, then one per round that changed it), as the signed
+/// document with its signature's log index; a destination of another subscriber is refused.
+#[tokio::test]
+async fn status_list_versions_are_pushed_to_their_destination() {
+    let receiver = Receiver::start(0).await;
+    let h = start(
+        Engine::SqliteFile,
+        0,
+        std::slice::from_ref(&receiver.ca_file),
+    )
+    .await;
+    let (_, operator) = h.operator().await;
+    let issuer = issuer(&h, &operator, "clerk").await;
+    let other = self::issuer(&h, &operator, "stranger").await;
+    let destination = register(&h, &operator, &issuer.id, &receiver.url).await;
+    let elsewhere = register(&h, &operator, &other.id, &receiver.url).await;
+    let create = |deliver_to: &str| {
+        issuer
+            .mtls
+            .post(format!("{}/v1/status-lists", h.url))
+            .bearer_auth(&issuer.access)
+            .json(&json!({"keyId": issuer.key_id, "format": "token", "deliverTo": deliver_to}))
+            .send()
+    };
+    assert_eq!(
+        create(&elsewhere).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let list: Value = create(&destination).await.unwrap().json().await.unwrap();
+    assert_eq!(list["deliverTo"], destination.as_str());
+    let list_id = list["id"].as_str().unwrap().to_owned();
+    run_due(&h).await;
+    let served = || async {
+        let url = list["url"].as_str().unwrap();
+        h.http.get(url).send().await.unwrap().text().await.unwrap()
+    };
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["type"], "statuslist+jwt");
+    assert_eq!(posts[0]["document"], served().await.as_str());
+    // A change, a round: the new version is pushed too, with its signature's log index.
+    let issued: Value = issuer
+        .mtls
+        .post(format!("{}/v1/credentials/sd-jwt", h.url))
+        .bearer_auth(&issuer.access)
+        .json(
+            &json!({"credentialID": issuer.key_id, "vct": "https://credentials.example/degree",
+                      "claims": {"given_name": "Hana"}, "statusList": list_id}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let credential = issued["credential"].as_str().unwrap();
+    let payload = credential
+        .split('~')
+        .next()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    use base64::Engine as _;
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let index = claims["status"]["status_list"]["idx"].as_u64().unwrap();
+    let changed = issuer
+        .mtls
+        .post(format!(
+            "{}/v1/status-lists/{list_id}/entries/{index}",
+            h.url
+        ))
+        .bearer_auth(&issuer.access)
+        .json(&json!({"status": "revoked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    h.clock.advance(60_000);
+    assert!(
+        h.server()
+            .status_lists
+            .publish_due()
+            .await
+            .published
+            .contains(&list_id)
+    );
+    run_due(&h).await;
+    let posts = receiver.posts();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1]["document"], served().await.as_str());
+    let entries = h.log_entries().await;
+    let index_of_signature = posts[1]["logIndex"].as_u64().unwrap() as usize;
+    assert_eq!(entries[index_of_signature].kind, EntryKind::SignatureMade);
+    assert_eq!(
+        entries[index_of_signature].key_id.as_deref(),
+        Some(issuer.key_id.as_str())
+    );
+    receiver.stop();
+}
+
 #[tokio::test]
 async fn delivery_sqlite() {
     delivery(Engine::SqliteFile).await;

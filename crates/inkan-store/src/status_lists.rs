@@ -102,6 +102,8 @@ pub struct StatusListRecord {
     pub created_by: String,
     /// How many times a value changed (0 when stored; the store counts).
     pub changes: u64,
+    /// A delivery destination of the owner (`dst_…`) each new version is pushed to.
+    pub deliver_to: Option<String>,
 }
 
 /// What a list shows now: its values that are not 0 (by index), and how many changes made them.

@@ -65,6 +65,7 @@ async fn new_list_at(
         created_at,
         created_by: "cli_issuer".into(),
         changes: 0,
+        deliver_to: (format == ListFormat::Token).then(|| "dst_lists".into()),
     };
     store.insert_status_list(&list, u32::MAX).await.unwrap();
     list

@@ -212,6 +212,7 @@ impl Server {
         let status_lists = Arc::new(crate::status_lists::StatusLists::new(
             service.clone(),
             signing.clone(),
+            after.delivery.clone(),
             &public_url,
             config.status_lists.policy().map_err(ServeError::Status)?,
         ));

@@ -27,7 +27,7 @@ use crate::status_lists::{
 macro_rules! list_columns {
     () => {
         "id, owner, key_id, format, purpose, bits, size, messages, ttl_ms, created_at, created_by, \
-         changes, signed_as"
+         changes, signed_as, deliver_to"
     };
 }
 
@@ -81,6 +81,7 @@ fn list(row: &impl Columns) -> Result<StatusListRecord, StoreError> {
         created_at: row.int("created_at")?,
         created_by: row.text("created_by")?,
         changes: unsigned(row.int("changes")?, &record, "changes")?,
+        deliver_to: row.text_opt("deliver_to")?,
         id,
     })
 }
@@ -167,7 +168,7 @@ impl StatusListStore for SqlStore {
         Sql::new(concat!(
             "INSERT INTO status_lists (",
             list_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)"
         ))
         .bind(list.id.as_str())
         .bind(list.owner.as_str())
@@ -181,6 +182,7 @@ impl StatusListStore for SqlStore {
         .bind(list.created_at)
         .bind(list.created_by.as_str())
         .bind(list.signed_as.as_str())
+        .bind(list.deliver_to.as_deref())
         .execute(&mut tx)
         .await
         .map_err(|e| write_error(&format!("status list {}", list.id), e))?;

@@ -48,6 +48,10 @@ pub struct NewListBody {
     /// W3C `message` lists: the message of each value from 0x0, 2^bits of them (the entries'
     /// `statusMessage`).
     pub messages: Option<Vec<String>>,
+    /// A delivery destination of the subscriber (`dst_…`): each new version is also pushed
+    /// there (a JWT or a CWT as a base64url string, a Data Integrity list as itself), for
+    /// issuers who host their lists elsewhere.
+    pub deliver_to: Option<String>,
     /// How each version is signed and served: `jwt` (the default: `application/vc+jwt` for a
     /// W3C list, what VC-JWTs point to; `application/statuslist+jwt` for a token list, what
     /// SD-JWT VCs point to), `data-integrity` for a W3C list (`application/vc` with a Data
@@ -73,6 +77,8 @@ pub struct ListBody {
     pub format: &'static str,
     /// How its versions are signed: `jwt`, `cwt` (token lists) or `data-integrity` (W3C lists).
     pub signed_as: &'static str,
+    /// Where each new version is also pushed (`dst_…`), if anywhere.
+    pub deliver_to: Option<String>,
     pub purpose: Option<String>,
     /// Bits per entry.
     pub bits: u8,
@@ -92,6 +98,7 @@ impl ListBody {
             key_id: list.key_id,
             format: list.format.as_str(),
             signed_as: list.signed_as.as_str(),
+            deliver_to: list.deliver_to,
             purpose: list.purpose,
             bits: list.bits,
             size: list.size,
@@ -168,6 +175,7 @@ pub async fn create(
                 bits: body.bits,
                 signed_as: body.signed_as,
                 messages: body.messages,
+                deliver_to: body.deliver_to,
                 size: body.size,
                 ttl_seconds: body.ttl_seconds,
             },
