@@ -572,22 +572,6 @@ impl StatusLists {
         )))
     }
 
-    /// Records that `index` of `list_id` went to the credential whose signature is the log
-    /// entry `log_index`, signing input `digest`.
-    pub async fn bind(
-        &self,
-        list_id: &str,
-        index: u64,
-        digest: &str,
-        log_index: u64,
-    ) -> Result<(), StatusListError> {
-        Ok(self
-            .service
-            .store
-            .bind_status_entry(list_id, index, digest, log_index)
-            .await?)
-    }
-
     /// Sets the status of entry `index` of `list_id` (written ahead:
     /// `credential.status_changed`): `revoked` (final) on a revocation list, `suspended` or
     /// `valid` on a suspension list. The caller must be a client of the list's subscriber

@@ -28,6 +28,7 @@ conformance!(
         two_nodes_creating_at_once_keep_an_owner_within_the_cap,
         two_nodes_changing_at_once_number_each_change_once,
         entries_bind_once_and_final_values_never_change,
+        entries_bind_in_the_batch_that_logs_their_signature,
         versions_are_published_in_order_once_each,
     ],
     outside: [
@@ -381,6 +382,68 @@ async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
         .await
         .unwrap();
     assert_eq!(history(13, 10).await, vec![]);
+}
+
+/// The signature index row of a credential that was given a status entry binds that entry in
+/// the log batch that writes it: both commit, or neither (a failing batch leaves the entry
+/// unbound); an entry bound already stays with its first credential, and the batch commits.
+async fn entries_bind_in_the_batch_that_logs_their_signature(db: Ctx) {
+    let store = db.connect().await;
+    let list = new_list(&*store, ListFormat::Bitstring, 100).await;
+    store
+        .reserve_status_indexes(&list.id, &[1, 2], 2, T0)
+        .await
+        .unwrap();
+    let record = |digest: &str, idx: u64| inkan_store::SignatureRecord {
+        digest: digest.into(),
+        key_id: list.key_id.clone(),
+        subscriber: list.owner.clone(),
+        document_type: "vc+jwt".into(),
+        log_index: 0,
+        created_at: T0,
+        status_entry: Some((list.id.clone(), idx)),
+    };
+    let entry = |i: u8| vec![i; 40];
+    // A batch that fails (a signature row of an unknown key) binds nothing.
+    let failing = inkan_store::LogBatch {
+        entries: vec![entry(1)],
+        signatures: vec![(
+            0,
+            inkan_store::SignatureRecord {
+                key_id: "key_none".into(),
+                ..record("sha-256:aa", 1)
+            },
+        )],
+        ..Default::default()
+    };
+    assert!(store.append_log_batch(&failing).await.is_err());
+    let bound = |idx: u64| {
+        let (store, id) = (store.clone(), list.id.clone());
+        async move {
+            let entry = store.status_entry(&id, idx).await.unwrap().unwrap();
+            (entry.digest, entry.log_index)
+        }
+    };
+    assert_eq!(bound(1).await, (None, None));
+    // Two credentials in one batch, each with its own entry.
+    let size = store.log_size().await.unwrap();
+    let batch = inkan_store::LogBatch {
+        entries: vec![entry(2), entry(3)],
+        signatures: vec![(0, record("sha-256:bb", 1)), (1, record("sha-256:cc", 2))],
+        ..Default::default()
+    };
+    store.append_log_batch(&batch).await.unwrap();
+    assert_eq!(bound(1).await, (Some("sha-256:bb".into()), Some(size)));
+    assert_eq!(bound(2).await, (Some("sha-256:cc".into()), Some(size + 1)));
+    // Bound already: the signature is still logged, the entry keeps its credential.
+    let again = inkan_store::LogBatch {
+        entries: vec![entry(4)],
+        signatures: vec![(0, record("sha-256:dd", 1))],
+        ..Default::default()
+    };
+    store.append_log_batch(&again).await.unwrap();
+    assert_eq!(store.log_size().await.unwrap(), size + 3);
+    assert_eq!(bound(1).await, (Some("sha-256:bb".into()), Some(size)));
 }
 
 async fn versions_are_published_in_order_once_each(db: Ctx) {

@@ -268,6 +268,17 @@ impl SigningModule {
         request: &SignRequest,
         inputs: &[Input],
     ) -> Result<Signed, SigningError> {
+        self.sign_giving(request, inputs, None).await
+    }
+
+    /// [`sign`](Self::sign) for a credential that was given the status list entry
+    /// `status_entry` (list, index): step 5 binds it to the signature in the same transaction.
+    async fn sign_giving(
+        &self,
+        request: &SignRequest,
+        inputs: &[Input],
+        status_entry: Option<(String, u64)>,
+    ) -> Result<Signed, SigningError> {
         let labels: Vec<String> = inputs.iter().map(Input::label).collect();
         // 1. Activation.
         let approval = match self.check_activation(request, &labels).await {
@@ -338,7 +349,7 @@ impl SigningModule {
         };
         // 5. The result and its index rows, in one transaction, before anything is returned.
         let made = Self::event(request, EntryKind::SignatureMade, &labels, Some(&approval));
-        let records: Vec<SignatureRecord> = labels
+        let mut records: Vec<SignatureRecord> = labels
             .iter()
             .map(|digest| SignatureRecord {
                 digest: digest.clone(),
@@ -348,8 +359,13 @@ impl SigningModule {
                 // The entry's index and time, set when it is appended.
                 log_index: 0,
                 created_at: 0,
+                // A credential is one signature: its entry goes with the first.
+                status_entry: None,
             })
             .collect();
+        if let Some(first) = records.first_mut() {
+            first.status_entry = status_entry;
+        }
         let log_index = self.recorder.signature_made(made, records).await?;
         Ok(Signed {
             signatures,
@@ -597,6 +613,7 @@ impl SigningModule {
             request,
             made: std::sync::Mutex::new(Vec::new()),
             failure: std::sync::Mutex::new(None),
+            status_entry: std::sync::Mutex::new(None),
         }
     }
 }
@@ -673,6 +690,9 @@ pub struct ActivatedSigner {
     /// Why the last signature failed: format code sees only a `FormatError::Signer`, the
     /// HTTP edge needs to tell a refusal from a failure inside.
     failure: std::sync::Mutex<Option<SigningError>>,
+    /// The status list entry handed out to the credential this signer signs, bound to the
+    /// next signature in its own log batch ([`give_status_entry`](Self::give_status_entry)).
+    status_entry: std::sync::Mutex<Option<(String, u64)>>,
 }
 
 impl ActivatedSigner {
@@ -689,6 +709,16 @@ impl ActivatedSigner {
     /// The request this signer serves.
     pub fn request(&self) -> &SignRequest {
         &self.request
+    }
+
+    /// Gives the credential this signer signs next the status list entry `index` of
+    /// `list_id` (reserved for it): the entry is bound to that signature's digest and
+    /// `signature.made` entry in the transaction that writes them (issue 16), so a logged
+    /// credential never leaves its entry unbound.
+    pub fn give_status_entry(&self, list_id: &str, index: u64) {
+        if let Ok(mut entry) = self.status_entry.lock() {
+            *entry = Some((list_id.to_owned(), index));
+        }
     }
 
     /// The log indexes of the signatures made so far.
@@ -728,9 +758,10 @@ impl Signer for ActivatedSigner {
             },
         };
         let label = input.label();
+        let status_entry = self.status_entry.lock().ok().and_then(|mut e| e.take());
         let signed = match self
             .module
-            .sign(&self.request, std::slice::from_ref(&input))
+            .sign_giving(&self.request, std::slice::from_ref(&input), status_entry)
             .await
         {
             Ok(signed) => signed,

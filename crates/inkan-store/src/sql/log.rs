@@ -222,6 +222,17 @@ pub(super) async fn append(
     for list in &signature_lists {
         statements.push(Sql::assembled(signatures_sql.clone()).bind(list));
     }
+    // The status list entries the signed credentials were given, bound with their signatures.
+    for (log_index, record) in &index_rows {
+        if let Some((list_id, idx)) = &record.status_entry {
+            statements.push(super::status_lists::bind_entry(
+                list_id,
+                *idx,
+                &record.digest,
+                *log_index,
+            )?);
+        }
+    }
     if let Some((note, created_at)) = &signed {
         // Under the log's lock no checkpoint as large can be there; the condition keeps the
         // rule of [`insert_checkpoint`] in this statement too.

@@ -129,6 +129,25 @@ fn entry(row: &impl Columns) -> Result<StatusEntryRecord, StoreError> {
     })
 }
 
+/// Binds entry `idx` of `list_id`, if it is not bound yet, to the credential whose signing
+/// input has `digest` and whose signature is the log entry `log_index`: alone
+/// ([`StatusListStore::bind_status_entry`]) or in the log batch that writes the signature.
+pub(super) fn bind_entry<'a>(
+    list_id: &'a str,
+    idx: u64,
+    digest: &'a str,
+    log_index: u64,
+) -> Result<Sql<'a>, StoreError> {
+    Ok(Sql::new(
+        "UPDATE status_list_entries SET digest = $3, log_index = $4 \
+         WHERE list_id = $1 AND idx = $2 AND digest IS NULL",
+    )
+    .bind(list_id)
+    .bind(index(idx)?)
+    .bind(digest)
+    .bind(index(log_index)?))
+}
+
 impl SqlStore {
     /// The entry, or why there is none.
     async fn existing_entry(
@@ -267,16 +286,9 @@ impl StatusListStore for SqlStore {
         digest: &str,
         log_index: u64,
     ) -> Result<(), StoreError> {
-        let bound = Sql::new(
-            "UPDATE status_list_entries SET digest = $3, log_index = $4 \
-             WHERE list_id = $1 AND idx = $2 AND digest IS NULL",
-        )
-        .bind(list_id)
-        .bind(index(idx)?)
-        .bind(digest)
-        .bind(index(log_index)?)
-        .execute(&mut self.db.write().await?)
-        .await?;
+        let bound = bind_entry(list_id, idx, digest, log_index)?
+            .execute(&mut self.db.write().await?)
+            .await?;
         if bound == 1 {
             return Ok(());
         }

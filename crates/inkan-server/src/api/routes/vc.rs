@@ -250,7 +250,7 @@ async fn issue_credential(
         .await
         .map_err(issuer_error)?;
     }
-    let status_entry = status_entry(state, &signer, &mut credential, &options).await?;
+    status_entry(state, &signer, &mut credential, &options).await?;
     let secured = match document_type {
         "vc+jwt" => {
             let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
@@ -311,7 +311,6 @@ async fn issue_credential(
             }
         }
     };
-    bind_status_entry(state, &signer, status_entry.as_ref()).await;
     let mut body = super::after_signing(state, &signer, &secured, deliver_to.as_deref()).await?;
     body.insert("verifiableCredential".into(), secured);
     Ok((StatusCode::CREATED, Json(Value::Object(body))))
@@ -319,7 +318,8 @@ async fn issue_credential(
 
 /// The `credentialStatus` entry that `options.credentialStatus` asks for, added to
 /// `credential` once every other check of the request has passed (an index handed out is never
-/// handed out again, even if the signature then fails): the list and the index. Refuses a
+/// handed out again, even if the signature then fails) and given to `signer`, which binds it
+/// to the signature in the batch that logs it. Refuses a
 /// credential that brings an entry of its own in one of Inkan's lists (its index would not be
 /// handed out), asks for one on a VCDM 1.1 credential (whose context does not define the entry),
 /// or names an issuer other than the key's `did:key`, which signs the list (verifiers match the
@@ -329,7 +329,7 @@ async fn status_entry(
     signer: &crate::signing::ActivatedSigner,
     credential: &mut Value,
     options: &IssueOptions,
-) -> Result<Option<(String, u64)>, ApiError> {
+) -> Result<(), ApiError> {
     if let Some(given) = credential.get("credentialStatus") {
         if options.credential_status.is_some() {
             return Err(ApiError::bad_request(
@@ -343,10 +343,10 @@ async fn status_entry(
                  (options.credentialStatus), never given",
             ));
         }
-        return Ok(None);
+        return Ok(());
     }
     let Some(status) = &options.credential_status else {
-        return Ok(None);
+        return Ok(());
     };
     let v2 = credential
         .get("@context")
@@ -387,7 +387,8 @@ async fn status_entry(
     if let Some(object) = credential.as_object_mut() {
         object.insert("credentialStatus".into(), entry);
     }
-    Ok(Some((status.status_list.clone(), index)))
+    signer.give_status_entry(&status.status_list, index);
+    Ok(())
 }
 
 /// Refuses, before a status index is handed out, a request whose standing approval does not
@@ -405,26 +406,6 @@ fn grant_covers(request: &SignRequest) -> Result<(), ApiError> {
         .into());
     }
     Ok(())
-}
-
-/// Binds the status entry `entry` (list, index) to the credential `signer` signed last.
-async fn bind_status_entry(
-    state: &ApiState,
-    signer: &crate::signing::ActivatedSigner,
-    entry: Option<&(String, u64)>,
-) {
-    if let Some((list, index)) = entry
-        && let Some((log_index, digest)) = signer.signatures().last()
-        && let Err(error) = state
-            .status_lists
-            .bind(list, *index, digest, *log_index)
-            .await
-    {
-        // The credential is signed and logged: it is answered. The entry stays reserved and
-        // unbound: `GET /v1/signatures` still finds the credential by its digest, and its
-        // status is changed by index (not by digest).
-        tracing::error!(list = %list, index, %error, "a status entry could not be bound to its credential");
-    }
 }
 
 /// How to name the key, for refusals.
@@ -605,7 +586,7 @@ pub async fn issue_sd_jwt(
     }
     // The status entry last, once the request is otherwise sound (an index handed out is never
     // handed out again).
-    let (status, status_entry) = match (&request.status_list, request.status) {
+    let status = match (&request.status_list, request.status) {
         (Some(_), Some(_)) => {
             return Err(ApiError::bad_request(
                 "status: Inkan sets it for statusList; give one or the other",
@@ -627,14 +608,15 @@ pub async fn issue_sd_jwt(
                 .status_lists
                 .entry_for(&signer.request().key, list, EntryFor::SdJwtVc)
                 .await?;
-            (Some(entry), Some((list.clone(), index)))
+            signer.give_status_entry(list, index);
+            Some(entry)
         }
         (None, Some(given)) if state.status_lists.points_into_a_list(&given) => {
             return Err(ApiError::bad_request(
                 "status: an entry in a list Inkan keeps is set by Inkan (statusList), never given",
             ));
         }
-        (None, status) => (status, None),
+        (None, status) => status,
     };
     let issue = inkan_formats::jose::sd_jwt::SdJwtVcIssue {
         vct: request.vct,
@@ -661,7 +643,6 @@ pub async fn issue_sd_jwt(
     )
     .await
     .map_err(|e| document_error(&signer, e))?;
-    bind_status_entry(&state, &signer, status_entry.as_ref()).await;
     let credential = Value::String(issued.serialized);
     let mut body =
         super::after_signing(&state, &signer, &credential, deliver_to.as_deref()).await?;
@@ -804,25 +785,21 @@ pub async fn issue_mdoc(
     .map_err(issuer_error)?;
     // The status entry last, once the request is otherwise sound (an index handed out is never
     // handed out again).
-    let status_entry = match &request.status_list {
-        Some(list) => {
-            grant_covers(signer.request())?;
-            let (index, _) = state
-                .status_lists
-                .entry_for(&signer.request().key, list, EntryFor::Mdoc)
-                .await?;
-            issue.status = Some(inkan_formats::status::StatusListReference {
-                idx: index,
-                uri: state.status_lists.url(list),
-            });
-            Some((list.clone(), index))
-        }
-        None => None,
-    };
+    if let Some(list) = &request.status_list {
+        grant_covers(signer.request())?;
+        let (index, _) = state
+            .status_lists
+            .entry_for(&signer.request().key, list, EntryFor::Mdoc)
+            .await?;
+        issue.status = Some(inkan_formats::status::StatusListReference {
+            idx: index,
+            uri: state.status_lists.url(list),
+        });
+        signer.give_status_entry(list, index);
+    }
     let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
         .await
         .map_err(|e| document_error(&signer, e))?;
-    bind_status_entry(&state, &signer, status_entry.as_ref()).await;
     let bytes = issued.to_bytes().map_err(format_error)?;
     let issuer_signed =
         Value::String(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
