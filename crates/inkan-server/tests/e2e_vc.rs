@@ -304,16 +304,7 @@ async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &str) -
         .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
         .build()
         .unwrap();
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let access = client_token(&mtls, &h.url).await;
     Issuing {
         h,
         clerk,
@@ -338,18 +329,13 @@ async fn two_nodes_issuing_at_once_never_hand_out_one_index_twice() {
         access,
         ..
     } = issuing_client(Engine::Postgres, json!({"operations": ["sign"]})).await;
-    let list: Value = post_as(
+    let list = new_list(
         &mtls,
         &h.url,
         &access,
-        "/v1/status-lists",
-        &json!({"keyId": key_id, "purpose": "revocation"}),
+        json!({"keyId": key_id, "purpose": "revocation"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let list_id = list["id"].as_str().unwrap().to_owned();
     let second = h.second_node().await;
     // Each node: 16 workers, each issuing its share one after another.
@@ -408,18 +394,13 @@ async fn a_burst_of_status_changes_makes_one_list_signature() {
         access,
         ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let list: Value = post_as(
+    let list = new_list(
         &mtls,
         &h.url,
         &access,
-        "/v1/status-lists",
-        &json!({"keyId": key_id, "purpose": "revocation"}),
+        json!({"keyId": key_id, "purpose": "revocation"}),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let list_id = list["id"].as_str().unwrap().to_owned();
     // The indexes, handed out as issuance hands them out (10,000 issuances are not the point).
     const CHANGES: u64 = 10_000;
@@ -668,7 +649,7 @@ async fn data_integrity_status_lists_verify_with_digitalbazaar() {
         mtls,
         key,
         key_id,
-        access,
+        access: _,
         ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
     // digitalbazaar checks the list's validity against the real time: the service's clock is
@@ -680,17 +661,7 @@ async fn data_integrity_status_lists_verify_with_digitalbazaar() {
         .as_millis() as i64;
     h.clock
         .advance(real_now - 180_000 - inkan_server::clock::Clock::now(&*h.clock));
-    let _ = access;
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let access = client_token(&mtls, &h.url).await;
     let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
     let refused = post(
         "/v1/status-lists".into(),
@@ -948,6 +919,29 @@ async fn a_subscriber_keeps_at_most_the_configured_number_of_lists() {
         .filter(|e| e.kind == EntryKind::StatusListCreated)
         .count();
     assert_eq!(created, 4, "two lists, each written ahead and then done");
+}
+
+/// A token for the client of `mtls` (its certificate; RFC 8705), by client credentials.
+async fn client_token(mtls: &reqwest::Client, base: &str) -> String {
+    let token: Value = mtls
+        .post(format!("{base}/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A new status list of the issuing client's, as `POST /v1/status-lists` answers it.
+async fn new_list(mtls: &reqwest::Client, base: &str, access: &str, body: Value) -> Value {
+    let created = post_as(mtls, base, access, "/v1/status-lists", &body)
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    created.json().await.unwrap()
 }
 
 /// A POST of `body` (JSON) to `path` by the issuing client: over its mTLS connection, with its
