@@ -33,7 +33,9 @@ use crate::delivery::{Delivery, DeliveryError};
 use crate::log::LogError;
 use crate::log::{Event, FailureCategory};
 use crate::service::Service;
-use crate::signing::{Activation, SignRequest, SigningModule, verification_method};
+use crate::signing::{
+    ActivatedSigner, Activation, SignRequest, SigningModule, verification_method,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_formats::data_integrity::{self, Cryptosuite, ProofOptions};
@@ -88,6 +90,54 @@ fn media_type(format: ListFormat, signed_as: SignedAs) -> &'static str {
         (ListFormat::Token, _) => STATUSLIST_JWT,
         (ListFormat::Bitstring, SignedAs::DataIntegrity) => VC_LD,
         (ListFormat::Bitstring, _) => VC_JWT,
+    }
+}
+
+/// Which lists a credential being issued takes entries of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListChoice {
+    /// The key's default: of each purpose, its newest usable list.
+    Default,
+    /// These lists (`sl_…`), in this order.
+    Named(Vec<String>),
+}
+
+impl ListChoice {
+    /// The most lists one credential takes entries of.
+    pub const MOST: usize = 4;
+
+    /// From a request's option: `"default"`, a list id, or (where `many`) an array of them.
+    pub fn parse(value: &serde_json::Value, many: bool) -> Result<Self, StatusListError> {
+        let refused = || {
+            StatusListError::BadRequest(format!(
+                "statusList: \"default\" or a list id (sl_…){}",
+                if many {
+                    format!(", or an array of up to {} list ids", Self::MOST)
+                } else {
+                    String::new()
+                }
+            ))
+        };
+        match value {
+            serde_json::Value::String(s) if s == "default" => Ok(ListChoice::Default),
+            serde_json::Value::String(id) => Ok(ListChoice::Named(vec![id.clone()])),
+            serde_json::Value::Array(ids) if many && !ids.is_empty() && ids.len() <= Self::MOST => {
+                let ids: Vec<String> = ids
+                    .iter()
+                    .map(|id| id.as_str().map(str::to_owned).ok_or_else(refused))
+                    .collect::<Result<_, _>>()?;
+                let mut unique = ids.clone();
+                unique.sort();
+                unique.dedup();
+                if unique.len() != ids.len() {
+                    return Err(StatusListError::BadRequest(
+                        "statusList: a list is named twice".into(),
+                    ));
+                }
+                Ok(ListChoice::Named(ids))
+            }
+            _ => Err(refused()),
+        }
     }
 }
 
@@ -491,15 +541,55 @@ impl StatusLists {
         }
     }
 
-    /// Hands out an index of `list_id` for a credential that `key` is about to sign: the index
-    /// and the `credentialStatus` entry to put in the credential. The list must be one of the
-    /// key's (the same key signs the list).
-    pub async fn entry_for(
+    /// Hands out an index of each list `choice` names, for a credential that `key` is about to
+    /// sign (and gives it to `signer`, which binds it to the signature): the entries to put in
+    /// the credential, in order. Every list is checked before any index is handed out: one of
+    /// the key's (the same key signs the list), of the kind the credential's verifiers read,
+    /// published and unexpired, and no two of one purpose.
+    pub async fn entries_for(
+        &self,
+        key: &KeyRecord,
+        choice: &ListChoice,
+        credential: EntryFor,
+        signer: &ActivatedSigner,
+    ) -> Result<Vec<serde_json::Value>, StatusListError> {
+        let now = self.service.clock.now();
+        let lists = match choice {
+            ListChoice::Named(ids) => {
+                let mut lists = Vec::with_capacity(ids.len());
+                for id in ids {
+                    lists.push(self.usable(key, id, credential, now).await?);
+                }
+                lists
+            }
+            ListChoice::Default => self.defaults(key, credential, now).await?,
+        };
+        let mut purposes: Vec<Option<&str>> = lists.iter().map(|l| l.purpose.as_deref()).collect();
+        purposes.sort_unstable();
+        if purposes.windows(2).any(|pair| pair[0] == pair[1]) {
+            return Err(StatusListError::BadRequest(
+                "statusList: name one list per purpose (two entries of one purpose would leave \
+                 verifiers to pick one)"
+                    .into(),
+            ));
+        }
+        let mut entries = Vec::with_capacity(lists.len());
+        for list in &lists {
+            let (index, entry) = self.reserve(list, now).await?;
+            signer.give_status_entry(&list.id, index);
+            entries.push(entry);
+        }
+        Ok(entries)
+    }
+
+    /// The list `list_id`, if `key` may give `credential` an entry of it now.
+    async fn usable(
         &self,
         key: &KeyRecord,
         list_id: &str,
         credential: EntryFor,
-    ) -> Result<(u64, serde_json::Value), StatusListError> {
+        now: i64,
+    ) -> Result<StatusListRecord, StatusListError> {
         let list = match self.service.store.get_status_list(list_id).await? {
             Some(list) if list.owner == key.owner && list.key_id == key.id.as_str() => list,
             _ => {
@@ -515,28 +605,66 @@ impl StatusLists {
                 list.signed_as.as_str()
             )));
         }
-        let now = self.service.clock.now();
         match self
             .service
             .store
             .latest_status_list_version(&list.id)
             .await?
         {
-            Some(latest) if latest.valid_until > now => {}
-            Some(_) => {
-                return Err(StatusListError::Conflict(format!(
-                    "status list {} has not been published again in time (its latest version \
-                     has expired): its entries would not be checked",
-                    list.id
-                )));
+            Some(latest) if latest.valid_until > now => Ok(list),
+            Some(_) => Err(StatusListError::Conflict(format!(
+                "status list {} has not been published again in time (its latest version has \
+                 expired): its entries would not be checked",
+                list.id
+            ))),
+            None => Err(StatusListError::Conflict(format!(
+                "status list {} is not published yet: its entries would point to nothing",
+                list.id
+            ))),
+        }
+    }
+
+    /// The key's default lists for `credential`: of each purpose (one for a token list), the
+    /// newest that is usable now (an issuer whose list fills up creates another, and new
+    /// credentials go there).
+    async fn defaults(
+        &self,
+        key: &KeyRecord,
+        credential: EntryFor,
+        now: i64,
+    ) -> Result<Vec<StatusListRecord>, StatusListError> {
+        let mut newest: Vec<StatusListRecord> = Vec::new();
+        let mut lists = self.service.store.status_lists_of(&key.owner).await?;
+        lists.retain(|l| l.key_id == key.id.as_str() && credential.refusal(l).is_none());
+        // Newest first (the id decides between two of one millisecond): the first usable one
+        // of each purpose is taken.
+        lists.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+        for list in lists {
+            if newest.iter().any(|n| n.purpose == list.purpose) {
+                continue;
             }
-            None => {
-                return Err(StatusListError::Conflict(format!(
-                    "status list {} is not published yet: its entries would point to nothing",
-                    list.id
-                )));
+            if let Ok(list) = self.usable(key, &list.id, credential, now).await {
+                newest.push(list);
             }
         }
+        // By purpose, so that a credential's entries come in one order.
+        newest.sort_by(|a, b| a.purpose.cmp(&b.purpose));
+        if newest.is_empty() {
+            return Err(StatusListError::BadRequest(
+                "statusList: the signing key has no published status list for this credential \
+                 (POST /v1/status-lists creates one)"
+                    .into(),
+            ));
+        }
+        Ok(newest)
+    }
+
+    /// Takes a free index of `list` at random: the index and the entry that points to it.
+    async fn reserve(
+        &self,
+        list: &StatusListRecord,
+        now: i64,
+    ) -> Result<(u64, serde_json::Value), StatusListError> {
         let purpose = StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default());
         for _ in 0..ATTEMPTS {
             let candidate = rand_core::OsRng.next_u64() % list.size;
@@ -554,11 +682,11 @@ impl StatusLists {
                         status_list_index: index,
                         status_list_credential: url,
                         status_size: list.bits,
-                        status_messages: messages_of(&list)?,
+                        status_messages: messages_of(list)?,
                         status_reference: Vec::new(),
                     }
                     .to_json(),
-                    // The Referenced Token's `status` claim.
+                    // The Referenced Token's `status` claim (the MSO's `status` for an mdoc).
                     ListFormat::Token => serde_json::json!({
                         "status_list": {"idx": index, "uri": url}
                     }),

@@ -921,6 +921,150 @@ async fn a_subscriber_keeps_at_most_the_configured_number_of_lists() {
     assert_eq!(created, 4, "two lists, each written ahead and then done");
 }
 
+/// Issue 16: a credential takes entries of several lists of different purposes (an array of
+/// `BitstringStatusListEntry`), or of the key's defaults (of each purpose its newest published
+/// list) when no list is named; every entry is bound to the credential's signature in the
+/// batch that logs it; two lists of one purpose, a list named twice and five lists are refused
+/// before any index is handed out; an SD-JWT VC takes the key's default token list.
+#[tokio::test]
+async fn credentials_take_entries_of_several_lists_or_the_keys_defaults() {
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
+    let list = |purpose: &str| {
+        new_list(
+            &mtls,
+            &h.url,
+            &access,
+            json!({"keyId": key_id, "purpose": purpose}),
+        )
+    };
+    let old_revocation = list("revocation").await;
+    h.clock.advance(1_000);
+    let (revocation, suspension) = (list("revocation").await, list("suspension").await);
+    let id = |list: &Value| list["id"].as_str().unwrap().to_owned();
+    let issue = |status: Value| {
+        post_as(
+            &mtls,
+            &h.url,
+            &access,
+            "/credentials/issue",
+            &json!({"credential": credential(), "options": {"keyId": key_id, "format": "vc+jwt",
+                   "credentialStatus": status}}),
+        )
+    };
+    let store = h.server().service.store.clone();
+    let handed_out = || async {
+        let mut n = 0;
+        for list in [&old_revocation, &revocation, &suspension] {
+            n += store.reserved_status_count(&id(list)).await.unwrap();
+        }
+        n
+    };
+    for refused in [
+        json!({"statusList": [id(&old_revocation), id(&revocation)]}),
+        json!({"statusList": [id(&revocation), id(&revocation)]}),
+        json!({"statusList": [id(&revocation), "sl_a", "sl_b", "sl_c", "sl_d"]}),
+        json!({"statusList": []}),
+        json!({"statusList": 7}),
+    ] {
+        let answer = issue(refused.clone()).await.unwrap();
+        assert_eq!(answer.status(), StatusCode::BAD_REQUEST, "{refused}");
+    }
+    assert_eq!(
+        handed_out().await,
+        0,
+        "nothing handed out for a refused request"
+    );
+
+    let statuses_of = |issued: &Value| match status_entry_of(issued) {
+        Value::Array(entries) => entries,
+        one => vec![one],
+    };
+    let named: Value = issue(json!({"statusList": [id(&revocation), id(&suspension)]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = statuses_of(&named);
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (
+                e["statusPurpose"].clone(),
+                e["statusListCredential"].clone()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (json!("revocation"), revocation["url"].clone()),
+            (json!("suspension"), suspension["url"].clone()),
+        ]
+    );
+    // Both bound to the credential's signature, in the batch that logged it.
+    let digest = {
+        use sha2::Digest as _;
+        let jwt = vc_jwt_of(&named);
+        let input = jwt.rsplit_once('.').unwrap().0;
+        format!(
+            "sha-256:{}",
+            hex::encode(sha2::Sha256::digest(input.as_bytes()))
+        )
+    };
+    let bound = store.status_entries_by_digest(&digest).await.unwrap();
+    assert_eq!(bound.len(), 2);
+    assert!(bound.iter().all(|e| e.log_index.is_some()));
+
+    // The defaults: the newest revocation list (not the older one) and the suspension list.
+    for status in [json!({}), json!({"statusList": "default"})] {
+        let issued: Value = issue(status).await.unwrap().json().await.unwrap();
+        let lists: Vec<Value> = statuses_of(&issued)
+            .iter()
+            .map(|e| e["statusListCredential"].clone())
+            .collect();
+        assert_eq!(
+            lists,
+            vec![revocation["url"].clone(), suspension["url"].clone()]
+        );
+    }
+    assert_eq!(
+        store
+            .reserved_status_count(&id(&old_revocation))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // An SD-JWT VC: the key's default token list; none yet is a clear refusal.
+    let sd_jwt = || {
+        post_as(
+            &mtls,
+            &h.url,
+            &access,
+            "/v1/credentials/sd-jwt",
+            &json!({"credentialID": key_id, "vct": "https://credentials.example/degree",
+                   "claims": {"given_name": "Hana"}, "statusList": "default"}),
+        )
+    };
+    let none = sd_jwt().await.unwrap();
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    assert!(none.text().await.unwrap().contains("POST /v1/status-lists"));
+    let token = new_list(
+        &mtls,
+        &h.url,
+        &access,
+        json!({"keyId": key_id, "format": "token"}),
+    )
+    .await;
+    let issued: Value = sd_jwt().await.unwrap().json().await.unwrap();
+    let claims = jwt_claims(issued["credential"].as_str().unwrap());
+    assert_eq!(claims["status"]["status_list"]["uri"], token["url"]);
+}
+
 /// A token for the client of `mtls` (its certificate; RFC 8705), by client credentials.
 async fn client_token(mtls: &reqwest::Client, base: &str) -> String {
     let token: Value = mtls

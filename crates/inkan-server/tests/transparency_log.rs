@@ -540,7 +540,7 @@ async fn signature_results_bring_their_checkpoint(db: Ctx) {
         document_type: "vc+jwt".into(),
         log_index: 0,
         created_at: T0,
-        status_entry: None,
+        status_entries: Vec::new(),
     };
     let signer = signer();
     let log = open_log(

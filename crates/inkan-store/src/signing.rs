@@ -51,10 +51,10 @@ pub struct SignatureRecord {
     pub log_index: u64,
     /// When.
     pub created_at: UnixMillis,
-    /// The status list entry (list, index) handed out to the credential signed, if any: bound
-    /// to this digest and log index in the transaction that writes the row (issue 16). Not a
-    /// column of the index: read back, it is `None` (the entry names its credential).
-    pub status_entry: Option<(String, u64)>,
+    /// The status list entries (list, index) handed out to the credential signed: bound to
+    /// this digest and log index in the transaction that writes the row (issue 16). Not a
+    /// column of the index: read back, it is empty (each entry names its credential).
+    pub status_entries: Vec<(String, u64)>,
 }
 
 /// Signing records. Part of [`super::Store`]; both engines pass the same conformance suite

@@ -76,7 +76,7 @@ pub(crate) fn signature(row: &impl Columns) -> Result<SignatureRecord, StoreErro
         document_type: row.text("document_type")?,
         log_index: log::from_db(row.int("log_index")?, "signature log index")?,
         created_at: row.int("created_at")?,
-        status_entry: None,
+        status_entries: Vec::new(),
     })
 }
 

@@ -153,7 +153,7 @@ fn signature(owner: &Owner, digest: &str, log_index: u64, created_at: i64) -> Si
         document_type: "csc.signHash".to_owned(),
         log_index,
         created_at,
-        status_entry: None,
+        status_entries: Vec::new(),
     }
 }
 

@@ -401,7 +401,7 @@ async fn entries_bind_in_the_batch_that_logs_their_signature(db: Ctx) {
         document_type: "vc+jwt".into(),
         log_index: 0,
         created_at: T0,
-        status_entry: Some((list.id.clone(), idx)),
+        status_entries: vec![(list.id.clone(), idx)],
     };
     let entry = |i: u8| vec![i; 40];
     // A batch that fails (a signature row of an unknown key) binds nothing.

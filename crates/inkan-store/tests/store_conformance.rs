@@ -910,7 +910,7 @@ async fn log_batch_writes_index_rows_and_reads_keys(db: Ctx) {
         document_type: "vc+jwt".into(),
         log_index: 0,
         created_at: T0,
-        status_entry: None,
+        status_entries: Vec::new(),
     };
 
     let refused = inkan_store::LogBatch {

@@ -82,7 +82,7 @@ pub async fn rebuild(store: &dyn Store, now: i64) -> Result<u64, StoreError> {
                 document_type: entry.note.clone().unwrap_or_default(),
                 log_index: index,
                 created_at: entry.time,
-                status_entry: None,
+                status_entries: Vec::new(),
             }));
         }
         for batch in records.chunks(REPAIR_BATCH) {

@@ -268,16 +268,17 @@ impl SigningModule {
         request: &SignRequest,
         inputs: &[Input],
     ) -> Result<Signed, SigningError> {
-        self.sign_giving(request, inputs, None).await
+        self.sign_giving(request, inputs, Vec::new()).await
     }
 
-    /// [`sign`](Self::sign) for a credential that was given the status list entry
-    /// `status_entry` (list, index): step 5 binds it to the signature in the same transaction.
+    /// [`sign`](Self::sign) for a credential that was given the status list entries
+    /// `status_entries` (list, index): step 5 binds them to the signature in the same
+    /// transaction.
     async fn sign_giving(
         &self,
         request: &SignRequest,
         inputs: &[Input],
-        status_entry: Option<(String, u64)>,
+        status_entries: Vec<(String, u64)>,
     ) -> Result<Signed, SigningError> {
         let labels: Vec<String> = inputs.iter().map(Input::label).collect();
         // 1. Activation.
@@ -359,12 +360,12 @@ impl SigningModule {
                 // The entry's index and time, set when it is appended.
                 log_index: 0,
                 created_at: 0,
-                // A credential is one signature: its entry goes with the first.
-                status_entry: None,
+                // A credential is one signature: its entries go with the first.
+                status_entries: Vec::new(),
             })
             .collect();
         if let Some(first) = records.first_mut() {
-            first.status_entry = status_entry;
+            first.status_entries = status_entries;
         }
         let log_index = self.recorder.signature_made(made, records).await?;
         Ok(Signed {
@@ -613,7 +614,7 @@ impl SigningModule {
             request,
             made: std::sync::Mutex::new(Vec::new()),
             failure: std::sync::Mutex::new(None),
-            status_entry: std::sync::Mutex::new(None),
+            status_entries: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -690,9 +691,9 @@ pub struct ActivatedSigner {
     /// Why the last signature failed: format code sees only a `FormatError::Signer`, the
     /// HTTP edge needs to tell a refusal from a failure inside.
     failure: std::sync::Mutex<Option<SigningError>>,
-    /// The status list entry handed out to the credential this signer signs, bound to the
+    /// The status list entries handed out to the credential this signer signs, bound to the
     /// next signature in its own log batch ([`give_status_entry`](Self::give_status_entry)).
-    status_entry: std::sync::Mutex<Option<(String, u64)>>,
+    status_entries: std::sync::Mutex<Vec<(String, u64)>>,
 }
 
 impl ActivatedSigner {
@@ -712,12 +713,12 @@ impl ActivatedSigner {
     }
 
     /// Gives the credential this signer signs next the status list entry `index` of
-    /// `list_id` (reserved for it): the entry is bound to that signature's digest and
+    /// `list_id` (reserved for it; a credential may be given several): the entry is bound to that signature's digest and
     /// `signature.made` entry in the transaction that writes them (issue 16), so a logged
     /// credential never leaves its entry unbound.
     pub fn give_status_entry(&self, list_id: &str, index: u64) {
-        if let Ok(mut entry) = self.status_entry.lock() {
-            *entry = Some((list_id.to_owned(), index));
+        if let Ok(mut entries) = self.status_entries.lock() {
+            entries.push((list_id.to_owned(), index));
         }
     }
 
@@ -758,10 +759,14 @@ impl Signer for ActivatedSigner {
             },
         };
         let label = input.label();
-        let status_entry = self.status_entry.lock().ok().and_then(|mut e| e.take());
+        let status_entries = self
+            .status_entries
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default();
         let signed = match self
             .module
-            .sign_giving(&self.request, std::slice::from_ref(&input), status_entry)
+            .sign_giving(&self.request, std::slice::from_ref(&input), status_entries)
             .await
         {
             Ok(signed) => signed,

@@ -224,7 +224,7 @@ pub(super) async fn append(
     }
     // The status list entries the signed credentials were given, bound with their signatures.
     for (log_index, record) in &index_rows {
-        if let Some((list_id, idx)) = &record.status_entry {
+        for (list_id, idx) in &record.status_entries {
             statements.push(super::status_lists::bind_entry(
                 list_id,
                 *idx,

@@ -24,7 +24,7 @@ use crate::auth::access::Operation;
 use crate::auth::{AuthError, CallerKind};
 use crate::signing::issuer::{self, IssuerError};
 use crate::signing::{Activation, SignRequest, verification_method};
-use crate::status_lists::EntryFor;
+use crate::status_lists::{EntryFor, ListChoice};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -72,9 +72,9 @@ pub struct IssueOptions {
     /// For `ecdsa-sd-2023`: JSON pointers (RFC 6901) of what every disclosure derived from the
     /// credential must reveal (the VC API's `mandatoryPointers`).
     pub mandatory_pointers: Option<Vec<String>>,
-    /// Give the credential an entry in one of the signing key's status lists (Inkan extension;
-    /// `POST /v1/status-lists`): Inkan hands out an index at random and adds the
-    /// `credentialStatus` (`BitstringStatusListEntry`).
+    /// Give the credential entries in the signing key's status lists (Inkan extension;
+    /// `POST /v1/status-lists`): Inkan hands out an index of each at random and adds the
+    /// `credentialStatus` (a `BitstringStatusListEntry`, or an array of them).
     pub credential_status: Option<CredentialStatusOption>,
 }
 
@@ -82,8 +82,10 @@ pub struct IssueOptions {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CredentialStatusOption {
-    /// The list (`sl_…`).
-    pub status_list: String,
+    /// The list (`sl_…`), an array of up to four lists of different purposes (revocation and
+    /// suspension, say), or `"default"` (the same when absent): of each purpose, the key's
+    /// newest published list.
+    pub status_list: Option<Value>,
 }
 
 /// `/credentials/issue` request.
@@ -372,22 +374,30 @@ async fn status_entry(
              credential with another issuer would fail verifiers that match the two",
         ));
     }
-    let (index, entry) = state
+    let choice = match &status.status_list {
+        Some(value) => ListChoice::parse(value, true)?,
+        None => ListChoice::Default,
+    };
+    let mut entries = state
         .status_lists
-        .entry_for(
+        .entries_for(
             key,
-            &status.status_list,
+            &choice,
             if signer.request().document_type == "vc+jwt" {
                 EntryFor::W3cJwt
             } else {
                 EntryFor::W3cDataIntegrity
             },
+            signer,
         )
         .await?;
     if let Some(object) = credential.as_object_mut() {
-        object.insert("credentialStatus".into(), entry);
+        let status = match entries.len() {
+            1 => entries.remove(0),
+            _ => Value::Array(entries),
+        };
+        object.insert("credentialStatus".into(), status);
     }
-    signer.give_status_entry(&status.status_list, index);
     Ok(())
 }
 
@@ -532,9 +542,10 @@ pub struct SdJwtIssueRequest {
     pub expires_at: Option<i64>,
     /// The `status` claim (a status list reference).
     pub status: Option<Value>,
-    /// Give the credential an entry in one of the key's token status lists (`sl_…`, Inkan
-    /// extension; `POST /v1/status-lists` with `format` `token`): Inkan hands out an index at
-    /// random and sets `status` (`status_list.idx`, `status_list.uri`).
+    /// Give the credential an entry in one of the key's token status lists signed as JWTs
+    /// (`sl_…`, or `"default"`: the key's newest; Inkan extension; `POST /v1/status-lists`
+    /// with `format` `token`): Inkan hands out an index at random and sets `status`
+    /// (`status_list.idx`, `status_list.uri`).
     pub status_list: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
@@ -604,12 +615,13 @@ pub async fn issue_sd_jwt(
                 ));
             }
             grant_covers(signer.request())?;
-            let (index, entry) = state
+            let choice = ListChoice::parse(&Value::String(list.clone()), false)?;
+            state
                 .status_lists
-                .entry_for(&signer.request().key, list, EntryFor::SdJwtVc)
-                .await?;
-            signer.give_status_entry(list, index);
-            Some(entry)
+                .entries_for(&signer.request().key, &choice, EntryFor::SdJwtVc, &signer)
+                .await?
+                .into_iter()
+                .next()
         }
         (None, Some(given)) if state.status_lists.points_into_a_list(&given) => {
             return Err(ApiError::bad_request(
@@ -672,8 +684,9 @@ pub struct MdocIssueRequest {
     pub valid_until: Option<Value>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
-    /// A status list of the issuer key (`sl_…`, a token list signed as `cwt`): Inkan hands out
-    /// an index of it at random and sets the MSO's `status` (`status_list.idx`, `uri`).
+    /// A status list of the issuer key (`sl_…`, a token list signed as `cwt`, or `"default"`:
+    /// the key's newest): Inkan hands out an index of it at random and sets the MSO's `status`
+    /// (`status_list.idx`, `uri`).
     pub status_list: Option<String>,
 }
 
@@ -787,15 +800,17 @@ pub async fn issue_mdoc(
     // handed out again).
     if let Some(list) = &request.status_list {
         grant_covers(signer.request())?;
-        let (index, _) = state
+        let choice = ListChoice::parse(&Value::String(list.clone()), false)?;
+        let entries = state
             .status_lists
-            .entry_for(&signer.request().key, list, EntryFor::Mdoc)
+            .entries_for(&signer.request().key, &choice, EntryFor::Mdoc, &signer)
             .await?;
-        issue.status = Some(inkan_formats::status::StatusListReference {
-            idx: index,
-            uri: state.status_lists.url(list),
-        });
-        signer.give_status_entry(list, index);
+        // The same `{"status_list": {"idx", "uri"}}` as the JWT claim, in CBOR.
+        if let Some(entry) = entries.first() {
+            let cbor = inkan_formats::mdoc::cbor::from_json(entry).map_err(format_error)?;
+            issue.status = inkan_formats::status::StatusListReference::from_cbor_status(&cbor)
+                .map_err(format_error)?;
+        }
     }
     let issued = inkan_formats::mdoc::issue(&signer, &key_ref, &issue, &mut rand_core::OsRng)
         .await
