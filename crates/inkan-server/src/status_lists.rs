@@ -96,7 +96,7 @@ fn media_type(format: ListFormat, signed_as: SignedAs) -> &'static str {
 /// Which lists a credential being issued takes entries of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListChoice {
-    /// The key's default: of each purpose, its newest usable list.
+    /// The key's default: its newest usable revocation (W3C) or token list.
     Default,
     /// These lists (`sl_…`), in this order.
     Named(Vec<String>),
@@ -624,39 +624,37 @@ impl StatusLists {
         }
     }
 
-    /// The key's default lists for `credential`: of each purpose (one for a token list), the
-    /// newest that is usable now (an issuer whose list fills up creates another, and new
-    /// credentials go there).
+    /// The key's default list for `credential`: its newest usable revocation list (a W3C
+    /// credential) or token list (an SD-JWT VC, an mdoc); an issuer whose list fills up creates
+    /// another, and new credentials go there. Suspension and message lists are named, never
+    /// defaults: whether a credential can be suspended is the issuer's choice per credential.
     async fn defaults(
         &self,
         key: &KeyRecord,
         credential: EntryFor,
         now: i64,
     ) -> Result<Vec<StatusListRecord>, StatusListError> {
-        let mut newest: Vec<StatusListRecord> = Vec::new();
         let mut lists = self.service.store.status_lists_of(&key.owner).await?;
-        lists.retain(|l| l.key_id == key.id.as_str() && credential.refusal(l).is_none());
-        // Newest first (the id decides between two of one millisecond): the first usable one
-        // of each purpose is taken.
+        lists.retain(|l| {
+            l.key_id == key.id.as_str()
+                && credential.refusal(l).is_none()
+                && matches!(l.purpose.as_deref(), None | Some("revocation"))
+        });
+        // Newest first (the id decides between two of one millisecond).
         lists.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         for list in lists {
-            if newest.iter().any(|n| n.purpose == list.purpose) {
-                continue;
-            }
-            if let Ok(list) = self.usable(key, &list.id, credential, now).await {
-                newest.push(list);
+            match self.usable(key, &list.id, credential, now).await {
+                Ok(list) => return Ok(vec![list]),
+                // Not published (yet, or in time): the next newest.
+                Err(StatusListError::Conflict(_)) => continue,
+                Err(e) => return Err(e),
             }
         }
-        // By purpose, so that a credential's entries come in one order.
-        newest.sort_by(|a, b| a.purpose.cmp(&b.purpose));
-        if newest.is_empty() {
-            return Err(StatusListError::BadRequest(
-                "statusList: the signing key has no published status list for this credential \
-                 (POST /v1/status-lists creates one)"
-                    .into(),
-            ));
-        }
-        Ok(newest)
+        Err(StatusListError::BadRequest(
+            "statusList: the signing key has no published revocation or token list for this \
+             credential (POST /v1/status-lists creates one)"
+                .into(),
+        ))
     }
 
     /// Takes a free index of `list` at random: the index and the entry that points to it.
@@ -666,6 +664,7 @@ impl StatusLists {
         now: i64,
     ) -> Result<(u64, serde_json::Value), StatusListError> {
         let purpose = StatusPurpose::parse(list.purpose.as_deref().unwrap_or_default());
+        let messages = messages_of(list)?;
         for _ in 0..ATTEMPTS {
             let candidate = rand_core::OsRng.next_u64() % list.size;
             let taken = self
@@ -682,7 +681,7 @@ impl StatusLists {
                         status_list_index: index,
                         status_list_credential: url,
                         status_size: list.bits,
-                        status_messages: messages_of(list)?,
+                        status_messages: messages,
                         status_reference: Vec::new(),
                     }
                     .to_json(),

@@ -724,13 +724,21 @@ async fn status_list_versions_are_pushed_to_their_destination() {
     let posts = receiver.posts();
     assert_eq!(posts.len(), 2);
     assert_eq!(posts[1]["document"], served().await.as_str());
+    // The log index pushed is the latest version's own signature.
+    let latest = h
+        .server()
+        .service
+        .store
+        .latest_status_list_version(&list_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(latest.version, 2);
+    assert_eq!(posts[1]["logIndex"].as_u64(), latest.log_index);
     let entries = h.log_entries().await;
-    let index_of_signature = posts[1]["logIndex"].as_u64().unwrap() as usize;
-    assert_eq!(entries[index_of_signature].kind, EntryKind::SignatureMade);
-    assert_eq!(
-        entries[index_of_signature].key_id.as_deref(),
-        Some(issuer.key_id.as_str())
-    );
+    let signature = &entries[latest.log_index.unwrap() as usize];
+    assert_eq!(signature.kind, EntryKind::SignatureMade);
+    assert_eq!(signature.key_id.as_deref(), Some(issuer.key_id.as_str()));
     receiver.stop();
 }
 

@@ -1015,22 +1015,53 @@ async fn credentials_take_entries_of_several_lists_or_the_keys_defaults() {
             hex::encode(sha2::Sha256::digest(input.as_bytes()))
         )
     };
-    let bound = store.status_entries_by_digest(&digest).await.unwrap();
-    assert_eq!(bound.len(), 2);
-    assert!(bound.iter().all(|e| e.log_index.is_some()));
+    // Each entry the credential carries is bound to it, with its signature.made entry.
+    let made = h
+        .log_entries()
+        .await
+        .iter()
+        .position(|e| e.kind == EntryKind::SignatureMade && e.digests.contains(&digest))
+        .unwrap() as u64;
+    let mut bound: Vec<(String, u64, Option<u64>)> = store
+        .status_entries_by_digest(&digest)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.list_id, e.index, e.log_index))
+        .collect();
+    bound.sort();
+    let mut carried: Vec<(String, u64, Option<u64>)> = entries
+        .iter()
+        .map(|e| {
+            let url = e["statusListCredential"].as_str().unwrap();
+            let index = e["statusListIndex"].as_str().unwrap().parse().unwrap();
+            (
+                url.rsplit('/').next().unwrap().to_owned(),
+                index,
+                Some(made),
+            )
+        })
+        .collect();
+    carried.sort();
+    assert_eq!(bound, carried);
 
-    // The defaults: the newest revocation list (not the older one) and the suspension list.
-    for status in [json!({}), json!({"statusList": "default"})] {
-        let issued: Value = issue(status).await.unwrap().json().await.unwrap();
-        let lists: Vec<Value> = statuses_of(&issued)
-            .iter()
-            .map(|e| e["statusListCredential"].clone())
-            .collect();
-        assert_eq!(
-            lists,
-            vec![revocation["url"].clone(), suspension["url"].clone()]
-        );
-    }
+    // The default: the newest revocation list (not the older one, not the suspension list);
+    // naming nothing is refused.
+    let issued: Value = issue(json!({"statusList": "default"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lists: Vec<Value> = statuses_of(&issued)
+        .iter()
+        .map(|e| e["statusListCredential"].clone())
+        .collect();
+    assert_eq!(lists, vec![revocation["url"].clone()]);
+    assert_eq!(
+        issue(json!({})).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     assert_eq!(
         store
             .reserved_status_count(&id(&old_revocation))

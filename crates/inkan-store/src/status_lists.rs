@@ -199,17 +199,6 @@ pub trait StatusListStore: Send + Sync {
         at: UnixMillis,
     ) -> Result<Vec<u64>, StoreError>;
 
-    /// Records which credential (`digest`) and which write-ahead entry (`log_index`) a reserved
-    /// index went to, once. [`StoreError::NotFound`] for an index not handed out;
-    /// [`StoreError::Conflict`] if it went to a credential already.
-    async fn bind_status_entry(
-        &self,
-        list_id: &str,
-        index: u64,
-        digest: &str,
-        log_index: u64,
-    ) -> Result<(), StoreError>;
-
     /// Sets an entry's value and counts the change in the list (one transaction), and returns
     /// the entry as changed.
     /// [`StoreError::NotFound`] for an index not handed out; [`StoreError::Conflict`] if the

@@ -286,23 +286,20 @@ async fn entries_bind_once_and_final_values_never_change(db: Ctx) {
         .await
         .unwrap();
     assert_eq!(sorted(taken), vec![11, 12]);
+    // Bound by the batch that logs the credential's signature (see
+    // `entries_bind_in_the_batch_that_logs_their_signature`).
+    let size = store.log_size().await.unwrap();
     store
-        .bind_status_entry(&list.id, 11, "sha-256:aa", 40)
+        .append_log_batch(&inkan_store::LogBatch {
+            entries: vec![vec![7; 40]],
+            signatures: vec![(0, signature_with(&list, "sha-256:aa", &[11]))],
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_conflict(
-        store
-            .bind_status_entry(&list.id, 11, "sha-256:bb", 41)
-            .await,
-    );
-    assert_not_found(
-        store
-            .bind_status_entry(&list.id, 13, "sha-256:cc", 42)
-            .await,
-    );
     let bound = store.status_entries_by_digest("sha-256:aa").await.unwrap();
     assert_eq!(bound.len(), 1);
-    assert_eq!((bound[0].index, bound[0].log_index), (11, Some(40)));
+    assert_eq!((bound[0].index, bound[0].log_index), (11, Some(size)));
 
     let change = |index, value, make_final, at| StatusChange {
         list_id: list.id.clone(),
@@ -394,26 +391,22 @@ async fn entries_bind_in_the_batch_that_logs_their_signature(db: Ctx) {
         .reserve_status_indexes(&list.id, &[1, 2], 2, T0)
         .await
         .unwrap();
-    let record = |digest: &str, idx: u64| inkan_store::SignatureRecord {
-        digest: digest.into(),
-        key_id: list.key_id.clone(),
-        subscriber: list.owner.clone(),
-        document_type: "vc+jwt".into(),
-        log_index: 0,
-        created_at: T0,
-        status_entries: vec![(list.id.clone(), idx)],
-    };
+    let record = |digest: &str, idx: u64| signature_with(&list, digest, &[idx]);
     let entry = |i: u8| vec![i; 40];
-    // A batch that fails (a signature row of an unknown key) binds nothing.
+    // A batch that fails after its binding ran (its second signature row names an unknown
+    // key; the bindings go first) binds nothing: the binding is rolled back with it.
     let failing = inkan_store::LogBatch {
-        entries: vec![entry(1)],
-        signatures: vec![(
-            0,
-            inkan_store::SignatureRecord {
-                key_id: "key_none".into(),
-                ..record("sha-256:aa", 1)
-            },
-        )],
+        entries: vec![entry(1), entry(1)],
+        signatures: vec![
+            (0, record("sha-256:aa", 1)),
+            (
+                1,
+                inkan_store::SignatureRecord {
+                    key_id: "key_none".into(),
+                    ..record("sha-256:ab", 2)
+                },
+            ),
+        ],
         ..Default::default()
     };
     assert!(store.append_log_batch(&failing).await.is_err());
@@ -444,6 +437,43 @@ async fn entries_bind_in_the_batch_that_logs_their_signature(db: Ctx) {
     store.append_log_batch(&again).await.unwrap();
     assert_eq!(store.log_size().await.unwrap(), size + 3);
     assert_eq!(bound(1).await, (Some("sha-256:bb".into()), Some(size)));
+    // A signature by another key never binds this key's list.
+    store
+        .reserve_status_indexes(&list.id, &[3], 1, T0)
+        .await
+        .unwrap();
+    let other = new_key("sub_lists");
+    store.insert_key(&other).await.unwrap();
+    let foreign = inkan_store::LogBatch {
+        entries: vec![entry(5)],
+        signatures: vec![(
+            0,
+            inkan_store::SignatureRecord {
+                key_id: other.id.to_string(),
+                ..record("sha-256:ee", 3)
+            },
+        )],
+        ..Default::default()
+    };
+    store.append_log_batch(&foreign).await.unwrap();
+    assert_eq!(bound(3).await, (None, None));
+}
+
+/// A signature index row of `list`'s key for `digest`, giving its credential `entries`.
+fn signature_with(
+    list: &StatusListRecord,
+    digest: &str,
+    entries: &[u64],
+) -> inkan_store::SignatureRecord {
+    inkan_store::SignatureRecord {
+        digest: digest.into(),
+        key_id: list.key_id.clone(),
+        subscriber: list.owner.clone(),
+        document_type: "vc+jwt".into(),
+        log_index: 0,
+        created_at: T0,
+        status_entries: entries.iter().map(|i| (list.id.clone(), *i)).collect(),
+    }
 }
 
 async fn versions_are_published_in_order_once_each(db: Ctx) {

@@ -766,11 +766,19 @@ impl Signer for ActivatedSigner {
             .unwrap_or_default();
         let signed = match self
             .module
-            .sign_giving(&self.request, std::slice::from_ref(&input), status_entries)
+            .sign_giving(
+                &self.request,
+                std::slice::from_ref(&input),
+                status_entries.clone(),
+            )
             .await
         {
             Ok(signed) => signed,
             Err(e) => {
+                // Not bound: they stay for the next signature of this signer, if any.
+                if let Ok(mut entries) = self.status_entries.lock() {
+                    entries.extend(status_entries);
+                }
                 let message = e.to_string();
                 if let Ok(mut failure) = self.failure.lock() {
                     *failure = Some(e);

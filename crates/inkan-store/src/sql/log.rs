@@ -185,6 +185,8 @@ pub(super) async fn append(
         .map(|(position, record)| (appended.first_index + *position as u64, record))
         .collect();
     let signature_lists = super::signing::signature_lists(engine, &index_rows)?;
+    let binding_lists =
+        super::signing::json_lists(engine, &super::status_lists::binding_rows(&index_rows)?);
     let roots = inkan_log::tree::tree_hash_indexes(appended.head.size)
         .into_iter()
         .map(log::to_db)
@@ -218,20 +220,15 @@ pub(super) async fn append(
         .bind(integrated.root.as_slice())
         .bind(old_size),
     );
+    // The status list entries the signed credentials were given, bound with their signatures
+    // (before the index rows: a batch whose rows are refused takes its bindings with it).
+    let bind_sql = super::status_lists::bind_entries_sql(engine);
+    for list in &binding_lists {
+        statements.push(Sql::assembled(bind_sql.clone()).bind(list));
+    }
     let signatures_sql = super::signing::insert_signatures_sql(engine);
     for list in &signature_lists {
         statements.push(Sql::assembled(signatures_sql.clone()).bind(list));
-    }
-    // The status list entries the signed credentials were given, bound with their signatures.
-    for (log_index, record) in &index_rows {
-        for (list_id, idx) in &record.status_entries {
-            statements.push(super::status_lists::bind_entry(
-                list_id,
-                *idx,
-                &record.digest,
-                *log_index,
-            )?);
-        }
     }
     if let Some((note, created_at)) = &signed {
         // Under the log's lock no checkpoint as large can be there; the condition keeps the

@@ -158,26 +158,37 @@ pub(super) fn signature_lists(
     engine: Engine,
     records: &[(u64, &SignatureRecord)],
 ) -> Result<Vec<String>, StoreError> {
-    let mut lists = Vec::new();
-    let mut rows = Vec::new();
-    let mut bytes = 0;
-    for (i, (log_index, record)) in records.iter().enumerate() {
-        let row = serde_json::json!({
-            "digest": record.digest,
-            "key_id": record.key_id,
-            "subscriber": record.subscriber,
-            "document_type": record.document_type,
-            "log_index": log::to_db(*log_index)?,
-            "created_at": record.created_at,
+    let rows = records
+        .iter()
+        .map(|(log_index, record)| {
+            Ok(serde_json::json!({
+                "digest": record.digest,
+                "key_id": record.key_id,
+                "subscriber": record.subscriber,
+                "document_type": record.document_type,
+                "log_index": log::to_db(*log_index)?,
+                "created_at": record.created_at,
+            }))
         })
-        .to_string();
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(json_lists(engine, &rows))
+}
+
+/// `rows` (JSON objects) as JSON lists, each at most half of [`Engine::statement_bytes`]: the
+/// values of statements that read their rows with [`Engine::object_rows`].
+pub(super) fn json_lists(engine: Engine, rows: &[serde_json::Value]) -> Vec<String> {
+    let mut lists = Vec::new();
+    let mut list = Vec::new();
+    let mut bytes = 0;
+    for (i, row) in rows.iter().enumerate() {
+        let row = row.to_string();
         bytes += row.len() + 1;
-        rows.push(row);
-        if bytes >= engine.statement_bytes() / 2 || i + 1 == records.len() {
-            lists.push(format!("[{}]", rows.join(",")));
-            rows.clear();
+        list.push(row);
+        if bytes >= engine.statement_bytes() / 2 || i + 1 == rows.len() {
+            lists.push(format!("[{}]", list.join(",")));
+            list.clear();
             bytes = 0;
         }
     }
-    Ok(lists)
+    lists
 }

@@ -8,17 +8,19 @@
 //!   primary key `(list_id, idx)` alone guarantees that an index is handed out once. Every
 //!   caller inserts its candidates in ascending order, so two callers never wait for each
 //!   other's indexes in a cycle (a deadlock PostgreSQL would break by failing one of them);
-//! - binding an entry to its credential and changing a value are conditional `UPDATE`s
-//!   (`… WHERE digest IS NULL`, `… WHERE is_final = 0`); a refusal is explained by reading the
+//! - binding an entry to its credential is a conditional `UPDATE` (`… WHERE digest IS NULL`)
+//!   in the log batch that writes the credential's signature ([`bind_entries_sql`]); changing
+//!   a value is one too (`… WHERE is_final = 0`), and a refusal is explained by reading the
 //!   entry afterwards.
 //!
 //! Must never: build SQL from values (all values are bound), delete an entry, or change a final
 //! value.
 
 use super::SqlStore;
+use crate::SignatureRecord;
 use crate::StoreError;
 use crate::auth_rows::{Columns, write_error};
-use crate::engine::{Lock, Sql, int_array};
+use crate::engine::{Engine, Lock, Sql, int_array};
 use crate::status_lists::{
     ListFormat, SignedAs, StatusChange, StatusEntryRecord, StatusListRecord, StatusListStore,
     StatusListVersion, StatusSnapshot,
@@ -129,23 +131,38 @@ fn entry(row: &impl Columns) -> Result<StatusEntryRecord, StoreError> {
     })
 }
 
-/// Binds entry `idx` of `list_id`, if it is not bound yet, to the credential whose signing
-/// input has `digest` and whose signature is the log entry `log_index`: alone
-/// ([`StatusListStore::bind_status_entry`]) or in the log batch that writes the signature.
-pub(super) fn bind_entry<'a>(
-    list_id: &'a str,
-    idx: u64,
-    digest: &'a str,
-    log_index: u64,
-) -> Result<Sql<'a>, StoreError> {
-    Ok(Sql::new(
-        "UPDATE status_list_entries SET digest = $3, log_index = $4 \
-         WHERE list_id = $1 AND idx = $2 AND digest IS NULL",
+/// The statement that binds status list entries to the credentials they went to, in the log
+/// batch that writes those credentials' signatures: rows (see [`binding_rows`]) of list,
+/// index, digest, log index and the signing key, each bound only if it is not bound yet and
+/// its list is the key's.
+pub(super) fn bind_entries_sql(engine: Engine) -> String {
+    format!(
+        "UPDATE status_list_entries SET digest = l.v ->> 'digest', \
+         log_index = CAST(l.v ->> 'log_index' AS BIGINT) FROM ({}) AS l \
+         WHERE status_list_entries.list_id = l.v ->> 'list_id' \
+         AND status_list_entries.idx = CAST(l.v ->> 'idx' AS BIGINT) \
+         AND status_list_entries.digest IS NULL \
+         AND EXISTS (SELECT 1 FROM status_lists s \
+                     WHERE s.id = l.v ->> 'list_id' AND s.key_id = l.v ->> 'key_id')",
+        engine.object_rows(1)
     )
-    .bind(list_id)
-    .bind(index(idx)?)
-    .bind(digest)
-    .bind(index(log_index)?))
+}
+
+/// The rows of [`bind_entries_sql`] for `records` (signature index rows with their log
+/// indexes).
+pub(super) fn binding_rows(
+    records: &[(u64, &SignatureRecord)],
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    let mut rows = Vec::new();
+    for (log_index, record) in records {
+        for (list_id, idx) in &record.status_entries {
+            rows.push(serde_json::json!({
+                "list_id": list_id, "idx": index(*idx)?, "digest": record.digest,
+                "log_index": index(*log_index)?, "key_id": record.key_id,
+            }));
+        }
+    }
+    Ok(rows)
 }
 
 impl SqlStore {
@@ -277,25 +294,6 @@ impl StatusListStore for SqlStore {
             return Err(StoreError::NotFound(format!("status list {list_id}")));
         }
         Ok(taken)
-    }
-
-    async fn bind_status_entry(
-        &self,
-        list_id: &str,
-        idx: u64,
-        digest: &str,
-        log_index: u64,
-    ) -> Result<(), StoreError> {
-        let bound = bind_entry(list_id, idx, digest, log_index)?
-            .execute(&mut self.db.write().await?)
-            .await?;
-        if bound == 1 {
-            return Ok(());
-        }
-        self.existing_entry(list_id, idx).await?;
-        Err(StoreError::Conflict(format!(
-            "index {idx} of status list {list_id} went to a credential already"
-        )))
     }
 
     async fn change_status(&self, change: &StatusChange) -> Result<StatusEntryRecord, StoreError> {

@@ -83,9 +83,8 @@ pub struct IssueOptions {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CredentialStatusOption {
     /// The list (`sl_…`), an array of up to four lists of different purposes (revocation and
-    /// suspension, say), or `"default"` (the same when absent): of each purpose, the key's
-    /// newest published list.
-    pub status_list: Option<Value>,
+    /// suspension, say), or `"default"`: the key's newest published revocation list.
+    pub status_list: Value,
 }
 
 /// `/credentials/issue` request.
@@ -252,9 +251,31 @@ async fn issue_credential(
         .await
         .map_err(issuer_error)?;
     }
+    // The Data Integrity options, checked before a status index is handed out.
+    let suite = match (document_type, suite) {
+        ("vc+jwt", _) => None,
+        (_, Some(suite)) => Some(suite),
+        (_, None) => Some(default_suite(key_ref.algorithm)?),
+    };
+    if suite == Some(Cryptosuite::EcdsaSd2023) {
+        for (field, given) in [
+            ("options.challenge", options.challenge.is_some()),
+            ("options.domain", options.domain.is_some()),
+        ] {
+            if given {
+                return Err(ApiError::bad_request(format!(
+                    "{field}: an ecdsa-sd-2023 base proof is an issuer's assertion, made without one"
+                )));
+            }
+        }
+    } else if suite.is_some() && options.mandatory_pointers.is_some() {
+        return Err(ApiError::bad_request(
+            "options.mandatoryPointers is for the ecdsa-sd-2023 cryptosuite",
+        ));
+    }
     status_entry(state, &signer, &mut credential, &options).await?;
-    let secured = match document_type {
-        "vc+jwt" => {
+    let secured = match (document_type, suite) {
+        ("vc+jwt", _) | (_, None) => {
             let jwt = vc_jwt::issue_vc_jwt(&signer, &key_ref, &credential, KeyHint::Kid)
                 .await
                 .map_err(|e| document_error(&signer, e))?;
@@ -264,22 +285,8 @@ async fn issue_credential(
                 "type": "EnvelopedVerifiableCredential",
             })
         }
-        _ => {
-            let suite = match suite {
-                Some(suite) => suite,
-                None => default_suite(key_ref.algorithm)?,
-            };
+        (_, Some(suite)) => {
             if suite == Cryptosuite::EcdsaSd2023 {
-                for (field, given) in [
-                    ("options.challenge", options.challenge.is_some()),
-                    ("options.domain", options.domain.is_some()),
-                ] {
-                    if given {
-                        return Err(ApiError::bad_request(format!(
-                            "{field}: an ecdsa-sd-2023 base proof is an issuer's assertion, made without one"
-                        )));
-                    }
-                }
                 // The base signature is the device's, through the signing module; the HMAC
                 // key and the ephemeral key are made here for this credential only.
                 let options = ecdsa_sd::BaseOptions {
@@ -295,11 +302,6 @@ async fn issue_credential(
                     .await
                     .map_err(|e| document_error(&signer, e))?
             } else {
-                if options.mandatory_pointers.is_some() {
-                    return Err(ApiError::bad_request(
-                        "options.mandatoryPointers is for the ecdsa-sd-2023 cryptosuite",
-                    ));
-                }
                 let options = ProofOptions {
                     created: options.created.clone(),
                     verification_method: Some(verification_method(&key_ref.public_key)),
@@ -374,10 +376,7 @@ async fn status_entry(
              credential with another issuer would fail verifiers that match the two",
         ));
     }
-    let choice = match &status.status_list {
-        Some(value) => ListChoice::parse(value, true)?,
-        None => ListChoice::Default,
-    };
+    let choice = ListChoice::parse(&status.status_list, true)?;
     let mut entries = state
         .status_lists
         .entries_for(
