@@ -115,12 +115,14 @@ impl ProofKey {
 
 /// The plaintext of a user's `activationData` for CSC `credentials/authorize` (criteria
 /// 2.2.3(2)A-2): what it authorises (the credential, [`crate::activation::hashes_digest`] of
-/// `hashes`, base64 as the request sends them, and their number), the nonce from
+/// `hashes`, base64 as the request sends them, and their number; for a presentation, the
+/// `disclosureDigest` `/v1/holder/prepare` answered), the nonce from
 /// `POST /v1/signature-activation/nonce`, the PIN and the OTP.
 pub fn authorize_data(
     credential_id: &str,
     hash_algorithm_oid: &str,
     hashes: &[String],
+    disclosure_digest: Option<&str>,
     nonce: &str,
     pin: &str,
     otp: &str,
@@ -130,7 +132,7 @@ pub fn authorize_data(
         .map(|h| base64::engine::general_purpose::STANDARD.decode(h))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ClientError("a hash is not base64".into()))?;
-    Ok(json!({
+    let mut data = json!({
         "purpose": "authorize",
         "credentialID": credential_id,
         "hashesDigest": crate::activation::hashes_digest(hash_algorithm_oid, &decoded),
@@ -138,7 +140,11 @@ pub fn authorize_data(
         "nonce": nonce,
         "PIN": pin,
         "OTP": otp,
-    }))
+    });
+    if let Some(digest) = disclosure_digest {
+        data["disclosureDigest"] = digest.into();
+    }
+    Ok(data)
 }
 
 /// The plaintext of a user's `activation_data` for a PIN change (`pin.change`) or a renewal

@@ -1242,6 +1242,7 @@ async fn concurrent_wrong_pins_lock_after_at_most_max(engine: Engine) {
             &key_id,
             "2.16.840.1.101.3.4.2.1",
             &hashes,
+            None,
             nonce,
             pin,
             &h.otp(&alice),

@@ -11,7 +11,7 @@ mod common;
 
 use base64::Engine as _;
 use common::Engine;
-use common::server::{Harness, Holder, START, authorize, key, system_client};
+use common::server::{Harness, Holder, START, authorize, authorize_showing, key, system_client};
 use common::x509::{JwkPublicKey, TestCa, test_name};
 use inkan_log::entry::EntryKind;
 use reqwest::{Method, StatusCode};
@@ -387,7 +387,9 @@ async fn mdoc_flows(engine: Engine) {
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     // The device signature covers the session and the docType, not the choice of
     // issuer-signed elements (ISO/IEC 18013-5 leaves it outside DeviceAuthentication): the
-    // hash to authorise is the same whatever is disclosed, so it cannot bind the selection.
+    // hash to authorise is the same whatever is disclosed. The SAD is bound to the digest of
+    // the whole disclosure shown too (issue 18 point 3), so a response with more elements than
+    // the holder approved is refused before the device signs.
     let mut more = document.clone();
     more["elements"] = json!({NS: ["family_name", "issuing_country", "age_over_18", "birth_date"]});
     let prepared_more = prepare(&h, &holder, &more)
@@ -396,6 +398,10 @@ async fn mdoc_flows(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(prepared_more["hashes"], prepared["hashes"]);
+    assert_ne!(
+        prepared_more["disclosureDigest"],
+        prepared["disclosureDigest"]
+    );
     assert_eq!(
         prepared_more["summary"]["disclosed"][NS]
             .as_array()
@@ -403,6 +409,52 @@ async fn mdoc_flows(engine: Engine) {
             .len(),
         4
     );
+    let made_before = h
+        .log_entries()
+        .await
+        .iter()
+        .filter(|e| e.kind == EntryKind::SignatureMade)
+        .count();
+    let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
+    let widened = sign(&h, &holder, &more, &prepared, &sad).await;
+    assert_eq!(widened.status(), StatusCode::FORBIDDEN);
+    assert!(
+        widened.text().await.unwrap().contains("discloses"),
+        "the refusal says why"
+    );
+    let entries = h.log_entries().await;
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::SignatureMade)
+            .count(),
+        made_before,
+        "nothing signed"
+    );
+    // The holder's encrypted activation data must carry what was shown: data without it, or
+    // with another disclosure's digest, is refused (naming the member) and no SAD is issued.
+    for shown in [None, prepared_more["disclosureDigest"].as_str()] {
+        let refused = authorize_showing(&h, &holder, &activation_key, &prepared, PIN, shown).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let why = refused.text().await.unwrap();
+        assert!(why.contains("disclosureDigest"), "{why}");
+    }
+    // A SAD given for a presentation signs no bare hash either.
+    let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
+    let hash_signed = h
+        .call(
+            &holder.session,
+            Method::POST,
+            "/csc/v2/signatures/signHash",
+            Some(json!({
+                "credentialID": holder.key_id, "SAD": sad,
+                "hashes": prepared["hashes"], "signAlgo": "1.2.840.10045.4.3.2",
+            })),
+        )
+        .await;
+    assert_eq!(hash_signed.status(), StatusCode::FORBIDDEN);
+    let why = hash_signed.text().await.unwrap();
+    assert!(why.contains("given for a presentation"), "{why}");
 
     // What the holder cannot present: an element not issued, another docType, a credential
     // bound to another key.

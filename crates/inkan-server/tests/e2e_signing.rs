@@ -112,7 +112,8 @@ impl World {
         self.h.next_step();
         let otp = totp::code_at_step(&account.seed, totp::step_at(self.h.clock.now()));
         let nonce = self.h.nonce(session).await;
-        let mut data = client::authorize_data(key, SHA256, hashes, &nonce, pin, &otp).unwrap();
+        let mut data =
+            client::authorize_data(key, SHA256, hashes, None, &nonce, pin, &otp).unwrap();
         data["numSignatures"] = num.into();
         client::encrypt_activation_data(&self.activation_key, &data).unwrap()
     }
@@ -525,7 +526,7 @@ async fn swapped_activation(engine: Engine) {
     let nonce = w.h.nonce(session).await;
     w.h.clock.advance(121_000);
     let otp = w.h.otp(&w.alice);
-    let data = client::authorize_data(&k1, SHA256, &mine, &nonce, PIN, &otp).unwrap();
+    let data = client::authorize_data(&k1, SHA256, &mine, None, &nonce, PIN, &otp).unwrap();
     let jwe = client::encrypt_activation_data(&w.activation_key, &data).unwrap();
     refused_naming(
         w.authorize_with(session, &k1, &mine, 1, &jwe).await,

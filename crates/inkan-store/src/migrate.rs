@@ -97,6 +97,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "status_list_publication",
         sql: include_str!("../migrations/sqlite/0013_status_list_publication.sql"),
     },
+    Migration {
+        version: 14,
+        name: "sad_disclosure",
+        sql: include_str!("../migrations/sqlite/0014_sad_disclosure.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -165,6 +170,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 13,
         name: "status_list_publication",
         sql: include_str!("../migrations/postgres/0013_status_list_publication.sql"),
+    },
+    Migration {
+        version: 14,
+        name: "sad_disclosure",
+        sql: include_str!("../migrations/postgres/0014_sad_disclosure.sql"),
     },
 ];
 

@@ -33,6 +33,9 @@ pub struct SadRecord {
     pub expires_at: UnixMillis,
     /// When it was used, if it was.
     pub used_at: Option<UnixMillis>,
+    /// The digest of the disclosure a holder approved with it (a presentation's
+    /// `disclosureDigest`), if it was given for one: then it signs only that presentation.
+    pub disclosure_digest: Option<String>,
 }
 
 /// One signature Inkan made.

@@ -23,7 +23,7 @@ use crate::UnixMillis;
 macro_rules! sad_columns {
     () => {
         "sad_hash, id, key_id, account_id, session_id, digests, num_signatures, created_at, \
-         expires_at, used_at"
+         expires_at, used_at, disclosure_digest"
     };
 }
 
@@ -64,6 +64,7 @@ pub(crate) fn sad(row: &impl Columns) -> Result<SadRecord, StoreError> {
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
         used_at: row.int_opt("used_at")?,
+        disclosure_digest: row.text_opt("disclosure_digest")?,
         id,
     })
 }

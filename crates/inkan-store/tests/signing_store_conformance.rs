@@ -142,6 +142,7 @@ fn sad(owner: &Owner, digests: usize, expires_at: i64) -> SadRecord {
         created_at: T0,
         expires_at,
         used_at: None,
+        disclosure_digest: None,
     }
 }
 
@@ -180,7 +181,11 @@ async fn sad_insert_and_consume(db: Ctx) {
     let mut first = sad(&owner, 3, T0 + 5 * MINUTE);
     first.digests[1] = "sha-512:\"quoted\" \\ 印鑑".to_owned();
     first.num_signatures = 2;
-    let second = sad(&owner, 1, T0 + 5 * MINUTE);
+    // A holder's SAD carries the digest of what was shown, and gives it back.
+    let second = SadRecord {
+        disclosure_digest: Some("Hf2uSwdoK5Nm3l7dSF0HqEb1-lgSdm6TXIvRtmJTmaA".into()),
+        ..sad(&owner, 1, T0 + 5 * MINUTE)
+    };
     store.insert_sad(&first).await.unwrap();
     store.insert_sad(&second).await.unwrap();
 

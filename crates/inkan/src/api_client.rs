@@ -343,8 +343,9 @@ impl Client {
         Ok(answer)
     }
 
-    /// CSC `credentials/authorize`: a fresh nonce, then the hashes' digest, the nonce, the PIN
-    /// and the current OTP encrypted to the activation key; returns the SAD.
+    /// CSC `credentials/authorize`: a fresh nonce, then the hashes' digest (and for a
+    /// presentation the digest of what was shown), the nonce, the PIN and the current OTP
+    /// encrypted to the activation key; returns the SAD.
     pub async fn authorize(
         &self,
         session: &Session,
@@ -352,6 +353,7 @@ impl Client {
         key_id: &str,
         pin: &str,
         hashes: &[String],
+        shown: Option<&str>,
     ) -> Result<String, String> {
         let (_, info) = self
             .send(
@@ -374,8 +376,16 @@ impl Client {
             .as_str()
             .ok_or("the nonce endpoint gave no nonce")?;
         const SHA256: &str = "2.16.840.1.101.3.4.2.1";
-        let data = client::authorize_data(key_id, SHA256, hashes, nonce, pin, &self.otp(account))
-            .map_err(|e| e.to_string())?;
+        let data = client::authorize_data(
+            key_id,
+            SHA256,
+            hashes,
+            shown,
+            nonce,
+            pin,
+            &self.otp(account),
+        )
+        .map_err(|e| e.to_string())?;
         let jwe =
             client::encrypt_activation_data(activation_key, &data).map_err(|e| e.to_string())?;
         let body = json!({
@@ -384,6 +394,7 @@ impl Client {
             "hashes": hashes,
             "hashAlgorithmOID": SHA256,
             "activationData": jwe,
+            "disclosureDigest": shown,
         });
         let answer = self
             .call(

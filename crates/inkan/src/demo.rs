@@ -346,7 +346,14 @@ async fn story(
     );
     next_step(&clock);
     let sad = api
-        .authorize(&hana_session, &hana, &wallet_id, HOLDER_PIN, &hashes)
+        .authorize(
+            &hana_session,
+            &hana,
+            &wallet_id,
+            HOLDER_PIN,
+            &hashes,
+            prepared["disclosureDigest"].as_str(),
+        )
         .await?;
     said(
         "signature activation data (SAD) issued, bound to her key, this hash, her session; single use",
@@ -728,7 +735,14 @@ async fn mdoc(
         serde_json::from_value(prepared["hashes"].clone()).map_err(|e| e.to_string())?;
     next_step(clock);
     let sad = api
-        .authorize(hana_session, hana, wallet_id, HOLDER_PIN, &hashes)
+        .authorize(
+            hana_session,
+            hana,
+            wallet_id,
+            HOLDER_PIN,
+            &hashes,
+            prepared["disclosureDigest"].as_str(),
+        )
         .await?;
     let signed = api
         .call(hana_session, Method::POST, "/v1/holder/sign", Some(&json!({

@@ -104,6 +104,8 @@ struct ActivationData {
     hashes_digest: Option<String>,
     #[serde(rename = "numSignatures", default)]
     num_signatures: Option<u32>,
+    #[serde(rename = "disclosureDigest", default)]
+    disclosure_digest: Option<String>,
     nonce: String,
     #[serde(rename = "PIN", default)]
     pin: Option<String>,
@@ -115,8 +117,9 @@ struct ActivationData {
 
 /// The members each purpose takes, for messages.
 const SHAPE: &str = "activationData must hold one JSON object: purpose, credentialID, nonce, \
-                     PIN and OTP (strings), with hashesDigest (string) and numSignatures \
-                     (number) for authorize, newPIN (string) for pin.change and key.renew, \
+                     PIN and OTP (strings), with hashesDigest (string), numSignatures \
+                     (number) and for a presentation disclosureDigest (string) for \
+                     authorize, newPIN (string) for pin.change and key.renew, \
                      and nothing else";
 
 impl ActivationData {
@@ -184,6 +187,9 @@ pub struct SignatureRequest {
     pub hashes_digest: String,
     /// `numSignatures`.
     pub num_signatures: u32,
+    /// For a holder's presentation, the digest of what was shown (`disclosureDigest`): the
+    /// activation data must carry it, and the SAD is bound to it.
+    pub disclosure_digest: Option<String>,
 }
 
 /// A SAD handed to the user.
@@ -344,6 +350,7 @@ impl ActivationService {
             created_at: now,
             expires_at: now.saturating_add(lifetime),
             used_at: None,
+            disclosure_digest: request.disclosure_digest.clone(),
         };
         self.store.insert_sad(&record).await?;
         let event =
@@ -428,6 +435,8 @@ impl ActivationService {
                     Some("hashesDigest: the activation is for other hashes".into())
                 } else if data.num_signatures != Some(request.num_signatures) {
                     Some("numSignatures: the activation is for another number of signatures".into())
+                } else if data.disclosure_digest != request.disclosure_digest {
+                    Some("disclosureDigest: the activation is for another disclosure".into())
                 } else {
                     None
                 }

@@ -85,8 +85,14 @@ pub enum SigningError {
 /// How the caller activated the key for this request.
 #[derive(Clone)]
 pub enum Activation {
-    /// A SAD value (CSC `credentials/authorize`).
-    Sad(Zeroizing<String>),
+    /// A SAD value (CSC `credentials/authorize`), and for a holder's presentation the digest
+    /// of what its document discloses (`shown`), which the SAD must have been given for: a
+    /// SAD given for a disclosure signs nothing else, and a presentation signs only under
+    /// one given for its own.
+    Sad {
+        value: Zeroizing<String>,
+        shown: Option<String>,
+    },
     /// A system client's standing approval: its token's scope.
     Standing,
 }
@@ -94,7 +100,7 @@ pub enum Activation {
 impl std::fmt::Debug for Activation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Activation::Sad(_) => f.write_str("Sad([redacted])"),
+            Activation::Sad { shown, .. } => write!(f, "Sad([redacted], shown: {shown:?})"),
             Activation::Standing => f.write_str("Standing"),
         }
     }
@@ -412,7 +418,7 @@ impl SigningModule {
                 }
                 Ok(format!("standing:{}", caller.id))
             }
-            Activation::Sad(value) => {
+            Activation::Sad { value, shown } => {
                 let sad = match self
                     .store
                     .consume_sad(&sad_hash(value), self.clock.now())
@@ -430,6 +436,15 @@ impl SigningModule {
                     Err(e) => return Err(e.into()),
                 };
                 check_sad_binding(&sad, request, labels)?;
+                if sad.disclosure_digest != *shown {
+                    return Err(SigningError::Refused(
+                        match shown {
+                            Some(_) => "the SAD was not given for what this presentation discloses",
+                            None => "the SAD was given for a presentation: it signs only that one",
+                        }
+                        .into(),
+                    ));
+                }
                 Ok(sad.id)
             }
         }

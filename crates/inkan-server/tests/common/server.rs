@@ -668,31 +668,9 @@ pub async fn authorize(
     prepared: &Value,
     pin: &str,
 ) -> String {
-    h.next_step();
-    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
-    let hashes: Vec<String> = serde_json::from_value(prepared["hashes"].clone()).unwrap();
-    let oid = prepared["hashAlgorithmOID"].as_str().unwrap();
-    let nonce = h.nonce(&holder.session).await;
-    let data =
-        inkan_server::client::authorize_data(&holder.key_id, oid, &hashes, &nonce, pin, &otp)
-            .unwrap();
-    // The digest bound in the JWE is the one the holder was shown (criteria 2.2.3(2)A-2).
-    assert_eq!(data["hashesDigest"], prepared["hashesDigest"]);
-    let activation = inkan_server::client::encrypt_activation_data(activation_key, &data).unwrap();
-    let authorized = h
-        .call(
-            &holder.session,
-            Method::POST,
-            "/csc/v2/credentials/authorize",
-            Some(json!({
-                "credentialID": holder.key_id,
-                "numSignatures": prepared["numSignatures"],
-                "hashes": prepared["hashes"],
-                "hashAlgorithmOID": prepared["hashAlgorithmOID"],
-                "activationData": activation,
-            })),
-        )
-        .await;
+    // What the holder was shown, bound with the hashes, in the encrypted data and the request.
+    let shown = prepared["disclosureDigest"].as_str();
+    let authorized = authorize_showing(h, holder, activation_key, prepared, pin, shown).await;
     assert_eq!(
         authorized.status(),
         StatusCode::OK,
@@ -703,6 +681,51 @@ pub async fn authorize(
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// [`authorize`] whose encrypted activation data carries `shown` as the disclosure digest
+/// (the request carries `prepared`'s); the answer as it comes.
+#[allow(dead_code)]
+pub async fn authorize_showing(
+    h: &Harness,
+    holder: &Holder,
+    activation_key: &Value,
+    prepared: &Value,
+    pin: &str,
+    shown: Option<&str>,
+) -> reqwest::Response {
+    h.next_step();
+    let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
+    let hashes: Vec<String> = serde_json::from_value(prepared["hashes"].clone()).unwrap();
+    let oid = prepared["hashAlgorithmOID"].as_str().unwrap();
+    let nonce = h.nonce(&holder.session).await;
+    let data = inkan_server::client::authorize_data(
+        &holder.key_id,
+        oid,
+        &hashes,
+        shown,
+        &nonce,
+        pin,
+        &otp,
+    )
+    .unwrap();
+    // The digest bound in the JWE is the one the holder was shown (criteria 2.2.3(2)A-2).
+    assert_eq!(data["hashesDigest"], prepared["hashesDigest"]);
+    let activation = inkan_server::client::encrypt_activation_data(activation_key, &data).unwrap();
+    h.call(
+        &holder.session,
+        Method::POST,
+        "/csc/v2/credentials/authorize",
+        Some(json!({
+            "credentialID": holder.key_id,
+            "numSignatures": prepared["numSignatures"],
+            "hashes": prepared["hashes"],
+            "hashAlgorithmOID": prepared["hashAlgorithmOID"],
+            "activationData": activation,
+            "disclosureDigest": prepared["disclosureDigest"],
+        })),
+    )
+    .await
 }
 
 /// The issuer organisation's system client (private_key_jwt + DPoP) with sign scope on

@@ -30,7 +30,7 @@ impl SigningStore for SqlStore {
         Sql::new(concat!(
             "INSERT INTO sads (",
             sad_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
         .bind(sad.sad_hash.as_str())
         .bind(sad.id.as_str())
@@ -42,6 +42,7 @@ impl SigningStore for SqlStore {
         .bind(sad.created_at)
         .bind(sad.expires_at)
         .bind(sad.used_at)
+        .bind(sad.disclosure_digest.as_deref())
         .execute(&mut self.db.write().await?)
         .await
         .map_err(|e| write_error(&format!("SAD {}", sad.id), e))?;

@@ -332,6 +332,10 @@ pub struct AuthorizeRequest {
     pub description: Option<String>,
     /// Ignored.
     pub client_data: Option<String>,
+    /// Inkan extension, for a holder's presentation: `/v1/holder/prepare`'s `disclosureDigest`
+    /// (what the holder was shown). The activation data must carry the same; the SAD then
+    /// signs only a presentation that discloses exactly that.
+    pub disclosure_digest: Option<String>,
 }
 
 crate::api::redacted_debug!(AuthorizeRequest);
@@ -411,7 +415,7 @@ pub async fn activation_nonce(
 /// `credentials/authorize`: turns the PIN and OTP (encrypted, with what they authorise and a
 /// nonce: [`ACTIVATION_DATA`]) into a SAD for listed hashes.
 #[utoipa::path(post, path = "/csc/v2/credentials/authorize", tag = "csc",
-    description = "activationData: JWE (ECDH-ES, A256GCM) to the activation key of one JSON object {purpose: \"authorize\", credentialID, hashesDigest, numSignatures, nonce, PIN, OTP}. hashesDigest = base64url(SHA-256(hashAlgorithmOID as ASCII || 0x00 || hash_1 || ... || hash_n)), the hashes decoded, in request order (the OID is 2.16.840.1.101.3.4.2.1 when the request names none). nonce: from POST /v1/signature-activation/nonce, single use, this session, 120 s. Any member that does not match the request is refused (403 naming it) and counts as a failed activation.",
+    description = "activationData: JWE (ECDH-ES, A256GCM) to the activation key of one JSON object {purpose: \"authorize\", credentialID, hashesDigest, numSignatures, nonce, PIN, OTP, and disclosureDigest when the request has one}. hashesDigest = base64url(SHA-256(hashAlgorithmOID as ASCII || 0x00 || hash_1 || ... || hash_n)), the hashes decoded, in request order (the OID is 2.16.840.1.101.3.4.2.1 when the request names none). nonce: from POST /v1/signature-activation/nonce, single use, this session, 120 s. Any member that does not match the request is refused (403 naming it) and counts as a failed activation.",
     responses((status = 200, description = "{SAD, expiresIn}"), (status = 400, description = "Malformed request or activationData"), (status = 403, description = "Wrong PIN or OTP, or activationData for something else (the member is named)")))]
 pub async fn credentials_authorize(
     State(state): State<Arc<ApiState>>,
@@ -433,6 +437,16 @@ pub async fn credentials_authorize(
         .ok_or_else(|| ApiError::bad_request("hashes are required: a SAD is bound to them"))?;
     let hash_oid = request.hash_algorithm_oid.as_deref().unwrap_or(OID_SHA256);
     let inputs = parse_hashes(&hashes, Some(hash_oid))?;
+    if let Some(digest) = &request.disclosure_digest
+        && !(digest.len() == 43
+            && digest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err(ApiError::bad_request(
+            "disclosureDigest: the base64url SHA-256 /v1/holder/prepare answered",
+        ));
+    }
     let bytes: Vec<&[u8]> = inputs
         .iter()
         .filter_map(|input| match input {
@@ -444,6 +458,7 @@ pub async fn credentials_authorize(
         digests: inputs.iter().map(Input::label).collect(),
         hashes_digest: hashes_digest(hash_oid, &bytes),
         num_signatures: request.num_signatures,
+        disclosure_digest: request.disclosure_digest.clone(),
     };
     let issued = state
         .activation
@@ -510,7 +525,10 @@ pub async fn sign_hash(
         request.hash_algorithm_oid.as_deref(),
     )?;
     let activation = match (request.sad, caller.kind) {
-        (Some(sad), _) => Activation::Sad(Zeroizing::new(sad)),
+        (Some(sad), _) => Activation::Sad {
+            value: Zeroizing::new(sad),
+            shown: None,
+        },
         (None, CallerKind::Client) => Activation::Standing,
         (None, _) => {
             return Err(ApiError::bad_request(

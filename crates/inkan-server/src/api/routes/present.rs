@@ -28,6 +28,7 @@ use super::csc::signing_error;
 use super::keys::load_key;
 use crate::auth::Caller;
 use crate::auth::access::Operation;
+use crate::keys::sha256_digest;
 use crate::signing::prepare::PreparingSigner;
 use crate::signing::{Activation, SignRequest, verification_method};
 use axum::Json;
@@ -166,7 +167,7 @@ impl HolderDocument {
                 credential,
                 disclose,
                 audience,
-                ..
+                nonce,
             } => {
                 let parts = sd_jwt::split_sd_jwt(credential).map_err(bad)?;
                 let payload = decode_compact(parts.jws)
@@ -174,24 +175,44 @@ impl HolderDocument {
                     .map_err(bad)?;
                 json!({
                     "audience": audience,
+                    "nonce": nonce,
                     "issuer": payload.get("iss"),
                     "vct": payload.get("vct"),
+                    "credential": sha256_digest(credential.as_bytes()),
                     "disclosed": disclose,
                 })
             }
             HolderDocument::DataIntegrityVp {
                 presentation,
                 domain,
+                challenge,
                 ..
-            } => json!({
-                "audience": domain,
-                "credentials": presentation.get("verifiableCredential").map(|c| match c {
-                    Value::Array(items) => items.len(),
-                    _ => 1,
-                }),
-            }),
-            HolderDocument::KeyProof { audience, .. } => {
-                json!({"audience": audience, "disclosed": ["the holder's public key"]})
+            } => {
+                // Each credential presented: who issued it, its types, and its digest.
+                let credentials: Vec<Value> = match presentation.get("verifiableCredential") {
+                    Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
+                    Some(one) => vec![one],
+                    None => Vec::new(),
+                }
+                .into_iter()
+                .map(|c| {
+                    json!({
+                        "issuer": c.get("issuer").map(|i| i.get("id").unwrap_or(i)),
+                        "type": c.get("type"),
+                        "digest": sha256_digest(c.to_string().as_bytes()),
+                    })
+                })
+                .collect();
+                json!({
+                    "audience": domain,
+                    "challenge": challenge,
+                    "credentials": credentials,
+                    "presentation": sha256_digest(presentation.to_string().as_bytes()),
+                })
+            }
+            HolderDocument::KeyProof { audience, nonce } => {
+                json!({"audience": audience, "nonce": nonce,
+                       "disclosed": ["the holder's public key"]})
             }
             HolderDocument::Mdoc {
                 issuer_signed,
@@ -223,9 +244,27 @@ impl HolderDocument {
                     "issuer": issuer,
                     "validUntil": format_rfc3339(mso.validity.valid_until),
                     "disclosed": disclosed,
+                    "credential": sha256_digest(issuer_signed.as_bytes()),
+                    "sessionTranscript": sha256_digest(session_transcript.as_bytes()),
                 })
             }
         })
+    }
+
+    /// The digest of everything the holder is shown (criteria 2.2.3(2)A-2, issue 18): the
+    /// format, the key, the time and the whole summary (what is disclosed, from which
+    /// credential, to whom, with which nonce or session). The SAD is bound to it, so a
+    /// document that discloses anything else is refused before the device signs, in formats
+    /// whose signature does not cover the disclosure (an mdoc's issuer-signed elements) too.
+    fn disclosure_digest(&self, credential_id: &str, issued_at: i64) -> Result<String, ApiError> {
+        let shown = json!({
+            "format": self.kind(),
+            "credentialID": credential_id,
+            "issuedAt": issued_at,
+            "summary": self.summary()?,
+        });
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(shown.to_string().as_bytes())))
     }
 
     /// Builds the document, signing through `signer`.
@@ -364,6 +403,11 @@ pub async fn prepare(
         "numSignatures": hashes.len(),
         "issuedAt": issued_at,
         "summary": request.document.summary()?,
+        // What the activationData and credentials/authorize carry beside the hashes: the SAD
+        // then signs only a document that discloses exactly what the summary shows.
+        "disclosureDigest": request
+            .document
+            .disclosure_digest(&request.credential_id, issued_at)?,
     })))
 }
 
@@ -402,7 +446,14 @@ pub async fn sign(
     let signer = state.signing.signer(SignRequest {
         caller,
         key,
-        activation: Activation::Sad(Zeroizing::new(request.sad)),
+        activation: Activation::Sad {
+            value: Zeroizing::new(request.sad),
+            shown: Some(
+                request
+                    .document
+                    .disclosure_digest(&request.credential_id, request.issued_at)?,
+            ),
+        },
         document_type: kind.into(),
         checked_at: None,
         token: None,
