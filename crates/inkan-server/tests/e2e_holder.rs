@@ -245,6 +245,36 @@ async fn holder_flows(engine: Engine) {
         ours.text().await.unwrap()
     );
 
+    // A presentation speaks only for the key's own holder: another `holder` is refused before
+    // anything is authorised, and the summary names the holder and any other member shown.
+    let prepare = |presentation: Value| {
+        h.call(
+            &holder.session,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": holder.key_id, "document": {
+                "format": "ldp_vp", "presentation": presentation,
+                "challenge": "chal-42", "domain": "verifier.example"}})),
+        )
+    };
+    let base = json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiablePresentation"],
+        "verifiableCredential": [vc],
+    });
+    let mut other_holder = base.clone();
+    other_holder["holder"] = json!("did:example:someone-else");
+    assert_eq!(
+        prepare(other_holder).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    let mut with_id = base.clone();
+    with_id["id"] = json!("urn:uuid:3978344f-8596-4c3a-a978-8fcaba3903c5");
+    let prepared: Value = prepare(with_id).await.json().await.unwrap();
+    assert_eq!(prepared["summary"]["otherMembers"], json!(["id"]));
+    // No holder given: Inkan writes the key's own did:key.
+    assert_eq!(prepared["summary"]["holder"], Value::Null);
+
     // Every holder signature is in the log with its SAD as the approval.
     let made: Vec<_> = h
         .log_entries()

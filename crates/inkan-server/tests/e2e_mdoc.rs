@@ -433,12 +433,29 @@ async fn mdoc_flows(engine: Engine) {
     );
     // The holder's encrypted activation data must carry what was shown: data without it, or
     // with another disclosure's digest, is refused (naming the member) and no SAD is issued.
+    let named = prepared["disclosureDigest"].as_str();
     for shown in [None, prepared_more["disclosureDigest"].as_str()] {
-        let refused = authorize_showing(&h, &holder, &activation_key, &prepared, PIN, shown).await;
+        let refused =
+            authorize_showing(&h, &holder, &activation_key, &prepared, PIN, shown, named).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
         let why = refused.text().await.unwrap();
         assert!(why.contains("disclosureDigest"), "{why}");
     }
+    // A SAD given for no disclosure (a plain CSC authorization of the same hash) signs no
+    // presentation.
+    let plain = authorize_showing(&h, &holder, &activation_key, &prepared, PIN, None, None).await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    let plain = plain.json::<Value>().await.unwrap()["SAD"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = sign(&h, &holder, &document, &prepared, &plain).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let why = refused.text().await.unwrap();
+    assert!(
+        why.contains("not given for what this presentation discloses"),
+        "{why}"
+    );
     // A SAD given for a presentation signs no bare hash either.
     let sad = authorize(&h, &holder, &activation_key, &prepared, PIN).await;
     let hash_signed = h

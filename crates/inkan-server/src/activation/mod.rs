@@ -92,6 +92,26 @@ pub fn hashes_digest<H: AsRef<[u8]>>(hash_algorithm_oid: &str, hashes: &[H]) -> 
     URL_SAFE_NO_PAD.encode(sha.finalize())
 }
 
+/// The digest of what a holder is shown before approving a presentation (issue 18 point 3):
+/// base64url(SHA-256(JCS(`{"format", "credentialID", "issuedAt", "summary"}`))), the summary
+/// being `/v1/holder/prepare`'s. A wallet recomputes it from what it displays; the activation
+/// data carries it, and the SAD signs only a presentation whose document gives the same.
+pub fn disclosure_digest(
+    format: &str,
+    credential_id: &str,
+    issued_at: i64,
+    summary: &serde_json::Value,
+) -> Result<String, inkan_formats::FormatError> {
+    let shown = serde_json::json!({
+        "format": format,
+        "credentialID": credential_id,
+        "issuedAt": issued_at,
+        "summary": summary,
+    });
+    let canonical = inkan_formats::data_integrity::canon::jcs(&shown)?;
+    Ok(URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes())))
+}
+
 /// The JWE's plaintext: one JSON object, nothing else in it.
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +179,9 @@ impl ActivationData {
                 (false, true) => return bad(format!("{name} has no place in {purpose}")),
                 _ => {}
             }
+        }
+        if !authorize && self.disclosure_digest.is_some() {
+            return bad(format!("disclosureDigest has no place in {purpose}"));
         }
         match (authorize, &self.new_pin) {
             (true, Some(_)) => return bad(format!("newPIN has no place in {purpose}")),
@@ -353,8 +376,14 @@ impl ActivationService {
             disclosure_digest: request.disclosure_digest.clone(),
         };
         self.store.insert_sad(&record).await?;
-        let event =
+        let mut event =
             Self::event(Purpose::Authorize, caller, key, digests).approval(Some(&record.id));
+        if let Some(shown) = &record.disclosure_digest {
+            // Which disclosure the holder approved (its digest, never its content).
+            event = event.note(format!(
+                "for the presentation whose disclosure digest is {shown}"
+            ));
+        }
         self.recorder.record(event, Outcome::Succeeded).await?;
         Ok(IssuedSad {
             sad,
@@ -595,6 +624,41 @@ mod tests {
         assert!(ActivationData::parse(b"[1]").is_err());
     }
 
+    /// The disclosure digest is JCS: a wallet gets the same from the same summary whatever the
+    /// order it holds the members in, and any change of what is shown changes it.
+    #[test]
+    fn the_disclosure_digest_is_over_the_canonical_form_of_what_is_shown() {
+        let summary: serde_json::Value = serde_json::from_str(
+            r#"{"audience":"https://verifier.example","nonce":"n-1","disclosed":["/degree"]}"#,
+        )
+        .unwrap();
+        let reordered: serde_json::Value = serde_json::from_str(
+            r#"{"disclosed":["/degree"],"nonce":"n-1","audience":"https://verifier.example"}"#,
+        )
+        .unwrap();
+        let digest = disclosure_digest("dc+sd-jwt", "key_1", 1_700_000_000, &summary).unwrap();
+        assert_eq!(
+            digest,
+            disclosure_digest("dc+sd-jwt", "key_1", 1_700_000_000, &reordered).unwrap()
+        );
+        // Computed independently: SHA-256 over the RFC 8785 text, written out here.
+        let canonical = r#"{"credentialID":"key_1","format":"dc+sd-jwt","issuedAt":1700000000,"summary":{"audience":"https://verifier.example","disclosed":["/degree"],"nonce":"n-1"}}"#;
+        assert_eq!(
+            digest,
+            URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let mut more = summary.clone();
+        more["disclosed"] = serde_json::json!(["/degree", "/birthdate"]);
+        assert_ne!(
+            digest,
+            disclosure_digest("dc+sd-jwt", "key_1", 1_700_000_000, &more).unwrap()
+        );
+        assert_ne!(
+            digest,
+            disclosure_digest("dc+sd-jwt", "key_2", 1_700_000_000, &summary).unwrap()
+        );
+    }
+
     /// Each purpose takes its own members: a request for one cannot carry another's.
     #[test]
     fn each_purpose_takes_its_members() {
@@ -626,10 +690,18 @@ mod tests {
                                    "numSignatures": null, "newPIN": "1"}),
                 "newPIN",
             ),
+            // A presentation's disclosure belongs to an authorization only.
+            (
+                serde_json::json!({"purpose": "key.renew", "hashesDigest": null,
+                                   "numSignatures": null, "newPIN": "975319",
+                                   "disclosureDigest": "d"}),
+                "disclosureDigest",
+            ),
         ] {
             let refused = shape(members.clone()).unwrap_err();
             assert!(refused.contains(named), "{members}: {refused}");
         }
+        assert!(shape(serde_json::json!({"disclosureDigest": "d"})).is_ok());
         // A PIN change of a key without a PIN carries none (the key's record decides).
         assert!(
             shape(

@@ -670,7 +670,8 @@ pub async fn authorize(
 ) -> String {
     // What the holder was shown, bound with the hashes, in the encrypted data and the request.
     let shown = prepared["disclosureDigest"].as_str();
-    let authorized = authorize_showing(h, holder, activation_key, prepared, pin, shown).await;
+    let authorized =
+        authorize_showing(h, holder, activation_key, prepared, pin, shown, shown).await;
     assert_eq!(
         authorized.status(),
         StatusCode::OK,
@@ -683,8 +684,8 @@ pub async fn authorize(
         .to_owned()
 }
 
-/// [`authorize`] whose encrypted activation data carries `shown` as the disclosure digest
-/// (the request carries `prepared`'s); the answer as it comes.
+/// [`authorize`] whose encrypted activation data carries `shown` as the disclosure digest and
+/// whose request names `named`; the answer as it comes.
 #[allow(dead_code)]
 pub async fn authorize_showing(
     h: &Harness,
@@ -693,6 +694,7 @@ pub async fn authorize_showing(
     prepared: &Value,
     pin: &str,
     shown: Option<&str>,
+    named: Option<&str>,
 ) -> reqwest::Response {
     h.next_step();
     let otp = totp::code_at_step(&holder.account.seed, totp::step_at(h.clock.now()));
@@ -722,7 +724,7 @@ pub async fn authorize_showing(
             "hashes": prepared["hashes"],
             "hashAlgorithmOID": prepared["hashAlgorithmOID"],
             "activationData": activation,
-            "disclosureDigest": prepared["disclosureDigest"],
+            "disclosureDigest": named,
         })),
     )
     .await

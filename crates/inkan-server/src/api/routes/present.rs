@@ -13,13 +13,18 @@
 //!
 //! Stateless between the steps: nothing is stored but the SAD.
 //!
+//! What the holder is shown (the summary: what is disclosed, from which credential, to whom,
+//! with which nonce or session) has a digest of its own, `disclosureDigest`
+//! ([`crate::activation::disclosure_digest`]), which the activation data carries and the SAD
+//! keeps; step 2 recomputes it from the document and the signing module refuses a mismatch
+//! before the device signs (issue 18 point 3).
+//!
 //! mdoc (`mso_mdoc`): the device signature covers DeviceAuthentication = the SessionTranscript,
 //! the docType and the (empty) device-signed name spaces, not the choice of issuer-signed
 //! elements, which ISO/IEC 18013-5 leaves outside any device signature (each element is
-//! signed by the issuer alone). So the SAD binds the verifier's session and the document,
-//! and the summary shows the elements disclosed; a request to disclose other elements of the
-//! same credential for the same session has the same signing input and is not refused by the
-//! digest check. Whoever holds the IssuerSigned can re-wrap a DeviceResponse anyway.
+//! signed by the issuer alone). Other elements of the same credential for the same session
+//! have the same signing input: the disclosure digest is what refuses them. Whoever holds the
+//! IssuerSigned can re-wrap a DeviceResponse anyway.
 
 use super::super::ApiState;
 use super::super::error::ApiError;
@@ -203,10 +208,27 @@ impl HolderDocument {
                     })
                 })
                 .collect();
+                // Whatever else the presentation says about its holder, shown by name. No
+                // `holder` (null here) means the key's own did:key, which `build` writes.
+                let other_members: Vec<&String> = presentation
+                    .as_object()
+                    .map(|o| {
+                        o.keys()
+                            .filter(|k| {
+                                !matches!(
+                                    k.as_str(),
+                                    "@context" | "type" | "verifiableCredential" | "holder"
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 json!({
                     "audience": domain,
                     "challenge": challenge,
+                    "holder": presentation.get("holder"),
                     "credentials": credentials,
+                    "otherMembers": other_members,
                     "presentation": sha256_digest(presentation.to_string().as_bytes()),
                 })
             }
@@ -257,14 +279,13 @@ impl HolderDocument {
     /// document that discloses anything else is refused before the device signs, in formats
     /// whose signature does not cover the disclosure (an mdoc's issuer-signed elements) too.
     fn disclosure_digest(&self, credential_id: &str, issued_at: i64) -> Result<String, ApiError> {
-        let shown = json!({
-            "format": self.kind(),
-            "credentialID": credential_id,
-            "issuedAt": issued_at,
-            "summary": self.summary()?,
-        });
-        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(shown.to_string().as_bytes())))
+        crate::activation::disclosure_digest(
+            self.kind(),
+            credential_id,
+            issued_at,
+            &self.summary()?,
+        )
+        .map_err(bad)
     }
 
     /// Builds the document, signing through `signer`.
@@ -306,10 +327,27 @@ impl HolderDocument {
                     None => Cryptosuite::EcdsaRdfc2019,
                 };
                 let mut presentation = presentation.clone();
-                if let Some(object) = presentation.as_object_mut()
-                    && !object.contains_key("holder")
-                {
-                    object.insert("holder".into(), key.public_key.did_key().into());
+                let did = key.public_key.did_key();
+                if let Some(object) = presentation.as_object_mut() {
+                    match object.get("holder") {
+                        None => {
+                            object.insert("holder".into(), did.into());
+                        }
+                        // The holder is the key's own DID: a presentation never speaks for
+                        // another holder than the one who signs it.
+                        Some(holder)
+                            if holder.as_str() != Some(did.as_str())
+                                && holder.get("id").and_then(Value::as_str)
+                                    != Some(did.as_str()) =>
+                        {
+                            return Err(FormatError::Rejected(
+                                "document.presentation.holder: the signing key's did:key (or \
+                                 none)"
+                                    .into(),
+                            ));
+                        }
+                        Some(_) => {}
+                    }
                 }
                 // The VC Data Model before anything is signed (or prepared).
                 inkan_formats::vcdm::validate_presentation(&presentation, "document.presentation")?;
@@ -372,7 +410,7 @@ const HASH_OID: &str = "2.16.840.1.101.3.4.2.1";
 
 /// Step 1: what would be signed, and the hash to authorise.
 #[utoipa::path(post, path = "/v1/holder/prepare", tag = "holder",
-    responses((status = 200, description = "{hashes, hashAlgorithmOID, hashesDigest (what the activationData of credentials/authorize must carry), numSignatures, issuedAt, summary}")))]
+    responses((status = 200, description = "{hashes, hashAlgorithmOID, hashesDigest and disclosureDigest (what the activationData and the credentials/authorize request must carry; disclosureDigest = base64url(SHA-256(JCS({format, credentialID, issuedAt, summary})))), numSignatures, issuedAt, summary}")))]
 pub async fn prepare(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
