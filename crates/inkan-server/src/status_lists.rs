@@ -590,17 +590,28 @@ impl StatusLists {
         credential: EntryFor,
         now: i64,
     ) -> Result<StatusListRecord, StatusListError> {
-        let list = match self.service.store.get_status_list(list_id).await? {
-            Some(list) if list.owner == key.owner && list.key_id == key.id.as_str() => list,
-            _ => {
-                return Err(StatusListError::BadRequest(format!(
-                    "statusList: {list_id} is not a status list of the signing key"
-                )));
+        match self.service.store.get_status_list(list_id).await? {
+            Some(list) if list.owner == key.owner && list.key_id == key.id.as_str() => {
+                self.ready(list, credential, now).await
             }
-        };
+            _ => Err(StatusListError::BadRequest(format!(
+                "statusList: {list_id} is not a status list of the signing key"
+            ))),
+        }
+    }
+
+    /// `list` (one of the signing key's), if `credential` may take an entry of it now: of the
+    /// kind its verifiers read, published and unexpired.
+    async fn ready(
+        &self,
+        list: StatusListRecord,
+        credential: EntryFor,
+        now: i64,
+    ) -> Result<StatusListRecord, StatusListError> {
         if let Some(why) = credential.refusal(&list) {
             return Err(StatusListError::BadRequest(format!(
-                "statusList: {list_id} is a {} list signed as {}; {why}",
+                "statusList: {} is a {} list signed as {}; {why}",
+                list.id,
                 list.format.as_str(),
                 list.signed_as.as_str()
             )));
@@ -643,7 +654,7 @@ impl StatusLists {
         // Newest first (the id decides between two of one millisecond).
         lists.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
         for list in lists {
-            match self.usable(key, &list.id, credential, now).await {
+            match self.ready(list, credential, now).await {
                 Ok(list) => return Ok(vec![list]),
                 // Not published (yet, or in time): the next newest.
                 Err(StatusListError::Conflict(_)) => continue,

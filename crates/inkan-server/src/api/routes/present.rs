@@ -278,14 +278,14 @@ impl HolderDocument {
     /// credential, to whom, with which nonce or session). The SAD is bound to it, so a
     /// document that discloses anything else is refused before the device signs, in formats
     /// whose signature does not cover the disclosure (an mdoc's issuer-signed elements) too.
-    fn disclosure_digest(&self, credential_id: &str, issued_at: i64) -> Result<String, ApiError> {
-        crate::activation::disclosure_digest(
-            self.kind(),
-            credential_id,
-            issued_at,
-            &self.summary()?,
-        )
-        .map_err(bad)
+    fn disclosure_digest(
+        &self,
+        summary: &Value,
+        credential_id: &str,
+        issued_at: i64,
+    ) -> Result<String, ApiError> {
+        crate::activation::disclosure_digest(self.kind(), credential_id, issued_at, summary)
+            .map_err(bad)
     }
 
     /// Builds the document, signing through `signer`.
@@ -427,6 +427,11 @@ pub async fn prepare(
         Err(e) => return Err(bad(e)),
     }
     let digests: Vec<_> = recorder.inputs().iter().map(Sha256::digest).collect();
+    let summary = request.document.summary()?;
+    let disclosure_digest =
+        request
+            .document
+            .disclosure_digest(&summary, &request.credential_id, issued_at)?;
     let hashes: Vec<String> = digests
         .iter()
         .map(|digest| base64::engine::general_purpose::STANDARD.encode(digest))
@@ -440,12 +445,10 @@ pub async fn prepare(
         "hashesDigest": crate::activation::hashes_digest(HASH_OID, &digests),
         "numSignatures": hashes.len(),
         "issuedAt": issued_at,
-        "summary": request.document.summary()?,
+        "summary": summary,
         // What the activationData and credentials/authorize carry beside the hashes: the SAD
         // then signs only a document that discloses exactly what the summary shows.
-        "disclosureDigest": request
-            .document
-            .disclosure_digest(&request.credential_id, issued_at)?,
+        "disclosureDigest": disclosure_digest,
     })))
 }
 
@@ -486,11 +489,11 @@ pub async fn sign(
         key,
         activation: Activation::Sad {
             value: Zeroizing::new(request.sad),
-            shown: Some(
-                request
-                    .document
-                    .disclosure_digest(&request.credential_id, request.issued_at)?,
-            ),
+            shown: Some(request.document.disclosure_digest(
+                &request.document.summary()?,
+                &request.credential_id,
+                request.issued_at,
+            )?),
         },
         document_type: kind.into(),
         checked_at: None,
