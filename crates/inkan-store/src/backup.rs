@@ -40,6 +40,8 @@ pub const TABLES: &[&str] = &[
     "status_lists",
     "status_list_entries",
     "status_list_versions",
+    "oauth_clients",
+    "oauth_requests",
 ];
 
 /// One value.

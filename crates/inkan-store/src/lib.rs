@@ -40,6 +40,7 @@ pub mod issuers;
 mod keys;
 pub mod log;
 mod migrate;
+pub mod oauth;
 pub mod operations;
 mod operations_rows;
 pub mod signing;
@@ -109,6 +110,7 @@ pub trait Store:
     + status_lists::StatusListStore
     + operations::OperationsStore
     + issuers::IssuerStore
+    + oauth::OAuthStore
     + backup::BackupStore
     + Send
     + Sync

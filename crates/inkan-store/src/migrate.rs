@@ -102,6 +102,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "sad_disclosure",
         sql: include_str!("../migrations/sqlite/0014_sad_disclosure.sql"),
     },
+    Migration {
+        version: 15,
+        name: "oauth",
+        sql: include_str!("../migrations/sqlite/0015_oauth.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -175,6 +180,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 14,
         name: "sad_disclosure",
         sql: include_str!("../migrations/postgres/0014_sad_disclosure.sql"),
+    },
+    Migration {
+        version: 15,
+        name: "oauth",
+        sql: include_str!("../migrations/postgres/0015_oauth.sql"),
     },
 ];
 

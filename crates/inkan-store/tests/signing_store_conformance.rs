@@ -14,17 +14,13 @@
 #![allow(clippy::unwrap_used)]
 
 use inkan_store::auth::new_id;
-use inkan_store::{
-    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, KeyId, KeyRecord, SadRecord,
-    SessionRecord, SignatureRecord, Store, StoreError, SubscriberKind, SubscriberRecord,
-    SubscriberState,
-};
+use inkan_store::{KeyId, SadRecord, SignatureRecord, Store, StoreError};
 use std::sync::Arc;
 
 #[macro_use]
 mod common;
 
-use common::records::{MINUTE, T0, assert_conflict, assert_not_found, hash, new_key};
+use common::records::{MINUTE, Owner, T0, assert_conflict, assert_not_found, hash, owner};
 use common::{Ctx, Engine, run};
 
 conformance!(
@@ -52,80 +48,6 @@ conformance!(
 
 fn digest() -> String {
     format!("sha-256:{}", hash())
-}
-
-/// What a SAD is bound to: a key, and a user of a subscriber with a live session.
-#[derive(Debug, Clone)]
-struct Owner {
-    key: KeyRecord,
-    subscriber: SubscriberRecord,
-    account: AccountRecord,
-    session: SessionRecord,
-}
-
-/// Stores a subscriber, a key of it, a (pending) user of it and a session of that user.
-async fn owner(store: &dyn Store) -> Owner {
-    let subscriber = SubscriberRecord {
-        id: new_id("sub"),
-        kind: SubscriberKind::Issuer,
-        name: "Example Org".to_owned(),
-        environment: "test".to_owned(),
-        state: SubscriberState::Active,
-        created_at: T0,
-    };
-    store.insert_subscriber(&subscriber).await.unwrap();
-    let key = new_key(&subscriber.id);
-    store.insert_key(&key).await.unwrap();
-    let account = AccountRecord {
-        id: new_id("acc"),
-        username: format!("user-{}", new_id("u")),
-        role: AccountRole::User,
-        subscriber: Some(subscriber.id.clone()),
-        password_hash: None,
-        totp_sealed: None,
-        totp_pending: None,
-        last_totp_step: None,
-        failed_logins: 0,
-        locked_until: None,
-        state: AccountState::Pending,
-        created_at: T0,
-        updated_at: T0,
-    };
-    let code = ActivationCodeRecord {
-        code_hash: hash(),
-        account_id: account.id.clone(),
-        created_at: T0,
-        expires_at: T0 + 10 * MINUTE,
-        used_at: None,
-    };
-    store.insert_account(&account, &code).await.unwrap();
-    let session = session_of(&account);
-    store.insert_session(&session, &[]).await.unwrap();
-    Owner {
-        key,
-        subscriber,
-        account,
-        session,
-    }
-}
-
-/// A live session of `account` (expires in an hour).
-fn session_of(account: &AccountRecord) -> SessionRecord {
-    SessionRecord {
-        id: new_id("ses"),
-        account_id: Some(account.id.clone()),
-        client_id: None,
-        subscriber: account.subscriber.clone(),
-        method: "password+totp".to_owned(),
-        jkt: None,
-        x5t: None,
-        scope: None,
-        created_at: T0,
-        last_seen_at: T0,
-        expires_at: T0 + 60 * MINUTE,
-        revoked_at: None,
-        revoked_reason: None,
-    }
 }
 
 /// A fresh unused SAD of `owner` for `digests` random digests (one signature each), valid until

@@ -34,6 +34,39 @@ use crate::auth_rows::{
 };
 use crate::engine::{Sql, Tx};
 
+/// Inserts a session and its tokens inside `tx` (a login, or an OAuth2 token exchange
+/// together with the code it uses up).
+pub(super) async fn insert_session_in(
+    tx: &mut Tx,
+    session: &SessionRecord,
+    tokens: &[TokenRecord],
+) -> Result<(), StoreError> {
+    rows::check_tokens_belong(&session.id, tokens)?;
+    Sql::new(
+        "INSERT INTO sessions (id, account_id, client_id, subscriber, method, jkt, x5t, \
+         scope, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(session.id.as_str())
+    .bind(session.account_id.as_deref())
+    .bind(session.client_id.as_deref())
+    .bind(session.subscriber.as_deref())
+    .bind(session.method.as_str())
+    .bind(session.jkt.as_deref())
+    .bind(session.x5t.as_deref())
+    .bind(session.scope.as_deref())
+    .bind(session.created_at)
+    .bind(session.last_seen_at)
+    .bind(session.expires_at)
+    .bind(session.revoked_at)
+    .bind(session.revoked_reason.as_deref())
+    .execute(tx)
+    .await
+    .map_err(|e| rows::write_error(&format!("session {}", session.id), e))?;
+    insert_tokens(tx, tokens).await?;
+    Ok(())
+}
+
 /// Inserts `tokens` (the caller has checked that they are the session's).
 async fn insert_tokens(tx: &mut Tx, tokens: &[TokenRecord]) -> Result<(), StoreError> {
     for token in tokens {
@@ -411,30 +444,8 @@ impl AuthStore for SqlStore {
         session: &SessionRecord,
         tokens: &[TokenRecord],
     ) -> Result<(), StoreError> {
-        rows::check_tokens_belong(&session.id, tokens)?;
         let mut tx = self.db.begin_write().await?;
-        Sql::new(
-            "INSERT INTO sessions (id, account_id, client_id, subscriber, method, jkt, x5t, \
-             scope, created_at, last_seen_at, expires_at, revoked_at, revoked_reason) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(session.id.as_str())
-        .bind(session.account_id.as_deref())
-        .bind(session.client_id.as_deref())
-        .bind(session.subscriber.as_deref())
-        .bind(session.method.as_str())
-        .bind(session.jkt.as_deref())
-        .bind(session.x5t.as_deref())
-        .bind(session.scope.as_deref())
-        .bind(session.created_at)
-        .bind(session.last_seen_at)
-        .bind(session.expires_at)
-        .bind(session.revoked_at)
-        .bind(session.revoked_reason.as_deref())
-        .execute(&mut tx)
-        .await
-        .map_err(|e| rows::write_error(&format!("session {}", session.id), e))?;
-        insert_tokens(&mut tx, tokens).await?;
+        insert_session_in(&mut tx, session, tokens).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -18,35 +18,43 @@ use super::SqlStore;
 use crate::StoreError;
 use crate::UnixMillis;
 use crate::auth_rows::{Columns as _, write_error};
-use crate::engine::{Engine, Sql, Tx};
+use crate::engine::{Engine, Executor, Sql, Tx};
 use crate::log;
 use crate::signing::{SadRecord, SignatureRecord, SigningStore};
 use crate::signing_rows::{self as rows, SIGNATURES_PAGE, sad_columns, signature_columns};
 
+/// Inserts a SAD on `on` (alone, or inside a transaction that makes its session).
+pub(super) async fn insert_sad_in(
+    on: &mut impl Executor,
+    sad: &SadRecord,
+) -> Result<(), StoreError> {
+    let digests = rows::sad_digests(sad)?;
+    Sql::new(concat!(
+        "INSERT INTO sads (",
+        sad_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    ))
+    .bind(sad.sad_hash.as_str())
+    .bind(sad.id.as_str())
+    .bind(sad.key_id.as_str())
+    .bind(sad.account_id.as_str())
+    .bind(sad.session_id.as_str())
+    .bind(&digests)
+    .bind(i64::from(sad.num_signatures))
+    .bind(sad.created_at)
+    .bind(sad.expires_at)
+    .bind(sad.used_at)
+    .bind(sad.disclosure_digest.as_deref())
+    .execute(on)
+    .await
+    .map_err(|e| write_error(&format!("SAD {}", sad.id), e))?;
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl SigningStore for SqlStore {
     async fn insert_sad(&self, sad: &SadRecord) -> Result<(), StoreError> {
-        let digests = rows::sad_digests(sad)?;
-        Sql::new(concat!(
-            "INSERT INTO sads (",
-            sad_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(sad.sad_hash.as_str())
-        .bind(sad.id.as_str())
-        .bind(sad.key_id.as_str())
-        .bind(sad.account_id.as_str())
-        .bind(sad.session_id.as_str())
-        .bind(&digests)
-        .bind(i64::from(sad.num_signatures))
-        .bind(sad.created_at)
-        .bind(sad.expires_at)
-        .bind(sad.used_at)
-        .bind(sad.disclosure_digest.as_deref())
-        .execute(&mut self.db.write().await?)
-        .await
-        .map_err(|e| write_error(&format!("SAD {}", sad.id), e))?;
-        Ok(())
+        insert_sad_in(&mut self.db.write().await?, sad).await
     }
 
     async fn consume_sad(&self, sad_hash: &str, now: UnixMillis) -> Result<SadRecord, StoreError> {

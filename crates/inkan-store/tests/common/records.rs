@@ -1,8 +1,13 @@
 //! Records and checks shared by the store conformance suites: a fixed time, random hash
-//! values, a key record to satisfy foreign keys, and the two refusals every suite asserts.
+//! values, a key record to satisfy foreign keys, a user with a session and a key (`owner`), and the two refusals every suite asserts.
 
 use inkan_device::{Algorithm, DeviceKind, KeyHandle, KeySpec};
 use inkan_store::Environment;
+use inkan_store::auth::new_id;
+use inkan_store::{
+    AccountRecord, AccountRole, AccountState, ActivationCodeRecord, SessionRecord, Store,
+    SubscriberKind, SubscriberRecord, SubscriberState,
+};
 use inkan_store::{KeyId, KeyOrigin, KeyRecord, KeyState, StoreError};
 
 /// 2026-01-01T00:00:00Z.
@@ -54,5 +59,79 @@ pub fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     match result {
         Err(StoreError::NotFound(_)) => {}
         other => panic!("expected NotFound, got {other:?}"),
+    }
+}
+
+/// What a SAD is bound to: a key, and a user of a subscriber with a live session.
+#[derive(Debug, Clone)]
+pub struct Owner {
+    pub key: KeyRecord,
+    pub subscriber: SubscriberRecord,
+    pub account: AccountRecord,
+    pub session: SessionRecord,
+}
+
+/// Stores a subscriber, a key of it, a (pending) user of it and a session of that user.
+pub async fn owner(store: &dyn Store) -> Owner {
+    let subscriber = SubscriberRecord {
+        id: new_id("sub"),
+        kind: SubscriberKind::Issuer,
+        name: "Example Org".to_owned(),
+        environment: "test".to_owned(),
+        state: SubscriberState::Active,
+        created_at: T0,
+    };
+    store.insert_subscriber(&subscriber).await.unwrap();
+    let key = new_key(&subscriber.id);
+    store.insert_key(&key).await.unwrap();
+    let account = AccountRecord {
+        id: new_id("acc"),
+        username: format!("user-{}", new_id("u")),
+        role: AccountRole::User,
+        subscriber: Some(subscriber.id.clone()),
+        password_hash: None,
+        totp_sealed: None,
+        totp_pending: None,
+        last_totp_step: None,
+        failed_logins: 0,
+        locked_until: None,
+        state: AccountState::Pending,
+        created_at: T0,
+        updated_at: T0,
+    };
+    let code = ActivationCodeRecord {
+        code_hash: hash(),
+        account_id: account.id.clone(),
+        created_at: T0,
+        expires_at: T0 + 10 * MINUTE,
+        used_at: None,
+    };
+    store.insert_account(&account, &code).await.unwrap();
+    let session = session_of(&account);
+    store.insert_session(&session, &[]).await.unwrap();
+    Owner {
+        key,
+        subscriber,
+        account,
+        session,
+    }
+}
+
+/// A live session of `account` (expires in an hour).
+pub fn session_of(account: &AccountRecord) -> SessionRecord {
+    SessionRecord {
+        id: new_id("ses"),
+        account_id: Some(account.id.clone()),
+        client_id: None,
+        subscriber: account.subscriber.clone(),
+        method: "password+totp".to_owned(),
+        jkt: None,
+        x5t: None,
+        scope: None,
+        created_at: T0,
+        last_seen_at: T0,
+        expires_at: T0 + 60 * MINUTE,
+        revoked_at: None,
+        revoked_reason: None,
     }
 }
