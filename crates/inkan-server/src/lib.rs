@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod https_client;
 pub mod keys;
 pub mod log;
+pub mod oauth;
 pub mod operations;
 pub mod service;
 pub mod signing;

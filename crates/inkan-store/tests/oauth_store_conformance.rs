@@ -5,9 +5,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+use inkan_store::SadRecord;
 use inkan_store::auth::{TokenKind, TokenRecord, new_id};
 use inkan_store::oauth::{OAuthClientRecord, OAuthDecision, OAuthGrant, OAuthRequestRecord};
-use inkan_store::SadRecord;
 use std::sync::Arc;
 
 #[macro_use]

@@ -22,7 +22,7 @@ use crate::auth::{Auth, AuthError, Caller, CallerKind, password};
 use crate::clock::Clock;
 use crate::environment::Environment;
 use crate::log::{Event, Recorder, TransparencyLog};
-use crate::signing::sad_hash;
+use crate::signing::{Input, sad_hash};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_device::sealing::SealingKey;
@@ -41,6 +41,43 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// Most digests one SAD may cover.
 pub const MAX_SIGNATURES: u32 = 100;
+/// SHA-256's OID, the hash of a request that names none.
+pub const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
+/// SHA-384's OID.
+pub const OID_SHA384: &str = "2.16.840.1.101.3.4.2.2";
+
+/// The inputs a SAD is bound to, from hashes of the algorithm `hash_oid` (already decoded):
+/// 1 to [`MAX_SIGNATURES`] of them, each of the algorithm's length. Any key may be authorised
+/// for SHA-256 or SHA-384 digests: of a hash to sign (`signHash`) or of a document's signing
+/// input (prepared presentations and key proofs). Messages name the rule, never a hash.
+pub fn digest_inputs(hash_oid: &str, hashes: Vec<Vec<u8>>) -> Result<Vec<Input>, AuthError> {
+    let (algorithm, len) = match hash_oid {
+        OID_SHA256 => ("sha-256", 32),
+        OID_SHA384 => ("sha-384", 48),
+        other => {
+            return Err(AuthError::BadRequest(format!(
+                "hashAlgorithmOID {other}: use {OID_SHA256} (SHA-256) or {OID_SHA384} (SHA-384)"
+            )));
+        }
+    };
+    if hashes.is_empty() || hashes.len() > MAX_SIGNATURES as usize {
+        return Err(AuthError::BadRequest(format!(
+            "give 1 to {MAX_SIGNATURES} hashes"
+        )));
+    }
+    hashes
+        .into_iter()
+        .map(|bytes| {
+            if bytes.len() != len {
+                return Err(AuthError::BadRequest(format!(
+                    "a {algorithm} hash is {len} bytes, not {}",
+                    bytes.len()
+                )));
+            }
+            Ok(Input::Digest { bytes, algorithm })
+        })
+        .collect()
+}
 /// The sealed-file name of the activation key.
 const SEALED_NAME: &str = "activation-key";
 
@@ -359,9 +396,7 @@ impl ActivationService {
             .await?;
         let now = self.clock.now();
         let sad = Zeroizing::new(format!("inkan_sad_{}", crate::auth::random_secret(32)));
-        let lifetime = i64::try_from(self.sad_seconds)
-            .unwrap_or(300)
-            .saturating_mul(1000);
+        let lifetime = self.sad_millis();
         let record = SadRecord {
             sad_hash: sad_hash(&sad),
             id: new_id("sad"),
@@ -390,6 +425,50 @@ impl ActivationService {
             expires_in: self.sad_seconds,
             id: record.id,
         })
+    }
+
+    /// The consent page's activation (issue 18, CSC OAuth2 `scope=credential`): the person
+    /// typed the key's PIN and a one-time password into Inkan's own page, which showed
+    /// `request` (the key, each hash and its label); what it authorises was fixed by the
+    /// authorization request stored before the page was shown, not by anything the form sends.
+    /// The same rules as [`authorize`](Self::authorize): a user of the key's subscriber, both
+    /// factors as one counted attempt, the refusal logged. Logs the activation under `sad_id`,
+    /// the SAD the client's code will be exchanged for (`oauth`), and stores nothing else.
+    pub async fn approve_on_page(
+        &self,
+        caller: &Caller,
+        key: &KeyRecord,
+        request: &SignatureRequest,
+        (pin, otp): (SecretString, &str),
+        sad_id: &str,
+        client: &str,
+    ) -> Result<(), AuthError> {
+        if caller.kind != CallerKind::User {
+            return Err(AuthError::Forbidden(
+                "signature activation is a user's act".into(),
+            ));
+        }
+        authorize_key(caller, key, Operation::Sign)?;
+        let digests = &request.digests;
+        if digests.is_empty() || digests.len() != request.num_signatures as usize {
+            return Err(AuthError::BadRequest(
+                "list exactly numSignatures hashes to authorise".into(),
+            ));
+        }
+        self.check_factors(caller, key, Purpose::Authorize, Some(pin), otp, digests)
+            .await?;
+        let event = Self::event(Purpose::Authorize, caller, key, digests)
+            .approval(Some(sad_id))
+            .note(format!("consent page, for OAuth2 client {client}"));
+        self.recorder.record(event, Outcome::Succeeded).await?;
+        Ok(())
+    }
+
+    /// How long a SAD lives, milliseconds.
+    pub fn sad_millis(&self) -> i64 {
+        i64::try_from(self.sad_seconds)
+            .unwrap_or(300)
+            .saturating_mul(1000)
     }
 
     /// A PIN change or renewal of `key` (`purpose`): checks that `activation_jwe` is for it,

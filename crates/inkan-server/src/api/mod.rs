@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod listener;
 pub mod openapi;
+pub mod pages;
 pub mod routes;
 pub mod server;
 pub mod tls;
@@ -67,6 +68,8 @@ pub struct ApiState {
     pub verify_anchors: Arc<inkan_formats::trust::TrustAnchors>,
     /// The status lists kept for issuers' credentials.
     pub status_lists: Arc<crate::status_lists::StatusLists>,
+    /// The CSC OAuth2 authorization server behind the pages.
+    pub oauth: Arc<crate::oauth::AuthorizationServer>,
 }
 
 /// Limits applied to every request.
@@ -105,6 +108,13 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             post(csc::activation_nonce),
         )
         .route(TOKEN_PATH, post(auth::token))
+        .route("/oauth2/authorize", get(pages::authorize))
+        .route(
+            "/oauth2/consent/{id}",
+            get(pages::consent_page).post(pages::decide),
+        )
+        .route("/oauth2/consent/{id}/sign-in", post(pages::sign_in))
+        .route(pages::html::STYLESHEET, get(pages::stylesheet))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))
         .route("/credentials/derive", post(vc::derive))

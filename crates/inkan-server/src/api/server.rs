@@ -216,7 +216,15 @@ impl Server {
             &public_url,
             config.status_lists.policy().map_err(ServeError::Status)?,
         ));
+        let oauth = Arc::new(crate::oauth::AuthorizationServer::new(
+            service.store.clone(),
+            auth.clone(),
+            activation.clone(),
+            service.recorder.clone(),
+            clock.clone(),
+        ));
         let state = Arc::new(ApiState {
+            oauth,
             operations,
             service: service.clone(),
             auth: auth.clone(),

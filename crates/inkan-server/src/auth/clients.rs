@@ -48,6 +48,12 @@ pub struct ClientTokenRequest {
     pub client_assertion: Option<String>,
     /// The scope asked for (`sign:key_… read:key_…`); all of the registered one when absent.
     pub scope: Option<String>,
+    /// `authorization_code`: the code (`crate::oauth`).
+    pub code: Option<String>,
+    /// `authorization_code`: the request's redirect URI.
+    pub redirect_uri: Option<String>,
+    /// `authorization_code`: the PKCE verifier.
+    pub code_verifier: Option<String>,
 }
 
 impl Auth {

@@ -19,6 +19,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod browser;
 pub mod clients;
 pub mod limiter;
 pub mod operators;

@@ -49,11 +49,11 @@ fn invalid() -> AuthError {
 /// Random bytes in a token.
 const TOKEN_BYTES: usize = 32;
 /// Longest token accepted (ours are 43 characters after a prefix and the environment).
-const MAX_TOKEN_CHARS: usize = 128;
+pub(super) const MAX_TOKEN_CHARS: usize = 128;
 /// `last_seen_at` is written at most this often per session (milliseconds).
-const TOUCH_EVERY: i64 = 1_000;
+pub(super) const TOUCH_EVERY: i64 = 1_000;
 /// Prefix of access tokens (lets secret scanners recognise a leaked one).
-const ACCESS_PREFIX: &str = "inkan_at_";
+pub(super) const ACCESS_PREFIX: &str = "inkan_at_";
 /// Prefix of refresh tokens.
 const REFRESH_PREFIX: &str = "inkan_rt_";
 
@@ -106,6 +106,9 @@ pub(super) enum Binding {
     Dpop(String),
     /// A client certificate (its thumbprint).
     Certificate(String),
+    /// A person's browser: the token travels only in a `Secure; HttpOnly; SameSite=Strict`
+    /// cookie, and the session serves only Inkan's own pages (`auth::browser`), never the API.
+    Browser,
     /// An operator's: a DPoP key and the terminal's client certificate, both on every request.
     DpopAndTerminal {
         /// The DPoP key's thumbprint.
@@ -189,6 +192,7 @@ impl Auth {
             Binding::Dpop(jkt) => (Some(jkt), None, "DPoP"),
             Binding::Certificate(x5t) => (None, Some(x5t), "Bearer"),
             Binding::DpopAndTerminal { jkt, x5t } => (Some(jkt), Some(x5t), "DPoP"),
+            Binding::Browser => (None, None, "Cookie"),
         };
         let scope_json = owner
             .scope
@@ -221,7 +225,7 @@ impl Auth {
     }
 
     /// Fresh tokens for `session` (not yet stored).
-    fn new_tokens(
+    pub(super) fn new_tokens(
         &self,
         session: &SessionRecord,
         with_refresh: bool,
@@ -272,7 +276,11 @@ impl Auth {
     }
 
     /// Whether `session` may still be used at `now`: the reason if not.
-    fn session_ended(&self, session: &SessionRecord, now: UnixMillis) -> Option<&'static str> {
+    pub(super) fn session_ended(
+        &self,
+        session: &SessionRecord,
+        now: UnixMillis,
+    ) -> Option<&'static str> {
         if session.revoked_at.is_some() {
             Some("the session has ended")
         } else if now >= session.expires_at {
@@ -571,10 +579,23 @@ impl Auth {
                     ));
                 }
             }
+            // A browser session's cookie is not an API token.
+            (None, None) if session.method.starts_with(super::browser::METHOD_PREFIX) => {
+                return Err(invalid());
+            }
             (None, None) => {
                 tracing::error!(session = %session.id, "a session without a binding");
                 return Err(invalid());
             }
+        }
+        if session.method == super::browser::CREDENTIAL_METHOD
+            && !super::browser::CREDENTIAL_PATHS.contains(&creds.path)
+        {
+            return Err(AuthError::Forbidden(
+                "a credential-scoped token (OAuth2 scope=credential) only signs: \
+                 signatures/signHash"
+                    .into(),
+            ));
         }
         if now - session.last_seen_at >= TOUCH_EVERY {
             match self.store.touch_session(&session.id, now).await {
@@ -601,7 +622,11 @@ impl Auth {
     /// Refuses a token another environment issued (criteria 2.1.3(15)): tokens carry the
     /// environment after their prefix (`inkan_at_test_…`), so a test token shown to a
     /// production node is refused by name, before any lookup.
-    fn check_token_environment(&self, token: &str, prefix: &str) -> Result<(), AuthError> {
+    pub(super) fn check_token_environment(
+        &self,
+        token: &str,
+        prefix: &str,
+    ) -> Result<(), AuthError> {
         let issued_in = token
             .strip_prefix(prefix)
             .and_then(|rest| rest.split_once('_'))

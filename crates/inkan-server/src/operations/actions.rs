@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 16] = [
+pub const ACTIONS: [&str; 17] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -39,6 +39,7 @@ pub const ACTIONS: [&str; 16] = [
     "issuer.bind",
     "key.certificate",
     "backup.restore",
+    "oauth_client.register",
 ];
 
 /// Longest reason, bytes.
@@ -142,6 +143,16 @@ pub enum Action {
         /// The keys and operations it may be granted.
         scope: Scope,
     },
+    /// Register a signing application for the CSC OAuth2 flow (issue 18): where people may
+    /// be sent back after signing in on Inkan's pages.
+    #[serde(rename = "oauth_client.register")]
+    RegisterOAuthClient {
+        /// A name for people (shown on the sign-in and consent pages).
+        name: String,
+        /// Its redirect URIs: `https`, or `http` on a loopback address (RFC 8252), compared
+        /// exactly.
+        redirect_uris: Vec<String>,
+    },
     /// Authorises one run of `inkan keys generate` on the host (for `owner`).
     #[serde(rename = "key.generate")]
     GenerateKey {
@@ -231,6 +242,7 @@ impl Action {
             Action::BindIssuer { .. } => ACTIONS[13],
             Action::CertifyKey { .. } => ACTIONS[14],
             Action::ApproveRestore { .. } => ACTIONS[15],
+            Action::RegisterOAuthClient { .. } => ACTIONS[16],
         }
     }
 
@@ -276,6 +288,7 @@ impl Action {
             | Action::AddOperator { .. } => Permission::ManageOperators,
             Action::TerminateSubscriber { .. }
             | Action::RegisterClient { .. }
+            | Action::RegisterOAuthClient { .. }
             | Action::ReissueActivationCode { .. }
             | Action::BindIssuer { .. } => Permission::Registration,
         }
@@ -331,6 +344,10 @@ impl Action {
             Action::BindIssuer { key, identifier } => {
                 format!("issuer.bind {identifier} to {key}")
             }
+            Action::RegisterOAuthClient {
+                name,
+                redirect_uris,
+            } => format!("oauth_client.register {name:?} redirect_uris {redirect_uris:?}"),
         }
     }
 }
@@ -423,6 +440,12 @@ impl Operations {
                 self.auth.reissuable_account(account).await?;
             }
             Action::BindIssuer { key, identifier } => self.check_binding(key, identifier).await?,
+            Action::RegisterOAuthClient {
+                name,
+                redirect_uris,
+            } => {
+                crate::oauth::client_record(name, redirect_uris, "", 0)?;
+            }
             Action::ApproveRestore { .. } => {
                 self.restore_to_approve(action).await?;
             }
@@ -661,6 +684,24 @@ impl Operations {
                     )
                     .await?;
                 Ok(json!({ "key": key, "kind": kind }))
+            }
+            Action::RegisterOAuthClient {
+                name,
+                redirect_uris,
+            } => {
+                let client =
+                    crate::oauth::client_record(name, redirect_uris, approval, self.now())?;
+                self.auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("OAuth2 client {} registered", client.id),
+                        async {
+                            Ok::<_, AuthError>(self.store.insert_oauth_client(&client).await?)
+                        },
+                    )
+                    .await?;
+                Ok(json!({ "client_id": client.id, "redirect_uris": client.redirect_uris }))
             }
             Action::BindIssuer { key, identifier } => {
                 // Checked again: another binding may have been approved since it was asked.

@@ -5,6 +5,7 @@
 pub mod interop;
 pub mod server;
 pub mod status_server;
+pub mod webdriver;
 pub mod x509;
 
 #[path = "../../../inkan-store/tests/common/databases.rs"]

@@ -250,7 +250,7 @@ pub async fn revoke(
 /// certificate-bound, RFC 8705) or `private_key_jwt` (RFC 7523, with a DPoP proof).
 #[utoipa::path(post, path = "/oauth2/token", tag = "auth",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
-                 description = "grant_type=client_credentials, client_id, client_assertion_type, client_assertion, scope"),
+                 description = "grant_type=client_credentials, client_id, client_assertion_type, client_assertion, scope; or grant_type=authorization_code, code, client_id, redirect_uri, code_verifier (PKCE S256) with a DPoP proof (CSC v2 oauth2/token: a scope=credential code gives a token that signHash accepts as the SAD, once, for exactly the approved hashes)"),
     responses((status = 200, body = TokensBody), (status = 401, description = "invalid_client")))]
 pub async fn token(
     State(state): State<Arc<ApiState>>,
@@ -261,11 +261,37 @@ pub async fn token(
         ApiError::bad_request(super::super::extract::without_values(&e.body_text()))
     })?;
     let creds = credentials(&parts)?;
+    if request.grant_type == "authorization_code" {
+        let missing =
+            |name: &str| ApiError::bad_request(format!("invalid_request: {name} is required"));
+        let grant = crate::oauth::CodeExchange {
+            code: request.code.as_deref().ok_or_else(|| missing("code"))?,
+            client_id: request
+                .client_id
+                .as_deref()
+                .ok_or_else(|| missing("client_id"))?,
+            redirect_uri: request
+                .redirect_uri
+                .as_deref()
+                .ok_or_else(|| missing("redirect_uri"))?,
+            code_verifier: request
+                .code_verifier
+                .as_deref()
+                .ok_or_else(|| missing("code_verifier"))?,
+        };
+        let exchanged = state.oauth.exchange(&grant, &creds).await?;
+        let mut body = serde_json::to_value(TokensBody::from(exchanged.tokens))
+            .map_err(|e| ApiError::internal(&e))?;
+        body["scope"] = exchanged.scope.into();
+        if let Some(credential) = exchanged.credential_id {
+            body["credentialID"] = credential.into();
+        }
+        return Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)));
+    }
     let tokens = state.auth.client_token(&request, &creds).await?;
-    Ok((
-        [(header::CACHE_CONTROL, "no-store")],
-        Json(TokensBody::from(tokens)),
-    ))
+    let body =
+        serde_json::to_value(TokensBody::from(tokens)).map_err(|e| ApiError::internal(&e))?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
 }
 
 crate::api::redacted_debug!(ActivationComplete);

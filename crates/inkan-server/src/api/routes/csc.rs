@@ -37,11 +37,8 @@ pub const ACTIVATION_DATA: &str = "JWE (ECDH-ES, A256GCM) to activationKey of on
 
 /// The CSC API version implemented.
 pub const CSC_SPECS: &str = "2.0.0.2";
-/// Most hashes in one request.
-const MAX_HASHES: usize = crate::activation::MAX_SIGNATURES as usize;
 
-const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
-const OID_SHA384: &str = "2.16.840.1.101.3.4.2.2";
+use crate::activation::{OID_SHA256, OID_SHA384};
 
 /// The signature algorithm OID of `alg` (CSC `signAlgo`).
 pub fn sign_algo_oid(alg: Algorithm) -> &'static str {
@@ -341,42 +338,20 @@ pub struct AuthorizeRequest {
 crate::api::redacted_debug!(AuthorizeRequest);
 
 /// Decodes CSC `hashes` (base64) of the algorithm `hash_oid` (SHA-256 when absent) into the
-/// labels SADs and the log use (`sha-256:<hex>`). Any key may be authorised for SHA-256 or
-/// SHA-384 digests: of a hash to sign (signHash) or of a document's signing input (prepared
-/// presentations and key proofs).
+/// inputs SADs and the log name (`sha-256:<hex>`, [`activation::digest_inputs`]).
 fn parse_hashes(hashes: &[String], hash_oid: Option<&str>) -> Result<Vec<Input>, ApiError> {
-    let (name, len) = match hash_oid.unwrap_or(OID_SHA256) {
-        OID_SHA256 => ("sha-256", 32),
-        OID_SHA384 => ("sha-384", 48),
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "hashAlgorithmOID {other}: use {OID_SHA256} (SHA-256) or {OID_SHA384} (SHA-384)"
-            )));
-        }
-    };
-    if hashes.is_empty() || hashes.len() > MAX_HASHES {
-        return Err(ApiError::bad_request(format!(
-            "give 1 to {MAX_HASHES} hashes"
-        )));
-    }
-    hashes
+    let decoded = hashes
         .iter()
         .map(|h| {
-            let bytes = STANDARD
+            STANDARD
                 .decode(h)
-                .map_err(|_| ApiError::bad_request("a hash is not base64"))?;
-            if bytes.len() != len {
-                return Err(ApiError::bad_request(format!(
-                    "a {name} hash is {len} bytes, not {}",
-                    bytes.len()
-                )));
-            }
-            Ok(Input::Digest {
-                bytes,
-                algorithm: name,
-            })
+                .map_err(|_| ApiError::bad_request("a hash is not base64"))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::activation::digest_inputs(
+        hash_oid.unwrap_or(OID_SHA256),
+        decoded,
+    )?)
 }
 
 /// [`parse_hashes`] for `signHash` with a key of `alg`: the hash must be the one `alg` signs in
@@ -503,6 +478,7 @@ crate::api::redacted_debug!(SignHashRequest);
 pub async fn sign_hash(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
+    headers: axum::http::HeaderMap,
     JsonBody(request): JsonBody<SignHashRequest>,
 ) -> Result<Json<Value>, ApiError> {
     if request.operation_mode.as_deref().is_some_and(|m| m != "S") {
@@ -530,6 +506,19 @@ pub async fn sign_hash(
             shown: None,
         },
         (None, CallerKind::Client) => Activation::Standing,
+        // CSC v2: a credential-scoped token (OAuth2) stands for the SAD; it is stored by the
+        // same hash, bound to this token's session and to the hashes the person approved.
+        (None, CallerKind::User) if caller.method == crate::oauth::CREDENTIAL_METHOD => {
+            let token =
+                super::super::extract::single_header(&headers, &axum::http::header::AUTHORIZATION)?
+                    .and_then(|h| h.split_once(' '))
+                    .map(|(_, token)| token.trim().to_owned())
+                    .unwrap_or_default();
+            Activation::Sad {
+                value: Zeroizing::new(token),
+                shown: None,
+            }
+        }
         (None, _) => {
             return Err(ApiError::bad_request(
                 "SAD is required: call credentials/authorize for these hashes first",

@@ -1,0 +1,442 @@
+//! Inkan's own pages for the CSC OAuth2 flow (issue 18 point 2; criteria 2.2.1, 2.2.3(2)):
+//! `GET /oauth2/authorize` stores the request and sends the browser to its page; the page
+//! asks the person to sign in (password and TOTP) and then shows what the request would
+//! authorise, with the PIN and one-time password fields when it signs; the decision goes back
+//! to the client's redirect URI.
+//!
+//! Parsing and rendering only: what a request may ask and what a decision does are
+//! `crate::oauth`'s; who is signed in is `auth::browser`'s. Every form carries the CSRF
+//! cookie's value; a form without it changes nothing. Must never: show a page for a request
+//! it did not load from the store, or render outside text unescaped (`html::escape`).
+
+pub mod html;
+pub mod text;
+
+use super::ApiState;
+use super::extract::Source;
+use crate::auth::accounts::LoginAttempt;
+use crate::auth::{AuthError, Caller, random_secret};
+use crate::oauth::request::{AuthorizeParams, CredentialAuthorization};
+use crate::oauth::{Pending, Refusal};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use html::{CSRF_COOKIE, Page, SESSION_COOKIE, cookie, escape, see_other, set_cookie};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::sync::Arc;
+use text::Lang;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// `?lang=` on a page.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The sign-in form (wiped when dropped).
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct SignInForm {
+    csrf: String,
+    username: String,
+    password: String,
+    otp: String,
+    lang: Option<String>,
+}
+
+/// The consent form (wiped when dropped).
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct ConsentForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    pin: Option<String>,
+    #[serde(default)]
+    otp: Option<String>,
+    lang: Option<String>,
+}
+
+crate::api::redacted_debug!(SignInForm);
+crate::api::redacted_debug!(ConsentForm);
+
+fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
+    Lang::choose(
+        query,
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
+/// A page that says why nothing can go on.
+fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
+    Page {
+        status,
+        lang,
+        title: lang.text().error_title.into(),
+        body: format!("<p class=\"error\">{}</p>", escape(message)),
+        form_target: None,
+        cookies: Vec::new(),
+    }
+    .into_response()
+}
+
+/// The page for an error of the flow: the person is told what they can act on, the rest is
+/// logged.
+fn failure(lang: Lang, e: &AuthError) -> Response {
+    let t = lang.text();
+    match e {
+        AuthError::NotFound(_) | AuthError::Conflict(_) => {
+            error_page(lang, StatusCode::NOT_FOUND, t.ended)
+        }
+        AuthError::Forbidden(_) => error_page(lang, StatusCode::FORBIDDEN, t.forbidden),
+        AuthError::TooManyAttempts { .. } => {
+            error_page(lang, StatusCode::TOO_MANY_REQUESTS, t.too_many)
+        }
+        AuthError::BadRequest(m) => error_page(lang, StatusCode::BAD_REQUEST, m),
+        other => {
+            tracing::error!(error = %other, "a page of the OAuth2 flow failed");
+            error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, t.failed)
+        }
+    }
+}
+
+/// `GET /oauth2/authorize`: stores the request, then sends the browser to its page (or the
+/// refusal back to the client, or tells the person here when the client is unknown).
+pub async fn authorize(
+    State(state): State<Arc<ApiState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let params = match AuthorizeParams::parse(&query) {
+        Ok(params) => params,
+        Err(message) => {
+            return error_page(lang_of(None, &headers), StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    let lang = lang_of(params.get("lang"), &headers);
+    match state.oauth.begin(&params).await {
+        Ok(request) => see_other(
+            &format!("/oauth2/consent/{}?lang={}", request.id, lang.tag()),
+            &[],
+        ),
+        Err(Refusal::Back { to }) => see_other(&to, &[]),
+        Err(Refusal::Here(message)) => error_page(lang, StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// `GET /oauth2/consent/{id}`: the sign-in form, or (signed in) what the request authorises.
+pub async fn consent_page(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    Query(query): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let lang = lang_of(query.lang.as_deref(), &headers);
+    let pending = match state.oauth.pending(&id).await {
+        Ok(pending) => pending,
+        Err(e) => return failure(lang, &e),
+    };
+    // A fresh CSRF value whenever the browser sent none (a navigation from another site
+    // carries no SameSite=Strict cookie).
+    let (csrf, cookies) = match cookie(&headers, CSRF_COOKIE) {
+        Some(value) if value.len() >= 32 => (value.to_owned(), Vec::new()),
+        _ => {
+            let value = random_secret(32);
+            let set = set_cookie(CSRF_COOKIE, &value);
+            (value, vec![set])
+        }
+    };
+    let person = match cookie(&headers, SESSION_COOKIE) {
+        Some(session) => state.auth.authenticate_browser(session).await.ok(),
+        None => None,
+    };
+    let mut page = match person {
+        None => sign_in_page(lang, &pending, &csrf, None),
+        Some(person) => match consent(&state, lang, &person, &pending, &csrf, None).await {
+            Ok(page) => page,
+            Err(e) => return failure(lang, &e),
+        },
+    };
+    page.cookies = cookies;
+    page.into_response()
+}
+
+/// `POST /oauth2/consent/{id}/sign-in`: password and TOTP; on success a browser session and
+/// back to the request's page.
+pub async fn sign_in(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    Source(source): Source,
+    headers: HeaderMap,
+    form: Result<axum::Form<SignInForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = lang_of(None, &headers);
+    let Ok(axum::Form(form)) = form else {
+        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
+    };
+    let lang = lang_of(form.lang.as_deref(), &headers);
+    if !html::csrf_ok(&headers, &form.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
+    }
+    let pending = match state.oauth.pending(&id).await {
+        Ok(pending) => pending,
+        Err(e) => return failure(lang, &e),
+    };
+    let attempt = LoginAttempt {
+        username: &form.username,
+        password: SecretString::from(form.password.as_str()),
+        otp: &form.otp,
+        source,
+    };
+    match state.auth.sign_in_browser(attempt).await {
+        Ok((_, session)) => see_other(
+            &format!("/oauth2/consent/{id}?lang={}", lang.tag()),
+            &[set_cookie(SESSION_COOKIE, &session)],
+        ),
+        Err(AuthError::InvalidCredentials) => {
+            let mut page = sign_in_page(lang, &pending, &form.csrf, Some(lang.text().wrong_login));
+            page.status = StatusCode::UNAUTHORIZED;
+            page.into_response()
+        }
+        Err(e) => failure(lang, &e),
+    }
+}
+
+/// `POST /oauth2/consent/{id}`: approve (with PIN and OTP when it signs) or decline; the
+/// browser goes back to the client.
+pub async fn decide(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    form: Result<axum::Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = lang_of(None, &headers);
+    let Ok(axum::Form(form)) = form else {
+        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
+    };
+    let lang = lang_of(form.lang.as_deref(), &headers);
+    if !html::csrf_ok(&headers, &form.csrf) {
+        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
+    }
+    let person = match cookie(&headers, SESSION_COOKIE) {
+        Some(session) => state.auth.authenticate_browser(session).await,
+        None => Err(AuthError::Unauthenticated("not signed in".into())),
+    };
+    let Ok(person) = person else {
+        return see_other(&format!("/oauth2/consent/{id}?lang={}", lang.tag()), &[]);
+    };
+    let decided = match form.decision.as_str() {
+        "approve" => {
+            let factors = match (&form.pin, &form.otp) {
+                (Some(pin), Some(otp)) => Some((SecretString::from(pin.as_str()), otp.as_str())),
+                _ => None,
+            };
+            state.oauth.approve(&person, &id, factors).await
+        }
+        "deny" => state.oauth.deny(&person, &id).await,
+        _ => return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form),
+    };
+    match decided {
+        Ok(location) => see_other(&location, &[]),
+        // A wrong PIN or OTP: the same page again, saying so (the attempt was counted).
+        Err(AuthError::Forbidden(m)) if m.contains("PIN or the one-time password") => {
+            let pending = match state.oauth.pending(&id).await {
+                Ok(pending) => pending,
+                Err(e) => return failure(lang, &e),
+            };
+            let t = lang.text();
+            match consent(
+                &state,
+                lang,
+                &person,
+                &pending,
+                &form.csrf,
+                Some(t.wrong_factors),
+            )
+            .await
+            {
+                Ok(mut page) => {
+                    page.status = StatusCode::FORBIDDEN;
+                    page.into_response()
+                }
+                Err(e) => failure(lang, &e),
+            }
+        }
+        Err(e) => failure(lang, &e),
+    }
+}
+
+/// `GET /static/inkan.css`.
+pub async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        html::CSS,
+    )
+}
+
+/// The language switch and the hidden members every form carries.
+fn switch(lang: Lang, id: &str) -> String {
+    let other = lang.other();
+    format!(
+        "<p class=\"lang\"><a href=\"/oauth2/consent/{id}?lang={}\" hreflang=\"{}\">{}</a></p>",
+        other.tag(),
+        other.tag(),
+        other.text().language_name,
+        id = escape(id),
+    )
+}
+
+fn hidden(lang: Lang, csrf: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input type=\"hidden\" name=\"lang\" value=\"{}\">",
+        escape(csrf),
+        lang.tag()
+    )
+}
+
+fn message(error: Option<&str>) -> String {
+    error.map_or_else(String::new, |e| {
+        format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))
+    })
+}
+
+/// The sign-in page of a request.
+fn sign_in_page(lang: Lang, pending: &Pending, csrf: &str, error: Option<&str>) -> Page {
+    let t = lang.text();
+    let id = escape(&pending.request.id);
+    let body = format!(
+        "{switch}<p><strong>{client}</strong> {lead}</p>{message}\
+         <form method=\"post\" action=\"/oauth2/consent/{id}/sign-in\">{hidden}\
+         <label for=\"username\">{username}</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required>\
+         <label for=\"password\">{password}</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"otp\">{otp}</label>\
+         <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
+         <button type=\"submit\" class=\"primary\">{sign_in}</button></form>",
+        switch = switch(lang, &pending.request.id),
+        client = escape(&pending.client.name),
+        lead = t.sign_in_lead,
+        message = message(error),
+        hidden = hidden(lang, csrf),
+        username = t.username,
+        password = t.password,
+        otp = t.otp,
+        sign_in = t.sign_in,
+    );
+    Page {
+        status: StatusCode::OK,
+        lang,
+        title: t.sign_in_title.into(),
+        body,
+        form_target: None,
+        cookies: Vec::new(),
+    }
+}
+
+/// The consent page of a request for a signed-in person: what it authorises, exactly as
+/// stored.
+async fn consent(
+    state: &ApiState,
+    lang: Lang,
+    person: &Caller,
+    pending: &Pending,
+    csrf: &str,
+    error: Option<&str>,
+) -> Result<Page, AuthError> {
+    let t = lang.text();
+    let id = escape(&pending.request.id);
+    let (what, fields, approve) = match &pending.credential {
+        Some(credential) => {
+            let key = state.oauth.key_for(person, credential).await?;
+            let what = format!(
+                "<p><strong>{client}</strong> {asks}</p>{table}",
+                client = escape(&pending.client.name),
+                asks = t.asks_to_sign,
+                table = documents(lang, credential, &key.id.to_string()),
+            );
+            let fields = format!(
+                "<label for=\"pin\">{pin}</label>\
+                 <input type=\"password\" id=\"pin\" name=\"pin\" inputmode=\"numeric\" autocomplete=\"off\" required>\
+                 <label for=\"otp\">{otp}</label>\
+                 <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>",
+                pin = t.pin,
+                otp = t.otp,
+            );
+            (what, fields, t.approve_sign)
+        }
+        None => (
+            format!(
+                "<p><strong>{}</strong> {}</p>",
+                escape(&pending.client.name),
+                t.asks_for_service
+            ),
+            String::new(),
+            t.approve_service,
+        ),
+    };
+    let body = format!(
+        "{switch}{what}<p>{returns_to}: <code>{redirect}</code></p>{message}\
+         <form method=\"post\" action=\"/oauth2/consent/{id}\">{hidden}{fields}\
+         <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">{approve}</button>\
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>{decline}</button></form>",
+        switch = switch(lang, &pending.request.id),
+        returns_to = t.returns_to,
+        redirect = escape(&pending.request.redirect_uri),
+        message = message(error),
+        hidden = hidden(lang, csrf),
+        decline = t.decline,
+    );
+    Ok(Page {
+        status: StatusCode::OK,
+        lang,
+        title: t.consent_title.into(),
+        body,
+        form_target: html::origin(&pending.request.redirect_uri),
+        cookies: Vec::new(),
+    })
+}
+
+/// The table of what a `credential` request signs.
+fn documents(lang: Lang, credential: &CredentialAuthorization, key_id: &str) -> String {
+    let t = lang.text();
+    let algorithm = match credential.hash_algorithm_oid.as_str() {
+        crate::activation::OID_SHA384 => "SHA-384",
+        _ => "SHA-256",
+    };
+    let mut rows = String::new();
+    for document in &credential.documents {
+        let label = document
+            .label
+            .as_deref()
+            .map_or_else(|| t.unnamed.to_owned(), escape);
+        rows.push_str(&format!(
+            "<tr><td>{label}</td><td><code>{}</code></td></tr>",
+            escape(&document.hash)
+        ));
+    }
+    let description = credential
+        .description
+        .as_deref()
+        .map_or_else(String::new, |d| {
+            format!("<p>{}: {}</p>", t.description, escape(d))
+        });
+    format!(
+        "<p>{key_label}: <code>{key}</code><br>{alg_label}: {algorithm}</p>{description}\
+         <table><caption>{documents} ({count})</caption>\
+         <thead><tr><th>{label}</th><th>{digest}</th></tr></thead><tbody>{rows}</tbody></table>",
+        key_label = t.key,
+        key = escape(key_id),
+        alg_label = t.algorithm,
+        documents = t.documents,
+        count = credential.documents.len(),
+        label = t.label,
+        digest = t.digest,
+    )
+}

@@ -1,0 +1,179 @@
+//! What the pages say, in English and Japanese (issue 18 point 2): one table per language, so
+//! that a page cannot show a phrase in one language only.
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// English.
+    En,
+    /// Japanese.
+    Ja,
+}
+
+impl Lang {
+    /// The language asked for by `?lang=` (first) or `Accept-Language` (its first of `ja` and
+    /// `en`, by order of appearance; English when it names neither).
+    pub fn choose(query: Option<&str>, accept_language: Option<&str>) -> Lang {
+        match query {
+            Some("ja") => return Lang::Ja,
+            Some("en") => return Lang::En,
+            _ => {}
+        }
+        for range in accept_language.unwrap_or_default().split(',').take(16) {
+            let tag = range.split(';').next().unwrap_or_default().trim();
+            let primary = tag.split('-').next().unwrap_or_default();
+            if primary.eq_ignore_ascii_case("ja") {
+                return Lang::Ja;
+            }
+            if primary.eq_ignore_ascii_case("en") {
+                return Lang::En;
+            }
+        }
+        Lang::En
+    }
+
+    /// The BCP 47 tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    /// The other language, for the switch.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Ja,
+            Lang::Ja => Lang::En,
+        }
+    }
+
+    /// The phrases.
+    pub fn text(self) -> &'static Text {
+        match self {
+            Lang::En => &EN,
+            Lang::Ja => &JA,
+        }
+    }
+}
+
+/// Every phrase of the pages.
+#[derive(Debug)]
+pub struct Text {
+    pub language_name: &'static str,
+    pub sign_in_title: &'static str,
+    pub sign_in_lead: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub otp: &'static str,
+    pub sign_in: &'static str,
+    pub wrong_login: &'static str,
+    pub too_many: &'static str,
+    pub consent_title: &'static str,
+    pub asks_to_sign: &'static str,
+    pub asks_for_service: &'static str,
+    pub key: &'static str,
+    pub algorithm: &'static str,
+    pub documents: &'static str,
+    pub label: &'static str,
+    pub digest: &'static str,
+    pub unnamed: &'static str,
+    pub description: &'static str,
+    pub returns_to: &'static str,
+    pub pin: &'static str,
+    pub approve_sign: &'static str,
+    pub approve_service: &'static str,
+    pub decline: &'static str,
+    pub wrong_factors: &'static str,
+    pub error_title: &'static str,
+    pub ended: &'static str,
+    pub forbidden: &'static str,
+    pub bad_form: &'static str,
+    pub failed: &'static str,
+}
+
+const EN: Text = Text {
+    language_name: "English",
+    sign_in_title: "Sign in to Inkan",
+    sign_in_lead: "asks for your approval. Sign in first.",
+    username: "Username",
+    password: "Password",
+    otp: "One-time password",
+    sign_in: "Sign in",
+    wrong_login: "The username, the password or the one-time password is wrong.",
+    too_many: "Too many attempts. Wait a minute and try again.",
+    consent_title: "Approve a signature",
+    asks_to_sign: "asks to sign these documents with your key.",
+    asks_for_service: "asks to use Inkan on your behalf.",
+    key: "Key",
+    algorithm: "Hash algorithm",
+    documents: "Documents",
+    label: "Name",
+    digest: "Digest (base64url)",
+    unnamed: "(no name given)",
+    description: "Description",
+    returns_to: "You will return to",
+    pin: "Signing PIN",
+    approve_sign: "Approve and sign",
+    approve_service: "Approve",
+    decline: "Decline",
+    wrong_factors: "The PIN or the one-time password is wrong.",
+    error_title: "This cannot go on",
+    ended: "This request has ended or was decided already.",
+    forbidden: "You may not approve this request.",
+    bad_form: "The form was not complete, or came from elsewhere. Start again from the application.",
+    failed: "Something failed on our side. Nothing was signed. Try again later.",
+};
+
+const JA: Text = Text {
+    language_name: "日本語",
+    sign_in_title: "Inkan にサインイン",
+    sign_in_lead: "があなたの承認を求めています。まずサインインしてください。",
+    username: "ユーザー名",
+    password: "パスワード",
+    otp: "ワンタイムパスワード",
+    sign_in: "サインイン",
+    wrong_login: "ユーザー名、パスワード、またはワンタイムパスワードが正しくありません。",
+    too_many: "試行回数が多すぎます。1分ほど待ってから再度お試しください。",
+    consent_title: "署名の承認",
+    asks_to_sign: "が、あなたの鍵で次の文書に署名することを求めています。",
+    asks_for_service: "が、あなたに代わって Inkan を利用することを求めています。",
+    key: "鍵",
+    algorithm: "ハッシュアルゴリズム",
+    documents: "文書",
+    label: "名前",
+    digest: "ダイジェスト（base64url）",
+    unnamed: "（名前なし）",
+    description: "説明",
+    returns_to: "承認後の戻り先",
+    pin: "署名用PIN",
+    approve_sign: "承認して署名",
+    approve_service: "承認",
+    decline: "拒否",
+    wrong_factors: "PINまたはワンタイムパスワードが正しくありません。",
+    error_title: "続行できません",
+    ended: "このリクエストは終了したか、すでに処理されています。",
+    forbidden: "このリクエストを承認する権限がありません。",
+    bad_form: "フォームが不完全か、別の場所から送信されました。アプリケーションからやり直してください。",
+    failed: "サーバー側でエラーが発生しました。署名は行われていません。しばらくしてから再度お試しください。",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_language_follows_the_switch_then_the_browser() {
+        assert_eq!(
+            Lang::choose(None, Some("ja-JP,ja;q=0.9,en;q=0.8")),
+            Lang::Ja
+        );
+        assert_eq!(
+            Lang::choose(None, Some("fr-FR, en-GB;q=0.8, ja;q=0.5")),
+            Lang::En
+        );
+        assert_eq!(Lang::choose(Some("en"), Some("ja")), Lang::En);
+        assert_eq!(Lang::choose(Some("ja"), None), Lang::Ja);
+        assert_eq!(Lang::choose(Some("xx"), Some("de")), Lang::En);
+    }
+}

@@ -1,0 +1,676 @@
+//! The CSC OAuth2 flow through Inkan's own pages (issue 18; criteria 2.2.1, 2.2.3(2)A-1/A-2):
+//! a person signs in and approves in a real headless Chromium, a CSC client exchanges the code
+//! for a credential token, and `signHash` signs exactly the approved hashes, once. The rules of
+//! the pages (CSRF, framing, redirect URIs, PKCE, wrong factors, codes used twice, what a
+//! credential token may reach) are checked over plain HTTPS as well. Real server, real TLS.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use common::Engine;
+use common::server::{Account, Harness, PASSWORD, key};
+use common::webdriver::Browser;
+use inkan_device::{Algorithm, PublicKey};
+use inkan_log::entry::{EntryKind, Outcome};
+use inkan_server::auth::operators::OperatorRole;
+use inkan_server::client::ProofKey;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const PIN: &str = "482913";
+const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
+
+/// A holder with a key, and a signing application registered under dual control whose
+/// redirect URI is a small HTTP server of the test.
+struct World {
+    h: Harness,
+    alice: Account,
+    key_id: String,
+    public: PublicKey,
+    client_id: String,
+    redirect: String,
+}
+
+async fn world(engine: Engine) -> World {
+    let h = Harness::start(engine, SETTINGS).await;
+    let (_, operator) = h.operator().await;
+    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let session = h.login(&alice).await;
+    let (key_id, jwk) = key(&h, &session, "ES256", PIN).await;
+    let public = inkan_formats::jose::public_key_from_jwk(&jwk).unwrap();
+    let redirect = format!("http://127.0.0.1:{}/callback", callback_server().await);
+    let asked = h
+        .call(
+            &operator,
+            Method::POST,
+            "/v1/approvals",
+            Some(
+                json!({"action": "oauth_client.register", "name": "Example Signing App",
+                        "redirect_uris": [redirect]}),
+            ),
+        )
+        .await;
+    let done = h
+        .approve_request(asked, OperatorRole::RaOfficer, None)
+        .await;
+    let client_id = done["result"]["client_id"].as_str().unwrap().to_owned();
+    World {
+        h,
+        alice,
+        key_id,
+        public,
+        client_id,
+        redirect,
+    }
+}
+
+/// A loopback HTTP server that answers every request with a short page: where the browser
+/// lands with its code. Returns its port.
+async fn callback_server() -> u16 {
+    page_server("text/plain", "callback".into()).await
+}
+
+/// A loopback HTTP server that answers every request with `body`. Returns its port.
+async fn page_server(content_type: &'static str, body: String) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    port
+}
+
+/// A PKCE pair: (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(rand_bytes());
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (i, b) in bytes.iter_mut().enumerate() {
+        *b = u8::try_from((i * 37 + usize::from(std::process::id() as u8)) % 251).unwrap();
+    }
+    let digest = Sha256::digest(format!("{:?}{bytes:?}", std::time::Instant::now()));
+    digest.into()
+}
+
+/// The documents a test signs: (message, label).
+const DOCUMENTS: [(&[u8], &str); 3] = [
+    (b"contract: 100 yen", "Contract <No. 1>"),
+    (b"annex: terms", "Annex & terms"),
+    (b"something else", "Not approved"),
+];
+
+fn hash_of(message: &[u8]) -> Vec<u8> {
+    Sha256::digest(message).to_vec()
+}
+
+/// The authorization URL for the first two documents, with `authorization_details`.
+fn authorize_url(w: &World, challenge: &str, extra: &str) -> String {
+    let details = json!([{
+        "type": "credential",
+        "credentialID": w.key_id,
+        "documentDigests": DOCUMENTS[..2].iter().map(|(m, label)| json!({
+            "hash": STANDARD.encode(hash_of(m)), "label": label,
+        })).collect::<Vec<_>>(),
+        "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+    }]);
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("state", "st-42")
+        .append_pair("authorization_details", &details.to_string())
+        .finish();
+    format!("{}/oauth2/authorize?{query}{extra}", w.h.url)
+}
+
+/// The code and state of a redirect URL back to the client.
+fn code_of(url: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let parsed = url::Url::parse(url).unwrap();
+    let get = |name: &str| {
+        parsed
+            .query_pairs()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    (get("code"), get("state"), get("error"))
+}
+
+/// `POST /oauth2/token` for `code` with a DPoP proof of `key`.
+async fn exchange(w: &World, key: &ProofKey, code: &str, verifier: &str) -> reqwest::Response {
+    let url = format!("{}/oauth2/token", w.h.url);
+    let proof = key.dpop("POST", &url, None, w.h.now_seconds()).unwrap();
+    w.h.http
+        .post(&url)
+        .header("DPoP", proof)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", &w.client_id),
+            ("redirect_uri", &w.redirect),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A call with the credential token (`Authorization: DPoP`, a fresh proof).
+async fn with_token(
+    w: &World,
+    key: &ProofKey,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let url = format!("{}{path}", w.h.url);
+    let proof = key
+        .dpop(method.as_str(), &url, Some(token), w.h.now_seconds())
+        .unwrap();
+    let mut request =
+        w.h.http
+            .request(method, &url)
+            .header("Authorization", format!("DPoP {token}"))
+            .header("DPoP", proof);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn sign_hash(
+    w: &World,
+    key: &ProofKey,
+    token: &str,
+    documents: &[usize],
+) -> reqwest::Response {
+    let hashes: Vec<String> = documents
+        .iter()
+        .map(|&i| STANDARD.encode(hash_of(DOCUMENTS[i].0)))
+        .collect();
+    with_token(
+        w,
+        key,
+        token,
+        Method::POST,
+        "/csc/v2/signatures/signHash",
+        Some(json!({"credentialID": w.key_id, "hashes": hashes,
+                    "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
+                    "signAlgo": "1.2.840.10045.4.3.2"})),
+    )
+    .await
+}
+
+/// In Chromium: a person signs in with password and TOTP, sees the two documents (labels
+/// escaped, digests, the key, the client), switches to Japanese, approves with the PIN and a
+/// fresh OTP; the client exchanges the code and signs exactly those two hashes, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
+    let w = world(Engine::SqliteFile).await;
+    let browser = Browser::start().await;
+    let (verifier, challenge) = pkce();
+    browser.goto(&authorize_url(&w, &challenge, "")).await;
+    let landed = browser.url().await;
+    assert!(
+        landed.contains("/oauth2/consent/oar_"),
+        "{landed}: {}",
+        browser.text().await
+    );
+    let text = browser.text().await;
+    assert!(text.contains("Sign in to Inkan"), "{text}");
+    assert!(text.contains("Example Signing App"), "{text}");
+    browser.keep_screenshot("sign-in").await;
+
+    w.h.next_step();
+    browser.type_into("#username", &w.alice.username).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#otp", &w.h.otp(&w.alice)).await;
+    browser.click("button[type=submit]").await;
+    let consent = browser.text().await;
+    assert!(consent.contains("Approve a signature"), "{consent}");
+    for needle in [
+        "Contract <No. 1>",
+        "Annex & terms",
+        w.key_id.as_str(),
+        &URL_SAFE_NO_PAD.encode(hash_of(DOCUMENTS[0].0)),
+        &URL_SAFE_NO_PAD.encode(hash_of(DOCUMENTS[1].0)),
+        &w.redirect,
+    ] {
+        assert!(consent.contains(needle), "{needle} not in {consent}");
+    }
+    assert!(!consent.contains("Not approved"));
+    browser.keep_screenshot("consent").await;
+
+    // The same page in Japanese, by its switch.
+    browser.click("p.lang a").await;
+    let japanese = browser.text().await;
+    assert!(japanese.contains("署名の承認"), "{japanese}");
+    assert!(japanese.contains("Contract <No. 1>"), "{japanese}");
+    browser.keep_screenshot("consent-ja").await;
+
+    w.h.next_step();
+    browser.type_into("#pin", PIN).await;
+    browser.type_into("#otp", &w.h.otp(&w.alice)).await;
+    browser.click("button[value=approve]").await;
+    let back = browser.url().await;
+    assert!(back.starts_with(&w.redirect), "{back}");
+    let (code, state, error) = code_of(&back);
+    assert_eq!((state.as_deref(), error), (Some("st-42"), None));
+    browser.quit().await;
+
+    let client_key = ProofKey::generate().unwrap();
+    let tokens = exchange(&w, &client_key, &code.unwrap(), &verifier).await;
+    assert_eq!(tokens.status(), StatusCode::OK);
+    assert_eq!(tokens.headers()["cache-control"], "no-store");
+    let tokens: Value = tokens.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "DPoP");
+    assert_eq!(tokens["scope"], "credential");
+    assert_eq!(tokens["credentialID"], w.key_id.as_str());
+    assert!(tokens.get("refresh_token").is_none());
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let signed = sign_hash(&w, &client_key, token, &[0, 1]).await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let body: Value = signed.json().await.unwrap();
+    let signatures = body["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2);
+    for (signature, (message, _)) in signatures.iter().zip(DOCUMENTS) {
+        let raw = STANDARD.decode(signature.as_str().unwrap()).unwrap();
+        w.public.verify(Algorithm::Es256, message, &raw).unwrap();
+    }
+    // Once.
+    let again = sign_hash(&w, &client_key, token, &[0, 1]).await;
+    assert_eq!(again.status(), StatusCode::FORBIDDEN);
+
+    // The log: sign-in, the activation under the SAD the code was exchanged for, the code,
+    // the token, the signature.
+    let entries = w.h.log_entries().await;
+    let notes = |kind: EntryKind| {
+        entries
+            .iter()
+            .filter(|e| e.kind == kind && e.outcome == Outcome::Succeeded)
+            .map(|e| e.note.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        notes(EntryKind::Login)
+            .iter()
+            .any(|n| n == "browser session")
+    );
+    assert!(
+        notes(EntryKind::SignatureActivated)
+            .iter()
+            .any(|n| n.contains("consent page") && n.contains(&w.client_id))
+    );
+    let issued = notes(EntryKind::TokenIssued);
+    assert!(issued.iter().any(|n| n.starts_with("authorization code")));
+    assert!(
+        issued
+            .iter()
+            .any(|n| n.starts_with("OAuth2 credential token"))
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == EntryKind::SignatureMade && e.outcome == Outcome::Succeeded)
+    );
+    w.h.stop().await;
+}
+
+/// In Chromium: the consent page will not show inside a frame (`frame-ancestors 'none'`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_consent_page_refuses_to_be_framed() {
+    let w = world(Engine::SqliteFile).await;
+    let (_, challenge) = pkce();
+    let page = no_redirects(&w)
+        .get(authorize_url(&w, &challenge, ""))
+        .send()
+        .await
+        .unwrap();
+    let location = page.headers()["location"].to_str().unwrap().to_owned();
+    let framed = format!("{}{location}", w.h.url);
+    // Another site (another origin on this machine) frames the page.
+    let framer = page_server(
+        "text/html",
+        format!("<!DOCTYPE html><h1>outer</h1><iframe src=\"{framed}\"></iframe>"),
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("http://127.0.0.1:{framer}/")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(browser.enter_frame().await);
+    assert!(
+        browser.find("#username").await.is_none(),
+        "the page rendered in a frame"
+    );
+    browser.leave_frame().await;
+    // The same page on its own renders.
+    browser.goto(&framed).await;
+    assert!(browser.find("#username").await.is_some());
+    browser.quit().await;
+    w.h.stop().await;
+}
+
+/// A client that does not follow redirects (to read where the pages send the browser), with
+/// the test server's certificate.
+fn no_redirects(w: &World) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&w.h.server_cert).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The pages over plain HTTPS, as a browser would send them: cookies kept by hand.
+struct Pages<'a> {
+    w: &'a World,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(w: &'a World) -> Self {
+        Pages {
+            w,
+            http: no_redirects(w),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        for set in response.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+                assert!(set.contains(attribute), "{set}");
+            }
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            assert!(name.starts_with("__Host-"));
+            self.cookies.retain(|(n, _)| n != name);
+            self.cookies.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
+    async fn get(&mut self, url: &str) -> reqwest::Response {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.w.h.url)
+        } else {
+            url.to_owned()
+        };
+        let response = self
+            .http
+            .get(url)
+            .header("Cookie", self.header())
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.w.h.url))
+            .header("Cookie", self.header())
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.keep(&response);
+        response
+    }
+
+    /// Starts a request and signs in: the request's page path.
+    async fn signed_in(&mut self, url: &str) -> String {
+        let started = self.get(url).await;
+        assert_eq!(started.status(), StatusCode::SEE_OTHER);
+        let page = started.headers()["location"].to_str().unwrap().to_owned();
+        let path = page.split('?').next().unwrap().to_owned();
+        let sign_in = self.get(&page).await;
+        assert_eq!(sign_in.status(), StatusCode::OK);
+        self.w.h.next_step();
+        let csrf = self.cookie("__Host-inkan_csrf").unwrap().to_owned();
+        let otp = self.w.h.otp(&self.w.alice);
+        let signed = self
+            .post(
+                &format!("{path}/sign-in"),
+                &[
+                    ("csrf", &csrf),
+                    ("username", &self.w.alice.username.clone()),
+                    ("password", PASSWORD),
+                    ("otp", &otp),
+                ],
+            )
+            .await;
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        path
+    }
+
+    /// Approves with `pin` and a fresh OTP (`csrf` as given).
+    async fn approve(&mut self, path: &str, pin: &str, csrf: Option<&str>) -> reqwest::Response {
+        self.w.h.next_step();
+        let csrf = csrf
+            .map(str::to_owned)
+            .unwrap_or_else(|| self.cookie("__Host-inkan_csrf").unwrap().to_owned());
+        let otp = self.w.h.otp(&self.w.alice);
+        self.post(
+            path,
+            &[
+                ("csrf", &csrf),
+                ("decision", "approve"),
+                ("pin", pin),
+                ("otp", &otp),
+            ],
+        )
+        .await
+    }
+}
+
+/// The rules of the pages, the code and the credential token, on every engine.
+async fn page_rules(engine: Engine) {
+    let w = world(engine).await;
+    let h = &w.h;
+
+    // An unknown redirect URI is refused on Inkan's page, never followed.
+    let (verifier, challenge) = pkce();
+    let mut pages = Pages::new(&w);
+    let url = authorize_url(&w, &challenge, "").replace(
+        &url::form_urlencoded::byte_serialize(w.redirect.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fevil.example%2Fcb",
+    );
+    let refused = pages.get(&url).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("redirect_uri"));
+    // Without PKCE: sent back with invalid_request and the state.
+    let plain = authorize_url(&w, &challenge, "")
+        .replace("code_challenge_method=S256", "code_challenge_method=plain");
+    let back = pages.get(&plain).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER);
+    let (code, state, error) = code_of(back.headers()["location"].to_str().unwrap());
+    assert_eq!(
+        (code, state.as_deref(), error.as_deref()),
+        (None, Some("st-42"), Some("invalid_request"))
+    );
+
+    // A page carries the security headers.
+    let path = pages.signed_in(&authorize_url(&w, &challenge, "")).await;
+    let page = pages.get(&path).await;
+    let headers = page.headers().clone();
+    let csp = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+    assert!(
+        csp.contains(&format!(
+            "form-action 'self' {}",
+            w.redirect.trim_end_matches("/callback")
+        )),
+        "{csp}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["cache-control"], "no-store");
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Contract &lt;No. 1&gt;") && !html.contains("<No. 1>"),
+        "escaped"
+    );
+    assert!(!html.contains("<script"));
+
+    // Without the CSRF value (or with another) nothing is decided.
+    let forged = pages
+        .approve(&path, PIN, Some("x".repeat(43).as_str()))
+        .await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // A wrong PIN: the page again, refused, and the request still waits.
+    let wrong = pages.approve(&path, "000000", None).await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("PIN or the one-time password is wrong")
+    );
+    let approved = pages.approve(&path, PIN, None).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
+    let code = code.unwrap();
+    // Decided once.
+    let twice = pages.approve(&path, PIN, None).await;
+    assert_eq!(twice.status(), StatusCode::NOT_FOUND);
+
+    // The code: the wrong verifier is refused, the right one works once.
+    let client_key = ProofKey::generate().unwrap();
+    let (other_verifier, _) = pkce();
+    let wrong = exchange(&w, &client_key, &code, &other_verifier).await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let tokens: Value = exchange(&w, &client_key, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
+    let reused = exchange(&w, &client_key, &code, &verifier).await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+
+    // The credential token reaches nothing but signing; without its DPoP key it is nothing.
+    let keys = with_token(&w, &client_key, &token, Method::GET, "/v1/keys", None).await;
+    assert_eq!(keys.status(), StatusCode::FORBIDDEN);
+    let thief = ProofKey::generate().unwrap();
+    assert_eq!(
+        sign_hash(&w, &thief, &token, &[0, 1]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A hash nobody approved is refused (and the SAD is used up by the attempt).
+    let third = sign_hash(&w, &client_key, &token, &[0, 2]).await;
+    assert_eq!(third.status(), StatusCode::FORBIDDEN);
+    assert!(third.text().await.unwrap().contains("does not cover"));
+    assert_eq!(
+        sign_hash(&w, &client_key, &token, &[0, 1]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    // A browser session's cookie is no API token.
+    let session = pages.cookie("__Host-inkan_session").unwrap().to_owned();
+    let me = h
+        .http
+        .get(format!("{}/v1/me", h.url))
+        .header("Authorization", format!("Bearer {session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+
+    // scope=service: a session of the person, bound to the client's DPoP key.
+    let (verifier, challenge) = pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("scope", "service")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let path = pages
+        .signed_in(&format!("{}/oauth2/authorize?{query}", h.url))
+        .await;
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let approved = pages
+        .post(&path, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
+    let tokens: Value = exchange(&w, &client_key, &code.unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["scope"], "service");
+    assert!(tokens["refresh_token"].is_string());
+    let me = with_token(
+        &w,
+        &client_key,
+        tokens["access_token"].as_str().unwrap(),
+        Method::GET,
+        "/v1/me",
+        None,
+    )
+    .await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    // Declined: the client hears access_denied.
+    let (_, challenge) = pkce();
+    let path = pages.signed_in(&authorize_url(&w, &challenge, "")).await;
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let declined = pages
+        .post(&path, &[("csrf", &csrf), ("decision", "deny")])
+        .await;
+    let (code, _, error) = code_of(declined.headers()["location"].to_str().unwrap());
+    assert_eq!((code, error.as_deref()), (None, Some("access_denied")));
+    w.h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_rules_sqlite() {
+    page_rules(Engine::SqliteFile).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn page_rules_postgres() {
+    page_rules(Engine::Postgres).await;
+}
