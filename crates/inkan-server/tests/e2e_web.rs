@@ -652,6 +652,54 @@ async fn page_rules(engine: Engine) {
     )
     .await;
     assert_eq!(me.status(), StatusCode::OK);
+    // RFC 7009: the token ends its session; an unknown token is answered the same.
+    let service_token = tokens["access_token"].as_str().unwrap();
+    for token in [service_token, "inkan_at_test_unknown"] {
+        let revoked = h
+            .http
+            .post(format!("{}/oauth2/revoke", h.url))
+            .form(&[("token", token), ("client_id", &w.client_id)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), StatusCode::OK);
+    }
+    let me = with_token(&w, &client_key, service_token, Method::GET, "/v1/me", None).await;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    // Discovery: RFC 8414 metadata and CSC info name the endpoints.
+    let metadata: Value = h
+        .http
+        .get(format!("{}/.well-known/oauth-authorization-server", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["authorization_endpoint"],
+        format!("{}/oauth2/authorize", h.url)
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    let info: Value = h
+        .http
+        .post(format!("{}/csc/v2/info", h.url))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        info["authType"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("oauth2code"))
+    );
 
     // Declined: the client hears access_denied.
     let (_, challenge) = pkce();

@@ -109,6 +109,11 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route(TOKEN_PATH, post(auth::token))
         .route("/oauth2/authorize", get(pages::authorize))
+        .route("/oauth2/revoke", post(auth::oauth_revoke))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(auth::oauth_metadata),
+        )
         .route(
             "/oauth2/consent/{id}",
             get(pages::consent_page).post(pages::decide),

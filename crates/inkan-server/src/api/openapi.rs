@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document served at `/openapi.json`, generated from the route annotations so
 //! it cannot drift from the handlers' types.
 
+use super::pages;
 use super::routes::{
     admin, auth, csc, delivery, keys, operations, present, signatures, status_lists, system, vc,
 };
@@ -18,6 +19,8 @@ use utoipa::OpenApi;
         system::health, system::ready, system::openapi,
         system::key_backup_policy,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
+        pages::authorize, pages::consent_page, pages::sign_in, pages::decide,
+        auth::oauth_revoke, auth::oauth_metadata,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
         admin::reissue_activation_code,
@@ -41,6 +44,7 @@ use utoipa::OpenApi;
         (name = "system", description = "Health and readiness"),
         (name = "auth", description = "Activation and system-client tokens"),
         (name = "csc", description = "Cloud Signature Consortium API v2"),
+        (name = "oauth2", description = "CSC API v2 OAuth2 authorization: Inkan's sign-in and consent pages"),
         (name = "operators", description = "Operator actions"),
         (name = "keys", description = "A subscriber's keys"),
         (name = "vc", description = "W3C VC API"),
@@ -73,6 +77,12 @@ mod tests {
             ("post", "/csc/v2/auth/login"),
             ("post", "/csc/v2/auth/revoke"),
             ("post", "/oauth2/token"),
+            ("get", "/oauth2/authorize"),
+            ("get", "/oauth2/consent/{id}"),
+            ("post", "/oauth2/consent/{id}"),
+            ("post", "/oauth2/consent/{id}/sign-in"),
+            ("post", "/oauth2/revoke"),
+            ("get", "/.well-known/oauth-authorization-server"),
             ("get", "/v1/me"),
             ("post", "/v1/keys"),
             ("get", "/v1/keys"),
@@ -135,6 +145,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 58);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 63);
     }
 }

@@ -159,6 +159,24 @@ impl Auth {
         self.check_dpop_proof(creds, None).await
     }
 
+    /// RFC 7009 revocation for the sessions an OAuth2 code was exchanged for: whoever holds
+    /// one of a session's tokens may end it (written ahead like a logout). An unknown token,
+    /// or one of another kind of session, changes nothing and is answered the same (RFC 7009
+    /// section 2.2), so the answer says nothing about a token.
+    pub async fn revoke_granted(&self, token: &str) -> Result<(), AuthError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_CHARS {
+            return Ok(());
+        }
+        let Some((_, session)) = self.store.get_token(&secret_hash(token)).await? else {
+            return Ok(());
+        };
+        if !session.method.starts_with("oauth2:") || session.revoked_at.is_some() {
+            return Ok(());
+        }
+        let caller = self.caller_of(&session, None)?;
+        self.logout(&caller).await
+    }
+
     /// Ends a browser session (sign-out), written ahead like a logout.
     pub async fn sign_out_browser(&self, caller: &Caller) -> Result<(), AuthError> {
         self.logout(caller).await

@@ -103,6 +103,9 @@ fn failure(lang: Lang, e: &AuthError) -> Response {
 
 /// `GET /oauth2/authorize`: stores the request, then sends the browser to its page (or the
 /// refusal back to the client, or tells the person here when the client is unknown).
+#[utoipa::path(get, path = "/oauth2/authorize", tag = "oauth2",
+    description = "CSC API v2 oauth2/authorize (RFC 6749 authorization code): response_type=code, client_id, redirect_uri (registered, exact), code_challenge + code_challenge_method=S256 (required), state, lang (en|ja), and scope=service, or scope=credential with credentialID, numSignatures, hashes (base64url, comma-separated), hashAlgorithmOID, description, or authorization_details (RFC 9396) [{type: credential, credentialID, documentDigests: [{hash, label}], hashAlgorithmOID}]. Each parameter at most once. Pushed requests (request_uri) are not supported yet.",
+    responses((status = 303, description = "To the request's sign-in and consent page, or back to redirect_uri with error, error_description and state"), (status = 400, description = "Unknown client_id or redirect_uri (a page, never a redirect)")))]
 pub async fn authorize(
     State(state): State<Arc<ApiState>>,
     RawQuery(query): RawQuery,
@@ -127,6 +130,9 @@ pub async fn authorize(
 }
 
 /// `GET /oauth2/consent/{id}`: the sign-in form, or (signed in) what the request authorises.
+#[utoipa::path(get, path = "/oauth2/consent/{id}", tag = "oauth2",
+    params(("id" = String, Path, description = "oar_…"), ("lang" = Option<String>, Query, description = "en or ja")),
+    responses((status = 200, description = "HTML: sign-in, or the consent page (key, documents with labels and digests, PIN and OTP)", content_type = "text/html"), (status = 404, description = "The request has ended or was decided")))]
 pub async fn consent_page(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -165,6 +171,10 @@ pub async fn consent_page(
 
 /// `POST /oauth2/consent/{id}/sign-in`: password and TOTP; on success a browser session and
 /// back to the request's page.
+#[utoipa::path(post, path = "/oauth2/consent/{id}/sign-in", tag = "oauth2",
+    params(("id" = String, Path, description = "oar_…")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf (the __Host-inkan_csrf cookie's value), username, password, otp, lang"),
+    responses((status = 303, description = "Signed in (Set-Cookie __Host-inkan_session): back to the page"), (status = 401, description = "HTML: wrong username, password or OTP"), (status = 403, description = "HTML: no CSRF match")))]
 pub async fn sign_in(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
@@ -206,6 +216,10 @@ pub async fn sign_in(
 
 /// `POST /oauth2/consent/{id}`: approve (with PIN and OTP when it signs) or decline; the
 /// browser goes back to the client.
+#[utoipa::path(post, path = "/oauth2/consent/{id}", tag = "oauth2",
+    params(("id" = String, Path, description = "oar_…")),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, decision (approve or deny), pin and otp (scope=credential), lang"),
+    responses((status = 303, description = "To redirect_uri with code and state, or error=access_denied"), (status = 403, description = "HTML: wrong PIN or OTP, or no CSRF match")))]
 pub async fn decide(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,

@@ -10,7 +10,7 @@ use super::super::error::ApiError;
 use super::super::extract::{Authenticated, ClientCertificate, JsonBody, Source, credentials};
 use crate::auth::TokenResponse;
 use crate::auth::accounts::LoginAttempt;
-use crate::auth::clients::ClientTokenRequest;
+use crate::auth::clients::{ClientTokenRequest, TOKEN_PATH};
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
@@ -294,6 +294,56 @@ pub async fn token(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
 }
 
+/// `POST /oauth2/revoke` (RFC 7009).
+#[derive(serde::Deserialize)]
+pub struct OAuthRevokeRequest {
+    /// The access or refresh token.
+    pub token: String,
+    /// `access_token` or `refresh_token`; either is looked up.
+    pub token_type_hint: Option<String>,
+    /// The client (public clients send it; not needed to find the token).
+    pub client_id: Option<String>,
+}
+
+/// OAuth2 token revocation (RFC 7009) for tokens of the authorization-code flow: the session
+/// ends, every token of it stops working. 200 whether or not the token was known.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token, token_type_hint, client_id"),
+    responses((status = 200, description = "Revoked, or nothing to revoke")))]
+pub async fn oauth_revoke(
+    State(state): State<Arc<ApiState>>,
+    form: Result<axum::Form<OAuthRevokeRequest>, axum::extract::rejection::FormRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let axum::Form(request) = form.map_err(|e| {
+        ApiError::bad_request(super::super::extract::without_values(&e.body_text()))
+    })?;
+    state.auth.revoke_granted(&request.token).await?;
+    Ok(([(header::CACHE_CONTROL, "no-store")], StatusCode::OK))
+}
+
+/// The authorization server's metadata (RFC 8414), for CSC clients that discover it.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth2",
+    responses((status = 200, description = "RFC 8414 metadata")))]
+pub async fn oauth_metadata(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
+    let base = state.auth.public_url();
+    Json(serde_json::json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/oauth2/authorize"),
+        "token_endpoint": format!("{base}{TOKEN_PATH}"),
+        "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["service", "credential"],
+        "authorization_details_types_supported": ["credential"],
+        "token_endpoint_auth_methods_supported": ["none", "private_key_jwt", "tls_client_auth"],
+        "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
+        "ui_locales_supported": ["en", "ja"],
+    }))
+}
+
+crate::api::redacted_debug!(OAuthRevokeRequest);
 crate::api::redacted_debug!(ActivationComplete);
 crate::api::redacted_debug!(ActivationStart);
 crate::api::redacted_debug!(ActivationStarted);

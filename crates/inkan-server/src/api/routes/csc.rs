@@ -82,10 +82,11 @@ pub async fn info(State(state): State<Arc<ApiState>>) -> Json<Value> {
         "region": "JP",
         "lang": "en-US",
         "description": "Remote signing service for Verifiable Credentials",
-        "authType": ["basic"],
+        "authType": ["basic", "oauth2code"],
+        "oauth2": state.auth.public_url(),
         "methods": [
             "auth/login", "auth/revoke", "credentials/list", "credentials/info",
-            "credentials/authorize", "signatures/signHash"
+            "credentials/authorize", "signatures/signHash", "oauth2/authorize", "oauth2/token"
         ],
         "signatureActivation": {
             "activationKey": state.activation.public_jwk(),
