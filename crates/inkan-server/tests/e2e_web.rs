@@ -322,7 +322,6 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
             .any(|n| n.contains("consent page") && n.contains(&w.client_id))
     );
     let issued = notes(EntryKind::TokenIssued);
-    assert!(issued.iter().any(|n| n.starts_with("authorization code")));
     assert!(
         issued
             .iter()
@@ -348,21 +347,50 @@ async fn the_consent_page_refuses_to_be_framed() {
         .unwrap();
     let location = page.headers()["location"].to_str().unwrap().to_owned();
     let framed = format!("{}{location}", w.h.url);
-    // Another site (another origin on this machine) frames the page.
+    // Another site (another origin on this machine) frames the page, and beside it a page of
+    // Inkan that may be framed (`/health`): the control that shows frames load at all.
     let framer = page_server(
         "text/html",
-        format!("<!DOCTYPE html><h1>outer</h1><iframe src=\"{framed}\"></iframe>"),
+        format!(
+            "<!DOCTYPE html><h1>outer</h1><iframe id=\"control\" src=\"{}/health\"></iframe>\
+             <iframe id=\"consent\" src=\"{framed}\"></iframe>",
+            w.h.url
+        ),
     )
     .await;
     let browser = Browser::start().await;
     browser.goto(&format!("http://127.0.0.1:{framer}/")).await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    assert!(browser.enter_frame().await);
+    // Waits (at most ten seconds) until the frame `css` has loaded something, and returns its
+    // HTML.
+    let loaded = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            for _ in 0..100 {
+                assert!(browser.enter_frame(css).await);
+                let source = browser.source().await;
+                browser.leave_frame().await;
+                if source.contains("status")
+                    || source.contains("username")
+                    || source.contains("ERR_")
+                {
+                    return source;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("the frame {css} never loaded");
+        }
+    };
+    let control = loaded("#control").await;
     assert!(
-        browser.find("#username").await.is_none(),
+        control.contains("status") && !control.contains("ERR_"),
+        "{control}"
+    );
+    let consent = loaded("#consent").await;
+    assert!(
+        !consent.contains("username"),
         "the page rendered in a frame"
     );
-    browser.leave_frame().await;
+    assert!(consent.contains("ERR_BLOCKED_BY"), "{consent}");
     // The same page on its own renders.
     browser.goto(&framed).await;
     assert!(browser.find("#username").await.is_some());
@@ -579,14 +607,32 @@ async fn page_rules(engine: Engine) {
     let (other_verifier, _) = pkce();
     let wrong = exchange(&w, &client_key, &code, &other_verifier).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
+    let with_secret =
+        w.h.http
+            .post(format!("{}/oauth2/token", h.url))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("client_secret", "s"),
+            ])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(with_secret.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        with_secret.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
     let tokens: Value = exchange(&w, &client_key, &code, &verifier)
         .await
         .json()
         .await
         .unwrap();
     let token = tokens["access_token"].as_str().unwrap().to_owned();
-    let reused = exchange(&w, &client_key, &code, &verifier).await;
-    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
 
     // The credential token reaches nothing but signing; without its DPoP key it is nothing.
     let keys = with_token(&w, &client_key, &token, Method::GET, "/v1/keys", None).await;
@@ -596,6 +642,25 @@ async fn page_rules(engine: Engine) {
         sign_hash(&w, &thief, &token, &[0, 1]).await.status(),
         StatusCode::UNAUTHORIZED
     );
+    // The code presented again: refused, and the session it gave ends (RFC 6749 4.1.2).
+    let reused = exchange(&w, &client_key, &code, &verifier).await;
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        sign_hash(&w, &client_key, &token, &[0, 1]).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Once more, for a hash nobody approved.
+    let (verifier, challenge) = pkce();
+    let path = pages.signed_in(&authorize_url(&w, &challenge, "")).await;
+    let approved = pages.approve(&path, PIN, None).await;
+    let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
+    let tokens: Value = exchange(&w, &client_key, &code.unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap().to_owned();
     // A hash nobody approved is refused (and the SAD is used up by the attempt).
     let third = sign_hash(&w, &client_key, &token, &[0, 2]).await;
     assert_eq!(third.status(), StatusCode::FORBIDDEN);
@@ -615,6 +680,17 @@ async fn page_rules(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    // Nor is an API token a page cookie: the page asks to sign in.
+    let api = h.login(&w.alice).await;
+    let (_, challenge) = pkce();
+    let mut stranger = Pages::new(&w);
+    let started = stranger.get(&authorize_url(&w, &challenge, "")).await;
+    let page = started.headers()["location"].to_str().unwrap().to_owned();
+    stranger
+        .cookies
+        .push(("__Host-inkan_session".into(), api.access.clone()));
+    let shown = stranger.get(&page).await.text().await.unwrap();
+    assert!(shown.contains("Sign in to Inkan"), "{shown}");
 
     // scope=service: a session of the person, bound to the client's DPoP key.
     let (verifier, challenge) = pkce();
@@ -626,6 +702,14 @@ async fn page_rules(engine: Engine) {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .finish();
+    // Handing over a session takes a sign-in for this request: the browser's session from
+    // an earlier request gets the sign-in page, not the consent.
+    let earlier = pages
+        .get(&format!("{}/oauth2/authorize?{query}", h.url))
+        .await;
+    let earlier = earlier.headers()["location"].to_str().unwrap().to_owned();
+    let shown = pages.get(&earlier).await.text().await.unwrap();
+    assert!(shown.contains("Sign in to Inkan"), "{shown}");
     let path = pages
         .signed_in(&format!("{}/oauth2/authorize?{query}", h.url))
         .await;
@@ -710,6 +794,59 @@ async fn page_rules(engine: Engine) {
         .await;
     let (code, _, error) = code_of(declined.headers()["location"].to_str().unwrap());
     assert_eq!((code, error.as_deref()), (None, Some("access_denied")));
+
+    // Signing out ends the browser session and clears its cookie.
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let out = pages.post("/oauth2/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::OK);
+    assert_eq!(pages.cookie("__Host-inkan_session"), Some(""));
+
+    // Ending the client (dual control) ends the sessions its codes gave and its requests.
+    let (verifier, challenge) = pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("scope", "service")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let authorize = format!("{}/oauth2/authorize?{query}", h.url);
+    let path = pages.signed_in(&authorize).await;
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let approved = pages
+        .post(&path, &[("csrf", &csrf), ("decision", "approve")])
+        .await;
+    let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
+    let tokens: Value = exchange(&w, &client_key, &code.unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let service_token = tokens["access_token"].as_str().unwrap();
+    let (_, operator) = h.operator().await;
+    let asked = h
+        .call(
+            &operator,
+            Method::POST,
+            "/v1/approvals",
+            Some(
+                json!({"action": "oauth_client.revoke", "client": w.client_id,
+                        "reason": "the application was withdrawn"}),
+            ),
+        )
+        .await;
+    let done = h
+        .approve_request(asked, OperatorRole::RaOfficer, None)
+        .await;
+    assert!(
+        done["result"]["sessionsRevoked"].as_u64().unwrap() >= 1,
+        "{done}"
+    );
+    let me = with_token(&w, &client_key, service_token, Method::GET, "/v1/me", None).await;
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let refused = pages.get(&authorize).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     w.h.stop().await;
 }
 

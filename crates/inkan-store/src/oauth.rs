@@ -64,6 +64,8 @@ pub struct OAuthRequestRecord {
     pub code_expires_at: Option<UnixMillis>,
     /// When the code was exchanged.
     pub exchanged_at: Option<UnixMillis>,
+    /// The session the code was exchanged for.
+    pub granted_session: Option<String>,
 }
 
 /// A decision of a pending request.
@@ -103,6 +105,16 @@ pub trait OAuthStore: Send + Sync {
     /// Every client, oldest first.
     async fn oauth_clients(&self) -> Result<Vec<OAuthClientRecord>, StoreError>;
 
+    /// Ends a client at `at` and, in the same transaction, every session its codes were
+    /// exchanged for; returns how many sessions ended. [`StoreError::NotFound`] if there is no
+    /// such client, [`StoreError::Conflict`] if it has ended already. An exchange running at
+    /// the same time either finishes first (its session ends here) or finds the client ended.
+    async fn revoke_oauth_client(&self, id: &str, at: UnixMillis) -> Result<u64, StoreError>;
+
+    /// Deletes the requests that can no longer be decided or exchanged before `before` and whose
+    /// granted session, if any, is gone; returns how many.
+    async fn purge_oauth_requests(&self, before: UnixMillis) -> Result<u64, StoreError>;
+
     /// Stores a new request; [`StoreError::NotFound`] if its client is unknown.
     async fn insert_oauth_request(&self, request: &OAuthRequestRecord) -> Result<(), StoreError>;
 
@@ -123,8 +135,9 @@ pub trait OAuthStore: Send + Sync {
         decision: &OAuthDecision<'_>,
     ) -> Result<bool, StoreError>;
 
-    /// Uses up the code of `code_hash` if it is unexchanged and unexpired at `now`, and writes
-    /// `grant` in the same transaction: `false` (and nothing written) otherwise.
+    /// Uses up the code of `code_hash` if it is unexchanged and unexpired at `now` and its
+    /// client has not ended, and writes `grant` in the same transaction (its session becomes
+    /// the request's `granted_session`): `false` (and nothing written) otherwise.
     async fn exchange_oauth_code(
         &self,
         code_hash: &str,
@@ -145,7 +158,7 @@ macro_rules! oauth_request_columns {
     () => {
         "id, client_id, redirect_uri, state, code_challenge, scope, credential, created_at, \
          expires_at, account_id, session_id, decision, decided_at, code_hash, code_expires_at, \
-         exchanged_at"
+         exchanged_at, granted_session"
     };
 }
 
@@ -184,5 +197,6 @@ pub(crate) fn request(row: &impl Columns) -> Result<OAuthRequestRecord, StoreErr
         code_hash: row.text_opt("code_hash")?,
         code_expires_at: row.int_opt("code_expires_at")?,
         exchanged_at: row.int_opt("exchanged_at")?,
+        granted_session: row.text_opt("granted_session")?,
     })
 }

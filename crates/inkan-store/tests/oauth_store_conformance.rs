@@ -19,7 +19,7 @@ use common::records::{
 use common::{Ctx, Engine, run};
 
 conformance!(
-    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant],
+    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant, an_ended_client_ends_its_sessions],
     outside: [],
 );
 
@@ -55,6 +55,7 @@ fn request(client_id: &str, credential: bool) -> OAuthRequestRecord {
         code_hash: None,
         code_expires_at: None,
         exchanged_at: None,
+        granted_session: None,
     }
 }
 
@@ -238,6 +239,19 @@ async fn a_code_is_exchanged_once_with_its_grant(db: Ctx) {
     assert!(store.get_token(&late_token).await.unwrap().is_none());
     assert!(store.get_session(&late.session.id).await.unwrap().is_none());
 
+    // A grant that cannot be written (its session's id is taken) uses nothing up.
+    let (mut clash, _) = grant(&owner);
+    clash.session.id = owner.session.id.clone();
+    clash.sad.as_mut().unwrap().session_id = owner.session.id.clone();
+    assert!(
+        store
+            .exchange_oauth_code(&code, T0 + MINUTE, &clash)
+            .await
+            .is_err()
+    );
+    let unused = store.oauth_request(&pending.id).await.unwrap().unwrap();
+    assert_eq!((unused.exchanged_at, unused.granted_session), (None, None));
+
     // Four exchanges at once: one grant is written, whole.
     let grants: Vec<_> = (0..4).map(|_| grant(&owner)).collect();
     let mut tasks = Vec::new();
@@ -270,4 +284,82 @@ async fn a_code_is_exchanged_once_with_its_grant(db: Ctx) {
     assert_eq!(sad.session_id, won.session.id);
     let exchanged = store.oauth_request(&pending.id).await.unwrap().unwrap();
     assert_eq!(exchanged.exchanged_at, Some(T0 + MINUTE + 1));
+    assert_eq!(
+        exchanged.granted_session.as_deref(),
+        Some(won.session.id.as_str())
+    );
+}
+
+/// Ending a client ends the sessions its codes were exchanged for, and no code of it is
+/// exchanged afterwards; requests are purged once nothing can use them.
+async fn an_ended_client_ends_its_sessions(db: Ctx) {
+    let store = db.connect().await;
+    let owner = owner(store.as_ref()).await;
+    store.insert_oauth_client(&client("app")).await.unwrap();
+    let approve = |request: OAuthRequestRecord, code: String| {
+        let (store, owner) = (store.clone(), owner.clone());
+        async move {
+            store.insert_oauth_request(&request).await.unwrap();
+            let decision = OAuthDecision {
+                account_id: &owner.account.id,
+                session_id: &owner.session.id,
+                code: Some((&code, T0 + 2 * MINUTE)),
+                at: T0 + MINUTE,
+            };
+            assert!(
+                store
+                    .decide_oauth_request(&request.id, &decision)
+                    .await
+                    .unwrap()
+            );
+        }
+    };
+    let (first, second) = (request("app", true), request("app", true));
+    let (code1, code2) = (hash(), hash());
+    approve(first.clone(), code1.clone()).await;
+    approve(second.clone(), code2.clone()).await;
+    let (granted, _) = grant(&owner);
+    assert!(
+        store
+            .exchange_oauth_code(&code1, T0 + MINUTE, &granted)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store
+            .revoke_oauth_client("app", T0 + MINUTE + 5)
+            .await
+            .unwrap(),
+        1
+    );
+    let ended = store
+        .get_session(&granted.session.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ended.revoked_at, Some(T0 + MINUTE + 5));
+    assert_eq!(
+        store.oauth_client("app").await.unwrap().unwrap().revoked_at,
+        Some(T0 + MINUTE + 5)
+    );
+    let (late, late_token) = grant(&owner);
+    assert!(
+        !store
+            .exchange_oauth_code(&code2, T0 + MINUTE + 6, &late)
+            .await
+            .unwrap()
+    );
+    assert!(store.get_token(&late_token).await.unwrap().is_none());
+    assert_conflict(store.revoke_oauth_client("app", T0 + 2 * MINUTE).await);
+    assert_not_found(store.revoke_oauth_client("nobody", T0).await);
+
+    // The unexchanged request goes once it has expired; the exchanged one stays while its
+    // session is there.
+    let after = first.expires_at + 1;
+    assert_eq!(store.purge_oauth_requests(after).await.unwrap(), 1);
+    assert!(store.oauth_request(&second.id).await.unwrap().is_none());
+    assert!(store.oauth_request(&first.id).await.unwrap().is_some());
+    store.purge_sessions(after + 60 * MINUTE).await.unwrap();
+    assert_eq!(store.purge_oauth_requests(after).await.unwrap(), 1);
 }

@@ -432,17 +432,17 @@ impl ActivationService {
     /// `request` (the key, each hash and its label); what it authorises was fixed by the
     /// authorization request stored before the page was shown, not by anything the form sends.
     /// The same rules as [`authorize`](Self::authorize): a user of the key's subscriber, both
-    /// factors as one counted attempt, the refusal logged. Logs the activation under `sad_id`,
-    /// the SAD the client's code will be exchanged for (`oauth`), and stores nothing else.
-    pub async fn approve_on_page(
+    /// factors as one counted attempt, a refusal logged. Returns the activation's event for
+    /// the caller to write ahead around its decision (`oauth`), under `sad_id`, the SAD the
+    /// client's code will be exchanged for; stores nothing itself.
+    pub async fn check_on_page(
         &self,
         caller: &Caller,
         key: &KeyRecord,
         request: &SignatureRequest,
         (pin, otp): (SecretString, &str),
         sad_id: &str,
-        client: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Event, AuthError> {
         if caller.kind != CallerKind::User {
             return Err(AuthError::Forbidden(
                 "signature activation is a user's act".into(),
@@ -457,11 +457,7 @@ impl ActivationService {
         }
         self.check_factors(caller, key, Purpose::Authorize, Some(pin), otp, digests)
             .await?;
-        let event = Self::event(Purpose::Authorize, caller, key, digests)
-            .approval(Some(sad_id))
-            .note(format!("consent page, for OAuth2 client {client}"));
-        self.recorder.record(event, Outcome::Succeeded).await?;
-        Ok(())
+        Ok(Self::event(Purpose::Authorize, caller, key, digests).approval(Some(sad_id)))
     }
 
     /// How long a SAD lives, milliseconds.

@@ -119,6 +119,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             get(pages::consent_page).post(pages::decide),
         )
         .route("/oauth2/consent/{id}/sign-in", post(pages::sign_in))
+        .route("/oauth2/sign-out", post(pages::sign_out))
         .route(pages::html::STYLESHEET, get(pages::stylesheet))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))

@@ -19,7 +19,7 @@ use utoipa::OpenApi;
         system::health, system::ready, system::openapi,
         system::key_backup_policy,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
-        pages::authorize, pages::consent_page, pages::sign_in, pages::decide,
+        pages::authorize, pages::consent_page, pages::sign_in, pages::decide, pages::sign_out,
         auth::oauth_revoke, auth::oauth_metadata,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
@@ -82,6 +82,7 @@ mod tests {
             ("post", "/oauth2/consent/{id}"),
             ("post", "/oauth2/consent/{id}/sign-in"),
             ("post", "/oauth2/revoke"),
+            ("post", "/oauth2/sign-out"),
             ("get", "/.well-known/oauth-authorization-server"),
             ("get", "/v1/me"),
             ("post", "/v1/keys"),
@@ -145,6 +146,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 63);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 64);
     }
 }

@@ -389,8 +389,9 @@ async fn housekeeping(service: Arc<Service>, after: Arc<PostSigning>, clock: Arc
     }
 }
 
-/// Purges sessions that ended more than a week ago, SADs expired as long, and retained
-/// documents past their retention (criteria 2.2.3(3)B).
+/// Purges sessions that ended more than a week ago, SADs expired as long, OAuth2 requests
+/// nothing can use any more, and retained documents past their retention (criteria
+/// 2.2.3(3)B).
 async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
     let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
     match service.store.purge_sessions(before).await {
@@ -402,6 +403,11 @@ async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
         Ok(0) => {}
         Ok(purged) => tracing::info!(purged, "purged expired signature activation data"),
         Err(e) => tracing::warn!(error = %e, "purging expired SADs failed"),
+    }
+    match service.store.purge_oauth_requests(before).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "purged ended OAuth2 authorization requests"),
+        Err(e) => tracing::warn!(error = %e, "purging OAuth2 authorization requests failed"),
     }
     match after.retention.purge().await {
         Ok(0) => {}

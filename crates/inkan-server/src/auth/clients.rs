@@ -36,7 +36,7 @@ pub enum ClientCredential {
 }
 
 /// An OAuth token request (`application/x-www-form-urlencoded`, RFC 6749 section 4.4).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Clone, Default, serde::Deserialize)]
 pub struct ClientTokenRequest {
     /// Must be `client_credentials`.
     pub grant_type: String,
@@ -54,7 +54,12 @@ pub struct ClientTokenRequest {
     pub redirect_uri: Option<String>,
     /// `authorization_code`: the PKCE verifier.
     pub code_verifier: Option<String>,
+    /// Refused: Inkan's authorization-code clients are public (PKCE and DPoP); named so that
+    /// a client that sends one hears so instead of being half-authenticated.
+    pub client_secret: Option<String>,
 }
+
+crate::api::redacted_debug!(ClientTokenRequest);
 
 impl Auth {
     /// The client a registration would create, checked: an active issuer organisation, a

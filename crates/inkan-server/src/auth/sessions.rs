@@ -592,8 +592,8 @@ impl Auth {
             && !super::browser::CREDENTIAL_PATHS.contains(&creds.path)
         {
             return Err(AuthError::Forbidden(
-                "a credential-scoped token (OAuth2 scope=credential) only signs: \
-                 signatures/signHash"
+                "a credential-scoped token (OAuth2 scope=credential) reaches only \
+                 signatures/signHash and credentials/info"
                     .into(),
             ));
         }

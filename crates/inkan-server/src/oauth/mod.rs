@@ -12,35 +12,47 @@
 //! what the page shows and what the code grants are the same stored record; the form sends
 //! only the decision and the two factors. Clients are registered under dual control
 //! (`oauth_client.register`) and send people back only to a registered redirect URI, compared
-//! exactly. A request is decided once; a code is used once, within a minute, with its PKCE S256
-//! verifier, by the client it was issued to. Every decision, refusal and exchange is logged.
+//! exactly; ending a client (`oauth_client.revoke`) ends every session its codes gave. A request
+//! is decided once; a code is used once, within a minute, with its PKCE S256 verifier, by the
+//! client it was issued to, while the browser session that approved it lasts. Decisions and
+//! exchanges are written ahead; refusals of a known request or code are logged; refusals of
+//! requests made without authentication go to the server's log, not the transparency log.
+//!
+//! Files: `request.rs` (parsing), `decide.rs` (approve, decline), `token.rs` (the code
+//! exchange).
 //!
 //! Must never: issue a code for a request nobody approved with both factors, send a person or a
 //! code to an unregistered URI, or let a credential token do anything but sign what it names.
 
+pub mod decide;
 pub mod request;
+pub mod token;
 
 use crate::activation::ActivationService;
-use crate::auth::browser::GrantedSession;
-use crate::auth::{Auth, AuthError, Caller, RequestCredentials, random_secret, secret_hash};
+use crate::auth::limiter::SourceLimiter;
+use crate::auth::{Auth, AuthError, Caller};
 use crate::clock::Clock;
 use crate::log::{Event, Recorder};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_log::entry::{Actor, ActorKind, Authentication, EntryKind, Outcome};
-use inkan_store::auth::{AccountState, new_id};
-use inkan_store::oauth::{OAuthClientRecord, OAuthDecision, OAuthGrant, OAuthRequestRecord};
-use inkan_store::{KeyId, KeyRecord, SadRecord, Store};
+use inkan_store::auth::new_id;
+use inkan_store::oauth::{OAuthClientRecord, OAuthRequestRecord};
+use inkan_store::{KeyId, KeyRecord, Store};
 use request::{AuthorizeParams, CredentialAuthorization, check_text};
-use secrecy::SecretString;
-use sha2::{Digest as _, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
+
+pub use crate::auth::browser::{CREDENTIAL_METHOD, SERVICE_METHOD};
+pub use token::{CodeExchange, Exchanged, TokenError};
 
 /// How long a person has to decide a request, milliseconds.
 const REQUEST_MILLIS: i64 = 10 * 60 * 1000;
 /// How long an authorization code lives, milliseconds.
 const CODE_MILLIS: i64 = 60 * 1000;
-pub use crate::auth::browser::{CREDENTIAL_METHOD, SERVICE_METHOD};
+/// Most authorization requests one source address may start per minute (each is a stored
+/// row, made without authentication).
+const REQUESTS_PER_MINUTE: u32 = 60;
 
 /// Why an authorization request was refused, and where the person is told.
 #[derive(Debug)]
@@ -49,9 +61,11 @@ pub enum Refusal {
     Here(String),
     /// Anything else: sent back to the client's redirect URI (RFC 6749 section 4.1.2.1).
     Back {
-        /// The redirect URI with `error`, `error_description` and `state`.
+        /// The redirect URI with `error`, `error_description`, `state` and `iss`.
         to: String,
     },
+    /// Something failed inside (logged; the page says nothing more).
+    Failed(AuthError),
 }
 
 /// A request waiting for its person, as the consent page shows it.
@@ -65,30 +79,6 @@ pub struct Pending {
     pub credential: Option<CredentialAuthorization>,
 }
 
-/// The token endpoint's `authorization_code` grant.
-#[derive(Debug)]
-pub struct CodeExchange<'a> {
-    /// The code.
-    pub code: &'a str,
-    /// The client.
-    pub client_id: &'a str,
-    /// The redirect URI of the request, again.
-    pub redirect_uri: &'a str,
-    /// The PKCE verifier.
-    pub code_verifier: &'a str,
-}
-
-/// What a code was exchanged for.
-#[derive(Debug)]
-pub struct Exchanged {
-    /// The tokens.
-    pub tokens: crate::auth::TokenResponse,
-    /// `service` or `credential`.
-    pub scope: String,
-    /// For `credential`: the key.
-    pub credential_id: Option<String>,
-}
-
 /// The authorization server.
 #[derive(Debug)]
 pub struct AuthorizationServer {
@@ -97,11 +87,7 @@ pub struct AuthorizationServer {
     activation: Arc<ActivationService>,
     recorder: Recorder,
     clock: Arc<dyn Clock>,
-}
-
-/// The refusal of a grant (RFC 6749 section 5.2 `invalid_grant`), nothing more said.
-fn invalid_grant() -> AuthError {
-    AuthError::BadRequest("invalid_grant: the code is not valid for this client".into())
+    sources: SourceLimiter,
 }
 
 impl AuthorizationServer {
@@ -119,19 +105,47 @@ impl AuthorizationServer {
             activation,
             recorder,
             clock,
+            sources: SourceLimiter::new(REQUESTS_PER_MINUTE),
         }
     }
 
-    /// Checks and stores an authorization request: first the client and its redirect URI
-    /// (refused here), then everything else (refused back to the client).
-    pub async fn begin(&self, params: &AuthorizeParams) -> Result<OAuthRequestRecord, Refusal> {
+    /// Checks and stores an authorization request from `source`: first the client and its
+    /// redirect URI (refused here), then everything else (refused back to the client). At most
+    /// [`REQUESTS_PER_MINUTE`] per source. Refusals go to the server's log only: they come
+    /// without authentication, and the transparency log is not for anyone to fill.
+    pub async fn begin(
+        &self,
+        params: &AuthorizeParams,
+        source: IpAddr,
+    ) -> Result<OAuthRequestRecord, Refusal> {
+        let refused = self.check_request(params, source).await;
+        if let Err(Refusal::Here(why) | Refusal::Back { to: why }) = &refused {
+            tracing::info!(%source, reason = %why, "an OAuth2 authorization request was refused");
+        }
+        refused
+    }
+
+    async fn check_request(
+        &self,
+        params: &AuthorizeParams,
+        source: IpAddr,
+    ) -> Result<OAuthRequestRecord, Refusal> {
+        if self
+            .sources
+            .take_attempt(&source, self.clock.now())
+            .is_err()
+        {
+            return Err(Refusal::Here(
+                "too many authorization requests from this address: wait a minute".into(),
+            ));
+        }
         let client_id = params
             .required("client_id")
             .map_err(|e| Refusal::Here(e.clone()))?;
         let client = match self.store.oauth_client(client_id).await {
             Ok(Some(client)) if client.revoked_at.is_none() => client,
             Ok(_) => return Err(Refusal::Here("unknown client_id".into())),
-            Err(e) => return Err(Refusal::Here(AuthError::from(e).to_string())),
+            Err(e) => return Err(Refusal::Failed(e.into())),
         };
         let redirect_uri = params
             .required("redirect_uri")
@@ -142,6 +156,7 @@ impl AuthorizationServer {
             ));
         }
         let state = params.get("state");
+        let issuer = self.auth.public_url();
         let back = |error: &str, description: &str| Refusal::Back {
             to: redirect_with(
                 redirect_uri,
@@ -149,6 +164,7 @@ impl AuthorizationServer {
                     ("error", Some(error)),
                     ("error_description", Some(description)),
                     ("state", state),
+                    ("iss", Some(issuer)),
                 ],
             ),
         };
@@ -209,7 +225,7 @@ impl AuthorizationServer {
                 .as_ref()
                 .map(serde_json::to_string)
                 .transpose()
-                .map_err(|e| Refusal::Here(e.to_string()))?,
+                .map_err(|e| Refusal::Failed(AuthError::Internal(e.to_string())))?,
             created_at: now,
             expires_at: now.saturating_add(REQUEST_MILLIS),
             account_id: None,
@@ -219,11 +235,12 @@ impl AuthorizationServer {
             code_hash: None,
             code_expires_at: None,
             exchanged_at: None,
+            granted_session: None,
         };
         self.store
             .insert_oauth_request(&record)
             .await
-            .map_err(|e| Refusal::Here(AuthError::from(e).to_string()))?;
+            .map_err(|e| Refusal::Failed(e.into()))?;
         Ok(record)
     }
 
@@ -256,239 +273,52 @@ impl AuthorizationServer {
         })
     }
 
-    /// The key a `credential` request names, if `person` may sign with it.
+    /// The key a `credential` request names, if `person` may sign with it; a refusal is
+    /// logged (`access.refused`).
     pub async fn key_for(
         &self,
         person: &Caller,
+        pending: &Pending,
         credential: &CredentialAuthorization,
     ) -> Result<KeyRecord, AuthError> {
         let not_yours =
             || AuthError::Forbidden("this credential is not one you may sign with".into());
-        let id = KeyId::parse(&credential.credential_id).map_err(|_| not_yours())?;
-        let key = self.store.get_key(&id).await?.ok_or_else(not_yours)?;
-        crate::auth::access::authorize_key(person, &key, crate::auth::Operation::Sign)
-            .map_err(|_| not_yours())?;
-        Ok(key)
-    }
-
-    /// The person approves: for `credential`, with the key's PIN and a one-time password
-    /// (checked and logged by the activation module); returns where the browser goes next,
-    /// with the code.
-    pub async fn approve(
-        &self,
-        person: &Caller,
-        id: &str,
-        factors: Option<(SecretString, &str)>,
-    ) -> Result<String, AuthError> {
-        let pending = self.pending(id).await?;
-        if let Some(credential) = &pending.credential {
-            let key = self.key_for(person, credential).await?;
-            let (pin, otp) = factors.ok_or_else(|| {
-                AuthError::BadRequest("the PIN and the one-time password are required".into())
-            })?;
-            let request = credential.signature_request()?;
-            self.activation
-                .approve_on_page(
-                    person,
-                    &key,
-                    &request,
-                    (pin, otp),
-                    &sad_id(id),
-                    &pending.client.id,
-                )
-                .await?;
-        }
-        let code = format!("inkan_code_{}", random_secret(32));
-        let now = self.clock.now();
-        let code_hash = secret_hash(&code);
-        let decision = OAuthDecision {
-            account_id: &person.id,
-            session_id: &person.session,
-            code: Some((&code_hash, now.saturating_add(CODE_MILLIS))),
-            at: now,
+        let key = match KeyId::parse(&credential.credential_id) {
+            Ok(id) => self.store.get_key(&id).await?,
+            Err(_) => None,
         };
-        if !self.store.decide_oauth_request(id, &decision).await? {
-            return Err(AuthError::Conflict(
-                "this request was decided already".into(),
-            ));
-        }
-        let event = Event::new(EntryKind::TokenIssued, person.actor()).note(format!(
-            "authorization code for OAuth2 client {} ({}, request {id})",
-            pending.client.id, pending.request.scope
-        ));
-        self.recorder.record(event, Outcome::Succeeded).await?;
-        Ok(redirect_with(
-            &pending.request.redirect_uri,
-            &[
-                ("code", Some(&code)),
-                ("state", pending.request.state.as_deref()),
-            ],
-        ))
-    }
-
-    /// The person declines: the client hears `access_denied`.
-    pub async fn deny(&self, person: &Caller, id: &str) -> Result<String, AuthError> {
-        let pending = self.pending(id).await?;
-        let decision = OAuthDecision {
-            account_id: &person.id,
-            session_id: &person.session,
-            code: None,
-            at: self.clock.now(),
-        };
-        if !self.store.decide_oauth_request(id, &decision).await? {
-            return Err(AuthError::Conflict(
-                "this request was decided already".into(),
-            ));
-        }
-        let event = Event::new(EntryKind::TokenIssued, person.actor()).note(format!(
-            "declined OAuth2 client {} (request {id})",
-            pending.client.id
-        ));
-        self.recorder
-            .record(event, Outcome::Failed("declined by the person".into()))
-            .await?;
-        Ok(redirect_with(
-            &pending.request.redirect_uri,
-            &[
-                ("error", Some("access_denied")),
-                ("state", pending.request.state.as_deref()),
-            ],
-        ))
-    }
-
-    /// `POST /oauth2/token` with `grant_type=authorization_code`: the code, its client, its
-    /// redirect URI and PKCE verifier, and a DPoP proof whose key the tokens are bound to.
-    pub async fn exchange(
-        &self,
-        grant: &CodeExchange<'_>,
-        creds: &RequestCredentials<'_>,
-    ) -> Result<Exchanged, AuthError> {
-        let proof = self.auth.dpop_proof(creds).await?;
-        if grant.code.len() > 128 {
-            return Err(invalid_grant());
-        }
-        let code_hash = secret_hash(grant.code);
-        let request = self
-            .store
-            .oauth_request_by_code(&code_hash)
-            .await?
-            .ok_or_else(invalid_grant)?;
-        let now = self.clock.now();
-        let verifier_ok = (43..=128).contains(&grant.code_verifier.len())
-            && URL_SAFE_NO_PAD.encode(Sha256::digest(grant.code_verifier.as_bytes()))
-                == request.code_challenge;
-        let refusal = if request.client_id != grant.client_id {
-            Some("another client's code")
-        } else if request.redirect_uri != grant.redirect_uri {
-            Some("redirect_uri differs from the request's")
-        } else if !verifier_ok {
-            Some("PKCE code_verifier does not match")
-        } else if request.exchanged_at.is_some() {
-            Some("code used before")
-        } else if request.code_expires_at.is_none_or(|end| now >= end) {
-            Some("code expired")
-        } else {
-            None
-        };
-        let account_id = request.account_id.clone().unwrap_or_default();
-        let person = self.person(&account_id).await?;
-        if let Some(reason) = refusal {
-            let actor = person
-                .as_ref()
-                .map_or_else(|| client_actor(grant.client_id), Caller::actor);
-            let event = Event::new(EntryKind::TokenIssued, actor)
-                .note(format!("OAuth2 code of request {}", request.id));
-            self.recorder
-                .record(event, Outcome::Failed(reason.into()))
-                .await?;
-            return Err(invalid_grant());
-        }
-        let person = person.ok_or_else(invalid_grant)?;
-        let credential = request
-            .credential
-            .as_deref()
-            .map(serde_json::from_str::<CredentialAuthorization>)
-            .transpose()
-            .map_err(|e| AuthError::Internal(format!("request {}: {e}", request.id)))?;
-        let (method, sad_ends) = match &credential {
-            Some(_) => (
-                CREDENTIAL_METHOD,
-                Some(now.saturating_add(self.activation.sad_millis())),
-            ),
-            None => (SERVICE_METHOD, None),
-        };
-        let GrantedSession {
-            session,
-            tokens,
-            response,
-        } = self
-            .auth
-            .granted_session(&person, &proof.jkt, method, credential.is_none(), sad_ends);
-        let sad = match &credential {
-            None => None,
-            Some(credential) => {
-                let signature_request = credential.signature_request()?;
-                Some(SadRecord {
-                    // The token is the SAD: signHash uses it up by the same hash.
-                    sad_hash: crate::signing::sad_hash(&response.access_token),
-                    id: sad_id(&request.id),
-                    key_id: credential.credential_id.clone(),
-                    account_id: person.id.clone(),
-                    session_id: session.id.clone(),
-                    digests: signature_request.digests,
-                    num_signatures: signature_request.num_signatures,
-                    created_at: now,
-                    expires_at: session.expires_at,
-                    used_at: None,
-                    disclosure_digest: None,
-                })
+        let refusal = match &key {
+            Some(key) => {
+                crate::auth::access::authorize_key(person, key, crate::auth::Operation::Sign)
+                    .err()
+                    .map(|e| e.to_string())
             }
+            None => Some("no such key".into()),
         };
-        let session_id = session.id.clone();
-        let grant_record = OAuthGrant {
-            session,
-            tokens,
-            sad,
-        };
-        if !self
-            .store
-            .exchange_oauth_code(&code_hash, now, &grant_record)
-            .await?
-        {
-            return Err(invalid_grant());
+        match (key, refusal) {
+            (Some(key), None) => Ok(key),
+            (_, Some(reason)) => {
+                let event = Event::new(EntryKind::AccessRefused, person.actor()).note(format!(
+                    "OAuth2 request {} of client {} names credential {:?}",
+                    pending.request.id, pending.client.id, credential.credential_id
+                ));
+                self.recorder.record(event, Outcome::Failed(reason)).await?;
+                Err(not_yours())
+            }
+            (None, None) => Err(not_yours()),
         }
-        let mut actor = person.actor();
-        actor.auth.session = Some(session_id);
-        let event = Event::new(EntryKind::TokenIssued, actor).note(format!(
-            "OAuth2 {} token for client {} (request {})",
-            request.scope, request.client_id, request.id
-        ));
-        self.recorder.record(event, Outcome::Succeeded).await?;
-        Ok(Exchanged {
-            tokens: response,
-            scope: request.scope,
-            credential_id: credential.map(|c| c.credential_id),
-        })
     }
 
-    /// The person who approved, as a caller, if their account is still active.
-    async fn person(&self, account_id: &str) -> Result<Option<Caller>, AuthError> {
-        let Some(account) = self.store.get_account(account_id).await? else {
-            return Ok(None);
+    /// Whether the browser session `id` is still live (a code is exchanged only while the
+    /// session it was approved in is).
+    async fn session_live(&self, id: Option<&str>) -> Result<bool, AuthError> {
+        let Some(id) = id else {
+            return Ok(false);
         };
-        if account.state != AccountState::Active || account.subscriber.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Caller {
-            kind: crate::auth::CallerKind::User,
-            id: account.id,
-            subscriber: account.subscriber,
-            session: String::new(),
-            method: SERVICE_METHOD.into(),
-            scope: None,
-            terminal: None,
-            role: None,
-        }))
+        Ok(match self.store.get_session(id).await? {
+            Some(session) => self.auth.session_open(&session),
+            None => false,
+        })
     }
 }
 

@@ -229,11 +229,27 @@ fn decode_hash(hash: &str) -> Result<Vec<u8>, String> {
         .map_err(|_| "a hash is neither base64url nor base64".to_owned())
 }
 
-/// Printable text of at most [`MAX_TEXT`] bytes.
+/// Whether `c` is a format character that changes how text around it reads without being
+/// seen (bidirectional overrides and isolates, zero-width characters, the soft hyphen, the
+/// byte order mark): a label shown beside a hash must read as it is.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// Printable text of at most [`MAX_TEXT`] bytes, without control or invisible format
+/// characters.
 pub fn check_text(what: &str, value: &str) -> Result<(), String> {
-    if value.is_empty() || value.len() > MAX_TEXT || value.chars().any(char::is_control) {
+    if value.is_empty()
+        || value.len() > MAX_TEXT
+        || value
+            .chars()
+            .any(|c| c.is_control() || is_invisible_format(c))
+    {
         return Err(format!(
-            "{what} must be 1 to {MAX_TEXT} bytes of text without control characters"
+            "{what} must be 1 to {MAX_TEXT} bytes of text without control or invisible \
+             formatting characters"
         ));
     }
     Ok(())
@@ -299,5 +315,15 @@ mod tests {
                 .unwrap_err()
                 .contains("more than once")
         );
+        // A label that reads differently than it is (a right-to-left override) is refused.
+        let spoofed = serde_json::json!([{
+            "type": "credential", "credentialID": "key_1",
+            "documentDigests": [{"hash": h1, "label": "Invoice \u{202E}fdp.exe"}],
+        }]);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("authorization_details", &spoofed.to_string())
+            .finish();
+        let refused = CredentialAuthorization::from_params(&params(&query)).unwrap_err();
+        assert!(refused.contains("label"), "{refused}");
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 17] = [
+pub const ACTIONS: [&str; 18] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -40,6 +40,7 @@ pub const ACTIONS: [&str; 17] = [
     "key.certificate",
     "backup.restore",
     "oauth_client.register",
+    "oauth_client.revoke",
 ];
 
 /// Longest reason, bytes.
@@ -153,6 +154,15 @@ pub enum Action {
         /// exactly.
         redirect_uris: Vec<String>,
     },
+    /// End a signing application (issue 18): no new request or code of it is accepted, and
+    /// every session its codes gave ends.
+    #[serde(rename = "oauth_client.revoke")]
+    RevokeOAuthClient {
+        /// The `client_id`.
+        client: String,
+        /// Why (recorded in the log).
+        reason: String,
+    },
     /// Authorises one run of `inkan keys generate` on the host (for `owner`).
     #[serde(rename = "key.generate")]
     GenerateKey {
@@ -243,6 +253,7 @@ impl Action {
             Action::CertifyKey { .. } => ACTIONS[14],
             Action::ApproveRestore { .. } => ACTIONS[15],
             Action::RegisterOAuthClient { .. } => ACTIONS[16],
+            Action::RevokeOAuthClient { .. } => ACTIONS[17],
         }
     }
 
@@ -289,6 +300,7 @@ impl Action {
             Action::TerminateSubscriber { .. }
             | Action::RegisterClient { .. }
             | Action::RegisterOAuthClient { .. }
+            | Action::RevokeOAuthClient { .. }
             | Action::ReissueActivationCode { .. }
             | Action::BindIssuer { .. } => Permission::Registration,
         }
@@ -348,6 +360,7 @@ impl Action {
                 name,
                 redirect_uris,
             } => format!("oauth_client.register {name:?} redirect_uris {redirect_uris:?}"),
+            Action::RevokeOAuthClient { client, .. } => format!("oauth_client.revoke {client}"),
         }
     }
 }
@@ -445,6 +458,18 @@ impl Operations {
                 redirect_uris,
             } => {
                 crate::oauth::client_record(name, redirect_uris, "", 0)?;
+            }
+            Action::RevokeOAuthClient { client, reason } => {
+                check_reason(reason)?;
+                match self.store.oauth_client(client).await? {
+                    Some(c) if c.revoked_at.is_none() => {}
+                    Some(_) => {
+                        return Err(AuthError::Conflict(format!(
+                            "OAuth2 client {client} has ended already"
+                        )));
+                    }
+                    None => return Err(AuthError::NotFound(format!("no OAuth2 client {client}"))),
+                }
             }
             Action::ApproveRestore { .. } => {
                 self.restore_to_approve(action).await?;
@@ -702,6 +727,21 @@ impl Operations {
                     )
                     .await?;
                 Ok(json!({ "client_id": client.id, "redirect_uris": client.redirect_uris }))
+            }
+            Action::RevokeOAuthClient { client, reason } => {
+                let at = self.now();
+                let sessions = self
+                    .auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("OAuth2 client {client} revoked: {reason}"),
+                        async {
+                            Ok::<_, AuthError>(self.store.revoke_oauth_client(client, at).await?)
+                        },
+                    )
+                    .await?;
+                Ok(json!({ "client_id": client, "sessionsRevoked": sessions }))
             }
             Action::BindIssuer { key, identifier } => {
                 // Checked again: another binding may have been approved since it was asked.

@@ -158,9 +158,9 @@ impl Browser {
             .to_owned()
     }
 
-    /// Switches into the first `iframe` of the page; `false` if there is none.
-    pub async fn enter_frame(&self) -> bool {
-        let Some(frame) = self.find("iframe").await else {
+    /// Switches into the frame matching `css`; `false` if there is none.
+    pub async fn enter_frame(&self, css: &str) -> bool {
+        let Some(frame) = self.find(css).await else {
             return false;
         };
         self.command(

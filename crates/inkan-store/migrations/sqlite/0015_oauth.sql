@@ -14,7 +14,8 @@
 -- listed hashes: `credential`, the JSON of what the consent page shows and the SAD covers).
 -- One person decides a request once (`decision`, by `account_id` in the browser session
 -- `session_id`); an approval stores the authorization code's SHA-256 (`code_hash`), and the
--- code is exchanged once (`exchanged_at`, one conditional UPDATE).
+-- code is exchanged once (`exchanged_at`, one conditional UPDATE) for a session
+-- (`granted_session`, no foreign key: sessions are purged), which ends with its client.
 --
 -- Times are Unix milliseconds.
 
@@ -46,6 +47,7 @@ CREATE TABLE oauth_requests (
     code_hash       TEXT    UNIQUE,
     code_expires_at INTEGER,
     exchanged_at    INTEGER,
+    granted_session TEXT,
     CONSTRAINT oauth_requests_credential_check
         CHECK ((scope = 'credential') = (credential IS NOT NULL)),
     CONSTRAINT oauth_requests_code_check

@@ -11,7 +11,7 @@
 use super::SqlStore;
 use super::auth::insert_session_in;
 use super::signing::insert_sad_in;
-use crate::auth_rows::write_error;
+use crate::auth_rows::{Columns as _, write_error};
 use crate::engine::Sql;
 use crate::oauth::{
     self, OAuthClientRecord, OAuthDecision, OAuthGrant, OAuthRequestRecord, OAuthStore,
@@ -68,11 +68,53 @@ impl OAuthStore for SqlStore {
         .collect()
     }
 
+    async fn revoke_oauth_client(&self, id: &str, at: UnixMillis) -> Result<u64, StoreError> {
+        let mut tx = self.db.begin_write().await?;
+        let row = Sql::new("SELECT revoked_at FROM oauth_clients WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("OAuth client {id}")))?;
+        if row.int_opt("revoked_at")?.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "OAuth client {id} has ended already"
+            )));
+        }
+        Sql::new("UPDATE oauth_clients SET revoked_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        let sessions = Sql::new(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'its OAuth2 client was revoked' \
+             WHERE revoked_at IS NULL AND id IN \
+             (SELECT granted_session FROM oauth_requests WHERE client_id = $2 \
+              AND granted_session IS NOT NULL)",
+        )
+        .bind(at)
+        .bind(id)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(sessions)
+    }
+
+    async fn purge_oauth_requests(&self, before: UnixMillis) -> Result<u64, StoreError> {
+        Ok(Sql::new(
+            "DELETE FROM oauth_requests WHERE expires_at < $1 \
+             AND (code_expires_at IS NULL OR code_expires_at < $1) \
+             AND (granted_session IS NULL OR granted_session NOT IN (SELECT id FROM sessions))",
+        )
+        .bind(before)
+        .execute(&mut self.db.write().await?)
+        .await?)
+    }
+
     async fn insert_oauth_request(&self, request: &OAuthRequestRecord) -> Result<(), StoreError> {
         Sql::new(concat!(
             "INSERT INTO oauth_requests (",
             oauth_request_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         ))
         .bind(request.id.as_str())
         .bind(request.client_id.as_str())
@@ -90,6 +132,7 @@ impl OAuthStore for SqlStore {
         .bind(request.code_hash.as_deref())
         .bind(request.code_expires_at)
         .bind(request.exchanged_at)
+        .bind(request.granted_session.as_deref())
         .execute(&mut self.db.write().await?)
         .await
         .map_err(|e| match &e {
@@ -167,12 +210,25 @@ impl OAuthStore for SqlStore {
         grant: &OAuthGrant,
     ) -> Result<bool, StoreError> {
         let mut tx = self.db.begin_write().await?;
+        // The client's row first, shared: a revocation of the client (which locks it) waits
+        // for this exchange, or this exchange finds the client ended.
+        let active = Sql::new(
+            "SELECT id FROM oauth_clients WHERE revoked_at IS NULL \
+             AND id = (SELECT client_id FROM oauth_requests WHERE code_hash = $1) FOR SHARE",
+        )
+        .bind(code_hash)
+        .fetch_optional(&mut tx)
+        .await?;
+        if active.is_none() {
+            return Ok(false);
+        }
         let used = Sql::new(
-            "UPDATE oauth_requests SET exchanged_at = $1 \
+            "UPDATE oauth_requests SET exchanged_at = $1, granted_session = $3 \
              WHERE code_hash = $2 AND exchanged_at IS NULL AND code_expires_at > $1",
         )
         .bind(now)
         .bind(code_hash)
+        .bind(grant.session.id.as_str())
         .execute(&mut tx)
         .await?;
         if used != 1 {

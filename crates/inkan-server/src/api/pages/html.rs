@@ -55,6 +55,11 @@ pub fn set_cookie(name: &str, value: &str) -> String {
     format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
 }
 
+/// A `Set-Cookie` value that removes a cookie of this host.
+pub fn clear_cookie(name: &str) -> String {
+    format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
 /// Whether a form's `csrf` repeats the request's CSRF cookie (compared in constant time).
 pub fn csrf_ok(headers: &HeaderMap, form_value: &str) -> bool {
     match cookie(headers, CSRF_COOKIE) {

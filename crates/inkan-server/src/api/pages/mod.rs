@@ -109,6 +109,7 @@ fn failure(lang: Lang, e: &AuthError) -> Response {
 pub async fn authorize(
     State(state): State<Arc<ApiState>>,
     RawQuery(query): RawQuery,
+    Source(source): Source,
     headers: HeaderMap,
 ) -> Response {
     let query = query.unwrap_or_default();
@@ -119,13 +120,14 @@ pub async fn authorize(
         }
     };
     let lang = lang_of(params.get("lang"), &headers);
-    match state.oauth.begin(&params).await {
+    match state.oauth.begin(&params, source).await {
         Ok(request) => see_other(
             &format!("/oauth2/consent/{}?lang={}", request.id, lang.tag()),
             &[],
         ),
         Err(Refusal::Back { to }) => see_other(&to, &[]),
         Err(Refusal::Here(message)) => error_page(lang, StatusCode::BAD_REQUEST, &message),
+        Err(Refusal::Failed(e)) => failure(lang, &e),
     }
 }
 
@@ -158,6 +160,17 @@ pub async fn consent_page(
         Some(session) => state.auth.authenticate_browser(session).await.ok(),
         None => None,
     };
+    // Handing over a session (`scope=service`) takes a sign-in for this request.
+    let person = match person {
+        Some(person) if pending.credential.is_none() => {
+            match state.oauth.signed_in_for(&person, &pending).await {
+                Ok(true) => Some(person),
+                Ok(false) => None,
+                Err(e) => return failure(lang, &e),
+            }
+        }
+        other => other,
+    };
     let mut page = match person {
         None => sign_in_page(lang, &pending, &csrf, None),
         Some(person) => match consent(&state, lang, &person, &pending, &csrf, None).await {
@@ -188,6 +201,7 @@ pub async fn sign_in(
     };
     let lang = lang_of(form.lang.as_deref(), &headers);
     if !html::csrf_ok(&headers, &form.csrf) {
+        tracing::warn!(%source, "a sign-in form without its CSRF value was refused");
         return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
     }
     let pending = match state.oauth.pending(&id).await {
@@ -201,10 +215,20 @@ pub async fn sign_in(
         source,
     };
     match state.auth.sign_in_browser(attempt).await {
-        Ok((_, session)) => see_other(
-            &format!("/oauth2/consent/{id}?lang={}", lang.tag()),
-            &[set_cookie(SESSION_COOKIE, &session)],
-        ),
+        Ok((_, session)) => {
+            // A browser holds one session: the one it had ends (a shared computer's next
+            // person does not inherit it).
+            if let Some(old) = cookie(&headers, SESSION_COOKIE)
+                && let Ok(previous) = state.auth.authenticate_browser(old).await
+                && let Err(e) = state.auth.sign_out_browser(&previous).await
+            {
+                tracing::warn!(error = %e, "could not end the previous browser session");
+            }
+            see_other(
+                &format!("/oauth2/consent/{id}?lang={}", lang.tag()),
+                &[set_cookie(SESSION_COOKIE, &session)],
+            )
+        }
         Err(AuthError::InvalidCredentials) => {
             let mut page = sign_in_page(lang, &pending, &form.csrf, Some(lang.text().wrong_login));
             page.status = StatusCode::UNAUTHORIZED;
@@ -232,6 +256,7 @@ pub async fn decide(
     };
     let lang = lang_of(form.lang.as_deref(), &headers);
     if !html::csrf_ok(&headers, &form.csrf) {
+        tracing::warn!(request = %id, "a consent form without its CSRF value was refused");
         return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
     }
     let person = match cookie(&headers, SESSION_COOKIE) {
@@ -280,6 +305,50 @@ pub async fn decide(
         }
         Err(e) => failure(lang, &e),
     }
+}
+
+/// The sign-out form.
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// `POST /oauth2/sign-out`: ends the browser session (written ahead like a logout) and clears
+/// the cookie.
+#[utoipa::path(post, path = "/oauth2/sign-out", tag = "oauth2",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, lang"),
+    responses((status = 200, description = "HTML: signed out"), (status = 403, description = "HTML: no CSRF match")))]
+pub async fn sign_out(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    form: Result<axum::Form<SignOutForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let lang = lang_of(None, &headers);
+    let Ok(axum::Form(form)) = form else {
+        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
+    };
+    let lang = lang_of(form.lang.as_deref(), &headers);
+    if !html::csrf_ok(&headers, &form.csrf) {
+        tracing::warn!("a sign-out form without its CSRF value was refused");
+        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
+    }
+    if let Some(session) = cookie(&headers, SESSION_COOKIE)
+        && let Ok(person) = state.auth.authenticate_browser(session).await
+        && let Err(e) = state.auth.sign_out_browser(&person).await
+    {
+        return failure(lang, &e);
+    }
+    let t = lang.text();
+    Page {
+        status: StatusCode::OK,
+        lang,
+        title: t.signed_out.into(),
+        body: format!("<p>{}</p>", t.signed_out_lead),
+        form_target: None,
+        cookies: vec![html::clear_cookie(SESSION_COOKIE)],
+    }
+    .into_response()
 }
 
 /// `GET /static/inkan.css`.
@@ -368,7 +437,7 @@ async fn consent(
     let id = escape(&pending.request.id);
     let (what, fields, approve) = match &pending.credential {
         Some(credential) => {
-            let key = state.oauth.key_for(person, credential).await?;
+            let key = state.oauth.key_for(person, pending, credential).await?;
             let what = format!(
                 "<p><strong>{client}</strong> {asks}</p>{table}",
                 client = escape(&pending.client.name),
@@ -381,7 +450,7 @@ async fn consent(
                  <label for=\"otp\">{otp}</label>\
                  <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>",
                 pin = t.pin,
-                otp = t.otp,
+                otp = t.otp_again,
             );
             (what, fields, t.approve_sign)
         }
@@ -399,13 +468,16 @@ async fn consent(
         "{switch}{what}<p>{returns_to}: <code>{redirect}</code></p>{message}\
          <form method=\"post\" action=\"/oauth2/consent/{id}\">{hidden}{fields}\
          <button type=\"submit\" name=\"decision\" value=\"approve\" class=\"primary\">{approve}</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>{decline}</button></form>",
+         <button type=\"submit\" name=\"decision\" value=\"deny\" formnovalidate>{decline}</button></form>\
+         <form method=\"post\" action=\"/oauth2/sign-out\">{hidden}\
+         <button type=\"submit\" class=\"quiet\">{sign_out}</button></form>",
         switch = switch(lang, &pending.request.id),
         returns_to = t.returns_to,
         redirect = escape(&pending.request.redirect_uri),
         message = message(error),
         hidden = hidden(lang, csrf),
         decline = t.decline,
+        sign_out = t.sign_out,
     );
     Ok(Page {
         status: StatusCode::OK,

@@ -262,36 +262,76 @@ pub async fn token(
     })?;
     let creds = credentials(&parts)?;
     if request.grant_type == "authorization_code" {
-        let missing =
-            |name: &str| ApiError::bad_request(format!("invalid_request: {name} is required"));
-        let grant = crate::oauth::CodeExchange {
-            code: request.code.as_deref().ok_or_else(|| missing("code"))?,
-            client_id: request
-                .client_id
-                .as_deref()
-                .ok_or_else(|| missing("client_id"))?,
-            redirect_uri: request
-                .redirect_uri
-                .as_deref()
-                .ok_or_else(|| missing("redirect_uri"))?,
-            code_verifier: request
-                .code_verifier
-                .as_deref()
-                .ok_or_else(|| missing("code_verifier"))?,
-        };
-        let exchanged = state.oauth.exchange(&grant, &creds).await?;
-        let mut body = serde_json::to_value(TokensBody::from(exchanged.tokens))
-            .map_err(|e| ApiError::internal(&e))?;
-        body["scope"] = exchanged.scope.into();
-        if let Some(credential) = exchanged.credential_id {
-            body["credentialID"] = credential.into();
-        }
-        return Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)));
+        return Ok(authorization_code(&state, &request, &creds).await);
     }
     let tokens = state.auth.client_token(&request, &creds).await?;
     let body =
         serde_json::to_value(TokensBody::from(tokens)).map_err(|e| ApiError::internal(&e))?;
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)))
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+}
+
+/// The `authorization_code` grant (`crate::oauth::token`): the tokens, or the refusal as RFC
+/// 6749 section 5.2 shapes it (`{"error", "error_description"}`, 400; `invalid_client` 401).
+async fn authorization_code(
+    state: &ApiState,
+    request: &ClientTokenRequest,
+    creds: &crate::auth::RequestCredentials<'_>,
+) -> axum::response::Response {
+    use crate::oauth::TokenError;
+    let refuse = |e: TokenError| {
+        let status = match e {
+            TokenError::InvalidClient(_) => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let body = serde_json::json!({"error": e.code(), "error_description": e.to_string()});
+        (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    };
+    if request.client_secret.is_some() || request.client_assertion.is_some() {
+        return refuse(TokenError::InvalidClient(
+            "authorization-code clients are public here: PKCE S256 and a DPoP proof, no secret \
+             or assertion"
+                .into(),
+        ));
+    }
+    let missing = |name: &str| TokenError::InvalidRequest(format!("{name} is required"));
+    let (Some(code), Some(client_id), Some(redirect_uri), Some(code_verifier)) = (
+        request.code.as_deref(),
+        request.client_id.as_deref(),
+        request.redirect_uri.as_deref(),
+        request.code_verifier.as_deref(),
+    ) else {
+        let name = [
+            ("code", request.code.is_none()),
+            ("client_id", request.client_id.is_none()),
+            ("redirect_uri", request.redirect_uri.is_none()),
+            ("code_verifier", request.code_verifier.is_none()),
+        ]
+        .iter()
+        .find(|(_, absent)| *absent)
+        .map_or("code", |(name, _)| *name);
+        return refuse(missing(name));
+    };
+    let grant = crate::oauth::CodeExchange {
+        code,
+        client_id,
+        redirect_uri,
+        code_verifier,
+    };
+    match state.oauth.exchange(&grant, creds).await {
+        Ok(exchanged) => {
+            let mut body = match serde_json::to_value(TokensBody::from(exchanged.tokens)) {
+                Ok(body) => body,
+                Err(e) => return ApiError::internal(&e).into_response(),
+            };
+            body["scope"] = exchanged.scope.into();
+            if let Some(credential) = exchanged.credential_id {
+                body["credentialID"] = credential.into();
+            }
+            ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+        }
+        Err(TokenError::Failed(e)) => ApiError::from(e).into_response(),
+        Err(e) => refuse(e),
+    }
 }
 
 /// `POST /oauth2/revoke` (RFC 7009).
@@ -337,7 +377,9 @@ pub async fn oauth_metadata(State(state): State<Arc<ApiState>>) -> Json<serde_js
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": ["service", "credential"],
         "authorization_details_types_supported": ["credential"],
+        "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported": ["none", "private_key_jwt", "tls_client_auth"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
         "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256", "PS256"],
         "ui_locales_supported": ["en", "ja"],
     }))
