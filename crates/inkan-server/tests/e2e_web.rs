@@ -10,7 +10,8 @@ mod common;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use common::Engine;
-use common::server::{Account, Harness, PASSWORD, key};
+use common::interop::{interop, node};
+use common::server::{Account, Harness, PASSWORD, key, system_client};
 use common::webdriver::Browser;
 use inkan_device::{Algorithm, PublicKey};
 use inkan_log::entry::{EntryKind, Outcome};
@@ -30,6 +31,7 @@ struct World {
     h: Harness,
     alice: Account,
     key_id: String,
+    jwk: Value,
     public: PublicKey,
     client_id: String,
     redirect: String,
@@ -62,6 +64,7 @@ async fn world(engine: Engine) -> World {
         h,
         alice,
         key_id,
+        jwk,
         public,
         client_id,
         redirect,
@@ -229,13 +232,15 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
     let browser = Browser::start().await;
     let (verifier, challenge) = pkce();
     browser.goto(&authorize_url(&w, &challenge, "")).await;
-    let landed = browser.url().await;
+    let landed = browser
+        .url_starting(&format!("{}/oauth2/consent/", w.h.url))
+        .await;
     assert!(
         landed.contains("/oauth2/consent/oar_"),
         "{landed}: {}",
         browser.text().await
     );
-    let text = browser.text().await;
+    let text = browser.text_with("Sign in to Inkan").await;
     assert!(text.contains("Sign in to Inkan"), "{text}");
     assert!(text.contains("Example Signing App"), "{text}");
     browser.keep_screenshot("sign-in").await;
@@ -245,7 +250,7 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
     browser.type_into("#password", PASSWORD).await;
     browser.type_into("#otp", &w.h.otp(&w.alice)).await;
     browser.click("button[type=submit]").await;
-    let consent = browser.text().await;
+    let consent = browser.text_with("Approve a signature").await;
     assert!(consent.contains("Approve a signature"), "{consent}");
     for needle in [
         "Contract <No. 1>",
@@ -262,7 +267,7 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
 
     // The same page in Japanese, by its switch.
     browser.click("p.lang a").await;
-    let japanese = browser.text().await;
+    let japanese = browser.text_with("署名の承認").await;
     assert!(japanese.contains("署名の承認"), "{japanese}");
     assert!(japanese.contains("Contract <No. 1>"), "{japanese}");
     browser.keep_screenshot("consent-ja").await;
@@ -271,7 +276,7 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
     browser.type_into("#pin", PIN).await;
     browser.type_into("#otp", &w.h.otp(&w.alice)).await;
     browser.click("button[value=approve]").await;
-    let back = browser.url().await;
+    let back = browser.url_starting(&w.redirect).await;
     assert!(back.starts_with(&w.redirect), "{back}");
     let (code, state, error) = code_of(&back);
     assert_eq!((state.as_deref(), error), (Some("st-42"), None));
@@ -331,6 +336,238 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
         entries
             .iter()
             .any(|e| e.kind == EntryKind::SignatureMade && e.outcome == Outcome::Succeeded)
+    );
+    w.h.stop().await;
+}
+
+/// In Chromium: a holder signs in, sees on the consent page the SD-JWT claims they disclose,
+/// the verifier and the nonce (as `/v1/holder/prepare` summarised them), and approves with the
+/// PIN and a fresh OTP; the wallet exchanges the code and signs the presentation with the
+/// token, which the OpenWallet Foundation's `@sd-jwt` verifies; the token signs it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
+    let w = world(Engine::SqliteFile).await;
+    let h = &w.h;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal_key, seal_jwk) = key(h, &clerk_session, "ES256", "135791").await;
+    let issuer_client = system_client(h, &operator, &issuer, &seal_key).await;
+    let issued = h
+        .call(&issuer_client, Method::POST, "/v1/credentials/sd-jwt", Some(json!({
+            "credentialID": seal_key, "vct": "https://credentials.example.com/identity_credential",
+            "claims": {"given_name": "Alice", "family_name": "Kato", "birthdate": "1990-01-01"},
+            "disclosable": ["/given_name", "/family_name", "/birthdate"],
+            "holderJwk": w.jwk,
+        })))
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let credential = issued.json::<Value>().await.unwrap()["credential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (verifier_url, nonce) = ("https://verifier.example", "n-7c1f0e2a");
+    let document = json!({
+        "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name"],
+        "audience": verifier_url, "nonce": nonce,
+    });
+    // The wallet prepares (here over the holder's own API session) and sends the holder to
+    // Inkan's page with what the preparation said.
+    let wallet = h.login(&w.alice).await;
+    let prepared: Value = h
+        .call(
+            &wallet,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": w.key_id, "document": document})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let details = json!([{
+        "type": "credential", "credentialID": w.key_id,
+        "documentDigests": [{"hash": prepared["hashes"][0], "label": "Presentation to a verifier"}],
+        "hashAlgorithmOID": prepared["hashAlgorithmOID"],
+        "presentation": {"format": prepared["format"], "issuedAt": prepared["issuedAt"],
+                         "summary": prepared["summary"]},
+    }]);
+    let (verifier, challenge) = pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("authorization_details", &details.to_string())
+        .finish();
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!("{}/oauth2/authorize?{query}", h.url))
+        .await;
+    h.next_step();
+    browser.type_into("#username", &w.alice.username).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#otp", &h.otp(&w.alice)).await;
+    browser.click("button[type=submit]").await;
+    let consent = browser.text_with("Disclosed claims").await;
+    for shown in [
+        "Disclosed claims",
+        "/given_name",
+        "Verifier",
+        verifier_url,
+        nonce,
+        "dc+sd-jwt",
+    ] {
+        assert!(consent.contains(shown), "{shown} not in {consent}");
+    }
+    assert!(!consent.contains("/birthdate"), "{consent}");
+    browser.keep_screenshot("consent-presentation").await;
+    h.next_step();
+    browser.type_into("#pin", PIN).await;
+    browser.type_into("#otp", &h.otp(&w.alice)).await;
+    browser.click("button[value=approve]").await;
+    let (code, _, error) = code_of(&browser.url_starting(&w.redirect).await);
+    assert_eq!(error, None);
+    browser.quit().await;
+
+    let client_key = ProofKey::generate().unwrap();
+    let tokens: Value = exchange(&w, &client_key, &code.unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["access_token"].as_str().unwrap();
+    let sign = |document: Value| {
+        with_token(
+            &w,
+            &client_key,
+            token,
+            Method::POST,
+            "/v1/holder/sign",
+            Some(json!({
+                "credentialID": w.key_id, "document": document, "issuedAt": prepared["issuedAt"],
+            })),
+        )
+    };
+    let signed = sign(document.clone()).await;
+    assert_eq!(signed.status(), StatusCode::OK);
+    let presented = signed.json::<Value>().await.unwrap()["document"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let work = tempfile::tempdir().unwrap();
+    let (token_file, jwk_file) = (work.path().join("sd.txt"), work.path().join("issuer.jwk"));
+    std::fs::write(&token_file, &presented).unwrap();
+    std::fs::write(&jwk_file, seal_jwk.to_string()).unwrap();
+    let verified = node(
+        interop("jose").join("verify.mjs"),
+        &[
+            "sd-jwt",
+            token_file.to_str().unwrap(),
+            jwk_file.to_str().unwrap(),
+            "--nonce",
+            nonce,
+            "--aud",
+            verifier_url,
+        ],
+    );
+    assert!(
+        verified.as_ref().is_ok_and(|out| out.contains("Alice")),
+        "{verified:?}"
+    );
+    assert!(!verified.unwrap().contains("1990-01-01"));
+    // Once.
+    assert_eq!(sign(document).await.status(), StatusCode::FORBIDDEN);
+    w.h.stop().await;
+}
+
+/// A presentation approved on the page signs only the disclosure it showed: the same token
+/// for a document that discloses more is refused before the device signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_presentation_approved_on_the_page_signs_nothing_else() {
+    let w = world(Engine::SqliteFile).await;
+    let h = &w.h;
+    let (_, operator) = h.operator().await;
+    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
+    let clerk_session = h.login(&clerk).await;
+    let (seal_key, _) = key(h, &clerk_session, "ES256", "135791").await;
+    let issuer_client = system_client(h, &operator, &issuer, &seal_key).await;
+    let credential = h
+        .call(&issuer_client, Method::POST, "/v1/credentials/sd-jwt", Some(json!({
+            "credentialID": seal_key, "vct": "https://credentials.example.com/identity_credential",
+            "claims": {"given_name": "Alice", "birthdate": "1990-01-01"},
+            "disclosable": ["/given_name", "/birthdate"], "holderJwk": w.jwk,
+        })))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["credential"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let document = |disclose: Value| {
+        json!({
+            "format": "dc+sd-jwt", "credential": credential, "disclose": disclose,
+            "audience": "https://verifier.example", "nonce": "n-1",
+        })
+    };
+    let wallet = h.login(&w.alice).await;
+    let prepared: Value = h
+        .call(
+            &wallet,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": w.key_id, "document": document(json!(["/given_name"]))})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let details = json!([{
+        "type": "credential", "credentialID": w.key_id,
+        "documentDigests": [{"hash": prepared["hashes"][0]}],
+        "presentation": {"format": "dc+sd-jwt", "issuedAt": prepared["issuedAt"],
+                         "summary": prepared["summary"]},
+    }]);
+    let (verifier, challenge) = pkce();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("authorization_details", &details.to_string())
+        .finish();
+    let mut pages = Pages::new(&w);
+    let path = pages
+        .signed_in(&format!("{}/oauth2/authorize?{query}", h.url))
+        .await;
+    let approved = pages.approve(&path, PIN, None).await;
+    let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
+    let client_key = ProofKey::generate().unwrap();
+    let tokens: Value = exchange(&w, &client_key, &code.unwrap(), &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let more = with_token(
+        &w,
+        &client_key,
+        tokens["access_token"].as_str().unwrap(),
+        Method::POST,
+        "/v1/holder/sign",
+        Some(json!({
+            "credentialID": w.key_id, "document": document(json!(["/given_name", "/birthdate"])),
+            "issuedAt": prepared["issuedAt"],
+        })),
+    )
+    .await;
+    assert_eq!(more.status(), StatusCode::FORBIDDEN);
+    let entries = h.log_entries().await;
+    assert!(
+        !entries.iter().any(|e| e.kind == EntryKind::SignatureMade
+            && e.key_id.as_deref() == Some(w.key_id.as_str()))
     );
     w.h.stop().await;
 }

@@ -29,7 +29,11 @@ pub const SERVICE_METHOD: &str = "oauth2:service";
 /// its SAD, and it reaches only [`CREDENTIAL_PATHS`].
 pub const CREDENTIAL_METHOD: &str = "oauth2:credential";
 /// What a credential-scoped token may call (CSC v2: it signs the hashes it was given for).
-pub const CREDENTIAL_PATHS: [&str; 2] = ["/csc/v2/signatures/signHash", "/csc/v2/credentials/info"];
+pub const CREDENTIAL_PATHS: [&str; 3] = [
+    "/csc/v2/signatures/signHash",
+    "/csc/v2/credentials/info",
+    "/v1/holder/sign",
+];
 
 /// A session an OAuth2 code is exchanged for, with its tokens, not yet stored (the store
 /// writes it together with the code's use).

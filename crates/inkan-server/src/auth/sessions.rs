@@ -593,7 +593,7 @@ impl Auth {
         {
             return Err(AuthError::Forbidden(
                 "a credential-scoped token (OAuth2 scope=credential) reaches only \
-                 signatures/signHash and credentials/info"
+                 signatures/signHash, credentials/info and /v1/holder/sign"
                     .into(),
             ));
         }

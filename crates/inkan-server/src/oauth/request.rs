@@ -80,6 +80,25 @@ pub struct CredentialAuthorization {
     /// The client's description of the whole, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// For a holder's presentation (an Inkan member of the `credential` details): what
+    /// `/v1/holder/prepare` said it discloses, shown on the page and bound to the SAD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presentation: Option<Presentation>,
+}
+
+/// What a holder's presentation discloses, as `/v1/holder/prepare` summarised it. Shown on the
+/// consent page; its digest (`activation::disclosure_digest`) is bound to the SAD, and
+/// `/v1/holder/sign` recomputes it from the document it signs: a summary that is not the
+/// document's own signs nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Presentation {
+    /// `dc+sd-jwt`, `ldp_vp`, `mso_mdoc` or `openid4vci-proof`.
+    pub format: String,
+    /// `issuedAt` of the preparation.
+    pub issued_at: i64,
+    /// The preparation's `summary` (a JSON object).
+    pub summary: serde_json::Value,
 }
 
 impl CredentialAuthorization {
@@ -119,6 +138,7 @@ impl CredentialAuthorization {
                         .to_owned(),
                     documents,
                     description: params.get("description").map(str::to_owned),
+                    presentation: None,
                 };
                 let num: usize = params
                     .required("numSignatures")?
@@ -151,6 +171,7 @@ impl CredentialAuthorization {
             document_digests: Vec<Digest>,
             #[serde(rename = "hashAlgorithmOID")]
             hash_algorithm_oid: Option<String>,
+            presentation: Option<Presentation>,
         }
         let details: Vec<Detail> = serde_json::from_str(details).map_err(|e| {
             format!(
@@ -181,6 +202,7 @@ impl CredentialAuthorization {
                 .unwrap_or_else(|| OID_SHA256.into()),
             documents,
             description: None,
+            presentation: detail.presentation,
         })
     }
 
@@ -192,6 +214,20 @@ impl CredentialAuthorization {
         }
         for label in self.documents.iter().filter_map(|d| d.label.as_deref()) {
             check_text("a document's label", label)?;
+        }
+        if let Some(presentation) = &self.presentation {
+            if !matches!(
+                presentation.format.as_str(),
+                "dc+sd-jwt" | "ldp_vp" | "mso_mdoc" | "openid4vci-proof"
+            ) {
+                return Err(
+                    "presentation.format: dc+sd-jwt, ldp_vp, mso_mdoc or openid4vci-proof".into(),
+                );
+            }
+            if !presentation.summary.is_object() {
+                return Err("presentation.summary: the summary /v1/holder/prepare answered".into());
+            }
+            check_summary_text(&presentation.summary, 0)?;
         }
         self.signature_request()
             .map(|_| ())
@@ -211,12 +247,46 @@ impl CredentialAuthorization {
             .collect::<Result<Vec<_>, _>>()?;
         let digest = activation::hashes_digest(&self.hash_algorithm_oid, &decoded);
         let inputs = activation::digest_inputs(&self.hash_algorithm_oid, decoded)?;
+        let disclosure_digest = self
+            .presentation
+            .as_ref()
+            .map(|p| {
+                activation::disclosure_digest(
+                    &p.format,
+                    &self.credential_id,
+                    p.issued_at,
+                    &p.summary,
+                )
+                .map_err(|e| AuthError::BadRequest(format!("presentation.summary: {e}")))
+            })
+            .transpose()?;
         Ok(activation::SignatureRequest {
             digests: inputs.iter().map(crate::signing::Input::label).collect(),
             hashes_digest: digest,
             num_signatures: u32::try_from(inputs.len()).unwrap_or(u32::MAX),
-            disclosure_digest: None,
+            disclosure_digest,
         })
+    }
+}
+
+/// Every string in a summary is text a page may show (no control or invisible format
+/// characters), at most 8 levels deep.
+fn check_summary_text(value: &serde_json::Value, depth: usize) -> Result<(), String> {
+    if depth > 8 {
+        return Err("presentation.summary is nested too deep".into());
+    }
+    match value {
+        serde_json::Value::String(text) if !text.is_empty() => {
+            check_text("a member of presentation.summary", text)
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .try_for_each(|v| check_summary_text(v, depth + 1)),
+        serde_json::Value::Object(members) => members.iter().try_for_each(|(name, v)| {
+            check_text("a member name of presentation.summary", name)?;
+            check_summary_text(v, depth + 1)
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -236,7 +236,7 @@ impl AuthorizationServer {
                     created_at: now,
                     expires_at: session.expires_at,
                     used_at: None,
-                    disclosure_digest: None,
+                    disclosure_digest: signature_request.disclosure_digest,
                 })
             }
         };

@@ -76,6 +76,19 @@ impl Browser {
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        match self.try_command(method, path, body).await {
+            Ok(value) => value,
+            Err(error) => panic!("WebDriver {path}: {error}"),
+        }
+    }
+
+    /// A command whose WebDriver error is returned (`no such element` is `Ok(Null)`).
+    async fn try_command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let mut request = self.http.request(method, format!("{}{path}", self.session));
         if let Some(body) = body {
             request = request.json(&body);
@@ -84,10 +97,37 @@ impl Browser {
         let value = answer["value"].clone();
         match value["error"].as_str() {
             // Looked for and not there: the caller decides.
-            Some("no such element") => Value::Null,
-            Some(error) => panic!("WebDriver {path}: {error}: {}", value["message"]),
-            None => value,
+            Some("no such element") => Ok(Value::Null),
+            Some(error) => Err(format!("{error}: {}", value["message"])),
+            None => Ok(value),
         }
+    }
+
+    /// The page's visible text once it contains `needle` (a click's next page may still be
+    /// loading when the click returns); the text as it is after ten seconds otherwise.
+    pub async fn text_with(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(needle) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        text
+    }
+
+    /// The page's URL once it starts with `prefix` (at most ten seconds), else as it is.
+    pub async fn url_starting(&self, prefix: &str) -> String {
+        let mut url = String::new();
+        for _ in 0..100 {
+            url = self.url().await;
+            if url.starts_with(prefix) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        url
     }
 
     /// Opens `url` and waits for the page to load.
@@ -108,18 +148,30 @@ impl Browser {
     /// The first element matching `css`, if any.
     pub async fn find(&self, css: &str) -> Option<String> {
         let found = self
-            .command(
+            .try_command(
                 reqwest::Method::POST,
                 "/element",
                 Some(json!({"using": "css selector", "value": css})),
             )
-            .await;
+            .await
+            .ok()?;
         found[ELEMENT].as_str().map(str::to_owned)
+    }
+
+    /// Waits (at most ten seconds) for an element matching `css`, as a page loads.
+    pub async fn wait_for(&self, css: &str) -> String {
+        for _ in 0..100 {
+            if let Some(element) = self.find(css).await {
+                return element;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no {css} after ten seconds: {}", self.text().await)
     }
 
     /// Types `text` into the element matching `css`.
     pub async fn type_into(&self, css: &str, text: &str) {
-        let element = self.find(css).await.unwrap_or_else(|| panic!("no {css}"));
+        let element = self.wait_for(css).await;
         self.command(
             reqwest::Method::POST,
             &format!("/element/{element}/value"),
@@ -130,7 +182,7 @@ impl Browser {
 
     /// Clicks the element matching `css` (the next page has loaded when this returns).
     pub async fn click(&self, css: &str) {
-        let element = self.find(css).await.unwrap_or_else(|| panic!("no {css}"));
+        let element = self.wait_for(css).await;
         self.command(
             reqwest::Method::POST,
             &format!("/element/{element}/click"),
@@ -139,14 +191,16 @@ impl Browser {
         .await;
     }
 
-    /// The visible text of the page's body.
+    /// The visible text of the page's body (empty while a page is being replaced).
     pub async fn text(&self) -> String {
-        let body = self.find("body").await.unwrap_or_default();
-        self.command(reqwest::Method::GET, &format!("/element/{body}/text"), None)
+        let Some(body) = self.find("body").await else {
+            return String::new();
+        };
+        self.try_command(reqwest::Method::GET, &format!("/element/{body}/text"), None)
             .await
-            .as_str()
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
-            .to_owned()
     }
 
     /// The page's HTML as the browser holds it.

@@ -489,6 +489,58 @@ async fn consent(
     })
 }
 
+/// What a holder's presentation discloses and to whom, from its preparation's summary: each
+/// member under its name (known ones translated), every value escaped.
+fn presentation(lang: Lang, presentation: &crate::oauth::request::Presentation) -> String {
+    let t = lang.text();
+    let mut rows = String::new();
+    if let Some(members) = presentation.summary.as_object() {
+        for (name, value) in members {
+            rows.push_str(&format!(
+                "<dt>{}</dt><dd>{}</dd>",
+                text::summary_name(lang, name).map_or_else(|| escape(name), str::to_owned),
+                summary_value(value, 0)
+            ));
+        }
+    }
+    format!(
+        "<section class=\"disclosure\"><h2>{title}</h2><p>{format}: <code>{kind}</code></p>\
+         <dl>{rows}</dl></section>",
+        title = t.disclosure,
+        format = t.format,
+        kind = escape(&presentation.format),
+    )
+}
+
+/// A summary value as HTML: text escaped, lists as lists, objects as nested definitions.
+fn summary_value(value: &serde_json::Value, depth: usize) -> String {
+    use serde_json::Value;
+    match value {
+        Value::Null => "—".into(),
+        Value::String(text) => escape(text),
+        Value::Bool(_) | Value::Number(_) => escape(&value.to_string()),
+        _ if depth > 8 => "…".into(),
+        Value::Array(items) => format!(
+            "<ul>{}</ul>",
+            items
+                .iter()
+                .map(|v| format!("<li>{}</li>", summary_value(v, depth + 1)))
+                .collect::<String>()
+        ),
+        Value::Object(members) => format!(
+            "<dl>{}</dl>",
+            members
+                .iter()
+                .map(|(n, v)| format!(
+                    "<dt>{}</dt><dd>{}</dd>",
+                    escape(n),
+                    summary_value(v, depth + 1)
+                ))
+                .collect::<String>()
+        ),
+    }
+}
+
 /// The table of what a `credential` request signs.
 fn documents(lang: Lang, credential: &CredentialAuthorization, key_id: &str) -> String {
     let t = lang.text();
@@ -513,8 +565,12 @@ fn documents(lang: Lang, credential: &CredentialAuthorization, key_id: &str) -> 
         .map_or_else(String::new, |d| {
             format!("<p>{}: {}</p>", t.description, escape(d))
         });
+    let disclosure = credential
+        .presentation
+        .as_ref()
+        .map_or_else(String::new, |p| presentation(lang, p));
     format!(
-        "<p>{key_label}: <code>{key}</code><br>{alg_label}: {algorithm}</p>{description}\
+        "<p>{key_label}: <code>{key}</code><br>{alg_label}: {algorithm}</p>{description}{disclosure}\
          <table><caption>{documents} ({count})</caption>\
          <thead><tr><th>{label}</th><th>{digest}</th></tr></thead><tbody>{rows}</tbody></table>",
         key_label = t.key,

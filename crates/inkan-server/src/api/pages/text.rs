@@ -57,6 +57,32 @@ impl Lang {
     }
 }
 
+/// The name a page shows for a member of a presentation's summary (`/v1/holder/prepare`), if
+/// it is one the pages know.
+pub fn summary_name(lang: Lang, member: &str) -> Option<&'static str> {
+    let (en, ja) = match member {
+        "audience" => ("Verifier", "提示先（検証者）"),
+        "nonce" => ("Nonce (this request only)", "ノンス（この要求限り）"),
+        "challenge" => (
+            "Challenge (this request only)",
+            "チャレンジ（この要求限り）",
+        ),
+        "issuer" => ("Issuer", "発行者"),
+        "vct" => ("Credential type", "クレデンシャルの種類"),
+        "credential" => ("Credential (digest)", "クレデンシャル（ダイジェスト）"),
+        "credentials" => ("Credentials", "クレデンシャル"),
+        "disclosed" => ("Disclosed claims", "開示する項目"),
+        "elements" => ("Disclosed elements", "開示する要素"),
+        "docType" => ("Document type", "文書の種類"),
+        "holder" => ("Holder", "保有者"),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::En => en,
+        Lang::Ja => ja,
+    })
+}
+
 /// Every phrase of the pages.
 #[derive(Debug)]
 pub struct Text {
@@ -87,6 +113,8 @@ pub struct Text {
     pub decline: &'static str,
     pub wrong_factors: &'static str,
     pub sign_out: &'static str,
+    pub disclosure: &'static str,
+    pub format: &'static str,
     pub signed_out: &'static str,
     pub signed_out_lead: &'static str,
     pub error_title: &'static str,
@@ -125,6 +153,8 @@ const EN: Text = Text {
     wrong_factors: "The PIN or the one-time password is wrong. A one-time password works once: \
                     wait for the next one.",
     sign_out: "Sign out",
+    disclosure: "What you disclose, and to whom",
+    format: "Format",
     signed_out: "Signed out",
     signed_out_lead: "You are signed out of Inkan. You may close this window.",
     error_title: "This cannot go on",
@@ -162,6 +192,8 @@ const JA: Text = Text {
     decline: "拒否",
     wrong_factors: "PINまたはワンタイムパスワードが正しくありません。ワンタイムパスワードは一度しか使えません。次のコードをお待ちください。",
     sign_out: "サインアウト",
+    disclosure: "開示する内容と提示先",
+    format: "形式",
     signed_out: "サインアウトしました",
     signed_out_lead: "Inkan からサインアウトしました。このウィンドウを閉じてかまいません。",
     error_title: "続行できません",

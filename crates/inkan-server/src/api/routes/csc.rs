@@ -24,7 +24,6 @@ use inkan_store::{KeyFilter, KeyRecord, KeyState};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// How `activationData` is made, as `info` and the OpenAPI document say it.
 pub const ACTIVATION_DATA: &str = "JWE (ECDH-ES, A256GCM) to activationKey of one JSON object: \
@@ -501,25 +500,9 @@ pub async fn sign_hash(
         &request.hashes,
         request.hash_algorithm_oid.as_deref(),
     )?;
-    let activation = match (request.sad, caller.kind) {
-        (Some(sad), _) => Activation::Sad {
-            value: Zeroizing::new(sad),
-            shown: None,
-        },
+    let activation = match (super::sad_of(&caller, &headers, request.sad)?, caller.kind) {
+        (Some(value), _) => Activation::Sad { value, shown: None },
         (None, CallerKind::Client) => Activation::Standing,
-        // CSC v2: a credential-scoped token (OAuth2) stands for the SAD; it is stored by the
-        // same hash, bound to this token's session and to the hashes the person approved.
-        (None, CallerKind::User) if caller.method == crate::oauth::CREDENTIAL_METHOD => {
-            let token =
-                super::super::extract::single_header(&headers, &axum::http::header::AUTHORIZATION)?
-                    .and_then(|h| h.split_once(' '))
-                    .map(|(_, token)| token.trim().to_owned())
-                    .unwrap_or_default();
-            Activation::Sad {
-                value: Zeroizing::new(token),
-                shown: None,
-            }
-        }
         (None, _) => {
             return Err(ApiError::bad_request(
                 "SAD is required: call credentials/authorize for these hashes first",

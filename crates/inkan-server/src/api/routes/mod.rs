@@ -42,6 +42,27 @@ async fn receipts(state: &ApiState, indexes: &[u64]) -> Result<Vec<Value>, ApiEr
 }
 
 /// Refuses a `deliverTo` destination that is not the subscriber's, before anything is signed.
+/// The SAD a request signs under: the one its body names, or, for a caller holding a
+/// credential-scoped OAuth2 token (CSC v2), that token itself, which the store keeps as the SAD
+/// approved on the consent page. `None` when there is neither.
+fn sad_of(
+    caller: &crate::auth::Caller,
+    headers: &axum::http::HeaderMap,
+    named: Option<String>,
+) -> Result<Option<zeroize::Zeroizing<String>>, ApiError> {
+    if let Some(sad) = named {
+        return Ok(Some(zeroize::Zeroizing::new(sad)));
+    }
+    if caller.method != crate::oauth::CREDENTIAL_METHOD {
+        return Ok(None);
+    }
+    Ok(
+        super::extract::single_header(headers, &axum::http::header::AUTHORIZATION)?
+            .and_then(|h| h.split_once(' '))
+            .map(|(_, token)| zeroize::Zeroizing::new(token.trim().to_owned())),
+    )
+}
+
 async fn check_destination(
     state: &ApiState,
     subscriber: &str,

@@ -49,7 +49,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// What a holder signs.
 #[derive(Debug, Clone, Deserialize)]
@@ -463,9 +462,10 @@ pub struct HolderSignRequest {
     pub document: HolderDocument,
     /// `issuedAt` from the prepare step.
     pub issued_at: i64,
-    /// The SAD for the prepared hash.
+    /// The SAD for the prepared hash; absent with a credential-scoped OAuth2 token, which is
+    /// the SAD the holder approved on the consent page.
     #[serde(rename = "SAD")]
-    pub sad: String,
+    pub sad: Option<String>,
     /// Deliver the signed document to this registered destination (`dst_…`) too.
     pub deliver_to: Option<String>,
 }
@@ -478,8 +478,12 @@ crate::api::redacted_debug!(HolderSignRequest);
 pub async fn sign(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
+    headers: axum::http::HeaderMap,
     JsonBody(request): JsonBody<HolderSignRequest>,
 ) -> Result<Json<Value>, ApiError> {
+    let sad = super::sad_of(&caller, &headers, request.sad.clone())?.ok_or_else(|| {
+        ApiError::bad_request("SAD is required: authorise the prepared hash first")
+    })?;
     let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
     let kind = request.document.kind();
     let deliver_to = request.deliver_to.clone();
@@ -488,7 +492,7 @@ pub async fn sign(
         caller,
         key,
         activation: Activation::Sad {
-            value: Zeroizing::new(request.sad),
+            value: sad,
             shown: Some(request.document.disclosure_digest(
                 &request.document.summary()?,
                 &request.credential_id,
