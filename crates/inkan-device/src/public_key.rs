@@ -268,6 +268,26 @@ impl PublicKey {
         format!("did:key:z{}", bs58::encode(bytes).into_string())
     }
 
+    /// Verifies `signature` over `message` with this key and `alg`, ECDSA signatures DER
+    /// encoded (X9.62 `ECDSA-Sig-Value`, as WebAuthn and X.509 carry them); other algorithms as
+    /// [`verify`](Self::verify).
+    pub fn verify_asn1(
+        &self,
+        alg: Algorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), DeviceError> {
+        alg.check_fits(self.spec())?;
+        let params = match (self, alg) {
+            (PublicKey::P256(_), Algorithm::Es256) => &ring::signature::ECDSA_P256_SHA256_ASN1,
+            (PublicKey::P384(_), Algorithm::Es384) => &ring::signature::ECDSA_P384_SHA384_ASN1,
+            _ => return self.verify(alg, message, signature),
+        };
+        ring::signature::UnparsedPublicKey::new(params, self.sec1_uncompressed())
+            .verify(message, signature)
+            .map_err(|_| DeviceError::Crypto(format!("{alg} signature does not verify")))
+    }
+
     /// Verifies a raw signature (as [`crate::CryptoDevice::sign`] returns it) over `message`.
     pub fn verify(
         &self,

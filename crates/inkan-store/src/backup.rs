@@ -42,6 +42,7 @@ pub const TABLES: &[&str] = &[
     "status_list_versions",
     "oauth_clients",
     "oauth_requests",
+    "passkeys",
 ];
 
 /// One value.

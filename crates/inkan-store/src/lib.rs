@@ -43,6 +43,7 @@ mod migrate;
 pub mod oauth;
 pub mod operations;
 mod operations_rows;
+pub mod passkeys;
 pub mod signing;
 mod signing_rows;
 mod sql;
@@ -111,6 +112,7 @@ pub trait Store:
     + operations::OperationsStore
     + issuers::IssuerStore
     + oauth::OAuthStore
+    + passkeys::PasskeyStore
     + backup::BackupStore
     + Send
     + Sync

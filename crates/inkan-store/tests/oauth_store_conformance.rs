@@ -1,5 +1,5 @@
-//! The OAuth2 authorization server's part of the store (`OAuthStore`, issue 18; criteria
-//! 2.2.1, 2.2.3(2)): every case is written once against `Arc<dyn Store>` and runs on every
+//! The OAuth2 authorization server's part of the store (`OAuthStore`) and passkeys
+//! (`PasskeyStore`), issue 18; criteria 2.2.1, 2.2.3(2): every case is written once against `Arc<dyn Store>` and runs on every
 //! engine (`sqlite::<case>`, `sqlite_memory::<case>`, `postgres::<case>` at
 //! `INKAN_TEST_POSTGRES_URL`), which must all behave the same.
 
@@ -8,6 +8,7 @@
 use inkan_store::SadRecord;
 use inkan_store::auth::{TokenKind, TokenRecord, new_id};
 use inkan_store::oauth::{OAuthClientRecord, OAuthDecision, OAuthGrant, OAuthRequestRecord};
+use inkan_store::passkeys::PasskeyRecord;
 use std::sync::Arc;
 
 #[macro_use]
@@ -19,7 +20,7 @@ use common::records::{
 use common::{Ctx, Engine, run};
 
 conformance!(
-    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant, an_ended_client_ends_its_sessions],
+    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant, an_ended_client_ends_its_sessions, passkeys_register_rise_and_go],
     outside: [],
 );
 
@@ -362,4 +363,89 @@ async fn an_ended_client_ends_its_sessions(db: Ctx) {
     assert!(store.oauth_request(&first.id).await.unwrap().is_some());
     store.purge_sessions(after + 60 * MINUTE).await.unwrap();
     assert_eq!(store.purge_oauth_requests(after).await.unwrap(), 1);
+}
+
+fn passkey(account_id: &str, credential_id: &str, count: i64) -> PasskeyRecord {
+    PasskeyRecord {
+        id: new_id("pk"),
+        account_id: account_id.into(),
+        credential_id: credential_id.into(),
+        public_key: "pQECAyYgASFYIA".into(),
+        algorithm: -7,
+        name: "Laptop".into(),
+        sign_count: count,
+        backup: 1,
+        aaguid: "00".repeat(16),
+        attestation_format: "none".into(),
+        created_at: T0,
+        last_used_at: None,
+    }
+}
+
+/// A credential id is registered once; a use must raise the counter (or keep 0 and 0); only
+/// its account removes a passkey.
+async fn passkeys_register_rise_and_go(db: Ctx) {
+    let store = db.connect().await;
+    let (mine, other) = (owner(store.as_ref()).await, owner(store.as_ref()).await);
+    let account = mine.account.id.as_str();
+    let counting = passkey(account, "cred-a", 5);
+    let counterless = passkey(account, "cred-b", 0);
+    store.insert_passkey(&counting).await.unwrap();
+    store.insert_passkey(&counterless).await.unwrap();
+    assert_conflict(
+        store
+            .insert_passkey(&passkey(&other.account.id, "cred-a", 0))
+            .await,
+    );
+    assert_not_found(
+        store
+            .insert_passkey(&passkey("acc_nobody", "cred-z", 0))
+            .await,
+    );
+    assert_eq!(store.passkeys_of(account).await.unwrap().len(), 2);
+    assert_eq!(
+        store.passkey_by_credential("cred-a").await.unwrap(),
+        Some(counting.clone())
+    );
+
+    assert!(!store.use_passkey(&counting.id, 5, 3, T0 + 1).await.unwrap());
+    assert!(!store.use_passkey(&counting.id, 4, 3, T0 + 1).await.unwrap());
+    assert!(store.use_passkey(&counting.id, 6, 3, T0 + 2).await.unwrap());
+    let used = store
+        .passkey_by_credential("cred-a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (used.sign_count, used.backup, used.last_used_at),
+        (6, 3, Some(T0 + 2))
+    );
+    assert!(
+        store
+            .use_passkey(&counterless.id, 0, 1, T0 + 3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .use_passkey(&counterless.id, 0, 1, T0 + 4)
+            .await
+            .unwrap()
+    );
+
+    assert!(
+        !store
+            .delete_passkey(&other.account.id, &counting.id)
+            .await
+            .unwrap()
+    );
+    assert!(store.delete_passkey(account, &counting.id).await.unwrap());
+    assert!(
+        store
+            .passkey_by_credential("cred-a")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.use_passkey(&counting.id, 9, 1, T0 + 4).await.unwrap());
 }

@@ -28,6 +28,7 @@ pub mod pins;
 pub mod proof;
 pub mod sessions;
 pub mod totp;
+pub mod webauthn;
 
 pub use access::{Operation, Scope};
 pub use sessions::{RequestCredentials, TokenCheck, TokenResponse};

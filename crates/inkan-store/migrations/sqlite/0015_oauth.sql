@@ -17,6 +17,12 @@
 -- code is exchanged once (`exchanged_at`, one conditional UPDATE) for a session
 -- (`granted_session`, no foreign key: sessions are purged), which ends with its client.
 --
+-- `passkeys` are a person's WebAuthn credentials (issue 18 point 4): the credential id and
+-- public key (COSE_Key, both base64url), the COSE algorithm, a name the person gave it, the
+-- authenticator's signature counter (an assertion must raise it, unless the authenticator keeps
+-- none: 0 and 0), the backup flags as bits (1 eligible, 2 backed up), the authenticator model
+-- (AAGUID) and the attestation format as given.
+--
 -- Times are Unix milliseconds.
 
 CREATE TABLE oauth_clients (
@@ -55,3 +61,20 @@ CREATE TABLE oauth_requests (
 ) STRICT;
 
 CREATE INDEX oauth_requests_expires_idx ON oauth_requests (expires_at);
+
+CREATE TABLE passkeys (
+    id                 TEXT    NOT NULL PRIMARY KEY,
+    account_id         TEXT    NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    credential_id      TEXT    NOT NULL UNIQUE,
+    public_key         TEXT    NOT NULL,
+    algorithm          INTEGER NOT NULL,
+    name               TEXT    NOT NULL,
+    sign_count         INTEGER NOT NULL,
+    backup             INTEGER NOT NULL,
+    aaguid             TEXT    NOT NULL,
+    attestation_format TEXT    NOT NULL,
+    created_at         INTEGER NOT NULL,
+    last_used_at       INTEGER
+) STRICT;
+
+CREATE INDEX passkeys_account_idx ON passkeys (account_id);

@@ -27,6 +27,7 @@ mod keys;
 mod log;
 mod oauth;
 mod operations;
+mod passkeys;
 mod signing;
 mod status;
 mod status_lists;
