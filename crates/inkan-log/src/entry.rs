@@ -106,11 +106,13 @@ pub enum EntryKind {
     /// The status of an issued credential's entry in a status list changed (revoked,
     /// suspended, reinstated).
     CredentialStatusChanged,
+    /// A person added or removed a passkey (issue 18).
+    PasskeyChanged,
 }
 
 impl EntryKind {
     /// Every kind.
-    pub const ALL: [EntryKind; 28] = [
+    pub const ALL: [EntryKind; 29] = [
         EntryKind::SignatureRequested,
         EntryKind::SignatureMade,
         EntryKind::SignatureRefused,
@@ -139,6 +141,7 @@ impl EntryKind {
         EntryKind::KeyStateChanged,
         EntryKind::StatusListCreated,
         EntryKind::CredentialStatusChanged,
+        EntryKind::PasskeyChanged,
     ];
 
     /// The encoded name, e.g. `signature.requested`, `key.generated`.
@@ -172,6 +175,7 @@ impl EntryKind {
             EntryKind::KeyStateChanged => "key.state_changed",
             EntryKind::StatusListCreated => "status_list.created",
             EntryKind::CredentialStatusChanged => "credential.status_changed",
+            EntryKind::PasskeyChanged => "auth.passkey_changed",
         }
     }
 }

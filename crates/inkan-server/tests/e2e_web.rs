@@ -340,8 +340,8 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
     w.h.stop().await;
 }
 
-/// In Chromium: a holder signs in, sees on the consent page the SD-JWT claims they disclose,
-/// the verifier and the nonce (as `/v1/holder/prepare` summarised them), and approves with the
+/// In Chromium: a holder adds a passkey on the account page, signs in with it, sees on the
+/// consent page the SD-JWT claims they disclose, the verifier and the nonce (as `/v1/holder/prepare` summarised them), and approves with the
 /// PIN and a fresh OTP; the wallet exchanges the code and signs the presentation with the
 /// token, which the OpenWallet Foundation's `@sd-jwt` verifies; the token signs it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -401,15 +401,35 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
         .append_pair("code_challenge_method", "S256")
         .append_pair("authorization_details", &details.to_string())
         .finish();
-    let browser = Browser::start().await;
-    browser
-        .goto(&format!("{}/oauth2/authorize?{query}", h.url))
-        .await;
+    // The holder's device: a platform authenticator with user verification.
+    let browser = Browser::start_trusting(Some(&h.server_cert)).await;
+    let device = browser.add_virtual_authenticator().await;
+    // Once, on the account page: sign in with password and TOTP, add a passkey with a fresh
+    // one-time password, sign out.
+    browser.goto(&format!("{}/account", h.url)).await;
     h.next_step();
     browser.type_into("#username", &w.alice.username).await;
     browser.type_into("#password", PASSWORD).await;
     browser.type_into("#otp", &h.otp(&w.alice)).await;
     browser.click("button[type=submit]").await;
+    browser.text_with("Add a passkey").await;
+    h.next_step();
+    browser.type_into("#name", "Alice's laptop").await;
+    browser.type_into("#otp", &h.otp(&w.alice)).await;
+    browser.click("#passkey-add button[type=submit]").await;
+    let account = browser.text_with("Alice's laptop").await;
+    assert!(account.contains("Alice's laptop"), "{account}");
+    assert_eq!(browser.authenticator_credentials(&device).await.len(), 1);
+    browser.keep_screenshot("account-passkeys").await;
+    browser.click("button.quiet").await;
+    browser.text_with("Signed out").await;
+
+    // The request: signed in with the passkey alone (it verifies the user on the device).
+    browser
+        .goto(&format!("{}/oauth2/authorize?{query}", h.url))
+        .await;
+    browser.wait_for("#passkey-sign-in:not([hidden])").await;
+    browser.click("#passkey-sign-in button").await;
     let consent = browser.text_with("Disclosed claims").await;
     for shown in [
         "Disclosed claims",
@@ -477,6 +497,16 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
         "{verified:?}"
     );
     assert!(!verified.unwrap().contains("1990-01-01"));
+    // The sign-in was the passkey's, logged as such.
+    let entries = h.log_entries().await;
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.kind == EntryKind::PasskeyChanged && e.outcome == Outcome::Succeeded)
+    );
+    assert!(entries.iter().any(|e| e.kind == EntryKind::Login
+        && e.outcome == Outcome::Succeeded
+        && e.actor.auth.method == "web:passkey"));
     // Once.
     assert_eq!(sign(document).await.status(), StatusCode::FORBIDDEN);
     w.h.stop().await;

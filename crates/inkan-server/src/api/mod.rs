@@ -120,6 +120,19 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route("/oauth2/consent/{id}/sign-in", post(pages::sign_in))
         .route("/oauth2/sign-out", post(pages::sign_out))
+        .route(
+            "/oauth2/consent/{id}/passkey",
+            post(pages::account::consent_passkey),
+        )
+        .route("/account", get(pages::account::account))
+        .route("/account/sign-in", post(pages::account::account_sign_in))
+        .route("/account/passkey", post(pages::account::account_passkey))
+        .route("/account/passkeys", post(pages::account::add_passkey))
+        .route(
+            "/account/passkeys/{id}/remove",
+            post(pages::account::remove_passkey),
+        )
+        .route(pages::html::SCRIPT, get(pages::account::script))
         .route(pages::html::STYLESHEET, get(pages::stylesheet))
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))

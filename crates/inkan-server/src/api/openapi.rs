@@ -20,6 +20,8 @@ use utoipa::OpenApi;
         system::key_backup_policy,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
         pages::authorize, pages::consent_page, pages::sign_in, pages::decide, pages::sign_out,
+        pages::account::consent_passkey, pages::account::account, pages::account::account_sign_in,
+        pages::account::account_passkey, pages::account::add_passkey, pages::account::remove_passkey,
         auth::oauth_revoke, auth::oauth_metadata,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
@@ -83,6 +85,12 @@ mod tests {
             ("post", "/oauth2/consent/{id}/sign-in"),
             ("post", "/oauth2/revoke"),
             ("post", "/oauth2/sign-out"),
+            ("post", "/oauth2/consent/{id}/passkey"),
+            ("get", "/account"),
+            ("post", "/account/sign-in"),
+            ("post", "/account/passkey"),
+            ("post", "/account/passkeys"),
+            ("post", "/account/passkeys/{id}/remove"),
             ("get", "/.well-known/oauth-authorization-server"),
             ("get", "/v1/me"),
             ("post", "/v1/keys"),
@@ -146,6 +154,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 64);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 70);
     }
 }

@@ -642,7 +642,7 @@ impl Auth {
     }
 
     /// Gives back the attempt counted for `source`: it succeeded.
-    fn source_succeeded(&self, source: IpAddr) {
+    pub(super) fn source_succeeded(&self, source: IpAddr) {
         self.sources.give_back(&source, self.now());
     }
 
@@ -804,16 +804,37 @@ impl Auth {
         pin: Option<SecretString>,
         otp: &str,
     ) -> Result<Result<(), String>, AuthError> {
+        self.verify_with_otp(caller, Some((key, pin)), otp).await
+    }
+
+    /// The caller's one-time password alone, as one attempt counted against the account (a
+    /// change that a session alone must not make, such as adding a passkey); like
+    /// [`verify_pin_and_otp`](Self::verify_pin_and_otp) otherwise.
+    pub async fn verify_otp(
+        &self,
+        caller: &Caller,
+        otp: &str,
+    ) -> Result<Result<(), String>, AuthError> {
+        self.verify_with_otp(caller, None, otp).await
+    }
+
+    async fn verify_with_otp(
+        &self,
+        caller: &Caller,
+        key_pin: Option<(&inkan_store::KeyRecord, Option<SecretString>)>,
+        otp: &str,
+    ) -> Result<Result<(), String>, AuthError> {
         let now = self.now();
         let place = self.hash_place()?;
         let (account, own_lock) = match self.count_attempt(&caller.id, now).await? {
             Attempt::Admitted { account, lock } => (account, lock),
             Attempt::Refused(_) => return Ok(Err("the account is locked or not active".into())),
         };
-        let pin_ok = match pin {
-            Some(pin) => self.check_key_pin(place, key, pin).await?,
+        let pin_ok = match key_pin {
+            Some((key, Some(pin))) => self.check_key_pin(place, key, pin).await?,
             // Only a PIN change comes without a PIN: right only for a key that has none yet.
-            None => !self.key_has_pin(key).await?,
+            Some((key, None)) => !self.key_has_pin(key).await?,
+            None => true,
         };
         // Both factors are always checked, so a wrong PIN is not told apart by timing.
         let step = self.totp_step(&account, otp, now)?;

@@ -23,6 +23,7 @@ pub mod browser;
 pub mod clients;
 pub mod limiter;
 pub mod operators;
+pub mod passkeys;
 pub mod password;
 pub mod pins;
 pub mod proof;

@@ -23,6 +23,13 @@ impl Browser {
     /// Starts `chromedriver` on a free port and a headless Chromium session that accepts the
     /// test server's self-made certificate (`acceptInsecureCerts`).
     pub async fn start() -> Browser {
+        Browser::start_trusting(None).await
+    }
+
+    /// [`start`](Self::start), and Chromium takes the server certificate `pem` as valid (its
+    /// key's SPKI hash in `--ignore-certificate-errors-spki-list`): a page with a certificate
+    /// error is not a secure context, and WebAuthn refuses to run there.
+    pub async fn start_trusting(pem: Option<&[u8]>) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -45,6 +52,20 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let profile = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=900,1100".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        if let Some(pem) = pem {
+            args.push(format!(
+                "--ignore-certificate-errors-spki-list={}",
+                spki_hash(pem)
+            ));
+        }
         let created: Value = http
             .post(format!("{base}/session"))
             .json(&json!({"capabilities": {"alwaysMatch": {
@@ -52,9 +73,7 @@ impl Browser {
                 "acceptInsecureCerts": true,
                 "goog:chromeOptions": {
                     "binary": "/usr/bin/chromium",
-                    "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                             "--disable-dev-shm-usage", "--window-size=900,1100",
-                             format!("--user-data-dir={}", profile.path().display())],
+                    "args": args,
                 },
             }}}))
             .send()
@@ -226,6 +245,34 @@ impl Browser {
         true
     }
 
+    /// Adds a WebAuthn virtual authenticator (CTAP2, platform, resident keys, user
+    /// verification that always succeeds), as a person's device with a passkey would be.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let id = self
+            .command(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(json!({"protocol": "ctap2", "transport": "internal",
+                            "hasResidentKey": true, "hasUserVerification": true,
+                            "isUserConsenting": true, "isUserVerified": true})),
+            )
+            .await;
+        id.as_str().unwrap().to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds.
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        self.command(
+            reqwest::Method::GET,
+            &format!("/webauthn/authenticator/{id}/credentials"),
+            None,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
     /// Switches back to the page from a frame.
     pub async fn leave_frame(&self) {
         self.command(reqwest::Method::POST, "/frame/parent", Some(json!({})))
@@ -266,4 +313,19 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
     }
+}
+
+/// base64 of the SHA-256 of a PEM certificate's SubjectPublicKeyInfo, as Chromium's
+/// `--ignore-certificate-errors-spki-list` takes it.
+fn spki_hash(pem: &[u8]) -> String {
+    use base64::Engine as _;
+    use der::{DecodePem as _, Encode as _};
+    use sha2::Digest as _;
+    let certificate = x509_cert::Certificate::from_pem(pem).expect("the server certificate is PEM");
+    let spki = certificate
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki))
 }

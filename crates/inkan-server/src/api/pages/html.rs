@@ -21,6 +21,10 @@ pub const CSRF_COOKIE: &str = "__Host-inkan_csrf";
 pub const STYLESHEET: &str = "/static/inkan.css";
 /// The stylesheet.
 pub const CSS: &str = include_str!("inkan.css");
+/// The script's path.
+pub const SCRIPT: &str = "/static/passkey.js";
+/// The script: the passkey buttons (everything else works without it).
+pub const JS: &str = include_str!("passkey.js");
 
 /// Text made safe for HTML content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -85,6 +89,8 @@ pub struct Page {
     pub form_target: Option<String>,
     /// `Set-Cookie` values.
     pub cookies: Vec<String>,
+    /// Whether the page runs Inkan's one script (the WebAuthn ceremonies, [`SCRIPT`]).
+    pub script: bool,
 }
 
 impl IntoResponse for Page {
@@ -93,18 +99,28 @@ impl IntoResponse for Page {
         let html = format!(
             "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · Inkan</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\"></head>\
+             <title>{title} · Inkan</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\">{script}</head>\
              <body><main><h1>{title}</h1>{body}</main></body></html>\n",
             title = escape(&self.title),
             body = self.body,
+            script = if self.script {
+                format!("<script src=\"{SCRIPT}\" defer></script>")
+            } else {
+                String::new()
+            },
         );
         let form_action = match &self.form_target {
             Some(origin) => format!("'self' {origin}"),
             None => "'self'".into(),
         };
+        let script = if self.script {
+            " script-src 'self';"
+        } else {
+            ""
+        };
         let csp = format!(
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; \
-             frame-ancestors 'none'; base-uri 'none'"
+            "default-src 'none'; style-src 'self'; img-src 'self';{script} \
+             form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"
         );
         let mut response = (self.status, html).into_response();
         let headers = response.headers_mut();

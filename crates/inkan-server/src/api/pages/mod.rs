@@ -9,6 +9,7 @@
 //! cookie's value; a form without it changes nothing. Must never: show a page for a request
 //! it did not load from the store, or render outside text unescaped (`html::escape`).
 
+pub mod account;
 pub mod html;
 pub mod text;
 
@@ -77,6 +78,7 @@ fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
         body: format!("<p class=\"error\">{}</p>", escape(message)),
         form_target: None,
         cookies: Vec::new(),
+        script: false,
     }
     .into_response()
 }
@@ -172,7 +174,10 @@ pub async fn consent_page(
         other => other,
     };
     let mut page = match person {
-        None => sign_in_page(lang, &pending, &csrf, None),
+        None => match sign_in_page(&state, lang, &pending, &csrf, None) {
+            Ok(page) => page,
+            Err(e) => return failure(lang, &e),
+        },
         Some(person) => match consent(&state, lang, &person, &pending, &csrf, None).await {
             Ok(page) => page,
             Err(e) => return failure(lang, &e),
@@ -216,23 +221,28 @@ pub async fn sign_in(
     };
     match state.auth.sign_in_browser(attempt).await {
         Ok((_, session)) => {
-            // A browser holds one session: the one it had ends (a shared computer's next
-            // person does not inherit it).
-            if let Some(old) = cookie(&headers, SESSION_COOKIE)
-                && let Ok(previous) = state.auth.authenticate_browser(old).await
-                && let Err(e) = state.auth.sign_out_browser(&previous).await
-            {
-                tracing::warn!(error = %e, "could not end the previous browser session");
-            }
-            see_other(
+            account::signed_in(
+                &state,
+                &headers,
+                &session,
                 &format!("/oauth2/consent/{id}?lang={}", lang.tag()),
-                &[set_cookie(SESSION_COOKIE, &session)],
             )
+            .await
         }
         Err(AuthError::InvalidCredentials) => {
-            let mut page = sign_in_page(lang, &pending, &form.csrf, Some(lang.text().wrong_login));
-            page.status = StatusCode::UNAUTHORIZED;
-            page.into_response()
+            match sign_in_page(
+                &state,
+                lang,
+                &pending,
+                &form.csrf,
+                Some(lang.text().wrong_login),
+            ) {
+                Ok(mut page) => {
+                    page.status = StatusCode::UNAUTHORIZED;
+                    page.into_response()
+                }
+                Err(e) => failure(lang, &e),
+            }
         }
         Err(e) => failure(lang, &e),
     }
@@ -347,6 +357,7 @@ pub async fn sign_out(
         body: format!("<p>{}</p>", t.signed_out_lead),
         form_target: None,
         cookies: vec![html::clear_cookie(SESSION_COOKIE)],
+        script: false,
     }
     .into_response()
 }
@@ -389,38 +400,35 @@ fn message(error: Option<&str>) -> String {
     })
 }
 
-/// The sign-in page of a request.
-fn sign_in_page(lang: Lang, pending: &Pending, csrf: &str, error: Option<&str>) -> Page {
+/// The sign-in page of a request: password and TOTP, or a passkey.
+fn sign_in_page(
+    state: &ApiState,
+    lang: Lang,
+    pending: &Pending,
+    csrf: &str,
+    error: Option<&str>,
+) -> Result<Page, AuthError> {
     let t = lang.text();
-    let id = escape(&pending.request.id);
-    let body = format!(
-        "{switch}<p><strong>{client}</strong> {lead}</p>{message}\
-         <form method=\"post\" action=\"/oauth2/consent/{id}/sign-in\">{hidden}\
-         <label for=\"username\">{username}</label>\
-         <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required>\
-         <label for=\"password\">{password}</label>\
-         <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"otp\">{otp}</label>\
-         <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
-         <button type=\"submit\" class=\"primary\">{sign_in}</button></form>",
-        switch = switch(lang, &pending.request.id),
-        client = escape(&pending.client.name),
-        lead = t.sign_in_lead,
-        message = message(error),
-        hidden = hidden(lang, csrf),
-        username = t.username,
-        password = t.password,
-        otp = t.otp,
-        sign_in = t.sign_in,
+    let lead = format!(
+        "<p><strong>{}</strong> {}</p>",
+        escape(&pending.client.name),
+        t.sign_in_lead
     );
-    Page {
+    let base = format!("/oauth2/consent/{}", pending.request.id);
+    let body = format!(
+        "{}{}",
+        switch(lang, &pending.request.id),
+        account::sign_in_body(state, lang, &base, &lead, csrf, error)?
+    );
+    Ok(Page {
         status: StatusCode::OK,
         lang,
         title: t.sign_in_title.into(),
         body,
         form_target: None,
         cookies: Vec::new(),
-    }
+        script: true,
+    })
 }
 
 /// The consent page of a request for a signed-in person: what it authorises, exactly as
@@ -486,6 +494,7 @@ async fn consent(
         body,
         form_target: html::origin(&pending.request.redirect_uri),
         cookies: Vec::new(),
+        script: false,
     })
 }
 
