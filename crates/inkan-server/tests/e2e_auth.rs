@@ -1231,7 +1231,7 @@ async fn concurrent_wrong_pins_lock_after_at_most_max(engine: Engine) {
     )
     .await;
     let (_, operator) = h.operator().await;
-    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let (_, alice) = h.subscriber(&operator, "issuer", "alice").await;
     let session = h.login(&alice).await;
     let (key_id, _) = common::server::key(&h, &session, "ES256", PIN).await;
     let activation_key = h.activation_key().await;

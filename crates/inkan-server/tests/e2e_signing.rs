@@ -39,7 +39,7 @@ struct World {
 async fn world(engine: Engine) -> World {
     let h = Harness::start(engine, SETTINGS).await;
     let (_, operator) = h.operator().await;
-    let (holder, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let (holder, alice) = h.subscriber(&operator, "issuer", "alice").await;
     let user = h
         .call(
             &operator,

@@ -37,10 +37,11 @@ struct World {
     redirect: String,
 }
 
-async fn world(engine: Engine) -> World {
+/// `kind`: `issuer` for a person who signs hashes (CSC), `holder` for one who presents.
+async fn world(engine: Engine, kind: &str) -> World {
     let h = Harness::start(engine, SETTINGS).await;
     let (_, operator) = h.operator().await;
-    let (_, alice) = h.subscriber(&operator, "holder", "alice").await;
+    let (_, alice) = h.subscriber(&operator, kind, "alice").await;
     let session = h.login(&alice).await;
     let (key_id, jwk) = key(&h, &session, "ES256", PIN).await;
     let public = inkan_formats::jose::public_key_from_jwk(&jwk).unwrap();
@@ -123,6 +124,21 @@ fn hash_of(message: &[u8]) -> Vec<u8> {
     Sha256::digest(message).to_vec()
 }
 
+/// The authorization URL of `w`'s client with PKCE `challenge` and `more` parameters.
+fn authorize_with(w: &World, challenge: &str, more: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &w.client_id)
+        .append_pair("redirect_uri", &w.redirect)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (name, value) in more {
+        query.append_pair(name, value);
+    }
+    format!("{}/oauth2/authorize?{}", w.h.url, query.finish())
+}
+
 /// The authorization URL for the first two documents, with `authorization_details`.
 fn authorize_url(w: &World, challenge: &str, extra: &str) -> String {
     let details = json!([{
@@ -133,16 +149,15 @@ fn authorize_url(w: &World, challenge: &str, extra: &str) -> String {
         })).collect::<Vec<_>>(),
         "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",
     }]);
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.client_id)
-        .append_pair("redirect_uri", &w.redirect)
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("state", "st-42")
-        .append_pair("authorization_details", &details.to_string())
-        .finish();
-    format!("{}/oauth2/authorize?{query}{extra}", w.h.url)
+    let url = authorize_with(
+        w,
+        challenge,
+        &[
+            ("state", "st-42"),
+            ("authorization_details", &details.to_string()),
+        ],
+    );
+    format!("{url}{extra}")
 }
 
 /// The code and state of a redirect URL back to the client.
@@ -228,7 +243,7 @@ async fn sign_hash(
 /// fresh OTP; the client exchanges the code and signs exactly those two hashes, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
-    let w = world(Engine::SqliteFile).await;
+    let w = world(Engine::SqliteFile, "issuer").await;
     let browser = Browser::start().await;
     let (verifier, challenge) = pkce();
     browser.goto(&authorize_url(&w, &challenge, "")).await;
@@ -346,7 +361,7 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
 /// token, which the OpenWallet Foundation's `@sd-jwt` verifies; the token signs it once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
-    let w = world(Engine::SqliteFile).await;
+    let w = world(Engine::SqliteFile, "holder").await;
     let h = &w.h;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
@@ -393,14 +408,11 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
                          "summary": prepared["summary"]},
     }]);
     let (verifier, challenge) = pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.client_id)
-        .append_pair("redirect_uri", &w.redirect)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("authorization_details", &details.to_string())
-        .finish();
+    let authorize = authorize_with(
+        &w,
+        &challenge,
+        &[("authorization_details", &details.to_string())],
+    );
     // The holder's device: a platform authenticator with user verification.
     let browser = Browser::start_trusting(Some(&h.server_cert)).await;
     let device = browser.add_virtual_authenticator().await;
@@ -425,9 +437,7 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
     browser.text_with("Signed out").await;
 
     // The request: signed in with the passkey alone (it verifies the user on the device).
-    browser
-        .goto(&format!("{}/oauth2/authorize?{query}", h.url))
-        .await;
+    browser.goto(&authorize).await;
     browser.wait_for("#passkey-sign-in:not([hidden])").await;
     browser.click("#passkey-sign-in button").await;
     let consent = browser.text_with("Disclosed claims").await;
@@ -512,11 +522,13 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
     w.h.stop().await;
 }
 
-/// A presentation approved on the page signs only the disclosure it showed: the same token
-/// for a document that discloses more is refused before the device signs.
+/// A presentation approved on the page signs only the disclosure it showed. A wallet that
+/// shows the holder another summary than its document's (here: another verifier) with the
+/// document's own hash gets a token that signs nothing; and a holder's key is never authorised
+/// for a bare hash, which a wallet could have taken from a presentation disclosing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_presentation_approved_on_the_page_signs_nothing_else() {
-    let w = world(Engine::SqliteFile).await;
+    let w = world(Engine::SqliteFile, "holder").await;
     let h = &w.h;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
@@ -536,43 +548,61 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
         .as_str()
         .unwrap()
         .to_owned();
-    let document = |disclose: Value| {
-        json!({
-            "format": "dc+sd-jwt", "credential": credential, "disclose": disclose,
-            "audience": "https://verifier.example", "nonce": "n-1",
-        })
-    };
+    let document = json!({
+        "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name", "/birthdate"],
+        "audience": "https://verifier.example", "nonce": "n-1",
+    });
     let wallet = h.login(&w.alice).await;
     let prepared: Value = h
         .call(
             &wallet,
             Method::POST,
             "/v1/holder/prepare",
-            Some(json!({"credentialID": w.key_id, "document": document(json!(["/given_name"]))})),
+            Some(json!({"credentialID": w.key_id, "document": document})),
         )
         .await
         .json()
         .await
         .unwrap();
+    let mut pages = Pages::new(&w);
+
+    // The bare hash, labelled as something harmless: refused at approval.
+    let bare = json!([{
+        "type": "credential", "credentialID": w.key_id,
+        "documentDigests": [{"hash": prepared["hashes"][0], "label": "Proof of age to a shop"}],
+    }]);
+    let (_, challenge) = pkce();
+    let path = pages
+        .signed_in(&authorize_with(
+            &w,
+            &challenge,
+            &[("authorization_details", &bare.to_string())],
+        ))
+        .await;
+    let refused = pages.approve(&path, PIN, None).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("presentations only"));
+
+    // The document's hash with another verifier in the summary shown.
+    let mut shown = prepared["summary"].clone();
+    shown["audience"] = json!("https://trusted-shop.example");
     let details = json!([{
         "type": "credential", "credentialID": w.key_id,
         "documentDigests": [{"hash": prepared["hashes"][0]}],
         "presentation": {"format": "dc+sd-jwt", "issuedAt": prepared["issuedAt"],
-                         "summary": prepared["summary"]},
+                         "summary": shown},
     }]);
     let (verifier, challenge) = pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.client_id)
-        .append_pair("redirect_uri", &w.redirect)
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("authorization_details", &details.to_string())
-        .finish();
-    let mut pages = Pages::new(&w);
-    let path = pages
-        .signed_in(&format!("{}/oauth2/authorize?{query}", h.url))
-        .await;
+    let authorize = authorize_with(
+        &w,
+        &challenge,
+        &[("authorization_details", &details.to_string())],
+    );
+    let path = pages.signed_in(&authorize).await;
+    let page = pages.get(&path).await.text().await.unwrap();
+    assert!(
+        page.contains("https://trusted-shop.example") && !page.contains("https://verifier.example")
+    );
     let approved = pages.approve(&path, PIN, None).await;
     let (code, _, _) = code_of(approved.headers()["location"].to_str().unwrap());
     let client_key = ProofKey::generate().unwrap();
@@ -581,19 +611,23 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
         .json()
         .await
         .unwrap();
-    let more = with_token(
+    let signed = with_token(
         &w,
         &client_key,
         tokens["access_token"].as_str().unwrap(),
         Method::POST,
         "/v1/holder/sign",
         Some(json!({
-            "credentialID": w.key_id, "document": document(json!(["/given_name", "/birthdate"])),
-            "issuedAt": prepared["issuedAt"],
+            "credentialID": w.key_id, "document": document, "issuedAt": prepared["issuedAt"],
         })),
     )
     .await;
-    assert_eq!(more.status(), StatusCode::FORBIDDEN);
+    assert_eq!(signed.status(), StatusCode::FORBIDDEN);
+    let why = signed.text().await.unwrap();
+    assert!(
+        why.contains("not given for what this presentation discloses"),
+        "{why}"
+    );
     let entries = h.log_entries().await;
     assert!(
         !entries.iter().any(|e| e.kind == EntryKind::SignatureMade
@@ -605,7 +639,7 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
 /// In Chromium: the consent page will not show inside a frame (`frame-ancestors 'none'`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_consent_page_refuses_to_be_framed() {
-    let w = world(Engine::SqliteFile).await;
+    let w = world(Engine::SqliteFile, "issuer").await;
     let (_, challenge) = pkce();
     let page = no_redirects(&w)
         .get(authorize_url(&w, &challenge, ""))
@@ -797,7 +831,7 @@ impl<'a> Pages<'a> {
 
 /// The rules of the pages, the code and the credential token, on every engine.
 async fn page_rules(engine: Engine) {
-    let w = world(engine).await;
+    let w = world(engine, "issuer").await;
     let h = &w.h;
 
     // An unknown redirect URI is refused on Inkan's page, never followed.
@@ -961,25 +995,14 @@ async fn page_rules(engine: Engine) {
 
     // scope=service: a session of the person, bound to the client's DPoP key.
     let (verifier, challenge) = pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.client_id)
-        .append_pair("redirect_uri", &w.redirect)
-        .append_pair("scope", "service")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
+    let authorize = authorize_with(&w, &challenge, &[("scope", "service")]);
     // Handing over a session takes a sign-in for this request: the browser's session from
     // an earlier request gets the sign-in page, not the consent.
-    let earlier = pages
-        .get(&format!("{}/oauth2/authorize?{query}", h.url))
-        .await;
+    let earlier = pages.get(&authorize).await;
     let earlier = earlier.headers()["location"].to_str().unwrap().to_owned();
     let shown = pages.get(&earlier).await.text().await.unwrap();
     assert!(shown.contains("Sign in to Inkan"), "{shown}");
-    let path = pages
-        .signed_in(&format!("{}/oauth2/authorize?{query}", h.url))
-        .await;
+    let path = pages.signed_in(&authorize).await;
     let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
     let approved = pages
         .post(&path, &[("csrf", &csrf), ("decision", "approve")])
@@ -1070,15 +1093,7 @@ async fn page_rules(engine: Engine) {
 
     // Ending the client (dual control) ends the sessions its codes gave and its requests.
     let (verifier, challenge) = pkce();
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &w.client_id)
-        .append_pair("redirect_uri", &w.redirect)
-        .append_pair("scope", "service")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let authorize = format!("{}/oauth2/authorize?{query}", h.url);
+    let authorize = authorize_with(&w, &challenge, &[("scope", "service")]);
     let path = pages.signed_in(&authorize).await;
     let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
     let approved = pages

@@ -369,6 +369,7 @@ impl ActivationService {
             ));
         }
         authorize_key(caller, key, Operation::Sign)?;
+        self.holder_keys_sign_presentations(key, request).await?;
         let num_signatures = request.num_signatures;
         if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
             return Err(AuthError::BadRequest(format!(
@@ -449,6 +450,7 @@ impl ActivationService {
             ));
         }
         authorize_key(caller, key, Operation::Sign)?;
+        self.holder_keys_sign_presentations(key, request).await?;
         let digests = &request.digests;
         if digests.is_empty() || digests.len() != request.num_signatures as usize {
             return Err(AuthError::BadRequest(
@@ -458,6 +460,29 @@ impl ActivationService {
         self.check_factors(caller, key, Purpose::Authorize, Some(pin), otp, digests)
             .await?;
         Ok(Self::event(Purpose::Authorize, caller, key, digests).approval(Some(sad_id)))
+    }
+
+    /// A holder's key signs presentations only (issue 18 point 3): its authorization names the
+    /// disclosure the holder was shown (`disclosureDigest`). A bare hash of a holder's key is
+    /// never authorised, since a wallet could have taken it from a presentation that discloses
+    /// more than the label it showed says.
+    async fn holder_keys_sign_presentations(
+        &self,
+        key: &KeyRecord,
+        request: &SignatureRequest,
+    ) -> Result<(), AuthError> {
+        if request.disclosure_digest.is_some() {
+            return Ok(());
+        }
+        if self.auth.subscriber(&key.owner).await?.kind == inkan_store::auth::SubscriberKind::Holder
+        {
+            return Err(AuthError::BadRequest(
+                "a holder's key signs presentations only: prepare one with /v1/holder/prepare and \
+                 authorise it with its disclosureDigest"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 
     /// How long a SAD lives, milliseconds.

@@ -498,9 +498,9 @@ fn generate(config: &ServerConfig) -> Result<TlsIdentity, TlsError> {
     subject.push(rcgen::DnType::CommonName, GENERATED_CN);
     params.distinguished_name = subject;
     let today = days_since_epoch();
-    let (year, month, day) = civil_from_days(today);
+    let (year, month, day) = crate::clock::civil_from_days(today);
     params.not_before = rcgen::date_time_ymd(year, month, day);
-    let (year, month, day) = civil_from_days(today + GENERATED_VALIDITY_DAYS);
+    let (year, month, day) = crate::clock::civil_from_days(today + GENERATED_VALIDITY_DAYS);
     params.not_after = rcgen::date_time_ymd(year, month, day);
     params.is_ca = rcgen::IsCa::ExplicitNoCa;
     params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
@@ -532,25 +532,6 @@ fn days_since_epoch() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     i64::try_from(seconds / 86_400).unwrap_or(0)
-}
-
-/// The civil date (year, month, day) of day `days` since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`), for `rcgen::date_time_ymd` without a direct `time` dependency.
-fn civil_from_days(days: i64) -> (i32, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        i32::try_from(year).unwrap_or(i32::MAX),
-        u8::try_from(month).unwrap_or(1),
-        u8::try_from(day).unwrap_or(1),
-    )
 }
 
 /// Creates `dir` and missing parents with mode 0700.
@@ -616,18 +597,4 @@ fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsEr
         let _ = folder.sync_all();
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::civil_from_days;
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(19_783), (2024, 3, 1));
-        assert_eq!(civil_from_days(20_454), (2026, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-    }
 }

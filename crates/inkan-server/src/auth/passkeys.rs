@@ -181,13 +181,25 @@ impl Auth {
             ));
         }
         super::accounts::check_name("name", name, MAX_NAME)?;
-        let challenge = self
+        let challenge = match self
             .use_challenge(
                 registration.sealed,
                 Ceremony::Register,
                 Some(&person.session),
             )
-            .await?;
+            .await
+        {
+            Ok(challenge) => challenge,
+            Err(e) => {
+                self.record_refusal(
+                    EntryKind::PasskeyChanged,
+                    person.actor(),
+                    "a challenge not of this session, used or expired",
+                )
+                .await;
+                return Err(e);
+            }
+        };
         let rp = self.passkey_relying_party()?;
         let checked = webauthn::verify_registration(
             &Self::expectation(&rp, &challenge),
@@ -239,6 +251,9 @@ impl Auth {
 
     /// Removes one of the signed-in person's passkeys. Written ahead.
     pub async fn remove_passkey(&self, person: &Caller, id: &str) -> Result<(), AuthError> {
+        if !inkan_store::auth::is_id(id, "pk") {
+            return Err(AuthError::NotFound("no such passkey".into()));
+        }
         let event = Event::new(EntryKind::PasskeyChanged, person.actor())
             .note(format!("passkey {id} removed"));
         let change = async {

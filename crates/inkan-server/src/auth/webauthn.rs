@@ -31,6 +31,7 @@ const UV: u8 = 0x04;
 const BE: u8 = 0x08;
 const BS: u8 = 0x10;
 const AT: u8 = 0x40;
+const ED: u8 = 0x80;
 
 /// Why a registration or an assertion was refused (the message names the check, never a
 /// secret).
@@ -199,7 +200,12 @@ pub fn verify_registration(
         .ok_or_else(|| refuse("attestationObject is not a map"))?;
     let format = map_get(map, "fmt")
         .and_then(Value::as_text)
-        .ok_or_else(|| refuse("attestationObject has no fmt"))?;
+        .filter(|f| {
+            !f.is_empty()
+                && f.len() <= 32
+                && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .ok_or_else(|| refuse("attestationObject has no fmt, or not a format name"))?;
     let data = map_get(map, "authData")
         .and_then(Value::as_bytes)
         .ok_or_else(|| refuse("attestationObject has no authData"))?;
@@ -222,9 +228,25 @@ pub fn verify_registration(
         .get(..key_len)
         .ok_or_else(|| refuse("the credential key is cut short"))?
         .to_vec();
+    if flags & ED == 0 && rest.len() != key_len {
+        return Err(refuse("authData has bytes after the credential key"));
+    }
     let algorithm = algorithm_of(&key)?;
-    // The key must be one we can verify with, now rather than at the first sign-in.
-    credential_key(&public_key)?;
+    // The key must be one we can verify with, of its algorithm, now rather than at the first
+    // sign-in (where a mismatch would count as a failed attempt).
+    let (checked, alg) = credential_key(&public_key)?;
+    alg.check_fits(checked.spec())
+        .map_err(|_| refuse("the credential key does not fit its algorithm"))?;
+    if algorithm == -7
+        && !matches!(
+            key.as_map().and_then(|m| m
+                .iter()
+                .find(|(k, _)| k.as_integer().is_some_and(|i| i128::from(i) == -3))),
+            Some((_, Value::Bytes(_)))
+        )
+    {
+        return Err(refuse("an EC2 credential key carries y in full"));
+    }
     Ok(NewPasskey {
         credential_id,
         public_key,
@@ -446,6 +468,59 @@ mod tests {
                 &signature
             ))
             .contains("does not verify")
+        );
+        // Inside another site's frame; backed up without being backup-eligible.
+        let framed = serde_json::json!({"type": "webauthn.get",
+            "challenge": URL_SAFE_NO_PAD.encode(expected.challenge), "origin": ORIGIN,
+            "crossOrigin": true})
+        .to_string()
+        .into_bytes();
+        let sig = authenticator.sign(&data, &framed);
+        assert!(
+            refused(verify_assertion(
+                &expected,
+                &passkey.public_key,
+                &framed,
+                &data,
+                &sig
+            ))
+            .contains("frame")
+        );
+        let odd = authenticator.data("localhost", UP | UV | BS, 7, false);
+        let sig = authenticator.sign(&odd, &got);
+        assert!(
+            refused(verify_assertion(
+                &expected,
+                &passkey.public_key,
+                &got,
+                &odd,
+                &sig
+            ))
+            .contains("backup")
+        );
+        // A key that does not fit its algorithm (EdDSA named for a P-256 key), and bytes after
+        // the key without extensions, are refused at registration.
+        let mut mismatched = authenticator.data("localhost", UP | UV, 0, true);
+        let at = mismatched.len() - authenticator.cose_key().len();
+        let key_bytes = authenticator.cose_key();
+        let mut key: Value = ciborium::from_reader(key_bytes.as_slice()).unwrap();
+        if let Value::Map(members) = &mut key {
+            for (k, v) in members.iter_mut() {
+                if k.as_integer().is_some_and(|i| i128::from(i) == 3) {
+                    *v = Value::Integer((-8).into());
+                }
+            }
+        }
+        mismatched.truncate(at);
+        ciborium::into_writer(&key, &mut mismatched).unwrap();
+        assert!(verify_registration(&expected, &created, &attestation(mismatched)).is_err());
+        let mut trailing = authenticator.data("localhost", UP | UV, 0, true);
+        trailing.push(0);
+        assert!(
+            verify_registration(&expected, &created, &attestation(trailing))
+                .unwrap_err()
+                .0
+                .contains("after")
         );
         // Registration without an attested credential.
         let bare = attestation(authenticator.data("localhost", UP | UV, 0, false));

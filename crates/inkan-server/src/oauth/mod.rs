@@ -209,6 +209,16 @@ impl AuthorizationServer {
             }
         };
         let now = self.clock.now();
+        // A presentation is signed as prepared, at its `issuedAt`: one prepared now, not one
+        // dated into the future or the past (a key proof without a nonce would keep).
+        if let Some(presentation) = credential.as_ref().and_then(|c| c.presentation.as_ref())
+            && presentation.issued_at.saturating_mul(1000).abs_diff(now)
+                > REQUEST_MILLIS.unsigned_abs()
+        {
+            return Err(invalid(
+                "presentation.issuedAt must be the preparation's, within ten minutes of now".into(),
+            ));
+        }
         let record = OAuthRequestRecord {
             id: new_id("oar"),
             client_id: client.id.clone(),

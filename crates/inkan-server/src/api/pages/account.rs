@@ -8,7 +8,7 @@
 
 use super::html::{CSRF_COOKIE, Page, SESSION_COOKIE, cookie, escape, see_other, set_cookie};
 use super::text::Lang;
-use super::{SignInForm, error_page, failure, hidden, lang_of, message};
+use super::{Checked, SignInForm, error_page, failure, hidden, lang_of, message, page_form};
 use crate::api::ApiState;
 use crate::api::extract::Source;
 use crate::auth::accounts::LoginAttempt;
@@ -49,6 +49,8 @@ pub struct AddPasskeyForm {
 }
 
 crate::api::redacted_debug!(AddPasskeyForm);
+
+page_form!(PasskeySignInForm, AddPasskeyForm, PlainForm);
 
 /// A form that carries only its CSRF value and language.
 #[derive(Debug, Deserialize)]
@@ -139,14 +141,9 @@ pub(super) async fn signed_in(
 /// Checks a passkey sign-in form and signs the person in: the new session's cookie value.
 async fn passkey_sign_in(
     state: &ApiState,
-    headers: &HeaderMap,
     source: std::net::IpAddr,
     form: &PasskeySignInForm,
 ) -> Result<Zeroizing<String>, AuthError> {
-    if !super::html::csrf_ok(headers, &form.csrf) {
-        tracing::warn!(%source, "a passkey sign-in without its CSRF value was refused");
-        return Err(AuthError::Forbidden("no CSRF match".into()));
-    }
     if form.credential_id.len() > 1400 {
         return Err(AuthError::BadRequest(
             "the credential id is too long".into(),
@@ -178,21 +175,16 @@ pub async fn consent_passkey(
     Path(id): Path<String>,
     Source(source): Source,
     headers: HeaderMap,
-    form: Result<axum::Form<PasskeySignInForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<PasskeySignInForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
+    if let Err(e) = state.oauth.pending(&id).await {
+        return failure(lang, &e);
+    }
     let back = format!("/oauth2/consent/{id}?lang={}", lang.tag());
-    match passkey_sign_in(&state, &headers, source, &form).await {
+    match passkey_sign_in(&state, source, &form).await {
         Ok(session) => signed_in(&state, &headers, &session, &back).await,
         Err(AuthError::InvalidCredentials) => {
             error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
-        }
-        Err(AuthError::Forbidden(_)) => {
-            error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form)
         }
         Err(e) => failure(lang, &e),
     }
@@ -332,17 +324,8 @@ pub async fn account_sign_in(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
     headers: HeaderMap,
-    form: Result<axum::Form<SignInForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<SignInForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !super::html::csrf_ok(&headers, &form.csrf) {
-        tracing::warn!(%source, "a sign-in form without its CSRF value was refused");
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     let attempt = LoginAttempt {
         username: &form.username,
         password: SecretString::from(form.password.as_str()),
@@ -374,14 +357,9 @@ pub async fn account_passkey(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
     headers: HeaderMap,
-    form: Result<axum::Form<PasskeySignInForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<PasskeySignInForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    match passkey_sign_in(&state, &headers, source, &form).await {
+    match passkey_sign_in(&state, source, &form).await {
         Ok(session) => {
             signed_in(
                 &state,
@@ -394,9 +372,6 @@ pub async fn account_passkey(
         Err(AuthError::InvalidCredentials) => {
             error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
         }
-        Err(AuthError::Forbidden(_)) => {
-            error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form)
-        }
         Err(e) => failure(lang, &e),
     }
 }
@@ -408,17 +383,8 @@ pub async fn account_passkey(
 pub async fn add_passkey(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    form: Result<axum::Form<AddPasskeyForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<AddPasskeyForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !super::html::csrf_ok(&headers, &form.csrf) {
-        tracing::warn!("a passkey form without its CSRF value was refused");
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     let Some(person) = person_of(&state, &headers).await else {
         return see_other(&format!("/account?lang={}", lang.tag()), &[]);
     };
@@ -455,16 +421,8 @@ pub async fn remove_passkey(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<axum::Form<PlainForm>, axum::extract::rejection::FormRejection>,
+    Checked(_, lang): Checked<PlainForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !super::html::csrf_ok(&headers, &form.csrf) {
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     let Some(person) = person_of(&state, &headers).await else {
         return see_other(&format!("/account?lang={}", lang.tag()), &[]);
     };

@@ -60,6 +60,64 @@ pub struct ConsentForm {
 crate::api::redacted_debug!(SignInForm);
 crate::api::redacted_debug!(ConsentForm);
 
+/// What every page form carries: the CSRF cookie's value and the page's language.
+pub trait PageForm: serde::de::DeserializeOwned + Send {
+    /// The form's `csrf`.
+    fn csrf(&self) -> &str;
+    /// The form's `lang`.
+    fn lang(&self) -> Option<&str>;
+}
+
+/// Implements [`PageForm`] for forms with `csrf` and `lang` members.
+macro_rules! page_form {
+    ($($form:ty),* $(,)?) => {$(
+        impl $crate::api::pages::PageForm for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+            fn lang(&self) -> Option<&str> {
+                self.lang.as_deref()
+            }
+        }
+    )*};
+}
+pub(crate) use page_form;
+
+page_form!(SignInForm, ConsentForm, SignOutForm);
+
+/// A page form parsed, its CSRF value checked against the cookie (double submit), with the
+/// language it asks for. A refusal is the page that says the form was not complete or came
+/// from elsewhere; a CSRF mismatch goes to the server's log.
+#[derive(Debug)]
+pub struct Checked<T>(pub T, pub Lang);
+
+impl<S: Send + Sync, T: PageForm> axum::extract::FromRequest<S> for Checked<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        let path = request.uri().path().to_owned();
+        let lang = lang_of(None, &headers);
+        let Ok(axum::Form(form)) = axum::Form::<T>::from_request(request, state).await else {
+            return Err(error_page(
+                lang,
+                StatusCode::BAD_REQUEST,
+                lang.text().bad_form,
+            ));
+        };
+        let lang = lang_of(form.lang(), &headers);
+        if !html::csrf_ok(&headers, form.csrf()) {
+            tracing::warn!(%path, "a form without its CSRF value was refused");
+            return Err(error_page(
+                lang,
+                StatusCode::FORBIDDEN,
+                lang.text().bad_form,
+            ));
+        }
+        Ok(Checked(form, lang))
+    }
+}
+
 fn lang_of(query: Option<&str>, headers: &HeaderMap) -> Lang {
     Lang::choose(
         query,
@@ -198,17 +256,8 @@ pub async fn sign_in(
     Path(id): Path<String>,
     Source(source): Source,
     headers: HeaderMap,
-    form: Result<axum::Form<SignInForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<SignInForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !html::csrf_ok(&headers, &form.csrf) {
-        tracing::warn!(%source, "a sign-in form without its CSRF value was refused");
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     let pending = match state.oauth.pending(&id).await {
         Ok(pending) => pending,
         Err(e) => return failure(lang, &e),
@@ -258,17 +307,8 @@ pub async fn decide(
     State(state): State<Arc<ApiState>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    form: Result<axum::Form<ConsentForm>, axum::extract::rejection::FormRejection>,
+    Checked(form, lang): Checked<ConsentForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !html::csrf_ok(&headers, &form.csrf) {
-        tracing::warn!(request = %id, "a consent form without its CSRF value was refused");
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     let person = match cookie(&headers, SESSION_COOKIE) {
         Some(session) => state.auth.authenticate_browser(session).await,
         None => Err(AuthError::Unauthenticated("not signed in".into())),
@@ -332,17 +372,8 @@ pub struct SignOutForm {
 pub async fn sign_out(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    form: Result<axum::Form<SignOutForm>, axum::extract::rejection::FormRejection>,
+    Checked(_, lang): Checked<SignOutForm>,
 ) -> Response {
-    let lang = lang_of(None, &headers);
-    let Ok(axum::Form(form)) = form else {
-        return error_page(lang, StatusCode::BAD_REQUEST, lang.text().bad_form);
-    };
-    let lang = lang_of(form.lang.as_deref(), &headers);
-    if !html::csrf_ok(&headers, &form.csrf) {
-        tracing::warn!("a sign-out form without its CSRF value was refused");
-        return error_page(lang, StatusCode::FORBIDDEN, lang.text().bad_form);
-    }
     if let Some(session) = cookie(&headers, SESSION_COOKIE)
         && let Ok(person) = state.auth.authenticate_browser(session).await
         && let Err(e) = state.auth.sign_out_browser(&person).await
@@ -513,11 +544,13 @@ fn presentation(lang: Lang, presentation: &crate::oauth::request::Presentation) 
         }
     }
     format!(
-        "<section class=\"disclosure\"><h2>{title}</h2><p>{format}: <code>{kind}</code></p>\
-         <dl>{rows}</dl></section>",
+        "<section class=\"disclosure\"><h2>{title}</h2><p>{format}: <code>{kind}</code><br>\
+         {prepared}: {at}</p><dl>{rows}</dl></section>",
         title = t.disclosure,
         format = t.format,
         kind = escape(&presentation.format),
+        prepared = t.prepared_at,
+        at = crate::clock::utc_text(presentation.issued_at),
     )
 }
 
