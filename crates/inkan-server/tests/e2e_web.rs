@@ -407,11 +407,35 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
         "presentation": {"format": prepared["format"], "issuedAt": prepared["issuedAt"],
                          "summary": prepared["summary"]},
     }]);
+    // The wallet pushes the request (RFC 9126: a presentation's summary is long) and sends
+    // the holder with its request_uri alone.
     let (verifier, challenge) = pkce();
-    let authorize = authorize_with(
-        &w,
-        &challenge,
-        &[("authorization_details", &details.to_string())],
+    let pushed =
+        w.h.http
+            .post(format!("{}/oauth2/par", h.url))
+            .form(&[
+                ("response_type", "code"),
+                ("client_id", w.client_id.as_str()),
+                ("redirect_uri", w.redirect.as_str()),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+                ("authorization_details", &details.to_string()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(pushed.status(), StatusCode::CREATED);
+    let pushed: Value = pushed.json().await.unwrap();
+    assert_eq!(pushed["expires_in"], 600);
+    let request_uri = pushed["request_uri"].as_str().unwrap();
+    assert!(request_uri.starts_with("urn:ietf:params:oauth:request_uri:"));
+    let authorize = format!(
+        "{}/oauth2/authorize?{}",
+        h.url,
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &w.client_id)
+            .append_pair("request_uri", request_uri)
+            .finish()
     );
     // The holder's device: a platform authenticator with user verification.
     let browser = Browser::start_trusting(Some(&h.server_cert)).await;
@@ -853,6 +877,56 @@ async fn page_rules(engine: Engine) {
     assert_eq!(
         (code, state.as_deref(), error.as_deref()),
         (None, Some("st-42"), Some("invalid_request"))
+    );
+
+    // Pushed requests (RFC 9126): refusals are JSON; a request_uri works only for its client.
+    let par = |form: Vec<(&'static str, String)>| {
+        let http = h.http.clone();
+        let url = format!("{}/oauth2/par", h.url);
+        async move { http.post(url).form(&form).send().await.unwrap() }
+    };
+    let no_pkce = par(vec![
+        ("response_type", "code".into()),
+        ("client_id", w.client_id.clone()),
+        ("redirect_uri", w.redirect.clone()),
+        ("scope", "service".into()),
+    ])
+    .await;
+    assert_eq!(no_pkce.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        no_pkce.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
+    let pushed: Value = par(vec![
+        ("response_type", "code".into()),
+        ("client_id", w.client_id.clone()),
+        ("redirect_uri", w.redirect.clone()),
+        ("scope", "service".into()),
+        ("code_challenge", challenge.clone()),
+        ("code_challenge_method", "S256".into()),
+    ])
+    .await
+    .json()
+    .await
+    .unwrap();
+    let request_uri = pushed["request_uri"].as_str().unwrap();
+    let by_uri = |client: &str| {
+        format!(
+            "{}/oauth2/authorize?{}",
+            h.url,
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("client_id", client)
+                .append_pair("request_uri", request_uri)
+                .finish()
+        )
+    };
+    assert_eq!(
+        pages.get(&by_uri("oac_another")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        pages.get(&by_uri(&w.client_id)).await.status(),
+        StatusCode::SEE_OTHER
     );
 
     // A page carries the security headers.

@@ -110,6 +110,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route(TOKEN_PATH, post(auth::token))
         .route("/oauth2/authorize", get(pages::authorize))
         .route("/oauth2/revoke", post(auth::oauth_revoke))
+        .route("/oauth2/par", post(auth::par))
         .route(
             "/.well-known/oauth-authorization-server",
             get(auth::oauth_metadata),

@@ -22,7 +22,7 @@ use utoipa::OpenApi;
         pages::authorize, pages::consent_page, pages::sign_in, pages::decide, pages::sign_out,
         pages::account::consent_passkey, pages::account::account, pages::account::account_sign_in,
         pages::account::account_passkey, pages::account::add_passkey, pages::account::remove_passkey,
-        auth::oauth_revoke, auth::oauth_metadata,
+        auth::oauth_revoke, auth::oauth_metadata, auth::par,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
         admin::reissue_activation_code,
@@ -84,6 +84,7 @@ mod tests {
             ("post", "/oauth2/consent/{id}"),
             ("post", "/oauth2/consent/{id}/sign-in"),
             ("post", "/oauth2/revoke"),
+            ("post", "/oauth2/par"),
             ("post", "/oauth2/sign-out"),
             ("post", "/oauth2/consent/{id}/passkey"),
             ("get", "/account"),
@@ -154,6 +155,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 70);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 71);
     }
 }

@@ -48,6 +48,10 @@ pub use token::{CodeExchange, Exchanged, TokenError};
 
 /// How long a person has to decide a request, milliseconds.
 const REQUEST_MILLIS: i64 = 10 * 60 * 1000;
+/// How a pushed request is named to its client (RFC 9126 section 2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// Seconds a pushed request lasts.
+pub const REQUEST_SECONDS: u64 = 600;
 /// How long an authorization code lives, milliseconds.
 const CODE_MILLIS: i64 = 60 * 1000;
 /// Most authorization requests one source address may start per minute (each is a stored
@@ -59,10 +63,15 @@ const REQUESTS_PER_MINUTE: u32 = 60;
 pub enum Refusal {
     /// The client or its redirect URI is not known: told on Inkan's page, never sent back.
     Here(String),
-    /// Anything else: sent back to the client's redirect URI (RFC 6749 section 4.1.2.1).
+    /// Anything else: sent back to the client's redirect URI (RFC 6749 section 4.1.2.1), or
+    /// answered to a pushed request (RFC 9126 section 2.3).
     Back {
         /// The redirect URI with `error`, `error_description`, `state` and `iss`.
         to: String,
+        /// The `error` code.
+        error: &'static str,
+        /// The `error_description`.
+        description: String,
     },
     /// Something failed inside (logged; the page says nothing more).
     Failed(AuthError),
@@ -119,7 +128,13 @@ impl AuthorizationServer {
         source: IpAddr,
     ) -> Result<OAuthRequestRecord, Refusal> {
         let refused = self.check_request(params, source).await;
-        if let Err(Refusal::Here(why) | Refusal::Back { to: why }) = &refused {
+        if let Err(
+            Refusal::Here(why)
+            | Refusal::Back {
+                description: why, ..
+            },
+        ) = &refused
+        {
             tracing::info!(%source, reason = %why, "an OAuth2 authorization request was refused");
         }
         refused
@@ -157,7 +172,7 @@ impl AuthorizationServer {
         }
         let state = params.get("state");
         let issuer = self.auth.public_url();
-        let back = |error: &str, description: &str| Refusal::Back {
+        let back = |error: &'static str, description: &str| Refusal::Back {
             to: redirect_with(
                 redirect_uri,
                 &[
@@ -167,12 +182,14 @@ impl AuthorizationServer {
                     ("iss", Some(issuer)),
                 ],
             ),
+            error,
+            description: description.to_owned(),
         };
         let invalid = |e: String| back("invalid_request", &e);
         if params.get("request_uri").is_some() {
             return Err(back(
                 "invalid_request",
-                "request_uri (pushed requests) is not supported yet",
+                "request_uri comes alone with client_id (RFC 9126), not with other parameters",
             ));
         }
         if params.get("response_type") != Some("code") {
@@ -252,6 +269,21 @@ impl AuthorizationServer {
             .await
             .map_err(|e| Refusal::Failed(e.into()))?;
         Ok(record)
+    }
+
+    /// The request a pushed authorization request (RFC 9126) stored, from the `request_uri` its
+    /// client sends the person with: the client's own, undecided and unexpired.
+    pub async fn pushed(&self, client_id: &str, request_uri: &str) -> Result<String, AuthError> {
+        let id = request_uri
+            .strip_prefix(REQUEST_URI_PREFIX)
+            .ok_or_else(|| AuthError::BadRequest("request_uri is not one Inkan gave".into()))?;
+        let pending = self.pending(id).await?;
+        if pending.client.id != client_id {
+            return Err(AuthError::NotFound(
+                "this request has ended or was decided".into(),
+            ));
+        }
+        Ok(pending.request.id)
     }
 
     /// The undecided, unexpired request `id` with its client and what it authorises.

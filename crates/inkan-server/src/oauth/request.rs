@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 
 /// Longest query string accepted, bytes.
 pub const MAX_QUERY: usize = 16 * 1024;
+/// Longest pushed request accepted, bytes (a presentation's summary can be long).
+pub const MAX_PUSHED: usize = 64 * 1024;
 /// Longest `state`, label or description, bytes.
 const MAX_TEXT: usize = 512;
 
@@ -29,8 +31,17 @@ pub struct AuthorizeParams {
 impl AuthorizeParams {
     /// Parses a query string: `application/x-www-form-urlencoded`, no parameter twice.
     pub fn parse(query: &str) -> Result<Self, String> {
-        if query.len() > MAX_QUERY {
-            return Err(format!("the request is longer than {MAX_QUERY} bytes"));
+        Self::parse_at_most(query, MAX_QUERY)
+    }
+
+    /// [`parse`](Self::parse) of a pushed request's body (RFC 9126), which may be longer.
+    pub fn parse_pushed(body: &str) -> Result<Self, String> {
+        Self::parse_at_most(body, MAX_PUSHED)
+    }
+
+    fn parse_at_most(query: &str, most: usize) -> Result<Self, String> {
+        if query.len() > most {
+            return Err(format!("the request is longer than {most} bytes"));
         }
         let mut params = BTreeMap::new();
         for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {

@@ -180,12 +180,23 @@ pub async fn authorize(
         }
     };
     let lang = lang_of(params.get("lang"), &headers);
+    // A pushed request (RFC 9126): the client sends only its id and the request's URI.
+    if let Some(request_uri) = params.get("request_uri") {
+        return match state
+            .oauth
+            .pushed(params.get("client_id").unwrap_or_default(), request_uri)
+            .await
+        {
+            Ok(id) => see_other(&format!("/oauth2/consent/{id}?lang={}", lang.tag()), &[]),
+            Err(e) => failure(lang, &e),
+        };
+    }
     match state.oauth.begin(&params, source).await {
         Ok(request) => see_other(
             &format!("/oauth2/consent/{}?lang={}", request.id, lang.tag()),
             &[],
         ),
-        Err(Refusal::Back { to }) => see_other(&to, &[]),
+        Err(Refusal::Back { to, .. }) => see_other(&to, &[]),
         Err(Refusal::Here(message)) => error_page(lang, StatusCode::BAD_REQUEST, &message),
         Err(Refusal::Failed(e)) => failure(lang, &e),
     }

@@ -334,6 +334,47 @@ async fn authorization_code(
     }
 }
 
+/// Pushed authorization requests (RFC 9126): the parameters of `/oauth2/authorize` in the
+/// body (up to 64 KiB, for presentations' summaries); the answer names the stored request,
+/// which the client then sends the person to with only `client_id` and `request_uri`. Public
+/// clients, as at the token endpoint: the request is checked as the authorization endpoint
+/// checks it, and refusals are RFC 6749 errors in JSON.
+#[utoipa::path(post, path = "/oauth2/par", tag = "oauth2",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "the parameters of /oauth2/authorize"),
+    responses((status = 201, description = "{request_uri, expires_in}"), (status = 400, description = "{error, error_description}")))]
+pub async fn par(
+    State(state): State<Arc<ApiState>>,
+    Source(source): Source,
+    body: String,
+) -> axum::response::Response {
+    let refuse = |status: StatusCode, error: &str, description: &str| {
+        let body = serde_json::json!({"error": error, "error_description": description});
+        (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+    };
+    let params = match crate::oauth::request::AuthorizeParams::parse_pushed(&body) {
+        Ok(params) => params,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &e),
+    };
+    match state.oauth.begin(&params, source).await {
+        Ok(request) => (
+            StatusCode::CREATED,
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(serde_json::json!({
+                "request_uri": format!("{}{}", crate::oauth::REQUEST_URI_PREFIX, request.id),
+                "expires_in": crate::oauth::REQUEST_SECONDS,
+            })),
+        )
+            .into_response(),
+        Err(crate::oauth::Refusal::Here(description)) => {
+            refuse(StatusCode::BAD_REQUEST, "invalid_client", &description)
+        }
+        Err(crate::oauth::Refusal::Back {
+            error, description, ..
+        }) => refuse(StatusCode::BAD_REQUEST, error, &description),
+        Err(crate::oauth::Refusal::Failed(e)) => ApiError::from(e).into_response(),
+    }
+}
+
 /// `POST /oauth2/revoke` (RFC 7009).
 #[derive(serde::Deserialize)]
 pub struct OAuthRevokeRequest {
@@ -371,6 +412,8 @@ pub async fn oauth_metadata(State(state): State<Arc<ApiState>>) -> Json<serde_js
         "authorization_endpoint": format!("{base}/oauth2/authorize"),
         "token_endpoint": format!("{base}{TOKEN_PATH}"),
         "revocation_endpoint": format!("{base}/oauth2/revoke"),
+        "pushed_authorization_request_endpoint": format!("{base}/oauth2/par"),
+        "require_pushed_authorization_requests": false,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials"],
