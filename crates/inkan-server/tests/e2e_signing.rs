@@ -25,7 +25,8 @@ const PIN: &str = "482913";
 const SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const SETTINGS: &str = "access_token_seconds = 1800\nidle_timeout_minutes = 60";
 
-/// A holder subscriber with two users (alice, carol), alice logged in with two keys.
+/// An issuer subscriber with two users (alice, carol), alice logged in with two keys (people who
+/// sign hashes through CSC; a holder's key signs presentations only).
 struct World {
     h: Harness,
     operator: Session,

@@ -603,9 +603,17 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
             &[("authorization_details", &bare.to_string())],
         ))
         .await;
+    let page = pages.get(&path).await;
+    assert_eq!(page.status(), StatusCode::BAD_REQUEST);
+    assert!(page.text().await.unwrap().contains("presentations only"));
     let refused = pages.approve(&path, PIN, None).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.unwrap().contains("presentations only"));
+    let logged = h.log_entries().await.into_iter().any(|e| {
+        e.kind == EntryKind::SignatureActivated
+            && e.outcome == Outcome::Failed("a holder's key signs presentations only".into())
+    });
+    assert!(logged, "the refusal is logged");
 
     // The document's hash with another verifier in the summary shown.
     let mut shown = prepared["summary"].clone();
@@ -652,6 +660,20 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
         why.contains("not given for what this presentation discloses"),
         "{why}"
     );
+    // Nor is a presentation signed dated an hour off, whatever SAD comes with it.
+    let later = h
+        .call(
+            &wallet,
+            Method::POST,
+            "/v1/holder/sign",
+            Some(json!({
+                "credentialID": w.key_id, "document": document,
+                "issuedAt": prepared["issuedAt"].as_i64().unwrap() + 3600, "SAD": "inkan_sad_x",
+            })),
+        )
+        .await;
+    assert_eq!(later.status(), StatusCode::BAD_REQUEST);
+    assert!(later.text().await.unwrap().contains("issuedAt"));
     let entries = h.log_entries().await;
     assert!(
         !entries.iter().any(|e| e.kind == EntryKind::SignatureMade

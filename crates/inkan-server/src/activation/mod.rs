@@ -129,6 +129,16 @@ pub fn hashes_digest<H: AsRef<[u8]>>(hash_algorithm_oid: &str, hashes: &[H]) -> 
     URL_SAFE_NO_PAD.encode(sha.finalize())
 }
 
+/// How far a presentation's `issuedAt` may be from now, milliseconds: the time to approve one
+/// (ten minutes for a request on the page) and to sign it (a SAD's life, five minutes by
+/// default). A presentation, or a key proof without a nonce, is never dated far off.
+pub const PRESENTATION_WINDOW_MILLIS: i64 = 15 * 60 * 1000;
+
+/// Whether a presentation dated `issued_at` (seconds) may be approved or signed at `now`.
+pub fn presentation_is_current(issued_at: i64, now: crate::clock::UnixMillis) -> bool {
+    issued_at.saturating_mul(1000).abs_diff(now) <= PRESENTATION_WINDOW_MILLIS.unsigned_abs()
+}
+
 /// The digest of what a holder is shown before approving a presentation (issue 18 point 3):
 /// base64url(SHA-256(JCS(`{"format", "credentialID", "issuedAt", "summary"}`))), the summary
 /// being `/v1/holder/prepare`'s. A wallet recomputes it from what it displays; the activation
@@ -369,7 +379,8 @@ impl ActivationService {
             ));
         }
         authorize_key(caller, key, Operation::Sign)?;
-        self.holder_keys_sign_presentations(key, request).await?;
+        self.holder_keys_sign_presentations(caller, key, request)
+            .await?;
         let num_signatures = request.num_signatures;
         if num_signatures == 0 || num_signatures > MAX_SIGNATURES {
             return Err(AuthError::BadRequest(format!(
@@ -450,7 +461,8 @@ impl ActivationService {
             ));
         }
         authorize_key(caller, key, Operation::Sign)?;
-        self.holder_keys_sign_presentations(key, request).await?;
+        self.holder_keys_sign_presentations(caller, key, request)
+            .await?;
         let digests = &request.digests;
         if digests.is_empty() || digests.len() != request.num_signatures as usize {
             return Err(AuthError::BadRequest(
@@ -468,6 +480,7 @@ impl ActivationService {
     /// more than the label it showed says.
     async fn holder_keys_sign_presentations(
         &self,
+        caller: &Caller,
         key: &KeyRecord,
         request: &SignatureRequest,
     ) -> Result<(), AuthError> {
@@ -476,11 +489,19 @@ impl ActivationService {
         }
         if self.auth.subscriber(&key.owner).await?.kind == inkan_store::auth::SubscriberKind::Holder
         {
-            return Err(AuthError::BadRequest(
-                "a holder's key signs presentations only: prepare one with /v1/holder/prepare and \
-                 authorise it with its disclosureDigest"
-                    .into(),
-            ));
+            let why = "a holder's key signs presentations only";
+            self.record(
+                Purpose::Authorize,
+                caller,
+                key,
+                &request.digests,
+                Outcome::Failed(why.into()),
+            )
+            .await;
+            return Err(AuthError::BadRequest(format!(
+                "{why}: prepare one with /v1/holder/prepare and authorise it with its \
+                 disclosureDigest"
+            )));
         }
         Ok(())
     }

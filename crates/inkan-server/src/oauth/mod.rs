@@ -51,7 +51,7 @@ const REQUEST_MILLIS: i64 = 10 * 60 * 1000;
 /// How a pushed request is named to its client (RFC 9126 section 2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// Seconds a pushed request lasts.
-pub const REQUEST_SECONDS: u64 = 600;
+pub const REQUEST_SECONDS: u64 = REQUEST_MILLIS.unsigned_abs() / 1000;
 /// How long an authorization code lives, milliseconds.
 const CODE_MILLIS: i64 = 60 * 1000;
 /// Most authorization requests one source address may start per minute (each is a stored
@@ -73,6 +73,8 @@ pub enum Refusal {
         /// The `error_description`.
         description: String,
     },
+    /// Too many requests from this address (RFC 9126 section 2.3: 429).
+    TooMany(String),
     /// Something failed inside (logged; the page says nothing more).
     Failed(AuthError),
 }
@@ -130,6 +132,7 @@ impl AuthorizationServer {
         let refused = self.check_request(params, source).await;
         if let Err(
             Refusal::Here(why)
+            | Refusal::TooMany(why)
             | Refusal::Back {
                 description: why, ..
             },
@@ -150,7 +153,7 @@ impl AuthorizationServer {
             .take_attempt(&source, self.clock.now())
             .is_err()
         {
-            return Err(Refusal::Here(
+            return Err(Refusal::TooMany(
                 "too many authorization requests from this address: wait a minute".into(),
             ));
         }
@@ -229,11 +232,11 @@ impl AuthorizationServer {
         // A presentation is signed as prepared, at its `issuedAt`: one prepared now, not one
         // dated into the future or the past (a key proof without a nonce would keep).
         if let Some(presentation) = credential.as_ref().and_then(|c| c.presentation.as_ref())
-            && presentation.issued_at.saturating_mul(1000).abs_diff(now)
-                > REQUEST_MILLIS.unsigned_abs()
+            && !crate::activation::presentation_is_current(presentation.issued_at, now)
         {
             return Err(invalid(
-                "presentation.issuedAt must be the preparation's, within ten minutes of now".into(),
+                "presentation.issuedAt must be the preparation's, within fifteen minutes of now"
+                    .into(),
             ));
         }
         let record = OAuthRequestRecord {
@@ -279,6 +282,7 @@ impl AuthorizationServer {
             .ok_or_else(|| AuthError::BadRequest("request_uri is not one Inkan gave".into()))?;
         let pending = self.pending(id).await?;
         if pending.client.id != client_id {
+            tracing::warn!(request = %id, client = %client_id, "another client's request_uri was presented");
             return Err(AuthError::NotFound(
                 "this request has ended or was decided".into(),
             ));

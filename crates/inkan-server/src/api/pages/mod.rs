@@ -97,8 +97,14 @@ impl<S: Send + Sync, T: PageForm> axum::extract::FromRequest<S> for Checked<T> {
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Response> {
         let headers = request.headers().clone();
         let path = request.uri().path().to_owned();
+        let source = request
+            .extensions()
+            .get::<super::listener::RemoteAddr>()
+            .map(|a| a.0.ip().to_string())
+            .unwrap_or_default();
         let lang = lang_of(None, &headers);
         let Ok(axum::Form(form)) = axum::Form::<T>::from_request(request, state).await else {
+            tracing::info!(%path, %source, "a form that was not complete was refused");
             return Err(error_page(
                 lang,
                 StatusCode::BAD_REQUEST,
@@ -107,7 +113,7 @@ impl<S: Send + Sync, T: PageForm> axum::extract::FromRequest<S> for Checked<T> {
         };
         let lang = lang_of(form.lang(), &headers);
         if !html::csrf_ok(&headers, form.csrf()) {
-            tracing::warn!(%path, "a form without its CSRF value was refused");
+            tracing::warn!(%path, %source, "a form without its CSRF value was refused");
             return Err(error_page(
                 lang,
                 StatusCode::FORBIDDEN,
@@ -164,7 +170,7 @@ fn failure(lang: Lang, e: &AuthError) -> Response {
 /// `GET /oauth2/authorize`: stores the request, then sends the browser to its page (or the
 /// refusal back to the client, or tells the person here when the client is unknown).
 #[utoipa::path(get, path = "/oauth2/authorize", tag = "oauth2",
-    description = "CSC API v2 oauth2/authorize (RFC 6749 authorization code): response_type=code, client_id, redirect_uri (registered, exact), code_challenge + code_challenge_method=S256 (required), state, lang (en|ja), and scope=service, or scope=credential with credentialID, numSignatures, hashes (base64url, comma-separated), hashAlgorithmOID, description, or authorization_details (RFC 9396) [{type: credential, credentialID, documentDigests: [{hash, label}], hashAlgorithmOID}]. Each parameter at most once. Pushed requests (request_uri) are not supported yet.",
+    description = "CSC API v2 oauth2/authorize (RFC 6749 authorization code): response_type=code, client_id, redirect_uri (registered, exact), code_challenge + code_challenge_method=S256 (required), state, lang (en|ja), and scope=service, or scope=credential with credentialID, numSignatures, hashes (base64url, comma-separated), hashAlgorithmOID, description, or authorization_details (RFC 9396) [{type: credential, credentialID, documentDigests: [{hash, label}], hashAlgorithmOID}]. Each parameter at most once. A pushed request (POST /oauth2/par) comes with client_id and request_uri alone.",
     responses((status = 303, description = "To the request's sign-in and consent page, or back to redirect_uri with error, error_description and state"), (status = 400, description = "Unknown client_id or redirect_uri (a page, never a redirect)")))]
 pub async fn authorize(
     State(state): State<Arc<ApiState>>,
@@ -198,6 +204,7 @@ pub async fn authorize(
         ),
         Err(Refusal::Back { to, .. }) => see_other(&to, &[]),
         Err(Refusal::Here(message)) => error_page(lang, StatusCode::BAD_REQUEST, &message),
+        Err(Refusal::TooMany(message)) => error_page(lang, StatusCode::TOO_MANY_REQUESTS, &message),
         Err(Refusal::Failed(e)) => failure(lang, &e),
     }
 }
@@ -488,6 +495,16 @@ async fn consent(
     let (what, fields, approve) = match &pending.credential {
         Some(credential) => {
             let key = state.oauth.key_for(person, pending, credential).await?;
+            // A holder's key signs presentations only: say so now, not after the PIN.
+            if credential.presentation.is_none()
+                && state.auth.subscriber(&key.owner).await?.kind
+                    == inkan_store::auth::SubscriberKind::Holder
+            {
+                return Err(AuthError::BadRequest(
+                    "a holder's key signs presentations only: this request names no presentation"
+                        .into(),
+                ));
+            }
             let what = format!(
                 "<p><strong>{client}</strong> {asks}</p>{table}",
                 client = escape(&pending.client.name),

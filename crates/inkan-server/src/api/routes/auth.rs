@@ -345,33 +345,81 @@ async fn authorization_code(
 pub async fn par(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
+    headers: axum::http::HeaderMap,
     body: String,
 ) -> axum::response::Response {
     let refuse = |status: StatusCode, error: &str, description: &str| {
         let body = serde_json::json!({"error": error, "error_description": description});
         (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
     };
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the body must be application/x-www-form-urlencoded",
+        );
+    }
     let params = match crate::oauth::request::AuthorizeParams::parse_pushed(&body) {
         Ok(params) => params,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "invalid_request", &e),
     };
+    // Public clients, as at the token endpoint; request objects (RFC 9101) are not read.
+    if ["client_secret", "client_assertion"]
+        .iter()
+        .any(|p| params.get(p).is_some())
+    {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "authorization-code clients are public here: PKCE S256, no secret or assertion",
+        );
+    }
+    if params.get("request").is_some() {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "request_not_supported",
+            "request objects are not supported: send the parameters themselves",
+        );
+    }
     match state.oauth.begin(&params, source).await {
-        Ok(request) => (
-            StatusCode::CREATED,
-            [(header::CACHE_CONTROL, "no-store")],
-            Json(serde_json::json!({
-                "request_uri": format!("{}{}", crate::oauth::REQUEST_URI_PREFIX, request.id),
-                "expires_in": crate::oauth::REQUEST_SECONDS,
-            })),
-        )
-            .into_response(),
+        Ok(request) => {
+            tracing::info!(request = %request.id, client = %request.client_id, %source, "an authorization request was pushed");
+            (
+                StatusCode::CREATED,
+                [(header::CACHE_CONTROL, "no-store")],
+                Json(serde_json::json!({
+                    "request_uri": format!("{}{}", crate::oauth::REQUEST_URI_PREFIX, request.id),
+                    "expires_in": crate::oauth::REQUEST_SECONDS,
+                })),
+            )
+                .into_response()
+        }
+        Err(crate::oauth::Refusal::TooMany(description)) => refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "invalid_request",
+            &description,
+        ),
+        Err(crate::oauth::Refusal::Here(description)) if description == "unknown client_id" => {
+            refuse(StatusCode::UNAUTHORIZED, "invalid_client", &description)
+        }
         Err(crate::oauth::Refusal::Here(description)) => {
-            refuse(StatusCode::BAD_REQUEST, "invalid_client", &description)
+            refuse(StatusCode::BAD_REQUEST, "invalid_request", &description)
         }
         Err(crate::oauth::Refusal::Back {
             error, description, ..
         }) => refuse(StatusCode::BAD_REQUEST, error, &description),
-        Err(crate::oauth::Refusal::Failed(e)) => ApiError::from(e).into_response(),
+        Err(crate::oauth::Refusal::Failed(e)) => {
+            tracing::error!(error = %e, "a pushed authorization request failed");
+            refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the request could not be stored",
+            )
+        }
     }
 }
 

@@ -484,6 +484,12 @@ pub async fn sign(
     let sad = super::sad_of(&caller, &headers, request.sad.clone())?.ok_or_else(|| {
         ApiError::bad_request("SAD is required: authorise the prepared hash first")
     })?;
+    // Signed as prepared, and prepared now: never a presentation or key proof dated far off.
+    if !crate::activation::presentation_is_current(request.issued_at, state.auth.now()) {
+        return Err(ApiError::bad_request(
+            "issuedAt must be the preparation's, within fifteen minutes of now",
+        ));
+    }
     let key = load_key(&state, &caller, &request.credential_id, Operation::Sign).await?;
     let kind = request.document.kind();
     let deliver_to = request.deliver_to.clone();
