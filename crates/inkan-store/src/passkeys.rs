@@ -65,8 +65,16 @@ pub trait PasskeyStore: Send + Sync {
         at: UnixMillis,
     ) -> Result<bool, StoreError>;
 
-    /// Removes the account's passkey `id`: `false` if the account has no such passkey.
-    async fn delete_passkey(&self, account_id: &str, id: &str) -> Result<bool, StoreError>;
+    /// Removes the account's passkey `id` and, in the same transaction, ends the account's
+    /// sessions of method `sessions_method` (those the passkey started) at `at`: `false`, and
+    /// nothing changed, if the account has no such passkey.
+    async fn delete_passkey(
+        &self,
+        account_id: &str,
+        id: &str,
+        sessions_method: &str,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The columns of `passkeys`, in the order [`passkey`] reads them.

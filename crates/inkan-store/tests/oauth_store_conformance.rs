@@ -433,13 +433,54 @@ async fn passkeys_register_rise_and_go(db: Ctx) {
             .unwrap()
     );
 
+    // Removal ends the sessions the passkey started, and no other.
+    let mut started = session_of(&mine.account);
+    started.method = "web:passkey:counting".into();
+    store.insert_session(&started, &[]).await.unwrap();
     assert!(
         !store
-            .delete_passkey(&other.account.id, &counting.id)
+            .delete_passkey(
+                &other.account.id,
+                &counting.id,
+                "web:passkey:counting",
+                T0 + 4
+            )
             .await
             .unwrap()
     );
-    assert!(store.delete_passkey(account, &counting.id).await.unwrap());
+    assert!(
+        store
+            .get_session(&started.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert!(
+        store
+            .delete_passkey(account, &counting.id, "web:passkey:counting", T0 + 4)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .get_session(&started.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(T0 + 4)
+    );
+    assert!(
+        store
+            .get_session(&mine.session.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
     assert!(
         store
             .passkey_by_credential("cred-a")

@@ -30,8 +30,14 @@ use zeroize::Zeroizing;
 const CHALLENGE_MILLIS: i64 = 5 * 60 * 1000;
 /// The sealing name of challenges.
 const SEALED: &str = "passkey-challenge";
-/// The method of a browser session started with a passkey.
+/// What the method of a browser session started with a passkey starts with; the passkey's id
+/// follows (`web:passkey:pk_…`), so that its removal ends its sessions.
 const PASSKEY_METHOD: &str = "web:passkey";
+
+/// The method of the browser sessions passkey `id` starts.
+fn passkey_method(id: &str) -> String {
+    format!("{PASSKEY_METHOD}:{id}")
+}
 /// Longest passkey name, bytes.
 const MAX_NAME: usize = 64;
 
@@ -257,7 +263,11 @@ impl Auth {
         let event = Event::new(EntryKind::PasskeyChanged, person.actor())
             .note(format!("passkey {id} removed"));
         let change = async {
-            if self.store.delete_passkey(&person.id, id).await? {
+            if self
+                .store
+                .delete_passkey(&person.id, id, &passkey_method(id), self.now())
+                .await?
+            {
                 Ok(())
             } else {
                 Err(AuthError::NotFound(format!("no passkey {id}")))
@@ -344,11 +354,12 @@ impl Auth {
             .record_login_success(&account.id, None, own_lock, now)
             .await?;
         self.source_succeeded(source);
+        let method = passkey_method(&passkey.id);
         let owner = SessionOwner {
             account_id: Some(account.id.clone()),
             client_id: None,
             subscriber: account.subscriber.clone(),
-            method: PASSKEY_METHOD,
+            method: &method,
             scope: None,
         };
         let (session, tokens) = self.start_session(owner, Binding::Browser, false).await?;

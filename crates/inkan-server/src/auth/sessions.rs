@@ -120,11 +120,11 @@ pub(super) enum Binding {
 
 /// Who a new session is for.
 #[derive(Debug, Clone)]
-pub(super) struct SessionOwner {
+pub(super) struct SessionOwner<'a> {
     pub account_id: Option<String>,
     pub client_id: Option<String>,
     pub subscriber: Option<String>,
-    pub method: &'static str,
+    pub method: &'a str,
     pub scope: Option<Scope>,
 }
 
@@ -183,7 +183,7 @@ impl Auth {
     /// Starts a session and returns its tokens.
     pub(super) async fn start_session(
         &self,
-        owner: SessionOwner,
+        owner: SessionOwner<'_>,
         binding: Binding,
         with_refresh: bool,
     ) -> Result<(SessionRecord, TokenResponse), AuthError> {

@@ -92,12 +92,32 @@ impl PasskeyStore for SqlStore {
         Ok(changed == 1)
     }
 
-    async fn delete_passkey(&self, account_id: &str, id: &str) -> Result<bool, StoreError> {
+    async fn delete_passkey(
+        &self,
+        account_id: &str,
+        id: &str,
+        sessions_method: &str,
+        at: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.db.begin_write().await?;
         let deleted = Sql::new("DELETE FROM passkeys WHERE id = $1 AND account_id = $2")
             .bind(id)
             .bind(account_id)
-            .execute(&mut self.db.write().await?)
+            .execute(&mut tx)
             .await?;
-        Ok(deleted == 1)
+        if deleted != 1 {
+            return Ok(false);
+        }
+        Sql::new(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = 'its passkey was removed' \
+             WHERE account_id = $2 AND method = $3 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(account_id)
+        .bind(sessions_method)
+        .execute(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
