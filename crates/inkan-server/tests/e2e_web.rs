@@ -355,13 +355,9 @@ async fn a_person_approves_in_the_browser_and_the_client_signs_those_hashes() {
     w.h.stop().await;
 }
 
-/// In Chromium: a holder adds a passkey on the account page, signs in with it, sees on the
-/// consent page the SD-JWT claims they disclose, the verifier and the nonce (as `/v1/holder/prepare` summarised them), and approves with the
-/// PIN and a fresh OTP; the wallet exchanges the code and signs the presentation with the
-/// token, which the OpenWallet Foundation's `@sd-jwt` verifies; the token signs it once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
-    let w = world(Engine::SqliteFile, "holder").await;
+/// An SD-JWT VC for `w`'s key (given and family name, birthdate; each disclosable), issued
+/// by a new issuer organisation's system client: the credential and the issuer's public JWK.
+async fn sd_jwt_for(w: &World) -> (String, Value) {
     let h = &w.h;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
@@ -381,6 +377,18 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
         .as_str()
         .unwrap()
         .to_owned();
+    (credential, seal_jwk)
+}
+
+/// In Chromium: a holder adds a passkey on the account page, signs in with it, sees on the
+/// consent page the SD-JWT claims they disclose, the verifier and the nonce (as
+/// `/v1/holder/prepare` summarised them), and approves with the PIN and a fresh OTP; the wallet exchanges the code and signs the presentation with the
+/// token, which the OpenWallet Foundation's `@sd-jwt` verifies; the token signs it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
+    let w = world(Engine::SqliteFile, "holder").await;
+    let h = &w.h;
+    let (credential, seal_jwk) = sd_jwt_for(&w).await;
     let (verifier_url, nonce) = ("https://verifier.example", "n-7c1f0e2a");
     let document = json!({
         "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name"],
@@ -554,24 +562,7 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
 async fn a_presentation_approved_on_the_page_signs_nothing_else() {
     let w = world(Engine::SqliteFile, "holder").await;
     let h = &w.h;
-    let (_, operator) = h.operator().await;
-    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk_session = h.login(&clerk).await;
-    let (seal_key, _) = key(h, &clerk_session, "ES256", "135791").await;
-    let issuer_client = system_client(h, &operator, &issuer, &seal_key).await;
-    let credential = h
-        .call(&issuer_client, Method::POST, "/v1/credentials/sd-jwt", Some(json!({
-            "credentialID": seal_key, "vct": "https://credentials.example.com/identity_credential",
-            "claims": {"given_name": "Alice", "birthdate": "1990-01-01"},
-            "disclosable": ["/given_name", "/birthdate"], "holderJwk": w.jwk,
-        })))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["credential"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (credential, _) = sd_jwt_for(&w).await;
     let document = json!({
         "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name", "/birthdate"],
         "audience": "https://verifier.example", "nonce": "n-1",

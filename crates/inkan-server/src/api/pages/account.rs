@@ -138,6 +138,39 @@ pub(super) async fn signed_in(
     see_other(location, &[set_cookie(SESSION_COOKIE, session)])
 }
 
+/// Signs a person in with the password and TOTP of a sign-in form: the new session's cookie
+/// value.
+pub(super) async fn password_sign_in(
+    state: &ApiState,
+    source: std::net::IpAddr,
+    form: &SignInForm,
+) -> Result<Zeroizing<String>, AuthError> {
+    let attempt = LoginAttempt {
+        username: &form.username,
+        password: SecretString::from(form.password.as_str()),
+        otp: &form.otp,
+        source,
+    };
+    Ok(state.auth.sign_in_browser(attempt).await?.1)
+}
+
+/// The answer to a sign-in form: signed in, the browser's new session and `location`; the
+/// credentials refused, `refused` (a 401 page); anything else, the failure page.
+pub(super) async fn sign_in_answer(
+    state: &ApiState,
+    headers: &HeaderMap,
+    lang: Lang,
+    signed: Result<Zeroizing<String>, AuthError>,
+    location: &str,
+    refused: impl FnOnce() -> Response,
+) -> Response {
+    match signed {
+        Ok(session) => signed_in(state, headers, &session, location).await,
+        Err(AuthError::InvalidCredentials) => refused(),
+        Err(e) => failure(lang, &e),
+    }
+}
+
 /// Checks a passkey sign-in form and signs the person in: the new session's cookie value.
 async fn passkey_sign_in(
     state: &ApiState,
@@ -180,14 +213,12 @@ pub async fn consent_passkey(
     if let Err(e) = state.oauth.pending(&id).await {
         return failure(lang, &e);
     }
+    let signed = passkey_sign_in(&state, source, &form).await;
     let back = format!("/oauth2/consent/{id}?lang={}", lang.tag());
-    match passkey_sign_in(&state, source, &form).await {
-        Ok(session) => signed_in(&state, &headers, &session, &back).await,
-        Err(AuthError::InvalidCredentials) => {
-            error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
-        }
-        Err(e) => failure(lang, &e),
-    }
+    sign_in_answer(&state, &headers, lang, signed, &back, || {
+        error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
+    })
+    .await
 }
 
 /// The CSRF value of the request, or a fresh one and its cookie.
@@ -326,27 +357,12 @@ pub async fn account_sign_in(
     headers: HeaderMap,
     Checked(form, lang): Checked<SignInForm>,
 ) -> Response {
-    let attempt = LoginAttempt {
-        username: &form.username,
-        password: SecretString::from(form.password.as_str()),
-        otp: &form.otp,
-        source,
-    };
-    match state.auth.sign_in_browser(attempt).await {
-        Ok((_, session)) => {
-            signed_in(
-                &state,
-                &headers,
-                &session,
-                &format!("/account?lang={}", lang.tag()),
-            )
-            .await
-        }
-        Err(AuthError::InvalidCredentials) => {
-            error_page(lang, StatusCode::UNAUTHORIZED, lang.text().wrong_login)
-        }
-        Err(e) => failure(lang, &e),
-    }
+    let signed = password_sign_in(&state, source, &form).await;
+    let back = format!("/account?lang={}", lang.tag());
+    sign_in_answer(&state, &headers, lang, signed, &back, || {
+        error_page(lang, StatusCode::UNAUTHORIZED, lang.text().wrong_login)
+    })
+    .await
 }
 
 /// `POST /account/passkey`: a passkey sign-in, back to `/account`.
@@ -359,21 +375,12 @@ pub async fn account_passkey(
     headers: HeaderMap,
     Checked(form, lang): Checked<PasskeySignInForm>,
 ) -> Response {
-    match passkey_sign_in(&state, source, &form).await {
-        Ok(session) => {
-            signed_in(
-                &state,
-                &headers,
-                &session,
-                &format!("/account?lang={}", lang.tag()),
-            )
-            .await
-        }
-        Err(AuthError::InvalidCredentials) => {
-            error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
-        }
-        Err(e) => failure(lang, &e),
-    }
+    let signed = passkey_sign_in(&state, source, &form).await;
+    let back = format!("/account?lang={}", lang.tag());
+    sign_in_answer(&state, &headers, lang, signed, &back, || {
+        error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
+    })
+    .await
 }
 
 /// `POST /account/passkeys`: adds the passkey the browser made (with a fresh OTP).

@@ -15,7 +15,6 @@ pub mod text;
 
 use super::ApiState;
 use super::extract::Source;
-use crate::auth::accounts::LoginAttempt;
 use crate::auth::{AuthError, Caller, random_secret};
 use crate::oauth::request::{AuthorizeParams, CredentialAuthorization};
 use crate::oauth::{Pending, Refusal};
@@ -280,39 +279,22 @@ pub async fn sign_in(
         Ok(pending) => pending,
         Err(e) => return failure(lang, &e),
     };
-    let attempt = LoginAttempt {
-        username: &form.username,
-        password: SecretString::from(form.password.as_str()),
-        otp: &form.otp,
-        source,
-    };
-    match state.auth.sign_in_browser(attempt).await {
-        Ok((_, session)) => {
-            account::signed_in(
-                &state,
-                &headers,
-                &session,
-                &format!("/oauth2/consent/{id}?lang={}", lang.tag()),
-            )
-            .await
-        }
-        Err(AuthError::InvalidCredentials) => {
-            match sign_in_page(
-                &state,
-                lang,
-                &pending,
-                &form.csrf,
-                Some(lang.text().wrong_login),
-            ) {
-                Ok(mut page) => {
-                    page.status = StatusCode::UNAUTHORIZED;
-                    page.into_response()
-                }
-                Err(e) => failure(lang, &e),
-            }
+    let signed = account::password_sign_in(&state, source, &form).await;
+    let back = format!("/oauth2/consent/{id}?lang={}", lang.tag());
+    let refused = || match sign_in_page(
+        &state,
+        lang,
+        &pending,
+        &form.csrf,
+        Some(lang.text().wrong_login),
+    ) {
+        Ok(mut page) => {
+            page.status = StatusCode::UNAUTHORIZED;
+            page.into_response()
         }
         Err(e) => failure(lang, &e),
-    }
+    };
+    account::sign_in_answer(&state, &headers, lang, signed, &back, refused).await
 }
 
 /// `POST /oauth2/consent/{id}`: approve (with PIN and OTP when it signs) or decline; the
