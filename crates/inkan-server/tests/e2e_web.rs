@@ -1228,3 +1228,243 @@ async fn page_rules_sqlite() {
 async fn page_rules_postgres() {
     page_rules(Engine::Postgres).await;
 }
+
+/// An authenticator in software (a P-256 key), answering WebAuthn ceremonies as a browser
+/// would hand them to the pages: what the passkey rules are tested against over HTTPS.
+struct SoftAuthenticator {
+    pair: ring::signature::EcdsaKeyPair,
+    rng: ring::rand::SystemRandom,
+    counter: u32,
+}
+
+impl SoftAuthenticator {
+    fn new() -> Self {
+        use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        SoftAuthenticator {
+            pair,
+            rng,
+            counter: 0,
+        }
+    }
+
+    fn client_data(kind: &str, challenge: &str, origin: &str) -> Vec<u8> {
+        json!({"type": kind, "challenge": URL_SAFE_NO_PAD.encode(challenge.as_bytes()),
+               "origin": origin, "crossOrigin": false})
+        .to_string()
+        .into_bytes()
+    }
+
+    fn authenticator_data(&self, attested: bool) -> Vec<u8> {
+        use ring::signature::KeyPair as _;
+        let mut data = Sha256::digest(b"localhost").to_vec();
+        data.push(0x01 | 0x04 | if attested { 0x40 } else { 0 });
+        data.extend(self.counter.to_be_bytes());
+        if attested {
+            let point = self.pair.public_key().as_ref();
+            let int = |i: i64| ciborium::Value::Integer(i.into());
+            let key = ciborium::Value::Map(vec![
+                (int(1), int(2)),
+                (int(3), int(-7)),
+                (int(-1), int(1)),
+                (int(-2), ciborium::Value::Bytes(point[1..33].to_vec())),
+                (int(-3), ciborium::Value::Bytes(point[33..].to_vec())),
+            ]);
+            data.extend([0u8; 16]);
+            data.extend(6u16.to_be_bytes());
+            data.extend(b"soft-1");
+            ciborium::into_writer(&key, &mut data).unwrap();
+        }
+        data
+    }
+
+    /// `navigator.credentials.create`: (clientDataJSON, attestationObject), base64url.
+    fn create(&self, challenge: &str, origin: &str) -> (String, String) {
+        let object = ciborium::Value::Map(vec![
+            ("fmt".into(), "none".into()),
+            ("attStmt".into(), ciborium::Value::Map(vec![])),
+            (
+                "authData".into(),
+                ciborium::Value::Bytes(self.authenticator_data(true)),
+            ),
+        ]);
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&object, &mut bytes).unwrap();
+        (
+            URL_SAFE_NO_PAD.encode(Self::client_data("webauthn.create", challenge, origin)),
+            URL_SAFE_NO_PAD.encode(bytes),
+        )
+    }
+
+    /// `navigator.credentials.get`: (clientDataJSON, authenticatorData, signature), base64url.
+    fn get(&self, challenge: &str, origin: &str) -> (String, String, String) {
+        let client = Self::client_data("webauthn.get", challenge, origin);
+        let data = self.authenticator_data(false);
+        let signed = [data.as_slice(), &Sha256::digest(&client)[..]].concat();
+        let signature = self.pair.sign(&self.rng, &signed).unwrap();
+        (
+            URL_SAFE_NO_PAD.encode(client),
+            URL_SAFE_NO_PAD.encode(data),
+            URL_SAFE_NO_PAD.encode(signature.as_ref()),
+        )
+    }
+}
+
+/// Posts a form of owned values.
+async fn post_owned(
+    pages: &mut Pages<'_>,
+    path: &str,
+    form: &[(&'static str, String)],
+) -> reqwest::Response {
+    let form: Vec<(&str, &str)> = form.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    pages.post(path, &form).await
+}
+
+/// In a page, the form whose id is `form`: its `data-challenge` and its `sealed` field.
+fn ceremony_of(html: &str, form: &str) -> (String, String) {
+    let at = html
+        .find(&format!("id=\"{form}\""))
+        .unwrap_or_else(|| panic!("no form {form} in {html}"));
+    let rest = &html[at..];
+    let value_after = |marker: &str| {
+        let from = rest.find(marker).unwrap() + marker.len();
+        rest[from..from + rest[from..].find('"').unwrap()].to_owned()
+    };
+    (
+        value_after("data-challenge=\""),
+        value_after("name=\"sealed\" value=\""),
+    )
+}
+
+/// The passkey rules over HTTPS, with an authenticator in software: adding needs a fresh OTP
+/// and a challenge of this session, used once; a sign-in's challenge is used once; a counter
+/// that does not rise is refused; removal ends the sessions the passkey started.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passkey_rules_hold_over_https() {
+    let w = world(Engine::SqliteFile, "holder").await;
+    let h = &w.h;
+    let origin = h.url.clone();
+    let mut pages = Pages::new(&w);
+    assert_eq!(pages.get("/account").await.status(), StatusCode::OK);
+    h.next_step();
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let otp = h.otp(&w.alice);
+    let signed = pages
+        .post(
+            "/account/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", &w.alice.username),
+                ("password", PASSWORD),
+                ("otp", &otp),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let mut device = SoftAuthenticator::new();
+    let add_form = |csrf: String, sealed: String, challenge: &str, otp: String| {
+        let (client, attestation) = device.create(challenge, &origin);
+        vec![
+            ("csrf", csrf),
+            ("name", "Soft".to_owned()),
+            ("otp", otp),
+            ("sealed", sealed),
+            ("client_data", client),
+            ("attestation_object", attestation),
+        ]
+    };
+    let page = pages.get("/account").await.text().await.unwrap();
+    let (challenge, sealed) = ceremony_of(&page, "passkey-add");
+    // A wrong one-time password: refused, nothing added, and the challenge is spent.
+    h.next_step();
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let form = add_form(csrf.clone(), sealed.clone(), &challenge, "000000".into());
+    let wrong = post_owned(&mut pages, "/account/passkeys", &form).await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let form = add_form(csrf.clone(), sealed.clone(), &challenge, h.otp(&w.alice));
+    let again = post_owned(&mut pages, "/account/passkeys", &form).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::BAD_REQUEST,
+        "a challenge is used once"
+    );
+    let page = pages.get("/account").await.text().await.unwrap();
+    assert!(!page.contains("<td>Soft</td>"));
+    let (challenge, sealed) = ceremony_of(&page, "passkey-add");
+    let form = add_form(csrf.clone(), sealed, &challenge, h.otp(&w.alice));
+    let added = post_owned(&mut pages, "/account/passkeys", &form).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let page = pages.get("/account").await.text().await.unwrap();
+    assert!(page.contains("<td>Soft</td>"), "{page}");
+
+    // Sign in with it, in a browser of its own.
+    let mut other = Pages::new(&w);
+    let sign_in_form = |csrf: String, page: &str, device: &SoftAuthenticator| {
+        let (challenge, sealed) = ceremony_of(page, "passkey-sign-in");
+        let (client, data, signature) = device.get(&challenge, &origin);
+        vec![
+            ("csrf", csrf),
+            ("sealed", sealed),
+            ("credential_id", URL_SAFE_NO_PAD.encode(b"soft-1")),
+            ("client_data", client),
+            ("authenticator_data", data),
+            ("signature", signature),
+        ]
+    };
+    let page = other.get("/account").await.text().await.unwrap();
+    let other_csrf = other.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    device.counter = 1;
+    let form = sign_in_form(other_csrf.clone(), &page, &device);
+    let first = post_owned(&mut other, "/account/passkey", &form).await;
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    let session = other.cookie("__Host-inkan_session").unwrap().to_owned();
+    // The same challenge again: refused.
+    let replayed = post_owned(&mut other, "/account/passkey", &form).await;
+    assert_eq!(replayed.status(), StatusCode::BAD_REQUEST);
+    // A fresh challenge, but a counter that did not rise: refused.
+    let mut third = Pages::new(&w);
+    let page = third.get("/account").await.text().await.unwrap();
+    let third_csrf = third.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let form = sign_in_form(third_csrf, &page, &device);
+    let stale = post_owned(&mut third, "/account/passkey", &form).await;
+    assert_eq!(stale.status(), StatusCode::UNAUTHORIZED);
+
+    // Removing the passkey ends the session it started.
+    other.cookies.retain(|(n, _)| n != "__Host-inkan_session");
+    other
+        .cookies
+        .push(("__Host-inkan_session".into(), session.clone()));
+    assert!(
+        other
+            .get("/account")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Add a passkey")
+    );
+    let page = pages.get("/account").await.text().await.unwrap();
+    let from = page.find("/account/passkeys/pk_").unwrap() + "/account/passkeys/".len();
+    let id = page[from..from + page[from..].find("/remove").unwrap()].to_owned();
+    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let removed = pages
+        .post(
+            &format!("/account/passkeys/{id}/remove"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !other
+            .get("/account")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Add a passkey")
+    );
+    w.h.stop().await;
+}
