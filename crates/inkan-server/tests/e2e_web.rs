@@ -380,6 +380,24 @@ async fn sd_jwt_for(w: &World) -> (String, Value) {
     (credential, seal_jwk)
 }
 
+/// The wallet's preparation of `document` over the holder's own API session: the session and
+/// `/v1/holder/prepare`'s answer.
+async fn prepared_by_wallet(w: &World, document: &Value) -> (common::server::Session, Value) {
+    let wallet = w.h.login(&w.alice).await;
+    let prepared: Value =
+        w.h.call(
+            &wallet,
+            Method::POST,
+            "/v1/holder/prepare",
+            Some(json!({"credentialID": w.key_id, "document": document})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    (wallet, prepared)
+}
+
 /// In Chromium: a holder adds a passkey on the account page, signs in with it, sees on the
 /// consent page the SD-JWT claims they disclose, the verifier and the nonce (as
 /// `/v1/holder/prepare` summarised them), and approves with the PIN and a fresh OTP; the wallet exchanges the code and signs the presentation with the
@@ -396,18 +414,7 @@ async fn a_holder_sees_the_disclosure_and_its_verifier_before_approving() {
     });
     // The wallet prepares (here over the holder's own API session) and sends the holder to
     // Inkan's page with what the preparation said.
-    let wallet = h.login(&w.alice).await;
-    let prepared: Value = h
-        .call(
-            &wallet,
-            Method::POST,
-            "/v1/holder/prepare",
-            Some(json!({"credentialID": w.key_id, "document": document})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, prepared) = prepared_by_wallet(&w, &document).await;
     let details = json!([{
         "type": "credential", "credentialID": w.key_id,
         "documentDigests": [{"hash": prepared["hashes"][0], "label": "Presentation to a verifier"}],
@@ -567,18 +574,7 @@ async fn a_presentation_approved_on_the_page_signs_nothing_else() {
         "format": "dc+sd-jwt", "credential": credential, "disclose": ["/given_name", "/birthdate"],
         "audience": "https://verifier.example", "nonce": "n-1",
     });
-    let wallet = h.login(&w.alice).await;
-    let prepared: Value = h
-        .call(
-            &wallet,
-            Method::POST,
-            "/v1/holder/prepare",
-            Some(json!({"credentialID": w.key_id, "document": document})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (wallet, prepared) = prepared_by_wallet(&w, &document).await;
     let mut pages = Pages::new(&w);
 
     // The bare hash, labelled as something harmless: refused at approval.
@@ -1145,16 +1141,7 @@ async fn page_rules(engine: Engine) {
         metadata["code_challenge_methods_supported"],
         json!(["S256"])
     );
-    let info: Value = h
-        .http
-        .post(format!("{}/csc/v2/info", h.url))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = h.csc_info().await;
     assert!(
         info["authType"]
             .as_array()

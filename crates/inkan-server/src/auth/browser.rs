@@ -185,9 +185,4 @@ impl Auth {
     pub fn session_open(&self, session: &SessionRecord) -> bool {
         self.session_ended(session, self.now()).is_none()
     }
-
-    /// Ends a browser session (sign-out), written ahead like a logout.
-    pub async fn sign_out_browser(&self, caller: &Caller) -> Result<(), AuthError> {
-        self.logout(caller).await
-    }
 }

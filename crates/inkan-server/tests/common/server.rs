@@ -439,10 +439,9 @@ activation_key_file = "{d}/activation.key"
         inkan_server::client::encrypt_activation_data(&self.activation_key().await, &data).unwrap()
     }
 
-    /// The service's activation key (CSC `info`).
-    pub async fn activation_key(&self) -> Value {
-        let info: Value = self
-            .http
+    /// CSC `info`.
+    pub async fn csc_info(&self) -> Value {
+        self.http
             .post(format!("{}/csc/v2/info", self.url))
             .json(&json!({}))
             .send()
@@ -450,8 +449,12 @@ activation_key_file = "{d}/activation.key"
             .unwrap()
             .json()
             .await
-            .unwrap();
-        info["signatureActivation"]["activationKey"].clone()
+            .unwrap()
+    }
+
+    /// The service's activation key (CSC `info`).
+    pub async fn activation_key(&self) -> Value {
+        self.csc_info().await["signatureActivation"]["activationKey"].clone()
     }
 
     /// The bootstrap operator (an admin), activated from a new terminal and logged in.

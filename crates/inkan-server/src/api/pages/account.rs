@@ -6,14 +6,17 @@
 //! `auth::webauthn`. Every form carries the CSRF cookie's value. Must never: render outside
 //! text unescaped, or change a passkey for anyone but the signed-in person.
 
-use super::html::{CSRF_COOKIE, Page, SESSION_COOKIE, cookie, escape, see_other, set_cookie};
+use super::html::{Page, SESSION_COOKIE, escape, see_other, set_cookie};
 use super::text::Lang;
-use super::{Checked, SignInForm, error_page, failure, hidden, lang_of, message, page_form};
+use super::{
+    Checked, LangQuery, PlainForm, SignInForm, csrf_of, error_page, failure, hidden, lang_of,
+    message, page_form, person_of,
+};
 use crate::api::ApiState;
 use crate::api::extract::Source;
 use crate::auth::accounts::LoginAttempt;
 use crate::auth::passkeys::{Ceremony, Registration, SignIn};
-use crate::auth::{AuthError, Caller, random_secret};
+use crate::auth::{AuthError, Caller};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -50,20 +53,7 @@ pub struct AddPasskeyForm {
 
 crate::api::redacted_debug!(AddPasskeyForm);
 
-page_form!(PasskeySignInForm, AddPasskeyForm, PlainForm);
-
-/// A form that carries only its CSRF value and language.
-#[derive(Debug, Deserialize)]
-pub struct PlainForm {
-    csrf: String,
-    lang: Option<String>,
-}
-
-/// `?lang=`.
-#[derive(Debug, Deserialize)]
-pub struct LangQuery {
-    lang: Option<String>,
-}
+page_form!(PasskeySignInForm, AddPasskeyForm);
 
 /// base64url from a form, bounded.
 fn decoded(value: &str) -> Result<Vec<u8>, AuthError> {
@@ -129,9 +119,8 @@ pub(super) async fn signed_in(
     session: &str,
     location: &str,
 ) -> Response {
-    if let Some(old) = cookie(headers, SESSION_COOKIE)
-        && let Ok(previous) = state.auth.authenticate_browser(old).await
-        && let Err(e) = state.auth.sign_out_browser(&previous).await
+    if let Some(previous) = person_of(state, headers).await
+        && let Err(e) = state.auth.logout(&previous).await
     {
         tracing::warn!(error = %e, "could not end the previous browser session");
     }
@@ -219,26 +208,6 @@ pub async fn consent_passkey(
         error_page(lang, StatusCode::UNAUTHORIZED, lang.text().passkey_failed)
     })
     .await
-}
-
-/// The CSRF value of the request, or a fresh one and its cookie.
-fn csrf_of(headers: &HeaderMap) -> (String, Vec<String>) {
-    match cookie(headers, CSRF_COOKIE) {
-        Some(value) if value.len() >= 32 => (value.to_owned(), Vec::new()),
-        _ => {
-            let value = random_secret(32);
-            let set = set_cookie(CSRF_COOKIE, &value);
-            (value, vec![set])
-        }
-    }
-}
-
-/// The signed-in person of a page request, if any.
-async fn person_of(state: &ApiState, headers: &HeaderMap) -> Option<Caller> {
-    match cookie(headers, SESSION_COOKIE) {
-        Some(session) => state.auth.authenticate_browser(session).await.ok(),
-        None => None,
-    }
 }
 
 /// `GET /account`: the person's passkeys (add, remove), or the sign-in forms.

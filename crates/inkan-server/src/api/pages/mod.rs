@@ -34,6 +34,35 @@ pub struct LangQuery {
     lang: Option<String>,
 }
 
+/// A form that carries only its CSRF value and language (sign-out, removing a passkey).
+#[derive(Debug, Deserialize)]
+pub struct PlainForm {
+    csrf: String,
+    lang: Option<String>,
+}
+
+/// The CSRF value of a page request, or a fresh one and the cookie that sets it: fresh
+/// whenever the browser sent none (a navigation from another site carries no SameSite=Strict
+/// cookie).
+fn csrf_of(headers: &HeaderMap) -> (String, Vec<String>) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(value) if value.len() >= 32 => (value.to_owned(), Vec::new()),
+        _ => {
+            let value = random_secret(32);
+            let set = set_cookie(CSRF_COOKIE, &value);
+            (value, vec![set])
+        }
+    }
+}
+
+/// The signed-in person of a page request, if any.
+async fn person_of(state: &ApiState, headers: &HeaderMap) -> Option<Caller> {
+    match cookie(headers, SESSION_COOKIE) {
+        Some(session) => state.auth.authenticate_browser(session).await.ok(),
+        None => None,
+    }
+}
+
 /// The sign-in form (wiped when dropped).
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct SignInForm {
@@ -82,7 +111,7 @@ macro_rules! page_form {
 }
 pub(crate) use page_form;
 
-page_form!(SignInForm, ConsentForm, SignOutForm);
+page_form!(SignInForm, ConsentForm, PlainForm);
 
 /// A page form parsed, its CSRF value checked against the cookie (double submit), with the
 /// language it asks for. A refusal is the page that says the form was not complete or came
@@ -223,20 +252,8 @@ pub async fn consent_page(
         Ok(pending) => pending,
         Err(e) => return failure(lang, &e),
     };
-    // A fresh CSRF value whenever the browser sent none (a navigation from another site
-    // carries no SameSite=Strict cookie).
-    let (csrf, cookies) = match cookie(&headers, CSRF_COOKIE) {
-        Some(value) if value.len() >= 32 => (value.to_owned(), Vec::new()),
-        _ => {
-            let value = random_secret(32);
-            let set = set_cookie(CSRF_COOKIE, &value);
-            (value, vec![set])
-        }
-    };
-    let person = match cookie(&headers, SESSION_COOKIE) {
-        Some(session) => state.auth.authenticate_browser(session).await.ok(),
-        None => None,
-    };
+    let (csrf, cookies) = csrf_of(&headers);
+    let person = person_of(&state, &headers).await;
     // Handing over a session (`scope=service`) takes a sign-in for this request.
     let person = match person {
         Some(person) if pending.credential.is_none() => {
@@ -309,11 +326,7 @@ pub async fn decide(
     headers: HeaderMap,
     Checked(form, lang): Checked<ConsentForm>,
 ) -> Response {
-    let person = match cookie(&headers, SESSION_COOKIE) {
-        Some(session) => state.auth.authenticate_browser(session).await,
-        None => Err(AuthError::Unauthenticated("not signed in".into())),
-    };
-    let Ok(person) = person else {
+    let Some(person) = person_of(&state, &headers).await else {
         return see_other(&format!("/oauth2/consent/{id}?lang={}", lang.tag()), &[]);
     };
     let decided = match form.decision.as_str() {
@@ -357,13 +370,6 @@ pub async fn decide(
     }
 }
 
-/// The sign-out form.
-#[derive(Debug, Deserialize)]
-pub struct SignOutForm {
-    csrf: String,
-    lang: Option<String>,
-}
-
 /// `POST /oauth2/sign-out`: ends the browser session (written ahead like a logout) and clears
 /// the cookie.
 #[utoipa::path(post, path = "/oauth2/sign-out", tag = "oauth2",
@@ -372,11 +378,10 @@ pub struct SignOutForm {
 pub async fn sign_out(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    Checked(_, lang): Checked<SignOutForm>,
+    Checked(_, lang): Checked<PlainForm>,
 ) -> Response {
-    if let Some(session) = cookie(&headers, SESSION_COOKIE)
-        && let Ok(person) = state.auth.authenticate_browser(session).await
-        && let Err(e) = state.auth.sign_out_browser(&person).await
+    if let Some(person) = person_of(&state, &headers).await
+        && let Err(e) = state.auth.logout(&person).await
     {
         return failure(lang, &e);
     }
