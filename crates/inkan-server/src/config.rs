@@ -88,6 +88,108 @@ pub struct Config {
     /// The status lists Inkan keeps for issuers' credentials.
     #[serde(default)]
     pub status_lists: StatusListsConfig,
+    /// External OpenID providers people may sign in to the pages with (`[[identity_providers]]`).
+    #[serde(default)]
+    pub identity_providers: Vec<IdentityProviderConfig>,
+}
+
+/// `[[identity_providers]]`: an external OpenID Connect provider people may sign in to Inkan's
+/// pages with (issue 18 point 5; criteria 2.2.1(3)). Inkan is a confidential client of it
+/// (authorization code, PKCE S256, `client_secret_basic`). Its sign-in replaces password and
+/// TOTP only when the ID token's `acr` is one of `acr_values`, and only for a subject an
+/// operator linked to an account under dual control (`identity_link.add`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityProviderConfig {
+    /// A short name, `a-z`, `0-9` and `-` (1 to 32): in the callback URL
+    /// (`/oauth2/federation/<id>/callback`, to register at the provider), in links and in the log.
+    pub id: String,
+    /// The name on the sign-in button.
+    pub name: String,
+    /// The issuer, pinned: discovery (`<issuer>/.well-known/openid-configuration`) must name
+    /// exactly it, and so must every ID token. `https` only.
+    pub issuer: String,
+    /// Inkan's `client_id` at the provider.
+    pub client_id: String,
+    /// A file holding the client secret (one line).
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Or the environment variable holding it.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// The `acr` values that count as a sign-in strong enough to replace password and TOTP (asked
+    /// for in this order as `acr_values`). An ID token with another `acr`, or none, is refused.
+    pub acr_values: Vec<String>,
+    /// The longest time since the person authenticated at the provider (`max_age`, checked
+    /// against `auth_time`), seconds (1 to 3600).
+    #[serde(default = "default_max_auth_age")]
+    pub max_auth_age_seconds: u64,
+    /// The trust anchors (PEM files of CA certificates) the provider's HTTPS certificate must
+    /// chain to; the operating system's roots are not used.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+}
+
+fn default_max_auth_age() -> u64 {
+    300
+}
+
+impl IdentityProviderConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |what: &str| {
+            ConfigError::Invalid(format!("[[identity_providers]] {:?}: {what}", self.id))
+        };
+        if self.id.is_empty()
+            || self.id.len() > 32
+            || !self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid("id must be 1 to 32 of a-z, 0-9 and -"));
+        }
+        let printable = |v: &str, max: usize| {
+            !v.is_empty() && v.len() <= max && !v.chars().any(char::is_control)
+        };
+        if !printable(&self.name, 64) || !printable(&self.client_id, 256) {
+            return Err(invalid(
+                "name (64) and client_id (256) must be printable text",
+            ));
+        }
+        match url::Url::parse(&self.issuer) {
+            Ok(u) if u.scheme() == "https" && u.query().is_none() && u.fragment().is_none() => {}
+            _ => {
+                return Err(invalid(
+                    "issuer must be an https URL without query or fragment",
+                ));
+            }
+        }
+        if self.client_secret_file.is_some() == self.client_secret_env.is_some() {
+            return Err(invalid(
+                "needs exactly one of client_secret_file and client_secret_env",
+            ));
+        }
+        if self.acr_values.is_empty() || self.acr_values.iter().any(|v| !printable(v, 256)) {
+            return Err(invalid(
+                "acr_values must name at least one acr: the levels that replace password and TOTP",
+            ));
+        }
+        if !(1..=3600).contains(&self.max_auth_age_seconds) {
+            return Err(invalid("max_auth_age_seconds must be 1 to 3600"));
+        }
+        Ok(())
+    }
+
+    /// The client secret, from its file or variable.
+    pub fn client_secret(&self) -> Result<SecretString, ConfigError> {
+        let secret = match (&self.client_secret_file, &self.client_secret_env) {
+            (Some(path), _) => read_secret_file(path),
+            (None, Some(var)) => read_secret_env(var),
+            (None, None) => return Err(ConfigError::Invalid("no client secret".into())),
+        }
+        .map_err(|e| ConfigError::Invalid(format!("[[identity_providers]] {}: {e}", self.id)))?;
+        Ok(secret)
+    }
 }
 
 /// `[status_lists]`: how the status lists Inkan keeps for issuers are published (issue 16).
@@ -929,6 +1031,18 @@ impl Config {
                 clause = "2.2.2(1)",
                 "the uncertified software token is allowed in production by configuration"
             );
+        }
+        for (n, provider) in self.identity_providers.iter().enumerate() {
+            provider.validate()?;
+            if self.identity_providers[..n]
+                .iter()
+                .any(|p| p.id == provider.id)
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "[[identity_providers]] id {:?} is used twice",
+                    provider.id
+                )));
+            }
         }
         Ok(())
     }

@@ -39,7 +39,17 @@ struct World {
 
 /// `kind`: `issuer` for a person who signs hashes (CSC), `holder` for one who presents.
 async fn world(engine: Engine, kind: &str) -> World {
-    let h = Harness::start(engine, SETTINGS).await;
+    world_with(engine, kind, SETTINGS, None).await
+}
+
+/// [`world`] with `settings` (the `[auth]` section and what may follow it), the server's clock
+/// moved to `clock_at` (Unix milliseconds) first when given.
+async fn world_with(engine: Engine, kind: &str, settings: &str, clock_at: Option<i64>) -> World {
+    let h = Harness::start(engine, settings).await;
+    if let Some(at) = clock_at {
+        h.clock
+            .advance(at - inkan_server::clock::Clock::now(h.clock.as_ref()));
+    }
     let (_, operator) = h.operator().await;
     let (_, alice) = h.subscriber(&operator, kind, "alice").await;
     let session = h.login(&alice).await;
@@ -1453,5 +1463,225 @@ async fn passkey_rules_hold_over_https() {
             .unwrap()
             .contains("Add a passkey")
     );
+    w.h.stop().await;
+}
+
+/// An OpenID provider started by the test: npm `oidc-provider` (`interop/oidc/provider.mjs`)
+/// on a loopback HTTPS port, its certificate issued by a CA of the test.
+struct OpenIdProvider {
+    child: std::process::Child,
+    lines: std::io::BufReader<std::process::ChildStdout>,
+    issuer: String,
+    dir: tempfile::TempDir,
+}
+
+impl OpenIdProvider {
+    const CLIENT: &'static str = "inkan-pages";
+    const SECRET: &'static str = "a client secret of the test, 32+ characters long";
+
+    fn start() -> OpenIdProvider {
+        use std::io::BufRead as _;
+        let dir = tempfile::tempdir().unwrap();
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Test IdP CA");
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+            .unwrap();
+        let write = |name: &str, text: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        write("ca.pem", ca.pem());
+        write("secret", Self::SECRET.into());
+        let key = write("idp.key", leaf_key.serialize_pem());
+        let cert = write("idp.pem", leaf.pem());
+        let mut child = std::process::Command::new("node")
+            .arg(interop("oidc").join("provider.mjs"))
+            .args([&key, &cert, Self::CLIENT, Self::SECRET])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("node (Node.js 20) must be installed");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        lines.read_line(&mut first).unwrap();
+        let started: Value = serde_json::from_str(&first).unwrap();
+        OpenIdProvider {
+            child,
+            lines,
+            issuer: started["issuer"].as_str().unwrap().to_owned(),
+            dir,
+        }
+    }
+
+    /// The `[[identity_providers]]` entry naming it, with the levels `acr_values`.
+    fn settings(&self) -> String {
+        let d = self.dir.path().display();
+        format!(
+            "\n[[identity_providers]]\nid = \"test-idp\"\nname = \"Test IdP\"\n\
+             issuer = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{d}/secret\"\n\
+             acr_values = [\"urn:inkan:test:high\"]\nca_files = [\"{d}/ca.pem\"]\n",
+            self.issuer,
+            Self::CLIENT
+        )
+    }
+
+    /// Registers Inkan's callback as the client's redirect URI; the provider then serves.
+    fn serve(&mut self, inkan: &str) {
+        use std::io::{BufRead as _, Write as _};
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{inkan}/oauth2/federation/test-idp/callback").unwrap();
+        stdin.flush().unwrap();
+        let mut ready = String::new();
+        self.lines.read_line(&mut ready).unwrap();
+        assert!(ready.contains("ready"), "{ready}");
+    }
+}
+
+impl Drop for OpenIdProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In Chromium, from the sign-in page of a new request: the provider's button, its sign-in
+/// as `login` at `acr`; the page Inkan shows when it is back. A new browser each time, so that
+/// no sign-in at the provider is left over from the one before.
+async fn through_provider(w: &World, login: &str, acr: &str, expect: &str) -> (Browser, String) {
+    let browser = Browser::start().await;
+    let (_, challenge) = pkce();
+    browser.goto(&authorize_url(w, &challenge, "")).await;
+    browser.text_with("Test IdP").await;
+    browser.click("a.provider").await;
+    browser.wait_for("#login").await;
+    browser.type_into("#login", login).await;
+    browser.click(&format!("#acr option[value='{acr}']")).await;
+    browser.click("#go").await;
+    let text = browser.text_with(expect).await;
+    (browser, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_signs_in_through_an_openid_provider_only_at_a_level_that_counts() {
+    let mut idp = OpenIdProvider::start();
+    let real_now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let settings = format!("{SETTINGS}{}", idp.settings());
+    // The provider dates its tokens by the real clock.
+    let w = world_with(Engine::SqliteFile, "issuer", &settings, Some(real_now)).await;
+    idp.serve(&w.h.url);
+
+    // Linked under dual control: the provider's subject `alice-at-idp` is alice.
+    let alice_session = w.h.login(&w.alice).await;
+    let me: Value =
+        w.h.call(&alice_session, Method::GET, "/v1/me", None)
+            .await
+            .json()
+            .await
+            .unwrap();
+    let (_, operator) = w.h.operator().await;
+    let link = json!({"action": "identity_link.add", "provider": "test-idp",
+        "subject": "alice-at-idp", "account": me["id"], "reason": "identity checked at the desk"});
+    let asked =
+        w.h.call(&operator, Method::POST, "/v1/approvals", Some(link.clone()))
+            .await;
+    w.h.approve_request(asked, OperatorRole::RaOfficer, None)
+        .await;
+    // Once.
+    let again =
+        w.h.call(&operator, Method::POST, "/v1/approvals", Some(link))
+            .await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // A subject nobody linked signs in as nobody.
+    let (browser, text) =
+        through_provider(&w, "mallory", "urn:inkan:test:high", "not linked").await;
+    assert!(text.contains("not linked to an Inkan account"), "{text}");
+    browser.quit().await;
+
+    // Alice, at a level that does not replace password and TOTP: refused.
+    let (browser, text) = through_provider(
+        &w,
+        "alice-at-idp",
+        "urn:inkan:test:low",
+        "not strong enough",
+    )
+    .await;
+    assert!(text.contains("not strong enough"), "{text}");
+    browser.quit().await;
+
+    // Alice at the level that counts: signed in, she approves on the consent page.
+    let (browser, text) = through_provider(
+        &w,
+        "alice-at-idp",
+        "urn:inkan:test:high",
+        "Approve a signature",
+    )
+    .await;
+    assert!(text.contains("Contract <No. 1>"), "{text}");
+    w.h.next_step();
+    browser.type_into("#pin", PIN).await;
+    browser.type_into("#otp", &w.h.otp(&w.alice)).await;
+    browser.click("button[value=approve]").await;
+    let back = browser.url_starting(&w.redirect).await;
+    let (code, _, error) = code_of(&back);
+    assert_eq!(error, None, "{back}");
+    assert!(code.is_some(), "{back}");
+
+    // The log names the provider, the subject and the level of every sign-in it answered.
+    let entries = w.h.log_entries().await;
+    let logins = |outcome: &dyn Fn(&Outcome) -> bool| {
+        entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::Login && outcome(&e.outcome))
+            .map(|e| format!("{} {:?}", e.note.clone().unwrap_or_default(), e.outcome))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let failed = logins(&|o| matches!(o, Outcome::Failed(_)));
+    assert!(
+        failed.contains(
+            "provider test-idp, sub mallory, acr urn:inkan:test:high: linked to no account"
+        ),
+        "{failed}"
+    );
+    assert!(
+        failed.contains("provider test-idp, sub alice-at-idp, acr urn:inkan:test:low: not a level"),
+        "{failed}"
+    );
+    let made = logins(&|o| *o == Outcome::Succeeded);
+    assert!(
+        made.contains(
+            "browser session, provider test-idp, sub alice-at-idp, acr urn:inkan:test:high"
+        ),
+        "{made}"
+    );
+
+    // Unlinked under dual control: the session the provider started ends with the link.
+    let unlink = json!({"action": "identity_link.remove", "provider": "test-idp",
+        "subject": "alice-at-idp", "reason": "left the organisation"});
+    let asked =
+        w.h.call(&operator, Method::POST, "/v1/approvals", Some(unlink))
+            .await;
+    w.h.approve_request(asked, OperatorRole::RaOfficer, None)
+        .await;
+    browser.goto(&format!("{}/account", w.h.url)).await;
+    let text = browser.text_with("Password").await;
+    assert!(!text.contains("Passkeys"), "{text}");
+    browser.quit().await;
     w.h.stop().await;
 }

@@ -43,6 +43,7 @@ pub const TABLES: &[&str] = &[
     "oauth_clients",
     "oauth_requests",
     "passkeys",
+    "identity_links",
 ];
 
 /// One value.

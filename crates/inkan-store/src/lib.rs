@@ -36,6 +36,7 @@ pub mod delivery;
 mod delivery_rows;
 mod engine;
 mod environment;
+pub mod identity_links;
 pub mod issuers;
 mod keys;
 pub mod log;
@@ -113,6 +114,7 @@ pub trait Store:
     + issuers::IssuerStore
     + oauth::OAuthStore
     + passkeys::PasskeyStore
+    + identity_links::IdentityLinkStore
     + backup::BackupStore
     + Send
     + Sync

@@ -107,6 +107,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "oauth",
         sql: include_str!("../migrations/sqlite/0015_oauth.sql"),
     },
+    Migration {
+        version: 16,
+        name: "identity_links",
+        sql: include_str!("../migrations/sqlite/0016_identity_links.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -185,6 +190,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 15,
         name: "oauth",
         sql: include_str!("../migrations/postgres/0015_oauth.sql"),
+    },
+    Migration {
+        version: 16,
+        name: "identity_links",
+        sql: include_str!("../migrations/postgres/0016_identity_links.sql"),
     },
 ];
 

@@ -125,6 +125,14 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             "/oauth2/consent/{id}/passkey",
             post(pages::account::consent_passkey),
         )
+        .route(
+            "/oauth2/federation/{provider}",
+            get(pages::federation::start),
+        )
+        .route(
+            "/oauth2/federation/{provider}/callback",
+            get(pages::federation::callback),
+        )
         .route("/account", get(pages::account::account))
         .route("/account/sign-in", post(pages::account::account_sign_in))
         .route("/account/passkey", post(pages::account::account_passkey))

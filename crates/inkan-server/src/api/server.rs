@@ -58,6 +58,9 @@ pub enum ServeError {
     /// The verify endpoints' trust anchors could not be read.
     #[error("verification: {0}")]
     Verify(String),
+    /// An identity provider's settings could not be used (its secret or CA files).
+    #[error(transparent)]
+    IdentityProviders(#[from] crate::config::ConfigError),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -143,15 +146,21 @@ impl Server {
             Some(_) => config.server.public_url(),
             None => format!("https://localhost:{}", local_addr.port()),
         };
-        let auth = Arc::new(Auth::new(
-            service.store.clone(),
-            service.log.clone(),
-            clock.clone(),
-            config.auth.clone(),
-            config.environment,
-            seal,
-            public_url.clone(),
-        ));
+        let auth = Arc::new(
+            Auth::new(
+                service.store.clone(),
+                service.log.clone(),
+                clock.clone(),
+                config.auth.clone(),
+                config.environment,
+                seal,
+                public_url.clone(),
+            )
+            .with_federation(crate::auth::federation::Federation::from_config(
+                &config.identity_providers,
+                std::time::Duration::from_secs(config.server.request_timeout_seconds.clamp(1, 30)),
+            )?),
+        );
         crate::operations::configuration::check_at_start(&service, config).await?;
         // Signatures whose index rows were lost (a crash between the entry and its batch) are
         // found again by their digest (criteria 2.2.3(3)C).

@@ -21,6 +21,7 @@ pub mod access;
 pub mod accounts;
 pub mod browser;
 pub mod clients;
+pub mod federation;
 pub mod limiter;
 pub mod operators;
 pub mod passkeys;
@@ -202,6 +203,8 @@ pub struct Auth {
         inkan_store::auth::TokenRecord,
         inkan_store::auth::SessionRecord,
     )>,
+    /// The external identity providers people may sign in to the pages with.
+    federation: federation::Federation,
 }
 
 impl Auth {
@@ -230,7 +233,14 @@ impl Auth {
             sources,
             hashing,
             tokens: crate::epoch::EpochCache::default(),
+            federation: federation::Federation::default(),
         }
+    }
+
+    /// With the external identity providers people may sign in to the pages with.
+    pub fn with_federation(mut self, federation: federation::Federation) -> Self {
+        self.federation = federation;
+        self
     }
 
     /// The key that seals TOTP seeds, from `path` (created on first start).

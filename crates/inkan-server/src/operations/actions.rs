@@ -14,7 +14,8 @@ use crate::auth::operators::{OperatorRole, Permission};
 use crate::auth::{AuthError, Scope};
 use crate::keys::retire::retire;
 use inkan_log::entry::Actor;
-use inkan_store::auth::{AccountRole, SubscriberState};
+use inkan_store::auth::{AccountRole, AccountState, SubscriberState};
+use inkan_store::identity_links::IdentityLinkRecord;
 use inkan_store::issuers::IssuerBindingRecord;
 use inkan_store::status::StatusSourceRecord;
 use inkan_store::{KeyFilter, KeyId, KeyState, StoreError};
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// Every action's name, as `[operations] approvals_for` and the log name them.
-pub const ACTIONS: [&str; 18] = [
+pub const ACTIONS: [&str; 20] = [
     "key.destroy",
     "operator.role",
     "operator.terminal",
@@ -41,6 +42,8 @@ pub const ACTIONS: [&str; 18] = [
     "backup.restore",
     "oauth_client.register",
     "oauth_client.revoke",
+    "identity_link.add",
+    "identity_link.remove",
 ];
 
 /// Longest reason, bytes.
@@ -163,6 +166,31 @@ pub enum Action {
         /// Why (recorded in the log).
         reason: String,
     },
+    /// Let an external identity provider's subject sign a person in (issue 18 point 5; criteria
+    /// 2.2.1(3)): from then on, that provider's sign-in at one of its configured `acr` levels
+    /// signs the account's person in to the pages, as password and TOTP do.
+    #[serde(rename = "identity_link.add")]
+    LinkIdentity {
+        /// The provider (`[[identity_providers]] id`).
+        provider: String,
+        /// The provider's `sub` for the person.
+        subject: String,
+        /// The person's account.
+        account: String,
+        /// Why (for example the identity check the link rests on).
+        reason: String,
+    },
+    /// Remove such a link: the provider's sign-in no longer signs the person in, and the
+    /// sessions it started end.
+    #[serde(rename = "identity_link.remove")]
+    UnlinkIdentity {
+        /// The provider.
+        provider: String,
+        /// The provider's `sub`.
+        subject: String,
+        /// Why.
+        reason: String,
+    },
     /// Authorises one run of `inkan keys generate` on the host (for `owner`).
     #[serde(rename = "key.generate")]
     GenerateKey {
@@ -254,6 +282,8 @@ impl Action {
             Action::ApproveRestore { .. } => ACTIONS[15],
             Action::RegisterOAuthClient { .. } => ACTIONS[16],
             Action::RevokeOAuthClient { .. } => ACTIONS[17],
+            Action::LinkIdentity { .. } => ACTIONS[18],
+            Action::UnlinkIdentity { .. } => ACTIONS[19],
         }
     }
 
@@ -301,6 +331,8 @@ impl Action {
             | Action::RegisterClient { .. }
             | Action::RegisterOAuthClient { .. }
             | Action::RevokeOAuthClient { .. }
+            | Action::LinkIdentity { .. }
+            | Action::UnlinkIdentity { .. }
             | Action::ReissueActivationCode { .. }
             | Action::BindIssuer { .. } => Permission::Registration,
         }
@@ -361,6 +393,15 @@ impl Action {
                 redirect_uris,
             } => format!("oauth_client.register {name:?} redirect_uris {redirect_uris:?}"),
             Action::RevokeOAuthClient { client, .. } => format!("oauth_client.revoke {client}"),
+            Action::LinkIdentity {
+                provider,
+                subject,
+                account,
+                ..
+            } => format!("identity_link.add {provider} sub {subject:?} to {account}"),
+            Action::UnlinkIdentity {
+                provider, subject, ..
+            } => format!("identity_link.remove {provider} sub {subject:?}"),
         }
     }
 }
@@ -474,6 +515,59 @@ impl Operations {
             Action::ApproveRestore { .. } => {
                 self.restore_to_approve(action).await?;
             }
+            Action::LinkIdentity {
+                provider,
+                subject,
+                account,
+                reason,
+            } => {
+                check_reason(reason)?;
+                self.check_identity(provider, subject)?;
+                match self.store.get_account(account).await? {
+                    Some(a) if a.role == AccountRole::User && a.state == AccountState::Active => {}
+                    _ => {
+                        return Err(AuthError::NotFound(format!(
+                            "no active person's account {account}"
+                        )));
+                    }
+                }
+                if self.store.identity_link(provider, subject).await?.is_some() {
+                    return Err(AuthError::Conflict(format!(
+                        "{provider} sub {subject:?} is linked already"
+                    )));
+                }
+            }
+            Action::UnlinkIdentity {
+                provider,
+                subject,
+                reason,
+            } => {
+                check_reason(reason)?;
+                if self.store.identity_link(provider, subject).await?.is_none() {
+                    return Err(AuthError::NotFound(format!(
+                        "{provider} sub {subject:?} is linked to no account"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A provider's subject can be linked: the provider is configured, the `sub` is 1 to 255
+    /// characters of text (OpenID Connect Core 1.0 section 2).
+    fn check_identity(&self, provider: &str, subject: &str) -> Result<(), AuthError> {
+        if !self.auth.federation().knows(provider) {
+            return Err(AuthError::NotFound(format!(
+                "no identity provider {provider:?} is configured"
+            )));
+        }
+        if subject.is_empty()
+            || subject.len() > crate::auth::federation::MAX_SUBJECT
+            || subject.chars().any(char::is_control)
+        {
+            return Err(AuthError::BadRequest(
+                "subject must be 1 to 255 characters without control characters".into(),
+            ));
         }
         Ok(())
     }
@@ -742,6 +836,58 @@ impl Operations {
                     )
                     .await?;
                 Ok(json!({ "client_id": client, "sessionsRevoked": sessions }))
+            }
+            Action::LinkIdentity {
+                provider,
+                subject,
+                account,
+                ..
+            } => {
+                let link = IdentityLinkRecord {
+                    provider: provider.clone(),
+                    subject: subject.clone(),
+                    account_id: account.clone(),
+                    approval: approval.into(),
+                    created_at: self.now(),
+                };
+                self.auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("{provider} sub {subject:?} linked to account {account}"),
+                        async { Ok::<_, AuthError>(self.store.insert_identity_link(&link).await?) },
+                    )
+                    .await?;
+                Ok(json!({ "provider": provider, "subject": subject, "account": account }))
+            }
+            Action::UnlinkIdentity {
+                provider,
+                subject,
+                reason,
+            } => {
+                let method = crate::auth::federation::provider_method(provider);
+                let at = self.now();
+                let removed = self
+                    .auth
+                    .operation(
+                        actor.clone(),
+                        Some(approval),
+                        format!("{provider} sub {subject:?} unlinked: {reason}"),
+                        async {
+                            self.store
+                                .delete_identity_link(provider, subject, &method, at)
+                                .await?
+                                .ok_or_else(|| {
+                                    AuthError::NotFound(format!(
+                                        "{provider} sub {subject:?} is not linked"
+                                    ))
+                                })
+                        },
+                    )
+                    .await?;
+                Ok(
+                    json!({ "provider": provider, "subject": subject, "account": removed.account_id }),
+                )
             }
             Action::BindIssuer { key, identifier } => {
                 // Checked again: another binding may have been approved since it was asked.

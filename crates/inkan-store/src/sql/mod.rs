@@ -1,7 +1,7 @@
 //! The store in SQL, written once for both engines: [`SqlStore`].
 //!
 //! Every [`Store`](super::Store) operation is here, one file per record family (`auth.rs`,
-//! `signing.rs`, `delivery.rs`, `status.rs`, `operations.rs`, `issuers.rs`, `oauth.rs`, `backup.rs`, the key
+//! `signing.rs`, `delivery.rs`, `status.rs`, `operations.rs`, `issuers.rs`, `oauth.rs`, `passkeys.rs`, `identity_links.rs`, `backup.rs`, the key
 //! registry and the log in `keys.rs` and `log.rs`), each statement written once with `$n`
 //! placeholders and run through `store::engine`, which holds what differs between SQLite and
 //! PostgreSQL. Both engines pass the same conformance suites (`tests/*store_conformance.rs`).
@@ -22,6 +22,7 @@
 mod auth;
 mod backup;
 mod delivery;
+mod identity_links;
 mod issuers;
 mod keys;
 mod log;

@@ -65,12 +65,13 @@ fn decoded(value: &str) -> Result<Vec<u8>, AuthError> {
         .map_err(|_| AuthError::BadRequest("a passkey field is not base64url".into()))
 }
 
-/// The sign-in forms: password and TOTP posting to `{base}/sign-in`, and a passkey (shown by
-/// the script where the browser has WebAuthn) posting to `{base}/passkey`.
+/// The sign-in forms: password and TOTP posting to `{base}/sign-in`, a passkey (shown by the
+/// script where the browser has WebAuthn) posting to `{base}/passkey`, and a link to each
+/// configured identity provider, coming back to the request `request` (or to `/account`).
 pub(super) fn sign_in_body(
     state: &ApiState,
     lang: Lang,
-    base: &str,
+    (base, request): (&str, Option<&str>),
     lead: &str,
     csrf: &str,
     error: Option<&str>,
@@ -94,7 +95,8 @@ pub(super) fn sign_in_body(
          <input type=\"hidden\" name=\"credential_id\"><input type=\"hidden\" name=\"client_data\">\
          <input type=\"hidden\" name=\"authenticator_data\"><input type=\"hidden\" name=\"signature\">\
          <p>{or}</p><button type=\"button\" class=\"primary\">{with_passkey}</button>\
-         <p class=\"error passkey-error\" data-text=\"{passkey_failed}\" hidden></p></form>",
+         <p class=\"error passkey-error\" data-text=\"{passkey_failed}\" hidden></p></form>\
+         {providers}",
         base = escape(base),
         message = message(error),
         hidden = hidden(lang, csrf),
@@ -108,7 +110,31 @@ pub(super) fn sign_in_body(
         or = t.or,
         with_passkey = t.sign_in_passkey,
         passkey_failed = t.passkey_failed,
+        providers = provider_links(state, lang, request),
     ))
+}
+
+/// A link to each configured identity provider (`/oauth2/federation/{id}`), or nothing.
+fn provider_links(state: &ApiState, lang: Lang, request: Option<&str>) -> String {
+    let back = request.map_or_else(String::new, |id| format!("request={id}&"));
+    let links: String = state
+        .auth
+        .federation()
+        .list()
+        .map(|(id, name)| {
+            format!(
+                "<a class=\"provider\" href=\"/oauth2/federation/{id}?{back}lang={lang}\">{name}</a>",
+                id = escape(id),
+                back = escape(&back),
+                lang = lang.tag(),
+                name = escape(name),
+            )
+        })
+        .collect();
+    if links.is_empty() {
+        return links;
+    }
+    format!("<p>{}</p><p>{links}</p>", lang.text().sign_in_with)
 }
 
 /// After a sign-in: the browser's previous session ends (a shared computer's next person does
@@ -119,12 +145,17 @@ pub(super) async fn signed_in(
     session: &str,
     location: &str,
 ) -> Response {
+    end_previous(state, headers).await;
+    see_other(location, &[set_cookie(SESSION_COOKIE, session)])
+}
+
+/// Ends the browser's session, if it has one: someone is signing in at this browser.
+pub(super) async fn end_previous(state: &ApiState, headers: &HeaderMap) {
     if let Some(previous) = person_of(state, headers).await
         && let Err(e) = state.auth.logout(&previous).await
     {
         tracing::warn!(error = %e, "could not end the previous browser session");
     }
-    see_other(location, &[set_cookie(SESSION_COOKIE, session)])
 }
 
 /// Signs a person in with the password and TOTP of a sign-in form: the new session's cookie
@@ -223,7 +254,7 @@ pub async fn account(
     let (csrf, cookies) = csrf_of(&headers);
     let t = lang.text();
     let page = match person_of(&state, &headers).await {
-        None => sign_in_body(&state, lang, "/account", "", &csrf, None).map(|body| Page {
+        None => sign_in_body(&state, lang, ("/account", None), "", &csrf, None).map(|body| Page {
             status: StatusCode::OK,
             lang,
             title: t.account_title.into(),
@@ -231,6 +262,7 @@ pub async fn account(
             form_target: None,
             cookies: Vec::new(),
             script: true,
+            refresh: None,
         }),
         Some(person) => passkeys_page(&state, lang, &person, &csrf).await,
     };
@@ -313,6 +345,7 @@ async fn passkeys_page(
         form_target: None,
         cookies: Vec::new(),
         script: true,
+        refresh: None,
     })
 }
 

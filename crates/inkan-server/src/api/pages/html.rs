@@ -15,6 +15,8 @@ use subtle::ConstantTimeEq as _;
 
 /// The browser session's cookie.
 pub const SESSION_COOKIE: &str = "__Host-inkan_session";
+/// The state of a sign-in at an identity provider (sealed; `SameSite=Lax`, see [`set_lax_cookie`]).
+pub const FEDERATION_COOKIE: &str = "__Host-inkan_oidc";
 /// The CSRF cookie, whose value every form repeats (double submit).
 pub const CSRF_COOKIE: &str = "__Host-inkan_csrf";
 /// The stylesheet's path.
@@ -59,6 +61,13 @@ pub fn set_cookie(name: &str, value: &str) -> String {
     format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Strict")
 }
 
+/// A `Set-Cookie` value for a cookie of this host that a top-level navigation from another
+/// site also carries (`SameSite=Lax`), lasting `seconds`: only the state of a sign-in at an
+/// identity provider, which comes back from the provider's site.
+pub fn set_lax_cookie(name: &str, value: &str, seconds: u32) -> String {
+    format!("{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={seconds}")
+}
+
 /// A `Set-Cookie` value that removes a cookie of this host.
 pub fn clear_cookie(name: &str) -> String {
     format!("{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0")
@@ -91,6 +100,10 @@ pub struct Page {
     pub cookies: Vec<String>,
     /// Whether the page runs Inkan's one script (the WebAuthn ceremonies, [`SCRIPT`]).
     pub script: bool,
+    /// Where the browser goes at once (`<meta http-equiv="refresh">`; an Inkan path): after a
+    /// sign-in that came back from another site, so that the next page is a same-site
+    /// navigation and gets the `SameSite=Strict` cookies.
+    pub refresh: Option<String>,
 }
 
 impl IntoResponse for Page {
@@ -99,7 +112,7 @@ impl IntoResponse for Page {
         let html = format!(
             "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>{title} · Inkan</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\">{script}</head>\
+             <title>{title} · Inkan</title><link rel=\"stylesheet\" href=\"{STYLESHEET}\">{script}{refresh}</head>\
              <body><main><h1>{title}</h1>{body}</main></body></html>\n",
             title = escape(&self.title),
             body = self.body,
@@ -108,6 +121,13 @@ impl IntoResponse for Page {
             } else {
                 String::new()
             },
+            refresh = self
+                .refresh
+                .as_deref()
+                .map_or_else(String::new, |to| format!(
+                    "<meta http-equiv=\"refresh\" content=\"0;url={}\">",
+                    escape(to)
+                )),
         );
         let form_action = match &self.form_target {
             Some(origin) => format!("'self' {origin}"),

@@ -10,6 +10,7 @@
 //! it did not load from the store, or render outside text unescaped (`html::escape`).
 
 pub mod account;
+pub mod federation;
 pub mod html;
 pub mod text;
 
@@ -171,6 +172,7 @@ fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
         form_target: None,
         cookies: Vec::new(),
         script: false,
+        refresh: None,
     }
     .into_response()
 }
@@ -394,6 +396,7 @@ pub async fn sign_out(
         form_target: None,
         cookies: vec![html::clear_cookie(SESSION_COOKIE)],
         script: false,
+        refresh: None,
     }
     .into_response()
 }
@@ -454,7 +457,14 @@ fn sign_in_page(
     let body = format!(
         "{}{}",
         switch(lang, &pending.request.id),
-        account::sign_in_body(state, lang, &base, &lead, csrf, error)?
+        account::sign_in_body(
+            state,
+            lang,
+            (&base, Some(&pending.request.id)),
+            &lead,
+            csrf,
+            error,
+        )?
     );
     Ok(Page {
         status: StatusCode::OK,
@@ -464,6 +474,7 @@ fn sign_in_page(
         form_target: None,
         cookies: Vec::new(),
         script: true,
+        refresh: None,
     })
 }
 
@@ -541,6 +552,7 @@ async fn consent(
         form_target: html::origin(&pending.request.redirect_uri),
         cookies: Vec::new(),
         script: false,
+        refresh: None,
     })
 }
 
