@@ -1248,6 +1248,34 @@ mod tests {
         assert_eq!(zero.environment, Environment::Test);
     }
 
+    /// An identity provider is pinned to an `https` issuer, names the levels that count and
+    /// exactly one place for its secret (criteria 2.2.1(3)).
+    #[test]
+    fn identity_providers_are_checked() {
+        let provider = |id: &str, more: &str| {
+            format!(
+                "[[identity_providers]]\nid = \"{id}\"\nname = \"Corp\"\n\
+                 issuer = \"https://idp.example/realms/a\"\nclient_id = \"inkan\"\n\
+                 client_secret_env = \"IDP_SECRET\"\nacr_values = [\"high\"]\n{more}"
+            )
+        };
+        let config = load(&provider("corp", ""), &[]).unwrap();
+        assert_eq!(config.identity_providers[0].max_auth_age_seconds, 300);
+        for bad in [
+            provider("Corp", ""),
+            provider("corp", "max_auth_age_seconds = 0"),
+            provider("corp", "client_secret_file = \"/s\""),
+            provider("corp", "").replace("https://idp", "http://idp"),
+            provider("corp", "").replace("a\"\n", "a?x=1\"\n"),
+            provider("corp", "").replace("[\"high\"]", "[]"),
+            provider("corp", "").replace("client_secret_env = \"IDP_SECRET\"\n", ""),
+            format!("{}{}", provider("corp", ""), provider("corp", "")),
+            provider("corp", "prompt = \"login\""),
+        ] {
+            assert!(load(&bad, &[]).is_err(), "{bad} was accepted");
+        }
+    }
+
     #[test]
     fn unknown_keys_are_refused() {
         assert!(load("environmnet = \"test\"\n", &[]).is_err());

@@ -1,5 +1,5 @@
-//! The OAuth2 authorization server's part of the store (`OAuthStore`) and passkeys
-//! (`PasskeyStore`), issue 18; criteria 2.2.1, 2.2.3(2): every case is written once against `Arc<dyn Store>` and runs on every
+//! The OAuth2 authorization server's part of the store (`OAuthStore`), passkeys
+//! (`PasskeyStore`) and identity provider links (`IdentityLinkStore`), issue 18; criteria 2.2.1, 2.2.3(2): every case is written once against `Arc<dyn Store>` and runs on every
 //! engine (`sqlite::<case>`, `sqlite_memory::<case>`, `postgres::<case>` at
 //! `INKAN_TEST_POSTGRES_URL`), which must all behave the same.
 
@@ -7,6 +7,7 @@
 
 use inkan_store::SadRecord;
 use inkan_store::auth::{TokenKind, TokenRecord, new_id};
+use inkan_store::identity_links::IdentityLinkRecord;
 use inkan_store::oauth::{OAuthClientRecord, OAuthDecision, OAuthGrant, OAuthRequestRecord};
 use inkan_store::passkeys::PasskeyRecord;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use common::records::{
 use common::{Ctx, Engine, run};
 
 conformance!(
-    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant, an_ended_client_ends_its_sessions, passkeys_register_rise_and_go],
+    every_engine: [clients_register_once, a_request_is_decided_once, a_code_is_exchanged_once_with_its_grant, an_ended_client_ends_its_sessions, passkeys_register_rise_and_go, a_subject_is_linked_once_and_its_removal_ends_its_sessions],
     outside: [],
 );
 
@@ -489,4 +490,72 @@ async fn passkeys_register_rise_and_go(db: Ctx) {
             .is_none()
     );
     assert!(!store.use_passkey(&counting.id, 9, 1, T0 + 4).await.unwrap());
+}
+
+fn link(subject: &str, account_id: &str) -> IdentityLinkRecord {
+    IdentityLinkRecord {
+        provider: "corp".into(),
+        subject: subject.into(),
+        account_id: account_id.into(),
+        approval: "apr_link".into(),
+        created_at: T0,
+    }
+}
+
+/// One provider's subject is linked to one account (criteria 2.2.1(3)); removing the link ends
+/// the sessions that provider started for the account, and no other.
+async fn a_subject_is_linked_once_and_its_removal_ends_its_sessions(db: Ctx) {
+    let store = db.connect().await;
+    let (mine, other) = (owner(store.as_ref()).await, owner(store.as_ref()).await);
+    let account = mine.account.id.as_str();
+    store
+        .insert_identity_link(&link("s-1", account))
+        .await
+        .unwrap();
+    assert_conflict(
+        store
+            .insert_identity_link(&link("s-1", &other.account.id))
+            .await,
+    );
+    assert_not_found(store.insert_identity_link(&link("s-2", "acc_nobody")).await);
+    // The same subject at another provider is another identity.
+    let elsewhere = IdentityLinkRecord {
+        provider: "other".into(),
+        ..link("s-1", &other.account.id)
+    };
+    store.insert_identity_link(&elsewhere).await.unwrap();
+    assert_eq!(
+        store.identity_link("corp", "s-1").await.unwrap(),
+        Some(link("s-1", account))
+    );
+    assert_eq!(store.identity_link("corp", "S-1").await.unwrap(), None);
+
+    let mut started = session_of(&mine.account);
+    started.method = "web:oidc:corp".into();
+    store.insert_session(&started, &[]).await.unwrap();
+    let mut by_password = session_of(&mine.account);
+    by_password.method = "web:password+totp".into();
+    store.insert_session(&by_password, &[]).await.unwrap();
+    assert_eq!(
+        store
+            .delete_identity_link("corp", "s-9", "web:oidc:corp", T0 + 1)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .delete_identity_link("corp", "s-1", "web:oidc:corp", T0 + 1)
+            .await
+            .unwrap(),
+        Some(link("s-1", account))
+    );
+    let revoked = |id: String| {
+        let store = store.clone();
+        async move { store.get_session(&id).await.unwrap().unwrap().revoked_at }
+    };
+    assert_eq!(revoked(started.id.clone()).await, Some(T0 + 1));
+    assert_eq!(revoked(by_password.id.clone()).await, None);
+    assert_eq!(store.identity_link("corp", "s-1").await.unwrap(), None);
+    assert!(store.identity_link("other", "s-1").await.unwrap().is_some());
 }
