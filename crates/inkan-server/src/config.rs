@@ -269,16 +269,24 @@ pub struct VerifyConfig {
 impl VerifyConfig {
     /// Reads the trust anchors.
     pub fn load_anchors(&self) -> Result<inkan_formats::trust::TrustAnchors, String> {
-        let mut anchors = inkan_formats::trust::TrustAnchors::new();
-        for path in &self.trust_anchors {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("[verify] trust_anchors {}: {e}", path.display()))?;
-            anchors
-                .add(&bytes)
-                .map_err(|e| format!("[verify] trust_anchors {}: {e}", path.display()))?;
-        }
-        Ok(anchors)
+        load_trust_anchors("[verify] trust_anchors", &self.trust_anchors)
     }
+}
+
+/// Reads certificate files (PEM, one or more blocks, or one DER certificate) as trust anchors;
+/// `what` names the setting in errors.
+pub fn load_trust_anchors(
+    what: &str,
+    paths: &[PathBuf],
+) -> Result<inkan_formats::trust::TrustAnchors, String> {
+    let mut anchors = inkan_formats::trust::TrustAnchors::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+        anchors
+            .add(&bytes)
+            .map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    }
+    Ok(anchors)
 }
 
 /// `[operations]`: dual control of sensitive actions (criteria 2.1.3(12)).
@@ -636,6 +644,30 @@ pub struct AuthConfig {
     /// with 503. Default: the number of cores.
     #[serde(default)]
     pub concurrent_hashes: Option<usize>,
+    /// What a new passkey's attestation must prove (issue 18 point 4): `record` (default: its
+    /// format and authenticator model are stored, nothing is verified) or `verified` (a `packed`
+    /// statement whose certificate chain leads to one of `passkey_attestation_roots` and whose
+    /// signature verifies; self attestation and other formats are refused).
+    #[serde(default)]
+    pub passkey_attestation: PasskeyAttestation,
+    /// With `verified`: the authenticator makers' attestation roots (PEM or DER files).
+    #[serde(default)]
+    pub passkey_attestation_roots: Vec<PathBuf>,
+    /// With `verified`: the authenticator models (AAGUIDs, 32 lowercase hex digits) accepted;
+    /// empty, any model the roots vouch for.
+    #[serde(default)]
+    pub passkey_aaguids: Vec<String>,
+}
+
+/// `[auth] passkey_attestation`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PasskeyAttestation {
+    /// Recorded, not verified.
+    #[default]
+    Record,
+    /// Verified against the configured roots.
+    Verified,
 }
 
 fn default_activation_hours() -> u64 {
@@ -682,6 +714,9 @@ impl Default for AuthConfig {
             absolute_timeout_minutes: default_absolute_minutes(),
             proof_max_age_seconds: default_proof_skew(),
             concurrent_hashes: None,
+            passkey_attestation: PasskeyAttestation::Record,
+            passkey_attestation_roots: Vec::new(),
+            passkey_aaguids: Vec::new(),
         }
     }
 }
@@ -965,6 +1000,22 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "[auth] needs access_token_seconds <= idle_timeout_minutes * 60 <= \
                  absolute_timeout_minutes * 60"
+                    .into(),
+            ));
+        }
+        let attested = auth.passkey_attestation == PasskeyAttestation::Verified;
+        if attested == auth.passkey_attestation_roots.is_empty()
+            || (!attested && !auth.passkey_aaguids.is_empty())
+            || auth.passkey_aaguids.iter().any(|a| {
+                a.len() != 32
+                    || !a
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+        {
+            return Err(ConfigError::Invalid(
+                "[auth] passkey_attestation = \"verified\" needs passkey_attestation_roots, and \
+                 only it takes them and passkey_aaguids (32 lowercase hex digits each)"
                     .into(),
             ));
         }
@@ -1273,6 +1324,28 @@ mod tests {
             provider("corp", "prompt = \"login\""),
         ] {
             assert!(load(&bad, &[]).is_err(), "{bad} was accepted");
+        }
+    }
+
+    /// A verified passkey attestation needs the makers' roots; only it takes roots and models.
+    #[test]
+    fn passkey_attestation_settings_are_checked() {
+        let config = load(
+            "[auth]\npasskey_attestation = \"verified\"\npasskey_attestation_roots = [\"/r.pem\"]\n\
+             passkey_aaguids = [\"ee882879721c491397753dfcce97072a\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(config.auth.passkey_attestation, PasskeyAttestation::Verified);
+        for bad in [
+            "[auth]\npasskey_attestation = \"verified\"",
+            "[auth]\npasskey_attestation_roots = [\"/r.pem\"]",
+            "[auth]\npasskey_aaguids = [\"ee882879721c491397753dfcce97072a\"]",
+            "[auth]\npasskey_attestation = \"verified\"\npasskey_attestation_roots = [\"/r.pem\"]\n\
+             passkey_aaguids = [\"EE882879721C491397753DFCCE97072A\"]",
+            "[auth]\npasskey_attestation = \"direct\"",
+        ] {
+            assert!(load(bad, &[]).is_err(), "{bad} was accepted");
         }
     }
 

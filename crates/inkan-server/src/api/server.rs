@@ -58,9 +58,10 @@ pub enum ServeError {
     /// The verify endpoints' trust anchors could not be read.
     #[error("verification: {0}")]
     Verify(String),
-    /// An identity provider's settings could not be used (its secret or CA files).
+    /// A setting's files could not be used (an identity provider's secret or CA files, the
+    /// passkey attestation roots).
     #[error(transparent)]
-    IdentityProviders(#[from] crate::config::ConfigError),
+    Settings(#[from] crate::config::ConfigError),
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -125,6 +126,24 @@ fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// The attestation policy `[auth]` sets for new passkeys.
+fn passkey_attestation(
+    auth: &crate::config::AuthConfig,
+) -> Result<crate::auth::webauthn::AttestationPolicy, ServeError> {
+    use crate::auth::webauthn::AttestationPolicy;
+    Ok(match auth.passkey_attestation {
+        crate::config::PasskeyAttestation::Record => AttestationPolicy::Record,
+        crate::config::PasskeyAttestation::Verified => AttestationPolicy::Verified {
+            roots: crate::config::load_trust_anchors(
+                "[auth] passkey_attestation_roots",
+                &auth.passkey_attestation_roots,
+            )
+            .map_err(crate::config::ConfigError::Invalid)?,
+            aaguids: auth.passkey_aaguids.clone(),
+        },
+    })
+}
+
 impl Server {
     /// Opens everything `config` names and starts serving.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, ServeError> {
@@ -159,7 +178,8 @@ impl Server {
             .with_federation(crate::auth::federation::Federation::from_config(
                 &config.identity_providers,
                 std::time::Duration::from_secs(config.server.request_timeout_seconds.clamp(1, 30)),
-            )?),
+            )?)
+            .with_attestation_policy(passkey_attestation(&config.auth)?),
         );
         crate::operations::configuration::check_at_start(&service, config).await?;
         // Signatures whose index rows were lost (a crash between the entry and its batch) are

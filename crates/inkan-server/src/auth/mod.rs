@@ -205,6 +205,8 @@ pub struct Auth {
     )>,
     /// The external identity providers people may sign in to the pages with.
     federation: federation::Federation,
+    /// What a new passkey's attestation must prove.
+    attestation: webauthn::AttestationPolicy,
 }
 
 impl Auth {
@@ -234,7 +236,14 @@ impl Auth {
             hashing,
             tokens: crate::epoch::EpochCache::default(),
             federation: federation::Federation::default(),
+            attestation: webauthn::AttestationPolicy::Record,
         }
+    }
+
+    /// With the attestation policy for new passkeys.
+    pub fn with_attestation_policy(mut self, policy: webauthn::AttestationPolicy) -> Self {
+        self.attestation = policy;
+        self
     }
 
     /// With the external identity providers people may sign in to the pages with.

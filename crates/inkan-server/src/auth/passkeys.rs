@@ -211,6 +211,8 @@ impl Auth {
             &Self::expectation(&rp, &challenge),
             registration.client_data_json,
             registration.attestation_object,
+            &self.attestation,
+            self.now() / 1000,
         );
         let checked = match checked {
             Ok(checked) => checked,

@@ -6,9 +6,11 @@
 //! stored credential and its sign counter are the caller's. User verification is required, so
 //! a passkey is two factors (something held, and a biometric or device PIN). Credential keys
 //! are ES256 (P-256) or EdDSA (Ed25519), read by the COSE_Key reader the mdoc formats use and
-//! verified with `inkan-device`'s `PublicKey`. Attestation statements are not verified: the
-//! `fmt` is recorded; a passkey is accepted on the authority of the signed-in person who adds
-//! it with a fresh one-time password. Must never: accept client data of another type, origin or
+//! verified with `inkan-device`'s `PublicKey`. What an attestation statement must prove is the
+//! deployment's [`AttestationPolicy`]: by default its `fmt` is recorded and a passkey is accepted
+//! on the authority of the signed-in person who adds it with a fresh one-time password; with
+//! `verified`, only a `packed` statement (§8.2) whose certificate chain leads to a configured
+//! maker's root, and optionally one of the listed authenticator models. Must never: accept client data of another type, origin or
 //! challenge, an authenticator result for another relying party, or one without user presence
 //! and user verification.
 
@@ -71,6 +73,110 @@ pub struct NewPasskey {
     pub aaguid: String,
     /// The attestation statement format (recorded, not verified).
     pub attestation_format: String,
+}
+
+/// What a registration's attestation must prove (`[auth] passkey_attestation`).
+#[derive(Debug, Default)]
+pub enum AttestationPolicy {
+    /// Nothing: the format and the authenticator model are recorded.
+    #[default]
+    Record,
+    /// A `packed` statement with a certificate chain (`x5c`) to one of `roots`, whose signature
+    /// over the authenticator data and the client data's hash verifies under its leaf; the
+    /// leaf's AAGUID extension, when present, names the authenticator data's model; and, if
+    /// `aaguids` is not empty, the model is one of them.
+    Verified {
+        /// The authenticator makers' attestation roots.
+        roots: inkan_formats::trust::TrustAnchors,
+        /// The models accepted (hex); empty: any the roots vouch for.
+        aaguids: Vec<String>,
+    },
+}
+
+/// The X.509 extension that names an authenticator's model (FIDO `id-fido-gen-ce-aaguid`).
+const AAGUID_EXTENSION: &str = "1.3.6.1.4.1.45724.1.1.4";
+
+/// Checks a `packed` attestation statement with a certificate chain (§8.2 verification
+/// procedure, x5c case; §8.2.1 certificate requirements on the AAGUID and CA flag) under
+/// `roots` at `now` (Unix seconds).
+fn check_packed(
+    statement: &[(Value, Value)],
+    auth_data: &[u8],
+    client_hash: &[u8; 32],
+    aaguid: &[u8],
+    roots: &inkan_formats::trust::TrustAnchors,
+    now: i64,
+) -> Result<(), WebAuthnError> {
+    use der::{Decode as _, Encode as _};
+    let chain: Vec<Vec<u8>> = map_get(statement, "x5c")
+        .and_then(Value::as_array)
+        .map(|certs| certs.iter().filter_map(|c| c.as_bytes().cloned()).collect())
+        .filter(|certs: &Vec<Vec<u8>>| !certs.is_empty())
+        .ok_or_else(|| {
+            refuse(
+                "the attestation is self attestation: it does not say who made the authenticator",
+            )
+        })?;
+    let alg = match map_get(statement, "alg")
+        .and_then(Value::as_integer)
+        .map(i128::from)
+    {
+        Some(-7) => Algorithm::Es256,
+        Some(-35) => Algorithm::Es384,
+        Some(-8) => Algorithm::EdDsa,
+        _ => return Err(refuse("the attestation's alg is not ES256, ES384 or EdDSA")),
+    };
+    let signature = map_get(statement, "sig")
+        .and_then(Value::as_bytes)
+        .ok_or_else(|| refuse("the attestation has no sig"))?;
+    let leaf = x509_cert::Certificate::from_der(&chain[0])
+        .map_err(|_| refuse("the attestation certificate is not DER"))?;
+    let spki = leaf
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .map_err(|_| refuse("the attestation certificate's key cannot be read"))?;
+    PublicKey::from_spki_der(&spki)
+        .and_then(|key| key.verify_asn1(alg, &[auth_data, &client_hash[..]].concat(), signature))
+        .map_err(|_| refuse("the attestation signature does not verify under its certificate"))?;
+    let extensions = leaf
+        .tbs_certificate
+        .extensions
+        .as_deref()
+        .unwrap_or_default();
+    if let Some(named) = extensions
+        .iter()
+        .find(|e| e.extn_id.to_string() == AAGUID_EXTENSION)
+    {
+        let inner = der::asn1::OctetString::from_der(named.extn_value.as_bytes())
+            .map_err(|_| refuse("the certificate's AAGUID extension is malformed"))?;
+        if named.critical || inner.as_bytes() != aaguid {
+            return Err(refuse(
+                "the attestation certificate names another authenticator model",
+            ));
+        }
+    }
+    if leaf
+        .tbs_certificate
+        .get::<x509_cert::ext::pkix::BasicConstraints>()
+        .ok()
+        .flatten()
+        .is_some_and(|(_, bc)| bc.ca)
+    {
+        return Err(refuse("the attestation certificate is a CA"));
+    }
+    match inkan_formats::trust::check_chain(
+        &chain,
+        roots,
+        now,
+        inkan_formats::trust::Profile::Generic,
+    ) {
+        Ok(inkan_formats::trust::IssuerTrust::Authenticated { .. }) => Ok(()),
+        Ok(_) => Err(refuse(
+            "the attestation certificate leads to none of the configured makers' roots",
+        )),
+        Err(e) => Err(refuse(format!("the attestation chain: {e}"))),
+    }
 }
 
 /// A verified assertion.
@@ -184,12 +290,15 @@ fn credential_key(cose_key: &[u8]) -> Result<(PublicKey, Algorithm), WebAuthnErr
 
 /// Registration (§7.1): the client data of a `webauthn.create`, and the attestation object's
 /// authenticator data with its attested credential.
+/// Its attestation statement is held to `policy`, certificates checked at `now` (Unix seconds).
 pub fn verify_registration(
     expected: &Expectation<'_>,
     client_data_json: &[u8],
     attestation_object: &[u8],
+    policy: &AttestationPolicy,
+    now: i64,
 ) -> Result<NewPasskey, WebAuthnError> {
-    check_client_data(expected, "webauthn.create", client_data_json)?;
+    let client_hash = check_client_data(expected, "webauthn.create", client_data_json)?;
     if attestation_object.len() > MAX_BYTES {
         return Err(refuse("attestationObject is too large"));
     }
@@ -237,6 +346,20 @@ pub fn verify_registration(
     let (checked, alg) = credential_key(&public_key)?;
     alg.check_fits(checked.spec())
         .map_err(|_| refuse("the credential key does not fit its algorithm"))?;
+    if let AttestationPolicy::Verified { roots, aaguids } = policy {
+        if format != "packed" {
+            return Err(refuse(format!(
+                "attestation {format} is not accepted here: only packed, from a configured maker"
+            )));
+        }
+        let statement = map_get(map, "attStmt")
+            .and_then(Value::as_map)
+            .ok_or_else(|| refuse("attestationObject has no attStmt"))?;
+        check_packed(statement, data, &client_hash, &data[37..53], roots, now)?;
+        if !aaguids.is_empty() && !aaguids.contains(&aaguid) {
+            return Err(refuse("this authenticator model is not one accepted here"));
+        }
+    }
     if algorithm == -7
         && !matches!(
             key.as_map().and_then(|m| m
@@ -376,7 +499,9 @@ mod tests {
         };
         let created = client("webauthn.create", expected.challenge, ORIGIN);
         let object = attestation(authenticator.data("localhost", UP | UV | BE, 0, true));
-        let passkey = verify_registration(&expected, &created, &object).unwrap();
+        let passkey =
+            verify_registration(&expected, &created, &object, &AttestationPolicy::Record, 0)
+                .unwrap();
         assert_eq!(passkey.credential_id, b"cred");
         assert_eq!((passkey.algorithm, passkey.backup), (-7, (true, false)));
         assert_eq!(passkey.attestation_format, "none");
@@ -513,22 +638,185 @@ mod tests {
         }
         mismatched.truncate(at);
         ciborium::into_writer(&key, &mut mismatched).unwrap();
-        assert!(verify_registration(&expected, &created, &attestation(mismatched)).is_err());
+        assert!(
+            verify_registration(
+                &expected,
+                &created,
+                &attestation(mismatched),
+                &AttestationPolicy::Record,
+                0
+            )
+            .is_err()
+        );
         let mut trailing = authenticator.data("localhost", UP | UV, 0, true);
         trailing.push(0);
         assert!(
-            verify_registration(&expected, &created, &attestation(trailing))
-                .unwrap_err()
-                .0
-                .contains("after")
+            verify_registration(
+                &expected,
+                &created,
+                &attestation(trailing),
+                &AttestationPolicy::Record,
+                0
+            )
+            .unwrap_err()
+            .0
+            .contains("after")
         );
         // Registration without an attested credential.
         let bare = attestation(authenticator.data("localhost", UP | UV, 0, false));
         assert!(
-            verify_registration(&expected, &created, &bare)
+            verify_registration(&expected, &created, &bare, &AttestationPolicy::Record, 0)
                 .unwrap_err()
                 .0
                 .contains("attested")
         );
+    }
+
+    static MAKERS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+    /// An authenticator maker: a root, and an attestation certificate it issued naming model
+    /// `aaguid` (or no model), with its key.
+    fn maker(
+        aaguid: Option<[u8; 16]>,
+    ) -> (inkan_formats::trust::TrustAnchors, Vec<u8>, EcdsaKeyPair) {
+        let root_key = rcgen::KeyPair::generate().unwrap();
+        let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        root.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            format!(
+                "Maker Root {}",
+                MAKERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+        );
+        let root_pem = root.self_signed(&root_key).unwrap().pem();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        leaf.distinguished_name.push(
+            rcgen::DnType::OrganizationalUnitName,
+            "Authenticator Attestation",
+        );
+        if let Some(model) = aaguid {
+            let mut content = vec![0x04, 0x10];
+            content.extend(model);
+            leaf.custom_extensions = vec![rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 45724, 1, 1, 4],
+                content,
+            )];
+        }
+        let leaf_der = leaf
+            .signed_by(&leaf_key, &rcgen::Issuer::from_params(&root, &root_key))
+            .unwrap()
+            .der()
+            .to_vec();
+        let mut roots = inkan_formats::trust::TrustAnchors::new();
+        roots.add(root_pem.as_bytes()).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            &leaf_key.serialize_der(),
+            &SystemRandom::new(),
+        )
+        .unwrap();
+        (roots, leaf_der, pair)
+    }
+
+    /// A `packed` attestation object over `data` and `client`, signed by `key` with `x5c`.
+    fn packed(data: &[u8], client: &[u8], key: &EcdsaKeyPair, x5c: Option<&[u8]>) -> Vec<u8> {
+        let signed = [data, &Sha256::digest(client)[..]].concat();
+        let sig = key.sign(&SystemRandom::new(), &signed).unwrap();
+        let mut statement = vec![
+            (Value::Text("alg".into()), Value::Integer((-7).into())),
+            (
+                Value::Text("sig".into()),
+                Value::Bytes(sig.as_ref().to_vec()),
+            ),
+        ];
+        if let Some(cert) = x5c {
+            statement.push((
+                Value::Text("x5c".into()),
+                Value::Array(vec![Value::Bytes(cert.to_vec())]),
+            ));
+        }
+        let object = Value::Map(vec![
+            (Value::Text("fmt".into()), Value::Text("packed".into())),
+            (Value::Text("attStmt".into()), Value::Map(statement)),
+            (Value::Text("authData".into()), Value::Bytes(data.to_vec())),
+        ]);
+        let mut out = Vec::new();
+        ciborium::into_writer(&object, &mut out).unwrap();
+        out
+    }
+
+    /// With `verified`, only a packed statement from a configured maker's chain, signed over
+    /// this registration, for a listed model, is accepted (§8.2).
+    #[test]
+    fn a_verified_policy_takes_only_packed_attestations_of_configured_makers() {
+        let authenticator = Authenticator::new();
+        let expected = Expectation {
+            rp_id: "localhost",
+            origin: ORIGIN,
+            challenge: b"challenge-2",
+        };
+        let created = client("webauthn.create", expected.challenge, ORIGIN);
+        let data = authenticator.data("localhost", UP | UV, 0, true);
+        let now = 1_795_651_200;
+        let (roots, leaf, key) = maker(Some([7u8; 16]));
+        let policy = |roots, aaguids: &[&str]| AttestationPolicy::Verified {
+            roots,
+            aaguids: aaguids.iter().map(|a| (*a).to_owned()).collect(),
+        };
+        let check = |object: &[u8], policy: &AttestationPolicy| {
+            verify_registration(&expected, &created, object, policy, now).map_err(|e| e.0)
+        };
+        let good = packed(&data, &created, &key, Some(&leaf));
+        let passkey = check(&good, &policy(roots, &[])).unwrap();
+        assert_eq!(passkey.attestation_format, "packed");
+        let (roots, _, _) = maker(None);
+        let (other_roots, _, _) = maker(None);
+        // Another maker's root.
+        let refused = check(&good, &policy(other_roots, &[])).unwrap_err();
+        assert!(refused.contains("none of"), "{refused}");
+        // The same chain, from a root that is configured: a model not listed.
+        let (roots_b, leaf_b, key_b) = maker(Some([7u8; 16]));
+        let good_b = packed(&data, &created, &key_b, Some(&leaf_b));
+        assert!(
+            check(&good_b, &policy(roots_b, &["08".repeat(16).as_str()]))
+                .unwrap_err()
+                .contains("model")
+        );
+        let (roots_c, leaf_c, key_c) = maker(Some([7u8; 16]));
+        let good_c = packed(&data, &created, &key_c, Some(&leaf_c));
+        check(&good_c, &policy(roots_c, &["07".repeat(16).as_str()])).unwrap();
+        // A certificate naming another model.
+        let (roots_d, leaf_d, key_d) = maker(Some([8u8; 16]));
+        let other_model = packed(&data, &created, &key_d, Some(&leaf_d));
+        assert!(
+            check(&other_model, &policy(roots_d, &[]))
+                .unwrap_err()
+                .contains("another authenticator model")
+        );
+        // Self attestation, a signature over other client data, and the `none` format.
+        let (roots_e, leaf_e, key_e) = maker(None);
+        let own = packed(&data, &created, &authenticator.pair, None);
+        assert!(
+            check(&own, &policy(roots, &[]))
+                .unwrap_err()
+                .contains("self attestation")
+        );
+        let other_client = client("webauthn.create", b"another", ORIGIN);
+        let resigned = packed(&data, &other_client, &key_e, Some(&leaf_e));
+        assert!(
+            check(&resigned, &policy(roots_e, &[]))
+                .unwrap_err()
+                .contains("does not verify")
+        );
+        let (roots_f, _, _) = maker(None);
+        assert!(
+            check(&attestation(data.clone()), &policy(roots_f, &[]))
+                .unwrap_err()
+                .contains("only packed")
+        );
+        // The default policy records the format and checks nothing more.
+        check(&own, &AttestationPolicy::Record).unwrap();
     }
 }
