@@ -1336,7 +1336,10 @@ mod tests {
             &[],
         )
         .unwrap();
-        assert_eq!(config.auth.passkey_attestation, PasskeyAttestation::Verified);
+        assert_eq!(
+            config.auth.passkey_attestation,
+            PasskeyAttestation::Verified
+        );
         for bad in [
             "[auth]\npasskey_attestation = \"verified\"",
             "[auth]\npasskey_attestation_roots = [\"/r.pem\"]",

@@ -1561,6 +1561,7 @@ async fn through_provider(w: &World, login: &str, acr: &str, expect: &str) -> (B
     let (_, challenge) = pkce();
     browser.goto(&authorize_url(w, &challenge, "")).await;
     browser.text_with("Test IdP").await;
+    browser.keep_screenshot("sign-in-with-provider").await;
     browser.click("a.provider").await;
     browser.wait_for("#login").await;
     browser.type_into("#login", login).await;
@@ -1606,6 +1607,21 @@ async fn a_person_signs_in_through_an_openid_provider_only_at_a_level_that_count
         w.h.call(&operator, Method::POST, "/v1/approvals", Some(link))
             .await;
     assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // A callback without the state this browser began with is refused before the provider is
+    // asked anything.
+    let forged = w
+        .h
+        .http
+        .get(format!(
+            "{}/oauth2/federation/test-idp/callback?code=c&state=s",
+            w.h.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+    assert!(forged.text().await.unwrap().contains("start again"));
 
     // A subject nobody linked signs in as nobody.
     let (browser, text) =

@@ -17,6 +17,8 @@ pub struct IdentityLinkRecord {
     pub provider: String,
     /// The provider's `sub` for the person.
     pub subject: String,
+    /// The provider's issuer when the link was made: the link counts only for it.
+    pub issuer: String,
     /// The person's account.
     pub account_id: String,
     /// The dual-control request that made it.
@@ -32,7 +34,9 @@ pub trait IdentityLinkStore: Send + Sync {
     /// [`StoreError::NotFound`] if the account is unknown.
     async fn insert_identity_link(&self, link: &IdentityLinkRecord) -> Result<(), StoreError>;
 
-    /// The link of a provider's subject.
+    /// The link of a provider's subject, read under a share lock (PostgreSQL): a sign-in that
+    /// reads it after starting its session either sees a removal that has committed, or makes
+    /// the removal wait until its session is there to be ended.
     async fn identity_link(
         &self,
         provider: &str,
@@ -54,7 +58,7 @@ pub trait IdentityLinkStore: Send + Sync {
 /// The columns of `identity_links`, in the order [`identity_link`] reads them.
 macro_rules! identity_link_columns {
     () => {
-        "provider, subject, account_id, approval, created_at"
+        "provider, subject, issuer, account_id, approval, created_at"
     };
 }
 
@@ -65,6 +69,7 @@ pub(crate) fn identity_link(row: &impl Columns) -> Result<IdentityLinkRecord, St
     Ok(IdentityLinkRecord {
         provider: row.text("provider")?,
         subject: row.text("subject")?,
+        issuer: row.text("issuer")?,
         account_id: row.text("account_id")?,
         approval: row.text("approval")?,
         created_at: row.int("created_at")?,

@@ -496,6 +496,7 @@ fn link(subject: &str, account_id: &str) -> IdentityLinkRecord {
     IdentityLinkRecord {
         provider: "corp".into(),
         subject: subject.into(),
+        issuer: "https://idp.example".into(),
         account_id: account_id.into(),
         approval: "apr_link".into(),
         created_at: T0,

@@ -177,7 +177,11 @@ impl Server {
             )
             .with_federation(crate::auth::federation::Federation::from_config(
                 &config.identity_providers,
-                std::time::Duration::from_secs(config.server.request_timeout_seconds.clamp(1, 30)),
+                // A callback may make three calls in a row (discovery, keys, token): each gets a
+                // quarter of the request's time, so the request can still answer.
+                std::time::Duration::from_secs(
+                    (config.server.request_timeout_seconds / 4).clamp(1, 10),
+                ),
             )?)
             .with_attestation_policy(passkey_attestation(&config.auth)?),
         );

@@ -28,10 +28,8 @@ use crate::log::Event;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
-use inkan_store::auth::{AccountRole, AccountState, Attempt};
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-};
+use inkan_store::auth::{AccountRole, AccountState};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm};
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
     Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
@@ -77,7 +75,7 @@ pub struct IdentityProvider {
     config: IdentityProviderConfig,
     secret: SecretString,
     http: reqwest::Client,
-    metadata: tokio::sync::Mutex<Option<(UnixMillis, CoreProviderMetadata)>>,
+    metadata: tokio::sync::Mutex<Option<(UnixMillis, Metadata)>>,
 }
 
 impl std::fmt::Debug for IdentityProvider {
@@ -124,9 +122,9 @@ impl Federation {
             .map(|p| (p.config.id.as_str(), p.config.name.as_str()))
     }
 
-    /// Whether `id` is a configured provider.
-    pub fn knows(&self, id: &str) -> bool {
-        self.provider(id).is_some()
+    /// The issuer of provider `id`, if it is configured.
+    pub fn issuer(&self, id: &str) -> Option<&str> {
+        self.provider(id).map(|p| p.config.issuer.as_str())
     }
 
     fn provider(&self, id: &str) -> Option<&IdentityProvider> {
@@ -203,10 +201,36 @@ async fn send(
     answer.body(body).map_err(|e| HttpError(e.to_string()))
 }
 
+/// What Inkan reads of a provider's discovery document beyond OpenID Connect Discovery 1.0:
+/// whether its authorization responses name their issuer (RFC 9207 section 3).
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+pub struct IssuerParameter {
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl openidconnect::AdditionalProviderMetadata for IssuerParameter {}
+
+/// A provider's discovery document with its keys.
+type Metadata = openidconnect::ProviderMetadata<
+    IssuerParameter,
+    openidconnect::core::CoreAuthDisplay,
+    openidconnect::core::CoreClientAuthMethod,
+    openidconnect::core::CoreClaimName,
+    openidconnect::core::CoreClaimType,
+    openidconnect::core::CoreGrantType,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    openidconnect::core::CoreJweKeyManagementAlgorithm,
+    openidconnect::core::CoreJsonWebKey,
+    openidconnect::core::CoreResponseMode,
+    openidconnect::core::CoreResponseType,
+    openidconnect::core::CoreSubjectIdentifierType,
+>;
+
 impl IdentityProvider {
     /// The provider's discovery document and keys, fetched at most every five minutes. The
     /// issuer it names must be the configured one exactly (the library refuses otherwise).
-    async fn metadata(&self, now: UnixMillis) -> Result<CoreProviderMetadata, AuthError> {
+    async fn metadata(&self, now: UnixMillis) -> Result<Metadata, AuthError> {
         let mut cached = self.metadata.lock().await;
         if let Some((at, metadata)) = cached.as_ref()
             && now.saturating_sub(*at) < METADATA_MILLIS
@@ -216,14 +240,12 @@ impl IdentityProvider {
         let issuer = IssuerUrl::new(self.config.issuer.clone())
             .map_err(|e| AuthError::Internal(format!("issuer: {e}")))?;
         let http = |request| send(self.http.clone(), request);
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
-            .await
-            .map_err(|e| {
-                AuthError::Busy(format!(
-                    "the identity provider {} could not be reached: {e}",
-                    self.config.id
-                ))
-            })?;
+        let metadata = Metadata::discover_async(issuer, &http).await.map_err(|e| {
+            AuthError::Busy(format!(
+                "the identity provider {} could not be reached: {e}",
+                self.config.id
+            ))
+        })?;
         *cached = Some((now, metadata.clone()));
         Ok(metadata)
     }
@@ -236,6 +258,111 @@ impl IdentityProvider {
         ))
         .map_err(|e| AuthError::Internal(format!("redirect URI: {e}")))
     }
+
+    /// Inkan as this provider's client, from `metadata`.
+    fn client(
+        &self,
+        metadata: Metadata,
+        public_url: &str,
+    ) -> Result<
+        openidconnect::core::CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        AuthError,
+    > {
+        Ok(CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.secret.expose_secret().to_owned())),
+        )
+        .set_redirect_uri(self.redirect_uri(public_url)?))
+    }
+}
+
+/// What an ID token must be, apart from its signature keys.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenRules<'a> {
+    /// The pinned issuer.
+    pub issuer: &'a str,
+    /// Inkan's `client_id` at the provider.
+    pub client_id: &'a str,
+    /// This sign-in's nonce.
+    pub nonce: &'a str,
+    /// Now, Unix milliseconds.
+    pub now: UnixMillis,
+    /// The longest time since the person authenticated, seconds.
+    pub max_auth_age: u64,
+}
+
+/// How far the provider's clock may be from Inkan's, seconds.
+const CLOCK_LEEWAY: i64 = 60;
+
+/// Checks an ID token (OpenID Connect Core 1.0 section 3.1.3.7) under the provider's published
+/// `keys`: signed with an asymmetric algorithm (the verifier holds no client secret, so no MAC
+/// can pass), issued by `rules.issuer` for `rules.client_id` alone (and `azp`, if present,
+/// names it), unexpired, with this sign-in's nonce and an `auth_time` within
+/// `max_auth_age` of now (and not ahead of it). Returns the `sub` and the `acr`.
+pub fn check_id_token(
+    id_token: &openidconnect::core::CoreIdToken,
+    keys: &openidconnect::core::CoreJsonWebKeySet,
+    rules: IdTokenRules<'_>,
+) -> Result<(String, Option<String>), String> {
+    let issuer = IssuerUrl::new(rules.issuer.to_owned()).map_err(|e| e.to_string())?;
+    let now = rules.now;
+    let max_age = i64::try_from(rules.max_auth_age).unwrap_or(3600);
+    let checker = openidconnect::core::CoreIdTokenVerifier::new_public_client(
+        ClientId::new(rules.client_id.to_owned()),
+        issuer,
+        keys.clone(),
+    )
+    .set_allowed_algs(ALGORITHMS)
+    .set_time_fn(move || chrono::DateTime::from_timestamp_millis(now).unwrap_or_default())
+    .set_issue_time_verifier_fn(move |iat| {
+        if iat.timestamp() > now / 1000 + CLOCK_LEEWAY {
+            Err("issued in the future".into())
+        } else {
+            Ok(())
+        }
+    })
+    .set_auth_time_verifier_fn(move |auth_time| {
+        let Some(at) = auth_time.map(|t| t.timestamp()) else {
+            return Err("no auth_time".into());
+        };
+        let age = (now / 1000).saturating_sub(at);
+        if age < -CLOCK_LEEWAY {
+            Err("auth_time is in the future".into())
+        } else if age > max_age + CLOCK_LEEWAY {
+            Err("the person authenticated too long ago".into())
+        } else {
+            Ok(())
+        }
+    });
+    let claims = id_token
+        .claims(&checker, &Nonce::new(rules.nonce.to_owned()))
+        .map_err(|e| e.to_string())?;
+    if claims
+        .authorized_party()
+        .is_some_and(|azp| azp.as_str() != rules.client_id)
+    {
+        return Err("azp names another client".into());
+    }
+    let subject = claims.subject().as_str();
+    if subject.is_empty() || subject.len() > MAX_SUBJECT || subject.chars().any(char::is_control) {
+        return Err("the sub is not usable".into());
+    }
+    let acr = claims.auth_context_ref().map(|acr| acr.as_str().to_owned());
+    if acr
+        .as_ref()
+        .is_some_and(|acr| acr.len() > 256 || acr.chars().any(char::is_control))
+    {
+        return Err("the acr is not usable".into());
+    }
+    Ok((subject.to_owned(), acr))
 }
 
 impl Auth {
@@ -244,24 +371,22 @@ impl Auth {
         &self.federation
     }
 
-    /// Begins a sign-in at provider `id`, to come back to `back` (a path of Inkan's pages): the
-    /// provider's URL with a fresh state, nonce and PKCE challenge, and those sealed, with
-    /// `back`, for the browser's cookie.
-    pub async fn begin_federated(&self, id: &str, back: &str) -> Result<Begun, AuthError> {
+    /// Begins a sign-in at provider `id`, to come back to `back` (a path of Inkan's pages),
+    /// ending the browser session `previous` once it succeeds: the provider's URL with a fresh
+    /// state, nonce and PKCE challenge, and those sealed, with `back` and `previous`, for the
+    /// browser's cookie.
+    pub async fn begin_federated(
+        &self,
+        id: &str,
+        back: &str,
+        previous: Option<&str>,
+    ) -> Result<Begun, AuthError> {
         let provider = self
             .federation
             .provider(id)
             .ok_or_else(|| AuthError::NotFound(format!("no identity provider {id}")))?;
         let now = self.now();
-        let metadata = provider.metadata(now).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(provider.config.client_id.clone()),
-            Some(ClientSecret::new(
-                provider.secret.expose_secret().to_owned(),
-            )),
-        )
-        .set_redirect_uri(provider.redirect_uri(self.public_url())?);
+        let client = provider.client(provider.metadata(now).await?, self.public_url())?;
         let (state, nonce, verifier) = (random_secret(32), random_secret(32), random_secret(32));
         let challenge =
             PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
@@ -290,6 +415,7 @@ impl Auth {
                 "nonce": nonce,
                 "verifier": verifier,
                 "back": back,
+                "previous": previous,
                 "until": now.saturating_add(SIGN_IN_MILLIS),
             })
             .to_string(),
@@ -306,7 +432,9 @@ impl Auth {
 
     /// Finishes a sign-in at provider `id` from its callback and the browser's sealed state:
     /// the state used up, the code exchanged, the ID token checked, its `acr` and its `sub`'s
-    /// link checked, and a browser session started (logged).
+    /// link checked, and a browser session started (logged). Every refusal after the state was
+    /// found good is logged with the provider (and, once the ID token is good, its `sub` and
+    /// `acr`).
     pub async fn finish_federated(
         &self,
         source: IpAddr,
@@ -350,37 +478,98 @@ impl Auth {
         {
             return Err(stale());
         }
-        if let Some(error) = callback.error {
-            tracing::info!(provider = id, error = %error.chars().take(64).collect::<String>(),
-                "the identity provider refused the sign-in");
-            return Err(AuthError::InvalidCredentials);
-        }
-        // RFC 9207: an authorization response that names its issuer must name this one.
-        if callback
-            .iss
-            .is_some_and(|iss| iss != provider.config.issuer)
-        {
-            tracing::warn!(provider = id, "a callback named another issuer");
+        let method = provider_method(id);
+        let unknown = || claimed_actor(ActorKind::Subscriber, "unknown", &method);
+        let metadata = provider.metadata(now).await?;
+        // RFC 9207 section 2.4: the issuer first (also of an error), and required where the
+        // provider says it sends it.
+        let names_issuer = metadata
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported;
+        let issuer_ok = match callback.iss {
+            Some(iss) => iss == provider.config.issuer,
+            None => !names_issuer,
+        };
+        let refusal = if !issuer_ok {
+            Some("the authorization response named another issuer, or none".to_owned())
+        } else {
+            callback.error.map(|error| {
+                let error: String = error
+                    .chars()
+                    .filter(|c| c.is_ascii_graphic())
+                    .take(64)
+                    .collect();
+                format!("the provider answered {error}")
+            })
+        };
+        if let Some(reason) = refusal {
+            self.record_refusal(
+                EntryKind::Login,
+                unknown(),
+                &format!("provider {id}: {reason}"),
+            )
+            .await;
             return Err(AuthError::InvalidCredentials);
         }
         let code = callback
             .code
             .filter(|c| !c.is_empty() && c.len() <= 2048)
             .ok_or_else(|| AuthError::BadRequest("the provider sent no code".into()))?;
-        let (subject, acr) = self
-            .checked_id_token(provider, code, &verifier, &nonce, now)
-            .await?;
-        let method = provider_method(id);
+        let keys = metadata.jwks().clone();
+        let client = provider.client(metadata, self.public_url())?;
+        let http = |request| send(provider.http.clone(), request);
+        let answer = match client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| AuthError::Internal(format!("the provider has no token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()))
+            .request_async(&http)
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(provider = id, error = %e, "the provider refused the code");
+                let reason = format!("provider {id}: the code was refused at its token endpoint");
+                self.record_refusal(EntryKind::Login, unknown(), &reason)
+                    .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
+        let rules = IdTokenRules {
+            issuer: &provider.config.issuer,
+            client_id: &provider.config.client_id,
+            nonce: &nonce,
+            now,
+            max_auth_age: provider.config.max_auth_age_seconds,
+        };
+        let checked = openidconnect::TokenResponse::id_token(&answer)
+            .ok_or_else(|| "no ID token".to_owned())
+            .and_then(|token| check_id_token(token, &keys, rules));
+        let (subject, acr) = match checked {
+            Ok(checked) => checked,
+            Err(e) => {
+                tracing::warn!(provider = id, error = %e, "an ID token was refused");
+                let reason = format!("provider {id}: the ID token was refused ({e})");
+                self.record_refusal(EntryKind::Login, unknown(), &reason)
+                    .await;
+                return Err(AuthError::InvalidCredentials);
+            }
+        };
         let noted = format!(
             "provider {id}, sub {subject}, acr {}",
             acr.as_deref().unwrap_or("none")
         );
-        let Some(link) = self.store.identity_link(id, &subject).await? else {
-            let unknown = claimed_actor(ActorKind::Subscriber, "unknown", &method);
-            let reason = format!("{noted}: linked to no account");
-            self.record_refusal(EntryKind::Login, unknown, &reason)
-                .await;
-            return Err(AuthError::InvalidCredentials);
+        let link = match self.store.identity_link(id, &subject).await? {
+            Some(link) if link.issuer == provider.config.issuer => link,
+            found => {
+                let reason = if found.is_some() {
+                    "linked for another issuer of that provider id"
+                } else {
+                    "linked to no account"
+                };
+                self.record_refusal(EntryKind::Login, unknown(), &format!("{noted}: {reason}"))
+                    .await;
+                return Err(AuthError::InvalidCredentials);
+            }
         };
         let actor = claimed_actor(ActorKind::Subscriber, &link.account_id, &method);
         if !acr
@@ -393,22 +582,19 @@ impl Auth {
                 "the identity provider's sign-in is not strong enough here".into(),
             ));
         }
-        let (account, own_lock) = match self.count_attempt(&link.account_id, now).await? {
-            Attempt::Admitted { account, lock } => (account, lock),
-            Attempt::Refused(_) => {
-                let reason = format!("{noted}: account locked or not active");
-                self.record_refusal(EntryKind::Login, actor, &reason).await;
-                return Err(AuthError::InvalidCredentials);
-            }
-        };
-        if account.role != AccountRole::User || account.state != AccountState::Active {
-            let reason = format!("{noted}: not a person's active account");
+        // The provider proved nothing Inkan counts attempts of: a locked or inactive account is
+        // refused, and the count of failed attempts (which also bounds PIN and OTP guesses at the
+        // consent page) is neither raised nor reset.
+        let account = self.store.get_account(&link.account_id).await?;
+        let Some(account) = account.filter(|a| {
+            a.role == AccountRole::User
+                && a.state == AccountState::Active
+                && a.locked_until.is_none_or(|until| until <= now)
+        }) else {
+            let reason = format!("{noted}: account locked, not active or not a person's");
             self.record_refusal(EntryKind::Login, actor, &reason).await;
             return Err(AuthError::InvalidCredentials);
-        }
-        self.store
-            .record_login_success(&account.id, None, own_lock, now)
-            .await?;
+        };
         self.source_succeeded(source);
         let owner = SessionOwner {
             account_id: Some(account.id.clone()),
@@ -419,9 +605,21 @@ impl Auth {
         };
         let (session, tokens) = self.start_session(owner, Binding::Browser, false).await?;
         let caller = self.caller_of(&session, None)?;
+        // Read again under a share lock, now that the session exists: a removal of the link
+        // either committed before (seen here) or waits and then ends this session with the others.
+        let still = self.store.identity_link(id, &subject).await?;
+        if !still.is_some_and(|l| l.account_id == account.id && l.issuer == link.issuer) {
+            self.logout(&caller).await?;
+            let reason = format!("{noted}: the link was removed meanwhile");
+            self.record_refusal(EntryKind::Login, actor, &reason).await;
+            return Err(AuthError::InvalidCredentials);
+        }
         let event =
             Event::new(EntryKind::Login, caller.actor()).note(format!("browser session, {noted}"));
         self.recorder.record(event, Outcome::Succeeded).await?;
+        if let Some(previous) = claims["previous"].as_str() {
+            self.end_browser_session(previous).await;
+        }
         Ok(Federated {
             caller,
             session: Zeroizing::new(tokens.access_token),
@@ -429,68 +627,151 @@ impl Auth {
         })
     }
 
-    /// Exchanges `code` at the provider and checks the ID token it answers with: its `sub` and
-    /// its `acr`. A provider that refuses, or a token that fails a check, is logged to the
-    /// server's log (nobody is known yet) and refused.
-    async fn checked_id_token(
-        &self,
-        provider: &IdentityProvider,
-        code: &str,
-        verifier: &str,
-        nonce: &str,
-        now: UnixMillis,
-    ) -> Result<(String, Option<String>), AuthError> {
-        let refused = |what: &str, e: &dyn std::fmt::Display| {
-            tracing::warn!(provider = %provider.config.id, error = %e, "{what}");
-            AuthError::InvalidCredentials
+    /// Ends browser session `id` (logged like a logout), if it is one still open; a failure is
+    /// logged and otherwise ignored (the browser holds the new session's cookie anyway).
+    async fn end_browser_session(&self, id: &str) {
+        let session = match self.store.get_session(id).await {
+            Ok(Some(session)) => session,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the previous browser session");
+                return;
+            }
         };
-        let metadata = provider.metadata(now).await?;
-        let client = CoreClient::from_provider_metadata(
-            metadata,
-            ClientId::new(provider.config.client_id.clone()),
-            Some(ClientSecret::new(
-                provider.secret.expose_secret().to_owned(),
-            )),
-        )
-        .set_redirect_uri(provider.redirect_uri(self.public_url())?);
-        let http = |request| send(provider.http.clone(), request);
-        let answer = client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .map_err(|e| AuthError::Internal(format!("the provider has no token endpoint: {e}")))?
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
-            .request_async(&http)
-            .await
-            .map_err(|e| refused("the provider refused the code", &e))?;
-        let id_token = openidconnect::TokenResponse::id_token(&answer)
-            .ok_or_else(|| refused("the provider sent no ID token", &"no id_token"))?;
-        let max_age = i64::try_from(provider.config.max_auth_age_seconds).unwrap_or(3600);
-        let checker = client
-            .id_token_verifier()
-            .set_allowed_algs(ALGORITHMS)
-            .set_time_fn(move || chrono::DateTime::from_timestamp_millis(now).unwrap_or_default())
-            .set_auth_time_verifier_fn(move |auth_time| match auth_time {
-                // A minute's leeway for the two clocks.
-                Some(at) if (now / 1000).saturating_sub(at.timestamp()) <= max_age + 60 => Ok(()),
-                Some(_) => Err("the person authenticated too long ago".into()),
-                None => Err("no auth_time".into()),
-            });
-        let claims = id_token
-            .claims(&checker, &Nonce::new(nonce.to_owned()))
-            .map_err(|e| refused("the ID token was refused", &e))?;
-        let subject = claims.subject().as_str();
-        if subject.is_empty()
-            || subject.len() > MAX_SUBJECT
-            || subject.chars().any(char::is_control)
+        if !session.method.starts_with(super::browser::METHOD_PREFIX)
+            || session.revoked_at.is_some()
         {
-            return Err(refused("the ID token's sub is not usable", &"sub"));
+            return;
         }
-        let acr = claims.auth_context_ref().map(|acr| acr.as_str().to_owned());
-        if acr
-            .as_ref()
-            .is_some_and(|acr| acr.len() > 256 || acr.chars().any(char::is_control))
-        {
-            return Err(refused("the ID token's acr is not usable", &"acr"));
+        let ended = match self.caller_of(&session, None) {
+            Ok(caller) => self.logout(&caller).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ended {
+            tracing::warn!(error = %e, "could not end the previous browser session");
         }
-        Ok((subject.to_owned(), acr))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    use serde_json::{Value, json};
+    use std::str::FromStr as _;
+
+    const ISSUER: &str = "https://idp.example";
+    const NOW: i64 = 1_795_651_200_000;
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A provider's signing key and its published key set.
+    fn provider_key() -> (EcdsaKeyPair, openidconnect::core::CoreJsonWebKeySet) {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let point = pair.public_key().as_ref();
+        let set = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig",
+            "alg": "ES256", "x": b64(&point[1..33]), "y": b64(&point[33..])}]});
+        (pair, serde_json::from_value(set).unwrap())
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISSUER, "aud": "inkan", "sub": "alice", "nonce": "n-1",
+               "iat": NOW / 1000 - 5, "exp": NOW / 1000 + 300, "auth_time": NOW / 1000 - 30,
+               "acr": "high"})
+    }
+
+    fn signed(header: &Value, claims: &Value, key: &EcdsaKeyPair) -> String {
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let signature = key.sign(&SystemRandom::new(), input.as_bytes()).unwrap();
+        format!("{input}.{}", b64(signature.as_ref()))
+    }
+
+    fn check(
+        token: &str,
+        keys: &openidconnect::core::CoreJsonWebKeySet,
+    ) -> Result<(String, Option<String>), String> {
+        let token = openidconnect::core::CoreIdToken::from_str(token).map_err(|e| e.to_string())?;
+        let rules = IdTokenRules {
+            issuer: ISSUER,
+            client_id: "inkan",
+            nonce: "n-1",
+            now: NOW,
+            max_auth_age: 300,
+        };
+        check_id_token(&token, keys, rules)
+    }
+
+    /// An ID token passes only signed by the provider's published key with an asymmetric
+    /// algorithm, for this issuer, client and nonce, unexpired, with a recent `auth_time`
+    /// (OpenID Connect Core 1.0 section 3.1.3.7).
+    #[test]
+    fn id_tokens_are_checked_claim_by_claim() {
+        let (key, keys) = provider_key();
+        let header = json!({"alg": "ES256", "kid": "k1", "typ": "JWT"});
+        let good = signed(&header, &claims(), &key);
+        assert_eq!(
+            check(&good, &keys).unwrap(),
+            ("alice".to_owned(), Some("high".to_owned()))
+        );
+        let with = |name: &str, value: Value| {
+            let mut changed = claims();
+            if value.is_null() {
+                changed.as_object_mut().unwrap().remove(name);
+            } else {
+                changed[name] = value;
+            }
+            signed(&header, &changed, &key)
+        };
+        for (name, value) in [
+            ("iss", json!("https://idp.example/other")),
+            ("aud", json!("someone-else")),
+            ("aud", json!(["inkan", "someone-else"])),
+            ("nonce", json!("n-2")),
+            ("nonce", Value::Null),
+            ("exp", json!(NOW / 1000 - 1)),
+            ("iat", json!(NOW / 1000 + 3600)),
+            ("auth_time", Value::Null),
+            ("auth_time", json!(NOW / 1000 - 3600)),
+            ("auth_time", json!(NOW / 1000 + 3600)),
+            ("azp", json!("someone-else")),
+            ("sub", json!("")),
+            ("acr", json!("high\u{7}")),
+        ] {
+            assert!(
+                check(&with(name, value.clone()), &keys).is_err(),
+                "{name} {value} passed"
+            );
+        }
+        // Another key, a MAC under a shared secret, and no signature at all.
+        let (other, _) = provider_key();
+        assert!(check(&signed(&header, &claims(), &other), &keys).is_err());
+        let body = format!(
+            "{}.{}",
+            b64(json!({"alg": "HS256", "kid": "k1"}).to_string().as_bytes()),
+            b64(claims().to_string().as_bytes())
+        );
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, b"the client secret"),
+            body.as_bytes(),
+        );
+        assert!(check(&format!("{body}.{}", b64(mac.as_ref())), &keys).is_err());
+        let unsigned = format!(
+            "{}.{}.",
+            b64(json!({"alg": "none"}).to_string().as_bytes()),
+            b64(claims().to_string().as_bytes())
+        );
+        assert!(check(&unsigned, &keys).is_err());
+        // No acr is not refused here: the caller refuses it as not a configured level.
+        assert_eq!(check(&with("acr", Value::Null), &keys).unwrap().1, None);
     }
 }

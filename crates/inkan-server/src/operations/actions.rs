@@ -556,7 +556,7 @@ impl Operations {
     /// A provider's subject can be linked: the provider is configured, the `sub` is 1 to 255
     /// characters of text (OpenID Connect Core 1.0 section 2).
     fn check_identity(&self, provider: &str, subject: &str) -> Result<(), AuthError> {
-        if !self.auth.federation().knows(provider) {
+        if self.auth.federation().issuer(provider).is_none() {
             return Err(AuthError::NotFound(format!(
                 "no identity provider {provider:?} is configured"
             )));
@@ -843,9 +843,13 @@ impl Operations {
                 account,
                 ..
             } => {
+                // Checked again: the provider or the account may have changed since it was asked.
+                self.check_action(action).await?;
+                let issuer = self.auth.federation().issuer(provider).unwrap_or_default();
                 let link = IdentityLinkRecord {
                     provider: provider.clone(),
                     subject: subject.clone(),
+                    issuer: issuer.to_owned(),
                     account_id: account.clone(),
                     approval: approval.into(),
                     created_at: self.now(),
@@ -858,7 +862,9 @@ impl Operations {
                         async { Ok::<_, AuthError>(self.store.insert_identity_link(&link).await?) },
                     )
                     .await?;
-                Ok(json!({ "provider": provider, "subject": subject, "account": account }))
+                Ok(
+                    json!({ "provider": provider, "issuer": issuer, "subject": subject, "account": account }),
+                )
             }
             Action::UnlinkIdentity {
                 provider,

@@ -14,10 +14,11 @@ impl IdentityLinkStore for SqlStore {
         Sql::new(concat!(
             "INSERT INTO identity_links (",
             identity_link_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5)"
+            ") VALUES ($1, $2, $3, $4, $5, $6)"
         ))
         .bind(link.provider.as_str())
         .bind(link.subject.as_str())
+        .bind(link.issuer.as_str())
         .bind(link.account_id.as_str())
         .bind(link.approval.as_str())
         .bind(link.created_at)
@@ -40,7 +41,7 @@ impl IdentityLinkStore for SqlStore {
         Sql::new(concat!(
             "SELECT ",
             identity_link_columns!(),
-            " FROM identity_links WHERE provider = $1 AND subject = $2"
+            " FROM identity_links WHERE provider = $1 AND subject = $2 FOR SHARE"
         ))
         .bind(provider)
         .bind(subject)

@@ -35,8 +35,8 @@ pub struct StartQuery {
     lang: Option<String>,
 }
 
-/// `GET /oauth2/federation/{provider}`: ends this browser's session, if any, and sends the
-/// browser to the provider.
+/// `GET /oauth2/federation/{provider}`: sends the browser to the provider (changing nothing
+/// here: this browser's session, if any, ends only when the new sign-in succeeds).
 #[utoipa::path(get, path = "/oauth2/federation/{provider}", tag = "oauth2",
     params(("provider" = String, Path, description = "[[identity_providers]] id"),
         ("request" = Option<String>, Query, description = "oar_…: the request's page to come back to"),
@@ -57,18 +57,22 @@ pub async fn start(
         },
         None => format!("/account?lang={}", lang.tag()),
     };
-    match state.auth.begin_federated(&provider, &back).await {
-        Ok(begun) => {
-            super::account::end_previous(&state, &headers).await;
-            see_other(
-                &begun.location,
-                &[set_lax_cookie(
-                    FEDERATION_COOKIE,
-                    &begun.sealed,
-                    COOKIE_SECONDS,
-                )],
-            )
-        }
+    // The browser's session, if any, ends when the new sign-in succeeds (the callback comes from
+    // the provider's site, without this site's strict cookies: its id travels sealed).
+    let previous = super::person_of(&state, &headers).await.map(|p| p.session);
+    match state
+        .auth
+        .begin_federated(&provider, &back, previous.as_deref())
+        .await
+    {
+        Ok(begun) => see_other(
+            &begun.location,
+            &[set_lax_cookie(
+                FEDERATION_COOKIE,
+                &begun.sealed,
+                COOKIE_SECONDS,
+            )],
+        ),
         Err(e) => failure(lang, &e),
     }
 }
