@@ -1190,6 +1190,78 @@ async fn page_rules(engine: Engine) {
         .await
         .unwrap();
     let service_token = tokens["access_token"].as_str().unwrap();
+    // A key's PIN changed on the account page (issue 18 point 2): the current PIN and a fresh
+    // one-time password, one counted attempt; the new PIN then approves, the old one no longer.
+    let mut account = Pages::new(&w);
+    account.get("/account").await;
+    w.h.next_step();
+    let csrf = account.cookie("__Host-inkan_csrf").unwrap().to_owned();
+    let otp = w.h.otp(&w.alice);
+    let signed = account
+        .post(
+            "/account/sign-in",
+            &[
+                ("csrf", &csrf),
+                ("username", &w.alice.username),
+                ("password", PASSWORD),
+                ("otp", &otp),
+            ],
+        )
+        .await;
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let page = account.get("/account").await.text().await.unwrap();
+    assert!(
+        page.contains("Signing PINs") && page.contains(&w.key_id),
+        "{page}"
+    );
+    const NEW_PIN: &str = "731955";
+    // A change with `pin` as the current PIN and `csrf`, with a fresh OTP.
+    let change = |pin: &str, csrf: &str| {
+        w.h.next_step();
+        let form = [
+            ("csrf", csrf.to_owned()),
+            ("key", w.key_id.clone()),
+            ("pin", pin.to_owned()),
+            ("new_pin", NEW_PIN.to_owned()),
+            ("otp", w.h.otp(&w.alice)),
+        ];
+        account
+            .http
+            .post(format!("{}/account/pin", w.h.url))
+            .header("Cookie", account.header())
+            .form(&form)
+            .send()
+    };
+    let wrong_pin = change("000000", &csrf).await.unwrap();
+    assert_eq!(wrong_pin.status(), StatusCode::FORBIDDEN);
+    let no_csrf = change(PIN, "not-the-cookie-value-but-long-enough-123")
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), StatusCode::FORBIDDEN);
+    let changed = change(PIN, &csrf).await.unwrap();
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(
+        changed
+            .text()
+            .await
+            .unwrap()
+            .contains("The PIN was changed.")
+    );
+    let (_, challenge) = pkce();
+    let path = pages.signed_in(&authorize_url(&w, &challenge, "")).await;
+    assert_eq!(
+        pages.approve(&path, PIN, None).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let approved = pages.approve(&path, NEW_PIN, None).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert!(
+        approved.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("code=")
+    );
+
     let (_, operator) = h.operator().await;
     let asked = h
         .call(
@@ -1610,16 +1682,15 @@ async fn a_person_signs_in_through_an_openid_provider_only_at_a_level_that_count
 
     // A callback without the state this browser began with is refused before the provider is
     // asked anything.
-    let forged = w
-        .h
-        .http
-        .get(format!(
-            "{}/oauth2/federation/test-idp/callback?code=c&state=s",
-            w.h.url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let forged =
+        w.h.http
+            .get(format!(
+                "{}/oauth2/federation/test-idp/callback?code=c&state=s",
+                w.h.url
+            ))
+            .send()
+            .await
+            .unwrap();
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     assert!(forged.text().await.unwrap().contains("start again"));
 

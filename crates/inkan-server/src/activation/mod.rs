@@ -547,6 +547,45 @@ impl ActivationService {
         })
     }
 
+    /// A PIN change typed into Inkan's own account page (issue 18 point 2): the same rules as
+    /// [`confirm_change`](Self::confirm_change) without the JWE (the page is Inkan's, behind
+    /// the browser session and its CSRF check): a user of the key's subscriber, the new PIN
+    /// within the policy, the current PIN (none only while the key has none) and a one-time
+    /// password as one counted attempt, a refusal logged; then the PIN is set (logged). `key_id`
+    /// the person may not use is refused and logged like an API read.
+    pub async fn change_pin_on_page(
+        &self,
+        caller: &Caller,
+        key_id: &str,
+        (pin, otp): (Option<SecretString>, &str),
+        new_pin: SecretString,
+    ) -> Result<(), AuthError> {
+        let not_yours = || AuthError::Forbidden("this key is not one of yours".into());
+        let key = match inkan_store::KeyId::parse(key_id) {
+            Ok(id) => self.store.get_key(&id).await?.ok_or_else(not_yours)?,
+            Err(_) => return Err(not_yours()),
+        };
+        if let Err(e) = authorize_key(caller, &key, Operation::Read) {
+            self.auth
+                .record_access_refused(caller, &key, &e.to_string())
+                .await;
+            return Err(not_yours());
+        }
+        if caller.kind != CallerKind::User || caller.subscriber.as_deref() != Some(&key.owner) {
+            return Err(not_yours());
+        }
+        password::check_pin_policy(&new_pin)
+            .map_err(|e| AuthError::BadRequest(format!("the new PIN: {e}")))?;
+        self.check_factors(caller, &key, Purpose::PinChange, pin, otp, &[])
+            .await?;
+        let confirmed = ConfirmedChange {
+            purpose: Purpose::PinChange,
+            key_id: key.id.to_string(),
+            new_pin,
+        };
+        self.auth.change_key_pin(caller, &key, confirmed).await
+    }
+
     /// Decrypts and parses the JWE, and checks its shape (400s: nothing is used up).
     fn open(&self, activation_jwe: &str) -> Result<ActivationData, AuthError> {
         let plaintext = jwe::decrypt_compact(activation_jwe, &self.key).map_err(|e| {

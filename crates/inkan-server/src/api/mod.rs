@@ -137,6 +137,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         .route("/account/sign-in", post(pages::account::account_sign_in))
         .route("/account/passkey", post(pages::account::account_passkey))
         .route("/account/passkeys", post(pages::account::add_passkey))
+        .route("/account/pin", post(pages::account::change_pin))
         .route(
             "/account/passkeys/{id}/remove",
             post(pages::account::remove_passkey),

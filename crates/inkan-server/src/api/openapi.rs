@@ -22,7 +22,7 @@ use utoipa::OpenApi;
         pages::authorize, pages::consent_page, pages::sign_in, pages::decide, pages::sign_out,
         pages::account::consent_passkey, pages::account::account, pages::account::account_sign_in,
         pages::account::account_passkey, pages::account::add_passkey, pages::account::remove_passkey,
-        pages::federation::start, pages::federation::callback,
+        pages::federation::start, pages::federation::callback, pages::account::change_pin,
         auth::oauth_revoke, auth::oauth_metadata, auth::par,
         admin::create_subscriber, admin::get_subscriber, admin::create_user,
         admin::register_client, admin::revoke_sessions, admin::unlock,
@@ -94,6 +94,7 @@ mod tests {
             ("post", "/account/passkeys"),
             ("post", "/account/passkeys/{id}/remove"),
             ("get", "/oauth2/federation/{provider}"),
+            ("post", "/account/pin"),
             ("get", "/oauth2/federation/{provider}/callback"),
             ("get", "/.well-known/oauth-authorization-server"),
             ("get", "/v1/me"),
@@ -158,6 +159,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 73);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 74);
     }
 }

@@ -39,6 +39,19 @@ pub struct PasskeySignInForm {
     lang: Option<String>,
 }
 
+/// The form that changes a key's PIN (wiped when dropped).
+#[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
+pub struct PinForm {
+    csrf: String,
+    key: String,
+    pin: String,
+    new_pin: String,
+    otp: String,
+    lang: Option<String>,
+}
+
+crate::api::redacted_debug!(PinForm);
+
 /// The form that adds a passkey (wiped when dropped: it carries a one-time password).
 #[derive(Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct AddPasskeyForm {
@@ -53,7 +66,7 @@ pub struct AddPasskeyForm {
 
 crate::api::redacted_debug!(AddPasskeyForm);
 
-page_form!(PasskeySignInForm, AddPasskeyForm);
+page_form!(PasskeySignInForm, AddPasskeyForm, PinForm);
 
 /// base64url from a form, bounded.
 fn decoded(value: &str) -> Result<Vec<u8>, AuthError> {
@@ -320,6 +333,7 @@ async fn passkeys_page(
          <input type=\"text\" id=\"otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
          <button type=\"submit\" class=\"primary\">{add}</button>\
          <p class=\"error passkey-error\" data-text=\"{passkey_failed}\" hidden></p></form>\
+         {pins}\
          <form method=\"post\" action=\"/oauth2/sign-out\">{hidden}\
          <button type=\"submit\" class=\"quiet\">{sign_out}</button></form>",
         passkeys = t.passkeys,
@@ -336,6 +350,7 @@ async fn passkeys_page(
         otp = t.otp_again,
         passkey_failed = t.passkey_failed,
         sign_out = t.sign_out,
+        pins = pin_form(state, lang, person, csrf).await?,
     );
     Ok(Page {
         status: StatusCode::OK,
@@ -347,6 +362,108 @@ async fn passkeys_page(
         script: true,
         refresh: None,
     })
+}
+
+/// The form that changes the PIN of one of the person's active keys (nothing without keys).
+async fn pin_form(
+    state: &ApiState,
+    lang: Lang,
+    person: &Caller,
+    csrf: &str,
+) -> Result<String, AuthError> {
+    let Some(subscriber) = person.subscriber.clone() else {
+        return Ok(String::new());
+    };
+    let keys = state
+        .service
+        .registry
+        .list(inkan_store::KeyFilter {
+            owner: Some(subscriber),
+            ..inkan_store::KeyFilter::default()
+        })
+        .await?;
+    let options: String = keys
+        .iter()
+        .filter(|k| k.state == inkan_store::KeyState::Active)
+        .filter(|k| {
+            crate::auth::access::authorize_key(person, k, crate::auth::Operation::Read).is_ok()
+        })
+        .map(|k| {
+            format!(
+                "<option value=\"{id}\">{label} ({id})</option>",
+                id = escape(k.id.as_str()),
+                label = escape(&k.label)
+            )
+        })
+        .collect();
+    if options.is_empty() {
+        return Ok(options);
+    }
+    let t = lang.text();
+    Ok(format!(
+        "<h2>{pins}</h2><form method=\"post\" action=\"/account/pin\">{hidden}\
+         <label for=\"key\">{key}</label><select id=\"key\" name=\"key\">{options}</select>\
+         <label for=\"current-pin\">{current}</label>\
+         <input type=\"password\" id=\"current-pin\" name=\"pin\" autocomplete=\"off\">\
+         <label for=\"new-pin\">{new}</label>\
+         <input type=\"password\" id=\"new-pin\" name=\"new_pin\" autocomplete=\"new-password\" required>\
+         <label for=\"pin-otp\">{otp}</label>\
+         <input type=\"text\" id=\"pin-otp\" name=\"otp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required>\
+         <button type=\"submit\" class=\"primary\">{change}</button></form>",
+        pins = t.pins,
+        hidden = hidden(lang, csrf),
+        key = t.key,
+        current = t.current_pin,
+        new = t.new_pin,
+        otp = t.otp_again,
+        change = t.change_pin,
+    ))
+}
+
+/// `POST /account/pin`: changes the PIN of one of the signed-in person's keys, with the current
+/// PIN and a fresh one-time password (criteria 2.2.3(2)A-2).
+#[utoipa::path(post, path = "/account/pin", tag = "oauth2",
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "csrf, key, pin (current; empty if none yet), new_pin, otp, lang"),
+    responses((status = 200, description = "HTML: changed"), (status = 403, description = "HTML: wrong PIN or OTP, or not the person's key")))]
+pub async fn change_pin(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Checked(form, lang): Checked<PinForm>,
+) -> Response {
+    let Some(person) = person_of(&state, &headers).await else {
+        return see_other(&format!("/account?lang={}", lang.tag()), &[]);
+    };
+    let t = lang.text();
+    let current = (!form.pin.is_empty()).then(|| SecretString::from(form.pin.as_str()));
+    let changed = state
+        .activation
+        .change_pin_on_page(
+            &person,
+            &form.key,
+            (current, &form.otp),
+            SecretString::from(form.new_pin.as_str()),
+        )
+        .await;
+    match changed {
+        Ok(()) => Page {
+            status: StatusCode::OK,
+            lang,
+            title: t.pins.into(),
+            body: format!(
+                "<p>{}</p><p><a href=\"/account?lang={}\">{}</a></p>",
+                t.pin_changed,
+                lang.tag(),
+                t.back_to_account
+            ),
+            form_target: None,
+            cookies: Vec::new(),
+            script: false,
+            refresh: None,
+        }
+        .into_response(),
+        Err(AuthError::Forbidden(_)) => error_page(lang, StatusCode::FORBIDDEN, t.wrong_factors),
+        Err(e) => failure(lang, &e),
+    }
 }
 
 /// `POST /account/sign-in`: password and TOTP, back to `/account`.
