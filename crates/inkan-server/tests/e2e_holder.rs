@@ -272,6 +272,12 @@ async fn holder_flows(engine: Engine) {
     with_id["id"] = json!("urn:uuid:3978344f-8596-4c3a-a978-8fcaba3903c5");
     let prepared: Value = prepare(with_id).await.json().await.unwrap();
     assert_eq!(prepared["summary"]["otherMembers"], json!(["id"]));
+    // Every claim of a presented credential is shown: it is disclosed whole.
+    assert_eq!(
+        prepared["summary"]["credentials"][0]["claims"],
+        vc["credentialSubject"]
+    );
+    assert!(vc["credentialSubject"].is_object());
     // No holder given: Inkan writes the key's own did:key.
     assert_eq!(prepared["summary"]["holder"], Value::Null);
 

@@ -565,8 +565,8 @@ fn presentation(lang: Lang, presentation: &crate::oauth::request::Presentation) 
         for (name, value) in members {
             rows.push_str(&format!(
                 "<dt>{}</dt><dd>{}</dd>",
-                text::summary_name(lang, name).map_or_else(|| escape(name), str::to_owned),
-                summary_value(value, 0)
+                member_name(lang, name),
+                summary_value(lang, value, 0, name != "claims")
             ));
         }
     }
@@ -581,8 +581,14 @@ fn presentation(lang: Lang, presentation: &crate::oauth::request::Presentation) 
     )
 }
 
-/// A summary value as HTML: text escaped, lists as lists, objects as nested definitions.
-fn summary_value(value: &serde_json::Value, depth: usize) -> String {
+/// A summary member's name as the page shows it: translated where the pages know it.
+fn member_name(lang: Lang, name: &str) -> String {
+    text::summary_name(lang, name).map_or_else(|| escape(name), str::to_owned)
+}
+
+/// A summary value as HTML: text escaped, lists as lists, objects as nested definitions, the
+/// names of Inkan's own members translated (`translate`), never those of a credential's claims.
+fn summary_value(lang: Lang, value: &serde_json::Value, depth: usize, translate: bool) -> String {
     use serde_json::Value;
     match value {
         Value::Null => "—".into(),
@@ -593,7 +599,7 @@ fn summary_value(value: &serde_json::Value, depth: usize) -> String {
             "<ul>{}</ul>",
             items
                 .iter()
-                .map(|v| format!("<li>{}</li>", summary_value(v, depth + 1)))
+                .map(|v| format!("<li>{}</li>", summary_value(lang, v, depth + 1, translate)))
                 .collect::<String>()
         ),
         Value::Object(members) => format!(
@@ -602,8 +608,12 @@ fn summary_value(value: &serde_json::Value, depth: usize) -> String {
                 .iter()
                 .map(|(n, v)| format!(
                     "<dt>{}</dt><dd>{}</dd>",
-                    escape(n),
-                    summary_value(v, depth + 1)
+                    if translate {
+                        member_name(lang, n)
+                    } else {
+                        escape(n)
+                    },
+                    summary_value(lang, v, depth + 1, translate && n != "claims")
                 ))
                 .collect::<String>()
         ),

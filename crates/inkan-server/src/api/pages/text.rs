@@ -75,6 +75,9 @@ pub fn summary_name(lang: Lang, member: &str) -> Option<&'static str> {
         "elements" => ("Disclosed elements", "開示する要素"),
         "docType" => ("Document type", "文書の種類"),
         "holder" => ("Holder", "保有者"),
+        "claims" => ("Claims (all are disclosed)", "記載事項（すべて開示）"),
+        "type" => ("Type", "種類"),
+        "digest" => ("Digest", "ダイジェスト"),
         _ => return None,
     };
     Some(match lang {

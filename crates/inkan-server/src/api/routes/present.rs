@@ -192,7 +192,9 @@ impl HolderDocument {
                 challenge,
                 ..
             } => {
-                // Each credential presented: who issued it, its types, and its digest.
+                // Each credential presented: who issued it, its types, what it says of its
+                // subject (a Data Integrity credential is presented whole: every claim goes),
+                // and its digest.
                 let credentials: Vec<Value> = match presentation.get("verifiableCredential") {
                     Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
                     Some(one) => vec![one],
@@ -203,6 +205,7 @@ impl HolderDocument {
                     json!({
                         "issuer": c.get("issuer").map(|i| i.get("id").unwrap_or(i)),
                         "type": c.get("type"),
+                        "claims": c.get("credentialSubject"),
                         "digest": sha256_digest(c.to_string().as_bytes()),
                     })
                 })
