@@ -278,6 +278,25 @@ async fn holder_flows(engine: Engine) {
         vc["credentialSubject"]
     );
     assert!(vc["credentialSubject"].is_object());
+    // A credential Inkan cannot read is refused; a claim too long to show stands as its
+    // digest and size.
+    let mut enveloped = base.clone();
+    enveloped["verifiableCredential"] = json!([{
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": "EnvelopedVerifiableCredential",
+        "id": "data:application/vc+jwt,eyJhbGciOiJFUzI1NiJ9.e30.c2ln",
+    }]);
+    assert_eq!(prepare(enveloped).await.status(), StatusCode::BAD_REQUEST);
+    let mut long = base.clone();
+    long["verifiableCredential"][0]["credentialSubject"]["photo"] = json!("x".repeat(600));
+    let prepared: Value = prepare(long).await.json().await.unwrap();
+    let photo = prepared["summary"]["credentials"][0]["claims"]["photo"]
+        .as_str()
+        .unwrap();
+    assert!(
+        photo.starts_with("(not shown here: 602 bytes, sha-256:"),
+        "{photo}"
+    );
     // No holder given: Inkan writes the key's own did:key.
     assert_eq!(prepared["summary"]["holder"], Value::Null);
 

@@ -1667,8 +1667,15 @@ async fn a_person_signs_in_through_an_openid_provider_only_at_a_level_that_count
             .await
             .unwrap();
     let (_, operator) = w.h.operator().await;
-    let link = json!({"action": "identity_link.add", "provider": "test-idp",
-        "subject": "alice-at-idp", "account": me["id"], "reason": "identity checked at the desk"});
+    let mut link = json!({"action": "identity_link.add", "provider": "test-idp",
+        "issuer": "https://idp.example", "subject": "alice-at-idp", "account": me["id"],
+        "reason": "identity checked at the desk"});
+    // The request names the provider's issuer, as configured.
+    let elsewhere =
+        w.h.call(&operator, Method::POST, "/v1/approvals", Some(link.clone()))
+            .await;
+    assert_eq!(elsewhere.status(), StatusCode::CONFLICT);
+    link["issuer"] = json!(idp.issuer);
     let asked =
         w.h.call(&operator, Method::POST, "/v1/approvals", Some(link.clone()))
             .await;

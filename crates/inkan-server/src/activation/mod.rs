@@ -574,6 +574,13 @@ impl ActivationService {
         if caller.kind != CallerKind::User || caller.subscriber.as_deref() != Some(&key.owner) {
             return Err(not_yours());
         }
+        if key.state != inkan_store::KeyState::Active {
+            return Err(AuthError::Conflict(format!(
+                "key {} is {}",
+                key.id,
+                key.state.as_str()
+            )));
+        }
         password::check_pin_policy(&new_pin)
             .map_err(|e| AuthError::BadRequest(format!("the new PIN: {e}")))?;
         self.check_factors(caller, &key, Purpose::PinChange, pin, otp, &[])

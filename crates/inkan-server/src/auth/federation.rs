@@ -65,6 +65,31 @@ const ALGORITHMS: [CoreJwsSigningAlgorithm; 7] = [
     CoreJwsSigningAlgorithm::EdDsa,
 ];
 
+/// The error code of a provider's refusal as the log names it: one of the codes of RFC 6749
+/// section 4.1.2.1 and OpenID Connect Core 1.0 section 3.1.2.6, or `other` (the value is the
+/// provider's, or anyone's who sends the browser to the callback).
+fn error_code(error: &str) -> &'static str {
+    const CODES: [&str; 16] = [
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+    ];
+    CODES.into_iter().find(|c| *c == error).unwrap_or("other")
+}
+
 /// The method of the browser sessions provider `id` starts.
 pub fn provider_method(id: &str) -> String {
     format!("{METHOD_PREFIX}{id}")
@@ -302,6 +327,29 @@ pub struct IdTokenRules<'a> {
 /// How far the provider's clock may be from Inkan's, seconds.
 const CLOCK_LEEWAY: i64 = 60;
 
+/// Why an ID token was refused: a fixed reason for the transparency log, and the library's
+/// detail (which may quote the unverified token) for the server's log only.
+#[derive(Debug)]
+pub struct Refused {
+    /// A fixed phrase.
+    pub reason: &'static str,
+    /// More, for the server's log.
+    pub detail: String,
+}
+
+fn refused(reason: &'static str, detail: impl std::fmt::Display) -> Refused {
+    Refused {
+        reason,
+        detail: detail.to_string(),
+    }
+}
+
+/// A `sub` or `acr` Inkan keeps and logs: 1 to `max` bytes of text without control or
+/// invisible formatting characters.
+pub fn usable(text: &str, max: usize) -> bool {
+    text.len() <= max && crate::oauth::request::check_text("", text).is_ok()
+}
+
 /// Checks an ID token (OpenID Connect Core 1.0 section 3.1.3.7) under the provider's published
 /// `keys`: signed with an asymmetric algorithm (the verifier holds no client secret, so no MAC
 /// can pass), issued by `rules.issuer` for `rules.client_id` alone (and `azp`, if present,
@@ -311,8 +359,9 @@ pub fn check_id_token(
     id_token: &openidconnect::core::CoreIdToken,
     keys: &openidconnect::core::CoreJsonWebKeySet,
     rules: IdTokenRules<'_>,
-) -> Result<(String, Option<String>), String> {
-    let issuer = IssuerUrl::new(rules.issuer.to_owned()).map_err(|e| e.to_string())?;
+) -> Result<(String, Option<String>), Refused> {
+    let issuer = IssuerUrl::new(rules.issuer.to_owned())
+        .map_err(|e| refused("the issuer is not a URL", e))?;
     let now = rules.now;
     let max_age = i64::try_from(rules.max_auth_age).unwrap_or(3600);
     let checker = openidconnect::core::CoreIdTokenVerifier::new_public_client(
@@ -342,25 +391,34 @@ pub fn check_id_token(
             Ok(())
         }
     });
+    use openidconnect::ClaimsVerificationError as E;
     let claims = id_token
         .claims(&checker, &Nonce::new(rules.nonce.to_owned()))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| {
+            let reason = match &e {
+                E::Expired(_) => "expired, or issued ahead of now",
+                E::InvalidAudience(_) => "for another audience",
+                E::InvalidAuthTime(_) => "auth_time missing or not recent",
+                E::InvalidIssuer(_) => "of another issuer",
+                E::InvalidNonce(_) => "for another nonce",
+                E::SignatureVerification(_) => "its signature did not verify",
+                _ => "not usable",
+            };
+            refused(reason, e)
+        })?;
     if claims
         .authorized_party()
         .is_some_and(|azp| azp.as_str() != rules.client_id)
     {
-        return Err("azp names another client".into());
+        return Err(refused("azp names another client", "azp"));
     }
     let subject = claims.subject().as_str();
-    if subject.is_empty() || subject.len() > MAX_SUBJECT || subject.chars().any(char::is_control) {
-        return Err("the sub is not usable".into());
+    if !usable(subject, MAX_SUBJECT) {
+        return Err(refused("its sub is not usable", "sub"));
     }
     let acr = claims.auth_context_ref().map(|acr| acr.as_str().to_owned());
-    if acr
-        .as_ref()
-        .is_some_and(|acr| acr.len() > 256 || acr.chars().any(char::is_control))
-    {
-        return Err("the acr is not usable".into());
+    if acr.as_ref().is_some_and(|acr| !usable(acr, 256)) {
+        return Err(refused("its acr is not usable", "acr"));
     }
     Ok((subject.to_owned(), acr))
 }
@@ -480,7 +538,16 @@ impl Auth {
         }
         let method = provider_method(id);
         let unknown = || claimed_actor(ActorKind::Subscriber, "unknown", &method);
-        let metadata = provider.metadata(now).await?;
+        let metadata = match provider.metadata(now).await {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                let reason =
+                    format!("provider {id}: its discovery document or keys could not be read");
+                self.record_refusal(EntryKind::Login, unknown(), &reason)
+                    .await;
+                return Err(e);
+            }
+        };
         // RFC 9207 section 2.4: the issuer first (also of an error), and required where the
         // provider says it sends it.
         let names_issuer = metadata
@@ -490,19 +557,18 @@ impl Auth {
             Some(iss) => iss == provider.config.issuer,
             None => !names_issuer,
         };
+        let code = callback.code.filter(|c| !c.is_empty() && c.len() <= 2048);
         let refusal = if !issuer_ok {
             Some("the authorization response named another issuer, or none".to_owned())
+        } else if let Some(error) = callback.error {
+            Some(format!("the provider answered {}", error_code(error)))
+        } else if code.is_none() {
+            Some("the provider sent no usable code".to_owned())
         } else {
-            callback.error.map(|error| {
-                let error: String = error
-                    .chars()
-                    .filter(|c| c.is_ascii_graphic())
-                    .take(64)
-                    .collect();
-                format!("the provider answered {error}")
-            })
+            None
         };
-        if let Some(reason) = refusal {
+        let (None, Some(code)) = (refusal.as_ref(), code) else {
+            let reason = refusal.unwrap_or_default();
             self.record_refusal(
                 EntryKind::Login,
                 unknown(),
@@ -510,11 +576,7 @@ impl Auth {
             )
             .await;
             return Err(AuthError::InvalidCredentials);
-        }
-        let code = callback
-            .code
-            .filter(|c| !c.is_empty() && c.len() <= 2048)
-            .ok_or_else(|| AuthError::BadRequest("the provider sent no code".into()))?;
+        };
         let keys = metadata.jwks().clone();
         let client = provider.client(metadata, self.public_url())?;
         let http = |request| send(provider.http.clone(), request);
@@ -542,13 +604,13 @@ impl Auth {
             max_auth_age: provider.config.max_auth_age_seconds,
         };
         let checked = openidconnect::TokenResponse::id_token(&answer)
-            .ok_or_else(|| "no ID token".to_owned())
+            .ok_or_else(|| refused("missing", "the token response has no id_token"))
             .and_then(|token| check_id_token(token, &keys, rules));
         let (subject, acr) = match checked {
             Ok(checked) => checked,
             Err(e) => {
-                tracing::warn!(provider = id, error = %e, "an ID token was refused");
-                let reason = format!("provider {id}: the ID token was refused ({e})");
+                tracing::warn!(provider = id, error = %e.detail, "an ID token was refused");
+                let reason = format!("provider {id}: the ID token was refused: {}", e.reason);
                 self.record_refusal(EntryKind::Login, unknown(), &reason)
                     .await;
                 return Err(AuthError::InvalidCredentials);
@@ -699,8 +761,8 @@ mod tests {
     fn check(
         token: &str,
         keys: &openidconnect::core::CoreJsonWebKeySet,
-    ) -> Result<(String, Option<String>), String> {
-        let token = openidconnect::core::CoreIdToken::from_str(token).map_err(|e| e.to_string())?;
+    ) -> Result<(String, Option<String>), &'static str> {
+        let token = openidconnect::core::CoreIdToken::from_str(token).map_err(|_| "unparsed")?;
         let rules = IdTokenRules {
             issuer: ISSUER,
             client_id: "inkan",
@@ -708,7 +770,7 @@ mod tests {
             now: NOW,
             max_auth_age: 300,
         };
-        check_id_token(&token, keys, rules)
+        check_id_token(&token, keys, rules).map_err(|e| e.reason)
     }
 
     /// An ID token passes only signed by the provider's published key with an asymmetric
@@ -732,29 +794,57 @@ mod tests {
             }
             signed(&header, &changed, &key)
         };
-        for (name, value) in [
-            ("iss", json!("https://idp.example/other")),
-            ("aud", json!("someone-else")),
-            ("aud", json!(["inkan", "someone-else"])),
-            ("nonce", json!("n-2")),
-            ("nonce", Value::Null),
-            ("exp", json!(NOW / 1000 - 1)),
-            ("iat", json!(NOW / 1000 + 3600)),
-            ("auth_time", Value::Null),
-            ("auth_time", json!(NOW / 1000 - 3600)),
-            ("auth_time", json!(NOW / 1000 + 3600)),
-            ("azp", json!("someone-else")),
-            ("sub", json!("")),
-            ("acr", json!("high\u{7}")),
+        for (name, value, reason) in [
+            (
+                "iss",
+                json!("https://idp.example/other"),
+                "of another issuer",
+            ),
+            ("aud", json!("someone-else"), "for another audience"),
+            (
+                "aud",
+                json!(["inkan", "someone-else"]),
+                "for another audience",
+            ),
+            ("nonce", json!("n-2"), "for another nonce"),
+            ("nonce", Value::Null, "for another nonce"),
+            (
+                "exp",
+                json!(NOW / 1000 - 1),
+                "expired, or issued ahead of now",
+            ),
+            (
+                "iat",
+                json!(NOW / 1000 + 3600),
+                "expired, or issued ahead of now",
+            ),
+            ("auth_time", Value::Null, "auth_time missing or not recent"),
+            (
+                "auth_time",
+                json!(NOW / 1000 - 3600),
+                "auth_time missing or not recent",
+            ),
+            (
+                "auth_time",
+                json!(NOW / 1000 + 3600),
+                "auth_time missing or not recent",
+            ),
+            ("azp", json!("someone-else"), "azp names another client"),
+            ("sub", json!("alice\u{202e}"), "its sub is not usable"),
+            ("acr", json!("high\u{7}"), "its acr is not usable"),
         ] {
-            assert!(
-                check(&with(name, value.clone()), &keys).is_err(),
-                "{name} {value} passed"
+            assert_eq!(
+                check(&with(name, value.clone()), &keys),
+                Err(reason),
+                "{name} {value}"
             );
         }
         // Another key, a MAC under a shared secret, and no signature at all.
         let (other, _) = provider_key();
-        assert!(check(&signed(&header, &claims(), &other), &keys).is_err());
+        assert_eq!(
+            check(&signed(&header, &claims(), &other), &keys),
+            Err("its signature did not verify")
+        );
         let body = format!(
             "{}.{}",
             b64(json!({"alg": "HS256", "kid": "k1"}).to_string().as_bytes()),

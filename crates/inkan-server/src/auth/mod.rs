@@ -240,6 +240,15 @@ impl Auth {
         }
     }
 
+    /// Whether new passkeys must bring a verified attestation (the page then asks the browser
+    /// for `direct` attestation; otherwise `none`).
+    pub fn passkey_attestation_verified(&self) -> bool {
+        matches!(
+            self.attestation,
+            webauthn::AttestationPolicy::Verified { .. }
+        )
+    }
+
     /// With the attestation policy for new passkeys.
     pub fn with_attestation_policy(mut self, policy: webauthn::AttestationPolicy) -> Self {
         self.attestation = policy;

@@ -97,26 +97,31 @@ pub enum AttestationPolicy {
 const AAGUID_EXTENSION: &str = "1.3.6.1.4.1.45724.1.1.4";
 
 /// Checks a `packed` attestation statement with a certificate chain (§8.2 verification
-/// procedure, x5c case; §8.2.1 certificate requirements on the AAGUID and CA flag) under
-/// `roots` at `now` (Unix seconds).
+/// procedure, x5c case; §8.2.1 certificate requirements: version 3, subject OU
+/// "Authenticator Attestation", the AAGUID extension naming the model (required when models
+/// are listed), not a CA) under `roots` at `now` (Unix seconds).
 fn check_packed(
     statement: &[(Value, Value)],
     auth_data: &[u8],
     client_hash: &[u8; 32],
     aaguid: &[u8],
-    roots: &inkan_formats::trust::TrustAnchors,
+    (roots, models_listed): (&inkan_formats::trust::TrustAnchors, bool),
     now: i64,
 ) -> Result<(), WebAuthnError> {
     use der::{Decode as _, Encode as _};
-    let chain: Vec<Vec<u8>> = map_get(statement, "x5c")
+    let certs = map_get(statement, "x5c")
         .and_then(Value::as_array)
-        .map(|certs| certs.iter().filter_map(|c| c.as_bytes().cloned()).collect())
-        .filter(|certs: &Vec<Vec<u8>>| !certs.is_empty())
+        .filter(|certs| !certs.is_empty())
         .ok_or_else(|| {
             refuse(
                 "the attestation is self attestation: it does not say who made the authenticator",
             )
         })?;
+    let chain = certs
+        .iter()
+        .map(|c| c.as_bytes().cloned())
+        .collect::<Option<Vec<Vec<u8>>>>()
+        .ok_or_else(|| refuse("an x5c item is not a certificate's bytes"))?;
     let alg = match map_get(statement, "alg")
         .and_then(Value::as_integer)
         .map(i128::from)
@@ -139,15 +144,44 @@ fn check_packed(
     PublicKey::from_spki_der(&spki)
         .and_then(|key| key.verify_asn1(alg, &[auth_data, &client_hash[..]].concat(), signature))
         .map_err(|_| refuse("the attestation signature does not verify under its certificate"))?;
+    if leaf.tbs_certificate.version != x509_cert::Version::V3 {
+        return Err(refuse("the attestation certificate is not X.509 version 3"));
+    }
+    let attestation_ou = leaf.tbs_certificate.subject.0.iter().any(|rdn| {
+        rdn.0.iter().any(|atv| {
+            let text = atv
+                .value
+                .decode_as::<der::asn1::Utf8StringRef<'_>>()
+                .map(|v| v.as_str().to_owned())
+                .or_else(|_| {
+                    atv.value
+                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
+                        .map(|v| v.as_str().to_owned())
+                });
+            atv.oid.to_string() == "2.5.4.11"
+                && text.is_ok_and(|v| v == "Authenticator Attestation")
+        })
+    });
+    if !attestation_ou {
+        return Err(refuse(
+            "the attestation certificate's subject has no OU \"Authenticator Attestation\"",
+        ));
+    }
     let extensions = leaf
         .tbs_certificate
         .extensions
         .as_deref()
         .unwrap_or_default();
-    if let Some(named) = extensions
+    let named = extensions
         .iter()
-        .find(|e| e.extn_id.to_string() == AAGUID_EXTENSION)
-    {
+        .find(|e| e.extn_id.to_string() == AAGUID_EXTENSION);
+    if named.is_none() && models_listed {
+        return Err(refuse(
+            "the attestation certificate names no authenticator model, and only listed models \
+             are accepted",
+        ));
+    }
+    if let Some(named) = named {
         let inner = der::asn1::OctetString::from_der(named.extn_value.as_bytes())
             .map_err(|_| refuse("the certificate's AAGUID extension is malformed"))?;
         if named.critical || inner.as_bytes() != aaguid {
@@ -156,14 +190,18 @@ fn check_packed(
             ));
         }
     }
-    if leaf
+    match leaf
         .tbs_certificate
         .get::<x509_cert::ext::pkix::BasicConstraints>()
-        .ok()
-        .flatten()
-        .is_some_and(|(_, bc)| bc.ca)
     {
-        return Err(refuse("the attestation certificate is a CA"));
+        Ok(None) => {}
+        Ok(Some((_, bc))) if !bc.ca => {}
+        Ok(Some(_)) => return Err(refuse("the attestation certificate is a CA")),
+        Err(_) => {
+            return Err(refuse(
+                "the attestation certificate's basic constraints are malformed",
+            ));
+        }
     }
     match inkan_formats::trust::check_chain(
         &chain,
@@ -355,7 +393,14 @@ pub fn verify_registration(
         let statement = map_get(map, "attStmt")
             .and_then(Value::as_map)
             .ok_or_else(|| refuse("attestationObject has no attStmt"))?;
-        check_packed(statement, data, &client_hash, &data[37..53], roots, now)?;
+        check_packed(
+            statement,
+            data,
+            &client_hash,
+            &data[37..53],
+            (roots, !aaguids.is_empty()),
+            now,
+        )?;
         if !aaguids.is_empty() && !aaguids.contains(&aaguid) {
             return Err(refuse("this authenticator model is not one accepted here"));
         }
@@ -679,6 +724,14 @@ mod tests {
     fn maker(
         aaguid: Option<[u8; 16]>,
     ) -> (inkan_formats::trust::TrustAnchors, Vec<u8>, EcdsaKeyPair) {
+        maker_with(aaguid, "Authenticator Attestation")
+    }
+
+    /// [`maker`], the certificate's subject OU `ou`.
+    fn maker_with(
+        aaguid: Option<[u8; 16]>,
+        ou: &str,
+    ) -> (inkan_formats::trust::TrustAnchors, Vec<u8>, EcdsaKeyPair) {
         let root_key = rcgen::KeyPair::generate().unwrap();
         let mut root = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         root.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -692,10 +745,8 @@ mod tests {
         let root_pem = root.self_signed(&root_key).unwrap().pem();
         let leaf_key = rcgen::KeyPair::generate().unwrap();
         let mut leaf = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        leaf.distinguished_name.push(
-            rcgen::DnType::OrganizationalUnitName,
-            "Authenticator Attestation",
-        );
+        leaf.distinguished_name
+            .push(rcgen::DnType::OrganizationalUnitName, ou);
         if let Some(model) = aaguid {
             let mut content = vec![0x04, 0x10];
             content.extend(model);
@@ -815,6 +866,21 @@ mod tests {
             check(&attestation(data.clone()), &policy(roots_f, &[]))
                 .unwrap_err()
                 .contains("only packed")
+        );
+        // Not an attestation certificate (its OU), and no model named while models are listed.
+        let (roots_g, leaf_g, key_g) = maker_with(Some([7u8; 16]), "Web Servers");
+        let not_attestation = packed(&data, &created, &key_g, Some(&leaf_g));
+        assert!(
+            check(&not_attestation, &policy(roots_g, &[]))
+                .unwrap_err()
+                .contains("Authenticator Attestation")
+        );
+        let (roots_h, leaf_h, key_h) = maker(None);
+        let unnamed = packed(&data, &created, &key_h, Some(&leaf_h));
+        assert!(
+            check(&unnamed, &policy(roots_h, &["07".repeat(16).as_str()]))
+                .unwrap_err()
+                .contains("names no authenticator model")
         );
         // The default policy records the format and checks nothing more.
         check(&own, &AttestationPolicy::Record).unwrap();

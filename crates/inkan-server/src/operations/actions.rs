@@ -173,6 +173,9 @@ pub enum Action {
     LinkIdentity {
         /// The provider (`[[identity_providers]] id`).
         provider: String,
+        /// Its issuer, as configured: named in the request so that approvers see it, and
+        /// checked against the configuration when asked and when carried out.
+        issuer: String,
         /// The provider's `sub` for the person.
         subject: String,
         /// The person's account.
@@ -395,10 +398,11 @@ impl Action {
             Action::RevokeOAuthClient { client, .. } => format!("oauth_client.revoke {client}"),
             Action::LinkIdentity {
                 provider,
+                issuer,
                 subject,
                 account,
                 ..
-            } => format!("identity_link.add {provider} sub {subject:?} to {account}"),
+            } => format!("identity_link.add {provider} ({issuer}) sub {subject:?} to {account}"),
             Action::UnlinkIdentity {
                 provider, subject, ..
             } => format!("identity_link.remove {provider} sub {subject:?}"),
@@ -517,12 +521,18 @@ impl Operations {
             }
             Action::LinkIdentity {
                 provider,
+                issuer,
                 subject,
                 account,
                 reason,
             } => {
                 check_reason(reason)?;
                 self.check_identity(provider, subject)?;
+                if self.auth.federation().issuer(provider) != Some(issuer.as_str()) {
+                    return Err(AuthError::Conflict(format!(
+                        "identity provider {provider} has another issuer than {issuer:?}"
+                    )));
+                }
                 match self.store.get_account(account).await? {
                     Some(a) if a.role == AccountRole::User && a.state == AccountState::Active => {}
                     _ => {
@@ -561,12 +571,10 @@ impl Operations {
                 "no identity provider {provider:?} is configured"
             )));
         }
-        if subject.is_empty()
-            || subject.len() > crate::auth::federation::MAX_SUBJECT
-            || subject.chars().any(char::is_control)
-        {
+        if !crate::auth::federation::usable(subject, crate::auth::federation::MAX_SUBJECT) {
             return Err(AuthError::BadRequest(
-                "subject must be 1 to 255 characters without control characters".into(),
+                "subject must be 1 to 255 bytes without control or invisible formatting characters"
+                    .into(),
             ));
         }
         Ok(())
@@ -839,17 +847,18 @@ impl Operations {
             }
             Action::LinkIdentity {
                 provider,
+                issuer,
                 subject,
                 account,
                 ..
             } => {
-                // Checked again: the provider or the account may have changed since it was asked.
+                // Checked again: the provider's issuer or the account may have changed since it
+                // was asked.
                 self.check_action(action).await?;
-                let issuer = self.auth.federation().issuer(provider).unwrap_or_default();
                 let link = IdentityLinkRecord {
                     provider: provider.clone(),
                     subject: subject.clone(),
-                    issuer: issuer.to_owned(),
+                    issuer: issuer.clone(),
                     account_id: account.clone(),
                     approval: approval.into(),
                     created_at: self.now(),

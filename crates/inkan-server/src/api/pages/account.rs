@@ -323,7 +323,7 @@ async fn passkeys_page(
          <th></th></tr></thead><tbody>{rows}</tbody></table>\
          <form id=\"passkey-add\" method=\"post\" action=\"/account/passkeys\" \
          data-challenge=\"{challenge}\" data-rp=\"{rp}\" data-user=\"{user}\" \
-         data-username=\"{user}\" hidden>{hidden}\
+         data-username=\"{user}\" data-attestation=\"{attestation}\" hidden>{hidden}\
          <h2>{add}</h2>\
          <input type=\"hidden\" name=\"sealed\" value=\"{sealed}\">\
          <input type=\"hidden\" name=\"client_data\"><input type=\"hidden\" name=\"attestation_object\">\
@@ -343,6 +343,11 @@ async fn passkeys_page(
         challenge = escape(&challenge.challenge),
         rp = escape(&rp_id),
         user = escape(&person.id),
+        attestation = if state.auth.passkey_attestation_verified() {
+            "direct"
+        } else {
+            "none"
+        },
         hidden = hidden(lang, csrf),
         add = t.add_passkey,
         sealed = escape(&challenge.sealed),

@@ -566,7 +566,7 @@ fn presentation(lang: Lang, presentation: &crate::oauth::request::Presentation) 
             rows.push_str(&format!(
                 "<dt>{}</dt><dd>{}</dd>",
                 member_name(lang, name),
-                summary_value(lang, value, 0, name != "claims")
+                summary_value(lang, value, 0, name == "credentials")
             ));
         }
     }
@@ -586,8 +586,10 @@ fn member_name(lang: Lang, name: &str) -> String {
     text::summary_name(lang, name).map_or_else(|| escape(name), str::to_owned)
 }
 
-/// A summary value as HTML: text escaped, lists as lists, objects as nested definitions, the
-/// names of Inkan's own members translated (`translate`), never those of a credential's claims.
+/// A summary value as HTML: text escaped, lists as lists, objects as nested definitions. Names
+/// are translated only where Inkan writes them: the summary's own members (the caller) and
+/// those of each entry of `credentials` (`translate`); every other name is the document's own
+/// and shown as it is.
 fn summary_value(lang: Lang, value: &serde_json::Value, depth: usize, translate: bool) -> String {
     use serde_json::Value;
     match value {
@@ -613,7 +615,7 @@ fn summary_value(lang: Lang, value: &serde_json::Value, depth: usize, translate:
                     } else {
                         escape(n)
                     },
-                    summary_value(lang, v, depth + 1, translate && n != "claims")
+                    summary_value(lang, v, depth + 1, false)
                 ))
                 .collect::<String>()
         ),

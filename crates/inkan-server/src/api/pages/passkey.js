@@ -45,7 +45,7 @@
         user: { id: utf8(add.dataset.user), name: add.dataset.username, displayName: add.dataset.username },
         pubKeyCredParams: [{ type: "public-key", alg: -7 }, { type: "public-key", alg: -8 }],
         authenticatorSelection: { residentKey: "required", userVerification: "required" },
-        attestation: "none"
+        attestation: add.dataset.attestation === "direct" ? "direct" : "none"
       } }).then(function (credential) {
         add.elements.client_data.value = b64u(credential.response.clientDataJSON);
         add.elements.attestation_object.value = b64u(credential.response.attestationObject);

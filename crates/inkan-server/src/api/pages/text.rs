@@ -76,6 +76,10 @@ pub fn summary_name(lang: Lang, member: &str) -> Option<&'static str> {
         "docType" => ("Document type", "文書の種類"),
         "holder" => ("Holder", "保有者"),
         "claims" => ("Claims (all are disclosed)", "記載事項（すべて開示）"),
+        "otherMembers" => (
+            "Other members (disclosed too)",
+            "その他の項目（これも開示）",
+        ),
         "type" => ("Type", "種類"),
         "digest" => ("Digest", "ダイジェスト"),
         _ => return None,

@@ -195,21 +195,53 @@ impl HolderDocument {
                 // Each credential presented: who issued it, its types, what it says of its
                 // subject (a Data Integrity credential is presented whole: every claim goes),
                 // and its digest.
-                let credentials: Vec<Value> = match presentation.get("verifiableCredential") {
+                let credentials = match presentation.get("verifiableCredential") {
                     Some(Value::Array(items)) => items.iter().collect::<Vec<_>>(),
                     Some(one) => vec![one],
                     None => Vec::new(),
                 }
                 .into_iter()
-                .map(|c| {
-                    json!({
+                .enumerate()
+                .map(|(i, c)| {
+                    // A credential Inkan cannot read (enveloped, or only referenced) would be
+                    // disclosed without the holder seeing what it says: refused.
+                    let claims = c
+                        .get("credentialSubject")
+                        .filter(|s| s.is_object() || s.is_array())
+                        .ok_or_else(|| {
+                            ApiError::bad_request(format!(
+                                "verifiableCredential[{i}] has no embedded credentialSubject: the \
+                                 holder is shown every claim a presentation discloses, and this \
+                                 one cannot be read"
+                            ))
+                        })?;
+                    // Its other members, by name (evidence, names, descriptions go too).
+                    let others: Vec<&String> = c
+                        .as_object()
+                        .map(|o| {
+                            o.keys()
+                                .filter(|k| {
+                                    !matches!(
+                                        k.as_str(),
+                                        "@context"
+                                            | "type"
+                                            | "issuer"
+                                            | "credentialSubject"
+                                            | "proof"
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Ok(json!({
                         "issuer": c.get("issuer").map(|i| i.get("id").unwrap_or(i)),
                         "type": c.get("type"),
-                        "claims": c.get("credentialSubject"),
+                        "claims": shown(claims),
+                        "otherMembers": others,
                         "digest": sha256_digest(c.to_string().as_bytes()),
-                    })
+                    }))
                 })
-                .collect();
+                .collect::<Result<Vec<Value>, ApiError>>()?;
                 // Whatever else the presentation says about its holder, shown by name. No
                 // `holder` (null here) means the key's own did:key, which `build` writes.
                 let other_members: Vec<&String> = presentation
@@ -389,6 +421,53 @@ impl HolderDocument {
                 ))
             }
         }
+    }
+}
+
+/// Claims as the consent page can show them: a value longer than the pages show, or holding
+/// control or invisible formatting characters, nested deeper than four levels, or claims
+/// longer than 8 KiB in all, stand as their SHA-256 and size. (The disclosure digest covers
+/// the credential's own digest, so what stands for a value still binds it.)
+fn shown(claims: &Value) -> Value {
+    const MAX_CLAIMS: usize = 8 * 1024;
+    fn stand_in(value: &Value) -> Value {
+        let text = value.to_string();
+        Value::String(format!(
+            "(not shown here: {} bytes, {})",
+            text.len(),
+            sha256_digest(text.as_bytes())
+        ))
+    }
+    fn walk(value: &Value, depth: usize) -> Value {
+        let readable = |text: &str| crate::oauth::request::check_text("", text).is_ok();
+        match value {
+            Value::String(text) if !text.is_empty() && !readable(text) => stand_in(value),
+            Value::Array(_) | Value::Object(_) if depth >= 4 => stand_in(value),
+            Value::Array(items) => Value::Array(items.iter().map(|v| walk(v, depth + 1)).collect()),
+            Value::Object(members) => Value::Object(
+                members
+                    .iter()
+                    .map(|(name, v)| {
+                        let name = if readable(name) {
+                            name.clone()
+                        } else {
+                            format!(
+                                "(a name not shown here: {})",
+                                sha256_digest(name.as_bytes())
+                            )
+                        };
+                        (name, walk(v, depth + 1))
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    let shown = walk(claims, 0);
+    if shown.to_string().len() > MAX_CLAIMS {
+        stand_in(claims)
+    } else {
+        shown
     }
 }
 
