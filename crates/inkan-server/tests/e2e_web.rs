@@ -852,6 +852,27 @@ impl<'a> Pages<'a> {
         path
     }
 
+    /// Signs alice in on `/account` (password and a fresh OTP): the CSRF value.
+    async fn account_signed_in(&mut self) -> String {
+        assert_eq!(self.get("/account").await.status(), StatusCode::OK);
+        self.w.h.next_step();
+        let csrf = self.cookie("__Host-inkan_csrf").unwrap().to_owned();
+        let otp = self.w.h.otp(&self.w.alice);
+        let signed = self
+            .post(
+                "/account/sign-in",
+                &[
+                    ("csrf", &csrf),
+                    ("username", &self.w.alice.username.clone()),
+                    ("password", PASSWORD),
+                    ("otp", &otp),
+                ],
+            )
+            .await;
+        assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+        csrf
+    }
+
     /// Approves with `pin` and a fresh OTP (`csrf` as given).
     async fn approve(&mut self, path: &str, pin: &str, csrf: Option<&str>) -> reqwest::Response {
         self.w.h.next_step();
@@ -1193,22 +1214,7 @@ async fn page_rules(engine: Engine) {
     // A key's PIN changed on the account page (issue 18 point 2): the current PIN and a fresh
     // one-time password, one counted attempt; the new PIN then approves, the old one no longer.
     let mut account = Pages::new(&w);
-    account.get("/account").await;
-    w.h.next_step();
-    let csrf = account.cookie("__Host-inkan_csrf").unwrap().to_owned();
-    let otp = w.h.otp(&w.alice);
-    let signed = account
-        .post(
-            "/account/sign-in",
-            &[
-                ("csrf", &csrf),
-                ("username", &w.alice.username),
-                ("password", PASSWORD),
-                ("otp", &otp),
-            ],
-        )
-        .await;
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    let csrf = account.account_signed_in().await;
     let page = account.get("/account").await.text().await.unwrap();
     assert!(
         page.contains("Signing PINs") && page.contains(&w.key_id),
@@ -1417,22 +1423,7 @@ async fn passkey_rules_hold_over_https() {
     let h = &w.h;
     let origin = h.url.clone();
     let mut pages = Pages::new(&w);
-    assert_eq!(pages.get("/account").await.status(), StatusCode::OK);
-    h.next_step();
-    let csrf = pages.cookie("__Host-inkan_csrf").unwrap().to_owned();
-    let otp = h.otp(&w.alice);
-    let signed = pages
-        .post(
-            "/account/sign-in",
-            &[
-                ("csrf", &csrf),
-                ("username", &w.alice.username),
-                ("password", PASSWORD),
-                ("otp", &otp),
-            ],
-        )
-        .await;
-    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    pages.account_signed_in().await;
     let mut device = SoftAuthenticator::new();
     let add_form = |csrf: String, sealed: String, challenge: &str, otp: String| {
         let (client, attestation) = device.create(challenge, &origin);

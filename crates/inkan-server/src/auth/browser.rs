@@ -16,7 +16,9 @@ use crate::clock::UnixMillis;
 use crate::log::Event;
 use inkan_log::entry::{ActorKind, EntryKind, Outcome};
 use inkan_store::StoreError;
-use inkan_store::auth::{AccountRole, SessionRecord, TokenKind, TokenRecord, new_id};
+use inkan_store::auth::{
+    AccountRecord, AccountRole, SessionRecord, TokenKind, TokenRecord, new_id,
+};
 use zeroize::Zeroizing;
 
 /// What the `method` of every browser session starts with.
@@ -63,17 +65,30 @@ impl Auth {
             self.record_refusal(EntryKind::Login, actor, reason).await;
             return Err(AuthError::Forbidden(reason.into()));
         }
+        let (caller, cookie) = self
+            .start_browser_session(&account, PASSWORD_METHOD)
+            .await?;
+        let event = Event::new(EntryKind::Login, caller.actor()).note("browser session");
+        self.recorder.record(event, Outcome::Succeeded).await?;
+        Ok((caller, cookie))
+    }
+
+    /// Starts a browser session of `account` (whose sign-in by `method` was checked): the
+    /// caller and the cookie's value. Logging the sign-in is the caller's.
+    pub(super) async fn start_browser_session(
+        &self,
+        account: &AccountRecord,
+        method: &str,
+    ) -> Result<(Caller, Zeroizing<String>), AuthError> {
         let owner = SessionOwner {
             account_id: Some(account.id.clone()),
             client_id: None,
             subscriber: account.subscriber.clone(),
-            method: PASSWORD_METHOD,
+            method,
             scope: None,
         };
         let (session, tokens) = self.start_session(owner, Binding::Browser, false).await?;
         let caller = self.caller_of(&session, None)?;
-        let event = Event::new(EntryKind::Login, caller.actor()).note("browser session");
-        self.recorder.record(event, Outcome::Succeeded).await?;
         Ok((caller, Zeroizing::new(tokens.access_token)))
     }
 

@@ -20,7 +20,6 @@
 //! Must never: accept an ID token of another issuer or audience, one signed with a shared
 //! secret or none, a state twice, or a `sub` nobody linked.
 
-use super::sessions::{Binding, SessionOwner};
 use super::{Auth, AuthError, Caller, claimed_actor, random_secret};
 use crate::clock::UnixMillis;
 use crate::config::{ConfigError, IdentityProviderConfig};
@@ -658,15 +657,7 @@ impl Auth {
             return Err(AuthError::InvalidCredentials);
         };
         self.source_succeeded(source);
-        let owner = SessionOwner {
-            account_id: Some(account.id.clone()),
-            client_id: None,
-            subscriber: account.subscriber.clone(),
-            method: &method,
-            scope: None,
-        };
-        let (session, tokens) = self.start_session(owner, Binding::Browser, false).await?;
-        let caller = self.caller_of(&session, None)?;
+        let (caller, cookie) = self.start_browser_session(&account, &method).await?;
         // Read again under a share lock, now that the session exists: a removal of the link
         // either committed before (seen here) or waits and then ends this session with the others.
         let still = self.store.identity_link(id, &subject).await?;
@@ -684,7 +675,7 @@ impl Auth {
         }
         Ok(Federated {
             caller,
-            session: Zeroizing::new(tokens.access_token),
+            session: cookie,
             back: claims["back"].as_str().unwrap_or("/account").to_owned(),
         })
     }

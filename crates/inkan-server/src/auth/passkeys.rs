@@ -13,7 +13,6 @@
 //! terminal).
 
 use super::browser::METHOD_PREFIX;
-use super::sessions::{Binding, SessionOwner};
 use super::webauthn::{self, Expectation};
 use super::{Auth, AuthError, Caller, CallerKind, claimed_actor, random_secret};
 use crate::log::Event;
@@ -357,18 +356,10 @@ impl Auth {
             .await?;
         self.source_succeeded(source);
         let method = passkey_method(&passkey.id);
-        let owner = SessionOwner {
-            account_id: Some(account.id.clone()),
-            client_id: None,
-            subscriber: account.subscriber.clone(),
-            method: &method,
-            scope: None,
-        };
-        let (session, tokens) = self.start_session(owner, Binding::Browser, false).await?;
-        let caller = self.caller_of(&session, None)?;
+        let (caller, cookie) = self.start_browser_session(&account, &method).await?;
         let event = Event::new(EntryKind::Login, caller.actor())
             .note(format!("browser session, passkey {}", passkey.id));
         self.recorder.record(event, Outcome::Succeeded).await?;
-        Ok((caller, Zeroizing::new(tokens.access_token)))
+        Ok((caller, cookie))
     }
 }

@@ -216,23 +216,10 @@ impl HolderDocument {
                             ))
                         })?;
                     // Its other members, by name (evidence, names, descriptions go too).
-                    let others: Vec<&String> = c
-                        .as_object()
-                        .map(|o| {
-                            o.keys()
-                                .filter(|k| {
-                                    !matches!(
-                                        k.as_str(),
-                                        "@context"
-                                            | "type"
-                                            | "issuer"
-                                            | "credentialSubject"
-                                            | "proof"
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
+                    let others = names_besides(
+                        c,
+                        &["@context", "type", "issuer", "credentialSubject", "proof"],
+                    );
                     Ok(json!({
                         "issuer": c.get("issuer").map(|i| i.get("id").unwrap_or(i)),
                         "type": c.get("type"),
@@ -244,19 +231,10 @@ impl HolderDocument {
                 .collect::<Result<Vec<Value>, ApiError>>()?;
                 // Whatever else the presentation says about its holder, shown by name. No
                 // `holder` (null here) means the key's own did:key, which `build` writes.
-                let other_members: Vec<&String> = presentation
-                    .as_object()
-                    .map(|o| {
-                        o.keys()
-                            .filter(|k| {
-                                !matches!(
-                                    k.as_str(),
-                                    "@context" | "type" | "verifiableCredential" | "holder"
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let other_members = names_besides(
+                    presentation,
+                    &["@context", "type", "verifiableCredential", "holder"],
+                );
                 json!({
                     "audience": domain,
                     "challenge": challenge,
@@ -422,6 +400,14 @@ impl HolderDocument {
             }
         }
     }
+}
+
+/// The names of `object`'s members other than `shown` (what a summary names but does not show).
+fn names_besides<'a>(object: &'a Value, shown: &[&str]) -> Vec<&'a String> {
+    object
+        .as_object()
+        .map(|o| o.keys().filter(|k| !shown.contains(&k.as_str())).collect())
+        .unwrap_or_default()
 }
 
 /// Claims as the consent page can show them: a value longer than the pages show, or holding
