@@ -27,3 +27,4 @@ pub mod service;
 pub mod signing;
 pub mod status;
 pub mod status_lists;
+pub mod telemetry;

@@ -153,6 +153,10 @@ pub trait DeliveryStore: Send + Sync {
     /// The delivery with this id.
     async fn get_delivery(&self, id: &str) -> Result<Option<DeliveryRecord>, StoreError>;
 
+    /// How many deliveries are still `pending` (due or waiting for a retry): the backlog an
+    /// operator watches.
+    async fn pending_deliveries(&self) -> Result<u64, StoreError>;
+
     /// Claims up to `limit` (at most 100) deliveries that are `pending`, due
     /// (`next_attempt_at <= now`) and not leased (no lease, or `lease_until <= now`), the
     /// earliest due first, atomically across nodes: each gets one more attempt, a new claim

@@ -262,8 +262,8 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];
-    metrics::counter!("inkan_http_requests_total", &labels).increment(1);
-    metrics::histogram!("inkan_http_request_duration_seconds", &labels)
+    metrics::counter!(crate::telemetry::HTTP_REQUESTS, &labels).increment(1);
+    metrics::histogram!(crate::telemetry::HTTP_DURATION, &labels)
         .record(started.elapsed().as_secs_f64());
     response
 }

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::delivery::{Delivery, PostSigning, Retention, Worker};
 use crate::service::{Service, StartError};
 use crate::signing::SigningModule;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::PrometheusHandle;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -116,11 +116,12 @@ fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            let recorder = crate::telemetry::builder().build_recorder();
             let handle = recorder.handle();
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was installed already; /metrics will be empty");
             }
+            crate::telemetry::describe();
             handle
         })
         .clone()
@@ -147,6 +148,9 @@ fn passkey_attestation(
 impl Server {
     /// Opens everything `config` names and starts serving.
     pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> Result<Server, ServeError> {
+        // The recorder first, so that everything the start measures is kept.
+        let exposition = metrics_handle();
+        crate::telemetry::checkpoint_interval(config.log.checkpoint_every_seconds);
         let service = Arc::new(Service::open(config, clock.clone()).await?);
         let seal = Auth::sealing_key(&config.server.secrets_key_file)?;
         let activation_key =
@@ -264,7 +268,7 @@ impl Server {
             activation: activation.clone(),
             signing: signing.clone(),
             after: after.clone(),
-            metrics: metrics_handle(),
+            metrics: exposition,
             verifying: crate::blocking::Gate::sized(
                 "credential verifications",
                 config.server.concurrent_verifications,
@@ -407,6 +411,7 @@ async fn monitor(
     loop {
         tick.tick().await;
         let report = crate::status::monitor::run_once(&service, &status, &delivery).await;
+        crate::telemetry::monitor_round(report.failed > 0, service.now());
         if !report.destroyed.is_empty() || report.failed > 0 {
             tracing::info!(?report, "status monitor round");
         }

@@ -137,7 +137,12 @@ impl Recorder {
                 event.kind.as_str()
             )));
         }
-        self.log.append(&self.entry(event, outcome)).await
+        let login = (event.kind == EntryKind::Login).then_some(outcome == Outcome::Succeeded);
+        let index = self.log.append(&self.entry(event, outcome)).await?;
+        if let Some(succeeded) = login {
+            crate::telemetry::login(succeeded);
+        }
+        Ok(index)
     }
 
     /// Runs `change` written ahead: `event` is appended `pending`, then `change` runs, then

@@ -51,6 +51,7 @@ pub(super) async fn run(
         }
         match shared.store.append_log_batch(&batch).await {
             Ok(committed) => {
+                crate::telemetry::log_batch(batch.entries.len());
                 if let Some(checkpoint) = &committed.checkpoint {
                     shared.remember(checkpoint);
                 }
@@ -82,6 +83,10 @@ pub(super) async fn run(
                 });
             }
             Err(error) => {
+                crate::telemetry::log_batch_failed(matches!(
+                    error,
+                    inkan_store::StoreError::Corrupt(_)
+                ));
                 tracing::error!(
                     %error,
                     appends = batch.entries.len(),

@@ -374,6 +374,12 @@ impl SigningModule {
             first.status_entries = status_entries;
         }
         let log_index = self.recorder.signature_made(made, records).await?;
+        crate::telemetry::signatures(
+            &request.document_type,
+            "made",
+            request.key.device.as_str(),
+            labels.len(),
+        );
         Ok(Signed {
             signatures,
             log_index,
@@ -555,8 +561,23 @@ impl SigningModule {
         }
     }
 
-    /// Step 4.
+    /// Step 4, timed.
     async fn device_sign(
+        &self,
+        key: &KeyRecord,
+        inputs: &[Input],
+    ) -> Result<Vec<Vec<u8>>, SigningError> {
+        let started = std::time::Instant::now();
+        let signed = self.device_sign_untimed(key, inputs).await;
+        crate::telemetry::device_signed(
+            key.device.as_str(),
+            key.algorithm.as_str(),
+            started.elapsed().as_secs_f64(),
+        );
+        signed
+    }
+
+    async fn device_sign_untimed(
         &self,
         key: &KeyRecord,
         inputs: &[Input],
@@ -611,6 +632,12 @@ impl SigningModule {
         approval: Option<&str>,
         why: &SigningError,
     ) {
+        crate::telemetry::signatures(
+            &request.document_type,
+            "refused",
+            request.key.device.as_str(),
+            labels.len().max(1),
+        );
         let event = Self::event(request, EntryKind::SignatureRefused, labels, approval);
         if let Err(e) = self
             .recorder

@@ -267,6 +267,18 @@ enum Kind {
     Ocsp,
 }
 
+impl Kind {
+    /// The source kind as metrics name it.
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Bitstring => "bitstring",
+            Kind::Token => "token",
+            Kind::Crl => "crl",
+            Kind::Ocsp => "ocsp",
+        }
+    }
+}
+
 /// What a status list says about a key, now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyStatus {
@@ -430,8 +442,21 @@ impl StatusChecker {
 
     /// The status of `source` now: from the cached list while it is fresh (no network round
     /// trip), else from a new fetch, verified; [`KeyStatus::Unknown`] when neither can be had.
-    /// Callers asking for the same stale list at once share one fetch.
+    /// Callers asking for the same stale list at once share one fetch. Counted by source kind
+    /// and result (`crate::telemetry`).
     pub async fn check(&self, source: &StatusSource) -> StatusCheck {
+        let answer = self.check_uncounted(source).await;
+        let result = match answer.status {
+            KeyStatus::Valid => "valid",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Suspended => "suspended",
+            KeyStatus::Unknown(_) => "unknown",
+        };
+        crate::telemetry::status_check(source.kind().as_str(), result);
+        answer
+    }
+
+    async fn check_uncounted(&self, source: &StatusSource) -> StatusCheck {
         let url = source.url();
         if let Err(reason) = fetch::check_url(url) {
             return self.unknown(url, reason);

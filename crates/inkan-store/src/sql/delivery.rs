@@ -22,6 +22,7 @@
 use super::SqlStore;
 use crate::StoreError;
 use crate::UnixMillis;
+use crate::auth_rows::Columns as _;
 use crate::auth_rows::write_error;
 use crate::delivery::{
     AttemptFailure, DeliveryRecord, DeliveryState, DeliveryStore, DestinationRecord, RetainedRecord,
@@ -258,6 +259,13 @@ impl DeliveryStore for SqlStore {
         .fetch_optional(&mut self.db.read().await?)
         .await?;
         found.as_ref().map(rows::retained).transpose()
+    }
+
+    async fn pending_deliveries(&self) -> Result<u64, StoreError> {
+        let row = Sql::new("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
+            .fetch_one(&mut self.db.read().await?)
+            .await?;
+        Ok(u64::try_from(row.int("n")?).unwrap_or(0))
     }
 
     async fn purge_retained(&self, now: UnixMillis) -> Result<u64, StoreError> {

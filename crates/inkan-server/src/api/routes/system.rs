@@ -21,37 +21,52 @@ pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the store answers (and so the log can be written). Only the status.
+/// Readiness: the store answers (and so the log can be written) and the crypto device holds
+/// the log key. Only the status.
 #[utoipa::path(get, path = "/ready", tag = "system",
-    responses((status = 200, description = "Ready to serve"), (status = 503, description = "The store does not answer")))]
+    responses((status = 200, description = "Ready to serve"), (status = 503, description = "The store or the device does not answer")))]
 pub async fn ready(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    match state.service.store.log_head().await {
+    match readiness(&state).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
-        Err(e) => unavailable(&e),
+        Err(()) => unavailable(),
     }
 }
 
 /// Readiness with its details, for the operators' listener only.
 pub async fn ready_details(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    match state.service.store.log_head().await {
-        Ok(head) => (
+    match readiness(&state).await {
+        Ok(size) => (
             StatusCode::OK,
-            Json(json!({"status": "ready", "log_size": head.size})),
+            Json(json!({"status": "ready", "log_size": size})),
         ),
-        Err(e) => unavailable(&e),
+        Err(()) => unavailable(),
     }
 }
 
-fn unavailable(e: &inkan_store::StoreError) -> (StatusCode, Json<serde_json::Value>) {
-    tracing::warn!(error = %e, "readiness check: the store does not answer");
+/// The log's size if the store answers and the device holds the log key; what failed is
+/// logged.
+async fn readiness(state: &ApiState) -> Result<u64, ()> {
+    let head = state.service.store.log_head().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness check: the store does not answer");
+    })?;
+    if !crate::telemetry::probe_device(state).await {
+        tracing::warn!("readiness check: the crypto device does not answer for the log key");
+        return Err(());
+    }
+    Ok(head.size)
+}
+
+fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
     (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(json!({"status": "unavailable"})),
     )
 }
 
-/// Prometheus metrics (text exposition format), for the operators' listener only.
+/// Prometheus metrics (text exposition format), for the operators' listener only; the shared
+/// gauges (log, checkpoint, delivery backlog, device) read first.
 pub async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
+    crate::telemetry::refresh(&state).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
