@@ -150,12 +150,8 @@ pub fn describe() {
 
 /// `n` signatures of `format` with `outcome` (`made` or `refused`) on a device of `device`.
 pub fn signatures(format: &str, outcome: &'static str, device: &'static str, n: usize) {
-    let labels = [
-        ("format", format.to_owned()),
-        ("outcome", outcome.to_owned()),
-        ("device", device.to_owned()),
-    ];
-    counter!(SIGNATURES, &labels).increment(n as u64);
+    counter!(SIGNATURES, "format" => format.to_owned(), "outcome" => outcome, "device" => device)
+        .increment(n as u64);
 }
 
 /// The device signed (or failed to) in `seconds`.
