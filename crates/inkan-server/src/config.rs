@@ -24,6 +24,25 @@ pub const ENV_PREFIX: &str = "INKAN_";
 /// `INKAN_` variables that are not configuration overrides.
 const RESERVED_ENV: [&str; 3] = ["INKAN_CONFIG", "INKAN_LOG", "INKAN_TEST_"];
 
+/// The keys outside any section that a variable may set (`INKAN_ENVIRONMENT`); every other
+/// override names its section (`INKAN_<SECTION>__<KEY>`).
+const TOP_LEVEL_ENV: [&str; 2] = ["environment", "allow_software_device_in_production"];
+
+/// The sections of the configuration file.
+const SECTIONS: [&str; 11] = [
+    "device",
+    "store",
+    "log",
+    "server",
+    "auth",
+    "signing",
+    "delivery",
+    "status",
+    "operations",
+    "verify",
+    "status_lists",
+];
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -1196,8 +1215,24 @@ fn apply_env_overrides(
                 .unwrap_or_else(|_| toml::Value::String(value.clone())),
         };
         let target = match keys.as_slice() {
-            [key] => {
+            [key] if TOP_LEVEL_ENV.contains(&key.as_str()) => {
                 table.insert(key.clone(), parsed);
+                continue;
+            }
+            // Not configuration (`INKAN_BIN`, a PIN's variable `INKAN_PKCS11_PIN`): left
+            // alone. What looks like a section's key with one underscore (`INKAN_STORE_URL`)
+            // is said, not taken.
+            [key] => {
+                if SECTIONS.iter().any(|section| {
+                    key.strip_prefix(section)
+                        .is_some_and(|rest| rest.starts_with('_'))
+                }) {
+                    tracing::warn!(
+                        variable = %name,
+                        "not a configuration override (a section's key takes two underscores: \
+                         INKAN_<SECTION>__<KEY>): ignored"
+                    );
+                }
                 continue;
             }
             [section, key] => {
@@ -1368,6 +1403,9 @@ mod tests {
                 ("INKAN_STORE__URL", "postgres://db/inkan"),
                 ("INKAN_ENVIRONMENT", "staging"),
                 ("INKAN_TEST_X", "ignored"),
+                // Not configuration: an unrelated variable does not stop a start.
+                ("INKAN_BIN", "/usr/local/bin/inkan"),
+                ("INKAN_STORE_URL", "sqlite://typo.db"),
             ],
         )
         .unwrap();
