@@ -48,8 +48,9 @@ enum KeysCommand {
         /// Only this subscriber's keys.
         #[arg(long)]
         owner: Option<String>,
-        /// Only keys in this state: active, disabled or destroyed.
-        #[arg(long)]
+        /// Only keys in this state: active, disabled or destroyed (checked before anything is
+        /// opened).
+        #[arg(long, value_parser = ["active", "disabled", "destroyed"])]
         state: Option<String>,
     },
     /// Show one key.

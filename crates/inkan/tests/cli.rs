@@ -836,6 +836,14 @@ fn readme_first_command_works_in_an_empty_folder() {
             .output()
             .unwrap()
     };
+    // A command whose arguments are wrong creates nothing (issue 19 point 8).
+    let wrong = run(&["keys", "list", "--state", "foo"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("active"));
+    assert!(
+        !dir.path().join("inkan-data").exists(),
+        "a refused command made a deployment"
+    );
     let out = run(&["keys", "generate", "--alg", "ES256", "--label", "first-key"]);
     assert!(
         out.status.success(),
