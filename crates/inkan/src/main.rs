@@ -71,6 +71,18 @@ enum Command {
     },
     /// End the service: every subscriber's use and every key, a final evidence pack.
     Decommission(evidence::DecommissionArgs),
+    /// A shell completion script (bash, zsh, fish, elvish or powershell) on standard output,
+    /// e.g. `inkan completions bash > /etc/bash_completion.d/inkan`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Man pages: `inkan.1` and one per subcommand (`inkan-keys.1`, …), written to `--out`.
+    Man {
+        /// The folder to write them to.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid,
     /// 3 when every check passed but the issuer's certificate leads to no `--trust-anchor`
     /// (issuer unauthenticated), 1 otherwise.
@@ -83,8 +95,10 @@ fn main() -> ExitCode {
     let serving = matches!(cli.command, Command::Serve(_));
     let filter = tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG")
         .unwrap_or_else(|_| if serving { "info" } else { "warn" }.into());
+    // Colours only for a person at a terminal, never into a file or a pipe.
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter);
     if serving {
         logs.json().flatten_event(true).init();
@@ -95,6 +109,26 @@ fn main() -> ExitCode {
     // tells an unauthenticated issuer apart.
     let command = match cli.command {
         Command::Verify(args) => return verify::run(args),
+        Command::Completions { shell } => {
+            // Into memory first: the library panics on a write error (a closed pipe).
+            let mut script = Vec::new();
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "inkan", &mut script);
+            return match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("writing the completion script: {e}")),
+            };
+        }
+        Command::Man { out } => {
+            let written = std::fs::create_dir_all(&out).and_then(|()| {
+                clap_mangen::generate_to(<Cli as clap::CommandFactory>::command(), &out)
+            });
+            return match written {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(&format!("writing the man pages to {}: {e}", out.display())),
+            };
+        }
         other => other,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -142,6 +176,8 @@ fn main() -> ExitCode {
             Command::Evidence(args) => evidence::run(&service, args).await,
             Command::Decommission(args) => evidence::decommission(&config, &service, args).await,
             Command::Verify(_)
+            | Command::Completions { .. }
+            | Command::Man { .. }
             | Command::Serve(_)
             | Command::Demo(_)
             | Command::Bench(_)

@@ -1776,3 +1776,54 @@ fn host_commands_need_an_approved_request_outside_test() {
         .expect("the generation is logged");
     assert_eq!(generated.actor.id, asker, "{generated:?}");
 }
+
+/// Shell completions and man pages come from the command's own description (issue 19 point
+/// 8), and need no configuration: the bash script is valid bash and knows the subcommands, and
+/// every subcommand has its page.
+#[test]
+fn completions_and_man_pages_are_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("INKAN_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let bash = run(&["completions", "bash"]);
+    assert!(bash.status.success());
+    let script = String::from_utf8(bash.stdout).unwrap();
+    assert!(script.contains("_inkan()") && script.contains("decommission"));
+    let script_file = dir.path().join("inkan.bash");
+    std::fs::write(&script_file, &script).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script_file)
+        .status()
+        .unwrap();
+    assert!(syntax.success(), "the completion script is not valid bash");
+    for shell in ["zsh", "fish"] {
+        assert!(run(&["completions", shell]).status.success(), "{shell}");
+    }
+    assert!(!run(&["completions", "tcsh"]).status.success());
+    let pages = dir.path().join("man");
+    assert!(
+        run(&["man", "--out", pages.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for page in [
+        "inkan.1",
+        "inkan-keys.1",
+        "inkan-keys-generate.1",
+        "inkan-serve.1",
+    ] {
+        let text = std::fs::read_to_string(pages.join(page)).unwrap();
+        assert!(text.starts_with(".ie") || text.contains(".TH"), "{page}");
+    }
+    assert!(
+        !dir.path().join("inkan-data").exists(),
+        "completions or man pages made a deployment"
+    );
+}
