@@ -21,8 +21,9 @@ const MAX_CONFIG_FILE: u64 = 1024 * 1024;
 /// `INKAN_STORE__URL`, `INKAN_DEVICE__KIND` (a double underscore separates section and key).
 pub const ENV_PREFIX: &str = "INKAN_";
 
-/// `INKAN_` variables that are not configuration overrides.
-const RESERVED_ENV: [&str; 3] = ["INKAN_CONFIG", "INKAN_LOG", "INKAN_TEST_"];
+/// `INKAN_` variables that are not configuration overrides (whole names; `INKAN_TEST_…` is the
+/// test suites' prefix).
+const RESERVED_ENV: [&str; 2] = ["INKAN_CONFIG", "INKAN_LOG"];
 
 /// The keys outside any section that a variable may set (`INKAN_ENVIRONMENT`); every other
 /// override names its section (`INKAN_<SECTION>__<KEY>`).
@@ -1187,6 +1188,19 @@ fn read_secret_env(var: &str) -> Result<SecretString, inkan_device::DeviceError>
     })
 }
 
+/// Whether some string value in `table` (at any depth) is `value`.
+fn table_names_value(table: &toml::Table, value: &str) -> bool {
+    fn names(v: &toml::Value, value: &str) -> bool {
+        match v {
+            toml::Value::String(s) => s == value,
+            toml::Value::Array(items) => items.iter().any(|i| names(i, value)),
+            toml::Value::Table(t) => t.values().any(|i| names(i, value)),
+            _ => false,
+        }
+    }
+    table.values().any(|v| names(v, value))
+}
+
 /// Sets `INKAN_KEY=value` and `INKAN_SECTION__KEY=value` in `table`. Values that parse as
 /// TOML booleans or integers are taken as such; everything else is a string.
 fn apply_env_overrides(
@@ -1197,10 +1211,15 @@ fn apply_env_overrides(
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
-        if RESERVED_ENV.iter().any(|r| name.starts_with(r)) {
+        if RESERVED_ENV.contains(&name.as_str()) || name.starts_with("INKAN_TEST_") {
             continue;
         }
         let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        // Only a known section's key (or a top-level key, below) is configuration: anything
+        // else with the prefix belongs to someone else and is left alone.
+        if keys.len() >= 2 && !SECTIONS.contains(&keys[0].as_str()) {
+            continue;
+        }
         if keys.iter().any(|k| k.is_empty()) || keys.len() > 2 {
             return Err(ConfigError::Invalid(format!(
                 "{name} does not name a configuration key"
@@ -1223,10 +1242,15 @@ fn apply_env_overrides(
             // alone. What looks like a section's key with one underscore (`INKAN_STORE_URL`)
             // is said, not taken.
             [key] => {
-                if SECTIONS.iter().any(|section| {
-                    key.strip_prefix(section)
-                        .is_some_and(|rest| rest.starts_with('_'))
-                }) {
+                // A variable the file names as a secret's source (`user_pin_env`) is not a
+                // typo: no warning for it.
+                let named_in_file = table_names_value(table, &name);
+                if !named_in_file
+                    && SECTIONS.iter().any(|section| {
+                        key.strip_prefix(section)
+                            .is_some_and(|rest| rest.starts_with('_'))
+                    })
+                {
                     tracing::warn!(
                         variable = %name,
                         "not a configuration override (a section's key takes two underscores: \
@@ -1406,9 +1430,12 @@ mod tests {
                 // Not configuration: an unrelated variable does not stop a start.
                 ("INKAN_BIN", "/usr/local/bin/inkan"),
                 ("INKAN_STORE_URL", "sqlite://typo.db"),
+                ("INKAN_DEPLOY__TAG", "blue"),
+                ("INKAN_LOG__CHECKPOINT_EVERY_SECONDS", "7"),
             ],
         )
         .unwrap();
+        assert_eq!(config.log.checkpoint_every_seconds, 7);
         assert_eq!(config.store.url, "postgres://db/inkan");
         assert_eq!(config.environment, Environment::Staging);
     }

@@ -6,9 +6,12 @@
 //! metrics_listen`), never on the public one. Counters and histograms move where things happen
 //! (the signing module, the log writer, the status checker, the status monitor, logins);
 //! gauges of state shared by every node (the log's size, its newest checkpoint, the delivery
-//! backlog, the device) are read when scraped ([`refresh`]). Histograms have buckets, so
-//! quantiles can be aggregated across nodes. `docs/monitoring/` holds a Grafana dashboard and
-//! the alert rules over these names.
+//! backlog) are read when scraped ([`refresh`], each read bounded in time). Whether the device
+//! answers is found by one background probe ([`DeviceProbe`]), never by a request: `/ready` and
+//! `/metrics` read its last answer. Histograms have buckets, so quantiles can be aggregated
+//! across nodes; the same task keeps the exporter's buffers drained when nobody scrapes.
+//! Failure counters start at zero, so the first failure is an increase an alert sees.
+//! `docs/monitoring/` holds a Grafana dashboard and the alert rules over these names.
 //!
 //! Must never: put a subscriber's data, a key's id, a digest or anything secret in a label
 //! (labels are fixed words: formats, outcomes, device kinds, algorithms, source kinds).
@@ -91,7 +94,7 @@ pub fn describe() {
     describe_counter!(
         SIGNATURES,
         "Signatures by the signing module, by format (the document type signed), outcome \
-         (made or refused) and device kind"
+         (made; refused: not allowed; failed: the device, store or log failed) and device kind"
     );
     describe_histogram!(
         DEVICE_SIGN,
@@ -110,8 +113,9 @@ pub fn describe() {
     );
     describe_counter!(
         LOG_VERIFICATION_FAILURES,
-        "Transparency log batches refused because the tree as stored did not give the root \
-         computed for it: the stored log no longer verifies"
+        "Transparency log batches refused because what they read back from the store was \
+         inconsistent (the stored tree did not give the root computed for it, or a stored value \
+         was malformed)"
     );
     describe_gauge!(LOG_SIZE, "Entries in the transparency log");
     describe_gauge!(
@@ -146,9 +150,17 @@ pub fn describe() {
         DELIVERY_BACKLOG,
         "Deliveries to subscribers' destinations still pending"
     );
+    // Present from the start, so that a first failure is an increase (`increase()` does not
+    // count the first sample of a series).
+    counter!(LOG_BATCH_FAILURES).absolute(0);
+    counter!(LOG_VERIFICATION_FAILURES).absolute(0);
+    for outcome in ["ok", "failed"] {
+        counter!(MONITOR_ROUNDS, "outcome" => outcome).absolute(0);
+    }
 }
 
-/// `n` signatures of `format` with `outcome` (`made` or `refused`) on a device of `device`.
+/// `n` signatures of `format` with `outcome` on a device of `device`: `made`, `refused` (the
+/// request was not allowed) or `failed` (the device, the store or the log failed).
 pub fn signatures(format: &str, outcome: &'static str, device: &'static str, n: usize) {
     counter!(SIGNATURES, "format" => format.to_owned(), "outcome" => outcome, "device" => device)
         .increment(n as u64);
@@ -159,9 +171,60 @@ pub fn device_signed(device: &'static str, algorithm: &'static str, seconds: f64
     histogram!(DEVICE_SIGN, "device" => device, "algorithm" => algorithm).record(seconds);
 }
 
-/// Whether the device answered.
-pub fn device_up(up: bool) {
-    gauge!(DEVICE_UP).set(if up { 1.0 } else { 0.0 });
+/// Whether the device answers, as the background probe last found (one probe at a time,
+/// each bounded in time; the device counts as down after three failed probes in a row, so
+/// that one slow answer under load does not take every node out of service).
+#[derive(Debug, Default)]
+pub struct DeviceProbe {
+    failures: std::sync::atomic::AtomicU32,
+}
+
+/// How often the device is probed.
+const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long one probe may take.
+const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// Failed probes in a row that make the device count as down.
+const DOWN_AFTER: u32 = 3;
+
+impl DeviceProbe {
+    /// Whether the device counts as up.
+    pub fn up(&self) -> bool {
+        self.failures.load(std::sync::atomic::Ordering::Relaxed) < DOWN_AFTER
+    }
+
+    /// Probes `device` (does it still hold `handle`, the log key?) every ten seconds until
+    /// the task is aborted, and drains `exposition`'s buffers on the same tick.
+    pub async fn run(
+        self: std::sync::Arc<Self>,
+        device: crate::device::Device,
+        handle: inkan_device::KeyHandle,
+        exposition: metrics_exporter_prometheus::PrometheusHandle,
+    ) {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        loop {
+            tick.tick().await;
+            exposition.run_upkeep();
+            let (device, handle) = (device.clone(), handle.clone());
+            let probe = tokio::task::spawn_blocking(move || device.contains(&handle));
+            // A probe that outlives its time is left to finish; the next waits for it.
+            let answered = matches!(
+                tokio::time::timeout(PROBE_WITHIN, probe).await,
+                Ok(Ok(Ok(true)))
+            );
+            let failures = if answered {
+                self.failures.store(0, std::sync::atomic::Ordering::Relaxed);
+                0
+            } else {
+                self.failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    .saturating_add(1)
+            };
+            if failures == DOWN_AFTER {
+                tracing::error!("the crypto device does not answer for the log key");
+            }
+            gauge!(DEVICE_UP).set(if self.up() { 1.0 } else { 0.0 });
+        }
+    }
 }
 
 /// A log batch of `entries` committed.
@@ -196,43 +259,47 @@ pub fn monitor_round(failed: bool, at: i64) {
     gauge!(MONITOR_LAST).set(at as f64 / 1000.0);
 }
 
-/// Reads the gauges every node shares (the log, its newest checkpoint, the delivery backlog,
-/// the device), before a scrape. A failed read leaves its gauge as it was (and is logged).
+/// How long one store read of a scrape may take.
+const READ_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `read`, within [`READ_WITHIN`].
+async fn bounded<T, E: std::fmt::Display>(
+    read: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(READ_WITHIN, read).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("it took too long".to_owned()),
+    }
+}
+
+/// Reads the gauges every node shares (the log, its newest checkpoint, the delivery backlog),
+/// before a scrape, each read bounded in time. A failed or slow read leaves its gauge as it
+/// was (and is logged).
 pub async fn refresh(state: &crate::api::ApiState) {
     let store = &state.service.store;
-    match store.log_head().await {
+    let within = |what: &'static str| move |e: String| tracing::warn!(error = %e, "metrics: {what} could not be read");
+    match bounded(store.log_head()).await {
         Ok(head) => gauge!(LOG_SIZE).set(head.size as f64),
-        Err(e) => tracing::warn!(error = %e, "metrics: the log's size could not be read"),
+        Err(e) => within("the log's size")(e),
     }
-    match store.latest_checkpoint().await {
+    match bounded(store.latest_checkpoint()).await {
         Ok(Some(checkpoint)) => {
             gauge!(CHECKPOINT_SIZE).set(checkpoint.size as f64);
             gauge!(CHECKPOINT_TIME).set(checkpoint.created_at as f64 / 1000.0);
         }
         Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "metrics: the newest checkpoint could not be read"),
+        Err(e) => within("the newest checkpoint")(e),
     }
-    match store.pending_deliveries().await {
+    match bounded(store.pending_deliveries()).await {
         Ok(pending) => gauge!(DELIVERY_BACKLOG).set(pending as f64),
-        Err(e) => tracing::warn!(error = %e, "metrics: the delivery backlog could not be read"),
+        Err(e) => within("the delivery backlog")(e),
     }
-    probe_device(state).await;
 }
 
 /// The configured checkpoint interval (set once at start).
 pub fn checkpoint_interval(seconds: u64) {
     gauge!(CHECKPOINT_INTERVAL).set(seconds as f64);
-}
-
-/// Whether the device answers: it still holds the log key (one lookup, off the async workers).
-pub async fn probe_device(state: &crate::api::ApiState) -> bool {
-    let device = state.service.device.clone();
-    let handle = state.service.log_key.handle.clone();
-    let answered =
-        tokio::task::spawn_blocking(move || device.contains(&handle).unwrap_or(false)).await;
-    let up = answered.unwrap_or(false);
-    device_up(up);
-    up
 }
 
 #[cfg(test)]
@@ -307,6 +374,8 @@ mod tests {
             "InkanStatusMonitorFailing",
             "InkanDeviceDown",
             "InkanDeliveryBacklog",
+            "InkanNoCheckpoint",
+            "InkanStatusMonitorStopped",
         ] {
             assert!(alerts.contains(&format!("alert: {alert}\n")), "{alert}");
         }

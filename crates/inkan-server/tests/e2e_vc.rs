@@ -9,35 +9,16 @@ mod common;
 
 use common::Engine;
 use common::interop::{interop, node};
-use common::server::{Harness, Session};
+use common::issuing::{Issuing, client_token, credential, issuing_client, issuing_client_with};
+use common::server::Harness;
 use inkan_formats::status::{BitstringStatusListEntry, StatusListReference};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_log::note::NoteVerifier;
 use inkan_log::receipt::Receipt;
-use inkan_server::auth::operators::OperatorRole;
 use inkan_server::config::StatusConfig;
 use inkan_server::status::{KeyStatus, StatusChecker, StatusSource};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-fn credential() -> Value {
-    json!({
-        "@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
-        "type": ["VerifiableCredential", "ExampleAlumniCredential"],
-        "validFrom": "2026-01-01T00:00:00Z",
-        "credentialSubject": {"id": "did:example:ebfeb1f712ebc6f1c276e12ec21", "alumniOf": "Example University"}
-    })
-}
-
-/// A client certificate and key (PEM), self-signed.
-fn client_certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["issuer.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
 
 async fn issue_and_verify(engine: Engine) {
     let Issuing {
@@ -241,78 +222,6 @@ async fn standing_approval_limits_formats_and_rate() {
         .count();
     assert_eq!(refused, 2);
     h.stop().await;
-}
-
-/// A running server with an issuer (its clerk logged in), one ES256 key and a system client
-/// (mTLS) whose scope gives `grant` (the key's entry, without `key`) on it, with a fresh access
-/// token of the client.
-struct Issuing {
-    h: Harness,
-    clerk: Session,
-    mtls: reqwest::Client,
-    /// The key as `POST /v1/keys` answered.
-    key: Value,
-    key_id: String,
-    access: String,
-}
-
-async fn issuing_client(engine: Engine, grant: Value) -> Issuing {
-    issuing_client_with(engine, grant, "").await
-}
-
-/// [`issuing_client`] on a service with more `[server]` settings (or sections after it).
-async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &str) -> Issuing {
-    let h = Harness::start_tuned(engine, "test", None, settings, "").await;
-    let (_, operator) = h.operator().await;
-    let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
-    let clerk: Session = h.login(&clerk).await;
-    let key: Value = h
-        .call(
-            &clerk,
-            Method::POST,
-            "/v1/keys",
-            Some(json!({"algorithm": "ES256", "label": "e-seal", "pin": "135791"})),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key_id = key["id"].as_str().unwrap().to_owned();
-    grant["key"] = key_id.clone().into();
-    let (cert_pem, key_pem) = client_certificate();
-    let registered = h
-        .call(
-            &operator,
-            Method::POST,
-            &format!("/v1/subscribers/{issuer}/clients"),
-            Some(json!({
-                "name": "issuing system", "certificate_pem": cert_pem,
-                "scope": {"keys": [grant]}
-            })),
-        )
-        .await;
-    h.approve_request(
-        registered,
-        OperatorRole::RaOfficer,
-        Some((&operator, &issuer)),
-    )
-    .await;
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let access = client_token(&mtls, &h.url).await;
-    Issuing {
-        h,
-        clerk,
-        mtls,
-        key,
-        key_id,
-        access,
-    }
 }
 
 /// Issue 16: two nodes on one PostgreSQL issue credentials with entries of one list at the same
@@ -1096,20 +1005,6 @@ async fn credentials_take_entries_of_several_lists_or_the_keys_defaults() {
     assert_eq!(claims["status"]["status_list"]["uri"], token["url"]);
 }
 
-/// A token for the client of `mtls` (its certificate; RFC 8705), by client credentials.
-async fn client_token(mtls: &reqwest::Client, base: &str) -> String {
-    let token: Value = mtls
-        .post(format!("{base}/oauth2/token"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_owned()
-}
-
 /// A new status list of the issuing client's, as `POST /v1/status-lists` answers it.
 async fn new_list(mtls: &reqwest::Client, base: &str, access: &str, body: Value) -> Value {
     let created = post_as(mtls, base, access, "/v1/status-lists", &body)
@@ -1596,105 +1491,5 @@ async fn a_session_ended_behind_the_cache_signs_nothing() {
         kinds.ends_with(&[EntryKind::SignatureRequested, EntryKind::SignatureRefused]),
         "{kinds:?}"
     );
-    h.stop().await;
-}
-
-/// The operators' `/metrics` (issue 19 point 3; criteria 2.1.3(6)–(9)): every metric has its
-/// HELP and TYPE, histograms have buckets, and the figures move with what happens: a
-/// credential issued counts a signature of its format on the soft token, the device's time,
-/// the log's batches and size, a login; one the client's grant does not cover counts as
-/// refused.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn operators_metrics_name_what_happened() {
-    let Issuing {
-        h, mtls, access, ..
-    } = issuing_client_with(
-        Engine::SqliteFile,
-        json!({"operations": ["read", "sign"], "formats": ["vc+jwt"]}),
-        "metrics_listen = \"127.0.0.1:0\"",
-    )
-    .await;
-    let operators = format!("http://{}", h.server().metrics_addr.unwrap());
-    let scrape = || async {
-        reqwest::get(format!("{operators}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    // A sample's value: the sum over the series of `name` whose labels contain all of `with`.
-    let value = |text: &str, name: &str, with: &[&str]| -> f64 {
-        text.lines()
-            .filter(|l| {
-                l.starts_with(name)
-                    && l[name.len()..].starts_with(['{', ' '])
-                    && with.iter().all(|w| l.contains(w))
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    };
-    let before = scrape().await;
-    let issue = |options: Value| {
-        mtls.post(format!("{}/credentials/issue", h.url))
-            .bearer_auth(&access)
-            .json(&json!({"credential": credential(), "options": options}))
-            .send()
-    };
-    let issued = issue(json!({"format": "vc+jwt"})).await.unwrap();
-    assert_eq!(issued.status(), StatusCode::CREATED);
-    let refused = issue(json!({"format": "ldp_vc"})).await.unwrap();
-    assert!(refused.status().is_client_error(), "{}", refused.status());
-    let after = scrape().await;
-
-    for (kind, name) in [
-        ("counter", "inkan_signatures_total"),
-        ("histogram", "inkan_device_sign_seconds"),
-        ("gauge", "inkan_device_up"),
-        ("counter", "inkan_log_appends_total"),
-        ("histogram", "inkan_log_batch_entries"),
-        ("gauge", "inkan_log_entries"),
-        ("gauge", "inkan_log_checkpoint_entries"),
-        ("gauge", "inkan_log_checkpoint_timestamp_seconds"),
-        ("gauge", "inkan_log_checkpoint_interval_seconds"),
-        ("counter", "inkan_logins_total"),
-        ("gauge", "inkan_delivery_backlog"),
-        ("counter", "inkan_http_requests_total"),
-        ("histogram", "inkan_http_request_duration_seconds"),
-    ] {
-        assert!(
-            after.contains(&format!("# TYPE {name} {kind}\n")),
-            "{name} is not a {kind}:\n{after}"
-        );
-        assert!(
-            after.contains(&format!("# HELP {name} ")),
-            "{name} has no HELP"
-        );
-    }
-    assert!(
-        after.contains("inkan_device_sign_seconds_bucket{"),
-        "no buckets"
-    );
-    let moved = |name: &str, with: &[&str]| value(&after, name, with) - value(&before, name, with);
-    let made = [
-        r#"format="vc+jwt""#,
-        r#"outcome="made""#,
-        r#"device="soft""#,
-    ];
-    assert_eq!(moved("inkan_signatures_total", &made), 1.0);
-    assert!(moved("inkan_device_sign_seconds_count", &[r#"device="soft""#]) >= 1.0);
-    assert!(moved("inkan_log_appends_total", &[]) >= 2.0);
-    assert!(moved("inkan_log_entries", &[]) >= 2.0);
-    assert_eq!(value(&after, "inkan_device_up", &[]), 1.0);
-    assert_eq!(value(&after, "inkan_delivery_backlog", &[]), 0.0);
-    assert!(value(&after, "inkan_log_checkpoint_entries", &[]) > 0.0);
-    assert!(value(&before, "inkan_logins_total", &[r#"outcome="succeeded""#]) >= 1.0);
-    let refused = [
-        r#"format="ldp_vc""#,
-        r#"outcome="refused""#,
-        r#"device="soft""#,
-    ];
-    assert_eq!(moved("inkan_signatures_total", &refused), 1.0);
-    assert_eq!(moved("inkan_signatures_total", &[r#"outcome="made""#]), 1.0);
     h.stop().await;
 }

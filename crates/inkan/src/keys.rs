@@ -56,6 +56,7 @@ enum KeysCommand {
     /// Show one key.
     Show {
         /// The key id (key_…).
+        #[arg(value_parser = checked_id)]
         id: String,
     },
     /// Print the device's import wrapping key (PEM): wrap keys to it with RSA-OAEP and
@@ -93,6 +94,7 @@ enum KeysCommand {
     /// Print a PKCS#10 certification request (PEM) signed by the key.
     Csr {
         /// The key id.
+        #[arg(value_parser = checked_id)]
         id: String,
         /// Subject distinguished name, e.g. "CN=Example Issuer,O=Example,C=JP".
         #[arg(long)]
@@ -104,6 +106,7 @@ enum KeysCommand {
     /// Attach a certificate chain; refused unless its leaf certifies the key.
     AttachCert {
         /// The key id.
+        #[arg(value_parser = checked_id)]
         id: String,
         /// The chain (PEM or DER), leaf first.
         #[arg(long)]
@@ -120,6 +123,7 @@ enum KeysCommand {
     /// an approved `key.destroy` request, which the service carries out).
     Destroy {
         /// The key id.
+        #[arg(value_parser = checked_id)]
         id: String,
         /// Why (recorded with the key).
         #[arg(long)]
@@ -349,6 +353,11 @@ pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, String> {
         return Err(format!("{} is larger than {limit} bytes", path.display()));
     }
     std::fs::read(path).map_err(read)
+}
+
+/// A key id as the argument parser checks it, before anything is opened.
+fn checked_id(id: &str) -> Result<String, String> {
+    KeyId::parse(id).map(|_| id.to_owned())
 }
 
 fn parse_id(id: &str) -> Result<KeyId, String> {

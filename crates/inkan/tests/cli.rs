@@ -840,6 +840,18 @@ fn readme_first_command_works_in_an_empty_folder() {
     let wrong = run(&["keys", "list", "--state", "foo"]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("active"));
+    for args in [
+        &["keys", "show", "foo"][..],
+        &["keys", "destroy", "foo", "--reason", "x"],
+        &["keys", "csr", "foo", "--subject", "CN=x"],
+    ] {
+        let wrong = run(args);
+        assert!(!wrong.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&wrong.stderr).contains("not a key id"),
+            "{args:?}"
+        );
+    }
     assert!(
         !dir.path().join("inkan-data").exists(),
         "a refused command made a deployment"

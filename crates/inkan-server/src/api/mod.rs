@@ -70,6 +70,8 @@ pub struct ApiState {
     pub status_lists: Arc<crate::status_lists::StatusLists>,
     /// The CSC OAuth2 authorization server behind the pages.
     pub oauth: Arc<crate::oauth::AuthorizationServer>,
+    /// Whether the device answers, as the background probe last found.
+    pub device_probe: Arc<crate::telemetry::DeviceProbe>,
 }
 
 /// Limits applied to every request.
@@ -257,7 +259,18 @@ async fn record_metrics(request: Request, next: Next) -> Response {
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    // A fixed set: a client's own method name must not make a new series.
+    let method = match *request.method() {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        axum::http::Method::PATCH => "PATCH",
+        _ => "other",
+    }
+    .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

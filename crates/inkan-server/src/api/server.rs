@@ -103,6 +103,7 @@ pub struct Server {
     task: JoinHandle<std::io::Result<()>>,
     metrics: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     housekeeping: JoinHandle<()>,
+    probe: JoinHandle<()>,
     monitor: JoinHandle<()>,
     publisher: JoinHandle<()>,
     status: Arc<crate::status::StatusChecker>,
@@ -260,7 +261,14 @@ impl Server {
             service.recorder.clone(),
             clock.clone(),
         ));
+        let device_probe = Arc::new(crate::telemetry::DeviceProbe::default());
+        let probe = tokio::spawn(device_probe.clone().run(
+            service.device.clone(),
+            service.log_key.handle.clone(),
+            exposition.clone(),
+        ));
         let state = Arc::new(ApiState {
+            device_probe,
             oauth,
             operations,
             service: service.clone(),
@@ -346,6 +354,7 @@ impl Server {
             stop,
             task,
             housekeeping,
+            probe,
             monitor,
             publisher,
             status,
@@ -364,6 +373,7 @@ impl Server {
             }
         }
         self.housekeeping.abort();
+        self.probe.abort();
         self.monitor.abort();
         self.publisher.abort();
         self.delivery_worker.stop().await;

@@ -41,6 +41,12 @@ fn tick(policy: &CheckpointPolicy) -> Duration {
 /// Runs until the writer stops (the size channel closes).
 pub(super) async fn run(shared: Arc<Shared>, mut sizes: watch::Receiver<u64>) {
     let tick = tick(&shared.policy);
+    // Entries other processes appended (a host command, another node) are not in this
+    // writer's sizes: the store's head is read once per checkpoint interval, so that they too
+    // are covered within it while this node appends nothing.
+    let mut stored = 0u64;
+    let mut read_at = shared.clock.now();
+    let every = i64::try_from(shared.policy.every.as_millis()).unwrap_or(i64::MAX);
     loop {
         let closed = tokio::select! {
             changed = sizes.changed() => changed.is_err(),
@@ -49,7 +55,14 @@ pub(super) async fn run(shared: Arc<Shared>, mut sizes: watch::Receiver<u64>) {
         if closed {
             return;
         }
-        let size = *sizes.borrow_and_update();
+        if shared.clock.now().saturating_sub(read_at) >= every {
+            read_at = shared.clock.now();
+            match shared.store.log_head().await {
+                Ok(head) => stored = head.size,
+                Err(error) => tracing::warn!(%error, "reading the log's head for a checkpoint"),
+            }
+        }
+        let size = (*sizes.borrow_and_update()).max(stored);
         if shared.due(size).await
             && let Err(error) = shared.issue().await
         {

@@ -373,13 +373,14 @@ impl SigningModule {
         if let Some(first) = records.first_mut() {
             first.status_entries = status_entries;
         }
-        let log_index = self.recorder.signature_made(made, records).await?;
+        let made = self.recorder.signature_made(made, records).await;
         crate::telemetry::signatures(
             &request.document_type,
-            "made",
+            if made.is_ok() { "made" } else { "failed" },
             request.key.device.as_str(),
             labels.len(),
         );
+        let log_index = made?;
         Ok(Signed {
             signatures,
             log_index,
@@ -632,9 +633,15 @@ impl SigningModule {
         approval: Option<&str>,
         why: &SigningError,
     ) {
+        let outcome = match why {
+            SigningError::Refused(_) | SigningError::KeyUnusable(_) | SigningError::BadInput(_) => {
+                "refused"
+            }
+            SigningError::Log(_) | SigningError::Store(_) | SigningError::Device(_) => "failed",
+        };
         crate::telemetry::signatures(
             &request.document_type,
-            "refused",
+            outcome,
             request.key.device.as_str(),
             labels.len().max(1),
         );

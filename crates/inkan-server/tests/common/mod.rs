@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 pub mod interop;
+pub mod issuing;
 pub mod server;
 pub mod status_server;
 pub mod webdriver;
