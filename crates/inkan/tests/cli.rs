@@ -828,14 +828,7 @@ fn a_store_of_another_environment_is_refused() {
 #[test]
 fn readme_first_command_works_in_an_empty_folder() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_inkan"))
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("INKAN_CONFIG")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| inkan_in(dir.path(), args);
     // A command whose arguments are wrong creates nothing (issue 19 point 8).
     let wrong = run(&["keys", "list", "--state", "foo"]);
     assert!(!wrong.status.success());
@@ -878,6 +871,16 @@ fn readme_first_command_works_in_an_empty_folder() {
             .mode();
         assert_eq!(mode & 0o077, 0, "{private} is readable by others");
     }
+}
+
+/// `inkan ARGS` run in `dir` without a configuration: its output.
+fn inkan_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("INKAN_CONFIG")
+        .output()
+        .unwrap()
 }
 
 /// Issue 3's hostile cases through `inkan log verify --export` and `inkan log receipt
@@ -1795,14 +1798,7 @@ fn host_commands_need_an_approved_request_outside_test() {
 #[test]
 fn completions_and_man_pages_are_generated() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_inkan"))
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("INKAN_CONFIG")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| inkan_in(dir.path(), args);
     let bash = run(&["completions", "bash"]);
     assert!(bash.status.success());
     let script = String::from_utf8(bash.stdout).unwrap();
