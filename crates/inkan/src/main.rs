@@ -149,12 +149,29 @@ fn main() -> ExitCode {
         {
             return result;
         }
+        if let Command::Config {
+            command: ConfigCommand::Check { file },
+        } = &command
+        {
+            let path = file.as_deref().or(cli.config.as_deref());
+            let config = Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+            let text = format!(
+                "{config:#?}\ndigest: {}\n",
+                inkan_server::operations::configuration::digest(&config)
+            );
+            return match std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(format!("writing the configuration: {e}"))
+                }
+                _ => Ok(()),
+            };
+        }
         let config =
             Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
         let command = match command {
             Command::Serve(args) => return serve::run(&config, args).await,
             Command::Config {
-                command: ConfigCommand::Digest,
+                command: ConfigCommand::Digest | ConfigCommand::Check { .. },
             } => {
                 println!(
                     "{}",
@@ -197,6 +214,14 @@ fn main() -> ExitCode {
 enum ConfigCommand {
     /// Print the configuration's digest.
     Digest,
+    /// Check a configuration (the file, or `--config`, with the `INKAN_` variables) as a start
+    /// would, and print the effective configuration with every default filled in and its
+    /// digest. It holds no secret (only the files and variables secrets are read from). Opens
+    /// nothing: no store, no device.
+    Check {
+        /// The file (default: `--config`, or the embedded default).
+        file: Option<PathBuf>,
+    },
 }
 
 fn fail(message: &str) -> ExitCode {

@@ -1835,3 +1835,47 @@ fn completions_and_man_pages_are_generated() {
         "completions or man pages made a deployment"
     );
 }
+
+/// `inkan config check FILE` (issue 19 point 6) checks a configuration as a start would and
+/// prints the effective one with its digest, opening nothing; a malformed file is named with
+/// its line and column.
+#[test]
+fn config_check_prints_the_effective_configuration_or_where_it_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.path().join(name), text).unwrap();
+        name.to_owned()
+    };
+    let good = write(
+        "good.toml",
+        "environment = \"staging\"\n[auth]\nmax_failed_logins = 7\n",
+    );
+    let out = inkan_in(dir.path(), &["config", "check", &good]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("environment: Staging") && text.contains("max_failed_logins: 7"));
+    assert!(
+        text.contains("idle_timeout_minutes: 15"),
+        "defaults are filled in"
+    );
+    assert!(text.lines().any(|l| l.starts_with("digest: ")));
+    let broken = write("broken.toml", "environment = \"test\"\n[auth\n");
+    let out = inkan_in(dir.path(), &["config", "check", &broken]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 6"));
+    let refused = write(
+        "refused.toml",
+        "environment = \"test\"\n[auth]\nmax_failed_logins = 0\n",
+    );
+    let out = inkan_in(dir.path(), &["config", "check", &refused]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[auth]"));
+    assert!(
+        !dir.path().join("inkan-data").exists(),
+        "a check opened a deployment"
+    );
+}
