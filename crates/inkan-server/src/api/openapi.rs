@@ -59,9 +59,52 @@ use utoipa::OpenApi;
 )]
 struct ApiDoc;
 
-/// The document as JSON.
+/// The document as JSON, with what the route annotations cannot say: the ways callers
+/// authenticate (issue 19 point 2) and the server (this one, relative).
 pub fn document() -> serde_json::Value {
-    serde_json::to_value(ApiDoc::openapi()).unwrap_or_default()
+    let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    document["servers"] = serde_json::json!([{"url": "/", "description": "this Inkan"}]);
+    document["components"]["securitySchemes"] = serde_json::json!({
+        "dpop": {
+            "type": "http",
+            "scheme": "DPoP",
+            "description": "`Authorization: DPoP <access token>` with a fresh `DPoP` proof of the \
+                            token's key on every request (RFC 9449): people's and operators' \
+                            sessions, and system clients authenticated by private_key_jwt"
+        },
+        "mutualTls": {
+            "type": "mutualTLS",
+            "description": "The client certificate registered for a system client (RFC 8705; \
+                            its tokens are certificate-bound `Bearer` tokens) or an operator's \
+                            terminal (with DPoP)"
+        },
+        "cscBasic": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "CSC `auth/login` only: username and password, with the OTP in the \
+                            body and a DPoP proof"
+        },
+        "clientCredentials": {
+            "type": "oauth2",
+            "description": "System clients: `grant_type=client_credentials` over mutual TLS or \
+                            with a private_key_jwt assertion (RFC 7523) and a DPoP proof",
+            "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": {}}}
+        },
+        "cscAuthorizationCode": {
+            "type": "oauth2",
+            "description": "CSC API v2 OAuth2: a person signs in and approves on Inkan's pages; \
+                            the code is exchanged with PKCE S256 and a DPoP proof",
+            "flows": {"authorizationCode": {
+                "authorizationUrl": "/oauth2/authorize",
+                "tokenUrl": "/oauth2/token",
+                "scopes": {
+                    "service": "a session of the person",
+                    "credential": "a credential token: the SAD for the approved hashes"
+                }
+            }}
+        }
+    });
+    document
 }
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub async fn get_request(
 
 /// Which requests to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// `pending`, `approved`, `executed`, `failed` or `expired`; all when absent.
@@ -181,6 +182,7 @@ pub async fn apply(
 
 /// Which applications to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationsQuery {
     /// `pending`, `approving`, `approved`, `rejected` or `failed`; all when absent.
