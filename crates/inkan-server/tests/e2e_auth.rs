@@ -7,7 +7,9 @@
 mod common;
 
 use common::Engine;
-use common::server::{Account, Harness, MINUTE, PASSWORD, Session, status};
+use common::server::{
+    Account, Harness, MINUTE, PASSWORD, Session, client_certificate, mtls_client, status,
+};
 use inkan_log::entry::{EntryKind, Outcome};
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::totp;
@@ -456,16 +458,6 @@ async fn lockout_postgres() {
     lockout(Engine::Postgres).await;
 }
 
-/// A self-signed client certificate and its key, PEM.
-fn client_certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["e-sealer.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 /// A `client_credentials` request with a client assertion and a DPoP proof by `dpop_key`.
 async fn assertion_request(
     h: &Harness,
@@ -522,7 +514,7 @@ async fn system_clients(engine: Engine) {
     let scope = json!({"keys": [{"key": keys[0], "operations": ["read", "sign"]}]});
 
     // mTLS client.
-    let (cert_pem, key_pem) = client_certificate();
+    let (cert_pem, key_pem) = client_certificate("e-sealer.example");
     let registered = h
         .call(
             &operator,
@@ -542,13 +534,7 @@ async fn system_clients(engine: Engine) {
         registered["result"]["token_endpoint_auth_method"],
         "tls_client_auth"
     );
-    let cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
+    let mtls = mtls_client(&h, &cert_pem, &key_pem);
     let token_url = format!("{}/oauth2/token", h.url);
     let form = [("grant_type", "client_credentials")];
     let token = mtls.post(&token_url).form(&form).send().await.unwrap();
@@ -590,15 +576,8 @@ async fn system_clients(engine: Engine) {
         anonymous.json::<Value>().await.unwrap()["error"],
         "invalid_client"
     );
-    let (other_cert, other_key) = client_certificate();
-    let stranger = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
-        .identity(
-            reqwest::Identity::from_pem(format!("{other_cert}{other_key}").as_bytes()).unwrap(),
-        )
-        .build()
-        .unwrap();
+    let (other_cert, other_key) = client_certificate("e-sealer.example");
+    let stranger = mtls_client(&h, &other_cert, &other_key);
     assert_eq!(
         stranger
             .post(&token_url)

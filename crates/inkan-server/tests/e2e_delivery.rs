@@ -19,7 +19,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
-use common::server::{Harness, MINUTE, Session};
+use common::server::{Harness, MINUTE, Session, client_certificate, client_token, mtls_client};
 use common::{Engine, TestDb};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_server::api::listener;
@@ -202,12 +202,7 @@ async fn issuer(h: &Harness, operator: &Session, username: &str) -> Issuer {
         .await
         .unwrap();
     let key_id = key["id"].as_str().unwrap().to_owned();
-    let client_key = rcgen::KeyPair::generate().unwrap();
-    let certificate = rcgen::CertificateParams::new(vec!["issuer.example".into()])
-        .unwrap()
-        .self_signed(&client_key)
-        .unwrap();
-    let (cert_pem, key_pem) = (certificate.pem(), client_key.serialize_pem());
+    let (cert_pem, key_pem) = client_certificate("issuer.example");
     let registered = h
         .call(
             operator,
@@ -226,23 +221,8 @@ async fn issuer(h: &Harness, operator: &Session, username: &str) -> Issuer {
         .as_str()
         .unwrap()
         .to_owned();
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().unwrap().to_owned();
+    let mtls = mtls_client(h, &cert_pem, &key_pem);
+    let access = client_token(&mtls, &h.url).await;
     let issued = mtls
         .post(format!("{}/credentials/issue", h.url))
         .bearer_auth(&access)

@@ -9,8 +9,8 @@ mod common;
 
 use common::Engine;
 use common::interop::{interop, node};
-use common::issuing::{Issuing, client_token, credential, issuing_client, issuing_client_with};
-use common::server::Harness;
+use common::issuing::{Issuing, credential, issuing_client, issuing_client_with};
+use common::server::{Harness, client_token};
 use inkan_formats::status::{BitstringStatusListEntry, StatusListReference};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
 use inkan_log::note::NoteVerifier;

@@ -8,7 +8,9 @@
 mod common;
 
 use common::Engine;
-use common::server::{Harness, MINUTE, PASSWORD, Session, key, status};
+use common::server::{
+    Harness, MINUTE, PASSWORD, Session, client_certificate, key, mtls_client, status,
+};
 use inkan_log::entry::EntryKind;
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::client::ProofKey;
@@ -1267,16 +1269,6 @@ async fn production_starts_a_changed_configuration_only_with_an_approved_request
     h.stop().await;
 }
 
-/// A self-signed client certificate and its key (PEM).
-fn client_certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["e-sealer.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 /// What a system client holding `identity` gets: the token endpoint's status and, with a
 /// token, the status of e-sealing a credential with `seal`.
 async fn client_signs(
@@ -1284,16 +1276,7 @@ async fn client_signs(
     identity: &(String, String),
     seal: &str,
 ) -> (StatusCode, StatusCode) {
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(
-            reqwest::Identity::from_pem(format!("{}{}", identity.0, identity.1).as_bytes())
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let mtls = mtls_client(h, &identity.0, &identity.1);
     let token = mtls
         .post(format!("{}/oauth2/token", h.url))
         .form(&[("grant_type", "client_credentials")])
@@ -1336,7 +1319,7 @@ async fn one_officer_cannot_register_a_client_that_signs() {
     let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
     let (_, stranger) = h.subscriber(&officer, "issuer", "stranger").await;
     let stranger = h.login(&stranger).await;
-    let identity = client_certificate();
+    let identity = client_certificate("e-sealer.example");
     let scope = json!({"keys": [{"key": seal, "operations": ["sign"]}]});
     let (asked, request) = call(
         &h,
@@ -1458,7 +1441,7 @@ async fn one_officer_cannot_register_a_client_that_signs() {
     let (issuer, clerk) = h.subscriber(&officer, "issuer", "clerk").await;
     let clerk_session = h.login(&clerk).await;
     let (seal, _) = key(&h, &clerk_session, "ES256", "135791").await;
-    let identity = client_certificate();
+    let identity = client_certificate("e-sealer.example");
     let (asked, request) = call(
         &h,
         &officer,

@@ -2,7 +2,7 @@
 //! suites share (`e2e_vc`, `e2e_metrics`).
 
 use super::Engine;
-use super::server::{Harness, Session};
+use super::server::{Harness, Session, client_certificate, client_token, mtls_client};
 use inkan_server::auth::operators::OperatorRole;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -15,16 +15,6 @@ pub fn credential() -> Value {
         "validFrom": "2026-01-01T00:00:00Z",
         "credentialSubject": {"id": "did:example:ebfeb1f712ebc6f1c276e12ec21", "alumniOf": "Example University"}
     })
-}
-
-/// A client certificate and key (PEM), self-signed.
-pub fn client_certificate() -> (String, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["issuer.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    (cert.pem(), key.serialize_pem())
 }
 
 /// A running server with an issuer (its clerk logged in), one ES256 key and a system client
@@ -63,7 +53,7 @@ pub async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &st
         .unwrap();
     let key_id = key["id"].as_str().unwrap().to_owned();
     grant["key"] = key_id.clone().into();
-    let (cert_pem, key_pem) = client_certificate();
+    let (cert_pem, key_pem) = client_certificate("issuer.example");
     let registered = h
         .call(
             &operator,
@@ -81,13 +71,7 @@ pub async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &st
         Some((&operator, &issuer)),
     )
     .await;
-    let server_cert = std::fs::read(h._dir.path().join("tls/server.crt")).unwrap();
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&server_cert).unwrap())
-        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
-        .build()
-        .unwrap();
+    let mtls = mtls_client(&h, &cert_pem, &key_pem);
     let access = client_token(&mtls, &h.url).await;
     Issuing {
         h,
@@ -97,18 +81,4 @@ pub async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &st
         key_id,
         access,
     }
-}
-
-/// A token for the client of `mtls` (its certificate; RFC 8705), by client credentials.
-pub async fn client_token(mtls: &reqwest::Client, base: &str) -> String {
-    let token: Value = mtls
-        .post(format!("{base}/oauth2/token"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_owned()
 }

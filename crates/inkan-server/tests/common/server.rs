@@ -802,6 +802,41 @@ pub async fn system_client(
     }
 }
 
+/// A self-signed client certificate for `dns_name` and its key, PEM.
+pub fn client_certificate(dns_name: &str) -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![dns_name.into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A client of `h` that trusts its server certificate and presents `cert_pem` (with
+/// `key_pem`) for mutual TLS.
+pub fn mtls_client(h: &Harness, cert_pem: &str, key_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .add_root_certificate(reqwest::Certificate::from_pem(&h.server_cert).unwrap())
+        .identity(reqwest::Identity::from_pem(format!("{cert_pem}{key_pem}").as_bytes()).unwrap())
+        .build()
+        .unwrap()
+}
+
+/// A token for the client of `mtls` (its certificate; RFC 8705), by client credentials.
+pub async fn client_token(mtls: &reqwest::Client, base: &str) -> String {
+    let token: Value = mtls
+        .post(format!("{base}/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_owned()
+}
+
 /// An issuer organisation's system client over mutual TLS (as the W3C suites' issuers are
 /// reached), registered by `operator` for subscriber `issuer` with sign and read scope on
 /// `keys`: the client presenting its certificate, and its access token.
@@ -811,12 +846,7 @@ pub async fn mtls_system_client(
     issuer: &str,
     keys: &[&str],
 ) -> (reqwest::Client, String) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["issuer.example".into()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap()
-        .pem();
+    let (cert, key_pem) = client_certificate("issuer.example");
     let grants: Vec<Value> = keys
         .iter()
         .map(|k| json!({"key": k, "operations": ["read", "sign"]}))
@@ -838,25 +868,9 @@ pub async fn mtls_system_client(
         Some((operator, issuer)),
     )
     .await;
-    let mtls = reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(&h.server_cert).unwrap())
-        .identity(
-            reqwest::Identity::from_pem(format!("{cert}{}", key.serialize_pem()).as_bytes())
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let token: Value = mtls
-        .post(format!("{}/oauth2/token", h.url))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    (mtls, token["access_token"].as_str().unwrap().to_owned())
+    let mtls = mtls_client(h, &cert, &key_pem);
+    let access = client_token(&mtls, &h.url).await;
+    (mtls, access)
 }
 
 /// A fresh SoftHSM token (its user PIN in a file under `dir`) and the `[device]` section that
