@@ -35,11 +35,24 @@ pub struct ClientError(String);
 impl ProofKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, ClientError> {
+        Ok(Self::generate_storable()?.0)
+    }
+
+    /// A fresh random key and its PKCS#8 document, for a client that keeps its key between
+    /// runs (`inkan client`, in a file only its owner reads).
+    pub fn generate_storable() -> Result<(Self, zeroize::Zeroizing<Vec<u8>>), ClientError> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
             .map_err(|_| ClientError("key generation failed".into()))?;
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
-            .map_err(|e| ClientError(e.to_string()))?;
+        let pkcs8 = zeroize::Zeroizing::new(pkcs8.as_ref().to_vec());
+        Ok((Self::from_pkcs8(&pkcs8)?, pkcs8))
+    }
+
+    /// The key of a PKCS#8 document [`generate_storable`](Self::generate_storable) gave.
+    pub fn from_pkcs8(pkcs8: &[u8]) -> Result<Self, ClientError> {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &rng)
+            .map_err(|_| ClientError("not a P-256 PKCS#8 key".into()))?;
         let public = PublicKey::from_sec1(KeySpec::P256, pair.public_key().as_ref())
             .map_err(|e| ClientError(e.to_string()))?;
         Ok(ProofKey { pair, public, rng })

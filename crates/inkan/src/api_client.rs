@@ -18,6 +18,10 @@ pub struct Session {
     pub key: Option<ProofKey>,
     /// The access token.
     pub access: String,
+    /// The refresh token, when the login asked for one.
+    pub refresh: Option<String>,
+    /// When the access token expires (Unix seconds, by this client's clock).
+    pub expires_at: i64,
 }
 
 /// An account's credentials as the demo's "authenticator app" holds them.
@@ -65,7 +69,8 @@ pub fn self_signed_identity(name: &str) -> Result<(String, String), String> {
 
 /// An operator of `role` created on the host (what `inkan operators add` does), activated
 /// from a new terminal of its own: the terminal's client (presenting its certificate, which
-/// activation registers) and the account, ready to log in.
+/// activation registers), the account, ready to log in, and the terminal's certificate and
+/// key (PEM).
 pub async fn new_operator(
     server: &inkan_server::api::server::Server,
     server_cert_pem: &[u8],
@@ -73,7 +78,7 @@ pub async fn new_operator(
     username: &str,
     password: &str,
     role: inkan_server::auth::operators::OperatorRole,
-) -> Result<(Client, Account), String> {
+) -> Result<(Client, Account, String), String> {
     let created = server
         .auth
         .create_operator(
@@ -88,7 +93,7 @@ pub async fn new_operator(
     let account = terminal
         .activate(username, &created.activation_code, password)
         .await?;
-    Ok((terminal, account))
+    Ok((terminal, account, identity))
 }
 
 /// A request that failed, with the service's answer.
@@ -172,6 +177,12 @@ impl Client {
         Ok(answer)
     }
 
+    /// POSTs JSON without authentication: the status and the JSON answer, whatever they are.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<(StatusCode, Value), String> {
+        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
     /// GETs a public resource; fails unless the status is 200.
     pub async fn get_public(&self, path: &str) -> Result<Value, String> {
         let (status, answer) = self
@@ -247,34 +258,69 @@ impl Client {
     /// As [`login`](Self::login), with the OTP of the step containing `otp_time` (Unix ms).
     pub async fn login_at(&self, account: &Account, otp_time: i64) -> Result<Session, String> {
         let key = ProofKey::generate().map_err(|e| e.to_string())?;
+        let otp = totp::code_at_step(&account.seed, totp::step_at(otp_time));
+        self.login_with(key, &account.username, &account.password, &otp, false)
+            .await
+    }
+
+    /// CSC `auth/login` with a password and a one-time password the caller has, bound to
+    /// `key`; with a refresh token when `remember` is set.
+    pub async fn login_with(
+        &self,
+        key: ProofKey,
+        username: &str,
+        password: &str,
+        otp: &str,
+        remember: bool,
+    ) -> Result<Session, String> {
+        let basic = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")),
+        );
+        let body = json!({"otp": otp, "rememberMe": remember});
+        self.csc_login(key, Some(&basic), &body)
+            .await
+            .map_err(|e| format!("login of {username}: {e}"))
+    }
+
+    /// A new access token for `key`'s session from its refresh token.
+    pub async fn refresh(&self, key: ProofKey, refresh_token: &str) -> Result<Session, String> {
+        let body = json!({"refresh_token": refresh_token});
+        self.csc_login(key, None, &body)
+            .await
+            .map_err(|e| format!("refreshing the session: {e}"))
+    }
+
+    async fn csc_login(
+        &self,
+        key: ProofKey,
+        basic: Option<&str>,
+        body: &Value,
+    ) -> Result<Session, String> {
         let url = format!("{}/csc/v2/auth/login", self.base);
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{}:{}", account.username, account.password));
         let proof = key
             .dpop("POST", &url, None, self.now_seconds())
             .map_err(|e| e.to_string())?;
-        let (status, body) = self
-            .send(
-                self.http
-                    .post(&url)
-                    .header("Authorization", format!("Basic {basic}"))
-                    .header("DPoP", proof)
-                    .json(
-                        &json!({"otp": totp::code_at_step(&account.seed, totp::step_at(otp_time))}),
-                    ),
-            )
-            .await?;
-        if status != StatusCode::OK {
-            return Err(format!(
-                "login of {}: {}",
-                account.username,
-                failure(status, &body)
-            ));
+        let mut request = self.http.post(&url).header("DPoP", proof).json(body);
+        if let Some(basic) = basic {
+            request = request.header("Authorization", format!("Basic {basic}"));
         }
-        Ok(Session {
-            key: Some(key),
-            access: body["access_token"].as_str().unwrap_or_default().to_owned(),
-        })
+        let (status, body) = self.send(request).await?;
+        if status != StatusCode::OK {
+            return Err(failure(status, &body));
+        }
+        Ok(self.session(Some(key), &body))
+    }
+
+    fn session(&self, key: Option<ProofKey>, tokens: &Value) -> Session {
+        Session {
+            key,
+            access: tokens["access_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            refresh: tokens["refresh_token"].as_str().map(str::to_owned),
+            expires_at: self.now_seconds() + tokens["expires_in"].as_i64().unwrap_or_default(),
+        }
     }
 
     /// A system client's token over mutual TLS (this client's certificate).
@@ -289,10 +335,7 @@ impl Client {
         if status != StatusCode::OK {
             return Err(format!("client token: {}", failure(status, &body)));
         }
-        Ok(Session {
-            key: None,
-            access: body["access_token"].as_str().unwrap_or_default().to_owned(),
-        })
+        Ok(self.session(None, &body))
     }
 
     /// An authenticated request (DPoP proof or certificate-bound bearer token).
@@ -343,17 +386,12 @@ impl Client {
         Ok(answer)
     }
 
-    /// CSC `credentials/authorize`: a fresh nonce, then the hashes' digest (and for a
-    /// presentation the digest of what was shown), the nonce, the PIN and the current OTP
-    /// encrypted to the activation key; returns the SAD.
-    pub async fn authorize(
+    /// Activation data for `session`: a fresh nonce from the service, the plaintext `build`
+    /// makes with it, encrypted to the service's activation key (compact JWE).
+    pub async fn activation_data(
         &self,
         session: &Session,
-        account: &Account,
-        key_id: &str,
-        pin: &str,
-        hashes: &[String],
-        shown: Option<&str>,
+        build: impl FnOnce(&str) -> Result<Value, String>,
     ) -> Result<String, String> {
         let (_, info) = self
             .send(
@@ -375,19 +413,42 @@ impl Client {
         let nonce = nonce["nonce"]
             .as_str()
             .ok_or("the nonce endpoint gave no nonce")?;
+        client::encrypt_activation_data(activation_key, &build(nonce)?).map_err(|e| e.to_string())
+    }
+
+    /// CSC `credentials/authorize`: a fresh nonce, then the hashes' digest (and for a
+    /// presentation the digest of what was shown), the nonce, the PIN and the current OTP
+    /// encrypted to the activation key; returns the SAD.
+    pub async fn authorize(
+        &self,
+        session: &Session,
+        account: &Account,
+        key_id: &str,
+        pin: &str,
+        hashes: &[String],
+        shown: Option<&str>,
+    ) -> Result<String, String> {
+        self.authorize_with_otp(session, key_id, pin, &self.otp(account), hashes, shown)
+            .await
+    }
+
+    /// As [`authorize`](Self::authorize), with a one-time password the caller has.
+    pub async fn authorize_with_otp(
+        &self,
+        session: &Session,
+        key_id: &str,
+        pin: &str,
+        otp: &str,
+        hashes: &[String],
+        shown: Option<&str>,
+    ) -> Result<String, String> {
         const SHA256: &str = "2.16.840.1.101.3.4.2.1";
-        let data = client::authorize_data(
-            key_id,
-            SHA256,
-            hashes,
-            shown,
-            nonce,
-            pin,
-            &self.otp(account),
-        )
-        .map_err(|e| e.to_string())?;
-        let jwe =
-            client::encrypt_activation_data(activation_key, &data).map_err(|e| e.to_string())?;
+        let jwe = self
+            .activation_data(session, |nonce| {
+                client::authorize_data(key_id, SHA256, hashes, shown, nonce, pin, otp)
+                    .map_err(|e| e.to_string())
+            })
+            .await?;
         let body = json!({
             "credentialID": key_id,
             "numSignatures": hashes.len(),

@@ -21,12 +21,11 @@
 //! operator and makes accounts, keys and clients), or sign with a registered key outside the
 //! signing module (the baseline key is made for it, never registered, and destroyed).
 
-use crate::api_client::{Account, Client, Session, new_operator};
+use crate::api_client::{Client, Session};
 use clap::{Args, ValueEnum};
 use inkan_device::Algorithm;
 use inkan_server::api::server::Server;
-use inkan_server::auth::operators::OperatorRole;
-use inkan_server::clock::{Clock as _, SystemClock};
+use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
 use inkan_server::device::Device;
 use reqwest::{Method, StatusCode};
@@ -176,8 +175,15 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 .await
                 .map_err(|e| e.to_string())?;
             let cert = std::fs::read(&config.server.tls_certificate).map_err(|e| e.to_string())?;
-            let (client, key_id) = provision(&server, &cert, alg).await?;
-            (client, key_id, Some((server, config)))
+            let plan = crate::provision::Plan {
+                prefix: "bench",
+                password: PASSWORD,
+                algorithm: alg.as_str(),
+                pin: "135791",
+                operations: &["sign"],
+            };
+            let made = crate::provision::issuer_with_client(&server, &cert, &plan).await?;
+            (made.system.clone(), made.key_id(), Some((server, config)))
         }
     };
     let session = client.client_token().await?;
@@ -256,124 +262,8 @@ fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
             refuse_unless_test(&config)?;
             Ok(config)
         }
-        None => {
-            let d = scratch.display();
-            let text = format!(
-                "environment = \"test\"\n[store]\nurl = \"sqlite://{d}/inkan.db\"\n\
-                 [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
-                 [server]\ntls_certificate = \"{d}/tls/server.crt\"\n\
-                 tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\
-                 [signing]\nactivation_key_file = \"{d}/activation.key\"\n"
-            );
-            let file = scratch.join("inkan.toml");
-            std::fs::write(&file, text).map_err(|e| e.to_string())?;
-            Config::load(Some(&file), listen).map_err(|e| e.to_string())
-        }
+        None => crate::provision::test_config(scratch, "127.0.0.1:0", ""),
     }
-}
-
-/// Makes the operator, an issuer with a key of `alg`, and a system client over mutual TLS
-/// scoped to that key. Each account uses at most the current and the next TOTP step.
-async fn provision(
-    server: &Server,
-    cert: &[u8],
-    alg: Algorithm,
-) -> Result<(Client, String), String> {
-    let api = Client::new(&server.public_url, cert, None, Arc::new(SystemClock))?;
-    let (officer_api, officer) = new_operator(
-        server,
-        cert,
-        Arc::new(SystemClock),
-        "bench-registrar",
-        PASSWORD,
-        OperatorRole::RaOfficer,
-    )
-    .await?;
-    let operator = login_next_step(&officer_api, &officer).await?;
-    let issuer = officer_api
-        .call(
-            &operator,
-            Method::POST,
-            "/v1/subscribers",
-            Some(&json!({"kind": "issuer", "name": "bench issuer"})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let issuer_id = issuer["id"].as_str().unwrap_or_default().to_owned();
-    let user = officer_api
-        .call(
-            &operator,
-            Method::POST,
-            &format!("/v1/subscribers/{issuer_id}/users"),
-            Some(&json!({"username": "bench-clerk"})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let clerk = api
-        .activate(
-            "bench-clerk",
-            user["activation_code"].as_str().unwrap_or_default(),
-            PASSWORD,
-        )
-        .await?;
-    let clerk = login_next_step(&api, &clerk).await?;
-    let key = api
-        .call(&clerk, Method::POST, "/v1/keys", Some(&json!({"algorithm": alg.as_str(), "label": "bench", "pin": "135791", "rsa_bits": 2048})), StatusCode::CREATED)
-        .await?;
-    let key_id = key["id"].as_str().unwrap_or_default().to_owned();
-    let (client_cert, identity) = crate::api_client::self_signed_identity("bench.example")?;
-    // A standing approval: a second officer approves it and the clerk consents.
-    let asked = officer_api
-        .call(
-            &operator,
-            Method::POST,
-            &format!("/v1/subscribers/{issuer_id}/clients"),
-            Some(&json!({"name": "bench", "certificate_pem": client_cert,
-                     "scope": {"keys": [{"key": key_id, "operations": ["sign"]}]}})),
-            StatusCode::ACCEPTED,
-        )
-        .await?;
-    let request = asked["id"].as_str().unwrap_or_default().to_owned();
-    let (second_api, second) = new_operator(
-        server,
-        cert,
-        Arc::new(SystemClock),
-        "bench-second-registrar",
-        PASSWORD,
-        OperatorRole::RaOfficer,
-    )
-    .await?;
-    let second = login_next_step(&second_api, &second).await?;
-    second_api
-        .call(
-            &second,
-            Method::POST,
-            &format!("/v1/approvals/{request}/approve"),
-            None,
-            StatusCode::OK,
-        )
-        .await?;
-    api.call(
-        &clerk,
-        Method::POST,
-        &format!("/v1/approvals/{request}/consent"),
-        None,
-        StatusCode::OK,
-    )
-    .await?;
-    let client = Client::new(
-        &server.public_url,
-        cert,
-        Some(&identity),
-        Arc::new(SystemClock),
-    )?;
-    Ok((client, key_id))
-}
-
-/// Logs in with the next step's code (the current one was used by the activation; one step of
-/// clock drift is accepted, as from an authenticator running slightly ahead).
-async fn login_next_step(api: &Client, account: &Account) -> Result<Session, String> {
-    api.login_at(account, SystemClock.now() + 30_000).await
 }
 
 /// The measured load.
@@ -433,6 +323,8 @@ async fn measure_load(
         let session = Session {
             key: None,
             access: session.access.clone(),
+            refresh: None,
+            expires_at: session.expires_at,
         };
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();

@@ -23,7 +23,6 @@ use inkan_server::api::server::Server;
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::totp;
 use inkan_server::clock::{Clock as _, ManualClock};
-use inkan_server::config::Config;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -90,22 +89,6 @@ fn next_step(clock: &ManualClock) {
     clock.advance(next - now);
 }
 
-fn config(dir: &Path) -> Result<Config, String> {
-    let d = dir.display();
-    let text = format!(
-        "environment = \"test\"\n\
-         [store]\nurl = \"sqlite://{d}/inkan.db\"\n\
-         [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
-         [server]\nlisten = \"127.0.0.1:0\"\ntls_certificate = \"{d}/tls/server.crt\"\n\
-         tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\
-         [signing]\nactivation_key_file = \"{d}/activation.key\"\n\
-         [log]\ncheckpoint_every_entries = 1000\n"
-    );
-    let path = dir.join("inkan.toml");
-    std::fs::write(&path, text).map_err(|e| e.to_string())?;
-    Config::load(Some(&path), std::iter::empty()).map_err(|e| e.to_string())
-}
-
 pub async fn run(args: DemoArgs) -> Result<(), String> {
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut artifacts = Artifacts {
@@ -123,9 +106,16 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         inkan_server::clock::SystemClock.now() - 5 * 60_000,
     ));
     step("Starting Inkan in a scratch folder (SQLite, software token, generated TLS certificate)");
-    let server = Server::start(&config(scratch.path())?, clock.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = Server::start(
+        &crate::provision::test_config(
+            scratch.path(),
+            "127.0.0.1:0",
+            "[log]\ncheckpoint_every_entries = 1000\n",
+        )?,
+        clock.clone(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     said(&format!(
         "serving on {} (TLS 1.3); certificate SHA-256 {}",
         server.public_url, server.tls.fingerprint
@@ -159,7 +149,7 @@ async fn story(
         "On the host, the administrator adds a registration officer (inkan operators add); the \
          officer activates from its terminal (one-time code → password + TOTP) and logs in",
     );
-    let (officer_api, officer_account) = new_operator(
+    let (officer_api, officer_account, _) = new_operator(
         server,
         &server_cert,
         clock.clone(),
@@ -227,7 +217,7 @@ async fn story(
         )
         .await?;
     let request = asked["id"].as_str().unwrap_or_default().to_owned();
-    let (second_api, second_account) = new_operator(
+    let (second_api, second_account, _) = new_operator(
         server,
         &server_cert,
         clock.clone(),

@@ -8,11 +8,14 @@ mod api_client;
 mod approval;
 mod backup;
 mod bench;
+mod client;
 mod demo;
+mod dev;
 mod evidence;
 mod keys;
 mod log;
 mod operators;
+mod provision;
 mod serve;
 mod verify;
 
@@ -83,6 +86,9 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// The API from the command line, as a person or a system client: log in, keys, sign,
+    /// issue, present, verify, status, approvals, subscribers, clients, receipts, any call.
+    Client(client::ClientArgs),
     /// Verify a credential or presentation (any format Inkan knows); exit 0 only when valid,
     /// 3 when every check passed but the issuer's certificate leads to no `--trust-anchor`
     /// (issuer unauthenticated), 1 otherwise.
@@ -142,6 +148,15 @@ fn main() -> ExitCode {
         let command = match command {
             Command::Demo(args) => return demo::run(args).await,
             Command::Bench(args) => return bench::run(cli.config.as_deref(), args).await,
+            Command::Client(args) => return client::run(args).await,
+            Command::Serve(args) if args.dev => {
+                if cli.config.is_some() {
+                    return Err("--dev makes its own test configuration: drop --config \
+                                (and INKAN_CONFIG)"
+                        .into());
+                }
+                return serve::run_dev(args).await;
+            }
             other => other,
         };
         if let Command::Log(args) = &command
@@ -197,6 +212,7 @@ fn main() -> ExitCode {
             | Command::Man { .. }
             | Command::Serve(_)
             | Command::Demo(_)
+            | Command::Client(_)
             | Command::Bench(_)
             | Command::Backup(_)
             | Command::Config { .. } => {

@@ -10,18 +10,43 @@ use inkan_server::api::server::Server;
 use inkan_server::api::tls::TlsSource;
 use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// A test deployment with everyone ready: an operator, an issuer with a key and a system
+    /// client, each with a logged-in `inkan client` profile (see the printed folder). Always
+    /// environment `test`, on the embedded default; never reads --config.
+    #[arg(long)]
+    pub dev: bool,
+    /// The folder of `--dev` (emptied at each start if `--dev` made it; refused otherwise).
+    #[arg(long, requires = "dev", default_value = "inkan-dev")]
+    pub dev_dir: PathBuf,
+    /// The address `--dev` listens on (`127.0.0.1:0` for a free port).
+    #[arg(long, requires = "dev", default_value = "127.0.0.1:8443")]
+    pub listen: String,
+}
+
+/// `inkan serve --dev`: provisions a fresh test deployment, then serves it.
+pub async fn run_dev(args: ServeArgs) -> Result<(), String> {
+    let (server, summary) = crate::dev::start(&args.dev_dir, &args.listen).await?;
+    let environment = inkan_server::environment::Environment::Test.to_string();
+    serve(server, &environment, Some(&summary)).await
+}
 
 pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
     let server = Server::start(config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
+    serve(server, &config.environment.to_string(), None).await
+}
+
+/// Prints where `server` listens, its certificate and `notes`, then serves until a signal.
+async fn serve(server: Server, environment: &str, notes: Option<&str>) -> Result<(), String> {
     println!(
-        "inkan serving on {} (listening on {}, environment {})",
-        server.public_url, server.local_addr, config.environment
+        "inkan serving on {} (listening on {}, environment {environment})",
+        server.public_url, server.local_addr
     );
     if let Some(address) = server.metrics_addr {
         println!("metrics and readiness details on http://{address} (operators only)");
@@ -42,6 +67,9 @@ pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
             bootstrap.activation_code.as_str(),
             inkan_formats::jose::format_rfc3339(bootstrap.expires_at / 1000),
         );
+    }
+    if let Some(notes) = notes {
+        println!("{notes}");
     }
     wait_for_signal().await;
     println!("inkan stopping");

@@ -1,0 +1,195 @@
+//! `inkan serve --dev`: a running test deployment with everyone ready, so that the next
+//! `inkan client` command works at once.
+//!
+//! It makes a fresh folder (default `./inkan-dev`; one it made before is emptied first, any
+//! other folder is refused), starts the service there on the embedded default (environment
+//! `test`, SQLite, the software token, a generated certificate), provisions through the API
+//! ([`crate::provision`]): two registration officers at their own terminals, an issuer with a
+//! user (`dev-clerk`) and an ES256 key, and a system client under a standing approval for that
+//! key. Each gets an `inkan client` profile under `profiles/`, logged in, with its password,
+//! TOTP seed and the key's PIN in files of mode 0600 beside it. These are test credentials
+//! of a test deployment: `--dev` never runs outside environment `test`, and never reads a
+//! configuration file.
+
+use crate::client::profile::{self, Profile, Settings, State, StoredSession};
+use crate::provision::{self, Person, Plan};
+use inkan_server::api::server::Server;
+use inkan_server::auth::totp;
+use inkan_server::clock::SystemClock;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// The file that marks a folder as made by `--dev` (and so safe to empty).
+const MARKER: &str = ".inkan-dev";
+
+/// Prepares `dir`, starts the service and provisions it; returns the running server and
+/// what to tell the person who started it.
+pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String), String> {
+    // Profiles name files by absolute path, so they work from any folder.
+    let dir = &std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fresh_folder(dir)?;
+    let config = provision::test_config(dir, listen, "")?;
+    let server = Server::start(&config, Arc::new(SystemClock))
+        .await
+        .map_err(|e| e.to_string())?;
+    let cert = std::fs::read(&config.server.tls_certificate).map_err(|e| e.to_string())?;
+    let password = random_secret(18);
+    let pin = random_secret(8);
+    let plan = Plan {
+        prefix: "dev",
+        password: &password,
+        algorithm: "ES256",
+        pin: &pin,
+        operations: &["read", "sign"],
+    };
+    let made = match provision::issuer_with_client(&server, &cert, &plan).await {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = server.stop().await;
+            return Err(format!("provisioning the dev deployment: {e}"));
+        }
+    };
+    let profiles = dir.join("profiles");
+    let cert_path = config.server.tls_certificate.clone();
+    let url = server.public_url.clone();
+    let person = |name: &str, who: &Person, pin: Option<&str>| {
+        write_person(&profiles.join(name), &url, &cert_path, who, pin)
+    };
+    person("operator", &made.officer, None)?;
+    person("second-operator", &made.second_officer, None)?;
+    person("issuer", &made.clerk, Some(&pin))?;
+    let system_dir = profiles.join("system");
+    profile::create_private_dir(&system_dir)?;
+    profile::write_private(
+        &system_dir.join("client.pem"),
+        made.system_identity.as_bytes(),
+    )?;
+    let system = Profile::create(
+        &system_dir,
+        Settings {
+            url: url.clone(),
+            server_certificate: cert_path.clone(),
+            identity: Some("client.pem".into()),
+            username: None,
+            password_file: None,
+            totp_seed_file: None,
+            pin_file: None,
+        },
+    )?;
+    let token = made.system.client_token().await?;
+    system.save_state(&State {
+        session: Some(StoredSession::new(&token, None)),
+        last_otp_step: None,
+    })?;
+    let summary = serde_json::json!({
+        "url": url,
+        "issuer": made.issuer_id,
+        "key": made.key_id(),
+        "profiles": profiles.display().to_string(),
+    });
+    profile::write_private(
+        &dir.join("dev.json"),
+        &serde_json::to_vec_pretty(&summary).map_err(|e| e.to_string())?,
+    )?;
+    let p = profiles.display();
+    let did = made.key["did_key"].as_str().unwrap_or_default();
+    let summary = format!(
+        "dev deployment ready (test credentials, in {}):\n\
+         \x20 issuer {} with key {} (ES256; its PIN in {p}/issuer/pin)\n\
+         \x20 profiles, each logged in:\n\
+         \x20   {p}/operator, {p}/second-operator   registration officers (dual control)\n\
+         \x20   {p}/issuer                          the issuer's user dev-clerk\n\
+         \x20   {p}/system                          the issuer's system client (mutual TLS)\n\
+         try:\n\
+         \x20 inkan client --profile {p}/issuer keys list\n\
+         \x20 echo '{{\"@context\":[\"https://www.w3.org/ns/credentials/v2\"],\"type\":[\"VerifiableCredential\"],\"issuer\":\"{did}\",\"credentialSubject\":{{\"id\":\"did:example:1\"}}}}' > vc.json\n\
+         \x20 inkan client --profile {p}/system issue --format vc-jwt --key {} --out vc.jwt vc.json\n\
+         \x20 inkan client --profile {p}/system receipt vc.jwt",
+        dir.display(),
+        made.issuer_id,
+        made.key_id(),
+        made.key_id(),
+    );
+    Ok((server, summary))
+}
+
+/// Writes a person's profile: their terminal certificate (operators), password, TOTP seed,
+/// the PIN when given, and their session.
+fn write_person(
+    dir: &Path,
+    url: &str,
+    cert_path: &Path,
+    who: &Person,
+    pin: Option<&str>,
+) -> Result<(), String> {
+    profile::create_private_dir(dir)?;
+    profile::write_private(&dir.join("password"), who.account.password.as_bytes())?;
+    let seed = Zeroizing::new(totp::base32(&who.account.seed));
+    profile::write_private(&dir.join("totp-seed"), seed.as_bytes())?;
+    let identity = match &who.identity {
+        Some(pem) => {
+            profile::write_private(&dir.join("client.pem"), pem.as_bytes())?;
+            Some(PathBuf::from("client.pem"))
+        }
+        None => None,
+    };
+    if let Some(pin) = pin {
+        profile::write_private(&dir.join("pin"), pin.as_bytes())?;
+    }
+    let profile = Profile::create(
+        dir,
+        Settings {
+            url: url.to_owned(),
+            server_certificate: cert_path.to_owned(),
+            identity,
+            username: Some(who.account.username.clone()),
+            password_file: Some("password".into()),
+            totp_seed_file: Some("totp-seed".into()),
+            pin_file: pin.map(|_| "pin".into()),
+        },
+    )?;
+    profile.save_state(&State {
+        session: Some(StoredSession::new(&who.session, Some(&who.dpop_pkcs8))),
+        last_otp_step: Some(who.last_otp_step),
+    })
+}
+
+/// Makes `dir` empty: a new folder, or one `--dev` made before (emptied); anything else is
+/// refused, so that `--dev` never deletes a folder it did not make.
+fn fresh_folder(dir: &Path) -> Result<(), String> {
+    if dir.exists() {
+        if !dir.join(MARKER).is_file() {
+            return Err(format!(
+                "{} exists and was not made by `inkan serve --dev`: name another folder \
+                 with --dev-dir",
+                dir.display()
+            ));
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| format!("emptying {}: {e}", dir.display()))?;
+    }
+    profile::create_private_dir(dir)?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by `inkan serve --dev`; emptied at its next start\n",
+    )
+    .map_err(|e| format!("writing in {}: {e}", dir.display()))
+}
+
+/// A random secret of `len` characters from an alphabet without look-alikes.
+fn random_secret(len: usize) -> String {
+    use rand_core::RngCore as _;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    // Bytes at or above the largest multiple of the alphabet's size are drawn again, so that
+    // every character is equally likely.
+    let limit = 256 - 256 % ALPHABET.len();
+    let mut text = String::with_capacity(len);
+    while text.len() < len {
+        let mut byte = [0u8; 1];
+        rand_core::OsRng.fill_bytes(&mut byte);
+        if usize::from(byte[0]) < limit {
+            text.push(ALPHABET[usize::from(byte[0]) % ALPHABET.len()] as char);
+        }
+    }
+    text
+}

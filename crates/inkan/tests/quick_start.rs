@@ -1,0 +1,274 @@
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+//! The README's quick start as a newcomer runs it (issue 19): `inkan serve --dev` as a child
+//! process, then `inkan client` commands alone — no code, no curl — on the profiles it wrote:
+//! a person logs in and creates a key; the key gets a system client of its own under dual
+//! control (one officer asks, the second approves, the person consents); the client issues a
+//! VC-JWT; it is verified; its receipt is checked against the log's key, by the client and by
+//! `inkan log receipt --verify` offline. No secret reaches the output.
+
+use serde_json::Value;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long `serve --dev` may take to be ready (a debug build, key generation, provisioning).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+struct Dev {
+    child: Child,
+    dir: tempfile::TempDir,
+    outputs: Vec<String>,
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Dev {
+    fn start() -> Dev {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("INKAN_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        loop {
+            let line = received
+                .recv_timeout(READY_TIMEOUT)
+                .expect("`inkan serve --dev` did not say it was ready");
+            let done = line.contains("inkan client --profile") && line.contains("receipt");
+            printed.push(line);
+            if done {
+                break;
+            }
+        }
+        let text = printed.join("\n");
+        assert!(
+            text.contains("inkan serving on https://localhost:"),
+            "{text}"
+        );
+        assert!(text.contains("dev deployment ready"), "{text}");
+        Dev {
+            child,
+            dir,
+            outputs: vec![text],
+        }
+    }
+
+    fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    fn profile(&self, name: &str) -> PathBuf {
+        self.path(&format!("inkan-dev/profiles/{name}"))
+    }
+
+    /// `inkan client --profile <name> ARGS`, in the folder: (success, stdout, stderr).
+    fn client(&mut self, name: &str, args: &[&str]) -> (bool, String, String) {
+        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+            .arg("client")
+            .arg("--profile")
+            .arg(self.profile(name))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("INKAN_CLIENT_PROFILE")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        self.outputs.push(format!("{stdout}\n{stderr}"));
+        (out.status.success(), stdout, stderr)
+    }
+
+    /// As [`client`](Self::client) with `--json`, which must succeed: the answer.
+    fn json(&mut self, name: &str, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let (ok, stdout, stderr) = self.client(name, &all);
+        assert!(ok, "inkan client {args:?} failed: {stderr}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_newcomer_issues_and_checks_a_credential_with_inkan_client_alone() {
+    let mut dev = Dev::start();
+    let summary = read_json(&dev.path("inkan-dev/dev.json"));
+    let subscriber = summary["issuer"].as_str().unwrap().to_owned();
+
+    // The profiles are logged in already: the next command works at once.
+    let keys = dev.json("issuer", &["keys", "list"]);
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    let (ok, table, _) = dev.client("issuer", &["keys", "list"]);
+    assert!(
+        ok && table.starts_with("id ") && table.contains("ES256"),
+        "{table}"
+    );
+
+    // The person logs in again (password and TOTP from the profile's files), makes a key.
+    let login = dev.json("issuer", &["login"]);
+    assert_eq!(login["logged_in"], "dev-clerk");
+    let key = dev.json("issuer", &["keys", "create", "--label", "quick start"]);
+    let key_id = key["id"].as_str().unwrap().to_owned();
+    let did = key["did_key"].as_str().unwrap().to_owned();
+
+    // A system client for that key: a new profile with a fresh certificate, registered by
+    // one officer, approved by the second, consented to by the person.
+    let url = read_json(&dev.profile("issuer").join("profile.json"))["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cert = dev.path("inkan-dev/tls/server.crt");
+    let (ok, _, stderr) = dev.client(
+        "quick-system",
+        &[
+            "init",
+            "--url",
+            &url,
+            "--server-certificate",
+            cert.to_str().unwrap(),
+            "--new-identity",
+            "quick-start.example",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let client_cert = dev.profile("quick-system").join("client.crt");
+    let asked = dev.json(
+        "operator",
+        &[
+            "clients",
+            "register",
+            "--subscriber",
+            &subscriber,
+            "--name",
+            "quick start system",
+            "--certificate",
+            client_cert.to_str().unwrap(),
+            "--key",
+            &key_id,
+        ],
+    );
+    let request = asked["id"].as_str().unwrap().to_owned();
+    // The one who asked cannot approve it too.
+    let (ok, _, refused) = dev.client("operator", &["approvals", "approve", &request]);
+    assert!(!ok && refused.contains("403"), "{refused}");
+    let pending = dev.json("second-operator", &["approvals", "list", "--pending"]);
+    assert!(pending.to_string().contains(&request), "{pending}");
+    dev.json("second-operator", &["approvals", "approve", &request]);
+    dev.json("issuer", &["approvals", "consent", &request]);
+    dev.json("quick-system", &["login"]);
+
+    // Issue a VC-JWT with the new key; verify it; check its receipt.
+    let credential = serde_json::json!({
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": did,
+        "credentialSubject": {"id": "did:example:newcomer"},
+    });
+    std::fs::write(dev.path("vc.json"), credential.to_string()).unwrap();
+    let written = dev.json(
+        "quick-system",
+        &[
+            "issue", "--format", "vc-jwt", "--key", &key_id, "--out", "vc.jwt", "vc.json",
+        ],
+    );
+    assert_eq!(written["receipt"], "vc.jwt.receipt", "{written}");
+    let envelope = read_json(&dev.path("vc.jwt"));
+    assert_eq!(envelope["type"], "EnvelopedVerifiableCredential");
+    let verified = dev.json("quick-system", &["verify", "vc.jwt"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    // A credential altered after issuance does not verify (exit status 1).
+    let jwt = envelope["id"].as_str().unwrap().split_once(',').unwrap().1;
+    let forged = format!("{}x", &jwt[..jwt.len() - 1]);
+    std::fs::write(dev.path("forged.jwt"), forged).unwrap();
+    let (ok, _, refused) = dev.client("quick-system", &["verify", "forged.jwt"]);
+    assert!(!ok && refused.contains("not verified"), "{refused}");
+
+    let receipts = dev.json("quick-system", &["receipt", "vc.jwt", "--out", "receipts"]);
+    let found = receipts["signatures"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{receipts}");
+    assert_eq!(found[0]["receipt"], "verified");
+    assert_eq!(found[0]["entry"], "signature.made");
+    assert_eq!(found[0]["keyId"], key_id.as_str());
+    // The same receipt, offline, with only the log's public key.
+    let log_key = dev.json("quick-system", &["call", "GET", "/v1/log/key"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
+        .args(["log", "receipt", "--verify", "vc.jwt.receipt", "--log-key"])
+        .arg(log_key["vkey"].as_str().unwrap())
+        .current_dir(dev.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Checked against another key of the same name, the receipt fails.
+    let origin = log_key["origin"].as_str().unwrap();
+    let other = {
+        use ring::signature::KeyPair as _;
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        inkan_log::note::vkey(origin, pair.public_key().as_ref().try_into().unwrap())
+    };
+    let (ok, _, refused) = dev.client("quick-system", &["receipt", "vc.jwt", "--log-key", &other]);
+    assert!(!ok && refused.contains("does not verify"), "{refused}");
+
+    // Logged out, the session is gone at the service and in the profile.
+    let state = read_json(&dev.profile("issuer").join("state.json"));
+    let token = state["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = dev.json("issuer", &["logout"]);
+    assert_eq!(out["revoked_at_service"], true, "{out}");
+    let (ok, _, refused) = dev.client("issuer", &["keys", "list"]);
+    assert!(!ok && refused.contains("not logged in"), "{refused}");
+
+    // Files that hold secrets are the owner's alone; no output carried a secret.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        for file in ["state.json", "password", "totp-seed", "pin"] {
+            let mode = std::fs::metadata(dev.profile("issuer").join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{file} is readable by others");
+        }
+    }
+    let secrets = ["password", "totp-seed", "pin"]
+        .map(|f| std::fs::read_to_string(dev.profile("issuer").join(f)).unwrap());
+    for output in &dev.outputs {
+        assert!(!output.contains(&token), "an access token was printed");
+        for secret in &secrets {
+            assert!(!output.contains(secret.trim()), "a secret was printed");
+        }
+    }
+}
