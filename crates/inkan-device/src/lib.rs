@@ -5,7 +5,8 @@
 //!   only wrapped by a key-encryption key (AES-256-GCM) and unwrapped only into memory.
 //!   It is **not** a certified device (criteria 2.2.2(1)).
 //! - [`pkcs11::Pkcs11Device`], any PKCS#11 token (SoftHSMv2 in tests, a certified HSM in
-//!   production): keys are generated non-extractable inside the token.
+//!   production): keys are generated inside the token and leave it only wrapped under the
+//!   SO's trusted backup key.
 //!
 //! Around the trait it holds what is the same for every device: public-key encodings
 //! ([`PublicKey`]: JWK, SPKI PEM, `did:key`, `did:jwk`), the import wrapping format and its
@@ -24,6 +25,7 @@ pub mod import;
 pub mod pkcs11;
 mod public_key;
 pub mod sealing;
+pub mod self_test;
 pub mod soft;
 
 pub use algorithm::{Algorithm, KeySpec};
@@ -158,7 +160,8 @@ pub trait CryptoDevice: Send + Sync + fmt::Debug {
     /// The software token answers `false`.
     fn is_certified(&self) -> bool;
 
-    /// Generates a new key pair inside the device. The private key is not extractable.
+    /// Generates a new key pair inside the device. The private key never leaves it in the
+    /// clear (a PKCS#11 token lets it out only wrapped under its trusted backup key).
     fn generate(&self, spec: KeySpec, label: &str) -> Result<DeviceKey>;
 
     /// Signs `message` with the key under `handle`, hashing inside the device as `alg`

@@ -640,3 +640,32 @@ fn keys_leave_only_wrapped_under_the_sos_backup_key() {
     let again = device.restore_from_backup(&key.handle, &key.public_key, "backed up", &wrapped);
     assert!(again.unwrap_err().to_string().contains("already"));
 }
+
+/// With the SO's backup key, every check of `inkan device check` passes on SoftHSM (import
+/// with OAEP SHA-1), and the token holds exactly the objects it held before, apart from the
+/// import wrapping key the first import makes (as the service would on first use).
+#[test]
+fn the_self_test_passes_with_a_backup_key_and_leaves_the_token_as_it_was() {
+    use inkan_device::self_test::{self, Outcome};
+    let token = softhsm::softhsm_token();
+    let so_pin = SecretString::from(softhsm::SO_PIN);
+    assert!(inkan_device::pkcs11::create_backup_key(&token.module, &token.label, &so_pin).unwrap());
+    let device = token.open();
+    device.wrapping_public_key().unwrap();
+    let inspector = Inspector::new(&token);
+    let objects = inspector.count_all();
+    for check in self_test::run(&device) {
+        match check.outcome {
+            Outcome::Works => {}
+            Outcome::Partly(how) if check.capability.starts_with("key import") => {
+                assert!(how.contains("RSA_AES_KEY_WRAP_SHA_1"), "{how}")
+            }
+            other => panic!("{}: {other:?}", check.capability),
+        }
+    }
+    assert_eq!(
+        inspector.count_all(),
+        objects,
+        "the self-test left objects behind"
+    );
+}

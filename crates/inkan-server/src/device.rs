@@ -15,7 +15,8 @@
 //!   key registry).
 //! - Checks that return no signature: [`Device::import_checked`] and [`Device::check_signs`]
 //!   sign a fresh random challenge to prove a key matches its public key, and
-//!   [`Device::signing_rate_baseline`] signs with a throwaway key it makes and destroys.
+//!   [`Device::signing_rate_baseline`] signs with a throwaway key it makes and destroys, as
+//!   does [`Device::self_test`] (`inkan device check`) for each capability it checks.
 //!
 //! What it must never do: hand the raw device out, or sign a caller's bytes with a key it is
 //! given by anything but a permit or an own key. The test
@@ -126,6 +127,12 @@ impl Device {
         label: &str,
     ) -> Result<DeviceKey, DeviceError> {
         inkan_device::import::import_checked(&*self.0, wrapped, wrapping, expected, alg, label)
+    }
+
+    /// What the device can do of what Inkan needs ([`inkan_device::self_test`]): throwaway
+    /// keys only, each destroyed; no signature leaves.
+    pub fn self_test(&self) -> Vec<inkan_device::self_test::Check> {
+        inkan_device::self_test::run(&*self.0)
     }
 
     /// Checks that the key under `handle` signs for `public_key`, with a fresh random

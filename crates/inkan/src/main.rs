@@ -11,6 +11,7 @@ mod bench;
 mod client;
 mod demo;
 mod dev;
+mod device;
 mod evidence;
 mod keys;
 mod log;
@@ -58,6 +59,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Manage signing keys: generate, import, CSR, certificates, destruction.
     Keys(keys::KeysArgs),
+    /// The crypto device: `inkan device check` self-tests what Inkan needs from it.
+    Device(device::DeviceArgs),
     /// The transparency log: verify, export, receipts, checkpoints, the log key.
     Log(log::LogArgs),
     /// Operators: add one with a role (prints its activation code), list them.
@@ -196,6 +199,8 @@ fn main() -> ExitCode {
             }
             // A restore must not open the service first (that would make a new log key).
             Command::Backup(args) => return backup::run(&config, args).await,
+            // The device alone: a token that cannot make the log key can still be checked.
+            Command::Device(args) => return device::run(&config, args).await,
             other => other,
         };
         let service = Service::open(&config, Arc::new(SystemClock))
@@ -215,6 +220,7 @@ fn main() -> ExitCode {
             | Command::Client(_)
             | Command::Bench(_)
             | Command::Backup(_)
+            | Command::Device(_)
             | Command::Config { .. } => {
                 unreachable!("handled above")
             }

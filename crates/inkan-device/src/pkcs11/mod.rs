@@ -2,8 +2,9 @@
 //! certified HSM in production, criteria 2.2.2(1)).
 //!
 //! Owns [`Pkcs11Device`] and its configuration. Keys are generated or unwrapped inside the
-//! token as private, sensitive, non-extractable token objects (criteria 2.2.2(2)); the device
-//! only ever asks the token to sign, and hashes in software only where the token's
+//! token as private, sensitive token objects that can leave it only wrapped under the SO's
+//! trusted backup key (`CKA_EXTRACTABLE` with `CKA_WRAP_WITH_TRUSTED`, criteria 2.2.2(2)); the
+//! device only ever asks the token to sign, and hashes in software only where the token's
 //! mechanism takes a digest (ECDSA).
 //!
 //! Parts:
@@ -13,7 +14,8 @@
 //! - `objects`: attribute templates and public-key decoding.
 //!
 //! This module must never read, log or return private key material or the PIN, never create
-//! a private key that is extractable or not sensitive, and never find a token by slot number
+//! a private key that is not sensitive or that could be wrapped under anything but a trusted
+//! key, and never find a token by slot number
 //! (slot numbers change when tokens come and go; the label does not).
 
 mod context;
@@ -883,7 +885,7 @@ fn find_backup_key(session: &Session) -> Result<ObjectHandle, Failure> {
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Failure::Device(DeviceError::Config(
-            "the token has no backup wrapping key: its SO makes one with `inkan keys backup-key`"
+            "the token has no backup wrapping key: its SO makes one with `inkan backup wrapping-key --so-pin-file FILE`"
                 .into(),
         ))),
         _ => Err(Failure::Device(DeviceError::Config(format!(

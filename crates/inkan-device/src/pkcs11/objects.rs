@@ -2,9 +2,11 @@
 //! keys, the import wrapping key and the transient import key, and the decoding of public
 //! key attributes (`CKA_EC_PARAMS`, `CKA_EC_POINT`, `CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`).
 //!
-//! Owns only encodings, no sessions. Every private-key template it makes is sensitive,
-//! non-extractable and limited to one use (signing, or unwrapping for the wrapping key):
-//! it must never produce a template that would let a private key leave the token.
+//! Owns only encodings, no sessions. Every private-key template it makes is sensitive and
+//! limited to one use (signing, or unwrapping for the wrapping key); a signing key is
+//! extractable only wrapped under a trusted key (`CKA_WRAP_WITH_TRUSTED`, for backups), the
+//! import wrapping key not at all: it must never produce a template that would let a private
+//! key leave the token in the clear or under a key the SO did not make.
 
 use crate::{DeviceError, KeySpec, PublicKey};
 use cryptoki::mechanism::Mechanism;
