@@ -846,14 +846,51 @@ impl Default for DeviceConfig {
     }
 }
 
-/// `[store]`: where Inkan remembers things.
-#[derive(Debug, Clone, Deserialize)]
+/// `[store]`: where Inkan remembers things. Its `Debug` (what `inkan config check` prints and
+/// the configuration's digest covers) hides a password in the URL.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://PATH` (the embedded default) or `postgres://…` (add `sslmode=verify-full` and
     /// `sslrootcert=` for TLS).
     #[serde(default = "default_store_url")]
     pub url: String,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("url", &redacted_url(&self.url))
+            .finish()
+    }
+}
+
+/// `url` without its secrets: the password of its user part and a `password` query
+/// parameter (libpq takes both) become `[redacted]`; anything that does not parse as a URL is
+/// shown only by its scheme.
+fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        return format!("{scheme}:[unparsable, redacted]");
+    };
+    if parsed.password().is_some() {
+        let _ = parsed.set_password(Some("[redacted]"));
+    }
+    if parsed.query_pairs().any(|(k, _)| k == "password") {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "password" {
+                    "[redacted]".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 fn default_store_url() -> String {
@@ -1356,6 +1393,31 @@ mod tests {
         assert_eq!(overridden.environment, Environment::Staging);
         let zero = Config::load(None, Vec::new()).unwrap();
         assert_eq!(zero.environment, Environment::Test);
+    }
+
+    /// `inkan config check` and the digest never carry the database's password.
+    #[test]
+    fn store_passwords_are_not_shown() {
+        for (url, shown) in [
+            (
+                "postgres://inkan:s3cret@db:5432/inkan?sslmode=verify-full",
+                "postgres://inkan:%5Bredacted%5D@db:5432/inkan?sslmode=verify-full",
+            ),
+            (
+                "postgres://db/inkan?user=inkan&password=s3cret",
+                "postgres://db/inkan?user=inkan&password=%5Bredacted%5D",
+            ),
+            (
+                "sqlite://inkan-data/inkan.db",
+                "sqlite://inkan-data/inkan.db",
+            ),
+            ("postgres:// s3cret", "postgres:[unparsable, redacted]"),
+        ] {
+            let store = StoreConfig { url: url.into() };
+            let debug = format!("{store:?}");
+            assert!(debug.contains(shown), "{debug}");
+            assert!(!debug.contains("s3cret"), "{debug}");
+        }
     }
 
     /// An identity provider is pinned to an `https` issuer, names the levels that count and
