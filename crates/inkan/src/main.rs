@@ -153,10 +153,12 @@ fn main() -> ExitCode {
             Command::Bench(args) => return bench::run(cli.config.as_deref(), args).await,
             Command::Client(args) => return client::run(args).await,
             Command::Serve(args) if args.dev => {
-                if cli.config.is_some() {
-                    return Err("--dev makes its own test configuration: drop --config \
-                                (and INKAN_CONFIG)"
-                        .into());
+                // A container image sets INKAN_CONFIG for its real configuration: --dev passes
+                // it by; a --config on the command line is a mistake and refused.
+                let from_environment =
+                    std::env::var_os("INKAN_CONFIG").map(PathBuf::from) == cli.config;
+                if cli.config.is_some() && !from_environment {
+                    return Err("--dev makes its own test configuration: drop --config".into());
                 }
                 return serve::run_dev(args).await;
             }

@@ -30,7 +30,7 @@ pub fn render(value: &Value, columns: Option<&[&str]>) -> String {
             if let ([Value::Array(items)], true) = (lists.as_slice(), fields.len() <= 2) {
                 let mut text = String::new();
                 for (name, field) in fields.iter().filter(|(_, v)| !v.is_array()) {
-                    let _ = writeln!(text, "{name}: {}", cell(field));
+                    let _ = writeln!(text, "{name}: {}", scalar_or_json(field));
                 }
                 return text + &table(items, columns);
             }
