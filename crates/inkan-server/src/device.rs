@@ -6,7 +6,7 @@
 //! - [`Device::sign_for_subscriber`], which takes a [`SignPermit`]. Only the signing module can
 //!   make one (its fields are private to `crate::signing`), and it makes one only after the
 //!   activation, the key and its status and the write-ahead entry have all been checked.
-//! - [`Device::sign_own`], for Inkan's own keys through an [`OwnKey`], which `keys::log_key`
+//! - [`Device::sign_own`], for Inkan's own keys through an [`OwnKey`], which `keys::own_keys`
 //!   makes only from the registry record of the transparency log's key; a subscriber's key can
 //!   never become one (the registry refuses the owner name `inkan` to anyone else). Each use
 //!   names its [`OwnKeyUse`] and is logged.
@@ -24,7 +24,7 @@
 //! from the raw device; the `compile_fail` examples on [`SignPermit`] and [`OwnKey`] show that
 //! neither can be made outside its module.
 
-use crate::keys::log_key::OwnKey;
+use crate::keys::own_keys::OwnKey;
 use crate::signing::SignPermit;
 use inkan_device::import::WrappingAlgorithm;
 use inkan_device::{
@@ -41,6 +41,8 @@ pub enum OwnKeyUse {
     Checkpoint,
     /// The manifest of a backup archive.
     BackupManifest,
+    /// An HTTP message Inkan POSTs to a destination (RFC 9421, `delivery::signature`).
+    DeliveryMessage,
 }
 
 /// The crypto device, without a way to sign for just anyone (see the module documentation).
@@ -184,7 +186,7 @@ impl Device {
         message: &[u8],
     ) -> Result<Vec<u8>, DeviceError> {
         match purpose {
-            OwnKeyUse::Checkpoint => {
+            OwnKeyUse::Checkpoint | OwnKeyUse::DeliveryMessage => {
                 tracing::debug!(key = %key.id(), ?purpose, "signing with Inkan's own key")
             }
             OwnKeyUse::BackupManifest => {

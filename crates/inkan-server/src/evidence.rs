@@ -17,7 +17,7 @@
 //! Must never: write into a folder that holds anything, or leave out a key whatever its state.
 
 use crate::keys::KeyError;
-use crate::keys::log_key::LOG_KEY_OWNER;
+use crate::keys::own_keys::OWNER;
 use crate::service::Service;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -307,7 +307,7 @@ pub async fn decommission(
     let (log_keys, keys): (Vec<_>, Vec<_>) = keys
         .into_iter()
         .filter(|k| k.state != KeyState::Destroyed && k.environment == service.environment)
-        .partition(|k| k.owner == LOG_KEY_OWNER);
+        .partition(|k| k.owner == OWNER);
     for key in keys.iter().filter(|k| k.state == KeyState::Active) {
         store
             .change_key_state(

@@ -8,7 +8,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::device::Device;
 use crate::environment::Environment;
-use crate::keys::log_key::{self, DeviceNoteSigner};
+use crate::keys::own_keys::{self, DeviceNoteSigner};
 use crate::keys::{KeyError, KeyRegistry, sha256_digest};
 use crate::log::{CheckpointPolicy, Event, Recorder, TransparencyLog};
 use inkan_log::entry::{Actor, ActorKind, Authentication, Entry, EntryKind, Outcome};
@@ -73,6 +73,9 @@ pub struct Service {
     pub registry: KeyRegistry,
     /// The log key in the registry.
     pub log_key: KeyRecord,
+    /// The delivery key in the registry (`keys::own_keys`): signs what is POSTed to
+    /// destinations.
+    pub delivery_key: KeyRecord,
     /// This deployment's environment.
     pub environment: Environment,
     /// The clock.
@@ -97,7 +100,7 @@ impl Service {
         }
         check_environment(&*store, environment).await?;
         let (log_key, created) =
-            log_key::find_or_create(&device, &store, &clock, environment).await?;
+            own_keys::find_or_create(&device, &store, &clock, environment).await?;
         let origin = config.log.origin(environment);
         let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
         let policy = CheckpointPolicy {
@@ -130,6 +133,7 @@ impl Service {
             log.clone(),
         );
         let seal = crate::backup::seal::Seal::load(&*store).await?;
+        let delivery_key = registry.delivery_key().await?;
         Ok(Service {
             store,
             device,
@@ -137,6 +141,7 @@ impl Service {
             recorder,
             registry,
             log_key,
+            delivery_key,
             environment,
             clock,
             seal,

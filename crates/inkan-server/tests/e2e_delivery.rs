@@ -15,7 +15,6 @@
 
 mod common;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
@@ -45,16 +44,33 @@ const DAY: i64 = 24 * 60 * MINUTE;
 // ---------------------------------------------------------------------------------------------
 // The receivers: HTTPS servers of this test
 
-/// What a receiver was sent, and how many times it refuses before accepting.
+/// A request as received: its header lines and its body.
+type Received = (Vec<(String, String)>, Vec<u8>);
+
+/// What a receiver was sent (the JSON, and each request as received: its header lines and
+/// body), and how many times it refuses before accepting.
 #[derive(Clone)]
 struct Inbox {
     posts: Arc<Mutex<Vec<Value>>>,
+    raw: Arc<Mutex<Vec<Received>>>,
     refuse_first: usize,
 }
 
-async fn receive(State(inbox): State<Inbox>, Json(body): Json<Value>) -> AxumStatus {
+async fn receive(
+    State(inbox): State<Inbox>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> AxumStatus {
+    let lines = headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8(value.as_bytes().to_vec()).unwrap();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    inbox.raw.lock().unwrap().push((lines, body.to_vec()));
     let mut posts = inbox.posts.lock().unwrap();
-    posts.push(body);
+    posts.push(serde_json::from_slice(&body).unwrap());
     if posts.len() <= inbox.refuse_first {
         AxumStatus::SERVICE_UNAVAILABLE
     } else {
@@ -84,6 +100,7 @@ impl Receiver {
         let tls_config = tls::server_config(&identity, &[]).unwrap();
         let inbox = Inbox {
             posts: Arc::new(Mutex::new(Vec::new())),
+            raw: Arc::new(Mutex::new(Vec::new())),
             refuse_first,
         };
         let app = axum::Router::new()
@@ -106,6 +123,11 @@ impl Receiver {
 
     fn posts(&self) -> Vec<Value> {
         self.inbox.posts.lock().unwrap().clone()
+    }
+
+    /// Each request as received: header lines and body.
+    fn raw(&self) -> Vec<Received> {
+        self.inbox.raw.lock().unwrap().clone()
     }
 
     fn stop(mut self) {
@@ -506,6 +528,39 @@ async fn delivery(engine: Engine) {
     for post in &posts {
         assert_eq!(post, &expected);
     }
+    // Each attempt is signed (RFC 9421) with Inkan's published delivery key, as an independent
+    // verifier checks it; altered in any covered part, it no longer verifies.
+    let jwks = h
+        .http
+        .get(format!("{}/v1/delivery/keys", h.url))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1, "{jwks}");
+    let now = h.clock.now() / 1000;
+    let raw = flaky.raw();
+    assert_eq!(raw.len(), 3);
+    let (headers, body) = raw.last().unwrap().clone();
+    let verified = verify_delivery(&flaky.url, &headers, &body, &jwks, now);
+    assert_eq!(verified["verified"], true, "{verified}");
+    assert_eq!(verified["keyid"], jwks["keys"][0]["kid"]);
+    let mut altered = body.clone();
+    let at = altered.iter().position(|b| *b == b'v').unwrap();
+    altered[at] = b'w';
+    let refused = verify_delivery(&flaky.url, &headers, &altered, &jwks, now);
+    assert_eq!(refused["verified"], false, "an altered body: {refused}");
+    let other_url = flaky.url.replace("/inbox", "/other");
+    let refused = verify_delivery(&other_url, &headers, &body, &jwks, now);
+    assert_eq!(refused["verified"], false, "another target: {refused}");
+    let refused = verify_delivery(&flaky.url, &headers, &body, &jwks, now + 300 + 10);
+    assert_eq!(refused["verified"], false, "after it expired: {refused}");
+    let stranger = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": jwks["keys"][0]["kid"],
+        "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
+    let refused = verify_delivery(&flaky.url, &headers, &body, &stranger, now);
+    assert_eq!(refused["verified"], false, "another key: {refused}");
     let (_, body) = get(&h, &issuer.clerk_session, &status_path).await;
     assert_eq!(body["state"], "delivered");
     assert_eq!(body["attempts"], 3);
@@ -950,4 +1005,47 @@ async fn issuance_routes_sqlite() {
 #[tokio::test]
 async fn issuance_routes_postgres() {
     issuance_routes(Engine::Postgres).await;
+}
+
+/// The PyPI package `http-message-signatures` (RFC 9421, RFC 9530; `interop/httpsig`, installed
+/// by `.ci/run`) verifying one received request at the receiver's time `now`.
+fn verify_delivery(
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    jwks: &Value,
+    now: i64,
+) -> Value {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/httpsig");
+    let python = folder.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "interop/httpsig/.venv is missing: run `bash .ci/run` (or make the venv from \
+         interop/httpsig/requirements.txt)"
+    );
+    let input = json!({
+        "method": "POST",
+        "url": url,
+        "headers": headers,
+        "body_b64": base64::engine::general_purpose::STANDARD.encode(body),
+        "jwks": jwks,
+        "now": now,
+    });
+    let mut child = std::process::Command::new(python)
+        .arg(folder.join("verify.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }

@@ -9,7 +9,7 @@ use inkan_server::backup::archive::Share;
 use inkan_server::backup::{self, LaterLog};
 use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
-use inkan_server::keys::log_key::{LOG_KEY_LABEL, LOG_KEY_OWNER};
+use inkan_server::keys::own_keys::{LOG_KEY_LABEL, OWNER};
 use inkan_server::service::{Service, host_operator};
 use inkan_store::{KeyFilter, KeyState};
 use std::path::{Path, PathBuf};
@@ -338,7 +338,7 @@ async fn deployment_log_key(config: &Config) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     let keys = store
         .list_keys(&KeyFilter {
-            owner: Some(LOG_KEY_OWNER.into()),
+            owner: Some(OWNER.into()),
             state: Some(KeyState::Active),
             environment: Some(config.environment),
         })

@@ -1546,10 +1546,7 @@ async fn operations(
     ));
     let delivery = Arc::new(
         inkan_server::delivery::Delivery::new(
-            service.store.clone(),
-            service.log.clone(),
-            clock.clone(),
-            config.environment,
+            &service,
             &config.server.secrets_key_file,
             &config.delivery,
         )

@@ -170,6 +170,7 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route("/status-lists/{id}", get(status_lists::published))
         .route("/v1/log/key", get(signatures::log_key))
+        .route("/v1/delivery/keys", get(delivery::delivery_keys))
         .route("/v1/me", get(keys::me))
         .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
         .route("/v1/keys/{id}", get(keys::get_key))

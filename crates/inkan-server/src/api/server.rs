@@ -221,10 +221,7 @@ impl Server {
                 .keys_without_status_may_sign(config.environment),
         ));
         let delivery = Arc::new(Delivery::new(
-            service.store.clone(),
-            service.log.clone(),
-            clock.clone(),
-            config.environment,
+            &service,
             &config.server.secrets_key_file,
             &config.delivery,
         )?);

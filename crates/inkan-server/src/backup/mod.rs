@@ -259,7 +259,7 @@ pub async fn create(
     };
     let line = serde_json::to_string(&manifest).map_err(|e| BackupError::Invalid(e.to_string()))?;
     let device = service.device.clone();
-    let log_key = crate::keys::log_key::OwnKey::log_key(&service.log_key)
+    let log_key = crate::keys::own_keys::OwnKey::log_key(&service.log_key)
         .map_err(|e| BackupError::Invalid(e.to_string()))?;
     let message = line.clone().into_bytes();
     let signature = tokio::task::spawn_blocking(move || {

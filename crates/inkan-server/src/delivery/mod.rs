@@ -20,6 +20,7 @@
 
 pub mod outbox;
 pub mod retention;
+pub mod signature;
 
 pub use outbox::{Delivery, Worker};
 pub use retention::{RetainedDocument, Retention};

@@ -28,13 +28,14 @@
 //! subscriber, record an outcome without holding the job's latest claim, or keep a document
 //! after its delivery ended.
 
+use super::signature::MessageSigner;
 use super::{DeliveryError, acts_for, check_document_type};
 use crate::auth::Caller;
 use crate::clock::Clock;
 use crate::config::DeliveryConfig;
 use crate::environment::Environment;
 use crate::keys::sha256_digest;
-use crate::log::{Event, Recorder, TransparencyLog};
+use crate::log::{Event, Recorder};
 use inkan_device::sealing::SealingKey;
 use inkan_log::entry::{EntryKind, Outcome};
 use inkan_store::auth::{SubscriberState, is_id, new_id};
@@ -75,6 +76,8 @@ pub struct Delivery {
     environment: Environment,
     seal: SealingKey,
     http: reqwest::Client,
+    /// Signs each POST (RFC 9421) with the delivery key.
+    signer: MessageSigner,
     config: DeliveryConfig,
     /// Held while due jobs are processed, so that one process runs one round at a time (the
     /// worker's or [`Delivery::run_due_now`]'s).
@@ -105,17 +108,22 @@ impl Worker {
 }
 
 impl Delivery {
-    /// Delivery over `store`, logging outcomes to `log`, sealing documents with the key in
-    /// `secrets_key_file`, trusting the destinations' certificates that chain to
-    /// `config.ca_files`.
+    /// Delivery over the service's store, logging outcomes to its log, signing each POST with
+    /// its delivery key, sealing documents with the key in `secrets_key_file`, trusting the
+    /// destinations' certificates that chain to `config.ca_files`.
     pub fn new(
-        store: Arc<dyn Store>,
-        log: Arc<TransparencyLog>,
-        clock: Arc<dyn Clock>,
-        environment: Environment,
+        service: &crate::service::Service,
         secrets_key_file: &Path,
         config: &DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
+        let (store, clock, environment) = (
+            service.store.clone(),
+            service.clock.clone(),
+            service.environment,
+        );
+        let signer =
+            MessageSigner::new(service.device.clone(), &service.delivery_key, clock.clone())
+                .map_err(|e| DeliveryError::Internal(format!("the delivery key: {e}")))?;
         let seal = SealingKey::from_key_file(secrets_key_file, SEAL_DOMAIN)
             .map_err(|e| DeliveryError::Internal(format!("the secrets key: {e}")))?;
         let http = crate::https_client::build(
@@ -126,11 +134,12 @@ impl Delivery {
         .map_err(DeliveryError::Internal)?;
         Ok(Delivery {
             store,
-            recorder: Recorder::new(log, clock.clone(), environment),
+            recorder: Recorder::new(service.log.clone(), clock.clone(), environment),
             clock,
             environment,
             seal,
             http,
+            signer,
             config: config.clone(),
             round: Mutex::new(()),
             wake: Notify::new(),
@@ -455,10 +464,21 @@ impl Delivery {
             "document": document,
             "logIndex": job.log_index,
         });
+        let body = serde_json::to_vec(&body).map_err(|e| format!("encoding the message: {e}"))?;
+        // The URI signed is exactly the one requested (parsed once, no fragment).
+        let mut target = url::Url::parse(&destination.url)
+            .map_err(|_| "the destination's URL does not parse".to_owned())?;
+        target.set_fragment(None);
+        const JSON: &str = "application/json";
+        let signed = self.signer.sign_post(target.as_str(), JSON, &body).await?;
         let response = self
             .http
-            .post(&destination.url)
-            .json(&body)
+            .post(target)
+            .header(reqwest::header::CONTENT_TYPE, JSON)
+            .header("content-digest", signed.content_digest)
+            .header("signature-input", signed.signature_input)
+            .header("signature", signed.signature)
+            .body(body)
             .send()
             .await
             .map_err(describe)?;

@@ -16,7 +16,7 @@
 //! issue); the only signatures made here are the CSR's self-signature (logged as a signature)
 //! and the import's pair-consistency check.
 
-pub mod log_key;
+pub mod own_keys;
 pub mod retire;
 
 use crate::clock::Clock;
@@ -220,6 +220,55 @@ impl KeyRegistry {
             .recorder
             .write_ahead_with(event, action, |k| vec![sha256_digest(&k.public_key_spki)])
             .await?;
+        Ok(key)
+    }
+
+    /// This environment's delivery key ([`own_keys`]): the oldest active one (two nodes that
+    /// started at once may each have made one), else a new Ed25519 key generated in the device,
+    /// written ahead as a generation by Inkan itself.
+    pub(crate) async fn delivery_key(&self) -> Result<KeyRecord, KeyError> {
+        let filter = KeyFilter {
+            owner: Some(own_keys::OWNER.into()),
+            state: Some(KeyState::Active),
+            environment: Some(self.environment),
+        };
+        let mut existing: Vec<KeyRecord> = self
+            .store
+            .list_keys(&filter)
+            .await?
+            .into_iter()
+            .filter(|k| k.label == own_keys::DELIVERY_KEY_LABEL)
+            .collect();
+        existing.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        if let Some(key) = existing.into_iter().next() {
+            return Ok(key);
+        }
+        let id = KeyId::random();
+        let action = async {
+            let key = self
+                .on_device(|d| {
+                    d.generate(inkan_device::KeySpec::Ed25519, own_keys::DELIVERY_KEY_LABEL)
+                })
+                .await?;
+            self.register(
+                id.clone(),
+                key,
+                own_keys::OWNER.into(),
+                own_keys::DELIVERY_KEY_LABEL.into(),
+                Algorithm::EdDsa,
+                KeyOrigin::Generated,
+                Vec::new(),
+            )
+            .await
+        };
+        let event = Event::new(EntryKind::KeyGenerated, crate::service::system_actor())
+            .key(&id)
+            .note("delivery signature key (RFC 9421)");
+        let (key, _) = self
+            .recorder
+            .write_ahead_with(event, action, |k| vec![sha256_digest(&k.public_key_spki)])
+            .await?;
+        tracing::info!(key = %key.id, "delivery signature key generated in the device");
         Ok(key)
     }
 
@@ -432,7 +481,7 @@ impl KeyRegistry {
         chain: &[u8],
     ) -> Result<KeyRecord, KeyError> {
         let record = self.get_active(id).await?;
-        if record.owner == log_key::LOG_KEY_OWNER {
+        if record.owner == own_keys::OWNER {
             // A certificate decides when the monitor retires a key: Inkan's own keys have none.
             return Err(KeyError::InvalidInput(
                 "Inkan's own keys take no certificate".into(),
@@ -635,11 +684,11 @@ impl KeyRegistry {
     }
 }
 
-/// A key's owner: a name, and never Inkan's own (`inkan`), which only `keys::log_key` gives
-/// its keys, so that no subscriber's key can become an [`log_key::OwnKey`] (issue 14 point 1).
+/// A key's owner: a name, and never Inkan's own (`inkan`), which only `keys::own_keys` gives
+/// its keys, so that no subscriber's key can become an [`own_keys::OwnKey`] (issue 14 point 1).
 fn check_owner(owner: &str) -> Result<(), KeyError> {
     check_name("owner", owner)?;
-    if owner == log_key::LOG_KEY_OWNER {
+    if owner == own_keys::OWNER {
         return Err(KeyError::InvalidInput(format!(
             "the owner {owner:?} is reserved for Inkan's own keys"
         )));

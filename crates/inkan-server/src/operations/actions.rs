@@ -434,7 +434,7 @@ impl Operations {
                         "key {key} is destroyed already"
                     )));
                 }
-                if record.owner == crate::keys::log_key::LOG_KEY_OWNER {
+                if record.owner == crate::keys::own_keys::OWNER {
                     return Err(AuthError::Forbidden(
                         "the transparency log's key ends only with the service (inkan \
                          decommission)"
@@ -461,7 +461,7 @@ impl Operations {
             Action::CertifyKey { key, reason } => {
                 check_reason(reason)?;
                 let record = self.key(key).await?;
-                if record.owner == crate::keys::log_key::LOG_KEY_OWNER {
+                if record.owner == crate::keys::own_keys::OWNER {
                     return Err(AuthError::BadRequest(
                         "Inkan's own keys are not certified by operators".into(),
                     ));

@@ -70,7 +70,7 @@ pub async fn run_once(
     // certificate, and only `inkan decommission` ends them.
     for key in keys
         .into_iter()
-        .filter(|k| k.owner != crate::keys::log_key::LOG_KEY_OWNER)
+        .filter(|k| k.owner != crate::keys::own_keys::OWNER)
     {
         // A key with neither a certificate nor a status source has nothing to re-check; one
         // with a certificate is checked for its validity period whatever its source.

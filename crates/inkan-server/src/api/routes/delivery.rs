@@ -214,3 +214,37 @@ pub async fn get_document(
 ) -> Result<Json<DocumentBody>, ApiError> {
     Ok(Json(state.after.retention.get(&caller, &id).await?.into()))
 }
+
+/// Inkan's delivery keys (criteria 2.2.3(3)A; RFC 9421): the public keys whose signatures every
+/// POST to a destination carries, as a JWK Set. Each key's `kid` is the `keyid` its
+/// signatures name (its RFC 7638 thumbprint); its RFC 9421 algorithm is `ed25519`. Public:
+/// a receiver fetches it once over Inkan's TLS and pins it (docs/delivery-signatures.md).
+#[utoipa::path(get, path = "/v1/delivery/keys", tag = "delivery",
+    responses((status = 200, description = "{keys: [{kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}]}")))]
+pub async fn delivery_keys(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
+    let filter = inkan_store::KeyFilter {
+        owner: Some(crate::keys::own_keys::OWNER.into()),
+        state: Some(inkan_store::KeyState::Active),
+        environment: Some(state.service.environment),
+    };
+    let records = state
+        .service
+        .store
+        .list_keys(&filter)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let mut keys = Vec::new();
+    for record in records
+        .iter()
+        .filter(|k| k.label == crate::keys::own_keys::DELIVERY_KEY_LABEL)
+    {
+        let public = inkan_device::PublicKey::from_spki_der(&record.public_key_spki)
+            .map_err(|e| ApiError::internal(&e))?;
+        let mut jwk = public.to_jwk();
+        jwk["kid"] = public.jwk_thumbprint().into();
+        jwk["alg"] = "EdDSA".into();
+        jwk["use"] = "sig".into();
+        keys.push(jwk);
+    }
+    Ok(Json(serde_json::json!({ "keys": keys })))
+}

@@ -1,10 +1,17 @@
-//! The transparency log's signing key (issue 3; criteria 2.1.3(12)): an Ed25519 key in the
-//! crypto device, registered like any other key (owner [`LOG_KEY_OWNER`]), never a key in a
-//! file. Checkpoints are signed through [`DeviceNoteSigner`], which only ever asks the device
-//! to sign the checkpoint body it is given.
+//! Inkan's own keys (issue 3, issue 19 point 7): Ed25519 keys in the crypto device, registered
+//! like any other key under the owner [`OWNER`], never keys in a file.
 //!
-//! The key is made before the log can record anything, so its creation cannot be written
-//! ahead; [`crate::service::Service::open`] records it as soon as the log is open.
+//! - The transparency log's key (criteria 2.1.3(12)) signs checkpoints through
+//!   [`DeviceNoteSigner`], which only ever asks the device to sign the checkpoint body it is
+//!   given. It is made before the log can record anything, so its creation cannot be written
+//!   ahead; [`crate::service::Service::open`] records it as soon as the log is open.
+//! - The delivery key (criteria 2.2.3(3)A) signs the HTTP messages Inkan POSTs to subscribers'
+//!   destinations (`crate::delivery::signature`, RFC 9421), so that a receiver knows they came
+//!   from Inkan unaltered. It is made by the key registry after the log is open, written ahead
+//!   like any generated key, and published at `GET /v1/delivery/keys`.
+//!
+//! An [`OwnKey`] is made only here, from the registry record of one of these keys; the registry
+//! refuses the owner [`OWNER`] to everyone else, so a subscriber's key never becomes one.
 
 use crate::clock::Clock;
 use crate::device::{Device, OwnKeyUse};
@@ -16,9 +23,11 @@ use inkan_store::{KeyFilter, KeyId, KeyOrigin, KeyRecord, KeyState, Store};
 use std::sync::Arc;
 
 /// The owner of Inkan's own keys in the registry.
-pub const LOG_KEY_OWNER: &str = "inkan";
+pub const OWNER: &str = "inkan";
 /// The label of the log key.
 pub const LOG_KEY_LABEL: &str = "transparency log";
+/// The label of the delivery key.
+pub const DELIVERY_KEY_LABEL: &str = "delivery signatures";
 
 /// Finds this environment's active log key, or generates one in the device and registers it.
 /// Returns the key and whether it was created now. When several exist (two nodes started at
@@ -30,7 +39,7 @@ pub(crate) async fn find_or_create(
     environment: Environment,
 ) -> Result<(KeyRecord, bool), super::KeyError> {
     let filter = KeyFilter {
-        owner: Some(LOG_KEY_OWNER.into()),
+        owner: Some(OWNER.into()),
         state: Some(KeyState::Active),
         environment: Some(environment),
     };
@@ -54,7 +63,7 @@ pub(crate) async fn find_or_create(
             .map_err(|e| super::KeyError::Task(e.to_string()))??;
     let registration = super::Registration {
         id: KeyId::random(),
-        owner: LOG_KEY_OWNER.into(),
+        owner: OWNER.into(),
         label: LOG_KEY_LABEL.into(),
         algorithm: Algorithm::EdDsa,
         origin: KeyOrigin::Generated,
@@ -74,13 +83,14 @@ pub(crate) async fn find_or_create(
 }
 
 /// One of Inkan's own keys, which [`Device::sign_own`] signs with (issue 14 point 1). Made
-/// only by [`OwnKey::log_key`], from the registry record of the transparency log's key: a
-/// subscriber's key can never be one (no other key has the owner [`LOG_KEY_OWNER`]).
+/// only by [`OwnKey::log_key`] and [`OwnKey::delivery_key`], from the registry record of the
+/// transparency log's key or the delivery key: a subscriber's key can never be one (no other
+/// key has the owner [`OWNER`]).
 ///
 /// ```compile_fail
 /// // Outside this module an own key cannot be made from a subscriber's handle:
-/// fn forge(handle: inkan_device::KeyHandle) -> inkan_server::keys::log_key::OwnKey {
-///     inkan_server::keys::log_key::OwnKey {
+/// fn forge(handle: inkan_device::KeyHandle) -> inkan_server::keys::own_keys::OwnKey {
+///     inkan_server::keys::own_keys::OwnKey {
 ///         id: inkan_store::KeyId::random(),
 ///         handle,
 ///         algorithm: inkan_device::Algorithm::EdDsa,
@@ -97,12 +107,18 @@ pub struct OwnKey {
 impl OwnKey {
     /// The log key `record`, refused unless it is Inkan's own Ed25519 log key.
     pub(crate) fn log_key(record: &KeyRecord) -> Result<OwnKey, super::KeyError> {
-        if record.owner != LOG_KEY_OWNER
-            || record.label != LOG_KEY_LABEL
-            || record.algorithm != Algorithm::EdDsa
-        {
+        Self::own(record, LOG_KEY_LABEL, "log key")
+    }
+
+    /// The delivery key `record`, refused unless it is Inkan's own Ed25519 delivery key.
+    pub(crate) fn delivery_key(record: &KeyRecord) -> Result<OwnKey, super::KeyError> {
+        Self::own(record, DELIVERY_KEY_LABEL, "delivery key")
+    }
+
+    fn own(record: &KeyRecord, label: &str, what: &str) -> Result<OwnKey, super::KeyError> {
+        if record.owner != OWNER || record.label != label || record.algorithm != Algorithm::EdDsa {
             return Err(super::KeyError::InvalidInput(format!(
-                "key {} is not Inkan's log key",
+                "key {} is not Inkan's {what}",
                 record.id
             )));
         }
