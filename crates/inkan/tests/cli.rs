@@ -309,16 +309,19 @@ fn generate_list_and_show(setup: &Setup) {
         .map(|k| k["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id, ed.as_str()]);
-    // Inkan's own transparency-log key is in the registry too, an Ed25519 key in the device.
-    let log_key: Vec<&Value> = listed
+    // Inkan's own keys are in the registry too, Ed25519 keys in the device: the transparency
+    // log's and the delivery key (RFC 9421 signatures on what is POSTed to destinations).
+    let mut own: Vec<&Value> = listed
         .as_array()
         .unwrap()
         .iter()
         .filter(|k| k["owner"] == "inkan")
         .collect();
-    assert_eq!(log_key.len(), 1);
-    assert_eq!(log_key[0]["label"], "transparency log");
-    assert_eq!(log_key[0]["alg"], "EdDSA");
+    own.sort_by_key(|k| k["label"].as_str().unwrap().to_owned());
+    assert_eq!(own.len(), 2);
+    assert_eq!(own[0]["label"], "delivery signatures");
+    assert_eq!(own[1]["label"], "transparency log");
+    assert!(own.iter().all(|k| k["alg"] == "EdDSA"));
     let mine = setup.json(&["keys", "list", "--owner", "acme", "--json"]);
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
@@ -817,10 +820,11 @@ fn a_store_of_another_environment_is_refused() {
             .as_array()
             .unwrap()
             .len(),
-        2
+        3,
+        "the key, the log key and the delivery key"
     );
     let verified = setup.ok(&["log", "verify"]);
-    assert!(verified.contains("log verified: 3 entries"), "{verified}");
+    assert!(verified.contains("log verified: 5 entries"), "{verified}");
 }
 
 /// The README's first command: the embedded default needs no configuration and no setup, and
@@ -962,7 +966,7 @@ fn log_tampering_is_detected_offline() {
     let offline = |text: &str, origin: Option<&str>| setup.verify_offline(text, &vkey, origin);
     let (ok, text) = offline(&good, None);
     assert!(
-        ok && text.contains("log verified: 9 entries, 2 checkpoints"),
+        ok && text.contains("log verified: 11 entries, 2 checkpoints"),
         "{text}"
     );
 

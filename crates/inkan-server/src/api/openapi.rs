@@ -203,6 +203,6 @@ mod tests {
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 74);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 75);
     }
 }
