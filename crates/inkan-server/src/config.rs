@@ -913,7 +913,7 @@ impl Config {
         path: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table = match path {
+        let (text, file_table) = match path {
             Some(path) => {
                 let read = |source| ConfigError::Read {
                     path: path.to_owned(),
@@ -927,15 +927,21 @@ impl Config {
                     )));
                 }
                 let text = std::fs::read_to_string(path).map_err(read)?;
-                text.parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?
+                let table = text
+                    .parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+                (Some(text), table)
             }
-            None => toml::Table::from_iter([(
-                "environment".to_owned(),
-                toml::Value::String(Environment::Test.as_str().into()),
-            )]),
+            None => (
+                None,
+                toml::Table::from_iter([(
+                    "environment".to_owned(),
+                    toml::Value::String(Environment::Test.as_str().into()),
+                )]),
+            ),
         };
-        apply_env_overrides(&mut table, env)?;
+        let mut table = file_table.clone();
+        let applied = apply_env_overrides(&mut table, env)?;
         if let Some(path) = path
             && !table.contains_key("environment")
         {
@@ -945,9 +951,10 @@ impl Config {
                 path.display()
             )));
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = match toml::Value::Table(table).try_into() {
+            Ok(config) => config,
+            Err(e) => return Err(explain(path, text.as_deref(), &file_table, &applied, e)),
+        };
         config.validate()?;
         Ok(config)
     }
@@ -1238,12 +1245,41 @@ fn table_names_value(table: &toml::Table, value: &str) -> bool {
     table.values().any(|v| names(v, value))
 }
 
+/// Names where a configuration that does not deserialize went wrong: the file, with the line
+/// and column of the value (a merged table has lost them), when the file alone fails; else
+/// the first `INKAN_` variable that fails on top of the file alone.
+fn explain(
+    path: Option<&Path>,
+    text: Option<&str>,
+    file_table: &toml::Table,
+    applied: &[(String, String)],
+    error: toml::de::Error,
+) -> ConfigError {
+    if let (Some(path), Some(text)) = (path, text)
+        && let Err(e) = toml::from_str::<Config>(text)
+    {
+        return ConfigError::Invalid(format!("{}: {e}", path.display()));
+    }
+    for (name, value) in applied {
+        let mut table = file_table.clone();
+        let alone = [(name.clone(), value.clone())];
+        if apply_env_overrides(&mut table, alone).is_ok()
+            && let Err(e) = toml::Value::Table(table).try_into::<Config>()
+        {
+            return ConfigError::Invalid(format!("{name}: {}", e.message()));
+        }
+    }
+    ConfigError::Invalid(error.to_string())
+}
+
 /// Sets `INKAN_KEY=value` and `INKAN_SECTION__KEY=value` in `table`. Values that parse as
-/// TOML booleans or integers are taken as such; everything else is a string.
+/// TOML booleans or integers are taken as such; everything else is a string. Returns the
+/// variables it took.
 fn apply_env_overrides(
     table: &mut toml::Table,
     env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut applied = Vec::new();
     for (name, value) in env {
         let Some(path) = name.strip_prefix(ENV_PREFIX) else {
             continue;
@@ -1273,6 +1309,7 @@ fn apply_env_overrides(
         let target = match keys.as_slice() {
             [key] if TOP_LEVEL_ENV.contains(&key.as_str()) => {
                 table.insert(key.clone(), parsed);
+                applied.push((name, value));
                 continue;
             }
             // Not configuration (`INKAN_BIN`, a PIN's variable `INKAN_PKCS11_PIN`): left
@@ -1310,8 +1347,9 @@ fn apply_env_overrides(
             _ => unreachable!("checked above"),
         };
         target.0.insert(target.1.clone(), parsed);
+        applied.push((name, value));
     }
-    Ok(())
+    Ok(applied)
 }
 
 #[cfg(test)]
@@ -1336,6 +1374,36 @@ mod tests {
             Some(&path),
             env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
         )
+    }
+
+    /// A value of the wrong type is named where it came from: the file by line and column,
+    /// or the variable (issue 19 point 6).
+    #[test]
+    fn errors_name_the_line_or_the_variable() {
+        let err = load("[server]\nrequest_timeout_seconds = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("inkan.toml") && err.contains("line 3"),
+            "{err}"
+        );
+        for (name, value) in [
+            ("INKAN_SERVER__LISTEN", "5"),
+            ("INKAN_SERVER__NO_SUCH_KEY", "x"),
+            ("INKAN_LOG__CHECKPOINT_EVERY_ENTRIES", "many"),
+        ] {
+            let err = load(
+                "",
+                &[
+                    ("INKAN_SERVER__PUBLIC_URL", "https://a.example"),
+                    (name, value),
+                ],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains(name), "{name}: {err}");
+            assert!(!err.contains("INKAN_SERVER__PUBLIC_URL"), "{err}");
+        }
     }
 
     #[test]
