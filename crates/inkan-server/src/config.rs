@@ -10,7 +10,7 @@ use inkan_device::CryptoDevice;
 use inkan_device::pkcs11::{PinSource, Pkcs11Config, Pkcs11Device};
 use inkan_device::soft::{KekSource, SoftConfig, SoftDevice};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -64,7 +64,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// `production`, `staging` or `test` (criteria 2.1.3(15)). Required in a configuration
@@ -118,7 +118,7 @@ pub struct Config {
 /// (authorization code, PKCE S256, `client_secret_basic`). Its sign-in replaces password and
 /// TOTP only when the ID token's `acr` is one of `acr_values`, and only for a subject an
 /// operator linked to an account under dual control (`identity_link.add`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdentityProviderConfig {
     /// A short name, `a-z`, `0-9` and `-` (1 to 32): in the callback URL
@@ -213,7 +213,7 @@ impl IdentityProviderConfig {
 }
 
 /// `[status_lists]`: how the status lists Inkan keeps for issuers are published (issue 16).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusListsConfig {
     /// How often each node signs a new version of the lists that changed: a status change is
@@ -276,7 +276,7 @@ impl StatusListsConfig {
 /// its issuer's certificate (an mdoc's `x5chain`, an SD-JWT VC's `x5c`, a status list CWT's
 /// `x5chain`) is authenticated only when that chain leads to one of `trust_anchors`; else the
 /// answer is `verified: false` with `issuerTrust: "unauthenticated"`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyConfig {
     /// Files of CA certificates (PEM, one or more blocks, or one DER certificate): IACA roots
@@ -310,7 +310,7 @@ pub fn load_trust_anchors(
 }
 
 /// `[operations]`: dual control of sensitive actions (criteria 2.1.3(12)).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperationsConfig {
     /// How many operators other than the requester must approve an action under dual control
@@ -353,7 +353,7 @@ impl Default for OperationsConfig {
 /// `[delivery]`: sending signed documents to the destinations operators register for
 /// subscribers (criteria 2.2.3(3)A). Documents are POSTed as JSON over HTTPS (TLS 1.3, no
 /// redirects, no proxy), retried with exponential backoff.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// The trust anchors (PEM files of CA certificates) that destinations' server
@@ -416,7 +416,7 @@ impl Default for DeliveryConfig {
 /// `[status]`: fetching the status lists that say whether a signing key is still valid
 /// (criteria 2.2.3(1)B): W3C Bitstring Status List credentials and IETF Status List Tokens,
 /// over HTTPS (TLS 1.3, no redirects, no proxy), verified against `trust_anchors`, cached.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StatusConfig {
     /// The trust anchors (PEM files of CA certificates) that status servers' certificates must
@@ -490,7 +490,7 @@ impl Default for StatusConfig {
 }
 
 /// `[signing]`: signature activation (criteria 2.2.3(2)).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SigningConfig {
     /// How long a SAD works, in seconds.
@@ -527,7 +527,7 @@ impl Default for SigningConfig {
 }
 
 /// `[server]`: the HTTPS listener (criteria 2.2.4: TLS 1.3 only).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
     /// Address and port to listen on.
@@ -630,7 +630,7 @@ impl ServerConfig {
 }
 
 /// `[auth]`: credentials, lockout and session lifetimes (criteria 2.2.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// How long an activation code works, in hours.
@@ -680,7 +680,7 @@ pub struct AuthConfig {
 }
 
 /// `[auth] passkey_attestation`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PasskeyAttestation {
     /// Recorded, not verified.
@@ -742,7 +742,7 @@ impl Default for AuthConfig {
 }
 
 /// `[log]`: the transparency log (criteria 2.2.3(2)A-3, 2.2.3(3)C).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
     /// The log's name; the checkpoint origin is `<name>/<environment>`, so a test log can
@@ -787,7 +787,7 @@ impl LogConfig {
 }
 
 /// `[device]`: which crypto device holds the keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DeviceConfig {
     /// The software token (development; uncertified).
@@ -848,12 +848,15 @@ impl Default for DeviceConfig {
 
 /// `[store]`: where Inkan remembers things. Its `Debug` (what `inkan config check` prints and
 /// the configuration's digest covers) hides a password in the URL.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// `sqlite://PATH` (the embedded default) or `postgres://…` (add `sslmode=verify-full` and
     /// `sslrootcert=` for TLS).
-    #[serde(default = "default_store_url")]
+    #[serde(
+        default = "default_store_url",
+        serialize_with = "serialize_redacted_url"
+    )]
     pub url: String,
 }
 
@@ -863,6 +866,15 @@ impl std::fmt::Debug for StoreConfig {
             .field("url", &redacted_url(&self.url))
             .finish()
     }
+}
+
+/// Serializes a store URL as [`redacted_url`] shows it: a serialized configuration never
+/// carries the database's password.
+fn serialize_redacted_url<S: serde::Serializer>(
+    url: &str,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redacted_url(url))
 }
 
 /// `url` without its secrets: the password of its user part and a `password` query
