@@ -43,6 +43,7 @@ for tool in podman runc iptables debootstrap slirp4netns newuidmap curl; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         podman runc iptables debootstrap slirp4netns uidmap netavark aardvark-dns \
         fuse-overlayfs catatonit curl >/dev/null
@@ -142,6 +143,7 @@ client issuer keys list
 did=$(client issuer --json keys list | sed -n 's/.*"did_key": "\([^"]*\)".*/\1/p' | head -1)
 podman exec -w /var/lib/inkan inkan-ci-dev sh -c "printf '%s' '{\"@context\":[\"https://www.w3.org/ns/credentials/v2\"],\"type\":[\"VerifiableCredential\"],\"issuer\":\"$did\",\"credentialSubject\":{\"id\":\"did:example:ci\"}}' > vc.json"
 client system issue --format vc-jwt --out vc.jwt vc.json
-client system verify vc.jwt >/dev/null && echo "verified"
+client system verify vc.jwt >/dev/null || { echo "the credential did not verify"; exit 1; }
+echo "verified"
 client system receipt vc.jwt
 echo "the image passed"

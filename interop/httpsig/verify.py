@@ -80,8 +80,15 @@ def main():
             body=body,
             max_age=None,
         )
-    except Exception as e:  # noqa: BLE001: any failure is "not verified"
-        print(json.dumps({"verified": False, "error": f"{type(e).__name__}: {e}"}))
+    except Exception as e:  # noqa: BLE001: any failure is "not verified"; the class says which
+        cause = e.__cause__
+        print(json.dumps({
+            "verified": False,
+            "kind": type(e).__name__,
+            "error": str(e),
+            # What raised it: cryptography's InvalidSignature when the signature itself fails.
+            "cause": f"{type(cause).__module__}.{type(cause).__name__}" if cause else None,
+        }))
         sys.exit(1)
     result = results[0]
     print(json.dumps({

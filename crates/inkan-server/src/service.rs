@@ -73,9 +73,6 @@ pub struct Service {
     pub registry: KeyRegistry,
     /// The log key in the registry.
     pub log_key: KeyRecord,
-    /// The delivery key in the registry (`keys::own_keys`): signs what is POSTed to
-    /// destinations.
-    pub delivery_key: KeyRecord,
     /// This deployment's environment.
     pub environment: Environment,
     /// The clock.
@@ -133,7 +130,6 @@ impl Service {
             log.clone(),
         );
         let seal = crate::backup::seal::Seal::load(&*store).await?;
-        let delivery_key = registry.delivery_key().await?;
         Ok(Service {
             store,
             device,
@@ -141,7 +137,6 @@ impl Service {
             recorder,
             registry,
             log_key,
-            delivery_key,
             environment,
             clock,
             seal,

@@ -550,17 +550,39 @@ async fn delivery(engine: Engine) {
     let mut altered = body.clone();
     let at = altered.iter().position(|b| *b == b'v').unwrap();
     altered[at] = b'w';
-    let refused = verify_delivery(&flaky.url, &headers, &altered, &jwks, now);
-    assert_eq!(refused["verified"], false, "an altered body: {refused}");
+    // Each refusal is the library's `InvalidSignature`, for the reason the case is about: a
+    // message, or for a signature that does not verify, cryptography's own exception.
+    let refused = |verdict: Value, reason: &str| {
+        assert_eq!(verdict["verified"], false, "{verdict}");
+        assert_eq!(verdict["kind"], "InvalidSignature", "{verdict}");
+        let error = verdict["error"].as_str().unwrap().to_lowercase();
+        let cause = verdict["cause"].as_str().unwrap_or_default();
+        let cryptographic =
+            reason == "signature" && cause == "cryptography.exceptions.InvalidSignature";
+        assert!(
+            cryptographic || error.contains(reason),
+            "expected {reason:?}: {verdict}"
+        );
+    };
+    refused(
+        verify_delivery(&flaky.url, &headers, &altered, &jwks, now),
+        "digest",
+    );
     let other_url = flaky.url.replace("/inbox", "/other");
-    let refused = verify_delivery(&other_url, &headers, &body, &jwks, now);
-    assert_eq!(refused["verified"], false, "another target: {refused}");
-    let refused = verify_delivery(&flaky.url, &headers, &body, &jwks, now + 300 + 10);
-    assert_eq!(refused["verified"], false, "after it expired: {refused}");
+    refused(
+        verify_delivery(&other_url, &headers, &body, &jwks, now),
+        "signature",
+    );
+    refused(
+        verify_delivery(&flaky.url, &headers, &body, &jwks, now + 300 + 10),
+        "expires",
+    );
     let stranger = json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": jwks["keys"][0]["kid"],
         "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]});
-    let refused = verify_delivery(&flaky.url, &headers, &body, &stranger, now);
-    assert_eq!(refused["verified"], false, "another key: {refused}");
+    refused(
+        verify_delivery(&flaky.url, &headers, &body, &stranger, now),
+        "signature",
+    );
     let (_, body) = get(&h, &issuer.clerk_session, &status_path).await;
     assert_eq!(body["state"], "delivered");
     assert_eq!(body["attempts"], 3);

@@ -118,6 +118,10 @@ impl Client {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .tls_built_in_root_certs(false)
+            // Passwords, PINs, tokens and DPoP proofs go to the pinned service only: never in
+            // the clear, never along a redirect.
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::none())
             .add_root_certificate(
                 reqwest::Certificate::from_pem(server_cert_pem).map_err(|e| e.to_string())?,
             )

@@ -20,15 +20,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// The file that marks a folder as made by `--dev` (and so safe to empty).
+/// The file that marks a folder as made by `--dev` (and so safe to empty), and its text. A
+/// running `--dev` holds a lock on it, so that a second one cannot empty its folder.
 const MARKER: &str = ".inkan-dev";
+const MARKER_TEXT: &str = "made by `inkan serve --dev`; emptied at its next start\n";
 
-/// Prepares `dir`, starts the service and provisions it; returns the running server and
-/// what to tell the person who started it.
-pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String), String> {
+/// Prepares `dir`, starts the service and provisions it; returns the running server, what to
+/// tell the person who started it, and the folder's lock (hold it while serving).
+pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String, std::fs::File), String> {
     // Profiles name files by absolute path, so they work from any folder.
     let dir = &std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    fresh_folder(dir)?;
+    let lock = fresh_folder(dir)?;
     let config = provision::test_config(dir, listen, "")?;
     let server = Server::start(&config, Arc::new(SystemClock))
         .await
@@ -111,7 +113,7 @@ pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String), String>
         made.key_id(),
         made.key_id(),
     );
-    Ok((server, summary))
+    Ok((server, summary, lock))
 }
 
 /// Writes a person's profile: their terminal certificate (operators), password, TOTP seed,
@@ -155,25 +157,40 @@ fn write_person(
     })
 }
 
-/// Makes `dir` empty: a new folder, or one `--dev` made before (emptied); anything else is
-/// refused, so that `--dev` never deletes a folder it did not make.
-fn fresh_folder(dir: &Path) -> Result<(), String> {
-    if dir.exists() {
-        if !dir.join(MARKER).is_file() {
+/// Makes `dir` empty and locks it: a new folder, or one `--dev` made before and no running
+/// `--dev` holds (emptied); anything else is refused, so that `--dev` never deletes a folder
+/// it did not make, or one in use.
+fn fresh_folder(dir: &Path) -> Result<std::fs::File, String> {
+    let marker = dir.join(MARKER);
+    if std::fs::symlink_metadata(dir).is_ok() {
+        let made_by_dev = std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+            && std::fs::read_to_string(&marker).is_ok_and(|text| text == MARKER_TEXT);
+        if !made_by_dev {
             return Err(format!(
                 "{} exists and was not made by `inkan serve --dev`: name another folder \
                  with --dev-dir",
                 dir.display()
             ));
         }
+        let held = std::fs::File::open(&marker)
+            .map_err(|e| format!("opening {}: {e}", marker.display()))?;
+        if held.try_lock().is_err() {
+            return Err(format!(
+                "another `inkan serve --dev` is running in {}: stop it, or name another \
+                 folder with --dev-dir",
+                dir.display()
+            ));
+        }
         std::fs::remove_dir_all(dir).map_err(|e| format!("emptying {}: {e}", dir.display()))?;
     }
     profile::create_private_dir(dir)?;
-    std::fs::write(
-        dir.join(MARKER),
-        "made by `inkan serve --dev`; emptied at its next start\n",
-    )
-    .map_err(|e| format!("writing in {}: {e}", dir.display()))
+    std::fs::write(&marker, MARKER_TEXT)
+        .map_err(|e| format!("writing in {}: {e}", dir.display()))?;
+    let lock =
+        std::fs::File::open(&marker).map_err(|e| format!("opening {}: {e}", marker.display()))?;
+    lock.try_lock()
+        .map_err(|e| format!("locking {}: {e}", marker.display()))?;
+    Ok(lock)
 }
 
 /// A random secret of `len` characters from an alphabet without look-alikes.

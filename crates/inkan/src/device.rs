@@ -4,8 +4,10 @@
 //!
 //! It opens only the device (no store, no service) and uses throwaway keys it destroys
 //! ([`inkan_device::self_test`]). Those keys are not in the transparency log, so it refuses a
-//! `production` configuration: check a token before it holds production keys, or its twin
-//! under a `staging` configuration.
+//! `production` configuration, and a token that already holds signing keys unless told
+//! (`--token-in-use`): check a token before it holds production keys, or its twin under a
+//! `staging` configuration. The import check makes the device's import wrapping key when it
+//! has none, as the service's first import would.
 
 use clap::{Args, Subcommand};
 use inkan_device::self_test::Outcome;
@@ -21,12 +23,18 @@ pub struct DeviceArgs {
 #[derive(Debug, Subcommand)]
 enum DeviceCommand {
     /// Self-test the configured device: key generation and signing for each algorithm, key
-    /// import, key backup. Exit status 1 when anything fails.
-    Check,
+    /// import, key backup. Exit status 1 when anything fails. Refused on a token that already
+    /// holds signing keys, unless `--token-in-use`.
+    Check {
+        /// Run on a token that already holds keys (a staging twin of production's, say): its
+        /// throwaway keys are made and destroyed beside them.
+        #[arg(long)]
+        token_in_use: bool,
+    },
 }
 
 pub async fn run(config: &Config, args: DeviceArgs) -> Result<(), String> {
-    let DeviceCommand::Check = args.command;
+    let DeviceCommand::Check { token_in_use } = args.command;
     if config.environment == Environment::Production {
         return Err(
             "inkan device check makes and destroys throwaway keys outside the transparency log: \
@@ -36,6 +44,14 @@ pub async fn run(config: &Config, args: DeviceArgs) -> Result<(), String> {
         );
     }
     let device = config.open_device().map_err(|e| e.to_string())?;
+    let held = device.handles().map_err(|e| e.to_string())?.len();
+    if held > 0 && !token_in_use {
+        return Err(format!(
+            "the device holds {held} signing keys: a self-test belongs on a token before it is \
+             used (give --token-in-use to run beside them; the import check also makes the \
+             device's import wrapping key if it has none, as the service does at its first import)"
+        ));
+    }
     let checks = tokio::task::spawn_blocking(move || device.self_test())
         .await
         .map_err(|e| e.to_string())?;

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// What to make.
-#[derive(Debug)]
 pub struct Plan<'a> {
     /// A prefix of every name (`bench`, `dev`).
     pub prefix: &'a str,
@@ -48,6 +47,24 @@ pub struct Person {
     pub last_otp_step: i64,
 }
 
+impl std::fmt::Debug for Plan<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("prefix", &self.prefix)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Provisioned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provisioned")
+            .field("issuer_id", &self.issuer_id)
+            .field("key", &self.key["id"])
+            .finish_non_exhaustive()
+    }
+}
+
 impl std::fmt::Debug for Person {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Person")
@@ -57,7 +74,6 @@ impl std::fmt::Debug for Person {
 }
 
 /// What was made.
-#[derive(Debug)]
 pub struct Provisioned {
     pub officer: Person,
     pub second_officer: Person,

@@ -30,7 +30,7 @@ pub struct ServeArgs {
 
 /// `inkan serve --dev`: provisions a fresh test deployment, then serves it.
 pub async fn run_dev(args: ServeArgs) -> Result<(), String> {
-    let (server, summary) = crate::dev::start(&args.dev_dir, &args.listen).await?;
+    let (server, summary, _lock) = crate::dev::start(&args.dev_dir, &args.listen).await?;
     let environment = inkan_server::environment::Environment::Test.to_string();
     serve(server, &environment, Some(&summary)).await
 }

@@ -309,19 +309,17 @@ fn generate_list_and_show(setup: &Setup) {
         .map(|k| k["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id, ed.as_str()]);
-    // Inkan's own keys are in the registry too, Ed25519 keys in the device: the transparency
-    // log's and the delivery key (RFC 9421 signatures on what is POSTed to destinations).
-    let mut own: Vec<&Value> = listed
+    // Inkan's own transparency-log key is in the registry too, an Ed25519 key in the device.
+    // (The delivery key is made only by a server that starts, never by a host command.)
+    let log_key: Vec<&Value> = listed
         .as_array()
         .unwrap()
         .iter()
         .filter(|k| k["owner"] == "inkan")
         .collect();
-    own.sort_by_key(|k| k["label"].as_str().unwrap().to_owned());
-    assert_eq!(own.len(), 2);
-    assert_eq!(own[0]["label"], "delivery signatures");
-    assert_eq!(own[1]["label"], "transparency log");
-    assert!(own.iter().all(|k| k["alg"] == "EdDSA"));
+    assert_eq!(log_key.len(), 1);
+    assert_eq!(log_key[0]["label"], "transparency log");
+    assert_eq!(log_key[0]["alg"], "EdDSA");
     let mine = setup.json(&["keys", "list", "--owner", "acme", "--json"]);
     assert_eq!(mine.as_array().unwrap().len(), 1);
 
@@ -789,6 +787,54 @@ fn software_token_is_refused_in_production() {
     );
 }
 
+/// `inkan device check` (issue 19 point 4) passes on fresh tokens, leaves no key, and refuses
+/// a token that already holds keys unless told, and a production configuration.
+#[test]
+fn device_check_runs_on_fresh_tokens_only() {
+    for (setup, soft) in [(Setup::soft(), true), (Setup::softhsm(), false)] {
+        // The software token passes every check; a SoftHSM token whose SO made no backup key
+        // fails only the backup check (docs/hsm.md shows it passing with one).
+        let check = |args: &[&str]| {
+            if soft {
+                let out = setup.ok(args);
+                assert!(out.contains("every check passed"), "{out}");
+            } else {
+                let err = setup.fails(args);
+                assert!(err.contains("1 of 6 checks failed"), "{err}");
+            }
+        };
+        check(&["device", "check"]);
+        setup.generate("ES256");
+        let err = setup.fails(&["device", "check"]);
+        assert!(err.contains("holds 2 signing keys"), "{err}");
+        check(&["device", "check", "--token-in-use"]);
+        // The key and the log key, nothing the check made.
+        assert_eq!(
+            setup
+                .json(&["keys", "list", "--json"])
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        setup.assert_reconciled();
+    }
+    let setup = Setup::soft();
+    let original = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        original
+            .replace(
+                "environment = \"test\"",
+                "environment = \"production\"\nallow_software_device_in_production = true",
+            )
+            .replace(HOST_ACTIONS_WITHOUT_APPROVAL, ""),
+    )
+    .unwrap();
+    let err = setup.fails(&["device", "check"]);
+    assert!(err.contains("production keys"), "{err}");
+}
+
 /// Criteria 2.1.3(15): a store of one environment is refused by a deployment configured for
 /// another, before anything is changed.
 #[test]
@@ -820,11 +866,10 @@ fn a_store_of_another_environment_is_refused() {
             .as_array()
             .unwrap()
             .len(),
-        3,
-        "the key, the log key and the delivery key"
+        2
     );
     let verified = setup.ok(&["log", "verify"]);
-    assert!(verified.contains("log verified: 5 entries"), "{verified}");
+    assert!(verified.contains("log verified: 3 entries"), "{verified}");
 }
 
 /// The README's first command: the embedded default needs no configuration and no setup, and
@@ -966,7 +1011,7 @@ fn log_tampering_is_detected_offline() {
     let offline = |text: &str, origin: Option<&str>| setup.verify_offline(text, &vkey, origin);
     let (ok, text) = offline(&good, None);
     assert!(
-        ok && text.contains("log verified: 11 entries, 2 checkpoints"),
+        ok && text.contains("log verified: 9 entries, 2 checkpoints"),
         "{text}"
     );
 
@@ -1551,6 +1596,7 @@ async fn operations(
     let delivery = Arc::new(
         inkan_server::delivery::Delivery::new(
             &service,
+            &service.registry.delivery_key().await.unwrap(),
             &config.server.secrets_key_file,
             &config.delivery,
         )

@@ -33,12 +33,13 @@ impl Drop for Dev {
 impl Dev {
     fn start() -> Dev {
         let dir = tempfile::tempdir().unwrap();
+        let server_log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_inkan"))
             .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
             .current_dir(dir.path())
             .env_remove("INKAN_CONFIG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(server_log)
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -240,9 +241,16 @@ fn a_newcomer_issues_and_checks_a_credential_with_inkan_client_alone() {
     let (ok, _, refused) = dev.client("quick-system", &["receipt", "vc.jwt", "--log-key", &other]);
     assert!(!ok && refused.contains("does not verify"), "{refused}");
 
-    // Logged out, the session is gone at the service and in the profile.
-    let state = read_json(&dev.profile("issuer").join("state.json"));
+    // Logged out, the session is gone in the profile and at the service: the saved tokens,
+    // put back, are refused (the access token with its DPoP key, and the refresh token).
+    let state_path = dev.profile("issuer").join("state.json");
+    let saved = std::fs::read(&state_path).unwrap();
+    let state: Value = serde_json::from_slice(&saved).unwrap();
     let token = state["session"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refresh = state["session"]["refresh_token"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -250,6 +258,20 @@ fn a_newcomer_issues_and_checks_a_credential_with_inkan_client_alone() {
     assert_eq!(out["revoked_at_service"], true, "{out}");
     let (ok, _, refused) = dev.client("issuer", &["keys", "list"]);
     assert!(!ok && refused.contains("not logged in"), "{refused}");
+    std::fs::write(&state_path, &saved).unwrap();
+    let (ok, _, refused) = dev.client("issuer", &["keys", "list"]);
+    assert!(
+        !ok && refused.contains("401"),
+        "a revoked access token: {refused}"
+    );
+    let mut expired: Value = serde_json::from_slice(&saved).unwrap();
+    expired["session"]["expires_at"] = 0.into();
+    std::fs::write(&state_path, expired.to_string()).unwrap();
+    let (ok, _, refused) = dev.client("issuer", &["keys", "list"]);
+    assert!(
+        !ok && refused.contains("refreshing"),
+        "a revoked refresh token: {refused}"
+    );
 
     // Files that hold secrets are the owner's alone; no output carried a secret.
     #[cfg(unix)]
@@ -265,8 +287,14 @@ fn a_newcomer_issues_and_checks_a_credential_with_inkan_client_alone() {
     }
     let secrets = ["password", "totp-seed", "pin"]
         .map(|f| std::fs::read_to_string(dev.profile("issuer").join(f)).unwrap());
-    for output in &dev.outputs {
+    let server_log = std::fs::read_to_string(dev.path("server.log")).unwrap();
+    assert!(
+        server_log.contains("inkan is serving"),
+        "the server's log was kept"
+    );
+    for output in dev.outputs.iter().chain([&server_log]) {
         assert!(!output.contains(&token), "an access token was printed");
+        assert!(!output.contains(&refresh), "a refresh token was printed");
         for secret in &secrets {
             assert!(!output.contains(secret.trim()), "a secret was printed");
         }

@@ -191,6 +191,12 @@ impl Server {
             .with_attestation_policy(passkey_attestation(&config.auth)?),
         );
         crate::operations::configuration::check_at_start(&service, config).await?;
+        // Only a server that may start makes the delivery key (host commands never do).
+        let delivery_key = service
+            .registry
+            .delivery_key()
+            .await
+            .map_err(StartError::from)?;
         // Signatures whose index rows were lost (a crash between the entry and its batch) are
         // found again by their digest (criteria 2.2.3(3)C).
         crate::signing::index::rebuild(&*service.store, service.now())
@@ -222,6 +228,7 @@ impl Server {
         ));
         let delivery = Arc::new(Delivery::new(
             &service,
+            &delivery_key,
             &config.server.secrets_key_file,
             &config.delivery,
         )?);

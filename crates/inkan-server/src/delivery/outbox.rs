@@ -109,10 +109,12 @@ impl Worker {
 
 impl Delivery {
     /// Delivery over the service's store, logging outcomes to its log, signing each POST with
-    /// its delivery key, sealing documents with the key in `secrets_key_file`, trusting the
-    /// destinations' certificates that chain to `config.ca_files`.
+    /// `delivery_key` (`KeyRegistry::delivery_key`), sealing documents with the key in
+    /// `secrets_key_file`, trusting the destinations' certificates that chain to
+    /// `config.ca_files`.
     pub fn new(
         service: &crate::service::Service,
+        delivery_key: &inkan_store::KeyRecord,
         secrets_key_file: &Path,
         config: &DeliveryConfig,
     ) -> Result<Self, DeliveryError> {
@@ -121,9 +123,8 @@ impl Delivery {
             service.clock.clone(),
             service.environment,
         );
-        let signer =
-            MessageSigner::new(service.device.clone(), &service.delivery_key, clock.clone())
-                .map_err(|e| DeliveryError::Internal(format!("the delivery key: {e}")))?;
+        let signer = MessageSigner::new(service, delivery_key, clock.clone())
+            .map_err(|e| DeliveryError::Internal(format!("the delivery key: {e}")))?;
         let seal = SealingKey::from_key_file(secrets_key_file, SEAL_DOMAIN)
             .map_err(|e| DeliveryError::Internal(format!("the secrets key: {e}")))?;
         let http = crate::https_client::build(

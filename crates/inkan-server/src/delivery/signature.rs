@@ -47,22 +47,25 @@ pub struct SignedHeaders {
 #[derive(Debug, Clone)]
 pub struct MessageSigner {
     device: Device,
+    /// A deployment restored from a backup signs nothing until the restore is approved.
+    seal: crate::backup::seal::Seal,
     key: OwnKey,
     keyid: String,
     clock: Arc<dyn Clock>,
 }
 
 impl MessageSigner {
-    /// A signer with the delivery key `record`.
+    /// A signer with the delivery key `record` of `service`'s device.
     pub fn new(
-        device: Device,
+        service: &crate::service::Service,
         record: &KeyRecord,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, crate::keys::KeyError> {
         let key = OwnKey::delivery_key(record)?;
         let keyid = PublicKey::from_spki_der(&record.public_key_spki)?.jwk_thumbprint();
         Ok(MessageSigner {
-            device,
+            device: service.device.clone(),
+            seal: service.seal.clone(),
             key,
             keyid,
             clock,
@@ -81,6 +84,7 @@ impl MessageSigner {
         content_type: &str,
         body: &[u8],
     ) -> Result<SignedHeaders, String> {
+        self.seal.check()?;
         let content_digest = content_digest(body);
         let created = self.clock.now() / 1000;
         let params = signature_params(created, &self.keyid);

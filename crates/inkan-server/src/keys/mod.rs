@@ -226,7 +226,7 @@ impl KeyRegistry {
     /// This environment's delivery key ([`own_keys`]): the oldest active one (two nodes that
     /// started at once may each have made one), else a new Ed25519 key generated in the device,
     /// written ahead as a generation by Inkan itself.
-    pub(crate) async fn delivery_key(&self) -> Result<KeyRecord, KeyError> {
+    pub async fn delivery_key(&self) -> Result<KeyRecord, KeyError> {
         let filter = KeyFilter {
             owner: Some(own_keys::OWNER.into()),
             state: Some(KeyState::Active),

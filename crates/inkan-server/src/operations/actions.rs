@@ -436,8 +436,8 @@ impl Operations {
                 }
                 if record.owner == crate::keys::own_keys::OWNER {
                     return Err(AuthError::Forbidden(
-                        "the transparency log's key ends only with the service (inkan \
-                         decommission)"
+                        "Inkan's own keys (the transparency log's key, the delivery key) end only with \
+                         the service (inkan decommission)"
                             .into(),
                     ));
                 }

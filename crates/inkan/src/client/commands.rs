@@ -45,11 +45,19 @@ pub enum Command {
         pin_file: Option<PathBuf>,
     },
     /// Activate the profile's account with its one-time activation code: sets the password
-    /// (read as at login) and enrols TOTP. The seed is written to `totp-seed` in the profile
-    /// (mode 0600) for an authenticator app; the first code is computed from it.
+    /// (read as at login) and enrols TOTP. The authenticator's `otpauth://` URI is shown once on
+    /// the terminal; the first code is asked for (or `--otp`).
     Activate {
         /// The activation code (both halves, `first.second`, for an enrolled user).
         code: String,
+        /// The first one-time password from the authenticator app.
+        #[arg(long, conflicts_with = "store_totp_seed")]
+        otp: Option<String>,
+        /// Keep the TOTP seed in the profile (`totp-seed`, mode 0600) and compute the codes
+        /// here instead of an authenticator app: for test deployments and automation only,
+        /// since the folder then holds the second factor too.
+        #[arg(long)]
+        store_totp_seed: bool,
     },
     /// Log in (a person: password + one-time password; a system client: its certificate).
     Login {
@@ -110,6 +118,10 @@ pub enum Command {
         /// Write the presentation here, and its receipt to `<out>.receipt`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Sign without asking (what is disclosed is still printed); needed when standard input
+        /// is not a terminal.
+        #[arg(long)]
+        yes: bool,
         /// The presentation request: the `document` of `/v1/holder/prepare` (`-` for
         /// standard input).
         file: PathBuf,
@@ -350,6 +362,7 @@ pub async fn run(dir: &Path, json: bool, command: Command) -> Result<(), String>
             pin_file,
         } => {
             let absolute = |p: Option<PathBuf>| p.map(|p| std::path::absolute(&p).unwrap_or(p));
+            profile::check_url(&url)?;
             profile::create_private_dir(dir)?;
             let certificate = read_file(&server_certificate)?;
             profile::write_private(&dir.join("server.crt"), &certificate)?;
@@ -372,10 +385,22 @@ pub async fn run(dir: &Path, json: bool, command: Command) -> Result<(), String>
                 totp_seed_file: absolute(totp_seed_file),
                 pin_file: absolute(pin_file),
             };
+            // A new profile starts without a session: an old one was for another service or
+            // person.
+            let _lock = Profile::lock(dir)?;
+            let state = dir.join("state.json");
+            if state.exists() {
+                std::fs::remove_file(&state)
+                    .map_err(|e| format!("removing {}: {e}", state.display()))?;
+            }
             Profile::create(dir, settings)?;
             json!({"profile": dir.display().to_string()})
         }
-        Command::Activate { code } => activate(dir, &code).await?,
+        Command::Activate {
+            code,
+            otp,
+            store_totp_seed,
+        } => activate(dir, &code, otp, store_totp_seed).await?,
         Command::Login { otp } => Connection::open(dir)?.login(otp).await?,
         Command::Logout => Connection::open(dir)?.logout().await?,
         Command::Me => {
@@ -432,6 +457,7 @@ pub async fn run(dir: &Path, json: bool, command: Command) -> Result<(), String>
             key,
             pin_file,
             out,
+            yes,
             file,
         } => {
             let connection = Connection::open(dir)?;
@@ -443,19 +469,42 @@ pub async fn run(dir: &Path, json: bool, command: Command) -> Result<(), String>
                     Some(&json!({"credentialID": key, "document": document})),
                 )
                 .await?;
+            // What is approved is what is shown here: the digest is recomputed from the summary
+            // printed, never taken from the service on trust (issue 18 point 3).
+            let summary = &prepared["summary"];
+            let shown = inkan_server::activation::disclosure_digest(
+                document["format"].as_str().unwrap_or_default(),
+                &key,
+                prepared["issuedAt"]
+                    .as_i64()
+                    .ok_or("the service gave no issuedAt")?,
+                summary,
+            )
+            .map_err(|e| e.to_string())?;
+            if prepared["disclosureDigest"].as_str() != Some(shown.as_str()) {
+                return Err(
+                    "the service's disclosure digest is not that of what it showed: \
+                            nothing was signed"
+                        .into(),
+                );
+            }
             eprintln!(
                 "disclosing: {}",
-                serde_json::to_string(&prepared["summary"]).unwrap_or_default()
+                output::sanitize(&serde_json::to_string_pretty(summary).unwrap_or_default())
             );
+            if !yes {
+                if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                    return Err("give --yes to sign without a terminal to confirm on".into());
+                }
+                let answer = super::prompt_line("sign this presentation? [y/N] ")?;
+                if !matches!(answer.as_str(), "y" | "Y" | "yes") {
+                    return Err("not signed".into());
+                }
+            }
             let hashes: Vec<String> = serde_json::from_value(prepared["hashes"].clone())
                 .map_err(|_| "the service gave no hashes to authorise")?;
             let sad = connection
-                .authorize(
-                    &key,
-                    &hashes,
-                    prepared["disclosureDigest"].as_str(),
-                    pin_file.as_ref(),
-                )
+                .authorize(&key, &hashes, Some(&shown), pin_file.as_ref())
                 .await?;
             let body = json!({
                 "credentialID": key, "document": document,
@@ -580,8 +629,13 @@ pub async fn run(dir: &Path, json: bool, command: Command) -> Result<(), String>
     Ok(())
 }
 
-async fn activate(dir: &Path, code: &str) -> Result<Value, String> {
-    let connection = Connection::open(dir)?;
+async fn activate(
+    dir: &Path,
+    code: &str,
+    otp: Option<String>,
+    store_seed: bool,
+) -> Result<Value, String> {
+    let mut connection = Connection::open(dir)?;
     let settings = &connection.profile().settings;
     let username = settings
         .username
@@ -591,6 +645,12 @@ async fn activate(dir: &Path, code: &str) -> Result<Value, String> {
         settings.password_file.as_ref(),
         &format!("new password of {username}: "),
     )?;
+    if settings.password_file.is_none() {
+        let again = connection.secret(None, "the same password again: ")?;
+        if again != password {
+            return Err("the passwords differ: nothing was changed".into());
+        }
+    }
     let started = connection
         .call_public(
             "/v1/activation",
@@ -598,20 +658,33 @@ async fn activate(dir: &Path, code: &str) -> Result<Value, String> {
             StatusCode::OK,
         )
         .await?;
-    let seed = zeroize::Zeroizing::new(
+    let seed_text = zeroize::Zeroizing::new(
         started["totp_secret"]
             .as_str()
             .ok_or("the activation gave no TOTP seed")?
             .to_owned(),
     );
-    let seed_path = connection.profile().dir.join("totp-seed");
-    profile::write_private(&seed_path, seed.as_bytes())?;
-    let mut settings = connection.profile().settings.clone();
-    settings.totp_seed_file = Some("totp-seed".into());
-    let profile = Profile::create(&connection.profile().dir, settings)?;
-    let connection = Connection::open(&profile.dir)?;
-    let mut state = profile.state()?;
-    let otp = connection.one_time_password(&mut state).await?;
+    let seed = inkan_server::auth::totp::base32_decode(&seed_text)
+        .ok_or("the activation's TOTP seed is not base32")?;
+    let mut state = connection.profile().state()?;
+    let otp = if store_seed {
+        let seed_path = connection.profile().dir.join("totp-seed");
+        profile::write_private(&seed_path, seed_text.as_bytes())?;
+        connection.profile.settings.totp_seed_file = Some("totp-seed".into());
+        connection.profile().save_settings()?;
+        connection.one_time_password(&mut state).await?
+    } else {
+        // Shown once, to the person enrolling their authenticator; never stored here.
+        let uri = inkan_server::auth::totp::provisioning_uri("Inkan", &username, &seed);
+        eprintln!(
+            "add this to your authenticator app (shown only now):\n{}",
+            uri.as_str()
+        );
+        match otp {
+            Some(code) => zeroize::Zeroizing::new(code),
+            None => super::prompt_line("the first one-time password it shows: ")?,
+        }
+    };
     connection
         .call_public(
             "/v1/activation/complete",
@@ -619,7 +692,7 @@ async fn activate(dir: &Path, code: &str) -> Result<Value, String> {
             StatusCode::NO_CONTENT,
         )
         .await?;
-    Ok(json!({"activated": username, "totp_seed_file": seed_path.display().to_string()}))
+    Ok(json!({"activated": username, "totp_seed_stored": store_seed}))
 }
 
 async fn keys(connection: &Connection, command: KeysCommand) -> Result<Value, String> {
@@ -907,8 +980,8 @@ fn signed_output(
 
 /// An identifier put into a path: letters, digits, `_`, `-` and `.` only.
 fn segment(id: &str) -> Result<&str, String> {
-    if !id.is_empty()
-        && id.len() <= 128
+    if id.len() <= 128
+        && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
@@ -964,7 +1037,7 @@ mod tests {
     #[test]
     fn identifiers_in_paths_are_plain() {
         assert_eq!(segment("key_01J.x-y").unwrap(), "key_01J.x-y");
-        for bad in ["", "../keys", "a/b", "a?b", "a b"] {
+        for bad in ["", "../keys", "..", ".", "a/b", "a?b", "a b", "-x"] {
             assert!(segment(bad).is_err(), "{bad}");
         }
     }

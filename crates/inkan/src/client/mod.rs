@@ -50,6 +50,8 @@ pub struct Connection {
     profile: Profile,
     api: Client,
     clock: Arc<dyn Clock>,
+    /// The profile's lock, held for the command ([`Profile::lock`]).
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Connection {
@@ -66,6 +68,7 @@ const REFRESH_MARGIN_SECONDS: i64 = 30;
 impl Connection {
     /// The profile in `dir` and a client of its service.
     pub fn open(dir: &std::path::Path) -> Result<Connection, String> {
+        let lock = Profile::lock(dir)?;
         let profile = Profile::open(dir)?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let identity = profile.identity()?;
@@ -79,6 +82,7 @@ impl Connection {
             profile,
             api,
             clock,
+            _lock: lock,
         })
     }
 
@@ -87,6 +91,11 @@ impl Connection {
     /// stored in the profile.
     pub async fn login(&self, otp: Option<String>) -> Result<Value, String> {
         let mut state = self.profile.state()?;
+        // A new login replaces the session: the old one ends at the service first.
+        if let Some(old) = state.session.take() {
+            self.revoke(&old).await;
+            self.profile.save_state(&state)?;
+        }
         let Some(username) = self.profile.settings.username.clone() else {
             if self.profile.settings.identity.is_none() {
                 return Err("the profile has neither a username nor a client certificate".into());
@@ -225,18 +234,32 @@ impl Connection {
             return Ok(serde_json::json!({"logged_out": false}));
         }
         // The session may already be gone at the service (expired, revoked): forget it anyway.
-        let revoked = match self.session().await {
-            Ok(session) => {
-                let body = serde_json::json!({"token": session.access});
-                self.call(Method::POST, "/csc/v2/auth/revoke", Some(&body))
-                    .await
-                    .is_ok()
-            }
-            Err(_) => false,
+        let revoked = match &state.session {
+            Some(stored) => self.revoke(stored).await,
+            None => false,
         };
         state.session = None;
         self.profile.save_state(&state)?;
         Ok(serde_json::json!({"logged_out": true, "revoked_at_service": revoked}))
+    }
+
+    /// Ends `stored` at the service (`auth/revoke` ends the whole session, its refresh token
+    /// too); whether the service said so.
+    async fn revoke(&self, stored: &StoredSession) -> bool {
+        let Ok(session) = stored.to_session() else {
+            return false;
+        };
+        let body = serde_json::json!({"token": session.access});
+        match self
+            .api
+            .request(&session, Method::POST, "/csc/v2/auth/revoke")
+        {
+            Ok(request) => matches!(
+                self.api.send(request.json(&body)).await,
+                Ok((status, _)) if status.is_success()
+            ),
+            Err(_) => false,
+        }
     }
 
     /// CSC `credentials/authorize` for `hashes` (base64), with the PIN and a fresh one-time
@@ -278,7 +301,7 @@ impl Connection {
 }
 
 /// A line typed at the terminal (echoed; for one-time passwords).
-fn prompt_line(prompt: &str) -> Result<Zeroizing<String>, String> {
+pub(crate) fn prompt_line(prompt: &str) -> Result<Zeroizing<String>, String> {
     use std::io::Write as _;
     eprint!("{prompt}");
     let _ = std::io::stderr().flush();

@@ -13,9 +13,23 @@ pub fn print(value: &Value, json: bool, columns: Option<&[&str]>) {
     let text = if json {
         serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
     } else {
-        render(value, columns)
+        sanitize(&render(value, columns))
     };
     print!("{text}");
+}
+
+/// `text` without control characters (but newlines and tabs): a name or reason a subscriber
+/// chose cannot move the terminal's cursor or change its colours.
+pub fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// The human form of `value`.

@@ -156,6 +156,29 @@ impl Profile {
         })
     }
 
+    /// Rewrites `profile.json` with the current settings.
+    pub fn save_settings(&self) -> Result<(), String> {
+        let text = serde_json::to_vec_pretty(&self.settings).map_err(|e| e.to_string())?;
+        write_private(&self.dir.join("profile.json"), &text)
+    }
+
+    /// Holds the profile for one command: an exclusive lock on `<profile>/lock`, so that two
+    /// commands never both refresh the session (the service takes a refresh token used twice
+    /// for a stolen one and ends the session) or both use one TOTP step. Released when the
+    /// returned file is dropped.
+    pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
+        let path = dir.join("lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("opening {}: {e}", path.display()))?;
+        file.lock()
+            .map_err(|e| format!("locking {}: {e}", path.display()))?;
+        Ok(file)
+    }
+
     /// Reads the profile in `dir`.
     pub fn open(dir: &Path) -> Result<Profile, String> {
         let path = dir.join("profile.json");
@@ -164,6 +187,7 @@ impl Profile {
         })?;
         let settings: Settings =
             serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+        check_url(&settings.url)?;
         Ok(Profile {
             dir: dir.to_owned(),
             settings,
@@ -210,6 +234,15 @@ impl Profile {
     }
 }
 
+/// Refuses a service URL that is not `https://`: a password, PIN or token never travels in
+/// the clear.
+pub fn check_url(url: &str) -> Result<(), String> {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.scheme() == "https" && parsed.host().is_some() => Ok(()),
+        _ => Err(format!("{url:?} is not an https:// URL of a service")),
+    }
+}
+
 /// Reads a secret from a file: its first line, without the line ending.
 pub fn read_secret(path: &Path) -> Result<Zeroizing<String>, String> {
     let bytes = Zeroizing::new(read_limited(path)?);
@@ -242,16 +275,41 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Creates `dir` (and its parents) with mode 0700 for the last part.
+/// Creates `dir` (and its parents) with mode 0700 for the last part. An existing `dir` must
+/// be a real folder (not a link) of mode 0700 already: it is never changed, so that a profile
+/// named `.` or `~` cannot make a shared folder private, or a link redirect one.
 pub fn create_private_dir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("restricting {}: {e}", dir.display()))?;
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if !meta.is_dir() {
+                return Err(format!("{} is not a folder", dir.display()));
+            }
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    return Err(format!(
+                        "{} is open to others: a profile folder must be its owner's alone \
+                         (chmod 700, or name a new folder)",
+                        dir.display()
+                    ));
+                }
+            }
+            Ok(())
+        }
+        Err(_) => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+            }
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
+                .map_err(|e| format!("creating {}: {e}", dir.display()))
+        }
     }
-    Ok(())
 }
 
 /// Writes `bytes` to `path` whole (a temporary file in the same folder, then a rename), with
