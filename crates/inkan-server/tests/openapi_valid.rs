@@ -59,3 +59,96 @@ fn the_openapi_document_is_valid_and_says_how_to_authenticate() {
         }
     }
 }
+
+/// Every handler with an OpenAPI annotation, read from the source (`syn`): (method, path,
+/// whether it takes an `Authenticated` caller).
+fn handlers() -> Vec<(String, String, bool)> {
+    use quote::ToTokens as _;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/api");
+    let mut found = Vec::new();
+    let mut folders = vec![root];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let file = syn::parse_file(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            for item in file.items {
+                let syn::Item::Fn(function) = item else {
+                    continue;
+                };
+                let Some(annotation) = function.attrs.iter().find(|a| {
+                    a.path().segments.last().is_some_and(|s| s.ident == "path")
+                        && a.path().segments.len() == 2
+                }) else {
+                    continue;
+                };
+                let text = annotation.meta.to_token_stream().to_string();
+                let inner = text.split_once('(').unwrap().1;
+                let method = inner.split(',').next().unwrap().trim().to_owned();
+                let route = inner
+                    .split("path = \"")
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap()
+                    .to_owned();
+                let signature = function.sig.inputs.to_token_stream().to_string();
+                let authenticated = signature.contains("Authenticated");
+                found.push((method, route, authenticated));
+            }
+        }
+    }
+    found
+}
+
+/// Each operation declares how a caller authenticates, and the declaration agrees with the
+/// handler: one that takes an `Authenticated` caller requires DPoP or mutual TLS, and one that
+/// does not is anonymous, a browser page, or authenticates in the request itself (CSC login,
+/// the OAuth token endpoint). Every refusal has the error schema.
+#[test]
+fn every_operation_declares_its_security_and_its_errors() {
+    let document = inkan_server::api::openapi::document();
+    let handlers = handlers();
+    assert!(handlers.len() > 70, "{}", handlers.len());
+    for (method, path, authenticated) in &handlers {
+        let operation = &document["paths"][path][method];
+        assert!(
+            operation.is_object(),
+            "{method} {path} is not in the document"
+        );
+        let security = operation["security"].as_array().unwrap_or_else(|| {
+            panic!("{method} {path} declares no security");
+        });
+        let anonymous_allowed = security.is_empty()
+            || security
+                .iter()
+                .any(|s| s.as_object().is_some_and(|o| o.is_empty()));
+        if *authenticated {
+            assert!(
+                !anonymous_allowed,
+                "{method} {path} takes an authenticated caller but its document allows none"
+            );
+        } else {
+            assert!(
+                anonymous_allowed,
+                "{method} {path} takes no authenticated caller but its document requires one"
+            );
+        }
+        let page = inkan_server::api::openapi::is_page(path);
+        for (code, response) in operation["responses"].as_object().unwrap() {
+            if code.starts_with('2') || code.starts_with('3') || page {
+                continue;
+            }
+            assert_eq!(
+                response["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/Error",
+                "{method} {path} {code}"
+            );
+        }
+    }
+}

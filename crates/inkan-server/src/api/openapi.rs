@@ -59,10 +59,125 @@ use utoipa::OpenApi;
 )]
 struct ApiDoc;
 
+/// Operations a caller reaches without a session of the API: public reads and checks,
+/// activation, and the OAuth2 endpoints a client authenticates to in the request itself.
+/// `tests/openapi_valid.rs` checks this list against the handlers (an operation here takes no
+/// `Authenticated` extractor, every other one does).
+pub const ANONYMOUS: &[(&str, &str)] = &[
+    ("get", "/health"),
+    ("get", "/ready"),
+    ("get", "/openapi.json"),
+    ("get", "/docs"),
+    ("get", "/v1/policies/key-backup"),
+    ("post", "/v1/activation"),
+    ("post", "/v1/activation/complete"),
+    ("post", "/csc/v2/info"),
+    ("post", "/credentials/verify"),
+    ("post", "/presentations/verify"),
+    ("get", "/status-lists/{id}"),
+    ("get", "/v1/log/key"),
+    ("get", "/v1/delivery/keys"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("post", "/oauth2/par"),
+    ("post", "/oauth2/revoke"),
+];
+
+/// The pages people use in a browser (HTML; their own cookie session and CSRF tokens, no API
+/// authentication).
+const PAGES: &[&str] = &[
+    "/oauth2/authorize",
+    "/oauth2/consent/",
+    "/oauth2/federation/",
+    "/oauth2/sign-out",
+    "/account",
+];
+
+/// Whether `path` is one of the browser pages.
+pub fn is_page(path: &str) -> bool {
+    PAGES.iter().any(|p| path.starts_with(p))
+}
+
+/// The `security` of an operation (OpenAPI 3.1 §4.8.10): `[]` for anonymous ones and pages.
+fn security_of(method: &str, path: &str) -> serde_json::Value {
+    use serde_json::json;
+    match (method, path) {
+        // Basic (username, password) with the OTP in the body and a DPoP proof; or a refresh
+        // token with the session's DPoP key.
+        ("post", "/csc/v2/auth/login") => json!([{"cscBasic": []}, {}]),
+        // Client credentials (mutual TLS or private_key_jwt), or an authorization code with
+        // PKCE (a public client).
+        ("post", "/oauth2/token") => json!([{"mutualTls": []}, {"clientCredentials": []}, {}]),
+        _ if ANONYMOUS.contains(&(method, path)) || is_page(path) => json!([]),
+        _ => json!([{"dpop": []}, {"mutualTls": []}]),
+    }
+}
+
+/// The error body every refusal carries (`api::error`): `error` and `error_description`, and
+/// for the W3C VC API the members of an RFC 9457 problem details object.
+fn error_schema() -> serde_json::Value {
+    serde_json::json!({
+        "type": "object",
+        "description": "A refusal: the CSC/OAuth error shape; the W3C VC API routes add an \
+                        RFC 9457 problem details object's members",
+        "required": ["error", "error_description"],
+        "properties": {
+            "error": {"type": "string", "description": "A code (`invalid_request`, \
+                      `access_denied`, `server_error`, …)"},
+            "error_description": {"type": "string", "description": "What was wrong, without \
+                                  secrets; for a 500, a reference to quote"},
+            "type": {"type": "string", "format": "uri"},
+            "title": {"type": "string"},
+            "detail": {"type": "string"},
+            "status": {"type": "integer"},
+            "code": {"type": "string"}
+        }
+    })
+}
+
+/// Fills in, for every operation, what the annotations leave to one place: its security, the
+/// error schema on each refusal, and the HTML of the pages.
+fn complete_operations(document: &mut serde_json::Value) {
+    use serde_json::json;
+    document["components"]["schemas"]["Error"] = error_schema();
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, operations) in paths.iter_mut() {
+        let Some(operations) = operations.as_object_mut() else {
+            continue;
+        };
+        for (method, operation) in operations.iter_mut() {
+            operation["security"] = security_of(method, path);
+            let page = is_page(path);
+            let Some(responses) = operation["responses"].as_object_mut() else {
+                continue;
+            };
+            for (code, response) in responses.iter_mut() {
+                let content = response.get("content").is_some();
+                if page && code.starts_with('2') && !content {
+                    response["content"] = json!({"text/html": {"schema": {"type": "string"}}});
+                } else if !code.starts_with(['2', '3']) && !content && !page {
+                    response["content"] = json!({"application/json": {"schema":
+                        {"$ref": "#/components/schemas/Error"}}});
+                }
+            }
+            if !page {
+                responses.entry("default").or_insert(json!({
+                    "description": "A refusal (4xx) or an error (5xx)",
+                    "content": {"application/json": {"schema":
+                        {"$ref": "#/components/schemas/Error"}}}
+                }));
+            }
+        }
+    }
+}
+
 /// The document as JSON, with what the route annotations cannot say: the ways callers
-/// authenticate (issue 19 point 2) and the server (this one, relative).
+/// authenticate (issue 19 point 2), each operation's security, the error schema, and the
+/// server (this one, relative).
 pub fn document() -> serde_json::Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    complete_operations(&mut document);
     document["servers"] = serde_json::json!([{"url": "/", "description": "this Inkan"}]);
     document["components"]["securitySchemes"] = serde_json::json!({
         "dpop": {
