@@ -61,8 +61,8 @@ fn the_openapi_document_is_valid_and_says_how_to_authenticate() {
 }
 
 /// Every handler with an OpenAPI annotation, read from the source (`syn`): (method, path,
-/// whether it takes an `Authenticated` caller).
-fn handlers() -> Vec<(String, String, bool)> {
+/// whether it takes an `Authenticated` caller, whether it reads a body).
+fn handlers() -> Vec<(String, String, bool, bool)> {
     use quote::ToTokens as _;
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/api");
     let mut found = Vec::new();
@@ -99,7 +99,10 @@ fn handlers() -> Vec<(String, String, bool)> {
                     .to_owned();
                 let signature = function.sig.inputs.to_token_stream().to_string();
                 let authenticated = signature.contains("Authenticated");
-                found.push((method, route, authenticated));
+                let body = ["JsonBody", "Json <", "Form <", "Bytes"]
+                    .iter()
+                    .any(|extractor| signature.contains(extractor));
+                found.push((method, route, authenticated, body));
             }
         }
     }
@@ -115,12 +118,20 @@ fn every_operation_declares_its_security_and_its_errors() {
     let document = inkan_server::api::openapi::document();
     let handlers = handlers();
     assert!(handlers.len() > 70, "{}", handlers.len());
-    for (method, path, authenticated) in &handlers {
+    for (method, path, authenticated, body) in &handlers {
         let operation = &document["paths"][path][method];
         assert!(
             operation.is_object(),
             "{method} {path} is not in the document"
         );
+        // A handler that reads a body documents it, with a schema.
+        if *body {
+            let content = operation["requestBody"]["content"].as_object();
+            assert!(
+                content.is_some_and(|c| c.values().all(|m| m["schema"].is_object())),
+                "{method} {path} reads a body its document does not describe"
+            );
+        }
         let security = operation["security"].as_array().unwrap_or_else(|| {
             panic!("{method} {path} declares no security");
         });

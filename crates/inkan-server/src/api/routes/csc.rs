@@ -126,6 +126,7 @@ pub struct ListRequest {
 
 /// `credentials/list`: the keys the caller may sign with.
 #[utoipa::path(post, path = "/csc/v2/credentials/list", tag = "csc",
+    request_body(content = Option<Object>, description = "CSC `credentials/list` parameters, all optional (`credentialInfo`, `certificates`, `certInfo`, `authInfo`, `onlyValid`, `maxResults`, `pageToken`, `clientData`)", content_type = "application/json"),
     responses((status = 200, description = "credentialIDs (and credentialInfos)")))]
 pub async fn credentials_list(
     State(state): State<Arc<ApiState>>,
@@ -182,7 +183,7 @@ pub async fn credentials_list(
 }
 
 /// `credentials/info` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InfoRequest {
     /// The key.
@@ -203,7 +204,7 @@ pub struct InfoRequest {
 }
 
 /// `credentials/info`: a key's status, algorithms, certificate and how to activate it.
-#[utoipa::path(post, path = "/csc/v2/credentials/info", tag = "csc",
+#[utoipa::path(post, path = "/csc/v2/credentials/info", request_body = InfoRequest, tag = "csc",
     responses((status = 200, description = "CSC credential information"), (status = 404, description = "No such credential for this caller")))]
 pub async fn credentials_info(
     State(state): State<Arc<ApiState>>,
@@ -303,7 +304,7 @@ fn credential_info(
 }
 
 /// `credentials/authorize` request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AuthorizeRequest {
     /// The key.
@@ -389,7 +390,7 @@ pub async fn activation_nonce(
 
 /// `credentials/authorize`: turns the PIN and OTP (encrypted, with what they authorise and a
 /// nonce: [`ACTIVATION_DATA`]) into a SAD for listed hashes.
-#[utoipa::path(post, path = "/csc/v2/credentials/authorize", tag = "csc",
+#[utoipa::path(post, path = "/csc/v2/credentials/authorize", request_body = AuthorizeRequest, tag = "csc",
     description = "activationData: JWE (ECDH-ES, A256GCM) to the activation key of one JSON object {purpose: \"authorize\", credentialID, hashesDigest, numSignatures, nonce, PIN, OTP, and disclosureDigest when the request has one}. hashesDigest = base64url(SHA-256(hashAlgorithmOID as ASCII || 0x00 || hash_1 || ... || hash_n)), the hashes decoded, in request order (the OID is 2.16.840.1.101.3.4.2.1 when the request names none). nonce: from POST /v1/signature-activation/nonce, single use, this session, 120 s. Any member that does not match the request is refused (403 naming it) and counts as a failed activation.",
     responses((status = 200, description = "{SAD, expiresIn}"), (status = 400, description = "Malformed request or activationData"), (status = 403, description = "Wrong PIN or OTP, or activationData for something else (the member is named)")))]
 pub async fn credentials_authorize(
@@ -445,7 +446,7 @@ pub async fn credentials_authorize(
 }
 
 /// `signatures/signHash` request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SignHashRequest {
     /// The key.
@@ -473,7 +474,7 @@ crate::api::redacted_debug!(SignHashRequest);
 
 /// `signatures/signHash`: signs hashes through the signing module; the response carries the
 /// signatures and the receipt of the `signature.made` log entry.
-#[utoipa::path(post, path = "/csc/v2/signatures/signHash", tag = "csc",
+#[utoipa::path(post, path = "/csc/v2/signatures/signHash", request_body = SignHashRequest, tag = "csc",
     responses((status = 200, description = "{signatures, receipt}"), (status = 403, description = "Refused by the signing module")))]
 pub async fn sign_hash(
     State(state): State<Arc<ApiState>>,

@@ -51,7 +51,7 @@ use sha2::{Digest as _, Sha256};
 use std::sync::Arc;
 
 /// What a holder signs.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "format", deny_unknown_fields)]
 pub enum HolderDocument {
     /// An SD-JWT VC presentation with a Key Binding JWT.
@@ -462,7 +462,7 @@ fn bad(e: FormatError) -> ApiError {
 }
 
 /// `prepare` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrepareRequest {
     /// The holder's key.
@@ -476,7 +476,7 @@ pub struct PrepareRequest {
 const HASH_OID: &str = "2.16.840.1.101.3.4.2.1";
 
 /// Step 1: what would be signed, and the hash to authorise.
-#[utoipa::path(post, path = "/v1/holder/prepare", tag = "holder",
+#[utoipa::path(post, path = "/v1/holder/prepare", request_body = PrepareRequest, tag = "holder",
     responses((status = 200, description = "{hashes, hashAlgorithmOID, hashesDigest and disclosureDigest (what the activationData and the credentials/authorize request must carry; disclosureDigest = base64url(SHA-256(JCS({format, credentialID, issuedAt, summary})))), numSignatures, issuedAt, summary}")))]
 pub async fn prepare(
     State(state): State<Arc<ApiState>>,
@@ -520,7 +520,7 @@ pub async fn prepare(
 }
 
 /// `sign` request.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HolderSignRequest {
     /// The holder's key.
@@ -541,7 +541,7 @@ pub struct HolderSignRequest {
 crate::api::redacted_debug!(HolderSignRequest);
 
 /// Step 2: signs the prepared document with the holder's SAD; returns it with its receipt.
-#[utoipa::path(post, path = "/v1/holder/sign", tag = "holder",
+#[utoipa::path(post, path = "/v1/holder/sign", request_body = HolderSignRequest, tag = "holder",
     responses((status = 200, description = "{document, receipts}"), (status = 403, description = "The SAD does not cover this document")))]
 pub async fn sign(
     State(state): State<Arc<ApiState>>,

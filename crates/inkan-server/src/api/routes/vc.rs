@@ -44,7 +44,7 @@ use std::sync::Arc;
 /// `did:jwk`, or an identifier bound to it by `issuer.bind`); else the one key the client's
 /// scope names. In the VC API, `credentialId` identifies the issued credential; any other
 /// value is accepted as that and does not choose a key.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IssueOptions {
     /// The proof type; only `DataIntegrityProof` (for `ldp_vc`).
@@ -79,7 +79,7 @@ pub struct IssueOptions {
 }
 
 /// `options.credentialStatus`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CredentialStatusOption {
     /// The list (`sl_…`), an array of up to four lists of different purposes (revocation and
@@ -88,7 +88,7 @@ pub struct CredentialStatusOption {
 }
 
 /// `/credentials/issue` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueRequest {
     /// The unsigned credential.
@@ -104,7 +104,7 @@ const SUITES: &str =
 
 /// Issues a credential: an organisation's system client e-seals it with one of its keys.
 /// Refusals carry problem details (RFC 9457; VCDM 2.0 §7.2 for the data model).
-#[utoipa::path(post, path = "/credentials/issue", tag = "vc",
+#[utoipa::path(post, path = "/credentials/issue", request_body = IssueRequest, tag = "vc",
     responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options (problem details naming the field)"),
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue(
@@ -519,7 +519,7 @@ fn with_mandatory_members(credential: &Value, mut pointers: Vec<String>) -> Vec<
 }
 
 /// An SD-JWT VC to issue.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SdJwtIssueRequest {
     /// The issuer's key.
@@ -551,7 +551,7 @@ pub struct SdJwtIssueRequest {
 }
 
 /// Issues an SD-JWT VC (`dc+sd-jwt`): an organisation's system client e-seals it.
-#[utoipa::path(post, path = "/v1/credentials/sd-jwt", tag = "vc",
+#[utoipa::path(post, path = "/v1/credentials/sd-jwt", request_body = SdJwtIssueRequest, tag = "vc",
     responses((status = 201, description = "{credential, receipts}"), (status = 400, description = "Invalid claims")))]
 pub async fn issue_sd_jwt(
     State(state): State<Arc<ApiState>>,
@@ -662,7 +662,7 @@ pub async fn issue_sd_jwt(
 }
 
 /// An ISO/IEC 18013-5 mdoc to issue.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct MdocIssueRequest {
     /// The issuer's key (ES256, ES384 or EdDSA), with its document signer certificate
@@ -709,7 +709,7 @@ fn unix_seconds(field: &str, value: &Value) -> Result<i64, ApiError> {
 /// Issues an mdoc (ISO/IEC 18013-5 IssuerSigned): an organisation's system client signs the
 /// Mobile Security Object with its document signer key under standing approval. Returns the
 /// IssuerSigned as base64url CBOR, for the holder's wallet.
-#[utoipa::path(post, path = "/v1/credentials/mdoc", tag = "vc",
+#[utoipa::path(post, path = "/v1/credentials/mdoc", request_body = MdocIssueRequest, tag = "vc",
     responses((status = 201, description = "{issuerSigned (base64url CBOR), docType, receipts}"),
               (status = 400, description = "Invalid data elements, device key or validity, or an issuer key without a certificate"),
               (status = 403, description = "Refused by the signing module")))]
@@ -847,7 +847,7 @@ fn format_error(e: inkan_formats::FormatError) -> ApiError {
 
 /// `/credentials/verify` and `/presentations/verify` options. Members other
 /// implementations send and Inkan does not use are ignored.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyRequestOptions {
     /// The expected Data Integrity `challenge` (presentations).
@@ -872,7 +872,7 @@ const KNOWN_CHECKS: [&str; 2] = [
 ];
 
 /// `/credentials/verify` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyCredentialRequest {
     /// The credential (Data Integrity, or an `EnvelopedVerifiableCredential`).
@@ -883,7 +883,7 @@ pub struct VerifyCredentialRequest {
 }
 
 /// `/presentations/verify` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyPresentationRequest {
     /// The presentation.
@@ -896,7 +896,7 @@ pub struct VerifyPresentationRequest {
 /// Verifies a credential. No authentication: verifying is public. A credential whose issuer
 /// certificate (mdoc `x5chain`, JOSE `x5c`) leads to none of `[verify] trust_anchors` is not
 /// verified: 400 with `issuerTrust: "unauthenticated"` (its proof did verify).
-#[utoipa::path(post, path = "/credentials/verify", tag = "vc",
+#[utoipa::path(post, path = "/credentials/verify", request_body = VerifyCredentialRequest, tag = "vc",
     responses((status = 200, description = "{verified: true, checks, ...}"),
               (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only the issuer's certificate is not vouched for)")))]
 pub async fn verify_credential(
@@ -914,7 +914,7 @@ pub async fn verify_credential(
 
 /// Verifies a presentation (its `challenge` and `domain` when given) and every credential in
 /// it.
-#[utoipa::path(post, path = "/presentations/verify", tag = "vc",
+#[utoipa::path(post, path = "/presentations/verify", request_body = VerifyPresentationRequest, tag = "vc",
     responses((status = 200, description = "{verified: true, checks, ...}"),
               (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only an issuer's certificate is not vouched for)")))]
 pub async fn verify_presentation(
@@ -938,7 +938,7 @@ enum Expected {
 }
 
 /// `/credentials/derive` options (VC API `deriveCredential`).
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeriveOptions {
     /// JSON pointers (RFC 6901) of what to disclose beyond the mandatory statements.
@@ -947,7 +947,7 @@ pub struct DeriveOptions {
 }
 
 /// `/credentials/derive` request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeriveRequest {
     /// A credential with an `ecdsa-sd-2023` base proof.
@@ -963,7 +963,7 @@ pub struct DeriveRequest {
 /// ask, as the VC API authorises its holder endpoints; the base proof is checked first and
 /// nothing of the credential is logged. CPU work, on the blocking pool behind the
 /// verification gate (503 at once when it is full).
-#[utoipa::path(post, path = "/credentials/derive", tag = "vc",
+#[utoipa::path(post, path = "/credentials/derive", request_body = DeriveRequest, tag = "vc",
     responses((status = 201, description = "{verifiableCredential}: the derived credential"),
               (status = 400, description = "Not an ecdsa-sd-2023 base proof, a pointer that selects nothing, or a base proof that does not verify"),
               (status = 401, description = "Not authenticated"), (status = 503, description = "Verification gate full")))]
