@@ -716,35 +716,98 @@ fn parse_public_key(bytes: &[u8]) -> Result<PublicKey, DeviceError> {
     }
 }
 
-/// The public view of a key record, as the CLI and (later) the API show it.
+/// A key's public record as the API and `inkan keys` show it (never anything secret): the
+/// JSON of [`KeyView`].
 pub fn key_view(record: &KeyRecord) -> serde_json::Value {
-    let public = PublicKey::from_spki_der(&record.public_key_spki).ok();
-    let chain = (!record.certificate_chain.is_empty())
-        .then(|| CertificateChain::from_der_list(&record.certificate_chain).ok())
-        .flatten();
-    serde_json::json!({
-        "id": record.id,
-        "owner": record.owner,
-        "label": record.label,
-        "alg": record.algorithm.as_str(),
-        "key_type": record.spec.as_str(),
-        "state": record.state.as_str(),
-        "state_reason": record.state_reason,
-        "state_changed_at": record.state_changed_at,
-        "origin": record.origin.as_str(),
-        "environment": record.environment.as_str(),
-        "device": record.device.as_str(),
-        "kid": public.as_ref().map(PublicKey::jwk_thumbprint),
-        "public_jwk": public.as_ref().map(PublicKey::to_jwk),
-        "public_key_pem": public.as_ref().map(PublicKey::to_pem),
-        "did_key": public.as_ref().map(PublicKey::did_key),
-        "did_jwk": public.as_ref().map(PublicKey::did_jwk),
-        "certificate_chain_pem": chain.as_ref().map(CertificateChain::to_pem),
-        "certificate_validity": chain.as_ref().map(|c| {
-            let (not_before, not_after) = c.leaf_validity();
-            serde_json::json!({ "not_before": not_before, "not_after": not_after })
-        }),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    })
+    serde_json::to_value(KeyView::of(record)).unwrap_or_default()
+}
+
+/// A key's public record (`GET /v1/keys/{id}` and the lists).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct KeyView {
+    /// `key_…`.
+    pub id: String,
+    /// The subscriber (`sub_…`), or `inkan` for Inkan's own keys.
+    pub owner: String,
+    pub label: String,
+    /// `ES256`, `ES384`, `EdDSA`, `RS256`, `PS256`.
+    pub alg: String,
+    /// `P-256`, `P-384`, `Ed25519`, `RSA-2048`, …
+    pub key_type: String,
+    /// `active`, `disabled`, `revoked`, `destroyed`, …
+    pub state: String,
+    pub state_reason: Option<String>,
+    /// Unix milliseconds.
+    pub state_changed_at: Option<i64>,
+    /// `generated` or `imported`.
+    pub origin: String,
+    pub environment: String,
+    /// `soft` or `pkcs11`.
+    pub device: String,
+    /// The RFC 7638 thumbprint of its public JWK.
+    pub kid: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub public_jwk: Option<serde_json::Value>,
+    pub public_key_pem: Option<String>,
+    pub did_key: Option<String>,
+    pub did_jwk: Option<String>,
+    /// Its certificate and chain (PEM), once attached.
+    pub certificate_chain_pem: Option<String>,
+    pub certificate_validity: Option<CertificateValidity>,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds.
+    pub updated_at: i64,
+    /// `GET /v1/keys/{id}` of an active key: its live status as the signing module sees it now
+    /// (`status`: `valid`, `expired`, `revoked`, `suspended` or `unknown`; its source; when it
+    /// was last confirmed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub status: Option<serde_json::Value>,
+}
+
+/// When a key's certificate is valid (Unix seconds).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CertificateValidity {
+    pub not_before: i64,
+    pub not_after: i64,
+}
+
+impl KeyView {
+    /// The view of `record`.
+    pub fn of(record: &KeyRecord) -> KeyView {
+        let public = PublicKey::from_spki_der(&record.public_key_spki).ok();
+        let chain = (!record.certificate_chain.is_empty())
+            .then(|| CertificateChain::from_der_list(&record.certificate_chain).ok())
+            .flatten();
+        KeyView {
+            id: record.id.to_string(),
+            owner: record.owner.clone(),
+            label: record.label.clone(),
+            alg: record.algorithm.as_str().into(),
+            key_type: record.spec.as_str().into(),
+            state: record.state.as_str().into(),
+            state_reason: record.state_reason.clone(),
+            state_changed_at: record.state_changed_at,
+            origin: record.origin.as_str().into(),
+            environment: record.environment.as_str().into(),
+            device: record.device.as_str().into(),
+            kid: public.as_ref().map(PublicKey::jwk_thumbprint),
+            public_jwk: public.as_ref().map(PublicKey::to_jwk),
+            public_key_pem: public.as_ref().map(PublicKey::to_pem),
+            did_key: public.as_ref().map(PublicKey::did_key),
+            did_jwk: public.as_ref().map(PublicKey::did_jwk),
+            certificate_chain_pem: chain.as_ref().map(CertificateChain::to_pem),
+            certificate_validity: chain.as_ref().map(|c| {
+                let (not_before, not_after) = c.leaf_validity();
+                CertificateValidity {
+                    not_before,
+                    not_after,
+                }
+            }),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            status: None,
+        }
+    }
 }

@@ -377,27 +377,62 @@ fn digest_inputs(
 /// A fresh activation nonce (criteria 2.2.3(2)A-2): the caller puts it in its next
 /// `activationData` (authorize, PIN change, renewal). Single use, this session only, 120 s.
 #[utoipa::path(post, path = "/v1/signature-activation/nonce", tag = "csc",
-    responses((status = 200, description = "{nonce, expiresIn}"), (status = 403, description = "Not a user")))]
+    responses((status = 200, body = NonceResponse), (status = 403, description = "Not a user")))]
 pub async fn activation_nonce(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NonceResponse>, ApiError> {
     let issued = state.activation.nonce(&caller)?;
-    Ok(Json(
-        json!({"nonce": issued.nonce, "expiresIn": issued.expires_in}),
-    ))
+    Ok(Json(NonceResponse {
+        nonce: issued.nonce,
+        expires_in: issued.expires_in,
+    }))
+}
+
+/// A nonce for activation data.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NonceResponse {
+    /// Single use, this session only.
+    pub nonce: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// CSC `credentials/authorize`'s answer (CSC API v2 §11.6).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeResponse {
+    /// The signature activation data: for exactly the hashes authorised, this session, once.
+    #[serde(rename = "SAD")]
+    pub sad: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// CSC `signatures/signHash`'s answer (CSC API v2 §11.9), with the transparency log's receipt.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignHashResponse {
+    /// The signatures, base64, in the order of the hashes (ECDSA as `r‖s`).
+    pub signatures: Vec<String>,
+    /// The receipt of the `signature.made` entry (C2SP tlog-proof, the entry in its `extra`
+    /// line): check it offline with `GET /v1/log/key`.
+    pub receipt: String,
+    /// That entry's index in the log.
+    pub log_index: u64,
 }
 
 /// `credentials/authorize`: turns the PIN and OTP (encrypted, with what they authorise and a
 /// nonce: [`ACTIVATION_DATA`]) into a SAD for listed hashes.
 #[utoipa::path(post, path = "/csc/v2/credentials/authorize", request_body = AuthorizeRequest, tag = "csc",
     description = "activationData: JWE (ECDH-ES, A256GCM) to the activation key of one JSON object {purpose: \"authorize\", credentialID, hashesDigest, numSignatures, nonce, PIN, OTP, and disclosureDigest when the request has one}. hashesDigest = base64url(SHA-256(hashAlgorithmOID as ASCII || 0x00 || hash_1 || ... || hash_n)), the hashes decoded, in request order (the OID is 2.16.840.1.101.3.4.2.1 when the request names none). nonce: from POST /v1/signature-activation/nonce, single use, this session, 120 s. Any member that does not match the request is refused (403 naming it) and counts as a failed activation.",
-    responses((status = 200, description = "{SAD, expiresIn}"), (status = 400, description = "Malformed request or activationData"), (status = 403, description = "Wrong PIN or OTP, or activationData for something else (the member is named)")))]
+    responses((status = 200, body = AuthorizeResponse), (status = 400, description = "Malformed request or activationData"), (status = 403, description = "Wrong PIN or OTP, or activationData for something else (the member is named)")))]
 pub async fn credentials_authorize(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     JsonBody(request): JsonBody<AuthorizeRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuthorizeResponse>, ApiError> {
     if request.pin.is_some() || request.otp.is_some() {
         return Err(ApiError::bad_request(
             "PIN and OTP are accepted only encrypted, in activationData (a JWE to the activation \
@@ -440,9 +475,10 @@ pub async fn credentials_authorize(
         .activation
         .authorize(&caller, &key, &signature_request, &jwe)
         .await?;
-    Ok(Json(
-        json!({"SAD": issued.sad.as_str(), "expiresIn": issued.expires_in}),
-    ))
+    Ok(Json(AuthorizeResponse {
+        sad: issued.sad.as_str().to_owned(),
+        expires_in: issued.expires_in,
+    }))
 }
 
 /// `signatures/signHash` request.
@@ -475,13 +511,13 @@ crate::api::redacted_debug!(SignHashRequest);
 /// `signatures/signHash`: signs hashes through the signing module; the response carries the
 /// signatures and the receipt of the `signature.made` log entry.
 #[utoipa::path(post, path = "/csc/v2/signatures/signHash", request_body = SignHashRequest, tag = "csc",
-    responses((status = 200, description = "{signatures, receipt}"), (status = 403, description = "Refused by the signing module")))]
+    responses((status = 200, body = SignHashResponse), (status = 403, description = "Refused by the signing module")))]
 pub async fn sign_hash(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
     headers: axum::http::HeaderMap,
     JsonBody(request): JsonBody<SignHashRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SignHashResponse>, ApiError> {
     if request.operation_mode.as_deref().is_some_and(|m| m != "S") {
         return Err(ApiError::bad_request(
             "only operationMode S (synchronous) is supported",
@@ -529,11 +565,15 @@ pub async fn sign_hash(
         .receipt_with_entry(signed.log_index)
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    Ok(Json(json!({
-        "signatures": signed.signatures.iter().map(|s| STANDARD.encode(s)).collect::<Vec<_>>(),
-        "receipt": receipt.encode(),
-        "logIndex": signed.log_index,
-    })))
+    Ok(Json(SignHashResponse {
+        signatures: signed
+            .signatures
+            .iter()
+            .map(|s| STANDARD.encode(s))
+            .collect(),
+        receipt: receipt.encode(),
+        log_index: signed.log_index,
+    }))
 }
 
 /// Maps a format error raised while building a document through `signer`: the signing

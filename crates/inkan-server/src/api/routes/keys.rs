@@ -72,7 +72,7 @@ pub struct NewKeyBody {
 
 /// Generates a key in the crypto device for the caller's subscriber and sets its signing PIN.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = NewKeyBody,
-    responses((status = 201, description = "The key (public record)"), (status = 403, description = "Not a subscriber's user")))]
+    responses((status = 201, description = "The key (public record)", body = crate::keys::KeyView), (status = 403, description = "Not a subscriber's user")))]
 pub async fn create_key(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -334,7 +334,7 @@ pub async fn renew_key(
 
 /// The keys the caller may read: its subscriber's (within a client's scope).
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
-    responses((status = 200, description = "Public records of the keys")))]
+    responses((status = 200, description = "Public records of the keys", body = Vec<crate::keys::KeyView>)))]
 pub async fn list_keys(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -417,7 +417,7 @@ async fn load(
 /// One key's public record.
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 200, description = "The key's public record"), (status = 404, description = "No such key for this caller")))]
+    responses((status = 200, description = "The key's public record, with its live status", body = crate::keys::KeyView), (status = 404, description = "No such key for this caller")))]
 pub async fn get_key(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,

@@ -74,6 +74,52 @@ async fn check_destination(
     Ok(())
 }
 
+/// The signing answers' shapes, for the OpenAPI document: each document's own member, then
+/// what [`after_signing`] adds (the receipts of its signatures, C2SP tlog-proofs to check
+/// offline with `GET /v1/log/key`; the delivery to `deliverTo`, `dlv_…`; the retained copy).
+macro_rules! signed_answer {
+    ($(#[$doc:meta])* $name:ident { $(#[$fdoc:meta])* $field:ident : $ty:ty $(, $value_type:ty)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)] // built as a map by the handler; this is its documented shape
+        pub struct $name {
+            $(#[$fdoc])*
+            $(#[schema(value_type = $value_type)])?
+            $field: $ty,
+            receipts: Vec<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            delivery_id: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            retained_id: Option<String>,
+        }
+    };
+}
+
+signed_answer!(
+    /// `/credentials/issue` (VC API).
+    IssuedCredential {
+        /// Data Integrity (`ldp_vc`), or an `EnvelopedVerifiableCredential` whose `id` is
+        /// `data:application/vc+jwt,<JWT>`.
+        verifiable_credential: serde_json::Value, Object
+    }
+);
+signed_answer!(
+    /// `/v1/credentials/sd-jwt`.
+    IssuedSdJwt {
+        /// The SD-JWT VC (`dc+sd-jwt`): the issuer JWT and every disclosure, `~`-separated.
+        credential: String
+    }
+);
+signed_answer!(
+    /// `/v1/holder/sign`.
+    HolderSigned {
+        /// The presentation: a string (SD-JWT with KB-JWT, base64url CBOR DeviceResponse, a
+        /// key proof JWT) or a Data Integrity VP.
+        document: serde_json::Value, Object
+    }
+);
+
 /// What every signing response carries after the document: the receipts of its signatures,
 /// and, by configuration and request, the id of the retained copy and of the delivery to a
 /// registered destination (criteria 2.2.3(3)).

@@ -542,7 +542,7 @@ crate::api::redacted_debug!(HolderSignRequest);
 
 /// Step 2: signs the prepared document with the holder's SAD; returns it with its receipt.
 #[utoipa::path(post, path = "/v1/holder/sign", request_body = HolderSignRequest, tag = "holder",
-    responses((status = 200, description = "{document, receipts}"), (status = 403, description = "The SAD does not cover this document")))]
+    responses((status = 200, body = super::HolderSigned), (status = 403, description = "The SAD does not cover this document")))]
 pub async fn sign(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,

@@ -105,7 +105,7 @@ const SUITES: &str =
 /// Issues a credential: an organisation's system client e-seals it with one of its keys.
 /// Refusals carry problem details (RFC 9457; VCDM 2.0 §7.2 for the data model).
 #[utoipa::path(post, path = "/credentials/issue", request_body = IssueRequest, tag = "vc",
-    responses((status = 201, description = "{verifiableCredential, receipts}"), (status = 400, description = "Invalid credential or options (problem details naming the field)"),
+    responses((status = 201, body = super::IssuedCredential), (status = 400, description = "Invalid credential or options (problem details naming the field)"),
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue(
     State(state): State<Arc<ApiState>>,
@@ -552,7 +552,7 @@ pub struct SdJwtIssueRequest {
 
 /// Issues an SD-JWT VC (`dc+sd-jwt`): an organisation's system client e-seals it.
 #[utoipa::path(post, path = "/v1/credentials/sd-jwt", request_body = SdJwtIssueRequest, tag = "vc",
-    responses((status = 201, description = "{credential, receipts}"), (status = 400, description = "Invalid claims")))]
+    responses((status = 201, body = super::IssuedSdJwt), (status = 400, description = "Invalid claims")))]
 pub async fn issue_sd_jwt(
     State(state): State<Arc<ApiState>>,
     AuthenticatedForSigning(caller, token): AuthenticatedForSigning,
@@ -710,7 +710,7 @@ fn unix_seconds(field: &str, value: &Value) -> Result<i64, ApiError> {
 /// Mobile Security Object with its document signer key under standing approval. Returns the
 /// IssuerSigned as base64url CBOR, for the holder's wallet.
 #[utoipa::path(post, path = "/v1/credentials/mdoc", request_body = MdocIssueRequest, tag = "vc",
-    responses((status = 201, description = "{issuerSigned (base64url CBOR), docType, receipts}"),
+    responses((status = 201, body = IssuedMdoc),
               (status = 400, description = "Invalid data elements, device key or validity, or an issuer key without a certificate"),
               (status = 403, description = "Refused by the signing module")))]
 pub async fn issue_mdoc(
@@ -897,8 +897,8 @@ pub struct VerifyPresentationRequest {
 /// certificate (mdoc `x5chain`, JOSE `x5c`) leads to none of `[verify] trust_anchors` is not
 /// verified: 400 with `issuerTrust: "unauthenticated"` (its proof did verify).
 #[utoipa::path(post, path = "/credentials/verify", request_body = VerifyCredentialRequest, tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"),
-              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only the issuer's certificate is not vouched for)")))]
+    responses((status = 200, body = VerificationResult),
+              (status = 400, description = "Not verified (issuerTrust \"unauthenticated\" when only the issuer's certificate is not vouched for)", body = VerificationResult)))]
 pub async fn verify_credential(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyCredentialRequest>,
@@ -915,8 +915,8 @@ pub async fn verify_credential(
 /// Verifies a presentation (its `challenge` and `domain` when given) and every credential in
 /// it.
 #[utoipa::path(post, path = "/presentations/verify", request_body = VerifyPresentationRequest, tag = "vc",
-    responses((status = 200, description = "{verified: true, checks, ...}"),
-              (status = 400, description = "{verified: false, errors} (issuerTrust \"unauthenticated\" when only an issuer's certificate is not vouched for)")))]
+    responses((status = 200, body = VerificationResult),
+              (status = 400, description = "Not verified (issuerTrust \"unauthenticated\" when only an issuer's certificate is not vouched for)", body = VerificationResult)))]
 pub async fn verify_presentation(
     State(state): State<Arc<ApiState>>,
     JsonBody(request): JsonBody<VerifyPresentationRequest>,
@@ -1112,6 +1112,44 @@ async fn verify_document(
             Ok((StatusCode::OK, Json(body)))
         }
     }
+}
+
+/// A verification's answer (VC API `VerificationResult`, with Inkan's details).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built as a map by `verify_document`; this is its documented shape
+pub struct VerificationResult {
+    /// Whether everything checked passed (and the issuer is vouched for where it must be).
+    verified: bool,
+    /// The checks made (`proof`, `validityPeriod`, …).
+    checks: Option<Vec<String>>,
+    warnings: Option<Vec<String>>,
+    /// Why it is not verified.
+    errors: Vec<String>,
+    /// The format found (`vc+jwt`, `ldp_vc`, `dc+sd-jwt`, `mso_mdoc`, …).
+    format: Option<String>,
+    /// What was found: issuer, subject, claims, disclosures, …
+    #[schema(value_type = Option<Object>)]
+    details: Option<Value>,
+    /// `authenticated`, or `unauthenticated` when the issuer's certificate leads to none of
+    /// `[verify] trust_anchors`.
+    issuer_trust: Option<String>,
+}
+
+/// `/v1/credentials/mdoc`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built as a map by `issue_mdoc`; this is its documented shape
+pub struct IssuedMdoc {
+    /// The IssuerSigned structure (ISO/IEC 18013-5), base64url CBOR.
+    issuer_signed: String,
+    doc_type: String,
+    /// The receipts of its signatures (check offline with `GET /v1/log/key`).
+    receipts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retained_id: Option<String>,
 }
 
 fn failed(message: String) -> (StatusCode, Json<Value>) {
