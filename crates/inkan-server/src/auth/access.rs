@@ -12,7 +12,7 @@ use inkan_store::{KeyRecord, KeyState};
 use serde::{Deserialize, Serialize};
 
 /// What may be done with a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Operation {
     /// Read the key's public record (public key, certificate, status).
@@ -40,7 +40,7 @@ impl Operation {
 }
 
 /// One key and what may be done with it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyGrant {
     /// The key id.
@@ -58,7 +58,7 @@ pub struct KeyGrant {
 }
 
 /// A system client's scope: named keys and operations.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
     /// The keys granted.

@@ -50,7 +50,7 @@ pub const ACTIONS: [&str; 20] = [
 const MAX_REASON: usize = 1024;
 
 /// An action under dual control, as asked (`POST /v1/approvals`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", deny_unknown_fields)]
 pub enum Action {
     /// Destroy a key outside the automatic triggers (revocation, renewal).
@@ -67,6 +67,7 @@ pub enum Action {
         /// The operator's account.
         account: String,
         /// Its new role.
+        #[schema(value_type = String)]
         role: OperatorRole,
     },
     /// Register another terminal of an operator.
@@ -218,6 +219,7 @@ pub enum Action {
         /// The new operator's login name.
         username: String,
         /// Its role.
+        #[schema(value_type = String)]
         role: OperatorRole,
         /// Why.
         reason: String,

@@ -43,7 +43,7 @@ impl Workflow for ApprovalRequest {
 }
 
 /// Where a request is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestState {
     /// Waiting for approvals.
@@ -74,7 +74,7 @@ impl RequestState {
 }
 
 /// An operator's part in a request: who, from which terminal, when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Signoff {
     /// The operator's account.
@@ -86,7 +86,7 @@ pub struct Signoff {
 }
 
 /// A request for an action under dual control.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
     /// `apr_…`.

@@ -41,7 +41,7 @@ pub const MAX_KEYS: usize = 8;
 const MAX_TEXT: usize = 512;
 
 /// Where an application is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ApplicationState {
     /// Recorded; waiting for its records and a decision.
@@ -70,7 +70,7 @@ impl ApplicationState {
 }
 
 /// The person applying, who will use the account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Applicant {
     /// Their name.
@@ -80,12 +80,13 @@ pub struct Applicant {
 }
 
 /// Whom the application is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum SubscriberPart {
     /// A new subscriber.
     New {
         /// `issuer` (an organisation) or `holder` (a person).
+        #[schema(value_type = String)]
         kind: SubscriberKind,
         /// Its name.
         name: String,
@@ -98,7 +99,7 @@ pub enum SubscriberPart {
 }
 
 /// A key asked for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestedKey {
     /// ES256, ES384, EdDSA, RS256 or PS256.
@@ -111,7 +112,7 @@ pub struct RequestedKey {
 }
 
 /// How the applicant's identity was checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofingMethod {
     /// In person, against an official photo identity document.
@@ -128,7 +129,7 @@ pub enum ProofingMethod {
 }
 
 /// The identity-proofing record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Proofing {
     /// How.
@@ -140,7 +141,7 @@ pub struct Proofing {
 }
 
 /// The mandate record: the applicant may act for the subscriber.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mandate {
     /// Who grants it (the organisation's representative, the person represented).
@@ -155,7 +156,7 @@ pub struct Mandate {
 }
 
 /// What an approval created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Enrolled {
     /// The subscriber.
@@ -168,7 +169,7 @@ pub struct Enrolled {
 }
 
 /// An application for use of the service.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Application {
     /// `app_…`.
@@ -227,7 +228,7 @@ impl Application {
 }
 
 /// A new application as asked (`POST /v1/applications`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApplication {
     /// Who applies.

@@ -21,8 +21,8 @@ use utoipa::IntoParams;
 /// `issuer.bind`, and the host actions); it runs once M other operators approve (and, for
 /// `client.register`, a user of the subscriber consents).
 #[utoipa::path(post, path = "/v1/approvals", tag = "operators",
-    request_body(content = Object, description = "The action: {\"action\": \"key.destroy\", \"key\": …, \"reason\": …}"),
-    responses((status = 201, description = "The request (pending, or executed when no approval is needed)"),
+    request_body(content = Action, description = "The action: {\"action\": \"key.destroy\", \"key\": …, \"reason\": …}"),
+    responses((status = 201, description = "The request (pending, or executed when no approval is needed)", body = ApprovalRequest),
         (status = 403, description = "The role may not ask for this")))]
 pub async fn request(
     State(state): State<Arc<ApiState>>,
@@ -36,7 +36,7 @@ pub async fn request(
 /// Approves a request; the approval that completes the count carries the action out.
 #[utoipa::path(post, path = "/v1/approvals/{id}/approve", tag = "operators",
     params(("id" = String, Path, description = "apr_…")),
-    responses((status = 200, description = "The request after this approval"),
+    responses((status = 200, description = "The request after this approval (with `activation_code_first_half` for an activation code's reissue, to this officer only)", body = ApprovalRequest),
         (status = 403, description = "Own request, or the role may not do the action"),
         (status = 409, description = "Not pending, expired, or approved by this operator already")))]
 pub async fn approve(
@@ -67,7 +67,7 @@ pub async fn approve(
 /// session. With the operators' approvals in, the action is carried out.
 #[utoipa::path(post, path = "/v1/approvals/{id}/consent", tag = "operators",
     params(("id" = String, Path, description = "apr_…")),
-    responses((status = 200, description = "The request after this consent"),
+    responses((status = 200, description = "The request after this consent", body = ApprovalRequest),
         (status = 403, description = "Not a user of the subscriber, or the action takes no consent"),
         (status = 409, description = "Not pending, expired, or consented to already")))]
 pub async fn consent(
@@ -81,7 +81,7 @@ pub async fn consent(
 /// One request.
 #[utoipa::path(get, path = "/v1/approvals/{id}", tag = "operators",
     params(("id" = String, Path, description = "apr_…")),
-    responses((status = 200, description = "The request"), (status = 404, description = "No such request")))]
+    responses((status = 200, description = "The request", body = ApprovalRequest), (status = 404, description = "No such request")))]
 pub async fn get_request(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -102,7 +102,7 @@ pub struct ListQuery {
 
 /// Requests, oldest first (at most 500).
 #[utoipa::path(get, path = "/v1/approvals", tag = "operators", params(ListQuery),
-    responses((status = 200, description = "The requests")))]
+    responses((status = 200, description = "The requests", body = Vec<ApprovalRequest>)))]
 pub async fn list_requests(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -161,8 +161,8 @@ pub async fn revoke_terminal(
 /// response alone holds the second half of the new user's activation code, for the recording
 /// officer to hand to the applicant (the approving officer receives the first half).
 #[utoipa::path(post, path = "/v1/applications", tag = "operators",
-    request_body(content = Object, description = "{applicant: {name, username}, subscriber: {new: {kind, name}} | {existing: {id}}, on_behalf, keys: [{algorithm, label, rsa_bits}]}"),
-    responses((status = 201, description = "The application, pending, and activation_code_second_half")))]
+    request_body = NewApplication,
+    responses((status = 201, description = "The application, pending, with `activation_code_second_half`", body = Application)))]
 pub async fn apply(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -192,7 +192,7 @@ pub struct ApplicationsQuery {
 
 /// Applications, oldest first (at most 500; the read is logged).
 #[utoipa::path(get, path = "/v1/applications", tag = "operators", params(ApplicationsQuery),
-    responses((status = 200, description = "The applications")))]
+    responses((status = 200, description = "The applications", body = Vec<Application>)))]
 pub async fn list_applications(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -206,7 +206,7 @@ pub async fn list_applications(
 /// One application (the read is logged).
 #[utoipa::path(get, path = "/v1/applications/{id}", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    responses((status = 200, description = "The application"), (status = 404, description = "No such application")))]
+    responses((status = 200, description = "The application", body = Application), (status = 404, description = "No such application")))]
 pub async fn get_application(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -229,7 +229,7 @@ pub struct ProofingBody {
 #[utoipa::path(put, path = "/v1/applications/{id}/identity-proofing", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
     request_body(content = Object, description = "{method, evidence_reference}"),
-    responses((status = 200, description = "The application")))]
+    responses((status = 200, description = "The application", body = Application)))]
 pub async fn record_proofing(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -260,7 +260,7 @@ pub struct MandateBody {
 #[utoipa::path(put, path = "/v1/applications/{id}/mandate", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
     request_body(content = Object, description = "{mandator, document_reference, valid_until}"),
-    responses((status = 200, description = "The application")))]
+    responses((status = 200, description = "The application", body = Application)))]
 pub async fn record_mandate(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -286,7 +286,7 @@ pub async fn record_mandate(
 /// activation code is shown only in this response (the recording officer received the second).
 #[utoipa::path(post, path = "/v1/applications/{id}/approve", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    responses((status = 200, description = "The application and the first half of the user's one-time activation code"),
+    responses((status = 200, description = "The application and the first half of the user's one-time activation code", body = ApprovedApplication),
         (status = 403, description = "The recorder or checker may not approve"),
         (status = 409, description = "Not pending, or a required record is missing")))]
 pub async fn approve_application(
@@ -305,8 +305,19 @@ pub async fn approve_application(
     ))
 }
 
+/// The answer to an application's approval.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json! by `approve_application`; this is its documented shape
+pub struct ApprovedApplication {
+    application: Application,
+    /// The first half of the new user's one-time activation code, shown only here.
+    activation_code_first_half: Option<String>,
+    /// When the code expires (Unix milliseconds).
+    expires_at: i64,
+}
+
 /// Why an application is rejected.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
     /// The reason.
@@ -316,8 +327,8 @@ pub struct RejectBody {
 /// Rejects a pending application.
 #[utoipa::path(post, path = "/v1/applications/{id}/reject", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    request_body(content = Object, description = "{reason}"),
-    responses((status = 200, description = "The application, rejected")))]
+    request_body = RejectBody,
+    responses((status = 200, description = "The application, rejected", body = Application)))]
 pub async fn reject_application(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
