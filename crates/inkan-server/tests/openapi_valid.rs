@@ -151,6 +151,24 @@ fn every_operation_declares_its_security_and_its_errors() {
             );
         }
         let page = inkan_server::api::openapi::is_page(path);
+        // Every answer with a body says what is in it: a schema for each media type. Only
+        // "no content" answers, redirects and RFC 7009's empty 200 have none.
+        for (code, response) in operation["responses"].as_object().unwrap() {
+            // (A page's refusals are pages too, or its script's JSON: said in words.)
+            let empty = code == "204"
+                || code.starts_with('3')
+                || (page && !code.starts_with('2'))
+                || (method == "post" && path == "/oauth2/revoke" && code == "200");
+            if empty {
+                continue;
+            }
+            let content = response["content"].as_object();
+            assert!(
+                content
+                    .is_some_and(|c| !c.is_empty() && c.values().all(|m| m["schema"].is_object())),
+                "{method} {path} {code} answers without a schema"
+            );
+        }
         for (code, response) in operation["responses"].as_object().unwrap() {
             if code.starts_with('2') || code.starts_with('3') || page {
                 continue;

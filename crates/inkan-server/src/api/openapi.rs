@@ -153,6 +153,17 @@ fn complete_operations(document: &mut serde_json::Value) {
                 continue;
             };
             for (code, response) in responses.iter_mut() {
+                // A page's HTML is a string.
+                if let Some(media) = response
+                    .get_mut("content")
+                    .and_then(serde_json::Value::as_object_mut)
+                {
+                    for (kind, entry) in media.iter_mut() {
+                        if kind.starts_with("text/") && entry.get("schema").is_none() {
+                            entry["schema"] = json!({"type": "string"});
+                        }
+                    }
+                }
                 let content = response.get("content").is_some();
                 if page && code.starts_with('2') && !content {
                     response["content"] = json!({"text/html": {"schema": {"type": "string"}}});

@@ -127,7 +127,7 @@ pub async fn create_user(
 /// half, and only then does the earlier code stop working.
 #[utoipa::path(post, path = "/v1/accounts/{id}/activation-code", tag = "operators",
     params(("id" = String, Path, description = "acc_…")),
-    responses((status = 201, description = "{request, activation_code_second_half}"),
+    responses((status = 201, body = ReissuedCode),
         (status = 403, description = "Not a registration officer, or an operator's account"),
         (status = 404, description = "No such account"),
         (status = 409, description = "The account is not pending activation")))]
@@ -148,6 +148,15 @@ pub async fn reissue_activation_code(
             "activation_code_second_half": second_half.as_str(),
         })),
     ))
+}
+
+/// A reissued activation code's request, and the code's second half for this officer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json! by `reissue_activation_code`; this is its documented shape
+pub struct ReissuedCode {
+    request: crate::operations::ApprovalRequest,
+    /// Shown only here.
+    activation_code_second_half: String,
 }
 
 impl From<&NewAccount> for NewAccountBody {
@@ -183,7 +192,7 @@ pub struct NewClient {
 /// /v1/approvals/{id}/consent`); the executed request's `result` names it.
 #[utoipa::path(post, path = "/v1/subscribers/{id}/clients", tag = "operators", request_body = NewClient,
     params(("id" = String, Path, description = "sub_…")),
-    responses((status = 202, description = "The request, pending approvals and the subscriber's consent"),
+    responses((status = 202, description = "The request, pending approvals and the subscriber's consent", body = crate::operations::ApprovalRequest),
         (status = 400, description = "Invalid credential or scope")))]
 pub async fn register_client(
     State(state): State<Arc<ApiState>>,

@@ -341,7 +341,7 @@ async fn authorization_code(
 /// checks it, and refusals are RFC 6749 errors in JSON.
 #[utoipa::path(post, path = "/oauth2/par", tag = "oauth2",
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "the parameters of /oauth2/authorize"),
-    responses((status = 201, description = "{request_uri, expires_in}"), (status = 400, description = "{error, error_description}")))]
+    responses((status = 201, body = PushedRequest), (status = 400, description = "A refusal")))]
 pub async fn par(
     State(state): State<Arc<ApiState>>,
     Source(source): Source,
@@ -434,6 +434,16 @@ pub struct OAuthRevokeRequest {
     pub client_id: Option<String>,
 }
 
+/// A pushed authorization request's handle (RFC 9126).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct PushedRequest {
+    /// `urn:ietf:params:oauth:request_uri:…`, for `/oauth2/authorize`.
+    request_uri: String,
+    /// Seconds it stays valid.
+    expires_in: u64,
+}
+
 /// OAuth2 token revocation (RFC 7009) for tokens of the authorization-code flow: the session
 /// ends, every token of it stops working. 200 whether or not the token was known.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
@@ -452,7 +462,7 @@ pub async fn oauth_revoke(
 
 /// The authorization server's metadata (RFC 8414), for CSC clients that discover it.
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth2",
-    responses((status = 200, description = "RFC 8414 metadata")))]
+    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
 pub async fn oauth_metadata(State(state): State<Arc<ApiState>>) -> Json<serde_json::Value> {
     let base = state.auth.public_url();
     Json(serde_json::json!({

@@ -72,7 +72,7 @@ fn key_description(spec: KeySpec) -> (u32, Option<&'static str>) {
 
 /// `info`.
 #[utoipa::path(post, path = "/csc/v2/info", tag = "csc",
-    responses((status = 200, description = "Service information (CSC API v2 section 11.1)")))]
+    responses((status = 200, description = "Service information (CSC API v2 §11.1): specs, name, logo, region, lang, description, authType, methods, and signatureActivation with Inkan's activationKey (the JWK activation data is encrypted to)", body = Object)))]
 pub async fn info(State(state): State<Arc<ApiState>>) -> Json<Value> {
     Json(json!({
         "specs": CSC_SPECS,
@@ -127,7 +127,7 @@ pub struct ListRequest {
 /// `credentials/list`: the keys the caller may sign with.
 #[utoipa::path(post, path = "/csc/v2/credentials/list", tag = "csc",
     request_body(content = Option<Object>, description = "CSC `credentials/list` parameters, all optional (`credentialInfo`, `certificates`, `certInfo`, `authInfo`, `onlyValid`, `maxResults`, `pageToken`, `clientData`)", content_type = "application/json"),
-    responses((status = 200, description = "credentialIDs (and credentialInfos)")))]
+    responses((status = 200, description = "CSC API v2 §11.4: credentialIDs, and credentialInfos when asked", body = Object)))]
 pub async fn credentials_list(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -205,7 +205,7 @@ pub struct InfoRequest {
 
 /// `credentials/info`: a key's status, algorithms, certificate and how to activate it.
 #[utoipa::path(post, path = "/csc/v2/credentials/info", request_body = InfoRequest, tag = "csc",
-    responses((status = 200, description = "CSC credential information"), (status = 404, description = "No such credential for this caller")))]
+    responses((status = 200, description = "CSC API v2 §11.5 credential information: key {status, algo, len, curve}, cert when attached, authMode, SCAL, multisign", body = Object), (status = 404, description = "No such credential for this caller")))]
 pub async fn credentials_info(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,

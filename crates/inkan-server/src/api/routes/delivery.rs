@@ -220,7 +220,7 @@ pub async fn get_document(
 /// signatures name (its RFC 7638 thumbprint); its RFC 9421 algorithm is `ed25519`. Public:
 /// a receiver fetches it once over Inkan's TLS and pins it (docs/delivery-signatures.md).
 #[utoipa::path(get, path = "/v1/delivery/keys", tag = "delivery",
-    responses((status = 200, description = "{keys: [{kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}]}")))]
+    responses((status = 200, description = "A JWK Set: {keys: [{kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}]}", body = Object)))]
 pub async fn delivery_keys(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let filter = inkan_store::KeyFilter {
         owner: Some(crate::keys::own_keys::OWNER.into()),

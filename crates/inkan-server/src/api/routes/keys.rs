@@ -162,7 +162,7 @@ fn change_jwe(
 /// key's certificate and status source do not carry over: the new key needs its own.
 #[utoipa::path(post, path = "/v1/keys/{id}/renew", tag = "keys", request_body = RenewBody,
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 201, description = "The new key, and the old one's destruction"),
+    responses((status = 201, description = "The new key, and the old one's destruction", body = Renewed),
         (status = 403, description = "Wrong PIN or OTP, activation_data for something else, or not the key's user"), (status = 409, description = "The key is not active")))]
 pub async fn renew_key(
     State(state): State<Arc<ApiState>>,
@@ -437,6 +437,23 @@ pub async fn get_key(
     Ok(Json(view))
 }
 
+/// A renewal's answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json! by `renew_key`; this is its documented shape
+pub struct Renewed {
+    /// The new key.
+    key: crate::keys::KeyView,
+    /// The old key's id (destroyed).
+    replaced: String,
+    /// The old key's destruction entry.
+    destroyed_log_index: u64,
+    /// The `inkan.key.destroyed` notices queued to the subscriber's destinations.
+    #[schema(value_type = Option<Object>)]
+    notices: Option<serde_json::Value>,
+    /// Why the notices could not be queued, if so.
+    notices_error: Option<String>,
+}
+
 /// A PIN change.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -499,7 +516,7 @@ pub struct StatusSourceBody {
 /// 2.2.3(1)B).
 #[utoipa::path(put, path = "/v1/keys/{id}/status-source", tag = "keys", request_body = StatusSourceBody,
     params(("id" = String, Path, description = "key_…")),
-    responses((status = 202, description = "The request (executed when no approval is needed)"),
+    responses((status = 202, description = "The request (executed when no approval is needed)", body = crate::operations::ApprovalRequest),
         (status = 400, description = "Incomplete source")))]
 pub async fn set_status_source(
     State(state): State<Arc<ApiState>>,

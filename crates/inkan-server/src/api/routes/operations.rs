@@ -113,7 +113,7 @@ pub async fn list_requests(
 
 /// Operators, their roles and terminals (the read is logged).
 #[utoipa::path(get, path = "/v1/operators", tag = "operators",
-    responses((status = 200, description = "The operators")))]
+    responses((status = 200, description = "The operators", body = Vec<OperatorView>)))]
 pub async fn list_operators(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -303,6 +303,31 @@ pub async fn approve_application(
             "expires_at": approval.code_expires_at,
         })),
     ))
+}
+
+/// An operator as `GET /v1/operators` shows them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct OperatorView {
+    account_id: String,
+    username: String,
+    state: String,
+    /// `admin`, `ra_officer`, `key_officer` or `auditor`.
+    role: Option<String>,
+    terminals: Vec<TerminalView>,
+}
+
+/// An operator's registered terminal.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct TerminalView {
+    /// SHA-256 of its client certificate.
+    thumbprint: String,
+    name: String,
+    /// Unix milliseconds.
+    registered_at: i64,
+    registered_by: String,
+    revoked_at: Option<i64>,
 }
 
 /// The answer to an application's approval.

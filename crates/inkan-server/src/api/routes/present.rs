@@ -462,6 +462,30 @@ fn bad(e: FormatError) -> ApiError {
 }
 
 /// `prepare` request.
+/// What a presentation would sign, and what the holder is shown before approving it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built with json! by `prepare`; this is its documented shape
+pub struct Prepared {
+    format: String,
+    /// The hashes to authorise (base64), SHA-256.
+    hashes: Vec<String>,
+    #[schema(rename = "hashAlgorithmOID")]
+    #[serde(rename = "hashAlgorithmOID")]
+    hash_algorithm_oid: String,
+    /// What the activation data must carry: the digest of exactly these hashes.
+    hashes_digest: String,
+    num_signatures: u64,
+    /// Unix seconds: the presentation's time, to send back to `/v1/holder/sign`.
+    issued_at: i64,
+    /// What is disclosed, to whom: what the holder is shown.
+    #[schema(value_type = Object)]
+    summary: serde_json::Value,
+    /// base64url(SHA-256(JCS({format, credentialID, issuedAt, summary}))): recompute it from
+    /// what you show; the activation data and `credentials/authorize` carry it.
+    disclosure_digest: String,
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PrepareRequest {
@@ -477,7 +501,7 @@ const HASH_OID: &str = "2.16.840.1.101.3.4.2.1";
 
 /// Step 1: what would be signed, and the hash to authorise.
 #[utoipa::path(post, path = "/v1/holder/prepare", request_body = PrepareRequest, tag = "holder",
-    responses((status = 200, description = "{hashes, hashAlgorithmOID, hashesDigest and disclosureDigest (what the activationData and the credentials/authorize request must carry; disclosureDigest = base64url(SHA-256(JCS({format, credentialID, issuedAt, summary})))), numSignatures, issuedAt, summary}")))]
+    responses((status = 200, body = Prepared)))]
 pub async fn prepare(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,

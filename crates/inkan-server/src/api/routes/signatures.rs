@@ -23,10 +23,45 @@ pub struct DigestQuery {
     pub digest: String,
 }
 
+/// The signatures of a digest.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct SignaturesFound {
+    digest: String,
+    /// None when Inkan did not sign it for this caller.
+    signatures: Vec<SignatureFound>,
+}
+
+/// One signature of a digest.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct SignatureFound {
+    key_id: String,
+    /// `vc+jwt`, `dc+sd-jwt`, `raw` (signHash), …
+    document_type: String,
+    /// The `signature.made` entry.
+    log_index: u64,
+    /// Unix milliseconds.
+    signed_at: i64,
+    /// The entry's receipt (C2SP tlog-proof, the entry in its `extra` line).
+    receipt: String,
+}
+
+/// The transparency log's public key.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct LogKey {
+    /// C2SP note verifier key (`<name>+<hash>+<base64>`).
+    vkey: String,
+    /// The origin checkpoints name (`<name>/<environment>`).
+    origin: String,
+}
+
 /// Whether and when the caller's subscriber had `digest` signed.
 #[utoipa::path(get, path = "/v1/signatures", tag = "signatures",
     params(("digest" = String, Query, description = "sha-256:<hex>")),
-    responses((status = 200, description = "{signatures: [{keyId, documentType, logIndex, signedAt, receipt}]}")))]
+    responses((status = 200, body = SignaturesFound)))]
 pub async fn by_digest(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -76,7 +111,7 @@ pub async fn by_digest(
 
 /// The transparency log's public key (C2SP vkey) and origin, for offline verification.
 #[utoipa::path(get, path = "/v1/log/key", tag = "signatures",
-    responses((status = 200, description = "{vkey, origin}")))]
+    responses((status = 200, body = LogKey)))]
 pub async fn log_key(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
     let vkey = state
         .service

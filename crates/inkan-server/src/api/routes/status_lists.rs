@@ -293,7 +293,8 @@ pub async fn change_by_digest(
 /// The latest published version of a status list, as signed (public, no authentication).
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
-    responses((status = 200, description = "The signed list: application/vc+jwt or application/vc (a W3C list signed as a JWT or with a Data Integrity proof), application/statuslist+jwt or application/statuslist+cwt (a token list), as it was created"),
+    responses((status = 200, description = "The signed list: application/vc+jwt or application/vc (a W3C list signed as a JWT or with a Data Integrity proof), application/statuslist+jwt or application/statuslist+cwt (a token list), as it was created",
+        content((String = "application/vc+jwt"), (Object = "application/vc"), (String = "application/statuslist+jwt"), (Vec<u8> = "application/statuslist+cwt"))),
         (status = 404, description = "No such published list")))]
 pub async fn published(
     State(state): State<Arc<ApiState>>,

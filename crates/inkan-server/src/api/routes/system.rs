@@ -14,9 +14,28 @@ use axum::response::IntoResponse;
 use serde_json::json;
 use std::sync::Arc;
 
+/// `/health` and `/ready`: `ok`, `ready` or `unavailable`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct Status {
+    status: String,
+}
+
+/// The key backup conditions (criteria 2.2.2(4)).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built with json!; this is its documented shape
+pub struct BackupPolicy {
+    keys_backed_up: bool,
+    /// `soft` or `pkcs11`.
+    device: String,
+    /// The conditions, in words.
+    conditions: Vec<String>,
+    environment: String,
+}
+
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/health", tag = "system",
-    responses((status = 200, description = "The process is alive")))]
+    responses((status = 200, description = "The process is alive", body = Status)))]
 pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
@@ -24,7 +43,7 @@ pub async fn health() -> impl IntoResponse {
 /// Readiness: the store answers (and so the log can be written) and the crypto device holds
 /// the log key. Only the status.
 #[utoipa::path(get, path = "/ready", tag = "system",
-    responses((status = 200, description = "Ready to serve"), (status = 503, description = "The store or the device does not answer")))]
+    responses((status = 200, description = "Ready to serve", body = Status), (status = 503, description = "The store or the device does not answer", body = Status)))]
 pub async fn ready(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     match readiness(&state).await {
         Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
@@ -76,7 +95,7 @@ pub async fn metrics(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
 
 /// This API's OpenAPI 3.1 document.
 #[utoipa::path(get, path = "/openapi.json", tag = "system",
-    responses((status = 200, description = "The OpenAPI document")))]
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
 pub async fn openapi() -> impl IntoResponse {
     Json(super::super::openapi::document())
 }
@@ -84,7 +103,7 @@ pub async fn openapi() -> impl IntoResponse {
 /// The conditions under which subscribers' keys are backed up (criteria 2.2.2(4), note):
 /// whether they are, how a backup is protected, and who can restore it.
 #[utoipa::path(get, path = "/v1/policies/key-backup", tag = "system",
-    responses((status = 200, description = "The key backup conditions")))]
+    responses((status = 200, description = "The key backup conditions", body = BackupPolicy)))]
 pub async fn key_backup_policy(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
     let kind = state.service.device.kind();
     let how = match kind {

@@ -964,7 +964,7 @@ pub struct DeriveRequest {
 /// nothing of the credential is logged. CPU work, on the blocking pool behind the
 /// verification gate (503 at once when it is full).
 #[utoipa::path(post, path = "/credentials/derive", request_body = DeriveRequest, tag = "vc",
-    responses((status = 201, description = "{verifiableCredential}: the derived credential"),
+    responses((status = 201, description = "The derived credential: {verifiableCredential}", body = Object),
               (status = 400, description = "Not an ecdsa-sd-2023 base proof, a pointer that selects nothing, or a base proof that does not verify"),
               (status = 401, description = "Not authenticated"), (status = 503, description = "Verification gate full")))]
 pub async fn derive(
