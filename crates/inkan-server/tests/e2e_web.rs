@@ -742,6 +742,36 @@ async fn the_consent_page_refuses_to_be_framed() {
     w.h.stop().await;
 }
 
+/// The API reference (`/docs`, issue 19 point 2) renders the OpenAPI document in a real
+/// browser from Inkan alone: Redoc is served by Inkan, and the page's policy lets nothing else
+/// load (its Content-Security-Policy names only `'self'`, `data:` and a `blob:` worker).
+#[tokio::test]
+async fn the_api_reference_renders_from_inkan_alone() {
+    let w = world(Engine::SqliteFile, "issuer").await;
+    let page = no_redirects(&w)
+        .get(format!("{}/docs", w.h.url))
+        .send()
+        .await
+        .unwrap();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self';"));
+    assert!(!policy.contains("http"), "{policy}");
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/docs", w.h.url)).await;
+    let text = browser.text_with("/csc/v2/signatures/signHash").await;
+    assert!(text.contains("/csc/v2/signatures/signHash"), "{text}");
+    assert!(
+        text.contains("SignHashResponse") || text.contains("logIndex"),
+        "{text}"
+    );
+    browser.keep_screenshot("api-reference").await;
+    browser.quit().await;
+    w.h.stop().await;
+}
+
 /// A client that does not follow redirects (to read where the pages send the browser), with
 /// the test server's certificate.
 fn no_redirects(w: &World) -> reqwest::Client {

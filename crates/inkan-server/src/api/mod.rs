@@ -146,6 +146,11 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
         )
         .route(pages::html::SCRIPT, get(pages::account::script))
         .route(pages::html::STYLESHEET, get(pages::stylesheet))
+        .route("/docs", get(pages::docs::reference))
+        .route(
+            "/static/redoc.standalone.js",
+            get(pages::docs::redoc_script),
+        )
         .route("/credentials/issue", post(vc::issue))
         .route("/credentials/verify", post(vc::verify_credential))
         .route("/credentials/derive", post(vc::derive))

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
     ),
     paths(
         system::health, system::ready, system::openapi,
-        system::key_backup_policy,
+        system::key_backup_policy, pages::docs::reference,
         auth::activation_start, auth::activation_complete, auth::login, auth::revoke, auth::token,
         pages::authorize, pages::consent_page, pages::sign_in, pages::decide, pages::sign_out,
         pages::account::consent_passkey, pages::account::account, pages::account::account_sign_in,
@@ -323,12 +323,13 @@ mod tests {
             ("post", "/v1/applications/{id}/approve"),
             ("post", "/v1/applications/{id}/reject"),
             ("get", "/v1/policies/key-backup"),
+            ("get", "/docs"),
         ] {
             assert!(
                 doc["paths"][path][method].is_object(),
                 "{method} {path} is missing"
             );
         }
-        assert_eq!(doc["paths"].as_object().unwrap().len(), 75);
+        assert_eq!(doc["paths"].as_object().unwrap().len(), 76);
     }
 }

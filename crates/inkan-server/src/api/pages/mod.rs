@@ -10,6 +10,7 @@
 //! it did not load from the store, or render outside text unescaped (`html::escape`).
 
 pub mod account;
+pub mod docs;
 pub mod federation;
 pub mod html;
 pub mod text;
