@@ -755,6 +755,13 @@ pub struct LogConfig {
     /// …or every this many seconds when there are new entries, whichever comes first.
     #[serde(default = "default_checkpoint_seconds")]
     pub checkpoint_every_seconds: u64,
+    /// `[log.key_device]`: the device that holds Inkan's own keys (the log key and the delivery
+    /// key, both Ed25519) when it is not `[device]`, for an HSM that cannot make Ed25519 keys:
+    /// a software token beside it (`kind = "soft"` with its own `path` and `kek_file`) or
+    /// another PKCS#11 token, with the same keys as `[device]`. Absent (the default): the
+    /// `[device]`. Taken only from this setting, and said in the log at every start.
+    #[serde(default)]
+    pub key_device: Option<DeviceConfig>,
 }
 
 fn default_log_name() -> String {
@@ -775,6 +782,7 @@ impl Default for LogConfig {
             name: default_log_name(),
             checkpoint_every_entries: default_checkpoint_entries(),
             checkpoint_every_seconds: default_checkpoint_seconds(),
+            key_device: None,
         }
     }
 }
@@ -973,31 +981,15 @@ impl Config {
 
     /// Refuses unsafe combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if let DeviceConfig::Soft {
-            kek_passphrase_file: Some(_),
-            kek_passphrase_env: Some(_),
-            ..
-        } = &self.device
-        {
-            return Err(ConfigError::Invalid(
-                "set kek_passphrase_file or kek_passphrase_env, not both".into(),
-            ));
-        }
-        if let DeviceConfig::Pkcs11 {
-            user_pin_file,
-            user_pin_env,
-            sessions,
-            ..
-        } = &self.device
-        {
-            if user_pin_file.is_some() == user_pin_env.is_some() {
+        validate_device("[device]", &self.device)?;
+        if let Some(own) = &self.log.key_device {
+            validate_device("[log.key_device]", own)?;
+            if let (DeviceConfig::Soft { path: a, .. }, DeviceConfig::Soft { path: b, .. }) =
+                (&self.device, own)
+                && a == b
+            {
                 return Err(ConfigError::Invalid(
-                    "[device] needs exactly one of user_pin_file and user_pin_env".into(),
-                ));
-            }
-            if *sessions == 0 || *sessions > 256 {
-                return Err(ConfigError::Invalid(
-                    "[device] sessions must be between 1 and 256".into(),
+                    "[log.key_device] names the [device] token itself: leave it out".into(),
                 ));
             }
         }
@@ -1177,52 +1169,87 @@ impl Config {
     /// Opens the configured crypto device, as the service holds it (`crate::device`: no raw
     /// device leaves this function).
     pub fn open_device(&self) -> Result<crate::device::Device, inkan_device::DeviceError> {
-        self.open_raw_device().map(crate::device::Device::new)
+        let raw = open_raw_device(&self.device)?;
+        let own = self
+            .log
+            .key_device
+            .as_ref()
+            .map(open_raw_device)
+            .transpose()?;
+        Ok(crate::device::Device::with_own_keys(raw, own))
     }
+}
 
-    fn open_raw_device(&self) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
-        match &self.device {
-            DeviceConfig::Soft {
-                path,
-                kek_file,
-                kek_passphrase_file,
-                kek_passphrase_env,
-            } => {
-                let kek = match (kek_passphrase_file, kek_passphrase_env) {
-                    (Some(file), _) => KekSource::Passphrase(read_secret_file(file)?),
-                    (None, Some(var)) => KekSource::Passphrase(read_secret_env(var)?),
-                    (None, None) => KekSource::File(kek_file.clone()),
-                };
-                Ok(Arc::new(SoftDevice::open(&SoftConfig {
-                    path: path.clone(),
-                    kek,
-                })?))
-            }
-            DeviceConfig::Pkcs11 {
-                module,
-                token_label,
-                user_pin_file,
-                user_pin_env,
-                sessions,
-            } => {
-                let pin = match (user_pin_file, user_pin_env) {
-                    (Some(file), _) => PinSource::File(file.clone()),
-                    (None, Some(var)) => PinSource::Env(var.clone()),
-                    (None, None) => {
-                        return Err(inkan_device::DeviceError::Config(
-                            "no PKCS#11 user PIN source".into(),
-                        ));
-                    }
-                };
-                let config = Pkcs11Config {
-                    module: module.clone(),
-                    token_label: token_label.clone(),
-                    pin,
-                    sessions: *sessions,
-                };
-                Ok(Arc::new(Pkcs11Device::open(&config)?))
-            }
+/// Opens the device `config` names.
+fn open_raw_device(
+    config: &DeviceConfig,
+) -> Result<Arc<dyn CryptoDevice>, inkan_device::DeviceError> {
+    match config {
+        DeviceConfig::Soft {
+            path,
+            kek_file,
+            kek_passphrase_file,
+            kek_passphrase_env,
+        } => {
+            let kek = match (kek_passphrase_file, kek_passphrase_env) {
+                (Some(file), _) => KekSource::Passphrase(read_secret_file(file)?),
+                (None, Some(var)) => KekSource::Passphrase(read_secret_env(var)?),
+                (None, None) => KekSource::File(kek_file.clone()),
+            };
+            Ok(Arc::new(SoftDevice::open(&SoftConfig {
+                path: path.clone(),
+                kek,
+            })?))
         }
+        DeviceConfig::Pkcs11 {
+            module,
+            token_label,
+            user_pin_file,
+            user_pin_env,
+            sessions,
+        } => {
+            let pin = match (user_pin_file, user_pin_env) {
+                (Some(file), _) => PinSource::File(file.clone()),
+                (None, Some(var)) => PinSource::Env(var.clone()),
+                (None, None) => {
+                    return Err(inkan_device::DeviceError::Config(
+                        "no PKCS#11 user PIN source".into(),
+                    ));
+                }
+            };
+            let config = Pkcs11Config {
+                module: module.clone(),
+                token_label: token_label.clone(),
+                pin,
+                sessions: *sessions,
+            };
+            Ok(Arc::new(Pkcs11Device::open(&config)?))
+        }
+    }
+}
+
+/// Refuses a device configuration without exactly one secret source, or with a pool size out
+/// of range; `what` names the section.
+fn validate_device(what: &str, device: &DeviceConfig) -> Result<(), ConfigError> {
+    match device {
+        DeviceConfig::Soft {
+            kek_passphrase_file: Some(_),
+            kek_passphrase_env: Some(_),
+            ..
+        } => Err(ConfigError::Invalid(format!(
+            "{what}: set kek_passphrase_file or kek_passphrase_env, not both"
+        ))),
+        DeviceConfig::Pkcs11 {
+            user_pin_file,
+            user_pin_env,
+            ..
+        } if user_pin_file.is_some() == user_pin_env.is_some() => Err(ConfigError::Invalid(
+            format!("{what} needs exactly one of user_pin_file and user_pin_env"),
+        )),
+        DeviceConfig::Pkcs11 { sessions, .. } if *sessions == 0 || *sessions > 256 => Err(
+            ConfigError::Invalid(format!("{what} sessions must be between 1 and 256")),
+        ),
+        _ => Ok(()),
     }
 }
 

@@ -46,64 +46,112 @@ pub enum OwnKeyUse {
 }
 
 /// The crypto device, without a way to sign for just anyone (see the module documentation).
+///
+/// Inkan's own keys (the log key, the delivery key) live in the same device unless the
+/// configuration names another for them (`[log] key_device`, for an HSM that cannot make
+/// Ed25519 keys): they are generated there ([`Device::generate_own`]) and every operation on
+/// a handle goes to the device that holds it.
 #[derive(Clone)]
-pub struct Device(Arc<dyn CryptoDevice>);
+pub struct Device {
+    raw: Arc<dyn CryptoDevice>,
+    own: Option<Arc<dyn CryptoDevice>>,
+}
 
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Device").field(&self.0.kind()).finish()
+        f.debug_struct("Device")
+            .field("kind", &self.raw.kind())
+            .field("own_keys", &self.own.as_ref().map(|d| d.kind()))
+            .finish()
     }
 }
 
 impl Device {
     /// Takes the device the configuration opened; from here on nothing else holds it.
     pub fn new(raw: Arc<dyn CryptoDevice>) -> Self {
-        Device(raw)
+        Device { raw, own: None }
+    }
+
+    /// As [`new`](Self::new), with Inkan's own keys in `own` when given.
+    pub fn with_own_keys(raw: Arc<dyn CryptoDevice>, own: Option<Arc<dyn CryptoDevice>>) -> Self {
+        Device { raw, own }
+    }
+
+    /// Whether Inkan's own keys are in a device of their own.
+    pub fn own_keys_apart(&self) -> bool {
+        self.own.is_some()
+    }
+
+    /// The kind of the device that holds Inkan's own keys.
+    pub fn own_keys_kind(&self) -> DeviceKind {
+        self.own_device().kind()
+    }
+
+    fn own_device(&self) -> &Arc<dyn CryptoDevice> {
+        self.own.as_ref().unwrap_or(&self.raw)
+    }
+
+    /// The device that holds `handle`: the own keys' device when it is apart and holds it,
+    /// else the device.
+    fn holder(&self, handle: &KeyHandle) -> &Arc<dyn CryptoDevice> {
+        match &self.own {
+            Some(own) if own.contains(handle).unwrap_or(false) => own,
+            _ => &self.raw,
+        }
+    }
+
+    /// Generates one of Inkan's own keys, in the device that holds them (`keys::own_keys`).
+    pub(crate) fn generate_own(
+        &self,
+        spec: KeySpec,
+        label: &str,
+    ) -> Result<DeviceKey, DeviceError> {
+        self.own_device().generate(spec, label)
     }
 
     /// Which kind of device this is.
     pub fn kind(&self) -> DeviceKind {
-        self.0.kind()
+        self.raw.kind()
     }
 
     /// Whether it is a certified crypto device (criteria 2.2.2(1)).
     pub fn is_certified(&self) -> bool {
-        self.0.is_certified()
+        self.raw.is_certified()
     }
 
     /// Generates a key pair inside the device.
     pub fn generate(&self, spec: KeySpec, label: &str) -> Result<DeviceKey, DeviceError> {
-        self.0.generate(spec, label)
+        self.raw.generate(spec, label)
     }
 
     /// The public half of a key.
     pub fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey, DeviceError> {
-        self.0.public_key(handle)
+        self.holder(handle).public_key(handle)
     }
 
     /// Whether the device holds a key under `handle`.
     pub fn contains(&self, handle: &KeyHandle) -> Result<bool, DeviceError> {
-        self.0.contains(handle)
+        self.holder(handle).contains(handle)
     }
 
     /// Every key the device holds.
     pub fn handles(&self) -> Result<Vec<KeyHandle>, DeviceError> {
-        self.0.handles()
+        self.raw.handles()
     }
 
     /// Destroys a key (idempotent).
     pub fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
-        self.0.destroy(handle)
+        self.holder(handle).destroy(handle)
     }
 
     /// The import wrapping key.
     pub fn wrapping_public_key(&self) -> Result<PublicKey, DeviceError> {
-        self.0.wrapping_public_key()
+        self.raw.wrapping_public_key()
     }
 
     /// A key wrapped for a backup under the device's trusted backup key.
     pub fn export_for_backup(&self, handle: &KeyHandle) -> Result<Vec<u8>, DeviceError> {
-        self.0.export_for_backup(handle)
+        self.holder(handle).export_for_backup(handle)
     }
 
     /// Puts a key from a backup back under its handle.
@@ -114,7 +162,7 @@ impl Device {
         label: &str,
         wrapped: &[u8],
     ) -> Result<(), DeviceError> {
-        self.0
+        self.raw
             .restore_from_backup(handle, public_key, label, wrapped)
     }
 
@@ -128,13 +176,13 @@ impl Device {
         alg: Algorithm,
         label: &str,
     ) -> Result<DeviceKey, DeviceError> {
-        inkan_device::import::import_checked(&*self.0, wrapped, wrapping, expected, alg, label)
+        inkan_device::import::import_checked(&*self.raw, wrapped, wrapping, expected, alg, label)
     }
 
     /// What the device can do of what Inkan needs ([`inkan_device::self_test`]): throwaway
     /// keys only, each destroyed; no signature leaves.
     pub fn self_test(&self) -> Vec<inkan_device::self_test::Check> {
-        inkan_device::self_test::run(&*self.0)
+        inkan_device::self_test::run(&*self.raw)
     }
 
     /// Checks that the key under `handle` signs for `public_key`, with a fresh random
@@ -147,7 +195,8 @@ impl Device {
     ) -> Result<(), DeviceError> {
         let mut challenge = b"inkan key check\n".to_vec();
         challenge.extend_from_slice(crate::auth::random_secret(32).as_bytes());
-        public_key.verify(alg, &challenge, &self.0.sign(handle, alg, &challenge)?)
+        let signature = self.holder(handle).sign(handle, alg, &challenge)?;
+        public_key.verify(alg, &challenge, &signature)
     }
 
     /// A PEM PKCS#10 request for the key under `handle`, over its own public key and
@@ -159,7 +208,7 @@ impl Device {
         alg: Algorithm,
         subject: &str,
     ) -> Result<String, DeviceError> {
-        inkan_device::csr::build_csr(&*self.0, handle, alg, subject)
+        inkan_device::csr::build_csr(&*self.raw, handle, alg, subject)
     }
 
     /// Signs for a subscriber: only with the key and inputs the signing module's permit names
@@ -171,9 +220,9 @@ impl Device {
             .iter()
             .map(|input| match input {
                 crate::signing::Input::Digest { bytes, .. } => {
-                    self.0.sign_digest(handle, alg, bytes)
+                    self.raw.sign_digest(handle, alg, bytes)
                 }
-                crate::signing::Input::Message(m) => self.0.sign(handle, alg, m),
+                crate::signing::Input::Message(m) => self.raw.sign(handle, alg, m),
             })
             .collect()
     }
@@ -193,7 +242,8 @@ impl Device {
                 tracing::info!(key = %key.id(), ?purpose, "signing with Inkan's own key")
             }
         }
-        self.0.sign(key.handle(), key.algorithm(), message)
+        self.own_device()
+            .sign(key.handle(), key.algorithm(), message)
     }
 
     /// Signatures per second of this device with a throwaway key of `alg` made for the
@@ -205,7 +255,7 @@ impl Device {
         duration: Duration,
     ) -> Result<f64, DeviceError> {
         let key = self
-            .0
+            .raw
             .generate(alg.key_spec(2048)?, "inkan-bench-baseline")?;
         let handle = key.handle;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -218,7 +268,7 @@ impl Device {
             for _ in 0..threads {
                 scope.spawn(|| {
                     while Instant::now() < deadline {
-                        if self.0.sign(&handle, alg, &message).is_ok() {
+                        if self.raw.sign(&handle, alg, &message).is_ok() {
                             count.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -226,7 +276,7 @@ impl Device {
             }
         });
         let rate = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
-        self.0.destroy(&handle)?;
+        self.raw.destroy(&handle)?;
         Ok(rate)
     }
 }

@@ -95,6 +95,18 @@ impl Service {
                 "running production on the uncertified software token"
             );
         }
+        if let Some(own) = &config.log.key_device {
+            let kind = match own {
+                crate::config::DeviceConfig::Soft { .. } => "the software token",
+                crate::config::DeviceConfig::Pkcs11 { .. } => "a PKCS#11 token",
+            };
+            tracing::warn!(
+                clause = "2.2.2(1)",
+                device = kind,
+                "Inkan's own keys (the transparency log's key, the delivery key) are kept in \
+                 [log.key_device], not in [device], as the configuration says"
+            );
+        }
         check_environment(&*store, environment).await?;
         let (log_key, created) =
             own_keys::find_or_create(&device, &store, &clock, environment).await?;

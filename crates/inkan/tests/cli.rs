@@ -787,6 +787,65 @@ fn software_token_is_refused_in_production() {
     );
 }
 
+/// Inkan's own keys in a software token beside an HSM (issue 19 point 4: for HSMs that cannot
+/// make Ed25519 keys), only when `[log.key_device]` says so, and said at every start: the log
+/// key is made there and signs checkpoints from there, while subscribers' keys stay in the
+/// HSM; the log verifies; a backup refuses what it would not cover.
+#[test]
+fn own_keys_live_in_the_token_the_configuration_names() {
+    let setup = Setup::softhsm();
+    let own = setup.path("own-keys");
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    std::fs::write(
+        &setup.config,
+        text.replace(
+            "[store]",
+            &format!(
+                "[log.key_device]\nkind = \"soft\"\npath = \"{0}/token\"\nkek_file = \"{0}/kek\"\n[store]",
+                own.display()
+            ),
+        ),
+    )
+    .unwrap();
+    let id = setup.generate("ES256");
+    let keys = setup.json(&["keys", "list", "--json"]);
+    let device_of = |owner_inkan: bool| -> Vec<String> {
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| (k["owner"] == "inkan") == owner_inkan)
+            .map(|k| k["device"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(device_of(true), ["soft"], "{keys}");
+    assert_eq!(device_of(false), ["pkcs11"], "{keys}");
+    // The log key's sealed file is in the software token; the HSM holds only the issuer's key.
+    assert!(std::fs::read_dir(own.join("token")).unwrap().count() > 0);
+    setup.assert_reconciled();
+    setup.ok(&["log", "checkpoint"]);
+    let verified = setup.ok(&["log", "verify"]);
+    assert!(verified.contains("log verified"), "{verified}");
+    let out = setup.run(&["keys", "show", &id]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("[log.key_device]"),
+        "the choice is said at every start"
+    );
+    let (archive, shares) = (setup.path("backup.tar"), setup.path("shares"));
+    let err = setup.fails(&[
+        "backup",
+        "create",
+        "--threshold",
+        "1",
+        "--shares",
+        "1",
+        "--out",
+        archive.to_str().unwrap(),
+        "--share-dir",
+        shares.to_str().unwrap(),
+    ]);
+    assert!(err.contains("[log.key_device]"), "{err}");
+}
+
 /// `inkan device check` (issue 19 point 4) passes on fresh tokens, leaves no key, and refuses
 /// a token that already holds keys unless told, and a production configuration.
 #[test]

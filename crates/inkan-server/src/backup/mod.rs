@@ -176,6 +176,13 @@ pub async fn create(
     shares: u8,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Created, BackupError> {
+    if config.log.key_device.is_some() {
+        return Err(BackupError::Unsupported(
+            "Inkan's own keys are in [log.key_device], which inkan backup does not cover yet: \
+             back up that token (its folder and KEK, or the HSM's own means) with the store"
+                .into(),
+        ));
+    }
     let paths = paths(config)?;
     let id = inkan_store::auth::new_id("bak");
     let (key, shares) = archive::split(&id, threshold, shares)?;

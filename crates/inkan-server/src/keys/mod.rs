@@ -247,7 +247,7 @@ impl KeyRegistry {
         let action = async {
             let key = self
                 .on_device(|d| {
-                    d.generate(inkan_device::KeySpec::Ed25519, own_keys::DELIVERY_KEY_LABEL)
+                    d.generate_own(inkan_device::KeySpec::Ed25519, own_keys::DELIVERY_KEY_LABEL)
                 })
                 .await?;
             self.register(
@@ -614,13 +614,19 @@ pub(crate) async fn register_key(
     key: DeviceKey,
     registration: Registration,
 ) -> Result<KeyRecord, KeyError> {
+    // Inkan's own keys may live in a device of their own (`[log] key_device`).
+    let device_kind = if registration.owner == own_keys::OWNER {
+        device.own_keys_kind()
+    } else {
+        device.kind()
+    };
     let record = KeyRecord {
         id: registration.id,
         owner: registration.owner,
         label: registration.label,
         algorithm: registration.algorithm,
         spec: key.public_key.spec(),
-        device: device.kind(),
+        device: device_kind,
         handle: key.handle.clone(),
         public_key_spki: key.public_key.to_spki_der(),
         certificate_chain: registration.certificate_chain,

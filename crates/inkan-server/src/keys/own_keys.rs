@@ -57,10 +57,11 @@ pub(crate) async fn find_or_create(
         ));
     }
     let generating = device.clone();
-    let key =
-        tokio::task::spawn_blocking(move || generating.generate(KeySpec::Ed25519, LOG_KEY_LABEL))
-            .await
-            .map_err(|e| super::KeyError::Task(e.to_string()))??;
+    let key = tokio::task::spawn_blocking(move || {
+        generating.generate_own(KeySpec::Ed25519, LOG_KEY_LABEL)
+    })
+    .await
+    .map_err(|e| super::KeyError::Task(e.to_string()))??;
     let registration = super::Registration {
         id: KeyId::random(),
         owner: OWNER.into(),
