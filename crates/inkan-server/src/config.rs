@@ -949,7 +949,7 @@ impl Config {
                 let text = std::fs::read_to_string(path).map_err(read)?;
                 let table = text
                     .parse::<toml::Table>()
-                    .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+                    .map_err(|e| ConfigError::Invalid(located(path, &text, &e)))?;
                 (Some(text), table)
             }
             None => (
@@ -1284,6 +1284,24 @@ fn table_names_value(table: &toml::Table, value: &str) -> bool {
     table.values().any(|v| names(v, value))
 }
 
+/// A TOML error in `path` as "file: line L, column C: what", never quoting the file's text: the
+/// line may hold a secret (a password in the store URL).
+fn located(path: &Path, text: &str, error: &toml::de::Error) -> String {
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!(
+                "{}: line {line}, column {column}: {}",
+                path.display(),
+                error.message()
+            )
+        }
+        None => format!("{}: {}", path.display(), error.message()),
+    }
+}
+
 /// Names where a configuration that does not deserialize went wrong: the file, with the line
 /// and column of the value (a merged table has lost them), when the file alone fails; else
 /// the first `INKAN_` variable that fails on top of the file alone.
@@ -1297,7 +1315,7 @@ fn explain(
     if let (Some(path), Some(text)) = (path, text)
         && let Err(e) = toml::from_str::<Config>(text)
     {
-        return ConfigError::Invalid(format!("{}: {e}", path.display()));
+        return ConfigError::Invalid(located(path, text, &e));
     }
     for (name, value) in applied {
         let mut table = file_table.clone();
@@ -1426,6 +1444,16 @@ mod tests {
             err.contains("inkan.toml") && err.contains("line 3"),
             "{err}"
         );
+        // The file's text is never quoted: a mistyped key beside a password stays unseen.
+        for text in [
+            "[store]\nuri = \"postgres://inkan:S3cret@db/inkan\"\n",
+            "[store]\nurl = \"postgres://inkan:S3cret@db/inkan\n",
+            "store = { url = \"postgres://u:S3cret@h/d\", x = 1 }\n",
+        ] {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(!err.contains("S3cret"), "{err}");
+            assert!(err.contains("line "), "{err}");
+        }
         for (name, value) in [
             ("INKAN_SERVER__LISTEN", "5"),
             ("INKAN_SERVER__NO_SUCH_KEY", "x"),

@@ -92,12 +92,30 @@ impl Device {
     }
 
     /// The device that holds `handle`: the own keys' device when it is apart and holds it,
-    /// else the device.
-    fn holder(&self, handle: &KeyHandle) -> &Arc<dyn CryptoDevice> {
+    /// else the device. An own keys' device that cannot answer is an error, never taken for
+    /// "not there" (a destruction must not be reported done on the wrong device).
+    fn holder(&self, handle: &KeyHandle) -> Result<&Arc<dyn CryptoDevice>, DeviceError> {
         match &self.own {
-            Some(own) if own.contains(handle).unwrap_or(false) => own,
-            _ => &self.raw,
+            Some(own) if own.contains(handle)? => Ok(own),
+            _ => Ok(&self.raw),
         }
+    }
+
+    /// Whether the device that holds Inkan's own keys holds `handle` (a start checks its own
+    /// keys are where the configuration puts them).
+    pub fn own_keys_hold(&self, handle: &KeyHandle) -> Result<bool, DeviceError> {
+        self.own_device().contains(handle)
+    }
+
+    /// Whether both devices answer and the own keys' device holds `handle` (readiness: the log
+    /// key is there, and the device that signs for subscribers answers too).
+    pub fn answers_with(&self, handle: &KeyHandle) -> Result<bool, DeviceError> {
+        if self.own.is_some() {
+            // Any handle will do: the question is whether the device answers at all.
+            self.raw
+                .contains(&KeyHandle::from_bytes([0; inkan_device::HANDLE_BYTES]))?;
+        }
+        self.own_keys_hold(handle)
     }
 
     /// Generates one of Inkan's own keys, in the device that holds them (`keys::own_keys`).
@@ -126,12 +144,12 @@ impl Device {
 
     /// The public half of a key.
     pub fn public_key(&self, handle: &KeyHandle) -> Result<PublicKey, DeviceError> {
-        self.holder(handle).public_key(handle)
+        self.holder(handle)?.public_key(handle)
     }
 
     /// Whether the device holds a key under `handle`.
     pub fn contains(&self, handle: &KeyHandle) -> Result<bool, DeviceError> {
-        self.holder(handle).contains(handle)
+        self.holder(handle)?.contains(handle)
     }
 
     /// Every key the device holds.
@@ -141,7 +159,7 @@ impl Device {
 
     /// Destroys a key (idempotent).
     pub fn destroy(&self, handle: &KeyHandle) -> Result<(), DeviceError> {
-        self.holder(handle).destroy(handle)
+        self.holder(handle)?.destroy(handle)
     }
 
     /// The import wrapping key.
@@ -151,7 +169,7 @@ impl Device {
 
     /// A key wrapped for a backup under the device's trusted backup key.
     pub fn export_for_backup(&self, handle: &KeyHandle) -> Result<Vec<u8>, DeviceError> {
-        self.holder(handle).export_for_backup(handle)
+        self.holder(handle)?.export_for_backup(handle)
     }
 
     /// Puts a key from a backup back under its handle.
@@ -195,7 +213,7 @@ impl Device {
     ) -> Result<(), DeviceError> {
         let mut challenge = b"inkan key check\n".to_vec();
         challenge.extend_from_slice(crate::auth::random_secret(32).as_bytes());
-        let signature = self.holder(handle).sign(handle, alg, &challenge)?;
+        let signature = self.holder(handle)?.sign(handle, alg, &challenge)?;
         public_key.verify(alg, &challenge, &signature)
     }
 

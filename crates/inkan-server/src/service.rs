@@ -110,6 +110,7 @@ impl Service {
         check_environment(&*store, environment).await?;
         let (log_key, created) =
             own_keys::find_or_create(&device, &store, &clock, environment).await?;
+        own_keys::check_where(&device, &log_key)?;
         let origin = config.log.origin(environment);
         let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
         let policy = CheckpointPolicy {

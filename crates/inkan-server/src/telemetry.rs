@@ -205,7 +205,7 @@ impl DeviceProbe {
             tick.tick().await;
             exposition.run_upkeep();
             let (device, handle) = (device.clone(), handle.clone());
-            let probe = tokio::task::spawn_blocking(move || device.contains(&handle));
+            let probe = tokio::task::spawn_blocking(move || device.answers_with(&handle));
             // A probe that outlives its time is left to finish; the next waits for it.
             let answered = matches!(
                 tokio::time::timeout(PROBE_WITHIN, probe).await,

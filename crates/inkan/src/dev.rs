@@ -183,13 +183,31 @@ fn fresh_folder(dir: &Path) -> Result<std::fs::File, String> {
         }
         std::fs::remove_dir_all(dir).map_err(|e| format!("emptying {}: {e}", dir.display()))?;
     }
-    profile::create_private_dir(dir)?;
-    std::fs::write(&marker, MARKER_TEXT)
-        .map_err(|e| format!("writing in {}: {e}", dir.display()))?;
-    let lock =
-        std::fs::File::open(&marker).map_err(|e| format!("opening {}: {e}", marker.display()))?;
+    // The folder is made here, never taken over: another `--dev` that made it in between
+    // wins, and this one stops.
+    if let Some(parent) = dir.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| {
+        format!(
+            "creating {}: {e} (another `inkan serve --dev` may be starting there)",
+            dir.display()
+        )
+    })?;
+    // The marker is created new, locked, and only then says what it is.
+    let mut lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .map_err(|e| format!("creating {}: {e}", marker.display()))?;
     lock.try_lock()
         .map_err(|e| format!("locking {}: {e}", marker.display()))?;
+    std::io::Write::write_all(&mut lock, MARKER_TEXT.as_bytes())
+        .map_err(|e| format!("writing {}: {e}", marker.display()))?;
     Ok(lock)
 }
 

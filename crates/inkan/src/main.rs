@@ -249,6 +249,7 @@ enum ConfigCommand {
 }
 
 fn fail(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
+    // A message may quote what a service answered: no control characters reach the terminal.
+    eprintln!("error: {}", client::output::sanitize(message));
     ExitCode::FAILURE
 }

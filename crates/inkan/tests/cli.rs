@@ -844,6 +844,11 @@ fn own_keys_live_in_the_token_the_configuration_names() {
         shares.to_str().unwrap(),
     ]);
     assert!(err.contains("[log.key_device]"), "{err}");
+    // Without the section, the log key is not where the configuration now says: refused,
+    // rather than signing checkpoints with nothing.
+    std::fs::write(&setup.config, text).unwrap();
+    let err = setup.fails(&["keys", "list"]);
+    assert!(err.contains("was added or removed"), "{err}");
 }
 
 /// `inkan device check` (issue 19 point 4) passes on fresh tokens, leaves no key, and refuses

@@ -97,17 +97,33 @@ pub fn is_page(path: &str) -> bool {
     PAGES.iter().any(|p| path.starts_with(p))
 }
 
-/// The `security` of an operation (OpenAPI 3.1 §4.8.10): `[]` for anonymous ones and pages.
-fn security_of(method: &str, path: &str) -> serde_json::Value {
+/// The page actions that need the browser session a sign-in on the pages set (its cookie and
+/// the form's CSRF value); the other pages answer anyone (a sign-in form, at most).
+const SIGNED_IN_PAGES: &[(&str, &str)] = &[
+    ("post", "/account/pin"),
+    ("post", "/account/passkeys"),
+    ("post", "/account/passkeys/{id}/remove"),
+    ("post", "/oauth2/consent/{id}"),
+    ("post", "/oauth2/sign-out"),
+];
+
+/// The `security` of an operation (OpenAPI 3.1 §4.8.10): `[]` for anonymous ones. Operators
+/// present their terminal's certificate and a DPoP-bound token together (a user consenting
+/// to a request, a DPoP-bound token alone); other callers a DPoP-bound token, or a system
+/// client's certificate-bound one.
+fn security_of(method: &str, path: &str, tag: &str) -> serde_json::Value {
     use serde_json::json;
     match (method, path) {
         // Basic (username, password) with the OTP in the body and a DPoP proof; or a refresh
         // token with the session's DPoP key.
         ("post", "/csc/v2/auth/login") => json!([{"cscBasic": []}, {}]),
-        // Client credentials (mutual TLS or private_key_jwt), or an authorization code with
-        // PKCE (a public client).
-        ("post", "/oauth2/token") => json!([{"mutualTls": []}, {"clientCredentials": []}, {}]),
+        // A system client over mutual TLS, or one authenticating in the request (a
+        // private_key_jwt assertion), or an authorization code with PKCE (a public client).
+        ("post", "/oauth2/token") => json!([{"mutualTls": []}, {}]),
+        _ if SIGNED_IN_PAGES.contains(&(method, path)) => json!([{"browserSession": []}]),
         _ if ANONYMOUS.contains(&(method, path)) || is_page(path) => json!([]),
+        ("post", "/v1/approvals/{id}/consent") => json!([{"dpop": []}]),
+        _ if tag == "operators" => json!([{"dpop": [], "mutualTls": []}]),
         _ => json!([{"dpop": []}, {"mutualTls": []}]),
     }
 }
@@ -147,7 +163,8 @@ fn complete_operations(document: &mut serde_json::Value) {
             continue;
         };
         for (method, operation) in operations.iter_mut() {
-            operation["security"] = security_of(method, path);
+            let tag = operation["tags"][0].as_str().unwrap_or_default().to_owned();
+            operation["security"] = security_of(method, path, &tag);
             let page = is_page(path);
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
@@ -203,6 +220,13 @@ pub fn document() -> serde_json::Value {
             "description": "The client certificate registered for a system client (RFC 8705; \
                             its tokens are certificate-bound `Bearer` tokens) or an operator's \
                             terminal (with DPoP)"
+        },
+        "browserSession": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": crate::api::pages::html::SESSION_COOKIE,
+            "description": "The pages' own session, set by a sign-in on them (password and TOTP, \
+                            a passkey, or an identity provider), with the form's CSRF value"
         },
         "cscBasic": {
             "type": "http",

@@ -197,6 +197,8 @@ impl Server {
             .delivery_key()
             .await
             .map_err(StartError::from)?;
+        crate::keys::own_keys::check_where(&service.device, &delivery_key)
+            .map_err(StartError::from)?;
         // Signatures whose index rows were lost (a crash between the entry and its batch) are
         // found again by their digest (criteria 2.2.3(3)C).
         crate::signing::index::rebuild(&*service.store, service.now())

@@ -405,6 +405,13 @@ pub async fn restore(
     later: LaterLog,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Restored, BackupError> {
+    if config.log.key_device.is_some() {
+        return Err(BackupError::Unsupported(
+            "a backup goes back only into a deployment without [log.key_device] (inkan backup \
+             does not cover a separate token for Inkan's own keys yet)"
+                .into(),
+        ));
+    }
     let paths = paths(config)?;
     let archive = archive::decode(bytes)?;
     let manifest = archive.manifest.clone();

@@ -72,6 +72,11 @@ impl MessageSigner {
         })
     }
 
+    /// Whether the deployment is sealed (restored, not yet approved): nothing is signed.
+    pub fn sealed(&self) -> bool {
+        self.seal.sealed().is_some()
+    }
+
     /// The `keyid` its signatures name.
     pub fn keyid(&self) -> &str {
         &self.keyid

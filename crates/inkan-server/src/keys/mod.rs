@@ -458,6 +458,12 @@ impl KeyRegistry {
     /// self-signature is a signature by the key, so it is logged as one.
     pub async fn csr(&self, actor: &Actor, id: &KeyId, subject: &str) -> Result<String, KeyError> {
         let record = self.get_active(id).await?;
+        if record.owner == own_keys::OWNER {
+            // Inkan's own keys sign only through `Device::sign_own`, for their named uses.
+            return Err(KeyError::InvalidInput(
+                "Inkan's own keys sign no certification request".into(),
+            ));
+        }
         let subject = subject.to_owned();
         let action = self.on_device(move |d| {
             d.certification_request(&record.handle, record.algorithm, &subject)

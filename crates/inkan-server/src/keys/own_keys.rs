@@ -83,6 +83,28 @@ pub(crate) async fn find_or_create(
     Ok((record, true))
 }
 
+/// Refuses a start whose own key `record` is not in the device the configuration names for
+/// Inkan's own keys (`[log.key_device]`, else `[device]`): a configuration that gained or lost
+/// that section after the key was made would otherwise sign with the wrong device, or not at
+/// all.
+pub(crate) fn check_where(device: &Device, record: &KeyRecord) -> Result<(), super::KeyError> {
+    if record.device != device.own_keys_kind() || !device.own_keys_hold(&record.handle)? {
+        return Err(super::KeyError::InvalidInput(format!(
+            "Inkan's own key {} ({}) is not in the device the configuration names for Inkan's \
+             own keys ({}): [log.key_device] was added or removed after it was made; put the \
+             configuration back",
+            record.id,
+            record.label,
+            if device.own_keys_apart() {
+                "[log.key_device]"
+            } else {
+                "[device]"
+            }
+        )));
+    }
+    Ok(())
+}
+
 /// One of Inkan's own keys, which [`Device::sign_own`] signs with (issue 14 point 1). Made
 /// only by [`OwnKey::log_key`] and [`OwnKey::delivery_key`], from the registry record of the
 /// transparency log's key or the delivery key: a subscriber's key can never be one (no other

@@ -240,15 +240,33 @@ impl Connection {
         };
         state.session = None;
         self.profile.save_state(&state)?;
+        if !revoked {
+            eprintln!(
+                "warning: the service did not confirm the session's end (it may have ended \
+                 already); the profile has forgotten it"
+            );
+        }
         Ok(serde_json::json!({"logged_out": true, "revoked_at_service": revoked}))
     }
 
     /// Ends `stored` at the service (`auth/revoke` ends the whole session, its refresh token
     /// too); whether the service said so.
     async fn revoke(&self, stored: &StoredSession) -> bool {
-        let Ok(session) = stored.to_session() else {
+        let Ok(mut session) = stored.to_session() else {
             return false;
         };
+        // An expired access token cannot revoke: refresh first (the session's refresh token is
+        // what must end), then revoke with the fresh one.
+        if stored.expires_at - REFRESH_MARGIN_SECONDS <= self.clock.now() / 1000 {
+            match (&stored.refresh_token, stored.proof_key()) {
+                (Some(refresh), Ok(Some(key))) => match self.api.refresh(key, refresh).await {
+                    Ok(fresh) => session = fresh,
+                    Err(_) => return false,
+                },
+                // A certificate-bound token that expired has ended already.
+                _ => return false,
+            }
+        }
         let body = serde_json::json!({"token": session.access});
         match self
             .api

@@ -21,9 +21,12 @@ pub fn print(value: &Value, json: bool, columns: Option<&[&str]>) {
 /// `text` without control characters (but newlines and tabs): a name or reason a subscriber
 /// chose cannot move the terminal's cursor or change its colours.
 pub fn sanitize(text: &str) -> String {
+    // Bidirectional overrides and isolates, and zero-width marks, can make a line read as
+    // something else.
+    let format = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}');
     text.chars()
         .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
+            if (c.is_control() && c != '\n' && c != '\t') || format(c) {
                 '\u{fffd}'
             } else {
                 c
@@ -146,6 +149,10 @@ mod tests {
         assert_eq!(
             render(&record, None),
             "id     key_1\nlabel  -\nscope  {\"a\":1}\n"
+        );
+        assert_eq!(
+            sanitize("a\u{1b}[31mb\u{202e}c\nd"),
+            "a\u{fffd}[31mb\u{fffd}c\nd"
         );
         let long = "x".repeat(100);
         let cut = render(&json!([{ "v": long }]), None);

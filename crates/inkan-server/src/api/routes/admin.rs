@@ -151,12 +151,18 @@ pub async fn reissue_activation_code(
 }
 
 /// A reissued activation code's request, and the code's second half for this officer.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[allow(dead_code)] // built with json! by `reissue_activation_code`; this is its documented shape
 pub struct ReissuedCode {
     request: crate::operations::ApprovalRequest,
     /// Shown only here.
     activation_code_second_half: String,
+}
+
+impl std::fmt::Debug for ReissuedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReissuedCode([redacted])")
+    }
 }
 
 impl From<&NewAccount> for NewAccountBody {

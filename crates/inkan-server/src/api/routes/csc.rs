@@ -399,8 +399,8 @@ pub struct NonceResponse {
     pub expires_in: u64,
 }
 
-/// CSC `credentials/authorize`'s answer (CSC API v2 §11.6).
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+/// CSC `credentials/authorize`'s answer (CSC API v2 §11.6). Its `Debug` shows no SAD.
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizeResponse {
     /// The signature activation data: for exactly the hashes authorised, this session, once.
@@ -408,6 +408,14 @@ pub struct AuthorizeResponse {
     pub sad: String,
     /// Seconds it stays valid.
     pub expires_in: u64,
+}
+
+impl std::fmt::Debug for AuthorizeResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizeResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// CSC `signatures/signHash`'s answer (CSC API v2 §11.9), with the transparency log's receipt.

@@ -447,9 +447,9 @@ pub struct Renewed {
     replaced: String,
     /// The old key's destruction entry.
     destroyed_log_index: u64,
-    /// The `inkan.key.destroyed` notices queued to the subscriber's destinations.
-    #[schema(value_type = Option<Object>)]
-    notices: Option<serde_json::Value>,
+    /// The deliveries (`dlv_…`) of the `inkan.key.destroyed` notices queued to the
+    /// subscriber's destinations.
+    notices: Option<Vec<String>>,
     /// Why the notices could not be queued, if so.
     notices_error: Option<String>,
 }

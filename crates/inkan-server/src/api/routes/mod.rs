@@ -111,14 +111,23 @@ signed_answer!(
         credential: String
     }
 );
-signed_answer!(
-    /// `/v1/holder/sign`.
-    HolderSigned {
-        /// The presentation: a string (SD-JWT with KB-JWT, base64url CBOR DeviceResponse, a
-        /// key proof JWT) or a Data Integrity VP.
-        document: serde_json::Value, Object
-    }
-);
+/// `/v1/holder/sign`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built as a map by the handler; this is its documented shape
+pub struct HolderSigned {
+    /// The presentation: a string (SD-JWT with KB-JWT, base64url CBOR DeviceResponse, a key
+    /// proof JWT) or a Data Integrity VP.
+    #[schema(value_type = Object)]
+    document: serde_json::Value,
+    /// Its format, as the request named it.
+    format: String,
+    receipts: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retained_id: Option<String>,
+}
 
 /// What every signing response carries after the document: the receipts of its signatures,
 /// and, by configuration and request, the id of the retained copy and of the delivery to a

@@ -36,7 +36,7 @@ pub async fn request(
 /// Approves a request; the approval that completes the count carries the action out.
 #[utoipa::path(post, path = "/v1/approvals/{id}/approve", tag = "operators",
     params(("id" = String, Path, description = "apr_…")),
-    responses((status = 200, description = "The request after this approval (with `activation_code_first_half` for an activation code's reissue, to this officer only)", body = ApprovalRequest),
+    responses((status = 200, description = "The request after this approval (with `activation_code_first_half` for an activation code's reissue, to this officer only)", body = ApprovedRequest),
         (status = 403, description = "Own request, or the role may not do the action"),
         (status = 409, description = "Not pending, expired, or approved by this operator already")))]
 pub async fn approve(
@@ -162,7 +162,7 @@ pub async fn revoke_terminal(
 /// officer to hand to the applicant (the approving officer receives the first half).
 #[utoipa::path(post, path = "/v1/applications", tag = "operators",
     request_body = NewApplication,
-    responses((status = 201, description = "The application, pending, with `activation_code_second_half`", body = Application)))]
+    responses((status = 201, description = "The application, pending, with the second half of the user's activation code", body = RecordedApplication)))]
 pub async fn apply(
     State(state): State<Arc<ApiState>>,
     Authenticated(caller): Authenticated,
@@ -216,7 +216,7 @@ pub async fn get_application(
 }
 
 /// The identity-proofing record.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProofingBody {
     /// `in_person`, `jpki`, `ekyc`, `corporate_registry` or `documents_and_mail`.
@@ -228,7 +228,7 @@ pub struct ProofingBody {
 /// Records how the applicant's identity was checked (the caller is the checking officer).
 #[utoipa::path(put, path = "/v1/applications/{id}/identity-proofing", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    request_body(content = Object, description = "{method, evidence_reference}"),
+    request_body = ProofingBody,
     responses((status = 200, description = "The application", body = Application)))]
 pub async fn record_proofing(
     State(state): State<Arc<ApiState>>,
@@ -245,7 +245,7 @@ pub async fn record_proofing(
 }
 
 /// The mandate record.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MandateBody {
     /// Who grants it.
@@ -259,7 +259,7 @@ pub struct MandateBody {
 /// Records the applicant's mandate to act for the subscriber.
 #[utoipa::path(put, path = "/v1/applications/{id}/mandate", tag = "operators",
     params(("id" = String, Path, description = "app_…")),
-    request_body(content = Object, description = "{mandator, document_reference, valid_until}"),
+    request_body = MandateBody,
     responses((status = 200, description = "The application", body = Application)))]
 pub async fn record_mandate(
     State(state): State<Arc<ApiState>>,
@@ -305,6 +305,39 @@ pub async fn approve_application(
     ))
 }
 
+/// A recorded application, and the second half of the new user's activation code (shown only
+/// in this answer).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built as a map by `apply`; this is its documented shape
+pub struct RecordedApplication {
+    #[serde(flatten)]
+    application: Application,
+    activation_code_second_half: String,
+}
+
+/// A request after an approval; for an activation code's reissue, the code's first half for
+/// the approving officer only.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built as a map by `approve`; this is its documented shape
+pub struct ApprovedRequest {
+    #[serde(flatten)]
+    request: ApprovalRequest,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    activation_code_first_half: Option<String>,
+}
+
+impl std::fmt::Debug for RecordedApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecordedApplication([redacted])")
+    }
+}
+
+impl std::fmt::Debug for ApprovedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApprovedRequest([redacted])")
+    }
+}
+
 /// An operator as `GET /v1/operators` shows them.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[allow(dead_code)] // built with json!; this is its documented shape
@@ -331,14 +364,20 @@ pub struct TerminalView {
 }
 
 /// The answer to an application's approval.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(serde::Serialize, utoipa::ToSchema)]
 #[allow(dead_code)] // built with json! by `approve_application`; this is its documented shape
 pub struct ApprovedApplication {
     application: Application,
     /// The first half of the new user's one-time activation code, shown only here.
     activation_code_first_half: Option<String>,
     /// When the code expires (Unix milliseconds).
-    expires_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for ApprovedApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApprovedApplication([redacted])")
+    }
 }
 
 /// Why an application is rejected.

@@ -461,7 +461,6 @@ fn bad(e: FormatError) -> ApiError {
     ApiError::bad_request(e.to_string())
 }
 
-/// `prepare` request.
 /// What a presentation would sign, and what the holder is shown before approving it.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -294,7 +294,7 @@ pub async fn change_by_digest(
 #[utoipa::path(get, path = "/status-lists/{id}", tag = "status-lists",
     params(("id" = String, Path, description = "sl_…")),
     responses((status = 200, description = "The signed list: application/vc+jwt or application/vc (a W3C list signed as a JWT or with a Data Integrity proof), application/statuslist+jwt or application/statuslist+cwt (a token list), as it was created",
-        content((String = "application/vc+jwt"), (Object = "application/vc"), (String = "application/statuslist+jwt"), (Vec<u8> = "application/statuslist+cwt"))),
+        content((String = "application/vc+jwt"), (Object = "application/vc"), (String = "application/statuslist+jwt"), (String = "application/statuslist+cwt"))),
         (status = 404, description = "No such published list")))]
 pub async fn published(
     State(state): State<Arc<ApiState>>,
