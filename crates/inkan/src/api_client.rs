@@ -172,9 +172,7 @@ impl Client {
         body: &Value,
         expect: StatusCode,
     ) -> Result<Value, String> {
-        let (status, answer) = self
-            .send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await?;
+        let (status, answer) = self.post_json(path, body).await?;
         if status != expect {
             return Err(format!("POST {path}: {}", failure(status, &answer)));
         }

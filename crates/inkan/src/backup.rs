@@ -9,9 +9,8 @@ use inkan_server::backup::archive::Share;
 use inkan_server::backup::{self, LaterLog};
 use inkan_server::clock::SystemClock;
 use inkan_server::config::Config;
-use inkan_server::keys::own_keys::{LOG_KEY_LABEL, OWNER};
+use inkan_server::keys::own_keys;
 use inkan_server::service::{Service, host_operator};
-use inkan_store::{KeyFilter, KeyState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -336,16 +335,11 @@ async fn deployment_log_key(config: &Config) -> Result<Vec<u8>, String> {
     let store = inkan_store::connect(&config.store.url)
         .await
         .map_err(|e| e.to_string())?;
-    let keys = store
-        .list_keys(&KeyFilter {
-            owner: Some(OWNER.into()),
-            state: Some(KeyState::Active),
-            environment: Some(config.environment),
-        })
+    own_keys::active(&*store, config.environment, own_keys::LOG_KEY_LABEL)
         .await
-        .map_err(|e| e.to_string())?;
-    keys.into_iter()
-        .find(|k| k.label == LOG_KEY_LABEL)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
         .map(|k| k.public_key_spki)
         .ok_or_else(|| "this deployment has no log key: give --log-key".into())
 }

@@ -36,8 +36,9 @@ pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String, std::fs:
         .await
         .map_err(|e| e.to_string())?;
     let cert = std::fs::read(&config.server.tls_certificate).map_err(|e| e.to_string())?;
-    let password = random_secret(18);
-    let pin = random_secret(8);
+    // Test credentials, random: base64url of 12 and 6 random bytes (16 and 8 characters).
+    let password = inkan_server::auth::random_secret(12);
+    let pin = inkan_server::auth::random_secret(6);
     let plan = Plan {
         prefix: "dev",
         password: &password,
@@ -209,22 +210,4 @@ fn fresh_folder(dir: &Path) -> Result<std::fs::File, String> {
     std::io::Write::write_all(&mut lock, MARKER_TEXT.as_bytes())
         .map_err(|e| format!("writing {}: {e}", marker.display()))?;
     Ok(lock)
-}
-
-/// A random secret of `len` characters from an alphabet without look-alikes.
-fn random_secret(len: usize) -> String {
-    use rand_core::RngCore as _;
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    // Bytes at or above the largest multiple of the alphabet's size are drawn again, so that
-    // every character is equally likely.
-    let limit = 256 - 256 % ALPHABET.len();
-    let mut text = String::with_capacity(len);
-    while text.len() < len {
-        let mut byte = [0u8; 1];
-        rand_core::OsRng.fill_bytes(&mut byte);
-        if usize::from(byte[0]) < limit {
-            text.push(ALPHABET[usize::from(byte[0]) % ALPHABET.len()] as char);
-        }
-    }
-    text
 }

@@ -106,6 +106,13 @@ impl Setup {
         }
     }
 
+    /// Rewrites this setup's configuration with `edit`; returns the text it had.
+    fn edit_config(&self, edit: impl FnOnce(&str) -> String) -> String {
+        let original = std::fs::read_to_string(&self.config).unwrap();
+        std::fs::write(&self.config, edit(&original)).unwrap();
+        original
+    }
+
     /// The `inkan` command, with this setup's SoftHSM configuration.
     fn inkan(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_inkan"));
@@ -755,11 +762,10 @@ fn bad_input_gets_a_clear_error(setup: &Setup) {
 #[test]
 fn software_token_is_refused_in_production() {
     let setup = Setup::soft();
-    let text = std::fs::read_to_string(&setup.config)
-        .unwrap()
-        .replace("environment = \"test\"", "environment = \"production\"")
-        .replace(HOST_ACTIONS_WITHOUT_APPROVAL, "");
-    std::fs::write(&setup.config, text).unwrap();
+    setup.edit_config(|text| {
+        text.replace("environment = \"test\"", "environment = \"production\"")
+            .replace(HOST_ACTIONS_WITHOUT_APPROVAL, "")
+    });
     let err = setup.fails(&["keys", "list"]);
     assert!(
         err.contains("2.2.2(1)") && err.contains("not a certified"),
@@ -795,18 +801,15 @@ fn software_token_is_refused_in_production() {
 fn own_keys_live_in_the_token_the_configuration_names() {
     let setup = Setup::softhsm();
     let own = setup.path("own-keys");
-    let text = std::fs::read_to_string(&setup.config).unwrap();
-    std::fs::write(
-        &setup.config,
+    let text = setup.edit_config(|text| {
         text.replace(
             "[store]",
             &format!(
                 "[log.key_device]\nkind = \"soft\"\npath = \"{0}/token\"\nkek_file = \"{0}/kek\"\n[store]",
                 own.display()
             ),
-        ),
-    )
-    .unwrap();
+        )
+    });
     let id = setup.generate("ES256");
     let keys = setup.json(&["keys", "list", "--json"]);
     let device_of = |owner_inkan: bool| -> Vec<String> {
@@ -884,17 +887,13 @@ fn device_check_runs_on_fresh_tokens_only() {
         setup.assert_reconciled();
     }
     let setup = Setup::soft();
-    let original = std::fs::read_to_string(&setup.config).unwrap();
-    std::fs::write(
-        &setup.config,
-        original
-            .replace(
-                "environment = \"test\"",
-                "environment = \"production\"\nallow_software_device_in_production = true",
-            )
-            .replace(HOST_ACTIONS_WITHOUT_APPROVAL, ""),
-    )
-    .unwrap();
+    setup.edit_config(|text| {
+        text.replace(
+            "environment = \"test\"",
+            "environment = \"production\"\nallow_software_device_in_production = true",
+        )
+        .replace(HOST_ACTIONS_WITHOUT_APPROVAL, "")
+    });
     let err = setup.fails(&["device", "check"]);
     assert!(err.contains("production keys"), "{err}");
 }
@@ -905,12 +904,8 @@ fn device_check_runs_on_fresh_tokens_only() {
 fn a_store_of_another_environment_is_refused() {
     let setup = Setup::soft();
     let id = setup.generate("ES256");
-    let original = std::fs::read_to_string(&setup.config).unwrap();
-    std::fs::write(
-        &setup.config,
-        original.replace("environment = \"test\"", "environment = \"staging\""),
-    )
-    .unwrap();
+    let original = setup
+        .edit_config(|text| text.replace("environment = \"test\"", "environment = \"staging\""));
     for args in [
         &["keys", "csr", &id, "--subject", "CN=x"][..],
         &["keys", "list"][..],
@@ -1366,15 +1361,12 @@ fn backup_round_trip_and_dual_control_on_the_host() {
         args.into_iter().map(str::to_owned).collect()
     };
     // Dual control: where `[operations]` asks for it the command needs an approved request.
-    let original = std::fs::read_to_string(&setup.config).unwrap();
-    std::fs::write(
-        &setup.config,
-        original.replace(
+    let original = setup.edit_config(|text| {
+        text.replace(
             HOST_ACTIONS_WITHOUT_APPROVAL,
             "[operations]\napprovals_for = { \"backup.create\" = 1 }\n",
-        ),
-    )
-    .unwrap();
+        )
+    });
     let err = setup.fails(&as_args(&create(&[])));
     assert!(err.contains("backup.create is under dual control"), "{err}");
     let err = setup.fails(&as_args(&create(&[

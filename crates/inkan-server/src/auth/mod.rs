@@ -347,7 +347,7 @@ impl Auth {
 }
 
 /// A new random secret (activation code, token, SAD): `bytes` random bytes, base64url.
-pub(crate) fn random_secret(bytes: usize) -> String {
+pub fn random_secret(bytes: usize) -> String {
     let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut buf);
     URL_SAFE_NO_PAD.encode(buf.as_slice())

@@ -227,19 +227,8 @@ impl KeyRegistry {
     /// started at once may each have made one), else a new Ed25519 key generated in the device,
     /// written ahead as a generation by Inkan itself.
     pub async fn delivery_key(&self) -> Result<KeyRecord, KeyError> {
-        let filter = KeyFilter {
-            owner: Some(own_keys::OWNER.into()),
-            state: Some(KeyState::Active),
-            environment: Some(self.environment),
-        };
-        let mut existing: Vec<KeyRecord> = self
-            .store
-            .list_keys(&filter)
-            .await?
-            .into_iter()
-            .filter(|k| k.label == own_keys::DELIVERY_KEY_LABEL)
-            .collect();
-        existing.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        let existing =
+            own_keys::active(&*self.store, self.environment, own_keys::DELIVERY_KEY_LABEL).await?;
         if let Some(key) = existing.into_iter().next() {
             return Ok(key);
         }

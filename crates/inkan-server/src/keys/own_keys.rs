@@ -29,6 +29,24 @@ pub const LOG_KEY_LABEL: &str = "transparency log";
 /// The label of the delivery key.
 pub const DELIVERY_KEY_LABEL: &str = "delivery signatures";
 
+/// This environment's active own keys labelled `label` (the log key's, the delivery key's),
+/// oldest first: the registry lists keys by creation, so of two nodes' keys made at once,
+/// every node takes the same one.
+pub async fn active(
+    store: &dyn Store,
+    environment: Environment,
+    label: &str,
+) -> Result<Vec<KeyRecord>, inkan_store::StoreError> {
+    let filter = KeyFilter {
+        owner: Some(OWNER.into()),
+        state: Some(KeyState::Active),
+        environment: Some(environment),
+    };
+    let mut keys = store.list_keys(&filter).await?;
+    keys.retain(|k| k.label == label);
+    Ok(keys)
+}
+
 /// Finds this environment's active log key, or generates one in the device and registers it.
 /// Returns the key and whether it was created now. When several exist (two nodes started at
 /// once), the oldest is the log key.
@@ -38,13 +56,11 @@ pub(crate) async fn find_or_create(
     clock: &Arc<dyn Clock>,
     environment: Environment,
 ) -> Result<(KeyRecord, bool), super::KeyError> {
-    let filter = KeyFilter {
-        owner: Some(OWNER.into()),
-        state: Some(KeyState::Active),
-        environment: Some(environment),
-    };
-    let existing = store.list_keys(&filter).await?;
-    if let Some(key) = existing.into_iter().find(|k| k.label == LOG_KEY_LABEL) {
+    if let Some(key) = active(&**store, environment, LOG_KEY_LABEL)
+        .await?
+        .into_iter()
+        .next()
+    {
         return Ok((key, false));
     }
     // A log with entries but no key: it was destroyed (`inkan decommission`) or lost. A new

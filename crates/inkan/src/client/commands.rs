@@ -993,23 +993,7 @@ fn segment(id: &str) -> Result<&str, String> {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    let read = if path == Path::new("-") {
-        std::io::stdin()
-            .take(MAX_DOCUMENT + 1)
-            .read_to_end(&mut bytes)
-    } else {
-        std::fs::File::open(path).and_then(|f| f.take(MAX_DOCUMENT + 1).read_to_end(&mut bytes))
-    };
-    read.map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_DOCUMENT {
-        return Err(format!(
-            "{} is larger than {MAX_DOCUMENT} bytes",
-            path.display()
-        ));
-    }
-    Ok(bytes)
+    profile::read_at_most(path, MAX_DOCUMENT)
 }
 
 fn read_json(path: &Path) -> Result<Value, String> {

@@ -260,17 +260,21 @@ pub fn read_secret(path: &Path) -> Result<Zeroizing<String>, String> {
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    read_at_most(path, MAX_FILE)
+}
+
+/// The file at `path` (`-`: standard input), refused when it is larger than `max` bytes.
+pub fn read_at_most(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("reading {}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(format!(
-            "{} is larger than {MAX_FILE} bytes",
-            path.display()
-        ));
+    let read = if path == Path::new("-") {
+        std::io::stdin().take(max + 1).read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(max + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if bytes.len() as u64 > max {
+        return Err(format!("{} is larger than {max} bytes", path.display()));
     }
     Ok(bytes)
 }

@@ -222,22 +222,16 @@ pub async fn get_document(
 #[utoipa::path(get, path = "/v1/delivery/keys", tag = "delivery",
     responses((status = 200, description = "A JWK Set: {keys: [{kty: OKP, crv: Ed25519, x, kid, alg: EdDSA, use: sig}]}", body = Object)))]
 pub async fn delivery_keys(State(state): State<Arc<ApiState>>) -> Result<Json<Value>, ApiError> {
-    let filter = inkan_store::KeyFilter {
-        owner: Some(crate::keys::own_keys::OWNER.into()),
-        state: Some(inkan_store::KeyState::Active),
-        environment: Some(state.service.environment),
-    };
-    let records = state
-        .service
-        .store
-        .list_keys(&filter)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    use crate::keys::own_keys;
+    let records = own_keys::active(
+        &*state.service.store,
+        state.service.environment,
+        own_keys::DELIVERY_KEY_LABEL,
+    )
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     let mut keys = Vec::new();
-    for record in records
-        .iter()
-        .filter(|k| k.label == crate::keys::own_keys::DELIVERY_KEY_LABEL)
-    {
+    for record in &records {
         let public = inkan_device::PublicKey::from_spki_der(&record.public_key_spki)
             .map_err(|e| ApiError::internal(&e))?;
         let mut jwk = public.to_jwk();

@@ -74,46 +74,48 @@ async fn check_destination(
     Ok(())
 }
 
-/// The signing answers' shapes, for the OpenAPI document: each document's own member, then
-/// what [`after_signing`] adds (the receipts of its signatures, C2SP tlog-proofs to check
-/// offline with `GET /v1/log/key`; the delivery to `deliverTo`, `dlv_…`; the retained copy).
-macro_rules! signed_answer {
-    ($(#[$doc:meta])* $name:ident { $(#[$fdoc:meta])* $field:ident : $ty:ty $(, $value_type:ty)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-        #[serde(rename_all = "camelCase")]
-        #[allow(dead_code)] // built as a map by the handler; this is its documented shape
-        pub struct $name {
-            $(#[$fdoc])*
-            $(#[schema(value_type = $value_type)])?
-            $field: $ty,
-            receipts: Vec<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            delivery_id: Option<String>,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            retained_id: Option<String>,
-        }
-    };
-}
-
-signed_answer!(
-    /// `/credentials/issue` (VC API).
-    IssuedCredential {
-        /// Data Integrity (`ldp_vc`), or an `EnvelopedVerifiableCredential` whose `id` is
-        /// `data:application/vc+jwt,<JWT>`.
-        verifiable_credential: serde_json::Value, Object
-    }
-);
-signed_answer!(
-    /// `/v1/credentials/sd-jwt`.
-    IssuedSdJwt {
-        /// The SD-JWT VC (`dc+sd-jwt`): the issuer JWT and every disclosure, `~`-separated.
-        credential: String
-    }
-);
-/// `/v1/holder/sign`'s answer.
+/// What [`after_signing`] adds to every signing answer, for the OpenAPI document (each
+/// answer below flattens it after its document's own members).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built as a map by `after_signing`; this is its documented shape
+pub struct AfterSigningShape {
+    /// The receipts of its signatures (C2SP tlog-proofs, each entry in its `extra` line), to
+    /// check offline with `GET /v1/log/key`.
+    receipts: Vec<String>,
+    /// The delivery to the destination `deliverTo` named (`dlv_…`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<String>,
+    /// The retained copy (`[signing] retention_days`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retained_id: Option<String>,
+}
+
+/// `/credentials/issue`'s answer (VC API).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // built as a map by the handler; this is its documented shape
+pub struct IssuedCredential {
+    /// Data Integrity (`ldp_vc`), or an `EnvelopedVerifiableCredential` whose `id` is
+    /// `data:application/vc+jwt,<JWT>`.
+    #[schema(value_type = Object)]
+    verifiable_credential: serde_json::Value,
+    #[serde(flatten)]
+    after: AfterSigningShape,
+}
+
+/// `/v1/credentials/sd-jwt`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[allow(dead_code)] // built as a map by the handler; this is its documented shape
+pub struct IssuedSdJwt {
+    /// The SD-JWT VC (`dc+sd-jwt`): the issuer JWT and every disclosure, `~`-separated.
+    credential: String,
+    #[serde(flatten)]
+    after: AfterSigningShape,
+}
+
+/// `/v1/holder/sign`'s answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[allow(dead_code)] // built as a map by the handler; this is its documented shape
 pub struct HolderSigned {
     /// The presentation: a string (SD-JWT with KB-JWT, base64url CBOR DeviceResponse, a key
@@ -122,11 +124,8 @@ pub struct HolderSigned {
     document: serde_json::Value,
     /// Its format, as the request named it.
     format: String,
-    receipts: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delivery_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retained_id: Option<String>,
+    #[serde(flatten)]
+    after: AfterSigningShape,
 }
 
 /// What every signing response carries after the document: the receipts of its signatures,

@@ -1144,12 +1144,8 @@ pub struct IssuedMdoc {
     /// The IssuerSigned structure (ISO/IEC 18013-5), base64url CBOR.
     issuer_signed: String,
     doc_type: String,
-    /// The receipts of its signatures (check offline with `GET /v1/log/key`).
-    receipts: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    delivery_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    retained_id: Option<String>,
+    #[serde(flatten)]
+    after: super::AfterSigningShape,
 }
 
 fn failed(message: String) -> (StatusCode, Json<Value>) {
