@@ -18,6 +18,7 @@ pub mod device;
 pub mod environment;
 pub mod epoch;
 pub mod evidence;
+pub mod health;
 pub mod https_client;
 pub mod keys;
 pub mod log;

@@ -29,6 +29,8 @@ const SIGNATURES: &str = "inkan_signatures_total";
 const DEVICE_SIGN: &str = "inkan_device_sign_seconds";
 /// Whether the device answered when last asked.
 const DEVICE_UP: &str = "inkan_device_up";
+/// Whether the store committed the last write probes (`health::StoreProbe`).
+const STORE_UP: &str = "inkan_store_up";
 /// Log entries appended.
 const LOG_APPENDS: &str = "inkan_log_appends_total";
 /// Entries per committed batch.
@@ -104,6 +106,10 @@ pub fn describe() {
     describe_gauge!(
         DEVICE_UP,
         "1 when the crypto device answered the last readiness or metrics probe, else 0"
+    );
+    describe_gauge!(
+        STORE_UP,
+        "1 when the store committed this node's last write probes, else 0 (requests are refused)"
     );
     describe_counter!(LOG_APPENDS, "Transparency log entries committed");
     describe_histogram!(LOG_BATCH, "Entries per committed transparency log batch");
@@ -227,6 +233,11 @@ impl DeviceProbe {
     }
 }
 
+/// Whether the store counts as able to write (`health::StoreProbe`).
+pub fn store_up(up: bool) {
+    gauge!(STORE_UP).set(if up { 1.0 } else { 0.0 });
+}
+
 /// A log batch of `entries` committed.
 pub fn log_batch(entries: usize) {
     counter!(LOG_APPENDS).increment(entries as u64);
@@ -307,12 +318,13 @@ mod tests {
     use super::*;
 
     /// Every metric this module defines.
-    const ALL: [&str; 19] = [
+    const ALL: [&str; 20] = [
         HTTP_REQUESTS,
         HTTP_DURATION,
         SIGNATURES,
         DEVICE_SIGN,
         DEVICE_UP,
+        STORE_UP,
         LOG_APPENDS,
         LOG_BATCH,
         LOG_BATCH_FAILURES,

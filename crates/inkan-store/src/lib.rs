@@ -176,6 +176,11 @@ pub trait Store:
     /// epoch as of its commit ([`BatchCommitted::epoch`]).
     async fn cache_epoch(&self) -> Result<u64, StoreError>;
 
+    /// Writes and commits this node's row of `store_probes` (`at`): the proof, for readiness,
+    /// that a write commits now. Fails as a signature's log entry would (a full disk, a
+    /// database gone or read-only).
+    async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError>;
+
     /// How many entries the log holds.
     async fn log_size(&self) -> Result<u64, StoreError> {
         Ok(self.log_head().await?.size)

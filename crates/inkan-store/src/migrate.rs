@@ -112,6 +112,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "identity_links",
         sql: include_str!("../migrations/sqlite/0016_identity_links.sql"),
     },
+    Migration {
+        version: 17,
+        name: "store_probes",
+        sql: include_str!("../migrations/sqlite/0017_store_probes.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -195,6 +200,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 16,
         name: "identity_links",
         sql: include_str!("../migrations/postgres/0016_identity_links.sql"),
+    },
+    Migration {
+        version: 17,
+        name: "store_probes",
+        sql: include_str!("../migrations/postgres/0017_store_probes.sql"),
     },
 ];
 

@@ -87,6 +87,7 @@ conformance!(
         log_concurrent_appends_serialize,
         log_batch_writes_index_rows_and_reads_keys,
         cache_epoch_moves_with_every_key_change,
+        probe_writes_touch_nothing_else,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -1246,4 +1247,20 @@ async fn log_tables_are_append_only(db: Ctx) {
         store.latest_checkpoint().await.unwrap().unwrap().note,
         "nine\n"
     );
+}
+
+/// Readiness's write probe (issue 20): each node's row is written again and again, and
+/// nothing a signature or a cache depends on moves (the log, the cache epoch).
+async fn probe_writes_touch_nothing_else(db: Ctx) {
+    let store = db.connect().await;
+    let (epoch, head) = (
+        store.cache_epoch().await.unwrap(),
+        store.log_head().await.unwrap(),
+    );
+    for at in [T0, T0 + 1_000, T0 + 2_000] {
+        store.probe_write("node-a", at).await.unwrap();
+        store.probe_write("node-b", at).await.unwrap();
+    }
+    assert_eq!(store.cache_epoch().await.unwrap(), epoch);
+    assert_eq!(store.log_head().await.unwrap(), head);
 }

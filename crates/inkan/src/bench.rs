@@ -12,6 +12,13 @@
 //! client makes over the same connections (`GET /v1/me`: the token checked, no signature, no
 //! log), measured the same way right after: issuance is reported as a ratio to both.
 //!
+//! Latency under load is measured a second way too: after the peak (closed loop, as many
+//! requests as `--concurrency` allows, each sent when the last is answered), the same request
+//! at half the peak's rate in an open loop (one started every 1/rate s whether or not the
+//! service kept up, at most `--concurrency` in flight), each latency counted from when the
+//! request was sent on its way, before any wait for a free place, so a service that falls
+//! behind cannot hide it by slowing the sender.
+//!
 //! `--scenario di-eddsa` issues a fixed VCDM 2.0 credential as `ldp_vc` with an
 //! `eddsa-rdfc-2022` Data Integrity proof (an Ed25519 key) instead, and reports the same fields;
 //! `--credential-out` writes the credential it issued so that another issuer can be measured on
@@ -209,14 +216,17 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         let text = serde_json::to_string_pretty(credential).map_err(|e| e.to_string())?;
         std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
     }
-    let load = measure_load(&client, &session, Arc::new(issuance), &args).await?;
+    let issuance = Arc::new(issuance);
+    let load = measure_load(&client, &session, issuance.clone(), &args, Pace::Closed).await?;
+    let half_rate = load.ok as f64 / load.seconds / 2.0;
+    let half = measure_load(&client, &session, issuance, &args, Pace::Open(half_rate)).await?;
     let floor = Request {
         method: Method::GET,
         path: "/v1/me",
         body: None,
         expect: StatusCode::OK,
     };
-    let floor = measure_load(&client, &session, Arc::new(floor), &args).await?;
+    let floor = measure_load(&client, &session, Arc::new(floor), &args, Pace::Closed).await?;
     // The raw rate of the same device and algorithm, in the same run.
     let raw = match &server {
         Some((server, _)) => Some(raw_rate(server.service.device.clone(), alg).await?),
@@ -234,7 +244,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
     if let Some((server, _)) = server {
         server.stop().await.map_err(|e| e.to_string())?;
     }
-    report(&load, &floor, raw, alg, &args);
+    report(&load, &half, &floor, raw, alg, &args);
     Ok(())
 }
 
@@ -299,8 +309,42 @@ impl Request {
     }
 }
 
-/// `request` repeated with `--concurrency` in flight for `--seconds` after a second's warm-up.
+/// How requests are sent.
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// `--concurrency` senders, each sending its next request when the last is answered.
+    Closed,
+    /// Requests due at this many per second whatever the answers; at most `--concurrency` in
+    /// flight; latency from when each was sent on its way, a wait for a place included.
+    Open(f64),
+}
+
+/// `request` repeated at `pace` for `--seconds` after a second's warm-up.
 async fn measure_load(
+    client: &Client,
+    session: &Session,
+    request: Arc<Request>,
+    args: &BenchArgs,
+    pace: Pace,
+) -> Result<Load, String> {
+    match pace {
+        Pace::Closed => measure_closed(client, session, request, args).await,
+        Pace::Open(per_s) => measure_open(client, session, request, args, per_s).await,
+    }
+}
+
+/// A copy of the client's session for one sender (no DPoP key, no refresh: a system client).
+fn sender_session(session: &Session) -> Session {
+    Session {
+        key: None,
+        access: session.access.clone(),
+        refresh: None,
+        expires_at: session.expires_at,
+    }
+}
+
+/// `--concurrency` senders in a closed loop.
+async fn measure_closed(
     client: &Client,
     session: &Session,
     request: Arc<Request>,
@@ -320,12 +364,7 @@ async fn measure_load(
             stop.clone(),
             errors.clone(),
         );
-        let session = Session {
-            key: None,
-            access: session.access.clone(),
-            refresh: None,
-            expires_at: session.expires_at,
-        };
+        let session = sender_session(session);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut first_error = None;
@@ -371,6 +410,72 @@ async fn measure_load(
     })
 }
 
+/// Requests due every `1 / per_s` seconds, each on a task of its own once one of
+/// `--concurrency` places is free; a latency runs from when the request's timer fired, so a
+/// wait for a place (a service falling behind) counts.
+async fn measure_open(
+    client: &Client,
+    session: &Session,
+    request: Arc<Request>,
+    args: &BenchArgs,
+    per_s: f64,
+) -> Result<Load, String> {
+    if !(per_s.is_finite() && per_s > 0.0) {
+        return Err(format!("no open-loop load at {per_s} requests/s"));
+    }
+    request.send(client, session).await?;
+    let places = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
+    let session = Arc::new(sender_session(session));
+    let every = Duration::from_secs_f64(1.0 / per_s);
+    let warm_up = Duration::from_secs(1);
+    let measured = Duration::from_secs(args.seconds.max(1));
+    let started = tokio::time::Instant::now();
+    let mut answers = tokio::task::JoinSet::new();
+    for n in 0u32.. {
+        let due = started + every * n;
+        if due >= started + warm_up + measured {
+            break;
+        }
+        tokio::time::sleep_until(due).await;
+        // The timer fires up to a millisecond late (tokio's resolution): that is the sender's
+        // lateness, not the service's, so a latency starts here, before the wait for a place.
+        let sent = tokio::time::Instant::now().max(due);
+        let place = places
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| e.to_string())?;
+        let (client, request, session) = (client.clone(), request.clone(), session.clone());
+        let counted = due >= started + warm_up;
+        answers.spawn(async move {
+            let result = request.send(&client, &session).await;
+            drop(place);
+            let latency_ms = sent.elapsed().as_secs_f64() * 1000.0;
+            (counted, result.map(|()| latency_ms))
+        });
+    }
+    let mut load = Load {
+        ok: 0,
+        errors: 0,
+        seconds: measured.as_secs_f64(),
+        latencies_ms: Vec::new(),
+        first_error: None,
+    };
+    while let Some(answer) = answers.join_next().await {
+        match answer.map_err(|e| e.to_string())? {
+            (false, _) => {}
+            (true, Ok(latency_ms)) => load.latencies_ms.push(latency_ms),
+            (true, Err(e)) => {
+                load.errors += 1;
+                load.first_error.get_or_insert(e);
+            }
+        }
+    }
+    load.latencies_ms.sort_by(f64::total_cmp);
+    load.ok = load.latencies_ms.len() as u64;
+    Ok(load)
+}
+
 /// Signatures per second of `device` with a throwaway key of `alg` made for the baseline
 /// (never registered, destroyed afterwards), one thread per core, for two seconds.
 async fn raw_rate(device: Device, alg: Algorithm) -> Result<f64, String> {
@@ -391,10 +496,20 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.min(sorted.len() - 1)]
 }
 
-fn report(load: &Load, floor: &Load, raw: Option<f64>, alg: Algorithm, args: &BenchArgs) {
+fn report(
+    load: &Load,
+    half: &Load,
+    floor: &Load,
+    raw: Option<f64>,
+    alg: Algorithm,
+    args: &BenchArgs,
+) {
     let throughput = load.ok as f64 / load.seconds;
     let p50 = percentile(&load.latencies_ms, 50.0);
     let p99 = percentile(&load.latencies_ms, 99.0);
+    let half_rate = throughput / 2.0;
+    let half_p50 = percentile(&half.latencies_ms, 50.0);
+    let half_p99 = percentile(&half.latencies_ms, 99.0);
     let ratio = raw.map(|r| if r > 0.0 { throughput / r } else { 0.0 });
     let floor_rate = floor.ok as f64 / floor.seconds;
     let floor_p99 = percentile(&floor.latencies_ms, 99.0);
@@ -416,12 +531,18 @@ fn report(load: &Load, floor: &Load, raw: Option<f64>, alg: Algorithm, args: &Be
             "ratio": ratio,
             "p50_ms": p50,
             "p99_ms": p99,
+            "half_load": "open loop at half the peak's rate, latency from each request's start (a wait for one of the places in flight included)",
+            "half_load_per_s": half_rate,
+            "half_load_answered_per_s": half.ok as f64 / half.seconds,
+            "half_load_p50_ms": half_p50,
+            "half_load_p99_ms": half_p99,
+            "half_load_errors": half.errors,
             "floor": "GET /v1/me (token checked; no signature, no log)",
             "floor_per_s": floor_rate,
             "floor_p99_ms": floor_p99,
             "floor_errors": floor.errors,
             "ratio_to_floor": to_floor,
-            "first_error": load.first_error.as_ref().or(floor.first_error.as_ref()),
+            "first_error": first_error(&[load, half, floor]),
         });
         println!("{out}");
         return;
@@ -436,6 +557,12 @@ fn report(load: &Load, floor: &Load, raw: Option<f64>, alg: Algorithm, args: &Be
         "  {throughput:.0} issuances/s ({} ok, {} errors); latency p50 {p50:.1} ms, p99 {p99:.1} ms",
         load.ok, load.errors
     );
+    println!(
+        "  at half that rate, open loop: {:.0}/s answered ({} errors); latency from its start \
+         p50 {half_p50:.1} ms, p99 {half_p99:.1} ms",
+        half.ok as f64 / half.seconds,
+        half.errors
+    );
     match (raw, ratio) {
         (Some(raw), Some(ratio)) => println!(
             "  raw device signing, same key, one thread per core: {raw:.0}/s; ratio {ratio:.2}"
@@ -448,7 +575,12 @@ fn report(load: &Load, floor: &Load, raw: Option<f64>, alg: Algorithm, args: &Be
         floor.errors,
         if to_floor > 0.0 { 1.0 / to_floor } else { 0.0 }
     );
-    if let Some(e) = load.first_error.as_ref().or(floor.first_error.as_ref()) {
+    if let Some(e) = first_error(&[load, half, floor]) {
         println!("  first error: {e}");
     }
+}
+
+/// The first error of the first load that had one.
+fn first_error<'a>(loads: &[&'a Load]) -> Option<&'a String> {
+    loads.iter().find_map(|load| load.first_error.as_ref())
 }

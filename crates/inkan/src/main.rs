@@ -104,9 +104,13 @@ fn main() -> ExitCode {
     let serving = matches!(cli.command, Command::Serve(_));
     let filter = tracing_subscriber::EnvFilter::try_from_env("INKAN_LOG")
         .unwrap_or_else(|_| if serving { "info" } else { "warn" }.into());
-    // Colours only for a person at a terminal, never into a file or a pipe.
+    // Colours only for a person at a terminal, never into a file or a pipe. A log line that
+    // cannot be written (standard error is a file on a full disk) is lost, not reported on
+    // standard error: that report panics when it fails too, and takes down whatever task was
+    // logging (tests/full_disk.rs).
     let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter);
     if serving {

@@ -7,110 +7,11 @@
 //! VC-JWT; it is verified; its receipt is checked against the log's key, by the client and by
 //! `inkan log receipt --verify` offline. No secret reaches the output.
 
+mod common;
+
+use common::Dev;
 use serde_json::Value;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
-
-/// How long `serve --dev` may take to be ready (a debug build, key generation, provisioning).
-const READY_TIMEOUT: Duration = Duration::from_secs(90);
-
-struct Dev {
-    child: Child,
-    dir: tempfile::TempDir,
-    outputs: Vec<String>,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Dev {
-    fn start() -> Dev {
-        let dir = tempfile::tempdir().unwrap();
-        let server_log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_inkan"))
-            .args(["serve", "--dev", "--listen", "127.0.0.1:0"])
-            .current_dir(dir.path())
-            .env_remove("INKAN_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(server_log)
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (lines, received) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut printed = Vec::new();
-        loop {
-            let line = received
-                .recv_timeout(READY_TIMEOUT)
-                .expect("`inkan serve --dev` did not say it was ready");
-            let done = line.contains("inkan client --profile") && line.contains("receipt");
-            printed.push(line);
-            if done {
-                break;
-            }
-        }
-        let text = printed.join("\n");
-        assert!(
-            text.contains("inkan serving on https://localhost:"),
-            "{text}"
-        );
-        assert!(text.contains("dev deployment ready"), "{text}");
-        Dev {
-            child,
-            dir,
-            outputs: vec![text],
-        }
-    }
-
-    fn path(&self, relative: &str) -> PathBuf {
-        self.dir.path().join(relative)
-    }
-
-    fn profile(&self, name: &str) -> PathBuf {
-        self.path(&format!("inkan-dev/profiles/{name}"))
-    }
-
-    /// `inkan client --profile <name> ARGS`, in the folder: (success, stdout, stderr).
-    fn client(&mut self, name: &str, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
-            .arg("client")
-            .arg("--profile")
-            .arg(self.profile(name))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("INKAN_CLIENT_PROFILE")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
-        let stderr = String::from_utf8(out.stderr).unwrap();
-        self.outputs.push(format!("{stdout}\n{stderr}"));
-        (out.status.success(), stdout, stderr)
-    }
-
-    /// As [`client`](Self::client) with `--json`, which must succeed: the answer.
-    fn json(&mut self, name: &str, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        let (ok, stdout, stderr) = self.client(name, &all);
-        assert!(ok, "inkan client {args:?} failed: {stderr}");
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-    }
-}
+use std::path::Path;
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -218,17 +119,15 @@ fn a_newcomer_issues_and_checks_a_credential_with_inkan_client_alone() {
     assert_eq!(found[0]["keyId"], key_id.as_str());
     // The same receipt, offline, with only the log's public key.
     let log_key = dev.json("quick-system", &["call", "GET", "/v1/log/key"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_inkan"))
-        .args(["log", "receipt", "--verify", "vc.jwt.receipt", "--log-key"])
-        .arg(log_key["vkey"].as_str().unwrap())
-        .current_dir(dev.dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, _, stderr) = dev.inkan(&[
+        "log",
+        "receipt",
+        "--verify",
+        "vc.jwt.receipt",
+        "--log-key",
+        log_key["vkey"].as_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
     // Checked against another key of the same name, the receipt fails.
     let origin = log_key["origin"].as_str().unwrap();
     let other = {

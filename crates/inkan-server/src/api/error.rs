@@ -63,11 +63,16 @@ impl ApiError {
 
     /// A 503 with `Retry-After: 1`: a bound on concurrent CPU-heavy work is full.
     pub fn busy(description: impl Into<String>) -> Self {
+        ApiError::unavailable(description, 1)
+    }
+
+    /// A 503 with `Retry-After: retry_after` (seconds): the service cannot serve now.
+    pub fn unavailable(description: impl Into<String>, retry_after: u64) -> Self {
         ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code: "temporarily_unavailable",
             description: description.into(),
-            retry_after: Some(1),
+            retry_after: Some(retry_after),
             challenge: None,
             problem: None,
         }

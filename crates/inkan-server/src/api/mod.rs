@@ -72,6 +72,8 @@ pub struct ApiState {
     pub oauth: Arc<crate::oauth::AuthorizationServer>,
     /// Whether the device answers, as the background probe last found.
     pub device_probe: Arc<crate::telemetry::DeviceProbe>,
+    /// Whether the store writes, as the background probe last found.
+    pub store_probe: Arc<crate::health::StoreProbe>,
 }
 
 /// Limits applied to every request.
@@ -235,6 +237,10 @@ pub fn router(state: Arc<ApiState>, limits: Limits) -> Router {
             post(admin::reissue_activation_code),
         )
         .fallback(|| async { error::ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::health::refuse_while_store_down,
+        ))
         .layer(axum::middleware::from_fn(record_metrics))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -103,7 +103,8 @@ pub struct Server {
     task: JoinHandle<std::io::Result<()>>,
     metrics: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     housekeeping: JoinHandle<()>,
-    probe: JoinHandle<()>,
+    /// The device's and the store's probes.
+    probes: [JoinHandle<()>; 2],
     monitor: JoinHandle<()>,
     publisher: JoinHandle<()>,
     status: Arc<crate::status::StatusChecker>,
@@ -268,13 +269,22 @@ impl Server {
             clock.clone(),
         ));
         let device_probe = Arc::new(crate::telemetry::DeviceProbe::default());
-        let probe = tokio::spawn(device_probe.clone().run(
-            service.device.clone(),
-            service.log_key.handle.clone(),
-            exposition.clone(),
-        ));
+        let store_probe = Arc::new(crate::health::StoreProbe::default());
+        let probes = [
+            tokio::spawn(device_probe.clone().run(
+                service.device.clone(),
+                service.log_key.handle.clone(),
+                exposition.clone(),
+            )),
+            tokio::spawn(store_probe.clone().run(
+                service.store.clone(),
+                format!("node-{}", uuid::Uuid::new_v4().simple()),
+                clock.clone(),
+            )),
+        ];
         let state = Arc::new(ApiState {
             device_probe,
+            store_probe,
             oauth,
             operations,
             service: service.clone(),
@@ -360,7 +370,7 @@ impl Server {
             stop,
             task,
             housekeeping,
-            probe,
+            probes,
             monitor,
             publisher,
             status,
@@ -379,7 +389,9 @@ impl Server {
             }
         }
         self.housekeeping.abort();
-        self.probe.abort();
+        for probe in &self.probes {
+            probe.abort();
+        }
         self.monitor.abort();
         self.publisher.abort();
         self.delivery_worker.stop().await;

@@ -17,8 +17,10 @@ use std::time::Duration;
 /// Connections per node.
 const MAX_CONNECTIONS: u32 = 10;
 
-/// How long an operation waits for a free connection.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an operation waits for a free connection (or, with the server gone, for a new one):
+/// a request caught by an outage fails after this, and the store probe (inkan-server
+/// `health`) turns the next ones away at once.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The first key of the advisory lock the log's writers take ("InkL"); the second is a hash of
 /// the schema, as for the migration lock, so logs in different schemas do not wait for each

@@ -308,6 +308,18 @@ impl Store for SqlStore {
         .await
     }
 
+    async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError> {
+        Sql::new(
+            "INSERT INTO store_probes (node, probed_at) VALUES ($1, $2) \
+             ON CONFLICT (node) DO UPDATE SET probed_at = excluded.probed_at",
+        )
+        .bind(node)
+        .bind(at)
+        .execute(&mut self.db.write().await?)
+        .await?;
+        Ok(())
+    }
+
     async fn cache_epoch(&self) -> Result<u64, StoreError> {
         let row = Sql::new("SELECT value FROM cache_epoch WHERE id = 1")
             .fetch_one(&mut self.db.read().await?)

@@ -40,47 +40,63 @@ pub async fn health() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
-/// Readiness: the store answers (and so the log can be written) and the crypto device holds
-/// the log key. Only the status.
+/// Readiness: the store commits a write (and so the log can be written) and the crypto device
+/// holds the log key, as their background probes last found (answered at once, never waiting
+/// for either). Only the status.
 #[utoipa::path(get, path = "/ready", tag = "system",
-    responses((status = 200, description = "Ready to serve", body = Status), (status = 503, description = "The store or the device does not answer", body = Status)))]
+    responses((status = 200, description = "Ready to serve", body = Status), (status = 503, description = "The store cannot write or the device does not answer", body = Status)))]
 pub async fn ready(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    match readiness(&state).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+    match readiness(&state) {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))).into_response(),
         Err(()) => unavailable(),
     }
 }
 
 /// Readiness with its details, for the operators' listener only.
 pub async fn ready_details(State(state): State<Arc<ApiState>>) -> impl IntoResponse {
-    match readiness(&state).await {
+    let head = async {
+        readiness(&state)?;
+        let read = state.service.store.log_head();
+        match tokio::time::timeout(std::time::Duration::from_secs(1), read).await {
+            Ok(Ok(head)) => Ok(head.size),
+            _ => Err(()),
+        }
+    };
+    match head.await {
         Ok(size) => (
             StatusCode::OK,
             Json(json!({"status": "ready", "log_size": size})),
-        ),
+        )
+            .into_response(),
         Err(()) => unavailable(),
     }
 }
 
-/// The log's size if the store answers and the device holds the log key; what failed is
-/// logged.
-async fn readiness(state: &ApiState) -> Result<u64, ()> {
-    let head = state.service.store.log_head().await.map_err(|e| {
-        tracing::warn!(error = %e, "readiness check: the store does not answer");
-    })?;
-    // The background probe's answer: a request never reaches the device from here.
+/// Whether the store writes and the device holds the log key, as their background probes last
+/// found (a request never waits for the store or the device here); what failed is logged.
+fn readiness(state: &ApiState) -> Result<(), ()> {
+    if !state.store_probe.up() {
+        tracing::warn!("readiness check: the store does not commit writes");
+        return Err(());
+    }
     if !state.device_probe.up() {
         tracing::warn!("readiness check: the crypto device does not answer for the log key");
         return Err(());
     }
-    Ok(head.size)
+    Ok(())
 }
 
-fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
+/// Not ready: 503, and when to ask again.
+fn unavailable() -> axum::response::Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
+        [(
+            header::RETRY_AFTER,
+            crate::health::RETRY_AFTER_SECONDS.to_string(),
+        )],
         Json(json!({"status": "unavailable"})),
     )
+        .into_response()
 }
 
 /// Prometheus metrics (text exposition format), for the operators' listener only; the shared

@@ -1,0 +1,125 @@
+//! Whether this node's store can write now ([`StoreProbe`]), found by one background task and
+//! never by a request (issue 20; criteria 2.1.3(6)-(9)). `/ready` reads its last answer, and
+//! while it says the store cannot write, the public API answers at once with a 503 and
+//! `Retry-After` ([`refuse_while_store_down`]) instead of letting each request wait for a
+//! database that is gone and then fail with a 500. The device has its probe too,
+//! [`crate::telemetry::DeviceProbe`].
+//!
+//! The probe is a write that commits (`Store::probe_write`, this node's row of
+//! `store_probes`): a read would still answer on a full disk, or on a database that lost its
+//! write access.
+//!
+//! Must never: let anything through on the probe's word (it only refuses early; a signature
+//! still needs its own write-ahead entry committed), or count the store up on a probe that did
+//! not commit within its time.
+
+use crate::api::ApiState;
+use crate::api::error::ApiError;
+use crate::clock::Clock;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use inkan_store::Store;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+/// How often the store is probed.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+/// How long one probe may take before it counts as failed.
+const PROBE_WITHIN: Duration = Duration::from_secs(1);
+/// Failed probes in a row that make the store count as down: one slow commit under load does
+/// not take the node out of service; an outage does within about two seconds.
+const DOWN_AFTER: u32 = 2;
+/// What a refused caller is told to wait, seconds.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
+/// The store's last probes.
+#[derive(Debug, Default)]
+pub struct StoreProbe {
+    failures: AtomicU32,
+}
+
+impl StoreProbe {
+    /// Whether the store counts as able to write.
+    pub fn up(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) < DOWN_AFTER
+    }
+
+    /// Probes `store` every second as `node` until the task is aborted; says so in the log
+    /// when the store goes down and when it comes back.
+    pub async fn run(self: Arc<Self>, store: Arc<dyn Store>, node: String, clock: Arc<dyn Clock>) {
+        let mut tick = tokio::time::interval(PROBE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let probe = store.probe_write(&node, clock.now());
+            let outcome = match tokio::time::timeout(PROBE_WITHIN, probe).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(_) => Err(format!("no commit within {PROBE_WITHIN:?}")),
+            };
+            self.observe(outcome);
+        }
+    }
+
+    /// Counts one probe's outcome.
+    fn observe(&self, outcome: Result<(), String>) {
+        let was_up = self.up();
+        match outcome {
+            Ok(()) => self.failures.store(0, Ordering::Relaxed),
+            Err(error) => {
+                let failures = self.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(%error, failures = failures.saturating_add(1), "a store write probe failed");
+            }
+        }
+        match (was_up, self.up()) {
+            (true, false) => tracing::error!(
+                "the store cannot write: requests are refused with 503 until it can"
+            ),
+            (false, true) => tracing::warn!("the store writes again: requests are served"),
+            _ => {}
+        }
+        crate::telemetry::store_up(self.up());
+    }
+}
+
+/// Middleware of the public API: while the store cannot write, every request but `/health`
+/// and `/ready` is refused at once (503, `temporarily_unavailable`, `Retry-After`).
+pub async fn refuse_while_store_down(
+    State(state): State<Arc<ApiState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if state.store_probe.up() || path == "/health" || path == "/ready" {
+        return next.run(request).await;
+    }
+    ApiError::unavailable(
+        "the service cannot record anything right now (its store does not write); try again",
+        RETRY_AFTER_SECONDS,
+    )
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_store_is_down_after_two_failed_probes_in_a_row_and_up_after_one_success() {
+        let probe = StoreProbe::default();
+        assert!(probe.up(), "a node starts with a store that just migrated");
+        probe.observe(Err("full".into()));
+        assert!(probe.up(), "one slow or failed commit is not an outage");
+        probe.observe(Ok(()));
+        probe.observe(Err("full".into()));
+        assert!(probe.up(), "failures count only in a row");
+        probe.observe(Err("full".into()));
+        assert!(!probe.up());
+        probe.observe(Err("full".into()));
+        assert!(!probe.up());
+        probe.observe(Ok(()));
+        assert!(probe.up(), "one commit brings the node back");
+    }
+}
