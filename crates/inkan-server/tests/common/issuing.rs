@@ -1,8 +1,8 @@
 //! A server with an issuer organisation's system client ready to issue: what the issuance
 //! suites share (`e2e_vc`, `e2e_metrics`).
 
-use super::Engine;
 use super::server::{Harness, Session, client_certificate, client_token, mtls_client};
+use super::{Engine, TestDb};
 use inkan_server::auth::operators::OperatorRole;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -35,8 +35,13 @@ pub async fn issuing_client(engine: Engine, grant: Value) -> Issuing {
 }
 
 /// [`issuing_client`] on a service with more `[server]` settings (or sections after it).
-pub async fn issuing_client_with(engine: Engine, mut grant: Value, settings: &str) -> Issuing {
-    let h = Harness::start_tuned(engine, "test", None, settings, "").await;
+pub async fn issuing_client_with(engine: Engine, grant: Value, settings: &str) -> Issuing {
+    issuing_client_on(TestDb::create(engine).await, grant, settings).await
+}
+
+/// [`issuing_client_with`] on `db`.
+pub async fn issuing_client_on(db: TestDb, mut grant: Value, settings: &str) -> Issuing {
+    let h = Harness::start_tuned_on(db, "test", None, settings, "").await;
     let (_, operator) = h.operator().await;
     let (issuer, clerk) = h.subscriber(&operator, "issuer", "clerk").await;
     let clerk: Session = h.login(&clerk).await;

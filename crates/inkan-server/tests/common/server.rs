@@ -79,6 +79,18 @@ impl Harness {
         auth_settings: &str,
     ) -> Harness {
         let db = TestDb::create(engine).await;
+        Harness::start_tuned_on(db, environment, device, server_settings, auth_settings).await
+    }
+
+    /// [`start_tuned`](Self::start_tuned) on `db` (whose URL a test may have changed, to reach
+    /// the database through a proxy it controls).
+    pub async fn start_tuned_on(
+        db: TestDb,
+        environment: &str,
+        device: Option<&str>,
+        server_settings: &str,
+        auth_settings: &str,
+    ) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         // Production refuses the software token unless allowed, and generated TLS
