@@ -80,6 +80,7 @@ fn main() {
             tls_config,
             Vec::new(),
             app,
+            listener::DEFAULT_MAX_CONNECTIONS,
             std::future::pending(),
         ));
         format!("https://localhost:{port}")

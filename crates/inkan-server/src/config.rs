@@ -575,6 +575,11 @@ pub struct ServerConfig {
     /// beyond that a verification is refused with 503. Default: the number of cores.
     #[serde(default)]
     pub concurrent_verifications: Option<usize>,
+    /// Connections open at once on the public listener; at the limit new ones wait in the
+    /// kernel's queue until one ends. Keep it well below the process's open-file limit
+    /// (`LimitNOFILE`). Idle and slow connections end within 10 s (handshake, headers).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -597,6 +602,10 @@ fn default_request_timeout() -> u64 {
     30
 }
 
+fn default_max_connections() -> usize {
+    crate::api::listener::DEFAULT_MAX_CONNECTIONS
+}
+
 fn default_secrets_key_file() -> PathBuf {
     PathBuf::from("inkan-data/secrets.key")
 }
@@ -615,6 +624,7 @@ impl Default for ServerConfig {
             request_timeout_seconds: default_request_timeout(),
             secrets_key_file: default_secrets_key_file(),
             concurrent_verifications: None,
+            max_connections: default_max_connections(),
         }
     }
 }
@@ -1061,6 +1071,11 @@ impl Config {
                 "[auth] concurrent_hashes and [server] concurrent_verifications must be 1 to {}",
                 crate::blocking::MAX_RUNNING
             )));
+        }
+        if !(1..=1_000_000).contains(&self.server.max_connections) {
+            return Err(ConfigError::Invalid(
+                "[server] max_connections must be 1 to 1000000".into(),
+            ));
         }
         if auth.absolute_timeout_minutes < auth.idle_timeout_minutes
             || auth.access_token_seconds > auth.idle_timeout_minutes * 60

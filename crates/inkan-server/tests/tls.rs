@@ -78,6 +78,7 @@ impl Server {
             tls_config,
             anchors,
             router(),
+            listener::DEFAULT_MAX_CONNECTIONS,
             async move {
                 let _ = stopped.await;
             },

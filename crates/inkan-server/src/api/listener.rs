@@ -37,6 +37,9 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long live connections get to finish after shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// Connections open at once unless configured (`[server] max_connections`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
 /// Pause after an accept error (out of file descriptors and the like) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
@@ -85,6 +88,11 @@ pub fn thumbprint(der: &[u8]) -> String {
 /// Serves `app` over TLS on `listener` until `shutdown` resolves; then stops accepting, lets
 /// live connections finish their requests for up to 10 s, and returns.
 ///
+/// At most `max_connections` are open at once: at the limit nothing more is accepted (new
+/// connections wait in the kernel's queue) until one ends; an idle or slow one ends within
+/// the handshake and header timeouts, so connections held open on purpose cannot keep others
+/// out for long.
+///
 /// `tls` comes from [`tls::server_config`]; `anchors` (from [`tls::load_anchors`]) decide
 /// [`PeerCertificate::chain_verified`]. An anchor that cannot be used is an
 /// [`std::io::ErrorKind::InvalidInput`] error before anything is accepted.
@@ -93,6 +101,7 @@ pub async fn serve(
     tls: Arc<rustls::ServerConfig>,
     anchors: Vec<CertificateDer<'static>>,
     app: axum::Router,
+    max_connections: usize,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let verifier = tls::chain_verifier(&anchors)
@@ -112,7 +121,7 @@ pub async fn serve(
                     tracing::error!(error = %e, "a connection task panicked");
                 }
             }
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if connections.len() < max_connections.max(1) => match accepted {
                 Ok((stream, remote)) => {
                     connections.spawn(connection(
                         stream,

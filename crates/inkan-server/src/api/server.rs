@@ -332,9 +332,16 @@ impl Server {
             },
         );
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(listener::serve(tcp, tls_config, anchors, app, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(listener::serve(
+            tcp,
+            tls_config,
+            anchors,
+            app,
+            config.server.max_connections,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         let housekeeping =
             tokio::spawn(housekeeping(service.clone(), after.clone(), clock.clone()));
         let delivery_worker = delivery.start_worker();

@@ -104,9 +104,16 @@ impl StatusServer {
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = tcp.local_addr().unwrap().port();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(listener::serve(tcp, tls_config, Vec::new(), app, async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(listener::serve(
+            tcp,
+            tls_config,
+            Vec::new(),
+            app,
+            listener::DEFAULT_MAX_CONNECTIONS,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         StatusServer {
             base: format!("https://localhost:{port}"),
             ca_file: config.tls_certificate,
