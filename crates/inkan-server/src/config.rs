@@ -602,6 +602,25 @@ fn default_request_timeout() -> u64 {
     30
 }
 
+/// Whether the store at `url` is reached with TLS and the server's certificate and name
+/// checked: SQLite (a file, no network), or PostgreSQL whose URL says `sslmode=verify-full`, once
+/// (the URL's parameters override libpq's `PGSSLMODE`).
+fn store_checks_the_server(url: &str) -> bool {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return true;
+    }
+    let Some((_, query)) = url.split_once('?') else {
+        return false;
+    };
+    let modes: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| *key == "sslmode")
+        .map(|(_, value)| value)
+        .collect();
+    modes == ["verify-full"]
+}
+
 fn default_max_connections() -> usize {
     crate::api::listener::DEFAULT_MAX_CONNECTIONS
 }
@@ -869,8 +888,9 @@ impl Default for DeviceConfig {
 #[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (the embedded default) or `postgres://…` (add `sslmode=verify-full` and
-    /// `sslrootcert=` for TLS).
+    /// `sqlite://PATH` (the embedded default) or `postgres://…`. Outside `test`, a PostgreSQL URL
+    /// must say `sslmode=verify-full` (TLS, the server's certificate and name checked; add
+    /// `sslrootcert=` for your CA), or the start is refused (criteria 2.2.4(3)).
     #[serde(
         default = "default_store_url",
         serialize_with = "serialize_redacted_url"
@@ -1071,6 +1091,14 @@ impl Config {
                 "[auth] concurrent_hashes and [server] concurrent_verifications must be 1 to {}",
                 crate::blocking::MAX_RUNNING
             )));
+        }
+        if self.environment != Environment::Test && !store_checks_the_server(&self.store.url) {
+            return Err(ConfigError::Refused(
+                "outside test, a PostgreSQL [store] url must say sslmode=verify-full once: TLS, \
+                 the server's certificate checked against sslrootcert (or the public roots) and \
+                 its name (criteria 2.2.4(3))"
+                    .into(),
+            ));
         }
         if !(1..=1_000_000).contains(&self.server.max_connections) {
             return Err(ConfigError::Invalid(
@@ -1524,6 +1552,33 @@ mod tests {
         }
     }
 
+    /// Outside test, PostgreSQL is reached over TLS with the server's certificate and name
+    /// checked (criteria 2.2.4(3), issue 20 point 2); SQLite and a test deployment are not held
+    /// to it.
+    #[test]
+    fn outside_test_postgres_needs_verify_full() {
+        let store = |url: &str| format!("environment = \"staging\"\n[store]\nurl = \"{url}\"\n");
+        for refused in [
+            "postgres://inkan@db/inkan",
+            "postgres://inkan@db/inkan?sslmode=require",
+            "postgresql://inkan@db/inkan?sslmode=verify-ca",
+            "postgres://inkan@db/inkan?sslmode=verify-full&sslmode=disable",
+            "postgres://inkan@db/inkan?x=sslmode=verify-full",
+        ] {
+            let err = load(&store(refused), &[]).unwrap_err().to_string();
+            assert!(err.contains("sslmode=verify-full"), "{refused}: {err}");
+        }
+        for accepted in [
+            "postgres://inkan@db/inkan?sslmode=verify-full&sslrootcert=/etc/inkan/db-ca.pem",
+            "sqlite:///var/lib/inkan/inkan.db",
+        ] {
+            if let Err(e) = load(&store(accepted), &[]) {
+                assert!(!e.to_string().contains("sslmode"), "{accepted}: {e}");
+            }
+        }
+        load("[store]\nurl = \"postgres://inkan@db/inkan\"\n", &[]).unwrap();
+    }
+
     /// A configuration file names its environment (criteria 2.1.3(15)): without one it is
     /// refused by name, rather than running as `test`; only the zero-config start is `test`.
     #[test]
@@ -1636,7 +1691,10 @@ mod tests {
         let config = load(
             "[store]\nurl = \"sqlite://a.db\"\n",
             &[
-                ("INKAN_STORE__URL", "postgres://db/inkan"),
+                (
+                    "INKAN_STORE__URL",
+                    "postgres://db/inkan?sslmode=verify-full",
+                ),
                 ("INKAN_ENVIRONMENT", "staging"),
                 ("INKAN_TEST_X", "ignored"),
                 // Not configuration: an unrelated variable does not stop a start.
@@ -1648,7 +1706,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.log.checkpoint_every_seconds, 7);
-        assert_eq!(config.store.url, "postgres://db/inkan");
+        assert_eq!(config.store.url, "postgres://db/inkan?sslmode=verify-full");
         assert_eq!(config.environment, Environment::Staging);
     }
 

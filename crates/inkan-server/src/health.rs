@@ -1,9 +1,13 @@
 //! Whether this node's store can write now ([`StoreProbe`]), found by one background task and
 //! never by a request (issue 20; criteria 2.1.3(6)-(9)). `/ready` reads its last answer, and
-//! while it says the store cannot write, the public API answers at once with a 503 and
-//! `Retry-After` ([`refuse_while_store_down`]) instead of letting each request wait for a
-//! database that is gone and then fail with a 500. The device has its probe too,
+//! while it says the store cannot write, the public API refuses what would write at once with a
+//! 503 and `Retry-After` ([`refuse_while_store_down`]) instead of letting each request wait for
+//! a database that is gone and then fail with a 500. The device has its probe too,
 //! [`crate::telemetry::DeviceProbe`].
+//!
+//! What the probe cannot see: on PostgreSQL its row is updated in place, so a data disk that
+//! only refuses to grow tables still lets it commit while the log's inserts fail (those fail
+//! closed, with a 500, and `inkan_log_batch_failures_total` moves).
 //!
 //! The probe is a write that commits (`Store::probe_write`, this node's row of
 //! `store_probes`): a read would still answer on a full disk, or on a database that lost its
@@ -17,6 +21,7 @@ use crate::api::ApiState;
 use crate::api::error::ApiError;
 use crate::clock::Clock;
 use axum::extract::{Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use inkan_store::Store;
@@ -26,10 +31,13 @@ use std::time::Duration;
 
 /// How often the store is probed.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
-/// How long one probe may take before it counts as failed.
-const PROBE_WITHIN: Duration = Duration::from_secs(1);
-/// Failed probes in a row that make the store count as down: one slow commit under load does
-/// not take the node out of service; an outage does within about two seconds.
+/// How long one probe may take before it counts as failed. The probe waits in the same queue
+/// as requests (SQLite's one writer, PostgreSQL's pool), so a busy node must not look like
+/// one that cannot write: an outage shows as an error long before this.
+const PROBE_WITHIN: Duration = Duration::from_secs(5);
+/// Failed probes in a row that make the store count as down: an outage does within a few
+/// seconds (its probes fail with an error, at once or when a PostgreSQL connection is not
+/// found within 3 s).
 const DOWN_AFTER: u32 = 2;
 /// What a refused caller is told to wait, seconds.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
@@ -84,15 +92,18 @@ impl StoreProbe {
     }
 }
 
-/// Middleware of the public API: while the store cannot write, every request but `/health`
-/// and `/ready` is refused at once (503, `temporarily_unavailable`, `Retry-After`).
+/// Middleware of the public API: while the store cannot write, every request that may write
+/// (any method but `GET` and `HEAD`) is refused at once (503, `temporarily_unavailable`,
+/// `Retry-After`). Reads go on: a full disk still lets relying parties fetch status lists, look
+/// up signatures, read the log key and the documentation (a read that cannot be served fails on
+/// its own).
 pub async fn refuse_while_store_down(
     State(state): State<Arc<ApiState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    if state.store_probe.up() || path == "/health" || path == "/ready" {
+    let reads = matches!(*request.method(), Method::GET | Method::HEAD);
+    if state.store_probe.up() || reads {
         return next.run(request).await;
     }
     ApiError::unavailable(

@@ -54,6 +54,9 @@ impl Proxy {
         let (accepting, kept) = (open.clone(), connections.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                // Under the lock that `cut` takes: a relay is either started before the cut,
+                // and aborted by it, or refused after it.
+                let mut relays = kept.lock().unwrap();
                 if !accepting.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is closed at once
                 }
@@ -63,7 +66,7 @@ impl Proxy {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
-                kept.lock().unwrap().push(relay.abort_handle());
+                relays.push(relay.abort_handle());
             }
         });
         Proxy {
@@ -75,8 +78,9 @@ impl Proxy {
 
     /// Closes every connection and refuses new ones.
     fn cut(&self) {
+        let mut relays = self.connections.lock().unwrap();
         self.open.store(false, Ordering::SeqCst);
-        for relay in self.connections.lock().unwrap().drain(..) {
+        for relay in relays.drain(..) {
             relay.abort();
         }
     }
@@ -84,6 +88,16 @@ impl Proxy {
     fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }
+}
+
+/// The example credential with a subject number of its own, so that each request signs
+/// something else (a VC-JWT carries no time or nonce of its own: the same credential twice is
+/// the same signing input, and a lookup by its digest would find either).
+fn numbered_credential() -> Value {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut credential = credential();
+    credential["credentialSubject"]["n"] = NEXT.fetch_add(1, Ordering::SeqCst).into();
+    credential
 }
 
 /// One answer to an issuance: when its request started, how long it took, its status, whether
@@ -131,7 +145,7 @@ async fn postgres_out_of_reach_gives_prompt_503s_no_credential_and_recovery_with
                     .post(format!("{url}/credentials/issue"))
                     .bearer_auth(&access)
                     .timeout(Duration::from_secs(20))
-                    .json(&json!({"credential": credential(), "options": {"credentialId": key_id, "format": "vc+jwt"}}))
+                    .json(&json!({"credential": numbered_credential(), "options": {"credentialId": key_id, "format": "vc+jwt"}}))
                     .send()
                     .await;
                 let answer = match sent {

@@ -178,7 +178,8 @@ pub trait Store:
 
     /// Writes and commits this node's row of `store_probes` (`at`): the proof, for readiness,
     /// that a write commits now. Fails as a signature's log entry would (a full disk, a
-    /// database gone or read-only).
+    /// database gone or read-only). Rows not written for a week (nodes gone, or earlier starts
+    /// of this one) are deleted.
     async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError>;
 
     /// How many entries the log holds.

@@ -87,7 +87,6 @@ conformance!(
         log_concurrent_appends_serialize,
         log_batch_writes_index_rows_and_reads_keys,
         cache_epoch_moves_with_every_key_change,
-        probe_writes_touch_nothing_else,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -97,6 +96,7 @@ conformance!(
         log_two_nodes_append_one_log,
         log_survives_reopen,
         log_tables_are_append_only,
+        probe_writes_touch_nothing_else,
     ],
     postgres_only: [tls_require_encrypts_the_session],
 );
@@ -1261,6 +1261,18 @@ async fn probe_writes_touch_nothing_else(db: Ctx) {
         store.probe_write("node-a", at).await.unwrap();
         store.probe_write("node-b", at).await.unwrap();
     }
+    assert_eq!(db.query_i64("SELECT count(*) FROM store_probes").await, 2);
+    assert_eq!(
+        db.query_i64("SELECT max(probed_at) FROM store_probes")
+            .await,
+        T0 + 2_000
+    );
+    // A week later, the node that stopped probing is forgotten; the other writes on.
+    store
+        .probe_write("node-b", T0 + 8 * 24 * 3_600_000)
+        .await
+        .unwrap();
+    assert_eq!(db.query_i64("SELECT count(*) FROM store_probes").await, 1);
     assert_eq!(store.cache_epoch().await.unwrap(), epoch);
     assert_eq!(store.log_head().await.unwrap(), head);
 }

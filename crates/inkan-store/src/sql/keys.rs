@@ -112,6 +112,9 @@ fn insert_error(key: &KeyRecord, error: sqlx::Error) -> StoreError {
     }
 }
 
+/// How long a node's probe row is kept after its last write (`Store::probe_write`).
+const PROBES_KEPT_MILLIS: i64 = 7 * 24 * 60 * 60 * 1000;
+
 #[async_trait::async_trait]
 impl Store for SqlStore {
     fn engine(&self) -> &'static str {
@@ -317,6 +320,11 @@ impl Store for SqlStore {
         .bind(at)
         .execute(&mut self.db.write().await?)
         .await?;
+        // Each start of a node is a node of its own: rows not written for a week are gone.
+        Sql::new("DELETE FROM store_probes WHERE probed_at < $1")
+            .bind(at.saturating_sub(PROBES_KEPT_MILLIS))
+            .execute(&mut self.db.write().await?)
+            .await?;
         Ok(())
     }
 

@@ -114,6 +114,11 @@ impl Dev {
         self.path(&format!("inkan-dev/profiles/{name}"))
     }
 
+    /// Whether the server process is still running (it has not ended since it was started).
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
