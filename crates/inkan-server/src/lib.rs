@@ -22,6 +22,7 @@ pub mod health;
 pub mod https_client;
 pub mod keys;
 pub mod log;
+pub mod nodes;
 pub mod oauth;
 pub mod operations;
 pub mod service;

@@ -77,6 +77,8 @@ pub struct Service {
     pub environment: Environment,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// This node's name among the nodes of its store (`nodes`), new at every start.
+    pub node: String,
     /// Whether a restore left the deployment sealed (no key signs until an approved
     /// `backup.restore`, `crate::backup::seal`).
     pub seal: crate::backup::seal::Seal,
@@ -107,9 +109,16 @@ impl Service {
                  [log.key_device], not in [device], as the configuration says"
             );
         }
-        check_environment(&*store, environment).await?;
-        let (log_key, created) =
-            own_keys::find_or_create(&device, &store, &clock, environment).await?;
+        // Nodes starting at once on a new store: one checks the environment and makes the log
+        // key, the others find it.
+        let node = crate::nodes::new_node_name();
+        let lease = crate::nodes::alone(&*store, &*clock, &node, "first start", || async {
+            check_environment(&*store, environment).await?;
+            Ok::<_, StartError>(
+                own_keys::find_or_create(&device, &store, &clock, environment).await?,
+            )
+        });
+        let (log_key, created) = lease.await?;
         own_keys::check_where(&device, &log_key)?;
         let origin = config.log.origin(environment);
         let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
@@ -144,6 +153,7 @@ impl Service {
         );
         let seal = crate::backup::seal::Seal::load(&*store).await?;
         Ok(Service {
+            node,
             store,
             device,
             log,

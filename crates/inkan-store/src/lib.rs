@@ -182,6 +182,20 @@ pub trait Store:
     /// of this one) are deleted.
     async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError>;
 
+    /// Takes the lease `name` for `holder` until `until`, if nobody holds it at `now` or
+    /// `holder` does: whether it did. Of several callers at once, one gets it. For work one node
+    /// of several must do alone.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the lease `name` back, if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
     /// How many entries the log holds.
     async fn log_size(&self) -> Result<u64, StoreError> {
         Ok(self.log_head().await?.size)

@@ -114,8 +114,8 @@ pub(crate) const SQLITE: &[Migration] = &[
     },
     Migration {
         version: 17,
-        name: "store_probes",
-        sql: include_str!("../migrations/sqlite/0017_store_probes.sql"),
+        name: "nodes",
+        sql: include_str!("../migrations/sqlite/0017_nodes.sql"),
     },
 ];
 
@@ -203,8 +203,8 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
     Migration {
         version: 17,
-        name: "store_probes",
-        sql: include_str!("../migrations/postgres/0017_store_probes.sql"),
+        name: "nodes",
+        sql: include_str!("../migrations/postgres/0017_nodes.sql"),
     },
 ];
 

@@ -87,6 +87,7 @@ conformance!(
         log_concurrent_appends_serialize,
         log_batch_writes_index_rows_and_reads_keys,
         cache_epoch_moves_with_every_key_change,
+        a_lease_has_one_holder_at_a_time,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -1275,4 +1276,71 @@ async fn probe_writes_touch_nothing_else(db: Ctx) {
     assert_eq!(db.query_i64("SELECT count(*) FROM store_probes").await, 1);
     assert_eq!(store.cache_epoch().await.unwrap(), epoch);
     assert_eq!(store.log_head().await.unwrap(), head);
+}
+
+/// Work one node of several must do alone (issue 20): of eight takers at once one gets the
+/// lease; its holder may take it again; nobody else until it runs out or is given back.
+async fn a_lease_has_one_holder_at_a_time(db: Ctx) {
+    let store = db.connect().await;
+    let mut takers = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let store = store.clone();
+        takers.spawn(async move {
+            let holder = format!("node-{n}");
+            let taken = store
+                .take_lease("start", &holder, T0, T0 + 60_000)
+                .await
+                .unwrap();
+            (holder, taken)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(taken) = takers.join_next().await {
+        let (holder, taken) = taken.unwrap();
+        if taken {
+            winners.push(holder);
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let holder = &winners[0];
+    assert!(
+        store
+            .take_lease("start", holder, T0 + 1, T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_lease("start", "other", T0 + 59_999, T0 + 120_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_lease("another", "other", T0, T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    // Given back (by its holder only), then anyone's.
+    store.release_lease("start", "other").await.unwrap();
+    assert!(
+        !store
+            .take_lease("start", "other", T0 + 2, T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    store.release_lease("start", holder).await.unwrap();
+    assert!(
+        store
+            .take_lease("start", "other", T0 + 3, T0 + 60_000)
+            .await
+            .unwrap()
+    );
+    // Run out: anyone's.
+    assert!(
+        store
+            .take_lease("start", "third", T0 + 60_000, T0 + 120_000)
+            .await
+            .unwrap()
+    );
 }

@@ -72,6 +72,12 @@ pub enum ServeError {
     },
 }
 
+impl From<inkan_store::StoreError> for ServeError {
+    fn from(e: inkan_store::StoreError) -> Self {
+        ServeError::Start(StartError::Store(e))
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
@@ -192,20 +198,31 @@ impl Server {
             .with_attestation_policy(passkey_attestation(&config.auth)?),
         );
         crate::operations::configuration::check_at_start(&service, config).await?;
-        // Only a server that may start makes the delivery key (host commands never do).
-        let delivery_key = service
-            .registry
-            .delivery_key()
-            .await
-            .map_err(StartError::from)?;
-        crate::keys::own_keys::check_where(&service.device, &delivery_key)
-            .map_err(StartError::from)?;
-        // Signatures whose index rows were lost (a crash between the entry and its batch) are
-        // found again by their digest (criteria 2.2.3(3)C).
-        crate::signing::index::rebuild(&*service.store, service.now())
-            .await
-            .map_err(StartError::from)?;
-        let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
+        // Only a server that may start makes the delivery key (host commands never do); with
+        // the bootstrap operator below, one node at a time (`nodes`).
+        let lease = crate::nodes::alone(
+            &*service.store,
+            &*clock,
+            &service.node,
+            "server start",
+            || async {
+                let delivery_key = service
+                    .registry
+                    .delivery_key()
+                    .await
+                    .map_err(StartError::from)?;
+                crate::keys::own_keys::check_where(&service.device, &delivery_key)
+                    .map_err(StartError::from)?;
+                // Signatures whose index rows were lost (a crash between the entry and its batch)
+                // are found again by their digest (criteria 2.2.3(3)C).
+                crate::signing::index::rebuild(&*service.store, service.now())
+                    .await
+                    .map_err(StartError::from)?;
+                let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
+                Ok::<_, ServeError>((delivery_key, bootstrap))
+            },
+        );
+        let (delivery_key, bootstrap) = lease.await?;
         let activation = Arc::new(ActivationService::new(
             service.store.clone(),
             auth.clone(),
@@ -278,7 +295,7 @@ impl Server {
             )),
             tokio::spawn(store_probe.clone().run(
                 service.store.clone(),
-                format!("node-{}", uuid::Uuid::new_v4().simple()),
+                service.node.clone(),
                 clock.clone(),
             )),
         ];

@@ -328,6 +328,39 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixMillis,
+        until: UnixMillis,
+    ) -> Result<bool, StoreError> {
+        // One conditional upsert: concurrent takers queue on the row (PostgreSQL re-checks the
+        // condition against the winner's row; SQLite has one writer), so one wins.
+        let taken = Sql::new(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE leases.until <= $4 OR leases.holder = excluded.holder \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&mut self.db.write().await?)
+        .await?;
+        Ok(taken.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        Sql::new("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&mut self.db.write().await?)
+            .await?;
+        Ok(())
+    }
+
     async fn cache_epoch(&self) -> Result<u64, StoreError> {
         let row = Sql::new("SELECT value FROM cache_epoch WHERE id = 1")
             .fetch_one(&mut self.db.read().await?)
