@@ -1,23 +1,29 @@
-//! Work that one node of several on one store must do alone ([`alone`]): the first start's
-//! log key and bootstrap operator (issue 20 point 2). A lease in the store
-//! (`Store::take_lease`) names the node doing it; the others wait for it, then find what it
-//! made instead of making their own.
+//! Work that one node of several on one store must do alone ([`alone`], issue 20 point 2): on a
+//! store without a log key, checking the environment, making the key and recording it (every
+//! opening, `Service::open`, host commands included); at every server start, the
+//! configuration's check, the delivery key and the bootstrap operator (`Server::start`). A
+//! lease in the store (`Store::take_lease`) names the node doing it; the others wait for it,
+//! then find what it made instead of making their own.
+//!
+//! The lease runs out [`LEASE_MILLIS`] after it was taken, by each node's own clock: the work
+//! under it is short (a key generated, a few statements), nodes keep their clocks in step (as
+//! TOTP and token lifetimes need anyway), and a node that died holding it holds the others up
+//! no longer than that.
 //!
 //! Must never: let two nodes do the work at once (the lease is taken by one conditional
-//! statement), or wait forever (a lease runs out after [`LEASE_MILLIS`], so a node that died
-//! holding it holds the others up no longer than that).
+//! statement), or wait without bound.
 
 use crate::clock::Clock;
 use inkan_store::{Store, StoreError};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-/// How long a lease lasts unless given back: longer than any work done under it.
-const LEASE_MILLIS: i64 = 60_000;
+/// How long a lease lasts unless given back: far longer than the work done under it.
+const LEASE_MILLIS: i64 = 20_000;
 /// How often a node waiting for a lease asks again.
 const ASK_EVERY: Duration = Duration::from_millis(100);
-/// How long a node waits for a lease before it gives up (twice a lease's life).
-const WAIT_AT_MOST: Duration = Duration::from_secs(120);
+/// How long a node waits for a lease before it gives up (three leases' lives).
+const WAIT_AT_MOST: Duration = Duration::from_secs(60);
 
 /// A new name for a node among the nodes of a store (random, one per start: `Service::node`):
 /// the holder of its leases and the row of its store probes.
@@ -41,6 +47,7 @@ where
     E: From<StoreError>,
 {
     let waiting = Instant::now();
+    let mut said = false;
     loop {
         let now = clock.now();
         if store
@@ -54,6 +61,14 @@ where
                 "another node has held the lease {name:?} for over {WAIT_AT_MOST:?}"
             ))
             .into());
+        }
+        if !said {
+            tracing::info!(
+                lease = name,
+                "another node holds this lease (or held it when it stopped): waiting for it, \
+                 at most until it runs out"
+            );
+            said = true;
         }
         tokio::time::sleep(ASK_EVERY).await;
     }

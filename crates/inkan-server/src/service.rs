@@ -109,41 +109,49 @@ impl Service {
                  [log.key_device], not in [device], as the configuration says"
             );
         }
-        // Nodes starting at once on a new store: one checks the environment and makes the log
-        // key, the others find it.
         let node = crate::nodes::new_node_name();
-        let lease = crate::nodes::alone(&*store, &*clock, &node, "first start", || async {
+        let opening = || async {
             check_environment(&*store, environment).await?;
-            Ok::<_, StartError>(
-                own_keys::find_or_create(&device, &store, &clock, environment).await?,
-            )
-        });
-        let (log_key, created) = lease.await?;
-        own_keys::check_where(&device, &log_key)?;
-        let origin = config.log.origin(environment);
-        let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
-        let policy = CheckpointPolicy {
-            every_entries: config.log.checkpoint_every_entries,
-            every: Duration::from_secs(config.log.checkpoint_every_seconds),
+            let (log_key, created) =
+                own_keys::find_or_create(&device, &store, &clock, environment).await?;
+            own_keys::check_where(&device, &log_key)?;
+            let origin = config.log.origin(environment);
+            let signer = DeviceNoteSigner::new(device.clone(), &log_key, origin.clone())?;
+            let policy = CheckpointPolicy {
+                every_entries: config.log.checkpoint_every_entries,
+                every: Duration::from_secs(config.log.checkpoint_every_seconds),
+            };
+            let log = Arc::new(
+                TransparencyLog::open(
+                    store.clone(),
+                    Arc::new(signer),
+                    origin,
+                    policy,
+                    clock.clone(),
+                )
+                .await?,
+            );
+            let recorder = Recorder::new(log.clone(), clock.clone(), environment);
+            if created {
+                let event = Event::new(EntryKind::KeyGenerated, system_actor())
+                    .key(&log_key.id)
+                    .digests(vec![sha256_digest(&log_key.public_key_spki)])
+                    .note("transparency log key, made before the log could record it");
+                recorder.record(event, Outcome::Succeeded).await?;
+            }
+            Ok::<_, StartError>((log_key, log, recorder))
         };
-        let log = Arc::new(
-            TransparencyLog::open(
-                store.clone(),
-                Arc::new(signer),
-                origin,
-                policy,
-                clock.clone(),
-            )
-            .await?,
-        );
-        let recorder = Recorder::new(log.clone(), clock.clone(), environment);
-        if created {
-            let event = Event::new(EntryKind::KeyGenerated, system_actor())
-                .key(&log_key.id)
-                .digests(vec![sha256_digest(&log_key.public_key_spki)])
-                .note("transparency log key, made before the log could record it");
-            recorder.record(event, Outcome::Succeeded).await?;
-        }
+        // A store without a log key yet: nodes (and host commands) opening it at once take
+        // turns (`nodes`), so one checks the environment, makes the key and records it as the
+        // log's first entry, and the others find it. Once it exists nobody waits.
+        let first_start = own_keys::active(&*store, environment, own_keys::LOG_KEY_LABEL)
+            .await?
+            .is_empty();
+        let (log_key, log, recorder) = if first_start {
+            crate::nodes::alone(&*store, &*clock, &node, "first start", opening).await?
+        } else {
+            opening().await?
+        };
         let registry = KeyRegistry::new(
             device.clone(),
             store.clone(),

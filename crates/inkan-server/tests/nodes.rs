@@ -3,7 +3,7 @@
 //! Several nodes on one PostgreSQL (issue 20 point 2): nodes started at the same moment on a
 //! new database all come up (their first-start work is done one node at a time under a lease
 //! in the store, `nodes`), exactly one log key and one delivery key are made, and one
-//! bootstrap operator, whose code works. Each node still prints a code of its own as it
+//! bootstrap operator. Each node still prints a code of its own as it
 //! starts (a start before activation replaces the code, by design), and only the last one
 //! printed works: start one node first (docs/deploy.md).
 

@@ -197,26 +197,27 @@ impl Server {
             )?)
             .with_attestation_policy(passkey_attestation(&config.auth)?),
         );
-        crate::operations::configuration::check_at_start(&service, config).await?;
-        // Only a server that may start makes the delivery key (host commands never do); with
-        // the bootstrap operator below, one node at a time (`nodes`).
+        // Signatures whose index rows were lost (a crash between the entry and its batch) are
+        // found again by their digest (criteria 2.2.3(3)C).
+        crate::signing::index::rebuild(&*service.store, service.now())
+            .await
+            .map_err(StartError::from)?;
+        // One node at a time (`nodes`): the configuration's check (a change is recorded, and
+        // its approval used, once), the delivery key (only a server that may start makes it;
+        // host commands never do) and the bootstrap operator.
         let lease = crate::nodes::alone(
             &*service.store,
             &*clock,
             &service.node,
             "server start",
             || async {
+                crate::operations::configuration::check_at_start(&service, config).await?;
                 let delivery_key = service
                     .registry
                     .delivery_key()
                     .await
                     .map_err(StartError::from)?;
                 crate::keys::own_keys::check_where(&service.device, &delivery_key)
-                    .map_err(StartError::from)?;
-                // Signatures whose index rows were lost (a crash between the entry and its batch)
-                // are found again by their digest (criteria 2.2.3(3)C).
-                crate::signing::index::rebuild(&*service.store, service.now())
-                    .await
                     .map_err(StartError::from)?;
                 let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
                 Ok::<_, ServeError>((delivery_key, bootstrap))

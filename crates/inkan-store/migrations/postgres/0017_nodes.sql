@@ -14,9 +14,10 @@ CREATE TABLE store_probes (
     probed_at BIGINT NOT NULL
 );
 
--- leases: work that one node of several must do alone (the first start's log key and
--- bootstrap operator, inkan-server `nodes`). A lease is taken by one conditional upsert: the
--- holder's, or anyone's once `until` has passed.
+-- leases: work that one node of several must do alone (a new store's log key, and at each
+-- server start the configuration's check, the delivery key and the bootstrap operator;
+-- inkan-server `nodes`). A lease is taken by one conditional upsert: the holder's, or anyone's
+-- once `until` has passed.
 CREATE TABLE leases (
     name   TEXT NOT NULL PRIMARY KEY,
     holder TEXT NOT NULL,
