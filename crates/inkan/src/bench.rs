@@ -287,6 +287,7 @@ struct Load {
     seconds: f64,
     latencies_ms: Vec<f64>,
     first_error: Option<String>,
+    memory: Memory,
 }
 
 impl Load {
@@ -298,6 +299,7 @@ impl Load {
             seconds: 1.0,
             latencies_ms: Vec::new(),
             first_error: None,
+            memory: Memory::default(),
         }
     }
 }
@@ -371,14 +373,16 @@ async fn measure_closed(
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let (client, request, measuring, stop, errors) = (
+        let (client, request, measuring, stop, errors, answered) = (
             client.clone(),
             request.clone(),
             measuring.clone(),
             stop.clone(),
             errors.clone(),
+            answered.clone(),
         );
         let session = sender_session(session);
         tasks.push(tokio::spawn(async move {
@@ -388,6 +392,9 @@ async fn measure_closed(
                 let started = Instant::now();
                 let result = request.send(&client, &session).await;
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+                if result.is_ok() {
+                    answered.fetch_add(1, Ordering::Relaxed);
+                }
                 if measuring.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                     match result {
                         Ok(_) => latencies.push(elapsed),
@@ -404,9 +411,18 @@ async fn measure_closed(
     tokio::time::sleep(Duration::from_secs(1)).await;
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.seconds.max(1))).await;
+    let until = started + Duration::from_secs(args.seconds.max(1));
+    let mut memory = Memory::default();
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if memory.at_10k_kib.is_none() && answered.load(Ordering::Relaxed) >= 10_000 {
+            memory.at_10k_kib = resident_kib();
+        }
+    }
     stop.store(true, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
+    memory.at_end_kib = resident_kib();
+    memory.answered = answered.load(Ordering::Relaxed);
     let mut latencies_ms = Vec::new();
     let mut first_error = None;
     for task in tasks {
@@ -423,7 +439,26 @@ async fn measure_closed(
         seconds,
         latencies_ms,
         first_error,
+        memory,
     })
+}
+
+/// The bench process's resident memory (the service and the load generator, when the bench
+/// starts the service itself) after the load's first 10,000 answers and at its end.
+#[derive(Debug, Default)]
+struct Memory {
+    at_10k_kib: Option<u64>,
+    at_end_kib: Option<u64>,
+    /// Requests answered in all, the warm-up included.
+    answered: u64,
+}
+
+/// This process's resident set size (`VmRSS` of `/proc/self/status`), KiB; `None` where there
+/// is no such file.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Requests due every `1 / per_s` seconds, each on a task of its own once one of
@@ -549,6 +584,10 @@ fn report(
             "half_load_p50_ms": half_p50,
             "half_load_p99_ms": half_p99,
             "half_load_errors": half.errors,
+            "rss": "the bench process (service and load generator when the bench starts the service)",
+            "rss_kib_after_10000": load.memory.at_10k_kib,
+            "rss_kib_at_end": load.memory.at_end_kib,
+            "requests_answered": load.memory.answered,
             "floor": "GET /v1/me (token checked; no signature, no log)",
             "floor_per_s": floor_rate,
             "floor_p99_ms": floor_p99,
@@ -575,6 +614,16 @@ fn report(
         half.ok as f64 / half.seconds,
         half.errors
     );
+    if let (Some(at_10k), Some(at_end)) = (load.memory.at_10k_kib, load.memory.at_end_kib) {
+        println!(
+            "  resident memory of this process: {:.1} MiB after 10,000 answers, {:.1} MiB after \
+             {} ({:.2}×)",
+            at_10k as f64 / 1024.0,
+            at_end as f64 / 1024.0,
+            load.memory.answered,
+            at_end as f64 / at_10k.max(1) as f64
+        );
+    }
     match (raw, ratio) {
         (Some(raw), Some(ratio)) => println!(
             "  raw device signing, same key, one thread per core: {raw:.0}/s; ratio {ratio:.2}"
