@@ -1,9 +1,9 @@
-//! Whether this node's store can write now ([`StoreProbe`]), found by one background task and
+//! Whether this node's store can write now ([`probe_store`]), found by one background task and
 //! never by a request (issue 20; criteria 2.1.3(6)-(9)). `/ready` reads its last answer, and
 //! while it says the store cannot write, the public API refuses what would write at once with a
 //! 503 and `Retry-After` ([`refuse_while_store_down`]) instead of letting each request wait for
 //! a database that is gone and then fail with a 500. The device has its probe too,
-//! [`crate::telemetry::DeviceProbe`].
+//! [`crate::telemetry::probe_device`]; both count their failures with one [`Probe`].
 //!
 //! What the probe cannot see: on PostgreSQL its row is updated in place, so a data disk that
 //! only refuses to grow tables still lets it commit while the log's inserts fail (those fail
@@ -42,53 +42,79 @@ const DOWN_AFTER: u32 = 2;
 /// What a refused caller is told to wait, seconds.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
 
-/// The store's last probes.
-#[derive(Debug, Default)]
-pub struct StoreProbe {
+/// One background check's failures in a row, and whether they make its subject count as
+/// down: the store's here, the device's in [`crate::telemetry::probe_device`]. Requests never
+/// probe; they read [`Probe::up`].
+#[derive(Debug)]
+pub struct Probe {
+    subject: &'static str,
+    down_after: u32,
     failures: AtomicU32,
 }
 
-impl StoreProbe {
-    /// Whether the store counts as able to write.
-    pub fn up(&self) -> bool {
-        self.failures.load(Ordering::Relaxed) < DOWN_AFTER
-    }
-
-    /// Probes `store` every second as `node` until the task is aborted; says so in the log
-    /// when the store goes down and when it comes back.
-    pub async fn run(self: Arc<Self>, store: Arc<dyn Store>, node: String, clock: Arc<dyn Clock>) {
-        let mut tick = tokio::time::interval(PROBE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let probe = store.probe_write(&node, clock.now());
-            let outcome = match tokio::time::timeout(PROBE_WITHIN, probe).await {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(_) => Err(format!("no commit within {PROBE_WITHIN:?}")),
-            };
-            self.observe(outcome);
+impl Probe {
+    /// A probe of `subject` (for the log), down after `down_after` failures in a row; up until
+    /// then.
+    pub fn new(subject: &'static str, down_after: u32) -> Probe {
+        Probe {
+            subject,
+            down_after,
+            failures: AtomicU32::new(0),
         }
     }
 
-    /// Counts one probe's outcome.
-    fn observe(&self, outcome: Result<(), String>) {
+    /// The store's probe.
+    pub fn of_the_store() -> Probe {
+        Probe::new("the store (a committed write)", DOWN_AFTER)
+    }
+
+    /// Whether the subject counts as up.
+    pub fn up(&self) -> bool {
+        self.failures.load(Ordering::Relaxed) < self.down_after
+    }
+
+    /// Counts one probe's outcome; says so in the log when the subject goes down and when it
+    /// comes back. Whether it counts as up now.
+    pub fn observe(&self, outcome: Result<(), String>) -> bool {
         let was_up = self.up();
         match outcome {
             Ok(()) => self.failures.store(0, Ordering::Relaxed),
             Err(error) => {
                 let failures = self.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(%error, failures = failures.saturating_add(1), "a store write probe failed");
+                tracing::warn!(subject = self.subject, %error, failures = failures.saturating_add(1), "a probe failed");
             }
         }
-        match (was_up, self.up()) {
+        let up = self.up();
+        match (was_up, up) {
             (true, false) => tracing::error!(
-                "the store cannot write: requests are refused with 503 until it can"
+                subject = self.subject,
+                "down: /ready says 503 until a probe succeeds again"
             ),
-            (false, true) => tracing::warn!("the store writes again: requests are served"),
+            (false, true) => tracing::warn!(subject = self.subject, "up again"),
             _ => {}
         }
-        crate::telemetry::store_up(self.up());
+        up
+    }
+}
+
+/// Probes `store` every second as `node` until the task is aborted: a write that commits.
+pub async fn probe_store(
+    probe: Arc<Probe>,
+    store: Arc<dyn Store>,
+    node: String,
+    clock: Arc<dyn Clock>,
+) {
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let write = store.probe_write(&node, clock.now());
+        let outcome = match tokio::time::timeout(PROBE_WITHIN, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no commit within {PROBE_WITHIN:?}")),
+        };
+        crate::telemetry::store_up(probe.observe(outcome));
     }
 }
 
@@ -119,7 +145,7 @@ mod tests {
 
     #[test]
     fn the_store_is_down_after_two_failed_probes_in_a_row_and_up_after_one_success() {
-        let probe = StoreProbe::default();
+        let probe = Probe::new("the store", 2);
         assert!(probe.up(), "a node starts with a store that just migrated");
         probe.observe(Err("full".into()));
         assert!(probe.up(), "one slow or failed commit is not an outage");

@@ -7,7 +7,7 @@
 //! (the signing module, the log writer, the status checker, the status monitor, logins);
 //! gauges of state shared by every node (the log's size, its newest checkpoint, the delivery
 //! backlog) are read when scraped ([`refresh`], each read bounded in time). Whether the device
-//! answers is found by one background probe ([`DeviceProbe`]), never by a request: `/ready` and
+//! answers is found by one background probe ([`probe_device`]), never by a request: `/ready` and
 //! `/metrics` read its last answer. Histograms have buckets, so quantiles can be aggregated
 //! across nodes; the same task keeps the exporter's buffers drained when nobody scrapes.
 //! Failure counters start at zero, so the first failure is an increase an alert sees.
@@ -29,7 +29,7 @@ const SIGNATURES: &str = "inkan_signatures_total";
 const DEVICE_SIGN: &str = "inkan_device_sign_seconds";
 /// Whether the device answered when last asked.
 const DEVICE_UP: &str = "inkan_device_up";
-/// Whether the store committed the last write probes (`health::StoreProbe`).
+/// Whether the store committed the last write probes (`health::probe_store`).
 const STORE_UP: &str = "inkan_store_up";
 /// Log entries appended.
 const LOG_APPENDS: &str = "inkan_log_appends_total";
@@ -177,63 +177,46 @@ pub fn device_signed(device: &'static str, algorithm: &'static str, seconds: f64
     histogram!(DEVICE_SIGN, "device" => device, "algorithm" => algorithm).record(seconds);
 }
 
-/// Whether the device answers, as the background probe last found (one probe at a time,
-/// each bounded in time; the device counts as down after three failed probes in a row, so
-/// that one slow answer under load does not take every node out of service).
-#[derive(Debug, Default)]
-pub struct DeviceProbe {
-    failures: std::sync::atomic::AtomicU32,
-}
-
 /// How often the device is probed.
 const PROBE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long one probe may take.
 const PROBE_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
-/// Failed probes in a row that make the device count as down.
-const DOWN_AFTER: u32 = 3;
 
-impl DeviceProbe {
-    /// Whether the device counts as up.
-    pub fn up(&self) -> bool {
-        self.failures.load(std::sync::atomic::Ordering::Relaxed) < DOWN_AFTER
-    }
+/// The device's probe: down after three failed probes in a row, so that one slow answer under
+/// load does not take every node out of service.
+pub fn device_probe() -> crate::health::Probe {
+    crate::health::Probe::new("the crypto device (the log key)", 3)
+}
 
-    /// Probes `device` (does it still hold `handle`, the log key?) every ten seconds until
-    /// the task is aborted, and drains `exposition`'s buffers on the same tick.
-    pub async fn run(
-        self: std::sync::Arc<Self>,
-        device: crate::device::Device,
-        handle: inkan_device::KeyHandle,
-        exposition: metrics_exporter_prometheus::PrometheusHandle,
-    ) {
-        let mut tick = tokio::time::interval(PROBE_EVERY);
-        loop {
-            tick.tick().await;
-            exposition.run_upkeep();
-            let (device, handle) = (device.clone(), handle.clone());
-            let probe = tokio::task::spawn_blocking(move || device.answers_with(&handle));
-            // A probe that outlives its time is left to finish; the next waits for it.
-            let answered = matches!(
-                tokio::time::timeout(PROBE_WITHIN, probe).await,
-                Ok(Ok(Ok(true)))
-            );
-            let failures = if answered {
-                self.failures.store(0, std::sync::atomic::Ordering::Relaxed);
-                0
-            } else {
-                self.failures
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    .saturating_add(1)
-            };
-            if failures == DOWN_AFTER {
-                tracing::error!("the crypto device does not answer for the log key");
-            }
-            gauge!(DEVICE_UP).set(if self.up() { 1.0 } else { 0.0 });
-        }
+/// Probes `device` (does it still hold `handle`, the log key?) every ten seconds until the
+/// task is aborted, one probe at a time, each bounded in time, and drains `exposition`'s
+/// buffers on the same tick.
+pub async fn probe_device(
+    probe: std::sync::Arc<crate::health::Probe>,
+    device: crate::device::Device,
+    handle: inkan_device::KeyHandle,
+    exposition: metrics_exporter_prometheus::PrometheusHandle,
+) {
+    let mut tick = tokio::time::interval(PROBE_EVERY);
+    loop {
+        tick.tick().await;
+        exposition.run_upkeep();
+        let (device, handle) = (device.clone(), handle.clone());
+        let asked = tokio::task::spawn_blocking(move || device.answers_with(&handle));
+        // A probe that outlives its time is left to finish; the next waits for it.
+        let outcome = match tokio::time::timeout(PROBE_WITHIN, asked).await {
+            Ok(Ok(Ok(true))) => Ok(()),
+            Ok(Ok(Ok(false))) => Err("the log key is not there".to_owned()),
+            Ok(Ok(Err(error))) => Err(error.to_string()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {PROBE_WITHIN:?}")),
+        };
+        let up = probe.observe(outcome);
+        gauge!(DEVICE_UP).set(if up { 1.0 } else { 0.0 });
     }
 }
 
-/// Whether the store counts as able to write (`health::StoreProbe`).
+/// Whether the store counts as able to write (`health::probe_store`).
 pub fn store_up(up: bool) {
     gauge!(STORE_UP).set(if up { 1.0 } else { 0.0 });
 }

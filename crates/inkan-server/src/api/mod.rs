@@ -71,9 +71,9 @@ pub struct ApiState {
     /// The CSC OAuth2 authorization server behind the pages.
     pub oauth: Arc<crate::oauth::AuthorizationServer>,
     /// Whether the device answers, as the background probe last found.
-    pub device_probe: Arc<crate::telemetry::DeviceProbe>,
+    pub device_probe: Arc<crate::health::Probe>,
     /// Whether the store writes, as the background probe last found.
-    pub store_probe: Arc<crate::health::StoreProbe>,
+    pub store_probe: Arc<crate::health::Probe>,
 }
 
 /// Limits applied to every request.

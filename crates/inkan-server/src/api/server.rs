@@ -286,15 +286,17 @@ impl Server {
             service.recorder.clone(),
             clock.clone(),
         ));
-        let device_probe = Arc::new(crate::telemetry::DeviceProbe::default());
-        let store_probe = Arc::new(crate::health::StoreProbe::default());
+        let device_probe = Arc::new(crate::telemetry::device_probe());
+        let store_probe = Arc::new(crate::health::Probe::of_the_store());
         let probes = [
-            tokio::spawn(device_probe.clone().run(
+            tokio::spawn(crate::telemetry::probe_device(
+                device_probe.clone(),
                 service.device.clone(),
                 service.log_key.handle.clone(),
                 exposition.clone(),
             )),
-            tokio::spawn(store_probe.clone().run(
+            tokio::spawn(crate::health::probe_store(
+                store_probe.clone(),
                 service.store.clone(),
                 service.node.clone(),
                 clock.clone(),
