@@ -603,20 +603,21 @@ fn default_request_timeout() -> u64 {
 }
 
 /// Whether the store at `url` is reached with TLS and the server's certificate and name
-/// checked: SQLite (a file, no network), or PostgreSQL whose URL says `sslmode=verify-full`, once
-/// (the URL's parameters override libpq's `PGSSLMODE`).
+/// checked: SQLite (a file, no network), or PostgreSQL whose URL names its TLS mode once, as
+/// `verify-full`. The parameters are read as the driver reads them (percent-decoded, both of
+/// its names for the mode, `sslmode` and `ssl-mode`; they override libpq's `PGSSLMODE`), so
+/// a second mode hidden behind another spelling cannot pass.
 fn store_checks_the_server(url: &str) -> bool {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return true;
     }
-    let Some((_, query)) = url.split_once('?') else {
+    let Ok(parsed) = url::Url::parse(url) else {
         return false;
     };
-    let modes: Vec<&str> = query
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .filter(|(key, _)| *key == "sslmode")
-        .map(|(_, value)| value)
+    let modes: Vec<String> = parsed
+        .query_pairs()
+        .filter(|(key, _)| key == "sslmode" || key == "ssl-mode")
+        .map(|(_, value)| value.into_owned())
         .collect();
     modes == ["verify-full"]
 }
@@ -1564,6 +1565,8 @@ mod tests {
             "postgresql://inkan@db/inkan?sslmode=verify-ca",
             "postgres://inkan@db/inkan?sslmode=verify-full&sslmode=disable",
             "postgres://inkan@db/inkan?x=sslmode=verify-full",
+            "postgres://inkan@db/inkan?sslmode=verify-full&ssl-mode=disable",
+            "postgres://inkan@db/inkan?sslmode=verify-full&ssl%6Dode=disable",
         ] {
             let err = load(&store(refused), &[]).unwrap_err().to_string();
             assert!(err.contains("sslmode=verify-full"), "{refused}: {err}");
