@@ -312,19 +312,22 @@ impl Store for SqlStore {
     }
 
     async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError> {
+        // One commit (one sync) a probe, with the forgetting in it.
+        let mut tx = self.db.begin_write().await?;
         Sql::new(
             "INSERT INTO store_probes (node, probed_at) VALUES ($1, $2) \
              ON CONFLICT (node) DO UPDATE SET probed_at = excluded.probed_at",
         )
         .bind(node)
         .bind(at)
-        .execute(&mut self.db.write().await?)
+        .execute(&mut tx)
         .await?;
         // Each start of a node is a node of its own: rows not written for a week are gone.
         Sql::new("DELETE FROM store_probes WHERE probed_at < $1")
             .bind(at.saturating_sub(PROBES_KEPT_MILLIS))
-            .execute(&mut self.db.write().await?)
+            .execute(&mut tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
