@@ -19,24 +19,19 @@ use axum::extract::State;
 use axum::http::StatusCode as AxumStatus;
 use axum::routing::post;
 use common::server::{Harness, MINUTE, Session, client_certificate, client_token, mtls_client};
+use common::tls_server::TlsServer;
 use common::{Engine, TestDb};
 use inkan_log::entry::{Entry, EntryKind, Outcome};
-use inkan_server::api::listener;
-use inkan_server::api::tls;
 use inkan_server::auth::operators::OperatorRole;
 use inkan_server::auth::{Caller, CallerKind};
 use inkan_server::clock::Clock as _;
-use inkan_server::config::ServerConfig;
 use inkan_server::delivery::{AfterSigning, DeliveryError};
-use inkan_server::environment::Environment;
 use inkan_server::keys::sha256_digest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 const SECOND: i64 = 1_000;
 const DAY: i64 = 24 * 60 * MINUTE;
@@ -80,24 +75,14 @@ async fn receive(
 
 struct Receiver {
     url: String,
-    ca_file: PathBuf,
+    tls: TlsServer,
     inbox: Inbox,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
 }
 
 impl Receiver {
     /// An HTTPS receiver on 127.0.0.1 (a generated certificate for localhost) that answers 503
     /// to the first `refuse_first` posts and 200 after.
     async fn start(refuse_first: usize) -> Receiver {
-        let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig {
-            tls_certificate: dir.path().join("tls/server.crt"),
-            tls_key: dir.path().join("tls/server.key"),
-            ..ServerConfig::default()
-        };
-        let (identity, _) = tls::load_or_generate(&config, Environment::Test).unwrap();
-        let tls_config = tls::server_config(&identity, &[]).unwrap();
         let inbox = Inbox {
             posts: Arc::new(Mutex::new(Vec::new())),
             raw: Arc::new(Mutex::new(Vec::new())),
@@ -106,25 +91,11 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/inbox", post(receive))
             .with_state(inbox.clone());
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(listener::serve(
-            tcp,
-            tls_config,
-            Vec::new(),
-            app,
-            listener::DEFAULT_MAX_CONNECTIONS,
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let tls = TlsServer::start(app).await;
         Receiver {
-            url: format!("https://localhost:{port}/inbox"),
-            ca_file: config.tls_certificate,
+            url: format!("{}/inbox", tls.base),
+            tls,
             inbox,
-            stop: Some(stop),
-            _dir: dir,
         }
     }
 
@@ -138,7 +109,7 @@ impl Receiver {
     }
 
     fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
+        self.tls.stop();
     }
 }
 
@@ -329,7 +300,12 @@ fn delivered_entries(entries: &[Entry]) -> Vec<&Entry> {
 async fn delivery(engine: Engine) {
     let flaky = Receiver::start(2).await;
     let dead = Receiver::start(usize::MAX).await;
-    let h = start(engine, 0, &[flaky.ca_file.clone(), dead.ca_file.clone()]).await;
+    let h = start(
+        engine,
+        0,
+        &[flaky.tls.ca_file.clone(), dead.tls.ca_file.clone()],
+    )
+    .await;
     let (_, operator) = h.operator().await;
     let issuer = issuer(&h, &operator, "clerk").await;
     let other = self::issuer(&h, &operator, "stranger").await;
@@ -700,7 +676,7 @@ async fn status_list_versions_are_pushed_to_their_destination() {
     let h = start(
         Engine::SqliteFile,
         0,
-        std::slice::from_ref(&receiver.ca_file),
+        std::slice::from_ref(&receiver.tls.ca_file),
     )
     .await;
     let (_, operator) = h.operator().await;
@@ -958,7 +934,7 @@ async fn retention_postgres() {
 /// on) and delivers it; an unknown destination is refused before anything is signed.
 async fn issuance_routes(engine: Engine) {
     let receiver = Receiver::start(0).await;
-    let h = start(engine, 1, std::slice::from_ref(&receiver.ca_file)).await;
+    let h = start(engine, 1, std::slice::from_ref(&receiver.tls.ca_file)).await;
     let (_, operator) = h.operator().await;
     let issuer = issuer(&h, &operator, "clerk").await;
     let destination = register(&h, &operator, &issuer.id, &receiver.url).await;

@@ -37,7 +37,7 @@ fn settings(lists: &StatusServer, anchor: &std::path::Path) -> String {
         "access_token_seconds = 1800\nidle_timeout_minutes = 120\nabsolute_timeout_minutes = 240\n\
          [status]\nca_files = [\"{ca}\"]\ntrust_anchors = [\"{anchor}\"]\nmax_cache_seconds = 60\n\
          [delivery]\nca_files = [\"{ca}\"]\n",
-        ca = lists.ca_file.display(),
+        ca = lists.tls.ca_file.display(),
         anchor = anchor.display()
     )
 }

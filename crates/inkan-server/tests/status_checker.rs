@@ -229,7 +229,7 @@ async fn setup_with(configure: impl FnOnce(&mut StatusConfig)) -> Setup {
     let issuer = Issuer::new("lists");
     let dir = tempfile::tempdir().unwrap();
     let mut config = StatusConfig {
-        ca_files: vec![server.ca_file.clone()],
+        ca_files: vec![server.tls.ca_file.clone()],
         trust_anchors: vec![issuer.anchor_file(dir.path())],
         fetch_timeout_seconds: 5,
         ..StatusConfig::default()
@@ -701,7 +701,7 @@ async fn an_anchor_certificate_vouches_only_while_it_is_valid() {
     );
     let checker = |anchor: PathBuf, clock: Arc<ManualClock>| {
         let config = StatusConfig {
-            ca_files: vec![server.ca_file.clone()],
+            ca_files: vec![server.tls.ca_file.clone()],
             trust_anchors: vec![anchor],
             fetch_timeout_seconds: 5,
             max_cache_seconds: 86_400,
@@ -1007,7 +1007,7 @@ async fn signing_follows_the_key_status_list() {
     let settings = format!(
         "access_token_seconds = 1800\nidle_timeout_minutes = 120\nabsolute_timeout_minutes = 240\n\
          [status]\nca_files = [\"{}\"]\ntrust_anchors = [\"{}\"]\n",
-        lists.ca_file.display(),
+        lists.tls.ca_file.display(),
         anchor.display()
     );
     let h = Harness::start(common::Engine::SqliteFile, &settings).await;

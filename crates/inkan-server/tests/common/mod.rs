@@ -6,6 +6,7 @@ pub mod interop;
 pub mod issuing;
 pub mod server;
 pub mod status_server;
+pub mod tls_server;
 pub mod webdriver;
 pub mod x509;
 

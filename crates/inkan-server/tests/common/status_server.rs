@@ -4,17 +4,12 @@
 //! the bodies POSTed to it (so it can also be a delivery destination or an OCSP responder: a POST
 //! is answered with the document put at its path, if any, else 200).
 
+use super::tls_server::TlsServer;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use inkan_server::api::{listener, tls};
-use inkan_server::config::ServerConfig;
-use inkan_server::environment::Environment;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// A body POSTed to a path.
 type Posted = (String, Vec<u8>);
@@ -80,51 +75,25 @@ async fn serve_list(
 }
 
 pub struct StatusServer {
-    pub base: String,
-    pub ca_file: PathBuf,
+    /// The HTTPS server its documents are served by.
+    pub tls: TlsServer,
     served: Served,
-    stop: Option<oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
 }
 
 impl StatusServer {
     pub async fn start() -> StatusServer {
-        let dir = tempfile::tempdir().unwrap();
-        let config = ServerConfig {
-            tls_certificate: dir.path().join("tls/server.crt"),
-            tls_key: dir.path().join("tls/server.key"),
-            ..ServerConfig::default()
-        };
-        let (identity, _) = tls::load_or_generate(&config, Environment::Test).unwrap();
-        let tls_config = tls::server_config(&identity, &[]).unwrap();
         let served = Served::default();
         let app = axum::Router::new()
             .fallback(serve_list)
             .with_state(served.clone());
-        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = tcp.local_addr().unwrap().port();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(listener::serve(
-            tcp,
-            tls_config,
-            Vec::new(),
-            app,
-            listener::DEFAULT_MAX_CONNECTIONS,
-            async {
-                let _ = stopped.await;
-            },
-        ));
         StatusServer {
-            base: format!("https://localhost:{port}"),
-            ca_file: config.tls_certificate,
+            tls: TlsServer::start(app).await,
             served,
-            stop: Some(stop),
-            _dir: dir,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.tls.base)
     }
 
     pub fn put(&self, path: &str, body: Vec<u8>, content_type: &'static str, cache: Option<&str>) {
@@ -165,8 +134,6 @@ impl StatusServer {
     }
 
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.tls.stop();
     }
 }
