@@ -224,6 +224,60 @@ async fn standing_approval_limits_formats_and_rate() {
     h.stop().await;
 }
 
+/// Issue 20: a standing approval's rate is counted across nodes (criteria 2.2.3(2)B-1). Eight
+/// requests at once, spread over two nodes on one PostgreSQL, get the rate of four once
+/// between them, not four on each node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standing_approvals_rate_holds_across_nodes() {
+    let Issuing {
+        h,
+        mtls,
+        key_id,
+        access,
+        ..
+    } = issuing_client(
+        Engine::Postgres,
+        json!({"operations": ["sign"], "max_per_minute": 4}),
+    )
+    .await;
+    let second = h.second_node().await;
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let base = if n % 2 == 0 {
+            h.url.clone()
+        } else {
+            second.public_url.clone()
+        };
+        let (mtls, access) = (mtls.clone(), access.clone());
+        let body = json!({"credential": credential(),
+                          "options": {"keyId": key_id, "format": "vc+jwt"}});
+        requests.spawn(async move {
+            mtls.post(format!("{base}/credentials/issue"))
+                .bearer_auth(&access)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = requests.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert_eq!((created, refused), (4, 4), "{statuses:?}");
+    second.stop().await.unwrap();
+    h.stop().await;
+}
+
 /// Issue 16: two nodes on one PostgreSQL issue credentials with entries of one list at the same
 /// time, each node 16 at a time: every credential gets an index of its own, each index is
 /// bound to the one credential it went to, and no index is spent beyond the credentials

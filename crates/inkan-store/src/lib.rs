@@ -101,6 +101,21 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+/// One minute, in milliseconds: the length of a [`Store::take_from_window`] window.
+pub const WINDOW_MILLIS: UnixMillis = 60_000;
+
+/// What [`Store::take_from_window`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowTake {
+    /// The units were taken.
+    Taken,
+    /// Nothing was taken: the window open now would go over its maximum. It ends at `ends_at`.
+    Full {
+        /// When the window ends (milliseconds).
+        ends_at: UnixMillis,
+    },
+}
+
 /// What Inkan remembers. Implementations are cheap to clone behind an `Arc` and safe to use
 /// from many tasks at once.
 #[async_trait::async_trait]
@@ -195,6 +210,24 @@ pub trait Store:
 
     /// Gives the lease `name` back, if `holder` holds it.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+
+    /// Takes `units` from `slot`'s one-minute window at `now`, if that leaves at most `max`
+    /// taken in it; a window starts at the first take after the last one ended. Of any number of
+    /// nodes taking at once, together they never take more than `max` from one window. Counts
+    /// shared by every node: sign-in failures per source, a standing approval's rate.
+    async fn take_from_window(
+        &self,
+        slot: &str,
+        now: UnixMillis,
+        units: u32,
+        max: u32,
+    ) -> Result<WindowTake, StoreError>;
+
+    /// Gives one unit back to `slot`'s window, if the window that is open at `now` has one.
+    async fn give_back_to_window(&self, slot: &str, now: UnixMillis) -> Result<(), StoreError>;
+
+    /// Deletes the windows that ended before `before`; how many.
+    async fn purge_windows(&self, before: UnixMillis) -> Result<u64, StoreError>;
 
     /// How many entries the log holds.
     async fn log_size(&self) -> Result<u64, StoreError> {

@@ -117,6 +117,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "nodes",
         sql: include_str!("../migrations/sqlite/0017_nodes.sql"),
     },
+    Migration {
+        version: 18,
+        name: "rate_windows",
+        sql: include_str!("../migrations/sqlite/0018_rate_windows.sql"),
+    },
 ];
 
 /// The PostgreSQL migrations, in order; the same versions and names as [`SQLITE`].
@@ -205,6 +210,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 17,
         name: "nodes",
         sql: include_str!("../migrations/postgres/0017_nodes.sql"),
+    },
+    Migration {
+        version: 18,
+        name: "rate_windows",
+        sql: include_str!("../migrations/postgres/0018_rate_windows.sql"),
     },
 ];
 

@@ -88,6 +88,7 @@ conformance!(
         log_batch_writes_index_rows_and_reads_keys,
         cache_epoch_moves_with_every_key_change,
         a_lease_has_one_holder_at_a_time,
+        nodes_taking_at_once_share_one_window,
     ],
     reopening: [
         migrations_are_idempotent,
@@ -1342,5 +1343,107 @@ async fn a_lease_has_one_holder_at_a_time(db: Ctx) {
             .take_lease("start", "third", T0 + 60_000, T0 + 120_000)
             .await
             .unwrap()
+    );
+}
+
+/// Rates counted across nodes (issue 20; criteria 2.2.1(2), 2.2.3(2)B-1): sixteen takers at
+/// once (as many nodes) get exactly the window's maximum between them; the window refuses
+/// until it ends, then starts again; a unit given back is taken again; ended windows are
+/// purged.
+async fn nodes_taking_at_once_share_one_window(db: Ctx) {
+    use inkan_store::WindowTake;
+    let store = db.connect().await;
+    let mut takers = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let store = store.clone();
+        takers.spawn(async move {
+            store
+                .take_from_window("standing:client:key", T0, 1, 10)
+                .await
+                .unwrap()
+        });
+    }
+    let mut taken = 0;
+    while let Some(take) = takers.join_next().await {
+        match take.unwrap() {
+            WindowTake::Taken => taken += 1,
+            WindowTake::Full { ends_at } => assert_eq!(ends_at, T0 + 60_000),
+        }
+    }
+    assert_eq!(taken, 10, "exactly the maximum, between all takers");
+    // A batch that does not fit takes nothing; nor does one larger than the maximum.
+    assert_eq!(
+        store
+            .take_from_window("standing:client:key", T0 + 59_999, 1, 10)
+            .await
+            .unwrap(),
+        WindowTake::Full {
+            ends_at: T0 + 60_000
+        }
+    );
+    assert!(matches!(
+        store.take_from_window("fresh", T0, 11, 10).await.unwrap(),
+        WindowTake::Full { .. }
+    ));
+    // Given back in its window: one more fits, and no more.
+    store
+        .give_back_to_window("standing:client:key", T0 + 30_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_from_window("standing:client:key", T0 + 30_001, 1, 10)
+            .await
+            .unwrap(),
+        WindowTake::Taken
+    );
+    assert!(matches!(
+        store
+            .take_from_window("standing:client:key", T0 + 30_002, 1, 10)
+            .await
+            .unwrap(),
+        WindowTake::Full { .. }
+    ));
+    // Another slot is counted apart.
+    assert_eq!(
+        store
+            .take_from_window("login:192.0.2.1", T0 + 30_000, 1, 10)
+            .await
+            .unwrap(),
+        WindowTake::Taken
+    );
+    // The window ends: a new one starts at the next take, and a give-back after the end
+    // touches nothing.
+    store
+        .give_back_to_window("standing:client:key", T0 + 60_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_from_window("standing:client:key", T0 + 60_000, 10, 10)
+            .await
+            .unwrap(),
+        WindowTake::Taken
+    );
+    assert_eq!(
+        store
+            .take_from_window("standing:client:key", T0 + 60_001, 1, 10)
+            .await
+            .unwrap(),
+        WindowTake::Full {
+            ends_at: T0 + 120_000
+        }
+    );
+    // Purged once ended: the login window (ended at T0 + 90 s), not the open one.
+    assert_eq!(store.purge_windows(T0 + 100_000).await.unwrap(), 1);
+    assert!(
+        matches!(
+            store
+                .take_from_window("standing:client:key", T0 + 100_001, 1, 10)
+                .await
+                .unwrap(),
+            WindowTake::Full { .. }
+        ),
+        "the open window was kept, full"
     );
 }

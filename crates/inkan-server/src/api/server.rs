@@ -483,8 +483,8 @@ async fn housekeeping(service: Arc<Service>, after: Arc<PostSigning>, clock: Arc
 }
 
 /// Purges sessions that ended more than a week ago, SADs expired as long, OAuth2 requests
-/// nothing can use any more, and retained documents past their retention (criteria
-/// 2.2.3(3)B).
+/// nothing can use any more, rate windows that ended, and retained documents past their
+/// retention (criteria 2.2.3(3)B).
 async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
     let before = clock.now().saturating_sub(KEEP_ENDED_SESSIONS);
     match service.store.purge_sessions(before).await {
@@ -501,6 +501,11 @@ async fn housekeep(service: &Service, after: &PostSigning, clock: &dyn Clock) {
         Ok(0) => {}
         Ok(purged) => tracing::info!(purged, "purged ended OAuth2 authorization requests"),
         Err(e) => tracing::warn!(error = %e, "purging OAuth2 authorization requests failed"),
+    }
+    match service.store.purge_windows(clock.now()).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "purged ended rate windows"),
+        Err(e) => tracing::warn!(error = %e, "purging ended rate windows failed"),
     }
     match after.retention.purge().await {
         Ok(0) => {}

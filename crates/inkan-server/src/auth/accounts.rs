@@ -512,7 +512,7 @@ impl Auth {
     ) -> Result<TotpEnrolment, AuthError> {
         password::check_password_policy(&new_password)
             .map_err(|e| AuthError::BadRequest(e.to_string()))?;
-        self.take_source_attempt(source)?;
+        self.take_source_attempt(source).await?;
         let code_hash = activation_code_hash(code);
         let now = self.now();
         let refused = || async move {
@@ -549,7 +549,7 @@ impl Auth {
             }
             Err(e) => return Err(e.into()),
         };
-        self.source_succeeded(source);
+        self.source_succeeded(source).await;
         Ok(TotpEnrolment {
             secret_base32: Zeroizing::new(totp::base32(&seed)),
             uri: totp::provisioning_uri(TOTP_ISSUER, &account.username, &seed),
@@ -565,7 +565,7 @@ impl Auth {
         source: IpAddr,
         terminal: Option<&str>,
     ) -> Result<(), AuthError> {
-        self.take_source_attempt(source)?;
+        self.take_source_attempt(source).await?;
         let code_hash = activation_code_hash(code);
         let now = self.now();
         let refused = |reason: &'static str| async move {
@@ -625,7 +625,7 @@ impl Auth {
             self.register_first_terminal(&activated.id, thumbprint)
                 .await?;
         }
-        self.source_succeeded(source);
+        self.source_succeeded(source).await;
         let actor = claimed_actor(kind, &activated.id, "activation-code+totp");
         let event = Event::new(EntryKind::AccountActivated, actor);
         self.recorder.record(event, Outcome::Succeeded).await?;
@@ -635,15 +635,16 @@ impl Auth {
     /// Counts an attempt from `source` before anything of it is checked or written; refused
     /// with `TooManyAttempts` once the source has used its failures for this minute (criteria
     /// 2.2.1(2)). A success gives it back ([`source_succeeded`](Self::source_succeeded)).
-    pub(super) fn take_source_attempt(&self, source: IpAddr) -> Result<(), AuthError> {
+    pub(super) async fn take_source_attempt(&self, source: IpAddr) -> Result<(), AuthError> {
         self.sources
-            .take_attempt(&source, self.now())
+            .take_attempt(source, self.now())
+            .await?
             .map_err(|retry_after| AuthError::TooManyAttempts { retry_after })
     }
 
     /// Gives back the attempt counted for `source`: it succeeded.
-    pub(super) fn source_succeeded(&self, source: IpAddr) {
-        self.sources.give_back(&source, self.now());
+    pub(super) async fn source_succeeded(&self, source: IpAddr) {
+        self.sources.give_back(source, self.now()).await;
     }
 
     /// Counts an attempt against `account_id` before its secrets are checked (one atomic
@@ -735,7 +736,7 @@ impl Auth {
                     .await
                 {
                     Ok(()) => {
-                        self.source_succeeded(attempt.source);
+                        self.source_succeeded(attempt.source).await;
                         return Ok(account);
                     }
                     Err(StoreError::Conflict(why)) => why.into(),

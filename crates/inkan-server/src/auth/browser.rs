@@ -57,7 +57,7 @@ impl Auth {
         &self,
         attempt: LoginAttempt<'_>,
     ) -> Result<(Caller, Zeroizing<String>), AuthError> {
-        self.take_source_attempt(attempt.source)?;
+        self.take_source_attempt(attempt.source).await?;
         let account = self.check_login(attempt).await?;
         if account.role == AccountRole::Operator {
             let actor = claimed_actor(ActorKind::Operator, &account.id, PASSWORD_METHOD);

@@ -499,7 +499,7 @@ impl Auth {
         sealed: Option<&str>,
         callback: &Callback<'_>,
     ) -> Result<Federated, AuthError> {
-        self.take_source_attempt(source)?;
+        self.take_source_attempt(source).await?;
         let provider = self
             .federation
             .provider(id)
@@ -656,7 +656,7 @@ impl Auth {
             self.record_refusal(EntryKind::Login, actor, &reason).await;
             return Err(AuthError::InvalidCredentials);
         };
-        self.source_succeeded(source);
+        self.source_succeeded(source).await;
         let (caller, cookie) = self.start_browser_session(&account, &method).await?;
         // Read again under a share lock, now that the session exists: a removal of the link
         // either committed before (seen here) or waits and then ends this session with the others.

@@ -193,7 +193,7 @@ pub struct Auth {
     environment: Environment,
     seal: SealingKey,
     public_url: String,
-    sources: limiter::SourceLimiter,
+    sources: limiter::Limiter,
     /// At most `concurrent_hashes` Argon2 hashes at once (default: one per core), a few more
     /// waiting; beyond, `Busy`.
     hashing: crate::blocking::Gate,
@@ -221,7 +221,11 @@ impl Auth {
         seal: SealingKey,
         public_url: String,
     ) -> Self {
-        let sources = limiter::SourceLimiter::new(config.max_failures_per_source_per_minute);
+        let sources = limiter::Limiter::new(
+            store.clone(),
+            "login",
+            config.max_failures_per_source_per_minute,
+        );
         let hashing =
             crate::blocking::Gate::sized("password and PIN checks", config.concurrent_hashes);
         Auth {

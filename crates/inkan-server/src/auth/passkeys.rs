@@ -289,7 +289,7 @@ impl Auth {
         source: IpAddr,
         sign_in: &SignIn<'_>,
     ) -> Result<(Caller, Zeroizing<String>), AuthError> {
-        self.take_source_attempt(source)?;
+        self.take_source_attempt(source).await?;
         let challenge = self
             .use_challenge(sign_in.sealed, Ceremony::SignIn, None)
             .await?;
@@ -354,7 +354,7 @@ impl Auth {
         self.store
             .record_login_success(&account.id, None, own_lock, now)
             .await?;
-        self.source_succeeded(source);
+        self.source_succeeded(source).await;
         let method = passkey_method(&passkey.id);
         let (caller, cookie) = self.start_browser_session(&account, &method).await?;
         let event = Event::new(EntryKind::Login, caller.actor())

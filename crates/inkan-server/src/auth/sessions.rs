@@ -306,7 +306,7 @@ impl Auth {
         // The source's attempt is counted before anything is checked or written (remembering
         // the proof's `jti` is a durable write), criteria 2.2.1(2). Then the proof: without it
         // no session could be bound, and a request without one says nothing about the password.
-        self.take_source_attempt(attempt.source)?;
+        self.take_source_attempt(attempt.source).await?;
         let proof = self.check_dpop_proof(creds, None).await?;
         let account = self.check_login(attempt).await?;
         let operator = account.role == AccountRole::Operator;

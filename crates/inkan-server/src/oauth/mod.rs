@@ -29,7 +29,7 @@ pub mod request;
 pub mod token;
 
 use crate::activation::ActivationService;
-use crate::auth::limiter::SourceLimiter;
+use crate::auth::limiter::Limiter;
 use crate::auth::{Auth, AuthError, Caller};
 use crate::clock::Clock;
 use crate::log::{Event, Recorder};
@@ -98,7 +98,7 @@ pub struct AuthorizationServer {
     activation: Arc<ActivationService>,
     recorder: Recorder,
     clock: Arc<dyn Clock>,
-    sources: SourceLimiter,
+    sources: Limiter,
 }
 
 impl AuthorizationServer {
@@ -111,12 +111,12 @@ impl AuthorizationServer {
         clock: Arc<dyn Clock>,
     ) -> Self {
         AuthorizationServer {
+            sources: Limiter::new(store.clone(), "oauth", REQUESTS_PER_MINUTE),
             store,
             auth,
             activation,
             recorder,
             clock,
-            sources: SourceLimiter::new(REQUESTS_PER_MINUTE),
         }
     }
 
@@ -148,11 +148,12 @@ impl AuthorizationServer {
         params: &AuthorizeParams,
         source: IpAddr,
     ) -> Result<OAuthRequestRecord, Refusal> {
-        if self
+        let taken = self
             .sources
-            .take_attempt(&source, self.clock.now())
-            .is_err()
-        {
+            .take_attempt(source, self.clock.now())
+            .await
+            .map_err(|e| Refusal::Failed(e.into()))?;
+        if taken.is_err() {
             return Err(Refusal::TooMany(
                 "too many authorization requests from this address: wait a minute".into(),
             ));

@@ -212,8 +212,8 @@ pub struct SigningModule {
     recorder: Recorder,
     clock: Arc<dyn Clock>,
     environment: Environment,
-    /// Standing approvals' signatures per (client, key) and minute.
-    rates: crate::auth::limiter::Limiter<(String, String)>,
+    /// Standing approvals' signatures per (client, key) and minute, counted across nodes.
+    rates: crate::auth::limiter::Limiter,
     /// Status lists, checked at step 2 (criteria 2.2.3(1)B).
     status: Arc<StatusChecker>,
     /// Whether keys without a status source may sign.
@@ -264,7 +264,7 @@ impl SigningModule {
             clock: service.clock.clone(),
             environment: service.environment,
             // Only `try_take` is used, with each grant's own maximum.
-            rates: crate::auth::limiter::Limiter::new(0),
+            rates: crate::auth::limiter::Limiter::new(service.store.clone(), "standing", 0),
         }
     }
 
@@ -414,9 +414,14 @@ impl SigningModule {
                     )));
                 }
                 if let Some(max) = grant.and_then(|g| g.max_per_minute) {
-                    let slot = (caller.id.clone(), key_id.to_owned());
+                    // Client ids and key ids hold no ':'.
+                    let slot = format!("{}:{key_id}", caller.id);
                     let units = u32::try_from(labels.len()).unwrap_or(u32::MAX);
-                    if let Err(wait) = self.rates.try_take(&slot, self.clock.now(), units, max) {
+                    if let Err(wait) = self
+                        .rates
+                        .try_take(&slot, self.clock.now(), units, max)
+                        .await?
+                    {
                         return Err(SigningError::Refused(format!(
                             "the client's standing approval allows {max} signatures a minute \
                              with this key; retry in {wait} s"

@@ -19,7 +19,10 @@ use crate::auth_rows::Columns;
 use crate::engine::{Executor, Sql, Tx};
 use crate::keys::StoredKey;
 use crate::log::{self, Appended, BatchCommitted, LogBatch, LogHead, StoredCheckpoint};
-use crate::{KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError};
+use crate::{
+    KeyFilter, KeyId, KeyRecord, KeyState, StateChange, Store, StoreError, WINDOW_MILLIS,
+    WindowTake,
+};
 use inkan_log::Hash;
 use std::collections::HashMap;
 
@@ -362,6 +365,77 @@ impl Store for SqlStore {
             .execute(&mut self.db.write().await?)
             .await?;
         Ok(())
+    }
+
+    async fn take_from_window(
+        &self,
+        slot: &str,
+        now: UnixMillis,
+        units: u32,
+        max: u32,
+    ) -> Result<WindowTake, StoreError> {
+        if units > max {
+            return Ok(WindowTake::Full {
+                ends_at: now + WINDOW_MILLIS,
+            });
+        }
+        // One conditional upsert: a window that ended starts again at `now`; an open one takes
+        // the units only while it stays within `max` (PostgreSQL re-checks the condition on the
+        // row as the node before it left it; SQLite has one writer).
+        let mut conn = self.db.write().await?;
+        let taken = Sql::new(
+            "INSERT INTO rate_windows (slot, window_start, used) VALUES ($1, $2, $3) \
+             ON CONFLICT (slot) DO UPDATE SET \
+               window_start = CASE WHEN rate_windows.window_start + $4 <= $2 \
+                 THEN $2 ELSE rate_windows.window_start END, \
+               used = CASE WHEN rate_windows.window_start + $4 <= $2 \
+                 THEN $3 ELSE rate_windows.used + $3 END \
+             WHERE rate_windows.window_start + $4 <= $2 OR rate_windows.used + $3 <= $5 \
+             RETURNING window_start",
+        )
+        .bind(slot)
+        .bind(now)
+        .bind(i64::from(units))
+        .bind(WINDOW_MILLIS)
+        .bind(i64::from(max))
+        .fetch_optional(&mut conn)
+        .await?;
+        if taken.is_some() {
+            return Ok(WindowTake::Taken);
+        }
+        let row = Sql::new("SELECT window_start FROM rate_windows WHERE slot = $1")
+            .bind(slot)
+            .fetch_optional(&mut conn)
+            .await?;
+        let start = match row {
+            Some(row) => row.int("window_start")?,
+            None => now,
+        };
+        Ok(WindowTake::Full {
+            ends_at: start + WINDOW_MILLIS,
+        })
+    }
+
+    async fn give_back_to_window(&self, slot: &str, now: UnixMillis) -> Result<(), StoreError> {
+        Sql::new(
+            "UPDATE rate_windows SET used = used - 1 \
+             WHERE slot = $1 AND used > 0 AND window_start + $2 > $3",
+        )
+        .bind(slot)
+        .bind(WINDOW_MILLIS)
+        .bind(now)
+        .execute(&mut self.db.write().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn purge_windows(&self, before: UnixMillis) -> Result<u64, StoreError> {
+        let done = Sql::new("DELETE FROM rate_windows WHERE window_start + $1 < $2")
+            .bind(WINDOW_MILLIS)
+            .bind(before)
+            .execute(&mut self.db.write().await?)
+            .await?;
+        Ok(done)
     }
 
     async fn cache_epoch(&self) -> Result<u64, StoreError> {
