@@ -81,6 +81,7 @@ fn main() {
             Vec::new(),
             app,
             listener::DEFAULT_MAX_CONNECTIONS,
+            listener::Peers::Clients,
             std::future::pending(),
         ));
         format!("https://localhost:{port}")

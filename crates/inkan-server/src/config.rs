@@ -111,6 +111,72 @@ pub struct Config {
     /// External OpenID providers people may sign in to the pages with (`[[identity_providers]]`).
     #[serde(default)]
     pub identity_providers: Vec<IdentityProviderConfig>,
+    /// A front end's signers (`[server] role = "front"`).
+    #[serde(default)]
+    pub front: FrontConfig,
+    /// A signer's front ends (`[server] role = "signer"`).
+    #[serde(default)]
+    pub signer: SignerConfig,
+}
+
+/// What a process of `inkan serve` is (issue 20 point 1; criteria 2.2.4(2)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The whole service in one process (the default).
+    #[default]
+    Single,
+    /// The internet-facing front end: it terminates clients' TLS and forwards every request
+    /// to a signer over mutually authenticated TLS 1.3. It opens no store and no crypto
+    /// device and holds no key but its TLS identities: it cannot sign (`[front]`).
+    Front,
+    /// The signing module's process: the whole service, with the crypto device, reached only
+    /// by front ends whose certificate chains to `[signer] front_ca_files`.
+    Signer,
+}
+
+impl Role {
+    /// Its name in the configuration and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Single => "single",
+            Role::Front => "front",
+            Role::Signer => "signer",
+        }
+    }
+}
+
+/// `[front]`: where a front end (`[server] role = "front"`) sends requests.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FrontConfig {
+    /// The signers' base URLs (`https://signer-1.internal:8444`). Each request goes to the
+    /// next in turn; a signer that cannot be connected to is skipped for two seconds, and the
+    /// request tried on the next. None reachable: 503.
+    #[serde(default)]
+    pub signers: Vec<String>,
+    /// The CA certificates (PEM files) the signers' server certificates must chain to, for
+    /// the names in `signers`. Nothing else is trusted (the system's roots never are).
+    #[serde(default)]
+    pub signer_ca_files: Vec<PathBuf>,
+    /// This front end's client certificate chain (PEM, leaf first), which the signers check
+    /// against their `[signer] front_ca_files`.
+    #[serde(default)]
+    pub client_certificate: Option<PathBuf>,
+    /// Its private key (PEM, PKCS#8).
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+}
+
+/// `[signer]`: who may reach a signer (`[server] role = "signer"`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The CA certificates (PEM files) a front end's client certificate must chain to. The
+    /// signer's listener completes no TLS handshake without one, and takes the client's
+    /// address and certificate only from such a front end's forwarding headers.
+    #[serde(default)]
+    pub front_ca_files: Vec<PathBuf>,
 }
 
 /// `[[identity_providers]]`: an external OpenID Connect provider people may sign in to Inkan's
@@ -580,6 +646,11 @@ pub struct ServerConfig {
     /// (`LimitNOFILE`). Idle and slow connections end within 10 s (handshake, headers).
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// `single` (the default: the whole service), `front` (forwards to `[front] signers`,
+    /// holds no key) or `signer` (the service, reached only by front ends). `inkan serve
+    /// --role` overrides it.
+    #[serde(default)]
+    pub role: Role,
 }
 
 fn default_listen() -> std::net::SocketAddr {
@@ -645,6 +716,7 @@ impl Default for ServerConfig {
             secrets_key_file: default_secrets_key_file(),
             concurrent_verifications: None,
             max_connections: default_max_connections(),
+            role: Role::Single,
         }
     }
 }
@@ -1010,6 +1082,70 @@ impl Config {
         Ok(config)
     }
 
+    /// A front end names its signers, their CA and its client identity; a signer names its
+    /// front ends' CA; neither takes the other's table (issue 20 point 1).
+    fn validate_role(&self) -> Result<(), ConfigError> {
+        let (front, signer) = (&self.front, &self.signer);
+        let front_set = !front.signers.is_empty()
+            || !front.signer_ca_files.is_empty()
+            || front.client_certificate.is_some()
+            || front.client_key.is_some();
+        let invalid = |why: &str| Err(ConfigError::Invalid(why.into()));
+        match self.server.role {
+            Role::Front => {
+                if front.signers.is_empty()
+                    || front.signer_ca_files.is_empty()
+                    || front.client_certificate.is_none()
+                    || front.client_key.is_none()
+                {
+                    return invalid(
+                        "a front end needs [front] signers, signer_ca_files, client_certificate \
+                         and client_key",
+                    );
+                }
+                for signer in &front.signers {
+                    let url = url::Url::parse(signer).map_err(|e| {
+                        ConfigError::Invalid(format!("[front] signers: {signer:?}: {e}"))
+                    })?;
+                    if url.scheme() != "https"
+                        || url.host_str().is_none()
+                        || !url.username().is_empty()
+                        || url.password().is_some()
+                        || url.query().is_some()
+                        || url.fragment().is_some()
+                        || url.path() != "/"
+                    {
+                        return Err(ConfigError::Invalid(format!(
+                            "[front] signers: {signer:?} must be https://host[:port], nothing more"
+                        )));
+                    }
+                }
+                if !signer.front_ca_files.is_empty() {
+                    return invalid("[signer] is for role = \"signer\", not a front end");
+                }
+            }
+            Role::Signer => {
+                if signer.front_ca_files.is_empty() {
+                    return invalid(
+                        "a signer needs [signer] front_ca_files: the CA its front ends' \
+                         certificates chain to (criteria 2.2.4(2))",
+                    );
+                }
+                if front_set {
+                    return invalid("[front] is for role = \"front\", not a signer");
+                }
+            }
+            Role::Single => {
+                if front_set || !signer.front_ca_files.is_empty() {
+                    return invalid(
+                        "[front] and [signer] need [server] role = \"front\" or \"signer\"",
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses unsafe combinations.
     pub fn validate(&self) -> Result<(), ConfigError> {
         validate_device("[device]", &self.device)?;
@@ -1101,6 +1237,7 @@ impl Config {
                     .into(),
             ));
         }
+        self.validate_role()?;
         if !(1..=1_000_000).contains(&self.server.max_connections) {
             return Err(ConfigError::Invalid(
                 "[server] max_connections must be 1 to 1000000".into(),

@@ -1,7 +1,7 @@
-//! The one outbound HTTPS client builder, shared by delivery (`delivery/outbox.rs`) and the
-//! status checker (`status/`).
+//! The one outbound HTTPS client builder, shared by delivery (`delivery/outbox.rs`), the
+//! status checker (`status/`) and a front end's client of its signers (`api/front.rs`).
 //!
-//! What it owns: how Inkan talks to servers it does not run — TLS 1.3 only (rustls, ring), the
+//! What it owns: how Inkan talks to other servers — TLS 1.3 only (rustls, ring), the
 //! server certificate must chain to the configured CA files (the operating system's roots are
 //! never used), `https://` only, no redirects, no proxy, one timeout for the whole exchange.
 //!
@@ -18,6 +18,18 @@ pub fn build(
     ca_files: &[PathBuf],
     timeout: Duration,
 ) -> Result<reqwest::Client, String> {
+    builder(what, ca_files, timeout)?
+        .build()
+        .map_err(|e| format!("the HTTPS client ({what}): {e}"))
+}
+
+/// The client's builder, for a caller that adds to it (a front end's client certificate and
+/// connection pool, `api/front.rs`).
+pub fn builder(
+    what: &str,
+    ca_files: &[PathBuf],
+    timeout: Duration,
+) -> Result<reqwest::ClientBuilder, String> {
     let anchors = crate::api::tls::load_anchors(ca_files).map_err(|e| format!("{what}: {e}"))?;
     let mut http = reqwest::Client::builder()
         .use_rustls_tls()
@@ -33,6 +45,5 @@ pub fn build(
             reqwest::Certificate::from_der(anchor).map_err(|e| format!("{what}: {e}"))?;
         http = http.add_root_certificate(certificate);
     }
-    http.build()
-        .map_err(|e| format!("the HTTPS client ({what}): {e}"))
+    Ok(http)
 }

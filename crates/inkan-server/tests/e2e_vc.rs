@@ -28,6 +28,7 @@ async fn issue_and_verify(engine: Engine) {
         key,
         key_id,
         access,
+        ..
     } = issuing_client(engine, json!({"operations": ["read", "sign"]})).await;
     let vkey = h.server().service.log_vkey().unwrap();
     let origin = h.server().service.log.origin().to_owned();
@@ -1153,6 +1154,7 @@ async fn issued_credentials_carry_status_entries_that_the_published_list_follows
         key,
         key_id,
         access,
+        ..
     } = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
     let post = |path: String, body: Value| post_as(&mtls, &h.url, &access, &path, &body);
     let created = post(

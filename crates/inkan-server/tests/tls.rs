@@ -79,6 +79,7 @@ impl Server {
             anchors,
             router(),
             listener::DEFAULT_MAX_CONNECTIONS,
+            listener::Peers::Clients,
             async move {
                 let _ = stopped.await;
             },

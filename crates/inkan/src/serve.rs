@@ -6,10 +6,11 @@
 //! code is fixed by a restart). Logs go to stderr as JSON lines.
 
 use clap::Args;
+use inkan_server::api::front::Front;
 use inkan_server::api::server::Server;
 use inkan_server::api::tls::TlsSource;
 use inkan_server::clock::SystemClock;
-use inkan_server::config::Config;
+use inkan_server::config::{Config, Role};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -26,6 +27,11 @@ pub struct ServeArgs {
     /// The address `--dev` listens on (`127.0.0.1:0` for a free port).
     #[arg(long, requires = "dev", default_value = "127.0.0.1:8443")]
     pub listen: String,
+    /// What this process is, over `[server] role`: `single` (the whole service), `front`
+    /// (forwards every request to `[front] signers` over mutual TLS; no key, no store) or
+    /// `signer` (the service with the crypto device, reached only by front ends).
+    #[arg(long, conflicts_with = "dev", value_parser = ["single", "front", "signer"])]
+    pub role: Option<String>,
 }
 
 /// `inkan serve --dev`: provisions a fresh test deployment, then serves it.
@@ -35,11 +41,44 @@ pub async fn run_dev(args: ServeArgs) -> Result<(), String> {
     serve(server, &environment, Some(&summary)).await
 }
 
-pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
-    let server = Server::start(config, Arc::new(SystemClock))
+pub async fn run(config: &Config, args: ServeArgs) -> Result<(), String> {
+    let mut config = config.clone();
+    if let Some(role) = args.role.as_deref() {
+        config.server.role = match role {
+            "front" => Role::Front,
+            "signer" => Role::Signer,
+            _ => Role::Single,
+        };
+        config.validate().map_err(|e| e.to_string())?;
+    }
+    if config.server.role == Role::Front {
+        return front(&config).await;
+    }
+    let server = Server::start(&config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
     serve(server, &config.environment.to_string(), None).await
+}
+
+/// `inkan serve --role front`: prints where it listens and its certificate, then forwards
+/// until a signal.
+async fn front(config: &Config) -> Result<(), String> {
+    let front = Front::start(config).await.map_err(|e| e.to_string())?;
+    println!(
+        "inkan front end on {} (listening on {}, environment {}), forwarding to {}",
+        front.public_url,
+        front.local_addr,
+        config.environment,
+        config.front.signers.join(", ")
+    );
+    println!(
+        "TLS certificate {}, SHA-256 fingerprint {}",
+        front.tls.certificate_path.display(),
+        front.tls.fingerprint
+    );
+    wait_for_signal().await;
+    println!("inkan stopping");
+    front.stop().await.map_err(|e| e.to_string())
 }
 
 /// Prints where `server` listens, its certificate and `notes`, then serves until a signal.

@@ -61,6 +61,22 @@ impl ApiError {
         }
     }
 
+    /// A refusal with any status and `error` code (a front end's 413, 502 and 504).
+    pub fn with_status(
+        status: StatusCode,
+        code: &'static str,
+        description: impl Into<String>,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            description: description.into(),
+            retry_after: None,
+            challenge: None,
+            problem: None,
+        }
+    }
+
     /// A 503 with `Retry-After: 1`: a bound on concurrent CPU-heavy work is full.
     pub fn busy(description: impl Into<String>) -> Self {
         ApiError::unavailable(description, 1)

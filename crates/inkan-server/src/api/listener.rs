@@ -11,7 +11,7 @@
 //! mark a client certificate as chain-verified without checking it against the configured
 //! anchors, or decide whether a request is authorised (that is the handlers' and `auth`'s job).
 
-use super::tls;
+use super::{forwarded, tls};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -59,10 +59,25 @@ pub struct PeerCertificate {
     /// The leaf chains (through the intermediates the client sent) to one of the configured
     /// client anchors and is valid now; always false without anchors.
     pub chain_verified: bool,
+    /// The intermediates the client sent, DER (a front end passes them on).
+    pub intermediates: Vec<Vec<u8>>,
+}
+
+/// Who connects to a listener (issue 20 point 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peers {
+    /// Clients themselves (one process, or a front end): the connection's address and
+    /// certificate are the client's.
+    Clients,
+    /// Only front ends (a signer): the TLS configuration admits none without a front end's
+    /// certificate ([`tls::front_ends_only_config`]), and each request's client address and
+    /// certificate are read from the front end's forwarding headers ([`forwarded::read`]).
+    /// A request without an address is taken as the front end's own.
+    FrontEnds,
 }
 
 impl PeerCertificate {
-    fn from_chain(
+    pub(super) fn from_chain(
         chain: &[CertificateDer<'static>],
         verifier: Option<&dyn ClientCertVerifier>,
     ) -> Option<Self> {
@@ -76,6 +91,7 @@ impl PeerCertificate {
             der: leaf.to_vec(),
             thumbprint: thumbprint(leaf),
             chain_verified,
+            intermediates: intermediates.iter().map(|c| c.to_vec()).collect(),
         })
     }
 }
@@ -93,8 +109,9 @@ pub fn thumbprint(der: &[u8]) -> String {
 /// the handshake and header timeouts, so connections held open on purpose cannot keep others
 /// out for long.
 ///
-/// `tls` comes from [`tls::server_config`]; `anchors` (from [`tls::load_anchors`]) decide
-/// [`PeerCertificate::chain_verified`]. An anchor that cannot be used is an
+/// `tls` comes from [`tls::server_config`] (or, for [`Peers::FrontEnds`],
+/// [`tls::front_ends_only_config`]); `anchors` (from [`tls::load_anchors`]) decide
+/// [`PeerCertificate::chain_verified`] of the clients' certificates. An anchor that cannot be used is an
 /// [`std::io::ErrorKind::InvalidInput`] error before anything is accepted.
 pub async fn serve(
     listener: TcpListener,
@@ -102,6 +119,7 @@ pub async fn serve(
     anchors: Vec<CertificateDer<'static>>,
     app: axum::Router,
     max_connections: usize,
+    peers: Peers,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let verifier = tls::chain_verifier(&anchors)
@@ -129,6 +147,7 @@ pub async fn serve(
                         acceptor.clone(),
                         verifier.clone(),
                         app.clone(),
+                        peers,
                         stopping.clone(),
                     ));
                 }
@@ -181,6 +200,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     app: axum::Router,
+    peers: Peers,
     mut stopping: watch::Receiver<()>,
 ) {
     let _ = stream.set_nodelay(true);
@@ -200,15 +220,27 @@ async fn connection(
         _ = stopping.changed() => return,
     };
 
-    let peer = stream
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|chain| PeerCertificate::from_chain(chain, verifier.as_deref()));
     let remote_addr = RemoteAddr(remote);
+    // A client's own certificate; a front end's is not the client's (its requests say whose).
+    let peer = match peers {
+        Peers::Clients => stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| PeerCertificate::from_chain(chain, verifier.as_deref())),
+        Peers::FrontEnds => None,
+    };
     let service = app.map_request(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(remote_addr);
-        request.extensions_mut().insert(peer.clone());
+        let (remote, peer) = match peers {
+            Peers::Clients => (remote_addr, peer.clone()),
+            Peers::FrontEnds => {
+                let said = forwarded::read(request.headers_mut());
+                let peer = said.peer(verifier.as_deref());
+                (said.remote.unwrap_or(remote_addr), peer)
+            }
+        };
+        request.extensions_mut().insert(remote);
+        request.extensions_mut().insert(peer);
         request
     });
 

@@ -10,6 +10,8 @@
 
 pub mod error;
 pub mod extract;
+pub mod forwarded;
+pub mod front;
 pub mod listener;
 pub mod openapi;
 pub mod pages;

@@ -10,14 +10,14 @@
 //! command to print. Must never start in production with a generated certificate (the TLS
 //! module refuses) or print a secret other than that one-time code.
 
-use super::listener;
+use super::listener::{self, Peers};
 use super::tls::{self, TlsIdentityInfo};
 use super::{ApiState, Limits, operator_router, router};
 use crate::activation::ActivationService;
 use crate::auth::Auth;
 use crate::auth::accounts::NewAccount;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Role};
 use crate::delivery::{Delivery, PostSigning, Retention, Worker};
 use crate::service::{Service, StartError};
 use crate::signing::SigningModule;
@@ -62,6 +62,9 @@ pub enum ServeError {
     /// passkey attestation roots).
     #[error(transparent)]
     Settings(#[from] crate::config::ConfigError),
+    /// A front end is started with `api::front::Front`, not as the service.
+    #[error("[server] role = \"front\" is a front end: it does not open the service")]
+    Front,
     /// The listener could not be bound.
     #[error("listening on {address}: {source}")]
     Bind {
@@ -165,7 +168,19 @@ impl Server {
             crate::activation::load_or_create_key(&config.signing.activation_key_file, &seal)?;
         let (identity, tls_info) = tls::load_or_generate(&config.server, config.environment)?;
         let anchors = tls::load_anchors(&config.server.client_ca_files)?;
-        let tls_config = tls::server_config(&identity, &anchors)?;
+        // A signer completes handshakes with its front ends only, and hears from them who the
+        // client is (issue 20 point 1; criteria 2.2.4(2)).
+        let (tls_config, peers) = match config.server.role {
+            Role::Single => (tls::server_config(&identity, &anchors)?, Peers::Clients),
+            Role::Signer => {
+                let fronts = tls::load_anchors(&config.signer.front_ca_files)?;
+                (
+                    tls::front_ends_only_config(&identity, &fronts)?,
+                    Peers::FrontEnds,
+                )
+            }
+            Role::Front => return Err(ServeError::Front),
+        };
         let address = config.server.listen;
         let tcp = TcpListener::bind(address)
             .await
@@ -358,6 +373,7 @@ impl Server {
             anchors,
             app,
             config.server.max_connections,
+            peers,
             async {
                 let _ = stopped.await;
             },
@@ -376,6 +392,7 @@ impl Server {
             address = %local_addr,
             url = %public_url,
             environment = %config.environment,
+            role = config.server.role.as_str(),
             store = service.store.engine(),
             tls_fingerprint = %tls_info.fingerprint,
             "inkan is serving"

@@ -246,6 +246,26 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
+/// The rustls server configuration of a signer (`[server] role = "signer"`, issue 20 point 1;
+/// criteria 2.2.4(2)): TLS 1.3 only, and no handshake completes without a client certificate
+/// that chains to `front_anchors` (the front ends' CA) and is valid now.
+pub fn front_ends_only_config(
+    identity: &TlsIdentity,
+    front_anchors: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let verifier = chain_verifier(front_anchors)?.ok_or_else(|| {
+        TlsError::Config(rustls::Error::General(
+            "a signer needs its front ends' CA ([signer] front_ca_files)".into(),
+        ))
+    })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.certificates.clone(), identity.key.clone_key())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// Reads the client-certificate trust anchors: every certificate in every file (PEM, at least
 /// one per file, no private keys).
 pub fn load_anchors(files: &[PathBuf]) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -28,6 +28,9 @@ pub struct Issuing {
     pub key: Value,
     pub key_id: String,
     pub access: String,
+    /// The system client's certificate (PEM), which its token is bound to.
+    #[allow(dead_code)]
+    pub cert_pem: String,
 }
 
 pub async fn issuing_client(engine: Engine, grant: Value) -> Issuing {
@@ -85,5 +88,6 @@ pub async fn issuing_client_on(db: TestDb, mut grant: Value, settings: &str) -> 
         key,
         key_id,
         access,
+        cert_pem,
     }
 }

@@ -38,6 +38,7 @@ impl TlsServer {
             Vec::new(),
             app,
             listener::DEFAULT_MAX_CONNECTIONS,
+            listener::Peers::Clients,
             async {
                 let _ = stopped.await;
             },

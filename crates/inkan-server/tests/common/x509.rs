@@ -66,6 +66,24 @@ impl TestCa {
         TestCa { params, key, pem }
     }
 
+    /// A fresh key certified as the TLS client `cn` (a front end's identity for its signers).
+    /// Returns the certificate and the key, PEM.
+    #[allow(dead_code)]
+    pub fn certify_client(&self, cn: &str) -> (String, String) {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(vec![cn.to_owned()]).unwrap();
+        params.distinguished_name = test_name(cn);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = date_time_ymd(2020, 1, 2);
+        params.not_after = date_time_ymd(2040, 12, 30);
+        let cert = params
+            .signed_by(&key, &Issuer::from_params(&self.params, &self.key))
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// Certifies the P-256 key `jwk` as `cn` with `serial` (valid 2020–2040), naming `crl_url`
     /// as its CRL distribution point when given. Returns the certificate, PEM.
     pub fn certify(&self, jwk: &Value, cn: &str, serial: u64, crl_url: Option<&str>) -> String {
