@@ -42,6 +42,10 @@ const DOWN_AFTER: u32 = 2;
 /// What a refused caller is told to wait, seconds.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
 
+/// A node counts as running while its last store probe is at most this old (milliseconds):
+/// several probes' worth, so one slow commit does not make it look gone.
+pub const RUNNING_FOR_MILLIS: i64 = 5_000;
+
 /// One background check's failures in a row, and whether they make its subject count as
 /// down: the store's here, the device's in [`crate::telemetry::probe_device`]. Requests never
 /// probe; they read [`Probe::up`].

@@ -197,6 +197,12 @@ pub trait Store:
     /// of this one) are deleted.
     async fn probe_write(&self, node: &str, at: UnixMillis) -> Result<(), StoreError>;
 
+    /// The nodes whose store probe last committed at or after `since` (running nodes).
+    async fn nodes_probed_since(&self, since: UnixMillis) -> Result<Vec<String>, StoreError>;
+
+    /// Deletes `node`'s probe row: a node that stops is no longer counted as running.
+    async fn forget_node(&self, node: &str) -> Result<(), StoreError>;
+
     /// Takes the lease `name` for `holder` until `until`, if nobody holds it at `now` or
     /// `holder` does: whether it did. Of several callers at once, one gets it. For work one node
     /// of several must do alone.

@@ -1264,6 +1264,21 @@ async fn probe_writes_touch_nothing_else(db: Ctx) {
         store.probe_write("node-b", at).await.unwrap();
     }
     assert_eq!(db.query_i64("SELECT count(*) FROM store_probes").await, 2);
+    // Running nodes are those probed lately; a node that stops is forgotten at once.
+    assert_eq!(
+        store.nodes_probed_since(T0 + 2_000).await.unwrap(),
+        ["node-a", "node-b"]
+    );
+    assert!(
+        store
+            .nodes_probed_since(T0 + 2_001)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.probe_write("node-c", T0 + 2_000).await.unwrap();
+    store.forget_node("node-c").await.unwrap();
+    assert_eq!(store.nodes_probed_since(T0).await.unwrap().len(), 2);
     assert_eq!(
         db.query_i64("SELECT max(probed_at) FROM store_probes")
             .await,

@@ -234,7 +234,30 @@ impl Server {
                     .map_err(StartError::from)?;
                 crate::keys::own_keys::check_where(&service.device, &delivery_key)
                     .map_err(StartError::from)?;
-                let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR).await?;
+                // One code in force: a pending operator's code is replaced only when no other
+                // node is running (a running node printed the one in force). This node counts
+                // as running from here on, for the nodes that take the lease after it.
+                let now = clock.now();
+                let running = service
+                    .store
+                    .nodes_probed_since(now - crate::health::RUNNING_FOR_MILLIS)
+                    .await?;
+                let alone = running.iter().all(|node| *node == service.node);
+                service.store.probe_write(&service.node, now).await?;
+                let bootstrap = auth.bootstrap_operator(BOOTSTRAP_OPERATOR, alone).await?;
+                let pending = || async {
+                    matches!(
+                        service.store.get_account_by_username(BOOTSTRAP_OPERATOR).await,
+                        Ok(Some(account)) if account.state == inkan_store::auth::AccountState::Pending
+                    )
+                };
+                if !alone && bootstrap.is_none() && pending().await {
+                    tracing::info!(
+                        nodes = running.len(),
+                        "the bootstrap operator is pending: its activation code is the one a \
+                         running node printed (stop every node and start one for a new code)"
+                    );
+                }
                 Ok::<_, ServeError>((delivery_key, bootstrap))
             },
         );
@@ -435,6 +458,10 @@ impl Server {
         self.housekeeping.abort();
         for probe in &self.probes {
             probe.abort();
+        }
+        // No longer running: a node started after this one may give a new bootstrap code.
+        if let Err(e) = self.service.store.forget_node(&self.service.node).await {
+            tracing::warn!(error = %e, "this node's probe row could not be removed");
         }
         self.monitor.abort();
         self.publisher.abort();

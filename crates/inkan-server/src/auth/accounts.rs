@@ -293,13 +293,15 @@ impl Auth {
 
     /// The bootstrap of a new deployment: creates the first operator account if there is none
     /// yet and returns its activation code. While that account is still `pending` (its
-    /// operator never activated it, and the code may have expired), every call gives it a
-    /// fresh code (logged, actor `system`; the earlier one stops working) and returns it, so
-    /// that each start until activation prints a working code. `None` once it is active (or
-    /// disabled).
+    /// operator never activated it, and the code may have expired), a call with `replace`
+    /// gives it a fresh code (logged, actor `system`; the earlier one stops working) and
+    /// returns it, so that a start until activation prints a working code; without `replace`
+    /// (another node is running and printed the code in force) `None`. `None` once it is
+    /// active (or disabled).
     pub async fn bootstrap_operator(
         &self,
         username: &str,
+        replace: bool,
     ) -> Result<Option<NewAccount>, AuthError> {
         match self.store.get_account_by_username(username).await? {
             None => self
@@ -311,7 +313,8 @@ impl Auth {
                 .await
                 .map(Some),
             Some(account)
-                if account.role == AccountRole::Operator
+                if replace
+                    && account.role == AccountRole::Operator
                     && account.state == AccountState::Pending =>
             {
                 self.replace_code(crate::service::system_actor(), &account, None, None)

@@ -334,6 +334,25 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn nodes_probed_since(&self, since: UnixMillis) -> Result<Vec<String>, StoreError> {
+        let rows = Sql::new("SELECT node FROM store_probes WHERE probed_at >= $1 ORDER BY node")
+            .bind(since)
+            .fetch_all(&mut self.db.read().await?)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.text("node"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn forget_node(&self, node: &str) -> Result<(), StoreError> {
+        Sql::new("DELETE FROM store_probes WHERE node = $1")
+            .bind(node)
+            .execute(&mut self.db.write().await?)
+            .await?;
+        Ok(())
+    }
+
     async fn take_lease(
         &self,
         name: &str,
