@@ -128,7 +128,8 @@ pub enum Role {
     Single,
     /// The internet-facing front end: it terminates clients' TLS and forwards every request
     /// to a signer over mutually authenticated TLS 1.3. It opens no store and no crypto
-    /// device and holds no key but its TLS identities: it cannot sign (`[front]`).
+    /// device and holds no key but its TLS identities (`[front]`). The signer believes what
+    /// it says of a client's certificate (`api::front`).
     Front,
     /// The signing module's process: the whole service, with the crypto device, reached only
     /// by front ends whose certificate chains to `[signer] front_ca_files`.
@@ -1123,6 +1124,12 @@ impl Config {
                 if !signer.front_ca_files.is_empty() {
                     return invalid("[signer] is for role = \"signer\", not a front end");
                 }
+                if !self.server.client_ca_files.is_empty() {
+                    return invalid(
+                        "a front end does not check client certificates: set [server] \
+                         client_ca_files on the signers",
+                    );
+                }
             }
             Role::Signer => {
                 if signer.front_ca_files.is_empty() {
@@ -1133,6 +1140,14 @@ impl Config {
                 }
                 if front_set {
                     return invalid("[front] is for role = \"front\", not a signer");
+                }
+                // Its own name is internal: DPoP `htu`, the OAuth issuer and status list URLs
+                // must name the front ends' (a test may leave it, and fail closed).
+                if self.environment != Environment::Test && self.server.public_url.is_none() {
+                    return invalid(
+                        "a signer needs [server] public_url: the URL clients reach the front \
+                         ends at",
+                    );
                 }
             }
             Role::Single => {

@@ -24,9 +24,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
-/// A signer and a front end beside the harness's own server, on its store and TLS identity.
+/// Signers and a front end beside the harness's own server, on its store and TLS identity.
 struct Split {
-    signer: Server,
+    signers: Vec<Server>,
     front: Front,
     front_url: String,
     /// A CA the signer does not know, and the front end's CA (for more clients).
@@ -35,12 +35,15 @@ struct Split {
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
+    // A key file others can read is refused, like the server's own.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
 }
 
-async fn split(issuing: &Issuing) -> Split {
+async fn split(issuing: &Issuing, signers: usize) -> Split {
     let h = &issuing.h;
     let dir = h._dir.path().to_path_buf();
     let base = Config::load(Some(&dir.join("inkan.toml")), std::iter::empty()).unwrap();
@@ -52,12 +55,18 @@ async fn split(issuing: &Issuing) -> Split {
     signer.server.listen = "127.0.0.1:0".parse().unwrap();
     signer.signer.front_ca_files = vec![write(&dir, "front-ca.pem", &fronts_ca.pem)];
     signer.validate().unwrap();
-    let signer = Server::start(&signer, h.clock.clone()).await.unwrap();
+    let mut started = Vec::new();
+    for _ in 0..signers {
+        started.push(Server::start(&signer, h.clock.clone()).await.unwrap());
+    }
 
     let mut front = base.clone();
     front.server.role = Role::Front;
     front.server.listen = "127.0.0.1:0".parse().unwrap();
-    front.front.signers = vec![format!("https://localhost:{}", signer.local_addr.port())];
+    front.front.signers = started
+        .iter()
+        .map(|s| format!("https://localhost:{}", s.local_addr.port()))
+        .collect();
     // The signer's certificate is the deployment's self-signed one: its own anchor here.
     front.front.signer_ca_files = vec![base.server.tls_certificate.clone()];
     front.front.client_certificate = Some(write(&dir, "front.crt", &front_cert));
@@ -66,7 +75,7 @@ async fn split(issuing: &Issuing) -> Split {
     let front = Front::start(&front).await.unwrap();
     let front_url = format!("https://localhost:{}", front.local_addr.port());
     Split {
-        signer,
+        signers: started,
         front,
         front_url,
         stranger: TestCa::new("Not a front end"),
@@ -84,7 +93,7 @@ async fn a_system_client_issues_through_a_front_end_and_its_certificate_goes_wit
         access,
         ..
     } = &issuing;
-    let s = split(&issuing).await;
+    let s = split(&issuing, 1).await;
     let body = json!({"credential": credential(),
                       "options": {"keyId": key_id, "format": "vc+jwt"}});
     let issued = mtls
@@ -143,7 +152,9 @@ async fn a_system_client_issues_through_a_front_end_and_its_certificate_goes_wit
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{forged:?}");
     }
     s.front.stop().await.unwrap();
-    s.signer.stop().await.unwrap();
+    for signer in s.signers {
+        signer.stop().await.unwrap();
+    }
 }
 
 /// The DER of the first certificate of a PEM text.
@@ -179,9 +190,9 @@ fn signer_client(h_cert: &[u8], identity: Option<(String, String)>) -> reqwest::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signer_answers_front_ends_only() {
     let issuing = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let s = split(&issuing).await;
+    let s = split(&issuing, 1).await;
     let h = &issuing.h;
-    let signer_url = format!("https://localhost:{}", s.signer.local_addr.port());
+    let signer_url = format!("https://localhost:{}", s.signers[0].local_addr.port());
     let (client_cert, client_key) = client_certificate("issuer.example");
     for (who, identity) in [
         ("no certificate", None),
@@ -207,16 +218,31 @@ async fn the_signer_answers_front_ends_only() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
+
+    // A signer whose front ends' CA is also a CA of client certificates does not start: a
+    // client's certificate would pass for a front end's.
+    let dir = h._dir.path();
+    let mut shared = Config::load(Some(&dir.join("inkan.toml")), std::iter::empty()).unwrap();
+    shared.server.role = Role::Signer;
+    shared.server.listen = "127.0.0.1:0".parse().unwrap();
+    let ca = write(dir, "shared-ca.pem", &s.fronts_ca.pem);
+    shared.signer.front_ca_files = vec![ca.clone()];
+    shared.server.client_ca_files = vec![ca];
+    let refused = Server::start(&shared, h.clock.clone()).await.unwrap_err();
+    assert!(refused.to_string().contains("share a CA"), "{refused}");
+
     s.front.stop().await.unwrap();
-    s.signer.stop().await.unwrap();
+    for signer in s.signers {
+        signer.stop().await.unwrap();
+    }
 }
 
-/// A front end that cannot reach a signer fails closed: 503 with `Retry-After`, nothing
-/// signed; its own `/health` answers.
+/// A front end passes over a signer it cannot reach, and with none left fails closed: 503
+/// with `Retry-After`, nothing signed; its own `/health` answers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_front_end_without_a_signer_answers_503() {
+async fn a_front_end_passes_over_a_lost_signer_and_answers_503_without_any() {
     let issuing = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
-    let s = split(&issuing).await;
+    let mut s = split(&issuing, 2).await;
     let Issuing {
         h,
         mtls,
@@ -224,16 +250,20 @@ async fn a_front_end_without_a_signer_answers_503() {
         access,
         ..
     } = &issuing;
-    s.signer.stop().await.unwrap();
+    let issue = || {
+        mtls.post(format!("{}/credentials/issue", s.front_url))
+            .bearer_auth(access)
+            .json(&json!({"credential": credential(),
+                          "options": {"keyId": key_id, "format": "vc+jwt"}}))
+            .send()
+    };
+    s.signers.remove(0).stop().await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(issue().await.unwrap().status(), StatusCode::CREATED);
+    }
+    s.signers.remove(0).stop().await.unwrap();
     let before = h.log_entries().await.len();
-    let refused = mtls
-        .post(format!("{}/credentials/issue", s.front_url))
-        .bearer_auth(access)
-        .json(&json!({"credential": credential(),
-                      "options": {"keyId": key_id, "format": "vc+jwt"}}))
-        .send()
-        .await
-        .unwrap();
+    let refused = issue().await.unwrap();
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers()["retry-after"], "2");
     let error: Value = refused.json().await.unwrap();

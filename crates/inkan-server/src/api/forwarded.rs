@@ -5,7 +5,7 @@
 //!
 //! Owns both ends of that contract: [`strip`] and [`write`] on the front end, [`read`] on the
 //! signer. A signer reads these headers only on connections whose TLS client certificate chains
-//! to its front ends' CA (the listener's `Peers::ViaFront`); a front end removes any a client
+//! to its front ends' CA (the listener's `Peers::FrontEnds`); a front end removes any a client
 //! sent before writing its own. Must never: pass on a client's own copy of these headers, or
 //! read them on a connection that is not a front end's.
 

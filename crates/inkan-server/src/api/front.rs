@@ -3,7 +3,7 @@
 //!
 //! A front end terminates the clients' TLS on the same listener as the whole service (TLS 1.3,
 //! the connection cap, the handshake and header timeouts), reads each request's body within
-//! `[server] max_body_bytes`, and forwards the request to a signer over TLS 1.3 with mutual
+//! `[server] max_body_bytes` and `request_timeout_seconds` (408 past it), and forwards the request to a signer over TLS 1.3 with mutual
 //! authentication: its client certificate (`[front] client_certificate`) for the signer, the
 //! signer's certificate checked against `[front] signer_ca_files` and the name in its URL. It
 //! tells the signer the client's address and certificate (`forwarded`), after removing any
@@ -11,13 +11,20 @@
 //! skipped for two seconds and the request tried on the next, since it never reached that
 //! signer. None reachable: 503 with `Retry-After`. A signer lost after the request was sent:
 //! 502 (the request may have been carried out; `GET /v1/signatures` tells), or 504 past the
-//! request timeout. `/health` is the front end's own; everything else, `/ready` too, is the
-//! signer's answer.
+//! request timeout; that signer is passed over too. `/health` is the front end's own (the
+//! process answers); everything else, `/ready` too, is a signer's answer.
 //!
-//! Owns nothing else. Must never: open the store or the crypto device, hold a key but its
-//! two TLS identities, decide anything about a request (the signer authenticates, activates and
-//! signs; the activation data stays encrypted to the signer), or retry a request on another
-//! signer once it may have reached one.
+//! What the signer trusts it with: the signer authenticates, activates and signs, and a
+//! person's activation data (PIN, OTP) stays encrypted to the signer (JWE), so a front end
+//! cannot make a person's key sign. But it terminates the clients' TLS, so the signer believes
+//! what it says of a client's certificate, and sees what it forwards: a compromised front end
+//! can act as a system client within that client's standing approval (its keys, formats and
+//! rate), every signature logged under that client. That is the trust any TLS-terminating
+//! front end gets (SECURITY.md).
+//!
+//! Must never: open the store or the crypto device, hold a key but its two TLS identities,
+//! decide anything about a request, or retry a request on another signer once it may have
+//! reached one.
 
 use super::error::ApiError;
 use super::forwarded;
@@ -77,6 +84,8 @@ struct Signers {
     passed_over_until: Vec<AtomicU64>,
     epoch: Instant,
     max_body_bytes: usize,
+    /// How long a request's body may take to arrive.
+    request_timeout: Duration,
 }
 
 impl Front {
@@ -149,16 +158,7 @@ impl Signers {
                 "a front end needs [front] client_certificate and client_key".into(),
             ));
         };
-        // reqwest takes the certificate chain and its key as one PEM buffer.
-        let mut pem = zeroize::Zeroizing::new(Vec::new());
-        for path in [certificate, key] {
-            let bytes = zeroize::Zeroizing::new(
-                std::fs::read(path)
-                    .map_err(|e| settings(format!("[front] {}: {e}", path.display())))?,
-            );
-            pem.extend_from_slice(&bytes);
-            pem.push(b'\n');
-        }
+        let pem = tls::client_identity_pem(certificate, key)?;
         let identity = reqwest::Identity::from_pem(&pem)
             .map_err(|e| settings(format!("[front] client_certificate and client_key: {e}")))?;
         // The signer has its own request timeout; this one only ends a signer that hangs.
@@ -186,6 +186,7 @@ impl Signers {
             passed_over_until: front.signers.iter().map(|_| AtomicU64::new(0)).collect(),
             epoch: Instant::now(),
             max_body_bytes: config.server.max_body_bytes,
+            request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
         })
     }
 
@@ -253,8 +254,23 @@ async fn forward(
     if declared.is_some_and(|n| n > signers.max_body_bytes as u64) {
         return too_large();
     }
-    let Ok(body) = axum::body::to_bytes(body, signers.max_body_bytes).await else {
-        return too_large();
+    // A body trickled in slowly holds a connection no longer than a request may take.
+    let body = match tokio::time::timeout(
+        signers.request_timeout,
+        axum::body::to_bytes(body, signers.max_body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return too_large(),
+        Err(_) => {
+            return ApiError::with_status(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+        }
     };
     let mut headers = parts.headers;
     drop_hop_by_hop(&mut headers);
@@ -294,6 +310,7 @@ async fn forward(
             Err(e) if e.is_timeout() => {
                 tracing::warn!(signer = %signers.bases[signer], error = %e,
                     "a signer did not answer in time");
+                signers.pass_over(signer);
                 return ApiError::with_status(
                     StatusCode::GATEWAY_TIMEOUT,
                     "temporarily_unavailable",
@@ -302,9 +319,12 @@ async fn forward(
                 )
                 .into_response();
             }
+            // Lost after the request was written (a crash, or a TLS refusal of this front end's
+            // certificate, which TLS 1.3 reports only then): maybe carried out.
             Err(e) => {
                 tracing::warn!(signer = %signers.bases[signer], error = %e,
                     "a signer was lost during a request");
+                signers.pass_over(signer);
                 return ApiError::with_status(
                     StatusCode::BAD_GATEWAY,
                     "temporarily_unavailable",

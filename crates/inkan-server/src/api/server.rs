@@ -174,6 +174,16 @@ impl Server {
             Role::Single => (tls::server_config(&identity, &anchors)?, Peers::Clients),
             Role::Signer => {
                 let fronts = tls::load_anchors(&config.signer.front_ca_files)?;
+                // A system client's certificate must never pass for a front end's: the front
+                // ends' CA is theirs alone.
+                if fronts.iter().any(|front| anchors.contains(front)) {
+                    return Err(ServeError::Settings(crate::config::ConfigError::Invalid(
+                        "[signer] front_ca_files and [server] client_ca_files share a CA: a \
+                         client's certificate would pass for a front end's; give the front \
+                         ends a CA of their own"
+                            .into(),
+                    )));
+                }
                 (
                     tls::front_ends_only_config(&identity, &fronts)?,
                     Peers::FrontEnds,

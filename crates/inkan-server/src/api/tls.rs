@@ -497,6 +497,20 @@ fn single_key(path: &Path, bytes: &[u8]) -> Result<Zeroizing<PrivateKeyDer<'stat
         .ok_or_else(|| invalid(path, "no private key in the file"))
 }
 
+/// A TLS client identity (a front end's, for its signers) as one PEM text of the certificate
+/// chain and its key, for `reqwest::Identity::from_pem`: both files read and checked as the
+/// server's own are (size, certificates only, one key that group and others cannot read).
+pub fn client_identity_pem(
+    certificate_path: &Path,
+    key_path: &Path,
+) -> Result<Zeroizing<Vec<u8>>, TlsError> {
+    load(certificate_path, key_path)?;
+    let mut pem = read_limited(certificate_path, false)?;
+    pem.push(b'\n');
+    pem.extend_from_slice(&read_limited(key_path, true)?);
+    Ok(pem)
+}
+
 fn load(certificate_path: &Path, key_path: &Path) -> Result<TlsIdentity, TlsError> {
     let key = single_key(key_path, &read_limited(key_path, true)?)?;
     let certificates =

@@ -14,6 +14,22 @@ use inkan_store::{Store, StoreError, UnixMillis, WindowTake};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+/// How a source address is counted: an IPv4 address (also when written as IPv4-mapped IPv6)
+/// alone, an IPv6 address by its /64, which one site or subscriber line usually holds whole:
+/// rotating through its addresses gains nothing.
+fn source_key(source: IpAddr) -> String {
+    match source {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
 /// Counts of one kind (`login`, `oauth`, `standing`), per key, in the store's shared windows.
 #[derive(Debug, Clone)]
 pub struct Limiter {
@@ -64,7 +80,7 @@ impl Limiter {
         source: IpAddr,
         now: UnixMillis,
     ) -> Result<Result<(), u64>, StoreError> {
-        self.try_take(&source.to_string(), now, 1, self.max_attempts)
+        self.try_take(&source_key(source), now, 1, self.max_attempts)
             .await
     }
 
@@ -74,10 +90,29 @@ impl Limiter {
     pub async fn give_back(&self, source: IpAddr, now: UnixMillis) {
         if let Err(e) = self
             .store
-            .give_back_to_window(&self.slot(&source.to_string()), now)
+            .give_back_to_window(&self.slot(&source_key(source)), now)
             .await
         {
             tracing::warn!(kind = self.kind, error = %e, "an attempt could not be given back");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_counted_by_ipv4_address_or_ipv6_slash_64() {
+        let key = |s: &str| source_key(s.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(
+            key("::ffff:192.0.2.7"),
+            "192.0.2.7",
+            "one address, one count"
+        );
+        assert_eq!(key("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("2001:db8:1:2:ffff:1:2:3"), "2001:db8:1:2::/64");
+        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
     }
 }
