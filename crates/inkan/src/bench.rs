@@ -275,7 +275,7 @@ fn bench_config(path: Option<&Path>, scratch: &Path) -> Result<Config, String> {
             refuse_unless_test(&config)?;
             Ok(config)
         }
-        None => crate::provision::test_config(scratch, "127.0.0.1:0", ""),
+        None => crate::provision::test_config(scratch, "127.0.0.1:0", None, ""),
     }
 }
 

@@ -110,6 +110,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         &crate::provision::test_config(
             scratch.path(),
             "127.0.0.1:0",
+            None,
             "[log]\ncheckpoint_every_entries = 1000\n",
         )?,
         clock.clone(),

@@ -27,11 +27,15 @@ const MARKER_TEXT: &str = "made by `inkan serve --dev`; emptied at its next star
 
 /// Prepares `dir`, starts the service and provisions it; returns the running server, what to
 /// tell the person who started it, and the folder's lock (hold it while serving).
-pub async fn start(dir: &Path, listen: &str) -> Result<(Server, String, std::fs::File), String> {
+pub async fn start(
+    dir: &Path,
+    listen: &str,
+    store: Option<&str>,
+) -> Result<(Server, String, std::fs::File), String> {
     // Profiles name files by absolute path, so they work from any folder.
     let dir = &std::path::absolute(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let lock = fresh_folder(dir)?;
-    let config = provision::test_config(dir, listen, "")?;
+    let config = provision::test_config(dir, listen, store, "")?;
     let server = Server::start(&config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;

@@ -190,8 +190,14 @@ fn main() -> ExitCode {
                 _ => Ok(()),
             };
         }
-        let config =
-            Config::load(cli.config.as_deref(), std::env::vars()).map_err(|e| e.to_string())?;
+        // `serve --role` is one more override, read like `INKAN_SERVER__ROLE`, before the
+        // configuration is checked (a signer's file has a [signer] table).
+        let role = match &command {
+            Command::Serve(args) => args.role.clone(),
+            _ => None,
+        };
+        let overrides = std::env::vars().chain(role.map(|r| ("INKAN_SERVER__ROLE".to_owned(), r)));
+        let config = Config::load(cli.config.as_deref(), overrides).map_err(|e| e.to_string())?;
         let command = match command {
             Command::Serve(args) => return serve::run(&config, args).await,
             Command::Config {

@@ -243,14 +243,27 @@ async fn log_in(
     })
 }
 
-/// A configuration of environment `test` with everything in `dir` (SQLite, the software
-/// token, a generated TLS certificate), listening on `listen`, with `extra` TOML appended.
-/// Written to `dir/inkan.toml` and loaded from there, without the `INKAN_` variables.
-pub fn test_config(dir: &Path, listen: &str, extra: &str) -> Result<Config, String> {
+/// A configuration of environment `test` with everything in `dir` (SQLite, unless `store`
+/// names another store; the software token, a generated TLS certificate), listening on
+/// `listen`, with `extra` TOML appended. Written to `dir/inkan.toml` and loaded from there,
+/// without the `INKAN_` variables.
+pub fn test_config(
+    dir: &Path,
+    listen: &str,
+    store: Option<&str>,
+    extra: &str,
+) -> Result<Config, String> {
     let d = dir.display();
+    let store = match store {
+        Some(url) if url.contains(['"', '\\']) || url.chars().any(char::is_control) => {
+            return Err("the store URL has a quote, a backslash or a control character".into());
+        }
+        Some(url) => format!("\"{url}\""),
+        None => format!("\"sqlite://{d}/inkan.db\""),
+    };
     let text = format!(
         "environment = \"test\"\n\
-         [store]\nurl = \"sqlite://{d}/inkan.db\"\n\
+         [store]\nurl = {store}\n\
          [device]\nkind = \"soft\"\npath = \"{d}/soft-token\"\nkek_file = \"{d}/kek\"\n\
          [server]\nlisten = \"{listen}\"\ntls_certificate = \"{d}/tls/server.crt\"\n\
          tls_key = \"{d}/tls/server.key\"\nsecrets_key_file = \"{d}/secrets.key\"\n\

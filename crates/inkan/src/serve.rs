@@ -27,6 +27,11 @@ pub struct ServeArgs {
     /// The address `--dev` listens on (`127.0.0.1:0` for a free port).
     #[arg(long, requires = "dev", default_value = "127.0.0.1:8443")]
     pub listen: String,
+    /// The store of `--dev`: a PostgreSQL URL (a database or schema of its own: the dev
+    /// deployment is provisioned into it), for trying several nodes. Default: SQLite in the
+    /// folder.
+    #[arg(long, requires = "dev")]
+    pub dev_store: Option<String>,
     /// What this process is, over `[server] role`: `single` (the whole service), `front`
     /// (forwards every request to `[front] signers` over mutual TLS; no key, no store) or
     /// `signer` (the service with the crypto device, reached only by front ends).
@@ -36,25 +41,18 @@ pub struct ServeArgs {
 
 /// `inkan serve --dev`: provisions a fresh test deployment, then serves it.
 pub async fn run_dev(args: ServeArgs) -> Result<(), String> {
-    let (server, summary, _lock) = crate::dev::start(&args.dev_dir, &args.listen).await?;
+    let (server, summary, _lock) =
+        crate::dev::start(&args.dev_dir, &args.listen, args.dev_store.as_deref()).await?;
     let environment = inkan_server::environment::Environment::Test.to_string();
     serve(server, &environment, Some(&summary)).await
 }
 
-pub async fn run(config: &Config, args: ServeArgs) -> Result<(), String> {
-    let mut config = config.clone();
-    if let Some(role) = args.role.as_deref() {
-        config.server.role = match role {
-            "front" => Role::Front,
-            "signer" => Role::Signer,
-            _ => Role::Single,
-        };
-        config.validate().map_err(|e| e.to_string())?;
-    }
+/// `inkan serve`, as `config` says (its role included: `--role` was read into it).
+pub async fn run(config: &Config, _args: ServeArgs) -> Result<(), String> {
     if config.server.role == Role::Front {
-        return front(&config).await;
+        return front(config).await;
     }
-    let server = Server::start(&config, Arc::new(SystemClock))
+    let server = Server::start(config, Arc::new(SystemClock))
         .await
         .map_err(|e| e.to_string())?;
     serve(server, &config.environment.to_string(), None).await

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The line `inkan serve` prints once it listens, before the port.
-const SERVING: &str = "inkan serving on https://localhost:";
+pub const SERVING: &str = "inkan serving on https://localhost:";
 
 /// How a server process is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +51,17 @@ impl Drop for Dev {
 impl Dev {
     /// `inkan serve --dev` on a free port, waited for until it has printed its summary.
     pub fn start() -> Dev {
+        Dev::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more arguments of `serve --dev` (`--dev-store URL`).
+    pub fn start_with(more: &[&str]) -> Dev {
         let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["serve", "--dev", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(more);
         let (child, text) = serve(
             dir.path(),
-            &["serve", "--dev", "--listen", "127.0.0.1:0"],
+            &args,
             |line| line.contains("inkan client --profile") && line.contains("receipt"),
             Launch::Plain,
         );
@@ -163,6 +170,39 @@ impl Dev {
     }
 }
 
+/// Another `inkan` process in a [`Dev`]'s folder (a signer or a front end of a split
+/// deployment), killed when dropped.
+pub struct Process {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl Process {
+    /// `inkan ARGS` in `dir`, waited for until it prints `ready_prefix` (ending in
+    /// `https://localhost:`) and the port after it.
+    pub fn start<S: AsRef<OsStr>>(dir: &Path, args: &[S], ready_prefix: &str) -> Process {
+        let (child, text) = serve(dir, args, |line| line.contains(ready_prefix), Launch::Plain);
+        Process {
+            child,
+            port: port_after(&text, ready_prefix),
+        }
+    }
+
+    /// Kills it with SIGKILL and waits for it: how it ended.
+    pub fn kill(&mut self) -> ExitStatus {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `inkan ARGS` in `dir` (stderr appended to `server.log`) and reads its stdout until
 /// `ready` accepts a line, within [`READY_TIMEOUT`], launched as `launch` says: the child and
 /// the lines read.
@@ -233,7 +273,12 @@ fn serve<S: AsRef<OsStr>>(
 
 /// The port in the server's `inkan serving on https://localhost:PORT (…)` line.
 fn serving_port(printed: &str) -> u16 {
-    let (_, rest) = printed.split_once(SERVING).unwrap();
+    port_after(printed, SERVING)
+}
+
+/// The port after `prefix` (which ends in `https://localhost:`) in what a process printed.
+fn port_after(printed: &str, prefix: &str) -> u16 {
+    let (_, rest) = printed.split_once(prefix).unwrap();
     let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap();
     port.parse()
         .unwrap_or_else(|e| panic!("no port in what serve printed ({e}): {printed}"))
