@@ -101,6 +101,49 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or could not write, rather than refused
+    /// this request: a connection lost or not made in time, the server shutting down or
+    /// starting, a full disk, an I/O error. A caller may try again shortly (503, not 500).
+    pub fn is_unavailable(&self) -> bool {
+        let StoreError::Database(e) = self else {
+            return false;
+        };
+        match e {
+            // The connection broke, or broke off its start (`Protocol`: what came back was
+            // not PostgreSQL's answer, as when a proxy or the server closes it at once).
+            sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                if db
+                    .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                    .is_some()
+                {
+                    // SQLSTATEs: connection exceptions (08), insufficient resources (53: a
+                    // full disk, too many connections), the server shutting down or starting
+                    // (57P01-57P03), a read-only transaction (25006: a standby).
+                    code.starts_with("08")
+                        || code.starts_with("53")
+                        || ["57P01", "57P02", "57P03", "25006"].contains(&code.as_ref())
+                } else if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                    // Result codes (an extended one keeps its primary in the low byte):
+                    // SQLITE_READONLY (8), SQLITE_IOERR (10), SQLITE_FULL (13).
+                    code.parse::<i64>()
+                        .is_ok_and(|n| matches!(n & 0xff, 8 | 10 | 13))
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One minute, in milliseconds: the length of a [`Store::take_from_window`] window.
 pub const WINDOW_MILLIS: UnixMillis = 60_000;
 

@@ -94,6 +94,20 @@ impl ApiError {
         }
     }
 
+    /// A failure inside: a 503 with `Retry-After` when the store could not be reached or could
+    /// not write (`unavailable`: nothing was done, and a retry shortly may succeed), else a
+    /// 500. The detail is logged, not returned.
+    pub fn failed(detail: &dyn std::fmt::Display, unavailable: bool) -> Self {
+        if unavailable {
+            tracing::warn!(error = %detail, "request refused: the store is unavailable");
+            return ApiError::unavailable(
+                "the service cannot record anything right now; try again",
+                crate::health::RETRY_AFTER_SECONDS,
+            );
+        }
+        ApiError::internal(detail)
+    }
+
     /// A 500 whose detail is logged, not returned.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         let reference = uuid::Uuid::new_v4().simple().to_string();
@@ -173,10 +187,13 @@ impl From<AuthError> for ApiError {
             AuthError::Key(KeyError::InvalidInput(_)) => {
                 (StatusCode::BAD_REQUEST, "invalid_request")
             }
-            AuthError::Store(_)
-            | AuthError::Log(_)
-            | AuthError::Key(_)
-            | AuthError::Internal(_) => {
+            AuthError::Store(store) => {
+                return ApiError::failed(&e, store.is_unavailable());
+            }
+            AuthError::Log(log) => {
+                return ApiError::failed(&e, log.is_unavailable());
+            }
+            AuthError::Key(_) | AuthError::Internal(_) => {
                 return ApiError::internal(&e);
             }
         };

@@ -106,6 +106,14 @@ pub enum LogError {
     Io(#[from] std::io::Error),
 }
 
+impl LogError {
+    /// Whether the store could not be reached or could not write (see
+    /// `StoreError::is_unavailable`): nothing was appended, and a retry shortly may succeed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, LogError::Store(e) if e.is_unavailable())
+    }
+}
+
 impl From<StoreError> for LogError {
     fn from(error: StoreError) -> Self {
         LogError::Store(Arc::new(error))

@@ -4,6 +4,7 @@
 
 pub mod interop;
 pub mod issuing;
+pub mod proxy;
 pub mod server;
 pub mod status_server;
 pub mod tls_server;

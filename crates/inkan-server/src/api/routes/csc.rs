@@ -608,8 +608,8 @@ pub fn signing_error(e: SigningError) -> ApiError {
             AuthError::Forbidden(e.to_string()).into()
         }
         SigningError::BadInput(m) => ApiError::bad_request(m),
-        SigningError::Log(_) | SigningError::Store(_) | SigningError::Device(_) => {
-            ApiError::internal(&e)
-        }
+        SigningError::Log(ref log) => ApiError::failed(&e, log.is_unavailable()),
+        SigningError::Store(ref store) => ApiError::failed(&e, store.is_unavailable()),
+        SigningError::Device(_) => ApiError::internal(&e),
     }
 }
