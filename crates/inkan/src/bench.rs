@@ -43,9 +43,11 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// A running server (https://…); without it the bench starts one itself.
+    /// A running server (https://…); without it the bench starts one itself. Given more
+    /// than once (the front ends of one deployment), the load is spread over them, and a
+    /// sender that one fails moves to the next.
     #[arg(long)]
-    url: Option<String>,
+    url: Vec<String>,
     /// With --url: the server's certificate (PEM) to trust.
     #[arg(long)]
     cacert: Option<PathBuf>,
@@ -162,8 +164,8 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         return Err("--credential-out is for --scenario di-eddsa".into());
     }
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let (client, key_id, server) = match &args.url {
-        Some(url) => {
+    let (clients, key_id, server) = match args.url.first() {
+        Some(_) => {
             let read = |p: &Option<PathBuf>, what: &str| -> Result<Vec<u8>, String> {
                 let p = p.as_ref().ok_or(format!("--url needs {what}"))?;
                 std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
@@ -172,8 +174,12 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
             let identity = String::from_utf8(read(&args.client_identity, "--client-identity")?)
                 .map_err(|e| e.to_string())?;
             let key_id = args.key_id.clone().ok_or("--url needs --key-id")?;
-            let client = Client::new(url, &cacert, Some(&identity), Arc::new(SystemClock))?;
-            (client, key_id, None)
+            let clients = args
+                .url
+                .iter()
+                .map(|url| Client::new(url, &cacert, Some(&identity), Arc::new(SystemClock)))
+                .collect::<Result<Vec<Client>, String>>()?;
+            (clients, key_id, None)
         }
         None => {
             let config = bench_config(config_path, scratch.path())?;
@@ -189,10 +195,11 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 operations: &["sign"],
             };
             let made = crate::provision::issuer_with_client(&server, &cert, &plan).await?;
-            (made.system.clone(), made.key_id(), Some((server, config)))
+            (vec![made.system.clone()], made.key_id(), Some((server, config)))
         }
     };
-    let session = client.client_token().await?;
+    let targets = Targets::new(clients);
+    let session = targets.first().client_token().await?;
     let issuance = Request {
         method: Method::POST,
         path: "/credentials/issue",
@@ -200,7 +207,8 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         expect: StatusCode::CREATED,
     };
     if let Some(out) = &args.credential_out {
-        let issued = client
+        let issued = targets
+            .first()
             .call(
                 &session,
                 issuance.method.clone(),
@@ -216,10 +224,10 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         std::fs::write(out, text + "\n").map_err(|e| format!("{}: {e}", out.display()))?;
     }
     let issuance = Arc::new(issuance);
-    let load = measure_load(&client, &session, issuance.clone(), &args, Pace::Closed).await?;
+    let load = measure_load(&targets, &session, issuance.clone(), &args, Pace::Closed).await?;
     let half_rate = load.ok as f64 / load.seconds / 2.0;
     let half = if load.ok > 0 {
-        measure_load(&client, &session, issuance, &args, Pace::Open(half_rate)).await?
+        measure_load(&targets, &session, issuance, &args, Pace::Open(half_rate)).await?
     } else {
         Load::none()
     };
@@ -229,7 +237,7 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
         body: None,
         expect: StatusCode::OK,
     };
-    let floor = measure_load(&client, &session, Arc::new(floor), &args, Pace::Closed).await?;
+    let floor = measure_load(&targets, &session, Arc::new(floor), &args, Pace::Closed).await?;
     // The raw rate of the same device and algorithm, in the same run.
     let raw = match &server {
         Some((server, _)) => Some(raw_rate(server.service.device.clone(), alg).await?),
@@ -339,15 +347,67 @@ enum Pace {
 
 /// `request` repeated at `pace` for `--seconds` after a second's warm-up.
 async fn measure_load(
-    client: &Client,
+    targets: &Targets,
     session: &Session,
     request: Arc<Request>,
     args: &BenchArgs,
     pace: Pace,
 ) -> Result<Load, String> {
+    // One request first: a configuration error is reported, not measured.
+    targets.preflight(&request, session).await?;
     match pace {
-        Pace::Closed => measure_closed(client, session, request, args).await,
-        Pace::Open(per_s) => measure_open(client, session, request, args, per_s).await,
+        Pace::Closed => measure_closed(targets, session, request, args).await,
+        Pace::Open(per_s) => measure_open(targets, session, request, args, per_s).await,
+    }
+}
+
+/// The servers the load goes to (one, or the front ends of a deployment): the `n`th sender
+/// or request goes to the `n`th in turn, passing over one whose last request failed.
+#[derive(Clone)]
+struct Targets {
+    clients: Arc<[Client]>,
+    failing: Arc<[AtomicBool]>,
+}
+
+impl Targets {
+    fn new(clients: Vec<Client>) -> Targets {
+        let failing = clients.iter().map(|_| AtomicBool::new(false)).collect();
+        Targets {
+            clients: clients.into(),
+            failing,
+        }
+    }
+
+    fn first(&self) -> &Client {
+        &self.clients[0]
+    }
+
+    /// The target for sender or request `n`: its own in turn, or the next not failing.
+    fn pick(&self, n: usize) -> usize {
+        let count = self.clients.len();
+        (0..count)
+            .map(|i| (n + i) % count)
+            .find(|&i| !self.failing[i].load(Ordering::Relaxed))
+            .unwrap_or(n % count)
+    }
+
+    /// Sends `request` to target `i`, and notes whether it failed.
+    async fn send(&self, i: usize, request: &Request, session: &Session) -> Result<(), String> {
+        let result = request.send(&self.clients[i], session).await;
+        self.failing[i].store(result.is_err(), Ordering::Relaxed);
+        result
+    }
+
+    /// One request that must succeed on some target.
+    async fn preflight(&self, request: &Request, session: &Session) -> Result<(), String> {
+        let mut last = Err("no target".to_owned());
+        for i in 0..self.clients.len() {
+            last = self.send(i, request, session).await;
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
     }
 }
 
@@ -363,21 +423,19 @@ fn sender_session(session: &Session) -> Session {
 
 /// `--concurrency` senders in a closed loop.
 async fn measure_closed(
-    client: &Client,
+    targets: &Targets,
     session: &Session,
     request: Arc<Request>,
     args: &BenchArgs,
 ) -> Result<Load, String> {
-    // One request first: a configuration error is reported, not measured.
-    request.send(client, session).await?;
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let answered = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..args.concurrency.max(1) {
-        let (client, request, measuring, stop, errors, answered) = (
-            client.clone(),
+    for sender in 0..args.concurrency.max(1) {
+        let (targets, request, measuring, stop, errors, answered) = (
+            targets.clone(),
             request.clone(),
             measuring.clone(),
             stop.clone(),
@@ -388,9 +446,14 @@ async fn measure_closed(
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut first_error = None;
+            let mut target = sender;
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let result = request.send(&client, &session).await;
+                let i = targets.pick(target);
+                let result = targets.send(i, &request, &session).await;
+                if result.is_err() {
+                    target = i + 1;
+                }
                 let elapsed = started.elapsed().as_secs_f64() * 1000.0;
                 if result.is_ok() {
                     answered.fetch_add(1, Ordering::Relaxed);
@@ -465,7 +528,7 @@ fn resident_kib() -> Option<u64> {
 /// `--concurrency` places is free; a latency runs from when the request was due, so a wait
 /// for a place (a service falling behind) counts, for every request it delays.
 async fn measure_open(
-    client: &Client,
+    targets: &Targets,
     session: &Session,
     request: Arc<Request>,
     args: &BenchArgs,
@@ -474,7 +537,6 @@ async fn measure_open(
     if !(per_s.is_finite() && per_s > 0.0) {
         return Err(format!("no open-loop load at {per_s} requests/s"));
     }
-    request.send(client, session).await?;
     let places = Arc::new(tokio::sync::Semaphore::new(args.concurrency.max(1)));
     let session = Arc::new(sender_session(session));
     let every = Duration::from_secs_f64(1.0 / per_s);
@@ -493,10 +555,11 @@ async fn measure_open(
             .acquire_owned()
             .await
             .map_err(|e| e.to_string())?;
-        let (client, request, session) = (client.clone(), request.clone(), session.clone());
+        let (targets, request, session) = (targets.clone(), request.clone(), session.clone());
         let counted = due >= started + warm_up;
         answers.spawn(async move {
-            let result = request.send(&client, &session).await;
+            let i = targets.pick(n as usize);
+            let result = targets.send(i, &request, &session).await;
             drop(place);
             // From when it was due: a wait for a place, here or for the requests before it,
             // counts (and so does the timer's lateness, up to a millisecond).
