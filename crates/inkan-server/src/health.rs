@@ -43,8 +43,9 @@ const DOWN_AFTER: u32 = 2;
 pub const RETRY_AFTER_SECONDS: u64 = 2;
 
 /// A node counts as running while its last store probe is at most this old (milliseconds):
-/// several probes' worth, so one slow commit does not make it look gone.
-pub const RUNNING_FOR_MILLIS: i64 = 5_000;
+/// a probe's interval and its timeout twice over and more, so neither a slow commit, nor a
+/// short outage, nor a few seconds between the nodes' clocks makes a running node look gone.
+pub const RUNNING_FOR_MILLIS: i64 = 15_000;
 
 /// One background check's failures in a row, and whether they make its subject count as
 /// down: the store's here, the device's in [`crate::telemetry::probe_device`]. Requests never

@@ -47,7 +47,8 @@ async fn split(issuing: &Issuing, signers: usize) -> Split {
     let h = &issuing.h;
     let dir = h._dir.path().to_path_buf();
     let base = Config::load(Some(&dir.join("inkan.toml")), std::iter::empty()).unwrap();
-    let fronts_ca = TestCa::new("Inkan front ends");
+    // A root that could have intermediates under it, as a real one may.
+    let fronts_ca = TestCa::allowing_intermediates("Inkan front ends");
     let (front_cert, front_key) = fronts_ca.certify_client("front-1.inkan.test");
 
     let mut signer = base.clone();
@@ -184,9 +185,9 @@ fn signer_client(h_cert: &[u8], identity: Option<(String, String)>) -> reqwest::
 }
 
 /// Criteria 2.2.4(2): the signer's listener completes a handshake only with a front end's
-/// certificate. No certificate, a certificate of another CA, or the system client's own
-/// (self-signed, registered with the service): refused before any request. A front end's:
-/// served.
+/// certificate. No certificate, a certificate of another CA, one through an intermediate under
+/// the front ends' CA, or the system client's own (self-signed, registered with the service):
+/// refused before any request. A front end's: served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signer_answers_front_ends_only() {
     let issuing = issuing_client(Engine::SqliteFile, json!({"operations": ["sign"]})).await;
@@ -194,7 +195,16 @@ async fn the_signer_answers_front_ends_only() {
     let h = &issuing.h;
     let signer_url = format!("https://localhost:{}", s.signers[0].local_addr.port());
     let (client_cert, client_key) = client_certificate("issuer.example");
+    // A client CA issued under the front ends' root: its clients send their leaf and it.
+    let under = s
+        .fronts_ca
+        .intermediate("Clients under the front ends' root");
+    let (leaf, leaf_key) = under.certify_client("client.inkan.test");
     for (who, identity) in [
+        (
+            "a certificate through an intermediate under the front ends' CA",
+            Some((format!("{leaf}{}", under.pem), leaf_key)),
+        ),
         ("no certificate", None),
         (
             "another CA's front end",

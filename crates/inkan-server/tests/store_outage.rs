@@ -185,8 +185,8 @@ async fn issue(issuing: &Issuing) -> Answer {
 }
 
 /// What requests started while the database was gone (`from` to `until`) were answered:
-/// checks that none got a credential and that prompt 503s with `Retry-After` came within
-/// [`REFUSED_WITHIN`]; returns a line of figures.
+/// checks that none got a credential, that every answer was a 503 (or none), and that prompt
+/// 503s with `Retry-After` came within [`REFUSED_WITHIN`]; returns a line of figures.
 fn while_gone(answers: &[Answer], from: Instant, until: Instant, what: &str) -> String {
     let during: Vec<&Answer> = answers
         .iter()
@@ -208,6 +208,11 @@ fn while_gone(answers: &[Answer], from: Instant, until: Instant, what: &str) -> 
     for answer in &during {
         *statuses.entry(answer.status).or_default() += 1;
     }
+    // A database that is gone is a 503 (or a request cut off), never a 500.
+    assert!(
+        statuses.keys().all(|status| [0, 503].contains(status)),
+        "{what}: {statuses:?}"
+    );
     let slowest = during.iter().map(|a| a.took).max().unwrap_or_default();
     format!(
         "{what}: answers to requests started meanwhile {statuses:?} (0 = no answer), the \
@@ -332,6 +337,17 @@ fn free_port() -> u16 {
 /// `program args` as the `postgres` user (as this user unless root): success, or a panic with
 /// its output.
 fn as_postgres(program: &str, args: &[&str]) {
+    let (program, out) = run_as_postgres(program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `program args` as the `postgres` user: the program's path and what it did.
+fn run_as_postgres(program: &str, args: &[&str]) -> (String, std::process::Output) {
     let program = format!("{PG_BIN}/{program}");
     let root = std::env::var("USER").as_deref() == Ok("root")
         || Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
@@ -343,12 +359,7 @@ fn as_postgres(program: &str, args: &[&str]) {
         Command::new(&program)
     };
     let out = command.args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    (program, out)
 }
 
 impl Cluster {
@@ -557,10 +568,11 @@ impl Drop for Cluster {
         // Whichever of the two still runs (the primary was stopped, or the standby promoted).
         for server in ["primary", "standby"] {
             let data = self.dir.join(server);
+            // Never a panic here: a drop while a failed test unwinds would abort.
             if data.join("postmaster.pid").exists() {
-                as_postgres(
+                let _ = run_as_postgres(
                     "pg_ctl",
-                    &["-D", data.to_str().unwrap(), "-m", "immediate", "stop"],
+                    &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
                 );
             }
         }

@@ -195,7 +195,11 @@ pub async fn run(config_path: Option<&Path>, args: BenchArgs) -> Result<(), Stri
                 operations: &["sign"],
             };
             let made = crate::provision::issuer_with_client(&server, &cert, &plan).await?;
-            (vec![made.system.clone()], made.key_id(), Some((server, config)))
+            (
+                vec![made.system.clone()],
+                made.key_id(),
+                Some((server, config)),
+            )
         }
     };
     let targets = Targets::new(clients);
@@ -362,39 +366,58 @@ async fn measure_load(
 }
 
 /// The servers the load goes to (one, or the front ends of a deployment): the `n`th sender
-/// or request goes to the `n`th in turn, passing over one whose last request failed.
+/// or request goes to the `n`th in turn, passing over for two seconds one whose request failed
+/// (as a front end passes over a signer).
 #[derive(Clone)]
 struct Targets {
     clients: Arc<[Client]>,
-    failing: Arc<[AtomicBool]>,
+    /// Per target: when its last request failed, milliseconds after `epoch` (0: never).
+    failed_at: Arc<[AtomicU64]>,
+    epoch: Instant,
 }
+
+/// How long a target whose request failed is passed over, milliseconds.
+const PASS_OVER_MILLIS: u64 = 2_000;
 
 impl Targets {
     fn new(clients: Vec<Client>) -> Targets {
-        let failing = clients.iter().map(|_| AtomicBool::new(false)).collect();
+        let failed_at = clients.iter().map(|_| AtomicU64::new(0)).collect();
         Targets {
             clients: clients.into(),
-            failing,
+            failed_at,
+            epoch: Instant::now(),
         }
+    }
+
+    fn now(&self) -> u64 {
+        // From 1, so that 0 means "never failed".
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX) + 1
+    }
+
+    fn passed_over(&self, i: usize) -> bool {
+        let failed = self.failed_at[i].load(Ordering::Relaxed);
+        failed != 0 && self.now() < failed + PASS_OVER_MILLIS
     }
 
     fn first(&self) -> &Client {
         &self.clients[0]
     }
 
-    /// The target for sender or request `n`: its own in turn, or the next not failing.
+    /// The target for sender or request `n`: its own in turn, or the next not passed over.
     fn pick(&self, n: usize) -> usize {
         let count = self.clients.len();
         (0..count)
             .map(|i| (n + i) % count)
-            .find(|&i| !self.failing[i].load(Ordering::Relaxed))
+            .find(|&i| !self.passed_over(i))
             .unwrap_or(n % count)
     }
 
     /// Sends `request` to target `i`, and notes whether it failed.
     async fn send(&self, i: usize, request: &Request, session: &Session) -> Result<(), String> {
         let result = request.send(&self.clients[i], session).await;
-        self.failing[i].store(result.is_err(), Ordering::Relaxed);
+        if result.is_err() {
+            self.failed_at[i].store(self.now(), Ordering::Relaxed);
+        }
         result
     }
 

@@ -1,9 +1,10 @@
 //! `inkan serve`: runs the service until Ctrl-C or SIGTERM (criteria 2.2.1, 2.2.4).
 //!
 //! Prints where it listens (and where the operators' metrics listener does), the TLS certificate's fingerprint (to pin or compare), and, on
-//! every start until the bootstrap operator is activated, a fresh one-time activation code for
-//! it: the only time that code is shown (each start replaces the previous one, so an expired
-//! code is fixed by a restart). Logs go to stderr as JSON lines.
+//! a start with no other node running until the bootstrap operator is activated, a fresh
+//! one-time activation code for it: the only time that code is shown (such a start replaces the
+//! previous one, so an expired code is fixed by a restart). `--role front` runs a front end
+//! instead (`inkan_server::api::front`). Logs go to stderr as JSON lines.
 
 use clap::Args;
 use inkan_server::api::front::Front;

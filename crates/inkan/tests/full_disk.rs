@@ -75,9 +75,20 @@ fn a_full_file_system_fails_closed_and_the_service_recovers_without_a_restart() 
             break full.elapsed();
         }
     };
-    let (ready, retry_after) = runtime.block_on(api.get_anonymous("/ready"));
-    assert_eq!(ready, 503, "/ready while the disk is full");
-    assert!(retry_after.is_some(), "/ready's 503 without Retry-After");
+    // A signature's own failed write is a 503 at once; `/ready` follows within two probes.
+    let not_ready = Instant::now();
+    loop {
+        let (ready, retry_after) = runtime.block_on(api.get_anonymous("/ready"));
+        if ready == 503 {
+            assert!(retry_after.is_some(), "/ready's 503 without Retry-After");
+            break;
+        }
+        assert!(
+            not_ready.elapsed() < REFUSED_WITHIN,
+            "/ready said {ready} within {REFUSED_WITHIN:?} of a full disk"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (health, _) = runtime.block_on(api.get_anonymous("/health"));
     assert_eq!(health, 200, "the process itself is alive");
 

@@ -40,25 +40,44 @@ const RETRY_PAUSE: Duration = Duration::from_millis(20);
 /// What a front end prints once it listens, before its port.
 const FRONT_SERVING: &str = "inkan front end on https://localhost:";
 
-/// A schema of its own on the test PostgreSQL (as `.ci/run` starts it): the store URL.
-fn new_postgres_schema() -> String {
-    let server = std::env::var("INKAN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://inkan:inkan@127.0.0.1:5432/inkan_test".to_owned());
-    let schema = format!("split_{}", std::process::id());
-    let made = std::process::Command::new("psql")
-        .args([server.as_str(), "-v", "ON_ERROR_STOP=1", "-qc"])
-        .arg(format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let separator = if server.contains('?') { '&' } else { '?' };
-    format!("{server}{separator}options[search_path]={schema}")
+/// The test PostgreSQL (as `.ci/run` starts it).
+fn postgres_server() -> String {
+    std::env::var("INKAN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://inkan:inkan@127.0.0.1:5432/inkan_test".to_owned())
+}
+
+/// A schema of its own on the test PostgreSQL, dropped with this: its name and the store URL.
+struct Schema(String, String);
+
+impl Schema {
+    fn new() -> Schema {
+        let schema = format!("split_{}", std::process::id());
+        let server = postgres_server();
+        let made = std::process::Command::new("psql")
+            .args([server.as_str(), "-v", "ON_ERROR_STOP=1", "-qc"])
+            .arg(format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "psql: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}options[search_path]={schema}");
+        Schema(schema, url)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([postgres_server().as_str(), "-qc"])
+            .arg(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0))
+            .output();
+    }
 }
 
 /// Writes `text` to `dir/name` (mode 0600: it may be a key) and returns the path as a string.
@@ -95,8 +114,8 @@ fn every_credential_received_through_front_ends_is_logged_when_a_signer_and_a_fr
         .enable_all()
         .build()
         .unwrap();
-    let store = new_postgres_schema();
-    let mut dev = Dev::start_with(&["--dev-store", &store]);
+    let schema = Schema::new();
+    let mut dev = Dev::start_with(&["--dev-store", &schema.1]);
     let system = SystemClient::read(&dev);
     // The deployment is provisioned; from here on only signers reach the store.
     dev.kill();

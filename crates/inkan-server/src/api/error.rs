@@ -95,13 +95,17 @@ impl ApiError {
     }
 
     /// A failure inside: a 503 with `Retry-After` when the store could not be reached or could
-    /// not write (`unavailable`: nothing was done, and a retry shortly may succeed), else a
-    /// 500. The detail is logged, not returned.
+    /// not write (`unavailable`: a retry shortly may succeed), else a 500. The detail is
+    /// logged, not returned. Nothing was returned, but something may have been spent or made
+    /// before the store went (a SAD used up, a signature whose result entry could not be
+    /// written), and the answer says so.
     pub fn failed(detail: &dyn std::fmt::Display, unavailable: bool) -> Self {
         if unavailable {
             tracing::warn!(error = %detail, "request refused: the store is unavailable");
             return ApiError::unavailable(
-                "the service cannot record anything right now; try again",
+                "the service cannot record anything right now; try again shortly. A signature \
+                 activation (SAD) sent with this request may have been used up: authorize \
+                 again; GET /v1/signatures?digest= tells whether a signature was made",
                 crate::health::RETRY_AFTER_SECONDS,
             );
         }

@@ -175,8 +175,9 @@ impl Server {
             Role::Signer => {
                 let fronts = tls::load_anchors(&config.signer.front_ca_files)?;
                 // A system client's certificate must never pass for a front end's: the front
-                // ends' CA is theirs alone.
-                if fronts.iter().any(|front| anchors.contains(front)) {
+                // ends' CA is theirs alone (no client CA with its key; and a front end's
+                // certificate must be issued by it directly, `front_ends_only_config`).
+                if tls::anchors_share_a_key(&fronts, &anchors)? {
                     return Err(ServeError::Settings(crate::config::ConfigError::Invalid(
                         "[signer] front_ca_files and [server] client_ca_files share a CA: a \
                          client's certificate would pass for a front end's; give the front \
@@ -468,6 +469,10 @@ impl Server {
         self.housekeeping.abort();
         for probe in &self.probes {
             probe.abort();
+        }
+        // Ended, so that no probe write in flight commits after the row is forgotten.
+        for probe in self.probes {
+            let _ = probe.await;
         }
         // No longer running: a node started after this one may give a new bootstrap code.
         if let Err(e) = self.service.store.forget_node(&self.service.node).await {

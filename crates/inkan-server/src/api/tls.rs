@@ -247,17 +247,20 @@ pub fn server_config(
 }
 
 /// The rustls server configuration of a signer (`[server] role = "signer"`, issue 20 point 1;
-/// criteria 2.2.4(2)): TLS 1.3 only, and no handshake completes without a client certificate
-/// that chains to `front_anchors` (the front ends' CA) and is valid now.
+/// criteria 2.2.4(2)): TLS 1.3 only, and no handshake completes without a front end's
+/// certificate: a leaf issued directly by one of `front_anchors` (the front ends' CA), valid
+/// now, sent alone. A chain through an intermediate is refused, so a CA of client certificates
+/// issued under the front ends' root never makes a client pass for a front end.
 pub fn front_ends_only_config(
     identity: &TlsIdentity,
     front_anchors: &[CertificateDer<'static>],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let verifier = chain_verifier(front_anchors)?.ok_or_else(|| {
+    let chains = chain_verifier(front_anchors)?.ok_or_else(|| {
         TlsError::Config(rustls::Error::General(
             "a signer needs its front ends' CA ([signer] front_ca_files)".into(),
         ))
     })?;
+    let verifier = Arc::new(FrontEndsOnly { chains });
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider()))
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
@@ -308,6 +311,84 @@ pub(crate) fn chain_verifier(
 /// The one crypto provider: `ring` (never aws-lc).
 pub(crate) fn provider() -> CryptoProvider {
     rustls::crypto::ring::default_provider()
+}
+
+/// Whether two sets of anchors share a key: the same CA, or a copy of it renewed or re-issued
+/// (a signer's front ends' CA must be theirs alone, apart from the client CAs).
+pub fn anchors_share_a_key(
+    a: &[CertificateDer<'static>],
+    b: &[CertificateDer<'static>],
+) -> Result<bool, TlsError> {
+    let keys = |anchors: &[CertificateDer<'static>]| -> Result<Vec<Vec<u8>>, TlsError> {
+        anchors
+            .iter()
+            .map(|anchor| {
+                use der::{Decode as _, Encode as _};
+                x509_cert::Certificate::from_der(anchor)
+                    .and_then(|c| c.tbs_certificate.subject_public_key_info.to_der())
+                    .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))
+            })
+            .collect()
+    };
+    let a = keys(a)?;
+    Ok(keys(b)?.iter().any(|key| a.contains(key)))
+}
+
+/// A signer's check of a front end's certificate: the webpki chain check against the front
+/// ends' CA, with no intermediate allowed.
+#[derive(Debug)]
+struct FrontEndsOnly {
+    chains: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for FrontEndsOnly {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        true
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.chains.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if !intermediates.is_empty() {
+            return Err(rustls::Error::General(
+                "a front end's certificate is issued directly by the front ends' CA".into(),
+            ));
+        }
+        self.chains.verify_client_cert(end_entity, &[], now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.chains.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.chains.supported_verify_schemes()
+    }
 }
 
 /// Accepts any client certificate whose key signed the TLS 1.3 handshake (proof of possession)
@@ -631,4 +712,74 @@ fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> Result<(), TlsEr
         let _ = folder.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+
+    fn ca(
+        cn: &str,
+        issuer: Option<(&CertificateParams, &KeyPair)>,
+    ) -> (CertificateParams, KeyPair, CertificateDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let cert = match issuer {
+            Some((p, k)) => params.signed_by(&key, &Issuer::from_params(p, k)).unwrap(),
+            None => params.self_signed(&key).unwrap(),
+        };
+        let der = cert.der().clone();
+        (params, key, der)
+    }
+
+    fn client(issuer: (&CertificateParams, &KeyPair)) -> CertificateDer<'static> {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["client.inkan.test".to_owned()]).unwrap();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params
+            .signed_by(&key, &Issuer::from_params(issuer.0, issuer.1))
+            .unwrap()
+            .der()
+            .clone()
+    }
+
+    /// A signer takes a front end's leaf issued directly by the front ends' CA, and refuses one
+    /// that chains to it through an intermediate (a client CA under the same root), which the
+    /// chain check alone would take.
+    #[test]
+    fn a_front_end_certificate_must_come_from_the_front_ends_ca_directly() {
+        let (root_params, root_key, root) = ca("front ends", None);
+        let (mid_params, mid_key, mid) = ca("clients under it", Some((&root_params, &root_key)));
+        let direct = client((&root_params, &root_key));
+        let through = client((&mid_params, &mid_key));
+        let chains = chain_verifier(std::slice::from_ref(&root))
+            .unwrap()
+            .unwrap();
+        let now = UnixTime::now();
+        assert!(
+            chains
+                .verify_client_cert(&through, std::slice::from_ref(&mid), now)
+                .is_ok()
+        );
+        let fronts = FrontEndsOnly { chains };
+        assert!(fronts.verify_client_cert(&direct, &[], now).is_ok());
+        assert!(
+            fronts
+                .verify_client_cert(&through, std::slice::from_ref(&mid), now)
+                .is_err()
+        );
+        assert!(fronts.verify_client_cert(&through, &[], now).is_err());
+        // And the start-up check sees a CA shared by key.
+        assert!(anchors_share_a_key(&[root.clone()], &[mid.clone(), root]).unwrap());
+        assert!(!anchors_share_a_key(&[mid], &[direct]).unwrap());
+    }
 }

@@ -55,6 +55,30 @@ pub struct TestCa {
 impl TestCa {
     /// A root CA named `cn` (valid 2020–2040), allowed to sign certificates and CRLs.
     pub fn new(cn: &str) -> TestCa {
+        TestCa::with_constraints(cn, BasicConstraints::Constrained(0))
+    }
+
+    /// [`new`](Self::new), allowed intermediate CAs under it.
+    #[allow(dead_code)]
+    pub fn allowing_intermediates(cn: &str) -> TestCa {
+        TestCa::with_constraints(cn, BasicConstraints::Unconstrained)
+    }
+
+    fn with_constraints(cn: &str, constraints: BasicConstraints) -> TestCa {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name = test_name(cn);
+        params.is_ca = IsCa::Ca(constraints);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.not_before = date_time_ymd(2020, 1, 1);
+        params.not_after = date_time_ymd(2040, 12, 31);
+        let pem = params.self_signed(&key).unwrap().pem();
+        TestCa { params, key, pem }
+    }
+
+    /// An intermediate CA named `cn` under this one.
+    #[allow(dead_code)]
+    pub fn intermediate(&self, cn: &str) -> TestCa {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.distinguished_name = test_name(cn);
@@ -62,7 +86,10 @@ impl TestCa {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.not_before = date_time_ymd(2020, 1, 1);
         params.not_after = date_time_ymd(2040, 12, 31);
-        let pem = params.self_signed(&key).unwrap().pem();
+        let pem = params
+            .signed_by(&key, &Issuer::from_params(&self.params, &self.key))
+            .unwrap()
+            .pem();
         TestCa { params, key, pem }
     }
 

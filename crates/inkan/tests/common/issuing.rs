@@ -80,6 +80,11 @@ pub struct Api {
 }
 
 impl Api {
+    /// The client's access token (a certificate-bound `Bearer` token).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// `POST /credentials/issue` of a VC-JWT for subject number `n`: the status and the answer.
     pub async fn issue(&self, n: u64) -> Result<(u16, Value), reqwest::Error> {
         let answer = self.issue_response(n).await?;

@@ -28,6 +28,9 @@ pub enum Launch {
     /// a file size limit set on it later (`prlimit --fsize`) makes its writes fail with EFBIG,
     /// as on a full file system, instead of killing it.
     IgnoringFileSizeSignal,
+    /// The `inkan` binary with `INKAN_LOG` set to this filter (more of its log in
+    /// `server.log`).
+    Logging(&'static str),
 }
 
 /// `inkan serve` running in a temporary folder, on the deployment `--dev` made there. Its
@@ -56,6 +59,11 @@ impl Dev {
 
     /// [`start`](Self::start) with more arguments of `serve --dev` (`--dev-store URL`).
     pub fn start_with(more: &[&str]) -> Dev {
+        Dev::start_as(Launch::Plain, more)
+    }
+
+    /// [`start_with`](Self::start_with), launched as `launch` says.
+    pub fn start_as(launch: Launch, more: &[&str]) -> Dev {
         let dir = tempfile::tempdir().unwrap();
         let mut args = vec!["serve", "--dev", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(more);
@@ -63,7 +71,7 @@ impl Dev {
             dir.path(),
             &args,
             |line| line.contains("inkan client --profile") && line.contains("receipt"),
-            Launch::Plain,
+            launch,
         );
         assert!(text.contains(SERVING), "{text}");
         assert!(text.contains("dev deployment ready"), "{text}");
@@ -220,6 +228,11 @@ fn serve<S: AsRef<OsStr>>(
     let inkan = env!("CARGO_BIN_EXE_inkan");
     let mut command = match launch {
         Launch::Plain => Command::new(inkan),
+        Launch::Logging(filter) => {
+            let mut command = Command::new(inkan);
+            command.env("INKAN_LOG", filter);
+            command
+        }
         Launch::IgnoringFileSizeSignal => {
             let mut sh = Command::new("sh");
             sh.args(["-c", "trap '' XFSZ; exec \"$0\" \"$@\"", inkan]);
