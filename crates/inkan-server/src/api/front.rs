@@ -40,7 +40,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -96,17 +95,7 @@ impl Front {
         // The signer decides whether a client's certificate chains to its anchors.
         let tls_config = tls::server_config(&identity, &[])?;
         let signers = Arc::new(Signers::new(config)?);
-        let address = config.server.listen;
-        let tcp = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServeError::Bind { address, source })?;
-        let local_addr = tcp
-            .local_addr()
-            .map_err(|source| ServeError::Bind { address, source })?;
-        let public_url = match &config.server.public_url {
-            Some(_) => config.server.public_url(),
-            None => format!("https://localhost:{}", local_addr.port()),
-        };
+        let (tcp, local_addr, public_url) = super::server::bind_public(&config.server).await?;
         let app = Router::new()
             .route("/health", axum::routing::get(super::routes::system::health))
             .fallback(forward)

@@ -192,17 +192,7 @@ impl Server {
             }
             Role::Front => return Err(ServeError::Front),
         };
-        let address = config.server.listen;
-        let tcp = TcpListener::bind(address)
-            .await
-            .map_err(|source| ServeError::Bind { address, source })?;
-        let local_addr = tcp
-            .local_addr()
-            .map_err(|source| ServeError::Bind { address, source })?;
-        let public_url = match &config.server.public_url {
-            Some(_) => config.server.public_url(),
-            None => format!("https://localhost:{}", local_addr.port()),
-        };
+        let (tcp, local_addr, public_url) = bind_public(&config.server).await?;
         let auth = Arc::new(
             Auth::new(
                 service.store.clone(),
@@ -497,6 +487,26 @@ impl Server {
     pub async fn housekeeping_now(&self) {
         housekeep(&self.service, &self.after, &*self.clock).await;
     }
+}
+
+/// Binds the public listener of `server` (a whole service, a signer or a front end): the
+/// socket, the address it got, and the URL clients use (`public_url`, or
+/// `https://localhost:<port>`).
+pub(super) async fn bind_public(
+    server: &crate::config::ServerConfig,
+) -> Result<(TcpListener, SocketAddr, String), ServeError> {
+    let address = server.listen;
+    let tcp = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServeError::Bind { address, source })?;
+    let local_addr = tcp
+        .local_addr()
+        .map_err(|source| ServeError::Bind { address, source })?;
+    let public_url = match &server.public_url {
+        Some(_) => server.public_url(),
+        None => format!("https://localhost:{}", local_addr.port()),
+    };
+    Ok((tcp, local_addr, public_url))
 }
 
 /// Publishes the status lists that changed, every `[status_lists] publish_every_seconds`
