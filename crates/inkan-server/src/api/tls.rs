@@ -779,7 +779,9 @@ mod tests {
         );
         assert!(fronts.verify_client_cert(&through, &[], now).is_err());
         // And the start-up check sees a CA shared by key.
-        assert!(anchors_share_a_key(std::slice::from_ref(&root), &[mid.clone(), root]).unwrap());
+        assert!(
+            anchors_share_a_key(std::slice::from_ref(&root), &[mid.clone(), root.clone()]).unwrap()
+        );
         assert!(!anchors_share_a_key(&[mid], &[direct]).unwrap());
     }
 }
