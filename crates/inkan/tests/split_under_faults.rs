@@ -7,10 +7,11 @@
 //! and the store) and three front ends (`serve --role front`, which forward over mutual TLS and
 //! hold no key) start on it. The dev deployment's system client issues VC-JWTs through the
 //! front ends, 32 requests in flight, each client moving to the next front end when one fails
-//! it. One signer is killed with SIGKILL, then one front end. Afterwards every credential a
-//! client received has its `signature.made` entry, found by digest through a front end still
-//! running, and the log verifies. Prints what was acknowledged before and after each kill,
-//! what failed and how, and the acknowledged-but-unlogged count (which must be 0).
+//! it. A signer is killed with SIGKILL three times at different moments (each time started
+//! again on its port, while the load goes on), then one front end. Afterwards every credential
+//! a client received has its `signature.made` entry, found by digest through a front end still
+//! running, and the log verifies. Prints what was acknowledged between the kills, what failed
+//! and how, and the acknowledged-but-unlogged count (which must be 0).
 
 mod common;
 
@@ -28,10 +29,16 @@ const IN_FLIGHT: usize = 32;
 /// Signers and front ends.
 const SIGNERS: usize = 2;
 const FRONTS: usize = 3;
-/// After the first credential: the signer's kill; after that, the front end's; after that, the
-/// end of the load.
-const SIGNER_KILL_AFTER: Duration = Duration::from_millis(600);
-const FRONT_KILL_AFTER: Duration = Duration::from_millis(900);
+/// The signers' kills, at different moments: how long after the first credential (or the
+/// last restart) each comes, and which signer it hits; each is started again at once on its
+/// port.
+const SIGNER_KILLS: [(Duration, usize); 3] = [
+    (Duration::from_millis(300), 0),
+    (Duration::from_millis(900), 1),
+    (Duration::from_millis(1800), 0),
+];
+/// After the last signer's restart: the front end's kill; after that, the end of the load.
+const FRONT_KILL_AFTER: Duration = Duration::from_millis(600);
 const LOAD_AFTER: Duration = Duration::from_millis(1500);
 /// The longest the load may wait for its first credential.
 const FIRST_CREDENTIAL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -139,15 +146,30 @@ fn every_credential_received_through_front_ends_is_logged_when_a_signer_and_a_fr
             write(dir, "front-ca.pem", &ca)
         ),
     );
-    let mut signers: Vec<Process> = (0..SIGNERS)
-        .map(|_| {
-            Process::start(
-                dir,
-                &["--config", &signer_config, "serve", "--role", "signer"],
-                SERVING,
-            )
+    // Each signer on a port of its own, the same after a restart (the front ends name it).
+    let signer_configs: Vec<String> = (0..SIGNERS)
+        .map(|i| {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let text = std::fs::read_to_string(&signer_config).unwrap().replacen(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+                1,
+            );
+            write(dir, &format!("signer-{i}.toml"), &text)
         })
         .collect();
+    let start_signer = |i: usize| {
+        Process::start(
+            dir,
+            &["--config", &signer_configs[i], "serve", "--role", "signer"],
+            SERVING,
+        )
+    };
+    let mut signers: Vec<Process> = (0..SIGNERS).map(start_signer).collect();
     let signer_urls: Vec<String> = signers
         .iter()
         .map(|s| format!("\"https://localhost:{}\"", s.port))
@@ -188,10 +210,16 @@ fn every_credential_received_through_front_ends_is_logged_when_a_signer_and_a_fr
             tokio::time::timeout(FIRST_CREDENTIAL_TIMEOUT, load.first.notified()).await
         })
         .expect("no credential within the timeout");
-    std::thread::sleep(SIGNER_KILL_AFTER);
-    let at_signer_kill = load.acknowledged.load(Ordering::SeqCst);
-    let status = signers[0].kill();
-    assert_eq!(status.signal(), Some(9), "{status:?}");
+    let mut at_kills = Vec::new();
+    for (after, signer) in SIGNER_KILLS {
+        std::thread::sleep(after);
+        at_kills.push(load.acknowledged.load(Ordering::SeqCst));
+        let status = signers[signer].kill();
+        assert_eq!(status.signal(), Some(9), "{status:?}");
+        let port = signers[signer].port;
+        signers[signer] = start_signer(signer);
+        assert_eq!(signers[signer].port, port, "a signer back on its port");
+    }
     std::thread::sleep(FRONT_KILL_AFTER);
     let at_front_kill = load.acknowledged.load(Ordering::SeqCst);
     let status = fronts[0].kill();
@@ -211,12 +239,14 @@ fn every_credential_received_through_front_ends_is_logged_when_a_signer_and_a_fr
     let unlogged = runtime.block_on(unlogged(apis[1].clone(), &system.key_id, &received));
     eprintln!(
         "{SIGNERS} signers and {FRONTS} front ends on one PostgreSQL, {IN_FLIGHT} requests in \
-         flight: {acknowledged} credentials acknowledged ({at_signer_kill} before a signer's \
-         kill -9, {} between it and a front end's, {} after); {failed} requests failed without \
-         an answer, refused (status: count) {refused:?}; {} acknowledged but unlogged",
-        at_front_kill - at_signer_kill,
-        acknowledged - at_front_kill,
+         flight: {acknowledged} credentials acknowledged (so many in all at each signer's \
+         kill -9 {at_kills:?}, {at_front_kill} at the front end's); {failed} requests failed \
+         without an answer, refused (status: count) {refused:?}; {} acknowledged but unlogged",
         unlogged.len()
+    );
+    assert!(
+        at_kills.windows(2).all(|w| w[1] > w[0]) && at_front_kill > at_kills[2],
+        "the deployment went on issuing between the kills: {at_kills:?} {at_front_kill}"
     );
     assert!(
         unlogged.is_empty(),
