@@ -31,6 +31,35 @@ pub fn new_node_name() -> String {
     format!("node-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Runs `work` under the lease `name` if no other node holds it (for at most `for_millis`, then
+/// it is anyone's; given back after), and `None` without running it if one does: work of
+/// which one node at a time is enough, such as a round of the status monitor.
+pub async fn if_free<T, F, Fut>(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    holder: &str,
+    name: &str,
+    for_millis: i64,
+    work: F,
+) -> Result<Option<T>, StoreError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let now = clock.now();
+    if !store
+        .take_lease(name, holder, now, now.saturating_add(for_millis))
+        .await?
+    {
+        return Ok(None);
+    }
+    let result = work().await;
+    if let Err(error) = store.release_lease(name, holder).await {
+        tracing::warn!(%error, lease = name, "a lease could not be given back; it runs out");
+    }
+    Ok(Some(result))
+}
+
 /// Runs `work` while the node `holder` holds the lease `name`, waiting (a little at a time) while
 /// another node holds it; gives the lease back after. `work` must check what another node may
 /// have made meanwhile, and make it only if it is not there.

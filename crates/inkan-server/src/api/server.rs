@@ -478,9 +478,10 @@ impl Server {
     }
 
     /// Runs a status monitor round now (as the monitor task does every
-    /// `[status] monitor_every_seconds`).
+    /// `[status] monitor_every_seconds`), unless another node is running one (then an empty
+    /// report).
     pub async fn monitor_now(&self) -> crate::status::monitor::MonitorReport {
-        crate::status::monitor::run_once(&self.service, &self.status, &self.after.delivery).await
+        monitor_round(&self.service, &self.status, &self.after.delivery).await
     }
 
     /// Runs the housekeeping round now (as the housekeeping task does every ten minutes).
@@ -534,10 +535,43 @@ async fn monitor(
     tick.tick().await;
     loop {
         tick.tick().await;
-        let report = crate::status::monitor::run_once(&service, &status, &delivery).await;
+        let report = monitor_round(&service, &status, &delivery).await;
         crate::telemetry::monitor_round(report.failed > 0, service.now());
         if !report.destroyed.is_empty() || report.failed > 0 {
             tracing::info!(?report, "status monitor round");
+        }
+    }
+}
+
+/// How long one node may hold the status monitor's lease: far longer than a round takes.
+const MONITOR_LEASE_MILLIS: i64 = 10 * 60_000;
+
+/// One round of the status monitor, by one node at a time (`nodes::if_free`): several nodes'
+/// rounds never race to destroy the same key. A round another node is running is skipped
+/// (an empty report); a lease that cannot be taken is a failed round.
+async fn monitor_round(
+    service: &Service,
+    status: &crate::status::StatusChecker,
+    delivery: &Delivery,
+) -> crate::status::monitor::MonitorReport {
+    let round = crate::nodes::if_free(
+        &*service.store,
+        &*service.clock,
+        &service.node,
+        "status monitor",
+        MONITOR_LEASE_MILLIS,
+        || crate::status::monitor::run_once(service, status, delivery),
+    )
+    .await;
+    match round {
+        Ok(Some(report)) => report,
+        Ok(None) => crate::status::monitor::MonitorReport::default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "status monitor: its lease could not be taken");
+            crate::status::monitor::MonitorReport {
+                failed: 1,
+                ..Default::default()
+            }
         }
     }
 }
