@@ -54,9 +54,7 @@ where
         return Ok(None);
     }
     let result = work().await;
-    if let Err(error) = store.release_lease(name, holder).await {
-        tracing::warn!(%error, lease = name, "a lease could not be given back; it runs out");
-    }
+    give_back(store, holder, name).await;
     Ok(Some(result))
 }
 
@@ -102,9 +100,13 @@ where
         tokio::time::sleep(ASK_EVERY).await;
     }
     let result = work().await;
-    // A lease not given back runs out by itself.
+    give_back(store, holder, name).await;
+    result
+}
+
+/// Gives the lease `name` back; one not given back runs out by itself.
+async fn give_back(store: &dyn Store, holder: &str, name: &str) {
     if let Err(error) = store.release_lease(name, holder).await {
         tracing::warn!(%error, lease = name, "a lease could not be given back; it runs out");
     }
-    result
 }

@@ -585,17 +585,29 @@ pub fn client_identity_pem(
     certificate_path: &Path,
     key_path: &Path,
 ) -> Result<Zeroizing<Vec<u8>>, TlsError> {
-    load(certificate_path, key_path)?;
+    let key_pem = read_limited(key_path, true)?;
     let mut pem = read_limited(certificate_path, false)?;
+    identity_of(certificate_path, &pem, key_path, &key_pem)?;
     pem.push(b'\n');
-    pem.extend_from_slice(&read_limited(key_path, true)?);
+    pem.extend_from_slice(&key_pem);
     Ok(pem)
 }
 
 fn load(certificate_path: &Path, key_path: &Path) -> Result<TlsIdentity, TlsError> {
-    let key = single_key(key_path, &read_limited(key_path, true)?)?;
-    let certificates =
-        certificates_only(certificate_path, &read_limited(certificate_path, false)?)?;
+    let key_pem = read_limited(key_path, true)?;
+    let certificate_pem = read_limited(certificate_path, false)?;
+    identity_of(certificate_path, &certificate_pem, key_path, &key_pem)
+}
+
+/// The identity in the PEM texts of a certificate chain and its key, each file's checks made.
+fn identity_of(
+    certificate_path: &Path,
+    certificate_pem: &[u8],
+    key_path: &Path,
+    key_pem: &[u8],
+) -> Result<TlsIdentity, TlsError> {
+    let key = single_key(key_path, key_pem)?;
+    let certificates = certificates_only(certificate_path, certificate_pem)?;
     TlsIdentity::new(certificates, key, certificate_path)
 }
 
